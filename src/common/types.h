@@ -1,0 +1,21 @@
+// Small value types shared by every component.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace triad {
+
+using Digest = std::array<std::uint8_t, 32>;     // SHA-256
+using Signature = std::array<std::uint8_t, 64>;  // Ed25519
+using PublicKey = std::array<std::uint8_t, 32>;  // Ed25519
+
+// Replicas are a, b, c; index 0, 1, 2 everywhere.
+inline constexpr int kReplicaCount = 3;
+inline constexpr char replica_name(int replica) { return static_cast<char>('a' + replica); }
+// -1 when `name` is not a, b or c.
+inline constexpr int replica_index(char name) {
+  return (name >= 'a' && name <= 'c') ? name - 'a' : -1;
+}
+
+}  // namespace triad
