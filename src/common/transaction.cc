@@ -1,0 +1,104 @@
+#include "triad/transaction.h"
+
+#include <array>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace triad {
+namespace {
+
+constexpr std::array<const char*, static_cast<std::size_t>(Field::kCount)> kFieldNames = {
+    "id",       "mti",   "pan",  "proc",     "amount",   "currency", "billing_amount",
+    "billing_currency", "expiry", "mcc", "stan", "terminal", "merchant", "orig_id", "ts"};
+
+// Longest JSON line we read: far above any legitimate transaction (~400 bytes)
+// and small enough that a hostile line cannot make us allocate much.
+constexpr std::size_t kMaxLineBytes = 64 * 1024;
+
+void read_string(const nlohmann::json& object, Field field, std::optional<std::string>* out,
+                 Transaction* tx) {
+  const auto it = object.find(field_name(field));
+  if (it == object.end()) return;
+  if (it->is_string()) {
+    *out = it->get<std::string>();
+  } else {
+    tx->set_malformed(field);
+  }
+}
+
+void read_integer(const nlohmann::json& object, Field field, std::optional<std::int64_t>* out,
+                  Transaction* tx) {
+  const auto it = object.find(field_name(field));
+  if (it == object.end()) return;
+  if (it->is_number_unsigned()) {
+    const auto value = it->get<std::uint64_t>();
+    if (value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      *out = static_cast<std::int64_t>(value);
+      return;
+    }
+  } else if (it->is_number_integer()) {
+    *out = it->get<std::int64_t>();
+    return;
+  }
+  tx->set_malformed(field);  // a string, a fraction, a bool, null, or beyond 64 bits
+}
+
+}  // namespace
+
+const char* field_name(Field field) {
+  const auto index = static_cast<std::size_t>(field);
+  return index < kFieldNames.size() ? kFieldNames[index] : "?";
+}
+
+Status parse_transaction_json(std::string_view line, Transaction* out) {
+  if (line.size() > kMaxLineBytes) {
+    return Status::invalid_argument("line of " + std::to_string(line.size()) +
+                                    " bytes exceeds the limit of " +
+                                    std::to_string(kMaxLineBytes));
+  }
+  // No exceptions out of the parser; its messages quote the input, which may
+  // hold a PAN, so we word our own.
+  nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) return Status::invalid_argument("not valid JSON");
+  if (!object.is_object()) return Status::invalid_argument("not a JSON object");
+
+  Transaction tx;
+  read_string(object, Field::kId, &tx.id, &tx);
+  read_string(object, Field::kMti, &tx.mti, &tx);
+  read_string(object, Field::kPan, &tx.pan, &tx);
+  read_string(object, Field::kProc, &tx.proc, &tx);
+  read_integer(object, Field::kAmount, &tx.amount, &tx);
+  read_string(object, Field::kCurrency, &tx.currency, &tx);
+  read_integer(object, Field::kBillingAmount, &tx.billing_amount, &tx);
+  read_string(object, Field::kBillingCurrency, &tx.billing_currency, &tx);
+  read_string(object, Field::kExpiry, &tx.expiry, &tx);
+  read_string(object, Field::kMcc, &tx.mcc, &tx);
+  read_string(object, Field::kStan, &tx.stan, &tx);
+  read_string(object, Field::kTerminal, &tx.terminal, &tx);
+  read_string(object, Field::kMerchant, &tx.merchant, &tx);
+  read_string(object, Field::kOrigId, &tx.orig_id, &tx);
+  read_integer(object, Field::kTs, &tx.ts, &tx);
+  *out = std::move(tx);
+  return Status::ok();
+}
+
+bool is_valid_transaction_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string mask_pan(std::string_view pan) {
+  std::string masked(pan.size(), '*');
+  if (pan.size() > 10) {
+    for (std::size_t i = 0; i < 6; ++i) masked[i] = pan[i];
+    for (std::size_t i = pan.size() - 4; i < pan.size(); ++i) masked[i] = pan[i];
+  }
+  return masked;
+}
+
+}  // namespace triad

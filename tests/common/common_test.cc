@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include "common/hex.h"
+#include "common/response_code.h"
+#include "triad/status.h"
+#include "triad/transaction.h"
+
+namespace triad {
+namespace {
+
+TEST(Status, OkAndErrors) {
+  EXPECT_TRUE(Status::ok().is_ok());
+  const Status s = Status::invalid_argument("line 3: bad expiry");
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.to_string(), "invalid argument: line 3: bad expiry");
+}
+
+TEST(ResponseCode, RoundTrip) {
+  EXPECT_EQ(to_string(ResponseCode::kApproved), "00");
+  EXPECT_EQ(to_string(ResponseCode::kDuplicate), "94");
+  EXPECT_EQ(parse_response_code("51"), ResponseCode::kInsufficientFunds);
+  EXPECT_FALSE(parse_response_code("99").has_value());
+  EXPECT_FALSE(parse_response_code("5").has_value());
+  EXPECT_FALSE(parse_response_code("a1").has_value());
+}
+
+TEST(Transaction, ParsesAllFields) {
+  Transaction tx;
+  ASSERT_TRUE(parse_transaction_json(
+                  R"({"id":"t1","mti":"0100","pan":"4111111111111111","proc":"000000",)"
+                  R"("amount":1234,"currency":"840","billing_amount":99,"billing_currency":"978",)"
+                  R"("expiry":"2812","mcc":"5411","stan":"000001","terminal":"TERM0001",)"
+                  R"("merchant":"SHOP","orig_id":"t0","ts":1700000000000,"extra":[1,2]})",
+                  &tx)
+                  .is_ok());
+  EXPECT_EQ(tx.id, "t1");
+  EXPECT_EQ(tx.amount, 1234);
+  EXPECT_EQ(tx.billing_amount, 99);
+  EXPECT_EQ(tx.billing_currency, "978");
+  EXPECT_EQ(tx.ts, 1700000000000);
+  EXPECT_EQ(tx.terminal, "TERM0001");
+  EXPECT_EQ(tx.malformed_fields, 0u);
+}
+
+TEST(Transaction, WrongTypesAreMalformedNotRefused) {
+  Transaction tx;
+  ASSERT_TRUE(parse_transaction_json(
+                  R"({"id":"t1","amount":"12.00","pan":4111111111111111,"stan":null,)"
+                  R"("billing_amount":1.5,"ts":18446744073709551615})",
+                  &tx)
+                  .is_ok());
+  EXPECT_TRUE(tx.is_malformed(Field::kAmount));
+  EXPECT_TRUE(tx.is_malformed(Field::kPan));
+  EXPECT_TRUE(tx.is_malformed(Field::kStan));
+  EXPECT_TRUE(tx.is_malformed(Field::kBillingAmount));
+  EXPECT_TRUE(tx.is_malformed(Field::kTs));
+  EXPECT_FALSE(tx.is_malformed(Field::kId));
+  EXPECT_FALSE(tx.amount.has_value());
+  EXPECT_FALSE(tx.pan.has_value());
+}
+
+TEST(Transaction, NegativeAmountIsCarriedForTheRulesToJudge) {
+  Transaction tx;
+  ASSERT_TRUE(parse_transaction_json(R"({"amount":-5})", &tx).is_ok());
+  EXPECT_EQ(tx.amount, -5);
+}
+
+TEST(Transaction, NotAnObjectIsRefusedWithoutEchoingInput) {
+  Transaction tx;
+  const Status not_json = parse_transaction_json("4111111111111111 hello", &tx);
+  EXPECT_EQ(not_json.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(not_json.message().find("4111"), std::string::npos);
+  EXPECT_EQ(parse_transaction_json("[1,2]", &tx).message(), "not a JSON object");
+  EXPECT_EQ(parse_transaction_json("", &tx).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(parse_transaction_json(std::string(70000, ' '), &tx).code(),
+            Status::Code::kInvalidArgument);
+}
+
+TEST(Transaction, IdFormat) {
+  EXPECT_TRUE(is_valid_transaction_id("a"));
+  EXPECT_TRUE(is_valid_transaction_id("Tx-1.2_3:4"));
+  EXPECT_TRUE(is_valid_transaction_id(std::string(64, 'x')));
+  EXPECT_FALSE(is_valid_transaction_id(std::string(65, 'x')));
+  EXPECT_FALSE(is_valid_transaction_id(""));
+  EXPECT_FALSE(is_valid_transaction_id("a b"));
+  EXPECT_FALSE(is_valid_transaction_id("é"));
+}
+
+TEST(Transaction, MaskPan) {
+  EXPECT_EQ(mask_pan("4111111111111111"), "411111******1111");
+  EXPECT_EQ(mask_pan("411111111111"), "411111**1111");
+  EXPECT_EQ(mask_pan("4111111111"), "**********");
+  EXPECT_EQ(mask_pan(""), "");
+}
+
+TEST(Hex, Encodes) {
+  const std::uint8_t bytes[] = {0x00, 0xab, 0x10};
+  EXPECT_EQ(to_hex(bytes), "00ab10");
+}
+
+}  // namespace
+}  // namespace triad
