@@ -4,8 +4,9 @@
 // disagree / bad signature / missing can be tested deterministically.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,10 +37,12 @@ struct ReplicaVerdict {
 };
 
 enum class DecisionKind : std::uint8_t {
-  kAgreed,          // two validly signed verdicts with equal content
-  kNoAgreement,     // fail-safe 96: answers came, but no two agreed
-  kTooFewAnswers,   // fail-safe 91: fewer than two valid answers by the deadline
+  kAgreed,         // two validly signed verdicts with equal content
+  kNoAgreement,    // fail-safe 96: answers came, but no two agreed
+  kTooFewAnswers,  // fail-safe 91: fewer than two valid answers by the deadline
 };
+// "agreed", "no_agreement", "too_few_answers".
+const char* to_string(DecisionKind kind);
 
 struct Decision {
   std::uint64_t seq = 0;
@@ -53,12 +56,18 @@ struct Decision {
 
 enum class DivergenceKind : std::uint8_t {
   kWrongVerdict,         // valid signature, content differs from the majority's
-  kStateDigestMismatch,  // same code as the majority, different state digest
+  kStateDigestMismatch,  // equal to the majority's content except the state digest
   kBadSignature,         // signature does not verify with the replica's key
   kMissing,              // no verdict by the deadline
 };
+// "wrong_verdict", "state_digest_mismatch", "bad_signature", "missing".
 const char* to_string(DivergenceKind kind);
 
+// majority / observed by kind:
+//   kWrongVerdict, kStateDigestMismatch: both set.
+//   kBadSignature: observed is the (unverified) content it carried; majority is
+//     set when a majority existed by the time it arrived.
+//   kMissing: observed empty; majority set when a majority existed by the deadline.
 struct Divergence {
   std::uint64_t seq = 0;
   int replica = 0;
@@ -76,43 +85,110 @@ struct Output {
   }
 };
 
+// The voter's rules, one seq at a time (design.md principle 6, rules.md
+// section 6). Every verdict is attributed to the seq in its content.seq.
+//
+//  - Two validly signed verdicts with equal VerdictContent decide at once
+//    (kAgreed, the majority's code). Nothing else ever gives kAgreed, so no
+//    code (00 above all) is released without two agreeing signed verdicts.
+//  - A badly signed verdict is a kBadSignature divergence as soon as it
+//    arrives and never counts toward a majority.
+//  - Once a majority exists, every other valid verdict for the seq that
+//    differs from it is a divergence: kStateDigestMismatch when only the
+//    state digest differs, else kWrongVerdict. One equal to the majority is
+//    not. A valid verdict that differs from another before any majority
+//    exists cannot be attributed yet: it is judged when the majority forms,
+//    and if none ever forms it is no divergence (nobody can say who was
+//    wrong; the decision is the fail-safe 96).
+//  - Fail-safe as soon as no majority can form any more, whatever still
+//    arrives: when all three replicas delivered (valid or not), or two of
+//    them delivered badly signed verdicts. The decision is kNoAgreement (96)
+//    when at least two valid verdicts came, else kTooFewAnswers (91).
+//  - At the deadline every replica that delivered nothing gets a kMissing
+//    divergence, and an undecided seq gets its fail-safe decision: 96 when at
+//    least two valid (so disagreeing) verdicts came, else 91.
+//  - Fail-safe decisions have no signers and an empty agree_mask; their
+//    divergent_mask holds the badly signed and, at the deadline, the missing
+//    replicas.
+//  - A seq is closed and forgotten when it is decided and all three replicas
+//    delivered, or at its deadline, whichever comes first. Memory is bounded
+//    by the span of seqs from the oldest open one to the newest.
+//
+// Each seq yields exactly one Decision, and each replica at most one
+// Divergence per seq. Time is non-decreasing: a now_us below one seen before
+// is taken as the latest seen. Misuse by the caller (a replica index outside
+// 0..2, seqs opened out of order, a null Output) is a bug and aborts.
 class Voter {
  public:
   struct Config {
-    std::uint64_t deadline_us = 1'000'000;  // from open() to the fail-safe decision
+    std::uint64_t deadline_us = 1'000'000;  // from open() to the fail-safe decision; > 0
+    std::uint64_t first_seq = 1;            // the seq the first open() carries; >= 1
   };
 
   explicit Voter(Config config);
 
-  // A transaction was fanned out at `now_us`. Sequence numbers are opened
-  // strictly in order 1, 2, 3 ... (asserted).
+  // A transaction was fanned out at `now_us`; its deadline is now_us +
+  // deadline_us. Sequence numbers are opened strictly in order first_seq,
+  // first_seq + 1, ... (asserted). Opening expires nothing; the next
+  // on_verdict or on_time does.
   void open(std::uint64_t seq, std::uint64_t now_us);
 
   // A verdict arrived. Verdicts for a seq that is not open (never opened, or
   // already closed) are ignored and counted in late_verdicts(). A second
-  // verdict from the same replica for the same seq is ignored. Expires
-  // deadlines up to `now_us` first, so a verdict at or after its deadline
-  // does not count.
+  // verdict from the same replica for the same seq is ignored and counted in
+  // duplicate_verdicts(). Expires deadlines up to `now_us` first, so a
+  // verdict at or after its deadline does not count. Appends to `out`.
   void on_verdict(const ReplicaVerdict& verdict, std::uint64_t now_us, Output* out);
 
   // Time passed: every open seq whose deadline is <= now_us is closed; the
   // undecided ones get their fail-safe decision and every replica that did
-  // not answer gets a kMissing divergence.
+  // not answer gets a kMissing divergence. Appends to `out`.
   void on_time(std::uint64_t now_us, Output* out);
 
-  // The earliest deadline among open seqs, for the caller's poll timeout.
+  // The earliest deadline among open seqs, for the caller's poll timeout;
+  // nullopt when no seq is open.
   std::optional<std::uint64_t> next_deadline_us() const;
-  std::size_t open_count() const;
+  // Seqs opened and not yet closed.
+  std::size_t open_count() const { return open_count_; }
   std::uint64_t late_verdicts() const { return late_verdicts_; }
+  std::uint64_t duplicate_verdicts() const { return duplicate_verdicts_; }
 
  private:
-  struct Entry;
+  // One seq from open to close. Slots are reused (ring buffer), so the
+  // fingerprint strings keep their capacity and a verdict costs no allocation
+  // in the steady state.
+  struct Entry {
+    std::array<ReplicaVerdict, kReplicaCount> verdicts;  // slot r valid when bit r of delivered
+    std::uint64_t deadline_us = 0;
+    std::uint8_t delivered = 0;  // bit r: replica r's verdict arrived in time, valid or not
+    std::uint8_t valid = 0;      // bit r: ... and its signature verified
+    std::uint8_t divergent = 0;  // bit r: a divergence of replica r was emitted
+    std::uint8_t agree = 0;      // the majority pair; non-zero once a majority exists
+    std::int8_t majority = -1;   // a replica of the majority pair, -1 before
+    bool decided = false;
+    bool closed = false;
+  };
+
+  Entry& at(std::size_t index) { return ring_[(head_ + index) & (ring_.size() - 1)]; }
+  const Entry& at(std::size_t index) const { return ring_[(head_ + index) & (ring_.size() - 1)]; }
+  void advance_time(std::uint64_t now_us);
+  void grow();
   void close_front_expired(std::uint64_t now_us, Output* out);
+  void expire(Entry& entry, std::uint64_t seq, Output* out);
+  void accept(Entry& entry, const ReplicaVerdict& verdict, Output* out);
+  void close(Entry& entry);
+  void pop_closed_front();
+
   Config config_;
-  std::deque<Entry> entries_;  // open seqs, ascending; seq = first_seq_ + index
-  std::uint64_t first_seq_ = 1;
+  std::vector<Entry> ring_;  // capacity a power of two, or empty
+  std::size_t head_ = 0;     // ring_ index of the entry for first_seq_
+  std::size_t size_ = 0;     // entries first_seq_ .. last_opened_seq_, open or closed
+  std::size_t open_count_ = 0;
+  std::uint64_t first_seq_ = 1;  // seq of the front entry; last_opened_seq_ + 1 when empty
   std::uint64_t last_opened_seq_ = 0;
+  std::uint64_t now_us_ = 0;  // the latest time seen
   std::uint64_t late_verdicts_ = 0;
+  std::uint64_t duplicate_verdicts_ = 0;
 };
 
 }  // namespace triad::voter

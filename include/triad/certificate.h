@@ -1,0 +1,60 @@
+// Offline verification of Triad decision certificates: with the replicas'
+// public keys alone, check that at least two distinct replicas signed the
+// same verdict content.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "triad/status.h"
+
+namespace triad {
+
+// What a valid certificate says.
+struct CertificateInfo {
+  std::uint64_t seq = 0;
+  std::int64_t ts_ms = 0;
+  std::string code;               // two digits
+  std::string signers;            // replica names whose signatures verified, e.g. "ab"
+  std::string tx_digest_hex;      // SHA-256 of the canonical transaction
+  std::string state_digest_hex;   // the signers' state digest after this seq
+  std::uint32_t rules_version = 0;
+};
+
+// The three replicas' Ed25519 public keys.
+class Keyring {
+ public:
+  Keyring();
+  ~Keyring();
+  Keyring(Keyring&&) noexcept;
+  Keyring& operator=(Keyring&&) noexcept;
+
+  // Loads DIR/keys/replica-{a,b,c}.pub (the directory given to `triad up
+  // --dir`). Returns NotFound naming the file when one is missing, Corruption
+  // when one is not an Ed25519 public key.
+  static Status load_dir(const std::string& dir, Keyring* out);
+
+ private:
+  friend Status verify_certificate(std::span<const std::uint8_t>, const Keyring&,
+                                   CertificateInfo*);
+  struct Keys;
+  std::unique_ptr<Keys> keys_;
+};
+
+// Verifies the raw certificate bytes (the base64-decoded `cert` field).
+// Returns ok and fills `out` when every signature in it verifies and they come
+// from at least two distinct replicas. Otherwise returns Corruption whose
+// message names the cause: not a certificate (verifier), a field of the wrong
+// length, an unknown replica, which replica's signature fails, or too few
+// distinct signers.
+Status verify_certificate(std::span<const std::uint8_t> certificate, const Keyring& keyring,
+                          CertificateInfo* out);
+
+// Same, for the base64 text of a `cert` field (surrounding whitespace ignored).
+// InvalidArgument when the text is not base64.
+Status verify_certificate_base64(const std::string& base64, const Keyring& keyring,
+                                 CertificateInfo* out);
+
+}  // namespace triad

@@ -1,0 +1,79 @@
+// The Triad client library, for payment-switch front ends written in C++.
+//
+//   std::unique_ptr<triad::Client> client;
+//   triad::Status s = triad::Client::connect("tcp://127.0.0.1:7700", {}, &client);
+//   client->submit(/*tag=*/1, tx);             // many may be in flight
+//   triad::Reply reply;
+//   client->next_reply(1000, &reply);          // answers come as they are decided
+//
+// A Client is not thread-safe: use it from one thread (or guard it).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "triad/certificate.h"
+#include "triad/status.h"
+#include "triad/transaction.h"
+
+namespace triad {
+
+struct ClientOptions {
+  // How long connect() waits for the front end to answer a ping.
+  int connect_timeout_ms = 5000;
+};
+
+// The front end's decision for one transaction (interface.md, "triad submit").
+struct Decision {
+  std::string id;
+  std::uint64_t seq = 0;
+  std::int64_t ts_ms = 0;
+  std::string code;              // two digits [DE39]
+  bool approved = false;         // code == "00"
+  std::string agree;             // replicas in the majority, e.g. "ab"; empty for fail-safe
+  std::string divergent;         // replicas known divergent at decision time
+  bool replayed = false;         // answered from the idempotency record
+  std::vector<std::uint8_t> certificate;  // empty for fail-safe declines (91, 96)
+};
+
+struct Reply {
+  std::uint64_t tag = 0;  // the tag given to submit()
+  // ok: `decision` holds the answer. Otherwise the transaction was not
+  // sequenced: InvalidArgument (id missing/malformed, malformed request),
+  // Rejected (id reused with different content), Overloaded (retry later).
+  Status status;
+  Decision decision;
+};
+
+class Client {
+ public:
+  // Connects and checks the front end answers within options.connect_timeout_ms.
+  // Returns Unavailable naming the endpoint when it does not, InvalidArgument
+  // when the endpoint is malformed.
+  static Status connect(const std::string& endpoint, const ClientOptions& options,
+                        std::unique_ptr<Client>* out);
+  ~Client();
+
+  // Queues `tx` for the front end and returns at once; the answer arrives
+  // through next_reply() with the same tag. Tags are the caller's (use them to
+  // match answers, e.g. the input line number). Returns Unavailable when the
+  // connection is gone; the transaction was then not sent.
+  Status submit(std::uint64_t tag, const Transaction& tx);
+
+  // Waits up to `timeout_ms` for the next answer. Returns Timeout when none
+  // came, Corruption when the front end's message failed verification (the
+  // reply is then lost; count it as unanswered).
+  Status next_reply(int timeout_ms, Reply* out);
+
+  // Submitted and not yet answered.
+  std::size_t in_flight() const;
+
+ private:
+  Client();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace triad

@@ -1,0 +1,44 @@
+// triad: the command-line front door (interface.md).
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: triad COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  up       start the front end and the three replicas (stays in the foreground)\n"
+    "  submit   send JSON Lines transactions, print one verdict per line\n"
+    "  verify   check a decision certificate offline with the replicas' public keys\n"
+    "  keygen   create the replicas' Ed25519 keys in a directory\n"
+    "  sample   write a sample card file and sample traffic\n"
+    "\n"
+    "`triad COMMAND --help` describes each command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  // Each command parses its own options, with argv[0] set to "triad COMMAND".
+  std::string name = std::string("triad ") + argv[1];
+  argv[1] = name.data();
+  if (command == "up") return triad::cli::run_up_command(argc - 1, argv + 1);
+  if (command == "submit") return triad::cli::run_submit_command(argc - 1, argv + 1);
+  if (command == "verify") return triad::cli::run_verify_command(argc - 1, argv + 1);
+  if (command == "keygen") return triad::cli::run_keygen_command(argc - 1, argv + 1);
+  if (command == "sample") return triad::cli::run_sample_command(argc - 1, argv + 1);
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "triad: unknown command '%s'\n\n%s", std::string(command).c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,190 @@
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "crypto/base64.h"
+#include "triad/certificate.h"
+#include "triad/client.h"
+
+namespace triad::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json names(const std::string& replicas) {
+  Json a = Json::array();
+  for (const char c : replicas) a.push_back(std::string(1, c));
+  return a;
+}
+
+struct Summary {
+  std::map<std::string, std::uint64_t> by_code;
+  std::uint64_t answered = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t replayed = 0;
+  std::uint64_t with_divergence = 0;
+  std::uint64_t certs_checked = 0;
+  std::uint64_t certs_valid = 0;
+};
+
+}  // namespace
+
+int run_submit_command(int argc, char** argv) {
+  CLI::App app{"Send JSON Lines transactions to a running front end; print one verdict per line."};
+  std::string endpoint;
+  std::string input = "-";
+  std::string keys_dir;
+  bool summary = false;
+  std::size_t window = 1000;
+  int timeout_ms = 10'000;
+  app.add_option("--endpoint", endpoint, "the front end, e.g. tcp://127.0.0.1:7700")->required();
+  app.add_option("input", input, "JSON Lines file, or - for standard input")->capture_default_str();
+  app.add_option("--window", window, "transactions in flight at most")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  app.add_option("--timeout-ms", timeout_ms, "give up when the front end is silent this long")
+      ->capture_default_str();
+  app.add_flag("--summary", summary, "print a summary on standard error at the end");
+  app.add_option("--dir", keys_dir, "with --summary: verify every certificate with DIR/keys");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input);
+    if (!file) {
+      std::fprintf(stderr, "triad submit: cannot read %s\n", input.c_str());
+      return 2;
+    }
+  }
+  std::istream& in = input == "-" ? std::cin : file;
+
+  Keyring keyring;
+  if (!keys_dir.empty()) {
+    if (Status s = Keyring::load_dir(keys_dir, &keyring); !s.is_ok()) {
+      std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
+  std::unique_ptr<Client> client;
+  if (Status s = Client::connect(endpoint, {}, &client); !s.is_ok()) {
+    std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+    return 1;
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  Summary sum;
+  std::map<std::uint64_t, std::string> ready;  // line -> output, printed in input order
+  std::uint64_t next_line = 1;                 // next line to read
+  std::uint64_t next_print = 1;
+  bool eof = false;
+  auto flush = [&] {
+    for (auto it = ready.begin(); it != ready.end() && it->first == next_print;
+         it = ready.erase(it), ++next_print) {
+      std::fwrite(it->second.data(), 1, it->second.size(), stdout);
+      std::fputc('\n', stdout);
+    }
+  };
+  auto silent_since = std::chrono::steady_clock::now();
+  while (!eof || client->in_flight() > 0) {
+    while (!eof && client->in_flight() < window) {
+      std::string line;
+      if (!std::getline(in, line)) {
+        eof = true;
+        break;
+      }
+      const std::uint64_t n = next_line++;
+      Transaction tx;
+      if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) {
+        ++sum.errors;
+        ready[n] = Json{{"line", n}, {"error", s.message()}}.dump();
+        continue;
+      }
+      if (Status s = client->submit(n, tx); !s.is_ok()) {
+        std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+        return 1;
+      }
+    }
+    flush();
+    if (client->in_flight() == 0) continue;
+    Reply reply;
+    const Status s = client->next_reply(100, &reply);
+    if (s.code() == Status::Code::kTimeout) {
+      if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
+        flush();
+        std::fprintf(stderr,
+                     "triad submit: the front end at %s stopped answering; %zu transactions "
+                     "unanswered\n",
+                     endpoint.c_str(), client->in_flight());
+        return 1;
+      }
+      continue;
+    }
+    silent_since = std::chrono::steady_clock::now();
+    if (!s.is_ok()) {
+      std::fprintf(stderr, "triad submit: %s\n", s.to_string().c_str());
+      continue;
+    }
+    if (!reply.status.is_ok()) {
+      ++sum.errors;
+      ready[reply.tag] = Json{{"line", reply.tag}, {"error", reply.status.message()}}.dump();
+      continue;
+    }
+    const Decision& d = reply.decision;
+    ++sum.answered;
+    ++sum.by_code[d.code];
+    sum.replayed += d.replayed ? 1u : 0u;
+    sum.with_divergence += d.divergent.empty() ? 0u : 1u;
+    if (!keys_dir.empty() && !d.certificate.empty()) {
+      ++sum.certs_checked;
+      sum.certs_valid += verify_certificate(d.certificate, keyring, nullptr).is_ok() ? 1u : 0u;
+    }
+    Json j;
+    j["id"] = d.id;
+    j["seq"] = d.seq;
+    j["ts"] = d.ts_ms;
+    j["code"] = d.code;
+    j["approved"] = d.approved;
+    j["agree"] = names(d.agree);
+    j["divergent"] = names(d.divergent);
+    j["replayed"] = d.replayed;
+    j["cert"] = d.certificate.empty() ? Json(nullptr) : Json(crypto::base64_encode(d.certificate));
+    ready[reply.tag] = j.dump();
+  }
+  flush();
+  std::fflush(stdout);
+
+  if (summary) {
+    const double elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "\nsummary: %llu lines, %llu decisions, %llu client errors, %llu replayed\n",
+                 static_cast<unsigned long long>(next_line - 1),
+                 static_cast<unsigned long long>(sum.answered),
+                 static_cast<unsigned long long>(sum.errors),
+                 static_cast<unsigned long long>(sum.replayed));
+    std::fprintf(stderr, "  code  count\n");
+    for (const auto& [code, count] : sum.by_code) {
+      std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));
+    }
+    if (!keys_dir.empty()) {
+      std::fprintf(stderr, "  certificates verified: %llu of %llu\n",
+                   static_cast<unsigned long long>(sum.certs_valid),
+                   static_cast<unsigned long long>(sum.certs_checked));
+    }
+    std::fprintf(stderr, "  decisions with a divergent replica: %llu\n",
+                 static_cast<unsigned long long>(sum.with_divergence));
+    std::fprintf(stderr, "  elapsed %.2f s, %.0f decisions/s\n", elapsed_s,
+                 elapsed_s > 0 ? static_cast<double>(sum.answered) / elapsed_s : 0.0);
+  }
+  return 0;
+}
+
+}  // namespace triad::cli

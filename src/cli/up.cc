@@ -1,0 +1,64 @@
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <climits>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/layout.h"
+#include "common/types.h"
+#include "frontend/frontend.h"
+
+namespace triad::cli {
+
+std::string self_dir() {
+  char path[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return ".";
+  std::string p(path, static_cast<std::size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+int run_up_command(int argc, char** argv) {
+  CLI::App app{"Start the front end and the three replicas a, b, c; stays in the foreground."};
+  frontend::Config config;
+  config.dir = layout::kDefaultDir;
+  std::vector<std::string> injects;
+  config.replica_binary = self_dir() + "/triad-replica";
+  app.add_option("--cards", config.cards_path, "card file (CSV, rules.md section 2)")->required();
+  app.add_option("--dir", config.dir, "state directory: keys, logs (default triad-data)");
+  app.add_option("--listen", config.listen_endpoint, "client endpoint")->capture_default_str();
+  app.add_flag("--trust-client-time", config.trust_client_time,
+               "use a transaction's ts field as its sequenced time");
+  app.add_option("--inject", injects, "REPLICA=FAULT, e.g. b=crash:1000 (repeatable)");
+  app.add_option("--seed", config.seed, "seed of injected faults")->capture_default_str();
+  app.add_option("--deadline-ms", config.deadline_ms, "time to a fail-safe decision")
+      ->check(CLI::Range(1, 600'000))
+      ->capture_default_str();
+  app.add_option("--max-in-flight", config.max_in_flight, "undecided transactions before overload")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--replica-bin", config.replica_binary, "path of the triad-replica binary");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  for (const std::string& spec : injects) {
+    const auto eq = spec.find('=');
+    const int r = eq == 1 ? replica_index(spec[0]) : -1;
+    if (r < 0) {
+      std::fprintf(stderr, "triad up: --inject '%s': expected REPLICA=FAULT with REPLICA a, b or c\n",
+                   spec.c_str());
+      return 2;
+    }
+    const Status s = replica::parse_fault(spec.substr(2), &config.faults[static_cast<std::size_t>(r)]);
+    if (!s.is_ok()) {
+      std::fprintf(stderr, "triad up: --inject: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
+  return frontend::run(config);
+}
+
+}  // namespace triad::cli

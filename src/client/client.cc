@@ -1,0 +1,143 @@
+#include "triad/client.h"
+
+#include <chrono>
+#include <zmq.hpp>
+
+#include "wire/codec.h"
+
+namespace triad {
+
+struct Client::Impl {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::dealer};
+  std::string endpoint;
+  std::size_t in_flight = 0;
+  flatbuffers::FlatBufferBuilder fbb{1024};
+
+  bool send(bool dontwait) {
+    try {
+      return socket
+          .send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()),
+                dontwait ? zmq::send_flags::dontwait : zmq::send_flags::none)
+          .has_value();
+    } catch (const zmq::error_t&) {
+      return false;
+    }
+  }
+};
+
+Client::Client() : impl_(std::make_unique<Impl>()) {}
+Client::~Client() = default;
+
+Status Client::connect(const std::string& endpoint, const ClientOptions& options,
+                       std::unique_ptr<Client>* out) {
+  std::unique_ptr<Client> client(new Client());
+  Impl& impl = *client->impl_;
+  impl.endpoint = endpoint;
+  impl.socket.set(zmq::sockopt::linger, 0);
+  impl.socket.set(zmq::sockopt::sndhwm, 0);
+  impl.socket.set(zmq::sockopt::rcvhwm, 0);
+  impl.socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+  try {
+    impl.socket.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::invalid_argument("cannot connect to '" + endpoint + "': " + e.what());
+  }
+  // ZeroMQ connects in the background; a ping tells "nobody there" early.
+  impl.fbb.Clear();
+  const auto ping = wire::CreatePingRequest(impl.fbb, 0);
+  wire::ClientRequestBuilder b(impl.fbb);
+  b.add_ping(ping);
+  impl.fbb.Finish(b.Finish());
+  impl.send(/*dontwait=*/false);
+  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    try {
+      zmq::poll(&item, 1, left);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    if (!(item.revents & ZMQ_POLLIN)) break;
+    zmq::message_t msg;
+    if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
+    const wire::ClientReply* reply = nullptr;
+    if (wire::verify_client_reply({static_cast<const std::uint8_t*>(msg.data()), msg.size()},
+                                  &reply)
+            .is_ok() &&
+        reply->pong()) {
+      *out = std::move(client);
+      return Status::ok();
+    }
+  }
+  return Status::unavailable("no Triad front end answered at " + endpoint + " within " +
+                             std::to_string(options.connect_timeout_ms) + " ms");
+}
+
+Status Client::submit(std::uint64_t tag, const Transaction& tx) {
+  Impl& impl = *impl_;
+  impl.fbb.Clear();
+  const auto wtx = wire::build_transaction(impl.fbb, tx);
+  const auto submit = wire::CreateSubmitRequest(impl.fbb, tag, wtx);
+  wire::ClientRequestBuilder b(impl.fbb);
+  b.add_submit(submit);
+  impl.fbb.Finish(b.Finish());
+  if (!impl.send(/*dontwait=*/false)) {
+    return Status::unavailable("cannot send to " + impl.endpoint);
+  }
+  ++impl.in_flight;
+  return Status::ok();
+}
+
+Status Client::next_reply(int timeout_ms, Reply* out) {
+  Impl& impl = *impl_;
+  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) return Status::io_error(std::string("poll: ") + e.what());
+  }
+  zmq::message_t msg;
+  if (!(item.revents & ZMQ_POLLIN) || !impl.socket.recv(msg, zmq::recv_flags::dontwait)) {
+    return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
+  }
+  const wire::ClientReply* reply = nullptr;
+  TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(
+      {static_cast<const std::uint8_t*>(msg.data()), msg.size()}, &reply));
+  if (reply->pong()) return next_reply(0, out);  // a late answer to connect()'s ping
+  if (impl.in_flight > 0) --impl.in_flight;
+  Reply r;
+  r.tag = reply->tag();
+  if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
+    const std::string message(wire::as_view(reply->error()));
+    switch (reply->error_kind()) {
+      case wire::ClientErrorKind::IdReused: r.status = Status::rejected(message); break;
+      case wire::ClientErrorKind::Overloaded: r.status = Status::overloaded(message); break;
+      default: r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
+    }
+    *out = std::move(r);
+    return Status::ok();
+  }
+  const wire::Decision& d = *reply->decision();
+  r.decision.id = std::string(wire::as_view(d.id()));
+  r.decision.seq = d.seq();
+  r.decision.ts_ms = d.ts();
+  r.decision.code = std::string(wire::as_view(d.code()));
+  r.decision.approved = r.decision.code == "00";
+  r.decision.agree = std::string(wire::as_view(d.agree()));
+  r.decision.divergent = std::string(wire::as_view(d.divergent()));
+  r.decision.replayed = d.replayed();
+  const auto cert = wire::as_bytes(d.certificate());
+  r.decision.certificate.assign(cert.begin(), cert.end());
+  *out = std::move(r);
+  return Status::ok();
+}
+
+std::size_t Client::in_flight() const { return impl_->in_flight; }
+
+}  // namespace triad

@@ -1,0 +1,30 @@
+// Where a cluster keeps its files under the directory given to `triad up
+// --dir`. `triad up`, `keygen`, `verify`, `status` and the client library
+// all find them here.
+#pragma once
+
+#include <string>
+
+#include "common/types.h"
+
+namespace triad::layout {
+
+inline constexpr const char* kDefaultDir = "triad-data";
+
+inline std::string keys_dir(const std::string& dir) { return dir + "/keys"; }
+inline std::string logs_dir(const std::string& dir) { return dir + "/logs"; }
+inline std::string replica_secret_key(const std::string& dir, int replica) {
+  return keys_dir(dir) + "/replica-" + replica_name(replica) + ".key";
+}
+inline std::string replica_public_key(const std::string& dir, int replica) {
+  return keys_dir(dir) + "/replica-" + replica_name(replica) + ".pub";
+}
+inline std::string replica_log(const std::string& dir, int replica) {
+  return logs_dir(dir) + "/replica-" + replica_name(replica) + ".log";
+}
+inline std::string frontend_log(const std::string& dir) { return logs_dir(dir) + "/frontend.log"; }
+inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
+// The running front end writes its client endpoint here, one line.
+inline std::string endpoint_file(const std::string& dir) { return dir + "/endpoint"; }
+
+}  // namespace triad::layout

@@ -1,0 +1,32 @@
+// The front end of `triad up`: sequencer, fan-out, voter and replica
+// supervisor in one process, driven by one event loop.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "replica/fault.h"
+
+namespace triad::frontend {
+
+struct Config {
+  std::string cards_path;
+  std::string dir = "triad-data";
+  std::string listen_endpoint = "tcp://127.0.0.1:7700";
+  bool trust_client_time = false;
+  std::uint64_t deadline_ms = 1000;     // fan-out to fail-safe decision
+  std::size_t max_in_flight = 20'000;   // undecided transactions before "overloaded"
+  std::array<replica::Fault, 3> faults{};
+  std::uint64_t seed = 1;
+  std::string replica_binary;  // path of triad-replica
+};
+
+// Runs `triad up`: prints "ready ENDPOINT" on standard output once the three
+// replicas are connected, then serves until SIGINT/SIGTERM and stops every
+// process it started. Returns the exit status: 0 after a clean stop, 2 for a
+// start-up failure (bad card file, port in use, ...), with a one-line error
+// on standard error naming the cause.
+int run(const Config& config);
+
+}  // namespace triad::frontend

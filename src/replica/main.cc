@@ -1,0 +1,43 @@
+// triad-replica: one validator process. Started by `triad up`; not meant to
+// be run by hand, but --version prints the build fingerprint.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "common/types.h"
+#include "replica/replica.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Triad validator replica"};
+  triad::replica::Config config;
+  std::string id;
+  std::string fault = "none";
+  bool version = false;
+  app.add_flag("--version", version, "print the build fingerprint and exit");
+  app.add_option("--id", id, "replica name: a, b or c");
+  app.add_option("--cards", config.cards_path, "card file (CSV, rules.md section 2)");
+  app.add_option("--key", config.key_path, "Ed25519 secret key (PEM, mode 0600)");
+  app.add_option("--connect", config.endpoint, "front end replica endpoint");
+  app.add_option("--inject", fault, "fault to inject (interface.md)");
+  app.add_option("--seed", config.seed, "seed of the injected fault");
+  app.add_option("--log", config.log_path, "also append logs to this file");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::printf("%s\n", triad::replica::build_fingerprint().c_str());
+    return 0;
+  }
+  config.replica = id.size() == 1 ? triad::replica_index(id[0]) : -1;
+  if (config.replica < 0 || config.cards_path.empty() || config.key_path.empty() ||
+      config.endpoint.empty()) {
+    std::fprintf(stderr, "triad-replica: --id a|b|c, --cards, --key and --connect are required\n");
+    return 2;
+  }
+  if (const auto s = triad::replica::parse_fault(fault, &config.fault); !s.is_ok()) {
+    std::fprintf(stderr, "triad-replica: %s\n", s.message().c_str());
+    return 2;
+  }
+  return triad::replica::run(config);
+}

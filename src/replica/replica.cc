@@ -1,0 +1,343 @@
+#include "replica/replica.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <zmq.hpp>
+
+#include "common/assert.h"
+#include "common/log.h"
+#include "crypto/hash.h"
+#include "crypto/key_files.h"
+#include "wire/codec.h"
+
+namespace triad::replica {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// The state digest is a hash chain: digest_n = SHA-256(digest_{n-1} || seq ||
+// ts || tx digest || code). Two replicas with equal digests applied the same
+// inputs and made the same decisions from the same card file.
+Digest chain(const Digest& previous, const voter::VerdictContent& c) {
+  crypto::Sha256 h;
+  h.update(previous);
+  std::uint8_t buf[16];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<std::uint8_t>(c.seq >> (56 - 8 * i));
+  const auto ts = static_cast<std::uint64_t>(c.ts_ms);
+  for (int i = 0; i < 8; ++i) buf[8 + i] = static_cast<std::uint8_t>(ts >> (56 - 8 * i));
+  h.update(std::span<const std::uint8_t>(buf, sizeof buf));
+  h.update(c.tx_digest);
+  const std::string code = to_string(c.code);
+  h.update(code);
+  return h.finish();
+}
+
+ResponseCode flipped(ResponseCode code) {
+  return code == ResponseCode::kApproved ? ResponseCode::kDoNotHonour : ResponseCode::kApproved;
+}
+
+}  // namespace
+
+ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
+                         crypto::SigningKey key, Fault fault, std::uint64_t seed)
+    : replica_(replica),
+      engine_(cards),
+      key_(std::move(key)),
+      fault_(fault),
+      dice_(seed, replica),
+      state_digest_(card_file_digest) {
+  if (fault_.kind == Fault::Kind::kBadSig) {
+    TRIAD_ASSERT(crypto::SigningKey::generate(&wrong_key_).is_ok());
+  }
+}
+
+ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms,
+                                     const Transaction& tx) {
+  TRIAD_ASSERT(seq == next_seq_);
+  Step step;
+  voter::VerdictContent& c = step.verdict.content;
+  c.seq = seq;
+  c.ts_ms = ts_ms;
+  c.tx_digest = wire::transaction_digest(tx);
+  c.code = engine_.apply(ts_ms, tx);
+  c.rules_version = rules::kRulesVersion;
+  state_digest_ = chain(state_digest_, c);  // the state follows the correct decision
+  c.state_digest = state_digest_;
+  ++next_seq_;
+
+  const crypto::SigningKey* signer = &key_;
+  switch (fault_.kind) {
+    case Fault::Kind::kFlip:
+      if (dice_.roll(fault_.probability_ppm)) c.code = flipped(c.code);
+      break;
+    case Fault::Kind::kBadSig:
+      if (dice_.roll(fault_.probability_ppm)) signer = &wrong_key_;
+      break;
+    case Fault::Kind::kDrop:
+      if (dice_.roll(fault_.probability_ppm)) step.action = Action::kDrop;
+      break;
+    case Fault::Kind::kCrash:
+      if (seq > fault_.after_count) step.action = Action::kCrash;
+      break;
+    case Fault::Kind::kHang:
+      if (seq > fault_.after_count) step.action = Action::kHang;
+      break;
+    case Fault::Kind::kCorruptState:  // needs a full-state digest to be seen; see README
+    case Fault::Kind::kDelay:         // applied by the I/O loop
+    case Fault::Kind::kNone:
+      break;
+  }
+  step.verdict.replica = replica_;
+  step.verdict.fingerprint = build_fingerprint();
+  step.verdict.signature =
+      signer->sign(wire::verdict_signing_bytes(c, replica_, step.verdict.fingerprint));
+  step.verdict.signature_valid = true;
+  return step;
+}
+
+namespace {
+
+struct PendingEntry {
+  std::int64_t ts_ms;
+  Transaction tx;
+};
+
+class Loop {
+ public:
+  Loop(const Config& config, std::unique_ptr<ReplicaCore> core)
+      : config_(config), core_(std::move(core)), socket_(context_, zmq::socket_type::dealer) {}
+
+  int run() {
+    const std::string routing_id(1, replica_name(config_.replica));
+    socket_.set(zmq::sockopt::routing_id, routing_id);
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+    socket_.set(zmq::sockopt::rcvhwm, 0);
+    socket_.set(zmq::sockopt::sndhwm, 0);
+    socket_.connect(config_.endpoint);
+    send_hello();
+    while (g_stop == 0) {
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+      long timeout_ms = 100;
+      if (!delayed_.empty()) {
+        const std::uint64_t now = now_us();
+        const std::uint64_t due = delayed_.front().first;
+        timeout_ms = due <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((due - now) / 1000 + 1));
+      }
+      try {
+        zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      if (items[0].revents & ZMQ_POLLIN) receive_all();
+      release_delayed();
+      if (!hung_ && now_us() - last_received_us_ > 500'000 && now_us() - last_hello_us_ > 500'000) {
+        send_hello();  // idle: tell the front end where we are, so a lost tail is resent
+      }
+    }
+    log::info("stopping on signal after seq " + std::to_string(core_->next_seq() - 1));
+    return 0;
+  }
+
+ private:
+  void send_hello() {
+    flatbuffers::FlatBufferBuilder fbb(256);
+    const auto hello = wire::CreateHello(fbb, static_cast<std::uint8_t>(config_.replica),
+                                         core_->next_seq(), fbb.CreateString(build_fingerprint()),
+                                         rules::kRulesVersion);
+    wire::FromReplicaBuilder b(fbb);
+    b.add_hello(hello);
+    fbb.Finish(b.Finish());
+    send(fbb);
+    last_hello_us_ = now_us();
+  }
+
+  void send_fetch(std::uint64_t from, std::uint64_t to) {
+    flatbuffers::FlatBufferBuilder fbb(128);
+    const auto fetch = wire::CreateFetch(fbb, from, to);
+    wire::FromReplicaBuilder b(fbb);
+    b.add_fetch(fetch);
+    fbb.Finish(b.Finish());
+    send(fbb);
+    last_fetch_us_ = now_us();
+    log::warn("gap: expected seq " + std::to_string(from) + ", asked for " + std::to_string(from) +
+              ".." + std::to_string(to));
+  }
+
+  void send(const flatbuffers::FlatBufferBuilder& fbb) {
+    socket_.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
+  }
+
+  void receive_all() {
+    zmq::message_t msg;
+    while (!hung_ && socket_.recv(msg, zmq::recv_flags::dontwait)) {
+      last_received_us_ = now_us();
+      const wire::ToReplica* batch = nullptr;
+      const Status s = wire::verify_to_replica(
+          {static_cast<const std::uint8_t*>(msg.data()), msg.size()}, &batch);
+      if (!s.is_ok()) {
+        ++malformed_;
+        log::warn("dropped a message from the front end: " + s.to_string());
+        continue;
+      }
+      if (batch->entries() == nullptr) continue;
+      for (const wire::Sequenced* e : *batch->entries()) {
+        on_entry(e->seq(), e->ts(), wire::read_transaction(e->tx()));
+        if (hung_) break;
+      }
+    }
+    flush();
+  }
+
+  void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx) {
+    if (seq < core_->next_seq()) return;  // already applied (a resend)
+    if (seq > core_->next_seq()) {
+      // Never skip: hold it, ask for the missing ones once in a while.
+      if (pending_.size() < kMaxPending) pending_.emplace(seq, PendingEntry{ts_ms, std::move(tx)});
+      if (now_us() - last_fetch_us_ > 200'000) send_fetch(core_->next_seq(), seq - 1);
+      return;
+    }
+    apply(seq, ts_ms, tx);
+    while (!hung_ && !pending_.empty() && pending_.begin()->first <= core_->next_seq()) {
+      auto node = pending_.extract(pending_.begin());
+      if (node.key() == core_->next_seq()) apply(node.key(), node.mapped().ts_ms, node.mapped().tx);
+    }
+  }
+
+  void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx) {
+    ReplicaCore::Step step = core_->apply(seq, ts_ms, tx);
+    switch (step.action) {
+      case ReplicaCore::Action::kCrash:
+        log::error("injected fault " + to_string(core_->fault()) + ": exiting abruptly at seq " +
+                   std::to_string(seq));
+        std::_Exit(70);
+      case ReplicaCore::Action::kHang:
+        log::error("injected fault " + to_string(core_->fault()) + ": hanging from seq " +
+                   std::to_string(seq));
+        hung_ = true;
+        return;
+      case ReplicaCore::Action::kDrop:
+        return;
+      case ReplicaCore::Action::kSend:
+        break;
+    }
+    if (core_->fault().kind == Fault::Kind::kDelay) {
+      delayed_.emplace_back(now_us() + core_->fault().delay_ms * 1000, std::move(step.verdict));
+    } else {
+      outbox_.push_back(std::move(step.verdict));
+    }
+  }
+
+  void release_delayed() {
+    const std::uint64_t now = now_us();
+    while (!delayed_.empty() && delayed_.front().first <= now) {
+      outbox_.push_back(std::move(delayed_.front().second));
+      delayed_.pop_front();
+    }
+    flush();
+  }
+
+  void flush() {
+    if (outbox_.empty()) return;
+    flatbuffers::FlatBufferBuilder fbb(256 * outbox_.size());
+    std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
+    verdicts.reserve(outbox_.size());
+    for (const auto& v : outbox_) {
+      const auto& c = v.content;
+      verdicts.push_back(wire::CreateVerdict(
+          fbb, c.seq, c.ts_ms, fbb.CreateVector(c.tx_digest.data(), c.tx_digest.size()),
+          fbb.CreateString(to_string(c.code)),
+          fbb.CreateVector(c.state_digest.data(), c.state_digest.size()), c.rules_version,
+          fbb.CreateString(v.fingerprint), static_cast<std::uint8_t>(v.replica),
+          fbb.CreateVector(v.signature.data(), v.signature.size())));
+    }
+    const auto vec = fbb.CreateVector(verdicts);
+    wire::FromReplicaBuilder b(fbb);
+    b.add_verdicts(vec);
+    fbb.Finish(b.Finish());
+    send(fbb);
+    outbox_.clear();
+  }
+
+  static constexpr std::size_t kMaxPending = 1'000'000;
+  Config config_;
+  std::unique_ptr<ReplicaCore> core_;
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::map<std::uint64_t, PendingEntry> pending_;
+  std::vector<voter::ReplicaVerdict> outbox_;
+  std::deque<std::pair<std::uint64_t, voter::ReplicaVerdict>> delayed_;
+  std::uint64_t last_received_us_ = now_us();
+  std::uint64_t last_hello_us_ = 0;
+  std::uint64_t last_fetch_us_ = 0;
+  std::uint64_t malformed_ = 0;
+  bool hung_ = false;
+};
+
+Status read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return Status::ok();
+}
+
+}  // namespace
+
+int run(const Config& config) {
+  // If the front end dies, so do we: a replica never runs unsupervised.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+  log::set_component(std::string("replica-") + replica_name(config.replica));
+  if (!config.log_path.empty() && !log::set_file(config.log_path)) {
+    std::fprintf(stderr, "triad-replica: cannot open log file %s\n", config.log_path.c_str());
+    return 2;
+  }
+  const auto fail = [](const Status& s) {
+    log::error("cannot start: " + s.to_string());
+    return 2;
+  };
+  std::string card_text;
+  if (Status s = read_file(config.cards_path, &card_text); !s.is_ok()) return fail(s);
+  rules::CardFile cards;
+  if (Status s = rules::parse_card_file(card_text, &cards); !s.is_ok()) {
+    return fail(Status::invalid_argument(config.cards_path + ": " + s.message()));
+  }
+  crypto::SigningKey key;
+  if (Status s = crypto::load_signing_key(config.key_path, &key); !s.is_ok()) return fail(s);
+
+  crypto::Sha256 h;
+  h.update(std::string_view("triad-state-v1"));
+  h.update(card_text);
+  auto core = std::make_unique<ReplicaCore>(config.replica, cards, h.finish(), std::move(key),
+                                            config.fault, config.seed);
+  log::info("started: " + std::to_string(cards.cards.size()) + " cards, fingerprint \"" +
+            build_fingerprint() + "\", fault " + to_string(config.fault) + ", front end " +
+            config.endpoint);
+  try {
+    return Loop(config, std::move(core)).run();
+  } catch (const zmq::error_t& e) {
+    return fail(Status::io_error(std::string("ZeroMQ: ") + e.what()));
+  }
+}
+
+}  // namespace triad::replica

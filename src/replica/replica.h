@@ -1,0 +1,70 @@
+// A validator replica: applies sequenced transactions strictly in seq order
+// to its own copy of the card state and answers each with a signed verdict.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/types.h"
+#include "crypto/ed25519.h"
+#include "replica/fault.h"
+#include "rules/engine.h"
+#include "voter/voter.h"
+
+namespace triad::replica {
+
+// How this binary was built: compiler and version, standard library,
+// optimisation flags, card-index variant, source revision. Signed into every
+// verdict so a certificate says which builds vouched for it.
+const std::string& build_fingerprint();
+
+// The deterministic heart of a replica, without I/O: decide, chain the state
+// digest, sign. Faults are applied here so the simulator and tests share them.
+class ReplicaCore {
+ public:
+  ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
+              crypto::SigningKey key, Fault fault, std::uint64_t seed);
+
+  enum class Action : std::uint8_t { kSend, kDrop, kCrash, kHang };
+  struct Step {
+    Action action = Action::kSend;
+    voter::ReplicaVerdict verdict;
+  };
+
+  // Applies the entry with seq == next_seq() (asserted).
+  Step apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx);
+
+  std::uint64_t next_seq() const { return next_seq_; }
+  const Digest& state_digest() const { return state_digest_; }
+  int replica() const { return replica_; }
+  const Fault& fault() const { return fault_; }
+
+ private:
+  int replica_;
+  rules::Engine engine_;
+  crypto::SigningKey key_;
+  crypto::SigningKey wrong_key_;  // for the badsig fault
+  Fault fault_;
+  FaultDice dice_;
+  std::uint64_t next_seq_ = 1;
+  Digest state_digest_{};
+  bool hung_ = false;
+};
+
+struct Config {
+  int replica = 0;
+  std::string cards_path;
+  std::string key_path;
+  std::string endpoint;  // the front end's replica socket
+  Fault fault;
+  std::uint64_t seed = 1;
+  std::string log_path;  // empty: standard error only
+};
+
+// Runs until SIGTERM/SIGINT (exit 0) or a start-up failure (exit 2, one line
+// on standard error naming the cause).
+int run(const Config& config);
+
+}  // namespace triad::replica

@@ -1,0 +1,259 @@
+#include "wire/codec.h"
+
+#include <cstring>
+
+#include "crypto/hash.h"
+
+namespace triad::wire {
+namespace {
+
+template <typename T>
+Status verify_table(std::span<const std::uint8_t> bytes, std::size_t max_bytes, const char* what,
+                    const T** out) {
+  if (bytes.size() > max_bytes) {
+    return Status::corruption(std::string(what) + " of " + std::to_string(bytes.size()) +
+                              " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  if (bytes.size() < sizeof(flatbuffers::uoffset_t)) {
+    return Status::corruption(std::string(what) + " of " + std::to_string(bytes.size()) +
+                              " bytes is too short");
+  }
+  // Depth and table limits keep a hostile buffer from costing much to check.
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/16,
+                                 /*max_tables=*/200000);
+  if (!verifier.VerifyBuffer<T>(nullptr)) {
+    return Status::corruption(std::string(what) + " failed the FlatBuffers verifier");
+  }
+  *out = flatbuffers::GetRoot<T>(bytes.data());
+  return Status::ok();
+}
+
+void put_u64(std::vector<std::uint8_t>* out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+void put_bytes(std::vector<std::uint8_t>* out, std::span<const std::uint8_t> bytes) {
+  out->insert(out->end(), bytes.begin(), bytes.end());
+}
+
+// Presence tags of the canonical transaction encoding.
+constexpr std::uint8_t kAbsent = 0;
+constexpr std::uint8_t kPresent = 1;
+constexpr std::uint8_t kMalformed = 2;
+
+class CanonicalWriter {
+ public:
+  explicit CanonicalWriter(const triad::Transaction& tx) : tx_(tx) {}
+
+  void text(Field field, const std::optional<std::string>& value) {
+    if (tag(field, value.has_value())) {
+      u64(value->size());
+      hash_.update(*value);
+    }
+  }
+  void integer(Field field, const std::optional<std::int64_t>& value) {
+    if (tag(field, value.has_value())) u64(static_cast<std::uint64_t>(*value));
+  }
+  Digest finish() { return hash_.finish(); }
+
+ private:
+  bool tag(Field field, bool present) {
+    const std::uint8_t t = tx_.is_malformed(field) ? kMalformed : present ? kPresent : kAbsent;
+    hash_.update(std::span<const std::uint8_t>(&t, 1));
+    return t == kPresent;
+  }
+  void u64(std::uint64_t v) {
+    std::uint8_t buf[8];
+    for (int i = 0; i < 8; ++i) buf[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+    hash_.update(std::span<const std::uint8_t>(buf, 8));
+  }
+  const triad::Transaction& tx_;
+  crypto::Sha256 hash_;
+};
+
+flatbuffers::Offset<flatbuffers::String> opt_string(flatbuffers::FlatBufferBuilder& fbb,
+                                                    const std::optional<std::string>& s) {
+  return s ? fbb.CreateString(*s) : flatbuffers::Offset<flatbuffers::String>();
+}
+
+std::optional<std::string> read_opt(const flatbuffers::String* s) {
+  if (s == nullptr) return std::nullopt;
+  return std::string(s->c_str(), s->size());
+}
+
+std::optional<std::int64_t> read_opt(flatbuffers::Optional<std::int64_t> v) {
+  if (!v.has_value()) return std::nullopt;
+  return *v;
+}
+
+bool copy_digest(const flatbuffers::Vector<std::uint8_t>* v, Digest* out) {
+  if (v == nullptr || v->size() != out->size()) return false;
+  std::memcpy(out->data(), v->data(), out->size());
+  return true;
+}
+
+}  // namespace
+
+Status verify_client_request(std::span<const std::uint8_t> bytes, const ClientRequest** out) {
+  return verify_table(bytes, kMaxClientMessageBytes, "client request", out);
+}
+Status verify_client_reply(std::span<const std::uint8_t> bytes, const ClientReply** out) {
+  return verify_table(bytes, kMaxCertificateBytes + kMaxClientMessageBytes, "client reply", out);
+}
+Status verify_to_replica(std::span<const std::uint8_t> bytes, const ToReplica** out) {
+  return verify_table(bytes, kMaxReplicaMessageBytes, "replica batch", out);
+}
+Status verify_from_replica(std::span<const std::uint8_t> bytes, const FromReplica** out) {
+  return verify_table(bytes, kMaxReplicaMessageBytes, "replica message", out);
+}
+Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Certificate** out) {
+  if (bytes.size() >= 8 && !CertificateBufferHasIdentifier(bytes.data())) {
+    return Status::corruption("not a Triad certificate (file identifier is not TRC1)");
+  }
+  return verify_table(bytes, kMaxCertificateBytes, "certificate", out);
+}
+
+flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilder& fbb,
+                                                   const triad::Transaction& tx) {
+  const auto id = opt_string(fbb, tx.id);
+  const auto mti = opt_string(fbb, tx.mti);
+  const auto pan = opt_string(fbb, tx.pan);
+  const auto proc = opt_string(fbb, tx.proc);
+  const auto currency = opt_string(fbb, tx.currency);
+  const auto billing_currency = opt_string(fbb, tx.billing_currency);
+  const auto expiry = opt_string(fbb, tx.expiry);
+  const auto mcc = opt_string(fbb, tx.mcc);
+  const auto stan = opt_string(fbb, tx.stan);
+  const auto terminal = opt_string(fbb, tx.terminal);
+  const auto merchant = opt_string(fbb, tx.merchant);
+  const auto orig_id = opt_string(fbb, tx.orig_id);
+  TransactionBuilder b(fbb);
+  b.add_id(id);
+  b.add_mti(mti);
+  b.add_pan(pan);
+  b.add_proc(proc);
+  if (tx.amount) b.add_amount(*tx.amount);
+  b.add_currency(currency);
+  if (tx.billing_amount) b.add_billing_amount(*tx.billing_amount);
+  b.add_billing_currency(billing_currency);
+  b.add_expiry(expiry);
+  b.add_mcc(mcc);
+  b.add_stan(stan);
+  b.add_terminal(terminal);
+  b.add_merchant(merchant);
+  b.add_orig_id(orig_id);
+  if (tx.ts) b.add_ts(*tx.ts);
+  b.add_malformed_fields(tx.malformed_fields);
+  return b.Finish();
+}
+
+triad::Transaction read_transaction(const Transaction* w) {
+  triad::Transaction tx;
+  if (w == nullptr) return tx;
+  tx.id = read_opt(w->id());
+  tx.mti = read_opt(w->mti());
+  tx.pan = read_opt(w->pan());
+  tx.proc = read_opt(w->proc());
+  tx.amount = read_opt(w->amount());
+  tx.currency = read_opt(w->currency());
+  tx.billing_amount = read_opt(w->billing_amount());
+  tx.billing_currency = read_opt(w->billing_currency());
+  tx.expiry = read_opt(w->expiry());
+  tx.mcc = read_opt(w->mcc());
+  tx.stan = read_opt(w->stan());
+  tx.terminal = read_opt(w->terminal());
+  tx.merchant = read_opt(w->merchant());
+  tx.orig_id = read_opt(w->orig_id());
+  tx.ts = read_opt(w->ts());
+  // Only bits of known fields survive, so two encodings of one input agree.
+  tx.malformed_fields = w->malformed_fields() & ((1u << static_cast<unsigned>(Field::kCount)) - 1);
+  return tx;
+}
+
+Digest transaction_digest(const triad::Transaction& tx) {
+  CanonicalWriter w(tx);
+  w.text(Field::kId, tx.id);
+  w.text(Field::kMti, tx.mti);
+  w.text(Field::kPan, tx.pan);
+  w.text(Field::kProc, tx.proc);
+  w.integer(Field::kAmount, tx.amount);
+  w.text(Field::kCurrency, tx.currency);
+  w.integer(Field::kBillingAmount, tx.billing_amount);
+  w.text(Field::kBillingCurrency, tx.billing_currency);
+  w.text(Field::kExpiry, tx.expiry);
+  w.text(Field::kMcc, tx.mcc);
+  w.text(Field::kStan, tx.stan);
+  w.text(Field::kTerminal, tx.terminal);
+  w.text(Field::kMerchant, tx.merchant);
+  w.text(Field::kOrigId, tx.orig_id);
+  w.integer(Field::kTs, tx.ts);
+  return w.finish();
+}
+
+std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& content, int replica,
+                                                std::string_view fingerprint) {
+  static constexpr std::string_view kDomain = "triad-verdict-v1";
+  std::vector<std::uint8_t> out;
+  out.reserve(kDomain.size() + 8 + 8 + 32 + 2 + 32 + 8 + 1 + 8 + fingerprint.size());
+  for (const char c : kDomain) out.push_back(static_cast<std::uint8_t>(c));
+  put_u64(&out, content.seq);
+  put_u64(&out, static_cast<std::uint64_t>(content.ts_ms));
+  put_bytes(&out, content.tx_digest);
+  const std::string code = to_string(content.code);
+  out.push_back(static_cast<std::uint8_t>(code[0]));
+  out.push_back(static_cast<std::uint8_t>(code[1]));
+  put_bytes(&out, content.state_digest);
+  put_u64(&out, content.rules_version);
+  out.push_back(static_cast<std::uint8_t>(replica));
+  put_u64(&out, fingerprint.size());
+  for (const char c : fingerprint) out.push_back(static_cast<std::uint8_t>(c));
+  return out;
+}
+
+Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
+  if (v->replica() >= kReplicaCount) {
+    return Status::corruption("verdict names replica index " + std::to_string(v->replica()));
+  }
+  const auto code = parse_response_code(as_view(v->code()));
+  if (!code) return Status::corruption("verdict code is not a known two-digit response code");
+  out->replica = v->replica();
+  out->content.seq = v->seq();
+  out->content.ts_ms = v->ts();
+  out->content.code = *code;
+  out->content.rules_version = v->rules_version();
+  if (!copy_digest(v->tx_digest(), &out->content.tx_digest)) {
+    return Status::corruption("verdict tx_digest is not 32 bytes");
+  }
+  if (!copy_digest(v->state_digest(), &out->content.state_digest)) {
+    return Status::corruption("verdict state_digest is not 32 bytes");
+  }
+  const auto* sig = v->signature();
+  if (sig == nullptr || sig->size() != out->signature.size()) {
+    return Status::corruption("verdict signature is not 64 bytes");
+  }
+  std::memcpy(out->signature.data(), sig->data(), out->signature.size());
+  out->fingerprint = std::string(as_view(v->fingerprint()));
+  out->signature_valid = false;  // the caller verifies
+  return Status::ok();
+}
+
+std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,
+                                            std::span<const voter::ReplicaVerdict> signers) {
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::vector<flatbuffers::Offset<CertSignature>> sigs;
+  for (const auto& s : signers) {
+    sigs.push_back(CreateCertSignature(fbb, static_cast<std::uint8_t>(s.replica),
+                                       fbb.CreateString(s.fingerprint),
+                                       fbb.CreateVector(s.signature.data(), s.signature.size())));
+  }
+  const auto code = to_string(content.code);
+  const auto cert = CreateCertificate(
+      fbb, content.seq, content.ts_ms,
+      fbb.CreateVector(content.tx_digest.data(), content.tx_digest.size()), fbb.CreateString(code),
+      fbb.CreateVector(content.state_digest.data(), content.state_digest.size()),
+      content.rules_version, fbb.CreateVector(sigs));
+  FinishCertificateBuffer(fbb, cert);
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+}  // namespace triad::wire

@@ -1,0 +1,71 @@
+// Encoding and decoding of Triad's wire messages (schemas/*.fbs). Every
+// inbound buffer goes through a size limit and the FlatBuffers verifier
+// before a single field is read; nothing here trusts its input.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/types.h"
+#include "triad/status.h"
+#include "triad/transaction.h"
+#include "triad/wire/certificate_generated.h"
+#include "triad/wire/client_generated.h"
+#include "triad/wire/replica_generated.h"
+#include "voter/voter.h"
+
+namespace triad::wire {
+
+// Size limits per link. A transaction is a few hundred bytes; the limits leave
+// room for batches but bound what a hostile peer can make us hold.
+inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
+inline constexpr std::size_t kMaxReplicaMessageBytes = 8 * 1024 * 1024;
+inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
+// ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
+// stays bounded; between the limits above and this one we answer an error.
+inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
+
+// Checks the size limit and runs the FlatBuffers verifier; on success `*out`
+// points into `bytes`. Corruption naming `what` and the cause otherwise.
+Status verify_client_request(std::span<const std::uint8_t> bytes, const ClientRequest** out);
+Status verify_client_reply(std::span<const std::uint8_t> bytes, const ClientReply** out);
+Status verify_to_replica(std::span<const std::uint8_t> bytes, const ToReplica** out);
+Status verify_from_replica(std::span<const std::uint8_t> bytes, const FromReplica** out);
+Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Certificate** out);
+
+flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilder& fbb,
+                                                   const triad::Transaction& tx);
+triad::Transaction read_transaction(const Transaction* tx);
+
+// SHA-256 over a canonical encoding of every field (presence, malformed flag
+// and value, in schema order): equal digests mean equal content, whichever
+// client or build encoded it. Used for idempotency and in every verdict.
+Digest transaction_digest(const triad::Transaction& tx);
+
+// The bytes a replica signs: a domain tag, the verdict content, the signer's
+// replica index and its build fingerprint, in a fixed big-endian layout.
+std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& content, int replica,
+                                                std::string_view fingerprint);
+
+// Reads a verified Verdict; Corruption when a digest/signature has the wrong
+// length, the code is not two known digits or the replica index is not 0..2.
+Status read_verdict(const Verdict* verdict, voter::ReplicaVerdict* out);
+
+// A certificate for an agreed decision, from its two (or three) signers.
+std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,
+                                            std::span<const voter::ReplicaVerdict> signers);
+
+template <typename T>
+std::span<const std::uint8_t> as_bytes(const flatbuffers::Vector<T>* v) {
+  if (v == nullptr) return {};
+  return {reinterpret_cast<const std::uint8_t*>(v->data()), v->size() * sizeof(T)};
+}
+
+inline std::string_view as_view(const flatbuffers::String* s) {
+  return s == nullptr ? std::string_view() : std::string_view(s->c_str(), s->size());
+}
+
+}  // namespace triad::wire
