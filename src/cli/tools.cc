@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -13,47 +14,112 @@
 
 namespace triad::cli {
 
+namespace {
+
+// One certificate per line: its base64 text, or a verdict line of `triad
+// submit` (a JSON object with a "cert" field).
+Status certificate_text(const std::string& line, std::string* out) {
+  const auto first = line.find_first_not_of(" \t\r");
+  if (first == std::string::npos || line[first] != '{') {
+    *out = line;
+    return Status::ok();
+  }
+  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::invalid_argument("not valid JSON");
+  const auto it = j.find("cert");
+  if (it == j.end() || it->is_null()) {
+    return Status::not_found("no certificate (a fail-safe decline has none)");
+  }
+  if (!it->is_string()) return Status::invalid_argument("field cert is not a string");
+  *out = it->get<std::string>();
+  return Status::ok();
+}
+
+}  // namespace
+
 int run_verify_command(int argc, char** argv) {
-  CLI::App app{"Check a decision certificate (base64 `cert` text) offline."};
+  CLI::App app{
+      "Check decision certificates offline: the base64 `cert` text, or `triad submit` output "
+      "lines, one per line."};
   std::string dir = layout::kDefaultDir;
   std::string input = "-";
   app.add_option("--dir", dir, "directory given to `triad up --dir` (its keys/ are used)")
       ->capture_default_str();
-  app.add_option("input", input, "file with the certificate's base64 text, or - for stdin")
+  app.add_option("input", input, "file of certificates, or - for standard input")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  std::stringstream text;
-  if (input == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream f(input);
-    if (!f) {
+  std::ifstream file;
+  if (input != "-") {
+    file.open(input);
+    if (!file) {
       std::fprintf(stderr, "triad verify: cannot read %s\n", input.c_str());
       return 2;
     }
-    text << f.rdbuf();
   }
+  std::istream& in = input == "-" ? std::cin : file;
   Keyring keyring;
   if (Status s = Keyring::load_dir(dir, &keyring); !s.is_ok()) {
     std::fprintf(stderr, "triad verify: %s\n", s.message().c_str());
     return 2;
   }
-  CertificateInfo info;
-  if (Status s = verify_certificate_base64(text.str(), keyring, &info); !s.is_ok()) {
-    std::printf("INVALID: %s\n", s.message().c_str());
+  std::uint64_t valid = 0;
+  std::uint64_t invalid = 0;
+  std::uint64_t without = 0;
+  std::uint64_t line_no = 0;
+  std::string last_valid;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string text;
+    if (Status s = certificate_text(line, &text); !s.is_ok()) {
+      if (s.code() == Status::Code::kNotFound) {
+        ++without;
+      } else {
+        ++invalid;
+        std::printf("line %llu: INVALID: %s\n", static_cast<unsigned long long>(line_no),
+                    s.message().c_str());
+      }
+      continue;
+    }
+    CertificateInfo info;
+    if (Status s = verify_certificate_base64(text, keyring, &info); !s.is_ok()) {
+      ++invalid;
+      std::printf("line %llu: INVALID: %s\n", static_cast<unsigned long long>(line_no),
+                  s.message().c_str());
+      continue;
+    }
+    ++valid;
+    std::string signers;
+    for (const char c : info.signers) {
+      if (!signers.empty()) signers += ',';
+      signers += c;
+    }
+    char summary[256];
+    std::snprintf(summary, sizeof summary,
+                  "valid: seq %llu code %s ts %lld signed by %s (rules v%u, tx %.16s..., state "
+                  "%.16s...)",
+                  static_cast<unsigned long long>(info.seq), info.code.c_str(),
+                  static_cast<long long>(info.ts_ms), signers.c_str(), info.rules_version,
+                  info.tx_digest_hex.c_str(), info.state_digest_hex.c_str());
+    last_valid = summary;
+  }
+  if (valid + invalid + without == 0) {
+    std::printf("INVALID: no certificate in the input\n");
     return 1;
   }
-  std::string signers;
-  for (const char c : info.signers) signers += signers.empty() ? std::string(1, c) : std::string(",") + c;
-  std::printf("valid: seq %llu code %s ts %lld signed by %s (rules v%u, tx %s..., state %s...)\n",
-              static_cast<unsigned long long>(info.seq), info.code.c_str(),
-              static_cast<long long>(info.ts_ms), signers.c_str(), info.rules_version,
-              info.tx_digest_hex.substr(0, 16).c_str(), info.state_digest_hex.substr(0, 16).c_str());
-  return 0;
+  if (valid == 1 && invalid == 0 && without == 0) {
+    std::printf("%s\n", last_valid.c_str());
+  } else {
+    std::printf("%llu valid, %llu invalid, %llu without certificate\n",
+                static_cast<unsigned long long>(valid), static_cast<unsigned long long>(invalid),
+                static_cast<unsigned long long>(without));
+  }
+  return invalid == 0 ? 0 : 1;
 }
 
 int run_keygen_command(int argc, char** argv) {

@@ -1,0 +1,133 @@
+// Process-level tests: the real `triad` and `triad-replica` binaries on
+// loopback, as a user runs them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cluster.h"
+#include "process_util.h"
+#include "rules/engine.h"
+#include "sample/sample.h"
+#include "triad/transaction.h"
+
+namespace triad::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) lines.push_back(line);
+  return lines;
+}
+
+TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
+  TempDir tmp;
+  sample::Options options;
+  options.seed = 7;
+  options.card_count = 500;
+  options.transaction_count = 20'000;
+  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
+  const std::vector<std::string> traffic = sample::generate_traffic(options);
+  std::string traffic_text;
+  for (const auto& l : traffic) traffic_text += l + "\n";
+  write_file(tmp.file("traffic.jsonl"), traffic_text);
+
+  Cluster cluster(tmp, tmp.file("cards.csv"));
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+
+  std::string out;
+  ASSERT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
+                &out),
+            0);
+  write_file(tmp.file("verdicts.jsonl"), out);
+  const auto verdicts = lines_of(out);
+  ASSERT_EQ(verdicts.size(), traffic.size()) << "every line answered, once";
+
+  // Replay the sequence the front end chose through one in-process engine.
+  rules::CardFile cards;
+  ASSERT_TRUE(rules::load_card_file(tmp.file("cards.csv"), &cards).is_ok());
+  struct Seqd {
+    std::int64_t ts;
+    std::size_t line;
+    std::string code;
+  };
+  std::map<std::uint64_t, Seqd> by_seq;
+  std::map<std::string, int> codes;
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    const Json v = Json::parse(verdicts[i]);
+    ASSERT_FALSE(v.contains("error")) << verdicts[i];
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction_json(traffic[i], &tx).is_ok());
+    ASSERT_EQ(v["id"], *tx.id) << "answers come in input order";
+    ASSERT_EQ(v["agree"].size(), 2u);
+    ASSERT_FALSE(v["replayed"].get<bool>());
+    ASSERT_TRUE(by_seq.emplace(v["seq"].get<std::uint64_t>(),
+                               Seqd{v["ts"].get<std::int64_t>(), i, v["code"].get<std::string>()})
+                    .second)
+        << "seq given twice: " << v["seq"];
+    ++codes[v["code"].get<std::string>()];
+  }
+  ASSERT_EQ(by_seq.begin()->first, 1u);
+  ASSERT_EQ(by_seq.rbegin()->first, traffic.size()) << "seq has no gaps";
+
+  rules::Engine engine(cards);
+  for (const auto& [seq, s] : by_seq) {
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction_json(traffic[s.line], &tx).is_ok());
+    ASSERT_EQ(to_string(engine.apply(s.ts, tx)), s.code) << "seq " << seq;
+  }
+  for (const char* code : {"00", "12", "13", "14", "25", "30", "41", "43", "51", "54", "56", "57",
+                           "61", "62", "65", "94"}) {
+    EXPECT_GT(codes[code], 0) << "the sample exercises code " << code;
+  }
+
+  std::string verify_out;
+  EXPECT_EQ(run({bin("triad"), "verify", "--dir", cluster.dir(), tmp.file("verdicts.jsonl")},
+                &verify_out),
+            0)
+      << verify_out;
+  EXPECT_EQ(verify_out, std::to_string(traffic.size()) + " valid, 0 invalid, 0 without certificate\n");
+
+  EXPECT_EQ(cluster.stop(), 0);
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
+}
+
+TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
+  TempDir tmp;
+  sample::Options options;
+  options.card_count = 100;
+  options.transaction_count = 3000;
+  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
+  std::string traffic_text;
+  for (const auto& l : sample::generate_traffic(options)) traffic_text += l + "\n";
+  write_file(tmp.file("traffic.jsonl"), traffic_text);
+
+  Cluster cluster(tmp, tmp.file("cards.csv"), {"--inject", "b=crash:500"});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  std::string out;
+  ASSERT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
+                &out),
+            0);
+  const auto verdicts = lines_of(out);
+  ASSERT_EQ(verdicts.size(), options.transaction_count);
+  for (const auto& line : verdicts) {
+    const Json v = Json::parse(line);
+    ASSERT_EQ(v["agree"].size(), 2u) << line;  // a and c carry on while b is away
+    EXPECT_NE(v["code"], "96");
+    EXPECT_NE(v["code"], "91");
+  }
+  EXPECT_EQ(cluster.stop(), 0);
+  const std::string log = read_file(tmp.file("up.stderr"));
+  EXPECT_NE(log.find("replica b exited with status 70; restarting"), std::string::npos) << log;
+  EXPECT_NE(log.find("replica b connected at seq 1"), std::string::npos);
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+}  // namespace
+}  // namespace triad::testing
