@@ -527,7 +527,10 @@ int run(const Config& config) {
   // Check everything a user can get wrong before starting anything.
   rules::CardFile cards;
   if (Status s = rules::load_card_file(config.cards_path, &cards); !s.is_ok()) {
-    return fail_start("card file " + config.cards_path + ": " + s.message());
+    // Parse errors say "line N: reason"; open errors already name the file.
+    return fail_start(s.code() == Status::Code::kInvalidArgument
+                          ? "card file " + config.cards_path + ": " + s.message()
+                          : s.message());
   }
   if (::access(config.replica_binary.c_str(), X_OK) != 0) {
     return fail_start("replica binary " + config.replica_binary + " is missing or not executable");

@@ -1,0 +1,185 @@
+// Bad input, each in a test, against the real binaries: a clear error, no
+// crash, nothing sequenced twice.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <zmq.hpp>
+
+#include "cluster.h"
+#include "process_util.h"
+#include "wire/codec.h"
+
+namespace triad::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kCards =
+    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+    "4111111111111111,2912,A,840,500000,100000,\n"
+    "5500005555555559,2912,A,978,500000,100000,7995\n";
+
+std::string tx(const std::string& id, const std::string& amount_json = "1000") {
+  return R"({"id":")" + id +
+         R"(","mti":"0100","pan":"4111111111111111","proc":"000000","amount":)" + amount_json +
+         R"(,"currency":"840","expiry":"2912","mcc":"5411","stan":"000001",)"
+         R"("terminal":"TERM0001","merchant":"SHOP","ts":1798761600000})";
+}
+
+std::vector<Json> submit(const Cluster& cluster, const TempDir& tmp, const std::string& lines) {
+  write_file(tmp.file("in.jsonl"), lines);
+  std::string out;
+  EXPECT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("in.jsonl")},
+                &out),
+            0);
+  std::vector<Json> result;
+  std::stringstream ss(out);
+  for (std::string line; std::getline(ss, line);) result.push_back(Json::parse(line));
+  return result;
+}
+
+class BadInput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(tmp_.file("cards.csv"), kCards);
+    cluster_ = std::make_unique<Cluster>(tmp_, tmp_.file("cards.csv"));
+    ASSERT_TRUE(cluster_->ready()) << read_file(tmp_.file("up.stderr"));
+  }
+  void TearDown() override {
+    EXPECT_EQ(cluster_->stop(), 0) << "the front end survived and stopped cleanly";
+    EXPECT_TRUE(processes_mentioning(tmp_.path()).empty());
+  }
+  TempDir tmp_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(BadInput, LinesThatCannotBeSequencedGetAClearErrorAndNoSeq) {
+  const std::string long_id(65, 'x');
+  const auto out = submit(*cluster_, tmp_,
+                          tx("t1") + "\n" +                                   // 1: sequenced
+                              "this is not json\n" +                          // 2
+                              "[1,2,3]\n" +                                   // 3
+                              tx(long_id) + "\n" +                            // 4
+                              R"({"mti":"0100"})" + "\n" +                    // 5: no id
+                              tx("t2", R"("1000")") + "\n" +                  // 6: wrong type
+                              tx("t1") + "\n" +                               // 7: repeat
+                              tx("t1", "2000") + "\n" +                       // 8: id reused
+                              tx("t3") + "\n");                               // 9
+  ASSERT_EQ(out.size(), 9u);
+  EXPECT_EQ(out[0]["seq"], 1);
+  EXPECT_EQ(out[0]["code"], "00");
+  EXPECT_EQ(out[1], (Json{{"line", 2}, {"error", "not valid JSON"}}));
+  EXPECT_EQ(out[2], (Json{{"line", 3}, {"error", "not a JSON object"}}));
+  EXPECT_EQ(out[3]["line"], 4);
+  EXPECT_NE(out[3]["error"].get<std::string>().find("1..64"), std::string::npos);
+  EXPECT_FALSE(out[3].contains("seq"));
+  EXPECT_EQ(out[4]["line"], 5);
+  EXPECT_NE(out[4]["error"].get<std::string>().find("id is missing"), std::string::npos);
+  EXPECT_EQ(out[5]["seq"], 2);
+  EXPECT_EQ(out[5]["code"], "30") << "a wrong field type is a format error, decided by replicas";
+  EXPECT_EQ(out[6]["seq"], 1);
+  EXPECT_EQ(out[6]["replayed"], true);
+  EXPECT_EQ(out[6]["cert"], out[0]["cert"]);
+  EXPECT_NE(out[7]["error"].get<std::string>().find("different content"), std::string::npos);
+  EXPECT_EQ(out[8]["seq"], 3) << "nothing else was sequenced";
+}
+
+TEST_F(BadInput, HugeAndRandomFramesOnTheClientSocketAreAnsweredWithErrors) {
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 10'000);
+  socket.connect(cluster_->endpoint());
+
+  const auto expect_error = [&](const std::string& needle) {
+    zmq::message_t reply;
+    ASSERT_TRUE(socket.recv(reply, zmq::recv_flags::none)) << "no answer (" << needle << ")";
+    const wire::ClientReply* r = nullptr;
+    ASSERT_TRUE(wire::verify_client_reply(
+                    {static_cast<const std::uint8_t*>(reply.data()), reply.size()}, &r)
+                    .is_ok());
+    ASSERT_NE(r->error(), nullptr);
+    EXPECT_NE(std::string(r->error()->c_str()).find(needle), std::string::npos)
+        << r->error()->c_str();
+  };
+
+  const std::string ten_mib(10 * 1024 * 1024, 'x');
+  socket.send(zmq::buffer(ten_mib), zmq::send_flags::none);
+  expect_error("exceeds the limit of 65536");
+
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200; ++i) {
+    std::string junk(1 + rng() % 2000, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    socket.send(zmq::buffer(junk), zmq::send_flags::none);
+    expect_error("");
+  }
+  // The front end is alive and sequenced nothing from all that.
+  const auto out = submit(*cluster_, tmp_, tx("after") + "\n");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["seq"], 1);
+}
+
+TEST(BadStart, MalformedCardFileIsRefusedWithItsLineNumber) {
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), std::string(kCards) + "4000000000000002,2913,A,840,1,1,\n");
+  std::string out;
+  Child up({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", tmp.file("data"),
+            "--listen", "tcp://127.0.0.1:*"},
+           "", tmp.file("err"));
+  EXPECT_EQ(up.read_all(20'000), "") << "no ready line";
+  EXPECT_EQ(up.wait(20'000), 2);
+  const std::string err = read_file(tmp.file("err"));
+  EXPECT_NE(err.find("line 4"), std::string::npos) << err;
+  EXPECT_EQ(err.find("4000000000000002"), std::string::npos) << "no PAN in clear: " << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+TEST(BadStart, PortInUseIsRefusedAndNothingIsLeftRunning) {
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), kCards);
+  Cluster first(tmp, tmp.file("cards.csv"));
+  ASSERT_TRUE(first.ready());
+  TempDir other;
+  Child second({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", other.file("data"),
+                "--listen", first.endpoint()},
+               "", other.file("err"));
+  EXPECT_EQ(second.wait(20'000), 2);
+  const std::string err = read_file(other.file("err"));
+  EXPECT_NE(err.find("cannot listen on " + first.endpoint()), std::string::npos) << err;
+  EXPECT_TRUE(processes_mentioning(other.path()).empty());
+  EXPECT_EQ(first.stop(), 0);
+}
+
+TEST(BadStart, BadArgumentsExitTwo) {
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), kCards);
+  std::string out;
+  EXPECT_EQ(run({bin("triad"), "up"}, &out), 2);
+  EXPECT_EQ(run({bin("triad"), "up", "--cards", tmp.file("missing.csv")}, &out), 2);
+  EXPECT_EQ(run({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", tmp.file("d"),
+                 "--inject", "d=crash:1"},
+                &out),
+            2);
+  EXPECT_EQ(run({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", tmp.file("d"),
+                 "--inject", "a=explode:1"},
+                &out),
+            2);
+  EXPECT_EQ(run({bin("triad"), "frobnicate"}, &out), 2);
+}
+
+TEST(Submit, UnreachableFrontEndIsAClearError) {
+  TempDir tmp;
+  write_file(tmp.file("in.jsonl"), tx("t1") + "\n");
+  Child submit({bin("triad"), "submit", "--endpoint", "tcp://127.0.0.1:9", tmp.file("in.jsonl")},
+               "", tmp.file("err"));
+  EXPECT_EQ(submit.read_all(30'000), "");
+  EXPECT_EQ(submit.wait(30'000), 1);
+  EXPECT_NE(read_file(tmp.file("err")).find("no Triad front end answered at tcp://127.0.0.1:9"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace triad::testing
