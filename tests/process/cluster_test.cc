@@ -129,5 +129,31 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
+
+TEST(Cluster, ExampleSwitchFrontEndGetsCertifiedDecisions) {
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"),
+             "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+             "4111111111111111,2912,A,840,12000,0,\n");
+  Cluster cluster(tmp, tmp.file("cards.csv"));
+  ASSERT_TRUE(cluster.ready());
+  std::string out;
+  ASSERT_EQ(run({bin("switch_frontend"), cluster.endpoint(), cluster.dir()}, &out), 0) << out;
+  // Holds of 1000..5000 against a limit of 12000: the fifth is declined 51.
+  const auto lines = lines_of(out);
+  ASSERT_EQ(lines.size(), 5u) << out;
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) {
+                            return l.find("code 00 APPROVED; certificate signed by") !=
+                                   std::string::npos;
+                          }),
+            4)
+      << out;
+  EXPECT_NE(out.find("stan 5: switch-example-5 seq 5 code 51 declined; certificate signed by"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(cluster.stop(), 0);
+}
+
 }  // namespace
 }  // namespace triad::testing
