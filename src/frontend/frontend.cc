@@ -150,7 +150,7 @@ class FrontEnd {
     std::ostringstream s;
     s << "stopped: " << sequencer_.last_seq() << " sequenced, " << decisions_ << " decided ("
       << fail_safe_ << " fail-safe), " << replayed_ << " replayed, " << client_errors_
-      << " client errors, divergences";
+      << " client errors, " << late_verdicts_ << " late verdicts, divergences";
     for (int r = 0; r < kReplicaCount; ++r) {
       s << " " << replica_name(r) << "=" << links_[static_cast<std::size_t>(r)].divergences;
     }
@@ -448,6 +448,10 @@ class FrontEnd {
       log::warn(std::string("replica ") + replica_name(r) + ": " + s.message());
       return;
     }
+    if (!voter_.wants(verdict.content.seq, r)) {
+      ++late_verdicts_;  // e.g. a restarted replica catching up: nothing to vote on
+      return;
+    }
     // The name comes from the connection, not from what the message claims.
     verdict.signature_valid =
         verdict.replica == r &&
@@ -514,6 +518,7 @@ class FrontEnd {
   std::uint64_t replayed_ = 0;
   std::uint64_t client_errors_ = 0;
   std::uint64_t malformed_replica_messages_ = 0;
+  std::uint64_t late_verdicts_ = 0;
 };
 
 int fail_start(const std::string& message) {

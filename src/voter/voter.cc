@@ -150,6 +150,14 @@ void Voter::on_verdict(const ReplicaVerdict& verdict, std::uint64_t now_us, Outp
   pop_closed_front();
 }
 
+bool Voter::wants(std::uint64_t seq, int replica) const {
+  if (seq < first_seq_ || seq > last_opened_seq_ || replica < 0 || replica >= kReplicaCount) {
+    return false;
+  }
+  const Entry& e = at(static_cast<std::size_t>(seq - first_seq_));
+  return !e.closed && (e.delivered & bit_of(replica)) == 0;
+}
+
 void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
   const std::uint64_t seq = verdict.content.seq;
   const int r = verdict.replica;

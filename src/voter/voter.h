@@ -150,6 +150,10 @@ class Voter {
   std::optional<std::uint64_t> next_deadline_us() const;
   // Seqs opened and not yet closed.
   std::size_t open_count() const { return open_count_; }
+  // True when a verdict of `replica` for `seq` would still be looked at (the
+  // seq is open and the replica has not delivered for it), so the caller can
+  // skip checking the signature of one that would be ignored anyway.
+  bool wants(std::uint64_t seq, int replica) const;
   std::uint64_t late_verdicts() const { return late_verdicts_; }
   std::uint64_t duplicate_verdicts() const { return duplicate_verdicts_; }
 

@@ -1139,3 +1139,28 @@ TEST(VoterRandomized, HundredThousandSeqsKeepTheInvariants) {
 
 }  // namespace
 }  // namespace triad::voter
+
+namespace triad::voter {
+namespace {
+
+TEST(VoterWants, OnlyOpenSeqsAndReplicasThatHaveNotAnswered) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  EXPECT_FALSE(v.wants(1, 0));  // not opened
+  v.open(1, 0);
+  EXPECT_TRUE(v.wants(1, 0));
+  EXPECT_FALSE(v.wants(2, 0));
+  EXPECT_FALSE(v.wants(1, 3));
+  ReplicaVerdict a;
+  a.replica = 0;
+  a.content.seq = 1;
+  a.signature_valid = true;
+  v.on_verdict(a, 1, &out);
+  EXPECT_FALSE(v.wants(1, 0)) << "a already answered";
+  EXPECT_TRUE(v.wants(1, 1));
+  v.on_time(100, &out);
+  EXPECT_FALSE(v.wants(1, 1)) << "closed at the deadline";
+}
+
+}  // namespace
+}  // namespace triad::voter
