@@ -63,7 +63,13 @@ ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest
       dice_(seed, replica),
       state_digest_(card_file_digest) {
   if (fault_.kind == Fault::Kind::kBadSig) {
-    TRIAD_ASSERT(crypto::SigningKey::generate(&wrong_key_).is_ok());
+    // Derived from the seed, so the bad signatures repeat exactly too.
+    crypto::Sha256 h;
+    h.update(std::string_view("triad-badsig-key"));
+    const std::uint8_t tag[2] = {static_cast<std::uint8_t>(seed), static_cast<std::uint8_t>(replica)};
+    h.update(std::span<const std::uint8_t>(tag, 2));
+    h.update(std::to_string(seed));
+    TRIAD_ASSERT(crypto::SigningKey::from_seed(h.finish(), &wrong_key_).is_ok());
   }
 }
 
@@ -225,6 +231,9 @@ class Loop {
     ReplicaCore::Step step = core_->apply(seq, ts_ms, tx);
     switch (step.action) {
       case ReplicaCore::Action::kCrash:
+        // The verdicts for seqs up to N still go out, so a run repeats
+        // exactly whatever the batching.
+        flush();
         log::error("injected fault " + to_string(core_->fault()) + ": exiting abruptly at seq " +
                    std::to_string(seq));
         std::_Exit(70);

@@ -107,6 +107,10 @@ Status verify_from_replica(std::span<const std::uint8_t> bytes, const FromReplic
   return verify_table(bytes, kMaxReplicaMessageBytes, "replica message", out);
 }
 Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Certificate** out) {
+  if (bytes.size() > kMaxCertificateBytes) {
+    return Status::corruption("certificate of " + std::to_string(bytes.size()) +
+                              " bytes exceeds the limit of " + std::to_string(kMaxCertificateBytes));
+  }
   if (bytes.size() >= 8 && !CertificateBufferHasIdentifier(bytes.data())) {
     return Status::corruption("not a Triad certificate (file identifier is not TRC1)");
   }
