@@ -21,5 +21,6 @@ function(triad_flatbuffers target)
   add_library(${target} INTERFACE)
   add_dependencies(${target} ${target}_gen)
   target_include_directories(${target} SYSTEM INTERFACE ${CMAKE_CURRENT_BINARY_DIR}/generated)
-  target_link_libraries(${target} INTERFACE flatbuffers::flatbuffers_shared)
+  # Only FlatBuffers' header-only core is used, so no library is linked: the
+  # libc++ replica build must not pull in a libstdc++-built libflatbuffers.
 endfunction()

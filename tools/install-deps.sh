@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake git pkg-config
+  clang libc++-dev libc++abi-dev
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
   libssl-dev libsodium-dev

@@ -24,7 +24,7 @@ int run_up_command(int argc, char** argv) {
   frontend::Config config;
   config.dir = layout::kDefaultDir;
   std::vector<std::string> injects;
-  config.replica_binary = self_dir() + "/triad-replica";
+  std::string one_binary;
   app.add_option("--cards", config.cards_path, "card file (CSV, rules.md section 2)")->required();
   app.add_option("--dir", config.dir, "state directory: keys, logs (default triad-data)");
   app.add_option("--listen", config.listen_endpoint, "client endpoint")->capture_default_str();
@@ -38,11 +38,18 @@ int run_up_command(int argc, char** argv) {
   app.add_option("--max-in-flight", config.max_in_flight, "undecided transactions before overload")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
-  app.add_option("--replica-bin", config.replica_binary, "path of the triad-replica binary");
+  app.add_option("--replica-bin", one_binary,
+                 "run this one replica program for a, b and c (needs --allow-identical-builds)");
+  app.add_flag("--allow-identical-builds", config.allow_identical_builds,
+               "start even if two replicas report the same build fingerprint");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  for (int r = 0; r < kReplicaCount; ++r) {
+    config.replica_binaries[static_cast<std::size_t>(r)] =
+        one_binary.empty() ? self_dir() + "/triad-replica-" + replica_name(r) : one_binary;
   }
   for (const std::string& spec : injects) {
     const auto eq = spec.find('=');

@@ -113,7 +113,7 @@ class FrontEnd {
     while (g_stop == 0) {
       bool all = true;
       for (const auto& l : links_) all = all && l.connected;
-      if (all) return Status::ok();
+      if (all) return check_fingerprints();
       if (mono_us() > deadline) {
         std::string missing;
         for (int r = 0; r < kReplicaCount; ++r) {
@@ -133,7 +133,40 @@ class FrontEnd {
     return Status::unavailable("interrupted while starting");
   }
 
+  // Diversity is the point of three replicas: two identical builds share
+  // every compiler and library bug, so that is refused unless intended.
+  Status check_fingerprints() const {
+    for (int r = 0; r < kReplicaCount; ++r) {
+      log::info(std::string("replica ") + replica_name(r) + " fingerprint: " +
+                links_[static_cast<std::size_t>(r)].fingerprint);
+    }
+    const std::string same = identical_builds();
+    if (same.empty()) return Status::ok();
+    if (config_.allow_identical_builds) {
+      log::warn("WARNING: " + same + "; one build bug can now hit two replicas at once");
+      return Status::ok();
+    }
+    return Status::invalid_argument(same + "; start three different builds, or pass "
+                                           "--allow-identical-builds if this is intended");
+  }
+
+  // "replicas a and b report the same build fingerprint", or empty.
+  std::string identical_builds() const {
+    for (int r = 0; r < kReplicaCount; ++r) {
+      for (int q = r + 1; q < kReplicaCount; ++q) {
+        const Link& x = links_[static_cast<std::size_t>(r)];
+        const Link& y = links_[static_cast<std::size_t>(q)];
+        if (x.connected && y.connected && x.fingerprint == y.fingerprint) {
+          return std::string("replicas ") + replica_name(r) + " and " + replica_name(q) +
+                 " report the same build fingerprint \"" + x.fingerprint + "\"";
+        }
+      }
+    }
+    return "";
+  }
+
   void serve() {
+    ready_ = true;
     while (g_stop == 0) {
       long timeout_ms = 50;
       if (const auto d = voter_.next_deadline_us()) {
@@ -189,7 +222,7 @@ class FrontEnd {
   };
 
   Status start_replica(int r, const replica::Fault& fault) {
-    std::vector<std::string> argv = {config_.replica_binary,
+    std::vector<std::string> argv = {config_.replica_binaries[static_cast<std::size_t>(r)],
                                      "--id", std::string(1, replica_name(r)),
                                      "--cards", config_.cards_path,
                                      "--key", layout::replica_secret_key(config_.dir, r),
@@ -436,8 +469,12 @@ class FrontEnd {
                    std::to_string(rules::kRulesVersion));
       }
     }
+    const bool was_connected = l.connected;
     l.connected = true;
     l.fingerprint = fingerprint;
+    if (!was_connected && ready_) {
+      if (const std::string same = identical_builds(); !same.empty()) log::warn("WARNING: " + same);
+    }
     send_range(r, std::max<std::uint64_t>(hello.next_seq(), 1), sequencer_.last_seq());
   }
 
@@ -519,6 +556,7 @@ class FrontEnd {
   std::uint64_t client_errors_ = 0;
   std::uint64_t malformed_replica_messages_ = 0;
   std::uint64_t late_verdicts_ = 0;
+  bool ready_ = false;
 };
 
 int fail_start(const std::string& message) {
@@ -537,8 +575,10 @@ int run(const Config& config) {
                           ? "card file " + config.cards_path + ": " + s.message()
                           : s.message());
   }
-  if (::access(config.replica_binary.c_str(), X_OK) != 0) {
-    return fail_start("replica binary " + config.replica_binary + " is missing or not executable");
+  for (const std::string& binary : config.replica_binaries) {
+    if (::access(binary.c_str(), X_OK) != 0) {
+      return fail_start("replica program " + binary + " is missing or not executable");
+    }
   }
   std::string report;
   if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok()) return fail_start(s.message());

@@ -19,7 +19,11 @@ struct Config {
   std::size_t max_in_flight = 20'000;   // undecided transactions before "overloaded"
   std::array<replica::Fault, 3> faults{};
   std::uint64_t seed = 1;
-  std::string replica_binary;  // path of triad-replica
+  // The replica programs of a, b, c: normally three different builds.
+  std::array<std::string, 3> replica_binaries;
+  // Start even when two replicas report the same build fingerprint (tests,
+  // or a deliberate single-toolchain setup); otherwise that is refused.
+  bool allow_identical_builds = false;
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three

@@ -3,15 +3,13 @@
 #include <string>
 
 #include "replica/replica.h"
+#include "triad_revision.h"
 
 #ifndef TRIAD_OPT_FLAGS
 #define TRIAD_OPT_FLAGS "unknown"
 #endif
 #ifndef TRIAD_CARD_INDEX_NAME
 #define TRIAD_CARD_INDEX_NAME "hash"
-#endif
-#ifndef TRIAD_SOURCE_REVISION
-#define TRIAD_SOURCE_REVISION "unknown"
 #endif
 
 namespace triad::replica {

@@ -50,7 +50,6 @@ class ReplicaCore {
   FaultDice dice_;
   std::uint64_t next_seq_ = 1;
   Digest state_digest_{};
-  bool hung_ = false;
 };
 
 struct Config {
