@@ -153,6 +153,9 @@ int run_sample_command(int argc, char** argv) {
   app.add_option("--seed", options.seed, "generator seed")->capture_default_str();
   app.add_option("--cards-out", cards_path, "card file to write")->capture_default_str();
   app.add_option("--traffic-out", traffic_path, "traffic file to write")->capture_default_str();
+  bool sequenced = false;
+  app.add_flag("--sequenced", sequenced,
+               "add each line's \"seq\" (1, 2, 3 ...), the input of triad-replica --replay");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -161,7 +164,14 @@ int run_sample_command(int argc, char** argv) {
   std::ofstream cards(cards_path);
   cards << sample::generate_card_file(options);
   std::ofstream traffic(traffic_path);
-  for (const std::string& line : sample::generate_traffic(options)) traffic << line << '\n';
+  std::uint64_t seq = 0;
+  for (const std::string& line : sample::generate_traffic(options)) {
+    if (sequenced) {
+      traffic << sample::with_seq(line, ++seq) << '\n';
+    } else {
+      traffic << line << '\n';
+    }
+  }
   if (!cards.flush() || !traffic.flush()) {
     std::fprintf(stderr, "triad sample: cannot write %s or %s\n", cards_path.c_str(),
                  traffic_path.c_str());

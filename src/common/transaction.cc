@@ -1,5 +1,7 @@
 #include "triad/transaction.h"
 
+#include "common/sequenced.h"
+
 #include <array>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -79,6 +81,27 @@ Status parse_transaction_json(std::string_view line, Transaction* out) {
   read_string(object, Field::kOrigId, &tx.orig_id, &tx);
   read_integer(object, Field::kTs, &tx.ts, &tx);
   *out = std::move(tx);
+  return Status::ok();
+}
+
+Status parse_sequenced_header(std::string_view line, std::uint64_t* seq, std::int64_t* ts) {
+  if (line.size() > kMaxLineBytes) return Status::invalid_argument("line too long");
+  const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded() || !object.is_object()) {
+    return Status::invalid_argument("not a JSON object");
+  }
+  const auto s = object.find("seq");
+  if (s == object.end() || !s->is_number_unsigned() || s->get<std::uint64_t>() == 0) {
+    return Status::invalid_argument("seq must be an integer >= 1");
+  }
+  const auto t = object.find("ts");
+  if (t == object.end() || !t->is_number_integer() ||
+      (t->is_number_unsigned() &&
+       t->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
+    return Status::invalid_argument("ts must be a 64-bit integer");
+  }
+  *seq = s->get<std::uint64_t>();
+  *ts = t->get<std::int64_t>();
   return Status::ok();
 }
 

@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   app.add_option("--inject", fault, "fault to inject (interface.md)");
   app.add_option("--seed", config.seed, "seed of the injected fault");
   app.add_option("--log", config.log_path, "also append logs to this file");
+  std::string replay_input;
+  std::string replay_output;
+  app.add_option("--replay", replay_input,
+                 "offline: apply this file of sequenced transactions (with --cards), no network");
+  app.add_option("--out", replay_output, "with --replay: write SEQ CODE STATE_DIGEST lines here");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +33,20 @@ int main(int argc, char** argv) {
   if (version) {
     std::printf("%s\n", triad::replica::build_fingerprint().c_str());
     return 0;
+  }
+  if (!replay_input.empty()) {
+    if (config.cards_path.empty()) {
+      std::fprintf(stderr, "triad-replica: --replay needs --cards\n");
+      return 2;
+    }
+    std::FILE* out = replay_output.empty() ? stdout : std::fopen(replay_output.c_str(), "w");
+    if (out == nullptr) {
+      std::fprintf(stderr, "triad-replica: cannot write %s\n", replay_output.c_str());
+      return 2;
+    }
+    const int rc = triad::replica::replay(config.cards_path, replay_input, out);
+    if (out != stdout && std::fclose(out) != 0) return 2;
+    return rc;
   }
   config.replica = id.size() == 1 ? triad::replica_index(id[0]) : -1;
   if (config.replica < 0 || config.cards_path.empty() || config.key_path.empty() ||

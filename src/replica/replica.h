@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,6 +62,12 @@ struct Config {
   std::uint64_t seed = 1;
   std::string log_path;  // empty: standard error only
 };
+
+// Offline differential mode: applies a file of sequenced transactions (JSON
+// Lines, each a transaction with its "seq" (1, 2, 3 ...) and sequenced "ts")
+// straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
+// line to `out`. Returns 0, or 2 with the line and reason on standard error.
+int replay(const std::string& cards_path, const std::string& input_path, std::FILE* out);
 
 // Runs until SIGTERM/SIGINT (exit 0) or a start-up failure (exit 2, one line
 // on standard error naming the cause).

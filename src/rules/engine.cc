@@ -366,9 +366,15 @@ ResponseCode Engine::State::decide_authorization(std::int64_t now_ms, const Tran
 
   // 9. Blocked merchant category.
   const auto mcc = static_cast<std::uint16_t>(format::digits_value(*tx.mcc));
+#if TRIAD_RULES_TEST_FAULT
+  // Test-only build (triad-replica-faulty): rule 9 is skipped, so the
+  // differential test can show that it catches a divergent build.
+  static_cast<void>(mcc);
+#else
   if (std::binary_search(card->blocked_mccs.begin(), card->blocked_mccs.end(), mcc)) {
     return ResponseCode::kNotPermitted;
   }
+#endif
 
   // 10. Duplicate transmission.
   if (duplicate) return ResponseCode::kDuplicate;

@@ -17,6 +17,8 @@
 // arithmetic written here; no container iteration order depends on hashing.
 #include "sample/sample.h"
 
+#include "common/assert.h"
+
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -1636,6 +1638,11 @@ std::string generate_card_file(const Options& options) {
 std::vector<std::string> generate_traffic(const Options& options) {
   TrafficGenerator generator(options, make_cards(options));
   return generator.run();
+}
+
+std::string with_seq(const std::string& line, std::uint64_t seq) {
+  TRIAD_ASSERT(!line.empty() && line.front() == '{');
+  return "{\"seq\":" + std::to_string(seq) + (line.size() > 2 ? "," : "") + line.substr(1);
 }
 
 }  // namespace triad::sample

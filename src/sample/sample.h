@@ -36,4 +36,8 @@ std::string generate_card_file(const Options& options);
 // Deterministic for a given Options.
 std::vector<std::string> generate_traffic(const Options& options);
 
+// A traffic line with "seq" added as its first field: the sequenced form that
+// `triad-replica --replay` reads (its "ts" is already non-decreasing).
+std::string with_seq(const std::string& line, std::uint64_t seq);
+
 }  // namespace triad::sample
