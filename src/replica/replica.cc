@@ -235,9 +235,13 @@ class Loop {
     ReplicaCore::Step step = core_->apply(seq, ts_ms, tx);
     switch (step.action) {
       case ReplicaCore::Action::kCrash:
-        // The verdicts for seqs up to N still go out, so a run repeats
-        // exactly whatever the batching.
+        // The verdicts for seqs up to N still go out (sent, and the socket
+        // drained within a second), so a run repeats exactly whatever the
+        // batching; then the process dies without any clean-up.
         flush();
+        socket_.set(zmq::sockopt::linger, 1000);
+        socket_.close();
+        context_.close();
         log::error("injected fault " + to_string(core_->fault()) + ": exiting abruptly at seq " +
                    std::to_string(seq));
         std::_Exit(70);
