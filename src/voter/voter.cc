@@ -9,8 +9,6 @@
 namespace triad::voter {
 namespace {
 
-constexpr std::uint8_t kAllReplicas = (1u << kReplicaCount) - 1;
-
 constexpr std::uint8_t bit_of(int replica) {
   return static_cast<std::uint8_t>(1u << static_cast<unsigned>(replica));
 }
@@ -90,7 +88,8 @@ void Voter::advance_time(std::uint64_t now_us) {
   if (now_us > now_us_) now_us_ = now_us;
 }
 
-void Voter::open(std::uint64_t seq, std::uint64_t now_us) {
+void Voter::open(std::uint64_t seq, std::uint64_t now_us, std::uint8_t eligible, Output* out) {
+  TRIAD_ASSERT((eligible & ~kAllReplicas) == 0);
   TRIAD_ASSERT(seq == last_opened_seq_ + 1);
   TRIAD_ASSERT(seq < std::numeric_limits<std::uint64_t>::max());
   advance_time(now_us);
@@ -112,10 +111,21 @@ void Voter::open(std::uint64_t seq, std::uint64_t now_us) {
   e.majority = -1;
   e.decided = false;
   e.closed = false;
+  e.eligible = eligible;
   ++size_;
   ++open_count_;
   last_opened_seq_ = seq;
   TRIAD_ASSERT(first_seq_ + size_ - 1 == last_opened_seq_);
+  if (count(eligible) < 2) {
+    // Fewer than two replicas can vote: no majority is possible.
+    TRIAD_ASSERT(out != nullptr);
+    emit_fail_safe(out, seq, 0, 0);
+    e.decided = true;
+    if (eligible == 0) {
+      close(e);
+      pop_closed_front();
+    }
+  }
 }
 
 void Voter::grow() {
@@ -142,6 +152,10 @@ void Voter::on_verdict(const ReplicaVerdict& verdict, std::uint64_t now_us, Outp
     return;
   }
   TRIAD_ASSERT(e.deadline_us > now_us_);
+  if ((e.eligible & bit_of(verdict.replica)) == 0) {
+    ++ineligible_verdicts_;
+    return;
+  }
   if ((e.delivered & bit_of(verdict.replica)) != 0) {
     ++duplicate_verdicts_;
     return;
@@ -155,7 +169,7 @@ bool Voter::wants(std::uint64_t seq, int replica) const {
     return false;
   }
   const Entry& e = at(static_cast<std::size_t>(seq - first_seq_));
-  return !e.closed && (e.delivered & bit_of(replica)) == 0;
+  return !e.closed && (e.eligible & bit_of(replica)) != 0 && (e.delivered & bit_of(replica)) == 0;
 }
 
 void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
@@ -225,7 +239,7 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
   if (!e.decided) {
     // A majority can still form only if some replica is pending and the
     // pending and valid ones together are at least two.
-    const int pending = kReplicaCount - count(e.delivered);
+    const int pending = count(static_cast<std::uint8_t>(e.eligible & ~e.delivered));
     const int valid = count(e.valid);
     if (pending == 0 || pending + valid < 2) {
       TRIAD_ASSERT(e.agree == 0);
@@ -233,7 +247,7 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
       e.decided = true;
     }
   }
-  if (e.decided && e.delivered == kAllReplicas) close(e);
+  if (e.decided && (e.delivered & e.eligible) == e.eligible) close(e);
 }
 
 void Voter::on_time(std::uint64_t now_us, Output* out) {
@@ -257,7 +271,7 @@ void Voter::expire(Entry& e, std::uint64_t seq, Output* out) {
       e.majority >= 0 ? &e.verdicts[static_cast<std::size_t>(e.majority)].content : nullptr;
   for (int r = 0; r < kReplicaCount; ++r) {
     const std::uint8_t bit = bit_of(r);
-    if ((e.delivered & bit) == 0) {
+    if ((e.eligible & bit) != 0 && (e.delivered & bit) == 0) {
       TRIAD_ASSERT((e.divergent & bit) == 0);
       e.divergent |= bit;
       emit_divergence(out, seq, r, DivergenceKind::kMissing, majority, nullptr);

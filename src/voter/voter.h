@@ -120,6 +120,8 @@ struct Output {
 // 0..2, seqs opened out of order, a null Output) is a bug and aborts.
 class Voter {
  public:
+  static constexpr std::uint8_t kAllReplicas = (1u << kReplicaCount) - 1;
+
   struct Config {
     std::uint64_t deadline_us = 1'000'000;  // from open() to the fail-safe decision; > 0
     std::uint64_t first_seq = 1;            // the seq the first open() carries; >= 1
@@ -131,7 +133,15 @@ class Voter {
   // deadline_us. Sequence numbers are opened strictly in order first_seq,
   // first_seq + 1, ... (asserted). Opening expires nothing; the next
   // on_verdict or on_time does.
-  void open(std::uint64_t seq, std::uint64_t now_us);
+  //
+  // `eligible` (bit r: replica r's verdict counts) is how the repair
+  // supervisor takes a replica out of the vote: its verdicts for this seq are
+  // then ignored (counted in ineligible_verdicts()) and it is never reported
+  // missing. With two eligible replicas both must agree (duplex); with fewer
+  // than two no majority is possible and the fail-safe 91 is appended to
+  // `out` at once (so `out` is required then).
+  void open(std::uint64_t seq, std::uint64_t now_us, std::uint8_t eligible = kAllReplicas,
+            Output* out = nullptr);
 
   // A verdict arrived. Verdicts for a seq that is not open (never opened, or
   // already closed) are ignored and counted in late_verdicts(). A second
@@ -156,6 +166,7 @@ class Voter {
   bool wants(std::uint64_t seq, int replica) const;
   std::uint64_t late_verdicts() const { return late_verdicts_; }
   std::uint64_t duplicate_verdicts() const { return duplicate_verdicts_; }
+  std::uint64_t ineligible_verdicts() const { return ineligible_verdicts_; }
 
  private:
   // One seq from open to close. Slots are reused (ring buffer), so the
@@ -164,6 +175,7 @@ class Voter {
   struct Entry {
     std::array<ReplicaVerdict, kReplicaCount> verdicts;  // slot r valid when bit r of delivered
     std::uint64_t deadline_us = 0;
+    std::uint8_t eligible = kAllReplicas;  // bit r: replica r's verdict counts
     std::uint8_t delivered = 0;  // bit r: replica r's verdict arrived in time, valid or not
     std::uint8_t valid = 0;      // bit r: ... and its signature verified
     std::uint8_t divergent = 0;  // bit r: a divergence of replica r was emitted
@@ -193,6 +205,7 @@ class Voter {
   std::uint64_t now_us_ = 0;  // the latest time seen
   std::uint64_t late_verdicts_ = 0;
   std::uint64_t duplicate_verdicts_ = 0;
+  std::uint64_t ineligible_verdicts_ = 0;
 };
 
 }  // namespace triad::voter

@@ -1164,3 +1164,76 @@ TEST(VoterWants, OnlyOpenSeqsAndReplicasThatHaveNotAnswered) {
 
 }  // namespace
 }  // namespace triad::voter
+
+namespace triad::voter {
+namespace {
+
+ReplicaVerdict duplex_verdict(int replica, std::uint64_t seq, ResponseCode code) {
+  ReplicaVerdict v;
+  v.replica = replica;
+  v.content.seq = seq;
+  v.content.code = code;
+  v.signature_valid = true;
+  return v;
+}
+
+constexpr std::uint8_t kAB = 0b011;
+
+TEST(VoterDuplex, TheTwoEligibleMustAgreeAndTheThirdIsIgnored) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  v.open(1, 0, kAB, &out);
+  EXPECT_FALSE(v.wants(1, 2));
+  v.on_verdict(duplex_verdict(2, 1, ResponseCode::kApproved), 1, &out);
+  EXPECT_EQ(v.ineligible_verdicts(), 1u);
+  v.on_verdict(duplex_verdict(0, 1, ResponseCode::kApproved), 2, &out);
+  EXPECT_TRUE(out.decisions.empty()) << "c's verdict does not count";
+  v.on_verdict(duplex_verdict(1, 1, ResponseCode::kApproved), 3, &out);
+  ASSERT_EQ(out.decisions.size(), 1u);
+  EXPECT_EQ(out.decisions[0].kind, DecisionKind::kAgreed);
+  EXPECT_EQ(out.decisions[0].agree_mask, kAB);
+  EXPECT_EQ(v.open_count(), 0u) << "closed once both eligible answered";
+  EXPECT_TRUE(out.divergences.empty());
+}
+
+TEST(VoterDuplex, DisagreementIsTheFailSafe96AtOnce) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  v.open(1, 0, kAB, &out);
+  v.on_verdict(duplex_verdict(0, 1, ResponseCode::kApproved), 1, &out);
+  v.on_verdict(duplex_verdict(1, 1, ResponseCode::kInsufficientFunds), 2, &out);
+  ASSERT_EQ(out.decisions.size(), 1u);
+  EXPECT_EQ(out.decisions[0].code, ResponseCode::kSystemMalfunction);
+  EXPECT_EQ(out.decisions[0].kind, DecisionKind::kNoAgreement);
+}
+
+TEST(VoterDuplex, AMissingEligibleReplicaIs91AndOnlyItIsReportedMissing) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  v.open(1, 0, kAB, &out);
+  v.on_verdict(duplex_verdict(0, 1, ResponseCode::kApproved), 1, &out);
+  v.on_time(100, &out);
+  ASSERT_EQ(out.decisions.size(), 1u);
+  EXPECT_EQ(out.decisions[0].code, ResponseCode::kIssuerInoperative);
+  ASSERT_EQ(out.divergences.size(), 1u);
+  EXPECT_EQ(out.divergences[0].replica, 1);
+  EXPECT_EQ(out.divergences[0].kind, DivergenceKind::kMissing);
+}
+
+TEST(VoterDuplex, FewerThanTwoEligibleIs91AtOpen) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  v.open(1, 0, 0b001, &out);
+  ASSERT_EQ(out.decisions.size(), 1u);
+  EXPECT_EQ(out.decisions[0].code, ResponseCode::kIssuerInoperative);
+  v.on_verdict(duplex_verdict(0, 1, ResponseCode::kApproved), 1, &out);
+  EXPECT_EQ(out.decisions.size(), 1u) << "one verdict can never release a decision";
+  v.open(2, 2, 0, &out);
+  EXPECT_EQ(out.decisions.size(), 2u);
+  EXPECT_EQ(out.decisions[1].code, ResponseCode::kIssuerInoperative);
+  v.on_time(200, &out);
+  EXPECT_EQ(v.open_count(), 0u);
+}
+
+}  // namespace
+}  // namespace triad::voter
