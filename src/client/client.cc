@@ -67,9 +67,8 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
     zmq::message_t msg;
     if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
     const wire::ClientReply* reply = nullptr;
-    if (wire::verify_client_reply({static_cast<const std::uint8_t*>(msg.data()), msg.size()},
-                                  &reply)
-            .is_ok() &&
+    const wire::AlignedFrame frame(msg.data(), msg.size());
+    if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() &&
         reply->pong()) {
       *out = std::move(client);
       return Status::ok();
@@ -107,8 +106,8 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
   }
   const wire::ClientReply* reply = nullptr;
-  TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(
-      {static_cast<const std::uint8_t*>(msg.data()), msg.size()}, &reply));
+  const wire::AlignedFrame frame(msg.data(), msg.size());
+  TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(frame.bytes(), &reply));
   if (reply->pong()) return next_reply(0, out);  // a late answer to connect()'s ping
   if (impl.in_flight > 0) --impl.in_flight;
   Reply r;

@@ -78,8 +78,9 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
                            std::to_string(wire::kMaxClientMessageBytes),
                        out);
   }
+  const wire::AlignedFrame frame(payload.data(), payload.size());
   const wire::ClientRequest* request = nullptr;
-  if (Status s = wire::verify_client_request(payload, &request); !s.is_ok()) {
+  if (Status s = wire::verify_client_request(frame.bytes(), &request); !s.is_ok()) {
     return reply_error(client, 0, static_cast<int>(ClientErrorKind::Malformed), s.message(), out);
   }
   if (request->ping() != nullptr) {
@@ -200,8 +201,9 @@ void Core::on_replica_gone(int r) { replicas_[static_cast<std::size_t>(r)].conne
 void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std::uint64_t now_us,
                               Outbox* out) {
   TRIAD_ASSERT(r >= 0 && r < kReplicaCount);
+  const wire::AlignedFrame frame(payload.data(), payload.size());
   const wire::FromReplica* msg = nullptr;
-  if (Status s = wire::verify_from_replica(payload, &msg); !s.is_ok()) {
+  if (Status s = wire::verify_from_replica(frame.bytes(), &msg); !s.is_ok()) {
     ++counters_.malformed_replica_messages;
     log::warn(replica_label(r) + ": " + s.message());
     return;

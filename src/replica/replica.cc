@@ -200,8 +200,8 @@ class Loop {
     while (!hung_ && socket_.recv(msg, zmq::recv_flags::dontwait)) {
       last_received_us_ = now_us();
       const wire::ToReplica* batch = nullptr;
-      const Status s = wire::verify_to_replica(
-          {static_cast<const std::uint8_t*>(msg.data()), msg.size()}, &batch);
+      const wire::AlignedFrame frame(msg.data(), msg.size());
+      const Status s = wire::verify_to_replica(frame.bytes(), &batch);
       if (!s.is_ok()) {
         ++malformed_;
         log::warn("dropped a message from the front end: " + s.to_string());

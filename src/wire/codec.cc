@@ -1,6 +1,9 @@
 #include "wire/codec.h"
 
+#include <cstdint>
 #include <cstring>
+
+#include "common/assert.h"
 
 #include "crypto/hash.h"
 
@@ -10,6 +13,7 @@ namespace {
 template <typename T>
 Status verify_table(std::span<const std::uint8_t> bytes, std::size_t max_bytes, const char* what,
                     const T** out) {
+  TRIAD_ASSERT(reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0);
   if (bytes.size() > max_bytes) {
     return Status::corruption(std::string(what) + " of " + std::to_string(bytes.size()) +
                               " bytes exceeds the limit of " + std::to_string(max_bytes));
@@ -93,6 +97,16 @@ bool copy_digest(const flatbuffers::Vector<std::uint8_t>* v, Digest* out) {
 }
 
 }  // namespace
+
+AlignedFrame::AlignedFrame(const void* data, std::size_t size) {
+  if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) == 0) {
+    bytes_ = {static_cast<const std::uint8_t*>(data), size};
+    return;
+  }
+  copy_.resize((size + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
+  if (size > 0) std::memcpy(copy_.data(), data, size);
+  bytes_ = {reinterpret_cast<const std::uint8_t*>(copy_.data()), size};
+}
 
 Status verify_client_request(std::span<const std::uint8_t> bytes, const ClientRequest** out) {
   return verify_table(bytes, kMaxClientMessageBytes, "client request", out);

@@ -28,7 +28,21 @@ inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
 
-// Checks the size limit and runs the FlatBuffers verifier; on success `*out`
+// FlatBuffers reads scalars in place, so a buffer must start 8-byte aligned;
+// a frame received from ZeroMQ carries no such promise (it may point into a
+// shared receive buffer). This copies the bytes only when they are not.
+class AlignedFrame {
+ public:
+  AlignedFrame(const void* data, std::size_t size);
+  std::span<const std::uint8_t> bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::uint64_t> copy_;
+  std::span<const std::uint8_t> bytes_;
+};
+
+// Checks the size limit and runs the FlatBuffers verifier (the bytes must be
+// 8-byte aligned: see AlignedFrame); on success `*out`
 // points into `bytes`. Corruption naming `what` and the cause otherwise.
 Status verify_client_request(std::span<const std::uint8_t> bytes, const ClientRequest** out);
 Status verify_client_reply(std::span<const std::uint8_t> bytes, const ClientReply** out);

@@ -95,10 +95,9 @@ TEST_F(BadInput, HugeAndRandomFramesOnTheClientSocketAreAnsweredWithErrors) {
   const auto expect_error = [&](const std::string& needle) {
     zmq::message_t reply;
     ASSERT_TRUE(socket.recv(reply, zmq::recv_flags::none)) << "no answer (" << needle << ")";
+    const wire::AlignedFrame frame(reply.data(), reply.size());
     const wire::ClientReply* r = nullptr;
-    ASSERT_TRUE(wire::verify_client_reply(
-                    {static_cast<const std::uint8_t*>(reply.data()), reply.size()}, &r)
-                    .is_ok());
+    ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &r).is_ok());
     ASSERT_NE(r->error(), nullptr);
     EXPECT_NE(std::string(r->error()->c_str()).find(needle), std::string::npos)
         << r->error()->c_str();

@@ -152,9 +152,9 @@ class ReplicaProcess : public ::testing::Test {
     EXPECT_TRUE(id.more()) << "a frame without payload";
     EXPECT_TRUE(router_.recv(payload, zmq::recv_flags::none));
     EXPECT_FALSE(payload.more());
+    const wire::AlignedFrame frame(payload.data(), payload.size());
     const wire::FromReplica* fr = nullptr;
-    const Status s = wire::verify_from_replica(
-        {static_cast<const std::uint8_t*>(payload.data()), payload.size()}, &fr);
+    const Status s = wire::verify_from_replica(frame.bytes(), &fr);
     EXPECT_TRUE(s.is_ok()) << s.to_string();
     Message m;
     if (!s.is_ok()) return m;
