@@ -78,19 +78,26 @@
 // keys, rule 11 approvals, rule 12 cash), evicted from the front as T
 // advances, so each transaction costs O(1) amortised: a card lookup, one
 // rule 10 table probe and one id table insert, with no allocation except
-// when a container grows. Hash containers are only ever looked up, never
-// iterated.
+// when a container grows. Hash containers are only looked up by the rules;
+// serialize() iterates them into a vector and sorts it (see "Snapshots").
 //
 // Memory: the rule 10 table and the queues hold one day of traffic at most;
-// the id table (about 40 bytes + the id per transaction) and the list of
-// approvals (48 bytes each) grow for the engine's lifetime, because section
-// 5 rule 3 puts no time limit on finding an original.
+// the id table (about 40 bytes + the id per transaction, and 8 more once
+// serialize() has run) and the list of approvals (48 bytes each) grow for
+// the engine's lifetime, because section 5 rule 3 puts no time limit on
+// finding an original.
 #include "rules/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/assert.h"
 #include "rules/calendar.h"
@@ -120,6 +127,7 @@ struct CardState {
   std::int64_t holds = 0;                   // 0 ..= credit_limit
   std::int64_t cash_in_window = 0;          // 0 ..= cash_daily_limit
   std::uint32_t approvals_in_window = 0;    // 0 ..= kFrequencyLimit
+  std::uint32_t ordinal = 0;                // position in the card file, from 0
 };
 
 // An approved 0100/0200.
@@ -179,10 +187,23 @@ bool is_valid_card_number(std::string_view pan) {
 
 }  // namespace
 
+std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file);
+
 struct Engine::State {
-  explicit State(std::vector<std::pair<PanKey, CardState>> cards) : index(std::move(cards)) {}
+  explicit State(const CardFile& file);
 
   CardIndex<CardState> index;
+  // Every card of the card file, in file order, for snapshots (lookups go
+  // through `index`). A PAN of more than 19 digits has no PanKey and is
+  // never found (rule 3 refuses such a PAN first); its card lives in
+  // `unindexed_cards` and keeps its initial state.
+  struct FileCard {
+    std::string pan;
+    std::optional<PanKey> key;
+    CardState* card;
+  };
+  std::vector<FileCard> cards_in_file_order;
+  std::vector<CardState> unindexed_cards;  // never resized after construction
   std::uint64_t applied = 0;
   bool any_applied = false;
   std::int64_t last_ts_ms = 0;
@@ -190,6 +211,12 @@ struct Engine::State {
   // id -> index in `approvals`, or kNotApproved. First id wins.
   IdTable ids;
   std::vector<Approval> approvals;
+  // For serialize() only: entry numbers of the first ids_sorted.size() ids,
+  // in ascending order of the id, and the sum of their lengths. Ids are never
+  // removed or changed, so each call sorts only the ids added since the last
+  // one and merges them in.
+  mutable std::vector<std::uint64_t> ids_sorted;
+  mutable std::size_t ids_sorted_bytes = 0;
 
   // Rule 10: newest ts per key within the window, and the FIFO that evicts.
   struct DuplicateEntry {
@@ -221,6 +248,12 @@ struct Engine::State {
   ResponseCode decide_authorization(std::int64_t now_ms, const Transaction& tx,
                                     std::uint64_t* approval);
   ResponseCode decide_reversal(std::int64_t now_ms, const Transaction& tx);
+
+  // The card file this state was built from (immutable card fields only).
+  CardFile card_file() const;
+  void serialize(std::string* out) const;
+  // Loads a snapshot into this freshly built state (see Engine::restore).
+  Status load(std::string_view bytes);
 };
 
 void Engine::State::evict(std::int64_t now_ms) {
@@ -437,10 +470,27 @@ ResponseCode Engine::State::decide_reversal(std::int64_t now_ms, const Transacti
 
 namespace {
 
+CardState make_card_state(const CardRecord& r, std::size_t ordinal) {
+  CardState card;
+  card.credit_limit = r.credit_limit;
+  card.cash_daily_limit = r.cash_daily_limit;
+  card.expiry_yymm = r.expiry_yymm;
+  card.expiry_month = expiry_month_index(r.expiry_yymm);
+  card.currency = r.currency;
+  card.status = r.status;
+  card.blocked_mccs = r.blocked_mccs;
+  card.ordinal = static_cast<std::uint32_t>(ordinal);
+  return card;
+}
+
+}  // namespace
+
 std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file) {
+  TRIAD_ASSERT(file.cards.size() <= std::numeric_limits<std::uint32_t>::max());
   std::vector<std::pair<PanKey, CardState>> cards;
   cards.reserve(file.cards.size());
-  for (const CardRecord& r : file.cards) {
+  for (std::size_t i = 0; i < file.cards.size(); ++i) {
+    const CardRecord& r = file.cards[i];
     // The parser validated all of this; a CardFile built otherwise must
     // hold to the same rules.
     TRIAD_ASSERT(format::is_digits(r.pan));
@@ -450,22 +500,45 @@ std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file)
     TRIAD_ASSERT(std::is_sorted(r.blocked_mccs.begin(), r.blocked_mccs.end()));
     const std::optional<PanKey> key = make_pan_key(r.pan);
     if (!key) continue;  // longer than 19 digits: rule 3 rejects such a PAN first
-    CardState card;
-    card.credit_limit = r.credit_limit;
-    card.cash_daily_limit = r.cash_daily_limit;
-    card.expiry_yymm = r.expiry_yymm;
-    card.expiry_month = expiry_month_index(r.expiry_yymm);
-    card.currency = r.currency;
-    card.status = r.status;
-    card.blocked_mccs = r.blocked_mccs;
-    cards.emplace_back(*key, std::move(card));
+    cards.emplace_back(*key, make_card_state(r, i));
   }
   return cards;
 }
 
-}  // namespace
+Engine::State::State(const CardFile& file) : index(make_card_states(file)) {
+  std::size_t unindexed = 0;
+  for (const CardRecord& r : file.cards) {
+    if (!make_pan_key(r.pan)) ++unindexed;
+  }
+  unindexed_cards.reserve(unindexed);  // so the pointers below stay valid
+  cards_in_file_order.reserve(file.cards.size());
+  for (std::size_t i = 0; i < file.cards.size(); ++i) {
+    const CardRecord& r = file.cards[i];
+    const std::optional<PanKey> key = make_pan_key(r.pan);
+    CardState* card = nullptr;
+    if (key) {
+      card = index.find(*key);
+    } else {
+      unindexed_cards.push_back(make_card_state(r, i));
+      card = &unindexed_cards.back();
+    }
+    TRIAD_ASSERT(card != nullptr && card->ordinal == i);
+    cards_in_file_order.push_back({r.pan, key, card});
+  }
+}
 
-Engine::Engine(const CardFile& cards) : state_(std::make_unique<State>(make_card_states(cards))) {}
+CardFile Engine::State::card_file() const {
+  CardFile file;
+  file.cards.reserve(cards_in_file_order.size());
+  for (const FileCard& fc : cards_in_file_order) {
+    const CardState& c = *fc.card;
+    file.cards.push_back({fc.pan, c.expiry_yymm, c.status, c.currency, c.credit_limit,
+                          c.cash_daily_limit, c.blocked_mccs});
+  }
+  return file;
+}
+
+Engine::Engine(const CardFile& cards) : state_(std::make_unique<State>(cards)) {}
 
 Engine::~Engine() = default;
 
@@ -487,5 +560,708 @@ ResponseCode Engine::apply(std::int64_t ts_ms, const Transaction& tx) {
 }
 
 std::uint64_t Engine::applied_count() const { return state_->applied; }
+
+// ---------------------------------------------------------------------------
+// Snapshots (design.md principles 3 and 7).
+//
+// Layout, format version 1. Integers are fixed-width big-endian, i64 in two's
+// complement; "card" is a position in the card file (u32, from 0);
+// "approval" an index into the list of approvals (u64, from 0).
+//
+//   header      18 bytes "triad-engine-state", u32 format version (1),
+//               u32 rules version (kRulesVersion)
+//   counters    u64 applied_count, u8 1 if any transaction was applied else 0,
+//               i64 ts of the last one (0 when none)
+//   cards       u32 count, then per card of the card file, in file order:
+//               u32 n + n bytes PAN digits, u16 expiry YYMM, i64 expiry month
+//               index (calendar.h), u8 status (0 A, 1 L, 2 S, 3 B),
+//               u16 currency, i64 credit_limit, i64 cash_daily_limit,
+//               u32 n + n u16 blocked MCCs (ascending), i64 holds,
+//               i64 cash_in_window, u32 approvals_in_window
+//   approvals   u64 count, then per approval, in the order they were made:
+//               u32 card, u8 PAN length + u64 PAN value (PanKey),
+//               i64 ts, i64 account amount, u8 flags (bit 0 cash, bit 1
+//               reversed)
+//   ids         u64 count, then per recorded transaction id, ascending by
+//               bytes: u8 n + n bytes id, u64 approval (2^64-1: the
+//               transaction was not approved)
+//   rule 10     u64 count, then per (terminal, stan) key, ascending by the
+//     table     terminal's bytes then stan: 8 bytes terminal, u32 stan,
+//               i64 newest ts
+//   rule 10     u64 count, then per entry, oldest first: i64 ts,
+//     FIFO      8 bytes terminal, u32 stan
+//   rule 11     u64 count, then per entry, oldest first: i64 ts, u32 card
+//     FIFO
+//   rule 12     u64 count, then per entry, oldest first: i64 ts,
+//     FIFO      u64 approval
+//   (nothing after)
+//
+// Everything the engine keeps is written, derived values included (running
+// sums, the expiry month, the rule 10 table), so a checkpoint digest also
+// catches memory that went wrong in them; only layout is left out (pointers
+// become card and approval numbers; hash-table capacities, probe order,
+// cached hashes and the id arena are not state). Hash tables are written in
+// sorted key order, never in slot order. Cards with a PAN of more than 19
+// digits are written like the others; they always keep their initial state.
+//
+// restore() reads a snapshot into a fresh State built from the engine's own
+// card file, checks every length against the bytes left before trusting it
+// and every value against the invariants apply() keeps (running sums equal
+// to what the approvals and windows give, windows holding exactly the
+// entries apply() would still hold at the last ts, ids unique and
+// well-formed, ...), and swaps the new state in only when all of it holds.
+//
+// Cost: linear in the state, which grows with the history (ids and
+// approvals are kept for the engine's lifetime). No per-transaction work is
+// added to apply(): serialize() keeps the ids' sorted order between calls
+// (State::ids_sorted) and sorts only the ids added since the last call; the
+// rule 10 table (one day of traffic at most) is radix-sorted on each call.
+// Measured with the 1,000-card sample: 0.9 MB in about 0.6 ms after 10,000
+// transactions, 7.3 MB in about 5 ms after 100,000.
+
+namespace {
+
+constexpr std::string_view kSnapshotTag = "triad-engine-state";
+constexpr std::uint32_t kSnapshotFormatVersion = 1;
+
+// Fixed part of each entry, for sizing the output and capping counts read.
+constexpr std::size_t kCardFixedBytes = 4 + 2 + 8 + 1 + 2 + 8 + 8 + 4 + 8 + 8 + 4;
+constexpr std::size_t kApprovalBytes = 4 + 1 + 8 + 8 + 8 + 1;
+constexpr std::size_t kIdFixedBytes = 1 + 8;
+constexpr std::size_t kDuplicateTableBytes = 8 + 4 + 8;
+constexpr std::size_t kDuplicateFifoBytes = 8 + 8 + 4;
+constexpr std::size_t kFrequencyFifoBytes = 8 + 4;
+constexpr std::size_t kCashFifoBytes = 8 + 8;
+
+constexpr std::uint8_t kFlagCash = 1;
+constexpr std::uint8_t kFlagReversed = 2;
+
+// The terminal's 8 bytes, as stored in DuplicateKey::terminal (memcpy), read
+// as a big-endian number: ordering by it is ordering by the bytes, on any
+// host.
+std::uint64_t terminal_order(std::uint64_t terminal) {
+  unsigned char b[8];
+  std::memcpy(b, &terminal, 8);
+  std::uint64_t v = 0;
+  for (const unsigned char c : b) v = v << 8 | c;
+  return v;
+}
+
+// A rule 10 table entry as serialize() writes it.
+struct DuplicateRef {
+  std::uint64_t terminal;  // terminal_order(): the 8 bytes, big-endian
+  std::int64_t ts_ms;
+  std::uint32_t stan;
+};
+
+// Sorts by (terminal, stan), ascending. Keys are unique, so any correct sort
+// gives the same result; this is an LSD radix sort over the 12 key bytes
+// (several times faster than std::sort here), skipping a byte that is the
+// same in every entry.
+void sort_by_key(std::vector<DuplicateRef>* entries) {
+  constexpr unsigned kKeyBytes = 12;  // stan: bytes 0-3, terminal: bytes 4-11
+  const auto byte_of = [](const DuplicateRef& d, unsigned b) -> std::size_t {
+    const std::uint64_t v = b < 4 ? d.stan >> (8 * b) : d.terminal >> (8 * (b - 4));
+    return static_cast<std::size_t>(v & 0xff);
+  };
+  std::vector<std::array<std::size_t, 256>> counts(kKeyBytes);
+  for (const DuplicateRef& d : *entries) {
+    for (unsigned b = 0; b < kKeyBytes; ++b) ++counts[b][byte_of(d, b)];
+  }
+  std::vector<DuplicateRef> other(entries->size());
+  for (unsigned b = 0; b < kKeyBytes; ++b) {
+    std::array<std::size_t, 256>& count = counts[b];
+    if (entries->empty() || count[byte_of(entries->front(), b)] == entries->size()) continue;
+    std::size_t start = 0;
+    for (std::size_t& c : count) start += std::exchange(c, start);  // counts -> first positions
+    for (const DuplicateRef& d : *entries) other[count[byte_of(d, b)]++] = d;
+    entries->swap(other);
+  }
+}
+
+// Writes into a buffer already sized to what will be written.
+class Writer {
+ public:
+  explicit Writer(char* p) : p_(p) {}
+  void u8(std::uint8_t v) { put<1>(v); }
+  void u16(std::uint16_t v) { put<2>(v); }
+  void u32(std::uint32_t v) { put<4>(v); }
+  void u64(std::uint64_t v) { put<8>(v); }
+  void i64(std::int64_t v) { put<8>(static_cast<std::uint64_t>(v)); }
+  void bytes(const void* data, std::size_t n) {
+    if (n == 0) return;
+    std::memcpy(p_, data, n);
+    p_ += n;
+  }
+  const char* position() const { return p_; }
+
+ private:
+  template <unsigned N>
+  void put(std::uint64_t v) {
+    for (unsigned i = N; i-- > 0;)
+      *p_++ = static_cast<char>(static_cast<unsigned char>(v >> (8 * i)));
+  }
+  char* p_;
+};
+
+// Reads a snapshot; every read checks the bytes left first. The first
+// failure is kept as a Corruption naming the offset and what was expected.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+
+  bool u8(std::uint8_t* v, const char* what) { return get<1>(v, what); }
+  bool u16(std::uint16_t* v, const char* what) { return get<2>(v, what); }
+  bool u32(std::uint32_t* v, const char* what) { return get<4>(v, what); }
+  bool u64(std::uint64_t* v, const char* what) { return get<8>(v, what); }
+  bool i64(std::int64_t* v, const char* what) {
+    std::uint64_t u = 0;
+    if (!get<8>(&u, what)) return false;
+    *v = static_cast<std::int64_t>(u);
+    return true;
+  }
+  bool bytes(std::size_t n, std::string_view* v, const char* what) {
+    if (remaining() < n) return truncated(what);
+    *v = bytes_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  // A count (u32 or u64) of entries of at least `min_bytes` each, refused
+  // when the bytes left cannot hold that many: no length read from the input
+  // can make the caller allocate more than the input's size.
+  template <class T>
+  bool count(T* n, std::size_t min_bytes, const char* what) {
+    std::uint64_t v = 0;
+    if (!get<sizeof(T)>(&v, what)) return false;
+    if (v > remaining() / min_bytes) {
+      return fail(std::string(what) + " " + std::to_string(v) + " is more than the " +
+                  std::to_string(remaining()) + " bytes left can hold");
+    }
+    *n = static_cast<T>(v);
+    return true;
+  }
+
+  std::size_t remaining() const { return bytes_.size() - pos_; }
+  std::size_t offset() const { return pos_; }
+  bool fail(const std::string& reason) {
+    if (message_.empty()) message_ = "engine snapshot: " + reason;
+    return false;
+  }
+  Status error() const { return Status::corruption(message_); }
+
+ private:
+  template <unsigned N, class T>
+  bool get(T* v, const char* what) {
+    if (remaining() < N) return truncated(what);
+    std::uint64_t x = 0;
+    for (unsigned i = 0; i < N; ++i) x = x << 8 | static_cast<unsigned char>(bytes_[pos_ + i]);
+    pos_ += N;
+    *v = static_cast<T>(x);
+    return true;
+  }
+  bool truncated(const char* what) {
+    return fail("truncated at byte " + std::to_string(pos_) + " of " +
+                std::to_string(bytes_.size()) + ", reading " + what);
+  }
+
+  std::string_view bytes_;
+  std::size_t pos_ = 0;
+  std::string message_;
+};
+
+Status card_mismatch(std::size_t card, const std::string& pan, const char* what) {
+  return Status::invalid_argument("snapshot does not match the card file: card " +
+                                  std::to_string(card) + " (PAN " + mask_pan(pan) +
+                                  ") has another " + what);
+}
+
+bool is_terminal_bytes(std::uint64_t terminal) {
+  char b[8];
+  std::memcpy(b, &terminal, 8);
+  return format::is_printable(std::string_view(b, 8));
+}
+
+}  // namespace
+
+void Engine::State::serialize(std::string* out) const {
+  // The hash tables, sorted by key. Ids: bring the kept order up to date.
+  const std::size_t already_sorted = ids_sorted.size();
+  for (std::size_t n = already_sorted; n < ids.size(); ++n) {
+    ids_sorted.push_back(n);
+    ids_sorted_bytes += ids.id_at(n).size();
+  }
+  const auto by_id = [this](std::uint64_t a, std::uint64_t b) {
+    return ids.id_at(a) < ids.id_at(b);
+  };
+  const auto first_new = ids_sorted.begin() + static_cast<std::ptrdiff_t>(already_sorted);
+  std::sort(first_new, ids_sorted.end(), by_id);
+  if (first_new != ids_sorted.begin() && first_new != ids_sorted.end() &&
+      by_id(*first_new, *(first_new - 1))) {
+    std::inplace_merge(ids_sorted.begin(), first_new, ids_sorted.end(), by_id);
+  }
+
+  std::vector<DuplicateRef> sorted_duplicates;
+  sorted_duplicates.reserve(duplicate_last_ts.size());
+  duplicate_last_ts.for_each([&](const DuplicateKey& key, std::int64_t ts) {
+    sorted_duplicates.push_back({terminal_order(key.terminal), ts, key.stan});
+  });
+  sort_by_key(&sorted_duplicates);
+
+  // The exact size, so the writer needs no checks.
+  std::size_t size = kSnapshotTag.size() + 4 + 4 + 8 + 1 + 8;
+  size += 4 + cards_in_file_order.size() * kCardFixedBytes;
+  for (const FileCard& fc : cards_in_file_order) {
+    size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
+  }
+  size += 8 + approvals.size() * kApprovalBytes;
+  size += 8 + ids_sorted.size() * kIdFixedBytes + ids_sorted_bytes;
+  size += 8 + sorted_duplicates.size() * kDuplicateTableBytes;
+  size += 8 + duplicate_fifo.size() * kDuplicateFifoBytes;
+  size += 8 + frequency_fifo.size() * kFrequencyFifoBytes;
+  size += 8 + cash_fifo.size() * kCashFifoBytes;
+  out->clear();
+  out->resize(size);
+  Writer w(out->data());
+
+  w.bytes(kSnapshotTag.data(), kSnapshotTag.size());
+  w.u32(kSnapshotFormatVersion);
+  w.u32(kRulesVersion);
+
+  w.u64(applied);
+  w.u8(any_applied ? 1 : 0);
+  w.i64(last_ts_ms);
+
+  w.u32(static_cast<std::uint32_t>(cards_in_file_order.size()));
+  for (const FileCard& fc : cards_in_file_order) {
+    const CardState& c = *fc.card;
+    w.u32(static_cast<std::uint32_t>(fc.pan.size()));
+    w.bytes(fc.pan.data(), fc.pan.size());
+    w.u16(c.expiry_yymm);
+    w.i64(c.expiry_month);
+    w.u8(static_cast<std::uint8_t>(c.status));
+    w.u16(c.currency);
+    w.i64(c.credit_limit);
+    w.i64(c.cash_daily_limit);
+    w.u32(static_cast<std::uint32_t>(c.blocked_mccs.size()));
+    for (const std::uint16_t mcc : c.blocked_mccs) w.u16(mcc);
+    w.i64(c.holds);
+    w.i64(c.cash_in_window);
+    w.u32(c.approvals_in_window);
+  }
+
+  w.u64(approvals.size());
+  for (const Approval& a : approvals) {
+    w.u32(a.card->ordinal);
+    w.u8(a.pan.length);
+    w.u64(a.pan.value);
+    w.i64(a.ts_ms);
+    w.i64(a.amount);
+    w.u8(static_cast<std::uint8_t>((a.cash ? kFlagCash : 0) | (a.reversed ? kFlagReversed : 0)));
+  }
+
+  w.u64(ids_sorted.size());
+  for (const std::uint64_t n : ids_sorted) {
+    const std::string_view id = ids.id_at(n);
+    w.u8(static_cast<std::uint8_t>(id.size()));
+    w.bytes(id.data(), id.size());
+    w.u64(ids.value_at(n));
+  }
+
+  w.u64(sorted_duplicates.size());
+  for (const DuplicateRef& d : sorted_duplicates) {
+    w.u64(d.terminal);  // big-endian: the terminal's bytes in order
+    w.u32(d.stan);
+    w.i64(d.ts_ms);
+  }
+  w.u64(duplicate_fifo.size());
+  for (const DuplicateEntry& e : duplicate_fifo) {
+    w.i64(e.ts_ms);
+    w.bytes(&e.key.terminal, 8);
+    w.u32(e.key.stan);
+  }
+  w.u64(frequency_fifo.size());
+  for (const FrequencyEntry& e : frequency_fifo) {
+    w.i64(e.ts_ms);
+    w.u32(e.card->ordinal);
+  }
+  w.u64(cash_fifo.size());
+  for (const CashEntry& e : cash_fifo) {
+    w.i64(e.ts_ms);
+    w.u64(e.approval);
+  }
+  TRIAD_ASSERT(w.position() == out->data() + out->size());
+}
+
+Status Engine::State::load(std::string_view bytes) {
+  Reader r(bytes);
+  const auto corrupt = [&r](const std::string& reason) {
+    r.fail(reason);
+    return r.error();
+  };
+
+  // Header.
+  std::string_view tag;
+  std::uint32_t format_version = 0;
+  std::uint32_t rules_version = 0;
+  if (!r.bytes(kSnapshotTag.size(), &tag, "the format tag")) return r.error();
+  if (tag != kSnapshotTag) return corrupt("not an engine snapshot (bad format tag)");
+  if (!r.u32(&format_version, "the format version")) return r.error();
+  if (format_version != kSnapshotFormatVersion) {
+    return corrupt("format version " + std::to_string(format_version) + ", expected " +
+                   std::to_string(kSnapshotFormatVersion));
+  }
+  if (!r.u32(&rules_version, "the rules version")) return r.error();
+  if (rules_version != kRulesVersion) {
+    return corrupt("rules version " + std::to_string(rules_version) + ", this engine has " +
+                   std::to_string(kRulesVersion));
+  }
+
+  // Counters.
+  std::uint8_t any = 0;
+  if (!r.u64(&applied, "the applied count") || !r.u8(&any, "the any-applied flag") ||
+      !r.i64(&last_ts_ms, "the last ts")) {
+    return r.error();
+  }
+  if (any > 1) return corrupt("any-applied flag " + std::to_string(any) + " is not 0 or 1");
+  any_applied = any == 1;
+  if (any_applied != (applied > 0)) {
+    return corrupt("applied count and any-applied flag disagree");
+  }
+  if (!any_applied && last_ts_ms != 0) return corrupt("last ts set with nothing applied");
+  // ts <= last ts, so in_window() may be asked.
+  const auto seen = [&](std::int64_t ts) { return any_applied && ts <= last_ts_ms; };
+
+  // Cards.
+  std::uint32_t card_count = 0;
+  if (!r.count(&card_count, kCardFixedBytes, "the card count")) return r.error();
+  if (card_count != cards_in_file_order.size()) {
+    return Status::invalid_argument("snapshot does not match the card file: it has " +
+                                    std::to_string(card_count) + " cards, the card file " +
+                                    std::to_string(cards_in_file_order.size()));
+  }
+  std::vector<std::uint16_t> mccs;
+  for (std::size_t i = 0; i < cards_in_file_order.size(); ++i) {
+    const FileCard& fc = cards_in_file_order[i];
+    CardState& card = *fc.card;
+    const auto bad = [&](const std::string& what) {
+      return corrupt("card " + std::to_string(i) + ": " + what);
+    };
+    std::uint32_t pan_length = 0;
+    std::string_view pan;
+    std::uint16_t yymm = 0;
+    std::int64_t expiry_month = 0;
+    std::uint8_t status = 0;
+    std::uint16_t currency = 0;
+    std::int64_t credit_limit = 0;
+    std::int64_t cash_daily_limit = 0;
+    std::uint32_t mcc_count = 0;
+    if (!r.count(&pan_length, 1, "a card's PAN length") ||
+        !r.bytes(pan_length, &pan, "a card's PAN") || !r.u16(&yymm, "a card's expiry") ||
+        !r.i64(&expiry_month, "a card's expiry month") || !r.u8(&status, "a card's status") ||
+        !r.u16(&currency, "a card's currency") || !r.i64(&credit_limit, "a card's credit_limit") ||
+        !r.i64(&cash_daily_limit, "a card's cash_daily_limit") ||
+        !r.count(&mcc_count, 2, "a card's blocked MCC count")) {
+      return r.error();
+    }
+    mccs.resize(mcc_count);
+    for (std::uint16_t& mcc : mccs) {
+      if (!r.u16(&mcc, "a card's blocked MCC")) return r.error();
+    }
+    std::int64_t holds = 0;
+    std::int64_t cash_in_window = 0;
+    std::uint32_t approvals_in_window = 0;
+    if (!r.i64(&holds, "a card's holds") || !r.i64(&cash_in_window, "a card's cash_in_window") ||
+        !r.u32(&approvals_in_window, "a card's approvals_in_window")) {
+      return r.error();
+    }
+    // Values a card file could hold...
+    if (!format::is_digits(pan)) return bad("PAN is not digits");
+    if (yymm > 9912 || yymm % 100 < 1 || yymm % 100 > 12) {
+      return bad("expiry is not YYMM");
+    }
+    if (expiry_month != expiry_month_index(yymm)) {
+      return bad("expiry month does not follow from the expiry");
+    }
+    if (status > static_cast<std::uint8_t>(CardStatus::kBlocked)) {
+      return bad("status " + std::to_string(status) + " is not 0..3");
+    }
+    if (currency_exponent(currency) < 0) return bad("currency is not supported");
+    if (!format::is_amount(credit_limit) || !format::is_amount(cash_daily_limit)) {
+      return bad("a limit is out of 0..999999999999");
+    }
+    for (std::size_t m = 0; m < mccs.size(); ++m) {
+      if (mccs[m] > 9999 || (m > 0 && mccs[m - 1] >= mccs[m])) {
+        return bad("blocked MCCs are not ascending 4-digit codes");
+      }
+    }
+    // ... and this one's.
+    if (pan != fc.pan) {
+      return Status::invalid_argument("snapshot does not match the card file: card " +
+                                      std::to_string(i) + " has another PAN than " +
+                                      mask_pan(fc.pan));
+    }
+    if (yymm != card.expiry_yymm) return card_mismatch(i, fc.pan, "expiry");
+    if (status != static_cast<std::uint8_t>(card.status)) {
+      return card_mismatch(i, fc.pan, "status");
+    }
+    if (currency != card.currency) return card_mismatch(i, fc.pan, "currency");
+    if (credit_limit != card.credit_limit) return card_mismatch(i, fc.pan, "credit_limit");
+    if (cash_daily_limit != card.cash_daily_limit) {
+      return card_mismatch(i, fc.pan, "cash_daily_limit");
+    }
+    if (mccs != card.blocked_mccs) return card_mismatch(i, fc.pan, "blocked_mccs");
+    // The running sums; checked against the tables below.
+    if (holds < 0 || holds > card.credit_limit) {
+      return bad("holds are out of 0..credit_limit");
+    }
+    if (cash_in_window < 0 || cash_in_window > card.cash_daily_limit) {
+      return bad("cash_in_window is out of 0..cash_daily_limit");
+    }
+    if (approvals_in_window > kFrequencyLimit) {
+      return bad("approvals_in_window is above " + std::to_string(kFrequencyLimit));
+    }
+    card.holds = holds;
+    card.cash_in_window = cash_in_window;
+    card.approvals_in_window = approvals_in_window;
+  }
+
+  // What the running sums must be, from the tables.
+  std::vector<std::int64_t> open_holds(card_count, 0);
+  std::vector<std::int64_t> open_cash(card_count, 0);
+  std::vector<std::uint32_t> recent_approvals(card_count, 0);
+
+  // Approvals.
+  std::uint64_t approval_count = 0;
+  if (!r.count(&approval_count, kApprovalBytes, "the approval count")) return r.error();
+  if (approval_count > applied) return corrupt("more approvals than transactions applied");
+  approvals.reserve(approval_count);
+  for (std::uint64_t k = 0; k < approval_count; ++k) {
+    const auto bad = [&](const char* what) {
+      return corrupt("approval " + std::to_string(k) + ": " + what);
+    };
+    std::uint32_t card_number = 0;
+    PanKey pan;
+    std::int64_t ts = 0;
+    std::int64_t amount = 0;
+    std::uint8_t flags = 0;
+    if (!r.u32(&card_number, "an approval's card") || !r.u8(&pan.length, "an approval's PAN") ||
+        !r.u64(&pan.value, "an approval's PAN") || !r.i64(&ts, "an approval's ts") ||
+        !r.i64(&amount, "an approval's amount") || !r.u8(&flags, "an approval's flags")) {
+      return r.error();
+    }
+    if (card_number >= card_count) return bad("no such card");
+    const FileCard& fc = cards_in_file_order[card_number];
+    if (!fc.key || *fc.key != pan) return bad("PAN is not its card's");
+    if (!seen(ts) || (!approvals.empty() && ts < approvals.back().ts_ms)) {
+      return bad("ts is out of order or after the last ts");
+    }
+    if (!format::is_amount(amount)) return bad("amount is out of 0..999999999999");
+    if (flags > (kFlagCash | kFlagReversed)) return bad("unknown flags");
+    const bool cash = (flags & kFlagCash) != 0;
+    const bool reversed = (flags & kFlagReversed) != 0;
+    if (!reversed) {
+      open_holds[card_number] += amount;  // each term and the sum stay below 2^41
+      if (open_holds[card_number] > fc.card->credit_limit) {
+        return bad("holds would exceed the card's credit_limit");
+      }
+    }
+    approvals.push_back({pan, fc.card, ts, amount, cash, reversed});
+  }
+
+  // Ids.
+  std::uint64_t id_count = 0;
+  if (!r.count(&id_count, kIdFixedBytes + 1, "the id count")) return r.error();
+  if (id_count > applied) return corrupt("more ids than transactions applied");
+  std::vector<bool> referenced(approvals.size(), false);
+  std::string_view previous;
+  for (std::uint64_t k = 0; k < id_count; ++k) {
+    const auto bad = [&](const char* what) {
+      return corrupt("id " + std::to_string(k) + ": " + what);
+    };
+    std::uint8_t length = 0;
+    std::string_view id;
+    std::uint64_t value = 0;
+    if (!r.u8(&length, "an id's length") || !r.bytes(length, &id, "an id") ||
+        !r.u64(&value, "an id's approval")) {
+      return r.error();
+    }
+    if (!format::is_transaction_id(id)) return bad("not a well-formed id");
+    if (k > 0 && !(previous < id)) return bad("ids are not strictly ascending");
+    previous = id;
+    if (value != kNotApproved) {
+      if (value >= approvals.size()) return bad("no such approval");
+      if (referenced[value]) return bad("approval already has an id");
+      referenced[value] = true;
+    }
+    ids.insert_if_absent(id, value);
+  }
+
+  // Rule 10: the table as written, then the FIFO, from which the table
+  // follows (the newest ts of each key in it).
+  std::uint64_t table_count = 0;
+  if (!r.count(&table_count, kDuplicateTableBytes, "the rule 10 table size")) return r.error();
+  struct TableEntry {
+    DuplicateKey key;
+    std::int64_t ts_ms;
+  };
+  std::vector<TableEntry> table;
+  table.reserve(table_count);
+  for (std::uint64_t k = 0; k < table_count; ++k) {
+    std::string_view terminal;
+    TableEntry e{};
+    if (!r.bytes(8, &terminal, "a rule 10 terminal") || !r.u32(&e.key.stan, "a rule 10 stan") ||
+        !r.i64(&e.ts_ms, "a rule 10 ts")) {
+      return r.error();
+    }
+    std::memcpy(&e.key.terminal, terminal.data(), 8);
+    if (!table.empty()) {
+      const DuplicateKey& p = table.back().key;
+      const std::uint64_t a = terminal_order(p.terminal);
+      const std::uint64_t b = terminal_order(e.key.terminal);
+      if (!(a < b || (a == b && p.stan < e.key.stan))) {
+        return corrupt("rule 10 table is not strictly ascending");
+      }
+    }
+    table.push_back(e);
+  }
+  std::uint64_t fifo_count = 0;
+  if (!r.count(&fifo_count, kDuplicateFifoBytes, "the rule 10 FIFO size")) return r.error();
+  if (fifo_count > applied) return corrupt("more rule 10 entries than transactions applied");
+  for (std::uint64_t k = 0; k < fifo_count; ++k) {
+    std::int64_t ts = 0;
+    std::string_view terminal;
+    DuplicateKey key;
+    if (!r.i64(&ts, "a rule 10 FIFO ts") || !r.bytes(8, &terminal, "a rule 10 FIFO terminal") ||
+        !r.u32(&key.stan, "a rule 10 FIFO stan")) {
+      return r.error();
+    }
+    std::memcpy(&key.terminal, terminal.data(), 8);
+    if (!seen(ts) || !in_window(ts, last_ts_ms, kDuplicateWindowMs) ||
+        (!duplicate_fifo.empty() && ts < duplicate_fifo.back().ts_ms)) {
+      return corrupt("rule 10 FIFO entry " + std::to_string(k) + ": ts out of order or window");
+    }
+    if (!is_terminal_bytes(key.terminal) || key.stan > 999'999) {
+      return corrupt("rule 10 FIFO entry " + std::to_string(k) + ": not a terminal and stan");
+    }
+    *duplicate_last_ts.try_emplace(key, ts).first = ts;
+    duplicate_fifo.push_back({ts, key});
+  }
+  if (table.size() != duplicate_last_ts.size()) {
+    return corrupt("rule 10 table does not match its FIFO");
+  }
+  for (const TableEntry& e : table) {
+    const std::int64_t* ts = duplicate_last_ts.find(e.key);
+    if (ts == nullptr || *ts != e.ts_ms) return corrupt("rule 10 table does not match its FIFO");
+  }
+
+  // Rule 11: exactly the approvals in (T-60000, T], T the last ts.
+  std::size_t first_recent = approvals.size();
+  while (first_recent > 0 &&
+         in_window(approvals[first_recent - 1].ts_ms, last_ts_ms, kFrequencyWindowMs)) {
+    --first_recent;
+  }
+  std::uint64_t frequency_count = 0;
+  if (!r.count(&frequency_count, kFrequencyFifoBytes, "the rule 11 FIFO size")) return r.error();
+  if (frequency_count != approvals.size() - first_recent) {
+    return corrupt("rule 11 FIFO does not hold the approvals of the last minute");
+  }
+  for (std::size_t k = first_recent; k < approvals.size(); ++k) {
+    std::int64_t ts = 0;
+    std::uint32_t card_number = 0;
+    if (!r.i64(&ts, "a rule 11 ts") || !r.u32(&card_number, "a rule 11 card")) return r.error();
+    const Approval& a = approvals[k];
+    if (ts != a.ts_ms || card_number != a.card->ordinal) {
+      return corrupt("rule 11 FIFO does not hold the approvals of the last minute");
+    }
+    ++recent_approvals[card_number];
+    frequency_fifo.push_back({ts, a.card});
+  }
+
+  // Rule 12: exactly the cash approvals in (T-86400000, T].
+  std::size_t first_cash = approvals.size();
+  while (first_cash > 0 && in_window(approvals[first_cash - 1].ts_ms, last_ts_ms, kCashWindowMs)) {
+    --first_cash;
+  }
+  std::uint64_t cash_count = 0;
+  if (!r.count(&cash_count, kCashFifoBytes, "the rule 12 FIFO size")) return r.error();
+  std::size_t next_cash = first_cash;
+  for (std::uint64_t k = 0; k < cash_count; ++k) {
+    std::int64_t ts = 0;
+    std::uint64_t approval = 0;
+    if (!r.i64(&ts, "a rule 12 ts") || !r.u64(&approval, "a rule 12 approval")) return r.error();
+    while (next_cash < approvals.size() && !approvals[next_cash].cash) ++next_cash;
+    if (next_cash == approvals.size() || approval != next_cash || ts != approvals[approval].ts_ms) {
+      return corrupt("rule 12 FIFO does not hold the cash approvals of the last day");
+    }
+    const Approval& a = approvals[next_cash];
+    if (!a.reversed) {
+      open_cash[a.card->ordinal] += a.amount;
+      if (open_cash[a.card->ordinal] > a.card->cash_daily_limit) {
+        return corrupt("rule 12 FIFO exceeds a card's cash_daily_limit");
+      }
+    }
+    cash_fifo.push_back({ts, approval});
+    ++next_cash;
+  }
+  while (next_cash < approvals.size() && !approvals[next_cash].cash) ++next_cash;
+  if (next_cash != approvals.size()) {
+    return corrupt("rule 12 FIFO does not hold the cash approvals of the last day");
+  }
+
+  if (r.remaining() != 0) {
+    return corrupt(std::to_string(r.remaining()) + " bytes after the end of the snapshot");
+  }
+
+  // The running sums against the tables.
+  for (std::size_t i = 0; i < cards_in_file_order.size(); ++i) {
+    const CardState& card = *cards_in_file_order[i].card;
+    if (card.holds != open_holds[i]) {
+      return corrupt("card " + std::to_string(i) + ": holds are not its open approvals' sum");
+    }
+    if (card.cash_in_window != open_cash[i]) {
+      return corrupt("card " + std::to_string(i) +
+                     ": cash_in_window is not the sum of its open cash of the last day");
+    }
+    if (card.approvals_in_window != recent_approvals[i]) {
+      return corrupt("card " + std::to_string(i) +
+                     ": approvals_in_window is not its approvals of the last minute");
+    }
+  }
+  return Status::ok();
+}
+
+void Engine::serialize(std::string* out) const { state_->serialize(out); }
+
+Status Engine::restore(std::string_view bytes) {
+  auto fresh = std::make_unique<State>(state_->card_file());
+  TRIAD_RETURN_IF_ERROR(fresh->load(bytes));
+  state_ = std::move(fresh);
+  return Status::ok();
+}
+
+// Only for divergence-injection tests (interface.md `corrupt-state:N`).
+//
+// Sets the lowest clear bit of the chosen card's `holds`: one bit flip,
+// 0 -> 1, so holds grows by 2^k (k <= 40 the first time: holds < 2^40).
+// Nothing aborts afterwards: approvals check `amount > credit_limit -
+// holds` (no overflow, and when holds now exceed the limit the card simply
+// gets 51), so `holds <= credit_limit` still holds after each new approval;
+// reversals subtract amounts that were in the true holds, so holds stay >=
+// 2^k > 0. The card's verdicts may change (as real memory corruption
+// would), serialize() changes at once, and restore() refuses such a
+// snapshot (its holds no longer equal the open approvals' sum), while a
+// healthy snapshot restores into this engine normally.
+void Engine::corrupt_for_fault_injection(std::uint64_t selector) {
+  State& s = *state_;
+  if (s.cards_in_file_order.empty()) return;
+  CardState& card = *s.cards_in_file_order[selector % s.cards_in_file_order.size()].card;
+  TRIAD_ASSERT(card.holds >= 0);
+  const auto holds = static_cast<std::uint64_t>(card.holds);
+  // (Only when flipped 63 times on one card would the lowest clear bit be
+  // the sign bit; then bit 0 goes 1 -> 0 instead, still far above any sum.)
+  const std::uint64_t bit =
+      card.holds == std::numeric_limits<std::int64_t>::max() ? 1 : ~holds & (holds + 1);
+  card.holds = static_cast<std::int64_t>(holds ^ bit);
+}
 
 }  // namespace triad::rules

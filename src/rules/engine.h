@@ -60,6 +60,36 @@ class Engine {
 
   std::uint64_t applied_count() const;
 
+  // Snapshots: checkpoint digests and repair (design.md principles 3 and 7).
+  //
+  // serialize() replaces *out with a canonical encoding of the whole state:
+  // the cards (immutable fields and running sums) and every table apply()
+  // keeps. It is a pure function of the logical state: the same on every
+  // build, card index, standard library and hash-table history, so the
+  // SHA-256 of it (computed by the caller) can be voted on. The layout is
+  // documented in engine.cc. It holds the PANs of the card file in clear:
+  // never log or store it where the card file itself may not go.
+  // Cost: linear in the state (which grows with the history: every id and
+  // approval is kept); nothing is added to apply().
+  void serialize(std::string* out) const;
+
+  // Replaces the state with the one `bytes` encodes, which serialize() of an
+  // engine built from the same card file produced. Returns Corruption naming
+  // the reason when the bytes are truncated, of another format or rules
+  // version, or hold a value or table that engine could not have had;
+  // InvalidArgument "snapshot does not match the card file: ..." when its
+  // cards differ from this engine's (PANs masked). On any error the state is
+  // left as it was. After success, serialize() gives `bytes` back exactly and
+  // apply() answers as the engine the snapshot came from would.
+  Status restore(std::string_view bytes);
+
+  // Test and fault-injection use only (interface.md `corrupt-state:N`, the
+  // divergence-injection tests): silently flips one bit of one card's
+  // mutable state, so serialize() changes while apply() carries on. The card
+  // is selector % (number of cards), counted in card-file order; nothing
+  // happens with no cards. See engine.cc for which bit and why it is safe.
+  void corrupt_for_fault_injection(std::uint64_t selector);
+
  private:
   struct State;
   std::unique_ptr<State> state_;

@@ -1,7 +1,8 @@
 // A small open-addressing hash map for the engine's hot path: linear
 // probing, power-of-two capacity, load at most 1/2, backward-shift deletion
-// (no tombstones), no allocation except when it grows. Only ever looked up,
-// never iterated, so its layout cannot reach a verdict.
+// (no tombstones), no allocation except when it grows. Looked up by the
+// rules; iterated only by Engine::serialize, which sorts what it collects, so
+// its layout cannot reach a verdict or a snapshot.
 #pragma once
 
 #include <cstddef>
@@ -69,6 +70,16 @@ class FlatMap {
   }
 
   std::size_t size() const { return size_; }
+
+  // Calls f(key, value) for every member, in slot order: an order that
+  // depends on the capacity and the insertion history, so a caller must sort
+  // what it collects before anything reaches a verdict or a snapshot.
+  template <class F>
+  void for_each(F f) const {
+    for (const Slot& s : slots_) {
+      if (s.used) f(s.key, s.value);
+    }
+  }
 
  private:
   struct Slot {

@@ -69,6 +69,13 @@ class IdTable {
 
   std::size_t size() const { return entries_.size(); }
 
+  // Entry n (0 <= n < size()), numbered in insertion order: an order that
+  // follows the history, not the set of entries, so a caller that needs a
+  // canonical order must sort. An entry keeps its number and value once
+  // inserted, and its text stays where it is for the table's lifetime.
+  std::string_view id_at(std::size_t n) const { return text(entries_[n]); }
+  std::uint64_t value_at(std::size_t n) const { return entries_[n].value; }
+
  private:
   static constexpr std::size_t kInitialSlots = 1 << 12;
   static constexpr std::size_t kChunkBytes = 1 << 16;
