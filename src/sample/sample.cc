@@ -269,12 +269,20 @@ std::string make_bin(Rng& rng, char brand) {
   switch (brand) {
     case 'V':  // Visa
       return "4" + rng.digits(5);
-    case 'M':  // Mastercard 51-55
-      return "5" + std::string(1, static_cast<char>('1' + rng.below(5))) + rng.digits(4);
-    case 'A':  // American Express 34/37
-      return std::string(rng.chance(1, 2) ? "34" : "37") + rng.digits(4);
-    case 'J':  // JCB 3528-3589
-      return "35" + two_digits(rng.between(28, 89)) + rng.digits(2);
+    case 'M': {  // Mastercard 51-55
+      // One draw per statement: the order of operands of + is unspecified,
+      // and the file must be the same whichever compiler built it.
+      const auto second = static_cast<char>('1' + rng.below(5));
+      return "5" + std::string(1, second) + rng.digits(4);
+    }
+    case 'A': {  // American Express 34/37
+      const std::string prefix = rng.chance(1, 2) ? "34" : "37";
+      return prefix + rng.digits(4);
+    }
+    case 'J': {  // JCB 3528-3589
+      const std::string range = two_digits(rng.between(28, 89));
+      return "35" + range + rng.digits(2);
+    }
     case 'U':  // UnionPay
       return "62" + rng.digits(4);
     default:
@@ -749,11 +757,13 @@ class TrafficGenerator {
     m.currency = cur;
     m.category = cat;
     if (cat == kNone) {
-      m.name = store_name(kAtmNames[rng_.index(kAtmNames.size())], rng_.between(0, 9'999));
+      const auto& base = kAtmNames[rng_.index(kAtmNames.size())];
+      m.name = store_name(base, rng_.between(0, 9'999));
       m.terminals.push_back(add_terminal('A'));
     } else {
       const Category& c = kCategories[cat];
-      m.name = store_name(c.names[rng_.index(c.names.size())], rng_.between(0, 9'999));
+      const auto& base = c.names[rng_.index(c.names.size())];
+      m.name = store_name(base, rng_.between(0, 9'999));
       const std::size_t n = c.terminal == 'W' ? 1 : 1 + rng_.index(3);
       for (std::size_t i = 0; i < n; ++i) m.terminals.push_back(add_terminal(c.terminal));
     }
@@ -923,8 +933,8 @@ class TrafficGenerator {
     const Merchant& mer = merchants_[m];
     const Category& cat = kCategories[mer.category];
     // Most tickets are near the low end of the range (minimum of three draws).
-    const std::int64_t cents = std::min(rng_.low_skewed(cat.lo_cents, cat.hi_cents),
-                                        rng_.between(cat.lo_cents, cat.hi_cents));
+    const std::int64_t skewed = rng_.low_skewed(cat.lo_cents, cat.hi_cents);
+    const std::int64_t cents = std::min(skewed, rng_.between(cat.lo_cents, cat.hi_cents));
     return usd_cents_to_minor(mer.currency, cents);
   }
 
