@@ -15,5 +15,7 @@ int run_submit_command(int argc, char** argv);
 int run_verify_command(int argc, char** argv);
 int run_keygen_command(int argc, char** argv);
 int run_sample_command(int argc, char** argv);
+int run_status_command(int argc, char** argv);
+int run_inject_command(int argc, char** argv);
 
 }  // namespace triad::cli

@@ -16,6 +16,8 @@ constexpr const char* kUsage =
     "  verify   check a decision certificate offline with the replicas' public keys\n"
     "  keygen   create the replicas' Ed25519 keys in a directory\n"
     "  sample   write a sample card file and sample traffic\n"
+    "  status   show a running cluster: replica states, repairs, MTBF/MTTR, mode\n"
+    "  inject   inject a fault into one replica of a running cluster\n"
     "\n"
     "`triad COMMAND --help` describes each command's options.\n";
 
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
   if (command == "verify") return triad::cli::run_verify_command(argc - 1, argv + 1);
   if (command == "keygen") return triad::cli::run_keygen_command(argc - 1, argv + 1);
   if (command == "sample") return triad::cli::run_sample_command(argc - 1, argv + 1);
+  if (command == "status") return triad::cli::run_status_command(argc - 1, argv + 1);
+  if (command == "inject") return triad::cli::run_inject_command(argc - 1, argv + 1);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;

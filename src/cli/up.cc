@@ -38,6 +38,18 @@ int run_up_command(int argc, char** argv) {
   app.add_option("--max-in-flight", config.max_in_flight, "undecided transactions before overload")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
+  app.add_option("--checkpoint-every", config.checkpoint_interval,
+                 "vote a full-state checkpoint digest every K transactions")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--transient-limit", config.transient_limit,
+                 "transient faults (wrong code, bad signature, missing) within the window that "
+                 "send a replica to repair")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--transient-window-ms", config.transient_window_ms, "the window of --transient-limit")
+      ->check(CLI::Range(1, 86'400'000))
+      ->capture_default_str();
   app.add_option("--replica-bin", one_binary,
                  "run this one replica program for a, b and c (needs --allow-identical-builds)");
   app.add_flag("--allow-identical-builds", config.allow_identical_builds,

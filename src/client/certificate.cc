@@ -55,6 +55,14 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
   }
   std::copy(tx_digest.begin(), tx_digest.end(), content.tx_digest.begin());
   std::copy(state_digest.begin(), state_digest.end(), content.state_digest.begin());
+  if (cert->checkpoint_digest() != nullptr) {
+    const auto checkpoint = wire::as_bytes(cert->checkpoint_digest());
+    if (checkpoint.size() != 32) {
+      return Status::corruption("field checkpoint_digest has " + std::to_string(checkpoint.size()) +
+                                " bytes, 32 expected");
+    }
+    std::copy(checkpoint.begin(), checkpoint.end(), content.checkpoint_digest.begin());
+  }
 
   std::uint8_t signed_by = 0;
   if (cert->signatures() != nullptr) {

@@ -26,5 +26,7 @@ inline std::string frontend_log(const std::string& dir) { return logs_dir(dir) +
 inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
 // The running front end writes its client endpoint here, one line.
 inline std::string endpoint_file(const std::string& dir) { return dir + "/endpoint"; }
+// ... and its control endpoint (`triad status`, `triad inject`) here.
+inline std::string control_file(const std::string& dir) { return dir + "/control"; }
 
 }  // namespace triad::layout

@@ -1,7 +1,10 @@
 #include "frontend/core.h"
 
+#include <nlohmann/json.hpp>
+
 #include "common/assert.h"
 #include "common/log.h"
+#include "crypto/hash.h"
 #include "rules/engine.h"
 #include "wire/codec.h"
 
@@ -25,15 +28,33 @@ std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
 
 std::string replica_label(int r) { return std::string("replica ") + replica_name(r); }
 
+repair::Fault repair_fault(voter::DivergenceKind kind) {
+  switch (kind) {
+    case voter::DivergenceKind::kWrongVerdict: return repair::Fault::kWrongVerdict;
+    case voter::DivergenceKind::kBadSignature: return repair::Fault::kBadSignature;
+    case voter::DivergenceKind::kMissing: return repair::Fault::kMissing;
+    case voter::DivergenceKind::kStateDigestMismatch: return repair::Fault::kStateDigestMismatch;
+    case voter::DivergenceKind::kCheckpointMismatch: return repair::Fault::kCheckpointMismatch;
+  }
+  TRIAD_ASSERT(false);
+}
+
 }  // namespace
 
-Core::Core(const Config& config)
+// Recent agreed verdicts kept for the catch-up check, and checkpoints kept
+// for the snapshot check.
+constexpr std::size_t kAgreedRing = 16384;
+constexpr std::size_t kCheckpointsKept = 8;
+
+Core::Core(const Config& config, std::uint64_t now_us)
     : config_(config),
       sequencer_({.trust_client_time = config.trust_client_time}),
-      voter_({.deadline_us = config.deadline_us}) {}
+      voter_({.deadline_us = config.deadline_us}),
+      supervisor_(config.repair, now_us),
+      agreed_(kAgreedRing) {}
 
-Status Core::create(const Config& config, std::unique_ptr<Core>* out) {
-  std::unique_ptr<Core> core(new Core(config));
+Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
+  std::unique_ptr<Core> core(new Core(config, now_us));
   for (int r = 0; r < kReplicaCount; ++r) {
     const auto i = static_cast<std::size_t>(r);
     if (Status s = crypto::VerifyingKey::from_public_key(config.replica_keys[i], &core->keys_[i]);
@@ -133,9 +154,10 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   journal_.push_back({a.ts_ms, std::move(tx)});
   answers_.emplace_back();
   ++counters_.sequenced;
-  voter_.open(a.seq, now_us, voter::Voter::kAllReplicas, &voter_out_);
   waiters_[a.seq].push_back({client, tag, false});
-  handle_voter_output(out);
+  // Only healthy replicas vote: duplex with one in repair, 91 with two.
+  voter_.open(a.seq, now_us, supervisor_.voting_mask(), &voter_out_);
+  handle_voter_output(now_us, out);
 }
 
 void Core::reply_error(const std::string& client, std::uint64_t tag, int kind,
@@ -218,7 +240,11 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (msg->verdicts() != nullptr) {
     for (const wire::Verdict* v : *msg->verdicts()) on_verdict(r, *v, now_us);
   }
-  handle_voter_output(out);
+  if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
+    on_snapshot(r, *snap, now_us, out);
+  }
+  handle_voter_output(now_us, out);
+  handle_repair_output(out);
 }
 
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
@@ -235,6 +261,22 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   view.connected = true;
   view.fingerprint = std::move(fingerprint);
   view.next_seq = next_seq;
+  Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  if (t.active && !t.installed) {
+    if (!t.install.empty()) {
+      // A fresh process in repair: give it the snapshot before any replay.
+      out->to_replicas.push_back({r, std::move(t.install)});
+      t.install.clear();
+      return;
+    }
+    if (t.installed_seq > 0 && next_seq == t.installed_seq + 1) {
+      t.installed = true;
+      log::info(replica_label(r) + " installed the snapshot of seq " +
+                std::to_string(t.installed_seq) + "; replaying the journal after it");
+    } else if (t.source >= 0) {
+      return;  // the snapshot is on its way; replaying from 1 would be wasted
+    }
+  }
   // Whatever it has not seen yet, up to what everyone else has been sent.
   send_range(r, std::max<std::uint64_t>(next_seq, 1), flushed_seq_, out);
 }
@@ -246,8 +288,14 @@ void Core::on_verdict(int r, const wire::Verdict& v, std::uint64_t now_us) {
     log::warn(replica_label(r) + ": " + s.message());
     return;
   }
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
   if (!voter_.wants(verdict.content.seq, r)) {
-    ++counters_.late_verdicts;  // e.g. a restarted replica catching up: nothing to vote on
+    if (transfers_[static_cast<std::size_t>(r)].active) {
+      check_repairing_verdict(r, verdict, now_us);
+    } else {
+      ++counters_.late_verdicts;
+    }
     return;
   }
   // The name comes from the connection, not from what the message claims.
@@ -261,10 +309,176 @@ void Core::on_verdict(int r, const wire::Verdict& v, std::uint64_t now_us) {
 
 void Core::on_time(std::uint64_t now_us, Outbox* out) {
   voter_.on_time(now_us, &voter_out_);
-  handle_voter_output(out);
+  handle_voter_output(now_us, out);
+  supervisor_.on_time(now_us, &repair_out_);
+  handle_repair_output(out);
 }
 
-void Core::handle_voter_output(Outbox* out) {
+std::optional<std::uint64_t> Core::next_timer_us() const {
+  const auto a = voter_.next_deadline_us();
+  const auto b = supervisor_.next_timer_us();
+  if (a && b) return std::min(*a, *b);
+  return a ? a : b;
+}
+
+void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
+  on_replica_gone(r);
+  replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
+  supervisor_.on_process_exited(r, now_us, &repair_out_);
+  handle_repair_output(out);
+}
+
+void Core::on_process_started(int r, std::uint64_t now_us, Outbox* out) {
+  supervisor_.on_process_started(r, now_us, &repair_out_);
+  handle_repair_output(out);
+}
+
+void Core::inject(int r, const std::string& fault, Outbox* out) {
+  log::warn("injecting fault " + fault + " into " + replica_label(r));
+  send_control(r, &fault, false, out);
+}
+
+void Core::send_control(int r, const std::string* inject, bool snapshot_request, Outbox* out) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const auto text = inject != nullptr ? fbb.CreateString(*inject)
+                                      : flatbuffers::Offset<flatbuffers::String>();
+  wire::ToReplicaBuilder b(fbb);
+  b.add_inject(text);
+  b.add_snapshot_request(snapshot_request);
+  fbb.Finish(b.Finish());
+  out->to_replicas.push_back({r, bytes_of(fbb)});
+}
+
+// The supervisor's decisions become process commands and snapshot requests.
+void Core::handle_repair_output(Outbox* out) {
+  for (const repair::Transition& t : repair_out_.transitions) {
+    log::warn(replica_label(t.replica) + ": " + repair::to_string(t.from) + " -> " +
+              repair::to_string(t.to) + " (" + t.reason + "); mode " +
+              repair::to_string(supervisor_.mode()));
+    if (t.to == repair::ReplicaState::kHealthy) {
+      transfers_[static_cast<std::size_t>(t.replica)] = Transfer{};
+    }
+  }
+  for (const repair::Action& a : repair_out_.actions) {
+    Transfer& t = transfers_[static_cast<std::size_t>(a.replica)];
+    switch (a.kind) {
+      case repair::Action::Kind::kStopProcess:
+        t = Transfer{};
+        out->processes.push_back({Outbox::ProcessCommand::Kind::kStop, a.replica});
+        break;
+      case repair::Action::Kind::kStartProcess:
+        t = Transfer{};
+        out->processes.push_back({Outbox::ProcessCommand::Kind::kStart, a.replica});
+        break;
+      case repair::Action::Kind::kTransferSnapshot:
+        t = Transfer{};
+        t.active = true;
+        t.source = a.source;
+        if (a.source >= 0) {
+          log::info(replica_label(a.replica) + ": asking " + replica_label(a.source) +
+                    " for its latest checkpoint snapshot");
+          send_control(a.source, nullptr, true, out);
+        } else {
+          // No healthy source: start from the card file, replay everything.
+          t.installed = true;
+          log::warn(replica_label(a.replica) +
+                    ": no healthy replica to copy; replaying the whole journal");
+        }
+        break;
+    }
+  }
+  repair_out_.clear();
+}
+
+void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us,
+                       Outbox* out) {
+  for (int r = 0; r < kReplicaCount; ++r) {
+    Transfer& t = transfers_[static_cast<std::size_t>(r)];
+    if (!t.active || t.source != source || t.installed_seq != 0) continue;
+    // Check the snapshot against what the majority agreed at its seq.
+    const std::uint64_t seq = snap.seq();
+    const auto state = wire::as_bytes(snap.state_digest());
+    const auto checkpoint = wire::as_bytes(snap.checkpoint_digest());
+    const auto engine = wire::as_bytes(snap.engine_state());
+    std::string problem;
+    if (seq == 0) {
+      // The start state: a fresh process already has it.
+      t.installed_seq = 0;
+      t.installed = true;
+      supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+      send_range(r, 1, flushed_seq_, out);
+      continue;
+    }
+    const voter::VerdictContent* agreed = nullptr;
+    for (const auto& c : checkpoints_) {
+      if (c.seq == seq) agreed = &c;
+    }
+    if (agreed == nullptr) {
+      problem = "no agreed checkpoint at seq " + std::to_string(seq);
+    } else if (state.size() != 32 || !std::equal(state.begin(), state.end(),
+                                                 agreed->state_digest.begin())) {
+      problem = "state digest differs from the majority's at seq " + std::to_string(seq);
+    } else if (checkpoint.size() != 32 ||
+               !std::equal(checkpoint.begin(), checkpoint.end(),
+                           agreed->checkpoint_digest.begin()) ||
+               crypto::sha256(engine) != agreed->checkpoint_digest) {
+      problem = "state does not hash to the majority's checkpoint digest at seq " +
+                std::to_string(seq);
+    }
+    if (!problem.empty()) {
+      log::error(replica_label(r) + ": snapshot from " + replica_label(source) + " refused: " +
+                 problem);
+      supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
+      continue;
+    }
+    flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
+    const auto copy = wire::CreateSnapshot(
+        fbb, seq, fbb.CreateVector(state.data(), state.size()),
+        fbb.CreateVector(checkpoint.data(), checkpoint.size()),
+        fbb.CreateVector(engine.data(), engine.size()));
+    wire::ToReplicaBuilder b(fbb);
+    b.add_install(copy);
+    fbb.Finish(b.Finish());
+    t.installed_seq = seq;
+    supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+    if (replicas_[static_cast<std::size_t>(r)].connected) {
+      out->to_replicas.push_back({r, bytes_of(fbb)});
+    } else {
+      t.install = bytes_of(fbb);  // sent when the new process says hello
+    }
+    log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
+              std::to_string(engine.size()) + " bytes) from " + replica_label(source) +
+              " matches the majority's checkpoint");
+  }
+}
+
+// A replica in repair is not voting; it rejoins once a verdict of its near
+// the live edge equals what the majority agreed, signature included.
+void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
+                                   std::uint64_t now_us) {
+  if (!transfers_[static_cast<std::size_t>(r)].installed) return;
+  const std::uint64_t seq = verdict.content.seq;
+  const auto& agreed = agreed_[seq % agreed_.size()];
+  if (!agreed || agreed->seq != seq) return;  // not decided yet, or too old
+  const std::uint64_t live_edge_margin = std::max<std::uint64_t>(64, voter_.open_count());
+  if (seq + live_edge_margin < sequencer_.last_seq()) return;
+  const bool signed_ok = keys_[static_cast<std::size_t>(r)].verify(
+      wire::verdict_signing_bytes(verdict.content, r, verdict.fingerprint), verdict.signature);
+  if (signed_ok && verdict.content == *agreed) {
+    log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) +
+              " with the majority's state digest");
+    transfers_[static_cast<std::size_t>(r)] = Transfer{};
+    supervisor_.on_caught_up(r, now_us, &repair_out_);
+  } else {
+    supervisor_.on_repair_failed(
+        r, now_us,
+        signed_ok ? "verdict after repair differs from the majority's"
+                  : "verdict after repair is badly signed",
+        &repair_out_);
+  }
+}
+
+void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   for (const voter::Decision& d : voter_out_.decisions) {
     ++counters_.decisions;
     Answer answer;
@@ -272,7 +486,13 @@ void Core::handle_voter_output(Outbox* out) {
     answer.agree = names_of(d.agree_mask);
     answer.divergent = names_of(d.divergent_mask);
     if (d.kind == voter::DecisionKind::kAgreed) {
-      answer.certificate = wire::build_certificate(d.signers.front().content, d.signers);
+      const voter::VerdictContent& content = d.signers.front().content;
+      answer.certificate = wire::build_certificate(content, d.signers);
+      agreed_[d.seq % agreed_.size()] = content;
+      if (content.checkpoint_digest != Digest{}) {
+        if (checkpoints_.size() == kCheckpointsKept) checkpoints_.erase(checkpoints_.begin());
+        checkpoints_.push_back(content);
+      }
     } else {
       ++counters_.fail_safe;
       log::warn("seq " + std::to_string(d.seq) + ": fail-safe decline " + answer.code +
@@ -286,9 +506,12 @@ void Core::handle_voter_output(Outbox* out) {
     for (const Waiter& w : it->second) reply_decision(w.client, w.tag, d.seq, w.replayed, out);
     waiters_.erase(it);
   }
+  for (const voter::Match& m : voter_out_.matches) {
+    supervisor_.on_verdict_ok(m.replica, now_us, &repair_out_);
+  }
   for (const voter::Divergence& d : voter_out_.divergences) {
-    ++replicas_[static_cast<std::size_t>(d.replica)]
-          .divergences.by_kind[static_cast<std::size_t>(d.kind)];
+    ++replicas_[static_cast<std::size_t>(d.replica)].divergences;
+    supervisor_.on_fault(d.replica, repair_fault(d.kind), now_us, &repair_out_);
     std::string evidence;
     if (d.observed) evidence += " observed code " + to_string(d.observed->code);
     if (d.majority) evidence += ", majority code " + to_string(d.majority->code);
@@ -296,6 +519,45 @@ void Core::handle_voter_output(Outbox* out) {
               voter::to_string(d.kind) + evidence);
   }
   voter_out_.clear();
+  handle_repair_output(out);
+}
+
+std::string Core::status_json(std::uint64_t now_us) const {
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["mode"] = repair::to_string(supervisor_.mode());
+  j["last_seq"] = sequencer_.last_seq();
+  j["decisions"] = counters_.decisions;
+  j["fail_safe"] = counters_.fail_safe;
+  j["replayed"] = counters_.replayed;
+  j["client_errors"] = counters_.client_errors;
+  j["in_flight"] = voter_.open_count();
+  j["replicas"] = Json::array();
+  for (int r = 0; r < kReplicaCount; ++r) {
+    const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
+    const repair::Supervisor::Stats st = supervisor_.stats(r, now_us);
+    Json faults = Json::object();
+    for (std::size_t k = 0; k < repair::kFaultKinds; ++k) {
+      faults[repair::to_string(static_cast<repair::Fault>(k))] = st.faults_by_kind[k];
+    }
+    Json rj;
+    rj["name"] = std::string(1, replica_name(r));
+    rj["state"] = repair::to_string(st.state);
+    rj["connected"] = v.connected;
+    rj["fingerprint"] = v.fingerprint;
+    rj["last_seq_applied"] = v.last_verdict_seq;
+    rj["divergences"] = faults;
+    rj["failures"] = st.failures;
+    rj["repairs"] = st.repairs;
+    rj["last_time_to_repair_ms"] = static_cast<double>(st.last_time_to_repair_us) / 1000.0;
+    rj["mtbf_s"] = static_cast<double>(st.mtbf_us) / 1e6;
+    rj["mtbf_lower_bound"] = st.mtbf_lower_bound;
+    rj["mttr_s"] = static_cast<double>(st.mttr_us) / 1e6;
+    rj["mttr_lower_bound"] = st.mttr_lower_bound;
+    rj["availability"] = static_cast<double>(st.availability_ppm) / 1e6;
+    j["replicas"].push_back(rj);
+  }
+  return j.dump();
 }
 
 }  // namespace triad::frontend

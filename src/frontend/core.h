@@ -15,12 +15,14 @@
 
 #include "common/types.h"
 #include "crypto/ed25519.h"
+#include "repair/repair.h"
 #include "sequencer/sequencer.h"
 #include "triad/transaction.h"
 #include "voter/voter.h"
 
 namespace triad::wire {
 struct Verdict;
+struct Snapshot;
 }  // namespace triad::wire
 
 namespace triad::frontend {
@@ -35,17 +37,20 @@ struct Outbox {
     int replica;
     std::vector<std::uint8_t> bytes;
   };
+  // From the repair supervisor: kill (kStop) or start afresh (kStart) a
+  // replica's process, then report back with on_process_exited/started.
+  struct ProcessCommand {
+    enum class Kind : std::uint8_t { kStop, kStart } kind;
+    int replica;
+  };
   std::vector<ToClient> to_clients;
   std::vector<ToReplica> to_replicas;
+  std::vector<ProcessCommand> processes;
   void clear() {
     to_clients.clear();
     to_replicas.clear();
+    processes.clear();
   }
-};
-
-struct DivergenceCounts {
-  std::array<std::uint64_t, 4> by_kind{};  // index: voter::DivergenceKind
-  std::uint64_t total() const { return by_kind[0] + by_kind[1] + by_kind[2] + by_kind[3]; }
 };
 
 class Core {
@@ -55,10 +60,11 @@ class Core {
     std::uint64_t deadline_us = 1'000'000;
     std::size_t max_in_flight = 20'000;
     std::array<PublicKey, kReplicaCount> replica_keys{};
+    repair::Supervisor::Config repair;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key.
-  static Status create(const Config& config, std::unique_ptr<Core>* out);
+  static Status create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out);
 
   // One frame from a client. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
@@ -72,16 +78,22 @@ class Core {
   // The replica's connection or process is gone: send nothing more until it
   // says hello again.
   void on_replica_gone(int replica);
+  // The replica's process ended (whether asked to or not) / was started.
+  void on_process_exited(int replica, std::uint64_t now_us, Outbox* out);
+  void on_process_started(int replica, std::uint64_t now_us, Outbox* out);
+  // `triad inject`: forwards the fault (already validated) to the replica.
+  void inject(int replica, const std::string& fault, Outbox* out);
   void on_time(std::uint64_t now_us, Outbox* out);
 
   // The earliest time on_time has something to do, for the poll timeout.
-  std::optional<std::uint64_t> next_timer_us() const { return voter_.next_deadline_us(); }
+  std::optional<std::uint64_t> next_timer_us() const;
 
   struct ReplicaView {
     bool connected = false;
     std::string fingerprint;
-    std::uint64_t next_seq = 1;  // as last reported in a hello
-    DivergenceCounts divergences;
+    std::uint64_t next_seq = 1;     // as last reported in a hello
+    std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
+    std::uint64_t divergences = 0;  // total; by kind in the supervisor's stats
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
   bool all_connected() const;
@@ -99,9 +111,13 @@ class Core {
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
+  std::uint64_t last_seq() const { return sequencer_.last_seq(); }
+  const repair::Supervisor& supervisor() const { return supervisor_; }
+  // `triad status --json`: per replica and for the system.
+  std::string status_json(std::uint64_t now_us) const;
 
  private:
-  explicit Core(const Config& config);
+  Core(const Config& config, std::uint64_t now_us);
 
   struct JournalEntry {
     std::int64_t ts_ms;
@@ -128,7 +144,22 @@ class Core {
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
                 std::uint32_t rules_version, Outbox* out);
   void on_verdict(int replica, const wire::Verdict& verdict, std::uint64_t now_us);
-  void handle_voter_output(Outbox* out);
+  void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us,
+                   Outbox* out);
+  void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
+                               std::uint64_t now_us);
+  void handle_voter_output(std::uint64_t now_us, Outbox* out);
+  void handle_repair_output(Outbox* out);
+  void send_control(int replica, const std::string* inject, bool snapshot_request, Outbox* out);
+
+  // A repair in progress: where the snapshot comes from and how far it got.
+  struct Transfer {
+    bool active = false;
+    int source = -1;
+    std::vector<std::uint8_t> install;  // a ready ToReplica{install}, until sent
+    std::uint64_t installed_seq = 0;    // the snapshot's seq, once sent
+    bool installed = false;             // the replica said hello after it
+  };
 
   Config config_;
   std::array<crypto::VerifyingKey, kReplicaCount> keys_;
@@ -136,6 +167,14 @@ class Core {
   sequencer::Sequencer sequencer_;
   voter::Voter voter_;
   voter::Output voter_out_;
+  repair::Supervisor supervisor_;
+  repair::Output repair_out_;
+  std::array<Transfer, kReplicaCount> transfers_;
+  // Agreed content of recent seqs (ring, index seq % size), to tell when a
+  // replica in repair has caught up; and of recent checkpoint seqs, to check
+  // a snapshot against the majority's checkpoint digest.
+  std::vector<std::optional<voter::VerdictContent>> agreed_;
+  std::vector<voter::VerdictContent> checkpoints_;
   // In memory for now, index seq - 1; the durable journal is a later issue's.
   std::vector<JournalEntry> journal_;
   std::vector<std::optional<Answer>> answers_;

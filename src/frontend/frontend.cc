@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "common/assert.h"
@@ -53,7 +54,8 @@ class FrontEnd {
   FrontEnd(const Config& config, zmq::context_t& context)
       : config_(config),
         clients_(context, zmq::socket_type::router),
-        replicas_(context, zmq::socket_type::router) {}
+        replicas_(context, zmq::socket_type::router),
+        control_(context, zmq::socket_type::rep) {}
 
   // Loads the public keys and binds both sockets. Nothing is started yet, so
   // a failure here leaves nothing behind.
@@ -62,12 +64,14 @@ class FrontEnd {
     core_config.trust_client_time = config_.trust_client_time;
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
+    core_config.repair.transient_limit = config_.transient_limit;
+    core_config.repair.transient_window_us = config_.transient_window_ms * 1000;
     for (int r = 0; r < kReplicaCount; ++r) {
       TRIAD_RETURN_IF_ERROR(crypto::load_public_key(
           layout::replica_public_key(config_.dir, r),
           &core_config.replica_keys[static_cast<std::size_t>(r)]));
     }
-    TRIAD_RETURN_IF_ERROR(Core::create(core_config, &core_));
+    TRIAD_RETURN_IF_ERROR(Core::create(core_config, mono_us(), &core_));
     clients_.set(zmq::sockopt::linger, 0);
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
     clients_.set(zmq::sockopt::sndhwm, 0);
@@ -76,19 +80,24 @@ class FrontEnd {
     replicas_.set(zmq::sockopt::router_handover, 1);  // a restarted replica takes its name back
     replicas_.set(zmq::sockopt::sndhwm, 0);
     replicas_.set(zmq::sockopt::rcvhwm, 0);
-    replicas_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+    replicas_.set(zmq::sockopt::maxmsgsize, wire::kMaxReplicaTransportBytes);
     try {
       clients_.bind(config_.listen_endpoint);
     } catch (const zmq::error_t& e) {
       return Status::unavailable("cannot listen on " + config_.listen_endpoint + ": " + e.what());
     }
     replicas_.bind("tcp://127.0.0.1:*");
+    control_.set(zmq::sockopt::linger, 0);
+    control_.set(zmq::sockopt::maxmsgsize, std::int64_t{4096});
+    control_.bind("tcp://127.0.0.1:*");
     client_endpoint_ = clients_.get(zmq::sockopt::last_endpoint);
     replica_endpoint_ = replicas_.get(zmq::sockopt::last_endpoint);
+    control_endpoint_ = control_.get(zmq::sockopt::last_endpoint);
     return Status::ok();
   }
 
   const std::string& client_endpoint() const { return client_endpoint_; }
+  const std::string& control_endpoint() const { return control_endpoint_; }
 
   Status start_replicas() {
     for (int r = 0; r < kReplicaCount; ++r) {
@@ -141,18 +150,12 @@ class FrontEnd {
       << c.fail_safe << " fail-safe), " << c.replayed << " replayed, " << c.client_errors
       << " client errors, " << c.late_verdicts << " late verdicts, divergences";
     for (int r = 0; r < kReplicaCount; ++r) {
-      s << " " << replica_name(r) << "=" << core_->replica(r).divergences.total();
+      s << " " << replica_name(r) << "=" << core_->replica(r).divergences;
     }
     log::info(s.str());
   }
 
  private:
-  struct Restart {
-    std::uint64_t started_us = 0;
-    std::uint64_t restart_at_us = 0;  // non-zero: restart pending
-    std::uint64_t backoff_ms = 0;
-  };
-
   // Diversity is the point of three replicas: two identical builds share
   // every compiler and library bug, so that is refused unless intended.
   Status check_fingerprints() {
@@ -178,46 +181,53 @@ class FrontEnd {
                                      "--connect", replica_endpoint_,
                                      "--inject", replica::to_string(fault),
                                      "--seed", std::to_string(config_.seed),
+                                     "--checkpoint-every", std::to_string(config_.checkpoint_interval),
                                      "--log", layout::replica_log(config_.dir, r)};
-    TRIAD_RETURN_IF_ERROR(processes_.start(r, argv));
-    restarts_[static_cast<std::size_t>(r)].started_us = mono_us();
-    return Status::ok();
+    return processes_.start(r, argv);
   }
 
-  // A replica that died is restarted (without any injected fault) and catches
-  // up from the journal; a replica that keeps dying is retried with back-off.
+  // Carries out the repair supervisor's process commands, and reports
+  // processes that ended, whether asked to or not.
   void supervise() {
     const std::uint64_t now = mono_us();
     for (const auto& e : processes_.reap()) {
-      Restart& l = restarts_[static_cast<std::size_t>(e.replica)];
-      core_->on_replica_gone(e.replica);
-      if (now - l.started_us > 30'000'000) l.backoff_ms = 0;
-      l.backoff_ms = l.backoff_ms == 0 ? 200 : std::min<std::uint64_t>(l.backoff_ms * 2, 10'000);
-      l.restart_at_us = now + l.backoff_ms * 1000;
-      log::error(replica_label(e.replica) + " " + e.how + "; restarting in " +
-                 std::to_string(l.backoff_ms) + " ms");
+      log::error(replica_label(e.replica) + " " + e.how);
+      core_->on_process_exited(e.replica, now, &out_);
     }
-    for (int r = 0; r < kReplicaCount; ++r) {
-      Restart& l = restarts_[static_cast<std::size_t>(r)];
-      if (l.restart_at_us == 0 || now < l.restart_at_us) continue;
-      l.restart_at_us = 0;
-      if (Status s = start_replica(r, replica::Fault{}); !s.is_ok()) {
-        log::error(replica_label(r) + ": " + s.to_string());
-        l.restart_at_us = now + 1'000'000;
+    send_out();
+  }
+
+  void run_process_commands() {
+    // Commands can produce more commands (a failed start reports an exit).
+    while (!out_.processes.empty()) {
+      const auto commands = std::move(out_.processes);
+      out_.processes.clear();
+      for (const auto& c : commands) {
+        if (c.kind == Outbox::ProcessCommand::Kind::kStop) {
+          if (!processes_.kill(c.replica)) core_->on_process_exited(c.replica, mono_us(), &out_);
+        } else if (Status s = start_replica(c.replica, replica::Fault{}); s.is_ok()) {
+          log::info("restarted " + replica_label(c.replica) + " from scratch");
+          core_->on_process_started(c.replica, mono_us(), &out_);
+        } else {
+          log::error(replica_label(c.replica) + ": " + s.to_string());
+          core_->on_process_exited(c.replica, mono_us(), &out_);
+        }
       }
     }
   }
 
   void poll_once(long timeout_ms) {
     zmq::pollitem_t items[] = {{clients_.handle(), 0, ZMQ_POLLIN, 0},
-                               {replicas_.handle(), 0, ZMQ_POLLIN, 0}};
+                               {replicas_.handle(), 0, ZMQ_POLLIN, 0},
+                               {control_.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
+    if (items[2].revents & ZMQ_POLLIN) receive_control();
     core_->on_time(mono_us(), &out_);
     send_out();
   }
@@ -260,7 +270,42 @@ class FrontEnd {
     send_out();
   }
 
+  // `triad status` and `triad inject`: one JSON request, one JSON answer.
+  void receive_control() {
+    zmq::message_t request;
+    if (!control_.recv(request, zmq::recv_flags::dontwait)) return;
+    using Json = nlohmann::json;
+    const Json j = Json::parse(request.to_string_view(), nullptr, /*allow_exceptions=*/false);
+    std::string answer;
+    const auto field = [&](const char* name) {
+      return j.is_object() && j.contains(name) && j[name].is_string() ? j[name].get<std::string>()
+                                                                      : std::string();
+    };
+    const std::string cmd = field("cmd");
+    if (cmd == "status") {
+      answer = core_->status_json(mono_us());
+    } else if (cmd == "inject") {
+      const std::string name = field("replica");
+      const int r = name.size() == 1 ? replica_index(name[0]) : -1;
+      replica::Fault fault;
+      const Status s = replica::parse_fault(field("fault"), &fault);
+      if (r < 0) {
+        answer = Json{{"error", "replica must be a, b or c"}}.dump();
+      } else if (!s.is_ok()) {
+        answer = Json{{"error", s.message()}}.dump();
+      } else {
+        core_->inject(r, replica::to_string(fault), &out_);
+        answer = Json{{"ok", true}}.dump();
+      }
+    } else {
+      answer = Json{{"error", "unknown request; expected status or inject"}}.dump();
+    }
+    control_.send(zmq::buffer(answer), zmq::send_flags::dontwait);
+    send_out();
+  }
+
   void send_out() {
+    run_process_commands();
     for (const auto& m : out_.to_clients) {
       // A client that went away is not an error of ours; the answer is dropped.
       try {
@@ -287,12 +332,13 @@ class FrontEnd {
   Config config_;
   zmq::socket_t clients_;
   zmq::socket_t replicas_;
+  zmq::socket_t control_;
   std::string client_endpoint_;
+  std::string control_endpoint_;
   std::string replica_endpoint_;
   std::unique_ptr<Core> core_;
   Outbox out_;
   ReplicaProcesses processes_;
-  std::array<Restart, kReplicaCount> restarts_;
   bool ready_ = false;
 };
 
@@ -347,6 +393,7 @@ int run(const Config& config) {
     return fail_start(s.message());
   }
   std::ofstream(layout::endpoint_file(config.dir)) << fe.client_endpoint() << "\n";
+  std::ofstream(layout::control_file(config.dir)) << fe.control_endpoint() << "\n";
   log::info(std::to_string(cards.cards.size()) + " cards; deadline " +
             std::to_string(config.deadline_ms) + " ms; client time " +
             (config.trust_client_time ? "trusted" : "ignored") + "; listening on " +
@@ -357,6 +404,7 @@ int run(const Config& config) {
   log::info("stopping on signal");
   fe.stop();
   ::unlink(layout::endpoint_file(config.dir).c_str());
+  ::unlink(layout::control_file(config.dir).c_str());
   return 0;
 }
 

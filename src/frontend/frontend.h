@@ -19,6 +19,9 @@ struct Config {
   std::size_t max_in_flight = 20'000;   // undecided transactions before "overloaded"
   std::array<replica::Fault, 3> faults{};
   std::uint64_t seed = 1;
+  std::uint64_t checkpoint_interval = 1000;  // K: a full-state digest voted every K seqs
+  std::uint32_t transient_limit = 3;         // M transient faults within the window -> repair
+  std::uint64_t transient_window_ms = 60'000;
   // The replica programs of a, b, c: normally three different builds.
   std::array<std::string, 3> replica_binaries;
   // Start even when two replicas report the same build fingerprint (tests,

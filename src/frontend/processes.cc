@@ -51,6 +51,13 @@ std::vector<ReplicaProcesses::Exit> ReplicaProcesses::reap() {
   return exits;
 }
 
+bool ReplicaProcesses::kill(int replica) {
+  const pid_t pid = pids_[static_cast<std::size_t>(replica)];
+  if (pid <= 0) return false;
+  ::kill(pid, SIGKILL);
+  return true;
+}
+
 void ReplicaProcesses::stop_all(int grace_ms) {
   for (const pid_t pid : pids_) {
     if (pid > 0) ::kill(pid, SIGTERM);

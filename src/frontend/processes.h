@@ -30,6 +30,10 @@ class ReplicaProcesses {
   // Reaps children that ended since the last call; never blocks.
   std::vector<Exit> reap();
 
+  // SIGKILL to the replica's process (its exit is then seen by reap()).
+  // False when it has no running process.
+  bool kill(int replica);
+
   bool running(int replica) const { return pids_[static_cast<std::size_t>(replica)] > 0; }
   pid_t pid(int replica) const { return pids_[static_cast<std::size_t>(replica)]; }
 

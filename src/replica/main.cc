@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--inject", fault, "fault to inject (interface.md)");
   app.add_option("--seed", config.seed, "seed of the injected fault");
   app.add_option("--log", config.log_path, "also append logs to this file");
+  app.add_option("--checkpoint-every", config.checkpoint_interval,
+                 "vote a full-state checkpoint digest every K transactions")
+      ->check(CLI::Range(1, 100'000'000));
   std::string replay_input;
   std::string replay_output;
   app.add_option("--replay", replay_input,
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "triad-replica: cannot write %s\n", replay_output.c_str());
       return 2;
     }
-    const int rc = triad::replica::replay(config.cards_path, replay_input, out);
+    const int rc =
+        triad::replica::replay(config.cards_path, replay_input, config.checkpoint_interval, out);
     if (out != stdout && std::fclose(out) != 0) return 2;
     return rc;
   }

@@ -57,22 +57,52 @@ ResponseCode flipped(ResponseCode code) {
 }  // namespace
 
 ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
-                         crypto::SigningKey key, Fault fault, std::uint64_t seed)
+                         crypto::SigningKey key, Fault fault, std::uint64_t seed,
+                         std::uint64_t checkpoint_interval)
     : replica_(replica),
       engine_(cards),
       key_(std::move(key)),
-      fault_(fault),
       dice_(seed, replica),
+      seed_(seed),
+      checkpoint_interval_(checkpoint_interval),
       state_digest_(card_file_digest) {
-  if (fault_.kind == Fault::Kind::kBadSig) {
+  TRIAD_ASSERT(checkpoint_interval_ > 0);
+  set_fault(fault);
+  take_snapshot(0);
+}
+
+void ReplicaCore::set_fault(const Fault& fault) {
+  fault_ = fault;
+  applied_since_fault_ = 0;
+  corrupted_ = false;
+  if (fault_.kind == Fault::Kind::kBadSig && !wrong_key_.has_key()) {
     // Derived from the seed, so the bad signatures repeat exactly too.
     crypto::Sha256 h;
     h.update(std::string_view("triad-badsig-key"));
-    const std::uint8_t tag[2] = {static_cast<std::uint8_t>(seed), static_cast<std::uint8_t>(replica)};
-    h.update(std::span<const std::uint8_t>(tag, 2));
-    h.update(std::to_string(seed));
+    const std::uint8_t tag[1] = {static_cast<std::uint8_t>(replica_)};
+    h.update(std::span<const std::uint8_t>(tag, 1));
+    h.update(std::to_string(seed_));
     TRIAD_ASSERT(crypto::SigningKey::from_seed(h.finish(), &wrong_key_).is_ok());
   }
+}
+
+void ReplicaCore::take_snapshot(std::uint64_t seq) {
+  snapshot_.seq = seq;
+  snapshot_.state_digest = state_digest_;
+  engine_.serialize(&snapshot_.engine_state);
+  snapshot_.checkpoint_digest = crypto::sha256(snapshot_.engine_state);
+}
+
+Status ReplicaCore::install(const Snapshot& snapshot) {
+  if (crypto::sha256(snapshot.engine_state) != snapshot.checkpoint_digest) {
+    return Status::corruption("snapshot at seq " + std::to_string(snapshot.seq) +
+                              " does not hash to its checkpoint digest");
+  }
+  TRIAD_RETURN_IF_ERROR(engine_.restore(snapshot.engine_state));
+  snapshot_ = snapshot;
+  state_digest_ = snapshot.state_digest;
+  next_seq_ = snapshot.seq + 1;
+  return Status::ok();
 }
 
 ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms,
@@ -88,6 +118,7 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms,
   state_digest_ = chain(state_digest_, c);  // the state follows the correct decision
   c.state_digest = state_digest_;
   ++next_seq_;
+  ++applied_since_fault_;
 
   const crypto::SigningKey* signer = &key_;
   switch (fault_.kind) {
@@ -101,15 +132,26 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms,
       if (dice_.roll(fault_.probability_ppm)) step.action = Action::kDrop;
       break;
     case Fault::Kind::kCrash:
-      if (seq > fault_.after_count) step.action = Action::kCrash;
+      if (applied_since_fault_ > fault_.after_count) step.action = Action::kCrash;
       break;
     case Fault::Kind::kHang:
-      if (seq > fault_.after_count) step.action = Action::kHang;
+      if (applied_since_fault_ > fault_.after_count) step.action = Action::kHang;
       break;
-    case Fault::Kind::kCorruptState:  // needs a full-state digest to be seen; see README
-    case Fault::Kind::kDelay:         // applied by the I/O loop
+    case Fault::Kind::kCorruptState:
+      // One silent bit flip in memory; decisions go on as if nothing happened
+      // until the corrupted card is used or the next checkpoint is voted.
+      if (!corrupted_ && applied_since_fault_ >= fault_.after_count) {
+        engine_.corrupt_for_fault_injection(seed_ + static_cast<std::uint64_t>(replica_));
+        corrupted_ = true;
+      }
+      break;
+    case Fault::Kind::kDelay:  // applied by the I/O loop
     case Fault::Kind::kNone:
       break;
+  }
+  if (seq % checkpoint_interval_ == 0) {
+    take_snapshot(seq);
+    c.checkpoint_digest = snapshot_.checkpoint_digest;
   }
   step.verdict.replica = replica_;
   step.verdict.fingerprint = build_fingerprint();
@@ -137,7 +179,7 @@ class Loop {
     const std::string routing_id(1, replica_name(config_.replica));
     socket_.set(zmq::sockopt::routing_id, routing_id);
     socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+    socket_.set(zmq::sockopt::maxmsgsize, wire::kMaxReplicaTransportBytes);
     socket_.set(zmq::sockopt::rcvhwm, 0);
     socket_.set(zmq::sockopt::sndhwm, 0);
     socket_.connect(config_.endpoint);
@@ -197,7 +239,7 @@ class Loop {
 
   void receive_all() {
     zmq::message_t msg;
-    while (!hung_ && socket_.recv(msg, zmq::recv_flags::dontwait)) {
+    while (socket_.recv(msg, zmq::recv_flags::dontwait)) {
       last_received_us_ = now_us();
       const wire::ToReplica* batch = nullptr;
       const wire::AlignedFrame frame(msg.data(), msg.size());
@@ -207,6 +249,11 @@ class Loop {
         log::warn("dropped a message from the front end: " + s.to_string());
         continue;
       }
+      // Control first: a hung replica still obeys `triad inject ... none`.
+      if (batch->inject() != nullptr) on_inject(std::string(wire::as_view(batch->inject())));
+      if (hung_) continue;
+      if (batch->install() != nullptr) on_install(*batch->install());
+      if (batch->snapshot_request()) send_snapshot();
       if (batch->entries() == nullptr) continue;
       for (const wire::Sequenced* e : *batch->entries()) {
         on_entry(e->seq(), e->ts(), wire::read_transaction(e->tx()));
@@ -214,6 +261,56 @@ class Loop {
       }
     }
     flush();
+  }
+
+  void on_inject(const std::string& text) {
+    Fault fault;
+    if (Status s = parse_fault(text, &fault); !s.is_ok()) {
+      log::warn("inject refused: " + s.message());
+      return;
+    }
+    core_->set_fault(fault);
+    hung_ = false;
+    log::warn("injected fault now " + to_string(fault));
+  }
+
+  void send_snapshot() {
+    const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
+    flatbuffers::FlatBufferBuilder fbb(snap.engine_state.size() + 1024);
+    const auto engine_state = fbb.CreateVector(
+        reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()), snap.engine_state.size());
+    const auto snapshot = wire::CreateSnapshot(
+        fbb, snap.seq, fbb.CreateVector(snap.state_digest.data(), snap.state_digest.size()),
+        fbb.CreateVector(snap.checkpoint_digest.data(), snap.checkpoint_digest.size()),
+        engine_state);
+    wire::FromReplicaBuilder b(fbb);
+    b.add_snapshot(snapshot);
+    fbb.Finish(b.Finish());
+    send(fbb);
+    log::info("sent the snapshot of seq " + std::to_string(snap.seq) + " (" +
+              std::to_string(snap.engine_state.size()) + " bytes)");
+  }
+
+  void on_install(const wire::Snapshot& w) {
+    ReplicaCore::Snapshot snap;
+    snap.seq = w.seq();
+    const auto state = wire::as_bytes(w.state_digest());
+    const auto checkpoint = wire::as_bytes(w.checkpoint_digest());
+    const auto engine = wire::as_bytes(w.engine_state());
+    if (state.size() != 32 || checkpoint.size() != 32) {
+      log::error("snapshot refused: a digest is not 32 bytes");
+      return;
+    }
+    std::copy(state.begin(), state.end(), snap.state_digest.begin());
+    std::copy(checkpoint.begin(), checkpoint.end(), snap.checkpoint_digest.begin());
+    snap.engine_state.assign(reinterpret_cast<const char*>(engine.data()), engine.size());
+    if (Status s = core_->install(snap); !s.is_ok()) {
+      log::error("snapshot refused: " + s.to_string());
+      return;
+    }
+    pending_.clear();
+    log::info("installed the snapshot of seq " + std::to_string(snap.seq));
+    send_hello();  // the front end replays the journal from here
   }
 
   void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx) {
@@ -273,18 +370,10 @@ class Loop {
 
   void flush() {
     if (outbox_.empty()) return;
-    flatbuffers::FlatBufferBuilder fbb(256 * outbox_.size());
+    flatbuffers::FlatBufferBuilder fbb(320 * outbox_.size());
     std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
     verdicts.reserve(outbox_.size());
-    for (const auto& v : outbox_) {
-      const auto& c = v.content;
-      verdicts.push_back(wire::CreateVerdict(
-          fbb, c.seq, c.ts_ms, fbb.CreateVector(c.tx_digest.data(), c.tx_digest.size()),
-          fbb.CreateString(to_string(c.code)),
-          fbb.CreateVector(c.state_digest.data(), c.state_digest.size()), c.rules_version,
-          fbb.CreateString(v.fingerprint), static_cast<std::uint8_t>(v.replica),
-          fbb.CreateVector(v.signature.data(), v.signature.size())));
-    }
+    for (const auto& v : outbox_) verdicts.push_back(wire::build_verdict(fbb, v));
     const auto vec = fbb.CreateVector(verdicts);
     wire::FromReplicaBuilder b(fbb);
     b.add_verdicts(vec);
@@ -334,7 +423,8 @@ Status load_cards(const std::string& path, rules::CardFile* cards, Digest* initi
 
 }  // namespace
 
-int replay(const std::string& cards_path, const std::string& input_path, std::FILE* out) {
+int replay(const std::string& cards_path, const std::string& input_path,
+           std::uint64_t checkpoint_interval, std::FILE* out) {
   const auto fail = [](const std::string& message) {
     std::fprintf(stderr, "triad-replica --replay: %s\n", message.c_str());
     return 2;
@@ -344,7 +434,7 @@ int replay(const std::string& cards_path, const std::string& input_path, std::FI
   if (Status s = load_cards(cards_path, &cards, &initial_state); !s.is_ok()) return fail(s.message());
   std::ifstream in(input_path);
   if (!in) return fail("cannot read " + input_path);
-  ReplicaCore core(0, cards, initial_state, crypto::SigningKey(), Fault{}, 0);
+  ReplicaCore core(0, cards, initial_state, crypto::SigningKey(), Fault{}, 0, checkpoint_interval);
   std::string line;
   std::uint64_t line_no = 0;
   std::int64_t last_ts = INT64_MIN;
@@ -362,9 +452,11 @@ int replay(const std::string& cards_path, const std::string& input_path, std::FI
     Transaction tx;
     if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) return fail(where + s.message());
     const ReplicaCore::Step step = core.apply(seq, ts, tx);
-    std::fprintf(out, "%llu %s %s\n", static_cast<unsigned long long>(seq),
-                 to_string(step.verdict.content.code).c_str(),
-                 to_hex(step.verdict.content.state_digest).c_str());
+    const voter::VerdictContent& c = step.verdict.content;
+    std::fprintf(out, "%llu %s %s%s%s\n", static_cast<unsigned long long>(seq),
+                 to_string(c.code).c_str(), to_hex(c.state_digest).c_str(),
+                 c.checkpoint_digest == Digest{} ? "" : " checkpoint ",
+                 c.checkpoint_digest == Digest{} ? "" : to_hex(c.checkpoint_digest).c_str());
   }
   std::fflush(out);
   return 0;
@@ -390,7 +482,7 @@ int run(const Config& config) {
   crypto::SigningKey key;
   if (Status s = crypto::load_signing_key(config.key_path, &key); !s.is_ok()) return fail(s);
   auto core = std::make_unique<ReplicaCore>(config.replica, cards, initial_state, std::move(key),
-                                            config.fault, config.seed);
+                                            config.fault, config.seed, config.checkpoint_interval);
   log::info("started: " + std::to_string(cards.cards.size()) + " cards, fingerprint \"" +
             build_fingerprint() + "\", fault " + to_string(config.fault) + ", front end " +
             config.endpoint);

@@ -25,8 +25,12 @@ const std::string& build_fingerprint();
 // digest, sign. Faults are applied here so the simulator and tests share them.
 class ReplicaCore {
  public:
+  // Every checkpoint_interval seqs the whole engine state is serialized; its
+  // SHA-256 goes into that seq's verdict and the bytes are kept as the
+  // snapshot a replica in repair can be given.
   ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
-              crypto::SigningKey key, Fault fault, std::uint64_t seed);
+              crypto::SigningKey key, Fault fault, std::uint64_t seed,
+              std::uint64_t checkpoint_interval = 1000);
 
   enum class Action : std::uint8_t { kSend, kDrop, kCrash, kHang };
   struct Step {
@@ -41,16 +45,39 @@ class ReplicaCore {
   const Digest& state_digest() const { return state_digest_; }
   int replica() const { return replica_; }
   const Fault& fault() const { return fault_; }
+  // A new fault from now on ("after N" counts from here); none stops one.
+  void set_fault(const Fault& fault);
+
+  struct Snapshot {
+    std::uint64_t seq = 0;  // 0: the start state, before any transaction
+    Digest state_digest{};
+    Digest checkpoint_digest{};  // SHA-256 of engine_state
+    std::string engine_state;
+  };
+  // The state at the latest checkpoint seq.
+  const Snapshot& latest_snapshot() const { return snapshot_; }
+  // Replaces the whole state with `snapshot` (state transfer during repair):
+  // next_seq() becomes snapshot.seq + 1. Corruption when the bytes do not
+  // hash to the checkpoint digest or the engine refuses them; the state is
+  // then unchanged.
+  Status install(const Snapshot& snapshot);
 
  private:
+  void take_snapshot(std::uint64_t seq);
+
   int replica_;
   rules::Engine engine_;
   crypto::SigningKey key_;
   crypto::SigningKey wrong_key_;  // for the badsig fault
   Fault fault_;
   FaultDice dice_;
+  std::uint64_t seed_;
+  std::uint64_t checkpoint_interval_;
+  std::uint64_t applied_since_fault_ = 0;
+  bool corrupted_ = false;
   std::uint64_t next_seq_ = 1;
   Digest state_digest_{};
+  Snapshot snapshot_;
 };
 
 struct Config {
@@ -61,13 +88,17 @@ struct Config {
   Fault fault;
   std::uint64_t seed = 1;
   std::string log_path;  // empty: standard error only
+  std::uint64_t checkpoint_interval = 1000;
 };
 
 // Offline differential mode: applies a file of sequenced transactions (JSON
 // Lines, each a transaction with its "seq" (1, 2, 3 ...) and sequenced "ts")
 // straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
-// line to `out`. Returns 0, or 2 with the line and reason on standard error.
-int replay(const std::string& cards_path, const std::string& input_path, std::FILE* out);
+// line to `out`, plus " checkpoint CHECKPOINT_DIGEST" every K seqs (the
+// whole state compared, not only the decisions). Returns 0, or 2 with the
+// line and reason on standard error.
+int replay(const std::string& cards_path, const std::string& input_path,
+           std::uint64_t checkpoint_interval, std::FILE* out);
 
 // Runs until SIGTERM/SIGINT (exit 0) or a start-up failure (exit 2, one line
 // on standard error naming the cause).

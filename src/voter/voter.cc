@@ -15,13 +15,16 @@ constexpr std::uint8_t bit_of(int replica) {
 
 int count(std::uint8_t mask) { return std::popcount(mask); }
 
-// kStateDigestMismatch when `observed` equals `majority` in everything but the
-// state digest, else kWrongVerdict. `observed` must differ from `majority`.
+// How `observed` differs from `majority` (it must differ): only in the
+// checkpoint digest, in the state digest (and maybe the checkpoint), or in
+// what was decided.
 DivergenceKind classify(const VerdictContent& majority, const VerdictContent& observed) {
-  VerdictContent same_digest = observed;
-  same_digest.state_digest = majority.state_digest;
-  return same_digest == majority ? DivergenceKind::kStateDigestMismatch
-                                 : DivergenceKind::kWrongVerdict;
+  VerdictContent same_state = observed;
+  same_state.checkpoint_digest = majority.checkpoint_digest;
+  if (same_state == majority) return DivergenceKind::kCheckpointMismatch;
+  same_state.state_digest = majority.state_digest;
+  return same_state == majority ? DivergenceKind::kStateDigestMismatch
+                                : DivergenceKind::kWrongVerdict;
 }
 
 void emit_divergence(Output* out, std::uint64_t seq, int replica, DivergenceKind kind,
@@ -57,6 +60,8 @@ const char* to_string(DivergenceKind kind) {
       return "wrong_verdict";
     case DivergenceKind::kStateDigestMismatch:
       return "state_digest_mismatch";
+    case DivergenceKind::kCheckpointMismatch:
+      return "checkpoint_mismatch";
     case DivergenceKind::kBadSignature:
       return "bad_signature";
     case DivergenceKind::kMissing:
@@ -193,6 +198,8 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
       e.divergent |= bit;
       emit_divergence(out, seq, r, classify(*majority, verdict.content), majority,
                       &verdict.content);
+    } else {
+      out->matches.push_back({seq, r});
     }
   } else {
     e.valid |= bit;
@@ -233,6 +240,8 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
       d.agree_mask = e.agree;
       d.divergent_mask = e.divergent;
       e.decided = true;
+      out->matches.push_back({seq, partner});
+      out->matches.push_back({seq, r});
     }
   }
 

@@ -23,6 +23,10 @@ struct VerdictContent {
   Digest tx_digest{};
   ResponseCode code = ResponseCode::kApproved;
   Digest state_digest{};
+  // Every K seqs, SHA-256 of the replica's whole serialized state; all zero
+  // at other seqs. Voted like the rest, so latent memory corruption that has
+  // not changed a decision yet is still caught.
+  Digest checkpoint_digest{};
   std::uint32_t rules_version = 0;
   friend bool operator==(const VerdictContent&, const VerdictContent&) = default;
 };
@@ -57,6 +61,7 @@ struct Decision {
 enum class DivergenceKind : std::uint8_t {
   kWrongVerdict,         // valid signature, content differs from the majority's
   kStateDigestMismatch,  // equal to the majority's content except the state digest
+  kCheckpointMismatch,   // equal to the majority's content except the checkpoint digest
   kBadSignature,         // signature does not verify with the replica's key
   kMissing,              // no verdict by the deadline
 };
@@ -76,12 +81,21 @@ struct Divergence {
   std::optional<VerdictContent> observed;  // what the replica said, when it said anything
 };
 
+// A valid verdict equal to the majority's content: evidence that the replica
+// is healthy (the repair supervisor resets its run of missing verdicts).
+struct Match {
+  std::uint64_t seq = 0;
+  int replica = 0;
+};
+
 struct Output {
   std::vector<Decision> decisions;
   std::vector<Divergence> divergences;
+  std::vector<Match> matches;  // the two of the majority when it forms, then the third
   void clear() {
     decisions.clear();
     divergences.clear();
+    matches.clear();
   }
 };
 

@@ -212,7 +212,7 @@ std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& con
                                                 std::string_view fingerprint) {
   static constexpr std::string_view kDomain = "triad-verdict-v1";
   std::vector<std::uint8_t> out;
-  out.reserve(kDomain.size() + 8 + 8 + 32 + 2 + 32 + 8 + 1 + 8 + fingerprint.size());
+  out.reserve(kDomain.size() + 8 + 8 + 32 + 2 + 32 + 32 + 8 + 1 + 8 + fingerprint.size());
   for (const char c : kDomain) out.push_back(static_cast<std::uint8_t>(c));
   put_u64(&out, content.seq);
   put_u64(&out, static_cast<std::uint64_t>(content.ts_ms));
@@ -221,6 +221,7 @@ std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& con
   out.push_back(static_cast<std::uint8_t>(code[0]));
   out.push_back(static_cast<std::uint8_t>(code[1]));
   put_bytes(&out, content.state_digest);
+  put_bytes(&out, content.checkpoint_digest);
   put_u64(&out, content.rules_version);
   out.push_back(static_cast<std::uint8_t>(replica));
   put_u64(&out, fingerprint.size());
@@ -245,6 +246,11 @@ Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
   if (!copy_digest(v->state_digest(), &out->content.state_digest)) {
     return Status::corruption("verdict state_digest is not 32 bytes");
   }
+  out->content.checkpoint_digest = Digest{};
+  if (v->checkpoint_digest() != nullptr &&
+      !copy_digest(v->checkpoint_digest(), &out->content.checkpoint_digest)) {
+    return Status::corruption("verdict checkpoint_digest is not 32 bytes");
+  }
   const auto* sig = v->signature();
   if (sig == nullptr || sig->size() != out->signature.size()) {
     return Status::corruption("verdict signature is not 64 bytes");
@@ -253,6 +259,20 @@ Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
   out->fingerprint = std::string(as_view(v->fingerprint()));
   out->signature_valid = false;  // the caller verifies
   return Status::ok();
+}
+
+flatbuffers::Offset<Verdict> build_verdict(flatbuffers::FlatBufferBuilder& fbb,
+                                           const voter::ReplicaVerdict& v) {
+  const auto& c = v.content;
+  const bool checkpoint = c.checkpoint_digest != Digest{};
+  return CreateVerdict(
+      fbb, c.seq, c.ts_ms, fbb.CreateVector(c.tx_digest.data(), c.tx_digest.size()),
+      fbb.CreateString(to_string(c.code)),
+      fbb.CreateVector(c.state_digest.data(), c.state_digest.size()),
+      checkpoint ? fbb.CreateVector(c.checkpoint_digest.data(), c.checkpoint_digest.size())
+                 : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
+      c.rules_version, fbb.CreateString(v.fingerprint), static_cast<std::uint8_t>(v.replica),
+      fbb.CreateVector(v.signature.data(), v.signature.size()));
 }
 
 std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,
@@ -265,10 +285,13 @@ std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content
                                        fbb.CreateVector(s.signature.data(), s.signature.size())));
   }
   const auto code = to_string(content.code);
+  const bool checkpoint = content.checkpoint_digest != Digest{};
   const auto cert = CreateCertificate(
       fbb, content.seq, content.ts_ms,
       fbb.CreateVector(content.tx_digest.data(), content.tx_digest.size()), fbb.CreateString(code),
       fbb.CreateVector(content.state_digest.data(), content.state_digest.size()),
+      checkpoint ? fbb.CreateVector(content.checkpoint_digest.data(), content.checkpoint_digest.size())
+                 : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
       content.rules_version, fbb.CreateVector(sigs));
   FinishCertificateBuffer(fbb, cert);
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};

@@ -22,11 +22,14 @@ namespace triad::wire {
 // Size limits per link. A transaction is a few hundred bytes; the limits leave
 // room for batches but bound what a hostile peer can make us hold.
 inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
-inline constexpr std::size_t kMaxReplicaMessageBytes = 8 * 1024 * 1024;
+// Replica messages carry state snapshots, hence the larger limit; the link is
+// loopback between processes the front end started.
+inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
+inline constexpr std::int64_t kMaxReplicaTransportBytes = 256 * 1024 * 1024;
 
 // FlatBuffers reads scalars in place, so a buffer must start 8-byte aligned;
 // a frame received from ZeroMQ carries no such promise (it may point into a
@@ -67,6 +70,10 @@ std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& con
 // Reads a verified Verdict; Corruption when a digest/signature has the wrong
 // length, the code is not two known digits or the replica index is not 0..2.
 Status read_verdict(const Verdict* verdict, voter::ReplicaVerdict* out);
+
+// A verdict as a replica sends it.
+flatbuffers::Offset<Verdict> build_verdict(flatbuffers::FlatBufferBuilder& fbb,
+                                           const voter::ReplicaVerdict& verdict);
 
 // A certificate for an agreed decision, from its two (or three) signers.
 std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,

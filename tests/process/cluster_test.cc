@@ -38,7 +38,9 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   for (const auto& l : traffic) traffic_text += l + "\n";
   write_file(tmp.file("traffic.jsonl"), traffic_text);
 
-  Cluster cluster(tmp, tmp.file("cards.csv"));
+  // A correctness test, not a latency one: a deadline no slow (sanitized,
+  // shared) machine reaches, so every answer is a real vote.
+  Cluster cluster(tmp, tmp.file("cards.csv"), {"--deadline-ms", "60000"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
 
   std::string out;
@@ -124,8 +126,9 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   }
   EXPECT_EQ(cluster.stop(), 0);
   const std::string log = read_file(tmp.file("up.stderr"));
-  EXPECT_NE(log.find("replica b exited with status 70; restarting"), std::string::npos) << log;
-  EXPECT_NE(log.find("replica b connected at seq 1"), std::string::npos);
+  EXPECT_NE(log.find("replica b exited with status 70"), std::string::npos) << log;
+  EXPECT_NE(log.find("replica b: healthy -> down (process exited)"), std::string::npos) << log;
+  EXPECT_NE(log.find("restarted replica b from scratch"), std::string::npos) << log;
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 

@@ -419,7 +419,7 @@ TEST(VerdictSigningBytes, LayoutIsDomainTagThenFixedFieldsThenFingerprint) {
   const std::string fp = "gcc 12; -O2";
   const Bytes b = wire::verdict_signing_bytes(c, 1, fp);
   const std::string tag = "triad-verdict-v1";
-  ASSERT_EQ(b.size(), tag.size() + 8 + 8 + 32 + 2 + 32 + 8 + 1 + 8 + fp.size());
+  ASSERT_EQ(b.size(), tag.size() + 8 + 8 + 32 + 2 + 32 + 32 + 8 + 1 + 8 + fp.size());
   EXPECT_EQ(std::string(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(tag.size())), tag);
   std::size_t at = tag.size();
   const auto u64_at = [&](std::size_t pos) {
@@ -438,6 +438,9 @@ TEST(VerdictSigningBytes, LayoutIsDomainTagThenFixedFieldsThenFingerprint) {
   EXPECT_EQ(b[at + 1], '0');
   at += 2;
   EXPECT_TRUE(std::equal(c.state_digest.begin(), c.state_digest.end(),
+                         b.begin() + static_cast<std::ptrdiff_t>(at)));
+  at += 32;
+  EXPECT_TRUE(std::equal(c.checkpoint_digest.begin(), c.checkpoint_digest.end(),
                          b.begin() + static_cast<std::ptrdiff_t>(at)));
   at += 32;
   EXPECT_EQ(u64_at(at), c.rules_version);
@@ -486,6 +489,9 @@ TEST(VerdictSigningBytes, ChangeWhenAnyContentFieldReplicaOrFingerprintChanges) 
     auto d = base;
     d.state_digest[i] ^= 0x80;
     add(d, 0, "fp", "state_digest byte " + std::to_string(i));
+    auto k = base;
+    k.checkpoint_digest[i] ^= 0x40;
+    add(k, 0, "fp", "checkpoint_digest byte " + std::to_string(i));
   }
   for (const ResponseCode code : {ResponseCode::kDoNotHonour, ResponseCode::kInsufficientFunds,
                                   ResponseCode::kSystemMalfunction}) {
@@ -559,8 +565,8 @@ Bytes from_replica_buffer() {
   const Bytes st(c.state_digest.begin(), c.state_digest.end());
   const Bytes sig(64, 0x5a);
   std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
-  verdicts.push_back(wire::CreateVerdictDirect(fbb, c.seq, c.ts_ms, &tx, "00", &st, c.rules_version,
-                                               "fp", 1, &sig));
+  verdicts.push_back(wire::CreateVerdictDirect(fbb, c.seq, c.ts_ms, &tx, "00", &st, nullptr,
+                                               c.rules_version, "fp", 1, &sig));
   const auto hello = wire::CreateHelloDirect(fbb, 1, 43, "fp", 1);
   const auto fetch = wire::CreateFetch(fbb, 40, 41);
   fbb.Finish(wire::CreateFromReplicaDirect(fbb, hello, fetch, &verdicts));
@@ -870,7 +876,8 @@ Bytes verdict_message(const VerdictFields& f) {
   const auto fp = str(f.fingerprint);
   const auto sig = vec(f.signature);
   std::vector<flatbuffers::Offset<wire::Verdict>> verdicts = {
-      wire::CreateVerdict(fbb, f.seq, f.ts, tx, code, state, f.rules_version, fp, f.replica, sig)};
+      wire::CreateVerdict(fbb, f.seq, f.ts, tx, code, state, 0, f.rules_version, fp, f.replica,
+                          sig)};
   fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &verdicts));
   return finished(fbb);
 }
@@ -1238,7 +1245,7 @@ TEST_F(CertificateTest, FieldsOfTheWrongShapeAreNamed) {
         wire::CreateCertSignatureDirect(fbb, 0, a.fingerprint.c_str(), &sig_a),
         wire::CreateCertSignatureDirect(fbb, sh.second_replica, b.fingerprint.c_str(), &sig_b)};
     const auto root = wire::CreateCertificateDirect(fbb, c.seq, c.ts_ms, &tx_field, sh.code.c_str(),
-                                                    &state_field, c.rules_version, &sigs);
+                                                    &state_field, nullptr, c.rules_version, &sigs);
     wire::FinishCertificateBuffer(fbb, root);
     const Status s = verify(finished(fbb));
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();

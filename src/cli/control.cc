@@ -1,0 +1,140 @@
+// triad status and triad inject: talk to a running `triad up` through the
+// control endpoint it wrote into its directory.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "cli/commands.h"
+#include "common/layout.h"
+
+namespace triad::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+// Sends one request; the answer, or an error message in `error`.
+bool ask(const std::string& dir, const Json& request, Json* answer, std::string* error) {
+  std::ifstream f(layout::control_file(dir));
+  std::string endpoint;
+  if (!(f >> endpoint)) {
+    *error = "no running triad up found in " + dir + " (no " + layout::control_file(dir) + ")";
+    return false;
+  }
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::req);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 3000);
+  socket.connect(endpoint);
+  socket.send(zmq::buffer(request.dump()), zmq::send_flags::none);
+  zmq::message_t reply;
+  if (!socket.recv(reply, zmq::recv_flags::none)) {
+    *error = "the front end at " + endpoint + " did not answer within 3 s";
+    return false;
+  }
+  *answer = Json::parse(reply.to_string_view(), nullptr, /*allow_exceptions=*/false);
+  if (answer->is_discarded()) {
+    *error = "the front end's answer is not JSON";
+    return false;
+  }
+  if (answer->contains("error")) {
+    *error = (*answer)["error"].get<std::string>();
+    return false;
+  }
+  return true;
+}
+
+std::string seconds(double s) {
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  } else if (s >= 1) {
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f ms", s * 1000);
+  }
+  return buf;
+}
+
+}  // namespace
+
+int run_status_command(int argc, char** argv) {
+  CLI::App app{"Show the state of a running cluster: replicas, repairs, MTBF/MTTR, mode."};
+  std::string dir = layout::kDefaultDir;
+  bool json = false;
+  app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
+  app.add_flag("--json", json, "one JSON object, for tools");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  Json s;
+  std::string error;
+  if (!ask(dir, Json{{"cmd", "status"}}, &s, &error)) {
+    std::fprintf(stderr, "triad status: %s\n", error.c_str());
+    return 1;
+  }
+  if (json) {
+    std::printf("%s\n", s.dump().c_str());
+    return 0;
+  }
+  std::printf("mode %s; last seq %llu; %llu decisions, %llu fail-safe; %llu in flight\n",
+              s["mode"].get<std::string>().c_str(), s["last_seq"].get<unsigned long long>(),
+              s["decisions"].get<unsigned long long>(), s["fail_safe"].get<unsigned long long>(),
+              s["in_flight"].get<unsigned long long>());
+  std::printf("%-8s %-12s %10s %9s %7s %10s %10s %10s %8s  %s\n", "replica", "state", "last seq",
+              "diverged", "repairs", "last TTR", "MTBF", "MTTR", "avail", "fingerprint");
+  for (const Json& r : s["replicas"]) {
+    unsigned long long diverged = 0;
+    for (const auto& [kind, n] : r["divergences"].items()) diverged += n.get<unsigned long long>();
+    const double ttr_ms = r["last_time_to_repair_ms"].get<double>();
+    std::printf("%-8s %-12s %10llu %9llu %7llu %10s %9s%s %9s%s %7.4f%%  %s\n",
+                r["name"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
+                r["last_seq_applied"].get<unsigned long long>(), diverged,
+                r["repairs"].get<unsigned long long>(),
+                ttr_ms > 0 ? seconds(ttr_ms / 1000).c_str() : "-",
+                seconds(r["mtbf_s"].get<double>()).c_str(),
+                r["mtbf_lower_bound"].get<bool>() ? "+" : " ",
+                seconds(r["mttr_s"].get<double>()).c_str(),
+                r["mttr_lower_bound"].get<bool>() ? "+" : " ",
+                r["availability"].get<double>() * 100, r["fingerprint"].get<std::string>().c_str());
+    std::string kinds;
+    for (const auto& [kind, n] : r["divergences"].items()) {
+      if (n.get<unsigned long long>() > 0) kinds += " " + kind + "=" + std::to_string(n.get<unsigned long long>());
+    }
+    if (!kinds.empty()) std::printf("         divergences:%s\n", kinds.c_str());
+  }
+  std::printf("(+: a lower bound, no failure or repair completed yet)\n");
+  return 0;
+}
+
+int run_inject_command(int argc, char** argv) {
+  CLI::App app{"Inject a fault into one replica of a running cluster (none stops it)."};
+  std::string dir = layout::kDefaultDir;
+  std::string replica;
+  std::string fault;
+  app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
+  app.add_option("replica", replica, "a, b or c")->required();
+  app.add_option("fault", fault, "flip:P, corrupt-state:N, crash:N, hang:N, delay:MS, badsig:P, "
+                                 "drop:P or none")
+      ->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  Json answer;
+  std::string error;
+  if (!ask(dir, Json{{"cmd", "inject"}, {"replica", replica}, {"fault", fault}}, &answer, &error)) {
+    std::fprintf(stderr, "triad inject: %s\n", error.c_str());
+    return error.rfind("no running", 0) == 0 || error.find("did not answer") != std::string::npos
+               ? 1
+               : 2;
+  }
+  std::printf("replica %s: fault %s\n", replica.c_str(), fault.c_str());
+  return 0;
+}
+
+}  // namespace triad::cli
