@@ -232,7 +232,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     on_hello(r, h->next_seq(), std::string(wire::as_view(h->fingerprint())), h->rules_version(),
-             out);
+             now_us, out);
   }
   if (const wire::Fetch* f = msg->fetch(); f != nullptr) {
     send_range(r, std::max<std::uint64_t>(f->from_seq(), 1), f->to_seq(), out);
@@ -248,7 +248,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
 }
 
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
-                    std::uint32_t rules_version, Outbox* out) {
+                    std::uint32_t rules_version, std::uint64_t now_us, Outbox* out) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   if (!view.connected) {
     log::info(replica_label(r) + " connected at seq " + std::to_string(next_seq) +
@@ -273,6 +273,14 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
       t.installed = true;
       log::info(replica_label(r) + " installed the snapshot of seq " +
                 std::to_string(t.installed_seq) + "; replaying the journal after it");
+      if (t.installed_seq >= sequencer_.last_seq()) {
+        // Nothing was sequenced since the (verified) snapshot: it already
+        // holds the majority's state.
+        log::info(replica_label(r) + " is at the live edge with the majority's checkpoint");
+        t = Transfer{};
+        supervisor_.on_caught_up(r, now_us, &repair_out_);
+        return;
+      }
     } else if (t.source >= 0) {
       return;  // the snapshot is on its way; replaying from 1 would be wasted
     }
@@ -357,6 +365,7 @@ void Core::handle_repair_output(Outbox* out) {
               repair::to_string(supervisor_.mode()));
     if (t.to == repair::ReplicaState::kHealthy) {
       transfers_[static_cast<std::size_t>(t.replica)] = Transfer{};
+      replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = sequencer_.last_seq() + 1;
     }
   }
   for (const repair::Action& a : repair_out_.actions) {
@@ -510,8 +519,13 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     supervisor_.on_verdict_ok(m.replica, now_us, &repair_out_);
   }
   for (const voter::Divergence& d : voter_out_.divergences) {
-    ++replicas_[static_cast<std::size_t>(d.replica)].divergences;
-    supervisor_.on_fault(d.replica, repair_fault(d.kind), now_us, &repair_out_);
+    ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
+    ++view.divergences;
+    // A seq opened before the replica last rejoined was voted on by its
+    // previous process: that one's faults are not the new one's.
+    if (d.seq >= view.rejoined_at_seq) {
+      supervisor_.on_fault(d.replica, repair_fault(d.kind), now_us, &repair_out_);
+    }
     std::string evidence;
     if (d.observed) evidence += " observed code " + to_string(d.observed->code);
     if (d.majority) evidence += ", majority code " + to_string(d.majority->code);

@@ -94,6 +94,7 @@ class Core {
     std::uint64_t next_seq = 1;     // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t divergences = 0;  // total; by kind in the supervisor's stats
+    std::uint64_t rejoined_at_seq = 0;  // first seq opened after its last rejoin
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
   bool all_connected() const;
@@ -142,7 +143,7 @@ class Core {
                       bool replayed, Outbox* out);
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
-                std::uint32_t rules_version, Outbox* out);
+                std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   void on_verdict(int replica, const wire::Verdict& verdict, std::uint64_t now_us);
   void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us,
                    Outbox* out);
