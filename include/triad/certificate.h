@@ -16,10 +16,10 @@ namespace triad {
 struct CertificateInfo {
   std::uint64_t seq = 0;
   std::int64_t ts_ms = 0;
-  std::string code;               // two digits
-  std::string signers;            // replica names whose signatures verified, e.g. "ab"
-  std::string tx_digest_hex;      // SHA-256 of the canonical transaction
-  std::string state_digest_hex;   // the signers' state digest after this seq
+  std::string code;              // two digits
+  std::string signers;           // replica names whose signatures verified, e.g. "ab"
+  std::string tx_digest_hex;     // SHA-256 of the canonical transaction
+  std::string state_digest_hex;  // the signers' state digest after this seq
   std::uint32_t rules_version = 0;
 };
 
@@ -37,8 +37,7 @@ class Keyring {
   static Status load_dir(const std::string& dir, Keyring* out);
 
  private:
-  friend Status verify_certificate(std::span<const std::uint8_t>, const Keyring&,
-                                   CertificateInfo*);
+  friend Status verify_certificate(std::span<const std::uint8_t>, const Keyring&, CertificateInfo*);
   struct Keys;
   std::unique_ptr<Keys> keys_;
 };

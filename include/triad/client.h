@@ -30,11 +30,11 @@ struct Decision {
   std::string id;
   std::uint64_t seq = 0;
   std::int64_t ts_ms = 0;
-  std::string code;              // two digits [DE39]
-  bool approved = false;         // code == "00"
-  std::string agree;             // replicas in the majority, e.g. "ab"; empty for fail-safe
-  std::string divergent;         // replicas known divergent at decision time
-  bool replayed = false;         // answered from the idempotency record
+  std::string code;       // two digits [DE39]
+  bool approved = false;  // code == "00"
+  std::string agree;      // replicas in the majority, e.g. "ab"; empty for fail-safe
+  std::string divergent;  // replicas known divergent at decision time
+  bool replayed = false;  // answered from the idempotency record
   std::vector<std::uint8_t> certificate;  // empty for fail-safe declines (91, 96)
 };
 

@@ -54,8 +54,8 @@ class [[nodiscard]] Status {
 }  // namespace triad
 
 // Returns early from the enclosing function when `expr` is not ok.
-#define TRIAD_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::triad::Status triad_status_ = (expr);    \
+#define TRIAD_RETURN_IF_ERROR(expr)                   \
+  do {                                                \
+    ::triad::Status triad_status_ = (expr);           \
     if (!triad_status_.is_ok()) return triad_status_; \
   } while (0)

@@ -65,11 +65,7 @@ int run_status_command(int argc, char** argv) {
   bool json = false;
   app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
   app.add_flag("--json", json, "one JSON object, for tools");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   Json s;
   std::string error;
   if (!ask(dir, Json{{"cmd", "status"}}, &s, &error)) {
@@ -90,19 +86,18 @@ int run_status_command(int argc, char** argv) {
     unsigned long long diverged = 0;
     for (const auto& [kind, n] : r["divergences"].items()) diverged += n.get<unsigned long long>();
     const double ttr_ms = r["last_time_to_repair_ms"].get<double>();
-    std::printf("%-8s %-12s %10llu %9llu %7llu %10s %9s%s %9s%s %7.4f%%  %s\n",
-                r["name"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
-                r["last_seq_applied"].get<unsigned long long>(), diverged,
-                r["repairs"].get<unsigned long long>(),
-                ttr_ms > 0 ? seconds(ttr_ms / 1000).c_str() : "-",
-                seconds(r["mtbf_s"].get<double>()).c_str(),
-                r["mtbf_lower_bound"].get<bool>() ? "+" : " ",
-                seconds(r["mttr_s"].get<double>()).c_str(),
-                r["mttr_lower_bound"].get<bool>() ? "+" : " ",
-                r["availability"].get<double>() * 100, r["fingerprint"].get<std::string>().c_str());
+    std::printf(
+        "%-8s %-12s %10llu %9llu %7llu %10s %9s%s %9s%s %7.4f%%  %s\n",
+        r["name"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
+        r["last_seq_applied"].get<unsigned long long>(), diverged,
+        r["repairs"].get<unsigned long long>(), ttr_ms > 0 ? seconds(ttr_ms / 1000).c_str() : "-",
+        seconds(r["mtbf_s"].get<double>()).c_str(), r["mtbf_lower_bound"].get<bool>() ? "+" : " ",
+        seconds(r["mttr_s"].get<double>()).c_str(), r["mttr_lower_bound"].get<bool>() ? "+" : " ",
+        r["availability"].get<double>() * 100, r["fingerprint"].get<std::string>().c_str());
     std::string kinds;
     for (const auto& [kind, n] : r["divergences"].items()) {
-      if (n.get<unsigned long long>() > 0) kinds += " " + kind + "=" + std::to_string(n.get<unsigned long long>());
+      if (n.get<unsigned long long>() > 0)
+        kinds += " " + kind + "=" + std::to_string(n.get<unsigned long long>());
     }
     if (!kinds.empty()) std::printf("         divergences:%s\n", kinds.c_str());
   }
@@ -117,14 +112,11 @@ int run_inject_command(int argc, char** argv) {
   std::string fault;
   app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
   app.add_option("replica", replica, "a, b or c")->required();
-  app.add_option("fault", fault, "flip:P, corrupt-state:N, crash:N, hang:N, delay:MS, badsig:P, "
-                                 "drop:P or none")
+  app.add_option("fault", fault,
+                 "flip:P, corrupt-state:N, crash:N, hang:N, delay:MS, badsig:P, "
+                 "drop:P or none")
       ->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   Json answer;
   std::string error;
   if (!ask(dir, Json{{"cmd", "inject"}, {"replica", replica}, {"fault", fault}}, &answer, &error)) {

@@ -1,9 +1,34 @@
 // triad: the command-line front door (interface.md).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <string_view>
 
 #include "cli/commands.h"
+
+namespace triad::cli {
+
+std::optional<int> parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
+}
+
+std::istream* open_input(const std::string& path, const char* command, std::ifstream* file) {
+  if (path == "-") return &std::cin;
+  file->open(path);
+  if (!*file) {
+    std::fprintf(stderr, "%s: cannot read %s\n", command, path.c_str());
+    return nullptr;
+  }
+  return file;
+}
+
+}  // namespace triad::cli
 
 namespace {
 

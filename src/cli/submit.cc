@@ -51,21 +51,12 @@ int run_submit_command(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a summary on standard error at the end");
   app.add_option("--dir", keys_dir, "with --summary: verify every certificate with DIR/keys");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
 
   std::ifstream file;
-  if (input != "-") {
-    file.open(input);
-    if (!file) {
-      std::fprintf(stderr, "triad submit: cannot read %s\n", input.c_str());
-      return 2;
-    }
-  }
-  std::istream& in = input == "-" ? std::cin : file;
+  std::istream* in_stream = open_input(input, "triad submit", &file);
+  if (in_stream == nullptr) return 2;
+  std::istream& in = *in_stream;
 
   Keyring keyring;
   if (!keys_dir.empty()) {
@@ -165,11 +156,11 @@ int run_submit_command(int argc, char** argv) {
   if (summary) {
     const double elapsed_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::fprintf(stderr, "\nsummary: %llu lines, %llu decisions, %llu client errors, %llu replayed\n",
-                 static_cast<unsigned long long>(next_line - 1),
-                 static_cast<unsigned long long>(sum.answered),
-                 static_cast<unsigned long long>(sum.errors),
-                 static_cast<unsigned long long>(sum.replayed));
+    std::fprintf(
+        stderr, "\nsummary: %llu lines, %llu decisions, %llu client errors, %llu replayed\n",
+        static_cast<unsigned long long>(next_line - 1),
+        static_cast<unsigned long long>(sum.answered), static_cast<unsigned long long>(sum.errors),
+        static_cast<unsigned long long>(sum.replayed));
     std::fprintf(stderr, "  code  count\n");
     for (const auto& [code, count] : sum.by_code) {
       std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));

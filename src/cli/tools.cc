@@ -47,20 +47,11 @@ int run_verify_command(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("input", input, "file of certificates, or - for standard input")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   std::ifstream file;
-  if (input != "-") {
-    file.open(input);
-    if (!file) {
-      std::fprintf(stderr, "triad verify: cannot read %s\n", input.c_str());
-      return 2;
-    }
-  }
-  std::istream& in = input == "-" ? std::cin : file;
+  std::istream* in_stream = open_input(input, "triad verify", &file);
+  if (in_stream == nullptr) return 2;
+  std::istream& in = *in_stream;
   Keyring keyring;
   if (Status s = Keyring::load_dir(dir, &keyring); !s.is_ok()) {
     std::fprintf(stderr, "triad verify: %s\n", s.message().c_str());
@@ -126,11 +117,7 @@ int run_keygen_command(int argc, char** argv) {
   CLI::App app{"Create the replicas' Ed25519 key pairs in DIR/keys (secret keys mode 0600)."};
   std::string dir = layout::kDefaultDir;
   app.add_option("--dir", dir, "state directory")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   std::string report;
   if (Status s = frontend::ensure_replica_keys(dir, &report); !s.is_ok()) {
     std::fprintf(stderr, "triad keygen: %s\n", s.message().c_str());
@@ -156,11 +143,7 @@ int run_sample_command(int argc, char** argv) {
   bool sequenced = false;
   app.add_flag("--sequenced", sequenced,
                "add each line's \"seq\" (1, 2, 3 ...), the input of triad-replica --replay");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   std::ofstream cards(cards_path);
   cards << sample::generate_card_file(options);
   std::ofstream traffic(traffic_path);

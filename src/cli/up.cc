@@ -47,18 +47,15 @@ int run_up_command(int argc, char** argv) {
                  "send a replica to repair")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  app.add_option("--transient-window-ms", config.transient_window_ms, "the window of --transient-limit")
+  app.add_option("--transient-window-ms", config.transient_window_ms,
+                 "the window of --transient-limit")
       ->check(CLI::Range(1, 86'400'000))
       ->capture_default_str();
   app.add_option("--replica-bin", one_binary,
                  "run this one replica program for a, b and c (needs --allow-identical-builds)");
   app.add_flag("--allow-identical-builds", config.allow_identical_builds,
                "start even if two replicas report the same build fingerprint");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto done = parse(app, argc, argv)) return *done;
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_binaries[static_cast<std::size_t>(r)] =
         one_binary.empty() ? self_dir() + "/triad-replica-" + replica_name(r) : one_binary;
@@ -67,11 +64,13 @@ int run_up_command(int argc, char** argv) {
     const auto eq = spec.find('=');
     const int r = eq == 1 ? replica_index(spec[0]) : -1;
     if (r < 0) {
-      std::fprintf(stderr, "triad up: --inject '%s': expected REPLICA=FAULT with REPLICA a, b or c\n",
+      std::fprintf(stderr,
+                   "triad up: --inject '%s': expected REPLICA=FAULT with REPLICA a, b or c\n",
                    spec.c_str());
       return 2;
     }
-    const Status s = replica::parse_fault(spec.substr(2), &config.faults[static_cast<std::size_t>(r)]);
+    const Status s =
+        replica::parse_fault(spec.substr(2), &config.faults[static_cast<std::size_t>(r)]);
     if (!s.is_ok()) {
       std::fprintf(stderr, "triad up: --inject: %s\n", s.message().c_str());
       return 2;

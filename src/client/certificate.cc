@@ -79,13 +79,12 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
       }
       Signature sig{};
       std::copy(sig_bytes.begin(), sig_bytes.end(), sig.begin());
-      const auto message =
-          wire::verdict_signing_bytes(content, r, wire::as_view(s->fingerprint()));
+      const auto message = wire::verdict_signing_bytes(content, r, wire::as_view(s->fingerprint()));
       if (!keyring.keys_->keys[static_cast<std::size_t>(r)].verify(message, sig)) {
         return Status::corruption(std::string("signature of replica ") + name +
                                   " does not verify over the verdict content (seq " +
-                                  std::to_string(content.seq) + ", code " + to_string(content.code) +
-                                  ") with its public key");
+                                  std::to_string(content.seq) + ", code " +
+                                  to_string(content.code) + ") with its public key");
       }
       signed_by = static_cast<std::uint8_t>(signed_by | (1u << r));
     }

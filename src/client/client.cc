@@ -68,8 +68,7 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
     if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
     const wire::ClientReply* reply = nullptr;
     const wire::AlignedFrame frame(msg.data(), msg.size());
-    if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() &&
-        reply->pong()) {
+    if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
       *out = std::move(client);
       return Status::ok();
     }
@@ -115,9 +114,14 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
   if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
     const std::string message(wire::as_view(reply->error()));
     switch (reply->error_kind()) {
-      case wire::ClientErrorKind::IdReused: r.status = Status::rejected(message); break;
-      case wire::ClientErrorKind::Overloaded: r.status = Status::overloaded(message); break;
-      default: r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
+      case wire::ClientErrorKind::IdReused:
+        r.status = Status::rejected(message);
+        break;
+      case wire::ClientErrorKind::Overloaded:
+        r.status = Status::overloaded(message);
+        break;
+      default:
+        r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
     }
     *out = std::move(r);
     return Status::ok();

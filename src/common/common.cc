@@ -18,17 +18,28 @@ void assertion_failed(const char* expr, const char* file, int line) {
 
 const char* Status::code_name(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid argument";
-    case Code::kNotFound: return "not found";
-    case Code::kIoError: return "I/O error";
-    case Code::kCorruption: return "corruption";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kTimeout: return "timeout";
-    case Code::kRejected: return "rejected";
-    case Code::kOverloaded: return "overloaded";
-    case Code::kPermissionDenied: return "permission denied";
-    case Code::kInternal: return "internal error";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kIoError:
+      return "I/O error";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kTimeout:
+      return "timeout";
+    case Code::kRejected:
+      return "rejected";
+    case Code::kOverloaded:
+      return "overloaded";
+    case Code::kPermissionDenied:
+      return "permission denied";
+    case Code::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

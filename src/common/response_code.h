@@ -10,25 +10,25 @@ namespace triad {
 
 // The numeric value is the code itself, so to_string is two digits of it.
 enum class ResponseCode : std::uint8_t {
-  kApproved = 0,               // 00
-  kDoNotHonour = 5,            // 05 (only produced by the flip fault)
-  kInvalidTransaction = 12,    // 12
-  kInvalidAmount = 13,         // 13
-  kInvalidCardNumber = 14,     // 14
+  kApproved = 0,                 // 00
+  kDoNotHonour = 5,              // 05 (only produced by the flip fault)
+  kInvalidTransaction = 12,      // 12
+  kInvalidAmount = 13,           // 13
+  kInvalidCardNumber = 14,       // 14
   kUnableToLocateOriginal = 25,  // 25
-  kFormatError = 30,           // 30
-  kLostCard = 41,              // 41
-  kStolenCard = 43,            // 43
-  kInsufficientFunds = 51,     // 51
-  kExpiredCard = 54,           // 54
-  kNoCardRecord = 56,          // 56
-  kNotPermitted = 57,          // 57
+  kFormatError = 30,             // 30
+  kLostCard = 41,                // 41
+  kStolenCard = 43,              // 43
+  kInsufficientFunds = 51,       // 51
+  kExpiredCard = 54,             // 54
+  kNoCardRecord = 56,            // 56
+  kNotPermitted = 57,            // 57
   kExceedsWithdrawalLimit = 61,  // 61
-  kRestrictedCard = 62,        // 62
+  kRestrictedCard = 62,          // 62
   kExceedsFrequencyLimit = 65,   // 65
-  kIssuerInoperative = 91,     // 91 fail-safe: fewer than two replicas answered
-  kDuplicate = 94,             // 94
-  kSystemMalfunction = 96,     // 96 fail-safe: no two replicas agreed
+  kIssuerInoperative = 91,       // 91 fail-safe: fewer than two replicas answered
+  kDuplicate = 94,               // 94
+  kSystemMalfunction = 96,       // 96 fail-safe: no two replicas agreed
 };
 
 // "00", "51", ...

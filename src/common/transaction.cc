@@ -1,17 +1,30 @@
 #include "triad/transaction.h"
 
-#include "common/sequenced.h"
-
 #include <array>
 #include <limits>
 #include <nlohmann/json.hpp>
+
+#include "common/sequenced.h"
 
 namespace triad {
 namespace {
 
 constexpr std::array<const char*, static_cast<std::size_t>(Field::kCount)> kFieldNames = {
-    "id",       "mti",   "pan",  "proc",     "amount",   "currency", "billing_amount",
-    "billing_currency", "expiry", "mcc", "stan", "terminal", "merchant", "orig_id", "ts"};
+    "id",
+    "mti",
+    "pan",
+    "proc",
+    "amount",
+    "currency",
+    "billing_amount",
+    "billing_currency",
+    "expiry",
+    "mcc",
+    "stan",
+    "terminal",
+    "merchant",
+    "orig_id",
+    "ts"};
 
 // Longest JSON line we read: far above any legitimate transaction (~400 bytes)
 // and small enough that a hostile line cannot make us allocate much.
@@ -55,8 +68,7 @@ const char* field_name(Field field) {
 Status parse_transaction_json(std::string_view line, Transaction* out) {
   if (line.size() > kMaxLineBytes) {
     return Status::invalid_argument("line of " + std::to_string(line.size()) +
-                                    " bytes exceeds the limit of " +
-                                    std::to_string(kMaxLineBytes));
+                                    " bytes exceeds the limit of " + std::to_string(kMaxLineBytes));
   }
   // No exceptions out of the parser; its messages quote the input, which may
   // hold a PAN, so we word our own.
@@ -97,7 +109,8 @@ Status parse_sequenced_header(std::string_view line, std::uint64_t* seq, std::in
   const auto t = object.find("ts");
   if (t == object.end() || !t->is_number_integer() ||
       (t->is_number_unsigned() &&
-       t->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
+       t->get<std::uint64_t>() >
+           static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
     return Status::invalid_argument("ts must be a 64-bit integer");
   }
   *seq = s->get<std::uint64_t>();

@@ -30,11 +30,16 @@ std::string replica_label(int r) { return std::string("replica ") + replica_name
 
 repair::Fault repair_fault(voter::DivergenceKind kind) {
   switch (kind) {
-    case voter::DivergenceKind::kWrongVerdict: return repair::Fault::kWrongVerdict;
-    case voter::DivergenceKind::kBadSignature: return repair::Fault::kBadSignature;
-    case voter::DivergenceKind::kMissing: return repair::Fault::kMissing;
-    case voter::DivergenceKind::kStateDigestMismatch: return repair::Fault::kStateDigestMismatch;
-    case voter::DivergenceKind::kCheckpointMismatch: return repair::Fault::kCheckpointMismatch;
+    case voter::DivergenceKind::kWrongVerdict:
+      return repair::Fault::kWrongVerdict;
+    case voter::DivergenceKind::kBadSignature:
+      return repair::Fault::kBadSignature;
+    case voter::DivergenceKind::kMissing:
+      return repair::Fault::kMissing;
+    case voter::DivergenceKind::kStateDigestMismatch:
+      return repair::Fault::kStateDigestMismatch;
+    case voter::DivergenceKind::kCheckpointMismatch:
+      return repair::Fault::kCheckpointMismatch;
   }
   TRIAD_ASSERT(false);
 }
@@ -121,10 +126,10 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   const std::uint64_t tag = submit->tag();
   Transaction tx = wire::read_transaction(submit->tx());
   if (!tx.id || !is_valid_transaction_id(*tx.id)) {
-    return reply_error(client, tag, static_cast<int>(ClientErrorKind::InvalidId),
-                       tx.id ? "id must be 1..64 characters of [A-Za-z0-9._:-]"
-                             : "id is missing or not a string",
-                       out);
+    return reply_error(
+        client, tag, static_cast<int>(ClientErrorKind::InvalidId),
+        tx.id ? "id must be 1..64 characters of [A-Za-z0-9._:-]" : "id is missing or not a string",
+        out);
   }
   if (voter_.open_count() >= config_.max_in_flight) {
     return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
@@ -132,16 +137,14 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
                            " transactions in flight; retry later",
                        out);
   }
-  const std::optional<std::int64_t> client_ts =
-      tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
+  const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const sequencer::Admission a =
       sequencer_.admit(*tx.id, wire::transaction_digest(tx), client_ts, wall_ms);
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:
-      return reply_error(client, tag, static_cast<int>(ClientErrorKind::IdReused),
-                         "id " + *tx.id +
-                             " was already sequenced with different content; not sequenced",
-                         out);
+      return reply_error(
+          client, tag, static_cast<int>(ClientErrorKind::IdReused),
+          "id " + *tx.id + " was already sequenced with different content; not sequenced", out);
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
       if (answers_[a.seq - 1]) return reply_decision(client, tag, a.seq, /*replayed=*/true, out);
@@ -195,7 +198,8 @@ void Core::flush_new_entries(Outbox* out) {
   const std::uint64_t last = sequencer_.last_seq();
   if (flushed_seq_ >= last) return;
   for (int r = 0; r < kReplicaCount; ++r) {
-    if (replicas_[static_cast<std::size_t>(r)].connected) send_range(r, flushed_seq_ + 1, last, out);
+    if (replicas_[static_cast<std::size_t>(r)].connected)
+      send_range(r, flushed_seq_ + 1, last, out);
   }
   flushed_seq_ = last;
 }
@@ -348,8 +352,8 @@ void Core::inject(int r, const std::string& fault, Outbox* out) {
 
 void Core::send_control(int r, const std::string* inject, bool snapshot_request, Outbox* out) {
   flatbuffers::FlatBufferBuilder fbb(256);
-  const auto text = inject != nullptr ? fbb.CreateString(*inject)
-                                      : flatbuffers::Offset<flatbuffers::String>();
+  const auto text =
+      inject != nullptr ? fbb.CreateString(*inject) : flatbuffers::Offset<flatbuffers::String>();
   wire::ToReplicaBuilder b(fbb);
   b.add_inject(text);
   b.add_snapshot_request(snapshot_request);
@@ -399,8 +403,7 @@ void Core::handle_repair_output(Outbox* out) {
   repair_out_.clear();
 }
 
-void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us,
-                       Outbox* out) {
+void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us, Outbox* out) {
   for (int r = 0; r < kReplicaCount; ++r) {
     Transfer& t = transfers_[static_cast<std::size_t>(r)];
     if (!t.active || t.source != source || t.installed_seq != 0) continue;
@@ -424,27 +427,26 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
     }
     if (agreed == nullptr) {
       problem = "no agreed checkpoint at seq " + std::to_string(seq);
-    } else if (state.size() != 32 || !std::equal(state.begin(), state.end(),
-                                                 agreed->state_digest.begin())) {
+    } else if (state.size() != 32 ||
+               !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
       problem = "state digest differs from the majority's at seq " + std::to_string(seq);
     } else if (checkpoint.size() != 32 ||
                !std::equal(checkpoint.begin(), checkpoint.end(),
                            agreed->checkpoint_digest.begin()) ||
                crypto::sha256(engine) != agreed->checkpoint_digest) {
-      problem = "state does not hash to the majority's checkpoint digest at seq " +
-                std::to_string(seq);
+      problem =
+          "state does not hash to the majority's checkpoint digest at seq " + std::to_string(seq);
     }
     if (!problem.empty()) {
-      log::error(replica_label(r) + ": snapshot from " + replica_label(source) + " refused: " +
-                 problem);
+      log::error(replica_label(r) + ": snapshot from " + replica_label(source) +
+                 " refused: " + problem);
       supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
       continue;
     }
     flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
-    const auto copy = wire::CreateSnapshot(
-        fbb, seq, fbb.CreateVector(state.data(), state.size()),
-        fbb.CreateVector(checkpoint.data(), checkpoint.size()),
-        fbb.CreateVector(engine.data(), engine.size()));
+    const auto copy = wire::CreateSnapshot(fbb, seq, fbb.CreateVector(state.data(), state.size()),
+                                           fbb.CreateVector(checkpoint.data(), checkpoint.size()),
+                                           fbb.CreateVector(engine.data(), engine.size()));
     wire::ToReplicaBuilder b(fbb);
     b.add_install(copy);
     fbb.Finish(b.Finish());
@@ -479,11 +481,10 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
     transfers_[static_cast<std::size_t>(r)] = Transfer{};
     supervisor_.on_caught_up(r, now_us, &repair_out_);
   } else {
-    supervisor_.on_repair_failed(
-        r, now_us,
-        signed_ok ? "verdict after repair differs from the majority's"
-                  : "verdict after repair is badly signed",
-        &repair_out_);
+    supervisor_.on_repair_failed(r, now_us,
+                                 signed_ok ? "verdict after repair differs from the majority's"
+                                           : "verdict after repair is badly signed",
+                                 &repair_out_);
   }
 }
 

@@ -73,8 +73,8 @@ class Core {
   // Call after a burst of client messages, so entries travel in batches.
   void flush_new_entries(Outbox* out);
   // One frame from replica `replica` (the name comes from the connection).
-  void on_replica_message(int replica, std::span<const std::uint8_t> payload,
-                          std::uint64_t now_us, Outbox* out);
+  void on_replica_message(int replica, std::span<const std::uint8_t> payload, std::uint64_t now_us,
+                          Outbox* out);
   // The replica's connection or process is gone: send nothing more until it
   // says hello again.
   void on_replica_gone(int replica);
@@ -91,10 +91,10 @@ class Core {
   struct ReplicaView {
     bool connected = false;
     std::string fingerprint;
-    std::uint64_t next_seq = 1;     // as last reported in a hello
+    std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
-    std::uint64_t divergences = 0;  // total; by kind in the supervisor's stats
-    std::uint64_t rejoined_at_seq = 0;  // first seq opened after its last rejoin
+    std::uint64_t divergences = 0;       // total; by kind in the supervisor's stats
+    std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
   bool all_connected() const;
@@ -145,8 +145,7 @@ class Core {
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   void on_verdict(int replica, const wire::Verdict& verdict, std::uint64_t now_us);
-  void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us,
-                   Outbox* out);
+  void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us, Outbox* out);
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
   void handle_voter_output(std::uint64_t now_us, Outbox* out);

@@ -10,8 +10,8 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <zmq.hpp>
 
 #include "common/assert.h"
@@ -67,9 +67,9 @@ class FrontEnd {
     core_config.repair.transient_limit = config_.transient_limit;
     core_config.repair.transient_window_us = config_.transient_window_ms * 1000;
     for (int r = 0; r < kReplicaCount; ++r) {
-      TRIAD_RETURN_IF_ERROR(crypto::load_public_key(
-          layout::replica_public_key(config_.dir, r),
-          &core_config.replica_keys[static_cast<std::size_t>(r)]));
+      TRIAD_RETURN_IF_ERROR(
+          crypto::load_public_key(layout::replica_public_key(config_.dir, r),
+                                  &core_config.replica_keys[static_cast<std::size_t>(r)]));
     }
     TRIAD_RETURN_IF_ERROR(Core::create(core_config, mono_us(), &core_));
     clients_.set(zmq::sockopt::linger, 0);
@@ -134,7 +134,8 @@ class FrontEnd {
       long timeout_ms = 50;
       if (const auto t = core_->next_timer_us()) {
         const std::uint64_t now = mono_us();
-        timeout_ms = *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
+        timeout_ms =
+            *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
       poll_once(timeout_ms);
       supervise();
@@ -146,9 +147,9 @@ class FrontEnd {
     if (!core_) return;
     const Core::Counters& c = core_->counters();
     std::ostringstream s;
-    s << "stopped: " << c.sequenced << " sequenced, " << c.decisions << " decided ("
-      << c.fail_safe << " fail-safe), " << c.replayed << " replayed, " << c.client_errors
-      << " client errors, " << c.late_verdicts << " late verdicts, divergences";
+    s << "stopped: " << c.sequenced << " sequenced, " << c.decisions << " decided (" << c.fail_safe
+      << " fail-safe), " << c.replayed << " replayed, " << c.client_errors << " client errors, "
+      << c.late_verdicts << " late verdicts, divergences";
     for (int r = 0; r < kReplicaCount; ++r) {
       s << " " << replica_name(r) << "=" << core_->replica(r).divergences;
     }
@@ -169,20 +170,29 @@ class FrontEnd {
       log::warn("WARNING: " + same + "; one build bug can now hit two replicas at once");
       return Status::ok();
     }
-    return Status::invalid_argument(same + "; start three different builds, or pass "
-                                           "--allow-identical-builds if this is intended");
+    return Status::invalid_argument(same +
+                                    "; start three different builds, or pass "
+                                    "--allow-identical-builds if this is intended");
   }
 
   Status start_replica(int r, const replica::Fault& fault) {
     std::vector<std::string> argv = {config_.replica_binaries[static_cast<std::size_t>(r)],
-                                     "--id", std::string(1, replica_name(r)),
-                                     "--cards", config_.cards_path,
-                                     "--key", layout::replica_secret_key(config_.dir, r),
-                                     "--connect", replica_endpoint_,
-                                     "--inject", replica::to_string(fault),
-                                     "--seed", std::to_string(config_.seed),
-                                     "--checkpoint-every", std::to_string(config_.checkpoint_interval),
-                                     "--log", layout::replica_log(config_.dir, r)};
+                                     "--id",
+                                     std::string(1, replica_name(r)),
+                                     "--cards",
+                                     config_.cards_path,
+                                     "--key",
+                                     layout::replica_secret_key(config_.dir, r),
+                                     "--connect",
+                                     replica_endpoint_,
+                                     "--inject",
+                                     replica::to_string(fault),
+                                     "--seed",
+                                     std::to_string(config_.seed),
+                                     "--checkpoint-every",
+                                     std::to_string(config_.checkpoint_interval),
+                                     "--log",
+                                     layout::replica_log(config_.dir, r)};
     return processes_.start(r, argv);
   }
 
@@ -364,11 +374,13 @@ int run(const Config& config) {
     }
   }
   std::string report;
-  if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok()) return fail_start(s.message());
+  if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok())
+    return fail_start(s.message());
   if (::mkdir(layout::logs_dir(config.dir).c_str(), 0755) != 0 && errno != EEXIST) {
     return fail_start("cannot create " + layout::logs_dir(config.dir));
   }
-  const int lock_fd = ::open(layout::lock_file(config.dir).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  const int lock_fd =
+      ::open(layout::lock_file(config.dir).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     return fail_start("another triad up is already running on " + config.dir);
   }

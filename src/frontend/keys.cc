@@ -18,7 +18,7 @@ Status make_dir(const std::string& path, mode_t mode) {
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 

@@ -19,7 +19,7 @@ struct Admission {
     kIdReused,  // same id, different content: refuse, do not sequence
   };
   Kind kind = Kind::kNew;
-  std::uint64_t seq = 0;  // for kNew and kRepeated
+  std::uint64_t seq = 0;   // for kNew and kRepeated
   std::int64_t ts_ms = 0;  // for kNew and kRepeated
 };
 

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "common/assert.h"
-
 #include "crypto/hash.h"
 
 namespace triad::wire {
@@ -33,7 +32,8 @@ Status verify_table(std::span<const std::uint8_t> bytes, std::size_t max_bytes, 
 }
 
 void put_u64(std::vector<std::uint8_t>* out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<std::uint8_t>(v >> shift));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out->push_back(static_cast<std::uint8_t>(v >> shift));
 }
 
 void put_bytes(std::vector<std::uint8_t>* out, std::span<const std::uint8_t> bytes) {
@@ -123,7 +123,8 @@ Status verify_from_replica(std::span<const std::uint8_t> bytes, const FromReplic
 Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Certificate** out) {
   if (bytes.size() > kMaxCertificateBytes) {
     return Status::corruption("certificate of " + std::to_string(bytes.size()) +
-                              " bytes exceeds the limit of " + std::to_string(kMaxCertificateBytes));
+                              " bytes exceeds the limit of " +
+                              std::to_string(kMaxCertificateBytes));
   }
   if (bytes.size() >= 8 && !CertificateBufferHasIdentifier(bytes.data())) {
     return Status::corruption("not a Triad certificate (file identifier is not TRC1)");
@@ -290,8 +291,9 @@ std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content
       fbb, content.seq, content.ts_ms,
       fbb.CreateVector(content.tx_digest.data(), content.tx_digest.size()), fbb.CreateString(code),
       fbb.CreateVector(content.state_digest.data(), content.state_digest.size()),
-      checkpoint ? fbb.CreateVector(content.checkpoint_digest.data(), content.checkpoint_digest.size())
-                 : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
+      checkpoint
+          ? fbb.CreateVector(content.checkpoint_digest.data(), content.checkpoint_digest.size())
+          : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
       content.rules_version, fbb.CreateVector(sigs));
   FinishCertificateBuffer(fbb, cert);
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};

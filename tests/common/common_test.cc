@@ -45,11 +45,11 @@ TEST(Transaction, ParsesAllFields) {
 
 TEST(Transaction, WrongTypesAreMalformedNotRefused) {
   Transaction tx;
-  ASSERT_TRUE(parse_transaction_json(
-                  R"({"id":"t1","amount":"12.00","pan":4111111111111111,"stan":null,)"
-                  R"("billing_amount":1.5,"ts":18446744073709551615})",
-                  &tx)
-                  .is_ok());
+  ASSERT_TRUE(
+      parse_transaction_json(R"({"id":"t1","amount":"12.00","pan":4111111111111111,"stan":null,)"
+                             R"("billing_amount":1.5,"ts":18446744073709551615})",
+                             &tx)
+          .is_ok());
   EXPECT_TRUE(tx.is_malformed(Field::kAmount));
   EXPECT_TRUE(tx.is_malformed(Field::kPan));
   EXPECT_TRUE(tx.is_malformed(Field::kStan));

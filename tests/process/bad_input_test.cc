@@ -30,9 +30,9 @@ std::string tx(const std::string& id, const std::string& amount_json = "1000") {
 std::vector<Json> submit(const Cluster& cluster, const TempDir& tmp, const std::string& lines) {
   write_file(tmp.file("in.jsonl"), lines);
   std::string out;
-  EXPECT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("in.jsonl")},
-                &out),
-            0);
+  EXPECT_EQ(
+      run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("in.jsonl")}, &out),
+      0);
   std::vector<Json> result;
   std::stringstream ss(out);
   for (std::string line; std::getline(ss, line);) result.push_back(Json::parse(line));
@@ -57,15 +57,15 @@ class BadInput : public ::testing::Test {
 TEST_F(BadInput, LinesThatCannotBeSequencedGetAClearErrorAndNoSeq) {
   const std::string long_id(65, 'x');
   const auto out = submit(*cluster_, tmp_,
-                          tx("t1") + "\n" +                                   // 1: sequenced
-                              "this is not json\n" +                          // 2
-                              "[1,2,3]\n" +                                   // 3
-                              tx(long_id) + "\n" +                            // 4
-                              R"({"mti":"0100"})" + "\n" +                    // 5: no id
-                              tx("t2", R"("1000")") + "\n" +                  // 6: wrong type
-                              tx("t1") + "\n" +                               // 7: repeat
-                              tx("t1", "2000") + "\n" +                       // 8: id reused
-                              tx("t3") + "\n");                               // 9
+                          tx("t1") + "\n" +                   // 1: sequenced
+                              "this is not json\n" +          // 2
+                              "[1,2,3]\n" +                   // 3
+                              tx(long_id) + "\n" +            // 4
+                              R"({"mti":"0100"})" + "\n" +    // 5: no id
+                              tx("t2", R"("1000")") + "\n" +  // 6: wrong type
+                              tx("t1") + "\n" +               // 7: repeat
+                              tx("t1", "2000") + "\n" +       // 8: id reused
+                              tx("t3") + "\n");               // 9
   ASSERT_EQ(out.size(), 9u);
   EXPECT_EQ(out[0]["seq"], 1);
   EXPECT_EQ(out[0]["code"], "00");

@@ -1,5 +1,7 @@
 // Process-level tests: the real `triad` and `triad-replica` binaries on
 // loopback, as a user runs them.
+#include "cluster.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "cluster.h"
 #include "process_util.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
@@ -44,9 +45,10 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
 
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
-                &out),
-            0);
+  ASSERT_EQ(
+      run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
+          &out),
+      0);
   write_file(tmp.file("verdicts.jsonl"), out);
   const auto verdicts = lines_of(out);
   ASSERT_EQ(verdicts.size(), traffic.size()) << "every line answered, once";
@@ -69,8 +71,9 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
     ASSERT_EQ(v["id"], *tx.id) << "answers come in input order";
     ASSERT_EQ(v["agree"].size(), 2u);
     ASSERT_FALSE(v["replayed"].get<bool>());
-    ASSERT_TRUE(by_seq.emplace(v["seq"].get<std::uint64_t>(),
-                               Seqd{v["ts"].get<std::int64_t>(), i, v["code"].get<std::string>()})
+    ASSERT_TRUE(by_seq
+                    .emplace(v["seq"].get<std::uint64_t>(),
+                             Seqd{v["ts"].get<std::int64_t>(), i, v["code"].get<std::string>()})
                     .second)
         << "seq given twice: " << v["seq"];
     ++codes[v["code"].get<std::string>()];
@@ -94,7 +97,8 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
                 &verify_out),
             0)
       << verify_out;
-  EXPECT_EQ(verify_out, std::to_string(traffic.size()) + " valid, 0 invalid, 0 without certificate\n");
+  EXPECT_EQ(verify_out,
+            std::to_string(traffic.size()) + " valid, 0 invalid, 0 without certificate\n");
 
   EXPECT_EQ(cluster.stop(), 0);
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
@@ -113,9 +117,10 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   Cluster cluster(tmp, tmp.file("cards.csv"), {"--inject", "b=crash:500"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
-                &out),
-            0);
+  ASSERT_EQ(
+      run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
+          &out),
+      0);
   const auto verdicts = lines_of(out);
   ASSERT_EQ(verdicts.size(), options.transaction_count);
   for (const auto& line : verdicts) {
@@ -131,7 +136,6 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   EXPECT_NE(log.find("restarted replica b from scratch"), std::string::npos) << log;
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
-
 
 TEST(Cluster, ExampleSwitchFrontEndGetsCertifiedDecisions) {
   TempDir tmp;

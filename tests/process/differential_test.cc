@@ -81,8 +81,8 @@ std::optional<Mismatch> first_difference(const std::vector<std::string>& names,
     bool same = true;
     for (const auto& o : outputs) same = same && i < o.size() && o[i] == outputs[0][i];
     if (same) continue;
-    std::string report = "first difference at seq " + std::to_string(i + 1) +
-                         "\n  transaction: " + masked(lines[i]);
+    std::string report =
+        "first difference at seq " + std::to_string(i + 1) + "\n  transaction: " + masked(lines[i]);
     for (std::size_t v = 0; v < outputs.size(); ++v) {
       report += "\n  " + names[v] + ": " +
                 (i < outputs[v].size() ? outputs[v][i] : std::string("(no answer)"));

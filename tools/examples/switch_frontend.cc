@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     if (!d.certificate.empty()) {
       triad::CertificateInfo info;
       const triad::Status v = triad::verify_certificate(d.certificate, keyring, &info);
-      proof = v.is_ok() ? "certificate signed by " + info.signers : "BAD CERTIFICATE: " + v.message();
+      proof =
+          v.is_ok() ? "certificate signed by " + info.signers : "BAD CERTIFICATE: " + v.message();
     }
     std::printf("stan %llu: %s seq %llu code %s%s; %s\n",
                 static_cast<unsigned long long>(reply.tag), d.id.c_str(),
