@@ -1,0 +1,222 @@
+// Micro-benchmarks of the pieces on the path from client to certified
+// decision. Figures are per operation on this machine; compare them as
+// ratios within one run (the machines are shared and noisy).
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/assert.h"
+#include "common/layout.h"
+#include "crypto/ed25519.h"
+#include "crypto/hash.h"
+#include "crypto/key_files.h"
+#include "rules/engine.h"
+#include "sample/sample.h"
+#include "triad/certificate.h"
+#include "triad/transaction.h"
+#include "voter/voter.h"
+#include "wire/codec.h"
+
+namespace triad {
+namespace {
+
+struct Workload {
+  rules::CardFile cards;
+  std::vector<Transaction> txs;
+  std::vector<std::int64_t> ts;
+};
+
+const Workload& workload() {
+  static const Workload w = [] {
+    Workload made;
+    sample::Options options;
+    options.card_count = 1000;
+    options.transaction_count = 20'000;
+    TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &made.cards).is_ok());
+    for (const auto& line : sample::generate_traffic(options)) {
+      Transaction tx;
+      TRIAD_ASSERT(parse_transaction_json(line, &tx).is_ok());
+      made.ts.push_back(*tx.ts);
+      made.txs.push_back(std::move(tx));
+    }
+    return made;
+  }();
+  return w;
+}
+
+void BM_RulesEnginePerTransaction(benchmark::State& state) {
+  const Workload& w = workload();
+  auto engine = std::make_unique<rules::Engine>(w.cards);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if (i == w.txs.size()) {
+      state.PauseTiming();
+      engine = std::make_unique<rules::Engine>(w.cards);
+      i = 0;
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(engine->apply(w.ts[i], w.txs[i]));
+    ++i;
+  }
+}
+BENCHMARK(BM_RulesEnginePerTransaction);
+
+void BM_JsonParseTransaction(benchmark::State& state) {
+  sample::Options options;
+  options.transaction_count = 1000;
+  const auto lines = sample::generate_traffic(options);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    Transaction tx;
+    benchmark::DoNotOptimize(parse_transaction_json(lines[i++ % lines.size()], &tx));
+  }
+}
+BENCHMARK(BM_JsonParseTransaction);
+
+void BM_WireEncodeVerifyDecode(benchmark::State& state) {
+  const Workload& w = workload();
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    fbb.Clear();
+    const auto tx = wire::build_transaction(fbb, w.txs[i++ % w.txs.size()]);
+    const auto submit = wire::CreateSubmitRequest(fbb, 1, tx);
+    wire::ClientRequestBuilder b(fbb);
+    b.add_submit(submit);
+    fbb.Finish(b.Finish());
+    const wire::ClientRequest* request = nullptr;
+    TRIAD_ASSERT(
+        wire::verify_client_request({fbb.GetBufferPointer(), fbb.GetSize()}, &request).is_ok());
+    benchmark::DoNotOptimize(wire::read_transaction(request->submit()->tx()));
+  }
+}
+BENCHMARK(BM_WireEncodeVerifyDecode);
+
+void BM_TransactionDigest(benchmark::State& state) {
+  const Workload& w = workload();
+  std::size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(wire::transaction_digest(w.txs[i++ % w.txs.size()]));
+}
+BENCHMARK(BM_TransactionDigest);
+
+void BM_StateDigestUpdate(benchmark::State& state) {
+  // One link of the state hash chain: SHA-256 over previous digest, seq, ts,
+  // transaction digest and code (as the replica does per transaction).
+  Digest d{};
+  std::uint8_t buf[32 + 8 + 8 + 32 + 2] = {};
+  crypto::Sha256 h;
+  for (auto _ : state) {
+    std::copy(d.begin(), d.end(), buf);
+    h.update(std::span<const std::uint8_t>(buf, sizeof buf));
+    d = h.finish();
+    benchmark::DoNotOptimize(d);
+  }
+}
+BENCHMARK(BM_StateDigestUpdate);
+
+void BM_Sign(benchmark::State& state) {
+  const auto backend = static_cast<crypto::Ed25519Backend>(state.range(0));
+  crypto::set_default_ed25519_backend(backend);
+  crypto::SigningKey key;
+  TRIAD_ASSERT(crypto::SigningKey::generate(&key).is_ok());
+  const std::vector<std::uint8_t> message(200, 0x42);
+  for (auto _ : state) benchmark::DoNotOptimize(key.sign(message));
+  state.SetLabel(backend == crypto::Ed25519Backend::kSodium ? "libsodium" : "OpenSSL");
+  crypto::set_default_ed25519_backend(crypto::Ed25519Backend::kOpenSsl);
+}
+BENCHMARK(BM_Sign)->Arg(0)->Arg(1);
+
+void BM_Verify(benchmark::State& state) {
+  const auto backend = static_cast<crypto::Ed25519Backend>(state.range(0));
+  crypto::set_default_ed25519_backend(backend);
+  crypto::SigningKey key;
+  TRIAD_ASSERT(crypto::SigningKey::generate(&key).is_ok());
+  crypto::VerifyingKey verifier;
+  TRIAD_ASSERT(crypto::VerifyingKey::from_public_key(key.public_key(), &verifier).is_ok());
+  const std::vector<std::uint8_t> message(200, 0x42);
+  const Signature sig = key.sign(message);
+  for (auto _ : state) benchmark::DoNotOptimize(verifier.verify(message, sig));
+  state.SetLabel(backend == crypto::Ed25519Backend::kSodium ? "libsodium" : "OpenSSL");
+  crypto::set_default_ed25519_backend(crypto::Ed25519Backend::kOpenSsl);
+}
+BENCHMARK(BM_Verify)->Arg(0)->Arg(1);
+
+// The voter alone (no crypto): three verdicts per seq, two agree at once.
+void BM_VoterPerVerdict(benchmark::State& state) {
+  voter::Voter v({.deadline_us = 1'000'000});
+  voter::Output out;
+  voter::ReplicaVerdict verdicts[3];
+  for (int r = 0; r < 3; ++r) {
+    verdicts[r].replica = r;
+    verdicts[r].signature_valid = true;
+    verdicts[r].fingerprint = "gcc 12.2.0; libstdc++; -O2; index=hash";
+  }
+  std::uint64_t seq = 0;
+  std::uint64_t now = 0;
+  for (auto _ : state) {
+    v.open(++seq, ++now);
+    for (auto& verdict : verdicts) {
+      verdict.content.seq = seq;
+      v.on_verdict(verdict, now, &out);
+    }
+    out.clear();
+  }
+  state.SetItemsProcessed(state.iterations() * 3);
+  state.SetLabel("items = verdicts");
+}
+BENCHMARK(BM_VoterPerVerdict);
+
+void BM_CertificateVerify(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / "triad-bench-keys";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "keys");
+  std::vector<crypto::SigningKey> keys(3);
+  for (int r = 0; r < 3; ++r) {
+    TRIAD_ASSERT(crypto::SigningKey::generate(&keys[static_cast<std::size_t>(r)]).is_ok());
+    TRIAD_ASSERT(crypto::write_key_pair(layout::replica_secret_key(dir.string(), r),
+                                        layout::replica_public_key(dir.string(), r),
+                                        keys[static_cast<std::size_t>(r)])
+                     .is_ok());
+  }
+  Keyring ring;
+  TRIAD_ASSERT(Keyring::load_dir(dir.string(), &ring).is_ok());
+  std::filesystem::remove_all(dir);
+  voter::VerdictContent content;
+  content.seq = 7;
+  content.rules_version = 1;
+  std::vector<voter::ReplicaVerdict> signers(2);
+  for (int r = 0; r < 2; ++r) {
+    auto& s = signers[static_cast<std::size_t>(r)];
+    s.replica = r;
+    s.content = content;
+    s.fingerprint = "fp";
+    s.signature = keys[static_cast<std::size_t>(r)].sign(
+        wire::verdict_signing_bytes(content, r, s.fingerprint));
+  }
+  const auto cert = wire::build_certificate(content, signers);
+  for (auto _ : state) {
+    CertificateInfo info;
+    benchmark::DoNotOptimize(verify_certificate(cert, ring, &info));
+  }
+}
+BENCHMARK(BM_CertificateVerify);
+
+void BM_EngineSerializeCheckpoint(benchmark::State& state) {
+  const Workload& w = workload();
+  rules::Engine engine(w.cards);
+  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
+  std::string bytes;
+  for (auto _ : state) {
+    engine.serialize(&bytes);
+    benchmark::DoNotOptimize(crypto::sha256(bytes));
+  }
+  state.SetLabel("1,000 cards after 20,000 transactions, " + std::to_string(bytes.size()) +
+                 " bytes, serialize + SHA-256");
+}
+BENCHMARK(BM_EngineSerializeCheckpoint);
+
+}  // namespace
+}  // namespace triad
