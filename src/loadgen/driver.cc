@@ -1,0 +1,176 @@
+#include "loadgen/driver.h"
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <chrono>
+#include <cmath>
+#include <zmq.hpp>
+
+#include "wire/codec.h"
+
+namespace triad::loadgen {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::uint8_t> encode_ping(std::uint64_t tag) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  const auto ping = wire::CreatePingRequest(fbb, tag);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_ping(ping);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+// Waits until the socket has a message to read or `deadline_ns` passes, with
+// microsecond resolution: ppoll on ZeroMQ's notification descriptor, which
+// only signals that ZMQ_EVENTS must be looked at again.
+bool wait_readable(zmq::socket_t& socket, int fd, std::int64_t deadline_ns) {
+  while (true) {
+    if (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) return true;
+    const std::int64_t left = deadline_ns - now_ns();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    ::ppoll(&p, 1, &ts, nullptr);
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_submit(std::uint64_t tag, const Transaction& tx) {
+  flatbuffers::FlatBufferBuilder fbb(512);
+  const auto wtx = wire::build_transaction(fbb, tx);
+  const auto submit = wire::CreateSubmitRequest(fbb, tag, wtx);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_submit(submit);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+std::uint64_t request_count(const RunOptions& options) {
+  return static_cast<std::uint64_t>(
+      std::ceil(options.rate * (options.warmup_s + options.duration_s) - 1e-9));
+}
+
+bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, RunResult* result,
+                   std::string* error) {
+  RunResult& r = *result;
+  r = RunResult{};
+  r.offered_rate = options.rate;
+  const std::uint64_t n = std::min<std::uint64_t>(request_count(options), txs.size());
+  const auto warmup_n = static_cast<std::uint64_t>(std::ceil(options.rate * options.warmup_s));
+  // Encode everything first: the timed loop only copies bytes.
+  std::vector<std::vector<std::uint8_t>> frames;
+  frames.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) frames.push_back(encode_submit(i + 1, txs[i]));
+
+  // Timer slack would add ~50 us to every wake-up.
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::sndhwm, 0);
+  socket.set(zmq::sockopt::rcvhwm, 0);
+  socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+  try {
+    socket.connect(options.endpoint);
+  } catch (const zmq::error_t& e) {
+    *error = "cannot connect to " + options.endpoint + ": " + e.what();
+    return false;
+  }
+  const int fd = socket.get(zmq::sockopt::fd);
+
+  // Ping until the front end answers: the connection is then established.
+  {
+    const auto ping = encode_ping(0);
+    socket.send(zmq::const_buffer(ping.data(), ping.size()), zmq::send_flags::none);
+    const std::int64_t deadline = now_ns() + std::int64_t{options.connect_timeout_ms} * 1'000'000;
+    bool ponged = false;
+    while (!ponged && wait_readable(socket, fd, deadline)) {
+      zmq::message_t msg;
+      if (!socket.recv(msg, zmq::recv_flags::dontwait)) continue;
+      const wire::AlignedFrame frame(msg.data(), msg.size());
+      const wire::ClientReply* reply = nullptr;
+      ponged = wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong();
+    }
+    if (!ponged) {
+      *error = "no front end answered at " + options.endpoint;
+      return false;
+    }
+  }
+
+  const double interval_ns = 1e9 / options.rate;
+  const std::int64_t start = now_ns() + 1'000'000;  // 1 ms from now
+  auto scheduled = [&](std::uint64_t i) {
+    return start + static_cast<std::int64_t>(std::llround(static_cast<double>(i) * interval_ns));
+  };
+  const std::int64_t measured_start = scheduled(warmup_n);
+  std::int64_t last_measured_reply = measured_start;
+  std::vector<std::uint8_t> answered(n, 0);
+  std::uint64_t outstanding = 0;
+  std::uint64_t next = 0;
+  std::int64_t grace_deadline = 0;
+
+  while (true) {
+    if (options.stop != nullptr && *options.stop != 0) {
+      r.interrupted = true;
+      break;
+    }
+    std::int64_t now = now_ns();
+    while (next < n && scheduled(next) <= now) {
+      const auto& f = frames[next];
+      socket.send(zmq::const_buffer(f.data(), f.size()), zmq::send_flags::none);
+      r.max_send_lag_ns =
+          std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
+      ++next;
+      ++outstanding;
+      if (next == n) grace_deadline = now + std::int64_t{options.grace_ms} * 1'000'000;
+    }
+    if (next == n && (outstanding == 0 || now >= grace_deadline)) break;
+    const std::int64_t wake = next < n ? scheduled(next) : grace_deadline;
+    if (!wait_readable(socket, fd, std::min(wake, now + 100'000'000))) continue;
+    // Drain everything that has arrived.
+    while (true) {
+      zmq::message_t msg;
+      if (!socket.recv(msg, zmq::recv_flags::dontwait)) break;
+      const std::int64_t received = now_ns();
+      const wire::AlignedFrame frame(msg.data(), msg.size());
+      const wire::ClientReply* reply = nullptr;
+      if (!wire::verify_client_reply(frame.bytes(), &reply).is_ok() || reply->pong()) continue;
+      const std::uint64_t tag = reply->tag();
+      if (tag == 0 || tag > next || answered[tag - 1] != 0) continue;
+      const std::uint64_t i = tag - 1;
+      answered[i] = 1;
+      --outstanding;
+      if (i < warmup_n) continue;
+      ++r.answered;
+      last_measured_reply = std::max(last_measured_reply, received);
+      r.latency.record(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, received - scheduled(i))));
+      if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
+        ++r.errors;
+        continue;
+      }
+      const std::string code(wire::as_view(reply->decision()->code()));
+      ++r.codes[code];
+      if (code == "91" || code == "96") ++r.fail_safe;
+      if (!wire::as_view(reply->decision()->divergent()).empty()) ++r.divergences;
+    }
+  }
+  r.sent = next;
+  r.measured = next > warmup_n ? next - warmup_n : 0;
+  r.unanswered = outstanding;
+  const double window_s = static_cast<double>(last_measured_reply - measured_start) / 1e9;
+  r.achieved_rate = window_s > 0 ? static_cast<double>(r.answered) / window_s : 0;
+  return true;
+}
+
+}  // namespace triad::loadgen

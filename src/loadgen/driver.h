@@ -1,0 +1,63 @@
+// An open-loop load driver: request i is due at start + i / rate, whatever
+// happened to the requests before it, and its latency is measured from that
+// SCHEDULED time to the arrival of its reply. A stall of the system under test
+// (or of the driver itself) therefore shows up in full in the latencies of
+// every request that should have been sent during it: no coordinated
+// omission. Requests are encoded before the run starts, so the send path is a
+// memcpy into ZeroMQ; sends and receives share one thread, which waits for
+// replies (ZMQ_FD + ppoll, microsecond timeouts) until the next send is due.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loadgen/histogram.h"
+#include "triad/transaction.h"
+
+namespace triad::loadgen {
+
+struct RunOptions {
+  std::string endpoint;    // the front end's client endpoint (ROUTER)
+  double rate = 500;       // requests per second, offered
+  double duration_s = 10;  // measured part
+  double warmup_s = 2;     // sent first, at the same rate, not measured
+  int grace_ms = 3000;     // wait for late replies after the last send
+  int connect_timeout_ms = 10'000;
+  // Set (by a signal handler) to stop the run early; may be null.
+  const volatile std::sig_atomic_t* stop = nullptr;
+};
+
+struct RunResult {
+  double offered_rate = 0;
+  double achieved_rate = 0;           // measured replies / (last measured reply - measured start)
+  std::uint64_t sent = 0;             // every request sent, warm-up included
+  std::uint64_t measured = 0;         // requests due in the measured window
+  std::uint64_t answered = 0;         // of those, answered (by a decision or an error)
+  std::uint64_t unanswered = 0;       // of every request sent, no reply after the grace period
+  std::uint64_t fail_safe = 0;        // decisions 91 or 96
+  std::uint64_t divergences = 0;      // decisions naming a divergent replica
+  std::uint64_t errors = 0;           // refused by the front end (overloaded, id reused, ...)
+  std::uint64_t max_send_lag_ns = 0;  // worst actual-minus-scheduled send time
+  std::map<std::string, std::uint64_t> codes;  // measured decisions per response code
+  Histogram latency;                           // measured requests only, ns
+  bool interrupted = false;
+};
+
+// A ClientRequest{submit{tag, tx}} frame, ready to send.
+std::vector<std::uint8_t> encode_submit(std::uint64_t tag, const Transaction& tx);
+
+// Runs the load: txs[i] is sent as request i (tag i + 1), so txs must hold at
+// least ceil(rate * (warmup_s + duration_s)) transactions with ids the front
+// end has not seen. Fails (with a message in *error) only when the endpoint
+// does not answer a ping within connect_timeout_ms.
+bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, RunResult* result,
+                   std::string* error);
+
+// Requests a run of `options` sends: ceil(rate * (warmup_s + duration_s)).
+std::uint64_t request_count(const RunOptions& options);
+
+}  // namespace triad::loadgen

@@ -1,0 +1,188 @@
+#include "loadgen/echo.h"
+
+#include <sys/prctl.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+
+#include "loadgen/process.h"
+#include "wire/codec.h"
+
+namespace triad::loadgen {
+namespace {
+
+volatile std::sig_atomic_t g_echo_stop = 0;
+void on_echo_signal(int) { g_echo_stop = 1; }
+
+void install_signals() {
+  std::signal(SIGINT, on_echo_signal);
+  std::signal(SIGTERM, on_echo_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+// recv that treats EINTR as "nothing".
+bool recv_dontwait(zmq::socket_t& s, zmq::message_t& msg) {
+  try {
+    return s.recv(msg, zmq::recv_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+void poll_some(std::vector<zmq::pollitem_t>& items, int timeout_ms) {
+  try {
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+}
+
+struct Pending {
+  zmq::message_t client;
+  std::uint64_t tag = 0;
+  int replies = 0;
+};
+
+}  // namespace
+
+int run_echo_replica(const std::string& endpoint) {
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  install_signals();
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::sndhwm, 0);
+  socket.set(zmq::sockopt::rcvhwm, 0);
+  socket.connect(endpoint);
+  socket.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+  const std::vector<std::uint8_t> reply(kEchoReplyBytes, 0x5a);
+  std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
+  while (g_echo_stop == 0) {
+    poll_some(items, 100);
+    zmq::message_t key;
+    while (recv_dontwait(socket, key)) {
+      zmq::message_t payload;
+      if (key.more()) (void)recv_dontwait(socket, payload);  // the request: not even read
+      socket.send(key, zmq::send_flags::sndmore);
+      socket.send(zmq::const_buffer(reply.data(), reply.size()), zmq::send_flags::none);
+    }
+  }
+  return 0;
+}
+
+int run_echo_frontend(const std::string& listen, const std::string& self_exe) {
+  install_signals();
+  zmq::context_t context(1);
+  zmq::socket_t clients(context, zmq::socket_type::router);
+  zmq::socket_t replicas(context, zmq::socket_type::router);
+  for (auto* s : {&clients, &replicas}) {
+    s->set(zmq::sockopt::linger, 0);
+    s->set(zmq::sockopt::sndhwm, 0);
+    s->set(zmq::sockopt::rcvhwm, 0);
+  }
+  try {
+    clients.bind(listen);
+    replicas.bind("tcp://127.0.0.1:*");
+  } catch (const zmq::error_t& e) {
+    std::fprintf(stderr, "triad bench-echo: cannot bind %s: %s\n", listen.c_str(), e.what());
+    return 2;
+  }
+  const std::string replica_ep = replicas.get(zmq::sockopt::last_endpoint);
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int i = 0; i < 3; ++i) {
+    children.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{self_exe, "bench-echo", "--replica", replica_ep}));
+  }
+  // Wait for the three hellos.
+  std::vector<zmq::message_t> ids;
+  std::vector<zmq::pollitem_t> rep_item{{replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (ids.size() < 3 && g_echo_stop == 0 && std::chrono::steady_clock::now() < deadline) {
+    poll_some(rep_item, 100);
+    zmq::message_t id;
+    while (recv_dontwait(replicas, id)) {
+      zmq::message_t body;
+      if (id.more()) (void)recv_dontwait(replicas, body);
+      ids.push_back(std::move(id));
+    }
+  }
+  if (ids.size() < 3) {
+    std::fprintf(stderr, "triad bench-echo: the echo replicas did not connect\n");
+    return 1;
+  }
+  std::printf("ready %s\n", clients.get(zmq::sockopt::last_endpoint).c_str());
+  std::fflush(stdout);
+
+  std::unordered_map<std::uint64_t, Pending> pending;
+  std::uint64_t next_key = 1;
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  const std::vector<std::uint8_t> dummy_cert(kEchoReplyBytes, 0xa5);
+  std::vector<zmq::pollitem_t> items{{clients.handle(), 0, ZMQ_POLLIN, 0},
+                                     {replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  auto send_reply = [&](zmq::message_t& client) {
+    clients.send(client, zmq::send_flags::sndmore);
+    clients.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
+  };
+  while (g_echo_stop == 0) {
+    poll_some(items, 100);
+    zmq::message_t client;
+    while (recv_dontwait(clients, client)) {
+      zmq::message_t body;
+      if (!client.more() || !recv_dontwait(clients, body)) continue;
+      const wire::AlignedFrame frame(body.data(), body.size());
+      const wire::ClientRequest* req = nullptr;
+      if (!wire::verify_client_request(frame.bytes(), &req).is_ok()) continue;
+      if (req->ping() != nullptr) {
+        fbb.Clear();
+        wire::ClientReplyBuilder b(fbb);
+        b.add_tag(req->ping()->tag());
+        b.add_pong(true);
+        fbb.Finish(b.Finish());
+        send_reply(client);
+        continue;
+      }
+      if (req->submit() == nullptr) continue;
+      const std::uint64_t key = next_key++;
+      Pending& p = pending[key];
+      p.client = std::move(client);
+      p.tag = req->submit()->tag();
+      for (auto& id : ids) {
+        zmq::message_t rid(id.data(), id.size());
+        replicas.send(rid, zmq::send_flags::sndmore);
+        replicas.send(zmq::const_buffer(&key, sizeof key), zmq::send_flags::sndmore);
+        replicas.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::none);
+      }
+    }
+    zmq::message_t rid;
+    while (recv_dontwait(replicas, rid)) {
+      zmq::message_t key_msg;
+      zmq::message_t payload;
+      if (!rid.more() || !recv_dontwait(replicas, key_msg)) continue;
+      if (key_msg.more()) (void)recv_dontwait(replicas, payload);
+      if (key_msg.size() != sizeof(std::uint64_t)) continue;
+      std::uint64_t key = 0;
+      std::memcpy(&key, key_msg.data(), sizeof key);
+      const auto it = pending.find(key);
+      if (it == pending.end()) continue;
+      Pending& p = it->second;
+      if (++p.replies == 2) {
+        fbb.Clear();
+        const auto d =
+            wire::CreateDecisionDirect(fbb, "echo", key, 0, "00", "ab", "", false, &dummy_cert);
+        wire::ClientReplyBuilder b(fbb);
+        b.add_tag(p.tag);
+        b.add_decision(d);
+        fbb.Finish(b.Finish());
+        send_reply(p.client);
+      }
+      if (p.replies == 3) pending.erase(it);
+    }
+  }
+  return 0;  // children stopped by their destructors
+}
+
+}  // namespace triad::loadgen
