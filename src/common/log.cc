@@ -13,6 +13,8 @@ struct Sink {
   std::string component = "triad";
   Level level = Level::kInfo;
   std::FILE* file = nullptr;
+  CaptureFn capture = nullptr;
+  void* capture_context = nullptr;
 };
 
 Sink& sink() {
@@ -55,8 +57,22 @@ bool set_file(const std::string& path) {
   return true;
 }
 
+void set_capture(CaptureFn capture, void* context) {
+  std::lock_guard lock(sink().mutex);
+  sink().capture = capture;
+  sink().capture_context = context;
+}
+
 void write(Level level, std::string_view text) {
   Sink& s = sink();
+  {
+    std::lock_guard lock(s.mutex);
+    if (level < s.level) return;
+    if (s.capture != nullptr) {
+      s.capture(s.capture_context, level, text);
+      return;
+    }
+  }
   const auto now = std::chrono::system_clock::now();
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();

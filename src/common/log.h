@@ -16,6 +16,13 @@ void set_level(Level level);
 // Also append every line to `path` (created if missing). Returns false when it cannot be opened.
 bool set_file(const std::string& path);
 
+// Sends every line at or above the level to `capture` instead of standard
+// error and the file (with no time stamp: the caller knows its own clock);
+// nullptr restores them. The deterministic simulator keeps its cluster's log
+// in memory this way. `capture` runs under the logger's lock: it must not log.
+using CaptureFn = void (*)(void* context, Level level, std::string_view text);
+void set_capture(CaptureFn capture, void* context);
+
 void write(Level level, std::string_view text);
 inline void debug(std::string_view text) { write(Level::kDebug, text); }
 inline void info(std::string_view text) { write(Level::kInfo, text); }

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include "common/sequenced.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
+#include "replica/node.h"
 #include "wire/codec.h"
 
 namespace triad::replica {
@@ -165,15 +165,14 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms,
 
 namespace {
 
-struct PendingEntry {
-  std::int64_t ts_ms;
-  Transaction tx;
-};
-
+// The I/O shell around ReplicaNode: one DEALER socket to the front end,
+// signals and the monotonic clock. All the protocol is in the node.
 class Loop {
  public:
   Loop(const Config& config, std::unique_ptr<ReplicaCore> core)
-      : config_(config), core_(std::move(core)), socket_(context_, zmq::socket_type::dealer) {}
+      : config_(config),
+        node_(std::move(core), now_us()),
+        socket_(context_, zmq::socket_type::dealer) {}
 
   int run() {
     const std::string routing_id(1, replica_name(config_.replica));
@@ -183,14 +182,16 @@ class Loop {
     socket_.set(zmq::sockopt::rcvhwm, 0);
     socket_.set(zmq::sockopt::sndhwm, 0);
     socket_.connect(config_.endpoint);
-    send_hello();
+    node_.start(now_us(), &out_);
+    send_out();
     while (g_stop == 0) {
       zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
       long timeout_ms = 100;
-      if (!delayed_.empty()) {
+      if (const auto due = node_.next_timer_us()) {
         const std::uint64_t now = now_us();
-        const std::uint64_t due = delayed_.front().first;
-        timeout_ms = due <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((due - now) / 1000 + 1));
+        timeout_ms = *due <= now
+                         ? 0
+                         : std::min<long>(timeout_ms, static_cast<long>((*due - now) / 1000 + 1));
       }
       try {
         zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
@@ -199,202 +200,47 @@ class Loop {
         throw;
       }
       if (items[0].revents & ZMQ_POLLIN) receive_all();
-      release_delayed();
-      if (!hung_ && now_us() - last_received_us_ > 500'000 && now_us() - last_hello_us_ > 500'000) {
-        send_hello();  // idle: tell the front end where we are, so a lost tail is resent
-      }
+      node_.on_time(now_us(), &out_);
+      send_out();
     }
-    log::info("stopping on signal after seq " + std::to_string(core_->next_seq() - 1));
+    log::info("stopping on signal after seq " + std::to_string(node_.core().next_seq() - 1));
     return 0;
   }
 
  private:
-  void send_hello() {
-    flatbuffers::FlatBufferBuilder fbb(256);
-    const auto hello = wire::CreateHello(fbb, static_cast<std::uint8_t>(config_.replica),
-                                         core_->next_seq(), fbb.CreateString(build_fingerprint()),
-                                         rules::kRulesVersion);
-    wire::FromReplicaBuilder b(fbb);
-    b.add_hello(hello);
-    fbb.Finish(b.Finish());
-    send(fbb);
-    last_hello_us_ = now_us();
-  }
-
-  void send_fetch(std::uint64_t from, std::uint64_t to) {
-    flatbuffers::FlatBufferBuilder fbb(128);
-    const auto fetch = wire::CreateFetch(fbb, from, to);
-    wire::FromReplicaBuilder b(fbb);
-    b.add_fetch(fetch);
-    fbb.Finish(b.Finish());
-    send(fbb);
-    last_fetch_us_ = now_us();
-    log::warn("gap: expected seq " + std::to_string(from) + ", asked for " + std::to_string(from) +
-              ".." + std::to_string(to));
-  }
-
-  void send(const flatbuffers::FlatBufferBuilder& fbb) {
-    socket_.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
-  }
-
+  // Drains what arrived; the verdicts of the burst go out in one message.
   void receive_all() {
     zmq::message_t msg;
     while (socket_.recv(msg, zmq::recv_flags::dontwait)) {
-      last_received_us_ = now_us();
-      const wire::ToReplica* batch = nullptr;
-      const wire::AlignedFrame frame(msg.data(), msg.size());
-      const Status s = wire::verify_to_replica(frame.bytes(), &batch);
-      if (!s.is_ok()) {
-        ++malformed_;
-        log::warn("dropped a message from the front end: " + s.to_string());
-        continue;
-      }
-      // Control first: a hung replica still obeys `triad inject ... none`.
-      if (batch->inject() != nullptr) on_inject(std::string(wire::as_view(batch->inject())));
-      if (hung_) continue;
-      if (batch->install() != nullptr) on_install(*batch->install());
-      if (batch->snapshot_request()) send_snapshot();
-      if (batch->entries() == nullptr) continue;
-      for (const wire::Sequenced* e : *batch->entries()) {
-        on_entry(e->seq(), e->ts(), wire::read_transaction(e->tx()));
-        if (hung_) break;
-      }
+      node_.receive({static_cast<const std::uint8_t*>(msg.data()), msg.size()}, now_us(), &out_);
+      send_out();
+      if (node_.crashed()) die();
     }
-    flush();
+    node_.flush(&out_);
+    send_out();
   }
 
-  void on_inject(const std::string& text) {
-    Fault fault;
-    if (Status s = parse_fault(text, &fault); !s.is_ok()) {
-      log::warn("inject refused: " + s.message());
-      return;
+  void send_out() {
+    for (const auto& m : out_) {
+      socket_.send(zmq::const_buffer(m.data(), m.size()), zmq::send_flags::none);
     }
-    core_->set_fault(fault);
-    hung_ = false;
-    log::warn("injected fault now " + to_string(fault));
+    out_.clear();
   }
 
-  void send_snapshot() {
-    const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
-    flatbuffers::FlatBufferBuilder fbb(snap.engine_state.size() + 1024);
-    const auto engine_state = fbb.CreateVector(
-        reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()), snap.engine_state.size());
-    const auto snapshot = wire::CreateSnapshot(
-        fbb, snap.seq, fbb.CreateVector(snap.state_digest.data(), snap.state_digest.size()),
-        fbb.CreateVector(snap.checkpoint_digest.data(), snap.checkpoint_digest.size()),
-        engine_state);
-    wire::FromReplicaBuilder b(fbb);
-    b.add_snapshot(snapshot);
-    fbb.Finish(b.Finish());
-    send(fbb);
-    log::info("sent the snapshot of seq " + std::to_string(snap.seq) + " (" +
-              std::to_string(snap.engine_state.size()) + " bytes)");
+  // The crash fault: the verdicts up to it were just sent; the socket is
+  // drained within a second, then the process dies without any clean-up.
+  [[noreturn]] void die() {
+    socket_.set(zmq::sockopt::linger, 1000);
+    socket_.close();
+    context_.close();
+    std::_Exit(70);
   }
 
-  void on_install(const wire::Snapshot& w) {
-    ReplicaCore::Snapshot snap;
-    snap.seq = w.seq();
-    const auto state = wire::as_bytes(w.state_digest());
-    const auto checkpoint = wire::as_bytes(w.checkpoint_digest());
-    const auto engine = wire::as_bytes(w.engine_state());
-    if (state.size() != 32 || checkpoint.size() != 32) {
-      log::error("snapshot refused: a digest is not 32 bytes");
-      return;
-    }
-    std::copy(state.begin(), state.end(), snap.state_digest.begin());
-    std::copy(checkpoint.begin(), checkpoint.end(), snap.checkpoint_digest.begin());
-    snap.engine_state.assign(reinterpret_cast<const char*>(engine.data()), engine.size());
-    if (Status s = core_->install(snap); !s.is_ok()) {
-      log::error("snapshot refused: " + s.to_string());
-      return;
-    }
-    pending_.clear();
-    log::info("installed the snapshot of seq " + std::to_string(snap.seq));
-    send_hello();  // the front end replays the journal from here
-  }
-
-  void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx) {
-    if (seq < core_->next_seq()) return;  // already applied (a resend)
-    if (seq > core_->next_seq()) {
-      // Never skip: hold it, ask for the missing ones once in a while.
-      if (pending_.size() < kMaxPending) pending_.emplace(seq, PendingEntry{ts_ms, std::move(tx)});
-      if (now_us() - last_fetch_us_ > 200'000) send_fetch(core_->next_seq(), seq - 1);
-      return;
-    }
-    apply(seq, ts_ms, tx);
-    while (!hung_ && !pending_.empty() && pending_.begin()->first <= core_->next_seq()) {
-      auto node = pending_.extract(pending_.begin());
-      if (node.key() == core_->next_seq()) apply(node.key(), node.mapped().ts_ms, node.mapped().tx);
-    }
-  }
-
-  void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx) {
-    ReplicaCore::Step step = core_->apply(seq, ts_ms, tx);
-    switch (step.action) {
-      case ReplicaCore::Action::kCrash:
-        // The verdicts for seqs up to N still go out (sent, and the socket
-        // drained within a second), so a run repeats exactly whatever the
-        // batching; then the process dies without any clean-up.
-        flush();
-        socket_.set(zmq::sockopt::linger, 1000);
-        socket_.close();
-        context_.close();
-        log::error("injected fault " + to_string(core_->fault()) + ": exiting abruptly at seq " +
-                   std::to_string(seq));
-        std::_Exit(70);
-      case ReplicaCore::Action::kHang:
-        log::error("injected fault " + to_string(core_->fault()) + ": hanging from seq " +
-                   std::to_string(seq));
-        hung_ = true;
-        return;
-      case ReplicaCore::Action::kDrop:
-        return;
-      case ReplicaCore::Action::kSend:
-        break;
-    }
-    if (core_->fault().kind == Fault::Kind::kDelay) {
-      delayed_.emplace_back(now_us() + core_->fault().delay_ms * 1000, std::move(step.verdict));
-    } else {
-      outbox_.push_back(std::move(step.verdict));
-    }
-  }
-
-  void release_delayed() {
-    const std::uint64_t now = now_us();
-    while (!delayed_.empty() && delayed_.front().first <= now) {
-      outbox_.push_back(std::move(delayed_.front().second));
-      delayed_.pop_front();
-    }
-    flush();
-  }
-
-  void flush() {
-    if (outbox_.empty()) return;
-    flatbuffers::FlatBufferBuilder fbb(320 * outbox_.size());
-    std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
-    verdicts.reserve(outbox_.size());
-    for (const auto& v : outbox_) verdicts.push_back(wire::build_verdict(fbb, v));
-    const auto vec = fbb.CreateVector(verdicts);
-    wire::FromReplicaBuilder b(fbb);
-    b.add_verdicts(vec);
-    fbb.Finish(b.Finish());
-    send(fbb);
-    outbox_.clear();
-  }
-
-  static constexpr std::size_t kMaxPending = 1'000'000;
   Config config_;
-  std::unique_ptr<ReplicaCore> core_;
+  ReplicaNode node_;
   zmq::context_t context_{1};
   zmq::socket_t socket_;
-  std::map<std::uint64_t, PendingEntry> pending_;
-  std::vector<voter::ReplicaVerdict> outbox_;
-  std::deque<std::pair<std::uint64_t, voter::ReplicaVerdict>> delayed_;
-  std::uint64_t last_received_us_ = now_us();
-  std::uint64_t last_hello_us_ = 0;
-  std::uint64_t last_fetch_us_ = 0;
-  std::uint64_t malformed_ = 0;
-  bool hung_ = false;
+  ReplicaNode::Messages out_;
 };
 
 Status read_file(const std::string& path, std::string* out) {

@@ -1,0 +1,106 @@
+// A replica's message handling without I/O: what it does with each message
+// from the front end (hello, in-order apply with gap detection and Fetch,
+// control: inject, snapshot request, install), its timers (idle Hello, the
+// delay fault's queue) and how it batches verdicts. It is stepped with the
+// bytes that arrived and the time, and returns the messages to send, so the
+// real process (replica.cc, a ZeroMQ DEALER socket) and the deterministic
+// simulator (tests/sim) drive the very same code.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "replica/replica.h"
+
+namespace triad::wire {
+struct Snapshot;
+}  // namespace triad::wire
+
+namespace triad::replica {
+
+class ReplicaNode {
+ public:
+  // FromReplica messages (FlatBuffers bytes) for the front end, in the order
+  // they must be sent.
+  using Messages = std::vector<std::vector<std::uint8_t>>;
+
+  // Nothing received and no Hello sent for longer than this: a Hello, so the
+  // front end resends a lost tail.
+  static constexpr std::uint64_t kIdleHelloUs = 500'000;
+  // At most one Fetch per this interval while a gap lasts.
+  static constexpr std::uint64_t kFetchIntervalUs = 200'000;
+  // Early entries held while waiting for a missing one; beyond, they are
+  // dropped and fetched again later.
+  static constexpr std::size_t kMaxPending = 1'000'000;
+
+  // `now_us` is the time the process started (a monotonic clock; the
+  // simulator's own clock in tests).
+  ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us);
+
+  // The first Hello, once connected.
+  void start(std::uint64_t now_us, Messages* to_front_end);
+
+  // One message from the front end, then the batch of verdicts it produced.
+  void on_message(std::span<const std::uint8_t> bytes, std::uint64_t now_us,
+                  Messages* to_front_end);
+  // The same without the batch of verdicts: a shell that drains a burst of
+  // messages calls receive() for each and flush() once, so the verdicts of
+  // the burst travel in one message. Control answers (Hello, Fetch,
+  // Snapshot) are appended at once.
+  void receive(std::span<const std::uint8_t> bytes, std::uint64_t now_us, Messages* to_front_end);
+  // The verdicts ready to go, as one message (nothing when there are none).
+  void flush(Messages* to_front_end);
+
+  // Time passed: releases the delay fault's verdicts that are due, and says
+  // Hello when idle.
+  void on_time(std::uint64_t now_us, Messages* to_front_end);
+  // The earliest time on_time has something to do; nullopt when nothing is
+  // pending (crashed).
+  std::optional<std::uint64_t> next_timer_us() const;
+
+  // The crash fault fired: the verdicts up to it were flushed into the last
+  // Messages; the process must now exit at once (the node does nothing more).
+  bool crashed() const { return crashed_; }
+  // The hang fault fired: alive, but it answers nothing until a new fault
+  // (`triad inject ... none`) is injected.
+  bool hung() const { return hung_; }
+  const ReplicaCore& core() const { return *core_; }
+  std::uint64_t malformed_messages() const { return malformed_; }
+  std::size_t pending_count() const { return pending_.size(); }
+
+ private:
+  struct PendingEntry {
+    std::int64_t ts_ms;
+    Transaction tx;
+  };
+
+  void send_hello(std::uint64_t now_us, Messages* out);
+  void send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t now_us, Messages* out);
+  void send_snapshot(Messages* out);
+  void on_inject(const std::string& text);
+  void on_install(const wire::Snapshot& snapshot, std::uint64_t now_us, Messages* out);
+  void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx, std::uint64_t now_us,
+                Messages* out);
+  void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx, std::uint64_t now_us,
+             Messages* out);
+  void release_delayed(std::uint64_t now_us);
+
+  std::unique_ptr<ReplicaCore> core_;
+  std::map<std::uint64_t, PendingEntry> pending_;
+  std::vector<voter::ReplicaVerdict> outbox_;
+  std::deque<std::pair<std::uint64_t, voter::ReplicaVerdict>> delayed_;  // (due, verdict)
+  std::uint64_t last_received_us_;
+  std::uint64_t last_hello_us_ = 0;
+  std::optional<std::uint64_t> last_fetch_us_;
+  std::uint64_t malformed_ = 0;
+  bool hung_ = false;
+  bool crashed_ = false;
+};
+
+}  // namespace triad::replica

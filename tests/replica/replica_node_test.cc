@@ -1,0 +1,233 @@
+// Tests of ReplicaNode (src/replica/node.h): the replica's message handling
+// without its socket, stepped with bytes and time as triad-replica's ZeroMQ
+// shell and the simulator step it. Hello, in-order apply with gap detection
+// and Fetch, verdict batching, the idle Hello, control messages and the
+// faults that live in the I/O loop (crash, hang, delay).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/hash.h"
+#include "replica/node.h"
+#include "rules/engine.h"
+#include "sample/sample.h"
+#include "triad/transaction.h"
+#include "wire/codec.h"
+
+namespace triad::replica {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+constexpr std::uint64_t kT0 = 5'000'000'000;  // a monotonic clock is never near zero
+
+struct World {
+  rules::CardFile cards;
+  Digest card_digest{};
+  std::vector<Transaction> traffic;
+};
+
+const World& world() {
+  static const World w = [] {
+    World out;
+    sample::Options options;
+    options.seed = 3;
+    options.card_count = 30;
+    options.transaction_count = 40;
+    const std::string text = sample::generate_card_file(options);
+    EXPECT_TRUE(rules::parse_card_file(text, &out.cards).is_ok());
+    out.card_digest = crypto::sha256("triad-state-v1" + text);
+    for (const std::string& line : sample::generate_traffic(options)) {
+      Transaction tx;
+      EXPECT_TRUE(parse_transaction_json(line, &tx).is_ok());
+      out.traffic.push_back(std::move(tx));
+    }
+    return out;
+  }();
+  return w;
+}
+
+std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none") {
+  Fault f;
+  EXPECT_TRUE(parse_fault(fault, &f).is_ok());
+  crypto::Ed25519Seed seed;
+  seed.fill(0x42);
+  crypto::SigningKey key;
+  EXPECT_TRUE(crypto::SigningKey::from_seed(seed, &key).is_ok());
+  auto core = std::make_unique<ReplicaCore>(1, world().cards, world().card_digest, std::move(key),
+                                            f, 7, /*checkpoint_interval=*/10);
+  return std::make_unique<ReplicaNode>(std::move(core), kT0);
+}
+
+// A ToReplica with the entries seq from..to (of the sample traffic).
+Bytes entries(std::uint64_t from, std::uint64_t to) {
+  flatbuffers::FlatBufferBuilder fbb;
+  std::vector<flatbuffers::Offset<wire::Sequenced>> list;
+  for (std::uint64_t seq = from; seq <= to; ++seq) {
+    const Transaction& tx = world().traffic[seq - 1];
+    list.push_back(wire::CreateSequenced(fbb, seq, *tx.ts, wire::build_transaction(fbb, tx)));
+  }
+  fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(list)));
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+Bytes control(const std::string* inject, bool snapshot_request) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto text =
+      inject != nullptr ? fbb.CreateString(*inject) : flatbuffers::Offset<flatbuffers::String>();
+  wire::ToReplicaBuilder b(fbb);
+  b.add_inject(text);
+  b.add_snapshot_request(snapshot_request);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+// What one FromReplica message says.
+struct Said {
+  std::optional<std::uint64_t> hello_next_seq;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> fetch;
+  std::vector<std::uint64_t> verdict_seqs;
+  std::optional<std::uint64_t> snapshot_seq;
+};
+
+Said read(const Bytes& bytes) {
+  const wire::AlignedFrame frame(bytes.data(), bytes.size());
+  const wire::FromReplica* msg = nullptr;
+  EXPECT_TRUE(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
+  Said s;
+  if (msg == nullptr) return s;
+  if (msg->hello() != nullptr) s.hello_next_seq = msg->hello()->next_seq();
+  if (msg->fetch() != nullptr) s.fetch = {msg->fetch()->from_seq(), msg->fetch()->to_seq()};
+  if (msg->verdicts() != nullptr) {
+    for (const wire::Verdict* v : *msg->verdicts()) s.verdict_seqs.push_back(v->seq());
+  }
+  if (msg->snapshot() != nullptr) s.snapshot_seq = msg->snapshot()->seq();
+  return s;
+}
+
+std::vector<std::uint64_t> seqs(std::uint64_t from, std::uint64_t to) {
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t s = from; s <= to; ++s) out.push_back(s);
+  return out;
+}
+
+TEST(ReplicaNode, SaysHelloAndAnswersABatchInOneMessage) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  node->start(kT0, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).hello_next_seq, 1u);
+  out.clear();
+  node->on_message(entries(1, 4), kT0 + 10, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 4));
+  EXPECT_EQ(node->core().next_seq(), 5u);
+  out.clear();
+  node->on_message(entries(2, 4), kT0 + 20, &out);  // a resend: nothing new
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(ReplicaNode, HoldsEarlyEntriesFetchesTheGapAtMostEvery200ms) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 2), kT0, &out);
+  out.clear();
+  node->on_message(entries(5, 5), kT0 + 1000, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).fetch, (std::pair<std::uint64_t, std::uint64_t>(3, 4)));
+  out.clear();
+  node->on_message(entries(6, 6), kT0 + 2000, &out);  // still within 200 ms: no second Fetch
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(node->pending_count(), 2u);
+  node->on_message(entries(7, 7), kT0 + 1000 + ReplicaNode::kFetchIntervalUs + 1, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).fetch, (std::pair<std::uint64_t, std::uint64_t>(3, 6)));
+  out.clear();
+  node->on_message(entries(3, 4), kT0 + 300'000, &out);  // the gap filled: 3..7 at once
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(3, 7));
+  EXPECT_EQ(node->pending_count(), 0u);
+}
+
+TEST(ReplicaNode, SaysHelloWhenIdleSoALostTailIsResent) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  node->start(kT0, &out);
+  node->on_message(entries(1, 3), kT0 + 100, &out);
+  out.clear();
+  const std::optional<std::uint64_t> due = node->next_timer_us();
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(*due, kT0 + 100 + ReplicaNode::kIdleHelloUs + 1);
+  node->on_time(*due - 1, &out);
+  EXPECT_TRUE(out.empty());
+  node->on_time(*due, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).hello_next_seq, 4u);
+  EXPECT_EQ(node->next_timer_us(), *due + ReplicaNode::kIdleHelloUs + 1);
+}
+
+TEST(ReplicaNode, CrashFlushesTheVerdictsUpToNThenDoesNothing) {
+  auto node = make_node("crash:3");
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 6), kT0, &out);
+  EXPECT_TRUE(node->crashed());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 3));
+  out.clear();
+  node->on_message(entries(7, 8), kT0 + 10, &out);
+  node->on_time(kT0 + 10'000'000, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(node->next_timer_us().has_value());
+}
+
+TEST(ReplicaNode, HangStopsAnsweringUntilANewFaultIsInjected) {
+  auto node = make_node("hang:2");
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 4), kT0, &out);
+  EXPECT_TRUE(node->hung());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 2));
+  out.clear();
+  node->on_time(kT0 + 10'000'000, &out);  // no idle Hello while hung
+  EXPECT_TRUE(out.empty());
+  const std::string none = "none";
+  node->on_message(control(&none, false), kT0 + 10'000'001, &out);
+  EXPECT_FALSE(node->hung());
+  node->on_message(entries(4, 5), kT0 + 10'000'002, &out);  // seq 3 was applied before hanging
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(4, 5));
+}
+
+TEST(ReplicaNode, DelayHoldsVerdictsUntilTheirTime) {
+  auto node = make_node("delay:50");
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 2), kT0, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(node->next_timer_us(), kT0 + 50'000);
+  node->on_time(kT0 + 49'999, &out);
+  EXPECT_TRUE(out.empty());
+  node->on_time(kT0 + 50'000, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 2));
+}
+
+TEST(ReplicaNode, AnswersASnapshotRequestAndCountsMalformedMessages) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 12), kT0, &out);
+  out.clear();
+  node->on_message(control(nullptr, true), kT0 + 1, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).snapshot_seq, 10u);  // the latest checkpoint (every 10)
+  out.clear();
+  const Bytes junk = {1, 2, 3, 4, 5};
+  node->on_message(junk, kT0 + 2, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(node->malformed_messages(), 1u);
+}
+
+}  // namespace
+}  // namespace triad::replica
