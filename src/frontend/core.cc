@@ -56,7 +56,8 @@ Core::Core(const Config& config, std::uint64_t now_us)
       sequencer_({.trust_client_time = config.trust_client_time}),
       voter_({.deadline_us = config.deadline_us}),
       supervisor_(config.repair, now_us),
-      agreed_(kAgreedRing) {}
+      agreed_(kAgreedRing),
+      recent_(kAgreedRing) {}
 
 Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
   std::unique_ptr<Core> core(new Core(config, now_us));
@@ -316,6 +317,11 @@ void Core::on_verdict(int r, const wire::Verdict& v, std::uint64_t now_us) {
       keys_[static_cast<std::size_t>(r)].verify(
           wire::verdict_signing_bytes(verdict.content, r, verdict.fingerprint), verdict.signature);
   verdict.replica = r;
+  if (verdict.signature_valid) {
+    RecentVerdicts& recent = recent_[verdict.content.seq % recent_.size()];
+    if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
+    recent.by_replica[static_cast<std::size_t>(r)] = verdict.content;
+  }
   voter_.on_verdict(verdict, now_us, &voter_out_);
 }
 
@@ -336,6 +342,7 @@ std::optional<std::uint64_t> Core::next_timer_us() const {
 void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   on_replica_gone(r);
   replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
+  replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   supervisor_.on_process_exited(r, now_us, &repair_out_);
   handle_repair_output(out);
 }
@@ -412,23 +419,27 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
     const auto state = wire::as_bytes(snap.state_digest());
     const auto checkpoint = wire::as_bytes(snap.checkpoint_digest());
     const auto engine = wire::as_bytes(snap.engine_state());
-    std::string problem;
-    if (seq == 0) {
-      // The start state: a fresh process already has it.
-      t.installed_seq = 0;
-      t.installed = true;
-      supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-      send_range(r, 1, flushed_seq_, out);
-      continue;
-    }
     const voter::VerdictContent* agreed = nullptr;
     for (const auto& c : checkpoints_) {
       if (c.seq == seq) agreed = &c;
     }
-    if (agreed == nullptr) {
-      problem = "no agreed checkpoint at seq " + std::to_string(seq);
-    } else if (state.size() != 32 ||
-               !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
+    if (seq == 0 || agreed == nullptr) {
+      // The start state, or a snapshot nothing agreed on can vouch for (no
+      // majority at that checkpoint, e.g. two replicas out): the fresh
+      // process already holds the start state and replays the whole journal.
+      if (seq != 0) {
+        log::warn(replica_label(r) + ": no agreed checkpoint at seq " + std::to_string(seq) +
+                  " to check the snapshot against; replaying the whole journal instead");
+      }
+      t.installed_seq = 0;
+      t.installed = true;
+      supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+      if (replicas_[static_cast<std::size_t>(r)].connected) send_range(r, 1, flushed_seq_, out);
+      continue;
+    }
+    std::string problem;
+    if (state.size() != 32 ||
+        !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
       problem = "state digest differs from the majority's at seq " + std::to_string(seq);
     } else if (checkpoint.size() != 32 ||
                !std::equal(checkpoint.begin(), checkpoint.end(),
@@ -469,18 +480,27 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
                                    std::uint64_t now_us) {
   if (!transfers_[static_cast<std::size_t>(r)].installed) return;
   const std::uint64_t seq = verdict.content.seq;
-  const auto& agreed = agreed_[seq % agreed_.size()];
-  if (!agreed || agreed->seq != seq) return;  // not decided yet, or too old
   const std::uint64_t live_edge_margin = std::max<std::uint64_t>(64, voter_.open_count());
   if (seq + live_edge_margin < sequencer_.last_seq()) return;
+  const auto& agreed = agreed_[seq % agreed_.size()];
+  const bool has_agreed = agreed && agreed->seq == seq;
+  // Without a majority at this seq (duplex with a faulty partner, or two
+  // replicas out), a validly signed verdict of a voting replica equal to ours
+  // also shows our state is right: together they form a majority again.
+  const RecentVerdicts& recent = recent_[seq % recent_.size()];
+  bool matches_voter = false;
+  if (recent.seq == seq) {
+    for (const auto& c : recent.by_replica) matches_voter = matches_voter || c == verdict.content;
+  }
+  if (!has_agreed && !matches_voter) return;  // nothing to compare with yet
   const bool signed_ok = keys_[static_cast<std::size_t>(r)].verify(
       wire::verdict_signing_bytes(verdict.content, r, verdict.fingerprint), verdict.signature);
-  if (signed_ok && verdict.content == *agreed) {
-    log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) +
-              " with the majority's state digest");
+  if (signed_ok && ((has_agreed && verdict.content == *agreed) || (!has_agreed && matches_voter))) {
+    log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) + " with " +
+              (has_agreed ? "the majority's" : "a voting replica's") + " state digest");
     transfers_[static_cast<std::size_t>(r)] = Transfer{};
     supervisor_.on_caught_up(r, now_us, &repair_out_);
-  } else {
+  } else if (has_agreed || !signed_ok) {
     supervisor_.on_repair_failed(r, now_us,
                                  signed_ok ? "verdict after repair differs from the majority's"
                                            : "verdict after repair is badly signed",
@@ -560,7 +580,9 @@ std::string Core::status_json(std::uint64_t now_us) const {
     rj["state"] = repair::to_string(st.state);
     rj["connected"] = v.connected;
     rj["fingerprint"] = v.fingerprint;
-    rj["last_seq_applied"] = v.last_verdict_seq;
+    // Its last verdict, or where its hello said it stands (a replica that
+    // rejoined from a snapshot at the live edge has given no verdict yet).
+    rj["last_seq_applied"] = std::max(v.last_verdict_seq, v.next_seq - 1);
     rj["divergences"] = faults;
     rj["failures"] = st.failures;
     rj["repairs"] = st.repairs;

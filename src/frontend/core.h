@@ -175,6 +175,13 @@ class Core {
   // a snapshot against the majority's checkpoint digest.
   std::vector<std::optional<voter::VerdictContent>> agreed_;
   std::vector<voter::VerdictContent> checkpoints_;
+  // Validly signed verdicts of voting replicas for recent seqs (ring), so a
+  // replica in repair can rejoin even where no majority formed.
+  struct RecentVerdicts {
+    std::uint64_t seq = 0;
+    std::array<std::optional<voter::VerdictContent>, kReplicaCount> by_replica;
+  };
+  std::vector<RecentVerdicts> recent_;
   // In memory for now, index seq - 1; the durable journal is a later issue's.
   std::vector<JournalEntry> journal_;
   std::vector<std::optional<Answer>> answers_;
