@@ -155,7 +155,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
       break;
   }
   TRIAD_ASSERT(a.seq == journal_.size() + 1);
-  journal_.push_back({a.ts_ms, std::move(tx)});
+  journal_.push_back({a.ts_ms, std::move(tx), now_us});
   answers_.emplace_back();
   ++counters_.sequenced;
   waiters_[a.seq].push_back({client, tag, false});
@@ -374,6 +374,8 @@ void Core::handle_repair_output(Outbox* out) {
     log::warn(replica_label(t.replica) + ": " + repair::to_string(t.from) + " -> " +
               repair::to_string(t.to) + " (" + t.reason + "); mode " +
               repair::to_string(supervisor_.mode()));
+    out->repairs.push_back({t.replica, repair::to_string(t.from), repair::to_string(t.to), t.reason,
+                            repair::to_string(supervisor_.mode())});
     if (t.to == repair::ReplicaState::kHealthy) {
       transfers_[static_cast<std::size_t>(t.replica)] = Transfer{};
       replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = sequencer_.last_seq() + 1;
@@ -530,6 +532,10 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                      ? " (no two replicas agreed)"
                      : " (fewer than two replicas answered)"));
     }
+    const JournalEntry& entry = journal_[d.seq - 1];
+    out->decisions.push_back({d.seq, *entry.tx.id, entry.ts_ms, answer.code, answer.agree,
+                              answer.divergent, d.kind != voter::DecisionKind::kAgreed,
+                              now_us - entry.sequenced_us, answer.certificate});
     answers_[d.seq - 1] = std::move(answer);
     const auto it = waiters_.find(d.seq);
     if (it == waiters_.end()) continue;
@@ -552,6 +558,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     if (d.majority) evidence += ", majority code " + to_string(d.majority->code);
     log::warn("divergence: " + replica_label(d.replica) + " seq " + std::to_string(d.seq) + " " +
               voter::to_string(d.kind) + evidence);
+    out->divergences.push_back({d.seq, d.replica, voter::to_string(d.kind),
+                                evidence.empty() ? evidence : evidence.substr(1)});
   }
   voter_out_.clear();
   handle_repair_output(out);

@@ -43,13 +43,45 @@ struct Outbox {
     enum class Kind : std::uint8_t { kStop, kStart } kind;
     int replica;
   };
+  // What happened, for the shell's metrics and audit store: the core keeps
+  // no history beyond what it needs to answer and to repair.
+  struct DecisionRecord {
+    std::uint64_t seq = 0;
+    std::string id;
+    std::int64_t ts_ms = 0;
+    std::string code;
+    std::string agree;      // replica names in the majority, e.g. "ab"; empty if fail-safe
+    std::string divergent;  // replica names known divergent at decision time
+    bool fail_safe = false;
+    std::uint64_t latency_us = 0;           // from sequencing to decision
+    std::vector<std::uint8_t> certificate;  // empty for fail-safe declines
+  };
+  struct DivergenceRecord {
+    std::uint64_t seq = 0;
+    int replica = 0;
+    std::string kind;      // voter::to_string(DivergenceKind)
+    std::string evidence;  // observed and majority codes, as logged
+  };
+  struct RepairRecord {
+    int replica = 0;
+    std::string from;  // repair::to_string(ReplicaState)
+    std::string to;
+    std::string reason;
+    std::string mode;  // the system mode after the transition
+  };
   std::vector<ToClient> to_clients;
   std::vector<ToReplica> to_replicas;
   std::vector<ProcessCommand> processes;
+  std::vector<DecisionRecord> decisions;
+  std::vector<DivergenceRecord> divergences;
+  std::vector<RepairRecord> repairs;
   void clear() {
     to_clients.clear();
     to_replicas.clear();
     processes.clear();
+    decisions.clear();
+    divergences.clear();
+    repairs.clear();
   }
 };
 
@@ -123,6 +155,7 @@ class Core {
   struct JournalEntry {
     std::int64_t ts_ms;
     Transaction tx;
+    std::uint64_t sequenced_us;  // monotonic, for the decision latency
   };
   struct Waiter {
     std::string client;
