@@ -1,6 +1,7 @@
 #include "triad/certificate.h"
 
 #include <array>
+#include <cstring>
 
 #include "common/hex.h"
 #include "common/layout.h"
@@ -77,10 +78,25 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
         return Status::corruption(std::string("signature of replica ") + name + " has " +
                                   std::to_string(sig_bytes.size()) + " bytes, 64 expected");
       }
-      Signature sig{};
-      std::copy(sig_bytes.begin(), sig_bytes.end(), sig.begin());
-      const auto message = wire::verdict_signing_bytes(content, r, wire::as_view(s->fingerprint()));
-      if (!keyring.keys_->keys[static_cast<std::size_t>(r)].verify(message, sig)) {
+      voter::ReplicaVerdict signer;
+      signer.replica = r;
+      signer.content = content;
+      signer.fingerprint = std::string(wire::as_view(s->fingerprint()));
+      std::copy(sig_bytes.begin(), sig_bytes.end(), signer.signature.begin());
+      const auto path = wire::as_bytes(s->batch_path());
+      if (path.size() % sizeof(Digest) != 0 || s->batch_size() == 0 ||
+          s->batch_index() >= s->batch_size()) {
+        return Status::corruption(
+            std::string("signature of replica ") + name + " has a malformed Merkle proof (index " +
+            std::to_string(s->batch_index()) + " of " + std::to_string(s->batch_size()) +
+            ", path of " + std::to_string(path.size()) + " bytes)");
+      }
+      signer.batch_index = s->batch_index();
+      signer.batch_size = s->batch_size();
+      signer.batch_path.resize(path.size() / sizeof(Digest));
+      std::memcpy(signer.batch_path.data(), path.data(), path.size());
+      if (!wire::verify_verdict_signature(signer,
+                                          keyring.keys_->keys[static_cast<std::size_t>(r)])) {
         return Status::corruption(std::string("signature of replica ") + name +
                                   " does not verify over the verdict content (seq " +
                                   std::to_string(content.seq) + ", code " +

@@ -242,8 +242,18 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (const wire::Fetch* f = msg->fetch(); f != nullptr) {
     send_range(r, std::max<std::uint64_t>(f->from_seq(), 1), f->to_seq(), out);
   }
-  if (msg->verdicts() != nullptr) {
-    for (const wire::Verdict* v : *msg->verdicts()) on_verdict(r, *v, now_us);
+  if (msg->batches() != nullptr) {
+    for (const wire::VerdictBatch* batch : *msg->batches()) {
+      batch_.clear();
+      if (Status s =
+              wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
+          !s.is_ok()) {
+        ++counters_.malformed_replica_messages;
+        log::warn(replica_label(r) + ": " + s.message());
+        continue;
+      }
+      for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);
+    }
   }
   if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
     on_snapshot(r, *snap, now_us, out);
@@ -294,13 +304,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   send_range(r, std::max<std::uint64_t>(next_seq, 1), flushed_seq_, out);
 }
 
-void Core::on_verdict(int r, const wire::Verdict& v, std::uint64_t now_us) {
-  voter::ReplicaVerdict verdict;
-  if (Status s = wire::read_verdict(&v, &verdict); !s.is_ok()) {
-    ++counters_.malformed_replica_messages;
-    log::warn(replica_label(r) + ": " + s.message());
-    return;
-  }
+void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
   if (!voter_.wants(verdict.content.seq, r)) {
@@ -311,12 +315,6 @@ void Core::on_verdict(int r, const wire::Verdict& v, std::uint64_t now_us) {
     }
     return;
   }
-  // The name comes from the connection, not from what the message claims.
-  verdict.signature_valid =
-      verdict.replica == r &&
-      keys_[static_cast<std::size_t>(r)].verify(
-          wire::verdict_signing_bytes(verdict.content, r, verdict.fingerprint), verdict.signature);
-  verdict.replica = r;
   if (verdict.signature_valid) {
     RecentVerdicts& recent = recent_[verdict.content.seq % recent_.size()];
     if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
@@ -495,8 +493,7 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
     for (const auto& c : recent.by_replica) matches_voter = matches_voter || c == verdict.content;
   }
   if (!has_agreed && !matches_voter) return;  // nothing to compare with yet
-  const bool signed_ok = keys_[static_cast<std::size_t>(r)].verify(
-      wire::verdict_signing_bytes(verdict.content, r, verdict.fingerprint), verdict.signature);
+  const bool signed_ok = verdict.signature_valid;
   if (signed_ok && ((has_agreed && verdict.content == *agreed) || (!has_agreed && matches_voter))) {
     log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) + " with " +
               (has_agreed ? "the majority's" : "a voting replica's") + " state digest");

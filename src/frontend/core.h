@@ -177,7 +177,8 @@ class Core {
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
-  void on_verdict(int replica, const wire::Verdict& verdict, std::uint64_t now_us);
+  // A verdict read from a batch, its signature already checked.
+  void on_verdict(int replica, const voter::ReplicaVerdict& verdict, std::uint64_t now_us);
   void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us, Outbox* out);
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
@@ -219,7 +220,8 @@ class Core {
   std::vector<JournalEntry> journal_;
   std::vector<std::optional<Answer>> answers_;
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
-  std::uint64_t flushed_seq_ = 0;  // entries up to here were sent to connected replicas
+  std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
+  std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
   Counters counters_;
 };
 

@@ -46,15 +46,18 @@ Status parse_fault(std::string_view text, Fault* out) {
     return Status::invalid_argument("fault '" + std::string(text) + "': expected " + form);
   };
   if (name == "flip" || name == "badsig" || name == "drop") {
-    f.kind = name == "flip" ? Fault::Kind::kFlip
-             : name == "badsig" ? Fault::Kind::kBadSig : Fault::Kind::kDrop;
+    f.kind = name == "flip"     ? Fault::Kind::kFlip
+             : name == "badsig" ? Fault::Kind::kBadSig
+                                : Fault::Kind::kDrop;
     if (!parse_probability(arg, &f.probability_ppm)) {
       return bad("NAME:P with P a decimal probability from 0 to 1, e.g. flip:0.01");
     }
   } else if (name == "corrupt-state" || name == "crash" || name == "hang") {
-    f.kind = name == "crash" ? Fault::Kind::kCrash
-             : name == "hang" ? Fault::Kind::kHang : Fault::Kind::kCorruptState;
-    if (!parse_u64(arg, &f.after_count)) return bad("NAME:N with N a transaction count, e.g. crash:1000");
+    f.kind = name == "crash"  ? Fault::Kind::kCrash
+             : name == "hang" ? Fault::Kind::kHang
+                              : Fault::Kind::kCorruptState;
+    if (!parse_u64(arg, &f.after_count))
+      return bad("NAME:N with N a transaction count, e.g. crash:1000");
   } else if (name == "delay") {
     f.kind = Fault::Kind::kDelay;
     if (!parse_u64(arg, &f.delay_ms) || f.delay_ms > 3'600'000) {
@@ -77,14 +80,22 @@ std::string to_string(const Fault& f) {
            (frac.empty() ? "" : "." + frac);
   };
   switch (f.kind) {
-    case Fault::Kind::kNone: return "none";
-    case Fault::Kind::kFlip: return prob("flip");
-    case Fault::Kind::kBadSig: return prob("badsig");
-    case Fault::Kind::kDrop: return prob("drop");
-    case Fault::Kind::kCorruptState: return "corrupt-state:" + std::to_string(f.after_count);
-    case Fault::Kind::kCrash: return "crash:" + std::to_string(f.after_count);
-    case Fault::Kind::kHang: return "hang:" + std::to_string(f.after_count);
-    case Fault::Kind::kDelay: return "delay:" + std::to_string(f.delay_ms);
+    case Fault::Kind::kNone:
+      return "none";
+    case Fault::Kind::kFlip:
+      return prob("flip");
+    case Fault::Kind::kBadSig:
+      return prob("badsig");
+    case Fault::Kind::kDrop:
+      return prob("drop");
+    case Fault::Kind::kCorruptState:
+      return "corrupt-state:" + std::to_string(f.after_count);
+    case Fault::Kind::kCrash:
+      return "crash:" + std::to_string(f.after_count);
+    case Fault::Kind::kHang:
+      return "hang:" + std::to_string(f.after_count);
+    case Fault::Kind::kDelay:
+      return "delay:" + std::to_string(f.delay_ms);
   }
   return "?";
 }

@@ -12,7 +12,16 @@
 namespace triad::replica {
 
 struct Fault {
-  enum class Kind : std::uint8_t { kNone, kFlip, kCorruptState, kCrash, kHang, kDelay, kBadSig, kDrop };
+  enum class Kind : std::uint8_t {
+    kNone,
+    kFlip,
+    kCorruptState,
+    kCrash,
+    kHang,
+    kDelay,
+    kBadSig,
+    kDrop
+  };
   Kind kind = Kind::kNone;
   std::uint32_t probability_ppm = 0;  // flip, badsig, drop: parts per million
   std::uint64_t after_count = 0;      // corrupt-state, crash, hang: after N transactions
@@ -28,7 +37,8 @@ std::string to_string(const Fault& fault);
 // so one seed gives the same draws on every build.
 class FaultDice {
  public:
-  FaultDice(std::uint64_t seed, int replica) : rng_(seed * 3 + static_cast<std::uint64_t>(replica)) {}
+  FaultDice(std::uint64_t seed, int replica)
+      : rng_(seed * 3 + static_cast<std::uint64_t>(replica)) {}
   bool roll(std::uint32_t probability_ppm) { return rng_() % 1'000'000 < probability_ppm; }
 
  private:

@@ -90,11 +90,15 @@ class ReplicaNode {
   void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx, std::uint64_t now_us,
              Messages* out);
   void release_delayed(std::uint64_t now_us);
+  void queue(ReplicaCore::Step step);
 
   std::unique_ptr<ReplicaCore> core_;
   std::map<std::uint64_t, PendingEntry> pending_;
+  // Verdicts to sign and send at the next flush, and for each whether the
+  // badsig fault picked it (those go in batches of their own).
   std::vector<voter::ReplicaVerdict> outbox_;
-  std::deque<std::pair<std::uint64_t, voter::ReplicaVerdict>> delayed_;  // (due, verdict)
+  std::vector<bool> outbox_bad_signature_;
+  std::deque<std::pair<std::uint64_t, ReplicaCore::Step>> delayed_;  // (due, step)
   std::uint64_t last_received_us_;
   std::uint64_t last_hello_us_ = 0;
   std::optional<std::uint64_t> last_fetch_us_;

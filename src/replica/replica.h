@@ -35,11 +35,18 @@ class ReplicaCore {
   enum class Action : std::uint8_t { kSend, kDrop, kCrash, kHang };
   struct Step {
     Action action = Action::kSend;
-    voter::ReplicaVerdict verdict;
+    voter::ReplicaVerdict verdict;  // not signed yet: see sign()
+    bool bad_signature = false;     // the badsig fault picked this verdict
   };
 
   // Applies the entry with seq == next_seq() (asserted).
   Step apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx);
+
+  // Signs `verdicts` as one batch (wire::sign_verdict_batch): one Ed25519
+  // signature over their Merkle root, with this replica's key, or with the
+  // badsig fault's wrong key when `bad_signature`. Does nothing without a key
+  // (the offline replay).
+  void sign(std::span<voter::ReplicaVerdict> verdicts, bool bad_signature) const;
 
   std::uint64_t next_seq() const { return next_seq_; }
   const Digest& state_digest() const { return state_digest_; }

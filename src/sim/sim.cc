@@ -596,20 +596,24 @@ class Simulation {
   void note_verdicts(int r, const Bytes& bytes) {
     const wire::AlignedFrame frame(bytes.data(), bytes.size());
     const wire::FromReplica* msg = nullptr;
-    if (!wire::verify_from_replica(frame.bytes(), &msg).is_ok() || msg->verdicts() == nullptr) {
+    if (!wire::verify_from_replica(frame.bytes(), &msg).is_ok() || msg->batches() == nullptr) {
       return;
     }
-    for (const wire::Verdict* v : *msg->verdicts()) {
-      const std::uint64_t seq = v->seq();
-      if (seq == 0 || seq > res_.seqs.size()) continue;
-      SeqRecord& rec = res_.seqs[seq - 1];
-      auto& at = rec.verdict_us[static_cast<std::size_t>(r)];
-      if (at) continue;
-      at = now_;
-      const auto code = parse_response_code(wire::as_view(v->code()));
-      rec.verdict_code[static_cast<std::size_t>(r)] =
-          code ? static_cast<std::uint8_t>(*code) : 0xFE;
+    for (const wire::VerdictBatch* batch : *msg->batches()) {
+      if (batch->verdicts() == nullptr) continue;
+      for (const wire::Verdict* v : *batch->verdicts()) note_verdict(r, *v);
     }
+  }
+
+  void note_verdict(int r, const wire::Verdict& v) {
+    const std::uint64_t seq = v.seq();
+    if (seq == 0 || seq > res_.seqs.size()) return;
+    SeqRecord& rec = res_.seqs[seq - 1];
+    auto& at = rec.verdict_us[static_cast<std::size_t>(r)];
+    if (at) return;
+    at = now_;
+    const auto code = parse_response_code(wire::as_view(v.code()));
+    rec.verdict_code[static_cast<std::size_t>(r)] = code ? static_cast<std::uint8_t>(*code) : 0xFE;
   }
 
   // -- clients ----------------------------------------------------------------------

@@ -37,7 +37,13 @@ struct ReplicaVerdict {
   VerdictContent content;
   bool signature_valid = false;
   std::string fingerprint;
+  // A replica signs one Merkle root per batch of verdicts (wire/codec.h):
+  // `signature` is over that root; index, size and audit path place this
+  // verdict's leaf in the batch, so a certificate can prove it alone.
   Signature signature{};
+  std::uint32_t batch_index = 0;
+  std::uint32_t batch_size = 1;
+  std::vector<Digest> batch_path;
 };
 
 enum class DecisionKind : std::uint8_t {

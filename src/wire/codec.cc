@@ -4,7 +4,9 @@
 #include <cstring>
 
 #include "common/assert.h"
+#include "crypto/ed25519.h"
 #include "crypto/hash.h"
+#include "crypto/merkle.h"
 
 namespace triad::wire {
 namespace {
@@ -252,28 +254,124 @@ Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
       !copy_digest(v->checkpoint_digest(), &out->content.checkpoint_digest)) {
     return Status::corruption("verdict checkpoint_digest is not 32 bytes");
   }
-  const auto* sig = v->signature();
-  if (sig == nullptr || sig->size() != out->signature.size()) {
-    return Status::corruption("verdict signature is not 64 bytes");
-  }
-  std::memcpy(out->signature.data(), sig->data(), out->signature.size());
   out->fingerprint = std::string(as_view(v->fingerprint()));
-  out->signature_valid = false;  // the caller verifies
+  out->signature_valid = false;  // read_verdict_batch verifies
   return Status::ok();
 }
 
-flatbuffers::Offset<Verdict> build_verdict(flatbuffers::FlatBufferBuilder& fbb,
-                                           const voter::ReplicaVerdict& v) {
-  const auto& c = v.content;
-  const bool checkpoint = c.checkpoint_digest != Digest{};
-  return CreateVerdict(
-      fbb, c.seq, c.ts_ms, fbb.CreateVector(c.tx_digest.data(), c.tx_digest.size()),
-      fbb.CreateString(to_string(c.code)),
-      fbb.CreateVector(c.state_digest.data(), c.state_digest.size()),
-      checkpoint ? fbb.CreateVector(c.checkpoint_digest.data(), c.checkpoint_digest.size())
-                 : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
-      c.rules_version, fbb.CreateString(v.fingerprint), static_cast<std::uint8_t>(v.replica),
-      fbb.CreateVector(v.signature.data(), v.signature.size()));
+Digest verdict_leaf_hash(const voter::VerdictContent& content, int replica,
+                         std::string_view fingerprint) {
+  return crypto::merkle_leaf_hash(verdict_signing_bytes(content, replica, fingerprint));
+}
+
+std::vector<std::uint8_t> batch_signing_bytes(int replica, std::uint32_t batch_size,
+                                              const Digest& root) {
+  static constexpr std::string_view kDomain = "triad-verdict-batch-v1";
+  std::vector<std::uint8_t> out;
+  out.reserve(kDomain.size() + 1 + 8 + root.size());
+  for (const char c : kDomain) out.push_back(static_cast<std::uint8_t>(c));
+  out.push_back(static_cast<std::uint8_t>(replica));
+  put_u64(&out, batch_size);
+  put_bytes(&out, root);
+  return out;
+}
+
+void sign_verdict_batch(std::span<voter::ReplicaVerdict> verdicts, const crypto::SigningKey& key) {
+  TRIAD_ASSERT(!verdicts.empty() && verdicts.size() <= kMaxVerdictsPerBatch);
+  const int replica = verdicts.front().replica;
+  std::vector<Digest> leaves;
+  leaves.reserve(verdicts.size());
+  for (const auto& v : verdicts) {
+    TRIAD_ASSERT(v.replica == replica);
+    leaves.push_back(verdict_leaf_hash(v.content, replica, v.fingerprint));
+  }
+  const crypto::MerkleTree tree(std::move(leaves));
+  const auto size = static_cast<std::uint32_t>(verdicts.size());
+  const Signature signature = key.sign(batch_signing_bytes(replica, size, tree.root()));
+  for (std::uint32_t i = 0; i < size; ++i) {
+    voter::ReplicaVerdict& v = verdicts[i];
+    v.signature = signature;
+    v.batch_index = i;
+    v.batch_size = size;
+    tree.path(i, &v.batch_path);
+    v.signature_valid = true;
+  }
+}
+
+bool verify_verdict_signature(const voter::ReplicaVerdict& v, const crypto::VerifyingKey& key) {
+  Digest root{};
+  return crypto::merkle_root_from_path(verdict_leaf_hash(v.content, v.replica, v.fingerprint),
+                                       v.batch_index, v.batch_size, v.batch_path, &root) &&
+         key.verify(batch_signing_bytes(v.replica, v.batch_size, root), v.signature);
+}
+
+Status read_verdict_batch(const VerdictBatch* batch, int replica, const crypto::VerifyingKey& key,
+                          std::vector<voter::ReplicaVerdict>* out) {
+  TRIAD_ASSERT(replica >= 0 && replica < kReplicaCount);
+  const auto* verdicts = batch->verdicts();
+  if (verdicts == nullptr || verdicts->size() == 0) {
+    return Status::corruption("verdict batch holds no verdict");
+  }
+  if (verdicts->size() > kMaxVerdictsPerBatch) {
+    return Status::corruption("verdict batch holds " + std::to_string(verdicts->size()) +
+                              " verdicts, more than the limit of " +
+                              std::to_string(kMaxVerdictsPerBatch));
+  }
+  const auto* sig = batch->signature();
+  if (sig == nullptr || sig->size() != Signature{}.size()) {
+    return Status::corruption("verdict batch signature is not 64 bytes");
+  }
+  const std::size_t first = out->size();
+  const auto size = static_cast<std::uint32_t>(verdicts->size());
+  out->resize(first + size);
+  std::vector<Digest> leaves;
+  leaves.reserve(size);
+  bool names_replica = true;
+  for (std::uint32_t i = 0; i < size; ++i) {
+    voter::ReplicaVerdict& v = (*out)[first + i];
+    if (Status s = read_verdict(verdicts->Get(i), &v); !s.is_ok()) {
+      out->resize(first);
+      return Status::corruption("verdict " + std::to_string(i) + " of the batch: " + s.message());
+    }
+    names_replica = names_replica && v.replica == replica;
+    v.replica = replica;
+    leaves.push_back(verdict_leaf_hash(v.content, replica, v.fingerprint));
+  }
+  const crypto::MerkleTree tree(std::move(leaves));
+  Signature signature{};
+  std::memcpy(signature.data(), sig->data(), signature.size());
+  const bool valid =
+      names_replica && key.verify(batch_signing_bytes(replica, size, tree.root()), signature);
+  for (std::uint32_t i = 0; i < size; ++i) {
+    voter::ReplicaVerdict& v = (*out)[first + i];
+    v.signature = signature;
+    v.batch_index = i;
+    v.batch_size = size;
+    tree.path(i, &v.batch_path);
+    v.signature_valid = valid;
+  }
+  return Status::ok();
+}
+
+flatbuffers::Offset<VerdictBatch> build_verdict_batch(
+    flatbuffers::FlatBufferBuilder& fbb, std::span<const voter::ReplicaVerdict> verdicts) {
+  TRIAD_ASSERT(!verdicts.empty());
+  std::vector<flatbuffers::Offset<Verdict>> offsets;
+  offsets.reserve(verdicts.size());
+  for (const auto& v : verdicts) {
+    const auto& c = v.content;
+    const bool checkpoint = c.checkpoint_digest != Digest{};
+    offsets.push_back(CreateVerdict(
+        fbb, c.seq, c.ts_ms, fbb.CreateVector(c.tx_digest.data(), c.tx_digest.size()),
+        fbb.CreateString(to_string(c.code)),
+        fbb.CreateVector(c.state_digest.data(), c.state_digest.size()),
+        checkpoint ? fbb.CreateVector(c.checkpoint_digest.data(), c.checkpoint_digest.size())
+                   : flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>>(),
+        c.rules_version, fbb.CreateString(v.fingerprint), static_cast<std::uint8_t>(v.replica)));
+  }
+  const Signature& signature = verdicts.front().signature;
+  return CreateVerdictBatch(fbb, fbb.CreateVector(offsets),
+                            fbb.CreateVector(signature.data(), signature.size()));
 }
 
 std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,
@@ -281,9 +379,11 @@ std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<CertSignature>> sigs;
   for (const auto& s : signers) {
-    sigs.push_back(CreateCertSignature(fbb, static_cast<std::uint8_t>(s.replica),
-                                       fbb.CreateString(s.fingerprint),
-                                       fbb.CreateVector(s.signature.data(), s.signature.size())));
+    sigs.push_back(CreateCertSignature(
+        fbb, static_cast<std::uint8_t>(s.replica), fbb.CreateString(s.fingerprint),
+        fbb.CreateVector(s.signature.data(), s.signature.size()), s.batch_index, s.batch_size,
+        fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(s.batch_path.data()),
+                         s.batch_path.size() * sizeof(Digest))));
   }
   const auto code = to_string(content.code);
   const bool checkpoint = content.checkpoint_digest != Digest{};

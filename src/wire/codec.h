@@ -17,6 +17,11 @@
 #include "triad/wire/replica_generated.h"
 #include "voter/voter.h"
 
+namespace triad::crypto {
+class SigningKey;
+class VerifyingKey;
+}  // namespace triad::crypto
+
 namespace triad::wire {
 
 // Size limits per link. A transaction is a few hundred bytes; the limits leave
@@ -67,13 +72,47 @@ Digest transaction_digest(const triad::Transaction& tx);
 std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& content, int replica,
                                                 std::string_view fingerprint);
 
-// Reads a verified Verdict; Corruption when a digest/signature has the wrong
-// length, the code is not two known digits or the replica index is not 0..2.
+// A verdict's Merkle leaf: crypto::merkle_leaf_hash of its signing bytes.
+Digest verdict_leaf_hash(const voter::VerdictContent& content, int replica,
+                         std::string_view fingerprint);
+
+// The bytes a replica signs for a batch of its verdicts: a domain tag, its
+// replica index, the number of verdicts and their Merkle root. The size is
+// signed so a path cannot be replayed against a differently shaped tree.
+std::vector<std::uint8_t> batch_signing_bytes(int replica, std::uint32_t batch_size,
+                                              const Digest& root);
+
+// Most verdicts one batch may hold; a replica starts a new batch beyond it.
+inline constexpr std::size_t kMaxVerdictsPerBatch = 16384;
+
+// Signs `verdicts` (one replica's, 1..kMaxVerdictsPerBatch, asserted) as one
+// batch with `key`: one Ed25519 signature over the root, then each verdict's
+// signature, batch_index, batch_size, batch_path and signature_valid set.
+void sign_verdict_batch(std::span<voter::ReplicaVerdict> verdicts, const crypto::SigningKey& key);
+
+// Whether a verdict's audit path leads to a root its signature verifies
+// over with `key` (a certificate's check of one signer).
+bool verify_verdict_signature(const voter::ReplicaVerdict& verdict,
+                              const crypto::VerifyingKey& key);
+
+// Reads a verified Verdict (no signature: see read_verdict_batch); Corruption
+// when a digest has the wrong length, the code is not two known digits or the
+// replica index is not 0..2.
 Status read_verdict(const Verdict* verdict, voter::ReplicaVerdict* out);
 
-// A verdict as a replica sends it.
-flatbuffers::Offset<Verdict> build_verdict(flatbuffers::FlatBufferBuilder& fbb,
-                                           const voter::ReplicaVerdict& verdict);
+// Reads a verified VerdictBatch that arrived on replica `replica`'s
+// connection: every verdict parsed (Corruption naming the first bad one;
+// nothing is appended then), the Merkle tree rebuilt from them and the batch
+// signature checked with `key`, once. Appends the verdicts with their proofs
+// filled in and signature_valid set alike for all: true only when the
+// signature verifies and every verdict names `replica` (the name comes from
+// the connection, not from what the message claims).
+Status read_verdict_batch(const VerdictBatch* batch, int replica, const crypto::VerifyingKey& key,
+                          std::vector<voter::ReplicaVerdict>* out);
+
+// A batch as a replica sends it: the verdicts of one sign_verdict_batch call.
+flatbuffers::Offset<VerdictBatch> build_verdict_batch(
+    flatbuffers::FlatBufferBuilder& fbb, std::span<const voter::ReplicaVerdict> verdicts);
 
 // A certificate for an agreed decision, from its two (or three) signers.
 std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content,

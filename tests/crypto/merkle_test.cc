@@ -91,8 +91,8 @@ TEST(Merkle, AWrongLeafIndexSizeOrPathDoesNotLeadToTheRoot) {
     longer.push_back(d[0]);
     EXPECT_FALSE(merkle_root_from_path(d[i], i, n, longer, &root));
     if (!path.empty()) {
-      EXPECT_FALSE(merkle_root_from_path(d[i], i, n, std::span(path).first(path.size() - 1),
-                                         &root));
+      EXPECT_FALSE(
+          merkle_root_from_path(d[i], i, n, std::span(path).first(path.size() - 1), &root));
     }
   }
   Digest root{};

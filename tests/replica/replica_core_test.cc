@@ -108,13 +108,21 @@ std::unique_ptr<ReplicaCore> make_core(const CoreSpec& spec) {
                                        key_from(spec.key_byte), spec.fault, spec.seed);
 }
 
+// One step, its verdict signed as a batch of one (the node batches; a batch
+// of one is the case where a path is empty and the leaf is the root).
+Step apply_and_sign(ReplicaCore& core, const Sequenced& e) {
+  Step step = core.apply(e.seq, e.ts_ms, e.tx);
+  core.sign(std::span(&step.verdict, 1), step.bad_signature);
+  return step;
+}
+
 // Runs the whole traffic through a core; also checks the core's own
 // bookkeeping after each step.
 std::vector<Step> run(ReplicaCore& core) {
   std::vector<Step> steps;
   for (const Sequenced& e : world().traffic) {
     EXPECT_EQ(core.next_seq(), e.seq);
-    steps.push_back(core.apply(e.seq, e.ts_ms, e.tx));
+    steps.push_back(apply_and_sign(core, e));
     EXPECT_EQ(core.next_seq(), e.seq + 1);
     EXPECT_EQ(core.state_digest(), steps.back().verdict.content.state_digest)
         << "the state digest follows the correct decision, at seq " << e.seq;
@@ -128,7 +136,7 @@ std::vector<Step> run(const CoreSpec& spec) {
 }
 
 bool signature_ok(const voter::ReplicaVerdict& v, const crypto::VerifyingKey& key) {
-  return key.verify(wire::verdict_signing_bytes(v.content, v.replica, v.fingerprint), v.signature);
+  return wire::verify_verdict_signature(v, key);
 }
 
 // The flip pattern of a run: which seqs carry a code other than the healthy one.
@@ -160,8 +168,8 @@ TEST(ReplicaCore, TwoCoresWithTheSameInputsAreIdenticalStepByStep) {
   auto one = make_core(CoreSpec{});
   auto two = make_core(CoreSpec{});
   for (const Sequenced& e : world().traffic) {
-    const Step a = one->apply(e.seq, e.ts_ms, e.tx);
-    const Step b = two->apply(e.seq, e.ts_ms, e.tx);
+    const Step a = apply_and_sign(*one, e);
+    const Step b = apply_and_sign(*two, e);
     ASSERT_EQ(a.action, Action::kSend);
     ASSERT_EQ(b.action, Action::kSend);
     ASSERT_EQ(a.verdict.content, b.verdict.content) << "seq " << e.seq;
@@ -276,7 +284,7 @@ TEST(ReplicaCore, ReplicaIndexIsSignedIn) {
   spec.replica = 2;
   auto core = make_core(spec);
   const Sequenced& e = world().traffic[0];
-  voter::ReplicaVerdict v = core->apply(e.seq, e.ts_ms, e.tx).verdict;
+  voter::ReplicaVerdict v = apply_and_sign(*core, e).verdict;
   const crypto::VerifyingKey key = verifier_from(7);
   EXPECT_EQ(v.replica, 2);
   EXPECT_TRUE(signature_ok(v, key));

@@ -101,8 +101,10 @@ Said read(const Bytes& bytes) {
   if (msg == nullptr) return s;
   if (msg->hello() != nullptr) s.hello_next_seq = msg->hello()->next_seq();
   if (msg->fetch() != nullptr) s.fetch = {msg->fetch()->from_seq(), msg->fetch()->to_seq()};
-  if (msg->verdicts() != nullptr) {
-    for (const wire::Verdict* v : *msg->verdicts()) s.verdict_seqs.push_back(v->seq());
+  if (msg->batches() != nullptr) {
+    for (const wire::VerdictBatch* b : *msg->batches()) {
+      for (const wire::Verdict* v : *b->verdicts()) s.verdict_seqs.push_back(v->seq());
+    }
   }
   if (msg->snapshot() != nullptr) s.snapshot_seq = msg->snapshot()->seq();
   return s;

@@ -566,10 +566,12 @@ Bytes from_replica_buffer() {
   const Bytes sig(64, 0x5a);
   std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
   verdicts.push_back(wire::CreateVerdictDirect(fbb, c.seq, c.ts_ms, &tx, "00", &st, nullptr,
-                                               c.rules_version, "fp", 1, &sig));
+                                               c.rules_version, "fp", 1));
+  std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+      wire::CreateVerdictBatchDirect(fbb, &verdicts, &sig)};
   const auto hello = wire::CreateHelloDirect(fbb, 1, 43, "fp", 1);
   const auto fetch = wire::CreateFetch(fbb, 40, 41);
-  fbb.Finish(wire::CreateFromReplicaDirect(fbb, hello, fetch, &verdicts));
+  fbb.Finish(wire::CreateFromReplicaDirect(fbb, hello, fetch, &batches));
   return finished(fbb);
 }
 
@@ -609,10 +611,14 @@ std::uint64_t walk_from_replica(const wire::FromReplica* m) {
   std::uint64_t sum = 0;
   if (const auto* h = m->hello()) sum += h->next_seq() + wire::as_view(h->fingerprint()).size();
   if (const auto* f = m->fetch()) sum += f->from_seq() + f->to_seq();
-  if (m->verdicts() != nullptr) {
-    for (const wire::Verdict* v : *m->verdicts()) {
-      voter::ReplicaVerdict out;
-      if (wire::read_verdict(v, &out).is_ok()) sum += out.content.seq + out.fingerprint.size();
+  if (m->batches() != nullptr) {
+    for (const wire::VerdictBatch* b : *m->batches()) {
+      sum += wire::as_bytes(b->signature()).size();
+      if (b->verdicts() == nullptr) continue;
+      for (const wire::Verdict* v : *b->verdicts()) {
+        voter::ReplicaVerdict out;
+        if (wire::read_verdict(v, &out).is_ok()) sum += out.content.seq + out.fingerprint.size();
+      }
     }
   }
   return sum;
@@ -624,7 +630,8 @@ std::uint64_t walk_certificate(const wire::Certificate* c) {
   if (c->signatures() != nullptr) {
     for (const wire::CertSignature* s : *c->signatures()) {
       sum += s->replica() + wire::as_view(s->fingerprint()).size() +
-             wire::as_bytes(s->signature()).size();
+             wire::as_bytes(s->signature()).size() + s->batch_index() + s->batch_size() +
+             wire::as_bytes(s->batch_path()).size();
     }
   }
   return sum;
@@ -876,9 +883,10 @@ Bytes verdict_message(const VerdictFields& f) {
   const auto fp = str(f.fingerprint);
   const auto sig = vec(f.signature);
   std::vector<flatbuffers::Offset<wire::Verdict>> verdicts = {
-      wire::CreateVerdict(fbb, f.seq, f.ts, tx, code, state, 0, f.rules_version, fp, f.replica,
-                          sig)};
-  fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &verdicts));
+      wire::CreateVerdict(fbb, f.seq, f.ts, tx, code, state, 0, f.rules_version, fp, f.replica)};
+  std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+      wire::CreateVerdictBatch(fbb, fbb.CreateVector(verdicts), sig)};
+  fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
   return finished(fbb);
 }
 
@@ -887,16 +895,17 @@ Status read_one_verdict(const VerdictFields& f, voter::ReplicaVerdict* out) {
   const wire::FromReplica* m = nullptr;
   const Status s = wire::verify_from_replica(buf, &m);
   EXPECT_TRUE(s.is_ok()) << s.to_string();
-  if (!s.is_ok() || m->verdicts() == nullptr || m->verdicts()->size() != 1) {
+  if (!s.is_ok() || m->batches() == nullptr || m->batches()->size() != 1 ||
+      m->batches()->Get(0)->verdicts()->size() != 1) {
     return Status::internal("test buffer broken");
   }
-  return wire::read_verdict(m->verdicts()->Get(0), out);
+  return wire::read_verdict(m->batches()->Get(0)->verdicts()->Get(0), out);
 }
 
 TEST(ReadVerdict, ReadsEveryFieldOfAValidVerdict) {
   const VerdictFields f;
   voter::ReplicaVerdict v;
-  v.signature_valid = true;  // must be reset: the caller verifies
+  v.signature_valid = true;  // must be reset: read_verdict_batch verifies
   const Status s = read_one_verdict(f, &v);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(v.replica, 2);
@@ -907,7 +916,6 @@ TEST(ReadVerdict, ReadsEveryFieldOfAValidVerdict) {
   EXPECT_EQ(Bytes(v.content.state_digest.begin(), v.content.state_digest.end()), *f.state_digest);
   EXPECT_EQ(v.content.rules_version, f.rules_version);
   EXPECT_EQ(v.fingerprint, *f.fingerprint);
-  EXPECT_EQ(Bytes(v.signature.begin(), v.signature.end()), *f.signature);
   EXPECT_FALSE(v.signature_valid);
 }
 
@@ -948,9 +956,6 @@ TEST(ReadVerdict, RefusesMalformedVerdicts) {
       {"31-byte state digest", [](VerdictFields* f) { f->state_digest = Bytes(31, 1); },
        "state_digest"},
       {"no state digest", [](VerdictFields* f) { f->state_digest.reset(); }, "state_digest"},
-      {"63-byte signature", [](VerdictFields* f) { f->signature = Bytes(63, 1); }, "signature"},
-      {"65-byte signature", [](VerdictFields* f) { f->signature = Bytes(65, 1); }, "signature"},
-      {"no signature", [](VerdictFields* f) { f->signature.reset(); }, "signature"},
       {"code 0", [](VerdictFields* f) { f->code = "0"; }, "code"},
       {"code 99", [](VerdictFields* f) { f->code = "99"; }, "code"},
       {"code 000", [](VerdictFields* f) { f->code = "000"; }, "code"},
@@ -968,6 +973,152 @@ TEST(ReadVerdict, RefusesMalformedVerdicts) {
     const Status s = read_one_verdict(f, &v);
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
     EXPECT_NE(s.message().find(c.message_part), std::string::npos) << s.message();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Verdict batches: one signature over a Merkle root
+
+class VerdictBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(crypto::SigningKey::generate(&key_).is_ok());
+    ASSERT_TRUE(crypto::SigningKey::generate(&other_key_).is_ok());
+    ASSERT_TRUE(crypto::VerifyingKey::from_public_key(key_.public_key(), &verifier_).is_ok());
+  }
+
+  // Replica b's verdicts on seqs 1..n, signed as one batch with `key`.
+  std::vector<voter::ReplicaVerdict> signed_batch(std::size_t n, const crypto::SigningKey& key) {
+    std::vector<voter::ReplicaVerdict> out(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i].replica = 1;
+      out[i].content = sample_content();
+      out[i].content.seq = i + 1;
+      out[i].fingerprint = "build-b";
+    }
+    wire::sign_verdict_batch(out, key);
+    return out;
+  }
+
+  // The batch as it travels, read back as the front end reads it.
+  Status round_trip(const std::vector<voter::ReplicaVerdict>& batch, int replica,
+                    std::vector<voter::ReplicaVerdict>* out) {
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+        wire::build_verdict_batch(fbb, batch)};
+    fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
+    const Bytes buf = finished(fbb);
+    const wire::FromReplica* m = nullptr;
+    EXPECT_TRUE(wire::verify_from_replica(buf, &m).is_ok());
+    return wire::read_verdict_batch(m->batches()->Get(0), replica, verifier_, out);
+  }
+
+  crypto::SigningKey key_;
+  crypto::SigningKey other_key_;
+  crypto::VerifyingKey verifier_;
+};
+
+TEST_F(VerdictBatchTest, EveryVerdictOfASignedBatchVerifiesOnItsOwn) {
+  for (const std::size_t n : {1u, 2u, 3u, 7u, 64u, 100u}) {
+    const auto batch = signed_batch(n, key_);
+    std::vector<voter::ReplicaVerdict> got;
+    ASSERT_TRUE(round_trip(batch, 1, &got).is_ok());
+    ASSERT_EQ(got.size(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      EXPECT_TRUE(got[i].signature_valid) << n << " " << i;
+      EXPECT_EQ(got[i].content, batch[i].content);
+      EXPECT_EQ(got[i].batch_index, i);
+      EXPECT_EQ(got[i].batch_size, n);
+      // The receiver's proof equals the signer's, and proves the verdict alone.
+      EXPECT_EQ(got[i].batch_path, batch[i].batch_path);
+      EXPECT_TRUE(wire::verify_verdict_signature(got[i], verifier_)) << n << " " << i;
+    }
+  }
+}
+
+TEST_F(VerdictBatchTest, AWrongKeyOrAnotherReplicasNameInvalidatesTheWholeBatch) {
+  std::vector<voter::ReplicaVerdict> got;
+  ASSERT_TRUE(round_trip(signed_batch(5, other_key_), 1, &got).is_ok());
+  for (const auto& v : got) EXPECT_FALSE(v.signature_valid);
+  // Signed with b's key but arriving on a's connection.
+  got.clear();
+  ASSERT_TRUE(round_trip(signed_batch(5, key_), 0, &got).is_ok());
+  for (const auto& v : got) {
+    EXPECT_FALSE(v.signature_valid);
+    EXPECT_EQ(v.replica, 0);
+  }
+}
+
+TEST_F(VerdictBatchTest, ContentChangedAfterSigningInvalidatesTheBatch) {
+  auto batch = signed_batch(6, key_);
+  batch[4].content.code = ResponseCode::kDoNotHonour;
+  std::vector<voter::ReplicaVerdict> got;
+  ASSERT_TRUE(round_trip(batch, 1, &got).is_ok());
+  for (const auto& v : got) EXPECT_FALSE(v.signature_valid);
+}
+
+TEST_F(VerdictBatchTest, AProofForAnotherPositionOrBatchSizeFails) {
+  const auto batch = signed_batch(9, key_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    voter::ReplicaVerdict moved = batch[i];
+    moved.batch_index = static_cast<std::uint32_t>((i + 1) % batch.size());
+    EXPECT_FALSE(wire::verify_verdict_signature(moved, verifier_)) << i;
+    voter::ReplicaVerdict resized = batch[i];
+    resized.batch_size = 10;
+    EXPECT_FALSE(wire::verify_verdict_signature(resized, verifier_)) << i;
+    voter::ReplicaVerdict other_leaf = batch[(i + 1) % batch.size()];
+    other_leaf.batch_index = batch[i].batch_index;
+    other_leaf.batch_path = batch[i].batch_path;
+    EXPECT_FALSE(wire::verify_verdict_signature(other_leaf, verifier_)) << i;
+  }
+}
+
+TEST_F(VerdictBatchTest, MalformedBatchesAreRefusedAndNothingIsAppended) {
+  std::vector<voter::ReplicaVerdict> got(2);  // earlier content stays as it is
+  const auto refuse = [&](const Bytes& buf, const std::string& part) {
+    const wire::FromReplica* m = nullptr;
+    ASSERT_TRUE(wire::verify_from_replica(buf, &m).is_ok());
+    const Status s = wire::read_verdict_batch(m->batches()->Get(0), 1, verifier_, &got);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << part;
+    EXPECT_NE(s.message().find(part), std::string::npos) << s.message();
+    EXPECT_EQ(got.size(), 2u);
+  };
+  for (const std::size_t sig_len : {0u, 63u, 65u}) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const Bytes sig(sig_len, 1);
+    std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {wire::CreateVerdictBatch(
+        fbb, fbb.CreateVector(std::vector<flatbuffers::Offset<wire::Verdict>>{}),
+        sig_len == 0 ? 0 : fbb.CreateVector(sig))};
+    fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
+    refuse(finished(fbb), "no verdict");
+  }
+  {
+    // A verdict with a signature one byte short.
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
+    const Bytes tx(32, 1);
+    const Bytes st(32, 2);
+    verdicts.push_back(wire::CreateVerdictDirect(fbb, 1, 2, &tx, "00", &st, nullptr, 1, "fp", 1));
+    const Bytes short_sig(63, 1);
+    std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+        wire::CreateVerdictBatchDirect(fbb, &verdicts, &short_sig)};
+    fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
+    refuse(finished(fbb), "signature");
+  }
+  {
+    // The second verdict of three has an unknown code.
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<wire::Verdict>> verdicts;
+    const Bytes tx(32, 1);
+    const Bytes st(32, 2);
+    for (const char* code : {"00", "99", "51"}) {
+      verdicts.push_back(wire::CreateVerdictDirect(fbb, 1, 2, &tx, code, &st, nullptr, 1, "fp", 1));
+    }
+    const Bytes sig(64, 1);
+    std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+        wire::CreateVerdictBatchDirect(fbb, &verdicts, &sig)};
+    fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
+    refuse(finished(fbb), "verdict 1 of the batch");
   }
 }
 
@@ -997,10 +1148,9 @@ class CertificateTest : public ::testing::Test {
     v.replica = replica;
     v.content = c;
     v.fingerprint = fingerprint;
-    v.signature = keys_[static_cast<std::size_t>(key_of < 0 ? replica : key_of)].sign(
-        wire::verdict_signing_bytes(c, replica, fingerprint));
-    v.signature_valid = true;
-    return v;
+    std::array<voter::ReplicaVerdict, 1> batch = {v};
+    wire::sign_verdict_batch(batch, keys_[static_cast<std::size_t>(key_of < 0 ? replica : key_of)]);
+    return batch[0];
   }
 
   Bytes cert(const voter::VerdictContent& c, const std::vector<voter::ReplicaVerdict>& signers) {
@@ -1242,14 +1392,55 @@ TEST_F(CertificateTest, FieldsOfTheWrongShapeAreNamed) {
     Bytes sig_b(b.signature.begin(), b.signature.end());
     sig_b.resize(sh.second_sig_len, 0);
     std::vector<flatbuffers::Offset<wire::CertSignature>> sigs = {
-        wire::CreateCertSignatureDirect(fbb, 0, a.fingerprint.c_str(), &sig_a),
-        wire::CreateCertSignatureDirect(fbb, sh.second_replica, b.fingerprint.c_str(), &sig_b)};
+        wire::CreateCertSignatureDirect(fbb, 0, a.fingerprint.c_str(), &sig_a, 0, 1),
+        wire::CreateCertSignatureDirect(fbb, sh.second_replica, b.fingerprint.c_str(), &sig_b, 0,
+                                        1)};
     const auto root = wire::CreateCertificateDirect(fbb, c.seq, c.ts_ms, &tx_field, sh.code.c_str(),
                                                     &state_field, nullptr, c.rules_version, &sigs);
     wire::FinishCertificateBuffer(fbb, root);
     const Status s = verify(finished(fbb));
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
     EXPECT_NE(s.message().find(sh.message_part), std::string::npos) << s.message();
+  }
+}
+
+// A replica signs batches: a certificate carries each signer's audit path
+// from its verdict to the signed root, and any change to the proof fails.
+TEST_F(CertificateTest, SignersFromLargerBatchesHoldAndTheirProofsAreChecked) {
+  const voter::VerdictContent c = sample_content();
+  const auto in_batch = [&](int replica, std::size_t position, std::size_t size) {
+    std::vector<voter::ReplicaVerdict> batch(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      batch[i].replica = replica;
+      batch[i].content = c;
+      batch[i].content.seq = c.seq - position + i;
+      batch[i].fingerprint = "build-x";
+    }
+    wire::sign_verdict_batch(batch, keys_[static_cast<std::size_t>(replica)]);
+    return batch[position];
+  };
+  const voter::ReplicaVerdict a = in_batch(0, 5, 11);
+  const voter::ReplicaVerdict b = in_batch(1, 0, 300);
+  ASSERT_FALSE(a.batch_path.empty());
+  CertificateInfo info;
+  const Status s = verify(cert(c, {a, b}), &info);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(info.signers, "ab");
+
+  voter::ReplicaVerdict damaged = a;
+  damaged.batch_path[1][7] ^= 0x01;
+  voter::ReplicaVerdict moved = a;
+  moved.batch_index = 6;
+  voter::ReplicaVerdict resized = a;
+  resized.batch_size = 12;
+  voter::ReplicaVerdict shortened = a;
+  shortened.batch_path.pop_back();
+  voter::ReplicaVerdict out_of_range = a;
+  out_of_range.batch_index = 11;
+  for (const auto& bad : {damaged, moved, resized, shortened, out_of_range}) {
+    const Status t = verify(cert(c, {bad, b}));
+    EXPECT_EQ(t.code(), Status::Code::kCorruption);
+    EXPECT_NE(t.message().find("replica a"), std::string::npos) << t.message();
   }
 }
 
