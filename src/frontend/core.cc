@@ -11,7 +11,7 @@
 namespace triad::frontend {
 namespace {
 
-// Entries per message when a replica catches up from the journal.
+// Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
 
 std::string names_of(std::uint8_t mask) {
@@ -198,14 +198,24 @@ void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uin
 void Core::flush_new_entries(Outbox* out) {
   const std::uint64_t last = sequencer_.last_seq();
   if (flushed_seq_ >= last) return;
+  // Encoded once, the same bytes to every connected replica.
+  std::vector<std::vector<std::uint8_t>> messages;
+  encode_range(flushed_seq_ + 1, last, &messages);
   for (int r = 0; r < kReplicaCount; ++r) {
-    if (replicas_[static_cast<std::size_t>(r)].connected)
-      send_range(r, flushed_seq_ + 1, last, out);
+    if (!replicas_[static_cast<std::size_t>(r)].connected) continue;
+    for (const auto& m : messages) out->to_replicas.push_back({r, m});
   }
   flushed_seq_ = last;
 }
 
 void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
+  std::vector<std::vector<std::uint8_t>> messages;
+  encode_range(from, to, &messages);
+  for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
+}
+
+void Core::encode_range(std::uint64_t from, std::uint64_t to,
+                        std::vector<std::vector<std::uint8_t>>* messages) const {
   to = std::min<std::uint64_t>(to, journal_.size());
   while (from <= to) {
     const std::uint64_t end = std::min<std::uint64_t>(to, from + kResendBatch - 1);
@@ -218,7 +228,7 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
           wire::CreateSequenced(fbb, seq, e.ts_ms, wire::build_transaction(fbb, e.tx)));
     }
     fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(entries)));
-    out->to_replicas.push_back({r, bytes_of(fbb)});
+    messages->push_back(bytes_of(fbb));
     from = end + 1;
   }
 }

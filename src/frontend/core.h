@@ -175,6 +175,9 @@ class Core {
   void reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
                       bool replayed, Outbox* out);
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
+  // The journal entries from..to as ToReplica messages of kResendBatch each.
+  void encode_range(std::uint64_t from, std::uint64_t to,
+                    std::vector<std::vector<std::uint8_t>>* messages) const;
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
