@@ -59,8 +59,8 @@ class FrontEnd {
         replicas_(context, zmq::socket_type::router),
         control_(context, zmq::socket_type::rep) {}
 
-  // Loads the public keys and binds both sockets. Nothing is started yet, so
-  // a failure here leaves nothing behind.
+  // Opens the audit store, loads the public keys and binds the sockets.
+  // No process is started yet, so a failure here leaves nothing running.
   Status open() {
     if (config_.audit) {
       audit::StoreOptions options;
