@@ -102,6 +102,15 @@ int run_status_command(int argc, char** argv) {
     if (!kinds.empty()) std::printf("         divergences:%s\n", kinds.c_str());
   }
   std::printf("(+: a lower bound, no failure or repair completed yet)\n");
+  if (s.contains("audit") && s["audit"].is_object()) {
+    const Json& a = s["audit"];
+    std::printf(
+        "audit store: %llu records written, %llu queued, %llu dropped (queue full), %llu "
+        "failed, %llu expired\n",
+        a["written"].get<unsigned long long>(), a["queued"].get<unsigned long long>(),
+        a["dropped"].get<unsigned long long>(), a["failed"].get<unsigned long long>(),
+        a["expired"].get<unsigned long long>());
+  }
   return 0;
 }
 

@@ -43,6 +43,7 @@ constexpr const char* kUsage =
     "  sample   write a sample card file and sample traffic\n"
     "  status   show a running cluster: replica states, repairs, MTBF/MTTR, mode\n"
     "  inject   inject a fault into one replica of a running cluster\n"
+    "  audit    a decision and its verified certificate by id; divergences and repairs since T\n"
     "  bench    open-loop latency benchmark of a local cluster (--compare: vs. transport floor)\n"
     "\n"
     "`triad COMMAND --help` describes each command's options.\n";
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   if (command == "sample") return triad::cli::run_sample_command(argc - 1, argv + 1);
   if (command == "status") return triad::cli::run_status_command(argc - 1, argv + 1);
   if (command == "inject") return triad::cli::run_inject_command(argc - 1, argv + 1);
+  if (command == "audit") return triad::cli::run_audit_command(argc - 1, argv + 1);
   if (command == "bench") return triad::cli::run_bench_command(argc - 1, argv + 1);
   if (command == "bench-echo") return triad::cli::run_bench_echo_command(argc - 1, argv + 1);
   if (command == "-h" || command == "--help" || command == "help") {

@@ -55,7 +55,14 @@ int run_up_command(int argc, char** argv) {
                  "run this one replica program for a, b and c (needs --allow-identical-builds)");
   app.add_flag("--allow-identical-builds", config.allow_identical_builds,
                "start even if two replicas report the same build fingerprint");
+  app.add_option("--audit-retention-days", config.audit_retention_days,
+                 "delete audit records (DIR/audit.db) older than N days; 0 keeps them forever")
+      ->check(CLI::Range(0, 36'500))
+      ->capture_default_str();
+  bool no_audit = false;
+  app.add_flag("--no-audit", no_audit, "keep no audit store (decisions are not recorded)");
   if (const auto done = parse(app, argc, argv)) return *done;
+  config.audit = !no_audit;
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_binaries[static_cast<std::size_t>(r)] =
         one_binary.empty() ? self_dir() + "/triad-replica-" + replica_name(r) : one_binary;

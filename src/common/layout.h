@@ -23,6 +23,9 @@ inline std::string replica_log(const std::string& dir, int replica) {
   return logs_dir(dir) + "/replica-" + replica_name(replica) + ".log";
 }
 inline std::string frontend_log(const std::string& dir) { return logs_dir(dir) + "/frontend.log"; }
+// The audit store (SQLite, WAL mode: also audit.db-wal and audit.db-shm
+// while it is open).
+inline std::string audit_db(const std::string& dir) { return dir + "/audit.db"; }
 inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
 // The running front end writes its client endpoint here, one line.
 inline std::string endpoint_file(const std::string& dir) { return dir + "/endpoint"; }

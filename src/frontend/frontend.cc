@@ -14,6 +14,7 @@
 #include <sstream>
 #include <zmq.hpp>
 
+#include "audit/store.h"
 #include "common/assert.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -58,9 +59,17 @@ class FrontEnd {
         replicas_(context, zmq::socket_type::router),
         control_(context, zmq::socket_type::rep) {}
 
-  // Loads the public keys and binds both sockets. Nothing is started yet, so
-  // a failure here leaves nothing behind.
+  // Opens the audit store, loads the public keys and binds the sockets.
+  // No process is started yet, so a failure here leaves nothing running.
   Status open() {
+    if (config_.audit) {
+      audit::StoreOptions options;
+      options.retention_days = config_.audit_retention_days;
+      if (Status s = audit::AuditStore::open(layout::audit_db(config_.dir), options, &audit_);
+          !s.is_ok()) {
+        return Status::io_error("audit store: " + s.message());
+      }
+    }
     Core::Config core_config;
     core_config.trust_client_time = config_.trust_client_time;
     core_config.deadline_us = config_.deadline_ms * 1000;
@@ -145,6 +154,7 @@ class FrontEnd {
 
   void stop() {
     processes_.stop_all();
+    close_audit();
     if (!core_) return;
     const Core::Counters& c = core_->counters();
     std::ostringstream s;
@@ -294,7 +304,7 @@ class FrontEnd {
     };
     const std::string cmd = field("cmd");
     if (cmd == "status") {
-      answer = core_->status_json(mono_us());
+      answer = status_with_audit(mono_us());
     } else if (cmd == "inject") {
       const std::string name = field("replica");
       const int r = name.size() == 1 ? replica_index(name[0]) : -1;
@@ -337,7 +347,57 @@ class FrontEnd {
         core_->on_replica_gone(m.replica);
       }
     }
+    record_audit();
     out_.clear();
+  }
+
+  // Hands what happened to the audit store's writer thread; nothing here
+  // waits for the disk. Copies rather than moves: other consumers of the
+  // same Outbox may follow.
+  void record_audit() {
+    if (!audit_ || (out_.decisions.empty() && out_.divergences.empty() && out_.repairs.empty())) {
+      return;
+    }
+    const std::int64_t now_ms = wall_ms();
+    for (const auto& d : out_.decisions) {
+      audit_->add(audit::DecisionRow{d.seq, d.id, d.ts_ms, d.code, d.agree, d.divergent,
+                                     d.fail_safe, d.latency_us, d.certificate, now_ms});
+    }
+    for (const auto& d : out_.divergences) {
+      audit_->add(audit::DivergenceRow{d.seq, replica_name(d.replica), d.kind, d.evidence, now_ms});
+    }
+    for (const auto& r : out_.repairs) {
+      audit_->add(
+          audit::RepairRow{replica_name(r.replica), r.from, r.to, r.reason, r.mode, now_ms});
+    }
+  }
+
+  // Commits what is still queued; a failure is logged, the stop goes on.
+  void close_audit() {
+    if (!audit_) return;
+    const Status s = audit_->close();
+    const audit::AuditStore::Counters c = audit_->counters();
+    log::info("audit store " + audit_->path() + ": " + std::to_string(c.written) +
+              " records written, " + std::to_string(c.dropped) + " dropped (queue full), " +
+              std::to_string(c.failed) + " failed, " + std::to_string(c.expired) + " expired");
+    if (!s.is_ok()) log::error("audit store: " + s.to_string());
+    audit_.reset();
+  }
+
+  // `triad status` also shows the audit store's counters: a drop or a
+  // failed write is a gap in the audit trail that an operator must see.
+  std::string status_with_audit(std::uint64_t now_us) const {
+    std::string status = core_->status_json(now_us);
+    if (!audit_) return status;
+    nlohmann::json j = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return status;
+    const audit::AuditStore::Counters c = audit_->counters();
+    j["audit"] = {{"written", c.written},
+                  {"dropped", c.dropped},
+                  {"failed", c.failed},
+                  {"expired", c.expired},
+                  {"queued", c.added - c.written - c.failed}};
+    return j.dump();
   }
 
   Config config_;
@@ -348,6 +408,7 @@ class FrontEnd {
   std::string control_endpoint_;
   std::string replica_endpoint_;
   std::unique_ptr<Core> core_;
+  std::unique_ptr<audit::AuditStore> audit_;
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;

@@ -27,6 +27,11 @@ struct Config {
   // Start even when two replicas report the same build fingerprint (tests,
   // or a deliberate single-toolchain setup); otherwise that is refused.
   bool allow_identical_builds = false;
+  // The audit store, DIR/audit.db: every decision with its certificate,
+  // divergence and repair. Rows older than the retention are deleted; 0
+  // keeps them forever.
+  bool audit = true;
+  std::uint32_t audit_retention_days = 0;
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three

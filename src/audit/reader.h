@@ -1,0 +1,51 @@
+// Reading the audit store (`triad audit`): a decision by transaction id, and
+// the divergences and repairs since a time. Safe while `triad up` writes:
+// in WAL mode a reader sees the last committed batch and blocks nobody.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "audit/records.h"
+#include "audit/sqlite.h"
+#include "triad/status.h"
+
+namespace triad::audit {
+
+using Event = std::variant<DivergenceRow, RepairRow>;
+
+class AuditReader {
+ public:
+  // Opens an existing database. NotFound naming the path when there is none
+  // (no `triad up` has run with this --dir); IoError or Corruption when it
+  // cannot be read; InvalidArgument when its schema is newer than ours.
+  static Status open(const std::string& path, AuditReader* out);
+
+  // Every decision recorded for `id`, newest run first: an id is decided
+  // once per run, but the idempotency record does not outlive a restart of
+  // `triad up`, so a later run may have sequenced the same id again. Empty
+  // when there is none.
+  Status decisions_for_id(const std::string& id, std::vector<DecisionRow>* out);
+
+  // Divergences and repair transitions with at_ms >= since_ms, oldest
+  // first; at the same millisecond a divergence comes before a repair (a
+  // divergence is what starts one).
+  Status events_since(std::int64_t since_ms, std::vector<Event>* out);
+
+ private:
+  sql::Db db_;
+};
+
+// "2026-11-26T08:00:00.123Z".
+std::string format_utc_ms(std::int64_t ms);
+
+// The argument of `--since`: an ISO-8601 UTC time, "2026-11-26T08:00:00Z"
+// (fraction of a second allowed, "Z" required), or a duration before
+// `now_ms`: a positive integer and a unit s, m, h or d ("10m", "2h", "1d").
+// InvalidArgument saying which forms are accepted otherwise.
+Status parse_since(std::string_view text, std::int64_t now_ms, std::int64_t* out_ms);
+
+}  // namespace triad::audit

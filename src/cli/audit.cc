@@ -1,0 +1,251 @@
+// triad audit: a decision with its certificate, verified offline, by
+// transaction id; or the divergences and repairs since a time. Reads
+// DIR/audit.db, while `triad up` runs or after it stopped.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "audit/reader.h"
+#include "cli/commands.h"
+#include "common/layout.h"
+#include "crypto/base64.h"
+#include "triad/certificate.h"
+
+namespace triad::cli {
+namespace {
+
+using Json = nlohmann::json;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Json replica_list(const std::string& names) {
+  Json list = Json::array();
+  for (const char c : names) list.push_back(std::string(1, c));
+  return list;
+}
+
+std::string comma_list(const std::string& names) {
+  if (names.empty()) return "-";
+  std::string text;
+  for (const char c : names) {
+    if (!text.empty()) text += ',';
+    text += c;
+  }
+  return text;
+}
+
+// The certificate verified with the public keys alone, as `triad verify`
+// does, and then held against the decision it was stored with: a valid
+// certificate of another seq or code would not prove this decision.
+// Only what include/triad/certificate.h reports is used: which replicas'
+// signatures verified, not the signature bytes or fingerprints themselves.
+Status check_certificate(const audit::DecisionRow& d, const Keyring& keyring,
+                         CertificateInfo* info) {
+  TRIAD_RETURN_IF_ERROR(verify_certificate(d.certificate, keyring, info));
+  if (info->seq != d.seq) {
+    return Status::corruption("the certificate is for seq " + std::to_string(info->seq) +
+                              ", the decision has seq " + std::to_string(d.seq));
+  }
+  if (info->code != d.code) {
+    return Status::corruption("the certificate says code " + info->code +
+                              ", the decision has code " + d.code);
+  }
+  if (info->ts_ms != d.ts_ms) {
+    return Status::corruption("the certificate has ts " + std::to_string(info->ts_ms) +
+                              ", the decision has ts " + std::to_string(d.ts_ms));
+  }
+  return Status::ok();
+}
+
+int show_decisions(const std::string& dir, audit::AuditReader& reader, const std::string& id,
+                   bool json) {
+  std::vector<audit::DecisionRow> rows;
+  if (Status s = reader.decisions_for_id(id, &rows); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  if (rows.empty()) {
+    std::fprintf(stderr, "triad audit: no decision for id '%s' in %s\n", id.c_str(),
+                 layout::audit_db(dir).c_str());
+    return 1;
+  }
+  Keyring keyring;
+  bool keys_loaded = false;
+  bool all_ok = true;
+  Json out = {{"id", id}, {"decisions", Json::array()}};
+  for (const audit::DecisionRow& d : rows) {
+    Json j = {{"run", d.run},
+              {"seq", d.seq},
+              {"ts", d.ts_ms},
+              {"code", d.code},
+              {"agree", replica_list(d.agree)},
+              {"divergent", replica_list(d.divergent)},
+              {"fail_safe", d.fail_safe},
+              {"latency_us", d.latency_us},
+              {"decided_at", d.decided_at_ms},
+              {"cert", nullptr}};
+    if (!json) {
+      std::printf("decision %s (run %lld, seq %llu)\n", d.id.c_str(), static_cast<long long>(d.run),
+                  static_cast<unsigned long long>(d.seq));
+      std::printf("  ts          %s (%lld)\n", audit::format_utc_ms(d.ts_ms).c_str(),
+                  static_cast<long long>(d.ts_ms));
+      std::printf("  code        %s\n", d.code.c_str());
+      std::printf("  agree       %s\n", comma_list(d.agree).c_str());
+      std::printf("  divergent   %s\n", comma_list(d.divergent).c_str());
+      std::printf("  fail-safe   %s\n", d.fail_safe ? "yes" : "no");
+      std::printf("  latency     %llu us\n", static_cast<unsigned long long>(d.latency_us));
+      std::printf("  decided at  %s\n", audit::format_utc_ms(d.decided_at_ms).c_str());
+    }
+    if (d.certificate.empty()) {
+      // A fail-safe decline is the voter's own answer: no replica signed it.
+      j["certificate"] = {{"verified", false}, {"reason", "fail-safe decline: no certificate"}};
+      if (!json) std::printf("no certificate: a fail-safe decline is signed by no replica\n");
+      out["decisions"].push_back(std::move(j));
+      continue;
+    }
+    j["cert"] = crypto::base64_encode(d.certificate);
+    if (!keys_loaded) {
+      if (Status s = Keyring::load_dir(dir, &keyring); !s.is_ok()) {
+        std::fprintf(stderr, "triad audit: cannot verify: %s\n", s.message().c_str());
+        return 2;
+      }
+      keys_loaded = true;
+    }
+    CertificateInfo info;
+    const Status s = check_certificate(d, keyring, &info);
+    if (!s.is_ok()) {
+      all_ok = false;
+      j["certificate"] = {{"verified", false}, {"reason", s.message()}};
+      if (!json) {
+        std::printf("certificate (%zu bytes, base64 %s)\n", d.certificate.size(),
+                    j["cert"].get<std::string>().c_str());
+        std::printf("certificate NOT verified: %s\n", s.message().c_str());
+      }
+      out["decisions"].push_back(std::move(j));
+      continue;
+    }
+    j["certificate"] = {{"verified", true},
+                        {"seq", info.seq},
+                        {"ts", info.ts_ms},
+                        {"code", info.code},
+                        {"rules_version", info.rules_version},
+                        {"tx_digest", info.tx_digest_hex},
+                        {"state_digest", info.state_digest_hex},
+                        {"signers", replica_list(info.signers)}};
+    if (!json) {
+      std::printf("certificate (%zu bytes)\n", d.certificate.size());
+      std::printf("  seq %llu, ts %lld, code %s, rules v%u\n",
+                  static_cast<unsigned long long>(info.seq), static_cast<long long>(info.ts_ms),
+                  info.code.c_str(), info.rules_version);
+      std::printf("  tx digest     %s\n", info.tx_digest_hex.c_str());
+      std::printf("  state digest  %s\n", info.state_digest_hex.c_str());
+      for (const char r : info.signers) {
+        std::printf("  signature     replica %c: valid (%s)\n", r,
+                    layout::replica_public_key(dir, replica_index(r)).c_str());
+      }
+      std::printf("  base64        %s\n", j["cert"].get<std::string>().c_str());
+      std::printf("certificate verified: seq %llu, code %s, signed by %s\n",
+                  static_cast<unsigned long long>(info.seq), info.code.c_str(),
+                  comma_list(info.signers).c_str());
+    }
+    out["decisions"].push_back(std::move(j));
+  }
+  if (json) std::printf("%s\n", out.dump().c_str());
+  return all_ok ? 0 : 1;
+}
+
+int show_events(audit::AuditReader& reader, const std::string& since_text, bool json) {
+  std::int64_t since_ms = 0;
+  if (Status s = audit::parse_since(since_text, now_ms(), &since_ms); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  std::vector<audit::Event> events;
+  if (Status s = reader.events_since(since_ms, &events); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  Json list = Json::array();
+  std::size_t divergences = 0;
+  for (const audit::Event& e : events) {
+    if (const auto* d = std::get_if<audit::DivergenceRow>(&e)) {
+      ++divergences;
+      if (json) {
+        list.push_back({{"type", "divergence"},
+                        {"at", d->at_ms},
+                        {"run", d->run},
+                        {"seq", d->seq},
+                        {"replica", std::string(1, d->replica)},
+                        {"kind", d->kind},
+                        {"evidence", d->evidence}});
+      } else {
+        std::printf("%s  divergence  replica %c  seq %llu  %s%s%s  (run %lld)\n",
+                    audit::format_utc_ms(d->at_ms).c_str(), d->replica,
+                    static_cast<unsigned long long>(d->seq), d->kind.c_str(),
+                    d->evidence.empty() ? "" : ": ", d->evidence.c_str(),
+                    static_cast<long long>(d->run));
+      }
+      continue;
+    }
+    const auto& r = std::get<audit::RepairRow>(e);
+    if (json) {
+      list.push_back({{"type", "repair"},
+                      {"at", r.at_ms},
+                      {"run", r.run},
+                      {"replica", std::string(1, r.replica)},
+                      {"from", r.from_state},
+                      {"to", r.to_state},
+                      {"reason", r.reason},
+                      {"mode", r.mode}});
+    } else {
+      std::printf("%s  repair      replica %c  %s -> %s (%s); mode %s  (run %lld)\n",
+                  audit::format_utc_ms(r.at_ms).c_str(), r.replica, r.from_state.c_str(),
+                  r.to_state.c_str(), r.reason.c_str(), r.mode.c_str(),
+                  static_cast<long long>(r.run));
+    }
+  }
+  if (json) {
+    std::printf("%s\n", Json{{"since", since_ms}, {"events", list}}.dump().c_str());
+  } else {
+    std::printf("%zu divergences, %zu repair transitions since %s\n", divergences,
+                events.size() - divergences, audit::format_utc_ms(since_ms).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_audit_command(int argc, char** argv) {
+  CLI::App app{
+      "Query the audit store (DIR/audit.db): a decision by transaction id, with its certificate "
+      "verified offline; or the divergences and repairs since a time."};
+  std::string dir = layout::kDefaultDir;
+  std::string id;
+  std::string since;
+  bool json = false;
+  app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
+  auto* id_option = app.add_option("id", id, "transaction id: show its decision and certificate");
+  app.add_option("--since", since,
+                 "list divergences and repairs since T: ISO-8601 UTC (2026-11-26T08:00:00Z) or "
+                 "a duration ago (30s, 10m, 2h, 1d)")
+      ->excludes(id_option);
+  app.add_flag("--json", json, "one JSON object, for tools");
+  if (const auto done = parse(app, argc, argv)) return *done;
+  if (id.empty() == since.empty()) {
+    std::fprintf(stderr, "triad audit: give a transaction id or --since T\n");
+    return 2;
+  }
+  audit::AuditReader reader;
+  if (Status s = audit::AuditReader::open(layout::audit_db(dir), &reader); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  return id.empty() ? show_events(reader, since, json) : show_decisions(dir, reader, id, json);
+}
+
+}  // namespace triad::cli

@@ -1,0 +1,155 @@
+// The audit store end to end: `triad up` with a replica that flips verdicts
+// (so there are divergences and a repair), traffic through `triad submit`,
+// then `triad audit ID` verifies a decision's certificate and `triad audit
+// --since` lists the divergences and the repair, while the cluster runs and
+// after it stopped. The database holds no PAN.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "cluster.h"
+#include "process_util.h"
+#include "sample/sample.h"
+
+namespace triad::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line)) lines.push_back(line);
+  return lines;
+}
+
+bool replica_b_repaired(const std::string& dir) {
+  std::string out;
+  if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out) != 0) return false;
+  const Json s = Json::parse(out, nullptr, false);
+  if (!s.is_object() || !s.contains("replicas")) return false;
+  for (const Json& r : s["replicas"]) {
+    if (r.value("name", "") == "b") {
+      return r.value("state", "") == "healthy" && r.value("repairs", 0) >= 1;
+    }
+  }
+  return false;
+}
+
+TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
+  TempDir tmp;
+  sample::Options options;
+  options.seed = 11;
+  options.card_count = 100;
+  options.transaction_count = 1000;
+  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
+  const std::vector<std::string> traffic = sample::generate_traffic(options);
+  std::string traffic_text;
+  for (const auto& l : traffic) traffic_text += l + "\n";
+  write_file(tmp.file("traffic.jsonl"), traffic_text);
+
+  // About 50 flips of b: the third within the transient window sends it to
+  // repair; a and c decide meanwhile.
+  Cluster cluster(tmp, tmp.file("cards.csv"),
+                  {"--inject", "b=flip:0.05", "--seed", "3", "--deadline-ms", "60000"});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  std::string out;
+  ASSERT_EQ(
+      run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("traffic.jsonl")},
+          &out),
+      0);
+  const auto verdicts = lines_of(out);
+  ASSERT_EQ(verdicts.size(), traffic.size());
+  const Json first = Json::parse(verdicts.front());
+  const Json last = Json::parse(verdicts.back());
+  ASSERT_TRUE(first["cert"].is_string()) << verdicts.front();
+  const std::string id = first["id"].get<std::string>();
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!replica_b_repaired(cluster.dir()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(replica_b_repaired(cluster.dir())) << read_file(tmp.file("up.stderr"));
+
+  // While `triad up` runs (and writes): WAL lets a reader in.
+  std::string audit_out;
+  EXPECT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), id}, &audit_out), 0) << audit_out;
+  EXPECT_NE(audit_out.find("certificate verified"), std::string::npos) << audit_out;
+
+  EXPECT_EQ(cluster.stop(), 0);
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
+  const std::string up_log = read_file(tmp.file("up.stderr"));
+  EXPECT_NE(up_log.find(" 0 dropped (queue full), 0 failed"), std::string::npos) << up_log;
+
+  // After the stop: every decision is there, the last one included.
+  ASSERT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), id}, &audit_out), 0) << audit_out;
+  EXPECT_NE(audit_out.find("decision " + id + " (run 1, seq " +
+                           std::to_string(first["seq"].get<std::uint64_t>()) + ")"),
+            std::string::npos)
+      << audit_out;
+  EXPECT_NE(audit_out.find("  code        " + first["code"].get<std::string>()), std::string::npos)
+      << audit_out;
+  EXPECT_NE(audit_out.find("signature     replica "), std::string::npos) << audit_out;
+  EXPECT_NE(audit_out.find("certificate verified: seq"), std::string::npos) << audit_out;
+
+  ASSERT_EQ(
+      run({bin("triad"), "audit", "--dir", cluster.dir(), "--json", last["id"].get<std::string>()},
+          &audit_out),
+      0)
+      << audit_out;
+  const Json j = Json::parse(audit_out);
+  ASSERT_EQ(j["decisions"].size(), 1u);
+  const Json& d = j["decisions"][0];
+  EXPECT_EQ(d["seq"], last["seq"]);
+  EXPECT_EQ(d["code"], last["code"]);
+  EXPECT_EQ(d["agree"], last["agree"]);
+  EXPECT_EQ(d["cert"], last["cert"]) << "the certificate the client got is the one kept";
+  EXPECT_TRUE(d["certificate"]["verified"].get<bool>()) << audit_out;
+
+  EXPECT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "no-such-id"}, &audit_out), 1);
+
+  ASSERT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "--since", "1h"}, &audit_out), 0)
+      << audit_out;
+  EXPECT_NE(audit_out.find("divergence  replica b  seq "), std::string::npos) << audit_out;
+  EXPECT_NE(audit_out.find("wrong_verdict"), std::string::npos) << audit_out;
+  EXPECT_NE(audit_out.find("repair      replica b  healthy -> quarantined"), std::string::npos)
+      << audit_out;
+  EXPECT_NE(audit_out.find("-> healthy"), std::string::npos) << audit_out;
+  ASSERT_EQ(
+      run({bin("triad"), "audit", "--dir", cluster.dir(), "--since", "1h", "--json"}, &audit_out),
+      0);
+  const Json events = Json::parse(audit_out)["events"];
+  std::set<std::string> types;
+  std::int64_t previous_ms = 0;
+  for (const Json& e : events) {
+    types.insert(e["type"].get<std::string>());
+    EXPECT_EQ(e["replica"], "b") << e;  // a and c are healthy
+    EXPECT_GE(e["at"].get<std::int64_t>(), previous_ms) << "time-ordered";
+    previous_ms = e["at"].get<std::int64_t>();
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"divergence", "repair"}));
+  EXPECT_EQ(
+      run({bin("triad"), "audit", "--dir", cluster.dir(), "--since", "yesterday"}, &audit_out), 2);
+
+  // Card data: not one PAN of the traffic, in any form, in the database.
+  std::string db = read_file(cluster.dir() + "/audit.db");
+  db += read_file(cluster.dir() + "/audit.db-wal");
+  ASSERT_GT(db.size(), 0u);
+  std::set<std::string> pans;
+  for (const auto& line : traffic) {
+    const Json tx = Json::parse(line);
+    if (tx.contains("pan") && tx["pan"].is_string()) pans.insert(tx["pan"].get<std::string>());
+  }
+  ASSERT_FALSE(pans.empty());
+  for (const std::string& pan : pans) {
+    if (pan.size() < 12) continue;  // too short to be a card number, or to mean anything
+    EXPECT_EQ(db.find(pan), std::string::npos) << "a PAN is in the audit store";
+  }
+}
+
+}  // namespace
+}  // namespace triad::testing
