@@ -1,23 +1,31 @@
 // `triad bench`: open-loop latency measurement of a local cluster, and with
 // --compare the same load against the transport floor and against TMR with one
-// slow replica (interface.md; src/loadgen/).
+// slow replica; with --sweep, rising rates until each configuration saturates
+// (its knee); with --svg, the pictures (interface.md; src/loadgen/).
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.h"
 #include "loadgen/driver.h"
 #include "loadgen/echo.h"
+#include "loadgen/plot.h"
 #include "loadgen/process.h"
 #include "sample/sample.h"
+#include "triad/status.h"
 #include "triad/transaction.h"
 
 namespace triad::cli {
@@ -26,40 +34,137 @@ namespace {
 volatile std::sig_atomic_t g_bench_stop = 0;
 void on_bench_signal(int) { g_bench_stop = 1; }
 
-constexpr const char* kBenchDescription =
-    "Open-loop latency benchmark of a local Triad cluster.\n"
-    "Requests go out on a fixed schedule (request i at start + i/rate) whatever the replies do;\n"
-    "latency is measured from each request's SCHEDULED send time to its reply, so a stall is\n"
-    "counted in full (no coordinated omission). Transactions (the sample generator's traffic)\n"
-    "are encoded before the run. The first --warmup seconds are sent but not measured.\n"
-    "Configurations:\n"
-    "  tmr        `triad up --trust-client-time` on loopback with a sample card file\n"
-    "  floor      (--compare) the transport floor: an echo front end that fans each request out\n"
-    "             to three echo processes over loopback ZeroMQ and answers at the second reply;\n"
-    "             no sequencing, rules, signatures, voting or batching: the process hops alone\n"
-    "  tmr-delay  (--compare) TMR with `--inject b=delay:50`: replica b 50 ms late; the 2-of-3\n"
-    "             early decision should hide it\n"
-    "With --compare the configurations run one after another at each rate (interleaved), all on\n"
-    "this machine: the load generator competes with the system under test for CPU.";
+// What `triad bench` can measure. Adding a configuration is adding a row: the
+// help text, the runs, the table, the JSON and the pictures all follow this
+// table, in this order (cheapest first, so the floor is measured first at
+// each rate).
+struct ConfigSpec {
+  std::string name;
+  bool echo_floor = false;    // the transport-floor echo processes instead of `triad up`
+  bool compare_only = false;  // measured only with --compare
+  std::vector<std::string> up_args = {};  // extra `triad up` arguments
+  std::string help = {};
+};
+
+const std::vector<ConfigSpec> kConfigs = {
+    {.name = "floor",
+     .echo_floor = true,
+     .compare_only = true,
+     .help = "the transport floor: an echo front end that fans each request out\n"
+             "to three echo processes over loopback ZeroMQ and answers at the second reply;\n"
+             "no sequencing, rules, signatures, voting or batching: the process hops alone"},
+    {.name = "tmr", .help = "`triad up --trust-client-time` on loopback with a sample card file"},
+    {.name = "tmr-delay",
+     .compare_only = true,
+     .up_args = {"--inject", "b=delay:50"},
+     .help = "TMR with `--inject b=delay:50`: replica b 50 ms late; the 2-of-3 early\n"
+             "decision should hide it"},
+};
+
+// Latency ratios printed when both configurations were measured at a rate.
+struct RatioSpec {
+  std::string numerator;
+  std::string denominator;
+};
+const std::vector<RatioSpec> kRatios = {{"tmr", "floor"}, {"tmr", "simplex"}, {"tmr-delay", "tmr"}};
+
+// Sweep defaults: 500/s doubling up to 64,000/s covers the knee of the floor
+// and of TMR on the machines this runs on; a run stops earlier once every
+// configuration has saturated.
+constexpr double kSweepFromDefault = 500;
+constexpr double kSweepFactorDefault = 2;
+constexpr double kSweepMaxDefault = 64000;
+constexpr double kSweepP99LimitMsDefault = 1000;
+// Below this share of the offered rate answered as decisions, a run did not
+// hold its rate.
+constexpr double kHeldShare = 0.95;
+
+std::string bench_description() {
+  std::string d =
+      "Open-loop latency benchmark of a local Triad cluster.\n"
+      "Requests go out on a fixed schedule (request i at start + i/rate) whatever the replies "
+      "do;\n"
+      "latency is measured from each request's SCHEDULED send time to its reply, so a stall is\n"
+      "counted in full (no coordinated omission). Transactions (the sample generator's traffic)\n"
+      "are encoded before the run. The first --warmup seconds are sent but not measured.\n"
+      "Configurations:\n";
+  for (const ConfigSpec& c : kConfigs) {
+    std::string help = c.help;
+    for (std::size_t at = 0; (at = help.find('\n', at)) != std::string::npos; at += 14) {
+      help.replace(at, 1, "\n             ");
+    }
+    char head[32];
+    std::snprintf(head, sizeof head, "  %-10s %s", c.name.c_str(),
+                  c.compare_only ? "(--compare) " : "");
+    d += head + help + "\n";
+  }
+  d += "With --compare the configurations run one after another at each rate (interleaved),\n"
+       "all on this machine: the load generator competes with the system under test for CPU.\n"
+       "--sweep raises the rate step by step (--sweep-from, times --sweep-factor, up to\n"
+       "--sweep-max, or the --rate list) and drops a configuration at its first step that does\n"
+       "not hold: decisions/s below 95% of the offered rate, a request refused or unanswered,\n"
+       "a fail-safe decline, or p99 above --sweep-p99-ms. Its knee is the highest rate that\n"
+       "held. Every run starts a fresh cluster, so no rate inherits the state or the backlog of\n"
+       "the one before. A line per run goes to standard error. --svg FILE draws latency against\n"
+       "throughput (p50, p99, p99.9) and the percentile spectrum at each rate.";
+  return d;
+}
 
 struct Config {
-  std::string name;
-  bool echo = false;
-  std::string inject;  // for triad up, e.g. "b=delay:50"
-  std::unique_ptr<loadgen::ChildProcess> process;
-  std::string endpoint;
+  const ConfigSpec* spec = nullptr;
+  bool active = true;  // false once saturated in a sweep
 };
 
 struct Measurement {
   std::string config;
   double rate = 0;
   loadgen::RunResult result;
+  std::string saturation;  // why it did not hold its rate; empty when it held
 };
 
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 const std::vector<std::pair<std::string, double>> kPercentiles = {
     {"p50", 50}, {"p90", 90}, {"p99", 99}, {"p99.9", 99.9}, {"p99.99", 99.99}};
+
+// Decisions per second: the achieved rate without the refusals (an
+// "overloaded" error is a reply, not a decision).
+double decision_rate(const loadgen::RunResult& r) {
+  if (r.answered == 0) return 0;
+  return r.achieved_rate * static_cast<double>(r.answered - r.errors) /
+         static_cast<double>(r.answered);
+}
+
+std::string saturation_of(const loadgen::RunResult& r, double p99_limit_ms) {
+  char buf[96];
+  if (r.interrupted) return "interrupted";
+  if (r.unanswered > 0) {
+    std::snprintf(buf, sizeof buf, "%llu unanswered",
+                  static_cast<unsigned long long>(r.unanswered));
+    return buf;
+  }
+  if (r.errors > 0) {
+    std::snprintf(buf, sizeof buf, "%llu refused", static_cast<unsigned long long>(r.errors));
+    return buf;
+  }
+  // A fail-safe decline is the voter giving up on a deadline: at a rate the
+  // cluster really holds there is none.
+  if (r.fail_safe > 0) {
+    std::snprintf(buf, sizeof buf, "%llu fail-safe", static_cast<unsigned long long>(r.fail_safe));
+    return buf;
+  }
+  const double share = r.offered_rate > 0 ? decision_rate(r) / r.offered_rate : 0;
+  if (share < kHeldShare) {
+    std::snprintf(buf, sizeof buf, "achieved %.0f%% of offered", 100 * share);
+    return buf;
+  }
+  const double p99_ms = us(r.latency.value_at_percentile(99)) / 1000;
+  if (p99_ms > p99_limit_ms) {
+    std::snprintf(buf, sizeof buf, "p99 %.0f ms > %.0f ms", p99_ms, p99_limit_ms);
+    return buf;
+  }
+  return "";
+}
 
 nlohmann::json to_json(const Measurement& m) {
   const auto& r = m.result;
@@ -72,6 +177,9 @@ nlohmann::json to_json(const Measurement& m) {
   return {{"configuration", m.config},
           {"offered_rate", r.offered_rate},
           {"achieved_rate", r.achieved_rate},
+          {"decision_rate", decision_rate(r)},
+          {"held", m.saturation.empty()},
+          {"saturation", m.saturation},
           {"sent", r.sent},
           {"measured", r.measured},
           {"answered", r.answered},
@@ -101,24 +209,195 @@ double ratio(const Measurement* a, const Measurement* b, double p) {
                         static_cast<double>(den);
 }
 
+// "tmr-delay" -> "tmr_delay", for JSON keys.
+std::string key_name(std::string name) {
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
 void print_table(const std::vector<Measurement>& all) {
-  std::printf("%-10s %7s %9s %9s %9s %9s %9s %9s %9s %6s %6s %6s  %s\n", "config", "offered",
+  std::printf("%-10s %7s %9s %9s %9s %9s %9s %9s %9s %6s %6s %6s  %-26s %s\n", "config", "offered",
               "achieved", "p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us", "max_us", "failsf",
-              "diverg", "unans", "codes");
+              "diverg", "unans", "held", "codes");
   for (const auto& m : all) {
     const auto& r = m.result;
     std::string codes;
     for (const auto& [code, n] : r.codes) codes += code + ":" + std::to_string(n) + " ";
     if (r.errors > 0) codes += "errors:" + std::to_string(r.errors);
-    std::printf("%-10s %7.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6llu %6llu %6llu  %s\n",
-                m.config.c_str(), r.offered_rate, r.achieved_rate,
-                us(r.latency.value_at_percentile(50)), us(r.latency.value_at_percentile(90)),
-                us(r.latency.value_at_percentile(99)), us(r.latency.value_at_percentile(99.9)),
-                us(r.latency.value_at_percentile(99.99)), us(r.latency.max()),
-                static_cast<unsigned long long>(r.fail_safe),
-                static_cast<unsigned long long>(r.divergences),
-                static_cast<unsigned long long>(r.unanswered), codes.c_str());
+    const std::string held = m.saturation.empty() ? "yes" : "NO: " + m.saturation;
+    std::printf(
+        "%-10s %7.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6llu %6llu %6llu  %-26s %s\n",
+        m.config.c_str(), r.offered_rate, r.achieved_rate, us(r.latency.value_at_percentile(50)),
+        us(r.latency.value_at_percentile(90)), us(r.latency.value_at_percentile(99)),
+        us(r.latency.value_at_percentile(99.9)), us(r.latency.value_at_percentile(99.99)),
+        us(r.latency.max()), static_cast<unsigned long long>(r.fail_safe),
+        static_cast<unsigned long long>(r.divergences),
+        static_cast<unsigned long long>(r.unanswered), held.c_str(), codes.c_str());
   }
+}
+
+// Per configuration, the highest rate that held before the first that did
+// not: the knee of a sweep.
+struct Knee {
+  std::string config;
+  const Measurement* held = nullptr;     // null: not even the first rate held
+  const Measurement* stopped = nullptr;  // null: held up to the last rate
+};
+
+std::vector<Knee> knees(const std::vector<Config>& configs, const std::vector<Measurement>& all) {
+  std::vector<Knee> out;
+  for (const Config& c : configs) {
+    Knee k{c.spec->name};
+    for (const Measurement& m : all) {
+      if (m.config != c.spec->name || k.stopped != nullptr) continue;
+      if (m.saturation.empty()) {
+        k.held = &m;
+      } else {
+        k.stopped = &m;
+      }
+    }
+    out.push_back(k);
+  }
+  return out;
+}
+
+// A sweep's rates when no --rate list is given: from, from * factor, ... up
+// to max.
+std::vector<double> sweep_rates(double from, double factor, double max) {
+  std::vector<double> rates;
+  for (double r = from; r <= max * (1 + 1e-9); r *= factor) rates.push_back(r);
+  return rates;
+}
+
+// Starts `spec` with its state in `state_dir` (emptied first) and sets
+// *endpoint to its client endpoint. Unavailable, with the child's standard
+// error, when it does not print its ready line in time.
+Status start_config(const ConfigSpec& spec, const std::string& cards_path,
+                    const std::string& state_dir, const std::string& stderr_path,
+                    std::unique_ptr<loadgen::ChildProcess>* process, std::string* endpoint) {
+  const std::string triad_bin = self_dir() + "/triad";
+  std::vector<std::string> args;
+  if (spec.echo_floor) {
+    args = {triad_bin, "bench-echo", "--listen", "tcp://127.0.0.1:*"};
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(state_dir, ec);
+    args = {triad_bin, "up",       "--cards",           cards_path,           "--dir",
+            state_dir, "--listen", "tcp://127.0.0.1:*", "--trust-client-time"};
+    args.insert(args.end(), spec.up_args.begin(), spec.up_args.end());
+  }
+  *process = std::make_unique<loadgen::ChildProcess>(args, stderr_path);
+  const auto ep =
+      (*process)->started() ? loadgen::wait_ready_line(**process, 30'000) : std::nullopt;
+  if (!ep) {
+    std::ifstream err(stderr_path);
+    std::stringstream ss;
+    ss << err.rdbuf();
+    return Status::unavailable(spec.name + " did not start (see " + stderr_path + ")\n" + ss.str());
+  }
+  *endpoint = *ep;
+  return Status::ok();
+}
+
+// "host (Linux 6.1 x86_64, 2 CPUs, model) 2025-01-01 12:00 UTC" for titles.
+std::string machine_and_time() {
+  std::string s;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) s += host;
+  utsname u{};
+  if (::uname(&u) == 0) s += std::string(" (") + u.sysname + " " + u.release + " " + u.machine;
+  s += ", " + std::to_string(std::thread::hardware_concurrency()) + " CPUs";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      s += ", " + line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  s += ")";
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char when[40];
+  std::strftime(when, sizeof when, " %Y-%m-%d %H:%M UTC", &tm);
+  return s + when;
+}
+
+loadgen::Figure figure_of(const std::vector<Config>& configs, const std::vector<double>& rates,
+                          const std::vector<Measurement>& all, double duration_s,
+                          const std::string& subtitle) {
+  using loadgen::Axis;
+  using loadgen::Markers;
+  using loadgen::Scale;
+  loadgen::Figure f;
+  f.title = "triad bench: open-loop latency (" + std::to_string(std::lround(duration_s)) +
+            " s per run, from scheduled send time)";
+  f.subtitle = subtitle;
+  const Axis latency_axis{
+      "latency (log scale; µs, ms, s)", Scale::kLog, false, {}, loadgen::format_duration_us};
+
+  loadgen::Chart curve;
+  curve.title = "Latency against throughput";
+  // Log x: a sweep's rates grow by a factor, so each step gets the same width.
+  curve.x = {"achieved decisions per second (log scale)", Scale::kLog, false, {}, [](double v) {
+               char buf[32];
+               std::snprintf(buf, sizeof buf, "%.0f", v);
+               return std::string(buf);
+             }};
+  curve.y = latency_axis;
+  curve.note =
+      "One point per offered rate, rising; open circles: runs that did not hold their rate.";
+  const std::vector<std::pair<std::string, std::pair<double, std::string>>> lines = {
+      {"p50", {50, ""}}, {"p99", {99, "7,4"}}, {"p99.9", {99.9, "2,3"}}};
+  for (std::size_t ci = 0; ci < configs.size(); ++ci) {
+    for (const auto& [label, pct_dash] : lines) {
+      loadgen::Series s{configs[ci].spec->name + " " + label,
+                        loadgen::palette_color(ci),
+                        pct_dash.second,
+                        Markers::kAll,
+                        {}};
+      for (double rate : rates) {
+        const Measurement* m = find(all, configs[ci].spec->name, rate);
+        if (m == nullptr) continue;
+        s.points.push_back({decision_rate(m->result),
+                            us(m->result.latency.value_at_percentile(pct_dash.first)),
+                            !m->saturation.empty()});
+      }
+      curve.series.push_back(std::move(s));
+    }
+  }
+  f.charts.push_back(std::move(curve));
+
+  for (double rate : rates) {
+    loadgen::Chart spectrum;
+    char title[64];
+    std::snprintf(title, sizeof title, "Percentile spectrum at %g requests/s offered", rate);
+    spectrum.title = title;
+    spectrum.x = {"percentile (log scale of 1/(1-q)); lines run from the minimum to the maximum",
+                  Scale::kLog,
+                  false,
+                  {},
+                  {}};
+    spectrum.y = latency_axis;
+    std::string saturated;
+    double hi = 10;
+    for (std::size_t ci = 0; ci < configs.size(); ++ci) {
+      const Measurement* m = find(all, configs[ci].spec->name, rate);
+      if (m == nullptr) continue;
+      loadgen::Series s{configs[ci].spec->name, loadgen::palette_color(ci), "", Markers::kLast,
+                        loadgen::percentile_spectrum(m->result.latency)};
+      hi = std::max(hi, static_cast<double>(m->result.latency.count()));
+      if (!m->saturation.empty()) {
+        saturated += (saturated.empty() ? "" : "; ") + m->config + ": " + m->saturation;
+      }
+      spectrum.series.push_back(std::move(s));
+    }
+    if (spectrum.series.empty()) continue;
+    spectrum.x.ticks = loadgen::percentile_ticks(hi * 10);
+    if (!saturated.empty()) spectrum.note = "Did not hold the rate: " + saturated;
+    f.charts.push_back(std::move(spectrum));
+  }
+  return f;
 }
 
 }  // namespace
@@ -135,18 +414,27 @@ int run_bench_echo_command(int argc, char** argv) {
 }
 
 int run_bench_command(int argc, char** argv) {
-  CLI::App app{kBenchDescription};
+  CLI::App app{bench_description()};
   std::vector<double> rates;
   double duration = 10;
   double warmup = 2;
   bool compare = false;
   bool json = false;
+  bool sweep = false;
+  double sweep_from = kSweepFromDefault;
+  double sweep_factor = kSweepFactorDefault;
+  double sweep_max = kSweepMaxDefault;
+  double sweep_p99_ms = kSweepP99LimitMsDefault;
+  std::string svg_path;
   std::string dir;
   std::size_t cards = 1000;
   int grace_ms = 3000;
-  app.add_option("--rate", rates, "requests per second (repeatable, or a comma list; default 500)")
-      ->delimiter(',')
-      ->check(CLI::Range(0.1, 1e6));
+  auto* rate_opt =
+      app.add_option("--rate", rates,
+                     "requests per second (repeatable, or a comma list; default 500; with --sweep "
+                     "the steps, rising)")
+          ->delimiter(',')
+          ->check(CLI::Range(0.1, 1e6));
   app.add_option("--duration", duration, "measured seconds per run")
       ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
@@ -155,6 +443,29 @@ int run_bench_command(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--compare", compare,
                "also measure the transport floor and TMR with replica b delayed 50 ms");
+  auto* sweep_opt =
+      app.add_flag("--sweep", sweep, "raise the rate until each configuration saturates");
+  app.add_option("--sweep-from", sweep_from, "first rate of the sweep, per second")
+      ->check(CLI::Range(0.1, 1e6))
+      ->capture_default_str()
+      ->needs(sweep_opt)
+      ->excludes(rate_opt);
+  app.add_option("--sweep-factor", sweep_factor, "each step's rate over the previous one's")
+      ->check(CLI::Range(1.05, 100.0))
+      ->capture_default_str()
+      ->needs(sweep_opt)
+      ->excludes(rate_opt);
+  app.add_option("--sweep-max", sweep_max, "highest rate of the sweep, per second")
+      ->check(CLI::Range(0.1, 1e6))
+      ->capture_default_str()
+      ->needs(sweep_opt)
+      ->excludes(rate_opt);
+  app.add_option("--sweep-p99-ms", sweep_p99_ms,
+                 "a run whose p99 is above this did not hold its rate")
+      ->check(CLI::Range(0.001, 600'000.0))
+      ->capture_default_str();
+  app.add_option("--svg", svg_path,
+                 "write latency-throughput curves and percentile spectra to this SVG file");
   app.add_flag("--json", json, "print one JSON object instead of the table");
   app.add_option("--dir", dir,
                  "working directory (cards, cluster state, logs); default a "
@@ -166,6 +477,17 @@ int run_bench_command(int argc, char** argv) {
       ->check(CLI::Range(0, 600'000))
       ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
+  if (sweep) {
+    if (rates.empty()) {
+      if (sweep_max < sweep_from) {
+        std::fprintf(stderr, "triad bench: --sweep-max is below --sweep-from\n");
+        return 2;
+      }
+      rates = sweep_rates(sweep_from, sweep_factor, sweep_max);
+    }
+    std::sort(rates.begin(), rates.end());
+    rates.erase(std::unique(rates.begin(), rates.end()), rates.end());
+  }
   if (rates.empty()) rates.push_back(500);
 
   std::signal(SIGINT, on_bench_signal);
@@ -193,96 +515,92 @@ int run_bench_command(int argc, char** argv) {
     }
   } cleanup{dir, temp_dir};
 
-  // Sample data: one traffic slice per rate, the same for every configuration
-  // (each configuration is its own cluster, so ids never repeat in one).
   sample::Options so;
   so.card_count = cards;
-  std::vector<std::uint64_t> offsets;
-  std::uint64_t total = 0;
-  for (double rate : rates) {
-    loadgen::RunOptions ro;
-    ro.rate = rate;
-    ro.duration_s = duration;
-    ro.warmup_s = warmup;
-    offsets.push_back(total);
-    total += loadgen::request_count(ro);
-  }
-  so.transaction_count = total;
   const std::string cards_path = dir + "/cards.csv";
   std::ofstream(cards_path) << sample::generate_card_file(so);
-  std::vector<Transaction> txs;
-  txs.reserve(total);
-  for (const std::string& line : sample::generate_traffic(so)) {
-    Transaction tx;
-    if (!parse_transaction_json(line, &tx).is_ok()) {
-      std::fprintf(stderr, "triad bench: sample traffic did not parse\n");
-      return 1;
-    }
-    txs.push_back(std::move(tx));
-  }
 
   std::vector<Config> configs;
-  if (compare) configs.push_back({"floor", true, "", nullptr, ""});
-  configs.push_back({"tmr", false, "", nullptr, ""});
-  if (compare) configs.push_back({"tmr-delay", false, "b=delay:50", nullptr, ""});
-
-  const std::string triad_bin = self_dir() + "/triad";
-  for (Config& c : configs) {
-    std::vector<std::string> args;
-    if (c.echo) {
-      args = {triad_bin, "bench-echo", "--listen", "tcp://127.0.0.1:*"};
-    } else {
-      args = {triad_bin,          "up",       "--cards",           cards_path,           "--dir",
-              dir + "/" + c.name, "--listen", "tcp://127.0.0.1:*", "--trust-client-time"};
-      if (!c.inject.empty()) {
-        args.push_back("--inject");
-        args.push_back(c.inject);
-      }
-    }
-    c.process = std::make_unique<loadgen::ChildProcess>(args, dir + "/" + c.name + ".stderr");
-    const auto ep =
-        c.process->started() ? loadgen::wait_ready_line(*c.process, 30'000) : std::nullopt;
-    if (!ep) {
-      std::fprintf(stderr, "triad bench: %s did not start (see %s/%s.stderr)\n", c.name.c_str(),
-                   dir.c_str(), c.name.c_str());
-      if (temp_dir) {
-        std::ifstream err(dir + "/" + c.name + ".stderr");
-        std::stringstream ss;
-        ss << err.rdbuf();
-        std::fputs(ss.str().c_str(), stderr);
-      }
-      return 1;
-    }
-    c.endpoint = *ep;
-    if (g_bench_stop != 0) return 130;
+  for (const ConfigSpec& spec : kConfigs) {
+    if (!spec.compare_only || compare) configs.push_back({&spec, true});
   }
 
+  // Every run gets a fresh cluster and the generator's traffic for its
+  // length, unchanged: each rate starts from the same state (cards, holds,
+  // duplicate and velocity windows), so the result at one rate does not depend
+  // on the rates before it, and the backlog of a saturated run cannot leak
+  // into the next.
   std::vector<Measurement> all;
-  for (std::size_t ri = 0; ri < rates.size(); ++ri) {
-    for (Config& c : configs) {
-      if (g_bench_stop != 0) break;
-      loadgen::RunOptions ro;
-      ro.endpoint = c.endpoint;
-      ro.rate = rates[ri];
-      ro.duration_s = duration;
-      ro.warmup_s = warmup;
-      ro.grace_ms = grace_ms;
-      ro.stop = &g_bench_stop;
-      const std::uint64_t n = loadgen::request_count(ro);
-      std::fprintf(stderr, "triad bench: %s at %g/s for %g s (+%g s warm-up)...\n", c.name.c_str(),
-                   rates[ri], duration, warmup);
-      Measurement m{c.name, rates[ri], {}};
-      std::string error;
-      if (!loadgen::run_open_loop(ro, std::span<const Transaction>(txs).subspan(offsets[ri], n),
-                                  &m.result, &error)) {
-        std::fprintf(stderr, "triad bench: %s: %s\n", c.name.c_str(), error.c_str());
+  std::vector<Transaction> txs;
+  for (std::size_t ri = 0; ri < rates.size() && g_bench_stop == 0; ++ri) {
+    if (std::none_of(configs.begin(), configs.end(), [](const Config& c) { return c.active; })) {
+      break;
+    }
+    loadgen::RunOptions ro;
+    ro.rate = rates[ri];
+    ro.duration_s = duration;
+    ro.warmup_s = warmup;
+    ro.grace_ms = grace_ms;
+    ro.stop = &g_bench_stop;
+    const std::uint64_t n = loadgen::request_count(ro);
+    so.transaction_count = n;
+    txs.clear();
+    txs.reserve(n);
+    for (const std::string& line : sample::generate_traffic(so)) {
+      Transaction tx;
+      if (!parse_transaction_json(line, &tx).is_ok()) {
+        std::fprintf(stderr, "triad bench: sample traffic did not parse\n");
         return 1;
       }
+      txs.push_back(std::move(tx));
+    }
+    for (Config& c : configs) {
+      if (g_bench_stop != 0) break;
+      if (!c.active) continue;
+      const std::string& name = c.spec->name;
+      std::unique_ptr<loadgen::ChildProcess> process;
+      if (const Status st = start_config(*c.spec, cards_path, dir + "/" + name,
+                                         dir + "/" + name + ".stderr", &process, &ro.endpoint);
+          !st.is_ok()) {
+        std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
+        return 1;
+      }
+      if (g_bench_stop != 0) break;
+      std::string error;
+      std::fprintf(stderr, "triad bench: [%zu/%zu] %-9s %8g/s for %g s (+%g s warm-up): ", ri + 1,
+                   rates.size(), name.c_str(), rates[ri], duration, warmup);
+      std::fflush(stderr);
+      Measurement m{name, rates[ri], {}, ""};
+      if (!loadgen::run_open_loop(ro, txs, &m.result, &error)) {
+        std::fprintf(stderr, "\ntriad bench: %s: %s\n", name.c_str(), error.c_str());
+        return 1;
+      }
+      // Stopped before the next run, so it takes no CPU from it.
+      process->stop(20'000);
+      m.saturation = saturation_of(m.result, sweep_p99_ms);
+      const auto& r = m.result;
+      std::fprintf(stderr, "achieved %.0f/s, p50 %s, p99 %s, max %s: %s\n", decision_rate(r),
+                   loadgen::format_duration_us(us(r.latency.value_at_percentile(50))).c_str(),
+                   loadgen::format_duration_us(us(r.latency.value_at_percentile(99))).c_str(),
+                   loadgen::format_duration_us(us(r.latency.max())).c_str(),
+                   m.saturation.empty() ? "held" : ("SATURATED (" + m.saturation + ")").c_str());
+      if (sweep && !m.saturation.empty()) c.active = false;
       all.push_back(std::move(m));
     }
   }
-  // Stop everything before printing (the destructors would too).
-  for (Config& c : configs) c.process->stop(20'000);
+
+  const std::vector<Knee> sweep_knees = sweep ? knees(configs, all) : std::vector<Knee>{};
+  if (!svg_path.empty()) {
+    const std::string svg =
+        loadgen::render_svg(figure_of(configs, rates, all, duration, machine_and_time()));
+    std::ofstream out(svg_path, std::ios::binary | std::ios::trunc);
+    out << svg;
+    if (!out.flush()) {
+      std::fprintf(stderr, "triad bench: cannot write %s\n", svg_path.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "triad bench: wrote %s\n", svg_path.c_str());
+  }
 
   if (json) {
     nlohmann::json out = {{"duration_s", duration},
@@ -291,35 +609,78 @@ int run_bench_command(int argc, char** argv) {
                           {"interrupted", g_bench_stop != 0}};
     out["configurations"] = nlohmann::json::array();
     for (const auto& m : all) out["configurations"].push_back(to_json(m));
-    if (compare) {
-      out["ratios"] = nlohmann::json::array();
-      for (double rate : rates) {
-        const auto* floor = find(all, "floor", rate);
-        const auto* tmr = find(all, "tmr", rate);
-        const auto* delayed = find(all, "tmr-delay", rate);
-        out["ratios"].push_back({{"rate", rate},
-                                 {"tmr_over_floor_p50", ratio(tmr, floor, 50)},
-                                 {"tmr_over_floor_p99", ratio(tmr, floor, 99)},
-                                 {"tmr_delay_over_tmr_p99", ratio(delayed, tmr, 99)}});
+    out["ratios"] = nlohmann::json::array();
+    for (double rate : rates) {
+      nlohmann::json entry = {{"rate", rate}};
+      bool any = false;
+      for (const RatioSpec& rs : kRatios) {
+        const auto* a = find(all, rs.numerator, rate);
+        const auto* b = find(all, rs.denominator, rate);
+        if (a == nullptr || b == nullptr) continue;
+        const std::string key = key_name(rs.numerator) + "_over_" + key_name(rs.denominator);
+        entry[key + "_p50"] = ratio(a, b, 50);
+        entry[key + "_p99"] = ratio(a, b, 99);
+        any = true;
       }
+      if (any) out["ratios"].push_back(entry);
+    }
+    if (sweep) {
+      nlohmann::json sj = {{"p99_limit_ms", sweep_p99_ms}, {"held_share", kHeldShare}};
+      sj["knees"] = nlohmann::json::array();
+      for (const Knee& k : sweep_knees) {
+        sj["knees"].push_back(
+            {{"configuration", k.config},
+             {"knee_rate", k.held ? nlohmann::json(k.held->rate) : nlohmann::json()},
+             {"knee_decision_rate",
+              k.held ? nlohmann::json(decision_rate(k.held->result)) : nlohmann::json()},
+             {"saturated_at_rate", k.stopped ? nlohmann::json(k.stopped->rate) : nlohmann::json()},
+             {"saturation", k.stopped ? k.stopped->saturation : ""}});
+      }
+      out["sweep"] = sj;
     }
     std::printf("%s\n", out.dump().c_str());
   } else {
     print_table(all);
     if (g_bench_stop != 0) std::printf("(interrupted: the last run is partial)\n");
-    if (compare) {
-      for (double rate : rates) {
-        const auto* floor = find(all, "floor", rate);
-        const auto* tmr = find(all, "tmr", rate);
-        const auto* delayed = find(all, "tmr-delay", rate);
-        auto fmt = [](double x) {
-          char buf[32];
-          std::snprintf(buf, sizeof buf, "%.2fx", x);
-          return x > 0 ? std::string(buf) : std::string("n/a");
-        };
-        std::printf("rate %g/s: TMR/floor p50 %s, p99 %s; TMR-delay/TMR p99 %s\n", rate,
-                    fmt(ratio(tmr, floor, 50)).c_str(), fmt(ratio(tmr, floor, 99)).c_str(),
-                    fmt(ratio(delayed, tmr, 99)).c_str());
+    for (double rate : rates) {
+      std::string line;
+      for (const RatioSpec& rs : kRatios) {
+        const auto* a = find(all, rs.numerator, rate);
+        const auto* b = find(all, rs.denominator, rate);
+        if (a == nullptr || b == nullptr) continue;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%s%s/%s p50 %.2fx, p99 %.2fx%s", line.empty() ? "" : "; ",
+                      rs.numerator.c_str(), rs.denominator.c_str(), ratio(a, b, 50),
+                      ratio(a, b, 99),
+                      a->saturation.empty() && b->saturation.empty() ? "" : " (saturated)");
+        line += buf;
+      }
+      if (!line.empty()) std::printf("rate %g/s: %s\n", rate, line.c_str());
+    }
+    if (sweep) {
+      std::printf(
+          "knee (highest offered rate that held: decisions >= %.0f%% of offered, none "
+          "refused, unanswered or fail-safe, p99 <= %g ms):\n",
+          100 * kHeldShare, sweep_p99_ms);
+      for (const Knee& k : sweep_knees) {
+        std::string held = "none (the first rate did not hold)";
+        if (k.held != nullptr) {
+          char buf[128];
+          std::snprintf(
+              buf, sizeof buf, "%g/s (%.0f decisions/s, p99 %s)", k.held->rate,
+              decision_rate(k.held->result),
+              loadgen::format_duration_us(us(k.held->result.latency.value_at_percentile(99)))
+                  .c_str());
+          held = buf;
+        }
+        std::string stopped = "held up to the last rate";
+        if (k.stopped != nullptr) {
+          char buf[128];
+          std::snprintf(buf, sizeof buf, "saturated at %g/s: %s", k.stopped->rate,
+                        k.stopped->saturation.c_str());
+          stopped = buf;
+        }
+        std::printf("  %-10s %s; %s\n", k.config.c_str(), held.c_str(), stopped.c_str());
       }
     }
   }

@@ -1,7 +1,10 @@
 // `triad bench` end to end: a short run against a real cluster.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
 #include "process/process_util.h"
 
@@ -41,6 +44,83 @@ TEST(BenchProcessTest, ShortRunAgainstRealClusterPrintsJson) {
   EXPECT_TRUE(c.contains("divergences"));
   // Everything it started has stopped.
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
+  TempDir tmp;
+  const std::string dir = tmp.file("bench");
+  const std::string svg = tmp.file("bench.svg");
+  std::string out;
+  // Two low rates, given out of order.
+  int status = run({bin("triad"), "bench", "--sweep", "--rate", "200,100", "--duration", "2",
+                    "--warmup", "0.5", "--json", "--dir", dir, "--svg", svg},
+                   &out, "", 50'000);
+  ASSERT_EQ(status, 0) << out;
+  auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["rates"], nlohmann::json::array({100.0, 200.0}));  // sorted, rising
+  ASSERT_GE(j["configurations"].size(), 1u);
+  // A loaded machine may not hold even these rates; whatever happened, the
+  // sweep stops at the first run that did not hold, and the knee is the run
+  // before it.
+  std::optional<double> knee;
+  std::optional<double> stopped;
+  for (const auto& c : j["configurations"]) {
+    ASSERT_FALSE(stopped.has_value()) << "a run after the configuration saturated";
+    EXPECT_GT(c["decision_rate"].get<double>(), 0.0);
+    EXPECT_EQ(c["held"].get<bool>(), c["saturation"] == "") << c.dump();
+    if (c["held"].get<bool>()) {
+      knee = c["offered_rate"].get<double>();
+    } else {
+      stopped = c["offered_rate"].get<double>();
+    }
+  }
+  ASSERT_EQ(j["sweep"]["knees"].size(), 1u);
+  const auto& k = j["sweep"]["knees"][0];
+  EXPECT_EQ(k["configuration"], "tmr");
+  EXPECT_EQ(k["knee_rate"].is_null(), !knee.has_value());
+  if (knee) {
+    EXPECT_EQ(k["knee_rate"].get<double>(), *knee);
+  }
+  EXPECT_EQ(k["saturated_at_rate"].is_null(), !stopped.has_value());
+  if (stopped) {
+    EXPECT_EQ(k["saturated_at_rate"].get<double>(), *stopped);
+  }
+  std::ifstream in(svg);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str().rfind("<?xml", 0), 0u);
+  EXPECT_NE(text.str().find("Latency against throughput"), std::string::npos);
+  EXPECT_NE(text.str().find("Percentile spectrum at 100 requests/s"), std::string::npos);
+  EXPECT_NE(text.str().find("</svg>"), std::string::npos);
+
+  // Nothing holds a 1 µs p99: every configuration stops at its first rate.
+  status = run({bin("triad"), "bench", "--compare", "--sweep", "--rate", "100,200", "--duration",
+                "0.5", "--warmup", "0.2", "--sweep-p99-ms", "0.001", "--json", "--dir", dir},
+               &out, "", 50'000);
+  ASSERT_EQ(status, 0) << out;
+  j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["configurations"].size(), 3u);  // floor, tmr, tmr-delay at 100/s only
+  for (const auto& c : j["configurations"]) {
+    EXPECT_EQ(c["offered_rate"].get<double>(), 100.0);
+    EXPECT_FALSE(c["held"].get<bool>());
+  }
+  ASSERT_EQ(j["sweep"]["knees"].size(), 3u);
+  for (const auto& each : j["sweep"]["knees"]) {
+    EXPECT_TRUE(each["knee_rate"].is_null()) << each.dump();
+    EXPECT_EQ(each["saturated_at_rate"].get<double>(), 100.0);
+  }
+  ASSERT_EQ(j["ratios"].size(), 1u);
+  EXPECT_TRUE(j["ratios"][0].contains("tmr_over_floor_p99"));
+  EXPECT_TRUE(j["ratios"][0].contains("tmr_delay_over_tmr_p99"));
+  EXPECT_FALSE(j["ratios"][0].contains("tmr_over_simplex_p99"));  // no simplex row
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+TEST(BenchProcessTest, SweepOptionsNeedSweep) {
+  std::string out;
+  EXPECT_EQ(run({bin("triad"), "bench", "--sweep-max", "1000"}, &out), 2);
+  EXPECT_EQ(run({bin("triad"), "bench", "--sweep", "--rate", "100", "--sweep-from", "50"}, &out),
+            2);
 }
 
 TEST(BenchProcessTest, BadRateIsRefused) {
