@@ -53,6 +53,11 @@ const std::vector<ConfigSpec> kConfigs = {
      .help = "the transport floor: an echo front end that fans each request out\n"
              "to three echo processes over loopback ZeroMQ and answers at the second reply;\n"
              "no sequencing, rules, signatures, voting or batching: the process hops alone"},
+    {.name = "simplex",
+     .compare_only = true,
+     .up_args = {"--simplex"},
+     .help = "`triad up --simplex`: replica a alone, same code, same signing, its verdict\n"
+             "decides without a vote (no fault tolerance)"},
     {.name = "tmr", .help = "`triad up --trust-client-time` on loopback with a sample card file"},
     {.name = "tmr-delay",
      .compare_only = true,

@@ -61,6 +61,8 @@ int run_up_command(int argc, char** argv) {
       ->capture_default_str();
   bool no_audit = false;
   app.add_flag("--no-audit", no_audit, "keep no audit store (decisions are not recorded)");
+  app.add_flag("--simplex", config.simplex,
+               "benchmark baseline: replica a alone decides, no vote, NOT fault tolerant");
   if (const auto done = parse(app, argc, argv)) return *done;
   config.audit = !no_audit;
   for (int r = 0; r < kReplicaCount; ++r) {

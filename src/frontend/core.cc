@@ -54,7 +54,7 @@ constexpr std::size_t kCheckpointsKept = 8;
 Core::Core(const Config& config, std::uint64_t now_us)
     : config_(config),
       sequencer_({.trust_client_time = config.trust_client_time}),
-      voter_({.deadline_us = config.deadline_us}),
+      voter_({.deadline_us = config.deadline_us, .quorum = config.simplex ? 1 : 2}),
       supervisor_(config.repair, now_us),
       agreed_(kAgreedRing),
       recent_(kAgreedRing) {}
@@ -73,8 +73,8 @@ Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<
 }
 
 bool Core::all_connected() const {
-  for (const auto& r : replicas_) {
-    if (!r.connected) return false;
+  for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
+    if (!replicas_[static_cast<std::size_t>(r)].connected) return false;
   }
   return true;
 }
@@ -160,7 +160,8 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   ++counters_.sequenced;
   waiters_[a.seq].push_back({client, tag, false});
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
-  voter_.open(a.seq, now_us, supervisor_.voting_mask(), &voter_out_);
+  voter_.open(a.seq, now_us, config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask(),
+              &voter_out_);
   handle_voter_output(now_us, out);
 }
 
@@ -575,7 +576,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
 std::string Core::status_json(std::uint64_t now_us) const {
   using Json = nlohmann::ordered_json;
   Json j;
-  j["mode"] = repair::to_string(supervisor_.mode());
+  j["mode"] = config_.simplex ? "simplex" : repair::to_string(supervisor_.mode());
   j["last_seq"] = sequencer_.last_seq();
   j["decisions"] = counters_.decisions;
   j["fail_safe"] = counters_.fail_safe;

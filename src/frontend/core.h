@@ -93,6 +93,8 @@ class Core {
     std::size_t max_in_flight = 20'000;
     std::array<PublicKey, kReplicaCount> replica_keys{};
     repair::Supervisor::Config repair;
+    // Replica a alone decides (frontend::Config::simplex): benchmark only.
+    bool simplex = false;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key.
@@ -129,6 +131,7 @@ class Core {
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
+  // Every replica that takes part (a alone in simplex) said hello.
   bool all_connected() const;
   // "replicas a and b report the same build fingerprint \"...\"", or empty.
   std::string identical_builds() const;

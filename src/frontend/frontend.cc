@@ -74,6 +74,7 @@ class FrontEnd {
     core_config.trust_client_time = config_.trust_client_time;
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
+    core_config.simplex = config_.simplex;
     core_config.repair.transient_limit = config_.transient_limit;
     core_config.repair.transient_window_us = config_.transient_window_ms * 1000;
     for (int r = 0; r < kReplicaCount; ++r) {
@@ -110,7 +111,7 @@ class FrontEnd {
   const std::string& control_endpoint() const { return control_endpoint_; }
 
   Status start_replicas() {
-    for (int r = 0; r < kReplicaCount; ++r) {
+    for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
       TRIAD_RETURN_IF_ERROR(start_replica(r, config_.faults[static_cast<std::size_t>(r)]));
     }
     return Status::ok();
@@ -471,6 +472,9 @@ int run(const Config& config) {
   }
   std::ofstream(layout::endpoint_file(config.dir)) << fe.client_endpoint() << "\n";
   std::ofstream(layout::control_file(config.dir)) << fe.control_endpoint() << "\n";
+  if (config.simplex) {
+    log::warn("SIMPLEX benchmark baseline: replica a decides alone; no vote, no fault tolerance");
+  }
   log::info(std::to_string(cards.cards.size()) + " cards; deadline " +
             std::to_string(config.deadline_ms) + " ms; client time " +
             (config.trust_client_time ? "trusted" : "ignored") + "; listening on " +

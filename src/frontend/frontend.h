@@ -31,6 +31,11 @@ struct Config {
   // divergence and repair. Rows older than the retention are deleted; 0
   // keeps them forever.
   bool audit = true;
+  // The simplex benchmark baseline (`triad bench --compare`): only replica a
+  // runs and its validly signed verdict decides alone. Same code and signing
+  // as TMR, no vote, no fault tolerance; its certificates carry one signature,
+  // so `triad verify` (which wants two) refuses them.
+  bool simplex = false;
   std::uint32_t audit_retention_days = 0;
 };
 

@@ -87,6 +87,7 @@ Voter::Voter(Config config)
   TRIAD_ASSERT(config.deadline_us > 0);
   TRIAD_ASSERT(config.first_seq >= 1);
   TRIAD_ASSERT(config.first_seq < std::numeric_limits<std::uint64_t>::max());
+  TRIAD_ASSERT(config.quorum == 1 || config.quorum == 2);
 }
 
 void Voter::advance_time(std::uint64_t now_us) {
@@ -121,8 +122,8 @@ void Voter::open(std::uint64_t seq, std::uint64_t now_us, std::uint8_t eligible,
   ++open_count_;
   last_opened_seq_ = seq;
   TRIAD_ASSERT(first_seq_ + size_ - 1 == last_opened_seq_);
-  if (count(eligible) < 2) {
-    // Fewer than two replicas can vote: no majority is possible.
+  if (count(eligible) < config_.quorum) {
+    // Fewer than a quorum of replicas can vote: no majority is possible.
     TRIAD_ASSERT(out != nullptr);
     emit_fail_safe(out, seq, 0, 0);
     e.decided = true;
@@ -211,10 +212,11 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
         break;
       }
     }
-    if (partner >= 0) {
+    // TMR decides on a pair; the simplex baseline on its one valid verdict.
+    if (partner >= 0 || config_.quorum == 1) {
       TRIAD_ASSERT(!e.decided);
       e.majority = static_cast<std::int8_t>(r);
-      e.agree = static_cast<std::uint8_t>(bit | bit_of(partner));
+      e.agree = partner >= 0 ? static_cast<std::uint8_t>(bit | bit_of(partner)) : bit;
       const VerdictContent& m = verdict.content;
       // A valid verdict that came earlier and differs can be judged now.
       for (int other = 0; other < kReplicaCount; ++other) {
@@ -227,21 +229,23 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
           emit_divergence(out, seq, other, classify(m, observed), &m, &observed);
         }
       }
-      const ReplicaVerdict& first = e.verdicts[static_cast<std::size_t>(partner)];
-      TRIAD_ASSERT(first.signature_valid && verdict.signature_valid);
-      TRIAD_ASSERT(first.content == verdict.content && first.replica != verdict.replica);
       Decision& d = out->decisions.emplace_back();
       d.seq = seq;
       d.kind = DecisionKind::kAgreed;
       d.code = m.code;
       d.signers.reserve(2);
-      d.signers.push_back(first);
+      if (partner >= 0) {
+        const ReplicaVerdict& first = e.verdicts[static_cast<std::size_t>(partner)];
+        TRIAD_ASSERT(first.signature_valid && verdict.signature_valid);
+        TRIAD_ASSERT(first.content == verdict.content && first.replica != verdict.replica);
+        d.signers.push_back(first);
+        out->matches.push_back({seq, partner});
+      }
       d.signers.push_back(verdict);
+      out->matches.push_back({seq, r});
       d.agree_mask = e.agree;
       d.divergent_mask = e.divergent;
       e.decided = true;
-      out->matches.push_back({seq, partner});
-      out->matches.push_back({seq, r});
     }
   }
 
@@ -250,7 +254,7 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
     // pending and valid ones together are at least two.
     const int pending = count(static_cast<std::uint8_t>(e.eligible & ~e.delivered));
     const int valid = count(e.valid);
-    if (pending == 0 || pending + valid < 2) {
+    if (pending == 0 || pending + valid < config_.quorum) {
       TRIAD_ASSERT(e.agree == 0);
       emit_fail_safe(out, seq, valid, e.divergent);
       e.decided = true;

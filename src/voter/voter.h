@@ -145,6 +145,9 @@ class Voter {
   struct Config {
     std::uint64_t deadline_us = 1'000'000;  // from open() to the fail-safe decision; > 0
     std::uint64_t first_seq = 1;            // the seq the first open() carries; >= 1
+    // Agreeing valid verdicts that decide: 2 (TMR's majority). 1 only for the
+    // simplex benchmark baseline (`triad up --simplex`): one replica, no vote.
+    int quorum = 2;
   };
 
   explicit Voter(Config config);

@@ -1235,5 +1235,54 @@ TEST(VoterDuplex, FewerThanTwoEligibleIs91AtOpen) {
   EXPECT_EQ(v.open_count(), 0u);
 }
 
+// ---------------------------------------------------------------------------
+// The simplex benchmark baseline: quorum 1, replica a alone.
+
+class SimplexVoterTest : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kT0 = 10'000;
+  static constexpr std::uint8_t kOnlyA = 1;
+  Voter voter_{Voter::Config{.deadline_us = kDeadlineUs, .quorum = 1}};
+  Output out_;
+};
+
+TEST_F(SimplexVoterTest, OneValidVerdictDecidesAlone) {
+  voter_.open(1, kT0, kOnlyA, &out_);
+  EXPECT_TRUE(out_.decisions.empty());
+  voter_.on_verdict(make_verdict(kA, correct(1)), kT0 + 10, &out_);
+  ASSERT_EQ(out_.decisions.size(), 1u);
+  const Decision& d = out_.decisions[0];
+  EXPECT_EQ(d.kind, DecisionKind::kAgreed);
+  EXPECT_EQ(d.code, correct(1).code);
+  ASSERT_EQ(d.signers.size(), 1u);
+  EXPECT_EQ(d.signers[0].replica, kA);
+  EXPECT_EQ(d.agree_mask, mask({kA}));
+  EXPECT_TRUE(out_.divergences.empty());
+  EXPECT_EQ(voter_.open_count(), 0u);
+}
+
+TEST_F(SimplexVoterTest, ABadSignatureOrSilenceIsTheFailSafeNeverADecision) {
+  voter_.open(1, kT0, kOnlyA, &out_);
+  voter_.open(2, kT0, kOnlyA, &out_);
+  voter_.on_verdict(make_verdict(kA, correct(1), /*signature_valid=*/false), kT0 + 10, &out_);
+  ASSERT_EQ(out_.decisions.size(), 1u);
+  EXPECT_EQ(out_.decisions[0].kind, DecisionKind::kTooFewAnswers);
+  EXPECT_EQ(out_.decisions[0].code, ResponseCode::kIssuerInoperative);
+  out_.clear();
+  voter_.on_time(kT0 + kDeadlineUs, &out_);
+  ASSERT_EQ(out_.decisions.size(), 1u);
+  EXPECT_EQ(out_.decisions[0].seq, 2u);
+  EXPECT_EQ(out_.decisions[0].kind, DecisionKind::kTooFewAnswers);
+  ASSERT_EQ(out_.divergences.size(), 1u);
+  EXPECT_EQ(out_.divergences[0].kind, DivergenceKind::kMissing);
+}
+
+TEST_F(SimplexVoterTest, NoEligibleReplicaIsTheFailSafeAtOnce) {
+  voter_.open(1, kT0, 0, &out_);
+  ASSERT_EQ(out_.decisions.size(), 1u);
+  EXPECT_EQ(out_.decisions[0].kind, DecisionKind::kTooFewAnswers);
+  EXPECT_EQ(voter_.open_count(), 0u);
+}
+
 }  // namespace
 }  // namespace triad::voter
