@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "replica/fault.h"
@@ -27,6 +28,10 @@ struct Config {
   // Start even when two replicas report the same build fingerprint (tests,
   // or a deliberate single-toolchain setup); otherwise that is refused.
   bool allow_identical_builds = false;
+  // Prometheus metrics over HTTP at http://metrics_host:metrics_port/metrics;
+  // none when unset. Port 0: one the system picks (the log names it).
+  std::optional<std::uint16_t> metrics_port;
+  std::string metrics_host = "127.0.0.1";
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three
