@@ -63,8 +63,17 @@ int run_up_command(int argc, char** argv) {
   app.add_flag("--no-audit", no_audit, "keep no audit store (decisions are not recorded)");
   app.add_flag("--simplex", config.simplex,
                "benchmark baseline: replica a alone decides, no vote, NOT fault tolerant");
+  int metrics_port = 0;
+  const CLI::Option* metrics_option =
+      app.add_option("--metrics-port", metrics_port,
+                     "serve Prometheus metrics at http://HOST:PORT/metrics (off when not given; "
+                     "0: a free port, named in the log)")
+          ->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-host", config.metrics_host, "address the metrics server listens on")
+      ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
   config.audit = !no_audit;
+  if (metrics_option->count() > 0) config.metrics_port = static_cast<std::uint16_t>(metrics_port);
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_binaries[static_cast<std::size_t>(r)] =
         one_binary.empty() ? self_dir() + "/triad-replica-" + replica_name(r) : one_binary;

@@ -23,6 +23,7 @@
 #include "frontend/core.h"
 #include "frontend/keys.h"
 #include "frontend/processes.h"
+#include "metrics/metrics.h"
 #include "rules/engine.h"
 #include "wire/codec.h"
 
@@ -104,11 +105,17 @@ class FrontEnd {
     client_endpoint_ = clients_.get(zmq::sockopt::last_endpoint);
     replica_endpoint_ = replicas_.get(zmq::sockopt::last_endpoint);
     control_endpoint_ = control_.get(zmq::sockopt::last_endpoint);
+    if (config_.metrics_port) {
+      metrics_ = std::make_unique<metrics::Metrics>();
+      TRIAD_RETURN_IF_ERROR(metrics_->serve(config_.metrics_host, *config_.metrics_port));
+    }
     return Status::ok();
   }
 
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
+  // Where the metrics are served; empty when they are off.
+  std::string metrics_url() const { return metrics_ ? metrics_->url() : std::string(); }
 
   Status start_replicas() {
     for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
@@ -349,6 +356,7 @@ class FrontEnd {
       }
     }
     record_audit();
+    record_metrics();
     out_.clear();
   }
 
@@ -401,6 +409,28 @@ class FrontEnd {
     return j.dump();
   }
 
+  // What Core reported since the last send_out, and its levels now.
+  void record_metrics() {
+    if (!metrics_) return;
+    for (const auto& d : out_.decisions)
+      metrics_->count_decision(d.code, d.fail_safe, d.latency_us);
+    for (const auto& d : out_.divergences) metrics_->count_divergence(d.replica, d.kind);
+    for (const auto& t : out_.repairs) metrics_->count_transition(t.replica, t.from, t.to);
+    const Core::Counters& c = core_->counters();
+    metrics::Levels levels;
+    levels.in_flight = core_->in_flight();
+    for (int r = 0; r < kReplicaCount; ++r) {
+      levels.replica_states[static_cast<std::size_t>(r)] = core_->supervisor().state(r);
+    }
+    levels.mode = core_->supervisor().mode();
+    levels.sequenced = c.sequenced;
+    levels.replayed = c.replayed;
+    levels.client_errors = c.client_errors;
+    levels.late_verdicts = c.late_verdicts;
+    levels.malformed_replica_messages = c.malformed_replica_messages;
+    metrics_->set_levels(levels);
+  }
+
   Config config_;
   zmq::socket_t clients_;
   zmq::socket_t replicas_;
@@ -413,6 +443,7 @@ class FrontEnd {
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;
+  std::unique_ptr<metrics::Metrics> metrics_;  // null when --metrics-port is not given
 };
 
 int fail_start(const std::string& message) {
@@ -478,7 +509,8 @@ int run(const Config& config) {
   log::info(std::to_string(cards.cards.size()) + " cards; deadline " +
             std::to_string(config.deadline_ms) + " ms; client time " +
             (config.trust_client_time ? "trusted" : "ignored") + "; listening on " +
-            fe.client_endpoint());
+            fe.client_endpoint() +
+            (fe.metrics_url().empty() ? "" : "; metrics at " + fe.metrics_url()));
   std::printf("ready %s\n", fe.client_endpoint().c_str());
   std::fflush(stdout);
   fe.serve();

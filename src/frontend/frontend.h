@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "replica/fault.h"
@@ -37,6 +38,10 @@ struct Config {
   // so `triad verify` (which wants two) refuses them.
   bool simplex = false;
   std::uint32_t audit_retention_days = 0;
+  // Prometheus metrics over HTTP at http://metrics_host:metrics_port/metrics;
+  // none when unset. Port 0: one the system picks (the log names it).
+  std::optional<std::uint16_t> metrics_port;
+  std::string metrics_host = "127.0.0.1";
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three
