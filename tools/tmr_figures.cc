@@ -28,7 +28,6 @@
 #include <string>
 #include <vector>
 
-#include "crypto/ed25519.h"
 #include "sim/sim.h"
 
 namespace {
@@ -155,7 +154,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  triad::crypto::set_default_ed25519_backend(triad::crypto::Ed25519Backend::kSodium);
 
   std::vector<Row> rows;
   bool ok = true;

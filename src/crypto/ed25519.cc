@@ -33,7 +33,7 @@ using detail::MdCtxPtr;
 using detail::PkeyPtr;
 using detail::take_openssl_error;
 
-std::atomic<Ed25519Backend> g_default_backend{Ed25519Backend::kOpenSsl};
+std::atomic<Ed25519Backend> g_default_backend{Ed25519Backend::kSodium};
 
 void ensure_sodium() {
   static const bool ready = [] {

@@ -1,7 +1,8 @@
 // Ed25519 signatures (RFC 8032, pure Ed25519, no context or prehash).
 //
-// Two interchangeable backends sit behind SigningKey and VerifyingKey: OpenSSL
-// 3 (the default) and libsodium (about twice as fast to sign and verify). They
+// Two interchangeable backends sit behind SigningKey and VerifyingKey:
+// libsodium (the default: about twice as fast to sign and verify) and OpenSSL
+// 3. They
 // give byte-identical signatures and accept exactly the same signatures:
 // - a public key must be a canonical point of the prime-order subgroup (no
 //   small-order or mixed-order keys, which would let a crafted signature

@@ -18,7 +18,6 @@
 #include "common/assert.h"
 #include "common/layout.h"
 #include "common/log.h"
-#include "crypto/ed25519.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
 #include "frontend/keys.h"
@@ -454,9 +453,6 @@ int fail_start(const std::string& message) {
 }  // namespace
 
 int run(const Config& config) {
-  // Same signatures, about half the cost of OpenSSL's (bench/micro_bench.cc:
-  // verify 48 us vs 106 us per verdict on this machine).
-  crypto::set_default_ed25519_backend(crypto::Ed25519Backend::kSodium);
   // Check everything a user can get wrong before starting anything.
   rules::CardFile cards;
   if (Status s = rules::load_card_file(config.cards_path, &cards); !s.is_ok()) {

@@ -329,9 +329,6 @@ int run(const Config& config) {
   Digest initial_state{};
   if (Status s = load_cards(config.cards_path, &cards, &initial_state); !s.is_ok()) return fail(s);
   crypto::SigningKey key;
-  // Same signatures as OpenSSL's (Ed25519 is deterministic), at less than
-  // half the cost (bench/micro_bench.cc).
-  crypto::set_default_ed25519_backend(crypto::Ed25519Backend::kSodium);
   if (Status s = crypto::load_signing_key(config.key_path, &key); !s.is_ok()) return fail(s);
   auto core = std::make_unique<ReplicaCore>(config.replica, cards, initial_state, std::move(key),
                                             config.fault, config.seed, config.checkpoint_interval);

@@ -279,21 +279,21 @@ TEST(Ed25519CrossBackendTest, IdenticalSignaturesAndVerdicts) {
   }
 }
 
-TEST(Ed25519Test, DefaultBackendIsOpenSslAndCanBeChanged) {
-  EXPECT_EQ(default_ed25519_backend(), Ed25519Backend::kOpenSsl);
+TEST(Ed25519Test, DefaultBackendIsSodiumAndCanBeChanged) {
+  EXPECT_EQ(default_ed25519_backend(), Ed25519Backend::kSodium);
   SigningKey key;
   ASSERT_TRUE(SigningKey::generate(&key).is_ok());
-  EXPECT_EQ(key.backend(), Ed25519Backend::kOpenSsl);
-  set_default_ed25519_backend(Ed25519Backend::kSodium);
-  SigningKey sodium_key;
-  Status status = SigningKey::generate(&sodium_key);
+  EXPECT_EQ(key.backend(), Ed25519Backend::kSodium);
+  set_default_ed25519_backend(Ed25519Backend::kOpenSsl);
+  SigningKey openssl_key;
+  Status status = SigningKey::generate(&openssl_key);
   VerifyingKey verifier;
   Status verifier_status = VerifyingKey::from_public_key(key.public_key(), &verifier);
-  set_default_ed25519_backend(Ed25519Backend::kOpenSsl);
+  set_default_ed25519_backend(Ed25519Backend::kSodium);
   ASSERT_TRUE(status.is_ok());
   ASSERT_TRUE(verifier_status.is_ok());
-  EXPECT_EQ(sodium_key.backend(), Ed25519Backend::kSodium);
-  EXPECT_EQ(verifier.backend(), Ed25519Backend::kSodium);
+  EXPECT_EQ(openssl_key.backend(), Ed25519Backend::kOpenSsl);
+  EXPECT_EQ(verifier.backend(), Ed25519Backend::kOpenSsl);
   EXPECT_TRUE(verifier.verify(as_bytes("x"), key.sign(as_bytes("x"))));
   EXPECT_STREQ(ed25519_backend_name(Ed25519Backend::kSodium), "sodium");
   EXPECT_STREQ(ed25519_backend_name(Ed25519Backend::kOpenSsl), "openssl");

@@ -14,8 +14,6 @@ namespace triad::sim {
 inline const Keyring& test_keyring() {
   static const testing::TempDir dir;
   static const Keyring ring = [] {
-    // libsodium signs and verifies faster than OpenSSL; signatures are identical.
-    crypto::set_default_ed25519_backend(crypto::Ed25519Backend::kSodium);
     const Status w = write_keys(dir.file("cluster"));
     EXPECT_TRUE(w.is_ok()) << w.to_string();
     Keyring k;
