@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "loadgen/cpu.h"
 #include "loadgen/driver.h"
 #include "loadgen/echo.h"
 #include "loadgen/plot.h"
@@ -125,6 +126,10 @@ struct Measurement {
   double rate = 0;
   loadgen::RunResult result;
   std::string saturation;  // why it did not hold its rate; empty when it held
+  // CPU per request sent (warm-up included), in µs: the system under test
+  // (every process of the configuration) and the load generator.
+  double sut_cpu_us = 0;
+  double generator_cpu_us = 0;
 };
 
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
@@ -195,6 +200,7 @@ nlohmann::json to_json(const Measurement& m) {
           {"codes", codes},
           {"latency_us", lat},
           {"max_send_lag_us", us(r.max_send_lag_ns)},
+          {"cpu_us_per_request", {{"system", m.sut_cpu_us}, {"generator", m.generator_cpu_us}}},
           {"interrupted", r.interrupted}};
 }
 
@@ -221,9 +227,9 @@ std::string key_name(std::string name) {
 }
 
 void print_table(const std::vector<Measurement>& all) {
-  std::printf("%-10s %7s %9s %9s %9s %9s %9s %9s %9s %6s %6s %6s  %-26s %s\n", "config", "offered",
-              "achieved", "p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us", "max_us", "failsf",
-              "diverg", "unans", "held", "codes");
+  std::printf("%-10s %7s %9s %9s %9s %9s %9s %9s %9s %6s %6s %6s %7s %7s  %-26s %s\n", "config",
+              "offered", "achieved", "p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us",
+              "max_us", "failsf", "diverg", "unans", "cpu_sys", "cpu_gen", "held", "codes");
   for (const auto& m : all) {
     const auto& r = m.result;
     std::string codes;
@@ -231,13 +237,16 @@ void print_table(const std::vector<Measurement>& all) {
     if (r.errors > 0) codes += "errors:" + std::to_string(r.errors);
     const std::string held = m.saturation.empty() ? "yes" : "NO: " + m.saturation;
     std::printf(
-        "%-10s %7.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6llu %6llu %6llu  %-26s %s\n",
+        "%-10s %7.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6llu %6llu %6llu %7.1f %7.1f  "
+        "%-26s "
+        "%s\n",
         m.config.c_str(), r.offered_rate, r.achieved_rate, us(r.latency.value_at_percentile(50)),
         us(r.latency.value_at_percentile(90)), us(r.latency.value_at_percentile(99)),
         us(r.latency.value_at_percentile(99.9)), us(r.latency.value_at_percentile(99.99)),
         us(r.latency.max()), static_cast<unsigned long long>(r.fail_safe),
         static_cast<unsigned long long>(r.divergences),
-        static_cast<unsigned long long>(r.unanswered), held.c_str(), codes.c_str());
+        static_cast<unsigned long long>(r.unanswered), m.sut_cpu_us, m.generator_cpu_us,
+        held.c_str(), codes.c_str());
   }
 }
 
@@ -576,10 +585,20 @@ int run_bench_command(int argc, char** argv) {
                    rates.size(), name.c_str(), rates[ri], duration, warmup);
       std::fflush(stderr);
       Measurement m{name, rates[ri], {}, ""};
+      const std::uint64_t sut_cpu_before = loadgen::process_tree_cpu_us(process->pid());
+      const std::uint64_t generator_cpu_before = loadgen::self_cpu_us();
       if (!loadgen::run_open_loop(ro, txs, &m.result, &error)) {
         std::fprintf(stderr, "\ntriad bench: %s: %s\n", name.c_str(), error.c_str());
         return 1;
       }
+      const double sent = static_cast<double>(std::max<std::uint64_t>(m.result.sent, 1));
+      // A replica restarted during the run takes its CPU time with it: then
+      // the figure is a lower bound, never a wrapped-around one.
+      const std::uint64_t sut_cpu_after = loadgen::process_tree_cpu_us(process->pid());
+      m.sut_cpu_us =
+          static_cast<double>(sut_cpu_after - std::min(sut_cpu_after, sut_cpu_before)) / sent;
+      m.generator_cpu_us =
+          static_cast<double>(loadgen::self_cpu_us() - generator_cpu_before) / sent;
       // Stopped before the next run, so it takes no CPU from it.
       process->stop(20'000);
       m.saturation = saturation_of(m.result, sweep_p99_ms);
