@@ -12,6 +12,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
+#include "journal/journal.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
 #include "triad/certificate.h"
@@ -276,6 +277,38 @@ void BM_EngineSerializeCheckpoint(benchmark::State& state) {
                  " bytes, serialize + SHA-256");
 }
 BENCHMARK(BM_EngineSerializeCheckpoint);
+
+// The input journal per transaction: encrypt, frame, and one commit (write +
+// fdatasync under the batch policy) per group of range(1) records, the way
+// the front end commits once per event-loop turn. range(0): 0 batch, 1 never.
+void BM_JournalAppendCommit(benchmark::State& state) {
+  const Workload& w = workload();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "triad-bench-journal").string();
+  std::filesystem::remove(path);
+  journal::Recovery recovery;
+  std::unique_ptr<journal::Journal> j;
+  const journal::FsyncPolicy policy{
+      state.range(0) == 0 ? journal::FsyncPolicy::Kind::kBatch : journal::FsyncPolicy::Kind::kNever,
+      0};
+  TRIAD_ASSERT(
+      journal::Journal::open(path, crypto::SymmetricKey::generate(), policy, 0, &recovery, &j)
+          .is_ok());
+  const auto group = static_cast<std::size_t>(state.range(1));
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    for (std::size_t k = 0; k < group; ++k) {
+      ++seq;
+      j->append(seq, 1, w.txs[seq % w.txs.size()]);
+    }
+    TRIAD_ASSERT(j->commit(seq).is_ok());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(seq));
+  state.SetLabel(journal::to_string(policy) + ", " + std::to_string(group) + " per commit");
+  TRIAD_ASSERT(j->close().is_ok());
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_JournalAppendCommit)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64});
 
 }  // namespace
 }  // namespace triad

@@ -71,7 +71,17 @@ int run_up_command(int argc, char** argv) {
           ->check(CLI::Range(0, 65535));
   app.add_option("--metrics-host", config.metrics_host, "address the metrics server listens on")
       ->capture_default_str();
+  std::string fsync = "batch";
+  app.add_option("--fsync", fsync,
+                 "input journal sync: batch (every group commit; an answered transaction "
+                 "survives power loss), interval:MS (up to MS ms lost on power loss) or never "
+                 "(survives a front end crash, not an OS crash)")
+      ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
+  if (const Status s = journal::parse_fsync_policy(fsync, &config.fsync); !s.is_ok()) {
+    std::fprintf(stderr, "triad up: --fsync: %s\n", s.message().c_str());
+    return 2;
+  }
   config.audit = !no_audit;
   if (metrics_option->count() > 0) config.metrics_port = static_cast<std::uint16_t>(metrics_port);
   for (int r = 0; r < kReplicaCount; ++r) {

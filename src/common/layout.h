@@ -26,6 +26,10 @@ inline std::string frontend_log(const std::string& dir) { return logs_dir(dir) +
 // The audit store (SQLite, WAL mode: also audit.db-wal and audit.db-shm
 // while it is open).
 inline std::string audit_db(const std::string& dir) { return dir + "/audit.db"; }
+// The input journal (src/journal) and its AES-256 key (mode 0600, created by
+// `triad up` when missing).
+inline std::string journal(const std::string& dir) { return dir + "/journal"; }
+inline std::string journal_key(const std::string& dir) { return keys_dir(dir) + "/journal.key"; }
 inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
 // The running front end writes its client endpoint here, one line.
 inline std::string endpoint_file(const std::string& dir) { return dir + "/endpoint"; }

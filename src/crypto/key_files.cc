@@ -242,4 +242,46 @@ Status load_public_key(const std::string& path, PublicKey* out) {
   return Status::ok();
 }
 
+Status write_symmetric_key(const std::string& path, const SymmetricKey& key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  SecretString text;
+  text.text.reserve(2 * kAeadKeyBytes + 1);
+  for (const std::uint8_t b : key.bytes()) {
+    text.text.push_back(kDigits[b >> 4]);
+    text.text.push_back(kDigits[b & 0xF]);
+  }
+  text.text.push_back('\n');
+  bool created = false;
+  Status status = create_file(path, 0600, text.text, &created);
+  if (!status.is_ok() && created) ::unlink(path.c_str());
+  return status;
+}
+
+Status load_symmetric_key(const std::string& path, SymmetricKey* out) {
+  SecretString text;
+  TRIAD_RETURN_IF_ERROR(read_key_file(path, /*secret=*/true, &text));
+  std::string_view hex = text.text;
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.remove_suffix(1);
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  SymmetricKey key;
+  bool valid = hex.size() == 2 * kAeadKeyBytes;
+  for (std::size_t i = 0; valid && i < kAeadKeyBytes; ++i) {
+    const int hi = digit(hex[2 * i]);
+    const int lo = digit(hex[2 * i + 1]);
+    valid = hi >= 0 && lo >= 0;
+    if (valid) key.bytes()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  if (!valid) {
+    return Status::corruption("key file " + path + " is not " + std::to_string(2 * kAeadKeyBytes) +
+                              " hexadecimal digits (a 256-bit key)");
+  }
+  *out = key;
+  return Status::ok();
+}
+
 }  // namespace triad::crypto

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/types.h"
+#include "crypto/aead.h"
 #include "crypto/ed25519.h"
 #include "triad/status.h"
 
@@ -36,5 +37,15 @@ Status load_signing_key(const std::string& path, SigningKey* out);
 // Corruption when it is not an Ed25519 SubjectPublicKeyInfo PEM. *out is
 // unchanged on failure.
 Status load_public_key(const std::string& path, PublicKey* out);
+
+// A symmetric (AES-256) key file: 64 hexadecimal digits and a newline.
+// write_symmetric_key creates it like the secret half of write_key_pair (mode
+// 0600 from the start, never overwrites: InvalidArgument when it exists,
+// IoError when it cannot be written). load_symmetric_key refuses it exactly as
+// load_signing_key refuses a secret key file (PermissionDenied when group or
+// others may read or write it, NotFound, IoError), and returns Corruption when
+// the text is not 64 hex digits. *out is unchanged on failure.
+Status write_symmetric_key(const std::string& path, const SymmetricKey& key);
+Status load_symmetric_key(const std::string& path, SymmetricKey* out);
 
 }  // namespace triad::crypto

@@ -14,6 +14,11 @@ namespace {
 // Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
 
+// Recovered seqs undecided at a time during replay. A replica gets through
+// this many in tens of milliseconds, far inside the deadline; a larger window
+// would only make the last seqs of each wait longer.
+constexpr std::size_t kReplayWindow = 1024;
+
 std::string names_of(std::uint8_t mask) {
   std::string out;
   for (int r = 0; r < kReplicaCount; ++r) {
@@ -139,8 +144,15 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
                        out);
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
-  const sequencer::Admission a =
-      sequencer_.admit(*tx.id, wire::transaction_digest(tx), client_ts, wall_ms);
+  const Digest digest = wire::transaction_digest(tx);
+  if (recovering() && sequencer_.lookup(*tx.id, digest).kind == sequencer::Admission::Kind::kNew) {
+    return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
+                       "recovering: " + std::to_string(replay_sent_seq()) + " of " +
+                           std::to_string(recovered_seq_) +
+                           " journalled transactions replayed to the replicas; retry later",
+                       out);
+  }
+  const sequencer::Admission a = sequencer_.admit(*tx.id, digest, client_ts, wall_ms);
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:
       return reply_error(
@@ -162,6 +174,42 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
   voter_.open(a.seq, now_us, config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask(),
               &voter_out_);
+  opened_seq_ = a.seq;
+  handle_voter_output(now_us, out);
+}
+
+Status Core::recover(std::vector<journal::Entry> entries, std::uint64_t now_us) {
+  TRIAD_ASSERT(journal_.empty() && flushed_seq_ == 0);
+  for (journal::Entry& e : entries) {
+    if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
+    TRIAD_RETURN_IF_ERROR(
+        sequencer_.restore(*e.tx.id, wire::transaction_digest(e.tx), e.seq, e.ts_ms));
+    journal_.push_back({e.ts_ms, std::move(e.tx), now_us});
+    answers_.emplace_back();
+  }
+  recovered_seq_ = sequencer_.last_seq();
+  return Status::ok();
+}
+
+void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
+  if (!recovering()) return;
+  const std::uint8_t mask = config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask();
+  for (int r = 0; r < kReplicaCount; ++r) {
+    // A voter still starting up would miss the deadline of all it is sent.
+    if ((mask >> r & 1u) != 0 && !replicas_[static_cast<std::size_t>(r)].connected) return;
+  }
+  const std::size_t window = std::min(config_.max_in_flight, kReplayWindow);
+  if (voter_.open_count() >= window) return;
+  while (opened_seq_ < recovered_seq_ && voter_.open_count() < window) {
+    ++opened_seq_;
+    journal_[opened_seq_ - 1].sequenced_us = now_us;  // the deadline and latency count from here
+    voter_.open(opened_seq_, now_us, mask, &voter_out_);
+  }
+  flush_new_entries(out);
+  if (!recovering()) {
+    log::info("all " + std::to_string(recovered_seq_) +
+              " recovered transactions sent to the replicas again; accepting new transactions");
+  }
   handle_voter_output(now_us, out);
 }
 
@@ -197,7 +245,7 @@ void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uin
 // ---- replicas ---------------------------------------------------------------
 
 void Core::flush_new_entries(Outbox* out) {
-  const std::uint64_t last = sequencer_.last_seq();
+  const std::uint64_t last = opened_seq_;
   if (flushed_seq_ >= last) return;
   // Encoded once, the same bytes to every connected replica.
   std::vector<std::vector<std::uint8_t>> messages;
@@ -271,6 +319,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   }
   handle_voter_output(now_us, out);
   handle_repair_output(out);
+  pump_replay(now_us, out);
 }
 
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
@@ -339,6 +388,7 @@ void Core::on_time(std::uint64_t now_us, Outbox* out) {
   handle_voter_output(now_us, out);
   supervisor_.on_time(now_us, &repair_out_);
   handle_repair_output(out);
+  pump_replay(now_us, out);
 }
 
 std::optional<std::uint64_t> Core::next_timer_us() const {
@@ -387,7 +437,7 @@ void Core::handle_repair_output(Outbox* out) {
                             repair::to_string(supervisor_.mode())});
     if (t.to == repair::ReplicaState::kHealthy) {
       transfers_[static_cast<std::size_t>(t.replica)] = Transfer{};
-      replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = sequencer_.last_seq() + 1;
+      replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = opened_seq_ + 1;
     }
   }
   for (const repair::Action& a : repair_out_.actions) {
@@ -583,6 +633,9 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["replayed"] = counters_.replayed;
   j["client_errors"] = counters_.client_errors;
   j["in_flight"] = voter_.open_count();
+  j["recovery"] = {{"journalled", recovered_seq_},
+                   {"replay_sent", replay_sent_seq()},
+                   {"recovering", recovering()}};
   j["replicas"] = Json::array();
   for (int r = 0; r < kReplicaCount; ++r) {
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];

@@ -5,6 +5,7 @@
 // (tests/sim) drive the very same code.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "common/types.h"
 #include "crypto/ed25519.h"
+#include "journal/journal.h"
 #include "repair/repair.h"
 #include "sequencer/sequencer.h"
 #include "triad/transaction.h"
@@ -103,8 +105,22 @@ class Core {
   // One frame from a client. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                          std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
-  // Sends what was sequenced since the last call to every connected replica.
-  // Call after a burst of client messages, so entries travel in batches.
+  // After a restart, before any replica connects: takes back what the input
+  // journal held (seq 1, 2, ... in order) as if it had just been sequenced:
+  // the sequencer continues after the last seq and ts, the idempotency
+  // record answers the earlier ids, and the replicas, which start from the
+  // card file, are sent all of it again; the rules are deterministic, so each
+  // seq gets its original code. Replay is paced (see pump_replay) so no
+  // recovered seq waits behind thousands of others and reaches the deadline.
+  // Until every recovered seq has been sent, a new id is refused as
+  // overloaded ("recovering: ..."), so new traffic never waits behind the
+  // replay either; a repeated earlier id waits for (or gets) its answer.
+  // Corruption when the entries contradict each other (an id twice, ts
+  // going backwards); the core is then unusable.
+  Status recover(std::vector<journal::Entry> entries, std::uint64_t now_us);
+  // Sends what was sequenced (or, during recovery, opened for replay) since
+  // the last call to every connected replica. Call after a burst of client
+  // messages, so entries travel in batches.
   void flush_new_entries(Outbox* out);
   // One frame from replica `replica` (the name comes from the connection).
   void on_replica_message(int replica, std::span<const std::uint8_t> payload, std::uint64_t now_us,
@@ -148,6 +164,14 @@ class Core {
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
+  // A sequenced transaction, 1 <= seq <= last_seq(), for the input journal.
+  std::int64_t sequenced_ts_ms(std::uint64_t seq) const { return journal_.at(seq - 1).ts_ms; }
+  const Transaction& sequenced_tx(std::uint64_t seq) const { return journal_.at(seq - 1).tx; }
+  // Recovery (see recover()): the last recovered seq, and how many of them
+  // have been sent to the replicas again.
+  std::uint64_t recovered_seq() const { return recovered_seq_; }
+  std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
+  bool recovering() const { return opened_seq_ < recovered_seq_; }
   const repair::Supervisor& supervisor() const { return supervisor_; }
   // `triad status --json`: per replica and for the system.
   std::string status_json(std::uint64_t now_us) const;
@@ -191,6 +215,10 @@ class Core {
   void handle_voter_output(std::uint64_t now_us, Outbox* out);
   void handle_repair_output(Outbox* out);
   void send_control(int replica, const std::string* inject, bool snapshot_request, Outbox* out);
+  // During recovery: opens the next recovered seqs in the voter, at most
+  // kReplayWindow undecided at a time, and sends them. Each one's deadline
+  // counts from when it is sent, not from the restart.
+  void pump_replay(std::uint64_t now_us, Outbox* out);
 
   // A repair in progress: where the snapshot comes from and how far it got.
   struct Transfer {
@@ -222,12 +250,15 @@ class Core {
     std::array<std::optional<voter::VerdictContent>, kReplicaCount> by_replica;
   };
   std::vector<RecentVerdicts> recent_;
-  // In memory for now, index seq - 1; the durable journal is a later issue's.
+  // Index seq - 1: the in-memory mirror of the input journal (the shell
+  // writes the durable one), from which replicas are sent and resent.
   std::vector<JournalEntry> journal_;
   std::vector<std::optional<Answer>> answers_;
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
+  std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
+  std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
   Counters counters_;
 };
 

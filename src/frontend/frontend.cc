@@ -59,9 +59,10 @@ class FrontEnd {
         replicas_(context, zmq::socket_type::router),
         control_(context, zmq::socket_type::rep) {}
 
-  // Opens the audit store, loads the public keys and binds the sockets.
-  // No process is started yet, so a failure here leaves nothing running.
-  Status open() {
+  // Opens the audit store and the input journal (recovering what it holds),
+  // loads the public keys and binds the sockets. No process is started yet,
+  // so a failure here leaves nothing running.
+  Status open(const crypto::SymmetricKey& journal_key) {
     if (config_.audit) {
       audit::StoreOptions options;
       options.retention_days = config_.audit_retention_days;
@@ -83,6 +84,7 @@ class FrontEnd {
                                   &core_config.replica_keys[static_cast<std::size_t>(r)]));
     }
     TRIAD_RETURN_IF_ERROR(Core::create(core_config, mono_us(), &core_));
+    TRIAD_RETURN_IF_ERROR(open_journal(journal_key));
     clients_.set(zmq::sockopt::linger, 0);
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
     clients_.set(zmq::sockopt::sndhwm, 0);
@@ -111,6 +113,9 @@ class FrontEnd {
     return Status::ok();
   }
 
+  // The input journal could not be written: the front end stopped sending
+  // and answering, and exits with an error.
+  bool journal_failed() const { return journal_failed_; }
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
   // Where the metrics are served; empty when they are off.
@@ -154,6 +159,11 @@ class FrontEnd {
         timeout_ms =
             *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
+      if (const auto t = journal_->next_sync_us()) {  // the interval policy's sync
+        const std::uint64_t now = mono_us();
+        timeout_ms =
+            *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
+      }
       poll_once(timeout_ms);
       supervise();
     }
@@ -162,6 +172,7 @@ class FrontEnd {
   void stop() {
     processes_.stop_all();
     close_audit();
+    close_journal();
     if (!core_) return;
     const Core::Counters& c = core_->counters();
     std::ostringstream s;
@@ -175,6 +186,60 @@ class FrontEnd {
   }
 
  private:
+  // Reads back DIR/journal and hands it to the core, before any replica
+  // starts: the fresh replicas replay it all once they connect.
+  Status open_journal(const crypto::SymmetricKey& key) {
+    journal::Recovery recovery;
+    const std::string path = layout::journal(config_.dir);
+    TRIAD_RETURN_IF_ERROR(
+        journal::Journal::open(path, key, config_.fsync, mono_us(), &recovery, &journal_));
+    const std::size_t count = recovery.entries.size();
+    std::string message = "recovered " + std::to_string(count) + " transactions (last seq " +
+                          std::to_string(journal_->last_seq()) + ") from " + path +
+                          "; fsync policy " + journal::to_string(config_.fsync);
+    if (recovery.truncated_at) {
+      message += "; truncated a torn tail at offset " + std::to_string(*recovery.truncated_at) +
+                 " (" + std::to_string(recovery.truncated_bytes) +
+                 " bytes: " + recovery.truncation_reason + ")";
+    }
+    if (Status s = core_->recover(std::move(recovery.entries), mono_us()); !s.is_ok()) {
+      return Status::corruption("journal " + path + ": " + s.message());
+    }
+    journaled_seq_ = journal_->last_seq();
+    log::info(message);
+    return Status::ok();
+  }
+
+  // Group commit: what was sequenced since the last call is written (and
+  // synced as the policy says) before send_out sends anything, so no replica
+  // and no client ever sees a seq the journal could lose (with --fsync batch,
+  // even to power loss).
+  void persist() {
+    if (journal_failed_) return;
+    for (std::uint64_t seq = journaled_seq_ + 1; seq <= core_->last_seq(); ++seq) {
+      journal_->append(seq, core_->sequenced_ts_ms(seq), core_->sequenced_tx(seq));
+    }
+    journaled_seq_ = core_->last_seq();
+    if (Status s = journal_->commit(mono_us()); !s.is_ok()) {
+      // Answering on would promise what may not be on disk.
+      log::error("input journal: " + s.message() + "; stopping, nothing more is answered");
+      journal_failed_ = true;
+      g_stop = 1;
+    }
+  }
+
+  void close_journal() {
+    if (!journal_) return;
+    if (Status s = journal_->close(); !s.is_ok()) {
+      log::error("input journal: " + s.message());
+    } else {
+      log::info("input journal " + journal_->path() + ": " + std::to_string(journal_->last_seq()) +
+                " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " +
+                std::to_string(journal_->syncs()) + " syncs since start");
+    }
+    journal_.reset();
+  }
+
   // Diversity is the point of three replicas: two identical builds share
   // every compiler and library bug, so that is refused unless intended.
   Status check_fingerprints() {
@@ -333,6 +398,11 @@ class FrontEnd {
   }
 
   void send_out() {
+    persist();
+    if (journal_failed_) {
+      out_.clear();
+      return;
+    }
     run_process_commands();
     for (const auto& m : out_.to_clients) {
       // A client that went away is not an error of ours; the answer is dropped.
@@ -439,6 +509,9 @@ class FrontEnd {
   std::string replica_endpoint_;
   std::unique_ptr<Core> core_;
   std::unique_ptr<audit::AuditStore> audit_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
+  bool journal_failed_ = false;
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;
@@ -469,6 +542,10 @@ int run(const Config& config) {
   std::string report;
   if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok())
     return fail_start(s.message());
+  crypto::SymmetricKey journal_key;
+  if (Status s = ensure_journal_key(config.dir, &journal_key, &report); !s.is_ok()) {
+    return fail_start(s.message());
+  }
   if (::mkdir(layout::logs_dir(config.dir).c_str(), 0755) != 0 && errno != EEXIST) {
     return fail_start("cannot create " + layout::logs_dir(config.dir));
   }
@@ -487,7 +564,10 @@ int run(const Config& config) {
 
   zmq::context_t context(1);
   FrontEnd fe(config, context);
-  if (Status s = fe.open(); !s.is_ok()) return fail_start(s.message());
+  if (Status s = fe.open(journal_key); !s.is_ok()) {
+    fe.stop();
+    return fail_start(s.message());
+  }
   if (Status s = fe.start_replicas(); !s.is_ok()) {
     fe.stop();
     return fail_start(s.message());
@@ -510,11 +590,11 @@ int run(const Config& config) {
   std::printf("ready %s\n", fe.client_endpoint().c_str());
   std::fflush(stdout);
   fe.serve();
-  log::info("stopping on signal");
+  log::info(fe.journal_failed() ? "stopping: the input journal failed" : "stopping on signal");
   fe.stop();
   ::unlink(layout::endpoint_file(config.dir).c_str());
   ::unlink(layout::control_file(config.dir).c_str());
-  return 0;
+  return fe.journal_failed() ? 1 : 0;
 }
 
 }  // namespace triad::frontend

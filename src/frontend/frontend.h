@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "journal/journal.h"
 #include "replica/fault.h"
 
 namespace triad::frontend {
@@ -42,6 +43,8 @@ struct Config {
   // none when unset. Port 0: one the system picks (the log names it).
   std::optional<std::uint16_t> metrics_port;
   std::string metrics_host = "127.0.0.1";
+  // When the input journal (DIR/journal) is fdatasynced; see journal.h.
+  journal::FsyncPolicy fsync;
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three

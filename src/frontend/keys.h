@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "crypto/aead.h"
 #include "triad/status.h"
 
 namespace triad::frontend {
@@ -9,5 +10,11 @@ namespace triad::frontend {
 // Makes DIR/keys (mode 0700) and a key pair per replica where one is missing.
 // Existing keys are kept. Returns IoError naming the path on failure.
 Status ensure_replica_keys(const std::string& dir, std::string* report);
+
+// Loads the input journal's key DIR/keys/journal.key into *key, creating it
+// (random, mode 0600) when it does not exist yet; a line in *report says so.
+// The key file is refused like a replica's secret key (PermissionDenied when
+// group or others may read it).
+Status ensure_journal_key(const std::string& dir, crypto::SymmetricKey* key, std::string* report);
 
 }  // namespace triad::frontend

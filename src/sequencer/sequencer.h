@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/types.h"
+#include "triad/status.h"
 
 namespace triad::sequencer {
 
@@ -36,6 +37,17 @@ class Sequencer {
   // ts older than the last sequenced one is raised to it.
   Admission admit(const std::string& id, const Digest& content_digest,
                   std::optional<std::int64_t> client_ts_ms, std::int64_t now_ms);
+
+  // What admit() would answer, without sequencing anything: kNew for an id
+  // it has not seen (seq and ts_ms then 0).
+  Admission lookup(const std::string& id, const Digest& content_digest) const;
+
+  // Rebuilds the record from the input journal after a restart, one seq at
+  // a time: `seq` must be last_seq() + 1 (asserted). Corruption when the id
+  // was already restored or `ts_ms` is older than the last one: the journal
+  // would then say something admit() can never have done.
+  Status restore(const std::string& id, const Digest& content_digest, std::uint64_t seq,
+                 std::int64_t ts_ms);
 
   std::uint64_t last_seq() const { return next_seq_ - 1; }
   std::int64_t last_ts_ms() const { return last_ts_ms_; }

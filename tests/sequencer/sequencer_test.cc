@@ -57,5 +57,34 @@ TEST(Sequencer, SameIdDifferentContentIsRefused) {
   EXPECT_EQ(s.admit("t2", digest_of(2), {}, 12).seq, 2u);  // no seq was consumed
 }
 
+// After a restart the record comes back from the journal: earlier ids answer
+// with their seq, new ones continue after the last, time never goes back.
+TEST(Sequencer, RestoreThenContinue) {
+  Sequencer s({});
+  ASSERT_TRUE(s.restore("t1", digest_of(1), 1, 5000).is_ok());
+  ASSERT_TRUE(s.restore("t2", digest_of(2), 2, 6000).is_ok());
+  EXPECT_EQ(s.last_seq(), 2u);
+  EXPECT_EQ(s.lookup("t1", digest_of(1)).kind, Kind::kRepeated);
+  EXPECT_EQ(s.lookup("t1", digest_of(9)).kind, Kind::kIdReused);
+  EXPECT_EQ(s.lookup("t3", digest_of(3)).kind, Kind::kNew);
+  EXPECT_EQ(s.last_seq(), 2u) << "lookup sequences nothing";
+  const auto again = s.admit("t2", digest_of(2), {}, 1);
+  EXPECT_EQ(again.kind, Kind::kRepeated);
+  EXPECT_EQ(again.seq, 2u);
+  EXPECT_EQ(again.ts_ms, 6000);
+  const auto next = s.admit("t3", digest_of(3), {}, 100);  // a clock behind the journal
+  EXPECT_EQ(next.seq, 3u);
+  EXPECT_EQ(next.ts_ms, 6000);
+}
+
+TEST(Sequencer, RestoreRefusesWhatAdmitCannotHaveDone) {
+  Sequencer s({});
+  ASSERT_TRUE(s.restore("t1", digest_of(1), 1, 5000).is_ok());
+  EXPECT_EQ(s.restore("t1", digest_of(1), 2, 5000).code(), Status::Code::kCorruption);
+  Sequencer t({});
+  ASSERT_TRUE(t.restore("t1", digest_of(1), 1, 5000).is_ok());
+  EXPECT_EQ(t.restore("t2", digest_of(2), 2, 4999).code(), Status::Code::kCorruption);
+}
+
 }  // namespace
 }  // namespace triad::sequencer

@@ -1,0 +1,424 @@
+#include "journal/journal.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <system_error>
+
+#include "common/assert.h"
+#include "common/log.h"
+#include "crypto/hash.h"
+#include "wire/codec.h"
+
+namespace triad::journal {
+namespace {
+
+constexpr char kMagic[8] = {'T', 'R', 'I', 'A', 'D', 'J', 'N', 'L'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kKeyIdBytes = 16;
+constexpr std::size_t kChecksumBytes = 8;
+constexpr std::size_t kAadBytes = 16;  // seq and ts_ms, the first bytes of the body
+constexpr std::size_t kMinBodyBytes = kAadBytes + crypto::kAeadNonceBytes + crypto::kAeadTagBytes;
+constexpr std::uint64_t kMaxIntervalMs = 3'600'000;
+
+std::string reason(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+void put_u32(std::uint8_t* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+void put_u64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+std::uint32_t get_u32(const std::uint8_t* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+std::uint64_t get_u64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
+  return v;
+}
+
+// First 8 bytes of SHA-256(length || body).
+std::array<std::uint8_t, kChecksumBytes> frame_checksum(const std::uint8_t* length,
+                                                        std::span<const std::uint8_t> body) {
+  thread_local crypto::Sha256 sha;
+  sha.update(std::span<const std::uint8_t>(length, 4));
+  sha.update(body);
+  const Digest d = sha.finish();
+  std::array<std::uint8_t, kChecksumBytes> out{};
+  std::copy_n(d.begin(), kChecksumBytes, out.begin());
+  return out;
+}
+
+std::array<std::uint8_t, kHeaderBytes> make_header(const crypto::SymmetricKey& key) {
+  std::array<std::uint8_t, kHeaderBytes> h{};
+  std::memcpy(h.data(), kMagic, sizeof kMagic);
+  put_u32(h.data() + 8, kVersion);
+  put_u32(h.data() + 12, 0);
+  constexpr std::string_view kKeyIdLabel = "triad journal key id v1";
+  const Digest id = crypto::hmac_sha256(
+      key.bytes(),
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(kKeyIdLabel.data()),
+                                    kKeyIdLabel.size()));
+  std::copy_n(id.begin(), kKeyIdBytes, h.begin() + 16);
+  const Digest sum = crypto::sha256(std::span<const std::uint8_t>(h.data(), 32));
+  std::copy_n(sum.begin(), kChecksumBytes, h.begin() + 32);
+  return h;
+}
+
+Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
+                 const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io_error("cannot write journal " + path + " at offset " +
+                              std::to_string(offset + done) + ": " + reason(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::ok();
+}
+
+Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return Status::io_error("cannot stat journal " + path + ": " + reason(errno));
+  if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
+  out->resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out->size()) {
+    const ssize_t n = ::pread(fd, out->data() + done, out->size() - done, static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io_error("cannot read journal " + path + ": " + reason(errno));
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out->resize(done);
+  return Status::ok();
+}
+
+// The directory entry of a new file is durable only once its directory is.
+Status sync_parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::io_error("cannot open directory " + dir + ": " + reason(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::io_error("cannot sync directory " + dir + ": " + reason(err));
+  return Status::ok();
+}
+
+// Whether a whole, checksummed frame starts at `off`; the body length in
+// *body_bytes when it does, what is wrong in *problem when not.
+bool check_frame(std::span<const std::uint8_t> file, std::size_t off, std::size_t* body_bytes,
+                 std::string* problem) {
+  const std::size_t left = file.size() - off;
+  if (left < kFrameHeaderBytes) {
+    *problem = "only " + std::to_string(left) + " bytes left, less than a record header";
+    return false;
+  }
+  const std::uint32_t length = get_u32(file.data() + off);
+  if (length < kMinBodyBytes || length > kMaxBodyBytes) {
+    *problem = "record length " + std::to_string(length) + " is out of range";
+    return false;
+  }
+  if (left - kFrameHeaderBytes < length) {
+    *problem = "record of " + std::to_string(length) + " bytes runs past the end of the file (" +
+               std::to_string(left - kFrameHeaderBytes) + " bytes left)";
+    return false;
+  }
+  const auto sum = frame_checksum(file.data() + off, file.subspan(off + kFrameHeaderBytes, length));
+  if (!std::equal(sum.begin(), sum.end(), file.data() + off + 4)) {
+    *problem = "record checksum mismatch";
+    return false;
+  }
+  *body_bytes = length;
+  return true;
+}
+
+// The offset of the first valid frame after `from` whose seq is above
+// `last_seq`, if any. Cheap tests first, so a scan over garbage hashes little.
+std::optional<std::size_t> next_valid_frame(std::span<const std::uint8_t> file, std::size_t from,
+                                            std::uint64_t last_seq) {
+  for (std::size_t p = from; p + kFrameHeaderBytes + kMinBodyBytes <= file.size(); ++p) {
+    const std::uint32_t length = get_u32(file.data() + p);
+    if (length < kMinBodyBytes || length > kMaxBodyBytes) continue;
+    if (file.size() - p - kFrameHeaderBytes < length) continue;
+    if (get_u64(file.data() + p + kFrameHeaderBytes) <= last_seq) continue;
+    std::size_t body = 0;
+    std::string ignored;
+    if (check_frame(file, p, &body, &ignored)) return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {
+  if (text == "batch") {
+    *out = {FsyncPolicy::Kind::kBatch, 0};
+    return Status::ok();
+  }
+  if (text == "never") {
+    *out = {FsyncPolicy::Kind::kNever, 0};
+    return Status::ok();
+  }
+  constexpr std::string_view kInterval = "interval:";
+  if (text.substr(0, kInterval.size()) == kInterval) {
+    const std::string_view ms = text.substr(kInterval.size());
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), value);
+    if (ec == std::errc() && end == ms.data() + ms.size() && !ms.empty() && value >= 1 &&
+        value <= kMaxIntervalMs) {
+      *out = {FsyncPolicy::Kind::kInterval, value};
+      return Status::ok();
+    }
+  }
+  return Status::invalid_argument("fsync policy '" + std::string(text) +
+                                  "': expected batch, interval:MS (MS 1.." +
+                                  std::to_string(kMaxIntervalMs) + ") or never");
+}
+
+std::string to_string(const FsyncPolicy& policy) {
+  switch (policy.kind) {
+    case FsyncPolicy::Kind::kBatch:
+      return "batch";
+    case FsyncPolicy::Kind::kInterval:
+      return "interval:" + std::to_string(policy.interval_ms);
+    case FsyncPolicy::Kind::kNever:
+      return "never";
+  }
+  TRIAD_ASSERT(false);
+}
+
+Journal::Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
+                 std::uint64_t now_us)
+    : path_(std::move(path)), fd_(fd), aead_(key), policy_(policy), last_sync_us_(now_us) {}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, FsyncPolicy policy,
+                     std::uint64_t now_us, Recovery* recovered, std::unique_ptr<Journal>* out) {
+  TRIAD_ASSERT(policy.kind != FsyncPolicy::Kind::kInterval || policy.interval_ms >= 1);
+  *recovered = Recovery{};
+  bool created = false;
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    created = fd >= 0;
+  }
+  if (fd < 0) return Status::io_error("cannot open journal " + path + ": " + reason(errno));
+  std::unique_ptr<Journal> j(new Journal(path, fd, key, policy, now_us));
+  const auto header = make_header(key);
+  std::vector<std::uint8_t> file;
+  TRIAD_RETURN_IF_ERROR(read_all(fd, path, &file));
+
+  if (file.size() < kHeaderBytes) {
+    // A header cut short can only be a creation that did not finish (the
+    // header is synced before any record is written): start it again.
+    if (!std::equal(file.begin(), file.end(), header.begin())) {
+      return Status::corruption("journal " + path + " (" + std::to_string(file.size()) +
+                                " bytes) is not a Triad journal: its header does not match");
+    }
+    if (!created && !file.empty()) {
+      log::warn("journal " + path + ": header cut short at " + std::to_string(file.size()) +
+                " bytes (creation interrupted); writing it again");
+    }
+    if (::ftruncate(fd, 0) != 0) {
+      return Status::io_error("cannot truncate journal " + path + ": " + reason(errno));
+    }
+    TRIAD_RETURN_IF_ERROR(write_all(fd, header.data(), header.size(), 0, path));
+    if (::fdatasync(fd) != 0) {
+      return Status::io_error("cannot sync journal " + path + ": " + reason(errno));
+    }
+    TRIAD_RETURN_IF_ERROR(sync_parent_dir(path));
+    j->size_bytes_ = kHeaderBytes;
+    *out = std::move(j);
+    return Status::ok();
+  }
+
+  if (!std::equal(header.begin(), header.begin() + 8, file.begin())) {
+    return Status::corruption("journal " + path + " is not a Triad journal (no TRIADJNL magic)");
+  }
+  const Digest sum = crypto::sha256(std::span<const std::uint8_t>(file.data(), 32));
+  if (!std::equal(sum.begin(), sum.begin() + kChecksumBytes, file.begin() + 32)) {
+    return Status::corruption("journal " + path + ": header checksum mismatch");
+  }
+  if (const std::uint32_t v = get_u32(file.data() + 8); v != kVersion) {
+    return Status::corruption("journal " + path + " has version " + std::to_string(v) +
+                              "; this build reads version " + std::to_string(kVersion));
+  }
+  if (!std::equal(header.begin() + 16, header.begin() + 32, file.begin() + 16)) {
+    return Status::invalid_argument("journal " + path +
+                                    " was written with a different key than the one given "
+                                    "(key ids differ); restore the journal's key file");
+  }
+
+  const std::span<const std::uint8_t> bytes(file);
+  std::size_t off = kHeaderBytes;
+  std::uint64_t last_seq = 0;
+  std::int64_t last_ts_ms = INT64_MIN;
+  std::vector<std::uint8_t> plain;
+  while (off < bytes.size()) {
+    std::size_t body_bytes = 0;
+    std::string problem;
+    if (!check_frame(bytes, off, &body_bytes, &problem)) {
+      if (const auto next = next_valid_frame(bytes, off + 1, last_seq)) {
+        return Status::corruption(
+            "journal " + path + ": damaged record at offset " + std::to_string(off) + " (" +
+            problem + ") is followed by a valid record at offset " + std::to_string(*next) +
+            "; refusing to cut accepted transactions out of the middle (restore the file, or "
+            "move it aside to start with an empty journal)");
+      }
+      recovered->truncated_at = off;
+      recovered->truncated_bytes = bytes.size() - off;
+      recovered->truncation_reason = problem;
+      log::warn("journal " + path + ": truncated a torn tail at offset " + std::to_string(off) +
+                " (" + std::to_string(bytes.size() - off) + " bytes): " + problem);
+      if (::ftruncate(fd, static_cast<off_t>(off)) != 0) {
+        return Status::io_error("cannot truncate journal " + path + " at offset " +
+                                std::to_string(off) + ": " + reason(errno));
+      }
+      if (::fdatasync(fd) != 0) {
+        return Status::io_error("cannot sync journal " + path + ": " + reason(errno));
+      }
+      break;
+    }
+    const std::span<const std::uint8_t> body = bytes.subspan(off + kFrameHeaderBytes, body_bytes);
+    const std::uint64_t seq = get_u64(body.data());
+    const auto ts_ms = static_cast<std::int64_t>(get_u64(body.data() + 8));
+    const std::string where = "journal " + path + ": record at offset " + std::to_string(off);
+    if (seq != last_seq + 1) {
+      return Status::corruption(where + " has seq " + std::to_string(seq) + " after seq " +
+                                std::to_string(last_seq) + " (records missing or out of order)");
+    }
+    if (ts_ms < last_ts_ms) {
+      return Status::corruption(where + " (seq " + std::to_string(seq) + ") has ts " +
+                                std::to_string(ts_ms) + " before the previous record's " +
+                                std::to_string(last_ts_ms));
+    }
+    const auto nonce = body.subspan<kAadBytes, crypto::kAeadNonceBytes>();
+    if (Status s = j->aead_.open(nonce, body.first(kAadBytes),
+                                 body.subspan(kAadBytes + crypto::kAeadNonceBytes), &plain);
+        !s.is_ok()) {
+      // The checksum held, so this is no torn write: the file was altered.
+      return Status::corruption(where + " (seq " + std::to_string(seq) + "): " + s.message());
+    }
+    flatbuffers::Verifier verifier(plain.data(), plain.size());
+    if (!verifier.VerifyBuffer<wire::Transaction>(nullptr)) {
+      return Status::corruption(where + " (seq " + std::to_string(seq) +
+                                ") does not hold a valid transaction");
+    }
+    recovered->entries.push_back(
+        {seq, ts_ms,
+         wire::read_transaction(flatbuffers::GetRoot<wire::Transaction>(plain.data()))});
+    last_seq = seq;
+    last_ts_ms = ts_ms;
+    off += kFrameHeaderBytes + body_bytes;
+  }
+  std::fill(plain.begin(), plain.end(), 0);
+  j->last_seq_ = last_seq;
+  j->size_bytes_ = recovered->truncated_at.value_or(bytes.size());
+  *out = std::move(j);
+  return Status::ok();
+}
+
+void Journal::append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx) {
+  TRIAD_ASSERT(seq == last_seq_ + 1);
+  flatbuffers::FlatBufferBuilder fbb(512);
+  fbb.Finish(wire::build_transaction(fbb, tx));
+  const std::size_t start = buffer_.size();
+  buffer_.resize(start + kFrameHeaderBytes + kAadBytes + crypto::kAeadNonceBytes);
+  std::uint8_t* body = buffer_.data() + start + kFrameHeaderBytes;
+  put_u64(body, seq);
+  put_u64(body + 8, static_cast<std::uint64_t>(ts_ms));
+  // A random nonce per record, not one derived from seq: a torn tail is cut
+  // off and its seq given again to another transaction, and a counter nonce
+  // would then encrypt two plaintexts under the same (key, nonce).
+  std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
+  crypto::random_bytes(nonce);
+  std::copy(nonce.begin(), nonce.end(), body + kAadBytes);
+  std::array<std::uint8_t, kAadBytes> aad{};
+  std::copy_n(body, kAadBytes, aad.begin());
+  aead_.seal(nonce, aad, std::span<const std::uint8_t>(fbb.GetBufferPointer(), fbb.GetSize()),
+             &buffer_);
+  // The builder held the PAN in clear; wipe it before its memory is reused.
+  std::memset(fbb.GetBufferPointer(), 0, fbb.GetSize());
+  const std::size_t body_bytes = buffer_.size() - start - kFrameHeaderBytes;
+  TRIAD_ASSERT(body_bytes <= kMaxBodyBytes);
+  std::uint8_t* frame = buffer_.data() + start;
+  put_u32(frame, static_cast<std::uint32_t>(body_bytes));
+  const auto sum =
+      frame_checksum(frame, std::span<const std::uint8_t>(frame + kFrameHeaderBytes, body_bytes));
+  std::copy(sum.begin(), sum.end(), frame + 4);
+  last_seq_ = seq;
+}
+
+Status Journal::sync(std::uint64_t now_us) {
+  if (::fdatasync(fd_) != 0) {
+    failed_ = Status::io_error("cannot sync journal " + path_ + ": " + reason(errno));
+    return failed_;
+  }
+  unsynced_ = false;
+  last_sync_us_ = now_us;
+  ++syncs_;
+  return Status::ok();
+}
+
+Status Journal::commit(std::uint64_t now_us) {
+  if (!failed_.is_ok()) return failed_;
+  TRIAD_ASSERT(fd_ >= 0);
+  if (!buffer_.empty()) {
+    if (Status s = write_all(fd_, buffer_.data(), buffer_.size(), size_bytes_, path_); !s.is_ok()) {
+      failed_ = s;
+      return s;
+    }
+    size_bytes_ += buffer_.size();
+    buffer_.clear();
+    unsynced_ = true;
+  }
+  if (!unsynced_) return Status::ok();
+  switch (policy_.kind) {
+    case FsyncPolicy::Kind::kBatch:
+      return sync(now_us);
+    case FsyncPolicy::Kind::kInterval:
+      if (now_us >= last_sync_us_ + policy_.interval_ms * 1000) return sync(now_us);
+      return Status::ok();
+    case FsyncPolicy::Kind::kNever:
+      return Status::ok();
+  }
+  TRIAD_ASSERT(false);
+}
+
+std::optional<std::uint64_t> Journal::next_sync_us() const {
+  if (policy_.kind != FsyncPolicy::Kind::kInterval || !unsynced_) return std::nullopt;
+  return last_sync_us_ + policy_.interval_ms * 1000;
+}
+
+Status Journal::close() {
+  if (fd_ < 0) return Status::ok();
+  Status status = commit(last_sync_us_);
+  if (status.is_ok() && unsynced_) status = sync(last_sync_us_);
+  if (::close(fd_) != 0 && status.is_ok()) {
+    status = Status::io_error("cannot close journal " + path_ + ": " + reason(errno));
+  }
+  fd_ = -1;
+  return status;
+}
+
+}  // namespace triad::journal

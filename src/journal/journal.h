@@ -1,0 +1,141 @@
+// The input journal (design.md principle 8, "nothing lost"): every sequenced
+// transaction, appended to one file before it is fanned out, so a front end
+// that was killed can resume after the last journalled seq and its fresh
+// replicas can replay everything from it. Pure file I/O and crypto: no
+// sockets, no clock of its own (the caller passes the time).
+//
+// File layout (all integers little-endian):
+//
+//   header, 40 bytes: "TRIADJNL" | version u32 (1) | reserved u32 (0)
+//                     | key id, 16 bytes | SHA-256 of the 32 bytes before, first 8
+//   record:           length u32 (of the body) | checksum, 8 bytes | body
+//   body:             seq u64 | ts_ms i64 | nonce, 12 bytes | ciphertext | GCM tag, 16 bytes
+//
+// The checksum is the first 8 bytes of SHA-256(length || body): it finds torn
+// and damaged records without the key. The ciphertext is the whole
+// transaction (its FlatBuffers encoding, PAN and all) under AES-256-GCM with
+// a random 96-bit nonce per record and (seq, ts_ms) as associated data, so a
+// record cannot be moved to another seq. The key id is HMAC-SHA256(key,
+// "triad journal key id v1"), first 16 bytes: a journal opened with another
+// key is refused up front instead of failing on every record.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/aead.h"
+#include "triad/status.h"
+#include "triad/transaction.h"
+
+namespace triad::journal {
+
+// When commit() makes the written records durable (fdatasync). Whatever the
+// policy, commit() has handed them to the kernel (write) before it returns,
+// so they survive the front end's own crash (kill -9) in every case; the
+// policy is about an operating system crash or power loss.
+struct FsyncPolicy {
+  enum class Kind : std::uint8_t {
+    kBatch,     // every commit: an answered transaction survives power loss
+    kInterval,  // at most every interval_ms: up to that much may be lost on power loss
+    kNever,     // left to the kernel: survives a process crash, not an OS crash
+  };
+  Kind kind = Kind::kBatch;
+  std::uint64_t interval_ms = 0;  // kInterval only; >= 1
+};
+
+// "batch", "interval:MS" (MS 1..3600000) or "never". InvalidArgument naming
+// the text otherwise.
+Status parse_fsync_policy(std::string_view text, FsyncPolicy* out);
+std::string to_string(const FsyncPolicy& policy);
+
+struct Entry {
+  std::uint64_t seq = 0;
+  std::int64_t ts_ms = 0;
+  Transaction tx;
+};
+
+// What open() found in an existing file.
+struct Recovery {
+  std::vector<Entry> entries;  // seq 1, 2, ... in order
+  // Set when a torn or damaged tail was cut off: where, how much, and why.
+  std::optional<std::uint64_t> truncated_at;
+  std::uint64_t truncated_bytes = 0;
+  std::string truncation_reason;
+};
+
+inline constexpr std::size_t kHeaderBytes = 40;
+inline constexpr std::size_t kFrameHeaderBytes = 12;  // length + checksum
+// A transaction is at most wire::kMaxClientMessageBytes; a body beyond this
+// bound is a damaged length field, not a record.
+inline constexpr std::size_t kMaxBodyBytes = 128 * 1024;
+
+class Journal {
+ public:
+  // Opens the journal at `path`, creating it (mode 0600) when it does not
+  // exist, and reads back every record into *recovered.
+  //
+  // A record that fails its checksum, or is cut short, with no valid record
+  // after it is a torn tail (the last write when the process or machine
+  // died): it is cut off (ftruncate), logged with its offset and reason, and
+  // reported in *recovered. Anything else that is wrong is refused, and the
+  // file is left untouched for a person to look at:
+  //  - Corruption: the header is not a Triad journal of version 1; a record
+  //    that fails its checksum is followed by a valid one (damage in the
+  //    middle: cutting there would silently drop accepted transactions); a
+  //    record with a valid checksum fails GCM authentication (not a torn
+  //    write, which the checksum catches, but an altered file) or does not
+  //    decode; seqs are not 1, 2, 3... or ts goes backwards.
+  //  - InvalidArgument: the file was written with another key.
+  //  - IoError: a system call failed.
+  static Status open(const std::string& path, const crypto::SymmetricKey& key, FsyncPolicy policy,
+                     std::uint64_t now_us, Recovery* recovered, std::unique_ptr<Journal>* out);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Encrypts and buffers the record; nothing is written until commit().
+  // `seq` must be last_seq() + 1 (asserted).
+  void append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx);
+  // Writes what append() buffered, then fdatasyncs as the policy says (for
+  // kInterval also data written by earlier commits once the interval is
+  // up). Call it with nothing buffered too, so an interval sync happens when
+  // traffic stops. IoError when a write or sync fails; the journal then
+  // refuses every later commit (what reached the disk is unknown, and a
+  // record after a half-written one would turn a torn tail into damage in
+  // the middle).
+  Status commit(std::uint64_t now_us);
+  // For kInterval with data not yet synced: when commit() will sync it.
+  std::optional<std::uint64_t> next_sync_us() const;
+  // Commits and syncs whatever the policy (a clean stop leaves everything
+  // durable), then closes the file.
+  Status close();
+
+  std::uint64_t last_seq() const { return last_seq_; }
+  const std::string& path() const { return path_; }
+  std::uint64_t size_bytes() const { return size_bytes_; }
+  std::uint64_t syncs() const { return syncs_; }
+
+ private:
+  Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
+          std::uint64_t now_us);
+  Status sync(std::uint64_t now_us);
+
+  std::string path_;
+  int fd_;
+  crypto::Aes256Gcm aead_;
+  FsyncPolicy policy_;
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t size_bytes_ = 0;  // what was written (the next record's offset)
+  std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> scratch_;
+  bool unsynced_ = false;
+  std::uint64_t last_sync_us_;
+  std::uint64_t syncs_ = 0;
+  Status failed_;
+};
+
+}  // namespace triad::journal

@@ -1,0 +1,252 @@
+// Core::recover: a front end restarted from its input journal continues the
+// sequence, answers earlier ids with their original decision, and replays
+// the journal to fresh replicas without the deadline turning it into
+// fail-safe declines. Driven in one process: the Core and three ReplicaNodes
+// (the code of triad-replica) joined synchronously, on a test clock.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "crypto/hash.h"
+#include "frontend/core.h"
+#include "replica/node.h"
+#include "rules/engine.h"
+#include "sample/sample.h"
+#include "sim/sim.h"
+#include "wire/codec.h"
+
+namespace triad::frontend {
+namespace {
+
+struct Reply {
+  std::uint64_t tag = 0;
+  std::string error;
+  std::uint64_t seq = 0;
+  std::int64_t ts_ms = 0;
+  std::string code;
+  bool replayed = false;
+};
+
+class MiniCluster {
+ public:
+  explicit MiniCluster(const std::string& card_text) {
+    EXPECT_TRUE(rules::parse_card_file(card_text, &cards_).is_ok());
+    initial_ = crypto::sha256("triad-state-v1" + card_text);
+    Core::Config config;
+    for (int r = 0; r < kReplicaCount; ++r) {
+      config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
+    }
+    EXPECT_TRUE(Core::create(config, now_us_, &core_).is_ok());
+  }
+
+  Core& core() { return *core_; }
+  std::uint64_t now_us() const { return now_us_; }
+  std::size_t max_in_flight_seen() const { return max_in_flight_; }
+
+  void start_replica(int r) {
+    auto rc =
+        std::make_unique<replica::ReplicaCore>(r, cards_, initial_, sim::replica_signing_key(r),
+                                               replica::Fault{}, 1, /*checkpoint_interval=*/100);
+    nodes_[static_cast<std::size_t>(r)] =
+        std::make_unique<replica::ReplicaNode>(std::move(rc), now_us_);
+    replica::ReplicaNode::Messages hello;
+    nodes_[static_cast<std::size_t>(r)]->start(now_us_, &hello);
+    for (const auto& m : hello) core_->on_replica_message(r, m, now_us_, &out_);
+    run();
+  }
+
+  void submit(const Transaction& tx, std::uint64_t tag, std::int64_t wall_ms) {
+    flatbuffers::FlatBufferBuilder fbb(512);
+    const auto request = wire::CreateSubmitRequest(fbb, tag, wire::build_transaction(fbb, tx));
+    wire::ClientRequestBuilder b(fbb);
+    b.add_submit(request);
+    fbb.Finish(b.Finish());
+    core_->on_client_message("client", {fbb.GetBufferPointer(), fbb.GetSize()}, now_us_, wall_ms,
+                             &out_);
+    core_->flush_new_entries(&out_);
+    run();
+  }
+
+  void advance(std::uint64_t us) {
+    now_us_ += us;
+    core_->on_time(now_us_, &out_);
+    run();
+  }
+
+  // Delivers every message until nothing moves.
+  void run() {
+    while (!out_.to_replicas.empty() || !out_.to_clients.empty() || !out_.decisions.empty()) {
+      max_in_flight_ = std::max(max_in_flight_, core_->in_flight());
+      auto to_replicas = std::move(out_.to_replicas);
+      auto to_clients = std::move(out_.to_clients);
+      for (const auto& d : out_.decisions) decisions[d.seq] = d;
+      out_.clear();
+      for (const auto& m : to_clients) read_reply(m.bytes);
+      for (const auto& m : to_replicas) {
+        auto& node = nodes_[static_cast<std::size_t>(m.replica)];
+        if (!node) continue;
+        replica::ReplicaNode::Messages back;
+        node->on_message(m.bytes, now_us_, &back);
+        for (const auto& b : back) core_->on_replica_message(m.replica, b, now_us_, &out_);
+      }
+    }
+  }
+
+  std::map<std::uint64_t, Reply> replies;  // by tag; the last one
+  std::map<std::uint64_t, Outbox::DecisionRecord> decisions;
+
+ private:
+  void read_reply(const std::vector<std::uint8_t>& bytes) {
+    const wire::AlignedFrame frame(bytes.data(), bytes.size());
+    const wire::ClientReply* reply = nullptr;
+    ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
+    Reply r;
+    r.tag = reply->tag();
+    if (reply->error() != nullptr) r.error = reply->error()->str();
+    if (const auto* d = reply->decision(); d != nullptr) {
+      r.seq = d->seq();
+      r.ts_ms = d->ts();
+      r.code = d->code()->str();
+      r.replayed = d->replayed();
+    }
+    replies[r.tag] = r;
+  }
+
+  rules::CardFile cards_;
+  Digest initial_{};
+  std::unique_ptr<Core> core_;
+  std::array<std::unique_ptr<replica::ReplicaNode>, kReplicaCount> nodes_;
+  std::uint64_t now_us_ = 1'000'000;
+  Outbox out_;
+  std::size_t max_in_flight_ = 0;
+};
+
+struct Traffic {
+  std::string cards;
+  std::vector<Transaction> txs;
+};
+
+Traffic make_traffic(std::size_t count) {
+  sample::Options options;
+  options.seed = 11;
+  options.card_count = 40;
+  options.transaction_count = count;
+  Traffic t;
+  t.cards = sample::generate_card_file(options);
+  for (const std::string& line : sample::generate_traffic(options)) {
+    Transaction tx;
+    EXPECT_TRUE(parse_transaction_json(line, &tx).is_ok());
+    t.txs.push_back(tx);
+  }
+  return t;
+}
+
+constexpr std::int64_t kWallMs = 1'760'000'000'000;
+
+TEST(CoreRecover, ContinuesAfterTheJournalAndAnswersEarlierIdsWithTheOriginalDecision) {
+  const Traffic traffic = make_traffic(120);
+  constexpr std::size_t kBefore = 100;  // decided before the "crash"
+
+  // The first life: kBefore transactions decided; what the journal would hold.
+  MiniCluster first(traffic.cards);
+  for (int r = 0; r < kReplicaCount; ++r) first.start_replica(r);
+  for (std::size_t i = 0; i < kBefore; ++i) {
+    first.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
+  }
+  std::vector<journal::Entry> entries;
+  for (std::uint64_t seq = 1; seq <= first.core().last_seq(); ++seq) {
+    entries.push_back({seq, first.core().sequenced_ts_ms(seq), first.core().sequenced_tx(seq)});
+  }
+  ASSERT_EQ(entries.size(), kBefore);
+  const std::int64_t last_ts_ms = entries.back().ts_ms;
+
+  // The second life, from the journal alone.
+  MiniCluster second(traffic.cards);
+  ASSERT_TRUE(second.core().recover(entries, second.now_us()).is_ok());
+  EXPECT_EQ(second.core().last_seq(), kBefore);
+  EXPECT_TRUE(second.core().recovering());
+
+  // Before the replicas are back: a new id is refused, an earlier one waits.
+  second.submit(traffic.txs[kBefore], 1000, kWallMs);
+  ASSERT_EQ(second.replies.count(1000), 1u);
+  EXPECT_EQ(second.replies[1000].error,
+            "recovering: 0 of 100 journalled transactions replayed to the replicas; retry later");
+  second.submit(traffic.txs[7], 1001, kWallMs);
+  EXPECT_EQ(second.replies.count(1001), 0u) << "waits for the replay's decision";
+  second.advance(5'000'000);  // replicas slow to start: no deadline runs yet
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+  ASSERT_EQ(second.decisions.size(), kBefore);
+  for (std::uint64_t seq = 1; seq <= kBefore; ++seq) {
+    EXPECT_EQ(second.decisions[seq].code, first.decisions[seq].code) << "seq " << seq;
+    EXPECT_EQ(second.decisions[seq].id, first.decisions[seq].id);
+  }
+  ASSERT_EQ(second.replies.count(1001), 1u);
+  const Reply& waited = second.replies[1001];
+  EXPECT_TRUE(waited.replayed);
+  EXPECT_EQ(waited.seq, 8u);
+  EXPECT_EQ(waited.code, first.replies[8].code);
+  EXPECT_EQ(waited.ts_ms, first.replies[8].ts_ms);
+
+  // Every earlier id again: its original seq, ts and code, replayed.
+  for (std::size_t i = 0; i < kBefore; ++i) {
+    second.submit(traffic.txs[i], 2000 + i, kWallMs);
+    const Reply& r = second.replies[2000 + i];
+    EXPECT_TRUE(r.replayed);
+    EXPECT_EQ(r.seq, first.replies[i + 1].seq);
+    EXPECT_EQ(r.ts_ms, first.replies[i + 1].ts_ms);
+    EXPECT_EQ(r.code, first.replies[i + 1].code);
+  }
+  // New ids continue at kBefore + 1; the clock is behind the journal's last
+  // ts (a restart on a machine whose clock stepped back): ts does not go back.
+  for (std::size_t i = kBefore; i < traffic.txs.size(); ++i) {
+    second.submit(traffic.txs[i], 3000 + i, kWallMs - 1000);
+    const Reply& r = second.replies[3000 + i];
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_FALSE(r.replayed);
+    EXPECT_EQ(r.seq, i + 1);
+    EXPECT_EQ(r.ts_ms, last_ts_ms);
+  }
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+}
+
+// A long journal goes to the replicas in windows, each seq's deadline
+// counted from when it is sent; nothing is sent until every voting replica
+// is connected.
+TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
+  const Traffic traffic = make_traffic(5000);
+  std::vector<journal::Entry> entries;
+  for (std::size_t i = 0; i < traffic.txs.size(); ++i) {
+    entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
+  }
+  MiniCluster cluster(traffic.cards);
+  ASSERT_TRUE(cluster.core().recover(entries, cluster.now_us()).is_ok());
+  cluster.start_replica(0);
+  cluster.start_replica(1);
+  cluster.advance(3'000'000);
+  EXPECT_EQ(cluster.core().replay_sent_seq(), 0u) << "replica c is still starting";
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
+  cluster.start_replica(2);
+  EXPECT_FALSE(cluster.core().recovering());
+  EXPECT_EQ(cluster.decisions.size(), entries.size());
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
+  EXPECT_LE(cluster.max_in_flight_seen(), 1024u);
+  EXPECT_GT(cluster.max_in_flight_seen(), 0u);
+}
+
+TEST(CoreRecover, RefusesAJournalThatContradictsItself) {
+  const Traffic traffic = make_traffic(3);
+  MiniCluster cluster(traffic.cards);
+  std::vector<journal::Entry> entries = {{1, kWallMs, traffic.txs[0]},
+                                         {2, kWallMs, traffic.txs[0]}};
+  const Status s = cluster.core().recover(entries, cluster.now_us());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("again at seq 2"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace triad::frontend

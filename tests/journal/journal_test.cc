@@ -1,0 +1,340 @@
+#include "journal/journal.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "crypto/hash.h"
+#include "process/process_util.h"
+
+namespace triad::journal {
+namespace {
+
+using triad::testing::read_file;
+using triad::testing::TempDir;
+using triad::testing::write_file;
+
+constexpr const char* kPan = "4111111111111111";
+
+Transaction make_tx(std::uint64_t i) {
+  Transaction tx;
+  tx.id = "tx-" + std::to_string(i);
+  tx.mti = "0100";
+  tx.pan = kPan;
+  tx.proc = "000000";
+  tx.amount = static_cast<std::int64_t>(1000 + i);
+  tx.currency = "840";
+  tx.expiry = "2912";
+  tx.mcc = "5411";
+  tx.stan = "000123";
+  tx.terminal = "TERM0001";
+  tx.merchant = "SHOP";
+  if (i % 3 == 0) tx.set_malformed(Field::kBillingAmount);
+  return tx;
+}
+
+// Lines the journal logged, captured for the test's assertions.
+struct LogCapture {
+  LogCapture() { log::set_capture(&LogCapture::add, this); }
+  ~LogCapture() { log::set_capture(nullptr, nullptr); }
+  static void add(void* self, log::Level, std::string_view text) {
+    static_cast<LogCapture*>(self)->lines.emplace_back(text);
+  }
+  std::vector<std::string> lines;
+};
+
+class JournalTest : public ::testing::Test {
+ protected:
+  std::string path() const { return tmp_.file("journal"); }
+
+  Status open(Recovery* r, std::unique_ptr<Journal>* j,
+              FsyncPolicy policy = {FsyncPolicy::Kind::kBatch, 0}) {
+    return Journal::open(path(), key_, policy, 0, r, j);
+  }
+
+  // A journal holding seqs 1..n; the file offset where each record starts.
+  std::vector<std::uint64_t> write_records(std::uint64_t n) {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    EXPECT_TRUE(open(&r, &j).is_ok());
+    std::vector<std::uint64_t> offsets;
+    for (std::uint64_t seq = 1; seq <= n; ++seq) {
+      offsets.push_back(j->size_bytes());
+      j->append(seq, 1'700'000'000'000 + static_cast<std::int64_t>(seq), make_tx(seq));
+      EXPECT_TRUE(j->commit(seq).is_ok());
+    }
+    offsets.push_back(j->size_bytes());
+    EXPECT_TRUE(j->close().is_ok());
+    return offsets;
+  }
+
+  TempDir tmp_;
+  crypto::SymmetricKey key_ = crypto::SymmetricKey::generate();
+};
+
+TEST(FsyncPolicy, Parses) {
+  FsyncPolicy p;
+  ASSERT_TRUE(parse_fsync_policy("batch", &p).is_ok());
+  EXPECT_EQ(p.kind, FsyncPolicy::Kind::kBatch);
+  ASSERT_TRUE(parse_fsync_policy("never", &p).is_ok());
+  EXPECT_EQ(p.kind, FsyncPolicy::Kind::kNever);
+  ASSERT_TRUE(parse_fsync_policy("interval:25", &p).is_ok());
+  EXPECT_EQ(p.kind, FsyncPolicy::Kind::kInterval);
+  EXPECT_EQ(p.interval_ms, 25u);
+  EXPECT_EQ(to_string(p), "interval:25");
+  for (const char* bad : {"", "Batch", "interval", "interval:", "interval:0", "interval:-5",
+                          "interval:10x", "interval:3600001", "always"}) {
+    const Status s = parse_fsync_policy(bad, &p);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("batch, interval:MS"), std::string::npos) << s.message();
+  }
+}
+
+TEST_F(JournalTest, RoundTripAndAppendAfterReopen) {
+  write_records(50);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  ASSERT_EQ(r.entries.size(), 50u);
+  EXPECT_FALSE(r.truncated_at);
+  for (std::uint64_t i = 0; i < 50; ++i) {
+    EXPECT_EQ(r.entries[i].seq, i + 1);
+    EXPECT_EQ(r.entries[i].ts_ms, 1'700'000'000'001 + static_cast<std::int64_t>(i));
+    EXPECT_EQ(r.entries[i].tx, make_tx(i + 1));
+  }
+  EXPECT_EQ(j->last_seq(), 50u);
+  j->append(51, 1'800'000'000'000, make_tx(51));
+  ASSERT_TRUE(j->commit(1).is_ok());
+  ASSERT_TRUE(j->close().is_ok());
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  ASSERT_EQ(r.entries.size(), 51u);
+  EXPECT_EQ(r.entries.back().tx, make_tx(51));
+}
+
+TEST_F(JournalTest, NewFileIsPrivateAndEmpty) {
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  EXPECT_TRUE(r.entries.empty());
+  struct stat st {};
+  ASSERT_EQ(::stat(path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kHeaderBytes));
+}
+
+// Neither the PAN nor any other field is in the file in clear.
+TEST_F(JournalTest, NothingInClear) {
+  write_records(20);
+  const std::string bytes = read_file(path());
+  EXPECT_EQ(bytes.find(kPan), std::string::npos);
+  EXPECT_EQ(bytes.find("411111"), std::string::npos);
+  EXPECT_EQ(bytes.find("TERM0001"), std::string::npos);
+  EXPECT_EQ(bytes.find("tx-1"), std::string::npos);
+}
+
+// A kill or power loss in the middle of the last write: whatever byte it
+// stopped at, the last record is cut off, with a log line, and every earlier
+// one is intact. Appending then goes on at the cut-off seq.
+TEST_F(JournalTest, TornTailAtEveryOffsetIsTruncated) {
+  const auto offsets = write_records(5);
+  const std::string whole = read_file(path());
+  const std::uint64_t last = offsets[4];
+  for (std::uint64_t cut = last + 1; cut < whole.size(); ++cut) {
+    write_file(path(), whole.substr(0, cut));
+    LogCapture logs;
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j).is_ok()) << "cut at " << cut;
+    ASSERT_EQ(r.entries.size(), 4u) << "cut at " << cut;
+    ASSERT_TRUE(r.truncated_at);
+    EXPECT_EQ(*r.truncated_at, last);
+    EXPECT_EQ(r.truncated_bytes, cut - last);
+    ASSERT_EQ(logs.lines.size(), 1u);
+    EXPECT_NE(logs.lines[0].find("truncated a torn tail at offset " + std::to_string(last)),
+              std::string::npos)
+        << logs.lines[0];
+    EXPECT_EQ(read_file(path()).size(), last) << "the file was cut";
+    EXPECT_EQ(j->last_seq(), 4u);
+  }
+  // After the cut the journal takes seq 5 again.
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  j->append(5, 1'800'000'000'000, make_tx(99));
+  ASSERT_TRUE(j->commit(1).is_ok());
+  ASSERT_TRUE(j->close().is_ok());
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  ASSERT_EQ(r.entries.size(), 5u);
+  EXPECT_EQ(r.entries[4].tx, make_tx(99));
+  EXPECT_FALSE(r.truncated_at);
+}
+
+// Zeros after the last record (a file system that extended the file but did
+// not write the data before power went) are a torn tail too.
+TEST_F(JournalTest, ZeroFilledTailIsTruncated) {
+  const auto offsets = write_records(3);
+  write_file(path(), read_file(path()) + std::string(300, '\0'));
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  EXPECT_EQ(r.entries.size(), 3u);
+  ASSERT_TRUE(r.truncated_at);
+  EXPECT_EQ(*r.truncated_at, offsets[3]);
+}
+
+TEST_F(JournalTest, FlippedByteInTheLastRecordIsTruncated) {
+  const auto offsets = write_records(4);
+  const std::string whole = read_file(path());
+  for (std::uint64_t at = offsets[3]; at < whole.size(); at += 7) {
+    std::string bad = whole;
+    bad[at] = static_cast<char>(bad[at] ^ 0x20);
+    write_file(path(), bad);
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j).is_ok()) << "flip at " << at;
+    EXPECT_EQ(r.entries.size(), 3u);
+    ASSERT_TRUE(r.truncated_at);
+    EXPECT_EQ(*r.truncated_at, offsets[3]);
+  }
+}
+
+// Damage with valid records after it is not a torn write: refusing is the
+// only way not to drop accepted transactions silently; the file is left alone.
+TEST_F(JournalTest, FlippedByteInTheMiddleIsRefused) {
+  const auto offsets = write_records(4);
+  const std::string whole = read_file(path());
+  for (std::uint64_t at = offsets[1]; at < offsets[2]; at += 5) {
+    std::string bad = whole;
+    bad[at] = static_cast<char>(bad[at] ^ 0x01);
+    write_file(path(), bad);
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    const Status s = open(&r, &j);
+    ASSERT_EQ(s.code(), Status::Code::kCorruption) << "flip at " << at;
+    EXPECT_NE(s.message().find("damaged record at offset " + std::to_string(offsets[1])),
+              std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("followed by a valid record"), std::string::npos);
+    EXPECT_EQ(read_file(path()), bad) << "left untouched";
+  }
+}
+
+TEST_F(JournalTest, WrongKeyIsRefused) {
+  write_records(2);
+  key_ = crypto::SymmetricKey::generate();
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  const Status s = open(&r, &j);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("different key"), std::string::npos) << s.message();
+}
+
+TEST_F(JournalTest, NotAJournalIsRefused) {
+  write_file(path(), std::string(100, 'x'));
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  EXPECT_EQ(open(&r, &j).code(), Status::Code::kCorruption);
+  write_file(path(), "TRIAX");  // shorter than a header, and not ours
+  EXPECT_EQ(open(&r, &j).code(), Status::Code::kCorruption);
+}
+
+// A header cut short (creation interrupted) is written again.
+TEST_F(JournalTest, HeaderCutShortIsRewritten) {
+  write_records(0);
+  write_file(path(), read_file(path()).substr(0, 20));
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  EXPECT_EQ(read_file(path()).size(), kHeaderBytes);
+}
+
+// Records whose checksums hold but whose seqs are not 1, 2, 3...: moved,
+// dropped or repeated records are refused, never replayed.
+TEST_F(JournalTest, SeqGapsReorderingAndDuplicatesAreRefused) {
+  const auto o = write_records(3);
+  const std::string whole = read_file(path());
+  const std::string header = whole.substr(0, o[0]);
+  const auto rec = [&](std::size_t i) { return whole.substr(o[i], o[i + 1] - o[i]); };
+  for (const std::string& file : {header + rec(0) + rec(2),           // gap
+                                  header + rec(1) + rec(0) + rec(2),  // reordered
+                                  header + rec(0) + rec(0) + rec(1),  // duplicate
+                                  header + rec(1) + rec(2)}) {        // does not start at 1
+    write_file(path(), file);
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    const Status s = open(&r, &j);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption);
+    EXPECT_NE(s.message().find("missing or out of order"), std::string::npos) << s.message();
+  }
+}
+
+// A record altered with its checksum made to match: only the GCM tag sees
+// it, and since a torn write cannot do that, it is refused, even at the end.
+TEST_F(JournalTest, AuthenticationFailureIsRefused) {
+  const auto o = write_records(2);
+  std::string bytes = read_file(path());
+  const std::size_t body = o[1] + kFrameHeaderBytes;
+  const std::size_t length = o[2] - body;
+  bytes[body + 40] = static_cast<char>(bytes[body + 40] ^ 0x01);  // in the ciphertext
+  crypto::Sha256 sha;
+  sha.update(std::string_view(bytes).substr(o[1], 4));
+  sha.update(std::string_view(bytes).substr(body, length));
+  const Digest d = sha.finish();
+  std::copy_n(d.begin(), 8, bytes.begin() + static_cast<std::ptrdiff_t>(o[1] + 4));
+  write_file(path(), bytes);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  const Status s = open(&r, &j);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("authentication tag"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find(kPan), std::string::npos);
+}
+
+TEST_F(JournalTest, FsyncPolicies) {
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kBatch, 0}).is_ok());
+    for (std::uint64_t s = 1; s <= 3; ++s) {
+      j->append(s, 1, make_tx(s));
+      ASSERT_TRUE(j->commit(s).is_ok());
+    }
+    ASSERT_TRUE(j->commit(10).is_ok());  // nothing new: no sync
+    EXPECT_EQ(j->syncs(), 3u);
+    EXPECT_FALSE(j->next_sync_us());
+  }
+  ::unlink(path().c_str());
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kNever, 0}).is_ok());
+    j->append(1, 1, make_tx(1));
+    ASSERT_TRUE(j->commit(1).is_ok());
+    EXPECT_EQ(j->syncs(), 0u);
+    ASSERT_TRUE(j->close().is_ok());
+    EXPECT_EQ(j->syncs(), 1u) << "a clean stop leaves everything durable";
+  }
+  ::unlink(path().c_str());
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kInterval, 5}).is_ok());  // opened at t=0
+    j->append(1, 1, make_tx(1));
+    ASSERT_TRUE(j->commit(1'000).is_ok());
+    EXPECT_EQ(j->syncs(), 0u);
+    ASSERT_EQ(j->next_sync_us(), 5'000u);
+    ASSERT_TRUE(j->commit(4'999).is_ok());
+    EXPECT_EQ(j->syncs(), 0u);
+    ASSERT_TRUE(j->commit(5'000).is_ok());  // no new record, but the interval is up
+    EXPECT_EQ(j->syncs(), 1u);
+    EXPECT_FALSE(j->next_sync_us());
+    ASSERT_TRUE(j->commit(20'000).is_ok());  // nothing unsynced
+    EXPECT_EQ(j->syncs(), 1u);
+  }
+}
+
+}  // namespace
+}  // namespace triad::journal
