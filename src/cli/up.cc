@@ -71,8 +71,19 @@ int run_up_command(int argc, char** argv) {
           ->check(CLI::Range(0, 65535));
   app.add_option("--metrics-host", config.metrics_host, "address the metrics server listens on")
       ->capture_default_str();
+  bool no_curve = false;
+  app.add_flag("--no-curve", no_curve,
+               "plain TCP on every ZeroMQ link: no encryption, no authentication (comparisons)");
+  app.add_option("--client-allow", config.client_allow_dir,
+                 "admit only the client CURVE public keys in this directory (NAME.pub files, e.g. "
+                 "DIR/keys/curve/clients); default: any client key");
   if (const auto done = parse(app, argc, argv)) return *done;
   config.audit = !no_audit;
+  config.curve = !no_curve;
+  if (no_curve && !config.client_allow_dir.empty()) {
+    std::fprintf(stderr, "triad up: --client-allow needs CURVE; drop --no-curve\n");
+    return 2;
+  }
   if (metrics_option->count() > 0) config.metrics_port = static_cast<std::uint16_t>(metrics_port);
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_binaries[static_cast<std::size_t>(r)] =

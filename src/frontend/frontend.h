@@ -42,6 +42,12 @@ struct Config {
   // none when unset. Port 0: one the system picks (the log names it).
   std::optional<std::uint16_t> metrics_port;
   std::string metrics_host = "127.0.0.1";
+  // CURVE on every socket (keys in DIR/keys/curve, made when missing); off:
+  // plain TCP (`triad up --no-curve`).
+  bool curve = true;
+  // With CURVE: a directory of client public keys (NAME.pub); only those are
+  // admitted on the client socket. Empty: any client key is admitted.
+  std::string client_allow_dir;
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three
