@@ -526,6 +526,9 @@ class FrontEnd {
     levels.client_errors = c.client_errors;
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
+    for (std::size_t i = 0; zap_ && i < metrics::kSocketNames.size(); ++i) {
+      levels.refused_connections[i] = zap_->refused_total(metrics::kSocketNames[i]);
+    }
     metrics_->set_levels(levels);
   }
 
