@@ -23,7 +23,26 @@ namespace triad {
 struct ClientOptions {
   // How long connect() waits for the front end to answer a ping.
   int connect_timeout_ms = 5000;
+  // CURVE (ZeroMQ encryption and authentication), each key Z85 text (40
+  // characters). With curve_server_public_key set, the connection is
+  // encrypted, talks only to the holder of that key's secret half (the front
+  // end), and shows this client's key pair, which the front end may check
+  // against its allow-list. Empty: plain TCP (a front end run with
+  // `triad up --no-curve`). use_cluster_keys() fills them from a directory.
+  std::string curve_server_public_key;
+  std::string curve_public_key;
+  std::string curve_secret_key;
 };
+
+// Fills options->curve_* for the cluster whose directory (`triad up --dir`)
+// is `dir`: the front end's public key DIR/keys/curve/frontend.pub and the
+// key pair of client `client` (DIR/keys/curve/clients/CLIENT.key; "local" is
+// the one `triad up` makes). Leaves them empty when the front end running
+// there uses plain TCP. Returns NotFound naming a missing key file,
+// PermissionDenied when the secret key file can be read by group or others,
+// Corruption when a file is not a CURVE key.
+Status use_cluster_keys(const std::string& dir, ClientOptions* options,
+                        const std::string& client = "local");
 
 // The front end's decision for one transaction (interface.md, "triad submit").
 struct Decision {
@@ -50,8 +69,9 @@ struct Reply {
 class Client {
  public:
   // Connects and checks the front end answers within options.connect_timeout_ms.
-  // Returns Unavailable naming the endpoint when it does not, InvalidArgument
-  // when the endpoint is malformed.
+  // Returns Unavailable naming the endpoint when it does not (with CURVE, also
+  // when the front end refused this client's key or holds another server key),
+  // InvalidArgument when the endpoint or a CURVE key is malformed.
   static Status connect(const std::string& endpoint, const ClientOptions& options,
                         std::unique_ptr<Client>* out);
   ~Client();

@@ -20,6 +20,8 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "common/layout.h"
+#include "frontend/keys.h"
 #include "loadgen/cpu.h"
 #include "loadgen/driver.h"
 #include "loadgen/echo.h"
@@ -284,21 +286,29 @@ std::vector<double> sweep_rates(double from, double factor, double max) {
 }
 
 // Starts `spec` with its state in `state_dir` (emptied first) and sets
-// *endpoint to its client endpoint. Unavailable, with the child's standard
-// error, when it does not print its ready line in time.
+// *endpoint to its client endpoint and *client_keys to what the driver needs
+// to reach it: with `curve`, the keys `triad up` (or, for the floor, this
+// function) made in `state_dir`. Unavailable, with the child's standard error,
+// when it does not print its ready line in time.
 Status start_config(const ConfigSpec& spec, const std::string& cards_path,
-                    const std::string& state_dir, const std::string& stderr_path,
-                    std::unique_ptr<loadgen::ChildProcess>* process, std::string* endpoint) {
+                    const std::string& state_dir, const std::string& stderr_path, bool curve,
+                    std::unique_ptr<loadgen::ChildProcess>* process, std::string* endpoint,
+                    transport::CurveClient* client_keys) {
   const std::string triad_bin = self_dir() + "/triad";
   std::vector<std::string> args;
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir, ec);
   if (spec.echo_floor) {
     args = {triad_bin, "bench-echo", "--listen", "tcp://127.0.0.1:*"};
+    if (curve) {
+      TRIAD_RETURN_IF_ERROR(frontend::ensure_curve_keys(state_dir, nullptr));
+      args.insert(args.end(), {"--curve-dir", state_dir});
+    }
   } else {
-    std::error_code ec;
-    std::filesystem::remove_all(state_dir, ec);
     args = {triad_bin, "up",       "--cards",           cards_path,           "--dir",
             state_dir, "--listen", "tcp://127.0.0.1:*", "--trust-client-time"};
     args.insert(args.end(), spec.up_args.begin(), spec.up_args.end());
+    if (!curve) args.push_back("--no-curve");
   }
   *process = std::make_unique<loadgen::ChildProcess>(args, stderr_path);
   const auto ep =
@@ -310,7 +320,11 @@ Status start_config(const ConfigSpec& spec, const std::string& cards_path,
     return Status::unavailable(spec.name + " did not start (see " + stderr_path + ")\n" + ss.str());
   }
   *endpoint = *ep;
-  return Status::ok();
+  *client_keys = transport::CurveClient{};
+  if (!curve) return Status::ok();
+  return transport::load_curve_client(
+      state_dir, layout::curve_client_secret_key(state_dir, layout::kCurveLocalClient),
+      client_keys);
 }
 
 // "host (Linux 6.1 x86_64, 2 CPUs, model) 2025-01-01 12:00 UTC" for titles.
@@ -420,11 +434,17 @@ int run_bench_echo_command(int argc, char** argv) {
   CLI::App app{"(internal to triad bench) the transport-floor echo front end or replica."};
   std::string listen = "tcp://127.0.0.1:*";
   std::string replica;
+  std::string curve_dir;
+  std::string curve_key;
+  std::string curve_server_key;
   app.add_option("--listen", listen, "client endpoint of the echo front end");
   app.add_option("--replica", replica, "run as an echo replica connected to this endpoint");
+  app.add_option("--curve-dir", curve_dir, "front end: CURVE with the keys of this cluster dir");
+  app.add_option("--curve-key", curve_key, "replica: its CURVE secret key file");
+  app.add_option("--curve-server-key", curve_server_key, "replica: the front end's public key");
   if (const auto done = parse(app, argc, argv)) return *done;
-  if (!replica.empty()) return loadgen::run_echo_replica(replica);
-  return loadgen::run_echo_frontend(listen, self_dir() + "/triad");
+  if (!replica.empty()) return loadgen::run_echo_replica(replica, curve_key, curve_server_key);
+  return loadgen::run_echo_frontend(listen, self_dir() + "/triad", curve_dir);
 }
 
 int run_bench_command(int argc, char** argv) {
@@ -481,6 +501,10 @@ int run_bench_command(int argc, char** argv) {
   app.add_option("--svg", svg_path,
                  "write latency-throughput curves and percentile spectra to this SVG file");
   app.add_flag("--json", json, "print one JSON object instead of the table");
+  bool no_curve = false;
+  app.add_flag("--no-curve", no_curve,
+               "every configuration, the floor included, on plain TCP (default: CURVE, as "
+               "`triad up`)");
   app.add_option("--dir", dir,
                  "working directory (cards, cluster state, logs); default a "
                  "temporary one, removed at the end");
@@ -573,8 +597,9 @@ int run_bench_command(int argc, char** argv) {
       if (!c.active) continue;
       const std::string& name = c.spec->name;
       std::unique_ptr<loadgen::ChildProcess> process;
-      if (const Status st = start_config(*c.spec, cards_path, dir + "/" + name,
-                                         dir + "/" + name + ".stderr", &process, &ro.endpoint);
+      if (const Status st =
+              start_config(*c.spec, cards_path, dir + "/" + name, dir + "/" + name + ".stderr",
+                           !no_curve, &process, &ro.endpoint, &ro.curve);
           !st.is_ok()) {
         std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
         return 1;
@@ -630,6 +655,7 @@ int run_bench_command(int argc, char** argv) {
     nlohmann::json out = {{"duration_s", duration},
                           {"warmup_s", warmup},
                           {"rates", rates},
+                          {"curve", !no_curve},
                           {"interrupted", g_bench_stop != 0}};
     out["configurations"] = nlohmann::json::array();
     for (const auto& m : all) out["configurations"].push_back(to_json(m));

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/layout.h"
+#include "transport/curve.h"
 
 namespace triad::cli {
 namespace {
@@ -22,15 +23,28 @@ bool ask(const std::string& dir, const Json& request, Json* answer, std::string*
     *error = "no running triad up found in " + dir + " (no " + layout::control_file(dir) + ")";
     return false;
   }
+  // The control socket admits only the operator's CURVE key.
+  transport::CurveClient curve;
+  if (Status s = transport::load_curve_client(
+          dir, layout::curve_secret_key(dir, layout::kCurveOperator), &curve);
+      !s.is_ok()) {
+    *error = s.message();
+    return false;
+  }
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::req);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, 3000);
+  curve.apply(socket);
   socket.connect(endpoint);
   socket.send(zmq::buffer(request.dump()), zmq::send_flags::none);
   zmq::message_t reply;
   if (!socket.recv(reply, zmq::recv_flags::none)) {
-    *error = "the front end at " + endpoint + " did not answer within 3 s";
+    *error = "the front end at " + endpoint + " did not answer within 3 s" +
+             (curve.enabled()
+                  ? " (with CURVE: is " + layout::curve_secret_key(dir, layout::kCurveOperator) +
+                        " the operator key it was started with?)"
+                  : std::string());
     return false;
   }
   *answer = Json::parse(reply.to_string_view(), nullptr, /*allow_exceptions=*/false);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "common/layout.h"
 #include "crypto/base64.h"
 #include "triad/certificate.h"
 #include "triad/client.h"
@@ -42,7 +43,8 @@ int run_submit_command(int argc, char** argv) {
   bool summary = false;
   std::size_t window = 1000;
   int timeout_ms = 10'000;
-  app.add_option("--endpoint", endpoint, "the front end, e.g. tcp://127.0.0.1:7700")->required();
+  app.add_option("--endpoint", endpoint,
+                 "the front end, e.g. tcp://127.0.0.1:7700 (default: the one running on --dir)");
   app.add_option("input", input, "JSON Lines file, or - for standard input")->capture_default_str();
   app.add_option("--window", window, "transactions in flight at most")
       ->check(CLI::Range(1, 100'000))
@@ -50,8 +52,32 @@ int run_submit_command(int argc, char** argv) {
   app.add_option("--timeout-ms", timeout_ms, "give up when the front end is silent this long")
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a summary on standard error at the end");
-  app.add_option("--dir", keys_dir, "with --summary: verify every certificate with DIR/keys");
+  app.add_option("--dir", keys_dir,
+                 "the cluster's directory (`triad up --dir`): its CURVE keys, its endpoint when "
+                 "--endpoint is not given, and with --summary its replica keys to verify every "
+                 "certificate (default: triad-data when it exists)");
+  std::string client_name = layout::kCurveLocalClient;
+  app.add_option("--client", client_name,
+                 "CURVE client key pair to use: DIR/keys/curve/clients/NAME.key")
+      ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
+  // Without --dir, the local default cluster's keys, when there is one.
+  const std::string dir = !keys_dir.empty() ? keys_dir
+                          : std::ifstream(layout::transport_file(layout::kDefaultDir)).good()
+                              ? std::string(layout::kDefaultDir)
+                              : std::string();
+  if (endpoint.empty() && !dir.empty()) std::ifstream(layout::endpoint_file(dir)) >> endpoint;
+  if (endpoint.empty()) {
+    std::fprintf(stderr, "triad submit: give --endpoint, or --dir of a running triad up\n");
+    return 2;
+  }
+  ClientOptions options;
+  if (!dir.empty()) {
+    if (Status s = use_cluster_keys(dir, &options, client_name); !s.is_ok()) {
+      std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
 
   std::ifstream file;
   std::istream* in_stream = open_input(input, "triad submit", &file);
@@ -66,7 +92,7 @@ int run_submit_command(int argc, char** argv) {
     }
   }
   std::unique_ptr<Client> client;
-  if (Status s = Client::connect(endpoint, {}, &client); !s.is_ok()) {
+  if (Status s = Client::connect(endpoint, options, &client); !s.is_ok()) {
     std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
     return 1;
   }

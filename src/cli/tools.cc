@@ -114,12 +114,24 @@ int run_verify_command(int argc, char** argv) {
 }
 
 int run_keygen_command(int argc, char** argv) {
-  CLI::App app{"Create the replicas' Ed25519 key pairs in DIR/keys (secret keys mode 0600)."};
+  CLI::App app{
+      "Create the keys `triad up` needs in DIR/keys where missing (secret keys mode 0600): the "
+      "replicas' Ed25519 signing keys and the CURVE keys of the front end, replicas, operator "
+      "and local client; or, with --client, a new client CURVE key pair."};
   std::string dir = layout::kDefaultDir;
+  std::string client;
   app.add_option("--dir", dir, "state directory")->capture_default_str();
+  app.add_option("--client", client,
+                 "make a CURVE key pair for client NAME in DIR/keys/curve/clients (give the "
+                 "client NAME.key; `triad up --client-allow DIR/keys/curve/clients` admits it)");
   if (const auto done = parse(app, argc, argv)) return *done;
   std::string report;
-  if (Status s = frontend::ensure_replica_keys(dir, &report); !s.is_ok()) {
+  Status status = frontend::ensure_replica_keys(dir, &report);
+  if (status.is_ok()) {
+    status = client.empty() ? frontend::ensure_curve_keys(dir, &report)
+                            : frontend::make_client_curve_key(dir, client, &report);
+  }
+  if (Status s = status; !s.is_ok()) {
     std::fprintf(stderr, "triad keygen: %s\n", s.message().c_str());
     return 2;
   }

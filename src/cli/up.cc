@@ -77,12 +77,23 @@ int run_up_command(int argc, char** argv) {
                  "survives power loss), interval:MS (up to MS ms lost on power loss) or never "
                  "(survives a front end crash, not an OS crash)")
       ->capture_default_str();
+  bool no_curve = false;
+  app.add_flag("--no-curve", no_curve,
+               "plain TCP on every ZeroMQ link: no encryption, no authentication (comparisons)");
+  app.add_option("--client-allow", config.client_allow_dir,
+                 "admit only the client CURVE public keys in this directory (NAME.pub files, e.g. "
+                 "DIR/keys/curve/clients); default: any client key");
   if (const auto done = parse(app, argc, argv)) return *done;
   if (const Status s = journal::parse_fsync_policy(fsync, &config.fsync); !s.is_ok()) {
     std::fprintf(stderr, "triad up: --fsync: %s\n", s.message().c_str());
     return 2;
   }
   config.audit = !no_audit;
+  config.curve = !no_curve;
+  if (no_curve && !config.client_allow_dir.empty()) {
+    std::fprintf(stderr, "triad up: --client-allow needs CURVE; drop --no-curve\n");
+    return 2;
+  }
   if (metrics_option->count() > 0) config.metrics_port = static_cast<std::uint16_t>(metrics_port);
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_binaries[static_cast<std::size_t>(r)] =

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <zmq.hpp>
 
+#include "common/layout.h"
+#include "transport/curve.h"
 #include "wire/codec.h"
 
 namespace triad {
@@ -26,6 +28,16 @@ struct Client::Impl {
   }
 };
 
+Status use_cluster_keys(const std::string& dir, ClientOptions* options, const std::string& client) {
+  transport::CurveClient curve;
+  TRIAD_RETURN_IF_ERROR(
+      transport::load_curve_client(dir, layout::curve_client_secret_key(dir, client), &curve));
+  options->curve_server_public_key = curve.server_public_key;
+  options->curve_public_key = curve.own.public_key;
+  options->curve_secret_key = curve.own.secret_key;
+  return Status::ok();
+}
+
 Client::Client() : impl_(std::make_unique<Impl>()) {}
 Client::~Client() = default;
 
@@ -38,6 +50,17 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
   impl.socket.set(zmq::sockopt::sndhwm, 0);
   impl.socket.set(zmq::sockopt::rcvhwm, 0);
   impl.socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+  const bool curve = !options.curve_server_public_key.empty();
+  if (curve) {
+    transport::CurveClient keys;
+    keys.server_public_key = options.curve_server_public_key;
+    keys.own.public_key = options.curve_public_key;
+    keys.own.secret_key = options.curve_secret_key;
+    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.server_public_key, "the server key"));
+    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.public_key, "the client public key"));
+    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
+    keys.apply(impl.socket);
+  }
   try {
     impl.socket.connect(endpoint);
   } catch (const zmq::error_t& e) {
@@ -73,8 +96,11 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       return Status::ok();
     }
   }
-  return Status::unavailable("no Triad front end answered at " + endpoint + " within " +
-                             std::to_string(options.connect_timeout_ms) + " ms");
+  return Status::unavailable(
+      "no Triad front end answered at " + endpoint + " within " +
+      std::to_string(options.connect_timeout_ms) + " ms" +
+      (curve ? " (with CURVE: is this client's key admitted, and the server key the front end's?)"
+             : " (plain TCP: a front end with CURVE, the default, needs its keys)"));
 }
 
 Status Client::submit(std::uint64_t tag, const Transaction& tx) {

@@ -19,6 +19,33 @@ inline std::string replica_secret_key(const std::string& dir, int replica) {
 inline std::string replica_public_key(const std::string& dir, int replica) {
   return keys_dir(dir) + "/replica-" + replica_name(replica) + ".pub";
 }
+// CURVE (ZeroMQ encryption and authentication) key pairs, Z85 text, one
+// pair per party: "frontend", "replica-a".."replica-c", "operator" (`triad
+// status`, `triad inject`), and client key pairs under clients/ ("local" is
+// the default client of `triad submit --dir`, `triad bench` and the client
+// library's use_cluster_keys).
+inline std::string curve_keys_dir(const std::string& dir) { return keys_dir(dir) + "/curve"; }
+inline std::string curve_secret_key(const std::string& dir, const std::string& party) {
+  return curve_keys_dir(dir) + "/" + party + ".key";
+}
+inline std::string curve_public_key(const std::string& dir, const std::string& party) {
+  return curve_keys_dir(dir) + "/" + party + ".pub";
+}
+inline std::string curve_replica_party(int replica) {
+  return std::string("replica-") + replica_name(replica);
+}
+inline constexpr const char* kCurveFrontEnd = "frontend";
+inline constexpr const char* kCurveOperator = "operator";
+inline constexpr const char* kCurveLocalClient = "local";
+inline std::string curve_clients_dir(const std::string& dir) {
+  return curve_keys_dir(dir) + "/clients";
+}
+inline std::string curve_client_secret_key(const std::string& dir, const std::string& client) {
+  return curve_clients_dir(dir) + "/" + client + ".key";
+}
+inline std::string curve_client_public_key(const std::string& dir, const std::string& client) {
+  return curve_clients_dir(dir) + "/" + client + ".pub";
+}
 inline std::string replica_log(const std::string& dir, int replica) {
   return logs_dir(dir) + "/replica-" + replica_name(replica) + ".log";
 }
@@ -35,5 +62,7 @@ inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
 inline std::string endpoint_file(const std::string& dir) { return dir + "/endpoint"; }
 // ... and its control endpoint (`triad status`, `triad inject`) here.
 inline std::string control_file(const std::string& dir) { return dir + "/control"; }
+// ... and whether its sockets use CURVE: "curve" or "plain", one line.
+inline std::string transport_file(const std::string& dir) { return dir + "/transport"; }
 
 }  // namespace triad::layout

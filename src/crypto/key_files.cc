@@ -36,19 +36,9 @@ std::string octal_mode(mode_t mode) {
   return buf;
 }
 
-// Clears secret bytes held in a std::string before it is freed.
-class SecretString {
- public:
-  SecretString() = default;
-  ~SecretString() { OPENSSL_cleanse(text.data(), text.size()); }
-  SecretString(const SecretString&) = delete;
-  SecretString& operator=(const SecretString&) = delete;
-  std::string text;
-};
-
 // PEM text of `pkey`: PKCS#8 when `secret`, SubjectPublicKeyInfo otherwise.
 // Returns Internal on an OpenSSL failure (out of memory).
-Status to_pem(EVP_PKEY* pkey, bool secret, SecretString* out) {
+Status to_pem(EVP_PKEY* pkey, bool secret, SecretText* out) {
   BioPtr bio(BIO_new(secret ? BIO_s_secmem() : BIO_s_mem()));
   if (bio == nullptr) return Status::internal("BIO_new: " + take_openssl_error());
   int written =
@@ -107,9 +97,27 @@ std::string what_others_may_do(mode_t mode) {
   return read ? "read" : "write";
 }
 
-// Reads the whole of a key file into *out. With `secret`, refuses a file that
-// group or others can read or write.
-Status read_key_file(const std::string& path, bool secret, SecretString* out) {
+// Never asks for a passphrase: an encrypted key file fails to load instead of
+// prompting on a terminal.
+int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
+
+// "an RSA", "an ED448"... for messages.
+std::string key_type(EVP_PKEY* pkey) {
+  const char* name = EVP_PKEY_get0_type_name(pkey);
+  std::string type = name != nullptr ? name : "unknown";
+  bool vowel = std::string_view("AEIOUaeiou").find(type[0]) != std::string_view::npos;
+  return (vowel ? "an " : "a ") + type;
+}
+
+BioPtr read_only_bio(const std::string& text) {
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+}  // namespace
+
+SecretText::~SecretText() { OPENSSL_cleanse(text.data(), text.size()); }
+
+Status read_key_file(const std::string& path, bool secret, SecretText* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     int err = errno;
@@ -154,49 +162,35 @@ Status read_key_file(const std::string& path, bool secret, SecretString* out) {
   return status;
 }
 
-// Never asks for a passphrase: an encrypted key file fails to load instead of
-// prompting on a terminal.
-int no_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) { return -1; }
-
-// "an RSA", "an ED448"... for messages.
-std::string key_type(EVP_PKEY* pkey) {
-  const char* name = EVP_PKEY_get0_type_name(pkey);
-  std::string type = name != nullptr ? name : "unknown";
-  bool vowel = std::string_view("AEIOUaeiou").find(type[0]) != std::string_view::npos;
-  return (vowel ? "an " : "a ") + type;
-}
-
-BioPtr read_only_bio(const std::string& text) {
-  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-}  // namespace
-
-Status write_key_pair(const std::string& secret_path, const std::string& public_path,
-                      const SigningKey& key) {
-  EVP_PKEY* pkey = KeyAccess::pkey(key);
-  if (pkey == nullptr) return Status::invalid_argument("cannot write an empty signing key");
+Status write_key_files(const std::string& secret_path, const std::string& public_path,
+                       std::string_view secret_text, std::string_view public_text) {
   if (secret_path == public_path) {
     return Status::invalid_argument("secret and public key files are the same path " + secret_path);
   }
-  SecretString secret_pem;
-  SecretString public_pem;
-  TRIAD_RETURN_IF_ERROR(to_pem(pkey, /*secret=*/true, &secret_pem));
-  TRIAD_RETURN_IF_ERROR(to_pem(pkey, /*secret=*/false, &public_pem));
-
   bool secret_created = false;
-  Status status = create_file(secret_path, 0600, secret_pem.text, &secret_created);
+  Status status = create_file(secret_path, 0600, secret_text, &secret_created);
   if (status.is_ok()) {
     bool public_created = false;
-    status = create_file(public_path, 0644, public_pem.text, &public_created);
+    status = create_file(public_path, 0644, public_text, &public_created);
     if (!status.is_ok() && public_created) ::unlink(public_path.c_str());
   }
   if (!status.is_ok() && secret_created) ::unlink(secret_path.c_str());
   return status;
 }
 
+Status write_key_pair(const std::string& secret_path, const std::string& public_path,
+                      const SigningKey& key) {
+  EVP_PKEY* pkey = KeyAccess::pkey(key);
+  if (pkey == nullptr) return Status::invalid_argument("cannot write an empty signing key");
+  SecretText secret_pem;
+  SecretText public_pem;
+  TRIAD_RETURN_IF_ERROR(to_pem(pkey, /*secret=*/true, &secret_pem));
+  TRIAD_RETURN_IF_ERROR(to_pem(pkey, /*secret=*/false, &public_pem));
+  return write_key_files(secret_path, public_path, secret_pem.text, public_pem.text);
+}
+
 Status load_signing_key(const std::string& path, SigningKey* out) {
-  SecretString pem;
+  SecretText pem;
   TRIAD_RETURN_IF_ERROR(read_key_file(path, /*secret=*/true, &pem));
   BioPtr bio = read_only_bio(pem.text);
   if (bio == nullptr) return Status::internal("BIO_new_mem_buf: " + take_openssl_error());
@@ -218,7 +212,7 @@ Status load_signing_key(const std::string& path, SigningKey* out) {
 }
 
 Status load_public_key(const std::string& path, PublicKey* out) {
-  SecretString pem;
+  SecretText pem;
   TRIAD_RETURN_IF_ERROR(read_key_file(path, /*secret=*/false, &pem));
   BioPtr bio = read_only_bio(pem.text);
   if (bio == nullptr) return Status::internal("BIO_new_mem_buf: " + take_openssl_error());
@@ -244,7 +238,7 @@ Status load_public_key(const std::string& path, PublicKey* out) {
 
 Status write_symmetric_key(const std::string& path, const SymmetricKey& key) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  SecretString text;
+  SecretText text;
   text.text.reserve(2 * kAeadKeyBytes + 1);
   for (const std::uint8_t b : key.bytes()) {
     text.text.push_back(kDigits[b >> 4]);
@@ -258,7 +252,7 @@ Status write_symmetric_key(const std::string& path, const SymmetricKey& key) {
 }
 
 Status load_symmetric_key(const std::string& path, SymmetricKey* out) {
-  SecretString text;
+  SecretText text;
   TRIAD_RETURN_IF_ERROR(read_key_file(path, /*secret=*/true, &text));
   std::string_view hex = text.text;
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.remove_suffix(1);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/types.h"
 #include "crypto/aead.h"
@@ -47,5 +48,33 @@ Status load_public_key(const std::string& path, PublicKey* out);
 // the text is not 64 hex digits. *out is unchanged on failure.
 Status write_symmetric_key(const std::string& path, const SymmetricKey& key);
 Status load_symmetric_key(const std::string& path, SymmetricKey* out);
+// The file handling under the functions above, for other kinds of key (the
+// CURVE keys of src/transport), so every secret key file is written and
+// checked the same way.
+
+// Text that holds a secret; cleared before it is freed.
+class SecretText {
+ public:
+  SecretText() = default;
+  ~SecretText();
+  SecretText(const SecretText&) = delete;
+  SecretText& operator=(const SecretText&) = delete;
+  std::string text;
+};
+
+// Writes `secret_text` to a new file `secret_path` with mode 0600 (created
+// that way with O_EXCL) and `public_text` to a new file `public_path` with mode
+// 0644. Creates no directories and never overwrites: InvalidArgument when
+// either path already exists or both are the same path; IoError (with the
+// system's reason) when a file cannot be created or written. On failure no
+// file this call created is left behind.
+Status write_key_files(const std::string& secret_path, const std::string& public_path,
+                       std::string_view secret_text, std::string_view public_text);
+
+// Reads the whole of a key file (at most 64 KiB) into *out. With `secret`,
+// returns PermissionDenied naming the path and the mode when group or others
+// can read or write it. NotFound when it does not exist; IoError when it
+// cannot be read or is not a regular file; Corruption when it is too large.
+Status read_key_file(const std::string& path, bool secret, SecretText* out);
 
 }  // namespace triad::crypto

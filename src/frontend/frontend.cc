@@ -24,6 +24,8 @@
 #include "frontend/processes.h"
 #include "metrics/metrics.h"
 #include "rules/engine.h"
+#include "transport/curve.h"
+#include "transport/zap.h"
 #include "wire/codec.h"
 
 namespace triad::frontend {
@@ -55,6 +57,7 @@ class FrontEnd {
  public:
   FrontEnd(const Config& config, zmq::context_t& context)
       : config_(config),
+        context_(context),
         clients_(context, zmq::socket_type::router),
         replicas_(context, zmq::socket_type::router),
         control_(context, zmq::socket_type::rep) {}
@@ -85,6 +88,7 @@ class FrontEnd {
     }
     TRIAD_RETURN_IF_ERROR(Core::create(core_config, mono_us(), &core_));
     TRIAD_RETURN_IF_ERROR(open_journal(journal_key));
+    if (config_.curve) TRIAD_RETURN_IF_ERROR(set_up_curve());
     clients_.set(zmq::sockopt::linger, 0);
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
     clients_.set(zmq::sockopt::sndhwm, 0);
@@ -117,6 +121,8 @@ class FrontEnd {
   // and answering, and exits with an error.
   bool journal_failed() const { return journal_failed_; }
   const std::string& client_endpoint() const { return client_endpoint_; }
+  // "CURVE, any client key" and the like, for the start-up log line.
+  const std::string& security_summary() const { return security_summary_; }
   const std::string& control_endpoint() const { return control_endpoint_; }
   // Where the metrics are served; empty when they are off.
   std::string metrics_url() const { return metrics_ ? metrics_->url() : std::string(); }
@@ -276,6 +282,12 @@ class FrontEnd {
                                      std::to_string(config_.checkpoint_interval),
                                      "--log",
                                      layout::replica_log(config_.dir, r)};
+    if (config_.curve) {
+      argv.insert(
+          argv.end(),
+          {"--curve-key", layout::curve_secret_key(config_.dir, layout::curve_replica_party(r)),
+           "--curve-server-key", layout::curve_public_key(config_.dir, layout::kCurveFrontEnd)});
+    }
     return processes_.start(r, argv);
   }
 
@@ -309,15 +321,63 @@ class FrontEnd {
     }
   }
 
+  // Keys, the ZAP policy (which key may connect to which socket) and the
+  // socket roles: every socket of the front end is a CURVE server.
+  Status set_up_curve() {
+    const std::string& dir = config_.dir;
+    TRIAD_RETURN_IF_ERROR(transport::load_curve_key_pair(
+        layout::curve_secret_key(dir, layout::kCurveFrontEnd), &curve_keys_));
+    transport::ZapPolicy policy;
+    for (int r = 0; r < kReplicaCount; ++r) {
+      const std::string party = layout::curve_replica_party(r);
+      std::string key;
+      TRIAD_RETURN_IF_ERROR(
+          transport::load_curve_public_key(layout::curve_public_key(dir, party), &key));
+      policy.admit(kReplicaDomain, key, party);
+    }
+    std::string operator_key;
+    TRIAD_RETURN_IF_ERROR(transport::load_curve_public_key(
+        layout::curve_public_key(dir, layout::kCurveOperator), &operator_key));
+    policy.admit(kControlDomain, operator_key, layout::kCurveOperator);
+    if (config_.client_allow_dir.empty()) {
+      policy.admit_any(kClientDomain);
+      security_summary_ = "CURVE, any client key";
+    } else {
+      std::vector<std::pair<std::string, std::string>> allowed;
+      if (Status s = transport::load_curve_public_keys(config_.client_allow_dir, &allowed);
+          !s.is_ok()) {
+        return Status::invalid_argument("client allow-list: " + s.message());
+      }
+      for (const auto& [name, key] : allowed) policy.admit(kClientDomain, key, name);
+      allow_list_size_ = allowed.size();
+      security_summary_ = "CURVE, " + std::to_string(allowed.size()) +
+                          " allow-listed client keys from " + config_.client_allow_dir;
+      if (allowed.empty()) log::warn("the client allow-list is empty: no client can connect");
+    }
+    zap_ = std::make_unique<transport::ZapHandler>(context_, std::move(policy));
+    TRIAD_RETURN_IF_ERROR(zap_->start());
+    const std::pair<zmq::socket_t*, const char*> sockets[] = {
+        {&clients_, kClientDomain}, {&replicas_, kReplicaDomain}, {&control_, kControlDomain}};
+    for (const auto& [socket, domain] : sockets) {
+      transport::set_curve_server(*socket, curve_keys_, domain);
+      TRIAD_RETURN_IF_ERROR(zap_->watch(*socket, domain));
+    }
+    return Status::ok();
+  }
+
   void poll_once(long timeout_ms) {
-    zmq::pollitem_t items[] = {{clients_.handle(), 0, ZMQ_POLLIN, 0},
-                               {replicas_.handle(), 0, ZMQ_POLLIN, 0},
-                               {control_.handle(), 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq::pollitem_t>& items = poll_items_;
+    items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
+                  {replicas_.handle(), 0, ZMQ_POLLIN, 0},
+                  {control_.handle(), 0, ZMQ_POLLIN, 0}});
+    const std::size_t zap_first = zap_ ? zap_->add_poll_items(&items) : items.size();
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(timeout_ms));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
     }
+    // ZAP first: a connection waiting for its answer carries no traffic yet.
+    if (zap_) zap_->serve(std::span(items).subspan(zap_first));
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
     if (items[2].revents & ZMQ_POLLIN) receive_control();
@@ -352,6 +412,7 @@ class FrontEnd {
         log::warn("message from an unknown replica identity dropped");
         continue;
       }
+      if (zap_ && !from_own_key(r, payload)) continue;
       const bool was_connected = core_->replica(r).connected;
       core_->on_replica_message(r, bytes_of(payload), mono_us(), &out_);
       if (!was_connected && ready_ && core_->replica(r).connected) {
@@ -361,6 +422,20 @@ class FrontEnd {
       }
     }
     send_out();
+  }
+
+  // With CURVE, ZAP names each connection by its key ("replica-b"); a
+  // replica's routing id must match, so one replica's key cannot speak (or,
+  // through router_handover, take the connection) for another.
+  bool from_own_key(int r, zmq::message_t& payload) {
+    const char* user = zmq_msg_gets(payload.handle(), "User-Id");
+    if (user != nullptr && layout::curve_replica_party(r) == user) return true;
+    if (++identity_mismatches_ <= 10 || identity_mismatches_ % 1000 == 0) {
+      log::warn(std::string("dropped a message: routing id '") + replica_name(r) +
+                "' from a connection authenticated as " + (user != nullptr ? user : "nobody") +
+                " (" + std::to_string(identity_mismatches_) + " so far)");
+    }
+    return false;
   }
 
   // `triad status` and `triad inject`: one JSON request, one JSON answer.
@@ -464,17 +539,40 @@ class FrontEnd {
 
   // `triad status` also shows the audit store's counters: a drop or a
   // failed write is a gap in the audit trail that an operator must see.
+  // ... and the sockets: endpoints, CURVE, connections refused per socket.
   std::string status_with_audit(std::uint64_t now_us) const {
     std::string status = core_->status_json(now_us);
-    if (!audit_) return status;
     nlohmann::json j = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return status;
-    const audit::AuditStore::Counters c = audit_->counters();
-    j["audit"] = {{"written", c.written},
-                  {"dropped", c.dropped},
-                  {"failed", c.failed},
-                  {"expired", c.expired},
-                  {"queued", c.added - c.written - c.failed}};
+    if (audit_) {
+      const audit::AuditStore::Counters c = audit_->counters();
+      j["audit"] = {{"written", c.written},
+                    {"dropped", c.dropped},
+                    {"failed", c.failed},
+                    {"expired", c.expired},
+                    {"queued", c.added - c.written - c.failed}};
+    }
+    j["endpoints"] = {{"client", client_endpoint_},
+                      {"replica", replica_endpoint_},
+                      {"control", control_endpoint_}};
+    nlohmann::json refused = nlohmann::json::object();
+    nlohmann::json reasons = nlohmann::json::object();
+    for (const char* domain : {kClientDomain, kReplicaDomain, kControlDomain}) {
+      refused[domain] = zap_ ? zap_->refused_total(domain) : 0;
+      reasons[domain] = nlohmann::json::object();
+    }
+    if (zap_) {
+      for (const auto& [domain, by_reason] : zap_->refused()) {
+        for (const auto& [reason, n] : by_reason) reasons[domain][reason] = n;
+      }
+    }
+    j["transport"] = {{"curve", config_.curve},
+                      {"client_allow_list", config_.curve && !config_.client_allow_dir.empty()
+                                                ? nlohmann::json(allow_list_size_)
+                                                : nlohmann::json(nullptr)},
+                      {"refused_by_reason", reasons},
+                      {"replica_identity_mismatches", identity_mismatches_}};
+    j["refused_connections"] = refused;
     return j.dump();
   }
 
@@ -497,10 +595,18 @@ class FrontEnd {
     levels.client_errors = c.client_errors;
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
+    for (std::size_t i = 0; zap_ && i < metrics::kSocketNames.size(); ++i) {
+      levels.refused_connections[i] = zap_->refused_total(metrics::kSocketNames[i]);
+    }
     metrics_->set_levels(levels);
   }
 
+  static constexpr const char* kClientDomain = "client";
+  static constexpr const char* kReplicaDomain = "replica";
+  static constexpr const char* kControlDomain = "control";
+
   Config config_;
+  zmq::context_t& context_;
   zmq::socket_t clients_;
   zmq::socket_t replicas_;
   zmq::socket_t control_;
@@ -515,7 +621,13 @@ class FrontEnd {
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;
-  std::unique_ptr<metrics::Metrics> metrics_;  // null when --metrics-port is not given
+  std::unique_ptr<metrics::Metrics> metrics_;   // null when --metrics-port is not given
+  transport::CurveKeyPair curve_keys_;          // empty with --no-curve
+  std::unique_ptr<transport::ZapHandler> zap_;  // null with --no-curve
+  std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
+  std::size_t allow_list_size_ = 0;
+  std::uint64_t identity_mismatches_ = 0;
+  std::vector<zmq::pollitem_t> poll_items_;
 };
 
 int fail_start(const std::string& message) {
@@ -545,6 +657,10 @@ int run(const Config& config) {
   crypto::SymmetricKey journal_key;
   if (Status s = ensure_journal_key(config.dir, &journal_key, &report); !s.is_ok()) {
     return fail_start(s.message());
+  }
+  if (config.curve) {
+    if (Status s = ensure_curve_keys(config.dir, &report); !s.is_ok())
+      return fail_start(s.message());
   }
   if (::mkdir(layout::logs_dir(config.dir).c_str(), 0755) != 0 && errno != EEXIST) {
     return fail_start("cannot create " + layout::logs_dir(config.dir));
@@ -579,13 +695,14 @@ int run(const Config& config) {
   }
   std::ofstream(layout::endpoint_file(config.dir)) << fe.client_endpoint() << "\n";
   std::ofstream(layout::control_file(config.dir)) << fe.control_endpoint() << "\n";
+  std::ofstream(layout::transport_file(config.dir)) << (config.curve ? "curve" : "plain") << "\n";
   if (config.simplex) {
     log::warn("SIMPLEX benchmark baseline: replica a decides alone; no vote, no fault tolerance");
   }
   log::info(std::to_string(cards.cards.size()) + " cards; deadline " +
             std::to_string(config.deadline_ms) + " ms; client time " +
             (config.trust_client_time ? "trusted" : "ignored") + "; listening on " +
-            fe.client_endpoint() +
+            fe.client_endpoint() + " (" + fe.security_summary() + ")" +
             (fe.metrics_url().empty() ? "" : "; metrics at " + fe.metrics_url()));
   std::printf("ready %s\n", fe.client_endpoint().c_str());
   std::fflush(stdout);
@@ -594,6 +711,7 @@ int run(const Config& config) {
   fe.stop();
   ::unlink(layout::endpoint_file(config.dir).c_str());
   ::unlink(layout::control_file(config.dir).c_str());
+  ::unlink(layout::transport_file(config.dir).c_str());
   return fe.journal_failed() ? 1 : 0;
 }
 

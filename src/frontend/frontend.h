@@ -45,6 +45,12 @@ struct Config {
   std::string metrics_host = "127.0.0.1";
   // When the input journal (DIR/journal) is fdatasynced; see journal.h.
   journal::FsyncPolicy fsync;
+  // CURVE on every socket (keys in DIR/keys/curve, made when missing); off:
+  // plain TCP (`triad up --no-curve`).
+  bool curve = true;
+  // With CURVE: a directory of client public keys (NAME.pub); only those are
+  // admitted on the client socket. Empty: any client key is admitted.
+  std::string client_allow_dir;
 };
 
 // Runs `triad up`: prints "ready ENDPOINT" on standard output once the three

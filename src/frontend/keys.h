@@ -17,4 +17,14 @@ Status ensure_replica_keys(const std::string& dir, std::string* report);
 // group or others may read it).
 Status ensure_journal_key(const std::string& dir, crypto::SymmetricKey* key, std::string* report);
 
+// Makes DIR/keys/curve (mode 0700) and, where missing, the CURVE key pairs of
+// the front end, each replica, the operator and the default local client
+// (layout.h). Existing keys are kept; what was made is appended to *report.
+Status ensure_curve_keys(const std::string& dir, std::string* report);
+
+// Makes a new CURVE key pair for client `name` in DIR/keys/curve/clients.
+// InvalidArgument when it exists already or the name is not a plain file name
+// (letters, digits, '-', '_', '.').
+Status make_client_curve_key(const std::string& dir, const std::string& name, std::string* report);
+
 }  // namespace triad::frontend

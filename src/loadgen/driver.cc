@@ -80,6 +80,7 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   socket.set(zmq::sockopt::sndhwm, 0);
   socket.set(zmq::sockopt::rcvhwm, 0);
   socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+  options.curve.apply(socket);
   try {
     socket.connect(options.endpoint);
   } catch (const zmq::error_t& e) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "loadgen/histogram.h"
+#include "transport/curve.h"
 #include "triad/transaction.h"
 
 namespace triad::loadgen {
@@ -27,6 +28,8 @@ struct RunOptions {
   double warmup_s = 2;     // sent first, at the same rate, not measured
   int grace_ms = 3000;     // wait for late replies after the last send
   int connect_timeout_ms = 10'000;
+  // The front end's CURVE key and the driver's own pair; none: plain TCP.
+  transport::CurveClient curve;
   // Set (by a signal handler) to stop the run early; may be null.
   const volatile std::sig_atomic_t* stop = nullptr;
 };

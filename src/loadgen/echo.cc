@@ -9,7 +9,11 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/layout.h"
+#include "common/types.h"
 #include "loadgen/process.h"
+#include "transport/curve.h"
+#include "transport/zap.h"
 #include "wire/codec.h"
 
 namespace triad::loadgen {
@@ -49,14 +53,25 @@ struct Pending {
 
 }  // namespace
 
-int run_echo_replica(const std::string& endpoint) {
+int run_echo_replica(const std::string& endpoint, const std::string& curve_key,
+                     const std::string& curve_server_key) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   install_signals();
+  transport::CurveClient curve;
+  if (!curve_key.empty()) {
+    Status s = transport::load_curve_key_pair(curve_key, &curve.own);
+    if (s.is_ok()) s = transport::load_curve_public_key(curve_server_key, &curve.server_public_key);
+    if (!s.is_ok()) {
+      std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::sndhwm, 0);
   socket.set(zmq::sockopt::rcvhwm, 0);
+  curve.apply(socket);
   socket.connect(endpoint);
   socket.send(zmq::str_buffer("hello"), zmq::send_flags::none);
   const std::vector<std::uint8_t> reply(kEchoReplyBytes, 0x5a);
@@ -74,7 +89,30 @@ int run_echo_replica(const std::string& endpoint) {
   return 0;
 }
 
-int run_echo_frontend(const std::string& listen, const std::string& self_exe) {
+// The echo front end's CURVE set-up, as the real front end's: its key pair,
+// any client key on the client socket, the three replica keys on the other.
+Status set_up_echo_curve(const std::string& dir, zmq::context_t& context, zmq::socket_t& clients,
+                         zmq::socket_t& replicas, std::unique_ptr<transport::ZapHandler>* zap) {
+  transport::CurveKeyPair own;
+  TRIAD_RETURN_IF_ERROR(
+      transport::load_curve_key_pair(layout::curve_secret_key(dir, layout::kCurveFrontEnd), &own));
+  transport::ZapPolicy policy;
+  policy.admit_any("client");
+  for (int r = 0; r < kReplicaCount; ++r) {
+    std::string key;
+    TRIAD_RETURN_IF_ERROR(transport::load_curve_public_key(
+        layout::curve_public_key(dir, layout::curve_replica_party(r)), &key));
+    policy.admit("replica", key, layout::curve_replica_party(r));
+  }
+  *zap = std::make_unique<transport::ZapHandler>(context, std::move(policy));
+  TRIAD_RETURN_IF_ERROR((*zap)->start());
+  transport::set_curve_server(clients, own, "client");
+  transport::set_curve_server(replicas, own, "replica");
+  return Status::ok();
+}
+
+int run_echo_frontend(const std::string& listen, const std::string& self_exe,
+                      const std::string& curve_dir) {
   install_signals();
   zmq::context_t context(1);
   zmq::socket_t clients(context, zmq::socket_type::router);
@@ -83,6 +121,13 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe) {
     s->set(zmq::sockopt::linger, 0);
     s->set(zmq::sockopt::sndhwm, 0);
     s->set(zmq::sockopt::rcvhwm, 0);
+  }
+  std::unique_ptr<transport::ZapHandler> zap;
+  if (!curve_dir.empty()) {
+    if (Status s = set_up_echo_curve(curve_dir, context, clients, replicas, &zap); !s.is_ok()) {
+      std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+      return 2;
+    }
   }
   try {
     clients.bind(listen);
@@ -94,15 +139,27 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe) {
   const std::string replica_ep = replicas.get(zmq::sockopt::last_endpoint);
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int i = 0; i < 3; ++i) {
-    children.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{self_exe, "bench-echo", "--replica", replica_ep}));
+    std::vector<std::string> argv{self_exe, "bench-echo", "--replica", replica_ep};
+    if (zap) {
+      argv.insert(
+          argv.end(),
+          {"--curve-key", layout::curve_secret_key(curve_dir, layout::curve_replica_party(i)),
+           "--curve-server-key", layout::curve_public_key(curve_dir, layout::kCurveFrontEnd)});
+    }
+    children.push_back(std::make_unique<ChildProcess>(argv));
   }
+  // ZAP requests are answered in the same loops as the traffic.
+  const auto with_zap = [&](std::vector<zmq::pollitem_t> items) {
+    if (zap) zap->add_poll_items(&items);
+    return items;
+  };
   // Wait for the three hellos.
   std::vector<zmq::message_t> ids;
-  std::vector<zmq::pollitem_t> rep_item{{replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> rep_item = with_zap({{replicas.handle(), 0, ZMQ_POLLIN, 0}});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (ids.size() < 3 && g_echo_stop == 0 && std::chrono::steady_clock::now() < deadline) {
     poll_some(rep_item, 100);
+    if (zap) zap->serve(std::span(rep_item).subspan(1));
     zmq::message_t id;
     while (recv_dontwait(replicas, id)) {
       zmq::message_t body;
@@ -121,14 +178,15 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe) {
   std::uint64_t next_key = 1;
   flatbuffers::FlatBufferBuilder fbb(1024);
   const std::vector<std::uint8_t> dummy_cert(kEchoReplyBytes, 0xa5);
-  std::vector<zmq::pollitem_t> items{{clients.handle(), 0, ZMQ_POLLIN, 0},
-                                     {replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> items =
+      with_zap({{clients.handle(), 0, ZMQ_POLLIN, 0}, {replicas.handle(), 0, ZMQ_POLLIN, 0}});
   auto send_reply = [&](zmq::message_t& client) {
     clients.send(client, zmq::send_flags::sndmore);
     clients.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
   };
   while (g_echo_stop == 0) {
     poll_some(items, 100);
+    if (zap) zap->serve(std::span(items).subspan(2));
     zmq::message_t client;
     while (recv_dontwait(clients, client)) {
       zmq::message_t body;

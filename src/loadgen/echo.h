@@ -17,11 +17,17 @@ inline constexpr std::size_t kEchoReplyBytes = 256;
 
 // `triad bench-echo --listen EP`: binds the client endpoint, starts three
 // `SELF bench-echo --replica EP2` children, prints "ready ENDPOINT" and serves
-// until SIGINT/SIGTERM. Returns the exit status.
-int run_echo_frontend(const std::string& listen, const std::string& self_exe);
+// until SIGINT/SIGTERM. Returns the exit status. With `curve_dir` (a cluster
+// directory whose CURVE keys exist, layout.h), both hops use CURVE as `triad
+// up` does: the same keys, roles and ZAP check, so the floor carries the
+// same per-message encryption as the cluster it is compared with.
+int run_echo_frontend(const std::string& listen, const std::string& self_exe,
+                      const std::string& curve_dir);
 
 // `triad bench-echo --replica EP`: connects to the echo front end and answers
 // every message at once. Ends with its parent (PR_SET_PDEATHSIG) or a signal.
-int run_echo_replica(const std::string& endpoint);
+// With `curve_key` and `curve_server_key` (files), a CURVE client.
+int run_echo_replica(const std::string& endpoint, const std::string& curve_key,
+                     const std::string& curve_server_key);
 
 }  // namespace triad::loadgen

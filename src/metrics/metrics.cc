@@ -122,6 +122,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       total("triad_late_verdicts_total", "Verdicts that arrived after their seq was closed");
   malformed_replica_messages_ = total("triad_malformed_replica_messages_total",
                                       "Replica messages that failed the verifier or checks");
+  auto& refused = prometheus::BuildCounter()
+                      .Name("triad_refused_connections_total")
+                      .Help(
+                          "Connections refused by CURVE authentication (key not admitted, no "
+                          "CURVE, wrong server key), by socket")
+                      .Register(r);
+  for (std::size_t i = 0; i < kSocketNames.size(); ++i) {
+    refused_connections_[i] = Total{&refused.Add({{"socket", kSocketNames[i]}})};
+  }
   set_levels(Levels{});
 }
 
@@ -189,6 +198,9 @@ void Metrics::set_levels(const Levels& levels) {
   client_errors_.advance_to(levels.client_errors);
   late_verdicts_.advance_to(levels.late_verdicts);
   malformed_replica_messages_.advance_to(levels.malformed_replica_messages);
+  for (std::size_t i = 0; i < kSocketNames.size(); ++i) {
+    refused_connections_[i].advance_to(levels.refused_connections[i]);
+  }
 }
 
 std::string Metrics::render() const {

@@ -45,7 +45,12 @@ struct Levels {
   std::uint64_t client_errors = 0;
   std::uint64_t late_verdicts = 0;
   std::uint64_t malformed_replica_messages = 0;
+  // Connections refused by CURVE/ZAP on the client, replica and control
+  // sockets (kSocketNames order).
+  std::array<std::uint64_t, 3> refused_connections{};
 };
+
+inline constexpr std::array<const char*, 3> kSocketNames = {"client", "replica", "control"};
 
 class Metrics {
  public:
@@ -109,6 +114,7 @@ class Metrics {
   Total client_errors_;
   Total late_verdicts_;
   Total malformed_replica_messages_;
+  std::array<Total, kSocketNames.size()> refused_connections_;
   // Declared last so it is destroyed first: no scrape runs while the
   // metrics it reads are torn down.
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   app.add_option("--cards", config.cards_path, "card file (CSV, rules.md section 2)");
   app.add_option("--key", config.key_path, "Ed25519 secret key (PEM, mode 0600)");
   app.add_option("--connect", config.endpoint, "front end replica endpoint");
+  app.add_option("--curve-key", config.curve_key_path,
+                 "CURVE secret key of this replica (Z85, mode 0600); with --curve-server-key");
+  app.add_option("--curve-server-key", config.curve_server_key_path,
+                 "the front end's CURVE public key: only its holder is talked to");
   app.add_option("--inject", fault, "fault to inject (interface.md)");
   app.add_option("--seed", config.seed, "seed of the injected fault");
   app.add_option("--log", config.log_path, "also append logs to this file");

@@ -20,6 +20,7 @@
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
 #include "replica/node.h"
+#include "transport/curve.h"
 #include "wire/codec.h"
 
 namespace triad::replica {
@@ -169,12 +170,14 @@ namespace {
 // signals and the monotonic clock. All the protocol is in the node.
 class Loop {
  public:
-  Loop(const Config& config, std::unique_ptr<ReplicaCore> core)
+  Loop(const Config& config, std::unique_ptr<ReplicaCore> core, transport::CurveClient curve)
       : config_(config),
         node_(std::move(core), now_us()),
-        socket_(context_, zmq::socket_type::dealer) {}
+        socket_(context_, zmq::socket_type::dealer),
+        curve_(std::move(curve)) {}
 
   int run() {
+    curve_.apply(socket_);
     const std::string routing_id(1, replica_name(config_.replica));
     socket_.set(zmq::sockopt::routing_id, routing_id);
     socket_.set(zmq::sockopt::linger, 0);
@@ -240,6 +243,7 @@ class Loop {
   ReplicaNode node_;
   zmq::context_t context_{1};
   zmq::socket_t socket_;
+  transport::CurveClient curve_;
   ReplicaNode::Messages out_;
 };
 
@@ -330,13 +334,25 @@ int run(const Config& config) {
   if (Status s = load_cards(config.cards_path, &cards, &initial_state); !s.is_ok()) return fail(s);
   crypto::SigningKey key;
   if (Status s = crypto::load_signing_key(config.key_path, &key); !s.is_ok()) return fail(s);
+  transport::CurveClient curve;
+  if (config.curve_key_path.empty() != config.curve_server_key_path.empty()) {
+    return fail(Status::invalid_argument("--curve-key and --curve-server-key go together"));
+  }
+  if (!config.curve_key_path.empty()) {
+    if (Status s = transport::load_curve_key_pair(config.curve_key_path, &curve.own); !s.is_ok())
+      return fail(s);
+    if (Status s = transport::load_curve_public_key(config.curve_server_key_path,
+                                                    &curve.server_public_key);
+        !s.is_ok())
+      return fail(s);
+  }
   auto core = std::make_unique<ReplicaCore>(config.replica, cards, initial_state, std::move(key),
                                             config.fault, config.seed, config.checkpoint_interval);
   log::info("started: " + std::to_string(cards.cards.size()) + " cards, fingerprint \"" +
             build_fingerprint() + "\", fault " + to_string(config.fault) + ", front end " +
-            config.endpoint);
+            config.endpoint + (curve.enabled() ? " (CURVE)" : " (plain TCP)"));
   try {
-    return Loop(config, std::move(core)).run();
+    return Loop(config, std::move(core), std::move(curve)).run();
   } catch (const zmq::error_t& e) {
     return fail(Status::io_error(std::string("ZeroMQ: ") + e.what()));
   }

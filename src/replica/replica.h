@@ -92,6 +92,11 @@ struct Config {
   std::string cards_path;
   std::string key_path;
   std::string endpoint;  // the front end's replica socket
+  // CURVE: this replica's secret key and the front end's public key (both
+  // files, layout.h). Set: the link is encrypted and the replica talks only
+  // to the holder of the front end's secret key. Empty: plain TCP.
+  std::string curve_key_path;
+  std::string curve_server_key_path;
   Fault fault;
   std::uint64_t seed = 1;
   std::string log_path;  // empty: standard error only

@@ -138,6 +138,20 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   EXPECT_EQ(value_of(text, "triad_client_errors_total"), "2");
 }
 
+TEST(Metrics, RefusedConnectionsBySocket) {
+  Metrics m;
+  std::string text = m.render();
+  EXPECT_EQ(value_of(text, "triad_refused_connections_total{socket=\"replica\"}"), "0");
+  Levels l;
+  l.refused_connections = {3, 1, 0};
+  m.set_levels(l);
+  m.set_levels(l);
+  text = m.render();
+  EXPECT_EQ(value_of(text, "triad_refused_connections_total{socket=\"client\"}"), "3");
+  EXPECT_EQ(value_of(text, "triad_refused_connections_total{socket=\"replica\"}"), "1");
+  EXPECT_EQ(value_of(text, "triad_refused_connections_total{socket=\"control\"}"), "0");
+}
+
 TEST(Metrics, ServesTheTextFormatOverHttp) {
   Metrics m;
   ASSERT_TRUE(m.serve("127.0.0.1", 0).is_ok());

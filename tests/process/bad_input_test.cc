@@ -7,7 +7,9 @@
 #include <zmq.hpp>
 
 #include "cluster.h"
+#include "common/layout.h"
 #include "process_util.h"
+#include "transport/curve.h"
 #include "wire/codec.h"
 
 namespace triad::testing {
@@ -30,9 +32,10 @@ std::string tx(const std::string& id, const std::string& amount_json = "1000") {
 std::vector<Json> submit(const Cluster& cluster, const TempDir& tmp, const std::string& lines) {
   write_file(tmp.file("in.jsonl"), lines);
   std::string out;
-  EXPECT_EQ(
-      run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), tmp.file("in.jsonl")}, &out),
-      0);
+  EXPECT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
+                 tmp.file("in.jsonl")},
+                &out),
+            0);
   std::vector<Json> result;
   std::stringstream ss(out);
   for (std::string line; std::getline(ss, line);) result.push_back(Json::parse(line));
@@ -90,6 +93,15 @@ TEST_F(BadInput, HugeAndRandomFramesOnTheClientSocketAreAnsweredWithErrors) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, 10'000);
+  // The cluster's own local client key: the junk must reach the front end.
+  transport::CurveClient curve;
+  ASSERT_TRUE(transport::load_curve_client(
+                  cluster_->dir(),
+                  layout::curve_client_secret_key(cluster_->dir(), layout::kCurveLocalClient),
+                  &curve)
+                  .is_ok());
+  ASSERT_TRUE(curve.enabled());
+  curve.apply(socket);
   socket.connect(cluster_->endpoint());
 
   const auto expect_error = [&](const std::string& needle) {

@@ -112,10 +112,11 @@ void write_lines(const std::string& path, const std::vector<std::string>& lines,
 }
 
 // `triad submit` of the file at `path`: its exit status; its output in *out.
-int submit_file(const std::string& endpoint, const std::string& path, std::string* out,
+int submit_file(const Cluster& cluster, const std::string& path, std::string* out,
                 const char* window = kWindow) {
-  return run({bin("triad"), "submit", "--endpoint", endpoint, "--window", window, path}, out, "",
-             300'000);
+  return run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
+              "--window", window, path},
+             out, "", 300'000);
 }
 
 // Submits traffic lines [from, to) and appends the raw output lines to *raw.
@@ -125,7 +126,7 @@ void submit_lines(const Cluster& cluster, const TempDir& tmp, const std::vector<
   const std::string in = tmp.file("in-" + std::to_string(from) + ".jsonl");
   write_lines(in, lines, from, to);
   std::string out;
-  ASSERT_EQ(submit_file(cluster.endpoint(), in, &out, window), 0)
+  ASSERT_EQ(submit_file(cluster, in, &out, window), 0)
       << "every line got an answer; stderr of triad up:\n"
       << read_file(tmp.file("up.stderr"));
   const auto got = lines_of(out);
@@ -840,8 +841,8 @@ TEST(Acceptance, CrashedReplicaGoesDownRepairingHealthyWhileEveryRequestSucceeds
   std::thread traffic([&] {
     for (std::size_t from = 0; from < kCount; from += kBatch) {
       std::string out;
-      exits.push_back(submit_file(cluster.endpoint(),
-                                  tmp.file("batch-" + std::to_string(from) + ".jsonl"), &out));
+      exits.push_back(
+          submit_file(cluster, tmp.file("batch-" + std::to_string(from) + ".jsonl"), &out));
       const auto got = lines_of(out);
       raw.insert(raw.end(), got.begin(), got.end());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -21,8 +21,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "keys: %s\n", s.to_string().c_str());
     return 1;
   }
+  // The cluster's CURVE keys: the front end's public key (the connection is
+  // encrypted and reaches only it) and this client's own key pair.
+  triad::ClientOptions options;
+  if (triad::Status s = triad::use_cluster_keys(argv[2], &options); !s.is_ok()) {
+    std::fprintf(stderr, "CURVE keys: %s\n", s.to_string().c_str());
+    return 1;
+  }
   std::unique_ptr<triad::Client> client;
-  if (triad::Status s = triad::Client::connect(argv[1], {}, &client); !s.is_ok()) {
+  if (triad::Status s = triad::Client::connect(argv[1], options, &client); !s.is_ok()) {
     std::fprintf(stderr, "connect: %s\n", s.to_string().c_str());
     return 1;
   }

@@ -1,0 +1,93 @@
+// Who may connect to a CURVE server socket: the ZAP policy (a pure decision,
+// unit-tested) and the ZAP handler that applies it inside a process (RFC 27,
+// inproc://zeromq.zap.01), counting and logging every refusal.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+
+#include "triad/status.h"
+
+namespace triad::transport {
+
+struct ZapDecision {
+  bool allowed = false;
+  std::string user_id;  // when allowed: the key's name (messages carry it as "User-Id")
+  std::string reason;   // when refused: why, for logs and counters (no secret in it)
+};
+
+// Per ZAP domain (one per server socket: "client", "replica", "control"),
+// the client keys it admits. A domain nobody configured admits nothing.
+class ZapPolicy {
+ public:
+  // Admits every CURVE client key on `domain` (encrypted, not authenticated:
+  // the client socket without an allow-list). user_id is "any".
+  void admit_any(const std::string& domain);
+  // Admits `public_key_z85` on `domain`, as `user_id`.
+  void admit(const std::string& domain, const std::string& public_key_z85,
+             const std::string& user_id);
+
+  // The decision for a client of `domain` using `mechanism` ("CURVE",
+  // "NULL", "PLAIN") and, for CURVE, its 32-byte public key `credential`.
+  ZapDecision decide(std::string_view domain, std::string_view mechanism,
+                     std::span<const std::uint8_t> credential) const;
+
+ private:
+  struct Domain {
+    bool any = false;
+    std::map<std::string, std::string> keys;  // Z85 public key -> user id
+  };
+  std::map<std::string, Domain, std::less<>> domains_;
+};
+
+// Serves ZAP requests for the CURVE server sockets of one ZeroMQ context, and
+// counts the connections refused on each domain: by the policy, and (with
+// watch()) by a failed handshake before ZAP is asked (a plain client on a
+// CURVE socket, a client that pinned another server key). Driven by its
+// owner's poll loop; not thread-safe.
+class ZapHandler {
+ public:
+  ZapHandler(zmq::context_t& context, ZapPolicy policy);
+
+  // Binds inproc://zeromq.zap.01; call before the server sockets bind.
+  // Unavailable when another handler is bound in this context.
+  Status start();
+
+  // Also counts the failed handshakes of `socket` under `domain`.
+  Status watch(zmq::socket_ref socket, const std::string& domain);
+
+  // Appends its sockets to a poll set (POLLIN); pass the same position to
+  // serve() after zmq::poll.
+  std::size_t add_poll_items(std::vector<zmq::pollitem_t>* items);
+  // Answers the ZAP requests and reads the monitor events that are ready.
+  void serve(std::span<const zmq::pollitem_t> items);
+
+  // domain -> reason -> connections refused.
+  const std::map<std::string, std::map<std::string, std::uint64_t>>& refused() const {
+    return refused_;
+  }
+  std::uint64_t refused_total(const std::string& domain) const;
+
+ private:
+  void answer_request();
+  void read_monitor(std::size_t index);
+  void count(const std::string& domain, const std::string& reason, const std::string& detail);
+
+  zmq::context_t& context_;
+  ZapPolicy policy_;
+  zmq::socket_t zap_;
+  struct Monitor {
+    std::string domain;
+    zmq::socket_t socket;
+  };
+  std::vector<Monitor> monitors_;
+  std::map<std::string, std::map<std::string, std::uint64_t>> refused_;
+  std::map<std::string, std::uint64_t> totals_;
+};
+
+}  // namespace triad::transport

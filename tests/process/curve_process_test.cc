@@ -1,0 +1,376 @@
+// CURVE on a real cluster (`triad up`, loopback): who is refused and counted,
+// and what the wire shows. Each check that something is unreadable or
+// refused is paired with the same check passing on --no-curve or with the
+// right key, so a broken check cannot pass by accident.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
+
+#include "cluster.h"
+#include "common/layout.h"
+#include "process_util.h"
+#include "transport/curve.h"
+#include "triad/client.h"
+
+namespace triad::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kCards =
+    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+    "4111111111111111,2912,A,840,500000,100000,\n";
+constexpr const char* kPan = "4111111111111111";
+
+std::string tx_line(const std::string& id) {
+  return R"({"id":")" + id + R"(","mti":"0100","pan":")" + kPan +
+         R"(","proc":"000000","amount":1234,"currency":"840","expiry":"2912","mcc":"5411",)"
+         R"("stan":"000001","terminal":"TERM0001","merchant":"SHOP","ts":1798761600000})";
+}
+
+Transaction tx_of(const std::string& id) {
+  Transaction tx;
+  EXPECT_TRUE(parse_transaction_json(tx_line(id), &tx).is_ok());
+  return tx;
+}
+
+Json status_of(const std::string& dir) {
+  std::string out;
+  if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out, "", 20'000) != 0) return {};
+  return Json::parse(out, nullptr, /*allow_exceptions=*/false);
+}
+
+// Polls `triad status` until `pred` holds (or 10 s pass); the last status.
+template <typename Pred>
+Json status_until(const std::string& dir, Pred pred) {
+  Json s;
+  for (int i = 0; i < 100; ++i) {
+    s = status_of(dir);
+    if (s.is_object() && pred(s)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return s;
+}
+
+int port_of(const std::string& endpoint) {
+  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+}
+
+// Connects with `options`; submits one transaction and waits for its answer.
+Status submit_one(const std::string& endpoint, const ClientOptions& options,
+                  const std::string& id) {
+  std::unique_ptr<Client> client;
+  TRIAD_RETURN_IF_ERROR(Client::connect(endpoint, options, &client));
+  TRIAD_RETURN_IF_ERROR(client->submit(1, tx_of(id)));
+  Reply reply;
+  TRIAD_RETURN_IF_ERROR(client->next_reply(10'000, &reply));
+  return reply.status;
+}
+
+// A TCP relay on loopback between a client and the front end that keeps a
+// copy of every byte, both ways: what someone on the wire would see.
+class Relay {
+ public:
+  explicit Relay(int target_port) : target_port_(target_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(listen_fd_, 8), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Relay() {
+    stop_ = true;
+    thread_.join();
+    for (const auto& [a, b] : pairs_) {
+      ::close(a);
+      ::close(b);
+    }
+    ::close(listen_fd_);
+  }
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string recorded() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bytes_;
+  }
+
+ private:
+  int connect_target() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  void loop() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+      for (const auto& [a, b] : pairs_) {
+        fds.push_back({a, POLLIN, 0});
+        fds.push_back({b, POLLIN, 0});
+      }
+      if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        const int server = client >= 0 ? connect_target() : -1;
+        if (server >= 0) {
+          pairs_.emplace_back(client, server);
+        } else if (client >= 0) {
+          ::close(client);
+        }
+        continue;  // the fd list changed
+      }
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        const auto& pair = pairs_[(i - 1) / 2];
+        const int from = fds[i].fd;
+        const int to = from == pair.first ? pair.second : pair.first;
+        char buf[65536];
+        const ssize_t n = ::read(from, buf, sizeof buf);
+        if (n <= 0) {
+          ::shutdown(to, SHUT_RDWR);
+          continue;
+        }
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          bytes_.append(buf, static_cast<std::size_t>(n));
+        }
+        for (ssize_t done = 0; done < n;) {
+          const ssize_t w = ::write(to, buf + done, static_cast<std::size_t>(n - done));
+          if (w <= 0) break;
+          done += w;
+        }
+      }
+    }
+  }
+
+  int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::pair<int, int>> pairs_;  // (client side, front-end side)
+  std::mutex mutex_;
+  std::string bytes_;
+};
+
+// Submits one transaction through a relay with `triad submit`; what the relay saw.
+std::string wire_of_one_submit(const TempDir& tmp, const Cluster& cluster, const std::string& id) {
+  Relay relay(port_of(cluster.endpoint()));
+  write_file(tmp.file(id + ".jsonl"), tx_line(id) + "\n");
+  std::string out;
+  EXPECT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", relay.endpoint(),
+                 tmp.file(id + ".jsonl")},
+                &out),
+            0);
+  EXPECT_NE(out.find("\"id\":\"" + id + "\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"code\":\"00\""), std::string::npos) << out;
+  return relay.recorded();
+}
+
+// A plain (no CURVE) DEALER sends a malformed frame to the client socket; true
+// when anything came back within `timeout_ms` (a plain front end answers it
+// with an error).
+bool plain_socket_gets_answer(const std::string& endpoint, int timeout_ms) {
+  zmq::context_t context(1);
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  socket.connect(endpoint);
+  socket.send(zmq::str_buffer("not a request"), zmq::send_flags::none);
+  zmq::message_t reply;
+  return socket.recv(reply, zmq::recv_flags::none).has_value();
+}
+
+class CurveCluster : public ::testing::Test {
+ protected:
+  void SetUp() override { write_file(tmp_.file("cards.csv"), kCards); }
+  void TearDown() override {
+    for (auto& c : clusters_) EXPECT_EQ(c->stop(), 0);
+    EXPECT_TRUE(processes_mentioning(tmp_.path()).empty());
+    EXPECT_TRUE(processes_mentioning(tmp2_.path()).empty());
+  }
+  Cluster& start(const TempDir& tmp, const std::vector<std::string>& args = {}) {
+    clusters_.push_back(std::make_unique<Cluster>(tmp, tmp_.file("cards.csv"), args));
+    EXPECT_TRUE(clusters_.back()->ready()) << read_file(tmp.file("up.stderr"));
+    return *clusters_.back();
+  }
+  TempDir tmp_;
+  TempDir tmp2_;  // a second cluster's
+  std::vector<std::unique_ptr<Cluster>> clusters_;
+};
+
+TEST_F(CurveCluster, AllowListAdmitsListedClientsAndRefusesAndCountsOthers) {
+  const std::string dir = tmp_.file("data");
+  std::string out;
+  ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir, "--client", "switch-1"}, &out), 0) << out;
+  // A key pair nobody allow-listed, made the same way in another directory.
+  ASSERT_EQ(
+      run({bin("triad"), "keygen", "--dir", tmp_.file("elsewhere"), "--client", "stranger"}, &out),
+      0)
+      << out;
+  Cluster& cluster = start(tmp_, {"--client-allow", layout::curve_clients_dir(dir)});
+  if (!cluster.ready()) return;
+
+  ClientOptions listed;
+  ASSERT_TRUE(use_cluster_keys(dir, &listed, "switch-1").is_ok());
+  EXPECT_TRUE(submit_one(cluster.endpoint(), listed, "allowed-1").is_ok());
+
+  ClientOptions stranger = listed;  // the right server key, an unknown own key
+  transport::CurveKeyPair pair;
+  ASSERT_TRUE(transport::load_curve_key_pair(
+                  layout::curve_client_secret_key(tmp_.file("elsewhere"), "stranger"), &pair)
+                  .is_ok());
+  stranger.curve_public_key = pair.public_key;
+  stranger.curve_secret_key = pair.secret_key;
+  stranger.connect_timeout_ms = 1500;
+  const Status refused = submit_one(cluster.endpoint(), stranger, "refused-1");
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable) << refused.to_string();
+
+  const Json s = status_until(dir, [](const Json& j) {
+    return j["refused_connections"]["client"].get<std::uint64_t>() >= 1;
+  });
+  ASSERT_TRUE(s.is_object());
+  EXPECT_GE(s["refused_connections"]["client"].get<std::uint64_t>(), 1u) << s.dump();
+  EXPECT_GE(s["transport"]["refused_by_reason"]["client"]["key not admitted"].get<std::uint64_t>(),
+            1u)
+      << s.dump();
+  EXPECT_EQ(s["transport"]["curve"], true);
+  EXPECT_EQ(s["transport"]["client_allow_list"], 2) << "local and switch-1";
+  EXPECT_EQ(s["decisions"], 1) << "nothing from the refused client was sequenced";
+  // The front end's log names the refused key (public, so an operator can
+  // allow-list it) and never a secret one.
+  const std::string log = read_file(layout::frontend_log(dir));
+  EXPECT_NE(log.find(pair.public_key), std::string::npos);
+  EXPECT_EQ(log.find(pair.secret_key), std::string::npos);
+}
+
+TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
+  Cluster& cluster = start(tmp_);
+  if (!cluster.ready()) return;
+  const std::string dir = cluster.dir();
+  const Json before = status_of(dir);
+  ASSERT_TRUE(before.is_object());
+  const std::string replica_endpoint = before["endpoints"]["replica"];
+  EXPECT_EQ(before["refused_connections"]["replica"], 0);
+
+  // A "replica a" that knows the front end's public key but holds a key of
+  // its own making.
+  zmq::context_t context(1);
+  zmq::socket_t fake(context, zmq::socket_type::dealer);
+  fake.set(zmq::sockopt::linger, 0);
+  fake.set(zmq::sockopt::routing_id, "a");
+  transport::CurveClient curve;
+  ASSERT_TRUE(transport::load_curve_public_key(
+                  layout::curve_public_key(dir, layout::kCurveFrontEnd), &curve.server_public_key)
+                  .is_ok());
+  ASSERT_TRUE(transport::CurveKeyPair::generate(&curve.own).is_ok());
+  curve.apply(fake);
+  fake.connect(replica_endpoint);
+  fake.send(zmq::str_buffer("hello, I am replica a"), zmq::send_flags::dontwait);
+  // And a plain socket on the replica socket.
+  zmq::socket_t plain(context, zmq::socket_type::dealer);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.connect(replica_endpoint);
+  plain.send(zmq::str_buffer("hello"), zmq::send_flags::dontwait);
+
+  const Json s = status_until(dir, [](const Json& j) {
+    const Json& r = j["transport"]["refused_by_reason"]["replica"];
+    return r.contains("key not admitted") &&
+           r.contains("security mechanism mismatch (a client without CURVE?)");
+  });
+  ASSERT_TRUE(s.is_object());
+  EXPECT_GE(s["refused_connections"]["replica"].get<std::uint64_t>(), 2u) << s.dump();
+  EXPECT_TRUE(s["transport"]["refused_by_reason"]["replica"].contains("key not admitted"))
+      << s.dump();
+  // The real replicas kept their connections and still decide together.
+  ClientOptions options;
+  ASSERT_TRUE(use_cluster_keys(dir, &options).is_ok());
+  EXPECT_TRUE(submit_one(cluster.endpoint(), options, "after-fake").is_ok());
+  const Json after = status_of(dir);
+  for (const Json& r : after["replicas"]) EXPECT_EQ(r["state"], "healthy") << after.dump();
+
+  // A plain socket on the client socket gets nothing back, and is counted.
+  EXPECT_FALSE(plain_socket_gets_answer(cluster.endpoint(), 1500));
+  const Json c = status_until(dir, [](const Json& j) {
+    return j["refused_connections"]["client"].get<std::uint64_t>() >= 1;
+  });
+  EXPECT_GE(c["refused_connections"]["client"].get<std::uint64_t>(), 1u) << c.dump();
+  // The control socket admits only the operator key: a client key is refused.
+  zmq::socket_t control(context, zmq::socket_type::req);
+  control.set(zmq::sockopt::linger, 0);
+  control.set(zmq::sockopt::rcvtimeo, 1500);
+  transport::CurveClient local;
+  ASSERT_TRUE(transport::load_curve_client(
+                  dir, layout::curve_client_secret_key(dir, layout::kCurveLocalClient), &local)
+                  .is_ok());
+  local.apply(control);
+  control.connect(c["endpoints"]["control"].get<std::string>());
+  control.send(zmq::str_buffer(R"({"cmd":"status"})"), zmq::send_flags::none);
+  zmq::message_t reply;
+  EXPECT_FALSE(control.recv(reply, zmq::recv_flags::none).has_value());
+  const Json k = status_until(dir, [](const Json& j) {
+    return j["refused_connections"]["control"].get<std::uint64_t>() >= 1;
+  });
+  EXPECT_GE(k["refused_connections"]["control"].get<std::uint64_t>(), 1u) << k.dump();
+}
+
+TEST_F(CurveCluster, WireIsUnreadableWithCurveAndReadableWithout) {
+  Cluster& curve = start(tmp_);
+  if (!curve.ready()) return;
+  const std::string secret_wire = wire_of_one_submit(tmp_, curve, "wire-check-4711");
+  EXPECT_GT(secret_wire.size(), 200u) << "the relay saw the traffic";
+  EXPECT_EQ(secret_wire.find("wire-check-4711"), std::string::npos);
+  EXPECT_EQ(secret_wire.find(kPan), std::string::npos);
+  EXPECT_NE(secret_wire.find("CURVE"), std::string::npos) << "the ZMTP greeting names it";
+
+  Cluster& plain = start(tmp2_, {"--no-curve"});
+  if (!plain.ready()) return;
+  const std::string plain_wire = wire_of_one_submit(tmp2_, plain, "wire-check-4712");
+  EXPECT_NE(plain_wire.find("wire-check-4712"), std::string::npos) << "the check can fail";
+  EXPECT_NE(plain_wire.find(kPan), std::string::npos);
+  // Without CURVE a plain socket is answered: the test above is not vacuous.
+  EXPECT_TRUE(plain_socket_gets_answer(plain.endpoint(), 5000));
+  EXPECT_EQ(status_of(plain.dir())["transport"]["curve"], false);
+}
+
+TEST(CurveStart, SecretKeyOthersCanReadIsRefusedNamingTheFile) {
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), kCards);
+  const std::string dir = tmp.file("data");
+  std::string out;
+  ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir}, &out), 0) << out;
+  const std::string key = layout::curve_secret_key(dir, layout::kCurveFrontEnd);
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  Child up({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", dir, "--listen",
+            "tcp://127.0.0.1:*"},
+           "", tmp.file("up.stderr"));
+  EXPECT_EQ(up.wait(30'000), 2);
+  const std::string err = read_file(tmp.file("up.stderr"));
+  EXPECT_NE(err.find("refusing key file " + key), std::string::npos) << err;
+  EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+}  // namespace
+}  // namespace triad::testing

@@ -1,0 +1,233 @@
+// CURVE key files, the ZAP policy, and the ZAP handler with real sockets in
+// one process (inproc handler, loopback TCP).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "transport/curve.h"
+#include "transport/zap.h"
+
+namespace triad::transport {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "triad-transport-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+std::vector<std::uint8_t> binary_of(const std::string& z85) {
+  std::vector<std::uint8_t> key(32);
+  EXPECT_NE(zmq_z85_decode(key.data(), z85.c_str()), nullptr);
+  return key;
+}
+
+TEST(CurveKeyFilesTest, WrittenPairLoadsBackWithModes) {
+  TempDir tmp;
+  CurveKeyPair pair;
+  ASSERT_TRUE(CurveKeyPair::generate(&pair).is_ok());
+  ASSERT_EQ(pair.public_key.size(), kZ85KeyChars);
+  ASSERT_TRUE(write_curve_key_pair(tmp.file("x.key"), tmp.file("x.pub"), pair).is_ok());
+  EXPECT_EQ(mode_of(tmp.file("x.key")), 0600u);
+  EXPECT_EQ(mode_of(tmp.file("x.pub")), 0644u);
+
+  CurveKeyPair loaded;
+  ASSERT_TRUE(load_curve_key_pair(tmp.file("x.key"), &loaded).is_ok());
+  EXPECT_EQ(loaded.secret_key, pair.secret_key);
+  EXPECT_EQ(loaded.public_key, pair.public_key);  // derived from the secret key
+  std::string pub;
+  ASSERT_TRUE(load_curve_public_key(tmp.file("x.pub"), &pub).is_ok());
+  EXPECT_EQ(pub, pair.public_key);
+
+  // Never overwrites.
+  const Status again = write_curve_key_pair(tmp.file("x.key"), tmp.file("y.pub"), pair);
+  EXPECT_EQ(again.code(), Status::Code::kInvalidArgument) << again.to_string();
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("y.pub")));
+}
+
+TEST(CurveKeyFilesTest, SecretKeyOthersCanReadIsRefusedNamingTheFile) {
+  TempDir tmp;
+  CurveKeyPair pair;
+  ASSERT_TRUE(CurveKeyPair::generate(&pair).is_ok());
+  ASSERT_TRUE(write_curve_key_pair(tmp.file("x.key"), tmp.file("x.pub"), pair).is_ok());
+  for (const mode_t mode : {0644u, 0640u, 0604u, 0620u}) {
+    ASSERT_EQ(::chmod(tmp.file("x.key").c_str(), mode), 0);
+    CurveKeyPair loaded;
+    const Status s = load_curve_key_pair(tmp.file("x.key"), &loaded);
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.to_string();
+    EXPECT_NE(s.message().find(tmp.file("x.key")), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("chmod 600"), std::string::npos) << s.message();
+    EXPECT_TRUE(loaded.secret_key.empty());
+  }
+  // The public half may be read by anyone.
+  ASSERT_EQ(::chmod(tmp.file("x.pub").c_str(), 0666), 0);
+  std::string pub;
+  EXPECT_TRUE(load_curve_public_key(tmp.file("x.pub"), &pub).is_ok());
+}
+
+TEST(CurveKeyFilesTest, MalformedAndMissingFiles) {
+  TempDir tmp;
+  std::string key;
+  EXPECT_EQ(load_curve_public_key(tmp.file("none.pub"), &key).code(), Status::Code::kNotFound);
+  std::ofstream(tmp.file("short.pub")) << "abc\n";
+  Status s = load_curve_public_key(tmp.file("short.pub"), &key);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("short.pub"), std::string::npos) << s.message();
+  // 40 characters, but '~' is not in the Z85 alphabet.
+  std::ofstream(tmp.file("bad.pub")) << std::string(40, '~') << "\n";
+  EXPECT_EQ(load_curve_public_key(tmp.file("bad.pub"), &key).code(), Status::Code::kCorruption);
+  // A PEM (Ed25519) file is not a CURVE key.
+  std::ofstream(tmp.file("pem.pub")) << "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n";
+  EXPECT_EQ(load_curve_public_key(tmp.file("pem.pub"), &key).code(), Status::Code::kCorruption);
+}
+
+TEST(CurveKeyFilesTest, AllowListDirectory) {
+  TempDir tmp;
+  std::vector<std::pair<std::string, std::string>> keys;
+  EXPECT_EQ(load_curve_public_keys(tmp.file("none"), &keys).code(), Status::Code::kNotFound);
+  std::filesystem::create_directory(tmp.file("allow"));
+  ASSERT_TRUE(load_curve_public_keys(tmp.file("allow"), &keys).is_ok());
+  EXPECT_TRUE(keys.empty());
+  CurveKeyPair b;
+  CurveKeyPair a;
+  ASSERT_TRUE(CurveKeyPair::generate(&a).is_ok());
+  ASSERT_TRUE(CurveKeyPair::generate(&b).is_ok());
+  ASSERT_TRUE(
+      write_curve_key_pair(tmp.file("allow/bob.key"), tmp.file("allow/bob.pub"), b).is_ok());
+  ASSERT_TRUE(
+      write_curve_key_pair(tmp.file("allow/alice.key"), tmp.file("allow/alice.pub"), a).is_ok());
+  std::ofstream(tmp.file("allow/notes.txt")) << "not a key\n";
+  ASSERT_TRUE(load_curve_public_keys(tmp.file("allow"), &keys).is_ok());
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0], std::make_pair(std::string("alice"), a.public_key));
+  EXPECT_EQ(keys[1], std::make_pair(std::string("bob"), b.public_key));
+  // One bad file fails the list, naming it: a typo must not silently shrink it.
+  std::ofstream(tmp.file("allow/carol.pub")) << "garbage\n";
+  const Status s = load_curve_public_keys(tmp.file("allow"), &keys);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("carol.pub"), std::string::npos) << s.message();
+}
+
+TEST(ZapPolicyTest, Decisions) {
+  CurveKeyPair replica;
+  CurveKeyPair stranger;
+  ASSERT_TRUE(CurveKeyPair::generate(&replica).is_ok());
+  ASSERT_TRUE(CurveKeyPair::generate(&stranger).is_ok());
+  ZapPolicy policy;
+  policy.admit("replica", replica.public_key, "replica-a");
+  policy.admit_any("client");
+  const auto replica_key = binary_of(replica.public_key);
+  const auto stranger_key = binary_of(stranger.public_key);
+
+  ZapDecision d = policy.decide("replica", "CURVE", replica_key);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.user_id, "replica-a");
+
+  d = policy.decide("replica", "CURVE", stranger_key);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "key not admitted");
+
+  d = policy.decide("client", "CURVE", stranger_key);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.user_id, "any");
+
+  d = policy.decide("client", "NULL", {});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "mechanism NULL, CURVE required");
+
+  d = policy.decide("control", "CURVE", replica_key);  // nobody configured it
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "unknown ZAP domain");
+
+  d = policy.decide("replica", "CURVE", std::span(replica_key).first(31));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "malformed CURVE credential");
+
+  // An allow-list: the listed key by its name, the others refused.
+  ZapPolicy listed;
+  listed.admit("client", replica.public_key, "switch-1");
+  EXPECT_EQ(listed.decide("client", "CURVE", replica_key).user_id, "switch-1");
+  EXPECT_FALSE(listed.decide("client", "CURVE", stranger_key).allowed);
+}
+
+// A CURVE server socket with a handler admitting one key, and three clients:
+// the admitted one, one with another key, one without CURVE.
+TEST(ZapHandlerTest, AdmitsOnlyThePolicysKeysAndCountsTheRest) {
+  zmq::context_t context(1);
+  CurveKeyPair server_keys;
+  CurveKeyPair good;
+  CurveKeyPair bad;
+  ASSERT_TRUE(CurveKeyPair::generate(&server_keys).is_ok());
+  ASSERT_TRUE(CurveKeyPair::generate(&good).is_ok());
+  ASSERT_TRUE(CurveKeyPair::generate(&bad).is_ok());
+  ZapPolicy policy;
+  policy.admit("client", good.public_key, "good");
+  ZapHandler zap(context, policy);
+  ASSERT_TRUE(zap.start().is_ok());
+
+  zmq::socket_t server(context, zmq::socket_type::router);
+  server.set(zmq::sockopt::linger, 0);
+  set_curve_server(server, server_keys, "client");
+  ASSERT_TRUE(zap.watch(server, "client").is_ok());
+  server.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = server.get(zmq::sockopt::last_endpoint);
+
+  const auto client = [&](const CurveKeyPair* own) {
+    zmq::socket_t s(context, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    if (own != nullptr) set_curve_client(s, *own, server_keys.public_key);
+    s.connect(endpoint);
+    s.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+    return s;
+  };
+  zmq::socket_t good_client = client(&good);
+  zmq::socket_t bad_client = client(&bad);
+  zmq::socket_t plain_client = client(nullptr);
+
+  std::vector<std::string> users;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> items{{server.handle(), 0, ZMQ_POLLIN, 0}};
+    const std::size_t first = zap.add_poll_items(&items);
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+    zap.serve(std::span(items).subspan(first));
+    zmq::message_t id;
+    while (server.recv(id, zmq::recv_flags::dontwait)) {
+      zmq::message_t body;
+      ASSERT_TRUE(server.recv(body, zmq::recv_flags::none));
+      users.push_back(body.gets("User-Id"));
+    }
+    if (!users.empty() && zap.refused_total("client") >= 2) break;
+  }
+  EXPECT_EQ(users, std::vector<std::string>{"good"});
+  ASSERT_GE(zap.refused_total("client"), 2u);
+  const auto& reasons = zap.refused().at("client");
+  EXPECT_GE(reasons.count("key not admitted"), 1u);
+  EXPECT_GE(reasons.count("security mechanism mismatch (a client without CURVE?)"), 1u);
+}
+
+}  // namespace
+}  // namespace triad::transport
