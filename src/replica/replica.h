@@ -38,8 +38,11 @@ class ReplicaCore {
     voter::ReplicaVerdict verdict;
   };
 
-  // Applies the entry with seq == next_seq() (asserted).
+  // Applies the entry with seq == next_seq() (asserted) and ts_ms accepted by
+  // accepts_ts() (asserted by the engine).
   Step apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx);
+  // False when ts_ms is lower than the last applied entry's.
+  bool accepts_ts(std::int64_t ts_ms) const { return engine_.accepts_ts(ts_ms); }
 
   std::uint64_t next_seq() const { return next_seq_; }
   const Digest& state_digest() const { return state_digest_; }
