@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (the `fuzz` preset: clang, ASan, UBSan) and runs
-# each for SECONDS (default 60), one after the other, on a scratch copy of the
+# each for SECONDS (default 60), TRIAD_FUZZ_JOBS (default: the number of cores)
+# at a time, each on one core, on a scratch copy of the
 # committed seed corpus (tests/fuzz/corpus) plus the seeds triad_fuzz_seeds
 # writes for the current wire format; the committed corpus never grows here.
 # Prints one line per target; exits 1 when any target finds a crash, a leak,
@@ -36,29 +37,42 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$bin/triad_fuzz_seeds" "$work/generated"
 
-failed=0
-for t in "${targets[@]}"; do
-  corpus="$work/corpus/$t"
+# Runs one target; writes its summary line (and the finding, if any) to
+# $work/$t.summary and returns non-zero when it found something.
+run_target() {
+  local t="$1" corpus="$work/corpus/$1" log="$work/$1.log" status=ok
   mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$t"/* "$work/generated/$t"/* "$corpus"/ 2>/dev/null || true
-  dict=()
+  local dict=()
   [ -f "tests/fuzz/dict/$t.dict" ] && dict=("-dict=tests/fuzz/dict/$t.dict")
-  log="$work/$t.log"
-  status=ok
   if ! "$bin/fuzz_$t" "$corpus" "${dict[@]}" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
       >"$log" 2>&1; then
     status=FAILED
-    failed=1
   fi
+  local execs rate cov
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")"
   # The last status line: "#N DONE cov: C ft: F corp: K/S ...".
   cov="$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -n 1 || true)"
   printf 'fuzz %-16s %s: %s s, %s runs, %s exec/s, %s\n' "$t" "$status" "$seconds" \
-    "${execs:-?}" "${rate:-?}" "${cov:-no coverage line}"
+    "${execs:-?}" "${rate:-?}" "${cov:-no coverage line}" >"$work/$t.summary"
   if [ "$status" != ok ]; then
-    grep -E 'ERROR|SUMMARY|assertion|property failed|Test unit written' "$log" | head -n 20 || true
+    grep -E 'ERROR|SUMMARY|assertion|property failed|Test unit written' "$log" | head -n 20 \
+      >>"$work/$t.summary" || true
+    return 1
   fi
+}
+
+jobs_max="${TRIAD_FUZZ_JOBS:-$(nproc)}"
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  run_target "$t" &
+done
+wait
+failed=0
+for t in "${targets[@]}"; do
+  cat "$work/$t.summary"
+  grep -q "^fuzz $t *ok:" "$work/$t.summary" || failed=1
 done
 exit "$failed"
