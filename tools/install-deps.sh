@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake git pkg-config
-  clang libc++-dev libc++abi-dev
+  clang libc++-dev libc++abi-dev libclang-rt-14-dev libfuzzer-14-dev
   libzmq3-dev cppzmq-dev
   libflatbuffers-dev flatbuffers-compiler
   libssl-dev libsodium-dev

@@ -35,8 +35,11 @@ Status Keyring::load_dir(const std::string& dir, Keyring* out) {
 
 Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& keyring,
                           CertificateInfo* out) {
+  // The caller's buffer may start anywhere (a file read at an offset, an
+  // empty span); the verifier needs 8-byte alignment, so copy when it is not.
+  const wire::AlignedFrame frame(bytes.data(), bytes.size());
   const wire::Certificate* cert = nullptr;
-  TRIAD_RETURN_IF_ERROR(wire::verify_certificate_buffer(bytes, &cert));
+  TRIAD_RETURN_IF_ERROR(wire::verify_certificate_buffer(frame.bytes(), &cert));
   voter::VerdictContent content;
   content.seq = cert->seq();
   content.ts_ms = cert->ts();

@@ -149,6 +149,15 @@ void ReplicaNode::on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx
 
 void ReplicaNode::apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx,
                         std::uint64_t now_us, Messages* out) {
+  if (!core_->accepts_ts(ts_ms)) {
+    // Sequenced time never goes backwards; an entry whose ts does is malformed.
+    // It is not applied (the seq stays missing, so the front end sees no
+    // verdict for it) rather than abort the process on the engine's check.
+    ++malformed_;
+    log::error("refused seq " + std::to_string(seq) + ": its ts " + std::to_string(ts_ms) +
+               " is earlier than the last applied one");
+    return;
+  }
   ReplicaCore::Step step = core_->apply(seq, ts_ms, tx);
   switch (step.action) {
     case ReplicaCore::Action::kCrash:

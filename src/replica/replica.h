@@ -39,8 +39,11 @@ class ReplicaCore {
     bool bad_signature = false;     // the badsig fault picked this verdict
   };
 
-  // Applies the entry with seq == next_seq() (asserted).
+  // Applies the entry with seq == next_seq() (asserted) and ts_ms accepted by
+  // accepts_ts() (asserted by the engine).
   Step apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx);
+  // False when ts_ms is lower than the last applied entry's.
+  bool accepts_ts(std::int64_t ts_ms) const { return engine_.accepts_ts(ts_ms); }
 
   // Signs `verdicts` as one batch (wire::sign_verdict_batch): one Ed25519
   // signature over their Merkle root, with this replica's key, or with the

@@ -561,6 +561,10 @@ ResponseCode Engine::apply(std::int64_t ts_ms, const Transaction& tx) {
 
 std::uint64_t Engine::applied_count() const { return state_->applied; }
 
+bool Engine::accepts_ts(std::int64_t ts_ms) const {
+  return !state_->any_applied || ts_ms >= state_->last_ts_ms;
+}
+
 // ---------------------------------------------------------------------------
 // Snapshots (design.md principles 3 and 7).
 //

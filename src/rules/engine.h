@@ -59,6 +59,10 @@ class Engine {
   ResponseCode apply(std::int64_t ts_ms, const Transaction& tx);
 
   std::uint64_t applied_count() const;
+  // False when apply(ts_ms, ...) would break its ordering precondition: ts_ms
+  // is lower than the last applied transaction's. Lets a caller refuse such
+  // an input instead of aborting.
+  bool accepts_ts(std::int64_t ts_ms) const;
 
   // Snapshots: checkpoint digests and repair (design.md principles 3 and 7).
   //

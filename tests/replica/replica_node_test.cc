@@ -231,5 +231,30 @@ TEST(ReplicaNode, AnswersASnapshotRequestAndCountsMalformedMessages) {
   EXPECT_EQ(node->malformed_messages(), 1u);
 }
 
+// Found by fuzz_replica_node: an entry whose ts is earlier than the last
+// applied one's aborted the process (the engine's ordering assertion). It is
+// now refused and counted; the node stays at that seq, and a correct resend
+// of it is applied.
+TEST(ReplicaNode, RefusesAnEntryWhoseTsGoesBackwards) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, 2), kT0, &out);
+  out.clear();
+  const Transaction& tx = world().traffic[2];
+  const auto entry = [&](std::int64_t ts) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto e = wire::CreateSequenced(fbb, 3, ts, wire::build_transaction(fbb, tx));
+    fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(&e, 1)));
+    return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  };
+  node->on_message(entry(*world().traffic[1].ts - 1), kT0 + 1, &out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(node->malformed_messages(), 1u);
+  EXPECT_EQ(node->core().next_seq(), 3u);
+  node->on_message(entry(*tx.ts), kT0 + 2, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(3, 3));
+}
+
 }  // namespace
 }  // namespace triad::replica

@@ -1469,6 +1469,25 @@ TEST_F(CertificateTest, ValidBase64OfGarbageIsCorruption) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
 }
 
+// Found by fuzz_certificate: the public API aborted (the verifier's alignment
+// assertion) on a caller's buffer that did not start 8-byte aligned, and on
+// the empty input libFuzzer passes at an odd address.
+TEST_F(CertificateTest, BufferAtAnyAddressVerifies) {
+  const voter::VerdictContent c = sample_content();
+  const Bytes b = cert(c, {signed_by(0, c), signed_by(1, c)});
+  Bytes shifted(b.size() + 8);
+  for (std::size_t offset = 0; offset < 8; ++offset) {
+    std::copy(b.begin(), b.end(), shifted.begin() + static_cast<std::ptrdiff_t>(offset));
+    CertificateInfo info;
+    const Status s =
+        verify_certificate(std::span(shifted).subspan(offset, b.size()), keyring_, &info);
+    ASSERT_TRUE(s.is_ok()) << "offset " << offset << ": " << s.to_string();
+    EXPECT_EQ(info.signers, "ab");
+    const Status empty = verify_certificate(std::span(shifted).subspan(offset, 0), keyring_, &info);
+    EXPECT_EQ(empty.code(), Status::Code::kCorruption) << "offset " << offset;
+  }
+}
+
 TEST_F(CertificateTest, AnotherClustersKeysDoNotVerifyIt) {
   const voter::VerdictContent c = sample_content();
   const Bytes b = cert(c, {signed_by(0, c), signed_by(1, c)});

@@ -1,0 +1,38 @@
+// The front end's reply as the client library decodes it (client.cc
+// next_reply): the verifier, every field of the reply and its decision, and
+// the embedded certificate checked offline as `triad submit` and a payment
+// switch would.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz_util.h"
+#include "wire/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace triad;
+  const fuzz::World& w = fuzz::world();
+  const wire::AlignedFrame frame(data, size);
+  const wire::ClientReply* reply = nullptr;
+  if (!wire::verify_client_reply(frame.bytes(), &reply).is_ok()) return 0;
+  (void)reply->tag();
+  (void)reply->pong();
+  (void)reply->error_kind();
+  const std::string error(wire::as_view(reply->error()));
+  const wire::Decision* d = reply->decision();
+  if (d == nullptr) return 0;
+  const std::string id(wire::as_view(d->id()));
+  const std::string code(wire::as_view(d->code()));
+  const std::string agree(wire::as_view(d->agree()));
+  const std::string divergent(wire::as_view(d->divergent()));
+  (void)d->seq();
+  (void)d->ts();
+  (void)d->replayed();
+  const auto cert = wire::as_bytes(d->certificate());
+  const fuzz::Bytes copy(cert.begin(), cert.end());
+  CertificateInfo info;
+  if (verify_certificate(copy, w.keyring, &info).is_ok()) {
+    fuzz::check(info.signers.size() >= 2, "a valid certificate has two signers");
+  }
+  return 0;
+}
