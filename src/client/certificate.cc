@@ -97,7 +97,8 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
       signer.batch_index = s->batch_index();
       signer.batch_size = s->batch_size();
       signer.batch_path.resize(path.size() / sizeof(Digest));
-      std::memcpy(signer.batch_path.data(), path.data(), path.size());
+      // A batch of one has an empty path (and possibly a null data pointer).
+      if (!path.empty()) std::memcpy(signer.batch_path.data(), path.data(), path.size());
       if (!wire::verify_verdict_signature(signer,
                                           keyring.keys_->keys[static_cast<std::size_t>(r)])) {
         return Status::corruption(std::string("signature of replica ") + name +
