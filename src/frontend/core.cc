@@ -186,7 +186,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
 //    Under saturation it is the capacity the replicas have now, however
 //    busy the machine.
 //  - Below saturation R is only the offered rate, and right after idling it
-//    is near zero, so a limit is never below kAdmissionFloor: a burst from
+//    is near zero, so the limit is never below kAdmissionFloor: a burst from
 //    idle (`triad submit` keeps up to 1,000 in flight) is admitted. 1,024
 //    undecided is a tenth of a second of work at the ~10,000 decisions per
 //    second of a small machine.
@@ -201,23 +201,28 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
 //    out of the vote.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
-  return std::min(limit_for_budget(config_.deadline_us / 4, now_us), config_.max_in_flight);
-}
-
-std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
-  return limit_for_budget(config_.deadline_us / 2, now_us);
-}
-
-std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::uint64_t now_us) {
   constexpr std::size_t kAdmissionFloor = 1024;
+  return std::min(limit_for_budget(config_.deadline_us / 4, kAdmissionFloor, now_us),
+                  config_.max_in_flight);
+}
+
+// A replica works through all it received and answers it in one signed
+// batch, so even a healthy one is a whole burst behind now and then: its
+// floor is four times the undecided one.
+std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
+  constexpr std::size_t kLagFloor = 4096;
+  return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
+}
+
+std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::size_t floor,
+                                   std::uint64_t now_us) {
   roll_rate_window(now_us);
   std::uint64_t decided = 0;  // in the completed buckets: all but the newest
   for (std::size_t i = 0; i < kRateBuckets; ++i) {
     if (i != rate_bucket_ % kRateBuckets) decided += decided_per_bucket_[i];
   }
   constexpr std::uint64_t kWindowUs = (kRateBuckets - 1) * kRateBucketUs;
-  return std::max<std::size_t>(kAdmissionFloor,
-                               static_cast<std::size_t>(decided * budget_us / kWindowUs));
+  return std::max<std::size_t>(floor, static_cast<std::size_t>(decided * budget_us / kWindowUs));
 }
 
 std::uint64_t Core::slowest_voting_lag() const {

@@ -217,8 +217,8 @@ class Core {
   static constexpr std::size_t kRateBuckets = 8;
   static constexpr std::uint64_t kRateBucketUs = 125'000;
   void roll_rate_window(std::uint64_t now_us);
-  // max(kAdmissionFloor, measured decisions per second * budget_us).
-  std::size_t limit_for_budget(std::uint64_t budget_us, std::uint64_t now_us);
+  // max(floor, measured decisions per second * budget_us).
+  std::size_t limit_for_budget(std::uint64_t budget_us, std::size_t floor, std::uint64_t now_us);
 
   Config config_;
   std::array<std::uint64_t, kRateBuckets> decided_per_bucket_{};

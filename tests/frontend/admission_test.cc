@@ -136,24 +136,27 @@ TEST_F(Admission, TheLimitFollowsTheMeasuredDecisionRate) {
 }
 
 // The third replica must keep up too, or a healthy but slower one would be
-// reported missing: admission stops while a voting replica lags the floor
-// (here) or R * deadline / 2 behind. One that is silent throttles only until
-// the deadline reports it missing and takes it out of the vote.
+// reported missing: admission stops while a voting replica lags 4,096 (the
+// floor, here) or R * deadline / 2 behind. One that is silent throttles only
+// until the deadline reports it missing and takes it out of the vote.
 TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
-  start(1'000'000);
+  start(4'000'000);
   std::uint64_t now = kStartUs;
-  EXPECT_EQ(submit(kFloor - 1, now), 0u);
-  verdicts(0, 1, kFloor - 1, now);
-  verdicts(1, 1, kFloor - 1, now);
-  EXPECT_EQ(core_->counters().decisions, kFloor - 1);
-  EXPECT_EQ(core_->slowest_voting_lag(), kFloor - 1);  // c's
-  EXPECT_EQ(submit(1, now), 0u);
-  EXPECT_EQ(submit(1, now), 1u);  // undecided: 1; c: 1,024 behind
-  now += 1'000'000;
+  // Four bursts, each decided by a and b at once; c says nothing.
+  for (std::uint64_t seq = 0; seq < 4 * kFloor; seq += kFloor) {
+    EXPECT_EQ(submit(kFloor, now), 0u);
+    verdicts(0, seq + 1, seq + kFloor, now);
+    verdicts(1, seq + 1, seq + kFloor, now);
+  }
+  EXPECT_EQ(core_->counters().decisions, 4 * kFloor);
+  EXPECT_EQ(core_->slowest_voting_lag(), 4 * kFloor);    // c's
+  EXPECT_EQ(core_->replica_lag_limit(now), 4 * kFloor);  // no completed bucket yet
+  EXPECT_EQ(submit(1, now), 1u);  // nothing undecided, but c is too far behind
+  now += 4'000'000;
   Outbox out;
   core_->on_time(now, &out);  // c missing at every seq: out of the vote
   EXPECT_EQ(core_->supervisor().voting_mask(), 0b011);
-  EXPECT_EQ(core_->slowest_voting_lag(), 1u);  // b's: the last seq has no verdict yet
+  EXPECT_EQ(core_->slowest_voting_lag(), 0u);
   EXPECT_EQ(submit(1, now), 0u);
 }
 
