@@ -101,7 +101,13 @@ TEST(OverloadProcessTest, FloodAtFiveTimesCapacityIsRefusedPromptlyAndRecovers) 
   const std::uint64_t base_seq = status(cluster.dir()).value("last_seq", std::uint64_t{0});
 
   // The flood, with the front end's resident set sampled every 250 ms.
-  const double flood_rate = 5 * capacity;
+  // Capped: on the 2 shared cores this runs on, the front end's one thread
+  // reads and refuses ~70,000 requests/s at best (alongside the driver and
+  // three replicas); beyond that the excess waits in the client's own socket
+  // (TCP back-pressure, the front end's memory unaffected) and this test
+  // would measure the machine rather than admission control.
+  constexpr double kMaxFloodRate = 60'000;
+  const double flood_rate = std::min(5 * capacity, kMaxFloodRate);
   std::atomic<bool> flooding{true};
   std::atomic<std::uint64_t> peak_kib{base_kib};
   std::thread sampler([&] {
@@ -126,7 +132,8 @@ TEST(OverloadProcessTest, FloodAtFiveTimesCapacityIsRefusedPromptlyAndRecovers) 
                                    static_cast<double>(std::max<std::uint64_t>(flood_sequenced, 1));
   std::printf(
       "overload: capacity %.0f decisions/s (probe at 40000/s: %llu decided, %llu refused)\n"
-      "overload: flood %.0f/s for 30 s: %llu sent, %llu answered, %llu overloaded, %llu decisions "
+      "overload: flood %.0f/s (5 x capacity, at most 60000/s) for 30 s: %llu sent, %llu answered, "
+      "%llu overloaded, %llu decisions "
       "(%.0f/s), %llu fail-safe, %llu with a divergent replica, %llu unanswered, "
       "max send lag %.1f ms, p99 %.1f ms, max %.1f ms\n"
       "overload: front end RSS %.1f MiB after warm-up, peak %.1f MiB during the flood "
