@@ -239,10 +239,11 @@ std::uint64_t Core::slowest_voting_lag() const {
 
 void Core::roll_rate_window(std::uint64_t now_us) {
   const std::uint64_t bucket = now_us / kRateBucketUs;
-  if (bucket <= rate_bucket_) return;  // time never goes back here; the voter's clamps too
+  if (bucket <= rate_bucket_) return;  // an earlier now_us counts in the newest bucket
   const std::uint64_t stale = std::min<std::uint64_t>(bucket - rate_bucket_, kRateBuckets);
-  for (std::uint64_t i = 1; i <= stale; ++i)
+  for (std::uint64_t i = 1; i <= stale; ++i) {
     decided_per_bucket_[(rate_bucket_ + i) % kRateBuckets] = 0;
+  }
   rate_bucket_ = bucket;
 }
 
