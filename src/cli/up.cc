@@ -35,7 +35,9 @@ int run_up_command(int argc, char** argv) {
   app.add_option("--deadline-ms", config.deadline_ms, "time to a fail-safe decision")
       ->check(CLI::Range(1, 600'000))
       ->capture_default_str();
-  app.add_option("--max-in-flight", config.max_in_flight, "undecided transactions before overload")
+  app.add_option("--max-in-flight", config.max_in_flight,
+                 "seqs held open (undecided, or awaiting their third verdict) before overload; "
+                 "caps the admission limit")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
   app.add_option("--checkpoint-every", config.checkpoint_interval,

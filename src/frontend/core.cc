@@ -58,6 +58,7 @@ constexpr std::size_t kCheckpointsKept = 8;
 
 Core::Core(const Config& config, std::uint64_t now_us)
     : config_(config),
+      rate_bucket_(now_us / kRateBucketUs),
       sequencer_({.trust_client_time = config.trust_client_time}),
       voter_({.deadline_us = config.deadline_us, .quorum = config.simplex ? 1 : 2}),
       supervisor_(config.repair, now_us),
@@ -130,18 +131,27 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
                        "request carries neither a transaction nor a ping", out);
   }
   const std::uint64_t tag = submit->tag();
+  // Refused before sequencing, so the client may retry it (a 91 would be a
+  // decision), and before the transaction is even read, so a refusal costs
+  // next to nothing under a flood. Hence a repeated id (or an invalid one)
+  // is refused too while overloaded; it gets its answer on a later retry.
+  if (const std::size_t limit = admission_limit(now_us), lag_limit = replica_lag_limit(now_us);
+      voter_.undecided_count() >= limit || slowest_voting_lag() >= lag_limit ||
+      voter_.open_count() >= config_.max_in_flight) {
+    ++counters_.overloaded;
+    return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
+                       "front end overloaded: " + std::to_string(voter_.undecided_count()) +
+                           " undecided (limit " + std::to_string(limit) + "), slowest replica " +
+                           std::to_string(slowest_voting_lag()) + " behind (limit " +
+                           std::to_string(lag_limit) + "); retry later",
+                       out);
+  }
   Transaction tx = wire::read_transaction(submit->tx());
   if (!tx.id || !is_valid_transaction_id(*tx.id)) {
     return reply_error(
         client, tag, static_cast<int>(ClientErrorKind::InvalidId),
         tx.id ? "id must be 1..64 characters of [A-Za-z0-9._:-]" : "id is missing or not a string",
         out);
-  }
-  if (voter_.open_count() >= config_.max_in_flight) {
-    return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
-                       "front end overloaded: " + std::to_string(voter_.open_count()) +
-                           " transactions in flight; retry later",
-                       out);
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const Digest digest = wire::transaction_digest(tx);
@@ -211,6 +221,78 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
               " recovered transactions sent to the replicas again; accepting new transactions");
   }
   handle_voter_output(now_us, out);
+}
+
+// Admission control. A transaction admitted behind U undecided ones waits
+// about U / R for its decision, R being the rate at which the quorum decides
+// (Little's law). So it is refused once U reaches R * B, with the latency
+// budget B a quarter of the deadline: an admitted transaction is then decided
+// well within its deadline. Refusing instead keeps the answer prompt (one
+// look-up, no replica involved) and the memory flat, however hard the flood.
+//  - R is measured, not configured: decisions over the last completed
+//    buckets of a one-second window of the injected clock (deterministic).
+//    Under saturation it is the capacity the replicas have now, however
+//    busy the machine.
+//  - Below saturation R is only the offered rate, and right after idling it
+//    is near zero, so the limit is never below kAdmissionFloor: a burst from
+//    idle (`triad submit` keeps up to 1,000 in flight) is admitted. 1,024
+//    undecided is a tenth of a second of work at the ~10,000 decisions per
+//    second of a small machine.
+//  - The quorum decides at the pace of the second-fastest replica, but the
+//    third must keep up too, or its verdicts come after the deadline and a
+//    healthy replica is reported missing and repaired merely for being the
+//    slowest build (c, -O1 with assertions, is). So the same rule with half
+//    the deadline bounds the lag of every voting replica (sequenced minus
+//    its last verdict): admission runs at the pace of the slowest healthy
+//    replica. One that stops altogether (hung) throttles admission above the
+//    floor only until its first missing verdict, a deadline later, takes it
+//    out of the vote.
+//  - max_in_flight caps the undecided limit; with a short deadline, lower it.
+std::size_t Core::admission_limit(std::uint64_t now_us) {
+  constexpr std::size_t kAdmissionFloor = 1024;
+  return std::min(limit_for_budget(config_.deadline_us / 4, kAdmissionFloor, now_us),
+                  config_.max_in_flight);
+}
+
+// A replica works through all it received and answers it in one signed
+// batch, so even a healthy one is a whole burst behind now and then: its
+// floor is four times the undecided one.
+std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
+  constexpr std::size_t kLagFloor = 4096;
+  return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
+}
+
+std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::size_t floor,
+                                   std::uint64_t now_us) {
+  roll_rate_window(now_us);
+  std::uint64_t decided = 0;  // in the completed buckets: all but the newest
+  for (std::size_t i = 0; i < kRateBuckets; ++i) {
+    if (i != rate_bucket_ % kRateBuckets) decided += decided_per_bucket_[i];
+  }
+  constexpr std::uint64_t kWindowUs = (kRateBuckets - 1) * kRateBucketUs;
+  return std::max<std::size_t>(floor, static_cast<std::size_t>(decided * budget_us / kWindowUs));
+}
+
+std::uint64_t Core::slowest_voting_lag() const {
+  std::uint64_t lag = 0;
+  const std::uint8_t voting = config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask();
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if ((voting & (1u << r)) == 0) continue;
+    const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
+    const std::uint64_t applied = std::max(v.last_verdict_seq, v.next_seq - 1);
+    lag = std::max(lag, sequencer_.last_seq() - std::min(applied, sequencer_.last_seq()));
+  }
+  return lag;
+}
+
+void Core::roll_rate_window(std::uint64_t now_us) {
+  const std::uint64_t bucket = now_us / kRateBucketUs;
+  if (bucket <= rate_bucket_) return;  // an earlier now_us counts in the newest bucket
+  const std::uint64_t stale = std::min<std::uint64_t>(bucket - rate_bucket_, kRateBuckets);
+  for (std::uint64_t i = 1; i <= stale; ++i) {
+    decided_per_bucket_[(rate_bucket_ + i) % kRateBuckets] = 0;
+  }
+  rate_bucket_ = bucket;
 }
 
 void Core::reply_error(const std::string& client, std::uint64_t tag, int kind,
@@ -569,6 +651,10 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
 }
 
 void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
+  if (!voter_out_.decisions.empty()) {
+    roll_rate_window(now_us);
+    decided_per_bucket_[rate_bucket_ % kRateBuckets] += voter_out_.decisions.size();
+  }
   for (const voter::Decision& d : voter_out_.decisions) {
     ++counters_.decisions;
     Answer answer;
@@ -632,6 +718,8 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["fail_safe"] = counters_.fail_safe;
   j["replayed"] = counters_.replayed;
   j["client_errors"] = counters_.client_errors;
+  j["overloaded"] = counters_.overloaded;
+  j["undecided"] = voter_.undecided_count();
   j["in_flight"] = voter_.open_count();
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},

@@ -92,6 +92,9 @@ class Core {
   struct Config {
     bool trust_client_time = false;
     std::uint64_t deadline_us = 1'000'000;
+    // Hard cap on the seqs the voter holds open (undecided, or decided and
+    // waiting for their third verdict, at most a deadline): the memory
+    // backstop. Also caps the admission limit (see admission_limit()).
     std::size_t max_in_flight = 20'000;
     std::array<PublicKey, kReplicaCount> replica_keys{};
     repair::Supervisor::Config repair;
@@ -160,9 +163,17 @@ class Core {
     std::uint64_t client_errors = 0;
     std::uint64_t malformed_replica_messages = 0;
     std::uint64_t late_verdicts = 0;
+    std::uint64_t overloaded = 0;  // refused with Overloaded, not sequenced (in client_errors too)
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
+  // Admission control (the rule is explained at the definition): a new
+  // transaction is refused with Overloaded at `now_us` when the undecided
+  // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
+  // after its last verdict) reaches replica_lag_limit().
+  std::size_t admission_limit(std::uint64_t now_us);
+  std::size_t replica_lag_limit(std::uint64_t now_us);
+  std::uint64_t slowest_voting_lag() const;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
   // A sequenced transaction, 1 <= seq <= last_seq(), for the input journal.
   std::int64_t sequenced_ts_ms(std::uint64_t seq) const { return journal_.at(seq - 1).ts_ms; }
@@ -229,7 +240,17 @@ class Core {
     bool installed = false;             // the replica said hello after it
   };
 
+  // Decisions counted per time bucket over the last second, for the
+  // admission limit: index (now_us / kRateBucketUs) % kRateBuckets.
+  static constexpr std::size_t kRateBuckets = 8;
+  static constexpr std::uint64_t kRateBucketUs = 125'000;
+  void roll_rate_window(std::uint64_t now_us);
+  // max(floor, measured decisions per second * budget_us).
+  std::size_t limit_for_budget(std::uint64_t budget_us, std::size_t floor, std::uint64_t now_us);
+
   Config config_;
+  std::array<std::uint64_t, kRateBuckets> decided_per_bucket_{};
+  std::uint64_t rate_bucket_ = 0;  // now_us / kRateBucketUs of the newest bucket
   std::array<crypto::VerifyingKey, kReplicaCount> keys_;
   std::array<ReplicaView, kReplicaCount> replicas_;
   sequencer::Sequencer sequencer_;

@@ -52,6 +52,10 @@ std::span<const std::uint8_t> bytes_of(const zmq::message_t& m) {
 
 std::string replica_label(int r) { return std::string("replica ") + replica_name(r); }
 
+// High-water marks (messages) of the ROUTER sockets, explained where set.
+constexpr int kClientReplyHwm = 25'000;
+constexpr int kReplicaSendHwm = 256;
+
 // The I/O shell around Core: sockets, the replica processes, the clock.
 class FrontEnd {
  public:
@@ -91,11 +95,27 @@ class FrontEnd {
     if (config_.curve) TRIAD_RETURN_IF_ERROR(set_up_curve());
     clients_.set(zmq::sockopt::linger, 0);
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
-    clients_.set(zmq::sockopt::sndhwm, 0);
+    // Replies queued for one client: a second of them at 25,000/s, ~15 MB of
+    // decisions at most, so a client that does not read its replies cannot
+    // grow this process. Beyond it a reply is dropped and counted (send_out);
+    // router_mandatory makes the full queue visible instead of silent.
+    clients_.set(zmq::sockopt::sndhwm, kClientReplyHwm);
+    clients_.set(zmq::sockopt::router_mandatory, 1);
+    // Requests queued per client before ZeroMQ stops reading its TCP
+    // connection (the client then queues them itself): ZeroMQ's default,
+    // stated. Admission control answers the ones read, promptly.
+    clients_.set(zmq::sockopt::rcvhwm, 1000);
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);
     replicas_.set(zmq::sockopt::router_handover, 1);  // a restarted replica takes its name back
-    replicas_.set(zmq::sockopt::sndhwm, 0);
+    // Messages (of up to 512 entries) queued for one replica: 256, ~130,000
+    // entries, more than a catch-up replay sends at once on the journals of
+    // these runs; only a replica that stops reading reaches it. Beyond it a
+    // message is dropped and counted: the replica fetches the gap when it
+    // reads again (as after any loss), and the front end never blocks on it.
+    replicas_.set(zmq::sockopt::sndhwm, kReplicaSendHwm);
+    // Verdicts in: unbounded here, but bounded at the source, since a replica
+    // answers only entries that were admitted and sequenced.
     replicas_.set(zmq::sockopt::rcvhwm, 0);
     replicas_.set(zmq::sockopt::maxmsgsize, wire::kMaxReplicaTransportBytes);
     try {
@@ -183,7 +203,8 @@ class FrontEnd {
     const Core::Counters& c = core_->counters();
     std::ostringstream s;
     s << "stopped: " << c.sequenced << " sequenced, " << c.decisions << " decided (" << c.fail_safe
-      << " fail-safe), " << c.replayed << " replayed, " << c.client_errors << " client errors, "
+      << " fail-safe), " << c.replayed << " replayed, " << c.client_errors << " client errors ("
+      << c.overloaded << " overloaded), " << replies_dropped_ << " replies dropped, "
       << c.late_verdicts << " late verdicts, divergences";
     for (int r = 0; r < kReplicaCount; ++r) {
       s << " " << replica_name(r) << "=" << core_->replica(r).divergences;
@@ -480,20 +501,33 @@ class FrontEnd {
     }
     run_process_commands();
     for (const auto& m : out_.to_clients) {
-      // A client that went away is not an error of ours; the answer is dropped.
+      // A client that went away, or lets kClientReplyHwm replies pile up, is
+      // not an error of ours; the answer is dropped and counted.
+      bool sent = false;
       try {
-        clients_.send(zmq::buffer(m.client), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        clients_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait);
-      } catch (const zmq::error_t& e) {
-        log::warn(std::string("reply to a client dropped: ") + e.what());
+        sent = clients_.send(zmq::buffer(m.client),
+                             zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+               clients_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait);
+      } catch (const zmq::error_t&) {  // EHOSTUNREACH: gone
+      }
+      if (!sent && replies_dropped_++ % 10'000 == 0) {
+        log::warn("reply to a client dropped (gone, or not reading); " +
+                  std::to_string(replies_dropped_) + " so far");
       }
     }
     for (const auto& m : out_.to_replicas) {
       if (!core_->replica(m.replica).connected) continue;
       try {
         const char name = replica_name(m.replica);
-        replicas_.send(zmq::const_buffer(&name, 1), zmq::send_flags::sndmore);
-        replicas_.send(zmq::buffer(m.bytes), zmq::send_flags::none);
+        if (!replicas_.send(zmq::const_buffer(&name, 1),
+                            zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+            !replicas_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait)) {
+          // kReplicaSendHwm reached: it is not reading; it fetches the gap later.
+          if (replica_sends_dropped_++ % 1'000 == 0) {
+            log::warn("message to " + replica_label(m.replica) + " dropped (not reading); " +
+                      std::to_string(replica_sends_dropped_) + " so far");
+          }
+        }
       } catch (const zmq::error_t&) {
         // Not connected (restarting): it catches up from the journal on hello.
         core_->on_replica_gone(m.replica);
@@ -544,6 +578,8 @@ class FrontEnd {
     std::string status = core_->status_json(now_us);
     nlohmann::json j = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return status;
+    j["replies_dropped"] = replies_dropped_;
+    j["replica_sends_dropped"] = replica_sends_dropped_;
     if (audit_) {
       const audit::AuditStore::Counters c = audit_->counters();
       j["audit"] = {{"written", c.written},
@@ -621,6 +657,8 @@ class FrontEnd {
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;
+  std::uint64_t replies_dropped_ = 0;           // at kClientReplyHwm, or the client gone
+  std::uint64_t replica_sends_dropped_ = 0;     // at kReplicaSendHwm
   std::unique_ptr<metrics::Metrics> metrics_;   // null when --metrics-port is not given
   transport::CurveKeyPair curve_keys_;          // empty with --no-curve
   std::unique_ptr<transport::ZapHandler> zap_;  // null with --no-curve

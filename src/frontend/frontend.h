@@ -18,7 +18,7 @@ struct Config {
   std::string listen_endpoint = "tcp://127.0.0.1:7700";
   bool trust_client_time = false;
   std::uint64_t deadline_ms = 1000;    // fan-out to fail-safe decision
-  std::size_t max_in_flight = 20'000;  // undecided transactions before "overloaded"
+  std::size_t max_in_flight = 20'000;  // seqs held open before "overloaded" (Core::Config)
   std::array<replica::Fault, 3> faults{};
   std::uint64_t seed = 1;
   std::uint64_t checkpoint_interval = 1000;  // K: a full-state digest voted every K seqs

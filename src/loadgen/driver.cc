@@ -154,10 +154,12 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
       if (i < warmup_n) continue;
       ++r.answered;
       last_measured_reply = std::max(last_measured_reply, received);
-      r.latency.record(
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, received - scheduled(i))));
+      const auto latency_ns =
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, received - scheduled(i)));
+      r.latency.record(latency_ns);
       if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
         ++r.errors;
+        r.error_latency.record(latency_ns);
         continue;
       }
       const std::string code(wire::as_view(reply->decision()->code()));

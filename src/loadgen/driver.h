@@ -47,6 +47,7 @@ struct RunResult {
   std::uint64_t max_send_lag_ns = 0;  // worst actual-minus-scheduled send time
   std::map<std::string, std::uint64_t> codes;  // measured decisions per response code
   Histogram latency;                           // measured requests only, ns
+  Histogram error_latency;                     // ... of those answered by an error
   bool interrupted = false;
 };
 

@@ -120,13 +120,14 @@ void Voter::open(std::uint64_t seq, std::uint64_t now_us, std::uint8_t eligible,
   e.eligible = eligible;
   ++size_;
   ++open_count_;
+  ++undecided_count_;
   last_opened_seq_ = seq;
   TRIAD_ASSERT(first_seq_ + size_ - 1 == last_opened_seq_);
   if (count(eligible) < config_.quorum) {
     // Fewer than a quorum of replicas can vote: no majority is possible.
     TRIAD_ASSERT(out != nullptr);
     emit_fail_safe(out, seq, 0, 0);
-    e.decided = true;
+    decide(e);
     if (eligible == 0) {
       close(e);
       pop_closed_front();
@@ -245,7 +246,7 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
       out->matches.push_back({seq, r});
       d.agree_mask = e.agree;
       d.divergent_mask = e.divergent;
-      e.decided = true;
+      decide(e);
     }
   }
 
@@ -257,7 +258,7 @@ void Voter::accept(Entry& e, const ReplicaVerdict& verdict, Output* out) {
     if (pending == 0 || pending + valid < config_.quorum) {
       TRIAD_ASSERT(e.agree == 0);
       emit_fail_safe(out, seq, valid, e.divergent);
-      e.decided = true;
+      decide(e);
     }
   }
   if (e.decided && (e.delivered & e.eligible) == e.eligible) close(e);
@@ -293,9 +294,15 @@ void Voter::expire(Entry& e, std::uint64_t seq, Output* out) {
   if (!e.decided) {
     TRIAD_ASSERT(e.agree == 0);
     emit_fail_safe(out, seq, count(e.valid), e.divergent);
-    e.decided = true;
+    decide(e);
   }
   close(e);
+}
+
+void Voter::decide(Entry& e) {
+  TRIAD_ASSERT(!e.decided && undecided_count_ > 0);
+  e.decided = true;
+  --undecided_count_;
 }
 
 void Voter::close(Entry& e) {

@@ -183,6 +183,9 @@ class Voter {
   std::optional<std::uint64_t> next_deadline_us() const;
   // Seqs opened and not yet closed.
   std::size_t open_count() const { return open_count_; }
+  // Open seqs not decided yet (open_count() also holds decided seqs still
+  // waiting for their third verdict): the work the quorum has not done.
+  std::size_t undecided_count() const { return undecided_count_; }
   // True when a verdict of `replica` for `seq` would still be looked at (the
   // seq is open and the replica has not delivered for it), so the caller can
   // skip checking the signature of one that would be ignored anyway.
@@ -215,6 +218,7 @@ class Voter {
   void close_front_expired(std::uint64_t now_us, Output* out);
   void expire(Entry& entry, std::uint64_t seq, Output* out);
   void accept(Entry& entry, const ReplicaVerdict& verdict, Output* out);
+  void decide(Entry& entry);  // marks it decided; its Decision is the caller's to emit
   void close(Entry& entry);
   void pop_closed_front();
 
@@ -223,6 +227,7 @@ class Voter {
   std::size_t head_ = 0;     // ring_ index of the entry for first_seq_
   std::size_t size_ = 0;     // entries first_seq_ .. last_opened_seq_, open or closed
   std::size_t open_count_ = 0;
+  std::size_t undecided_count_ = 0;
   std::uint64_t first_seq_ = 1;  // seq of the front entry; last_opened_seq_ + 1 when empty
   std::uint64_t last_opened_seq_ = 0;
   std::uint64_t now_us_ = 0;  // the latest time seen

@@ -1,0 +1,171 @@
+// Admission control in the front end's Core (Core::admission_limit): when
+// admitting more would make decisions late, a new transaction is refused
+// with Overloaded before it is sequenced. Core is stepped with an injected
+// clock, so every limit here is exact.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "frontend/core.h"
+#include "loadgen/driver.h"
+#include "sim/sim.h"
+#include "wire/codec.h"
+
+namespace triad::frontend {
+namespace {
+
+constexpr std::uint64_t kStartUs = 10'000'000;
+constexpr std::size_t kFloor = 1024;  // Core's kAdmissionFloor
+
+class Admission : public ::testing::Test {
+ protected:
+  void start(std::uint64_t deadline_us, std::size_t max_in_flight = 20'000) {
+    Core::Config config;
+    config.deadline_us = deadline_us;
+    config.max_in_flight = max_in_flight;
+    for (int r = 0; r < kReplicaCount; ++r) {
+      config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
+    }
+    ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
+  }
+
+  // Submits `n` new transactions at `now_us`; returns how many were refused
+  // with Overloaded (every other one must have been sequenced).
+  std::size_t submit(std::size_t n, std::uint64_t now_us) {
+    std::size_t overloaded = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Transaction tx;
+      tx.id = "tx-" + std::to_string(next_id_++);
+      const auto bytes = loadgen::encode_submit(next_id_, tx);
+      const std::uint64_t sequenced = core_->counters().sequenced;
+      Outbox out;
+      core_->on_client_message("client", bytes, now_us, 0, &out);
+      if (core_->counters().sequenced == sequenced) {
+        EXPECT_EQ(out.to_clients.size(), 1u);
+        EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
+        ++overloaded;
+      }
+    }
+    return overloaded;
+  }
+
+  static wire::ClientErrorKind error_kind(const std::vector<std::uint8_t>& bytes) {
+    const wire::AlignedFrame frame(bytes.data(), bytes.size());
+    const wire::ClientReply* reply = nullptr;
+    EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
+    return reply == nullptr ? wire::ClientErrorKind::None : reply->error_kind();
+  }
+
+  // Replica r's signed verdicts (code 00, equal content for equal seq) for
+  // seqs from..to, as one batch.
+  void verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+    static const std::array<crypto::SigningKey, kReplicaCount> keys = {
+        sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
+    std::vector<voter::ReplicaVerdict> batch;
+    for (std::uint64_t seq = from; seq <= to; ++seq) {
+      voter::ReplicaVerdict v;
+      v.replica = r;
+      v.content.seq = seq;
+      batch.push_back(v);
+    }
+    wire::sign_verdict_batch(batch, keys[static_cast<std::size_t>(r)]);
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto b = wire::build_verdict_batch(fbb, batch);
+    const auto batches = fbb.CreateVector(&b, 1);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_batches(batches);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+  }
+
+  std::unique_ptr<Core> core_;
+  std::uint64_t next_id_ = 1;
+};
+
+// From idle the decision rate is unknown (zero): the floor admits a burst of
+// 1,024 undecided, and the next one is refused promptly, not sequenced.
+TEST_F(Admission, FromIdleTheFloorAdmitsABurst) {
+  start(1'000'000);
+  EXPECT_EQ(core_->admission_limit(kStartUs), kFloor);
+  EXPECT_EQ(submit(kFloor, kStartUs), 0u);
+  EXPECT_EQ(submit(10, kStartUs), 10u);
+  EXPECT_EQ(core_->counters().sequenced, kFloor);
+  EXPECT_EQ(core_->counters().overloaded, 10u);
+  EXPECT_EQ(core_->counters().client_errors, 10u);
+  const auto status = nlohmann::json::parse(core_->status_json(kStartUs));
+  EXPECT_EQ(status["overloaded"], 10);
+  EXPECT_EQ(status["undecided"], kFloor);
+
+  // A ping is still answered.
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto ping = wire::CreatePingRequest(fbb, 7);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_ping(ping);
+  fbb.Finish(b.Finish());
+  Outbox out;
+  core_->on_client_message("client", {fbb.GetBufferPointer(), fbb.GetSize()}, kStartUs, 0, &out);
+  ASSERT_EQ(out.to_clients.size(), 1u);
+  EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::None);
+}
+
+// The limit follows the decision rate: R decisions over the last completed
+// 7/8 s of the window allow R * (deadline / 4) / 0.875 s undecided.
+TEST_F(Admission, TheLimitFollowsTheMeasuredDecisionRate) {
+  start(4'000'000);  // a budget of 1 s
+  std::uint64_t now = kStartUs;
+  EXPECT_EQ(submit(kFloor, now), 0u);
+  // Decided: a and b agree on every seq (c says nothing).
+  now += 10'000;
+  verdicts(0, 1, kFloor, now);
+  verdicts(1, 1, kFloor, now);
+  EXPECT_EQ(core_->counters().decisions, kFloor);
+  // Still in the newest (incomplete) bucket: not counted yet.
+  EXPECT_EQ(core_->admission_limit(now), kFloor);
+  now += 125'000;
+  const std::size_t by_rate = kFloor * 1'000'000 / 875'000;  // 1,170
+  EXPECT_EQ(core_->admission_limit(now), by_rate);
+  EXPECT_EQ(submit(by_rate + 5, now), 5u);
+  // A second later the decisions have left the window: back to the floor,
+  // and the undecided above it are refused.
+  now += 1'000'000;
+  EXPECT_EQ(core_->admission_limit(now), kFloor);
+  EXPECT_EQ(submit(1, now), 1u);
+}
+
+// The third replica must keep up too, or a healthy but slower one would be
+// reported missing: admission stops while a voting replica lags 4,096 (the
+// floor, here) or R * deadline / 2 behind. One that is silent throttles only
+// until the deadline reports it missing and takes it out of the vote.
+TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
+  start(4'000'000);
+  std::uint64_t now = kStartUs;
+  // Four bursts, each decided by a and b at once; c says nothing.
+  for (std::uint64_t seq = 0; seq < 4 * kFloor; seq += kFloor) {
+    EXPECT_EQ(submit(kFloor, now), 0u);
+    verdicts(0, seq + 1, seq + kFloor, now);
+    verdicts(1, seq + 1, seq + kFloor, now);
+  }
+  EXPECT_EQ(core_->counters().decisions, 4 * kFloor);
+  EXPECT_EQ(core_->slowest_voting_lag(), 4 * kFloor);    // c's
+  EXPECT_EQ(core_->replica_lag_limit(now), 4 * kFloor);  // no completed bucket yet
+  EXPECT_EQ(submit(1, now), 1u);  // nothing undecided, but c is too far behind
+  now += 4'000'000;
+  Outbox out;
+  core_->on_time(now, &out);  // c missing at every seq: out of the vote
+  EXPECT_EQ(core_->supervisor().voting_mask(), 0b011);
+  EXPECT_EQ(core_->slowest_voting_lag(), 0u);
+  EXPECT_EQ(submit(1, now), 0u);
+}
+
+// --max-in-flight caps everything, the floor included.
+TEST_F(Admission, MaxInFlightCapsTheLimit) {
+  start(1'000'000, 100);
+  EXPECT_EQ(core_->admission_limit(kStartUs), 100u);
+  EXPECT_EQ(submit(101, kStartUs), 1u);
+}
+
+}  // namespace
+}  // namespace triad::frontend
