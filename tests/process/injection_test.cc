@@ -717,6 +717,11 @@ struct TwoFaultCase {
   std::vector<std::string> args;
   const char* fail_safe_code;  // the only fail-safe the pair can cause
   const char* restarted;       // replicas that must be repaired by the end
+  // Whether the pair must cost fail-safe declines. Two crashes need not:
+  // while both are out, admission control refuses new transactions (the
+  // client retries) and the ones in flight may wait for the repaired
+  // replicas within their deadline.
+  bool fail_safe_certain = true;
 };
 
 void PrintTo(const TwoFaultCase& c, std::ostream* os) {
@@ -744,7 +749,10 @@ TEST_P(TwoFaultyReplicas, NoCodeWithoutTwoAgreeingSignedVerdictsAndEveryLineAnsw
 
   Tally tally;
   ASSERT_NO_FATAL_FAILURE(check_answers(tmp.file("cards.csv"), data.traffic, raw, &tally));
-  EXPECT_GT(tally.fail_safe, 0u) << "two faults at once cost some fail-safe declines";
+  if (tc.fail_safe_certain) {
+    EXPECT_GT(tally.fail_safe, 0u) << "two faults at once cost some fail-safe declines";
+  }
+  RecordProperty("fail_safe", static_cast<int>(tally.fail_safe));
   EXPECT_GT(tally.approved, 0u);
   std::size_t checked = 0;
   for (const std::string& line : raw) {
@@ -806,7 +814,8 @@ INSTANTIATE_TEST_SUITE_P(
         TwoFaultCase{"crash_a_crash_b",
                      {"--inject", "a=crash:1000", "--inject", "b=crash:1000"},
                      "91",
-                     "ab"}),
+                     "ab",
+                     /*fail_safe_certain=*/false}),
     two_fault_name);
 
 // ---- acceptance: a crash under steady traffic, watched live ----------------
