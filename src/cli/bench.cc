@@ -62,6 +62,11 @@ const std::vector<ConfigSpec> kConfigs = {
      .help = "`triad up --simplex`: replica a alone, same code, same signing, its verdict\n"
              "decides without a vote (no fault tolerance)"},
     {.name = "tmr", .help = "`triad up --trust-client-time` on loopback with a sample card file"},
+    {.name = "tmr-nosync",
+     .compare_only = true,
+     .up_args = {"--fsync", "never"},
+     .help = "TMR with `--fsync never`: the input journal is written but not fdatasynced\n"
+             "before fan-out, which shows what the durable journal's sync costs"},
     {.name = "tmr-delay",
      .compare_only = true,
      .up_args = {"--inject", "b=delay:50"},
@@ -74,7 +79,8 @@ struct RatioSpec {
   std::string numerator;
   std::string denominator;
 };
-const std::vector<RatioSpec> kRatios = {{"tmr", "floor"}, {"tmr", "simplex"}, {"tmr-delay", "tmr"}};
+const std::vector<RatioSpec> kRatios = {
+    {"tmr", "floor"}, {"tmr", "simplex"}, {"tmr-nosync", "floor"}, {"tmr-delay", "tmr"}};
 
 // Sweep defaults: 500/s doubling up to 64,000/s covers the knee of the floor
 // and of TMR on the machines this runs on; a run stops earlier once every

@@ -99,12 +99,13 @@ TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
                &out, "", 50'000);
   ASSERT_EQ(status, 0) << out;
   j = nlohmann::json::parse(out);
-  ASSERT_EQ(j["configurations"].size(), 4u);  // floor, simplex, tmr, tmr-delay at 100/s only
+  // floor, simplex, tmr, tmr-nosync, tmr-delay at 100/s only
+  ASSERT_EQ(j["configurations"].size(), 5u);
   for (const auto& c : j["configurations"]) {
     EXPECT_EQ(c["offered_rate"].get<double>(), 100.0);
     EXPECT_FALSE(c["held"].get<bool>());
   }
-  ASSERT_EQ(j["sweep"]["knees"].size(), 4u);
+  ASSERT_EQ(j["sweep"]["knees"].size(), 5u);
   for (const auto& each : j["sweep"]["knees"]) {
     EXPECT_TRUE(each["knee_rate"].is_null()) << each.dump();
     EXPECT_EQ(each["saturated_at_rate"].get<double>(), 100.0);
@@ -113,6 +114,7 @@ TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
   EXPECT_TRUE(j["ratios"][0].contains("tmr_over_floor_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_delay_over_tmr_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_over_simplex_p99"));
+  EXPECT_TRUE(j["ratios"][0].contains("tmr_nosync_over_floor_p99"));
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
