@@ -28,7 +28,10 @@ struct Answer {
 std::vector<std::pair<std::string, Answer>> submit(const Cluster& cluster,
                                                    const std::string& file) {
   std::string out;
-  EXPECT_EQ(run({bin("triad"), "submit", "--endpoint", cluster.endpoint(), file}, &out), 0);
+  EXPECT_EQ(
+      run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(), file},
+          &out),
+      0);
   std::vector<std::pair<std::string, Answer>> answers;
   std::stringstream ss(out);
   std::string line;
