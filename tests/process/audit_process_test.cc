@@ -19,14 +19,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream ss(text);
-  std::string line;
-  while (std::getline(ss, line)) lines.push_back(line);
-  return lines;
-}
-
 bool replica_b_repaired(const std::string& dir) {
   std::string out;
   if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out) != 0) return false;

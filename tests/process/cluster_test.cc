@@ -20,14 +20,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream ss(text);
-  std::string line;
-  while (std::getline(ss, line)) lines.push_back(line);
-  return lines;
-}
-
 TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   TempDir tmp;
   sample::Options options;

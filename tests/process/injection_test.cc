@@ -78,14 +78,6 @@ const char* const kDivergenceKinds[] = {
     "wrong_verdict",       "bad_signature",  "missing", "state_digest_mismatch",
     "checkpoint_mismatch", "process_exited", "hung"};
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream ss(text);
-  std::string line;
-  while (std::getline(ss, line)) lines.push_back(line);
-  return lines;
-}
-
 // The card file and traffic every case uses (generated once: a pure function
 // of the options), main batch first, then the extra batch.
 struct Sample {
