@@ -36,7 +36,10 @@ class TempDir {
     std::string tmpl = (std::filesystem::temp_directory_path() / "triad-test-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
+  // TRIAD_TEST_KEEP=1 keeps the directory (logs, journal, audit store) to
+  // look at after a failure.
   ~TempDir() {
+    if (const char* keep = std::getenv("TRIAD_TEST_KEEP"); keep != nullptr && *keep == '1') return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
