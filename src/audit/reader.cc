@@ -5,6 +5,8 @@
 #include <ctime>
 #include <tuple>
 
+#include "common/assert.h"
+
 namespace triad::audit {
 
 Status AuditReader::open(const std::string& path, AuditReader* out) {
@@ -29,21 +31,22 @@ Status AuditReader::open(const std::string& path, AuditReader* out) {
                                     std::to_string(kSchemaVersion));
   }
   out->db_ = std::move(db);
+  out->schema_version_ = std::stoi(version);
   return Status::ok();
 }
 
-Status AuditReader::decisions_for_id(const std::string& id, std::vector<DecisionRow>* out) {
-  sql::Stmt s;
-  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
-      db_,
-      "SELECT run, seq, id, ts_ms, code, agree, divergent, fail_safe, latency_us, certificate, "
-      "decided_at_ms FROM decisions WHERE id = ? ORDER BY run DESC",
-      &s));
-  s.bind(1, id);
+namespace {
+
+constexpr std::string_view kDecisionColumns =
+    "SELECT run, seq, id, ts_ms, code, agree, divergent, fail_safe, latency_us, certificate, "
+    "decided_at_ms FROM decisions ";
+
+// Steps `s` (a query of kDecisionColumns) to its end into *out.
+Status read_decisions(sql::Stmt& s, std::vector<DecisionRow>* out) {
   out->clear();
   for (bool row = false;;) {
     TRIAD_RETURN_IF_ERROR(s.step(&row));
-    if (!row) break;
+    if (!row) return Status::ok();
     DecisionRow d;
     d.run = s.column_int(0);
     d.seq = static_cast<std::uint64_t>(s.column_int(1));
@@ -58,6 +61,38 @@ Status AuditReader::decisions_for_id(const std::string& id, std::vector<Decision
     d.decided_at_ms = s.column_int(10);
     out->push_back(std::move(d));
   }
+}
+
+}  // namespace
+
+Status AuditReader::decisions_for_id(const std::string& id, std::vector<DecisionRow>* out) {
+  sql::Stmt s;
+  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
+      db_, std::string(kDecisionColumns) + "WHERE id = ? ORDER BY run DESC", &s));
+  s.bind(1, id);
+  return read_decisions(s, out);
+}
+
+Status AuditReader::decisions_for_card(const std::string& card_ref, std::size_t limit,
+                                       std::vector<DecisionRow>* out) {
+  out->clear();
+  // Version 1 stores had no card references: nothing to find, said plainly.
+  if (schema_version_ < 2) {
+    return Status::not_found("this audit store predates card references (schema version " +
+                             std::to_string(schema_version_) +
+                             "); start `triad up` on it once to upgrade it");
+  }
+  TRIAD_ASSERT(limit > 0);
+  sql::Stmt s;
+  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
+      db_,
+      std::string(kDecisionColumns) +
+          "WHERE card_ref = ? ORDER BY decided_at_ms DESC, run DESC, seq DESC LIMIT ?",
+      &s));
+  s.bind(1, card_ref);
+  s.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+  TRIAD_RETURN_IF_ERROR(read_decisions(s, out));
+  for (DecisionRow& d : *out) d.card_ref = card_ref;
   return Status::ok();
 }
 

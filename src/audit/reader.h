@@ -30,6 +30,12 @@ class AuditReader {
   // when there is none.
   Status decisions_for_id(const std::string& id, std::vector<DecisionRow>* out);
 
+  // The newest `limit` decisions (by decision time) whose card reference is
+  // `card_ref` (crypto::card_ref of the PAN under the store's key). NotFound
+  // when the store predates card references (schema version 1).
+  Status decisions_for_card(const std::string& card_ref, std::size_t limit,
+                            std::vector<DecisionRow>* out);
+
   // Divergences and repair transitions with at_ms >= since_ms, oldest
   // first; at the same millisecond a divergence comes before a repair (a
   // divergence is what starts one).
@@ -37,6 +43,7 @@ class AuditReader {
 
  private:
   sql::Db db_;
+  int schema_version_ = 0;
 };
 
 // "2026-11-26T08:00:00.123Z".

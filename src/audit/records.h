@@ -1,8 +1,9 @@
 // What the audit store keeps (design.md, "Nothing lost" and "Card data"):
 // each decision with its certificate, each divergence and each repair
-// transition. No record has a field for a PAN, masked or not: a decision is
-// found by the client's transaction id, and the certificate carries only the
-// transaction's digest.
+// transition. No PAN is stored, masked or not: a decision is found by the
+// client's transaction id or by its card reference (crypto/card_ref.h, a
+// keyed hash of the PAN), and the certificate carries only the transaction's
+// digest.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,9 @@
 namespace triad::audit {
 
 // PRAGMA user_version of the database; raised when the schema changes.
-inline constexpr int kSchemaVersion = 1;
+// Version 2 added decisions.card_ref; a version 1 database is upgraded in
+// place when the writer opens it (its rows keep a NULL card_ref).
+inline constexpr int kSchemaVersion = 2;
 
 struct DecisionRow {
   std::uint64_t seq = 0;
@@ -27,6 +30,12 @@ struct DecisionRow {
   std::vector<std::uint8_t> certificate;  // empty for a fail-safe decline
   std::int64_t decided_at_ms = 0;         // wall clock when the front end decided
   std::int64_t run = 0;                   // filled by the store (see store.h)
+  // Written: the card reference, crypto::kCardRefChars hex digits; empty
+  // when the transaction had no PAN or the store has no card reference key.
+  std::string card_ref;
+  // Given to the writer only, which derives card_ref from it off the front
+  // end's thread and wipes it; never written, never read back.
+  std::string pan;
 };
 
 struct DivergenceRow {

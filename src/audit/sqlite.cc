@@ -93,6 +93,11 @@ void Stmt::bind(int index, std::string_view text) {
   TRIAD_ASSERT(rc == SQLITE_OK);
 }
 
+void Stmt::bind_null(int index) {
+  const int rc = sqlite3_bind_null(stmt_.get(), index);
+  TRIAD_ASSERT(rc == SQLITE_OK);
+}
+
 void Stmt::bind_blob(int index, std::span<const std::uint8_t> bytes) {
   const int rc = bytes.empty()
                      ? sqlite3_bind_null(stmt_.get(), index)

@@ -53,6 +53,7 @@ class Stmt {
   // Binding is by 1-based position, as in SQLite.
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
+  void bind_null(int index);
   // An empty blob is bound as NULL (a fail-safe decline has no certificate).
   void bind_blob(int index, std::span<const std::uint8_t> bytes);
   // True while a row is available; false when done. Status on failure.

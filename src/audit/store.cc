@@ -6,6 +6,7 @@
 #include "audit/sqlite.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "crypto/card_ref.h"
 
 namespace triad::audit {
 namespace {
@@ -30,9 +31,11 @@ CREATE TABLE IF NOT EXISTS decisions(
   latency_us INTEGER NOT NULL,
   certificate BLOB,
   decided_at_ms INTEGER NOT NULL,
+  card_ref TEXT,
   PRIMARY KEY(run, seq),
   UNIQUE(run, id));
 CREATE INDEX IF NOT EXISTS decisions_by_id ON decisions(id);
+CREATE INDEX IF NOT EXISTS decisions_by_card ON decisions(card_ref);
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions(decided_at_ms);
 CREATE TABLE IF NOT EXISTS divergences(
   run INTEGER NOT NULL,
@@ -84,7 +87,7 @@ struct AuditStore::Writer {
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
         db,
         "INSERT INTO decisions(run, seq, id, ts_ms, code, agree, divergent, fail_safe, "
-        "latency_us, certificate, decided_at_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+        "latency_us, certificate, decided_at_ms, card_ref) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
         &insert_decision));
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
         db, "INSERT INTO divergences(run, seq, replica, kind, evidence, at_ms) VALUES(?,?,?,?,?,?)",
@@ -103,8 +106,13 @@ struct AuditStore::Writer {
     return Status::ok();
   }
 
-  Status insert(std::int64_t run, const Record& record) {
-    if (const auto* d = std::get_if<DecisionRow>(&record)) {
+  Status insert(std::int64_t run, Record& record, const std::optional<crypto::SymmetricKey>& key) {
+    if (auto* d = std::get_if<DecisionRow>(&record)) {
+      if (!d->pan.empty()) {
+        if (key) d->card_ref = crypto::card_ref(*key, d->pan);
+        crypto::wipe(d->pan.data(), d->pan.size());
+        d->pan.clear();
+      }
       sql::Stmt& s = insert_decision;
       s.bind(1, run);
       s.bind(2, to_int64(d->seq));
@@ -117,6 +125,11 @@ struct AuditStore::Writer {
       s.bind(9, to_int64(d->latency_us));
       s.bind_blob(10, d->certificate);
       s.bind(11, d->decided_at_ms);
+      if (d->card_ref.empty()) {
+        s.bind_null(12);
+      } else {
+        s.bind(12, d->card_ref);
+      }
       return s.run();
     }
     if (const auto* v = std::get_if<DivergenceRow>(&record)) {
@@ -165,6 +178,9 @@ Status AuditStore::open(const std::string& path, StoreOptions options,
                                     std::to_string(kSchemaVersion));
   }
   TRIAD_RETURN_IF_ERROR(db.exec("BEGIN"));
+  if (std::stoi(version) == 1) {
+    TRIAD_RETURN_IF_ERROR(db.exec("ALTER TABLE decisions ADD COLUMN card_ref TEXT"));
+  }
   TRIAD_RETURN_IF_ERROR(db.exec(kSchema));
   TRIAD_RETURN_IF_ERROR(db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
   sql::Stmt new_run;
@@ -276,7 +292,7 @@ void AuditStore::writer_loop() {
       std::uint64_t ok_rows = 0;
       for (std::size_t i = first; i < end; ++i) {
         // A failed row (a constraint) undoes only its own statement.
-        if (Status s = w.insert(run_, batch[i]); s.is_ok()) {
+        if (Status s = w.insert(run_, batch[i], options_.card_ref_key); s.is_ok()) {
           ++ok_rows;
         } else {
           failed_.fetch_add(1);

@@ -1,16 +1,21 @@
 // triad audit: a decision with its certificate, verified offline, by
-// transaction id; or the divergences and repairs since a time. Reads
+// transaction id; the decisions on one card, by its keyed hash; or the
+// divergences and repairs since a time. Reads
 // DIR/audit.db, while `triad up` runs or after it stopped.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "audit/reader.h"
 #include "cli/commands.h"
 #include "common/layout.h"
 #include "crypto/base64.h"
+#include "crypto/card_ref.h"
+#include "crypto/key_files.h"
 #include "triad/certificate.h"
+#include "triad/transaction.h"
 
 namespace triad::cli {
 namespace {
@@ -159,6 +164,85 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
   return all_ok ? 0 : 1;
 }
 
+// `--card PAN`: the PAN itself, or "-" for one line of standard input (kept
+// out of the shell's history and the process list). Only its form is
+// checked, so a mistyped one is not echoed back.
+Status read_card_argument(const std::string& arg, std::string* pan) {
+  std::string text = arg;
+  if (arg == "-" && !std::getline(std::cin, text)) {
+    return Status::invalid_argument("--card -: nothing on standard input");
+  }
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  text = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+  if (text.size() < 12 || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    crypto::wipe(text.data(), text.size());
+    return Status::invalid_argument("--card: not a PAN (12 to 19 digits)");
+  }
+  *pan = std::move(text);
+  return Status::ok();
+}
+
+int show_card(const std::string& dir, audit::AuditReader& reader, const std::string& card_arg,
+              std::size_t limit, bool json) {
+  std::string pan;
+  if (Status s = read_card_argument(card_arg, &pan); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  const std::string masked = mask_pan(pan);
+  crypto::SymmetricKey key;
+  const std::string key_path = layout::card_ref_key(dir);
+  if (Status s = crypto::load_symmetric_key(key_path, &key); !s.is_ok()) {
+    crypto::wipe(pan.data(), pan.size());
+    std::fprintf(stderr,
+                 "triad audit: cannot read the card reference key (made by `triad up`): %s\n",
+                 s.message().c_str());
+    return 2;
+  }
+  const std::string ref = crypto::card_ref(key, pan);
+  crypto::wipe(pan.data(), pan.size());
+  std::vector<audit::DecisionRow> rows;
+  // One more than asked shows whether there are more.
+  if (Status s = reader.decisions_for_card(ref, limit + 1, &rows); !s.is_ok()) {
+    std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
+    return 2;
+  }
+  const bool truncated = rows.size() > limit;
+  if (truncated) rows.pop_back();
+  if (json) {
+    Json list = Json::array();
+    for (const audit::DecisionRow& d : rows) {
+      list.push_back({{"run", d.run},
+                      {"seq", d.seq},
+                      {"id", d.id},
+                      {"ts", d.ts_ms},
+                      {"code", d.code},
+                      {"agree", replica_list(d.agree)},
+                      {"divergent", replica_list(d.divergent)},
+                      {"fail_safe", d.fail_safe},
+                      {"decided_at", d.decided_at_ms}});
+    }
+    std::printf(
+        "%s\n",
+        Json{{"card", masked}, {"card_ref", ref}, {"decisions", list}, {"truncated", truncated}}
+            .dump()
+            .c_str());
+  } else {
+    std::printf("card %s (card ref %s): %zu decision%s, newest first%s\n", masked.c_str(),
+                ref.c_str(), rows.size(), rows.size() == 1 ? "" : "s",
+                truncated ? " (more: raise --limit)" : "");
+    for (const audit::DecisionRow& d : rows) {
+      std::printf("  %s  %-24s  seq %llu (run %lld)  code %s  agree %s%s\n",
+                  audit::format_utc_ms(d.decided_at_ms).c_str(), d.id.c_str(),
+                  static_cast<unsigned long long>(d.seq), static_cast<long long>(d.run),
+                  d.code.c_str(), comma_list(d.agree).c_str(), d.fail_safe ? "  fail-safe" : "");
+    }
+  }
+  return rows.empty() ? 1 : 0;
+}
+
 int show_events(audit::AuditReader& reader, const std::string& since_text, bool json) {
   std::int64_t since_ms = 0;
   if (Status s = audit::parse_since(since_text, now_ms(), &since_ms); !s.is_ok()) {
@@ -223,21 +307,34 @@ int show_events(audit::AuditReader& reader, const std::string& since_text, bool 
 int run_audit_command(int argc, char** argv) {
   CLI::App app{
       "Query the audit store (DIR/audit.db): a decision by transaction id, with its certificate "
-      "verified offline; or the divergences and repairs since a time."};
+      "verified offline; the decisions on a card; or the divergences and repairs since a time."};
   std::string dir = layout::kDefaultDir;
   std::string id;
   std::string since;
+  std::string card;
+  std::size_t limit = 100;
   bool json = false;
   app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
   auto* id_option = app.add_option("id", id, "transaction id: show its decision and certificate");
-  app.add_option("--since", since,
-                 "list divergences and repairs since T: ISO-8601 UTC (2026-11-26T08:00:00Z) or "
-                 "a duration ago (30s, 10m, 2h, 1d)")
-      ->excludes(id_option);
+  auto* since_option =
+      app.add_option("--since", since,
+                     "list divergences and repairs since T: ISO-8601 UTC (2026-11-26T08:00:00Z) or "
+                     "a duration ago (30s, 10m, 2h, 1d)")
+          ->excludes(id_option);
+  auto* card_option =
+      app.add_option("--card", card,
+                     "list the decisions on card PAN, newest first, found by its keyed hash; "
+                     "'-' reads the PAN from standard input (out of shell history)")
+          ->excludes(id_option)
+          ->excludes(since_option);
+  app.add_option("--limit", limit, "with --card: at most this many decisions")
+      ->check(CLI::PositiveNumber)
+      ->needs(card_option)
+      ->capture_default_str();
   app.add_flag("--json", json, "one JSON object, for tools");
   if (const auto done = parse(app, argc, argv)) return *done;
-  if (id.empty() == since.empty()) {
-    std::fprintf(stderr, "triad audit: give a transaction id or --since T\n");
+  if (!id.empty() + !since.empty() + !card.empty() != 1) {
+    std::fprintf(stderr, "triad audit: give a transaction id, --since T or --card PAN\n");
     return 2;
   }
   audit::AuditReader reader;
@@ -245,6 +342,7 @@ int run_audit_command(int argc, char** argv) {
     std::fprintf(stderr, "triad audit: %s\n", s.message().c_str());
     return 2;
   }
+  if (!card.empty()) return show_card(dir, reader, card, limit, json);
   return id.empty() ? show_events(reader, since, json) : show_decisions(dir, reader, id, json);
 }
 

@@ -43,7 +43,8 @@ constexpr const char* kUsage =
     "  sample   write a sample card file and sample traffic\n"
     "  status   show a running cluster: replica states, repairs, MTBF/MTTR, mode\n"
     "  inject   inject a fault into one replica of a running cluster\n"
-    "  audit    a decision and its verified certificate by id; divergences and repairs since T\n"
+    "  audit    a decision and its verified certificate by id; the decisions on a card;\n"
+    "           divergences and repairs since T\n"
     "  bench    open-loop latency benchmark of a local cluster (--compare: vs. transport floor)\n"
     "\n"
     "`triad COMMAND --help` describes each command's options.\n";

@@ -1,12 +1,20 @@
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "common/assert.h"
+#include "common/hardening.h"
 #include "common/hex.h"
 #include "common/response_code.h"
 #include "triad/status.h"
 
 namespace triad {
+
+bool disable_core_dumps() {
+  const rlimit none{0, 0};
+  return ::setrlimit(RLIMIT_CORE, &none) == 0;
+}
 
 namespace detail {
 void assertion_failed(const char* expr, const char* file, int line) {

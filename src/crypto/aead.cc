@@ -13,7 +13,9 @@ namespace triad::crypto {
 
 using detail::fatal_crypto;
 
-SymmetricKey::~SymmetricKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+SymmetricKey::~SymmetricKey() { wipe(bytes_.data(), bytes_.size()); }
+
+void wipe(void* data, std::size_t size) { OPENSSL_cleanse(data, size); }
 
 SymmetricKey SymmetricKey::generate() {
   SymmetricKey key;

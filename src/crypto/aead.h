@@ -35,6 +35,10 @@ class SymmetricKey {
   std::array<std::uint8_t, kAeadKeyBytes> bytes_{};
 };
 
+// Overwrites `size` bytes at `data` with zeros in a way the compiler cannot
+// leave out as a dead store (OPENSSL_cleanse): for secrets and PANs.
+void wipe(void* data, std::size_t size);
+
 // Fills `out` from OpenSSL's CSPRNG (seeded by the operating system). Aborts
 // when it cannot, like the hashes: there is no safe way on without it.
 void random_bytes(std::span<std::uint8_t> out);

@@ -679,7 +679,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     const JournalEntry& entry = journal_[d.seq - 1];
     out->decisions.push_back({d.seq, *entry.tx.id, entry.ts_ms, answer.code, answer.agree,
                               answer.divergent, d.kind != voter::DecisionKind::kAgreed,
-                              now_us - entry.sequenced_us, answer.certificate});
+                              now_us - entry.sequenced_us, answer.certificate,
+                              entry.tx.pan.value_or("")});
     answers_[d.seq - 1] = std::move(answer);
     const auto it = waiters_.find(d.seq);
     if (it == waiters_.end()) continue;

@@ -16,6 +16,7 @@
 
 #include "audit/store.h"
 #include "common/assert.h"
+#include "common/hardening.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "crypto/key_files.h"
@@ -69,10 +70,11 @@ class FrontEnd {
   // Opens the audit store and the input journal (recovering what it holds),
   // loads the public keys and binds the sockets. No process is started yet,
   // so a failure here leaves nothing running.
-  Status open(const crypto::SymmetricKey& journal_key) {
+  Status open(const crypto::SymmetricKey& journal_key, const crypto::SymmetricKey& card_ref_key) {
     if (config_.audit) {
       audit::StoreOptions options;
       options.retention_days = config_.audit_retention_days;
+      options.card_ref_key = card_ref_key;
       if (Status s = audit::AuditStore::open(layout::audit_db(config_.dir), options, &audit_);
           !s.is_ok()) {
         return Status::io_error("audit store: " + s.message());
@@ -547,8 +549,19 @@ class FrontEnd {
     }
     const std::int64_t now_ms = wall_ms();
     for (const auto& d : out_.decisions) {
-      audit_->add(audit::DecisionRow{d.seq, d.id, d.ts_ms, d.code, d.agree, d.divergent,
-                                     d.fail_safe, d.latency_us, d.certificate, now_ms});
+      audit_->add(audit::DecisionRow{.seq = d.seq,
+                                     .id = d.id,
+                                     .ts_ms = d.ts_ms,
+                                     .code = d.code,
+                                     .agree = d.agree,
+                                     .divergent = d.divergent,
+                                     .fail_safe = d.fail_safe,
+                                     .latency_us = d.latency_us,
+                                     .certificate = d.certificate,
+                                     .decided_at_ms = now_ms,
+                                     .run = 0,
+                                     .card_ref = {},
+                                     .pan = d.pan});
     }
     for (const auto& d : out_.divergences) {
       audit_->add(audit::DivergenceRow{d.seq, replica_name(d.replica), d.kind, d.evidence, now_ms});
@@ -693,8 +706,12 @@ int run(const Config& config) {
   if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok())
     return fail_start(s.message());
   crypto::SymmetricKey journal_key;
-  if (Status s = ensure_journal_key(config.dir, &journal_key, &report); !s.is_ok()) {
-    return fail_start(s.message());
+  crypto::SymmetricKey card_ref_key;
+  for (const auto& [path, key] : {std::pair{layout::journal_key(config.dir), &journal_key},
+                                  std::pair{layout::card_ref_key(config.dir), &card_ref_key}}) {
+    if (Status s = ensure_symmetric_key(config.dir, path, key, &report); !s.is_ok()) {
+      return fail_start(s.message());
+    }
   }
   if (config.curve) {
     if (Status s = ensure_curve_keys(config.dir, &report); !s.is_ok())
@@ -711,6 +728,8 @@ int run(const Config& config) {
   log::set_component("frontend");
   log::set_file(layout::frontend_log(config.dir));
   if (!report.empty()) log::info(report.substr(0, report.size() - 1));
+  // The replicas inherit the limit.
+  if (!disable_core_dumps()) log::warn("cannot turn core dumps off (setrlimit RLIMIT_CORE)");
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -718,7 +737,7 @@ int run(const Config& config) {
 
   zmq::context_t context(1);
   FrontEnd fe(config, context);
-  if (Status s = fe.open(journal_key); !s.is_ok()) {
+  if (Status s = fe.open(journal_key, card_ref_key); !s.is_ok()) {
     fe.stop();
     return fail_start(s.message());
   }

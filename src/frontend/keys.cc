@@ -63,10 +63,10 @@ Status ensure_replica_keys(const std::string& dir, std::string* report) {
   return Status::ok();
 }
 
-Status ensure_journal_key(const std::string& dir, crypto::SymmetricKey* key, std::string* report) {
+Status ensure_symmetric_key(const std::string& dir, const std::string& path,
+                            crypto::SymmetricKey* key, std::string* report) {
   TRIAD_RETURN_IF_ERROR(make_dir(dir, 0755));
   TRIAD_RETURN_IF_ERROR(make_dir(layout::keys_dir(dir), 0700));
-  const std::string path = layout::journal_key(dir);
   if (!exists(path)) {
     TRIAD_RETURN_IF_ERROR(crypto::write_symmetric_key(path, crypto::SymmetricKey::generate()));
     if (report != nullptr) *report += "generated " + path + "\n";

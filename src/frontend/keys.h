@@ -11,11 +11,13 @@ namespace triad::frontend {
 // Existing keys are kept. Returns IoError naming the path on failure.
 Status ensure_replica_keys(const std::string& dir, std::string* report);
 
-// Loads the input journal's key DIR/keys/journal.key into *key, creating it
-// (random, mode 0600) when it does not exist yet; a line in *report says so.
-// The key file is refused like a replica's secret key (PermissionDenied when
-// group or others may read it).
-Status ensure_journal_key(const std::string& dir, crypto::SymmetricKey* key, std::string* report);
+// Loads the symmetric key at `path` (under DIR/keys: the input journal's,
+// layout::journal_key, or the card references', layout::card_ref_key) into
+// *key, creating it (random, mode 0600) when it does not exist yet; a line in
+// *report says so. The key file is refused like a replica's secret key
+// (PermissionDenied when group or others may read it).
+Status ensure_symmetric_key(const std::string& dir, const std::string& path,
+                            crypto::SymmetricKey* key, std::string* report);
 
 // Makes DIR/keys/curve (mode 0700) and, where missing, the CURVE key pairs of
 // the front end, each replica, the operator and the default local client

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/hardening.h"
 #include "common/types.h"
 #include "replica/replica.h"
 
@@ -65,6 +66,10 @@ int main(int argc, char** argv) {
   if (const auto s = triad::replica::parse_fault(fault, &config.fault); !s.is_ok()) {
     std::fprintf(stderr, "triad-replica: %s\n", s.message().c_str());
     return 2;
+  }
+  // Started by `triad up` it has the limit already; by hand, it gets it here.
+  if (!triad::disable_core_dumps()) {
+    std::fprintf(stderr, "triad-replica: cannot turn core dumps off (setrlimit RLIMIT_CORE)\n");
   }
   return triad::replica::run(config);
 }

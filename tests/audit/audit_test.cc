@@ -1,15 +1,19 @@
 // The audit store: records survive a reopen and are found by id and time;
 // close() commits everything queued; a full queue drops and counts instead
-// of waiting; retention deletes old rows (clock injected); WAL mode is on.
+// of waiting; retention deletes old rows (clock injected); WAL mode is on;
+// decisions are found by card reference and no PAN reaches the files.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "audit/reader.h"
 #include "audit/sqlite.h"
 #include "audit/store.h"
+#include "crypto/card_ref.h"
 
 namespace triad::audit {
 namespace {
@@ -237,6 +241,119 @@ TEST_F(AuditTest, AnIdDecidedTwiceInOneRunIsAFailedRowNotACrash) {
   EXPECT_NE(s.message().find("UNIQUE"), std::string::npos) << s.to_string();
   EXPECT_EQ(store->counters().written, 2u);
   EXPECT_EQ(store->counters().failed, 1u);
+}
+
+TEST_F(AuditTest, DecisionsAreFoundByCardRefAndNoPanIsWritten) {
+  const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  const std::string pan_a = "4000001234567899";
+  const std::string pan_b = "5100009876543210";
+  {
+    StoreOptions o = options();
+    o.card_ref_key = key;
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, o, &store).is_ok());
+    for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+      DecisionRow d = decision(seq, kNowMs + static_cast<std::int64_t>(seq));
+      d.pan = seq % 2 == 1 ? pan_a : pan_b;  // a: 1, 3, 5; b: 2, 4
+      ASSERT_TRUE(store->add(std::move(d)));
+    }
+    ASSERT_TRUE(store->add(decision(6)));  // no PAN (a malformed line): no card ref
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  AuditReader reader;
+  ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
+  std::vector<DecisionRow> rows;
+  ASSERT_TRUE(reader.decisions_for_card(crypto::card_ref(key, pan_a), 10, &rows).is_ok());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].seq, 5u);  // newest first
+  EXPECT_EQ(rows[1].seq, 3u);
+  EXPECT_EQ(rows[2].seq, 1u);
+  EXPECT_EQ(rows[0].card_ref, crypto::card_ref(key, pan_a));
+  ASSERT_TRUE(reader.decisions_for_card(crypto::card_ref(key, pan_b), 1, &rows).is_ok());
+  ASSERT_EQ(rows.size(), 1u);  // the limit
+  EXPECT_EQ(rows[0].seq, 4u);
+  // Another key's reference of the same card finds nothing.
+  ASSERT_TRUE(
+      reader
+          .decisions_for_card(crypto::card_ref(crypto::SymmetricKey::generate(), pan_a), 10, &rows)
+          .is_ok());
+  EXPECT_TRUE(rows.empty());
+  // Neither PAN is anywhere in the files; the references are.
+  std::string bytes;
+  for (const std::string& f : {path_, path_ + "-wal"}) {
+    if (!std::filesystem::exists(f)) continue;
+    std::ifstream in(f, std::ios::binary);
+    bytes += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(bytes.find(pan_a), std::string::npos);
+  EXPECT_EQ(bytes.find(pan_b), std::string::npos);
+  EXPECT_NE(bytes.find(crypto::card_ref(key, pan_a)), std::string::npos);
+}
+
+TEST_F(AuditTest, WithoutAKeyNoCardRefIsStored) {
+  {
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, options(), &store).is_ok());
+    DecisionRow d = decision(1);
+    d.pan = "4000001234567899";
+    ASSERT_TRUE(store->add(std::move(d)));
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  sql::Db db;
+  ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadOnly, &db).is_ok());
+  std::string nulls;
+  ASSERT_TRUE(
+      db.query_text("SELECT count(*) FROM decisions WHERE card_ref IS NULL", &nulls).is_ok());
+  EXPECT_EQ(nulls, "1");
+}
+
+TEST_F(AuditTest, AVersionOneStoreIsUpgradedInPlace) {
+  {
+    // The version 1 schema: decisions without card_ref.
+    sql::Db db;
+    ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kCreate, &db).is_ok());
+    ASSERT_TRUE(db.exec("CREATE TABLE runs(run INTEGER PRIMARY KEY, started_at_ms INTEGER NOT "
+                        "NULL);"
+                        "CREATE TABLE decisions(run INTEGER NOT NULL, seq INTEGER NOT NULL, id "
+                        "TEXT NOT NULL, ts_ms INTEGER NOT NULL, code TEXT NOT NULL, agree TEXT NOT "
+                        "NULL, divergent TEXT NOT NULL, fail_safe INTEGER NOT NULL, latency_us "
+                        "INTEGER NOT NULL, certificate BLOB, decided_at_ms INTEGER NOT NULL, "
+                        "PRIMARY KEY(run, seq), UNIQUE(run, id));"
+                        "INSERT INTO runs(started_at_ms) VALUES(1);"
+                        "INSERT INTO decisions VALUES(1, 1, 'old-1', 1, '00', 'ab', '', 0, 5, "
+                        "NULL, 1);"
+                        "PRAGMA user_version=1")
+                    .is_ok());
+  }
+  {
+    // A reader of the old store says why a card lookup finds nothing.
+    AuditReader reader;
+    ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
+    std::vector<DecisionRow> rows;
+    const Status s = reader.decisions_for_card(std::string(32, 'a'), 10, &rows);
+    EXPECT_EQ(s.code(), Status::Code::kNotFound);
+    EXPECT_NE(s.message().find("predates card references"), std::string::npos) << s.to_string();
+  }
+  const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  {
+    StoreOptions o = options();
+    o.card_ref_key = key;
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, o, &store).is_ok());
+    EXPECT_EQ(store->run(), 2);
+    DecisionRow d = decision(1);
+    d.pan = "4000001234567899";
+    ASSERT_TRUE(store->add(std::move(d)));
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  EXPECT_EQ(find("old-1").size(), 1u);  // kept
+  AuditReader reader;
+  ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
+  std::vector<DecisionRow> rows;
+  ASSERT_TRUE(
+      reader.decisions_for_card(crypto::card_ref(key, "4000001234567899"), 10, &rows).is_ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].run, 2);
 }
 
 TEST_F(AuditTest, ReaderErrorsNameTheCause) {

@@ -2,10 +2,13 @@
 // (so there are divergences and a repair), traffic through `triad submit`,
 // then `triad audit ID` verifies a decision's certificate and `triad audit
 // --since` lists the divergences and the repair, while the cluster runs and
-// after it stopped. The database holds no PAN.
+// after it stopped; `triad audit --card` finds a card's decisions by its
+// keyed hash. The database holds no PAN.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -13,6 +16,7 @@
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "triad/transaction.h"
 
 namespace triad::testing {
 namespace {
@@ -126,6 +130,60 @@ TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
   EXPECT_EQ(types, (std::set<std::string>{"divergence", "repair"}));
   EXPECT_EQ(
       run({bin("triad"), "audit", "--dir", cluster.dir(), "--since", "yesterday"}, &audit_out), 2);
+
+  // By card: the decisions on the traffic's busiest card, found by its keyed
+  // hash, are exactly the transactions sent with that PAN; the PAN is read
+  // from standard input and shown only masked.
+  std::map<std::string, std::set<std::string>> ids_by_pan;
+  for (const auto& line : traffic) {
+    const Json tx = Json::parse(line, nullptr, false);
+    if (tx.is_object() && tx.contains("pan") && tx["pan"].is_string() && tx.contains("id") &&
+        tx["id"].is_string()) {
+      ids_by_pan[tx["pan"].get<std::string>()].insert(tx["id"].get<std::string>());
+    }
+  }
+  const auto busiest = std::max_element(
+      ids_by_pan.begin(), ids_by_pan.end(),
+      [](const auto& x, const auto& y) { return x.second.size() < y.second.size(); });
+  ASSERT_NE(busiest, ids_by_pan.end());
+  const std::string card = busiest->first;
+  ASSERT_GE(busiest->second.size(), 3u);
+  write_file(tmp.file("card.txt"), card + "\n");
+  ASSERT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "--card", "-", "--limit", "1000",
+                 "--json"},
+                &audit_out, tmp.file("card.txt")),
+            0)
+      << audit_out;
+  EXPECT_EQ(audit_out.find(card), std::string::npos) << "the PAN is not printed";
+  const Json by_card = Json::parse(audit_out);
+  EXPECT_EQ(by_card["card"], mask_pan(card));
+  EXPECT_EQ(by_card["card_ref"].get<std::string>().size(), 32u);
+  EXPECT_FALSE(by_card["truncated"].get<bool>());
+  std::set<std::string> found;
+  for (const Json& row : by_card["decisions"]) found.insert(row["id"].get<std::string>());
+  EXPECT_EQ(found, busiest->second);
+  // The text form, with a limit of 2: the newest two, and a note that there
+  // are more.
+  ASSERT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "--card", card, "--limit", "2"},
+                &audit_out),
+            0)
+      << audit_out;
+  EXPECT_NE(audit_out.find("card " + mask_pan(card) + " (card ref "), std::string::npos)
+      << audit_out;
+  EXPECT_NE(audit_out.find("2 decisions, newest first (more: raise --limit)"), std::string::npos)
+      << audit_out;
+  EXPECT_EQ(audit_out.find(card), std::string::npos) << audit_out;
+  // A card never seen: exit 1. Not a PAN: exit 2, and the text is not echoed.
+  EXPECT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "--card", "4999999999999999"},
+                &audit_out),
+            1);
+  EXPECT_EQ(
+      run_with_stderr({bin("triad"), "audit", "--dir", cluster.dir(), "--card", "40000012345x7899"},
+                      tmp.file("audit.stderr")),
+      2);
+  const std::string audit_err = read_file(tmp.file("audit.stderr"));
+  EXPECT_NE(audit_err.find("not a PAN (12 to 19 digits)"), std::string::npos) << audit_err;
+  EXPECT_EQ(audit_err.find("40000012345x7899"), std::string::npos) << audit_err;
 
   // Card data: not one PAN of the traffic, in any form, in the database.
   std::string db = read_file(cluster.dir() + "/audit.db");

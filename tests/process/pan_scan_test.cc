@@ -3,7 +3,8 @@
 // input journal, the audit store (decisions, divergences, repairs), the
 // front end's and the replicas' logs (divergences, a crash and a snapshot
 // repair, client errors on bad lines), a kill -9 of the front end and a
-// restart that recovers from the journal, `triad status` and `triad audit`.
+// restart that recovers from the journal, `triad status` and `triad audit`;
+// and no process of the cluster may dump core.
 // The scan covers every regular file under the state directory and the
 // front end's standard error; it is shown to find PANs where they are (the
 // operator's own card file, outside the state directory).
@@ -113,6 +114,16 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
                     {"--inject", "b=flip:0.02", "--inject", "c=crash:700", "--seed", "5",
                      "--checkpoint-every", "200", "--deadline-ms", "60000"});
     ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    // No core dump can write card state to disk: the front end and the
+    // replicas run with a core file limit of zero.
+    const std::vector<pid_t> pids = processes_mentioning(tmp.path());
+    ASSERT_GE(pids.size(), 4u);
+    for (const pid_t pid : pids) {
+      const std::string limits = read_file("/proc/" + std::to_string(pid) + "/limits");
+      EXPECT_NE(limits.find("Max core file size        0                    0"), std::string::npos)
+          << "pid " << pid << "\n"
+          << limits;
+    }
     // While c is down and being repaired, a seq that b flipped has one good
     // verdict and waits for c (replies go in order): the front end can be
     // silent for many seconds under a sanitizer, so submit waits as long as

@@ -182,6 +182,15 @@ inline int run(const std::vector<std::string>& argv, std::string* out,
   return c.wait(timeout_ms);
 }
 
+// Runs a command to completion with its standard error appended to the file
+// `stderr_path`; returns its exit status.
+inline int run_with_stderr(const std::vector<std::string>& argv, const std::string& stderr_path,
+                           int timeout_ms = 120'000) {
+  Child c(argv, "", stderr_path, false);
+  if (!c.started()) return -1;
+  return c.wait(timeout_ms);
+}
+
 // Pids of processes whose command line mentions `needle` (e.g. a test's
 // temporary directory), to check that nothing was left running.
 inline std::vector<pid_t> processes_mentioning(const std::string& needle) {
