@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -276,8 +277,10 @@ class Core {
   std::vector<RecentVerdicts> recent_;
   // Index seq - 1: the in-memory mirror of the input journal (the shell
   // writes the durable one), from which replicas are sent and resent.
-  std::vector<JournalEntry> journal_;
-  std::vector<std::optional<Answer>> answers_;
+  // Deques, not vectors: they grow by the block, where a vector doubling
+  // at a million entries would stop the event loop to move ~600 MB.
+  std::deque<JournalEntry> journal_;
+  std::deque<std::optional<Answer>> answers_;
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
