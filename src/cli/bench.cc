@@ -65,8 +65,8 @@ const std::vector<ConfigSpec> kConfigs = {
     {.name = "tmr-nosync",
      .compare_only = true,
      .up_args = {"--fsync", "never"},
-     .help = "TMR with `--fsync never`: the input journal is written but not fdatasynced\n"
-             "before fan-out, which shows what the durable journal's sync costs"},
+     .help = "TMR with `--fsync never`: the input journal is written but never fdatasynced\n"
+             "(answers do not wait for a sync), which shows what the durable journal costs"},
     {.name = "tmr-delay",
      .compare_only = true,
      .up_args = {"--inject", "b=delay:50"},

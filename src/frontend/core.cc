@@ -122,7 +122,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
     b.add_tag(request->ping()->tag());
     b.add_pong(true);
     fbb.Finish(b.Finish());
-    out->to_clients.push_back({client, bytes_of(fbb)});
+    out->to_clients.push_back({client, bytes_of(fbb), 0});
     return;
   }
   const wire::SubmitRequest* submit = request->submit();
@@ -305,7 +305,7 @@ void Core::reply_error(const std::string& client, std::uint64_t tag, int kind,
   b.add_error_kind(static_cast<wire::ClientErrorKind>(kind));
   b.add_error(text);
   fbb.Finish(b.Finish());
-  out->to_clients.push_back({client, bytes_of(fbb)});
+  out->to_clients.push_back({client, bytes_of(fbb), 0});
 }
 
 void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
@@ -321,7 +321,7 @@ void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uin
   b.add_tag(tag);
   b.add_decision(decision);
   fbb.Finish(b.Finish());
-  out->to_clients.push_back({client, bytes_of(fbb)});
+  out->to_clients.push_back({client, bytes_of(fbb), seq});
 }
 
 // ---- replicas ---------------------------------------------------------------

@@ -35,6 +35,9 @@ struct Outbox {
   struct ToClient {
     std::string client;  // ZeroMQ routing id
     std::vector<std::uint8_t> bytes;
+    // The seq a decision answers: it is sent once the journal holds that seq
+    // durably (ReplyGate); 0 for errors and pongs.
+    std::uint64_t seq = 0;
   };
   struct ToReplica {
     int replica;

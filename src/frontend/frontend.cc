@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -23,6 +24,8 @@
 #include "frontend/core.h"
 #include "frontend/keys.h"
 #include "frontend/processes.h"
+#include "frontend/reply_gate.h"
+#include "journal/background_sync.h"
 #include "metrics/metrics.h"
 #include "rules/engine.h"
 #include "transport/curve.h"
@@ -235,14 +238,29 @@ class FrontEnd {
       return Status::corruption("journal " + path + ": " + s.message());
     }
     journaled_seq_ = journal_->last_seq();
+    if (config_.fsync.kind == journal::FsyncPolicy::Kind::kBatch) {
+      const int fd = ::dup(journal_->fd());
+      if (fd < 0) {
+        return Status::io_error(std::string("cannot dup the journal's descriptor: ") +
+                                std::strerror(errno));
+      }
+      TRIAD_RETURN_IF_ERROR(journal::BackgroundSync::start(fd, path, &syncer_));
+      journal_->sync_elsewhere();
+      // What recovery read may be in the page cache only (a kill -9 does not
+      // sync): the answers that replay gives wait for this first sync.
+      syncer_->request(journal_->last_seq());
+    }
     log::info(message);
     return Status::ok();
   }
 
-  // Group commit: what was sequenced since the last call is written (and
-  // synced as the policy says) before send_out sends anything, so no replica
-  // and no client ever sees a seq the journal could lose (with --fsync batch,
-  // even to power loss).
+  // Group commit: what was sequenced since the last call is written before
+  // send_out sends anything, so no replica ever sees a seq the journal could
+  // lose to a crash of this process. Under --fsync batch the background
+  // thread then syncs it while the replicas work, and a decision is
+  // answered only once its seq is synced (ReplyGate), so no client sees one
+  // that a power cut could lose (journal/background_sync.h says why the
+  // replicas may go first). The other policies sync here, as they promise.
   void persist() {
     if (journal_failed_) return;
     for (std::uint64_t seq = journaled_seq_ + 1; seq <= core_->last_seq(); ++seq) {
@@ -254,17 +272,58 @@ class FrontEnd {
       log::error("input journal: " + s.message() + "; stopping, nothing more is answered");
       journal_failed_ = true;
       g_stop = 1;
+      return;
+    }
+    if (syncer_) syncer_->request(journaled_seq_);
+  }
+
+  // Sends the held replies whose seqs are durable (all of them up to
+  // `durable`).
+  void release_replies(std::uint64_t durable) {
+    replies_.release(durable, [this](const Outbox::ToClient& m) {
+      // A client that went away, or lets kClientReplyHwm replies pile up, is
+      // not an error of ours; the answer is dropped and counted.
+      bool sent = false;
+      try {
+        sent = clients_.send(zmq::buffer(m.client),
+                             zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+               clients_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait);
+      } catch (const zmq::error_t&) {  // EHOSTUNREACH: gone
+      }
+      if (!sent && replies_dropped_++ % 10'000 == 0) {
+        log::warn("reply to a client dropped (gone, or not reading); " +
+                  std::to_string(replies_dropped_) + " so far");
+      }
+    });
+  }
+
+  // Every seq up to here may be answered: synced by the background thread
+  // under --fsync batch; written (the policy's promise) otherwise.
+  std::uint64_t durable_seq() const { return syncer_ ? syncer_->durable_seq() : journaled_seq_; }
+
+  // The background sync advanced, or failed.
+  void on_synced() {
+    syncer_->drain();
+    if (Status s = syncer_->error(); !s.is_ok() && !journal_failed_) {
+      // Answering on would promise what may not be on disk.
+      log::error("input journal: " + s.message() + "; stopping, nothing more is answered");
+      journal_failed_ = true;
+      g_stop = 1;
     }
   }
 
   void close_journal() {
     if (!journal_) return;
+    const std::uint64_t background_syncs = syncer_ ? syncer_->syncs() : 0;
+    syncer_.reset();  // syncs what was requested, then stops
     if (Status s = journal_->close(); !s.is_ok()) {
       log::error("input journal: " + s.message());
     } else {
       log::info("input journal " + journal_->path() + ": " + std::to_string(journal_->last_seq()) +
                 " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " +
-                std::to_string(journal_->syncs()) + " syncs since start");
+                std::to_string(journal_->syncs() + background_syncs) + " syncs since start");
+      // All is durable now: what still waited for its sync goes out.
+      if (!journal_failed_) release_replies(UINT64_MAX);
     }
     journal_.reset();
   }
@@ -393,6 +452,7 @@ class FrontEnd {
     items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
                   {replicas_.handle(), 0, ZMQ_POLLIN, 0},
                   {control_.handle(), 0, ZMQ_POLLIN, 0}});
+    if (syncer_) items.push_back({nullptr, syncer_->wake_fd(), ZMQ_POLLIN, 0});
     const std::size_t zap_first = zap_ ? zap_->add_poll_items(&items) : items.size();
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
@@ -404,6 +464,7 @@ class FrontEnd {
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
     if (items[2].revents & ZMQ_POLLIN) receive_control();
+    if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
     core_->on_time(mono_us(), &out_);
     send_out();
   }
@@ -502,21 +563,8 @@ class FrontEnd {
       return;
     }
     run_process_commands();
-    for (const auto& m : out_.to_clients) {
-      // A client that went away, or lets kClientReplyHwm replies pile up, is
-      // not an error of ours; the answer is dropped and counted.
-      bool sent = false;
-      try {
-        sent = clients_.send(zmq::buffer(m.client),
-                             zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
-               clients_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait);
-      } catch (const zmq::error_t&) {  // EHOSTUNREACH: gone
-      }
-      if (!sent && replies_dropped_++ % 10'000 == 0) {
-        log::warn("reply to a client dropped (gone, or not reading); " +
-                  std::to_string(replies_dropped_) + " so far");
-      }
-    }
+    for (auto& m : out_.to_clients) replies_.hold(std::move(m));
+    release_replies(durable_seq());
     for (const auto& m : out_.to_replicas) {
       if (!core_->replica(m.replica).connected) continue;
       try {
@@ -665,6 +713,8 @@ class FrontEnd {
   std::unique_ptr<Core> core_;
   std::unique_ptr<audit::AuditStore> audit_;
   std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::BackgroundSync> syncer_;  // --fsync batch only
+  ReplyGate replies_;
   std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
   bool journal_failed_ = false;
   Outbox out_;

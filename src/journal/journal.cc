@@ -395,7 +395,7 @@ Status Journal::commit(std::uint64_t now_us) {
   if (!unsynced_) return Status::ok();
   switch (policy_.kind) {
     case FsyncPolicy::Kind::kBatch:
-      return sync(now_us);
+      return sync_elsewhere_ ? Status::ok() : sync(now_us);
     case FsyncPolicy::Kind::kInterval:
       if (now_us >= last_sync_us_ + policy_.interval_ms * 1000) return sync(now_us);
       return Status::ok();

@@ -108,6 +108,12 @@ class Journal {
   // record after a half-written one would turn a torn tail into damage in
   // the middle).
   Status commit(std::uint64_t now_us);
+  // From now on, under kBatch, commit() writes but does not sync: the caller
+  // syncs the file on another thread (BackgroundSync, on a dup of fd()) so
+  // the event loop can fan out while the disk works, and it answers nothing
+  // that thread has not reported durable. close() still syncs.
+  void sync_elsewhere() { sync_elsewhere_ = true; }
+  int fd() const { return fd_; }
   // For kInterval with data not yet synced: when commit() will sync it.
   std::optional<std::uint64_t> next_sync_us() const;
   // Commits and syncs whatever the policy (a clean stop leaves everything
@@ -133,6 +139,7 @@ class Journal {
   std::vector<std::uint8_t> buffer_;
   std::vector<std::uint8_t> scratch_;
   bool unsynced_ = false;
+  bool sync_elsewhere_ = false;
   std::uint64_t last_sync_us_;
   std::uint64_t syncs_ = 0;
   Status failed_;
