@@ -20,6 +20,7 @@
 #include "loadgen/driver.h"
 #include "process/cluster.h"
 #include "process/process_util.h"
+#include "process/status_util.h"
 #include "sample/sample.h"
 #include "transport/curve.h"
 #include "triad/transaction.h"
@@ -75,12 +76,6 @@ loadgen::RunResult drive(const Cluster& cluster, const std::vector<Transaction>&
 
 std::uint64_t decisions_of(const loadgen::RunResult& r) { return r.answered - r.errors; }
 
-nlohmann::json status(const std::string& dir) {
-  std::string out;
-  EXPECT_EQ(run({bin("triad"), "status", "--dir", dir, "--json"}, &out, "", 10'000), 0) << out;
-  return nlohmann::json::parse(out, nullptr, false);
-}
-
 TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   TempDir tmp;
   sample::Options so;
@@ -125,7 +120,9 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   EXPECT_EQ(probe.unanswered, 0u);
   const std::uint64_t base_kib = rss_kib(frontend);
   ASSERT_GT(base_kib, 0u);
-  const std::uint64_t base_seq = status(cluster.dir()).value("last_seq", std::uint64_t{0});
+  const nlohmann::json before_flood = status_of(cluster.dir());
+  ASSERT_TRUE(before_flood.is_object()) << "triad status failed";
+  const std::uint64_t base_seq = before_flood.value("last_seq", std::uint64_t{0});
 
   // The flood, with the front end's resident set sampled every 250 ms.
   const double flood_rate = std::min(5 * capacity, kMaxFloodRate);
@@ -140,7 +137,8 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   const auto flood = drive(cluster, pool, "flood", flood_rate, 30, 0, 10'000);
   flooding = false;
   sampler.join();
-  const nlohmann::json after_flood = status(cluster.dir());
+  const nlohmann::json after_flood = status_of(cluster.dir());
+  ASSERT_TRUE(after_flood.is_object()) << "triad status failed";
 
   // Right after: a light load is served at once, with no refusal.
   const auto light = drive(cluster, pool, "light", 200, 3, 0, 3000);
@@ -206,7 +204,6 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   const std::uint64_t bound_kib = base_kib + 128 * 1024 + 4 * flood_sequenced;
   EXPECT_LE(peak_kib.load(), bound_kib) << "bound " << bound_kib / 1024 << " MiB";
   // No replica was failed or repaired for being slow under the flood.
-  ASSERT_TRUE(after_flood.is_object());
   EXPECT_GE(after_flood["overloaded"].get<std::uint64_t>(), probe.errors + flood.errors);
   for (const auto& r : after_flood["replicas"]) {
     EXPECT_EQ(r["state"], "healthy") << r.dump();

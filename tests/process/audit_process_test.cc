@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "status_util.h"
 #include "triad/transaction.h"
 
 namespace triad::testing {
@@ -23,11 +24,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-bool replica_b_repaired(const std::string& dir) {
-  std::string out;
-  if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out) != 0) return false;
-  const Json s = Json::parse(out, nullptr, false);
-  if (!s.is_object() || !s.contains("replicas")) return false;
+bool replica_b_repaired(const Json& s) {
+  if (!s.contains("replicas")) return false;
   for (const Json& r : s["replicas"]) {
     if (r.value("name", "") == "b") {
       return r.value("state", "") == "healthy" && r.value("repairs", 0) >= 1;
@@ -65,11 +63,9 @@ TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
   ASSERT_TRUE(first["cert"].is_string()) << verdicts.front();
   const std::string id = first["id"].get<std::string>();
 
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!replica_b_repaired(cluster.dir()) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  ASSERT_TRUE(replica_b_repaired(cluster.dir())) << read_file(tmp.file("up.stderr"));
+  bool repaired = false;
+  wait_for_status(cluster.dir(), 60'000, replica_b_repaired, &repaired);
+  ASSERT_TRUE(repaired) << read_file(tmp.file("up.stderr"));
 
   // While `triad up` runs (and writes): WAL lets a reader in.
   std::string audit_out;

@@ -19,6 +19,7 @@
 #include "cluster.h"
 #include "common/layout.h"
 #include "process_util.h"
+#include "status_util.h"
 #include "transport/curve.h"
 #include "triad/client.h"
 
@@ -42,24 +43,6 @@ Transaction tx_of(const std::string& id) {
   Transaction tx;
   EXPECT_TRUE(parse_transaction_json(tx_line(id), &tx).is_ok());
   return tx;
-}
-
-Json status_of(const std::string& dir) {
-  std::string out;
-  if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out, "", 20'000) != 0) return {};
-  return Json::parse(out, nullptr, /*allow_exceptions=*/false);
-}
-
-// Polls `triad status` until `pred` holds (or 10 s pass); the last status.
-template <typename Pred>
-Json status_until(const std::string& dir, Pred pred) {
-  Json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status_of(dir);
-    if (s.is_object() && pred(s)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return s;
 }
 
 int port_of(const std::string& endpoint) {
@@ -247,7 +230,7 @@ TEST_F(CurveCluster, AllowListAdmitsListedClientsAndRefusesAndCountsOthers) {
   const Status refused = submit_one(cluster.endpoint(), stranger, "refused-1");
   EXPECT_EQ(refused.code(), Status::Code::kUnavailable) << refused.to_string();
 
-  const Json s = status_until(dir, [](const Json& j) {
+  const Json s = wait_for_status(dir, 10'000, [](const Json& j) {
     return j["refused_connections"]["client"].get<std::uint64_t>() >= 1;
   });
   ASSERT_TRUE(s.is_object());
@@ -294,7 +277,7 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   plain.connect(replica_endpoint);
   plain.send(zmq::str_buffer("hello"), zmq::send_flags::dontwait);
 
-  const Json s = status_until(dir, [](const Json& j) {
+  const Json s = wait_for_status(dir, 10'000, [](const Json& j) {
     const Json& r = j["transport"]["refused_by_reason"]["replica"];
     return r.contains("key not admitted") &&
            r.contains("security mechanism mismatch (a client without CURVE?)");
@@ -312,7 +295,7 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
 
   // A plain socket on the client socket gets nothing back, and is counted.
   EXPECT_FALSE(plain_socket_gets_answer(cluster.endpoint(), 1500));
-  const Json c = status_until(dir, [](const Json& j) {
+  const Json c = wait_for_status(dir, 10'000, [](const Json& j) {
     return j["refused_connections"]["client"].get<std::uint64_t>() >= 1;
   });
   EXPECT_GE(c["refused_connections"]["client"].get<std::uint64_t>(), 1u) << c.dump();
@@ -329,7 +312,7 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   control.send(zmq::str_buffer(R"({"cmd":"status"})"), zmq::send_flags::none);
   zmq::message_t reply;
   EXPECT_FALSE(control.recv(reply, zmq::recv_flags::none).has_value());
-  const Json k = status_until(dir, [](const Json& j) {
+  const Json k = wait_for_status(dir, 10'000, [](const Json& j) {
     return j["refused_connections"]["control"].get<std::uint64_t>() >= 1;
   });
   EXPECT_GE(k["refused_connections"]["control"].get<std::uint64_t>(), 1u) << k.dump();

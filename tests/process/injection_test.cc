@@ -48,6 +48,7 @@
 #include "process_util.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
+#include "status_util.h"
 #include "triad/transaction.h"
 
 namespace triad::testing {
@@ -126,16 +127,6 @@ void submit_lines(const Cluster& cluster, const TempDir& tmp, const std::vector<
   raw->insert(raw->end(), got.begin(), got.end());
 }
 
-// `triad status --json`, parsed; null when the command failed.
-Json status_of(const Cluster& cluster) {
-  std::string out;
-  if (run({bin("triad"), "status", "--dir", cluster.dir(), "--json"}, &out, "", 10'000) != 0) {
-    return Json();
-  }
-  Json j = Json::parse(out, nullptr, /*allow_exceptions=*/false);
-  return j.is_discarded() ? Json() : j;
-}
-
 const Json& replica_in(const Json& status, char name) {
   static const Json kNull;
   if (!status.is_object() || !status.contains("replicas")) return kNull;
@@ -164,20 +155,6 @@ bool all_applied(const Json& status, std::uint64_t seq) {
     if (rep.is_null() || rep["last_seq_applied"].get<std::uint64_t>() != seq) return false;
   }
   return status["in_flight"].get<std::uint64_t>() == 0;
-}
-
-// Polls `triad status --json` until `done` holds or `timeout_ms` passed; the
-// last status seen, and whether `done` held, in *met.
-template <typename Pred>
-Json wait_for_status(const Cluster& cluster, int timeout_ms, Pred done, bool* met) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  Json s;
-  while (true) {
-    s = status_of(cluster);
-    *met = !s.is_null() && done(s);
-    if (*met || Clock::now() > deadline) return s;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
 }
 
 // What check_answers counted.
@@ -398,7 +375,7 @@ TEST_P(OneFaultyReplica, NoWrongOrLostDecisionFlaggedAndRepaired) {
   // nothing to repair: every replica applied every seq, nothing in flight.)
   bool met = false;
   const Json before = wait_for_status(
-      cluster, kRepairWaitMs,
+      cluster.dir(), kRepairWaitMs,
       [&](const Json& s) {
         if (!repaired) return all_applied(s, kMainTransactions);
         return all_healthy(s) && replica_in(s, faulty)["repairs"].get<std::uint64_t>() >= 1;
@@ -490,7 +467,7 @@ TEST_P(OneFaultyReplica, NoWrongOrLostDecisionFlaggedAndRepaired) {
   }
   const std::uint64_t last = kMainTransactions + kExtraTransactions;
   const Json after = wait_for_status(
-      cluster, 10'000, [&](const Json& s) { return all_applied(s, last); }, &met);
+      cluster.dir(), 10'000, [&](const Json& s) { return all_applied(s, last); }, &met);
   EXPECT_TRUE(met) << "all three replicas applied every seq up to " << last << ": " << after.dump();
   EXPECT_TRUE(all_healthy(after)) << after.dump();
   EXPECT_EQ(after["mode"], "tmr");
@@ -567,7 +544,7 @@ TEST(CorruptState, CaughtAtTheNextCheckpointEvenIfNoTransactionTouchesTheCard) {
 
   bool met = false;
   const Json s = wait_for_status(
-      cluster, kRepairWaitMs,
+      cluster.dir(), kRepairWaitMs,
       [](const Json& st) {
         return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1;
       },
@@ -605,7 +582,7 @@ TEST(Delay, BeyondTheDeadlineIsMissingAndRepaired) {
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, kCount, &raw, "20"));
   bool met = false;
   const Json s = wait_for_status(
-      cluster, kRepairWaitMs,
+      cluster.dir(), kRepairWaitMs,
       [](const Json& st) {
         return all_healthy(st) && replica_in(st, 'c')["repairs"].get<std::uint64_t>() >= 1;
       },
@@ -647,7 +624,7 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, kCheckpoint - 1, &raw));
   bool met = false;
   Json s = wait_for_status(
-      cluster, 10'000, [](const Json& st) { return all_applied(st, kCheckpoint - 1); }, &met);
+      cluster.dir(), 10'000, [](const Json& st) { return all_applied(st, kCheckpoint - 1); }, &met);
   ASSERT_TRUE(met) << s.dump();
 
   ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, 'b', "crash:0"));
@@ -655,7 +632,7 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
       submit_lines(cluster, tmp, data.traffic, kCheckpoint - 1, kCheckpoint, &raw));
 
   const Json rejoined = wait_for_status(
-      cluster, kRepairWaitMs,
+      cluster.dir(), kRepairWaitMs,
       [](const Json& st) {
         return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1;
       },
@@ -674,7 +651,8 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
   ASSERT_NO_FATAL_FAILURE(submit_with_one_slowed(cluster, tmp, 'a', data.traffic, kCheckpoint,
                                                  kCheckpoint + kExtra, &raw));
   s = wait_for_status(
-      cluster, 10'000, [](const Json& st) { return all_applied(st, kCheckpoint + kExtra); }, &met);
+      cluster.dir(), 10'000, [](const Json& st) { return all_applied(st, kCheckpoint + kExtra); },
+      &met);
   EXPECT_TRUE(met) << s.dump();
   for (const char* r = kReplicas; *r != '\0'; ++r) {
     for (const char* kind : kDivergenceKinds) {
@@ -775,7 +753,7 @@ TEST_P(TwoFaultyReplicas, NoCodeWithoutTwoAgreeingSignedVerdictsAndEveryLineAnsw
 
   bool met = false;
   const Json s = wait_for_status(
-      cluster, kRepairWaitMs,
+      cluster.dir(), kRepairWaitMs,
       [&](const Json& st) {
         if (!all_healthy(st)) return false;
         for (const char* r = tc.restarted; *r != '\0'; ++r) {
@@ -857,7 +835,7 @@ TEST(Acceptance, CrashedReplicaGoesDownRepairingHealthyWhileEveryRequestSucceeds
   std::size_t polls = 0;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < deadline) {
-    const Json s = status_of(cluster);
+    const Json s = status_of(cluster.dir());
     ++polls;
     if (s.is_null()) continue;
     last = s;

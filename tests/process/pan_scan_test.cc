@@ -19,6 +19,7 @@
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "status_util.h"
 #include "triad/transaction.h"
 
 namespace triad::testing {
@@ -67,11 +68,8 @@ std::vector<std::string> files_under(const std::string& dir) {
   return out;
 }
 
-bool all_healthy_after_repair(const std::string& dir) {
-  std::string out;
-  if (run({bin("triad"), "status", "--dir", dir, "--json"}, &out) != 0) return false;
-  const Json s = Json::parse(out, nullptr, false);
-  if (!s.is_object() || !s.contains("replicas")) return false;
+bool all_healthy_after_repair(const Json& s) {
+  if (!s.contains("replicas")) return false;
   int repairs = 0;
   for (const Json& r : s["replicas"]) {
     if (r.value("state", "") != "healthy") return false;
@@ -133,12 +131,9 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
                   &out, "", 300'000),
               0)
         << out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!all_healthy_after_repair(cluster.dir()) &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    EXPECT_TRUE(all_healthy_after_repair(cluster.dir())) << read_file(tmp.file("up.stderr"));
+    bool repaired = false;
+    wait_for_status(cluster.dir(), 60'000, all_healthy_after_repair, &repaired);
+    EXPECT_TRUE(repaired) << read_file(tmp.file("up.stderr"));
     EXPECT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "tx-000001"}, &out), 0) << out;
     // The front end dies without a chance to clean up; its replicas follow.
     cluster.process().signal(SIGKILL);
