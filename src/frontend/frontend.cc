@@ -739,6 +739,8 @@ int fail_start(const std::string& message) {
 }  // namespace
 
 int run(const Config& config) {
+  // Before the card file is read; the replicas inherit the limit.
+  const bool core_dumps_off = disable_core_dumps();
   // Check everything a user can get wrong before starting anything.
   rules::CardFile cards;
   if (Status s = rules::load_card_file(config.cards_path, &cards); !s.is_ok()) {
@@ -778,8 +780,7 @@ int run(const Config& config) {
   log::set_component("frontend");
   log::set_file(layout::frontend_log(config.dir));
   if (!report.empty()) log::info(report.substr(0, report.size() - 1));
-  // The replicas inherit the limit.
-  if (!disable_core_dumps()) log::warn("cannot turn core dumps off (setrlimit RLIMIT_CORE)");
+  if (!core_dumps_off) log::warn("cannot turn core dumps off (setrlimit RLIMIT_CORE)");
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

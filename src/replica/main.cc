@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
     std::printf("%s\n", triad::replica::build_fingerprint().c_str());
     return 0;
   }
+  // Before any card file is read. Started by `triad up` it has the limit
+  // already; by hand (or --replay), it gets it here.
+  if (!triad::disable_core_dumps()) {
+    std::fprintf(stderr, "triad-replica: cannot turn core dumps off (setrlimit RLIMIT_CORE)\n");
+  }
   if (!replay_input.empty()) {
     if (config.cards_path.empty()) {
       std::fprintf(stderr, "triad-replica: --replay needs --cards\n");
@@ -66,10 +71,6 @@ int main(int argc, char** argv) {
   if (const auto s = triad::replica::parse_fault(fault, &config.fault); !s.is_ok()) {
     std::fprintf(stderr, "triad-replica: %s\n", s.message().c_str());
     return 2;
-  }
-  // Started by `triad up` it has the limit already; by hand, it gets it here.
-  if (!triad::disable_core_dumps()) {
-    std::fprintf(stderr, "triad-replica: cannot turn core dumps off (setrlimit RLIMIT_CORE)\n");
   }
   return triad::replica::run(config);
 }
