@@ -57,6 +57,9 @@ inline std::string audit_db(const std::string& dir) { return dir + "/audit.db"; 
 // `triad up` when missing).
 inline std::string journal(const std::string& dir) { return dir + "/journal"; }
 inline std::string journal_key(const std::string& dir) { return keys_dir(dir) + "/journal.key"; }
+// The fail-safe declines the journal's replay cannot reproduce
+// (journal::AnswerLog).
+inline std::string answer_log(const std::string& dir) { return dir + "/answers"; }
 // The key of the card references in the audit store (crypto/card_ref.h),
 // mode 0600, created by `triad up` when missing.
 inline std::string card_ref_key(const std::string& dir) { return keys_dir(dir) + "/card-ref.key"; }

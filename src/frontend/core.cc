@@ -188,16 +188,28 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   handle_voter_output(now_us, out);
 }
 
-Status Core::recover(std::vector<journal::Entry> entries, std::uint64_t now_us) {
+Status Core::recover(std::vector<journal::Entry> entries,
+                     const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us) {
   TRIAD_ASSERT(journal_.empty() && flushed_seq_ == 0);
+  std::vector<Digest> digests;
+  digests.reserve(entries.size());
   for (journal::Entry& e : entries) {
     if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
-    TRIAD_RETURN_IF_ERROR(
-        sequencer_.restore(*e.tx.id, wire::transaction_digest(e.tx), e.seq, e.ts_ms));
+    digests.push_back(wire::transaction_digest(e.tx));
+    TRIAD_RETURN_IF_ERROR(sequencer_.restore(*e.tx.id, digests.back(), e.seq, e.ts_ms));
     journal_.push_back({e.ts_ms, std::move(e.tx), now_us});
     answers_.emplace_back();
   }
   recovered_seq_ = sequencer_.last_seq();
+  for (const journal::FailSafeAnswer& a : fail_safe) {
+    if (a.seq == 0 || a.seq > recovered_seq_ || digests[a.seq - 1] != a.tx_digest) {
+      log::warn("answer log: the fail-safe decline " + a.code + " of seq " + std::to_string(a.seq) +
+                " is for a transaction the journal does not hold there (lost before its sync); "
+                "ignored");
+      continue;
+    }
+    recovered_fail_safe_[a.seq] = a.code;
+  }
   return Status::ok();
 }
 
@@ -677,8 +689,20 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                      : " (fewer than two replicas answered)"));
     }
     const JournalEntry& entry = journal_[d.seq - 1];
+    if (const auto it = recovered_fail_safe_.find(d.seq); it != recovered_fail_safe_.end()) {
+      // Declined fail-safe before the restart: the client was told that, and
+      // a repeated id is told it again (rules.md section 7). The replay's
+      // verdicts still count for the replicas' state and repair.
+      log::info("seq " + std::to_string(d.seq) +
+                ": answered with its journalled fail-safe decline " + it->second +
+                " (the replay decided " + answer.code + ")");
+      answer = Answer{it->second, "", names_of(d.divergent_mask), {}};
+      recovered_fail_safe_.erase(it);
+    } else if (d.kind != voter::DecisionKind::kAgreed) {
+      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(entry.tx), answer.code});
+    }
     out->decisions.push_back({d.seq, *entry.tx.id, entry.ts_ms, answer.code, answer.agree,
-                              answer.divergent, d.kind != voter::DecisionKind::kAgreed,
+                              answer.divergent, answer.certificate.empty(),
                               now_us - entry.sequenced_us, answer.certificate,
                               entry.tx.pan.value_or("")});
     answers_[d.seq - 1] = std::move(answer);

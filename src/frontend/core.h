@@ -84,6 +84,9 @@ struct Outbox {
   std::vector<DecisionRecord> decisions;
   std::vector<DivergenceRecord> divergences;
   std::vector<RepairRecord> repairs;
+  // New fail-safe declines, for the answer log: written (and synced) before
+  // their replies are sent.
+  std::vector<journal::FailSafeAnswer> fail_safe_answers;
   void clear() {
     to_clients.clear();
     to_replicas.clear();
@@ -91,6 +94,7 @@ struct Outbox {
     decisions.clear();
     divergences.clear();
     repairs.clear();
+    fail_safe_answers.clear();
   }
 };
 
@@ -125,9 +129,15 @@ class Core {
   // Until every recovered seq has been sent, a new id is refused as
   // overloaded ("recovering: ..."), so new traffic never waits behind the
   // replay either; a repeated earlier id waits for (or gets) its answer.
+  // The one exception is a seq the voter declined fail-safe (91, 96) before
+  // the restart: `fail_safe` (the answer log) has it, and its earlier answer
+  // is what a repeated id gets, whatever the replay decides. A record whose
+  // transaction digest is not the journalled one's is ignored with a
+  // warning (its seq was lost and sequenced again).
   // Corruption when the entries contradict each other (an id twice, ts
   // going backwards); the core is then unusable.
-  Status recover(std::vector<journal::Entry> entries, std::uint64_t now_us);
+  Status recover(std::vector<journal::Entry> entries,
+                 const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us);
   // Sends what was sequenced (or, during recovery, opened for replay) since
   // the last call to every connected replica. Call after a burst of client
   // messages, so entries travel in batches.
@@ -289,6 +299,9 @@ class Core {
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
   std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
+  // Fail-safe declines given before the restart, by seq: the answer a
+  // repeated id gets, not the replay's decision.
+  std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;
   Counters counters_;
 };
 

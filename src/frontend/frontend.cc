@@ -234,7 +234,14 @@ class FrontEnd {
                  " (" + std::to_string(recovery.truncated_bytes) +
                  " bytes: " + recovery.truncation_reason + ")";
     }
-    if (Status s = core_->recover(std::move(recovery.entries), mono_us()); !s.is_ok()) {
+    std::vector<journal::FailSafeAnswer> fail_safe;
+    TRIAD_RETURN_IF_ERROR(journal::AnswerLog::open(layout::answer_log(config_.dir), config_.fsync,
+                                                   &fail_safe, &answer_log_));
+    if (!fail_safe.empty()) {
+      message += "; " + std::to_string(fail_safe.size()) + " fail-safe declines from " +
+                 answer_log_->path();
+    }
+    if (Status s = core_->recover(std::move(recovery.entries), fail_safe, mono_us()); !s.is_ok()) {
       return Status::corruption("journal " + path + ": " + s.message());
     }
     journaled_seq_ = journal_->last_seq();
@@ -275,6 +282,16 @@ class FrontEnd {
       return;
     }
     if (syncer_) syncer_->request(journaled_seq_);
+    // Before their replies can go: a fail-safe decline must outlive a
+    // restart, since the replay would decide its seq otherwise.
+    for (const journal::FailSafeAnswer& a : out_.fail_safe_answers) {
+      if (Status s = answer_log_->append(a); !s.is_ok()) {
+        log::error("answer log: " + s.message() + "; stopping, nothing more is answered");
+        journal_failed_ = true;
+        g_stop = 1;
+        return;
+      }
+    }
   }
 
   // Sends the held replies whose seqs are durable (all of them up to
@@ -316,6 +333,7 @@ class FrontEnd {
     if (!journal_) return;
     const std::uint64_t background_syncs = syncer_ ? syncer_->syncs() : 0;
     syncer_.reset();  // syncs what was requested, then stops
+    answer_log_.reset();
     if (Status s = journal_->close(); !s.is_ok()) {
       log::error("input journal: " + s.message());
     } else {
@@ -714,6 +732,7 @@ class FrontEnd {
   std::unique_ptr<audit::AuditStore> audit_;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::BackgroundSync> syncer_;  // --fsync batch only
+  std::unique_ptr<journal::AnswerLog> answer_log_;
   ReplyGate replies_;
   std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
   bool journal_failed_ = false;

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <system_error>
 
 #include "common/assert.h"
@@ -419,6 +421,124 @@ Status Journal::close() {
   }
   fd_ = -1;
   return status;
+}
+
+namespace {
+
+constexpr char kAnswerMagic[8] = {'T', 'R', 'I', 'A', 'D', 'A', 'N', 'S'};
+constexpr std::uint32_t kAnswerVersion = 1;
+constexpr std::size_t kAnswerHeaderBytes = 16;
+constexpr std::size_t kAnswerRecordBytes = 56;
+constexpr std::size_t kAnswerSummedBytes = 48;
+
+std::array<std::uint8_t, kAnswerHeaderBytes> answer_header() {
+  std::array<std::uint8_t, kAnswerHeaderBytes> h{};
+  std::memcpy(h.data(), kAnswerMagic, sizeof kAnswerMagic);
+  put_u32(h.data() + 8, kAnswerVersion);
+  return h;
+}
+
+std::array<std::uint8_t, kAnswerRecordBytes> encode_answer(const FailSafeAnswer& a) {
+  TRIAD_ASSERT(a.code.size() == 2);
+  std::array<std::uint8_t, kAnswerRecordBytes> r{};
+  put_u64(r.data(), a.seq);
+  std::copy(a.tx_digest.begin(), a.tx_digest.end(), r.begin() + 8);
+  std::memcpy(r.data() + 40, a.code.data(), 2);
+  const Digest sum = crypto::sha256(std::span<const std::uint8_t>(r.data(), kAnswerSummedBytes));
+  std::copy_n(sum.begin(), kChecksumBytes, r.begin() + kAnswerSummedBytes);
+  return r;
+}
+
+// The record at `p` (kAnswerRecordBytes), when its checksum holds.
+std::optional<FailSafeAnswer> decode_answer(const std::uint8_t* p) {
+  const Digest sum = crypto::sha256(std::span<const std::uint8_t>(p, kAnswerSummedBytes));
+  if (!std::equal(sum.begin(), sum.begin() + kChecksumBytes, p + kAnswerSummedBytes)) {
+    return std::nullopt;
+  }
+  FailSafeAnswer a;
+  a.seq = get_u64(p);
+  std::copy_n(p + 8, a.tx_digest.size(), a.tx_digest.begin());
+  a.code.assign(reinterpret_cast<const char*>(p + 40), 2);
+  return a;
+}
+
+}  // namespace
+
+Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
+                       std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out) {
+  recovered->clear();
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  bool created = false;
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    created = fd >= 0;
+  }
+  if (fd < 0) return Status::io_error("cannot open answer log " + path + ": " + reason(errno));
+  std::unique_ptr<AnswerLog> answers(new AnswerLog(path, fd, policy, 0));
+  std::vector<std::uint8_t> file;
+  TRIAD_RETURN_IF_ERROR(read_all(fd, path, &file));
+  const auto header = answer_header();
+  if (file.size() < kAnswerHeaderBytes) {
+    // Only a creation that did not finish leaves a short header.
+    if (!std::equal(file.begin(), file.end(), header.begin())) {
+      return Status::corruption("answer log " + path + " is not a Triad answer log");
+    }
+    if (::ftruncate(fd, 0) != 0 ||
+        write_all(fd, header.data(), header.size(), 0, path).code() != Status::Code::kOk ||
+        ::fdatasync(fd) != 0) {
+      return Status::io_error("cannot write answer log " + path + ": " + reason(errno));
+    }
+    if (created) TRIAD_RETURN_IF_ERROR(sync_parent_dir(path));
+    answers->size_bytes_ = kAnswerHeaderBytes;
+    *out = std::move(answers);
+    return Status::ok();
+  }
+  if (!std::equal(header.begin(), header.end(), file.begin())) {
+    return Status::corruption("answer log " + path +
+                              " is not a Triad answer log of version 1 (header differs)");
+  }
+  std::size_t off = kAnswerHeaderBytes;
+  for (; off + kAnswerRecordBytes <= file.size(); off += kAnswerRecordBytes) {
+    const auto a = decode_answer(file.data() + off);
+    if (a) {
+      recovered->push_back(*a);
+      continue;
+    }
+    if (off + 2 * kAnswerRecordBytes <= file.size()) {
+      return Status::corruption("answer log " + path + ": damaged record at offset " +
+                                std::to_string(off) + " is not the last; refusing to drop it");
+    }
+    break;  // the last record is torn: cut below
+  }
+  if (off < file.size()) {
+    log::warn("answer log " + path + ": truncated a torn tail at offset " + std::to_string(off) +
+              " (" + std::to_string(file.size() - off) + " bytes)");
+    if (::ftruncate(fd, static_cast<off_t>(off)) != 0 || ::fdatasync(fd) != 0) {
+      return Status::io_error("cannot truncate answer log " + path + ": " + reason(errno));
+    }
+  }
+  answers->size_bytes_ = off;
+  *out = std::move(answers);
+  return Status::ok();
+}
+
+AnswerLog::~AnswerLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status AnswerLog::append(const FailSafeAnswer& answer) {
+  if (!failed_.is_ok()) return failed_;
+  const auto record = encode_answer(answer);
+  Status s = write_all(fd_, record.data(), record.size(), size_bytes_, path_);
+  if (s.is_ok() && policy_.kind != FsyncPolicy::Kind::kNever && ::fdatasync(fd_) != 0) {
+    s = Status::io_error("cannot sync answer log " + path_ + ": " + reason(errno));
+  }
+  if (!s.is_ok()) {
+    failed_ = s;
+    return s;
+  }
+  size_bytes_ += record.size();
+  return Status::ok();
 }
 
 }  // namespace triad::journal

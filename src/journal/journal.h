@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/types.h"
 #include "crypto/aead.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
@@ -142,6 +143,58 @@ class Journal {
   bool sync_elsewhere_ = false;
   std::uint64_t last_sync_us_;
   std::uint64_t syncs_ = 0;
+  Status failed_;
+};
+
+// The voter's own answers, which replaying the journal cannot reproduce. A
+// fail-safe decline (91, 96; rules.md section 6) is the front end's, not the
+// replicas': after a restart the replay decides that seq from the replicas'
+// verdicts, so without this log a repeated id would get another answer than
+// the client was given (rules.md section 7). Kept in DIR/answers, next to
+// the journal, unencrypted because it holds no card data:
+//
+//   header, 16 bytes: "TRIADANS" | version u32 (1) | reserved u32 (0)
+//   record, 56 bytes: seq u64 | transaction digest, 32 bytes | code, 2 ASCII
+//                     bytes | reserved, 6 bytes | SHA-256 of the 48 bytes
+//                     before, first 8
+//
+// The digest binds a record to its transaction: a seq the journal lost to a
+// power cut (sent, decided fail-safe, but never synced) is sequenced again
+// for another transaction after the restart, and the record must not apply
+// to that one.
+struct FailSafeAnswer {
+  std::uint64_t seq = 0;
+  Digest tx_digest{};
+  std::string code;  // "91" or "96"
+};
+
+class AnswerLog {
+ public:
+  // Opens `path`, creating it (mode 0600) when it does not exist, and reads
+  // back every record into *recovered. A last record cut short or failing
+  // its checksum is a torn tail: cut off and logged. Corruption when the
+  // header is not an answer log of version 1 or a damaged record is
+  // followed by a valid one; IoError when a system call fails.
+  static Status open(const std::string& path, FsyncPolicy policy,
+                     std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out);
+  ~AnswerLog();
+  AnswerLog(const AnswerLog&) = delete;
+  AnswerLog& operator=(const AnswerLog&) = delete;
+
+  // Writes one record and, unless the policy is kNever, fdatasyncs it before
+  // returning: fail-safe declines are rare, and the answer must not reach
+  // the client before its record can outlive a power cut. IoError; after
+  // one, every later append fails the same way.
+  Status append(const FailSafeAnswer& answer);
+  const std::string& path() const { return path_; }
+
+ private:
+  AnswerLog(std::string path, int fd, FsyncPolicy policy, std::uint64_t size_bytes)
+      : path_(std::move(path)), fd_(fd), policy_(policy), size_bytes_(size_bytes) {}
+  std::string path_;
+  int fd_;
+  FsyncPolicy policy_;
+  std::uint64_t size_bytes_;
   Status failed_;
 };
 

@@ -81,6 +81,8 @@ class MiniCluster {
       auto to_replicas = std::move(out_.to_replicas);
       auto to_clients = std::move(out_.to_clients);
       for (const auto& d : out_.decisions) decisions[d.seq] = d;
+      fail_safe.insert(fail_safe.end(), out_.fail_safe_answers.begin(),
+                       out_.fail_safe_answers.end());
       out_.clear();
       for (const auto& m : to_clients) read_reply(m.bytes);
       for (const auto& m : to_replicas) {
@@ -95,6 +97,7 @@ class MiniCluster {
 
   std::map<std::uint64_t, Reply> replies;  // by tag; the last one
   std::map<std::uint64_t, Outbox::DecisionRecord> decisions;
+  std::vector<journal::FailSafeAnswer> fail_safe;  // what the answer log would hold
 
  private:
   void read_reply(const std::vector<std::uint8_t>& bytes) {
@@ -163,7 +166,7 @@ TEST(CoreRecover, ContinuesAfterTheJournalAndAnswersEarlierIdsWithTheOriginalDec
 
   // The second life, from the journal alone.
   MiniCluster second(traffic.cards);
-  ASSERT_TRUE(second.core().recover(entries, second.now_us()).is_ok());
+  ASSERT_TRUE(second.core().recover(entries, {}, second.now_us()).is_ok());
   EXPECT_EQ(second.core().last_seq(), kBefore);
   EXPECT_TRUE(second.core().recovering());
 
@@ -214,6 +217,56 @@ TEST(CoreRecover, ContinuesAfterTheJournalAndAnswersEarlierIdsWithTheOriginalDec
   EXPECT_EQ(second.core().counters().fail_safe, 0u);
 }
 
+// rules.md section 7 across a restart: a fail-safe decline is the voter's
+// own answer, which the replay cannot reproduce; the answer log keeps it,
+// and a repeated id gets it again, not the replay's decision.
+TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
+  const Traffic traffic = make_traffic(10);
+  MiniCluster first(traffic.cards);
+  first.start_replica(0);  // a alone: fewer than two replicas can answer
+  first.submit(traffic.txs[0], 1, kWallMs);
+  first.advance(10'000'000);  // past the deadline
+  ASSERT_EQ(first.replies.count(1), 1u);
+  ASSERT_EQ(first.replies[1].code, "91");
+  ASSERT_EQ(first.fail_safe.size(), 1u);
+  EXPECT_EQ(first.fail_safe[0].seq, 1u);
+  EXPECT_EQ(first.fail_safe[0].code, "91");
+  EXPECT_EQ(first.fail_safe[0].tx_digest, wire::transaction_digest(traffic.txs[0]));
+  first.start_replica(1);
+  first.start_replica(2);
+  first.submit(traffic.txs[1], 2, kWallMs + 1);
+  first.submit(traffic.txs[2], 3, kWallMs + 2);
+  ASSERT_EQ(first.replies.count(3), 1u);
+  EXPECT_EQ(first.fail_safe.size(), 1u) << "agreed decisions are not in the answer log";
+  std::vector<journal::Entry> entries;
+  for (std::uint64_t seq = 1; seq <= first.core().last_seq(); ++seq) {
+    entries.push_back({seq, first.core().sequenced_ts_ms(seq), first.core().sequenced_tx(seq)});
+  }
+
+  // The second life: the answer log also has a record for seq 3 whose
+  // transaction is not the journalled one (lost before its sync, sequenced
+  // again): ignored.
+  std::vector<journal::FailSafeAnswer> log = first.fail_safe;
+  log.push_back({3, wire::transaction_digest(traffic.txs[5]), "96"});
+  MiniCluster second(traffic.cards);
+  ASSERT_TRUE(second.core().recover(entries, log, second.now_us()).is_ok());
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  ASSERT_EQ(second.decisions.size(), 3u);
+  EXPECT_EQ(second.decisions[1].code, "91");
+  EXPECT_TRUE(second.decisions[1].fail_safe);
+  EXPECT_TRUE(second.decisions[1].certificate.empty());
+  EXPECT_EQ(second.decisions[3].code, first.replies[3].code);
+  EXPECT_FALSE(second.decisions[3].fail_safe);
+  EXPECT_TRUE(second.fail_safe.empty()) << "nothing new for the answer log";
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    second.submit(traffic.txs[i], 100 + i, kWallMs);
+    const Reply& r = second.replies[100 + i];
+    EXPECT_TRUE(r.replayed);
+    EXPECT_EQ(r.seq, i + 1);
+    EXPECT_EQ(r.code, first.replies[i + 1].code) << "seq " << i + 1;
+  }
+}
+
 // A long journal goes to the replicas in windows, each seq's deadline
 // counted from when it is sent; nothing is sent until every voting replica
 // is connected.
@@ -224,7 +277,7 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
     entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
   }
   MiniCluster cluster(traffic.cards);
-  ASSERT_TRUE(cluster.core().recover(entries, cluster.now_us()).is_ok());
+  ASSERT_TRUE(cluster.core().recover(entries, {}, cluster.now_us()).is_ok());
   cluster.start_replica(0);
   cluster.start_replica(1);
   cluster.advance(3'000'000);
@@ -243,7 +296,7 @@ TEST(CoreRecover, RefusesAJournalThatContradictsItself) {
   MiniCluster cluster(traffic.cards);
   std::vector<journal::Entry> entries = {{1, kWallMs, traffic.txs[0]},
                                          {2, kWallMs, traffic.txs[0]}};
-  const Status s = cluster.core().recover(entries, cluster.now_us());
+  const Status s = cluster.core().recover(entries, {}, cluster.now_us());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("again at seq 2"), std::string::npos) << s.message();
 }

@@ -338,3 +338,94 @@ TEST_F(JournalTest, FsyncPolicies) {
 
 }  // namespace
 }  // namespace triad::journal
+
+namespace triad::journal {
+namespace {
+
+// The answer log: fail-safe declines survive a reopen; a torn last record is
+// cut off at every length; damage before the last record is refused.
+class AnswerLogTest : public ::testing::Test {
+ protected:
+  std::string path() const { return tmp_.file("answers"); }
+
+  static FailSafeAnswer answer(std::uint64_t seq, const char* code) {
+    return {seq, crypto::sha256("tx " + std::to_string(seq)), code};
+  }
+
+  // An answer log holding seqs 1..n (code 91 for odd seqs, 96 for even).
+  void write_answers(std::uint64_t n) {
+    std::vector<FailSafeAnswer> recovered;
+    std::unique_ptr<AnswerLog> log;
+    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    for (std::uint64_t seq = 1; seq <= n; ++seq) {
+      ASSERT_TRUE(log->append(answer(seq, seq % 2 == 1 ? "91" : "96")).is_ok());
+    }
+  }
+
+  Status reopen(std::vector<FailSafeAnswer>* recovered) {
+    std::unique_ptr<AnswerLog> log;
+    return AnswerLog::open(path(), {FsyncPolicy::Kind::kNever, 0}, recovered, &log);
+  }
+
+  TempDir tmp_;
+};
+
+TEST_F(AnswerLogTest, AnswersSurviveAReopenAndTheFileIsPrivate) {
+  write_answers(3);
+  std::vector<FailSafeAnswer> recovered;
+  ASSERT_TRUE(reopen(&recovered).is_ok());
+  ASSERT_EQ(recovered.size(), 3u);
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    EXPECT_EQ(recovered[seq - 1].seq, seq);
+    EXPECT_EQ(recovered[seq - 1].tx_digest, answer(seq, "91").tx_digest);
+    EXPECT_EQ(recovered[seq - 1].code, seq % 2 == 1 ? "91" : "96");
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 16 + 3 * 56);
+}
+
+TEST_F(AnswerLogTest, ATornLastRecordIsCutAtEveryLength) {
+  write_answers(2);
+  const std::string whole = read_file(path());
+  ASSERT_EQ(whole.size(), 16u + 2 * 56);
+  for (std::size_t cut = 16 + 56 + 1; cut < whole.size(); ++cut) {
+    write_file(path(), whole.substr(0, cut));
+    LogCapture logs;
+    std::vector<FailSafeAnswer> recovered;
+    ASSERT_TRUE(reopen(&recovered).is_ok()) << "cut at " << cut;
+    ASSERT_EQ(recovered.size(), 1u) << "cut at " << cut;
+    EXPECT_EQ(read_file(path()).size(), 16u + 56) << "cut at " << cut;
+    ASSERT_EQ(logs.lines.size(), 1u);
+    EXPECT_NE(logs.lines[0].find("truncated a torn tail at offset 72"), std::string::npos)
+        << logs.lines[0];
+  }
+  // A last record of the right length whose checksum fails: torn too.
+  std::string flipped = whole;
+  flipped[16 + 56 + 3] ^= 1;
+  write_file(path(), flipped);
+  std::vector<FailSafeAnswer> recovered;
+  ASSERT_TRUE(reopen(&recovered).is_ok());
+  EXPECT_EQ(recovered.size(), 1u);
+}
+
+TEST_F(AnswerLogTest, DamageBeforeTheLastRecordAndAForeignFileAreRefused) {
+  write_answers(3);
+  std::string bytes = read_file(path());
+  bytes[16 + 56 + 40] ^= 1;  // the code of seq 2, with seq 3 after it
+  write_file(path(), bytes);
+  std::vector<FailSafeAnswer> recovered;
+  Status s = reopen(&recovered);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("damaged record at offset 72 is not the last"), std::string::npos)
+      << s.to_string();
+  EXPECT_EQ(read_file(path()), bytes) << "left untouched";
+  write_file(path(), "TRIADJNL and then something else entirely");
+  s = reopen(&recovered);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("not a Triad answer log"), std::string::npos) << s.to_string();
+}
+
+}  // namespace
+}  // namespace triad::journal

@@ -202,3 +202,52 @@ TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
 
 }  // namespace
 }  // namespace triad::testing
+
+namespace triad::testing {
+namespace {
+
+// rules.md section 7 across a kill -9: a fail-safe decline (both of b and c
+// hung) is the front end's own answer, which the replay cannot reproduce;
+// after the restart, with healthy replicas, the same id still gets 91.
+TEST(Journal, AFailSafeDeclineIsGivenAgainAfterKillNine) {
+  TempDir tmp;
+  sample::Options options;
+  options.card_count = 10;
+  options.transaction_count = 1;
+  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
+  write_file(tmp.file("one.jsonl"), sample::generate_traffic(options).front() + "\n");
+  const auto submit_one = [&](const Cluster& cluster) {
+    std::string out;
+    EXPECT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
+                   tmp.file("one.jsonl")},
+                  &out),
+              0);
+    return Json::parse(out, nullptr, false);
+  };
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"),
+                    {"--inject", "b=hang:0", "--inject", "c=hang:0", "--deadline-ms", "300"});
+    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    const Json first = submit_one(cluster);
+    ASSERT_TRUE(first.is_object());
+    ASSERT_EQ(first["code"], "91") << first;
+    EXPECT_FALSE(first["replayed"].get<bool>());
+    kill_front_end(cluster, tmp);
+  }
+  Cluster cluster(tmp, tmp.file("cards.csv"));
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  const Json again = submit_one(cluster);
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["code"], "91") << again;
+  EXPECT_EQ(again["seq"], 1);
+  EXPECT_TRUE(again["replayed"].get<bool>());
+  EXPECT_TRUE(again["cert"].is_null());
+  const std::string log = read_file(tmp.file("up.stderr"));
+  EXPECT_NE(log.find("1 fail-safe declines from"), std::string::npos) << log;
+  EXPECT_NE(log.find("seq 1: answered with its journalled fail-safe decline 91"), std::string::npos)
+      << log;
+  EXPECT_EQ(cluster.stop(), 0);
+}
+
+}  // namespace
+}  // namespace triad::testing
