@@ -44,6 +44,18 @@ std::string comma_list(const std::string& names) {
   return text;
 }
 
+// The fields of a decision both `triad audit ID` and `--card` print.
+Json decision_json(const audit::DecisionRow& d) {
+  return {{"run", d.run},
+          {"seq", d.seq},
+          {"ts", d.ts_ms},
+          {"code", d.code},
+          {"agree", replica_list(d.agree)},
+          {"divergent", replica_list(d.divergent)},
+          {"fail_safe", d.fail_safe},
+          {"decided_at", d.decided_at_ms}};
+}
+
 // The certificate verified with the public keys alone, as `triad verify`
 // does, and then held against the decision it was stored with: a valid
 // certificate of another seq or code would not prove this decision.
@@ -84,16 +96,9 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
   bool all_ok = true;
   Json out = {{"id", id}, {"decisions", Json::array()}};
   for (const audit::DecisionRow& d : rows) {
-    Json j = {{"run", d.run},
-              {"seq", d.seq},
-              {"ts", d.ts_ms},
-              {"code", d.code},
-              {"agree", replica_list(d.agree)},
-              {"divergent", replica_list(d.divergent)},
-              {"fail_safe", d.fail_safe},
-              {"latency_us", d.latency_us},
-              {"decided_at", d.decided_at_ms},
-              {"cert", nullptr}};
+    Json j = decision_json(d);
+    j["latency_us"] = d.latency_us;
+    j["cert"] = nullptr;
     if (!json) {
       std::printf("decision %s (run %lld, seq %llu)\n", d.id.c_str(), static_cast<long long>(d.run),
                   static_cast<unsigned long long>(d.seq));
@@ -214,15 +219,9 @@ int show_card(const std::string& dir, audit::AuditReader& reader, const std::str
   if (json) {
     Json list = Json::array();
     for (const audit::DecisionRow& d : rows) {
-      list.push_back({{"run", d.run},
-                      {"seq", d.seq},
-                      {"id", d.id},
-                      {"ts", d.ts_ms},
-                      {"code", d.code},
-                      {"agree", replica_list(d.agree)},
-                      {"divergent", replica_list(d.divergent)},
-                      {"fail_safe", d.fail_safe},
-                      {"decided_at", d.decided_at_ms}});
+      Json j = decision_json(d);
+      j["id"] = d.id;
+      list.push_back(std::move(j));
     }
     std::printf(
         "%s\n",

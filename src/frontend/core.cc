@@ -191,18 +191,17 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
 Status Core::recover(std::vector<journal::Entry> entries,
                      const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us) {
   TRIAD_ASSERT(journal_.empty() && flushed_seq_ == 0);
-  std::vector<Digest> digests;
-  digests.reserve(entries.size());
   for (journal::Entry& e : entries) {
     if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
-    digests.push_back(wire::transaction_digest(e.tx));
-    TRIAD_RETURN_IF_ERROR(sequencer_.restore(*e.tx.id, digests.back(), e.seq, e.ts_ms));
+    TRIAD_RETURN_IF_ERROR(
+        sequencer_.restore(*e.tx.id, wire::transaction_digest(e.tx), e.seq, e.ts_ms));
     journal_.push_back({e.ts_ms, std::move(e.tx), now_us});
     answers_.emplace_back();
   }
   recovered_seq_ = sequencer_.last_seq();
   for (const journal::FailSafeAnswer& a : fail_safe) {
-    if (a.seq == 0 || a.seq > recovered_seq_ || digests[a.seq - 1] != a.tx_digest) {
+    if (a.seq == 0 || a.seq > recovered_seq_ ||
+        wire::transaction_digest(journal_[a.seq - 1].tx) != a.tx_digest) {
       log::warn("answer log: the fail-safe decline " + a.code + " of seq " + std::to_string(a.seq) +
                 " is for a transaction the journal does not hold there (lost before its sync); "
                 "ignored");
@@ -703,8 +702,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     }
     out->decisions.push_back({d.seq, *entry.tx.id, entry.ts_ms, answer.code, answer.agree,
                               answer.divergent, answer.certificate.empty(),
-                              now_us - entry.sequenced_us, answer.certificate,
-                              entry.tx.pan.value_or("")});
+                              now_us - entry.sequenced_us, answer.certificate});
     answers_[d.seq - 1] = std::move(answer);
     const auto it = waiters_.find(d.seq);
     if (it == waiters_.end()) continue;

@@ -61,9 +61,6 @@ struct Outbox {
     bool fail_safe = false;
     std::uint64_t latency_us = 0;           // from sequencing to decision
     std::vector<std::uint8_t> certificate;  // empty for fail-safe declines
-    // The transaction's PAN (empty when it had none), for the audit store's
-    // writer to derive the card reference from; in memory only.
-    std::string pan;
   };
   struct DivergenceRecord {
     std::uint64_t seq = 0;

@@ -275,22 +275,13 @@ class FrontEnd {
     }
     journaled_seq_ = core_->last_seq();
     if (Status s = journal_->commit(mono_us()); !s.is_ok()) {
-      // Answering on would promise what may not be on disk.
-      log::error("input journal: " + s.message() + "; stopping, nothing more is answered");
-      journal_failed_ = true;
-      g_stop = 1;
-      return;
+      return stop_answering("input journal", s);
     }
     if (syncer_) syncer_->request(journaled_seq_);
     // Before their replies can go: a fail-safe decline must outlive a
     // restart, since the replay would decide its seq otherwise.
     for (const journal::FailSafeAnswer& a : out_.fail_safe_answers) {
-      if (Status s = answer_log_->append(a); !s.is_ok()) {
-        log::error("answer log: " + s.message() + "; stopping, nothing more is answered");
-        journal_failed_ = true;
-        g_stop = 1;
-        return;
-      }
+      if (Status s = answer_log_->append(a); !s.is_ok()) return stop_answering("answer log", s);
     }
   }
 
@@ -322,11 +313,16 @@ class FrontEnd {
   void on_synced() {
     syncer_->drain();
     if (Status s = syncer_->error(); !s.is_ok() && !journal_failed_) {
-      // Answering on would promise what may not be on disk.
-      log::error("input journal: " + s.message() + "; stopping, nothing more is answered");
-      journal_failed_ = true;
-      g_stop = 1;
+      stop_answering("input journal", s);
     }
+  }
+
+  // A write or sync of what answers depend on failed: answering on would
+  // promise what may not be on disk, so nothing more is answered.
+  void stop_answering(const char* what, const Status& s) {
+    log::error(std::string(what) + ": " + s.message() + "; stopping, nothing more is answered");
+    journal_failed_ = true;
+    g_stop = 1;
   }
 
   void close_journal() {
@@ -627,7 +623,7 @@ class FrontEnd {
                                      .decided_at_ms = now_ms,
                                      .run = 0,
                                      .card_ref = {},
-                                     .pan = d.pan});
+                                     .pan = core_->sequenced_tx(d.seq).pan.value_or("")});
     }
     for (const auto& d : out_.divergences) {
       audit_->add(audit::DivergenceRow{d.seq, replica_name(d.replica), d.kind, d.evidence, now_ms});

@@ -54,9 +54,12 @@ TEST_F(BackgroundSyncTest, ARequestBecomesDurableAndWakesThePoller) {
   sync->drain();
   pollfd p{sync->wake_fd(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 0), 0) << "drained";
-  sync->request(2);  // covered already: nothing to do
+  sync->request(2);  // covered already: no sync, no wake-up
+  EXPECT_EQ(::poll(&p, 1, 200), 0) << "a covered request woke the poller";
+  EXPECT_EQ(sync->durable_seq(), 3u);
   sync->request(7);
-  sync.reset();  // the destructor syncs what was requested before it stops
+  ASSERT_TRUE(woken(*sync));
+  EXPECT_EQ(sync->durable_seq(), 7u);
 }
 
 TEST_F(BackgroundSyncTest, AFailedSyncIsAnErrorAndNothingMoreIsDurable) {

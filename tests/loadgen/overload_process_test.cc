@@ -92,9 +92,9 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
 #if defined(__SANITIZE_ADDRESS__)
   // Under AddressSanitizer a 3 s deadline, not the default 1 s. Admission
   // lets a voting replica lag up to max(4,096 seqs, rate x deadline / 2);
-  // replica c (-O1 with assertions) is slower than the other two there
-  // (about 2,000 seqs/s against 3,400 decided), so within the floor it can
-  // fall a whole second behind and be repaired as missing. That is the
+  // at the ~3,400 decisions/s measured there the floor is over a second of
+  // decisions, so replica c (-O1 with assertions, the slowest build) could
+  // fall a whole deadline behind and be repaired as missing. That is the
   // deadline doing its job, not the overload behaviour this test is about;
   // CI saw it twice (285 and 695 missing verdicts). In release the default
   // stays: a longer deadline admits more and slows the refusals.

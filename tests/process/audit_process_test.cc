@@ -52,10 +52,7 @@ TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
                   {"--inject", "b=flip:0.05", "--seed", "3", "--deadline-ms", "60000"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 tmp.file("traffic.jsonl")},
-                &out),
-            0);
+  ASSERT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
   const auto verdicts = lines_of(out);
   ASSERT_EQ(verdicts.size(), traffic.size());
   const Json first = Json::parse(verdicts.front());

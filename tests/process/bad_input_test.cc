@@ -32,10 +32,7 @@ std::string tx(const std::string& id, const std::string& amount_json = "1000") {
 std::vector<Json> submit(const Cluster& cluster, const TempDir& tmp, const std::string& lines) {
   write_file(tmp.file("in.jsonl"), lines);
   std::string out;
-  EXPECT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 tmp.file("in.jsonl")},
-                &out),
-            0);
+  EXPECT_EQ(submit_file(cluster, tmp.file("in.jsonl"), &out), 0);
   std::vector<Json> result;
   std::stringstream ss(out);
   for (std::string line; std::getline(ss, line);) result.push_back(Json::parse(line));

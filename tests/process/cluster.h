@@ -41,4 +41,16 @@ class Cluster {
   std::unique_ptr<Child> up_;
 };
 
+// `triad submit` of the file at `path` to `cluster` (with `options` before
+// the file, e.g. {"--window", "8"}); its exit status, and in *out what it
+// printed: one verdict per input line.
+inline int submit_file(const Cluster& cluster, const std::string& path, std::string* out,
+                       const std::vector<std::string>& options = {}, int timeout_ms = 120'000) {
+  std::vector<std::string> argv = {bin("triad"),  "submit",     "--dir",
+                                   cluster.dir(), "--endpoint", cluster.endpoint()};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back(path);
+  return run(argv, out, "", timeout_ms);
+}
+
 }  // namespace triad::testing

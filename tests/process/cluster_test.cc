@@ -38,10 +38,7 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
 
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 tmp.file("traffic.jsonl")},
-                &out),
-            0);
+  ASSERT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
   write_file(tmp.file("verdicts.jsonl"), out);
   const auto verdicts = lines_of(out);
   ASSERT_EQ(verdicts.size(), traffic.size()) << "every line answered, once";
@@ -110,10 +107,7 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   Cluster cluster(tmp, tmp.file("cards.csv"), {"--inject", "b=crash:500"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 tmp.file("traffic.jsonl")},
-                &out),
-            0);
+  ASSERT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
   const auto verdicts = lines_of(out);
   ASSERT_EQ(verdicts.size(), options.transaction_count);
   for (const auto& line : verdicts) {

@@ -104,12 +104,10 @@ void write_lines(const std::string& path, const std::vector<std::string>& lines,
   write_file(path, text);
 }
 
-// `triad submit` of the file at `path`: its exit status; its output in *out.
-int submit_file(const Cluster& cluster, const std::string& path, std::string* out,
-                const char* window = kWindow) {
-  return run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-              "--window", window, path},
-             out, "", 300'000);
+// `triad submit` of the file at `path` with the window this test uses.
+int submit_window(const Cluster& cluster, const std::string& path, std::string* out,
+                  const char* window = kWindow) {
+  return submit_file(cluster, path, out, {"--window", window}, 300'000);
 }
 
 // Submits traffic lines [from, to) and appends the raw output lines to *raw.
@@ -119,7 +117,7 @@ void submit_lines(const Cluster& cluster, const TempDir& tmp, const std::vector<
   const std::string in = tmp.file("in-" + std::to_string(from) + ".jsonl");
   write_lines(in, lines, from, to);
   std::string out;
-  ASSERT_EQ(submit_file(cluster, in, &out, window), 0)
+  ASSERT_EQ(submit_window(cluster, in, &out, window), 0)
       << "every line got an answer; stderr of triad up:\n"
       << read_file(tmp.file("up.stderr"));
   const auto got = lines_of(out);
@@ -821,7 +819,7 @@ TEST(Acceptance, CrashedReplicaGoesDownRepairingHealthyWhileEveryRequestSucceeds
     for (std::size_t from = 0; from < kCount; from += kBatch) {
       std::string out;
       exits.push_back(
-          submit_file(cluster, tmp.file("batch-" + std::to_string(from) + ".jsonl"), &out));
+          submit_window(cluster, tmp.file("batch-" + std::to_string(from) + ".jsonl"), &out));
       const auto got = lines_of(out);
       raw.insert(raw.end(), got.begin(), got.end());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

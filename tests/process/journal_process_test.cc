@@ -28,10 +28,7 @@ struct Answer {
 std::vector<std::pair<std::string, Answer>> submit(const Cluster& cluster,
                                                    const std::string& file) {
   std::string out;
-  EXPECT_EQ(
-      run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(), file},
-          &out),
-      0);
+  EXPECT_EQ(submit_file(cluster, file, &out), 0);
   std::vector<std::pair<std::string, Answer>> answers;
   std::stringstream ss(out);
   std::string line;
@@ -218,10 +215,7 @@ TEST(Journal, AFailSafeDeclineIsGivenAgainAfterKillNine) {
   write_file(tmp.file("one.jsonl"), sample::generate_traffic(options).front() + "\n");
   const auto submit_one = [&](const Cluster& cluster) {
     std::string out;
-    EXPECT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                   tmp.file("one.jsonl")},
-                  &out),
-              0);
+    EXPECT_EQ(submit_file(cluster, tmp.file("one.jsonl"), &out), 0);
     return Json::parse(out, nullptr, false);
   };
   {

@@ -78,10 +78,7 @@ TEST(MetricsProcess, EveryDecisionIsCountedAndTheReplicasAreHealthy) {
   const std::uint16_t port = port_of(url);
 
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 t.traffic_path},
-                &out),
-            0);
+  ASSERT_EQ(submit_file(cluster, t.traffic_path, &out), 0);
   const double n = static_cast<double>(t.count);
   const std::string body = scrape_until(
       port, [&](const std::string& b) { return sum_of(b, "triad_decisions_total") >= n; });
@@ -108,10 +105,7 @@ TEST(MetricsProcess, ACrashedReplicaShowsAsAFailureAndACompletedRepair) {
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   const std::uint16_t port = port_of(logged_metrics_url(read_file(tmp.file("up.stderr"))));
   std::string out;
-  ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--endpoint", cluster.endpoint(),
-                 t.traffic_path},
-                &out),
-            0);
+  ASSERT_EQ(submit_file(cluster, t.traffic_path, &out), 0);
   // b is repaired on its own: wait (bounded) until it rejoined.
   const std::string body = scrape_until(port, [](const std::string& b) {
     return value_of(b, "triad_repairs_total{replica=\"b\"}") == "1" &&

@@ -126,10 +126,8 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
     // verdict and waits for c (replies go in order): the front end can be
     // silent for many seconds under a sanitizer, so submit waits as long as
     // the deadline before it gives up.
-    ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--timeout-ms", "90000",
-                   tmp.file("first.jsonl")},
-                  &out, "", 300'000),
-              0)
+    ASSERT_EQ(
+        submit_file(cluster, tmp.file("first.jsonl"), &out, {"--timeout-ms", "90000"}, 300'000), 0)
         << out;
     bool repaired = false;
     wait_for_status(cluster.dir(), 60'000, all_healthy_after_repair, &repaired);
@@ -148,10 +146,8 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
     // Restart: recovery replays the journal; then the rest of the traffic.
     Cluster cluster(tmp, tmp.file("cards.csv"), {"--deadline-ms", "60000"});
     ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
-    ASSERT_EQ(run({bin("triad"), "submit", "--dir", cluster.dir(), "--timeout-ms", "90000",
-                   tmp.file("second.jsonl")},
-                  &out, "", 300'000),
-              0)
+    ASSERT_EQ(
+        submit_file(cluster, tmp.file("second.jsonl"), &out, {"--timeout-ms", "90000"}, 300'000), 0)
         << out;
     EXPECT_EQ(run({bin("triad"), "status", "--dir", cluster.dir()}, &out), 0) << out;
     EXPECT_EQ(cluster.stop(), 0);
