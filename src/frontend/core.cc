@@ -137,13 +137,13 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   // is refused too while overloaded; it gets its answer on a later retry.
   if (const std::size_t limit = admission_limit(now_us), lag_limit = replica_lag_limit(now_us);
       voter_.undecided_count() >= limit || slowest_voting_lag() >= lag_limit ||
-      voter_.open_count() >= config_.max_in_flight) {
+      voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
     return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(slowest_voting_lag()) + " behind (limit " +
-                           std::to_string(lag_limit) + "); retry later",
+                           std::to_string(lag_limit) + ")" + intake_note(now_us) + "; retry later",
                        out);
   }
   Transaction tx = wire::read_transaction(submit->tx());
@@ -268,20 +268,39 @@ std::size_t Core::admission_limit(std::uint64_t now_us) {
 // A replica works through all it received and answers it in one signed
 // batch, so even a healthy one is a whole burst behind now and then: its
 // floor is four times the undecided one.
+std::string Core::intake_note(std::uint64_t now_us) const {
+  const double cap = intake_throttle_.cap_per_second(now_us);
+  if (cap <= 0) return {};
+  return ", intake backlogged (admitting at most " + std::to_string(std::llround(cap)) + "/s)";
+}
+
 std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
   constexpr std::size_t kLagFloor = 4096;
   return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
 }
 
-std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::size_t floor,
-                                   std::uint64_t now_us) {
+namespace {
+constexpr std::uint64_t kRateWindowUs = 7 * 125'000;  // (kRateBuckets - 1) * kRateBucketUs
+}  // namespace
+
+std::uint64_t Core::decided_in_window(std::uint64_t now_us) {
+  static_assert(kRateWindowUs == (kRateBuckets - 1) * kRateBucketUs);
   roll_rate_window(now_us);
-  std::uint64_t decided = 0;  // in the completed buckets: all but the newest
+  std::uint64_t decided = 0;
   for (std::size_t i = 0; i < kRateBuckets; ++i) {
     if (i != rate_bucket_ % kRateBuckets) decided += decided_per_bucket_[i];
   }
-  constexpr std::uint64_t kWindowUs = (kRateBuckets - 1) * kRateBucketUs;
-  return std::max<std::size_t>(floor, static_cast<std::size_t>(decided * budget_us / kWindowUs));
+  return decided;
+}
+
+double Core::decided_per_second(std::uint64_t now_us) {
+  return static_cast<double>(decided_in_window(now_us)) * 1e6 / kRateWindowUs;
+}
+
+std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::size_t floor,
+                                   std::uint64_t now_us) {
+  return std::max<std::size_t>(
+      floor, static_cast<std::size_t>(decided_in_window(now_us) * budget_us / kRateWindowUs));
 }
 
 std::uint64_t Core::slowest_voting_lag() const {

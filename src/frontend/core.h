@@ -17,6 +17,7 @@
 
 #include "common/types.h"
 #include "crypto/ed25519.h"
+#include "frontend/intake_throttle.h"
 #include "journal/journal.h"
 #include "repair/repair.h"
 #include "sequencer/sequencer.h"
@@ -116,6 +117,11 @@ class Core {
   // One frame from a client. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                          std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
+  // After each drain of the client socket: `backlogged` when it reached its
+  // cap without finding the socket empty (see IntakeThrottle).
+  void on_client_drain(bool backlogged, std::uint64_t now_us) {
+    if (backlogged) intake_throttle_.on_backlog(decided_per_second(now_us), now_us);
+  }
   // After a restart, before any replica connects: takes back what the input
   // journal held (seq 1, 2, ... in order) as if it had just been sequenced:
   // the sequencer continues after the last seq and ts, the idempotency
@@ -184,7 +190,9 @@ class Core {
   // Admission control (the rule is explained at the definition): a new
   // transaction is refused with Overloaded at `now_us` when the undecided
   // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
-  // after its last verdict) reaches replica_lag_limit().
+  // after its last verdict) reaches replica_lag_limit(), or beyond the
+  // admission rate IntakeThrottle allows while the client socket is
+  // backlogged.
   std::size_t admission_limit(std::uint64_t now_us);
   std::size_t replica_lag_limit(std::uint64_t now_us);
   std::uint64_t slowest_voting_lag() const;
@@ -197,6 +205,8 @@ class Core {
   std::uint64_t recovered_seq() const { return recovered_seq_; }
   std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
   bool recovering() const { return opened_seq_ < recovered_seq_; }
+  // ", intake backlogged (...)" while IntakeThrottle caps admissions.
+  std::string intake_note(std::uint64_t now_us) const;
   const repair::Supervisor& supervisor() const { return supervisor_; }
   // `triad status --json`: per replica and for the system.
   std::string status_json(std::uint64_t now_us) const;
@@ -259,10 +269,15 @@ class Core {
   static constexpr std::size_t kRateBuckets = 8;
   static constexpr std::uint64_t kRateBucketUs = 125'000;
   void roll_rate_window(std::uint64_t now_us);
+  // Decisions in the completed buckets (all but the newest), and per second.
+  std::uint64_t decided_in_window(std::uint64_t now_us);
+  double decided_per_second(std::uint64_t now_us);
+
   // max(floor, measured decisions per second * budget_us).
   std::size_t limit_for_budget(std::uint64_t budget_us, std::size_t floor, std::uint64_t now_us);
 
   Config config_;
+  IntakeThrottle intake_throttle_;
   std::array<std::uint64_t, kRateBuckets> decided_per_bucket_{};
   std::uint64_t rate_bucket_ = 0;  // now_us / kRateBucketUs of the newest bucket
   std::array<crypto::VerifyingKey, kReplicaCount> keys_;

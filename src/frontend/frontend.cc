@@ -58,6 +58,8 @@ std::string replica_label(int r) { return std::string("replica ") + replica_name
 
 // High-water marks (messages) of the ROUTER sockets, explained where set.
 constexpr int kClientReplyHwm = 25'000;
+constexpr int kClientRecvHwm = 4096;
+constexpr std::uint64_t kReplicaDrainUs = 5'000;
 constexpr int kReplicaSendHwm = 256;
 
 // The I/O shell around Core: sockets, the replica processes, the clock.
@@ -107,9 +109,11 @@ class FrontEnd {
     clients_.set(zmq::sockopt::sndhwm, kClientReplyHwm);
     clients_.set(zmq::sockopt::router_mandatory, 1);
     // Requests queued per client before ZeroMQ stops reading its TCP
-    // connection (the client then queues them itself): ZeroMQ's default,
-    // stated. Admission control answers the ones read, promptly.
-    clients_.set(zmq::sockopt::rcvhwm, 1000);
+    // connection (the client then queues them itself). More than a client
+    // keeps in flight (`triad submit`: 1,000), so a drain that finds this
+    // many (receive_clients) means a backlog, not a burst. Admission control
+    // answers the ones read, promptly.
+    clients_.set(zmq::sockopt::rcvhwm, kClientRecvHwm);
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);
     replicas_.set(zmq::sockopt::router_handover, 1);  // a restarted replica takes its name back
@@ -487,7 +491,17 @@ class FrontEnd {
     zmq::message_t client;
     zmq::message_t payload;
     // A bounded drain keeps replica traffic flowing under a client flood.
-    for (int i = 0; i < 4096 && clients_.recv(client, zmq::recv_flags::dontwait); ++i) {
+    // Reaching the bound without finding the socket empty is the intake's
+    // backlog signal (IntakeThrottle): while it lasts, fewer transactions are
+    // admitted, which leaves the CPU for reading and refusing.
+    int read = 0;
+    bool emptied = false;
+    while (read < kClientRecvHwm) {
+      if (!clients_.recv(client, zmq::recv_flags::dontwait)) {
+        emptied = true;
+        break;
+      }
+      ++read;
       if (!client.more() || !clients_.recv(payload, zmq::recv_flags::none)) continue;
       while (payload.more()) {  // extra frames are not part of the protocol
         zmq::message_t extra;
@@ -496,6 +510,7 @@ class FrontEnd {
       }
       core_->on_client_message(client.to_string(), bytes_of(payload), mono_us(), wall_ms(), &out_);
     }
+    core_->on_client_drain(!emptied, mono_us());
     core_->flush_new_entries(&out_);
     send_out();
   }
@@ -503,7 +518,12 @@ class FrontEnd {
   void receive_replicas() {
     zmq::message_t from;
     zmq::message_t payload;
-    for (int i = 0; i < 4096 && replicas_.recv(from, zmq::recv_flags::dontwait); ++i) {
+    // Bounded in time as well: one message can carry thousands of verdicts,
+    // and while they are counted no client request is read, not even to be
+    // refused.
+    const std::uint64_t until_us = mono_us() + kReplicaDrainUs;
+    for (int i = 0;
+         i < 4096 && mono_us() < until_us && replicas_.recv(from, zmq::recv_flags::dontwait); ++i) {
       if (!from.more() || !replicas_.recv(payload, zmq::recv_flags::none)) continue;
       const int r = from.size() == 1 ? replica_index(static_cast<const char*>(from.data())[0]) : -1;
       if (r < 0) {

@@ -160,6 +160,44 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
   EXPECT_EQ(submit(1, now), 0u);
 }
 
+// A drain of the client socket that stopped at its cap (the front end is
+// behind its intake) cuts admissions to half the measured decision rate,
+// below every count-based limit; the refusals say why. A drain that emptied
+// the socket changes nothing.
+TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
+  start(1'000'000);
+  std::uint64_t now = kStartUs;
+  // 2,000 decided within a completed bucket: 2,000 / 0.875 s = 2,286/s.
+  EXPECT_EQ(submit(1000, now), 0u);
+  verdicts(0, 1, 1000, now);
+  verdicts(1, 1, 1000, now);
+  now += 10'000;
+  EXPECT_EQ(submit(1000, now), 0u);
+  verdicts(0, 1001, 2000, now);
+  verdicts(1, 1001, 2000, now);
+  now += 125'000;
+  core_->on_client_drain(false, now);
+  EXPECT_EQ(submit(5, now), 0u);
+
+  core_->on_client_drain(true, now);
+  const double cap = 2000 / 0.875 / 2;  // 1,143/s
+  EXPECT_EQ(submit(1, now), 1u);        // the bucket starts empty
+  now += 40'000;                        // within the hold period: the cap has not grown yet
+  EXPECT_EQ(submit(100, now), 100u - static_cast<std::size_t>(cap * 0.04));
+  Transaction tx;
+  tx.id = "refused";
+  Outbox out;
+  core_->on_client_message("client", loadgen::encode_submit(1, tx), now, 0, &out);
+  ASSERT_EQ(out.to_clients.size(), 1u);
+  const wire::AlignedFrame frame(out.to_clients.front().bytes.data(),
+                                 out.to_clients.front().bytes.size());
+  const wire::ClientReply* reply = nullptr;
+  ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
+  EXPECT_NE(reply->error()->str().find("intake backlogged (admitting at most 1143/s)"),
+            std::string::npos)
+      << reply->error()->str();
+}
+
 // --max-in-flight caps everything, the floor included.
 TEST_F(Admission, MaxInFlightCapsTheLimit) {
   start(1'000'000, 100);

@@ -1,6 +1,6 @@
-// Limits under load: `triad up` flooded at five times its measured capacity,
-// capped at what the front end can read on this 2-core machine (see the cap
-// below: about 2x capacity here), for 30 s. The front end must answer every
+// Limits under load: `triad up` flooded at five times its measured capacity
+// for 30 s, with the load generator on the same 2 cores. The front end must
+// answer every
 // request promptly, with a decision or an Overloaded refusal (not a
 // fail-safe 91, not silence), keep its memory bounded, repair no replica,
 // and serve a light load normally at once when the flood stops. Loopback
@@ -106,22 +106,12 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   const pid_t frontend = cluster.process().pid();  // `triad up` is the front end
 
-  // The flood's cap: on the 2 shared cores this runs on, the front
-  // end's one thread reads and refuses ~70,000 requests/s at best (alongside the driver and three
-  // replicas); beyond that the excess waits in the client's own socket (TCP back-pressure, the
-  // front end's memory unaffected) and this test would measure the machine rather than admission
-  // control. At 60,000/s, with 12,000 decisions/s alongside, refusals took
-  // 1.9 s at p99 (longer than the deadline); hence 30,000/s, which is less
-  // than 5 x capacity when capacity is above 6,000/s. The capacity probe
-  // offers 40,000/s for 3 s: short enough for the intake to catch up.
+  // The capacity probe offers far more than this machine decides: 40,000/s
+  // for 3 s (release; about 16,000-19,000 decisions/s measured on the
+  // 2-core machines here), 12,000/s under AddressSanitizer (about 3,400).
 #if defined(__SANITIZE_ADDRESS__)
-  // Under AddressSanitizer the front end reads and refuses about 4x slower:
-  // at 18,773/s (5 x a capacity of 3,755/s) refusals took 1.8 s at p99.
-  // The probe too: at 40,000/s it left requests unanswered there.
-  constexpr double kMaxFloodRate = 8'000;
-  constexpr double kProbeRate = 8'000;
+  constexpr double kProbeRate = 12'000;
 #else
-  constexpr double kMaxFloodRate = 30'000;
   constexpr double kProbeRate = 40'000;
 #endif
   // Capacity: a short run offered far more than any machine here decides;
@@ -138,7 +128,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   const std::uint64_t base_seq = before_flood.value("last_seq", std::uint64_t{0});
 
   // The flood, with the front end's resident set sampled every 250 ms.
-  const double flood_rate = std::min(5 * capacity, kMaxFloodRate);
+  const double flood_rate = 5 * capacity;
   std::atomic<bool> flooding{true};
   std::atomic<std::uint64_t> peak_kib{base_kib};
   std::thread sampler([&] {
@@ -164,7 +154,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
                                    static_cast<double>(std::max<std::uint64_t>(flood_sequenced, 1));
   std::printf(
       "overload: capacity %.0f decisions/s (probe at %.0f/s: %llu decided, %llu refused)\n"
-      "overload: flood %.0f/s (5 x capacity, at most %.0f/s) for 30 s: %llu sent, %llu answered, "
+      "overload: flood %.0f/s (5 x capacity) for 30 s: %llu sent, %llu answered, "
       "%llu overloaded, %llu decisions "
       "(%.0f/s), %llu fail-safe, %llu with a divergent replica, %llu unanswered, "
       "max send lag %.1f ms, p99 %.1f ms, max %.1f ms; refusals p50 %.1f ms, p99 %.1f ms\n"
@@ -173,7 +163,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
       "overload: recovery at 200/s for 3 s: %llu answered, %llu refused, p99 %.2f ms\n"
       "overload: status after the flood: %s\n",
       capacity, kProbeRate, static_cast<unsigned long long>(decisions_of(probe)),
-      static_cast<unsigned long long>(probe.errors), flood_rate, kMaxFloodRate,
+      static_cast<unsigned long long>(probe.errors), flood_rate,
       static_cast<unsigned long long>(flood.sent), static_cast<unsigned long long>(flood.answered),
       static_cast<unsigned long long>(flood.errors),
       static_cast<unsigned long long>(flood_decisions), static_cast<double>(flood_decisions) / 30,

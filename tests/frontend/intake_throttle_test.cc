@@ -1,0 +1,79 @@
+// IntakeThrottle: the admission rate cut while the front end's client socket
+// is backlogged, stepped with an injected clock.
+#include "frontend/intake_throttle.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace triad::frontend {
+namespace {
+
+constexpr std::uint64_t kT0 = 5'000'000;
+constexpr std::uint64_t kHold = IntakeThrottle::kHoldUs;
+
+// How many of `n` admissions asked for at `now_us` are granted.
+int admitted(IntakeThrottle& t, int n, std::uint64_t now_us) {
+  int granted = 0;
+  for (int i = 0; i < n; ++i) granted += t.admit(now_us) ? 1 : 0;
+  return granted;
+}
+
+TEST(IntakeThrottle, WithoutABacklogEverythingIsAdmitted) {
+  IntakeThrottle t;
+  EXPECT_FALSE(t.throttled());
+  EXPECT_EQ(t.cap_per_second(kT0), 0);
+  EXPECT_EQ(admitted(t, 100'000, kT0), 100'000);
+}
+
+TEST(IntakeThrottle, ABacklogHalvesTheDecisionRateAndSpreadsTheAdmissions) {
+  IntakeThrottle t;
+  t.on_backlog(10'000, kT0);
+  ASSERT_TRUE(t.throttled());
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0), 5'000);
+  EXPECT_EQ(admitted(t, 10, kT0), 0);  // the bucket starts empty
+  // 10 ms at 5,000/s: 50 tokens.
+  EXPECT_EQ(admitted(t, 100, kT0 + 10'000), 50);
+  EXPECT_EQ(admitted(t, 100, kT0 + 10'000), 0);
+  // A long pause banks no more than one hold period's worth at the cap of
+  // the moment: 150 ms on, the cap is 5,000 * 1.125^3 = 7,119/s, so 355.
+  EXPECT_EQ(admitted(t, 1'000, kT0 + 3 * kHold), 355);
+}
+
+TEST(IntakeThrottle, ASecondBacklogWithinTheHoldPeriodIsIgnored) {
+  IntakeThrottle t;
+  t.on_backlog(10'000, kT0);
+  t.on_backlog(10'000, kT0 + kHold - 1);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 5'000);
+  // After it: half of what was decided, or of the cap when that is lower.
+  t.on_backlog(8'000, kT0 + kHold);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 5'000 * 1.125 / 2);
+  t.on_backlog(3'000, kT0 + 2 * kHold);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 1'500);
+}
+
+TEST(IntakeThrottle, TheCapNeverFallsBelowTheFloor) {
+  IntakeThrottle t;
+  t.on_backlog(0, kT0);  // nothing decided at all
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0), IntakeThrottle::kMinPerSecond);
+  for (int i = 1; i <= 20; ++i) t.on_backlog(0, kT0 + static_cast<std::uint64_t>(i) * kHold);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 20 * kHold), IntakeThrottle::kMinPerSecond);
+}
+
+TEST(IntakeThrottle, TheCapGrowsByAnEighthPerHoldPeriodUntilItIsLifted) {
+  IntakeThrottle t;
+  t.on_backlog(8'000, kT0);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 4'000);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 4'500);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 4'000 * 1.125 * 1.125);
+  // Past a million per second it is lifted: 4,000 * 1.125^n > 1e6 at n = 47.
+  const int n = static_cast<int>(std::ceil(std::log(1e6 / 4'000) / std::log(1.125)));
+  EXPECT_GT(t.cap_per_second(kT0 + static_cast<std::uint64_t>(n - 1) * kHold), 0);
+  EXPECT_EQ(t.cap_per_second(kT0 + static_cast<std::uint64_t>(n) * kHold), 0);
+  EXPECT_TRUE(t.admit(kT0 + static_cast<std::uint64_t>(n) * kHold));
+  EXPECT_FALSE(t.throttled());
+  EXPECT_EQ(admitted(t, 100'000, kT0 + static_cast<std::uint64_t>(n) * kHold), 100'000);
+}
+
+}  // namespace
+}  // namespace triad::frontend
