@@ -268,23 +268,18 @@ std::size_t Core::admission_limit(std::uint64_t now_us) {
 // A replica works through all it received and answers it in one signed
 // batch, so even a healthy one is a whole burst behind now and then: its
 // floor is four times the undecided one.
+std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
+  constexpr std::size_t kLagFloor = 4096;
+  return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
+}
+
 std::string Core::intake_note(std::uint64_t now_us) const {
   const double cap = intake_throttle_.cap_per_second(now_us);
   if (cap <= 0) return {};
   return ", intake backlogged (admitting at most " + std::to_string(std::llround(cap)) + "/s)";
 }
 
-std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
-  constexpr std::size_t kLagFloor = 4096;
-  return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
-}
-
-namespace {
-constexpr std::uint64_t kRateWindowUs = 7 * 125'000;  // (kRateBuckets - 1) * kRateBucketUs
-}  // namespace
-
 std::uint64_t Core::decided_in_window(std::uint64_t now_us) {
-  static_assert(kRateWindowUs == (kRateBuckets - 1) * kRateBucketUs);
   roll_rate_window(now_us);
   std::uint64_t decided = 0;
   for (std::size_t i = 0; i < kRateBuckets; ++i) {
@@ -762,6 +757,13 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["client_errors"] = counters_.client_errors;
   j["overloaded"] = counters_.overloaded;
   j["undecided"] = voter_.undecided_count();
+  // Admissions per second while the intake throttle holds (IntakeThrottle),
+  // null when it does not.
+  if (const double cap = intake_throttle_.cap_per_second(now_us); cap > 0) {
+    j["intake_cap_per_second"] = std::llround(cap);
+  } else {
+    j["intake_cap_per_second"] = nullptr;
+  }
   j["in_flight"] = voter_.open_count();
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},

@@ -205,8 +205,6 @@ class Core {
   std::uint64_t recovered_seq() const { return recovered_seq_; }
   std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
   bool recovering() const { return opened_seq_ < recovered_seq_; }
-  // ", intake backlogged (...)" while IntakeThrottle caps admissions.
-  std::string intake_note(std::uint64_t now_us) const;
   const repair::Supervisor& supervisor() const { return supervisor_; }
   // `triad status --json`: per replica and for the system.
   std::string status_json(std::uint64_t now_us) const;
@@ -269,10 +267,12 @@ class Core {
   static constexpr std::size_t kRateBuckets = 8;
   static constexpr std::uint64_t kRateBucketUs = 125'000;
   void roll_rate_window(std::uint64_t now_us);
+  static constexpr std::uint64_t kRateWindowUs = (kRateBuckets - 1) * kRateBucketUs;
   // Decisions in the completed buckets (all but the newest), and per second.
   std::uint64_t decided_in_window(std::uint64_t now_us);
   double decided_per_second(std::uint64_t now_us);
-
+  // ", intake backlogged (...)" while IntakeThrottle caps admissions.
+  std::string intake_note(std::uint64_t now_us) const;
   // max(floor, measured decisions per second * budget_us).
   std::size_t limit_for_budget(std::uint64_t budget_us, std::size_t floor, std::uint64_t now_us);
 

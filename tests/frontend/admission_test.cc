@@ -178,6 +178,7 @@ TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   now += 125'000;
   core_->on_client_drain(false, now);
   EXPECT_EQ(submit(5, now), 0u);
+  EXPECT_TRUE(nlohmann::json::parse(core_->status_json(now))["intake_cap_per_second"].is_null());
 
   core_->on_client_drain(true, now);
   const double cap = 2000 / 0.875 / 2;  // 1,143/s
@@ -196,6 +197,7 @@ TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   EXPECT_NE(reply->error()->str().find("intake backlogged (admitting at most 1143/s)"),
             std::string::npos)
       << reply->error()->str();
+  EXPECT_EQ(nlohmann::json::parse(core_->status_json(now))["intake_cap_per_second"], 1143);
 }
 
 // --max-in-flight caps everything, the floor included.
