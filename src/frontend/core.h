@@ -117,10 +117,10 @@ class Core {
   // One frame from a client. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                          std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
-  // After each drain of the client socket: `backlogged` when it reached its
-  // cap without finding the socket empty (see IntakeThrottle).
-  void on_client_drain(bool backlogged, std::uint64_t now_us) {
-    if (backlogged) intake_throttle_.on_backlog(decided_per_second(now_us), now_us);
+  // After each drain of the client socket: `read` requests, and whether it
+  // ended by finding the socket empty (see IntakeThrottle).
+  void on_client_drain(std::size_t read, bool emptied, std::uint64_t now_us) {
+    intake_throttle_.on_drain(read, emptied, now_us, [&] { return decided_per_second(now_us); });
   }
   // After a restart, before any replica connects: takes back what the input
   // journal held (seq 1, 2, ... in order) as if it had just been sequenced:

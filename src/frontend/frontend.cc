@@ -58,8 +58,9 @@ std::string replica_label(int r) { return std::string("replica ") + replica_name
 
 // High-water marks (messages) of the ROUTER sockets, explained where set.
 constexpr int kClientReplyHwm = 25'000;
-constexpr int kClientRecvHwm = 4096;
-constexpr std::uint64_t kReplicaDrainUs = 5'000;
+constexpr std::size_t kClientRecvHwm = IntakeThrottle::kBacklogRequests;
+// Each drain of the client or the replica socket stops after this long.
+constexpr std::uint64_t kDrainUs = 5'000;
 constexpr int kReplicaSendHwm = 256;
 
 // The I/O shell around Core: sockets, the replica processes, the clock.
@@ -113,7 +114,7 @@ class FrontEnd {
     // keeps in flight (`triad submit`: 1,000), so a drain that finds this
     // many (receive_clients) means a backlog, not a burst. Admission control
     // answers the ones read, promptly.
-    clients_.set(zmq::sockopt::rcvhwm, kClientRecvHwm);
+    clients_.set(zmq::sockopt::rcvhwm, static_cast<int>(kClientRecvHwm));
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);
     replicas_.set(zmq::sockopt::router_handover, 1);  // a restarted replica takes its name back
@@ -490,13 +491,15 @@ class FrontEnd {
   void receive_clients() {
     zmq::message_t client;
     zmq::message_t payload;
-    // A bounded drain keeps replica traffic flowing under a client flood.
-    // Reaching the bound without finding the socket empty is the intake's
-    // backlog signal (IntakeThrottle): while it lasts, fewer transactions are
-    // admitted, which leaves the CPU for reading and refusing.
-    int read = 0;
+    // Bounded, in count and in time, so replica traffic keeps flowing under
+    // a client flood. Whether it found the socket empty feeds the intake's
+    // backlog signal (IntakeThrottle): while the backlog lasts, fewer
+    // transactions are admitted, which leaves the CPU for reading and
+    // refusing.
+    const std::uint64_t until_us = mono_us() + kDrainUs;
+    std::size_t read = 0;
     bool emptied = false;
-    while (read < kClientRecvHwm) {
+    while (read < kClientRecvHwm && (read == 0 || mono_us() < until_us)) {
       if (!clients_.recv(client, zmq::recv_flags::dontwait)) {
         emptied = true;
         break;
@@ -510,7 +513,7 @@ class FrontEnd {
       }
       core_->on_client_message(client.to_string(), bytes_of(payload), mono_us(), wall_ms(), &out_);
     }
-    core_->on_client_drain(!emptied, mono_us());
+    core_->on_client_drain(read, emptied, mono_us());
     core_->flush_new_entries(&out_);
     send_out();
   }
@@ -520,10 +523,12 @@ class FrontEnd {
     zmq::message_t payload;
     // Bounded in time as well: one message can carry thousands of verdicts,
     // and while they are counted no client request is read, not even to be
-    // refused.
-    const std::uint64_t until_us = mono_us() + kReplicaDrainUs;
-    for (int i = 0;
-         i < 4096 && mono_us() < until_us && replicas_.recv(from, zmq::recv_flags::dontwait); ++i) {
+    // refused. The client drain has the same bound, so neither starves the
+    // other (a verdict not counted by its deadline is reported missing).
+    const std::uint64_t until_us = mono_us() + kDrainUs;
+    for (int i = 0; i < 4096 && (i == 0 || mono_us() < until_us) &&
+                    replicas_.recv(from, zmq::recv_flags::dontwait);
+         ++i) {
       if (!from.more() || !replicas_.recv(payload, zmq::recv_flags::none)) continue;
       const int r = from.size() == 1 ? replica_index(static_cast<const char*>(from.data())[0]) : -1;
       if (r < 0) {

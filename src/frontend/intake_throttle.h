@@ -10,18 +10,19 @@
 // small one lets nearly as many decisions through, so the rate is what is
 // cut.
 //
-// The signal is a drain of the client socket that reaches its cap without
-// finding the socket empty: the socket's whole receive queue (more requests
-// than any client keeps in flight) was waiting, and more wait in TCP behind
-// it. Each such drain halves the admission rate (from what was being decided,
-// or the current cap if lower), at most once per hold period, so that the
-// previous cut has shown its effect first. Between cuts the cap grows by an
-// eighth every hold period and is lifted once it exceeds any rate that matters.
+// The signal: kBacklogRequests requests read from the client socket in a
+// row without ever finding it empty. That is a socket's whole receive queue
+// (more requests than any client keeps in flight, so a burst does not do
+// it), and more wait in TCP behind it. Each such signal halves the admission
+// rate (from what was being decided, or the current cap if lower), at most
+// once per hold period, so that the previous cut has shown its effect first. Between cuts the cap
+// grows by an eighth every hold period and is lifted once it exceeds any rate that matters.
 // Admissions within the cap are spread by a token bucket holding one hold
 // period's worth. Pure: time comes from the caller.
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 namespace triad::frontend {
@@ -29,20 +30,27 @@ namespace triad::frontend {
 class IntakeThrottle {
  public:
   static constexpr std::uint64_t kHoldUs = 50'000;
+  // The front end's receive queue per client (ZeroMQ's rcvhwm), well above
+  // `triad submit`'s 1,000 in flight.
+  static constexpr std::size_t kBacklogRequests = 4096;
   // Enough for decisions to keep flowing, and for a light load (which
   // never fills the socket) to pass untouched while the cap grows back.
   static constexpr double kMinPerSecond = 1'000;
 
-  // A drain of the client socket stopped at its cap without finding the
-  // socket empty; `decided_per_second` is the recent decision rate.
-  void on_backlog(double decided_per_second, std::uint64_t now_us) {
-    if (throttled() && now_us - cut_us_ < kHoldUs) return;
-    const double from =
-        throttled() ? std::min(cap_per_second(now_us), decided_per_second) : decided_per_second;
-    cut_per_second_ = std::max(kMinPerSecond, from / 2);
-    cut_us_ = now_us;
-    tokens_ = 0;
-    tokens_us_ = now_us;
+  // One drain of the client socket: `read` requests, and whether it ended by
+  // finding the socket empty. `decided_per_second` (the recent decision
+  // rate) is asked for only when the throttle cuts.
+  template <class DecidedPerSecond>
+  void on_drain(std::size_t read, bool emptied, std::uint64_t now_us,
+                DecidedPerSecond&& decided_per_second) {
+    if (emptied) {
+      read_unbroken_ = 0;
+      return;
+    }
+    read_unbroken_ += read;
+    if (read_unbroken_ < kBacklogRequests) return;
+    read_unbroken_ = 0;
+    cut(decided_per_second(), now_us);
   }
 
   // Whether a transaction may be admitted at `now_us`; takes its token.
@@ -76,10 +84,21 @@ class IntakeThrottle {
   }
 
  private:
+  void cut(double decided_per_second, std::uint64_t now_us) {
+    if (throttled() && now_us - cut_us_ < kHoldUs) return;
+    const double from =
+        throttled() ? std::min(cap_per_second(now_us), decided_per_second) : decided_per_second;
+    cut_per_second_ = std::max(kMinPerSecond, from / 2);
+    cut_us_ = now_us;
+    tokens_ = 0;
+    tokens_us_ = now_us;
+  }
+
   // Beyond what two cores decide many times over.
   static constexpr double kLiftAbove = 1e6;
 
-  double cut_per_second_ = 0;  // 0: not throttled
+  std::size_t read_unbroken_ = 0;  // requests read since the socket was last empty
+  double cut_per_second_ = 0;      // 0: not throttled
   std::uint64_t cut_us_ = 0;
   double tokens_ = 0;
   std::uint64_t tokens_us_ = 0;

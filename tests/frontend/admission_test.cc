@@ -160,10 +160,10 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
   EXPECT_EQ(submit(1, now), 0u);
 }
 
-// A drain of the client socket that stopped at its cap (the front end is
-// behind its intake) cuts admissions to half the measured decision rate,
-// below every count-based limit; the refusals say why. A drain that emptied
-// the socket changes nothing.
+// A whole receive queue read from the client socket without finding it
+// empty (the front end is behind its intake) cuts admissions to half the
+// measured decision rate, below every count-based limit; the refusals say
+// why. A drain that emptied the socket changes nothing.
 TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   start(1'000'000);
   std::uint64_t now = kStartUs;
@@ -176,11 +176,11 @@ TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   verdicts(0, 1001, 2000, now);
   verdicts(1, 1001, 2000, now);
   now += 125'000;
-  core_->on_client_drain(false, now);
+  core_->on_client_drain(100, true, now);
   EXPECT_EQ(submit(5, now), 0u);
   EXPECT_TRUE(nlohmann::json::parse(core_->status_json(now))["intake_cap_per_second"].is_null());
 
-  core_->on_client_drain(true, now);
+  core_->on_client_drain(IntakeThrottle::kBacklogRequests, false, now);
   const double cap = 2000 / 0.875 / 2;  // 1,143/s
   EXPECT_EQ(submit(1, now), 1u);        // the bucket starts empty
   now += 40'000;                        // within the hold period: the cap has not grown yet

@@ -19,6 +19,11 @@ int admitted(IntakeThrottle& t, int n, std::uint64_t now_us) {
   return granted;
 }
 
+// A drain that read a whole receive queue without finding the socket empty.
+void backlog(IntakeThrottle& t, double decided_per_second, std::uint64_t now_us) {
+  t.on_drain(IntakeThrottle::kBacklogRequests, false, now_us, [&] { return decided_per_second; });
+}
+
 TEST(IntakeThrottle, WithoutABacklogEverythingIsAdmitted) {
   IntakeThrottle t;
   EXPECT_FALSE(t.throttled());
@@ -26,9 +31,30 @@ TEST(IntakeThrottle, WithoutABacklogEverythingIsAdmitted) {
   EXPECT_EQ(admitted(t, 100'000, kT0), 100'000);
 }
 
+// The signal is 4,096 requests read in a row with the socket never found
+// empty, over any number of drains; a burst that is read out is none.
+TEST(IntakeThrottle, TheSignalIsAWholeReceiveQueueReadWithoutAPause) {
+  IntakeThrottle t;
+  int asked = 0;
+  const auto decided = [&] {
+    ++asked;
+    return 10'000.0;
+  };
+  t.on_drain(4000, false, kT0, decided);
+  t.on_drain(500, true, kT0, decided);  // emptied: the count starts again
+  t.on_drain(3000, false, kT0, decided);
+  t.on_drain(1000, false, kT0, decided);
+  EXPECT_FALSE(t.throttled());
+  EXPECT_EQ(asked, 0);
+  t.on_drain(96, false, kT0, decided);  // 4,096 in a row
+  EXPECT_TRUE(t.throttled());
+  EXPECT_EQ(asked, 1);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0), 5'000);
+}
+
 TEST(IntakeThrottle, ABacklogHalvesTheDecisionRateAndSpreadsTheAdmissions) {
   IntakeThrottle t;
-  t.on_backlog(10'000, kT0);
+  backlog(t, 10'000, kT0);
   ASSERT_TRUE(t.throttled());
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0), 5'000);
   EXPECT_EQ(admitted(t, 10, kT0), 0);  // the bucket starts empty
@@ -42,27 +68,27 @@ TEST(IntakeThrottle, ABacklogHalvesTheDecisionRateAndSpreadsTheAdmissions) {
 
 TEST(IntakeThrottle, ASecondBacklogWithinTheHoldPeriodIsIgnored) {
   IntakeThrottle t;
-  t.on_backlog(10'000, kT0);
-  t.on_backlog(10'000, kT0 + kHold - 1);
+  backlog(t, 10'000, kT0);
+  backlog(t, 10'000, kT0 + kHold - 1);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 5'000);
   // After it: half of what was decided, or of the cap when that is lower.
-  t.on_backlog(8'000, kT0 + kHold);
+  backlog(t, 8'000, kT0 + kHold);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 5'000 * 1.125 / 2);
-  t.on_backlog(3'000, kT0 + 2 * kHold);
+  backlog(t, 3'000, kT0 + 2 * kHold);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 1'500);
 }
 
 TEST(IntakeThrottle, TheCapNeverFallsBelowTheFloor) {
   IntakeThrottle t;
-  t.on_backlog(0, kT0);  // nothing decided at all
+  backlog(t, 0, kT0);  // nothing decided at all
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0), IntakeThrottle::kMinPerSecond);
-  for (int i = 1; i <= 20; ++i) t.on_backlog(0, kT0 + static_cast<std::uint64_t>(i) * kHold);
+  for (int i = 1; i <= 20; ++i) backlog(t, 0, kT0 + static_cast<std::uint64_t>(i) * kHold);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 20 * kHold), IntakeThrottle::kMinPerSecond);
 }
 
 TEST(IntakeThrottle, TheCapGrowsByAnEighthPerHoldPeriodUntilItIsLifted) {
   IntakeThrottle t;
-  t.on_backlog(8'000, kT0);
+  backlog(t, 8'000, kT0);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 4'000);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 4'500);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 4'000 * 1.125 * 1.125);
