@@ -111,9 +111,9 @@ class FrontEnd {
     clients_.set(zmq::sockopt::router_mandatory, 1);
     // Requests queued per client before ZeroMQ stops reading its TCP
     // connection (the client then queues them itself). More than a client
-    // keeps in flight (`triad submit`: 1,000), so a drain that finds this
-    // many (receive_clients) means a backlog, not a burst. Admission control
-    // answers the ones read, promptly.
+    // keeps in flight (`triad submit`: 1,000), so reading this many in a row
+    // without finding the socket empty (receive_clients) means a backlog,
+    // not a burst. Admission control answers the ones read, promptly.
     clients_.set(zmq::sockopt::rcvhwm, static_cast<int>(kClientRecvHwm));
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);

@@ -15,10 +15,11 @@
 // (more requests than any client keeps in flight, so a burst does not do
 // it), and more wait in TCP behind it. Each such signal halves the admission
 // rate (from what was being decided, or the current cap if lower), at most
-// once per hold period, so that the previous cut has shown its effect first. Between cuts the cap
-// grows by an eighth every hold period and is lifted once it exceeds any rate that matters.
-// Admissions within the cap are spread by a token bucket holding one hold
-// period's worth. Pure: time comes from the caller.
+// once per hold period, so that the previous cut has shown its effect
+// first. Between cuts the cap grows by an eighth every hold period and is
+// lifted once it exceeds any rate that matters. Admissions within the cap
+// are spread by a token bucket holding one hold period's worth. Pure: time
+// comes from the caller.
 #pragma once
 
 #include <algorithm>
