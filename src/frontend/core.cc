@@ -274,7 +274,7 @@ std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
 }
 
 std::string Core::intake_note(std::uint64_t now_us) const {
-  const double cap = intake_throttle_.cap_per_second(now_us);
+  const double cap = intake_cap_per_second(now_us);
   if (cap <= 0) return {};
   return ", intake backlogged (admitting at most " + std::to_string(std::llround(cap)) + "/s)";
 }
@@ -759,7 +759,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["undecided"] = voter_.undecided_count();
   // Admissions per second while the intake throttle holds (IntakeThrottle),
   // null when it does not.
-  if (const double cap = intake_throttle_.cap_per_second(now_us); cap > 0) {
+  if (const double cap = intake_cap_per_second(now_us); cap > 0) {
     j["intake_cap_per_second"] = std::llround(cap);
   } else {
     j["intake_cap_per_second"] = nullptr;

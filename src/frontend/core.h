@@ -194,6 +194,11 @@ class Core {
   // admission rate IntakeThrottle allows while the client socket is
   // backlogged.
   std::size_t admission_limit(std::uint64_t now_us);
+  // Admissions per second IntakeThrottle allows at `now_us`; 0 when it
+  // does not hold.
+  double intake_cap_per_second(std::uint64_t now_us) const {
+    return intake_throttle_.cap_per_second(now_us);
+  }
   std::size_t replica_lag_limit(std::uint64_t now_us);
   std::uint64_t slowest_voting_lag() const;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }

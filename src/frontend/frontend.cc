@@ -729,6 +729,8 @@ class FrontEnd {
     levels.sequenced = c.sequenced;
     levels.replayed = c.replayed;
     levels.client_errors = c.client_errors;
+    levels.overloaded = c.overloaded;
+    levels.intake_cap_per_second = core_->intake_cap_per_second(mono_us());
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
     for (std::size_t i = 0; zap_ && i < metrics::kSocketNames.size(); ++i) {

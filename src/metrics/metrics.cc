@@ -110,6 +110,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Help("Transactions sequenced and not yet decided")
                     .Register(r)
                     .Add({});
+  intake_cap_ = &prometheus::BuildGauge()
+                     .Name("triad_intake_cap_per_second")
+                     .Help(
+                         "Admissions per second allowed while the front end is behind its "
+                         "intake (intake throttle); 0 when it is not")
+                     .Register(r)
+                     .Add({});
   const auto total = [&](const char* name, const char* help) {
     return Total{&prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({})};
   };
@@ -118,6 +125,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     "Repeated transaction ids answered from the idempotency record");
   client_errors_ = total("triad_client_errors_total",
                          "Client requests refused: malformed, invalid or overloaded");
+  overloaded_ = total("triad_overloaded_total",
+                      "Client requests refused as overloaded (also in triad_client_errors_total)");
   late_verdicts_ =
       total("triad_late_verdicts_total", "Verdicts that arrived after their seq was closed");
   malformed_replica_messages_ = total("triad_malformed_replica_messages_total",
@@ -187,6 +196,7 @@ void Metrics::count_transition(int replica, std::string_view from, std::string_v
 
 void Metrics::set_levels(const Levels& levels) {
   in_flight_->Set(static_cast<double>(levels.in_flight));
+  intake_cap_->Set(levels.intake_cap_per_second);
   for (std::size_t r = 0; r < kReplicaCount; ++r) {
     for (std::size_t s = 0; s < kStates; ++s) {
       replica_state_[r][s]->Set(levels.replica_states[r] == kAllStates[s] ? 1 : 0);
@@ -196,6 +206,7 @@ void Metrics::set_levels(const Levels& levels) {
   sequenced_.advance_to(levels.sequenced);
   replayed_.advance_to(levels.replayed);
   client_errors_.advance_to(levels.client_errors);
+  overloaded_.advance_to(levels.overloaded);
   late_verdicts_.advance_to(levels.late_verdicts);
   malformed_replica_messages_.advance_to(levels.malformed_replica_messages);
   for (std::size_t i = 0; i < kSocketNames.size(); ++i) {

@@ -43,6 +43,9 @@ struct Levels {
   std::uint64_t sequenced = 0;
   std::uint64_t replayed = 0;
   std::uint64_t client_errors = 0;
+  std::uint64_t overloaded = 0;  // client errors that were overload refusals
+  // Admissions per second while the intake throttle holds; 0 when it does not.
+  double intake_cap_per_second = 0;
   std::uint64_t late_verdicts = 0;
   std::uint64_t malformed_replica_messages = 0;
   // Connections refused by CURVE/ZAP on the client, replica and control
@@ -104,6 +107,7 @@ class Metrics {
   std::array<prometheus::Counter*, kReplicaCount> failures_{};
   std::array<prometheus::Counter*, kReplicaCount> repairs_{};
   prometheus::Gauge* in_flight_ = nullptr;
+  prometheus::Gauge* intake_cap_ = nullptr;
   // One gauge per (replica, state) and per mode: 1 for the current one.
   static constexpr std::size_t kStates = 4;  // repair::ReplicaState's values
   static constexpr std::size_t kModes = 3;   // repair::Mode's values
@@ -112,6 +116,7 @@ class Metrics {
   Total sequenced_;
   Total replayed_;
   Total client_errors_;
+  Total overloaded_;
   Total late_verdicts_;
   Total malformed_replica_messages_;
   std::array<Total, kSocketNames.size()> refused_connections_;

@@ -23,7 +23,9 @@ TEST(Metrics, EverySeriesIsThereAtZeroBeforeAnything) {
   const std::string text = m.render();
   EXPECT_EQ(value_of(text, "triad_sequenced_total"), "0");
   EXPECT_EQ(value_of(text, "triad_client_errors_total"), "0");
+  EXPECT_EQ(value_of(text, "triad_overloaded_total"), "0");
   EXPECT_EQ(value_of(text, "triad_in_flight"), "0");
+  EXPECT_EQ(value_of(text, "triad_intake_cap_per_second"), "0");
   EXPECT_EQ(value_of(text, "triad_decision_latency_seconds_count"), "0");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"healthy\"}"), "1");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"down\"}"), "0");
@@ -110,6 +112,8 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   l.mode = Mode::kDuplex;
   l.sequenced = 100;
   l.client_errors = 2;
+  l.overloaded = 1;
+  l.intake_cap_per_second = 1143;
   m.set_levels(l);
   std::string text = m.render();
   EXPECT_EQ(value_of(text, "triad_in_flight"), "7");
@@ -119,6 +123,8 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   EXPECT_EQ(value_of(text, "triad_mode{mode=\"duplex\"}"), "1");
   EXPECT_EQ(value_of(text, "triad_mode{mode=\"tmr\"}"), "0");
   EXPECT_EQ(value_of(text, "triad_sequenced_total"), "100");
+  EXPECT_EQ(value_of(text, "triad_overloaded_total"), "1");
+  EXPECT_EQ(value_of(text, "triad_intake_cap_per_second"), "1143");
 
   // Levels are set again every loop: totals follow Core's, not add them up,
   // and rendering (a scrape) resets nothing.
@@ -126,6 +132,7 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   l.replica_states[1] = ReplicaState::kHealthy;
   l.mode = Mode::kTmr;
   l.sequenced = 150;
+  l.intake_cap_per_second = 0;  // the throttle lifted
   m.set_levels(l);
   m.set_levels(l);
   text = m.render();
@@ -136,6 +143,8 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   EXPECT_EQ(value_of(text, "triad_mode{mode=\"tmr\"}"), "1");
   EXPECT_EQ(value_of(text, "triad_sequenced_total"), "150");
   EXPECT_EQ(value_of(text, "triad_client_errors_total"), "2");
+  EXPECT_EQ(value_of(text, "triad_overloaded_total"), "1");
+  EXPECT_EQ(value_of(text, "triad_intake_cap_per_second"), "0");
 }
 
 TEST(Metrics, RefusedConnectionsBySocket) {
