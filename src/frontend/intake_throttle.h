@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -76,12 +77,9 @@ class IntakeThrottle {
   // longer: the cap has grown past kLiftAbove).
   double cap_per_second(std::uint64_t now_us) const {
     if (!throttled()) return 0;
-    double cap = cut_per_second_;
-    for (std::uint64_t t = cut_us_ + kHoldUs; t <= now_us; t += kHoldUs) {
-      cap *= 1.125;
-      if (cap > kLiftAbove) return 0;
-    }
-    return cap;
+    const auto holds = static_cast<double>((now_us - cut_us_) / kHoldUs);
+    const double cap = cut_per_second_ * std::pow(1.125, holds);
+    return cap > kLiftAbove ? 0 : cap;
   }
 
  private:

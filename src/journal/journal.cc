@@ -167,6 +167,21 @@ std::optional<std::size_t> next_valid_frame(std::span<const std::uint8_t> file, 
   return std::nullopt;
 }
 
+// Opens `path` read-write, creating it (mode 0600) when it does not exist;
+// *created says which. `what` names the file in the error.
+Status open_or_create(const std::string& path, const char* what, int* fd, bool* created) {
+  *created = false;
+  *fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (*fd < 0 && errno == ENOENT) {
+    *fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    *created = *fd >= 0;
+  }
+  if (*fd < 0) {
+    return Status::io_error(std::string("cannot open ") + what + " " + path + ": " + reason(errno));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {
@@ -218,13 +233,9 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
                      std::uint64_t now_us, Recovery* recovered, std::unique_ptr<Journal>* out) {
   TRIAD_ASSERT(policy.kind != FsyncPolicy::Kind::kInterval || policy.interval_ms >= 1);
   *recovered = Recovery{};
+  int fd = -1;
   bool created = false;
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    created = fd >= 0;
-  }
-  if (fd < 0) return Status::io_error("cannot open journal " + path + ": " + reason(errno));
+  TRIAD_RETURN_IF_ERROR(open_or_create(path, "journal", &fd, &created));
   std::unique_ptr<Journal> j(new Journal(path, fd, key, policy, now_us));
   const auto header = make_header(key);
   std::vector<std::uint8_t> file;
@@ -467,13 +478,9 @@ std::optional<FailSafeAnswer> decode_answer(const std::uint8_t* p) {
 Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
                        std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out) {
   recovered->clear();
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  int fd = -1;
   bool created = false;
-  if (fd < 0 && errno == ENOENT) {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    created = fd >= 0;
-  }
-  if (fd < 0) return Status::io_error("cannot open answer log " + path + ": " + reason(errno));
+  TRIAD_RETURN_IF_ERROR(open_or_create(path, "answer log", &fd, &created));
   std::unique_ptr<AnswerLog> answers(new AnswerLog(path, fd, policy, 0));
   std::vector<std::uint8_t> file;
   TRIAD_RETURN_IF_ERROR(read_all(fd, path, &file));
@@ -483,10 +490,12 @@ Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
     if (!std::equal(file.begin(), file.end(), header.begin())) {
       return Status::corruption("answer log " + path + " is not a Triad answer log");
     }
-    if (::ftruncate(fd, 0) != 0 ||
-        write_all(fd, header.data(), header.size(), 0, path).code() != Status::Code::kOk ||
-        ::fdatasync(fd) != 0) {
-      return Status::io_error("cannot write answer log " + path + ": " + reason(errno));
+    if (::ftruncate(fd, 0) != 0) {
+      return Status::io_error("cannot truncate answer log " + path + ": " + reason(errno));
+    }
+    TRIAD_RETURN_IF_ERROR(write_all(fd, header.data(), header.size(), 0, path));
+    if (::fdatasync(fd) != 0) {
+      return Status::io_error("cannot sync answer log " + path + ": " + reason(errno));
     }
     if (created) TRIAD_RETURN_IF_ERROR(sync_parent_dir(path));
     answers->size_bytes_ = kAnswerHeaderBytes;

@@ -107,8 +107,8 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   const pid_t frontend = cluster.process().pid();  // `triad up` is the front end
 
   // The capacity probe offers far more than this machine decides: 40,000/s
-  // for 3 s (release; about 16,000-19,000 decisions/s measured on the
-  // 2-core machines here), 12,000/s under AddressSanitizer (about 3,400).
+  // for 3 s (release; 15,611-20,482 decisions/s measured on the 2-core
+  // machine here), 12,000/s under AddressSanitizer (3,863-4,471).
 #if defined(__SANITIZE_ADDRESS__)
   constexpr double kProbeRate = 12'000;
 #else

@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "sample_files.h"
 #include "status_util.h"
 #include "triad/transaction.h"
 
@@ -40,11 +41,7 @@ TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
   options.seed = 11;
   options.card_count = 100;
   options.transaction_count = 1000;
-  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
-  const std::vector<std::string> traffic = sample::generate_traffic(options);
-  std::string traffic_text;
-  for (const auto& l : traffic) traffic_text += l + "\n";
-  write_file(tmp.file("traffic.jsonl"), traffic_text);
+  const std::vector<std::string> traffic = write_sample_files(tmp, options);
 
   // About 50 flips of b: the third within the transient window sends it to
   // repair; a and c decide meanwhile.

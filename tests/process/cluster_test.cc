@@ -13,6 +13,7 @@
 #include "process_util.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
+#include "sample_files.h"
 #include "triad/transaction.h"
 
 namespace triad::testing {
@@ -26,11 +27,7 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   options.seed = 7;
   options.card_count = 500;
   options.transaction_count = 20'000;
-  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
-  const std::vector<std::string> traffic = sample::generate_traffic(options);
-  std::string traffic_text;
-  for (const auto& l : traffic) traffic_text += l + "\n";
-  write_file(tmp.file("traffic.jsonl"), traffic_text);
+  const std::vector<std::string> traffic = write_sample_files(tmp, options);
 
   // A correctness test, not a latency one: a deadline no slow (sanitized,
   // shared) machine reaches, so every answer is a real vote.
@@ -99,10 +96,7 @@ TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {
   sample::Options options;
   options.card_count = 100;
   options.transaction_count = 3000;
-  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
-  std::string traffic_text;
-  for (const auto& l : sample::generate_traffic(options)) traffic_text += l + "\n";
-  write_file(tmp.file("traffic.jsonl"), traffic_text);
+  write_sample_files(tmp, options);
 
   Cluster cluster(tmp, tmp.file("cards.csv"), {"--inject", "b=crash:500"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));

@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "sample_files.h"
 
 namespace triad::testing {
 namespace {
@@ -211,11 +212,10 @@ TEST(Journal, AFailSafeDeclineIsGivenAgainAfterKillNine) {
   sample::Options options;
   options.card_count = 10;
   options.transaction_count = 1;
-  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
-  write_file(tmp.file("one.jsonl"), sample::generate_traffic(options).front() + "\n");
+  write_sample_files(tmp, options);  // one transaction
   const auto submit_one = [&](const Cluster& cluster) {
     std::string out;
-    EXPECT_EQ(submit_file(cluster, tmp.file("one.jsonl"), &out), 0);
+    EXPECT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
     return Json::parse(out, nullptr, false);
   };
   {

@@ -13,6 +13,7 @@
 #include "metrics/scrape.h"
 #include "process_util.h"
 #include "sample/sample.h"
+#include "sample_files.h"
 
 namespace triad::testing {
 namespace {
@@ -60,10 +61,7 @@ Traffic write_traffic(const TempDir& tmp, std::size_t count) {
   sample::Options options;
   options.card_count = 100;
   options.transaction_count = count;
-  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
-  std::string text;
-  for (const auto& l : sample::generate_traffic(options)) text += l + "\n";
-  write_file(tmp.file("traffic.jsonl"), text);
+  write_sample_files(tmp, options);
   return {count, tmp.file("cards.csv"), tmp.file("traffic.jsonl")};
 }
 
