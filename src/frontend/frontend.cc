@@ -29,6 +29,7 @@
 #include "metrics/metrics.h"
 #include "rules/engine.h"
 #include "transport/curve.h"
+#include "transport/poll.h"
 #include "transport/zap.h"
 #include "wire/codec.h"
 
@@ -62,6 +63,8 @@ constexpr std::size_t kClientRecvHwm = IntakeThrottle::kBacklogRequests;
 // Each drain of the client or the replica socket stops after this long.
 constexpr std::uint64_t kDrainUs = 5'000;
 constexpr int kReplicaSendHwm = 256;
+// How often the replica processes are checked for an exit.
+constexpr std::uint64_t kReapIntervalUs = 10'000;
 
 // The I/O shell around Core: sockets, the replica processes, the clock.
 class FrontEnd {
@@ -140,6 +143,7 @@ class FrontEnd {
     client_endpoint_ = clients_.get(zmq::sockopt::last_endpoint);
     replica_endpoint_ = replicas_.get(zmq::sockopt::last_endpoint);
     control_endpoint_ = control_.get(zmq::sockopt::last_endpoint);
+    control_fd_ = control_.get(zmq::sockopt::fd);
     if (config_.metrics_port) {
       metrics_ = std::make_unique<metrics::Metrics>();
       TRIAD_RETURN_IF_ERROR(metrics_->serve(config_.metrics_host, *config_.metrics_port));
@@ -396,6 +400,10 @@ class FrontEnd {
   // processes that ended, whether asked to or not.
   void supervise() {
     const std::uint64_t now = mono_us();
+    // A waitpid per replica is three system calls; every event-loop turn
+    // (several per request) is more often than an exit needs noticing.
+    if (now < next_reap_us_) return;
+    next_reap_us_ = now + kReapIntervalUs;
     for (const auto& e : processes_.reap()) {
       log::error(replica_label(e.replica) + " " + e.how);
       core_->on_process_exited(e.replica, now, &out_);
@@ -468,21 +476,19 @@ class FrontEnd {
 
   void poll_once(long timeout_ms) {
     std::vector<zmq::pollitem_t>& items = poll_items_;
+    // The control socket is quiet, so it is polled by its descriptor
+    // (ZapHandler::add_poll_items says why) and read until empty.
     items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
                   {replicas_.handle(), 0, ZMQ_POLLIN, 0},
-                  {control_.handle(), 0, ZMQ_POLLIN, 0}});
+                  {nullptr, control_fd_, ZMQ_POLLIN, 0}});
     if (syncer_) items.push_back({nullptr, syncer_->wake_fd(), ZMQ_POLLIN, 0});
     const std::size_t zap_first = zap_ ? zap_->add_poll_items(&items) : items.size();
-    try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) throw;
-    }
+    transport::poll_readable(items, timeout_ms);
     // ZAP first: a connection waiting for its answer carries no traffic yet.
     if (zap_) zap_->serve(std::span(items).subspan(zap_first));
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
-    if (items[2].revents & ZMQ_POLLIN) receive_control();
+    if ((items[2].revents & ZMQ_POLLIN) || !control_read_) receive_control();
     if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
     core_->on_time(mono_us(), &out_);
     send_out();
@@ -561,10 +567,16 @@ class FrontEnd {
     return false;
   }
 
-  // `triad status` and `triad inject`: one JSON request, one JSON answer.
+  // Reads until a receive fails, which leaves the edge-triggered descriptor
+  // armed; the first call reads whatever the descriptor says, as ZapHandler.
   void receive_control() {
+    control_read_ = true;
     zmq::message_t request;
-    if (!control_.recv(request, zmq::recv_flags::dontwait)) return;
+    while (control_.recv(request, zmq::recv_flags::dontwait)) answer_control(request);
+  }
+
+  // `triad status` and `triad inject`: one JSON request, one JSON answer.
+  void answer_control(const zmq::message_t& request) {
     using Json = nlohmann::json;
     const Json j = Json::parse(request.to_string_view(), nullptr, /*allow_exceptions=*/false);
     std::string answer;
@@ -770,6 +782,9 @@ class FrontEnd {
   std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
   std::size_t allow_list_size_ = 0;
   std::uint64_t identity_mismatches_ = 0;
+  int control_fd_ = -1;
+  bool control_read_ = false;
+  std::uint64_t next_reap_us_ = 0;
   std::vector<zmq::pollitem_t> poll_items_;
 };
 

@@ -13,6 +13,7 @@
 #include "common/types.h"
 #include "loadgen/process.h"
 #include "transport/curve.h"
+#include "transport/poll.h"
 #include "transport/zap.h"
 #include "wire/codec.h"
 
@@ -38,11 +39,7 @@ bool recv_dontwait(zmq::socket_t& s, zmq::message_t& msg) {
 }
 
 void poll_some(std::vector<zmq::pollitem_t>& items, int timeout_ms) {
-  try {
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) throw;
-  }
+  transport::poll_readable(items, timeout_ms);
 }
 
 struct Pending {

@@ -21,6 +21,7 @@
 #include "crypto/key_files.h"
 #include "replica/node.h"
 #include "transport/curve.h"
+#include "transport/poll.h"
 #include "wire/codec.h"
 
 namespace triad::replica {
@@ -196,12 +197,7 @@ class Loop {
                          ? 0
                          : std::min<long>(timeout_ms, static_cast<long>((*due - now) / 1000 + 1));
       }
-      try {
-        zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
-      }
+      transport::poll_readable(items, timeout_ms);
       if (items[0].revents & ZMQ_POLLIN) receive_all();
       node_.on_time(now_us(), &out_);
       send_out();

@@ -109,16 +109,26 @@ Status ZapHandler::watch(zmq::socket_ref socket, const std::string& domain) {
 
 std::size_t ZapHandler::add_poll_items(std::vector<zmq::pollitem_t>* items) {
   const std::size_t first = items->size();
-  items->push_back({zap_.handle(), 0, ZMQ_POLLIN, 0});
-  for (Monitor& m : monitors_) items->push_back({m.socket.handle(), 0, ZMQ_POLLIN, 0});
+  items->push_back({nullptr, zap_.get(zmq::sockopt::fd), ZMQ_POLLIN, 0});
+  for (Monitor& m : monitors_) {
+    items->push_back({nullptr, m.socket.get(zmq::sockopt::fd), ZMQ_POLLIN, 0});
+  }
   return first;
 }
 
 void ZapHandler::serve(std::span<const zmq::pollitem_t> items) {
-  if (!items.empty() && (items[0].revents & ZMQ_POLLIN)) answer_request();
-  for (std::size_t i = 0; i < monitors_.size() && i + 1 < items.size(); ++i) {
-    if (items[i + 1].revents & ZMQ_POLLIN) read_monitor(i);
+  // The descriptors are edge-triggered: readable once new commands reach the
+  // socket, whatever is already queued. Each socket is therefore read until
+  // a receive fails, which also leaves the descriptor armed; the first call
+  // reads them all, since nothing was read yet.
+  const auto fired = [&](std::size_t i) {
+    return !primed_ || (i < items.size() && (items[i].revents & ZMQ_POLLIN) != 0);
+  };
+  if (fired(0)) answer_request();
+  for (std::size_t i = 0; i < monitors_.size(); ++i) {
+    if (fired(i + 1)) read_monitor(i);
   }
+  primed_ = true;
 }
 
 std::uint64_t ZapHandler::refused_total(const std::string& domain) const {
