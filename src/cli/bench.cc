@@ -114,6 +114,8 @@ std::string bench_description() {
   }
   d += "With --compare the configurations run one after another at each rate (interleaved),\n"
        "all on this machine: the load generator competes with the system under test for CPU.\n"
+       "--rounds N repeats that sequence N times and merges each configuration's runs, so a\n"
+       "slow spell of a shared machine is spread over all of them (ratios are steadier).\n"
        "--sweep raises the rate step by step (--sweep-from, times --sweep-factor, up to\n"
        "--sweep-max, or the --rate list) and drops a configuration at its first step that does\n"
        "not hold: decisions/s below 95% of the offered rate, a request refused or unanswered,\n"
@@ -436,6 +438,58 @@ loadgen::Figure figure_of(const std::vector<Config>& configs, const std::vector<
 
 }  // namespace
 
+// One run of `spec` at ro->rate on a fresh cluster: latency, counts and the
+// CPU time it took. A line goes to standard error. Fails when the cluster
+// does not start or does not answer.
+Status measure(const ConfigSpec& spec, const std::string& cards_path, const std::string& dir,
+               bool curve, double p99_limit_ms, const std::string& progress,
+               std::span<const Transaction> txs, loadgen::RunOptions* ro, Measurement* m) {
+  const std::string& name = spec.name;
+  std::unique_ptr<loadgen::ChildProcess> process;
+  TRIAD_RETURN_IF_ERROR(start_config(spec, cards_path, dir + "/" + name,
+                                     dir + "/" + name + ".stderr", curve, &process, &ro->endpoint,
+                                     &ro->curve));
+  std::fprintf(stderr, "triad bench: %s %-9s %8g/s for %g s (+%g s warm-up): ", progress.c_str(),
+               name.c_str(), ro->rate, ro->duration_s, ro->warmup_s);
+  std::fflush(stderr);
+  const std::uint64_t sut_cpu_before = loadgen::process_tree_cpu_us(process->pid());
+  const std::uint64_t generator_cpu_before = loadgen::self_cpu_us();
+  std::string error;
+  if (!loadgen::run_open_loop(*ro, txs, &m->result, &error)) {
+    std::fprintf(stderr, "\n");
+    return Status::unavailable(name + ": " + error);
+  }
+  const double sent = static_cast<double>(std::max<std::uint64_t>(m->result.sent, 1));
+  // A replica restarted during the run takes its CPU time with it: then
+  // the figure is a lower bound, never a wrapped-around one.
+  const std::uint64_t sut_cpu_after = loadgen::process_tree_cpu_us(process->pid());
+  m->sut_cpu_us =
+      static_cast<double>(sut_cpu_after - std::min(sut_cpu_after, sut_cpu_before)) / sent;
+  m->generator_cpu_us = static_cast<double>(loadgen::self_cpu_us() - generator_cpu_before) / sent;
+  // Stopped before the next run, so it takes no CPU from it.
+  process->stop(20'000);
+  const auto& r = m->result;
+  const std::string saturation = saturation_of(r, p99_limit_ms);
+  std::fprintf(stderr, "achieved %.0f/s, p50 %s, p99 %s, max %s: %s\n", decision_rate(r),
+               loadgen::format_duration_us(us(r.latency.value_at_percentile(50))).c_str(),
+               loadgen::format_duration_us(us(r.latency.value_at_percentile(99))).c_str(),
+               loadgen::format_duration_us(us(r.latency.max())).c_str(),
+               saturation.empty() ? "held" : ("SATURATED (" + saturation + ")").c_str());
+  return Status::ok();
+}
+
+// Adds the run `from` to the measurement `into` of the same configuration
+// and rate; CPU per request weighs each run by what it sent.
+void merge_measurement(const Measurement& from, Measurement* into) {
+  const auto sent_into = static_cast<double>(into->result.sent);
+  const auto sent_from = static_cast<double>(from.result.sent);
+  const double sent = std::max(sent_into + sent_from, 1.0);
+  into->sut_cpu_us = (into->sut_cpu_us * sent_into + from.sut_cpu_us * sent_from) / sent;
+  into->generator_cpu_us =
+      (into->generator_cpu_us * sent_into + from.generator_cpu_us * sent_from) / sent;
+  loadgen::merge_run(from.result, &into->result);
+}
+
 int run_bench_echo_command(int argc, char** argv) {
   CLI::App app{"(internal to triad bench) the transport-floor echo front end or replica."};
   std::string listen = "tcp://127.0.0.1:*";
@@ -469,6 +523,7 @@ int run_bench_command(int argc, char** argv) {
   std::string dir;
   std::size_t cards = 1000;
   int grace_ms = 3000;
+  int rounds = 1;
   auto* rate_opt =
       app.add_option("--rate", rates,
                      "requests per second (repeatable, or a comma list; default 500; with --sweep "
@@ -480,6 +535,12 @@ int run_bench_command(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warmup", warmup, "seconds sent first at the same rate, not measured")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--rounds", rounds,
+                 "run the configurations this many times in turn at each rate and merge each "
+                 "one's runs, so a slow spell of the machine does not fall on one configuration "
+                 "alone")
+      ->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_flag("--compare", compare,
                "also measure the transport floor and TMR with replica b delayed 50 ms");
@@ -598,49 +659,42 @@ int run_bench_command(int argc, char** argv) {
       }
       txs.push_back(std::move(tx));
     }
-    for (Config& c : configs) {
-      if (g_bench_stop != 0) break;
-      if (!c.active) continue;
-      const std::string& name = c.spec->name;
-      std::unique_ptr<loadgen::ChildProcess> process;
-      if (const Status st =
-              start_config(*c.spec, cards_path, dir + "/" + name, dir + "/" + name + ".stderr",
-                           !no_curve, &process, &ro.endpoint, &ro.curve);
-          !st.is_ok()) {
-        std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
-        return 1;
+    // Round after round, each configuration in turn; a configuration's runs
+    // at this rate merge into one measurement.
+    const std::size_t first_of_rate = all.size();
+    for (int round = 1; round <= rounds && g_bench_stop == 0; ++round) {
+      for (Config& c : configs) {
+        if (g_bench_stop != 0) break;
+        if (!c.active) continue;
+        Measurement m{c.spec->name, rates[ri], {}, ""};
+        const std::string progress =
+            "[" + std::to_string(ri + 1) + "/" + std::to_string(rates.size()) +
+            (rounds > 1 ? ", round " + std::to_string(round) + "/" + std::to_string(rounds)
+                        : std::string()) +
+            "]";
+        if (const Status st =
+                measure(*c.spec, cards_path, dir, !no_curve, sweep_p99_ms, progress, txs, &ro, &m);
+            !st.is_ok()) {
+          std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
+          return 1;
+        }
+        const auto same =
+            std::find_if(all.begin() + static_cast<std::ptrdiff_t>(first_of_rate), all.end(),
+                         [&](const Measurement& x) { return x.config == m.config; });
+        if (same == all.end()) {
+          all.push_back(std::move(m));
+        } else {
+          merge_measurement(m, &*same);
+        }
       }
-      if (g_bench_stop != 0) break;
-      std::string error;
-      std::fprintf(stderr, "triad bench: [%zu/%zu] %-9s %8g/s for %g s (+%g s warm-up): ", ri + 1,
-                   rates.size(), name.c_str(), rates[ri], duration, warmup);
-      std::fflush(stderr);
-      Measurement m{name, rates[ri], {}, ""};
-      const std::uint64_t sut_cpu_before = loadgen::process_tree_cpu_us(process->pid());
-      const std::uint64_t generator_cpu_before = loadgen::self_cpu_us();
-      if (!loadgen::run_open_loop(ro, txs, &m.result, &error)) {
-        std::fprintf(stderr, "\ntriad bench: %s: %s\n", name.c_str(), error.c_str());
-        return 1;
+    }
+    for (auto it = all.begin() + static_cast<std::ptrdiff_t>(first_of_rate); it != all.end();
+         ++it) {
+      it->saturation = saturation_of(it->result, sweep_p99_ms);
+      if (!sweep || it->saturation.empty()) continue;
+      for (Config& c : configs) {
+        if (c.spec->name == it->config) c.active = false;
       }
-      const double sent = static_cast<double>(std::max<std::uint64_t>(m.result.sent, 1));
-      // A replica restarted during the run takes its CPU time with it: then
-      // the figure is a lower bound, never a wrapped-around one.
-      const std::uint64_t sut_cpu_after = loadgen::process_tree_cpu_us(process->pid());
-      m.sut_cpu_us =
-          static_cast<double>(sut_cpu_after - std::min(sut_cpu_after, sut_cpu_before)) / sent;
-      m.generator_cpu_us =
-          static_cast<double>(loadgen::self_cpu_us() - generator_cpu_before) / sent;
-      // Stopped before the next run, so it takes no CPU from it.
-      process->stop(20'000);
-      m.saturation = saturation_of(m.result, sweep_p99_ms);
-      const auto& r = m.result;
-      std::fprintf(stderr, "achieved %.0f/s, p50 %s, p99 %s, max %s: %s\n", decision_rate(r),
-                   loadgen::format_duration_us(us(r.latency.value_at_percentile(50))).c_str(),
-                   loadgen::format_duration_us(us(r.latency.value_at_percentile(99))).c_str(),
-                   loadgen::format_duration_us(us(r.latency.max())).c_str(),
-                   m.saturation.empty() ? "held" : ("SATURATED (" + m.saturation + ")").c_str());
-      if (sweep && !m.saturation.empty()) c.active = false;
-      all.push_back(std::move(m));
     }
   }
 

@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <zmq.hpp>
@@ -171,9 +172,29 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   r.sent = next;
   r.measured = next > warmup_n ? next - warmup_n : 0;
   r.unanswered = outstanding;
-  const double window_s = static_cast<double>(last_measured_reply - measured_start) / 1e9;
-  r.achieved_rate = window_s > 0 ? static_cast<double>(r.answered) / window_s : 0;
+  r.measured_window_s = static_cast<double>(last_measured_reply - measured_start) / 1e9;
+  r.achieved_rate =
+      r.measured_window_s > 0 ? static_cast<double>(r.answered) / r.measured_window_s : 0;
   return true;
+}
+
+void merge_run(const RunResult& from, RunResult* into) {
+  RunResult& r = *into;
+  r.sent += from.sent;
+  r.measured += from.measured;
+  r.answered += from.answered;
+  r.unanswered += from.unanswered;
+  r.fail_safe += from.fail_safe;
+  r.divergences += from.divergences;
+  r.errors += from.errors;
+  r.max_send_lag_ns = std::max(r.max_send_lag_ns, from.max_send_lag_ns);
+  r.measured_window_s += from.measured_window_s;
+  r.achieved_rate =
+      r.measured_window_s > 0 ? static_cast<double>(r.answered) / r.measured_window_s : 0;
+  for (const auto& [code, n] : from.codes) r.codes[code] += n;
+  r.latency.merge(from.latency);
+  r.error_latency.merge(from.error_latency);
+  r.interrupted = r.interrupted || from.interrupted;
 }
 
 }  // namespace triad::loadgen

@@ -45,11 +45,17 @@ struct RunResult {
   std::uint64_t divergences = 0;      // decisions naming a divergent replica
   std::uint64_t errors = 0;           // refused by the front end (overloaded, id reused, ...)
   std::uint64_t max_send_lag_ns = 0;  // worst actual-minus-scheduled send time
+  double measured_window_s = 0;       // measured start to last measured reply
   std::map<std::string, std::uint64_t> codes;  // measured decisions per response code
   Histogram latency;                           // measured requests only, ns
   Histogram error_latency;                     // ... of those answered by an error
   bool interrupted = false;
 };
+
+// Adds the run `from` to `into`, as if one run: counts and histograms add up,
+// the achieved rate is over both measured windows, the offered rate is
+// `into`'s (the caller merges runs at one rate).
+void merge_run(const RunResult& from, RunResult* into);
 
 // A ClientRequest{submit{tag, tx}} frame, ready to send.
 std::vector<std::uint8_t> encode_submit(std::uint64_t tag, const Transaction& tx);

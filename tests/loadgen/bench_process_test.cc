@@ -46,6 +46,28 @@ TEST(BenchProcessTest, ShortRunAgainstRealClusterPrintsJson) {
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
+// Two rounds of one configuration: one measurement holding both runs.
+TEST(BenchProcessTest, RoundsMergeIntoOneMeasurementPerConfiguration) {
+  TempDir tmp;
+  std::string out;
+  const int status = run({bin("triad"), "bench", "--rate", "200", "--duration", "1", "--warmup",
+                          "0.5", "--rounds", "2", "--json", "--dir", tmp.file("bench")},
+                         &out, "", 50'000);
+  ASSERT_EQ(status, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["configurations"].size(), 1u);
+  const auto& c = j["configurations"][0];
+  EXPECT_EQ(c["sent"].get<std::uint64_t>(), 600u);
+  EXPECT_EQ(c["measured"].get<std::uint64_t>(), 400u);
+  EXPECT_EQ(c["answered"].get<std::uint64_t>(), 400u);
+  std::uint64_t decided = 0;
+  for (const auto& [code, n] : c["codes"].items()) decided += n.get<std::uint64_t>();
+  EXPECT_EQ(decided, 400u);
+  // Two runs of 1 s at 200/s: the achieved rate is over both windows.
+  EXPECT_NEAR(c["achieved_rate"].get<double>(), 200.0, 20.0);
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
 TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
   TempDir tmp;
   const std::string dir = tmp.file("bench");
