@@ -2,9 +2,9 @@
 // empty. zmq::poll asks each ZeroMQ socket for its events (ZMQ_EVENTS: a
 // poll(2) and a getpid(2) inside libzmq) before it blocks and again after it
 // wakes. Here a socket is asked once, before blocking, and after a wake-up
-// its descriptor (ZMQ_FD) says whether to try it. On this class of machine
-// (virtualized, a system call costs microseconds) that halves the cost of an
-// idle event loop's turn.
+// its descriptor (ZMQ_FD) says whether to try it. On a virtualized machine,
+// where a system call costs microseconds, that is measurable: the front end's
+// poll(2) calls per request at 500/s fell from 54 to 21 (README, Performance).
 #pragma once
 
 #include <span>
@@ -17,7 +17,7 @@ namespace triad::transport {
 // finds nothing (its descriptor fired for another reason). Items without a
 // socket are plain descriptors, as with zmq::poll. Returns how many items
 // have revents set. Throws zmq::error_t as zmq::poll does, except on EINTR,
-// which returns 0.
+// which returns what was found without waiting.
 int poll_readable(std::span<zmq::pollitem_t> items, long timeout_ms);
 
 }  // namespace triad::transport
