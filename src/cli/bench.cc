@@ -436,8 +436,6 @@ loadgen::Figure figure_of(const std::vector<Config>& configs, const std::vector<
   return f;
 }
 
-}  // namespace
-
 // One run of `spec` at ro->rate on a fresh cluster: latency, counts and the
 // CPU time it took. A line goes to standard error. Fails when the cluster
 // does not start or does not answer.
@@ -489,6 +487,8 @@ void merge_measurement(const Measurement& from, Measurement* into) {
       (into->generator_cpu_us * sent_into + from.generator_cpu_us * sent_from) / sent;
   loadgen::merge_run(from.result, &into->result);
 }
+
+}  // namespace
 
 int run_bench_echo_command(int argc, char** argv) {
   CLI::App app{"(internal to triad bench) the transport-floor echo front end or replica."};

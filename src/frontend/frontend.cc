@@ -143,7 +143,6 @@ class FrontEnd {
     client_endpoint_ = clients_.get(zmq::sockopt::last_endpoint);
     replica_endpoint_ = replicas_.get(zmq::sockopt::last_endpoint);
     control_endpoint_ = control_.get(zmq::sockopt::last_endpoint);
-    control_fd_ = control_.get(zmq::sockopt::fd);
     if (config_.metrics_port) {
       metrics_ = std::make_unique<metrics::Metrics>();
       TRIAD_RETURN_IF_ERROR(metrics_->serve(config_.metrics_host, *config_.metrics_port));
@@ -476,11 +475,9 @@ class FrontEnd {
 
   void poll_once(long timeout_ms) {
     std::vector<zmq::pollitem_t>& items = poll_items_;
-    // The control socket is quiet, so it is polled by its descriptor
-    // (ZapHandler::add_poll_items says why) and read until empty.
     items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
                   {replicas_.handle(), 0, ZMQ_POLLIN, 0},
-                  {nullptr, control_fd_, ZMQ_POLLIN, 0}});
+                  control_quiet_.poll_item()});
     if (syncer_) items.push_back({nullptr, syncer_->wake_fd(), ZMQ_POLLIN, 0});
     const std::size_t zap_first = zap_ ? zap_->add_poll_items(&items) : items.size();
     transport::poll_readable(items, timeout_ms);
@@ -488,7 +485,7 @@ class FrontEnd {
     if (zap_) zap_->serve(std::span(items).subspan(zap_first));
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
-    if ((items[2].revents & ZMQ_POLLIN) || !control_read_) receive_control();
+    if (control_quiet_.due(items[2])) receive_control();
     if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
     core_->on_time(mono_us(), &out_);
     send_out();
@@ -567,10 +564,8 @@ class FrontEnd {
     return false;
   }
 
-  // Reads until a receive fails, which leaves the edge-triggered descriptor
-  // armed; the first call reads whatever the descriptor says, as ZapHandler.
+  // Until a receive fails (QuietSocket).
   void receive_control() {
-    control_read_ = true;
     zmq::message_t request;
     while (control_.recv(request, zmq::recv_flags::dontwait)) answer_control(request);
   }
@@ -760,6 +755,7 @@ class FrontEnd {
   zmq::socket_t clients_;
   zmq::socket_t replicas_;
   zmq::socket_t control_;
+  transport::QuietSocket control_quiet_{control_};
   std::string client_endpoint_;
   std::string control_endpoint_;
   std::string replica_endpoint_;
@@ -782,8 +778,6 @@ class FrontEnd {
   std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
   std::size_t allow_list_size_ = 0;
   std::uint64_t identity_mismatches_ = 0;
-  int control_fd_ = -1;
-  bool control_read_ = false;
   std::uint64_t next_reap_us_ = 0;
   std::vector<zmq::pollitem_t> poll_items_;
 };

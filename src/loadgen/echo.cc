@@ -38,10 +38,6 @@ bool recv_dontwait(zmq::socket_t& s, zmq::message_t& msg) {
   }
 }
 
-void poll_some(std::vector<zmq::pollitem_t>& items, int timeout_ms) {
-  transport::poll_readable(items, timeout_ms);
-}
-
 struct Pending {
   zmq::message_t client;
   std::uint64_t tag = 0;
@@ -74,7 +70,7 @@ int run_echo_replica(const std::string& endpoint, const std::string& curve_key,
   const std::vector<std::uint8_t> reply(kEchoReplyBytes, 0x5a);
   std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
   while (g_echo_stop == 0) {
-    poll_some(items, 100);
+    transport::poll_readable(items, 100);
     zmq::message_t key;
     while (recv_dontwait(socket, key)) {
       zmq::message_t payload;
@@ -155,7 +151,7 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   std::vector<zmq::pollitem_t> rep_item = with_zap({{replicas.handle(), 0, ZMQ_POLLIN, 0}});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (ids.size() < 3 && g_echo_stop == 0 && std::chrono::steady_clock::now() < deadline) {
-    poll_some(rep_item, 100);
+    transport::poll_readable(rep_item, 100);
     if (zap) zap->serve(std::span(rep_item).subspan(1));
     zmq::message_t id;
     while (recv_dontwait(replicas, id)) {
@@ -182,7 +178,7 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
     clients.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
   };
   while (g_echo_stop == 0) {
-    poll_some(items, 100);
+    transport::poll_readable(items, 100);
     if (zap) zap->serve(std::span(items).subspan(2));
     zmq::message_t client;
     while (recv_dontwait(clients, client)) {

@@ -20,4 +20,26 @@ namespace triad::transport {
 // which returns what was found without waiting.
 int poll_readable(std::span<zmq::pollitem_t> items, long timeout_ms);
 
+// A ZeroMQ socket that is seldom readable (control requests, ZAP requests,
+// handshake events), polled as a plain item by its ZMQ_FD descriptor so that
+// a turn of poll_readable asks it nothing. The descriptor is edge-triggered:
+// whenever due() says so, the owner reads the socket until a receive fails,
+// which arms it again.
+class QuietSocket {
+ public:
+  explicit QuietSocket(zmq::socket_ref socket) : fd_(socket.get(zmq::sockopt::fd)) {}
+
+  zmq::pollitem_t poll_item() const { return {nullptr, fd_, ZMQ_POLLIN, 0}; }
+  // Whether to read it now: its descriptor fired, or it was never read.
+  bool due(const zmq::pollitem_t& item) {
+    const bool due = !read_ || (item.revents & ZMQ_POLLIN) != 0;
+    read_ = true;
+    return due;
+  }
+
+ private:
+  zmq_fd_t fd_;
+  bool read_ = false;
+};
+
 }  // namespace triad::transport

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/assert.h"
 #include "common/log.h"
 
 namespace triad::transport {
@@ -100,35 +101,28 @@ Status ZapHandler::watch(zmq::socket_ref socket, const std::string& domain) {
     return Status::internal("cannot monitor the " + domain +
                             " socket: " + zmq_strerror(zmq_errno()));
   }
-  Monitor m{domain, zmq::socket_t(context_, zmq::socket_type::pair)};
-  m.socket.set(zmq::sockopt::linger, 0);
-  m.socket.connect(endpoint);
-  monitors_.push_back(std::move(m));
+  zmq::socket_t events(context_, zmq::socket_type::pair);
+  events.set(zmq::sockopt::linger, 0);
+  events.connect(endpoint);
+  const QuietSocket quiet(events);
+  monitors_.push_back(Monitor{domain, std::move(events), quiet});
   return Status::ok();
 }
 
 std::size_t ZapHandler::add_poll_items(std::vector<zmq::pollitem_t>* items) {
   const std::size_t first = items->size();
-  items->push_back({nullptr, zap_.get(zmq::sockopt::fd), ZMQ_POLLIN, 0});
-  for (Monitor& m : monitors_) {
-    items->push_back({nullptr, m.socket.get(zmq::sockopt::fd), ZMQ_POLLIN, 0});
-  }
+  items->push_back(zap_quiet_.poll_item());
+  for (const Monitor& m : monitors_) items->push_back(m.quiet.poll_item());
   return first;
 }
 
 void ZapHandler::serve(std::span<const zmq::pollitem_t> items) {
-  // The descriptors are edge-triggered: readable once new commands reach the
-  // socket, whatever is already queued. Each socket is therefore read until
-  // a receive fails, which also leaves the descriptor armed; the first call
-  // reads them all, since nothing was read yet.
-  const auto fired = [&](std::size_t i) {
-    return !primed_ || (i < items.size() && (items[i].revents & ZMQ_POLLIN) != 0);
-  };
-  if (fired(0)) answer_request();
+  TRIAD_ASSERT(items.size() == monitors_.size() + 1);
+  // Each read goes on until a receive fails (QuietSocket).
+  if (zap_quiet_.due(items[0])) answer_request();
   for (std::size_t i = 0; i < monitors_.size(); ++i) {
-    if (fired(i + 1)) read_monitor(i);
+    if (monitors_[i].quiet.due(items[i + 1])) read_monitor(i);
   }
-  primed_ = true;
 }
 
 std::uint64_t ZapHandler::refused_total(const std::string& domain) const {

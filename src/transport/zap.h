@@ -11,6 +11,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "transport/poll.h"
 #include "triad/status.h"
 
 namespace triad::transport {
@@ -61,13 +62,11 @@ class ZapHandler {
   // Also counts the failed handshakes of `socket` under `domain`.
   Status watch(zmq::socket_ref socket, const std::string& domain);
 
-  // Appends its sockets to a poll set, as their ZMQ_FD descriptors: they are
-  // quiet (a handshake now and then), and a descriptor costs the poll less
-  // than a ZeroMQ socket, whose events zmq::poll fetches twice per call with
-  // two system calls each. Pass the same position to serve() after
-  // zmq::poll.
+  // Appends its sockets to a poll set, as quiet ones (QuietSocket: a
+  // handshake now and then); pass the same position to serve() after
+  // poll_readable.
   std::size_t add_poll_items(std::vector<zmq::pollitem_t>* items);
-  // Answers the ZAP requests and reads the monitor events that are ready.
+  // Answers the ZAP requests and reads the monitor events that are due.
   void serve(std::span<const zmq::pollitem_t> items);
 
   // domain -> reason -> connections refused.
@@ -84,12 +83,13 @@ class ZapHandler {
   zmq::context_t& context_;
   ZapPolicy policy_;
   zmq::socket_t zap_;
+  QuietSocket zap_quiet_{zap_};
   struct Monitor {
     std::string domain;
     zmq::socket_t socket;
+    QuietSocket quiet;
   };
   std::vector<Monitor> monitors_;
-  bool primed_ = false;  // serve() has read every socket once
   std::map<std::string, std::map<std::string, std::uint64_t>> refused_;
   std::map<std::string, std::uint64_t> totals_;
 };
