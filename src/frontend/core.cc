@@ -784,6 +784,10 @@ std::string Core::status_json(std::uint64_t now_us) const {
     // Its last verdict, or where its hello said it stands (a replica that
     // rejoined from a snapshot at the live edge has given no verdict yet).
     rj["last_seq_applied"] = std::max(v.last_verdict_seq, v.next_seq - 1);
+    // The first seq it voted on since it last rejoined after a repair (0: it
+    // never left): a verdict of an earlier seq came from the process that was
+    // repaired, or was not counted.
+    rj["rejoined_at_seq"] = v.rejoined_at_seq;
     rj["divergences"] = faults;
     rj["failures"] = st.failures;
     rj["repairs"] = st.repairs;
