@@ -319,6 +319,7 @@ TEST_F(AuditTest, AVersionOneStoreIsUpgradedInPlace) {
                         "NULL, divergent TEXT NOT NULL, fail_safe INTEGER NOT NULL, latency_us "
                         "INTEGER NOT NULL, certificate BLOB, decided_at_ms INTEGER NOT NULL, "
                         "PRIMARY KEY(run, seq), UNIQUE(run, id));"
+                        "CREATE INDEX decisions_by_id ON decisions(id);"
                         "INSERT INTO runs(started_at_ms) VALUES(1);"
                         "INSERT INTO decisions VALUES(1, 1, 'old-1', 1, '00', 'ab', '', 0, 5, "
                         "NULL, 1);"
@@ -346,7 +347,18 @@ TEST_F(AuditTest, AVersionOneStoreIsUpgradedInPlace) {
     ASSERT_TRUE(store->add(std::move(d)));
     ASSERT_TRUE(store->close().is_ok());
   }
-  EXPECT_EQ(find("old-1").size(), 1u);  // kept
+  EXPECT_EQ(find("old-1").size(), 1u);  // kept, and found through UNIQUE(run, id)
+  {
+    sql::Db db;
+    ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadOnly, &db).is_ok());
+    std::string text;
+    ASSERT_TRUE(db.query_text("PRAGMA user_version", &text).is_ok());
+    EXPECT_EQ(text, std::to_string(kSchemaVersion));
+    ASSERT_TRUE(
+        db.query_text("SELECT count(*) FROM sqlite_master WHERE name = 'decisions_by_id'", &text)
+            .is_ok());
+    EXPECT_EQ(text, "0") << "version 3 dropped the second index on id";
+  }
   AuditReader reader;
   ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
   std::vector<DecisionRow> rows;
