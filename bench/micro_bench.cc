@@ -265,19 +265,29 @@ void BM_ReadVerdictBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadVerdictBatch)->Arg(1)->Arg(16)->Arg(128)->Arg(1024);
 
+// A checkpoint: the whole engine state serialized and hashed, after
+// range(0) transactions of the 1,000-card sample. Linear in the history.
 void BM_EngineSerializeCheckpoint(benchmark::State& state) {
-  const Workload& w = workload();
-  rules::Engine engine(w.cards);
-  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
+  sample::Options options;
+  options.card_count = 1000;
+  options.transaction_count = static_cast<std::size_t>(state.range(0));
+  rules::CardFile cards;
+  TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &cards).is_ok());
+  rules::Engine engine(cards);
+  for (const auto& line : sample::generate_traffic(options)) {
+    Transaction tx;
+    TRIAD_ASSERT(parse_transaction_json(line, &tx).is_ok());
+    engine.apply(*tx.ts, tx);
+  }
   std::string bytes;
   for (auto _ : state) {
     engine.serialize(&bytes);
     benchmark::DoNotOptimize(crypto::sha256(bytes));
   }
-  state.SetLabel("1,000 cards after 20,000 transactions, " + std::to_string(bytes.size()) +
-                 " bytes, serialize + SHA-256");
+  state.SetLabel("1,000 cards after " + std::to_string(state.range(0)) + " transactions, " +
+                 std::to_string(bytes.size()) + " bytes, serialize + SHA-256");
 }
-BENCHMARK(BM_EngineSerializeCheckpoint);
+BENCHMARK(BM_EngineSerializeCheckpoint)->Arg(20'000)->Arg(200'000);
 
 // The input journal per transaction: encrypt, frame, and one commit (write +
 // fdatasync under the batch policy) per group of range(1) records, the way

@@ -59,6 +59,14 @@ ResponseCode flipped(ResponseCode code) {
 
 }  // namespace
 
+bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every) {
+  TRIAD_ASSERT(every > 0);
+  std::uint64_t interval = every;
+  // Stops doubling long before an overflow: seq < 2^64 ends it by then.
+  while (interval <= seq / (2 * kCheckpointHistoryRatio)) interval *= 2;
+  return seq % interval == 0;
+}
+
 ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
                          crypto::SigningKey key, Fault fault, std::uint64_t seed,
                          std::uint64_t checkpoint_interval)
@@ -150,7 +158,7 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms, cons
     case Fault::Kind::kNone:
       break;
   }
-  if (seq % checkpoint_interval_ == 0) {
+  if (is_checkpoint_seq(seq, checkpoint_interval_)) {
     take_snapshot(seq);
     c.checkpoint_digest = snapshot_.checkpoint_digest;
   }

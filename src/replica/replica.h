@@ -21,13 +21,31 @@ namespace triad::replica {
 // verdict so a certificate says which builds vouched for it.
 const std::string& build_fingerprint();
 
+// Whether `seq` carries a full-state checkpoint when the interval is `every`
+// (>= 1). A checkpoint serializes and hashes the whole engine state, which
+// grows with the history (rules.md keeps every id for reversals), so a fixed
+// interval makes each transaction pay a share that grows without bound:
+// 13 ms per checkpoint after 200,000 transactions of the sample, so 13 µs per
+// transaction with every = 1000 (triad_micro_bench,
+// BM_EngineSerializeCheckpoint: 2.1 ms after 20,000); in a 12 s `triad bench`
+// run at 9,000/s, serialize() alone took 30% of a replica's CPU. So the
+// interval doubles as the history grows: every `every` seqs below 2 * 32 *
+// every, every 2 * every below 4 * 32 * every, and so on. A checkpoint then
+// comes after 1/64 to 1/32 of the history and its cost per transaction stays
+// bounded (at most about 4 µs here), at the price of a longer wait before
+// latent corruption is voted on, and a longer replay after a repair's
+// snapshot, in a long-running cluster. A function of seq alone: every
+// replica, and a repaired one restored at any seq, agrees on the schedule.
+inline constexpr std::uint64_t kCheckpointHistoryRatio = 32;
+bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
+
 // The deterministic heart of a replica, without I/O: decide, chain the state
 // digest, sign. Faults are applied here so the simulator and tests share them.
 class ReplicaCore {
  public:
-  // Every checkpoint_interval seqs the whole engine state is serialized; its
-  // SHA-256 goes into that seq's verdict and the bytes are kept as the
-  // snapshot a replica in repair can be given.
+  // At the checkpoint seqs (is_checkpoint_seq with checkpoint_interval) the
+  // whole engine state is serialized; its SHA-256 goes into that seq's verdict and the bytes are
+  // kept as the snapshot a replica in repair can be given.
   ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
               crypto::SigningKey key, Fault fault, std::uint64_t seed,
               std::uint64_t checkpoint_interval = 1000);
@@ -109,8 +127,9 @@ struct Config {
 // Offline differential mode: applies a file of sequenced transactions (JSON
 // Lines, each a transaction with its "seq" (1, 2, 3 ...) and sequenced "ts")
 // straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
-// line to `out`, plus " checkpoint CHECKPOINT_DIGEST" every K seqs (the
-// whole state compared, not only the decisions). Returns 0, or 2 with the
+// line to `out`, plus " checkpoint CHECKPOINT_DIGEST" at each checkpoint seq
+// (is_checkpoint_seq: every K seqs at first; the whole state compared, not
+// only the decisions). Returns 0, or 2 with the
 // line and reason on standard error.
 int replay(const std::string& cards_path, const std::string& input_path,
            std::uint64_t checkpoint_interval, std::FILE* out);

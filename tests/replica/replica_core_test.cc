@@ -292,6 +292,70 @@ TEST(ReplicaCore, ReplicaIndexIsSignedIn) {
   EXPECT_FALSE(signature_ok(v, key));
 }
 
+TEST(CheckpointSchedule, EveryKUntilTheHistoryIsLongThenTheIntervalDoubles) {
+  constexpr std::uint64_t k = 1000;
+  static_assert(kCheckpointHistoryRatio == 32);
+  EXPECT_FALSE(is_checkpoint_seq(999, k));
+  EXPECT_TRUE(is_checkpoint_seq(1000, k));
+  EXPECT_TRUE(is_checkpoint_seq(63'000, k));  // below 2 * 32 * k: every k
+  EXPECT_TRUE(is_checkpoint_seq(64'000, k));  // from there every 2k
+  EXPECT_FALSE(is_checkpoint_seq(65'000, k));
+  EXPECT_TRUE(is_checkpoint_seq(66'000, k));
+  EXPECT_TRUE(is_checkpoint_seq(124'000, k));
+  EXPECT_TRUE(is_checkpoint_seq(126'000, k));
+  EXPECT_FALSE(is_checkpoint_seq(127'000, k));  // from 128,000 every 4k
+  EXPECT_TRUE(is_checkpoint_seq(128'000, k));
+  EXPECT_FALSE(is_checkpoint_seq(130'000, k));
+  EXPECT_TRUE(is_checkpoint_seq(132'000, k));
+  EXPECT_TRUE(is_checkpoint_seq(1, 1));
+  EXPECT_FALSE(is_checkpoint_seq(0xFFFF'FFFF'FFFF'FFFFu, 1));  // odd; no overflow
+  EXPECT_TRUE(is_checkpoint_seq(std::uint64_t{1} << 63, 1));
+}
+
+// What the schedule is for: the interval is never below k, and above 2 * R * k
+// a checkpoint covers between 1/(2R) and 1/R of the history, so its cost per
+// transaction (linear in the history) stays bounded.
+TEST(CheckpointSchedule, EachCheckpointCoversABoundedShareOfTheHistory) {
+  constexpr std::uint64_t r = kCheckpointHistoryRatio;
+  for (const std::uint64_t k : {1u, 3u, 1000u}) {
+    std::uint64_t previous = 0;
+    std::uint64_t count = 0;
+    const std::uint64_t last = 300 * r * k;
+    for (std::uint64_t seq = 1; seq <= last; ++seq) {
+      if (!is_checkpoint_seq(seq, k)) continue;
+      ++count;
+      const std::uint64_t gap = seq - previous;
+      if (seq < 2 * r * k) {
+        EXPECT_EQ(gap, k) << "k " << k << " seq " << seq;
+      } else {
+        EXPECT_GE(gap * 2 * r, seq) << "k " << k << " seq " << seq;
+        EXPECT_LE(gap * r, seq) << "k " << k << " seq " << seq;
+      }
+      previous = seq;
+    }
+    EXPECT_LE(count, 2 * r * 9) << "about 2R per doubling of the history, k " << k;
+  }
+}
+
+TEST(ReplicaCore, CheckpointDigestsComeAtTheScheduledSeqsOnly) {
+  const World& w = world();
+  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, /*checkpoint_interval=*/2);
+  std::uint64_t checkpoints = 0;
+  for (const Sequenced& e : w.traffic) {
+    const Step step = core.apply(e.seq, e.ts_ms, e.tx);
+    const bool has = step.verdict.content.checkpoint_digest != Digest{};
+    EXPECT_EQ(has, is_checkpoint_seq(e.seq, 2)) << "seq " << e.seq;
+    if (has) {
+      ++checkpoints;
+      EXPECT_EQ(core.latest_snapshot().seq, e.seq);
+      EXPECT_EQ(step.verdict.content.checkpoint_digest,
+                crypto::sha256(core.latest_snapshot().engine_state));
+    }
+  }
+  // 400 seqs: every 2nd below 128, every 4th below 256, every 8th from there.
+  EXPECT_EQ(checkpoints, 63u + 32u + 19u);
+}
+
 TEST(ReplicaCoreDeathTest, ApplyingOutOfOrderIsABug) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const Sequenced& e = world().traffic[0];
