@@ -323,12 +323,12 @@ BENCHMARK(BM_JournalAppendCommit)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Ar
 
 // The audit store per decision, the way the front end feeds it: rows queued
 // from the caller's thread, committed by the store's writer thread in batches.
-// A row as in a TMR run under load: an id of about 10 characters, a 720-byte certificate
-// (two signers, Merkle paths from batches of a few hundred) and the PAN of one
-// of 100,000 cards, which the writer turns into a card reference. range(0)
-// rows per commit: 512 is what the writer's 50 ms interval collects at
-// 10,000 decisions/s. Real time per row, with the CPU of every thread of the
-// process (writer included) in the CPU column.
+// A row as in a TMR run under load: an id of about 10 characters, a 720-byte
+// certificate (two signers, Merkle paths from batches of a few hundred) and
+// the PAN of one of 100,000 cards, which the writer turns into a card
+// reference. range(0) rows per commit: about 50 ms, 200 ms (the writer's
+// interval) and 400 ms of decisions at 10,000/s. Real time per row, with the
+// CPU of every thread of the process (writer included) in the CPU column.
 void BM_AuditStoreWrite(benchmark::State& state) {
   const std::string path =
       (std::filesystem::temp_directory_path() / "triad-bench-audit.db").string();

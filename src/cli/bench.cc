@@ -714,6 +714,7 @@ int run_bench_command(int argc, char** argv) {
   if (json) {
     nlohmann::json out = {{"duration_s", duration},
                           {"warmup_s", warmup},
+                          {"rounds", rounds},
                           {"rates", rates},
                           {"curve", !no_curve},
                           {"interrupted", g_bench_stop != 0}};

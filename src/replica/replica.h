@@ -44,8 +44,9 @@ bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
 class ReplicaCore {
  public:
   // At the checkpoint seqs (is_checkpoint_seq with checkpoint_interval) the
-  // whole engine state is serialized; its SHA-256 goes into that seq's verdict and the bytes are
-  // kept as the snapshot a replica in repair can be given.
+  // whole engine state is serialized; its SHA-256 goes into that seq's
+  // verdict and the bytes are kept as the snapshot a replica in repair can be
+  // given.
   ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
               crypto::SigningKey key, Fault fault, std::uint64_t seed,
               std::uint64_t checkpoint_interval = 1000);
@@ -129,8 +130,8 @@ struct Config {
 // straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
 // line to `out`, plus " checkpoint CHECKPOINT_DIGEST" at each checkpoint seq
 // (is_checkpoint_seq: every K seqs at first; the whole state compared, not
-// only the decisions). Returns 0, or 2 with the
-// line and reason on standard error.
+// only the decisions). Returns 0, or 2 with the line and reason on standard
+// error.
 int replay(const std::string& cards_path, const std::string& input_path,
            std::uint64_t checkpoint_interval, std::FILE* out);
 

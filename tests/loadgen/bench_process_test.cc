@@ -55,6 +55,7 @@ TEST(BenchProcessTest, RoundsMergeIntoOneMeasurementPerConfiguration) {
                          &out, "", 50'000);
   ASSERT_EQ(status, 0) << out;
   const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["rounds"], 2);
   ASSERT_EQ(j["configurations"].size(), 1u);
   const auto& c = j["configurations"][0];
   EXPECT_EQ(c["sent"].get<std::uint64_t>(), 600u);
