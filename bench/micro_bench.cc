@@ -30,21 +30,24 @@ struct Workload {
   std::vector<std::int64_t> ts;
 };
 
+// The 1,000-card sample with `transactions` of its traffic, parsed.
+Workload make_workload(std::size_t transactions) {
+  Workload made;
+  sample::Options options;
+  options.card_count = 1000;
+  options.transaction_count = transactions;
+  TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &made.cards).is_ok());
+  for (const auto& line : sample::generate_traffic(options)) {
+    Transaction tx;
+    TRIAD_ASSERT(parse_transaction_json(line, &tx).is_ok());
+    made.ts.push_back(*tx.ts);
+    made.txs.push_back(std::move(tx));
+  }
+  return made;
+}
+
 const Workload& workload() {
-  static const Workload w = [] {
-    Workload made;
-    sample::Options options;
-    options.card_count = 1000;
-    options.transaction_count = 20'000;
-    TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &made.cards).is_ok());
-    for (const auto& line : sample::generate_traffic(options)) {
-      Transaction tx;
-      TRIAD_ASSERT(parse_transaction_json(line, &tx).is_ok());
-      made.ts.push_back(*tx.ts);
-      made.txs.push_back(std::move(tx));
-    }
-    return made;
-  }();
+  static const Workload w = make_workload(20'000);
   return w;
 }
 
@@ -268,17 +271,9 @@ BENCHMARK(BM_ReadVerdictBatch)->Arg(1)->Arg(16)->Arg(128)->Arg(1024);
 // A checkpoint: the whole engine state serialized and hashed, after
 // range(0) transactions of the 1,000-card sample. Linear in the history.
 void BM_EngineSerializeCheckpoint(benchmark::State& state) {
-  sample::Options options;
-  options.card_count = 1000;
-  options.transaction_count = static_cast<std::size_t>(state.range(0));
-  rules::CardFile cards;
-  TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &cards).is_ok());
-  rules::Engine engine(cards);
-  for (const auto& line : sample::generate_traffic(options)) {
-    Transaction tx;
-    TRIAD_ASSERT(parse_transaction_json(line, &tx).is_ok());
-    engine.apply(*tx.ts, tx);
-  }
+  const Workload w = make_workload(static_cast<std::size_t>(state.range(0)));
+  rules::Engine engine(w.cards);
+  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
   std::string bytes;
   for (auto _ : state) {
     engine.serialize(&bytes);

@@ -151,7 +151,7 @@ const std::vector<std::pair<std::string, double>> kPercentiles = {
 // "overloaded" error is a reply, not a decision).
 double decision_rate(const loadgen::RunResult& r) {
   if (r.answered == 0) return 0;
-  return r.achieved_rate * static_cast<double>(r.answered - r.errors) /
+  return r.achieved_rate() * static_cast<double>(r.answered - r.errors) /
          static_cast<double>(r.answered);
 }
 
@@ -196,7 +196,7 @@ nlohmann::json to_json(const Measurement& m) {
   for (const auto& [code, n] : r.codes) codes[code] = n;
   return {{"configuration", m.config},
           {"offered_rate", r.offered_rate},
-          {"achieved_rate", r.achieved_rate},
+          {"achieved_rate", r.achieved_rate()},
           {"decision_rate", decision_rate(r)},
           {"held", m.saturation.empty()},
           {"saturation", m.saturation},
@@ -250,7 +250,7 @@ void print_table(const std::vector<Measurement>& all) {
         "%-10s %7.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6llu %6llu %6llu %7.1f %7.1f  "
         "%-26s "
         "%s\n",
-        m.config.c_str(), r.offered_rate, r.achieved_rate, us(r.latency.value_at_percentile(50)),
+        m.config.c_str(), r.offered_rate, r.achieved_rate(), us(r.latency.value_at_percentile(50)),
         us(r.latency.value_at_percentile(90)), us(r.latency.value_at_percentile(99)),
         us(r.latency.value_at_percentile(99.9)), us(r.latency.value_at_percentile(99.99)),
         us(r.latency.max()), static_cast<unsigned long long>(r.fail_safe),
@@ -712,12 +712,9 @@ int run_bench_command(int argc, char** argv) {
   }
 
   if (json) {
-    nlohmann::json out = {{"duration_s", duration},
-                          {"warmup_s", warmup},
-                          {"rounds", rounds},
-                          {"rates", rates},
-                          {"curve", !no_curve},
-                          {"interrupted", g_bench_stop != 0}};
+    nlohmann::json out = {{"duration_s", duration}, {"warmup_s", warmup},
+                          {"rounds", rounds},       {"rates", rates},
+                          {"curve", !no_curve},     {"interrupted", g_bench_stop != 0}};
     out["configurations"] = nlohmann::json::array();
     for (const auto& m : all) out["configurations"].push_back(to_json(m));
     out["ratios"] = nlohmann::json::array();

@@ -44,11 +44,6 @@ bool wait_readable(zmq::socket_t& socket, int fd, std::int64_t deadline_ns) {
   }
 }
 
-// Replies per second over the measured window.
-double achieved_rate(const RunResult& r) {
-  return r.measured_window_s > 0 ? static_cast<double>(r.answered) / r.measured_window_s : 0;
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> encode_submit(std::uint64_t tag, const Transaction& tx) {
@@ -178,7 +173,6 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   r.measured = next > warmup_n ? next - warmup_n : 0;
   r.unanswered = outstanding;
   r.measured_window_s = static_cast<double>(last_measured_reply - measured_start) / 1e9;
-  r.achieved_rate = achieved_rate(r);
   return true;
 }
 
@@ -193,7 +187,6 @@ void merge_run(const RunResult& from, RunResult* into) {
   r.errors += from.errors;
   r.max_send_lag_ns = std::max(r.max_send_lag_ns, from.max_send_lag_ns);
   r.measured_window_s += from.measured_window_s;
-  r.achieved_rate = achieved_rate(r);
   for (const auto& [code, n] : from.codes) r.codes[code] += n;
   r.latency.merge(from.latency);
   r.error_latency.merge(from.error_latency);

@@ -36,7 +36,6 @@ struct RunOptions {
 
 struct RunResult {
   double offered_rate = 0;
-  double achieved_rate = 0;           // measured replies / (last measured reply - measured start)
   std::uint64_t sent = 0;             // every request sent, warm-up included
   std::uint64_t measured = 0;         // requests due in the measured window
   std::uint64_t answered = 0;         // of those, answered (by a decision or an error)
@@ -50,6 +49,11 @@ struct RunResult {
   Histogram latency;                           // measured requests only, ns
   Histogram error_latency;                     // ... of those answered by an error
   bool interrupted = false;
+
+  // Measured replies per second over the measured window.
+  double achieved_rate() const {
+    return measured_window_s > 0 ? static_cast<double>(answered) / measured_window_s : 0;
+  }
 };
 
 // Adds the run `from` to `into`, as if one run: counts and histograms add up,
