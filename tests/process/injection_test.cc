@@ -849,11 +849,17 @@ TEST(Acceptance, CrashedReplicaGoesDownRepairingHealthyWhileEveryRequestSucceeds
   std::vector<std::string> seen;
   Json last;
   std::size_t polls = 0;
+  double longest_poll_gap_ms = 0;  // between two consecutive answered polls
+  auto last_answer = Clock::now();
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < deadline) {
     const Json s = status_of(cluster.dir());
     ++polls;
     if (s.is_null()) continue;
+    const auto now = Clock::now();
+    longest_poll_gap_ms = std::max(
+        longest_poll_gap_ms, std::chrono::duration<double, std::milli>(now - last_answer).count());
+    last_answer = now;
     last = s;
     const std::string state = replica_in(s, 'b')["state"].get<std::string>();
     if (seen.empty() || seen.back() != state) seen.push_back(state);
@@ -875,18 +881,25 @@ TEST(Acceptance, CrashedReplicaGoesDownRepairingHealthyWhileEveryRequestSucceeds
     }
     return seen.size();
   };
-  // The polls must see b out and back; "repairing" can be over between two
-  // polls (a CI run under AddressSanitizer saw healthy -> down -> healthy),
-  // so every transition, in order, is checked in the log below instead.
+  // The polls must see b out and back, unless its whole outage was shorter
+  // than the longest gap between two polls: each poll is a `triad status`
+  // process, and under AddressSanitizer beside the heavy tests one took
+  // about 0.9 s while b's repair was over sooner (a CI run saw only
+  // "healthy" in 42 polls). "repairing" alone can be over between two polls
+  // too, so every transition, in order, is checked in the log below.
+  const Json& b = replica_in(last, 'b');
+  const double outage_ms = b.value("last_time_to_repair_ms", 0.0);
+  const bool outage_visible = outage_ms >= longest_poll_gap_ms;
   const std::size_t out = at(1, {"down", "quarantined", "repairing"});
   const std::size_t healthy = at(out, {"healthy"});
   EXPECT_FALSE(seen.empty());
   if (!seen.empty()) {
     EXPECT_EQ(seen.front(), "healthy") << path;
   }
-  EXPECT_LT(out, seen.size()) << "b seen out; path " << path << " in " << polls << " polls";
-  EXPECT_LT(healthy, seen.size()) << "b seen healthy again; path " << path;
-  const Json& b = replica_in(last, 'b');
+  EXPECT_TRUE(out < seen.size() || !outage_visible)
+      << "b seen out; path " << path << " in " << polls << " polls; outage " << outage_ms
+      << " ms, longest gap between polls " << longest_poll_gap_ms << " ms";
+  EXPECT_TRUE(healthy < seen.size() || !outage_visible) << "b seen healthy again; path " << path;
   EXPECT_EQ(b["repairs"], 1u) << b.dump();
   EXPECT_EQ(divergences(last, 'b', "process_exited"), 1u) << b.dump();
   EXPECT_GT(b["last_time_to_repair_ms"].get<double>(), 0.0) << b.dump();
