@@ -726,6 +726,10 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   for (const voter::Match& m : voter_out_.matches) {
     supervisor_.on_verdict_ok(m.replica, now_us, &repair_out_);
   }
+  // A replica may have rejoined while this output was gathered (its new
+  // process's verdict caught up in the same message that closed expired
+  // seqs): its rejoined_at_seq must be set before its divergences are judged.
+  handle_repair_output(out);
   for (const voter::Divergence& d : voter_out_.divergences) {
     ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
     ++view.divergences;

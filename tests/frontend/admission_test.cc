@@ -8,81 +8,23 @@
 #include <string>
 #include <vector>
 
-#include "frontend/core.h"
+#include "core_driver.h"
 #include "loadgen/driver.h"
-#include "sim/sim.h"
 #include "wire/codec.h"
 
 namespace triad::frontend {
 namespace {
 
-constexpr std::uint64_t kStartUs = 10'000'000;
 constexpr std::size_t kFloor = 1024;  // Core's kAdmissionFloor
 
-class Admission : public ::testing::Test {
+class Admission : public CoreDriver {
  protected:
   void start(std::uint64_t deadline_us, std::size_t max_in_flight = 20'000) {
     Core::Config config;
     config.deadline_us = deadline_us;
     config.max_in_flight = max_in_flight;
-    for (int r = 0; r < kReplicaCount; ++r) {
-      config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
-    }
-    ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
+    CoreDriver::start(config);
   }
-
-  // Submits `n` new transactions at `now_us`; returns how many were refused
-  // with Overloaded (every other one must have been sequenced).
-  std::size_t submit(std::size_t n, std::uint64_t now_us) {
-    std::size_t overloaded = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      Transaction tx;
-      tx.id = "tx-" + std::to_string(next_id_++);
-      const auto bytes = loadgen::encode_submit(next_id_, tx);
-      const std::uint64_t sequenced = core_->counters().sequenced;
-      Outbox out;
-      core_->on_client_message("client", bytes, now_us, 0, &out);
-      if (core_->counters().sequenced == sequenced) {
-        EXPECT_EQ(out.to_clients.size(), 1u);
-        EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
-        ++overloaded;
-      }
-    }
-    return overloaded;
-  }
-
-  static wire::ClientErrorKind error_kind(const std::vector<std::uint8_t>& bytes) {
-    const wire::AlignedFrame frame(bytes.data(), bytes.size());
-    const wire::ClientReply* reply = nullptr;
-    EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
-    return reply == nullptr ? wire::ClientErrorKind::None : reply->error_kind();
-  }
-
-  // Replica r's signed verdicts (code 00, equal content for equal seq) for
-  // seqs from..to, as one batch.
-  void verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
-    static const std::array<crypto::SigningKey, kReplicaCount> keys = {
-        sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
-    std::vector<voter::ReplicaVerdict> batch;
-    for (std::uint64_t seq = from; seq <= to; ++seq) {
-      voter::ReplicaVerdict v;
-      v.replica = r;
-      v.content.seq = seq;
-      batch.push_back(v);
-    }
-    wire::sign_verdict_batch(batch, keys[static_cast<std::size_t>(r)]);
-    flatbuffers::FlatBufferBuilder fbb;
-    const auto b = wire::build_verdict_batch(fbb, batch);
-    const auto batches = fbb.CreateVector(&b, 1);
-    wire::FromReplicaBuilder m(fbb);
-    m.add_batches(batches);
-    fbb.Finish(m.Finish());
-    Outbox out;
-    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
-  }
-
-  std::unique_ptr<Core> core_;
-  std::uint64_t next_id_ = 1;
 };
 
 // From idle the decision rate is unknown (zero): the floor admits a burst of

@@ -1,0 +1,109 @@
+// Repair as the front end's Core runs it, stepped on an injected clock: a
+// replica's new process is answerable for its own verdicts only, from the seq
+// it rejoined at.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core_driver.h"
+
+namespace triad::frontend {
+namespace {
+
+using repair::ReplicaState;
+constexpr int kC = 2;
+
+class Rejoin : public CoreDriver {
+ protected:
+  static bool has_command(const Outbox& out, Outbox::ProcessCommand::Kind kind) {
+    for (const auto& p : out.processes) {
+      if (p.replica == kC && p.kind == kind) return true;
+    }
+    return false;
+  }
+
+  // Replica `source` answers a snapshot request with the start state (seq 0):
+  // the new process replays the whole journal.
+  void send_start_snapshot(int source, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto snapshot = wire::CreateSnapshot(fbb, 0);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_snapshot(snapshot);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(source, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+  }
+
+  repair::Supervisor::Stats stats_of_c(std::uint64_t now_us) const {
+    return core_->supervisor().stats(kC, now_us);
+  }
+};
+
+// c answers later than the deadline, so it is repaired. Seqs opened while its
+// old process still voted expire after that, and here they expire in the very
+// message of the new process that brings it back (its replayed verdicts come
+// in after their deadline, before the timer fired). Those missing verdicts
+// were the old process's: the new one stays healthy. Then it is answerable
+// for what it is sent: silence costs it the vote again.
+TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  // 1-10, and 11-20 half a deadline later, decided by a and b; c is silent.
+  ASSERT_EQ(submit(10, now), 0u);
+  verdicts(0, 1, 10, now);
+  verdicts(1, 1, 10, now);
+  now += 500'000;
+  ASSERT_EQ(submit(10, now), 0u);
+  verdicts(0, 11, 20, now);
+  verdicts(1, 11, 20, now);
+
+  // 1-10 expire: c is out of the vote and its process is stopped, then
+  // started again after the back-off (before 11-20 expire).
+  now = kStartUs + 1'000'000;
+  Outbox out;
+  core_->on_time(now, &out);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+  ASSERT_TRUE(has_command(out, Outbox::ProcessCommand::Kind::kStop));
+  out.clear();
+  core_->on_process_exited(kC, now, &out);
+  while (!has_command(out, Outbox::ProcessCommand::Kind::kStart)) {
+    now += 10'000;
+    ASSERT_LT(now, kStartUs + 1'500'000) << "c was not restarted before 11-20 expired";
+    core_->on_time(now, &out);
+  }
+  out.clear();
+  core_->on_process_started(kC, now, &out);
+  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+  const int source = stats_of_c(now).snapshot_source;
+  ASSERT_TRUE(source == 0 || source == 1) << source;
+  send_start_snapshot(source, now);
+
+  // 21-25 are sequenced while c is repairing, without it in the vote.
+  ASSERT_EQ(submit(5, now), 0u);
+  verdicts(0, 21, 25, now);
+  verdicts(1, 21, 25, now);
+
+  // The new c's verdicts for 11-25 come in after 11-20's deadline.
+  now = kStartUs + 1'600'000;
+  verdicts(kC, 11, 25, now);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kHealthy);
+  EXPECT_EQ(stats_of_c(now).failures, 1u);
+  EXPECT_EQ(stats_of_c(now).repairs, 1u);
+  const auto status = nlohmann::json::parse(core_->status_json(now));
+  EXPECT_EQ(status["replicas"][kC]["rejoined_at_seq"], 26u) << status.dump();
+  // Only 1-10 are held against c: 11-20 were reported after it rejoined.
+  EXPECT_EQ(status["replicas"][kC]["divergences"]["missing"], 10u) << status.dump();
+
+  // From 26 on, c's silence is its own.
+  ASSERT_EQ(submit(3, now), 0u);
+  verdicts(0, 26, 28, now);
+  verdicts(1, 26, 28, now);
+  core_->on_time(now + config.deadline_us, &out);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+  EXPECT_EQ(stats_of_c(now + config.deadline_us).failures, 2u);
+}
+
+}  // namespace
+}  // namespace triad::frontend
