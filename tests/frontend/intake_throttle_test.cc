@@ -62,8 +62,9 @@ TEST(IntakeThrottle, ABacklogHalvesTheDecisionRateAndSpreadsTheAdmissions) {
   EXPECT_EQ(admitted(t, 100, kT0 + 10'000), 50);
   EXPECT_EQ(admitted(t, 100, kT0 + 10'000), 0);
   // A long pause banks no more than one hold period's worth at the cap of
-  // the moment: 150 ms on, the cap is 5,000 * 1.125^3 = 7,119/s, so 355.
-  EXPECT_EQ(admitted(t, 1'000, kT0 + 3 * kHold), 355);
+  // the moment: 150 ms on, the cap has grown in the two holds after the one
+  // of the cut: 5,000 * 1.125^2 = 6,328/s, so 316.
+  EXPECT_EQ(admitted(t, 1'000, kT0 + 3 * kHold), 316);
 }
 
 TEST(IntakeThrottle, ASecondBacklogWithinTheHoldPeriodIsIgnored) {
@@ -71,11 +72,15 @@ TEST(IntakeThrottle, ASecondBacklogWithinTheHoldPeriodIsIgnored) {
   backlog(t, 10'000, kT0);
   backlog(t, 10'000, kT0 + kHold - 1);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 5'000);
-  // After it: half of what was decided, or of the cap when that is lower.
+  // After it, while throttled: three quarters of the cap, or of what was
+  // decided when that is lower (the cap did not grow: the intake was behind
+  // in the hold of the cut).
   backlog(t, 8'000, kT0 + kHold);
-  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 5'000 * 1.125 / 2);
-  backlog(t, 3'000, kT0 + 2 * kHold);
-  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 1'500);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 3'750);
+  backlog(t, 8'000, kT0 + 3 * kHold);  // it grew in the hold in between
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 3 * kHold), 3'750 * 1.125 * 0.75);
+  backlog(t, 2'000, kT0 + 4 * kHold);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 4 * kHold), 1'500);
 }
 
 TEST(IntakeThrottle, TheCapNeverFallsBelowTheFloor) {
@@ -86,19 +91,42 @@ TEST(IntakeThrottle, TheCapNeverFallsBelowTheFloor) {
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 20 * kHold), IntakeThrottle::kMinPerSecond);
 }
 
+// The cap grows by an eighth for each hold period after the cut's in which
+// the intake kept up: no drain ended with requests still waiting.
 TEST(IntakeThrottle, TheCapGrowsByAnEighthPerHoldPeriodUntilItIsLifted) {
   IntakeThrottle t;
   backlog(t, 8'000, kT0);
   EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold - 1), 4'000);
-  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 4'500);
-  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 4'000 * 1.125 * 1.125);
-  // Past a million per second it is lifted: 4,000 * 1.125^n > 1e6 at n = 47.
-  const int n = static_cast<int>(std::ceil(std::log(1e6 / 4'000) / std::log(1.125)));
-  EXPECT_GT(t.cap_per_second(kT0 + static_cast<std::uint64_t>(n - 1) * kHold), 0);
-  EXPECT_EQ(t.cap_per_second(kT0 + static_cast<std::uint64_t>(n) * kHold), 0);
-  EXPECT_TRUE(t.admit(kT0 + static_cast<std::uint64_t>(n) * kHold));
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + kHold), 4'000);  // the cut's hold was behind
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 2 * kHold), 4'500);
+  t.on_drain(100, true, kT0 + 2 * kHold, [] { return 0.0; });  // emptied: keeping up
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 3 * kHold), 4'000 * 1.125 * 1.125);
+  // Past a million per second it is lifted: 4,000 * 1.125^n > 1e6 at n = 47,
+  // n holds after the cut's.
+  const auto n = static_cast<std::uint64_t>(std::ceil(std::log(1e6 / 4'000) / std::log(1.125)));
+  EXPECT_GT(t.cap_per_second(kT0 + n * kHold), 0);
+  EXPECT_EQ(t.cap_per_second(kT0 + (n + 1) * kHold), 0);
+  EXPECT_TRUE(t.admit(kT0 + (n + 1) * kHold));
   EXPECT_FALSE(t.throttled());
-  EXPECT_EQ(admitted(t, 100'000, kT0 + static_cast<std::uint64_t>(n) * kHold), 100'000);
+  EXPECT_EQ(admitted(t, 100'000, kT0 + (n + 1) * kHold), 100'000);
+}
+
+// While drains keep ending with requests waiting, too few to signal a new
+// backlog, the cap holds: it grows again from the first hold that kept up.
+TEST(IntakeThrottle, WhileTheIntakeIsBehindTheCapDoesNotGrow) {
+  IntakeThrottle t;
+  backlog(t, 8'000, kT0);
+  for (std::uint64_t hold = 1; hold <= 10; ++hold) {
+    t.on_drain(100, false, kT0 + hold * kHold, [] { return 8'000.0; });
+    EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + hold * kHold + kHold - 1), 4'000) << hold;
+  }
+  // Holds 11 and 12 see no drain behind: the cap grows at the end of each.
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 12 * kHold), 4'500);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 13 * kHold), 4'000 * 1.125 * 1.125);
+  // Behind again in hold 13: from then on it holds at that.
+  t.on_drain(100, false, kT0 + 13 * kHold + 1, [] { return 8'000.0; });
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 14 * kHold), 4'000 * 1.125 * 1.125);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(kT0 + 15 * kHold), 4'000 * 1.125 * 1.125 * 1.125);
 }
 
 }  // namespace
