@@ -85,11 +85,7 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
   start(4'000'000);
   std::uint64_t now = kStartUs;
   // Four bursts, each decided by a and b at once; c says nothing.
-  for (std::uint64_t seq = 0; seq < 4 * kFloor; seq += kFloor) {
-    EXPECT_EQ(submit(kFloor, now), 0u);
-    verdicts(0, seq + 1, seq + kFloor, now);
-    verdicts(1, seq + 1, seq + kFloor, now);
-  }
+  for (int burst = 0; burst < 4; ++burst) submit_decided_by_a_and_b(kFloor, now);
   EXPECT_EQ(core_->counters().decisions, 4 * kFloor);
   EXPECT_EQ(core_->slowest_voting_lag(), 4 * kFloor);    // c's
   EXPECT_EQ(core_->replica_lag_limit(now), 4 * kFloor);  // no completed bucket yet
@@ -110,13 +106,9 @@ TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   start(1'000'000);
   std::uint64_t now = kStartUs;
   // 2,000 decided within a completed bucket: 2,000 / 0.875 s = 2,286/s.
-  EXPECT_EQ(submit(1000, now), 0u);
-  verdicts(0, 1, 1000, now);
-  verdicts(1, 1, 1000, now);
+  submit_decided_by_a_and_b(1000, now);
   now += 10'000;
-  EXPECT_EQ(submit(1000, now), 0u);
-  verdicts(0, 1001, 2000, now);
-  verdicts(1, 1001, 2000, now);
+  submit_decided_by_a_and_b(1000, now);
   now += 125'000;
   core_->on_client_drain(100, true, now);
   EXPECT_EQ(submit(5, now), 0u);

@@ -47,6 +47,15 @@ class CoreDriver : public ::testing::Test {
     return overloaded;
   }
 
+  // Submits `n` new transactions at `now_us` (none may be refused), and a and
+  // b agree on each: decided, with c's verdict still awaited.
+  void submit_decided_by_a_and_b(std::size_t n, std::uint64_t now_us) {
+    const std::uint64_t first = core_->counters().sequenced + 1;
+    EXPECT_EQ(submit(n, now_us), 0u);
+    verdicts(0, first, first + n - 1, now_us);
+    verdicts(1, first, first + n - 1, now_us);
+  }
+
   static wire::ClientErrorKind error_kind(const std::vector<std::uint8_t>& bytes) {
     const wire::AlignedFrame frame(bytes.data(), bytes.size());
     const wire::ClientReply* reply = nullptr;

@@ -51,13 +51,9 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   start(config);
   std::uint64_t now = kStartUs;
   // 1-10, and 11-20 half a deadline later, decided by a and b; c is silent.
-  ASSERT_EQ(submit(10, now), 0u);
-  verdicts(0, 1, 10, now);
-  verdicts(1, 1, 10, now);
+  submit_decided_by_a_and_b(10, now);
   now += 500'000;
-  ASSERT_EQ(submit(10, now), 0u);
-  verdicts(0, 11, 20, now);
-  verdicts(1, 11, 20, now);
+  submit_decided_by_a_and_b(10, now);
 
   // 1-10 expire: c is out of the vote and its process is stopped, then
   // started again after the back-off (before 11-20 expire).
@@ -81,9 +77,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   send_start_snapshot(source, now);
 
   // 21-25 are sequenced while c is repairing, without it in the vote.
-  ASSERT_EQ(submit(5, now), 0u);
-  verdicts(0, 21, 25, now);
-  verdicts(1, 21, 25, now);
+  submit_decided_by_a_and_b(5, now);
 
   // The new c's verdicts for 11-25 come in after 11-20's deadline.
   now = kStartUs + 1'600'000;
@@ -97,9 +91,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   EXPECT_EQ(status["replicas"][kC]["divergences"]["missing"], 10u) << status.dump();
 
   // From 26 on, c's silence is its own.
-  ASSERT_EQ(submit(3, now), 0u);
-  verdicts(0, 26, 28, now);
-  verdicts(1, 26, 28, now);
+  submit_decided_by_a_and_b(3, now);
   core_->on_time(now + config.deadline_us, &out);
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
   EXPECT_EQ(stats_of_c(now + config.deadline_us).failures, 2u);
