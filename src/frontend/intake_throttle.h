@@ -104,10 +104,10 @@ class IntakeThrottle {
   }
 
   void cut(double decided_per_second, std::uint64_t now_us) {
-    if (throttled() && now_us - cut_us_ < kHoldUs) return;
-    const double from =
-        throttled() ? std::min(cap_per_second(now_us), decided_per_second) : decided_per_second;
-    cut_per_second_ = std::max(kMinPerSecond, from * (throttled() ? 0.75 : 0.5));
+    const double cap = cap_per_second(now_us);  // 0: not throttled, or grown past it
+    if (cap > 0 && now_us - cut_us_ < kHoldUs) return;
+    const double to = cap > 0 ? std::min(cap, decided_per_second) * 0.75 : decided_per_second * 0.5;
+    cut_per_second_ = std::max(kMinPerSecond, to);
     cut_us_ = now_us;
     last_behind_hold_ = 0;  // the backlog that cut
     behind_holds_ = 1;

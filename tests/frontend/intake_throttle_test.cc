@@ -111,6 +111,18 @@ TEST(IntakeThrottle, TheCapGrowsByAnEighthPerHoldPeriodUntilItIsLifted) {
   EXPECT_EQ(admitted(t, 100'000, kT0 + (n + 1) * kHold), 100'000);
 }
 
+// Once the cap has grown past any rate that matters, the next backlog is a
+// first one again (half of what is decided), even before an admission
+// noticed the lift.
+TEST(IntakeThrottle, ABacklogAfterTheLiftIsAFirstCut) {
+  IntakeThrottle t;
+  backlog(t, 8'000, kT0);
+  const std::uint64_t later = kT0 + 100 * kHold;
+  ASSERT_EQ(t.cap_per_second(later), 0);
+  backlog(t, 6'000, later);
+  EXPECT_DOUBLE_EQ(t.cap_per_second(later), 3'000);
+}
+
 // While drains keep ending with requests waiting, too few to signal a new
 // backlog, the cap holds: it grows again from the first hold that kept up.
 TEST(IntakeThrottle, WhileTheIntakeIsBehindTheCapDoesNotGrow) {
