@@ -363,8 +363,7 @@ void Journal::append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& t
   // A random nonce per record, not one derived from seq: a torn tail is cut
   // off and its seq given again to another transaction, and a counter nonce
   // would then encrypt two plaintexts under the same (key, nonce).
-  std::array<std::uint8_t, crypto::kAeadNonceBytes> nonce{};
-  crypto::random_bytes(nonce);
+  const auto nonce = next_nonce();
   std::copy(nonce.begin(), nonce.end(), body + kAadBytes);
   std::array<std::uint8_t, kAadBytes> aad{};
   std::copy_n(body, kAadBytes, aad.begin());
@@ -380,6 +379,16 @@ void Journal::append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& t
       frame_checksum(frame, std::span<const std::uint8_t>(frame + kFrameHeaderBytes, body_bytes));
   std::copy(sum.begin(), sum.end(), frame + 4);
   last_seq_ = seq;
+}
+
+std::span<const std::uint8_t, crypto::kAeadNonceBytes> Journal::next_nonce() {
+  if (nonces_used_ == kNoncesPerDraw) {
+    crypto::random_bytes(nonces_);
+    nonces_used_ = 0;
+  }
+  const std::size_t at = crypto::kAeadNonceBytes * nonces_used_++;
+  return std::span<const std::uint8_t, crypto::kAeadNonceBytes>(nonces_.data() + at,
+                                                                crypto::kAeadNonceBytes);
 }
 
 Status Journal::sync(std::uint64_t now_us) {

@@ -20,9 +20,11 @@
 // key is refused up front instead of failing on every record.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -130,6 +132,12 @@ class Journal {
   Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
           std::uint64_t now_us);
   Status sync(std::uint64_t now_us);
+  // The next record's nonce, from nonces drawn from the CSPRNG a block at a
+  // time: one RAND_bytes call per record (each with its getpid fork check)
+  // was 7% of the front end's event loop at 9,000 transactions/s.
+  std::span<const std::uint8_t, crypto::kAeadNonceBytes> next_nonce();
+
+  static constexpr std::size_t kNoncesPerDraw = 256;
 
   std::string path_;
   int fd_;
@@ -139,6 +147,8 @@ class Journal {
   std::uint64_t size_bytes_ = 0;  // what was written (the next record's offset)
   std::vector<std::uint8_t> buffer_;
   std::vector<std::uint8_t> scratch_;
+  std::array<std::uint8_t, crypto::kAeadNonceBytes * kNoncesPerDraw> nonces_{};
+  std::size_t nonces_used_ = kNoncesPerDraw;
   bool unsynced_ = false;
   bool sync_elsewhere_ = false;
   std::uint64_t last_sync_us_;
