@@ -10,23 +10,24 @@
 // small one lets nearly as many decisions through, so the rate is what is
 // cut.
 //
-// The signal: kBacklogRequests requests read from the client socket in a
-// row without ever finding it empty. That is a socket's whole receive queue
-// (more requests than any client keeps in flight, so a burst does not do
-// it), and more wait in TCP behind it. The first such signal halves the
-// admission rate (what was being decided); each further one while the
-// throttle holds cuts a quarter off the current cap (or off what was being
-// decided, if lower), at most once per hold period, so that the previous cut
-// has shown its effect first (halving every time took a release front end
-// flooded at 40,000-52,000/s down to 4,900-5,500 decisions/s; a quarter kept
-// 5,800-7,100/s, refusals as prompt). The cap grows by an eighth for every
-// hold period in which no drain ended with requests still waiting, and is
-// lifted once it exceeds any rate that matters. It does not grow while the intake is behind:
-// growing by time alone, it outgrew the decision rate within 0.3 s of each cut, long before the
-// next signal (4,096 reads take 0.3-0.7 s under AddressSanitizer, whose front end reads
-// 8,000-14,000 requests/s), so the cut hardly held and refusals waited 2-7 s behind a flood of
-// 8,000/s. Admissions within the cap are spread by a token bucket holding one hold period's worth.
-// Pure: time comes from the caller.
+// The signal: kBacklogRequests requests read from the client socket in a row
+// without ever finding it empty. That is a socket's whole receive queue (more
+// requests than any client keeps in flight, so a burst does not do it), and
+// more wait in TCP behind it. The first such signal halves the admission rate
+// (what was being decided); each further one while the throttle holds cuts a
+// quarter off the current cap (or off what was being decided, if lower), at
+// most once per hold period, so that the previous cut has shown its effect
+// first (halving every time took a release front end flooded at 40,000-52,000/s
+// down to 4,900-5,500 decisions/s; a quarter kept 5,800-7,100/s, refusals as
+// prompt). The cap grows by an eighth for every hold period in which no drain
+// ended with requests still waiting, and is lifted once it exceeds any rate
+// that matters. It does not grow while the intake is behind: growing by time
+// alone, it outgrew the decision rate within 0.3 s of each cut, long before the
+// next signal (4,096 reads take 0.3-0.7 s under AddressSanitizer, whose front
+// end reads 8,000-14,000 requests/s), so the cut hardly held and refusals
+// waited 2-7 s behind a flood of 8,000/s. Admissions within the cap are spread
+// by a token bucket holding one hold period's worth. Pure: time comes from the
+// caller.
 #pragma once
 
 #include <algorithm>
