@@ -58,7 +58,7 @@ constexpr const char* kUsage =
 // page at a time was 11% of its event loop at 9,000 transactions/s (page
 // faults, in a call-graph profile). With huge pages, three alternating pairs
 // of `triad bench` runs: at 9,000/s p99 94-134 ms against 142-276 ms, at
-// 16,000/s offered p99 326-365 ms against 405-444 ms and 3-8% less CPU per
+// 16,000/s offered p99 326-365 ms against 405-444 ms and 5-8% less CPU per
 // request, at 500/s no difference. glibc reads the tunable only when a
 // program starts, hence the exec of ourselves. An operator's own
 // GLIBC_TUNABLES (empty included) is left as it is.

@@ -23,11 +23,11 @@
 // ended with requests still waiting, and is lifted once it exceeds any rate
 // that matters. It does not grow while the intake is behind: growing by time
 // alone, it outgrew the decision rate within 0.3 s of each cut, long before the
-// next signal (4,096 reads take 0.3-0.7 s under AddressSanitizer, whose front
-// end reads 8,000-14,000 requests/s), so the cut hardly held and refusals
-// waited 2-7 s behind a flood of 8,000/s. Admissions within the cap are spread
-// by a token bucket holding one hold period's worth. Pure: time comes from the
-// caller.
+// next signal (4,096 reads took 0.3 s to over 2 s under AddressSanitizer, whose
+// front end read 1,800-15,000 requests/s in a traced flood), so the cut hardly
+// held and refusals waited 2-7 s behind a flood of 8,000/s. Admissions within
+// the cap are spread by a token bucket holding one hold period's worth. Pure:
+// time comes from the caller.
 #pragma once
 
 #include <algorithm>

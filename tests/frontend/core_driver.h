@@ -65,8 +65,7 @@ class CoreDriver : public ::testing::Test {
 
   // Replica r's signed verdicts (code 00, equal content for equal seq) for
   // seqs from..to, as one batch in one message.
-  void verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
-                Outbox* out = nullptr) {
+  void verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
     static const std::array<crypto::SigningKey, kReplicaCount> keys = {
         sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
     std::vector<voter::ReplicaVerdict> batch;
@@ -83,9 +82,8 @@ class CoreDriver : public ::testing::Test {
     wire::FromReplicaBuilder m(fbb);
     m.add_batches(batches);
     fbb.Finish(m.Finish());
-    Outbox ignored;
-    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us,
-                              out != nullptr ? out : &ignored);
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
   }
 
   std::unique_ptr<Core> core_;
