@@ -325,30 +325,111 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
                                 std::to_string(ts_ms) + " before the previous record's " +
                                 std::to_string(last_ts_ms));
     }
-    const auto nonce = body.subspan<kAadBytes, crypto::kAeadNonceBytes>();
-    if (Status s = j->aead_.open(nonce, body.first(kAadBytes),
-                                 body.subspan(kAadBytes + crypto::kAeadNonceBytes), &plain);
-        !s.is_ok()) {
-      // The checksum held, so this is no torn write: the file was altered.
-      return Status::corruption(where + " (seq " + std::to_string(seq) + "): " + s.message());
-    }
-    flatbuffers::Verifier verifier(plain.data(), plain.size());
-    if (!verifier.VerifyBuffer<wire::Transaction>(nullptr)) {
-      return Status::corruption(where + " (seq " + std::to_string(seq) +
-                                ") does not hold a valid transaction");
-    }
-    recovered->entries.push_back(
-        {seq, ts_ms,
-         wire::read_transaction(flatbuffers::GetRoot<wire::Transaction>(plain.data()))});
+    Entry entry;
+    TRIAD_RETURN_IF_ERROR(j->decode_body(body, where, &plain, &entry));
+    recovered->entries.push_back(std::move(entry));
+    if ((seq - 1) % kIndexEvery == 0) j->index_.push_back(off);
     last_seq = seq;
     last_ts_ms = ts_ms;
     off += kFrameHeaderBytes + body_bytes;
   }
   std::fill(plain.begin(), plain.end(), 0);
   j->last_seq_ = last_seq;
+  j->written_seq_ = last_seq;
   j->size_bytes_ = recovered->truncated_at.value_or(bytes.size());
   *out = std::move(j);
   return Status::ok();
+}
+
+Status Journal::decode_body(std::span<const std::uint8_t> body, const std::string& where,
+                            std::vector<std::uint8_t>* plain, Entry* out) {
+  out->seq = get_u64(body.data());
+  out->ts_ms = static_cast<std::int64_t>(get_u64(body.data() + 8));
+  const auto nonce = body.subspan<kAadBytes, crypto::kAeadNonceBytes>();
+  if (Status s = aead_.open(nonce, body.first(kAadBytes),
+                            body.subspan(kAadBytes + crypto::kAeadNonceBytes), plain);
+      !s.is_ok()) {
+    // The checksum held, so this is no torn write: the file was altered.
+    return Status::corruption(where + " (seq " + std::to_string(out->seq) + "): " + s.message());
+  }
+  flatbuffers::Verifier verifier(plain->data(), plain->size());
+  if (!verifier.VerifyBuffer<wire::Transaction>(nullptr)) {
+    return Status::corruption(where + " (seq " + std::to_string(out->seq) +
+                              ") does not hold a valid transaction");
+  }
+  out->tx = wire::read_transaction(flatbuffers::GetRoot<wire::Transaction>(plain->data()));
+  return Status::ok();
+}
+
+Status Journal::read(std::uint64_t from, std::uint64_t to, std::vector<Entry>* out) {
+  if (from < 1 || from > to || to > written_seq_) {
+    return Status::invalid_argument("journal " + path_ + ": cannot read seqs " +
+                                    std::to_string(from) + ".." + std::to_string(to) +
+                                    "; it holds 1.." + std::to_string(written_seq_) + " on file");
+  }
+  // From the indexed record at or before `from`, a chunk at a time; a
+  // record cut by a chunk's end starts the next chunk.
+  constexpr std::size_t kChunkBytes = 64 * 1024;
+  std::uint64_t off = index_[(from - 1) / kIndexEvery];
+  std::uint64_t seq = (from - 1) / kIndexEvery * kIndexEvery + 1;
+  std::size_t want = kChunkBytes;
+  std::vector<std::uint8_t> chunk;
+  std::vector<std::uint8_t> plain;
+  Status status;
+  while (seq <= to && status.is_ok()) {
+    const std::uint64_t left = size_bytes_ - off;
+    chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(want, left)));
+    for (std::size_t got = 0; got < chunk.size();) {
+      const ssize_t n =
+          ::pread(fd_, chunk.data() + got, chunk.size() - got, static_cast<off_t>(off + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status::io_error("cannot read journal " + path_ + " at offset " +
+                                std::to_string(off + got) + ": " +
+                                (n < 0 ? reason(errno) : std::string("file ends early")));
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    const std::span<const std::uint8_t> bytes(chunk);
+    const bool last_chunk = chunk.size() == left;
+    std::size_t at = 0;
+    want = kChunkBytes;
+    while (seq <= to && status.is_ok()) {
+      const std::size_t rest = bytes.size() - at;
+      if (!last_chunk && rest >= kFrameHeaderBytes) {
+        const std::size_t frame = kFrameHeaderBytes + get_u32(bytes.data() + at);
+        if (frame > rest && frame <= kFrameHeaderBytes + kMaxBodyBytes) {
+          want = std::max(want, frame);
+          break;
+        }
+      }
+      if (!last_chunk && rest < kFrameHeaderBytes) break;
+      const std::string where =
+          "journal " + path_ + ": record at offset " + std::to_string(off + at);
+      std::size_t body_bytes = 0;
+      std::string problem;
+      if (!check_frame(bytes, at, &body_bytes, &problem)) {
+        status = Status::corruption(where + " (seq " + std::to_string(seq) +
+                                    ") no longer reads back: " + problem);
+        break;
+      }
+      Entry entry;
+      status =
+          decode_body(bytes.subspan(at + kFrameHeaderBytes, body_bytes), where, &plain, &entry);
+      if (status.is_ok() && entry.seq != seq) {
+        status = Status::corruption(where + " has seq " + std::to_string(entry.seq) +
+                                    ", expected " + std::to_string(seq));
+      }
+      if (!status.is_ok()) break;
+      if (seq >= from) out->push_back(std::move(entry));
+      ++seq;
+      at += kFrameHeaderBytes + body_bytes;
+    }
+    off += at;
+  }
+  std::fill(plain.begin(), plain.end(), 0);
+  std::fill(chunk.begin(), chunk.end(), 0);
+  return status;
 }
 
 void Journal::append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx) {
@@ -356,6 +437,7 @@ void Journal::append(std::uint64_t seq, std::int64_t ts_ms, const Transaction& t
   flatbuffers::FlatBufferBuilder fbb(512);
   fbb.Finish(wire::build_transaction(fbb, tx));
   const std::size_t start = buffer_.size();
+  if ((seq - 1) % kIndexEvery == 0) index_.push_back(size_bytes_ + start);
   buffer_.resize(start + kFrameHeaderBytes + kAadBytes + crypto::kAeadNonceBytes);
   std::uint8_t* body = buffer_.data() + start + kFrameHeaderBytes;
   put_u64(body, seq);
@@ -412,6 +494,7 @@ Status Journal::commit(std::uint64_t now_us) {
     }
     size_bytes_ += buffer_.size();
     buffer_.clear();
+    written_seq_ = last_seq_;
     unsynced_ = true;
   }
   if (!unsynced_) return Status::ok();

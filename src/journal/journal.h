@@ -123,7 +123,16 @@ class Journal {
   // durable), then closes the file.
   Status close();
 
+  // Appends the records of seqs from..to to *out, read back from the file:
+  // the front end keeps only recent transactions in memory and resends
+  // older ones from here. Only what commit() wrote can be read.
+  // InvalidArgument for a range outside 1..written_seq(); Corruption or
+  // IoError, naming the offset, when the file no longer reads back as written.
+  Status read(std::uint64_t from, std::uint64_t to, std::vector<Entry>* out);
+
   std::uint64_t last_seq() const { return last_seq_; }
+  // The last seq on file (appended and committed).
+  std::uint64_t written_seq() const { return written_seq_; }
   const std::string& path() const { return path_; }
   std::uint64_t size_bytes() const { return size_bytes_; }
   std::uint64_t syncs() const { return syncs_; }
@@ -132,18 +141,28 @@ class Journal {
   Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
           std::uint64_t now_us);
   Status sync(std::uint64_t now_us);
+  // Decrypts and decodes a record's body whose frame checksum held; `where`
+  // names it in the error. *plain is scratch space (it ends up holding the
+  // transaction in clear: the caller wipes it).
+  Status decode_body(std::span<const std::uint8_t> body, const std::string& where,
+                     std::vector<std::uint8_t>* plain, Entry* out);
   // The next record's nonce, from nonces drawn from the CSPRNG a block at a
   // time: one RAND_bytes call per record (each with its getpid fork check)
   // was 7% of the front end's event loop at 9,000 transactions/s.
   std::span<const std::uint8_t, crypto::kAeadNonceBytes> next_nonce();
 
   static constexpr std::size_t kNoncesPerDraw = 256;
+  // read() starts at the nearest indexed record at or before its first seq.
+  static constexpr std::uint64_t kIndexEvery = 256;
 
   std::string path_;
   int fd_;
   crypto::Aes256Gcm aead_;
   FsyncPolicy policy_;
   std::uint64_t last_seq_ = 0;
+  std::uint64_t written_seq_ = 0;
+  // index_[k]: the file offset of seq k * kIndexEvery + 1.
+  std::vector<std::uint64_t> index_;
   std::uint64_t size_bytes_ = 0;  // what was written (the next record's offset)
   std::vector<std::uint8_t> buffer_;
   std::vector<std::uint8_t> scratch_;

@@ -115,6 +115,72 @@ TEST_F(JournalTest, RoundTripAndAppendAfterReopen) {
   EXPECT_EQ(r.entries.back().tx, make_tx(51));
 }
 
+// What the front end resends to a replica from disk: any range, whether the
+// records were read back at open or appended since, across index blocks
+// (every 256th seq) and chunks (64 KiB), one large record among them.
+TEST_F(JournalTest, ReadsAnyRangeBackFromTheFile) {
+  write_records(700);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  Transaction large = make_tx(701);
+  large.merchant = std::string(100'000, 'M');  // a record longer than a chunk
+  j->append(701, 1'800'000'000'000, large);
+  for (std::uint64_t seq = 702; seq <= 1200; ++seq) {
+    j->append(seq, 1'800'000'000'000 + static_cast<std::int64_t>(seq), make_tx(seq));
+  }
+  const auto tx_of = [&](std::uint64_t seq) { return seq == 701 ? large : make_tx(seq); };
+  // Appended but not committed: not on file yet.
+  std::vector<Entry> got;
+  const Status early = j->read(1, 701, &got);
+  EXPECT_EQ(early.code(), Status::Code::kInvalidArgument) << early.to_string();
+  EXPECT_NE(early.message().find("holds 1..700"), std::string::npos) << early.message();
+  ASSERT_TRUE(j->commit(1).is_ok());
+  EXPECT_EQ(j->written_seq(), 1200u);
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::uint64_t, std::uint64_t>>{{1, 1},
+                                                            {1, 1200},
+                                                            {256, 257},
+                                                            {257, 257},
+                                                            {300, 700},
+                                                            {699, 703},
+                                                            {701, 701},
+                                                            {702, 1200},
+                                                            {1200, 1200}}) {
+    got.clear();
+    ASSERT_TRUE(j->read(from, to, &got).is_ok()) << from << ".." << to;
+    ASSERT_EQ(got.size(), to - from + 1) << from << ".." << to;
+    for (std::uint64_t seq = from; seq <= to; ++seq) {
+      const Entry& e = got[seq - from];
+      EXPECT_EQ(e.seq, seq);
+      EXPECT_EQ(e.tx, tx_of(seq)) << seq;
+    }
+  }
+  EXPECT_EQ(j->read(0, 5, &got).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(j->read(6, 5, &got).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(j->read(1, 1201, &got).code(), Status::Code::kInvalidArgument);
+}
+
+// A record changed on disk after it was written is reported, not returned.
+TEST_F(JournalTest, ReadReportsARecordDamagedSinceItWasWritten) {
+  const std::vector<std::uint64_t> offsets = write_records(10);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  std::string file = read_file(path());
+  file[offsets[6] + 30] ^= 0x01;  // seq 7's body
+  write_file(path(), file);
+  std::vector<Entry> got;
+  const Status s = j->read(2, 9, &got);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find("offset " + std::to_string(offsets[6])), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("seq 7"), std::string::npos) << s.message();
+  got.clear();
+  ASSERT_TRUE(j->read(2, 6, &got).is_ok());
+  EXPECT_EQ(got.size(), 5u);
+}
+
 TEST_F(JournalTest, NewFileIsPrivateAndEmpty) {
   Recovery r;
   std::unique_ptr<Journal> j;
