@@ -61,7 +61,9 @@ struct Reply {
   std::uint64_t tag = 0;  // the tag given to submit()
   // ok: `decision` holds the answer. Otherwise the transaction was not
   // sequenced: InvalidArgument (id missing/malformed, malformed request),
-  // Rejected (id reused with different content), Overloaded (retry later).
+  // Rejected (id reused with different content), Overloaded (retry later);
+  // Unavailable: sequenced and decided earlier, but the front end cannot read
+  // that answer back now (retry later).
   Status status;
   Decision decision;
 };

@@ -146,6 +146,9 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
       case wire::ClientErrorKind::Overloaded:
         r.status = Status::overloaded(message);
         break;
+      case wire::ClientErrorKind::Unavailable:
+        r.status = Status::unavailable(message);
+        break;
       default:
         r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
     }

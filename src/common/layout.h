@@ -60,6 +60,9 @@ inline std::string journal_key(const std::string& dir) { return keys_dir(dir) + 
 // The fail-safe declines the journal's replay cannot reproduce
 // (journal::AnswerLog).
 inline std::string answer_log(const std::string& dir) { return dir + "/answers"; }
+// The certificates of this run's answers, read back when an id is submitted
+// again (frontend::FileArchive); emptied at every start.
+inline std::string certificates(const std::string& dir) { return dir + "/certificates"; }
 // The key of the card references in the audit store (crypto/card_ref.h),
 // mode 0600, created by `triad up` when missing.
 inline std::string card_ref_key(const std::string& dir) { return keys_dir(dir) + "/card-ref.key"; }

@@ -66,6 +66,7 @@ Core::Core(const Config& config, std::uint64_t now_us)
       recent_(kAgreedRing) {}
 
 Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
+  if (config.archive == nullptr) return Status::invalid_argument("the core needs an archive");
   std::unique_ptr<Core> core(new Core(config, now_us));
   for (int r = 0; r < kReplicaCount; ++r) {
     const auto i = static_cast<std::size_t>(r);
@@ -170,13 +171,14 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
           "id " + *tx.id + " was already sequenced with different content; not sequenced", out);
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
-      if (answers_[a.seq - 1]) return reply_decision(client, tag, a.seq, /*replayed=*/true, out);
+      if (answers_[a.seq - 1].decided())
+        return reply_repeated(client, tag, a.seq, *tx.id, a.ts_ms, out);
       waiters_[a.seq].push_back({client, tag, true});
       return;
     case sequencer::Admission::Kind::kNew:
       break;
   }
-  TRIAD_ASSERT(a.seq == journal_.size() + 1);
+  TRIAD_ASSERT(a.seq == journal_base_ + journal_.size());
   journal_.push_back({a.ts_ms, std::move(tx), now_us});
   answers_.emplace_back();
   ++counters_.sequenced;
@@ -201,7 +203,7 @@ Status Core::recover(std::vector<journal::Entry> entries,
   recovered_seq_ = sequencer_.last_seq();
   for (const journal::FailSafeAnswer& a : fail_safe) {
     if (a.seq == 0 || a.seq > recovered_seq_ ||
-        wire::transaction_digest(journal_[a.seq - 1].tx) != a.tx_digest) {
+        wire::transaction_digest(entry(a.seq).tx) != a.tx_digest) {
       log::warn("answer log: the fail-safe decline " + a.code + " of seq " + std::to_string(a.seq) +
                 " is for a transaction the journal does not hold there (lost before its sync); "
                 "ignored");
@@ -223,7 +225,7 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
   if (voter_.open_count() >= window) return;
   while (opened_seq_ < recovered_seq_ && voter_.open_count() < window) {
     ++opened_seq_;
-    journal_[opened_seq_ - 1].sequenced_us = now_us;  // the deadline and latency count from here
+    entry(opened_seq_).sequenced_us = now_us;  // the deadline and latency count from here
     voter_.open(opened_seq_, now_us, mask, &voter_out_);
   }
   flush_new_entries(out);
@@ -333,15 +335,32 @@ void Core::reply_error(const std::string& client, std::uint64_t tag, int kind,
   out->to_clients.push_back({client, bytes_of(fbb), 0});
 }
 
+void Core::reply_repeated(const std::string& client, std::uint64_t tag, std::uint64_t seq,
+                          const std::string& id, std::int64_t ts_ms, Outbox* out) {
+  std::vector<std::uint8_t> certificate;
+  if (answers_[seq - 1].certified) {
+    if (Status s = config_.archive->certificate(seq, &certificate); !s.is_ok()) {
+      log::error("seq " + std::to_string(seq) +
+                 ": the certificate of its answer cannot be read back: " + s.to_string());
+      return reply_error(client, tag, static_cast<int>(wire::ClientErrorKind::Unavailable),
+                         "id " + id + " was decided (seq " + std::to_string(seq) +
+                             ") but its certificate cannot be read back now (" + s.message() +
+                             "); retry later",
+                         out);
+    }
+  }
+  reply_decision(client, tag, seq, id, ts_ms, certificate, /*replayed=*/true, out);
+}
+
 void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                          bool replayed, Outbox* out) {
-  const Answer& answer = *answers_[seq - 1];
-  const JournalEntry& entry = journal_[seq - 1];
-  flatbuffers::FlatBufferBuilder fbb(512 + answer.certificate.size());
+                          const std::string& id, std::int64_t ts_ms,
+                          std::span<const std::uint8_t> certificate, bool replayed, Outbox* out) {
+  const Answer& answer = answers_[seq - 1];
+  flatbuffers::FlatBufferBuilder fbb(512 + certificate.size());
   const auto decision = wire::CreateDecision(
-      fbb, fbb.CreateString(*entry.tx.id), seq, entry.ts_ms, fbb.CreateString(answer.code),
-      fbb.CreateString(answer.agree), fbb.CreateString(answer.divergent), replayed,
-      fbb.CreateVector(answer.certificate));
+      fbb, fbb.CreateString(id), seq, ts_ms, fbb.CreateString(answer.code.data(), 2),
+      fbb.CreateString(names_of(answer.agree)), fbb.CreateString(names_of(answer.divergent)),
+      replayed, fbb.CreateVector(certificate.data(), certificate.size()));
   wire::ClientReplyBuilder b(fbb);
   b.add_tag(tag);
   b.add_decision(decision);
@@ -354,9 +373,10 @@ void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uin
 void Core::flush_new_entries(Outbox* out) {
   const std::uint64_t last = opened_seq_;
   if (flushed_seq_ >= last) return;
-  // Encoded once, the same bytes to every connected replica.
+  // Encoded once, the same bytes to every connected replica. Nothing
+  // unflushed was let go of (release_journaled), so nothing is read back.
   std::vector<std::vector<std::uint8_t>> messages;
-  encode_range(flushed_seq_ + 1, last, &messages);
+  TRIAD_ASSERT(encode_range(flushed_seq_ + 1, last, &messages).is_ok());
   for (int r = 0; r < kReplicaCount; ++r) {
     if (!replicas_[static_cast<std::size_t>(r)].connected) continue;
     for (const auto& m : messages) out->to_replicas.push_back({r, m});
@@ -366,26 +386,65 @@ void Core::flush_new_entries(Outbox* out) {
 
 void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
   std::vector<std::vector<std::uint8_t>> messages;
-  encode_range(from, to, &messages);
+  if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
+    // It gets what could be read; its verdicts for the rest will be missing,
+    // so it goes to repair, which tries again.
+    log::error(replica_label(r) + ": cannot resend seqs " + std::to_string(from) + ".." +
+               std::to_string(to) + " from the journal: " + s.to_string());
+  }
   for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
 }
 
-void Core::encode_range(std::uint64_t from, std::uint64_t to,
-                        std::vector<std::vector<std::uint8_t>>* messages) const {
-  to = std::min<std::uint64_t>(to, journal_.size());
+Status Core::encode_range(std::uint64_t from, std::uint64_t to,
+                          std::vector<std::vector<std::uint8_t>>* messages) {
+  to = std::min<std::uint64_t>(to, journal_base_ + journal_.size() - 1);
+  std::vector<journal::Entry> archived;
   while (from <= to) {
     const std::uint64_t end = std::min<std::uint64_t>(to, from + kResendBatch - 1);
+    archived.clear();
+    if (from < journal_base_) {
+      const std::uint64_t archived_end = std::min(end, journal_base_ - 1);
+      TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(from, archived_end, &archived));
+      TRIAD_ASSERT(archived.size() == archived_end - from + 1);
+    }
     flatbuffers::FlatBufferBuilder fbb(512 * (end - from + 1));
     std::vector<flatbuffers::Offset<wire::Sequenced>> entries;
     entries.reserve(end - from + 1);
     for (std::uint64_t seq = from; seq <= end; ++seq) {
-      const JournalEntry& e = journal_[seq - 1];
-      entries.push_back(
-          wire::CreateSequenced(fbb, seq, e.ts_ms, wire::build_transaction(fbb, e.tx)));
+      const bool in_memory = seq >= journal_base_;
+      const std::int64_t ts_ms = in_memory ? entry(seq).ts_ms : archived[seq - from].ts_ms;
+      const Transaction& tx = in_memory ? entry(seq).tx : archived[seq - from].tx;
+      TRIAD_ASSERT(in_memory || archived[seq - from].seq == seq);
+      entries.push_back(wire::CreateSequenced(fbb, seq, ts_ms, wire::build_transaction(fbb, tx)));
     }
     fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(entries)));
     messages->push_back(bytes_of(fbb));
     from = end + 1;
+  }
+  return Status::ok();
+}
+
+const Core::JournalEntry& Core::entry(std::uint64_t seq) const {
+  TRIAD_ASSERT(seq >= journal_base_ && seq - journal_base_ < journal_.size());
+  return journal_[seq - journal_base_];
+}
+
+Core::JournalEntry& Core::entry(std::uint64_t seq) {
+  TRIAD_ASSERT(seq >= journal_base_ && seq - journal_base_ < journal_.size());
+  return journal_[seq - journal_base_];
+}
+
+// Let go only of what nothing here needs again: journalled (the archive can
+// read it back), sent to the replicas, decided (the decision record and the
+// fail-safe answer log need the transaction), and not among the newest
+// keep_recent, which a reconnecting replica is most likely to ask for.
+void Core::release_journaled(std::uint64_t seq) {
+  journaled_seq_ = std::max(journaled_seq_, seq);
+  const std::uint64_t last = journal_base_ + journal_.size() - 1;
+  while (!journal_.empty() && journal_base_ <= journaled_seq_ && journal_base_ <= flushed_seq_ &&
+         answers_[journal_base_ - 1].decided() && journal_base_ + config_.keep_recent <= last) {
+    journal_.pop_front();
+    ++journal_base_;
   }
 }
 
@@ -682,13 +741,12 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   }
   for (const voter::Decision& d : voter_out_.decisions) {
     ++counters_.decisions;
-    Answer answer;
-    answer.code = to_string(d.code);
-    answer.agree = names_of(d.agree_mask);
-    answer.divergent = names_of(d.divergent_mask);
+    std::string code = to_string(d.code);
+    std::uint8_t agree = d.agree_mask;
+    std::vector<std::uint8_t> certificate;
     if (d.kind == voter::DecisionKind::kAgreed) {
       const voter::VerdictContent& content = d.signers.front().content;
-      answer.certificate = wire::build_certificate(content, d.signers);
+      certificate = wire::build_certificate(content, d.signers);
       agreed_[d.seq % agreed_.size()] = content;
       if (content.checkpoint_digest != Digest{}) {
         if (checkpoints_.size() == kCheckpointsKept) checkpoints_.erase(checkpoints_.begin());
@@ -696,32 +754,39 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
       }
     } else {
       ++counters_.fail_safe;
-      log::warn("seq " + std::to_string(d.seq) + ": fail-safe decline " + answer.code +
+      log::warn("seq " + std::to_string(d.seq) + ": fail-safe decline " + code +
                 (d.kind == voter::DecisionKind::kNoAgreement
                      ? " (no two replicas agreed)"
                      : " (fewer than two replicas answered)"));
     }
-    const JournalEntry& entry = journal_[d.seq - 1];
+    const JournalEntry& e = entry(d.seq);
     if (const auto it = recovered_fail_safe_.find(d.seq); it != recovered_fail_safe_.end()) {
       // Declined fail-safe before the restart: the client was told that, and
       // a repeated id is told it again (rules.md section 7). The replay's
       // verdicts still count for the replicas' state and repair.
       log::info("seq " + std::to_string(d.seq) +
                 ": answered with its journalled fail-safe decline " + it->second +
-                " (the replay decided " + answer.code + ")");
-      answer = Answer{it->second, "", names_of(d.divergent_mask), {}};
+                " (the replay decided " + code + ")");
+      code = it->second;
+      agree = 0;
+      certificate.clear();
       recovered_fail_safe_.erase(it);
     } else if (d.kind != voter::DecisionKind::kAgreed) {
-      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(entry.tx), answer.code});
+      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(e.tx), code});
     }
-    out->decisions.push_back({d.seq, *entry.tx.id, entry.ts_ms, answer.code, answer.agree,
-                              answer.divergent, answer.certificate.empty(),
-                              now_us - entry.sequenced_us, answer.certificate});
-    answers_[d.seq - 1] = std::move(answer);
-    const auto it = waiters_.find(d.seq);
-    if (it == waiters_.end()) continue;
-    for (const Waiter& w : it->second) reply_decision(w.client, w.tag, d.seq, w.replayed, out);
-    waiters_.erase(it);
+    TRIAD_ASSERT(code.size() == 2);
+    const bool certified = !certificate.empty();
+    answers_[d.seq - 1] = Answer{{code[0], code[1]}, agree, d.divergent_mask, certified};
+    if (certified) config_.archive->put_certificate(d.seq, certificate);
+    if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
+      for (const Waiter& w : it->second) {
+        reply_decision(w.client, w.tag, d.seq, *e.tx.id, e.ts_ms, certificate, w.replayed, out);
+      }
+      waiters_.erase(it);
+    }
+    out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), names_of(agree),
+                              names_of(d.divergent_mask), !certified, now_us - e.sequenced_us,
+                              std::move(certificate)});
   }
   for (const voter::Match& m : voter_out_.matches) {
     supervisor_.on_verdict_ok(m.replica, now_us, &repair_out_);

@@ -17,6 +17,7 @@
 
 #include "common/types.h"
 #include "crypto/ed25519.h"
+#include "frontend/archive.h"
 #include "frontend/intake_throttle.h"
 #include "journal/journal.h"
 #include "repair/repair.h"
@@ -109,9 +110,17 @@ class Core {
     repair::Supervisor::Config repair;
     // Replica a alone decides (frontend::Config::simplex): benchmark only.
     bool simplex = false;
+    // What the core lets go of, it reads back from here (not owned; must
+    // outlive the core).
+    Archive* archive = nullptr;
+    // Decided transactions kept in memory after the newest, so that a
+    // replica that reconnects or fetches a gap is mostly sent them without a
+    // read from disk: about 0.6 KiB each.
+    std::size_t keep_recent = 16'384;
   };
 
-  // InvalidArgument when a replica key is not a valid Ed25519 public key.
+  // InvalidArgument when a replica key is not a valid Ed25519 public key or
+  // there is no archive.
   static Status create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out);
 
   // One frame from a client. `wall_ms` is the clock for sequenced time.
@@ -141,6 +150,11 @@ class Core {
   // going backwards); the core is then unusable.
   Status recover(std::vector<journal::Entry> entries,
                  const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us);
+  // The shell wrote every seq up to `seq` to the input journal, and is done
+  // with this turn's Outbox: the core may let go of the transactions up to
+  // there that are decided and sent (all but the newest keep_recent), and
+  // reads them back from the archive when a replica needs them again.
+  void release_journaled(std::uint64_t seq);
   // Sends what was sequenced (or, during recovery, opened for replay) since
   // the last call to every connected replica. Call after a burst of client
   // messages, so entries travel in batches.
@@ -202,9 +216,13 @@ class Core {
   std::size_t replica_lag_limit(std::uint64_t now_us);
   std::uint64_t slowest_voting_lag() const;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
-  // A sequenced transaction, 1 <= seq <= last_seq(), for the input journal.
-  std::int64_t sequenced_ts_ms(std::uint64_t seq) const { return journal_.at(seq - 1).ts_ms; }
-  const Transaction& sequenced_tx(std::uint64_t seq) const { return journal_.at(seq - 1).tx; }
+  // A sequenced transaction the core still holds (from the oldest one not
+  // released, see release_journaled, to last_seq()): for the input journal
+  // and, in the same turn as its decision, the audit store.
+  std::int64_t sequenced_ts_ms(std::uint64_t seq) const { return entry(seq).ts_ms; }
+  const Transaction& sequenced_tx(std::uint64_t seq) const { return entry(seq).tx; }
+  // Transactions held in memory (what release_journaled has not let go).
+  std::size_t entries_in_memory() const { return journal_.size(); }
   // Recovery (see recover()): the last recovered seq, and how many of them
   // have been sent to the replicas again.
   std::uint64_t recovered_seq() const { return recovered_seq_; }
@@ -227,22 +245,33 @@ class Core {
     std::uint64_t tag;
     bool replayed;
   };
-  // The answer given for a seq, kept to answer a repeated id identically.
+  // The answer given for a seq, kept to answer a repeated id identically:
+  // four bytes a seq, for as long as the core runs. Its certificate (empty
+  // for a fail-safe decline, which no replica agreed to) is in the archive.
   struct Answer {
-    std::string code;
-    std::string agree;
-    std::string divergent;
-    std::vector<std::uint8_t> certificate;
+    std::array<char, 2> code{};  // two digits; {0, 0}: not decided yet
+    std::uint8_t agree = 0;      // replica masks, as in voter::Decision
+    std::uint8_t divergent = 0;
+    bool certified = false;  // two replicas agreed: the archive has its certificate
+    bool decided() const { return code[0] != 0; }
   };
 
+  const JournalEntry& entry(std::uint64_t seq) const;
+  JournalEntry& entry(std::uint64_t seq);
   void reply_error(const std::string& client, std::uint64_t tag, int kind,
                    const std::string& message, Outbox* out);
+  // A repeated id whose seq is decided: its answer again, certificate and all.
+  void reply_repeated(const std::string& client, std::uint64_t tag, std::uint64_t seq,
+                      const std::string& id, std::int64_t ts_ms, Outbox* out);
   void reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                      bool replayed, Outbox* out);
+                      const std::string& id, std::int64_t ts_ms,
+                      std::span<const std::uint8_t> certificate, bool replayed, Outbox* out);
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
-  // The journal entries from..to as ToReplica messages of kResendBatch each.
-  void encode_range(std::uint64_t from, std::uint64_t to,
-                    std::vector<std::vector<std::uint8_t>>* messages) const;
+  // The journal entries from..to as ToReplica messages of kResendBatch each,
+  // those the core let go of read back from the archive. Stops at the first
+  // it cannot read back, with the archive's error.
+  Status encode_range(std::uint64_t from, std::uint64_t to,
+                      std::vector<std::vector<std::uint8_t>>* messages);
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
@@ -305,12 +334,15 @@ class Core {
     std::array<std::optional<voter::VerdictContent>, kReplicaCount> by_replica;
   };
   std::vector<RecentVerdicts> recent_;
-  // Index seq - 1: the in-memory mirror of the input journal (the shell
-  // writes the durable one), from which replicas are sent and resent.
-  // Deques, not vectors: they grow by the block, where a vector doubling
-  // at a million entries would stop the event loop to move ~600 MB.
+  // The recent part of the input journal (the shell writes the durable
+  // one), from which replicas are sent and resent: seqs journal_base_ ..
+  // last_seq(); the older ones are read back from the archive.
   std::deque<JournalEntry> journal_;
-  std::deque<std::optional<Answer>> answers_;
+  std::uint64_t journal_base_ = 1;
+  std::uint64_t journaled_seq_ = 0;  // release_journaled's latest word
+  // Index seq - 1. A deque, not a vector: it grows by the block, where a
+  // vector doubling at a hundred million seqs would stop the event loop.
+  std::deque<Answer> answers_;
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
+#include "frontend/file_archive.h"
 #include "frontend/keys.h"
 #include "frontend/processes.h"
 #include "frontend/reply_gate.h"
@@ -89,7 +90,10 @@ class FrontEnd {
         return Status::io_error("audit store: " + s.message());
       }
     }
+    TRIAD_RETURN_IF_ERROR(
+        FileArchive::open(journal_, layout::certificates(config_.dir), &archive_));
     Core::Config core_config;
+    core_config.archive = archive_.get();
     core_config.trust_client_time = config_.trust_client_time;
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
@@ -632,6 +636,8 @@ class FrontEnd {
     record_audit();
     record_metrics();
     out_.clear();
+    archive_->flush();
+    core_->release_journaled(journaled_seq_);
   }
 
   // Hands what happened to the audit store's writer thread; nothing here
@@ -759,6 +765,7 @@ class FrontEnd {
   std::string client_endpoint_;
   std::string control_endpoint_;
   std::string replica_endpoint_;
+  std::unique_ptr<FileArchive> archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::unique_ptr<audit::AuditStore> audit_;
   std::unique_ptr<journal::Journal> journal_;

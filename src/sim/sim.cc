@@ -17,6 +17,7 @@
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
+#include "frontend/memory_archive.h"
 #include "replica/node.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
@@ -338,6 +339,10 @@ class Simulation {
     config.trust_client_time = true;
     config.deadline_us = sc_.deadline_us;
     config.repair = sc_.repair;
+    config.archive = &archive_;
+    // Few in memory, so resends after a repair or a lost message are read
+    // back from the archive, as in a long-running process.
+    config.keep_recent = kKeepRecent;
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = replica_public_key(r);
     }
@@ -588,6 +593,7 @@ class Simulation {
            {std::move(m.bytes)});
     }
     out_.clear();
+    archive_.journal(fe_.get());
   }
 
   bool loss_active() const { return sc_.loss_ppm > 0 && !main_done_; }
@@ -829,6 +835,8 @@ class Simulation {
 
   rules::CardFile cards_;
   Digest initial_digest_{};
+  static constexpr std::size_t kKeepRecent = 64;
+  frontend::MemoryArchive archive_;  // before fe_, which uses it
   std::unique_ptr<frontend::Core> fe_;
   frontend::Outbox out_;
   std::array<Process, kReplicaCount> procs_;

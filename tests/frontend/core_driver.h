@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "frontend/core.h"
+#include "frontend/memory_archive.h"
 #include "loadgen/driver.h"
 #include "sim/sim.h"
 #include "wire/codec.h"
@@ -24,6 +25,7 @@ class CoreDriver : public ::testing::Test {
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
     }
+    config.archive = &archive_;
     ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
   }
 
@@ -38,6 +40,8 @@ class CoreDriver : public ::testing::Test {
       const std::uint64_t sequenced = core_->counters().sequenced;
       Outbox out;
       core_->on_client_message("client", bytes, now_us, 0, &out);
+      core_->flush_new_entries(&out);
+      archive_.journal(core_.get(), journal_up_to_);
       if (core_->counters().sequenced == sequenced) {
         EXPECT_EQ(out.to_clients.size(), 1u);
         EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
@@ -64,8 +68,8 @@ class CoreDriver : public ::testing::Test {
   }
 
   // Replica r's signed verdicts (code 00, equal content for equal seq) for
-  // seqs from..to, as one batch in one message.
-  void verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+  // seqs from..to, as one batch in one message; what the core sent back.
+  Outbox verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
     static const std::array<crypto::SigningKey, kReplicaCount> keys = {
         sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
     std::vector<voter::ReplicaVerdict> batch;
@@ -84,8 +88,14 @@ class CoreDriver : public ::testing::Test {
     fbb.Finish(m.Finish());
     Outbox out;
     core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    archive_.journal(core_.get(), journal_up_to_);
+    return out;
   }
 
+  // Plays the shell: after each step the input journal is written up to here
+  // (what the shell has written), and the core told.
+  std::uint64_t journal_up_to_ = UINT64_MAX;
+  MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::uint64_t next_id_ = 1;
 };

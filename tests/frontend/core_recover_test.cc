@@ -10,6 +10,7 @@
 
 #include "crypto/hash.h"
 #include "frontend/core.h"
+#include "frontend/memory_archive.h"
 #include "replica/node.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
@@ -37,10 +38,19 @@ class MiniCluster {
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
     }
+    config.archive = &archive_;
+    // Few in memory: a fresh replica's replay reads most of it back.
+    config.keep_recent = 16;
     EXPECT_TRUE(Core::create(config, now_us_, &core_).is_ok());
   }
 
   Core& core() { return *core_; }
+  // What the input journal holds: every seq sequenced.
+  std::vector<journal::Entry> journal() {
+    std::vector<journal::Entry> entries;
+    EXPECT_TRUE(archive_.read_entries(1, core_->last_seq(), &entries).is_ok());
+    return entries;
+  }
   std::uint64_t now_us() const { return now_us_; }
   std::size_t max_in_flight_seen() const { return max_in_flight_; }
 
@@ -84,6 +94,7 @@ class MiniCluster {
       fail_safe.insert(fail_safe.end(), out_.fail_safe_answers.begin(),
                        out_.fail_safe_answers.end());
       out_.clear();
+      archive_.journal(core_.get());
       for (const auto& m : to_clients) read_reply(m.bytes);
       for (const auto& m : to_replicas) {
         auto& node = nodes_[static_cast<std::size_t>(m.replica)];
@@ -118,6 +129,7 @@ class MiniCluster {
 
   rules::CardFile cards_;
   Digest initial_{};
+  MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::array<std::unique_ptr<replica::ReplicaNode>, kReplicaCount> nodes_;
   std::uint64_t now_us_ = 1'000'000;
@@ -157,10 +169,7 @@ TEST(CoreRecover, ContinuesAfterTheJournalAndAnswersEarlierIdsWithTheOriginalDec
   for (std::size_t i = 0; i < kBefore; ++i) {
     first.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
   }
-  std::vector<journal::Entry> entries;
-  for (std::uint64_t seq = 1; seq <= first.core().last_seq(); ++seq) {
-    entries.push_back({seq, first.core().sequenced_ts_ms(seq), first.core().sequenced_tx(seq)});
-  }
+  const std::vector<journal::Entry> entries = first.journal();
   ASSERT_EQ(entries.size(), kBefore);
   const std::int64_t last_ts_ms = entries.back().ts_ms;
 
@@ -238,10 +247,7 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   first.submit(traffic.txs[2], 3, kWallMs + 2);
   ASSERT_EQ(first.replies.count(3), 1u);
   EXPECT_EQ(first.fail_safe.size(), 1u) << "agreed decisions are not in the answer log";
-  std::vector<journal::Entry> entries;
-  for (std::uint64_t seq = 1; seq <= first.core().last_seq(); ++seq) {
-    entries.push_back({seq, first.core().sequenced_ts_ms(seq), first.core().sequenced_tx(seq)});
-  }
+  const std::vector<journal::Entry> entries = first.journal();
 
   // The second life: the answer log also has a record for seq 3 whose
   // transaction is not the journalled one (lost before its sync, sequenced

@@ -102,6 +102,8 @@ CoreHarness::CoreHarness() : now_us_(kStartUs), wall_ms_(kWallStartMs) {
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
   }
+  config.archive = &archive_;
+  config.keep_recent = 4;  // resends read back from the archive early on
   check(frontend::Core::create(config, now_us_, &core_).is_ok(), "Core::create");
 }
 
@@ -134,6 +136,7 @@ void CoreHarness::step(std::uint8_t kind, std::span<const std::uint8_t> payload,
       core_->on_replica_gone(r);
       break;
   }
+  archive_.journal(core_.get());
   for (const auto& m : out->to_clients) {
     const wire::ClientReply* reply = nullptr;
     check(wire::verify_client_reply(wire::AlignedFrame(m.bytes.data(), m.bytes.size()).bytes(),

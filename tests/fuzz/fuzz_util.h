@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "frontend/core.h"
+#include "frontend/memory_archive.h"
 #include "replica/node.h"
 #include "rules/engine.h"
 #include "triad/certificate.h"
@@ -67,6 +68,7 @@ class CoreHarness {
   frontend::Core& core() { return *core_; }
 
  private:
+  frontend::MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<frontend::Core> core_;
   std::uint64_t now_us_;
   std::int64_t wall_ms_;

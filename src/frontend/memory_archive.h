@@ -1,0 +1,64 @@
+// An Archive in memory, for tests, fuzzers and the simulator, which play the
+// process shell's part around the Core: after each turn, journal() does what
+// FrontEnd::send_out does with the input journal.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "frontend/archive.h"
+#include "frontend/core.h"
+
+namespace triad::frontend {
+
+class MemoryArchive final : public Archive {
+ public:
+  // Journals what `core` sequenced since the last call, up to seq `up_to`,
+  // and lets the core go of what is journalled (Core::release_journaled).
+  void journal(Core* core, std::uint64_t up_to = UINT64_MAX) {
+    const std::uint64_t last = std::min(up_to, core->last_seq());
+    for (std::uint64_t seq = journaled_seq_ + 1; seq <= last; ++seq) {
+      entries_[seq] = {seq, core->sequenced_ts_ms(seq), core->sequenced_tx(seq)};
+    }
+    journaled_seq_ = std::max(journaled_seq_, last);
+    core->release_journaled(journaled_seq_);
+  }
+
+  Status read_entries(std::uint64_t from, std::uint64_t to,
+                      std::vector<journal::Entry>* out) override {
+    ++reads_;
+    for (std::uint64_t seq = from; seq <= to; ++seq) {
+      const auto it = entries_.find(seq);
+      if (it == entries_.end()) {
+        return Status::not_found("no journalled entry for seq " + std::to_string(seq));
+      }
+      out->push_back(it->second);
+    }
+    return Status::ok();
+  }
+  void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override {
+    certificates_[seq].assign(certificate.begin(), certificate.end());
+  }
+  Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
+    const auto it = certificates_.find(seq);
+    if (it == certificates_.end()) {
+      return Status::not_found("no certificate for seq " + std::to_string(seq));
+    }
+    *out = it->second;
+    return Status::ok();
+  }
+
+  // How often the core read entries back (it does only for seqs it let go of).
+  std::uint64_t reads() const { return reads_; }
+
+ private:
+  std::map<std::uint64_t, journal::Entry> entries_;
+  std::map<std::uint64_t, std::vector<std::uint8_t>> certificates_;
+  std::uint64_t journaled_seq_ = 0;
+  std::uint64_t reads_ = 0;
+};
+
+}  // namespace triad::frontend

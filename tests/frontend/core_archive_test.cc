@@ -1,0 +1,189 @@
+// The core keeps only recent transactions and a few bytes of answer per seq
+// in memory; what it lets go of it reads back from its Archive: entries for a
+// replica that needs them again, certificates for a repeated id. Core driven
+// directly, with an injected clock and an in-memory archive.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core_driver.h"
+#include "rules/engine.h"
+
+namespace triad::frontend {
+namespace {
+
+class CoreArchive : public CoreDriver {
+ protected:
+  static constexpr std::size_t kKeepRecent = 8;
+
+  void SetUp() override {
+    Core::Config config;
+    config.keep_recent = kKeepRecent;
+    start(config);
+  }
+
+  // What the core sent replica r: the seqs and ids of every entry, in order.
+  static std::vector<std::pair<std::uint64_t, std::string>> entries_sent(const Outbox& out, int r) {
+    std::vector<std::pair<std::uint64_t, std::string>> sent;
+    for (const auto& m : out.to_replicas) {
+      if (m.replica != r) continue;
+      const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+      const wire::ToReplica* msg = nullptr;
+      EXPECT_TRUE(wire::verify_to_replica(frame.bytes(), &msg).is_ok());
+      if (msg == nullptr || msg->entries() == nullptr) continue;
+      for (const wire::Sequenced* e : *msg->entries()) {
+        sent.emplace_back(e->seq(), e->tx()->id()->str());
+      }
+    }
+    return sent;
+  }
+
+  Outbox hello(int r, std::uint64_t next_seq, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto h = wire::CreateHello(fbb, static_cast<std::uint8_t>(r), next_seq,
+                                     fbb.CreateString("test build"), rules::kRulesVersion);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_hello(h);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    return out;
+  }
+
+  Outbox resubmit(std::uint64_t id_number, std::uint64_t tag, std::uint64_t now_us) {
+    Transaction tx;
+    tx.id = "tx-" + std::to_string(id_number);
+    Outbox out;
+    core_->on_client_message("client", loadgen::encode_submit(tag, tx), now_us, 0, &out);
+    return out;
+  }
+
+  static const wire::ClientReply* reply_of(const Outbox& out, std::vector<std::uint8_t>* keep) {
+    EXPECT_EQ(out.to_clients.size(), 1u);
+    if (out.to_clients.size() != 1) return nullptr;
+    *keep = out.to_clients.front().bytes;
+    const wire::ClientReply* reply = nullptr;
+    EXPECT_TRUE(wire::verify_client_reply(*keep, &reply).is_ok());
+    return reply;
+  }
+};
+
+TEST_F(CoreArchive, TransactionsLeaveMemoryOnceDecidedJournalledAndSent) {
+  const std::uint64_t now = kStartUs;
+  ASSERT_EQ(submit(100, now), 0u);
+  EXPECT_EQ(core_->entries_in_memory(), 100u) << "none decided yet";
+  verdicts(0, 1, 60, now);
+  verdicts(1, 1, 60, now);
+  EXPECT_EQ(core_->entries_in_memory(), 40u) << "1-60 decided, journalled and sent";
+  verdicts(0, 61, 100, now);
+  verdicts(1, 61, 100, now);
+  EXPECT_EQ(core_->entries_in_memory(), kKeepRecent) << "the newest are kept";
+  EXPECT_EQ(archive_.reads(), 0u);
+}
+
+TEST_F(CoreArchive, NothingLeavesMemoryBeforeTheShellJournalledIt) {
+  const std::uint64_t now = kStartUs;
+  journal_up_to_ = 30;
+  submit_decided_by_a_and_b(100, now);
+  EXPECT_EQ(core_->entries_in_memory(), 70u) << "31-100 are not journalled yet";
+  journal_up_to_ = UINT64_MAX;
+  archive_.journal(core_.get());
+  EXPECT_EQ(core_->entries_in_memory(), kKeepRecent);
+}
+
+TEST_F(CoreArchive, AReplicaStartingAgainIsSentEverySeqWhetherInMemoryOrNot) {
+  const std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(1000, now);  // c silent: it "restarts" below
+  ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
+  const Outbox out = hello(2, 1, now);
+  const auto sent = entries_sent(out, 2);
+  ASSERT_EQ(sent.size(), 1000u);
+  for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+    EXPECT_EQ(sent[seq - 1].first, seq);
+    EXPECT_EQ(sent[seq - 1].second, "tx-" + std::to_string(seq));
+  }
+  EXPECT_GT(archive_.reads(), 0u);
+
+  // From the middle, across the boundary between archive and memory.
+  const auto tail = entries_sent(hello(2, 990, now), 2);
+  ASSERT_EQ(tail.size(), 11u);
+  EXPECT_EQ(tail.front(), std::make_pair(std::uint64_t{990}, std::string("tx-990")));
+  EXPECT_EQ(tail.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
+}
+
+TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemory) {
+  const std::uint64_t now = kStartUs;
+  ASSERT_EQ(submit(100, now), 0u);
+  verdicts(0, 1, 100, now);
+  const Outbox decided = verdicts(1, 1, 100, now);
+  ASSERT_EQ(decided.decisions.size(), 100u);
+  const Outbox::DecisionRecord& first = decided.decisions.front();
+  ASSERT_EQ(first.seq, 1u);
+  ASSERT_FALSE(first.certificate.empty());
+  ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
+
+  std::vector<std::uint8_t> bytes;
+  const wire::ClientReply* reply = reply_of(resubmit(1, 555, now), &bytes);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->tag(), 555u);
+  ASSERT_NE(reply->decision(), nullptr);
+  const wire::Decision& d = *reply->decision();
+  EXPECT_TRUE(d.replayed());
+  EXPECT_EQ(d.seq(), 1u);
+  EXPECT_EQ(d.id()->str(), "tx-1");
+  EXPECT_EQ(d.ts(), first.ts_ms);
+  EXPECT_EQ(d.code()->str(), first.code);
+  EXPECT_EQ(d.agree()->str(), "ab");
+  EXPECT_EQ(d.divergent()->str(), "");
+  const auto cert = wire::as_bytes(d.certificate());
+  EXPECT_EQ(std::vector<std::uint8_t>(cert.begin(), cert.end()), first.certificate);
+}
+
+// An archive that lost its certificates.
+class ForgetfulArchive final : public Archive {
+ public:
+  explicit ForgetfulArchive(Archive* inner) : inner_(inner) {}
+  Status read_entries(std::uint64_t from, std::uint64_t to,
+                      std::vector<journal::Entry>* out) override {
+    return inner_->read_entries(from, to, out);
+  }
+  void put_certificate(std::uint64_t, std::span<const std::uint8_t>) override {}
+  Status certificate(std::uint64_t seq, std::vector<std::uint8_t>*) override {
+    return Status::io_error("cannot read certificates at offset " + std::to_string(seq));
+  }
+
+ private:
+  Archive* inner_;
+};
+
+TEST_F(CoreArchive, ACertificateThatCannotBeReadBackIsAnErrorToRetryNotAWrongAnswer) {
+  ForgetfulArchive forgetful(&archive_);
+  Core::Config config;
+  config.archive = &forgetful;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
+  }
+  ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
+  submit_decided_by_a_and_b(3, kStartUs);
+  std::vector<std::uint8_t> bytes;
+  const wire::ClientReply* reply = reply_of(resubmit(2, 9, kStartUs), &bytes);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->decision(), nullptr);
+  EXPECT_EQ(reply->error_kind(), wire::ClientErrorKind::Unavailable);
+  EXPECT_EQ(reply->error()->str(),
+            "id tx-2 was decided (seq 2) but its certificate cannot be read back now (cannot "
+            "read certificates at offset 2); retry later");
+}
+
+TEST_F(CoreArchive, ACoreWithoutAnArchiveIsRefused) {
+  Core::Config config;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
+  }
+  std::unique_ptr<Core> core;
+  EXPECT_EQ(Core::create(config, kStartUs, &core).code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace triad::frontend
