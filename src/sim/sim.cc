@@ -799,6 +799,7 @@ class Simulation {
   void finish() {
     res_.end_us = now_;
     res_.last_seq = fe_->last_seq();
+    res_.archive_reads = archive_.reads();
     while (res_.seqs.size() < res_.last_seq) res_.seqs.emplace_back();
     for (int r = 0; r < kReplicaCount; ++r) {
       const auto i = static_cast<std::size_t>(r);

@@ -204,6 +204,9 @@ struct Result {
   std::uint64_t events = 0;
   std::uint64_t decisions = 0;
   std::uint64_t fail_safe = 0;
+  // Resends the front end read back from its archive (past its few recent
+  // entries in memory): repairs and refetches after loss.
+  std::uint64_t archive_reads = 0;
   Digest trace{};                   // hash of every event, in order
   std::vector<std::string> errors;  // the harness's own checks (e.g. a start while running)
   std::string log;                  // when Scenario::capture_log
