@@ -171,8 +171,9 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
           "id " + *tx.id + " was already sequenced with different content; not sequenced", out);
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
-      if (answers_[a.seq - 1].decided())
+      if (answers_[a.seq - 1].decided()) {
         return reply_repeated(client, tag, a.seq, *tx.id, a.ts_ms, out);
+      }
       waiters_[a.seq].push_back({client, tag, true});
       return;
     case sequencer::Admission::Kind::kNew:
@@ -376,7 +377,8 @@ void Core::flush_new_entries(Outbox* out) {
   // Encoded once, the same bytes to every connected replica. Nothing
   // unflushed was let go of (release_journaled), so nothing is read back.
   std::vector<std::vector<std::uint8_t>> messages;
-  TRIAD_ASSERT(encode_range(flushed_seq_ + 1, last, &messages).is_ok());
+  const Status encoded = encode_range(flushed_seq_ + 1, last, &messages);
+  TRIAD_ASSERT(encoded.is_ok());
   for (int r = 0; r < kReplicaCount; ++r) {
     if (!replicas_[static_cast<std::size_t>(r)].connected) continue;
     for (const auto& m : messages) out->to_replicas.push_back({r, m});
