@@ -387,6 +387,8 @@ void Core::flush_new_entries(Outbox* out) {
 }
 
 void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
+  TRIAD_ASSERT(config_.max_resend_entries > 0);
+  to = std::min<std::uint64_t>(to, from + config_.max_resend_entries - 1);
   std::vector<std::vector<std::uint8_t>> messages;
   if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
     // It gets what could be read; its verdicts for the rest will be missing,

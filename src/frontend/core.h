@@ -117,6 +117,13 @@ class Core {
     // replica that reconnects or fetches a gap is mostly sent them without a
     // read from disk: about 0.6 KiB each.
     std::size_t keep_recent = 16'384;
+    // Entries sent to one replica at once when it asks for earlier seqs
+    // (hello, fetch, replay after a snapshot): it asks again for the rest
+    // (a fetch when the next entries show the gap, a hello when idle). A
+    // fresh replica of a long journal is then fed as fast as it applies,
+    // instead of the whole journal being encoded in one turn of the event
+    // loop, most of it to be dropped at the socket's high-water mark.
+    std::size_t max_resend_entries = 65'536;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key or

@@ -140,6 +140,36 @@ TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemor
   EXPECT_EQ(std::vector<std::uint8_t>(cert.begin(), cert.end()), first.certificate);
 }
 
+// A replica that asks for a long stretch gets it a part at a time, each part
+// when it asks again: a hello (idle) or a fetch (a gap).
+TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAsks) {
+  Core::Config config;
+  config.keep_recent = kKeepRecent;
+  config.max_resend_entries = 400;
+  start(config);
+  const std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(1000, now);
+  const auto first = entries_sent(hello(2, 1, now), 2);
+  ASSERT_EQ(first.size(), 400u);
+  EXPECT_EQ(first.front().first, 1u);
+  EXPECT_EQ(first.back().first, 400u);
+  const auto second = entries_sent(hello(2, 401, now), 2);
+  ASSERT_EQ(second.size(), 400u);
+  EXPECT_EQ(second.front().first, 401u);
+
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto f = wire::CreateFetch(fbb, 801, 1000);
+  wire::FromReplicaBuilder m(fbb);
+  m.add_fetch(f);
+  fbb.Finish(m.Finish());
+  Outbox out;
+  core_->on_replica_message(2, {fbb.GetBufferPointer(), fbb.GetSize()}, now, &out);
+  const auto third = entries_sent(out, 2);
+  ASSERT_EQ(third.size(), 200u);
+  EXPECT_EQ(third.front(), std::make_pair(std::uint64_t{801}, std::string("tx-801")));
+  EXPECT_EQ(third.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
+}
+
 // An archive that lost its certificates.
 class ForgetfulArchive final : public Archive {
  public:
