@@ -16,6 +16,9 @@ namespace {
 
 // Buffered certificates beyond this are written at once, not at the next flush.
 constexpr std::size_t kFlushBytes = 1 << 20;
+// flush_if_due's thresholds.
+constexpr std::size_t kDueBytes = 64 * 1024;
+constexpr std::uint64_t kDueUs = 1'000'000;
 
 }  // namespace
 
@@ -53,6 +56,14 @@ void FileArchive::put_certificate(std::uint64_t seq, std::span<const std::uint8_
   where_[seq - 1] = offset << kSizeBits | certificate.size();
   pending_.insert(pending_.end(), certificate.begin(), certificate.end());
   if (pending_.size() >= kFlushBytes) flush();
+}
+
+void FileArchive::flush_if_due(std::uint64_t now_us) {
+  if (pending_.empty()) return;
+  if (pending_.size() >= kDueBytes || now_us >= last_flush_us_ + kDueUs) {
+    last_flush_us_ = now_us;
+    flush();
+  }
 }
 
 void FileArchive::flush() {

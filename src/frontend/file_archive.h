@@ -29,14 +29,18 @@ class FileArchive final : public Archive {
 
   Status read_entries(std::uint64_t from, std::uint64_t to,
                       std::vector<journal::Entry>* out) override;
-  // Buffered; flush() writes. Page-cache durability is enough: the file
-  // only serves this run.
+  // Buffered; flush() writes (put_certificate itself past 1 MiB buffered).
+  // Page-cache durability is enough: the file only serves this run.
   void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override;
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override;
   // Writes what put_certificate buffered. When the write fails the error is
   // logged (once until a write succeeds again) and the certificates stay in
   // memory, still readable, to be written at a later flush: nothing is lost.
   void flush();
+  // flush() once 64 KiB are buffered or a second after the last write: at
+  // a low rate a write per decision would be a system call per turn of the
+  // event loop for nothing (buffered certificates read back just as well).
+  void flush_if_due(std::uint64_t now_us);
   std::uint64_t buffered_bytes() const { return pending_.size(); }
 
  private:
@@ -52,6 +56,7 @@ class FileArchive final : public Archive {
   std::uint64_t written_bytes_ = 0;    // file size: pending_ starts here
   std::vector<std::uint8_t> pending_;  // put, not yet written
   bool failing_ = false;               // the last write failed (logged)
+  std::uint64_t last_flush_us_ = 0;
 };
 
 }  // namespace triad::frontend

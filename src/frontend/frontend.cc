@@ -636,7 +636,7 @@ class FrontEnd {
     record_audit();
     record_metrics();
     out_.clear();
-    archive_->flush();
+    archive_->flush_if_due(mono_us());
     core_->release_journaled(journaled_seq_);
   }
 

@@ -62,6 +62,32 @@ TEST_F(FileArchiveTest, CertificatesReadBackBufferedWrittenAndOutOfOrder) {
   EXPECT_EQ(archive->certificate(0, &got).code(), Status::Code::kNotFound);
 }
 
+// At a low rate certificates are written once a second, not once a turn.
+TEST_F(FileArchiveTest, WritesWhenASecondHasPassedOr64KiBAreBuffered) {
+  std::unique_ptr<FileArchive> archive;
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  std::uint64_t now_us = 5'000'000;
+  archive->put_certificate(1, certificate_of(1));
+  archive->flush_if_due(now_us);  // the first: a second since "never"
+  EXPECT_EQ(archive->buffered_bytes(), 0u);
+  archive->put_certificate(2, certificate_of(2));
+  archive->flush_if_due(now_us += 999'999);
+  EXPECT_EQ(archive->buffered_bytes(), certificate_of(2).size()) << "within the second";
+  archive->flush_if_due(now_us += 1);
+  EXPECT_EQ(archive->buffered_bytes(), 0u) << "a second after the last write";
+  std::uint64_t seq = 3;
+  for (; archive->buffered_bytes() < 64 * 1024; ++seq) {
+    archive->put_certificate(seq, certificate_of(seq));
+  }
+  archive->flush_if_due(now_us += 1);
+  EXPECT_EQ(archive->buffered_bytes(), 0u) << "64 KiB buffered";
+  EXPECT_EQ(read_file(path()).size(), [&] {
+    std::size_t bytes = 0;
+    for (std::uint64_t s = 1; s < seq; ++s) bytes += certificate_of(s).size();
+    return bytes;
+  }());
+}
+
 // /dev/full refuses every write (ENOSPC): the certificates stay readable.
 TEST_F(FileArchiveTest, ADiskThatRefusesWritesLosesNothing) {
   std::unique_ptr<FileArchive> archive;
