@@ -113,9 +113,9 @@ class Core {
     // What the core lets go of, it reads back from here (not owned; must
     // outlive the core).
     Archive* archive = nullptr;
-    // Decided transactions kept in memory after the newest, so that a
-    // replica that reconnects or fetches a gap is mostly sent them without a
-    // read from disk: about 0.6 KiB each.
+    // How many of the newest transactions stay in memory once decided, so
+    // that a replica that reconnects or fetches a gap is mostly sent them
+    // without a read from disk: about 0.6 KiB each.
     std::size_t keep_recent = 16'384;
     // Entries sent to one replica at once when it asks for earlier seqs
     // (hello, fetch, replay after a snapshot): it asks again for the rest
@@ -253,7 +253,7 @@ class Core {
     bool replayed;
   };
   // The answer given for a seq, kept to answer a repeated id identically:
-  // four bytes a seq, for as long as the core runs. Its certificate (empty
+  // five bytes a seq, for as long as the core runs. Its certificate (empty
   // for a fail-safe decline, which no replica agreed to) is in the archive.
   struct Answer {
     std::array<char, 2> code{};  // two digits; {0, 0}: not decided yet
