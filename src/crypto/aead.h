@@ -69,8 +69,11 @@ class Aes256Gcm {
   struct CtxDeleter {
     void operator()(evp_cipher_ctx_st* ctx) const;
   };
-  SymmetricKey key_;
-  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> ctx_;
+  // Keyed once here; each message only sets its nonce. Setting the key
+  // (cipher fetch and key schedule) per message was 19% of the time the
+  // front end took to read journal records back.
+  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> seal_;
+  std::unique_ptr<evp_cipher_ctx_st, CtxDeleter> open_;
 };
 
 }  // namespace triad::crypto

@@ -315,18 +315,20 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
     const std::span<const std::uint8_t> body = bytes.subspan(off + kFrameHeaderBytes, body_bytes);
     const std::uint64_t seq = get_u64(body.data());
     const auto ts_ms = static_cast<std::int64_t>(get_u64(body.data() + 8));
-    const std::string where = "journal " + path + ": record at offset " + std::to_string(off);
+    const auto where = [&] {
+      return "journal " + path + ": record at offset " + std::to_string(off);
+    };
     if (seq != last_seq + 1) {
-      return Status::corruption(where + " has seq " + std::to_string(seq) + " after seq " +
+      return Status::corruption(where() + " has seq " + std::to_string(seq) + " after seq " +
                                 std::to_string(last_seq) + " (records missing or out of order)");
     }
     if (ts_ms < last_ts_ms) {
-      return Status::corruption(where + " (seq " + std::to_string(seq) + ") has ts " +
+      return Status::corruption(where() + " (seq " + std::to_string(seq) + ") has ts " +
                                 std::to_string(ts_ms) + " before the previous record's " +
                                 std::to_string(last_ts_ms));
     }
     Entry entry;
-    TRIAD_RETURN_IF_ERROR(j->decode_body(body, where, &plain, &entry));
+    TRIAD_RETURN_IF_ERROR(j->decode_body(body, off, &plain, &entry));
     recovered->entries.push_back(std::move(entry));
     if ((seq - 1) % kIndexEvery == 0) j->index_.push_back(off);
     last_seq = seq;
@@ -341,7 +343,11 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
   return Status::ok();
 }
 
-Status Journal::decode_body(std::span<const std::uint8_t> body, const std::string& where,
+std::string Journal::record_at(std::uint64_t offset) const {
+  return "journal " + path_ + ": record at offset " + std::to_string(offset);
+}
+
+Status Journal::decode_body(std::span<const std::uint8_t> body, std::uint64_t offset,
                             std::vector<std::uint8_t>* plain, Entry* out) {
   out->seq = get_u64(body.data());
   out->ts_ms = static_cast<std::int64_t>(get_u64(body.data() + 8));
@@ -350,11 +356,12 @@ Status Journal::decode_body(std::span<const std::uint8_t> body, const std::strin
                             body.subspan(kAadBytes + crypto::kAeadNonceBytes), plain);
       !s.is_ok()) {
     // The checksum held, so this is no torn write: the file was altered.
-    return Status::corruption(where + " (seq " + std::to_string(out->seq) + "): " + s.message());
+    return Status::corruption(record_at(offset) + " (seq " + std::to_string(out->seq) +
+                              "): " + s.message());
   }
   flatbuffers::Verifier verifier(plain->data(), plain->size());
   if (!verifier.VerifyBuffer<wire::Transaction>(nullptr)) {
-    return Status::corruption(where + " (seq " + std::to_string(out->seq) +
+    return Status::corruption(record_at(offset) + " (seq " + std::to_string(out->seq) +
                               ") does not hold a valid transaction");
   }
   out->tx = wire::read_transaction(flatbuffers::GetRoot<wire::Transaction>(plain->data()));
@@ -404,24 +411,25 @@ Status Journal::read(std::uint64_t from, std::uint64_t to, std::vector<Entry>* o
         }
       }
       if (!last_chunk && rest < kFrameHeaderBytes) break;
-      const std::string where =
-          "journal " + path_ + ": record at offset " + std::to_string(off + at);
       std::size_t body_bytes = 0;
       std::string problem;
       if (!check_frame(bytes, at, &body_bytes, &problem)) {
-        status = Status::corruption(where + " (seq " + std::to_string(seq) +
+        status = Status::corruption(record_at(off + at) + " (seq " + std::to_string(seq) +
                                     ") no longer reads back: " + problem);
         break;
       }
-      Entry entry;
-      status =
-          decode_body(bytes.subspan(at + kFrameHeaderBytes, body_bytes), where, &plain, &entry);
-      if (status.is_ok() && entry.seq != seq) {
-        status = Status::corruption(where + " has seq " + std::to_string(entry.seq) +
+      const auto body = bytes.subspan(at + kFrameHeaderBytes, body_bytes);
+      if (const std::uint64_t found = get_u64(body.data()); found != seq) {
+        status = Status::corruption(record_at(off + at) + " has seq " + std::to_string(found) +
                                     ", expected " + std::to_string(seq));
+        break;
       }
-      if (!status.is_ok()) break;
-      if (seq >= from) out->push_back(std::move(entry));
+      if (seq >= from) {  // the ones before, from the indexed record on, are only stepped over
+        Entry entry;
+        status = decode_body(body, off + at, &plain, &entry);
+        if (!status.is_ok()) break;
+        out->push_back(std::move(entry));
+      }
       ++seq;
       at += kFrameHeaderBytes + body_bytes;
     }

@@ -141,11 +141,13 @@ class Journal {
   Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
           std::uint64_t now_us);
   Status sync(std::uint64_t now_us);
-  // Decrypts and decodes a record's body whose frame checksum held; `where`
-  // names it in the error. *plain is scratch space (it ends up holding the
+  // Decrypts and decodes the body of the record at `offset`, whose frame
+  // checksum held. *plain is scratch space (it ends up holding the
   // transaction in clear: the caller wipes it).
-  Status decode_body(std::span<const std::uint8_t> body, const std::string& where,
+  Status decode_body(std::span<const std::uint8_t> body, std::uint64_t offset,
                      std::vector<std::uint8_t>* plain, Entry* out);
+  // "journal PATH: record at offset N", for errors.
+  std::string record_at(std::uint64_t offset) const;
   // The next record's nonce, from nonces drawn from the CSPRNG a block at a
   // time: one RAND_bytes call per record (each with its getpid fork check)
   // was 7% of the front end's event loop at 9,000 transactions/s.

@@ -55,5 +55,30 @@ TEST(Aes256Gcm, AnyChangeFailsTheTag) {
             Status::Code::kCorruption);
 }
 
+// One object seals and opens many messages (the key is set once, the nonce
+// per message): each result is what a fresh object gives, and a failed
+// open leaves the next one unaffected.
+TEST(Aes256Gcm, ManyMessagesOnOneObjectMatchFreshObjects) {
+  const SymmetricKey key = SymmetricKey::generate();
+  Aes256Gcm reused(key);
+  for (int i = 0; i < 50; ++i) {
+    std::array<std::uint8_t, kAeadNonceBytes> nonce{};
+    random_bytes(nonce);
+    const std::string plain = "transaction " + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 7, 'x');
+    const std::string aad = "seq " + std::to_string(i);
+    std::vector<std::uint8_t> sealed;
+    std::vector<std::uint8_t> fresh;
+    reused.seal(nonce, bytes(aad), bytes(plain), &sealed);
+    Aes256Gcm(key).seal(nonce, bytes(aad), bytes(plain), &fresh);
+    ASSERT_EQ(sealed, fresh) << i;
+    std::vector<std::uint8_t> out;
+    if (i % 3 == 0) {  // a failed open in between
+      EXPECT_EQ(reused.open(nonce, bytes("other"), sealed, &out).code(), Status::Code::kCorruption);
+    }
+    ASSERT_TRUE(reused.open(nonce, bytes(aad), sealed, &out).is_ok()) << i;
+    EXPECT_EQ(std::string(out.begin(), out.end()), plain);
+  }
+}
+
 }  // namespace
 }  // namespace triad::crypto
