@@ -388,7 +388,14 @@ void Core::flush_new_entries(Outbox* out) {
 
 void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
   TRIAD_ASSERT(config_.max_resend_entries > 0);
-  to = std::min<std::uint64_t>(to, from + config_.max_resend_entries - 1);
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  view.resend_from = 0;
+  view.resend_to = 0;
+  if (to >= from + config_.max_resend_entries) {
+    view.resend_from = from + config_.max_resend_entries;
+    view.resend_to = to;
+    to = view.resend_from - 1;
+  }
   std::vector<std::vector<std::uint8_t>> messages;
   if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
     // It gets what could be read; its verdicts for the rest will be missing,
@@ -452,7 +459,23 @@ void Core::release_journaled(std::uint64_t seq) {
   }
 }
 
-void Core::on_replica_gone(int r) { replicas_[static_cast<std::size_t>(r)].connected = false; }
+void Core::on_replica_gone(int r) {
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  view.connected = false;
+  view.resend_from = 0;
+  view.resend_to = 0;
+}
+
+// The next part of a resend, once the replica applied half of the last one:
+// it never waits with nothing queued, and never has more than a part and a
+// half queued.
+void Core::continue_resend(int r, Outbox* out) {
+  const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  if (view.resend_from == 0 || !view.connected) return;
+  const std::uint64_t applied = std::max(view.last_verdict_seq, view.next_seq - 1);
+  if (applied + config_.max_resend_entries / 2 + 1 < view.resend_from) return;
+  send_range(r, view.resend_from, view.resend_to, out);
+}
 
 void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std::uint64_t now_us,
                               Outbox* out) {
@@ -487,6 +510,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
     on_snapshot(r, *snap, now_us, out);
   }
+  continue_resend(r, out);
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);

@@ -117,13 +117,14 @@ class Core {
     // that a replica that reconnects or fetches a gap is mostly sent them
     // without a read from disk: about 0.6 KiB each.
     std::size_t keep_recent = 16'384;
-    // Entries sent to one replica at once when it asks for earlier seqs
-    // (hello, fetch, replay after a snapshot): it asks again for the rest
-    // (a fetch when the next entries show the gap, a hello when idle). A
-    // fresh replica of a long journal is then fed as fast as it applies,
-    // instead of the whole journal being encoded in one turn of the event
-    // loop, most of it to be dropped at the socket's high-water mark.
-    std::size_t max_resend_entries = 65'536;
+    // Entries sent to one replica at once when it needs earlier seqs
+    // (hello, fetch, replay after a snapshot); the next part goes once its
+    // verdicts show it applied half of this one. A fresh replica of a long
+    // journal is then fed as fast as it applies, and the event loop stops
+    // for one part at a time (about 25 ms for 16,384 read back from disk),
+    // instead of encoding the whole journal in one turn, most of it to be
+    // dropped at the socket's high-water mark.
+    std::size_t max_resend_entries = 16'384;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key or
@@ -184,6 +185,9 @@ class Core {
 
   struct ReplicaView {
     bool connected = false;
+    // A resend in parts (Config::max_resend_entries): seqs still to send.
+    std::uint64_t resend_from = 0;
+    std::uint64_t resend_to = 0;
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -273,7 +277,10 @@ class Core {
   void reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
                       const std::string& id, std::int64_t ts_ms,
                       std::span<const std::uint8_t> certificate, bool replayed, Outbox* out);
+  // Sends replica `replica` the entries from..to, the first
+  // Config::max_resend_entries of them now and the rest by continue_resend.
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
+  void continue_resend(int replica, Outbox* out);
   // The journal entries from..to as ToReplica messages of kResendBatch each,
   // those the core let go of read back from the archive. Stops at the first
   // it cannot read back, with the archive's error.

@@ -140,9 +140,10 @@ TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemor
   EXPECT_EQ(std::vector<std::uint8_t>(cert.begin(), cert.end()), first.certificate);
 }
 
-// A replica that asks for a long stretch gets it a part at a time, each part
-// when it asks again: a hello (idle) or a fetch (a gap).
-TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAsks) {
+// A replica that needs a long stretch gets it a part at a time: the next part
+// once its verdicts show it applied half of the last; a fetch or a hello
+// starts over from what it asks for.
+TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   Core::Config config;
   config.keep_recent = kKeepRecent;
   config.max_resend_entries = 400;
@@ -153,21 +154,28 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAsks) {
   ASSERT_EQ(first.size(), 400u);
   EXPECT_EQ(first.front().first, 1u);
   EXPECT_EQ(first.back().first, 400u);
-  const auto second = entries_sent(hello(2, 401, now), 2);
+  EXPECT_TRUE(entries_sent(verdicts(2, 1, 199, now), 2).empty()) << "not yet half";
+  const auto second = entries_sent(verdicts(2, 200, 200, now), 2);
   ASSERT_EQ(second.size(), 400u);
   EXPECT_EQ(second.front().first, 401u);
+  EXPECT_EQ(second.back().first, 800u);
+  EXPECT_TRUE(entries_sent(verdicts(2, 201, 500, now), 2).empty());
 
   flatbuffers::FlatBufferBuilder fbb;
-  const auto f = wire::CreateFetch(fbb, 801, 1000);
+  const auto f = wire::CreateFetch(fbb, 551, 1000);
   wire::FromReplicaBuilder m(fbb);
   m.add_fetch(f);
   fbb.Finish(m.Finish());
   Outbox out;
   core_->on_replica_message(2, {fbb.GetBufferPointer(), fbb.GetSize()}, now, &out);
-  const auto third = entries_sent(out, 2);
-  ASSERT_EQ(third.size(), 200u);
-  EXPECT_EQ(third.front(), std::make_pair(std::uint64_t{801}, std::string("tx-801")));
-  EXPECT_EQ(third.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
+  const auto fetched = entries_sent(out, 2);
+  ASSERT_EQ(fetched.size(), 400u);
+  EXPECT_EQ(fetched.front().first, 551u);
+  const auto last = entries_sent(verdicts(2, 501, 800, now), 2);
+  ASSERT_EQ(last.size(), 50u);
+  EXPECT_EQ(last.front(), std::make_pair(std::uint64_t{951}, std::string("tx-951")));
+  EXPECT_EQ(last.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
+  EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
 }
 
 // An archive that lost its certificates.
