@@ -284,22 +284,34 @@ void BM_EngineSerializeCheckpoint(benchmark::State& state) {
 }
 BENCHMARK(BM_EngineSerializeCheckpoint)->Arg(20'000)->Arg(200'000);
 
+// A fresh journal in the temporary directory, removed when the benchmark ends.
+struct BenchJournal {
+  BenchJournal(const char* name, journal::FsyncPolicy policy)
+      : path((std::filesystem::temp_directory_path() / name).string()) {
+    std::filesystem::remove(path);
+    journal::Recovery recovery;
+    TRIAD_ASSERT(
+        journal::Journal::open(path, crypto::SymmetricKey::generate(), policy, 0, &recovery, &j)
+            .is_ok());
+  }
+  ~BenchJournal() {
+    TRIAD_ASSERT(j->close().is_ok());
+    std::filesystem::remove(path);
+  }
+  std::string path;
+  std::unique_ptr<journal::Journal> j;
+};
+
 // The input journal per transaction: encrypt, frame, and one commit (write +
 // fdatasync under the batch policy) per group of range(1) records, the way
 // the front end commits once per event-loop turn. range(0): 0 batch, 1 never.
 void BM_JournalAppendCommit(benchmark::State& state) {
   const Workload& w = workload();
-  const std::string path =
-      (std::filesystem::temp_directory_path() / "triad-bench-journal").string();
-  std::filesystem::remove(path);
-  journal::Recovery recovery;
-  std::unique_ptr<journal::Journal> j;
   const journal::FsyncPolicy policy{
       state.range(0) == 0 ? journal::FsyncPolicy::Kind::kBatch : journal::FsyncPolicy::Kind::kNever,
       0};
-  TRIAD_ASSERT(
-      journal::Journal::open(path, crypto::SymmetricKey::generate(), policy, 0, &recovery, &j)
-          .is_ok());
+  BenchJournal bench("triad-bench-journal", policy);
+  journal::Journal* j = bench.j.get();
   const auto group = static_cast<std::size_t>(state.range(1));
   std::uint64_t seq = 0;
   for (auto _ : state) {
@@ -311,8 +323,6 @@ void BM_JournalAppendCommit(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(seq));
   state.SetLabel(journal::to_string(policy) + ", " + std::to_string(group) + " per commit");
-  TRIAD_ASSERT(j->close().is_ok());
-  std::filesystem::remove(path);
 }
 BENCHMARK(BM_JournalAppendCommit)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Args({1, 64});
 
@@ -321,14 +331,8 @@ BENCHMARK(BM_JournalAppendCommit)->Args({0, 1})->Args({0, 64})->Args({1, 1})->Ar
 // 65,536, decrypted, checked and decoded; per record.
 void BM_JournalReadPart(benchmark::State& state) {
   const Workload& w = workload();
-  const std::string path =
-      (std::filesystem::temp_directory_path() / "triad-bench-journal-read").string();
-  std::filesystem::remove(path);
-  journal::Recovery recovery;
-  std::unique_ptr<journal::Journal> j;
-  TRIAD_ASSERT(journal::Journal::open(path, crypto::SymmetricKey::generate(),
-                                      {journal::FsyncPolicy::Kind::kNever, 0}, 0, &recovery, &j)
-                   .is_ok());
+  BenchJournal bench("triad-bench-journal-read", {journal::FsyncPolicy::Kind::kNever, 0});
+  journal::Journal* j = bench.j.get();
   constexpr std::uint64_t kRecords = 65'536;
   constexpr std::uint64_t kPart = 512;
   for (std::uint64_t seq = 1; seq <= kRecords; ++seq) j->append(seq, 1, w.txs[seq % w.txs.size()]);
@@ -344,8 +348,6 @@ void BM_JournalReadPart(benchmark::State& state) {
     from = from + kPart > kRecords ? 1 : from + kPart;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(records));
-  TRIAD_ASSERT(j->close().is_ok());
-  std::filesystem::remove(path);
 }
 BENCHMARK(BM_JournalReadPart);
 
