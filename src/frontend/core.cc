@@ -391,7 +391,10 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.resend_from = 0;
   view.resend_to = 0;
-  if (to >= from + config_.max_resend_entries) {
+  // Only what was sequenced: a faulty replica's fetch may ask for anything.
+  to = std::min<std::uint64_t>(to, journal_base_ + journal_.size() - 1);
+  if (from > to) return;
+  if (to - from >= config_.max_resend_entries) {
     view.resend_from = from + config_.max_resend_entries;
     view.resend_to = to;
     to = view.resend_from - 1;

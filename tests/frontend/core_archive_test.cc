@@ -178,6 +178,28 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
 }
 
+// A faulty replica's fetch beyond what was sequenced gets what there is.
+TEST_F(CoreArchive, AFetchBeyondTheLastSeqGetsWhatThereIs) {
+  submit_decided_by_a_and_b(100, kStartUs);
+  const auto fetch = [&](std::uint64_t from, std::uint64_t to) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto f = wire::CreateFetch(fbb, from, to);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_fetch(f);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(2, {fbb.GetBufferPointer(), fbb.GetSize()}, kStartUs, &out);
+    return entries_sent(out, 2);
+  };
+  EXPECT_TRUE(fetch(UINT64_MAX - 5, UINT64_MAX).empty());
+  EXPECT_TRUE(fetch(101, UINT64_MAX).empty());
+  EXPECT_TRUE(fetch(50, 10).empty());
+  const auto tail = fetch(91, UINT64_MAX);
+  ASSERT_EQ(tail.size(), 10u);
+  EXPECT_EQ(tail.back().first, 100u);
+  EXPECT_TRUE(entries_sent(verdicts(2, 1, 100, kStartUs), 2).empty()) << "no part left";
+}
+
 // An archive that lost its certificates.
 class ForgetfulArchive final : public Archive {
  public:
