@@ -392,7 +392,7 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
   view.resend_from = 0;
   view.resend_to = 0;
   // Only what was sequenced: a faulty replica's fetch may ask for anything.
-  to = std::min<std::uint64_t>(to, journal_base_ + journal_.size() - 1);
+  to = std::min(to, last_seq());
   if (from > to) return;
   if (to - from >= config_.max_resend_entries) {
     view.resend_from = from + config_.max_resend_entries;
@@ -411,7 +411,7 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
 
 Status Core::encode_range(std::uint64_t from, std::uint64_t to,
                           std::vector<std::vector<std::uint8_t>>* messages) {
-  to = std::min<std::uint64_t>(to, journal_base_ + journal_.size() - 1);
+  TRIAD_ASSERT(to <= last_seq());
   std::vector<journal::Entry> archived;
   while (from <= to) {
     const std::uint64_t end = std::min<std::uint64_t>(to, from + kResendBatch - 1);
@@ -453,9 +453,8 @@ Core::JournalEntry& Core::entry(std::uint64_t seq) {
 // fail-safe answer log need the transaction), and not among the newest
 // keep_recent, which a reconnecting replica is most likely to ask for.
 void Core::release_journaled(std::uint64_t seq) {
-  journaled_seq_ = std::max(journaled_seq_, seq);
   const std::uint64_t last = journal_base_ + journal_.size() - 1;
-  while (!journal_.empty() && journal_base_ <= journaled_seq_ && journal_base_ <= flushed_seq_ &&
+  while (!journal_.empty() && journal_base_ <= seq && journal_base_ <= flushed_seq_ &&
          answers_[journal_base_ - 1].decided() && journal_base_ + config_.keep_recent <= last) {
     journal_.pop_front();
     ++journal_base_;

@@ -115,7 +115,7 @@ class Core {
     Archive* archive = nullptr;
     // How many of the newest transactions stay in memory once decided, so
     // that a replica that reconnects or fetches a gap is mostly sent them
-    // without a read from disk: about 0.6 KiB each.
+    // without a read from disk.
     std::size_t keep_recent = 16'384;
     // Entries sent to one replica at once when it needs earlier seqs
     // (hello, fetch, replay after a snapshot); the next part goes once its
@@ -282,8 +282,9 @@ class Core {
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
   void continue_resend(int replica, Outbox* out);
   // The journal entries from..to as ToReplica messages of kResendBatch each,
-  // those the core let go of read back from the archive. Stops at the first
-  // it cannot read back, with the archive's error.
+  // those the core let go of read back from the archive; `to` at most
+  // last_seq(). Stops at the first it cannot read back, with the archive's
+  // error.
   Status encode_range(std::uint64_t from, std::uint64_t to,
                       std::vector<std::vector<std::uint8_t>>* messages);
   void on_hello(int replica, std::uint64_t next_seq, std::string fingerprint,
@@ -353,7 +354,6 @@ class Core {
   // last_seq(); the older ones are read back from the archive.
   std::deque<JournalEntry> journal_;
   std::uint64_t journal_base_ = 1;
-  std::uint64_t journaled_seq_ = 0;  // release_journaled's latest word
   // Index seq - 1. A deque, not a vector: it grows by the block, where a
   // vector doubling at a hundred million seqs would stop the event loop.
   std::deque<Answer> answers_;

@@ -90,6 +90,25 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
   return Status::ok();
 }
 
+// Reads into `out` from `offset` until it is full or the file ends; how much
+// in *got.
+Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out,
+               std::size_t* got) {
+  *got = 0;
+  while (*got < out.size()) {
+    const ssize_t n =
+        ::pread(fd, out.data() + *got, out.size() - *got, static_cast<off_t>(offset + *got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io_error("cannot read journal " + path + " at offset " +
+                              std::to_string(offset + *got) + ": " + reason(errno));
+    }
+    if (n == 0) break;
+    *got += static_cast<std::size_t>(n);
+  }
+  return Status::ok();
+}
+
 Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)
@@ -97,15 +116,7 @@ Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out)
   if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
   out->resize(static_cast<std::size_t>(st.st_size));
   std::size_t done = 0;
-  while (done < out->size()) {
-    const ssize_t n = ::pread(fd, out->data() + done, out->size() - done, static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::io_error("cannot read journal " + path + ": " + reason(errno));
-    }
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
+  TRIAD_RETURN_IF_ERROR(read_at(fd, path, 0, *out, &done));
   out->resize(done);
   return Status::ok();
 }
@@ -386,16 +397,11 @@ Status Journal::read(std::uint64_t from, std::uint64_t to, std::vector<Entry>* o
   while (seq <= to && status.is_ok()) {
     const std::uint64_t left = size_bytes_ - off;
     chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(want, left)));
-    for (std::size_t got = 0; got < chunk.size();) {
-      const ssize_t n =
-          ::pread(fd_, chunk.data() + got, chunk.size() - got, static_cast<off_t>(off + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        return Status::io_error("cannot read journal " + path_ + " at offset " +
-                                std::to_string(off + got) + ": " +
-                                (n < 0 ? reason(errno) : std::string("file ends early")));
-      }
-      got += static_cast<std::size_t>(n);
+    std::size_t got = 0;
+    TRIAD_RETURN_IF_ERROR(read_at(fd_, path_, off, chunk, &got));
+    if (got < chunk.size()) {
+      return Status::io_error("cannot read journal " + path_ + " at offset " +
+                              std::to_string(off + got) + ": file ends early");
     }
     const std::span<const std::uint8_t> bytes(chunk);
     const bool last_chunk = chunk.size() == left;

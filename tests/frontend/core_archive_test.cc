@@ -221,10 +221,7 @@ TEST_F(CoreArchive, ACertificateThatCannotBeReadBackIsAnErrorToRetryNotAWrongAns
   ForgetfulArchive forgetful(&archive_);
   Core::Config config;
   config.archive = &forgetful;
-  for (int r = 0; r < kReplicaCount; ++r) {
-    config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
-  }
-  ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
+  start(config);
   submit_decided_by_a_and_b(3, kStartUs);
   std::vector<std::uint8_t> bytes;
   const wire::ClientReply* reply = reply_of(resubmit(2, 9, kStartUs), &bytes);

@@ -25,7 +25,7 @@ class CoreDriver : public ::testing::Test {
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
     }
-    config.archive = &archive_;
+    if (config.archive == nullptr) config.archive = &archive_;
     ASSERT_TRUE(Core::create(config, kStartUs, &core_).is_ok());
   }
 
