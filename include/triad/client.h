@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,20 @@ class Client {
   // match answers, e.g. the input line number). Returns Unavailable when the
   // connection is gone; the transaction was then not sent.
   Status submit(std::uint64_t tag, const Transaction& tx);
+  // The same for many transactions at once, sent in as few messages as the
+  // front end's frame limit allows: one message, one encryption and one
+  // wake-up of each process on the way for all of them, which is what lets
+  // a busy switch go faster than one message a transaction. Each is still
+  // answered on its own through next_reply(), and the answers to a batch
+  // may come batched (next_reply() hands them out one by one).
+  // InvalidArgument when an entry has no transaction (nothing is sent then);
+  // Unavailable when the connection is gone (the messages not yet sent are
+  // not: in_flight() counts those that were).
+  struct Submission {
+    std::uint64_t tag = 0;
+    const Transaction* tx = nullptr;
+  };
+  Status submit_batch(std::span<const Submission> batch);
 
   // Waits up to `timeout_ms` for the next answer. Returns Timeout when none
   // came, Corruption when the front end's message failed verification (the

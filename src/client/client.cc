@@ -1,6 +1,9 @@
 #include "triad/client.h"
 
 #include <chrono>
+#include <deque>
+#include <iterator>
+#include <span>
 #include <zmq.hpp>
 
 #include "common/layout.h"
@@ -15,11 +18,15 @@ struct Client::Impl {
   std::string endpoint;
   std::size_t in_flight = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
+  std::deque<Reply> ready;  // the rest of a batched reply frame
 
   bool send(bool dontwait) {
+    return send(std::span(fbb.GetBufferPointer(), fbb.GetSize()), dontwait);
+  }
+  bool send(std::span<const std::uint8_t> frame, bool dontwait) {
     try {
       return socket
-          .send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()),
+          .send(zmq::const_buffer(frame.data(), frame.size()),
                 dontwait ? zmq::send_flags::dontwait : zmq::send_flags::none)
           .has_value();
     } catch (const zmq::error_t&) {
@@ -27,6 +34,58 @@ struct Client::Impl {
     }
   }
 };
+
+namespace {
+
+void build_submit(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t tag, const Transaction& tx) {
+  fbb.Clear();
+  const auto wtx = wire::build_transaction(fbb, tx);
+  const auto submit = wire::CreateSubmitRequest(fbb, tag, wtx);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_submit(submit);
+  fbb.Finish(b.Finish());
+}
+
+Reply read_reply(const wire::ClientReply& reply) {
+  Reply r;
+  r.tag = reply.tag();
+  if (reply.error_kind() != wire::ClientErrorKind::None || reply.decision() == nullptr) {
+    const std::string message(wire::as_view(reply.error()));
+    switch (reply.error_kind()) {
+      case wire::ClientErrorKind::IdReused:
+        r.status = Status::rejected(message);
+        break;
+      case wire::ClientErrorKind::Overloaded:
+        r.status = Status::overloaded(message);
+        break;
+      case wire::ClientErrorKind::Unavailable:
+        r.status = Status::unavailable(message);
+        break;
+      default:
+        r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
+    }
+    return r;
+  }
+  const wire::Decision& d = *reply.decision();
+  r.decision.id = std::string(wire::as_view(d.id()));
+  r.decision.seq = d.seq();
+  r.decision.ts_ms = d.ts();
+  r.decision.code = std::string(wire::as_view(d.code()));
+  r.decision.approved = r.decision.code == "00";
+  r.decision.agree = std::string(wire::as_view(d.agree()));
+  r.decision.divergent = std::string(wire::as_view(d.divergent()));
+  r.decision.replayed = d.replayed();
+  const auto cert = wire::as_bytes(d.certificate());
+  r.decision.certificate.assign(cert.begin(), cert.end());
+  return r;
+}
+
+// A batch frame stays under the front end's limit for one frame; each part
+// costs its bytes, up to 7 of alignment and a table around it.
+constexpr std::size_t kMaxBatchBytes = wire::kMaxClientMessageBytes - 1024;
+constexpr std::size_t kPartOverheadBytes = 24;
+
+}  // namespace
 
 Status use_cluster_keys(const std::string& dir, ClientOptions* options, const std::string& client) {
   transport::CurveClient curve;
@@ -105,12 +164,7 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
 
 Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   Impl& impl = *impl_;
-  impl.fbb.Clear();
-  const auto wtx = wire::build_transaction(impl.fbb, tx);
-  const auto submit = wire::CreateSubmitRequest(impl.fbb, tag, wtx);
-  wire::ClientRequestBuilder b(impl.fbb);
-  b.add_submit(submit);
-  impl.fbb.Finish(b.Finish());
+  build_submit(impl.fbb, tag, tx);
   if (!impl.send(/*dontwait=*/false)) {
     return Status::unavailable("cannot send to " + impl.endpoint);
   }
@@ -118,8 +172,51 @@ Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   return Status::ok();
 }
 
+Status Client::submit_batch(std::span<const Submission> batch) {
+  Impl& impl = *impl_;
+  for (const Submission& s : batch) {
+    if (s.tx == nullptr) {
+      return Status::invalid_argument("submission with tag " + std::to_string(s.tag) +
+                                      " has no transaction; nothing sent");
+    }
+  }
+  std::vector<std::vector<std::uint8_t>> encoded;
+  std::vector<std::span<const std::uint8_t>> parts;
+  std::size_t parts_bytes = 0;
+  auto send_parts = [&]() -> Status {
+    if (parts.empty()) return Status::ok();
+    const bool sent = parts.size() == 1 ? impl.send(parts.front(), /*dontwait=*/false)
+                                        : impl.send(wire::encode_request_batch(parts), false);
+    if (!sent) return Status::unavailable("cannot send to " + impl.endpoint);
+    impl.in_flight += parts.size();
+    parts.clear();
+    encoded.clear();
+    parts_bytes = 0;
+    return Status::ok();
+  };
+  encoded.reserve(batch.size());
+  for (const Submission& s : batch) {
+    build_submit(impl.fbb, s.tag, *s.tx);
+    std::vector<std::uint8_t> part(impl.fbb.GetBufferPointer(),
+                                   impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
+    if (parts_bytes + part.size() + kPartOverheadBytes > kMaxBatchBytes) {
+      TRIAD_RETURN_IF_ERROR(send_parts());
+    }
+    parts_bytes += part.size() + kPartOverheadBytes;
+    encoded.push_back(std::move(part));
+    parts.emplace_back(encoded.back());
+  }
+  return send_parts();
+}
+
 Status Client::next_reply(int timeout_ms, Reply* out) {
   Impl& impl = *impl_;
+  if (!impl.ready.empty()) {
+    *out = std::move(impl.ready.front());
+    impl.ready.pop_front();
+    if (impl.in_flight > 0) --impl.in_flight;
+    return Status::ok();
+  }
   zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
   try {
     zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
@@ -134,40 +231,14 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
   const wire::AlignedFrame frame(msg.data(), msg.size());
   TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(frame.bytes(), &reply));
   if (reply->pong()) return next_reply(0, out);  // a late answer to connect()'s ping
-  if (impl.in_flight > 0) --impl.in_flight;
-  Reply r;
-  r.tag = reply->tag();
-  if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
-    const std::string message(wire::as_view(reply->error()));
-    switch (reply->error_kind()) {
-      case wire::ClientErrorKind::IdReused:
-        r.status = Status::rejected(message);
-        break;
-      case wire::ClientErrorKind::Overloaded:
-        r.status = Status::overloaded(message);
-        break;
-      case wire::ClientErrorKind::Unavailable:
-        r.status = Status::unavailable(message);
-        break;
-      default:
-        r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
-    }
-    *out = std::move(r);
-    return Status::ok();
+  std::deque<Reply> replies;
+  if (!wire::for_each_reply(
+          *reply, [&](const wire::ClientReply& r) { replies.push_back(read_reply(r)); })) {
+    return Status::corruption("a batched reply from the front end has an unusable part");
   }
-  const wire::Decision& d = *reply->decision();
-  r.decision.id = std::string(wire::as_view(d.id()));
-  r.decision.seq = d.seq();
-  r.decision.ts_ms = d.ts();
-  r.decision.code = std::string(wire::as_view(d.code()));
-  r.decision.approved = r.decision.code == "00";
-  r.decision.agree = std::string(wire::as_view(d.agree()));
-  r.decision.divergent = std::string(wire::as_view(d.divergent()));
-  r.decision.replayed = d.replayed();
-  const auto cert = wire::as_bytes(d.certificate());
-  r.decision.certificate.assign(cert.begin(), cert.end());
-  *out = std::move(r);
-  return Status::ok();
+  impl.ready.insert(impl.ready.end(), std::make_move_iterator(replies.begin()),
+                    std::make_move_iterator(replies.end()));
+  return next_reply(0, out);
 }
 
 std::size_t Client::in_flight() const { return impl_->in_flight; }

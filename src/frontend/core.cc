@@ -105,8 +105,9 @@ std::string Core::identical_builds() const {
 void Core::on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                              std::uint64_t now_us, std::int64_t wall_ms, Outbox* out) {
   using wire::ClientErrorKind;
+  const ReplyTo frame_to{client, 0, false};
   if (payload.size() > wire::kMaxClientMessageBytes) {
-    return reply_error(client, 0, static_cast<int>(ClientErrorKind::TooLarge),
+    return reply_error(frame_to, static_cast<int>(ClientErrorKind::TooLarge),
                        "request of " + std::to_string(payload.size()) +
                            " bytes exceeds the limit of " +
                            std::to_string(wire::kMaxClientMessageBytes),
@@ -115,23 +116,52 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   const wire::AlignedFrame frame(payload.data(), payload.size());
   const wire::ClientRequest* request = nullptr;
   if (Status s = wire::verify_client_request(frame.bytes(), &request); !s.is_ok()) {
-    return reply_error(client, 0, static_cast<int>(ClientErrorKind::Malformed), s.message(), out);
+    return reply_error(frame_to, static_cast<int>(ClientErrorKind::Malformed), s.message(), out);
   }
-  if (request->ping() != nullptr) {
+  const auto* batch = request->batch();
+  if (batch == nullptr) return on_request(*request, client, false, now_us, wall_ms, out);
+  // The whole frame is checked before any part is handled, so a bad one is
+  // refused whole rather than half sequenced.
+  std::string bad;
+  std::vector<const wire::ClientRequest*> parts;
+  if (request->submit() != nullptr || request->ping() != nullptr || batch->size() == 0) {
+    bad = "a batch carries its requests as parts only, at least one";
+  }
+  for (flatbuffers::uoffset_t i = 0; i < batch->size() && bad.empty(); ++i) {
+    const wire::ClientRequest* part = wire::request_part(batch->Get(i));
+    if (part == nullptr || part->batch() != nullptr) {
+      bad = "batch part " + std::to_string(i) +
+            " is missing, not 8-byte aligned, fails the FlatBuffers verifier or is itself a batch";
+    }
+    parts.push_back(part);
+  }
+  if (!bad.empty()) {
+    return reply_error(ReplyTo{client, 0, true}, static_cast<int>(ClientErrorKind::Malformed), bad,
+                       out);
+  }
+  for (const wire::ClientRequest* part : parts) {
+    on_request(*part, client, true, now_us, wall_ms, out);
+  }
+}
+
+void Core::on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,
+                      std::uint64_t now_us, std::int64_t wall_ms, Outbox* out) {
+  using wire::ClientErrorKind;
+  if (request.ping() != nullptr) {
     flatbuffers::FlatBufferBuilder fbb(64);
     wire::ClientReplyBuilder b(fbb);
-    b.add_tag(request->ping()->tag());
+    b.add_tag(request.ping()->tag());
     b.add_pong(true);
     fbb.Finish(b.Finish());
-    out->to_clients.push_back({client, bytes_of(fbb), 0});
+    out->to_clients.push_back({client, bytes_of(fbb), 0, batchable});
     return;
   }
-  const wire::SubmitRequest* submit = request->submit();
+  const wire::SubmitRequest* submit = request.submit();
   if (submit == nullptr || submit->tx() == nullptr) {
-    return reply_error(client, 0, static_cast<int>(ClientErrorKind::Malformed),
+    return reply_error(ReplyTo{client, 0, batchable}, static_cast<int>(ClientErrorKind::Malformed),
                        "request carries neither a transaction nor a ping", out);
   }
-  const std::uint64_t tag = submit->tag();
+  const ReplyTo to{client, submit->tag(), batchable};
   // Refused before sequencing, so the client may retry it (a 91 would be a
   // decision), and before the transaction is even read, so a refusal costs
   // next to nothing under a flood. Hence a repeated id (or an invalid one)
@@ -140,7 +170,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
       voter_.undecided_count() >= limit || slowest_voting_lag() >= lag_limit ||
       voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
-    return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
+    return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(slowest_voting_lag()) + " behind (limit " +
@@ -150,14 +180,14 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   Transaction tx = wire::read_transaction(submit->tx());
   if (!tx.id || !is_valid_transaction_id(*tx.id)) {
     return reply_error(
-        client, tag, static_cast<int>(ClientErrorKind::InvalidId),
+        to, static_cast<int>(ClientErrorKind::InvalidId),
         tx.id ? "id must be 1..64 characters of [A-Za-z0-9._:-]" : "id is missing or not a string",
         out);
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const Digest digest = wire::transaction_digest(tx);
   if (recovering() && sequencer_.lookup(*tx.id, digest).kind == sequencer::Admission::Kind::kNew) {
-    return reply_error(client, tag, static_cast<int>(ClientErrorKind::Overloaded),
+    return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "recovering: " + std::to_string(replay_sent_seq()) + " of " +
                            std::to_string(recovered_seq_) +
                            " journalled transactions replayed to the replicas; retry later",
@@ -167,14 +197,14 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:
       return reply_error(
-          client, tag, static_cast<int>(ClientErrorKind::IdReused),
+          to, static_cast<int>(ClientErrorKind::IdReused),
           "id " + *tx.id + " was already sequenced with different content; not sequenced", out);
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
       if (answers_[a.seq - 1].decided()) {
-        return reply_repeated(client, tag, a.seq, *tx.id, a.ts_ms, out);
+        return reply_repeated(to, a.seq, *tx.id, a.ts_ms, out);
       }
-      waiters_[a.seq].push_back({client, tag, true});
+      waiters_[a.seq].push_back({client, to.tag, batchable, true});
       return;
     case sequencer::Admission::Kind::kNew:
       break;
@@ -183,7 +213,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
   journal_.push_back({a.ts_ms, std::move(tx), now_us});
   answers_.emplace_back();
   ++counters_.sequenced;
-  waiters_[a.seq].push_back({client, tag, false});
+  waiters_[a.seq].push_back({client, to.tag, batchable, false});
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
   voter_.open(a.seq, now_us, config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask(),
               &voter_out_);
@@ -323,39 +353,38 @@ void Core::roll_rate_window(std::uint64_t now_us) {
   rate_bucket_ = bucket;
 }
 
-void Core::reply_error(const std::string& client, std::uint64_t tag, int kind,
-                       const std::string& message, Outbox* out) {
+void Core::reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out) {
   ++counters_.client_errors;
   flatbuffers::FlatBufferBuilder fbb(256);
   const auto text = fbb.CreateString(message);
   wire::ClientReplyBuilder b(fbb);
-  b.add_tag(tag);
+  b.add_tag(to.tag);
   b.add_error_kind(static_cast<wire::ClientErrorKind>(kind));
   b.add_error(text);
   fbb.Finish(b.Finish());
-  out->to_clients.push_back({client, bytes_of(fbb), 0});
+  out->to_clients.push_back({to.client, bytes_of(fbb), 0, to.batchable});
 }
 
-void Core::reply_repeated(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                          const std::string& id, std::int64_t ts_ms, Outbox* out) {
+void Core::reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
+                          std::int64_t ts_ms, Outbox* out) {
   std::vector<std::uint8_t> certificate;
   if (answers_[seq - 1].certified) {
     if (Status s = config_.archive->certificate(seq, &certificate); !s.is_ok()) {
       log::error("seq " + std::to_string(seq) +
                  ": the certificate of its answer cannot be read back: " + s.to_string());
-      return reply_error(client, tag, static_cast<int>(wire::ClientErrorKind::Unavailable),
+      return reply_error(to, static_cast<int>(wire::ClientErrorKind::Unavailable),
                          "id " + id + " was decided (seq " + std::to_string(seq) +
                              ") but its certificate cannot be read back now (" + s.message() +
                              "); retry later",
                          out);
     }
   }
-  reply_decision(client, tag, seq, id, ts_ms, certificate, /*replayed=*/true, out);
+  reply_decision(to, seq, id, ts_ms, certificate, /*replayed=*/true, out);
 }
 
-void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                          const std::string& id, std::int64_t ts_ms,
-                          std::span<const std::uint8_t> certificate, bool replayed, Outbox* out) {
+void Core::reply_decision(const ReplyTo& to, std::uint64_t seq, const std::string& id,
+                          std::int64_t ts_ms, std::span<const std::uint8_t> certificate,
+                          bool replayed, Outbox* out) {
   const Answer& answer = answers_[seq - 1];
   flatbuffers::FlatBufferBuilder fbb(512 + certificate.size());
   const auto decision = wire::CreateDecision(
@@ -363,10 +392,10 @@ void Core::reply_decision(const std::string& client, std::uint64_t tag, std::uin
       fbb.CreateString(names_of(answer.agree)), fbb.CreateString(names_of(answer.divergent)),
       replayed, fbb.CreateVector(certificate.data(), certificate.size()));
   wire::ClientReplyBuilder b(fbb);
-  b.add_tag(tag);
+  b.add_tag(to.tag);
   b.add_decision(decision);
   fbb.Finish(b.Finish());
-  out->to_clients.push_back({client, bytes_of(fbb), seq});
+  out->to_clients.push_back({to.client, bytes_of(fbb), seq, to.batchable});
 }
 
 // ---- replicas ---------------------------------------------------------------
@@ -810,7 +839,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     if (certified) config_.archive->put_certificate(d.seq, certificate);
     if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
       for (const Waiter& w : it->second) {
-        reply_decision(w.client, w.tag, d.seq, *e.tx.id, e.ts_ms, certificate, w.replayed, out);
+        reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, certificate,
+                       w.replayed, out);
       }
       waiters_.erase(it);
     }

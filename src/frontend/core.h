@@ -26,6 +26,7 @@
 #include "voter/voter.h"
 
 namespace triad::wire {
+struct ClientRequest;
 struct Verdict;
 struct Snapshot;
 }  // namespace triad::wire
@@ -40,6 +41,9 @@ struct Outbox {
     // The seq a decision answers: it is sent once the journal holds that seq
     // durably (ReplyGate); 0 for errors and pongs.
     std::uint64_t seq = 0;
+    // The client sends batches, so this reply may leave in one with others
+    // to the same client (schemas/client.fbs).
+    bool batchable = false;
   };
   struct ToReplica {
     int replica;
@@ -131,7 +135,8 @@ class Core {
   // there is no archive.
   static Status create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out);
 
-  // One frame from a client. `wall_ms` is the clock for sequenced time.
+  // One frame from a client: one request or a batch of them, each handled
+  // (and answered) on its own. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                          std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
   // After each drain of the client socket: `read` requests, and whether it
@@ -251,9 +256,16 @@ class Core {
     Transaction tx;
     std::uint64_t sequenced_us;  // monotonic, for the decision latency
   };
+  // Where a request's reply goes.
+  struct ReplyTo {
+    const std::string& client;  // ZeroMQ routing id
+    std::uint64_t tag;
+    bool batchable;  // the request came in a batch
+  };
   struct Waiter {
     std::string client;
     std::uint64_t tag;
+    bool batchable;
     bool replayed;
   };
   // The answer given for a seq, kept to answer a repeated id identically:
@@ -269,14 +281,16 @@ class Core {
 
   const JournalEntry& entry(std::uint64_t seq) const;
   JournalEntry& entry(std::uint64_t seq);
-  void reply_error(const std::string& client, std::uint64_t tag, int kind,
-                   const std::string& message, Outbox* out);
+  // One request of a client frame (a batch's part or the frame itself).
+  void on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,
+                  std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
+  void reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out);
   // A repeated id whose seq is decided: its answer again, certificate and all.
-  void reply_repeated(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                      const std::string& id, std::int64_t ts_ms, Outbox* out);
-  void reply_decision(const std::string& client, std::uint64_t tag, std::uint64_t seq,
-                      const std::string& id, std::int64_t ts_ms,
-                      std::span<const std::uint8_t> certificate, bool replayed, Outbox* out);
+  void reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
+                      std::int64_t ts_ms, Outbox* out);
+  void reply_decision(const ReplyTo& to, std::uint64_t seq, const std::string& id,
+                      std::int64_t ts_ms, std::span<const std::uint8_t> certificate, bool replayed,
+                      Outbox* out);
   // Sends replica `replica` the entries from..to, the first
   // Config::max_resend_entries of them now and the rest by continue_resend.
   void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);

@@ -300,21 +300,23 @@ class FrontEnd {
   // Sends the held replies whose seqs are durable (all of them up to
   // `durable`).
   void release_replies(std::uint64_t durable) {
-    replies_.release(durable, [this](const Outbox::ToClient& m) {
-      // A client that went away, or lets kClientReplyHwm replies pile up, is
-      // not an error of ours; the answer is dropped and counted.
-      bool sent = false;
-      try {
-        sent = clients_.send(zmq::buffer(m.client),
-                             zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
-               clients_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait);
-      } catch (const zmq::error_t&) {  // EHOSTUNREACH: gone
-      }
-      if (!sent && replies_dropped_++ % 10'000 == 0) {
-        log::warn("reply to a client dropped (gone, or not reading); " +
-                  std::to_string(replies_dropped_) + " so far");
-      }
-    });
+    replies_.release(
+        durable, [this](const std::string& client, std::span<const std::uint8_t> frame) {
+          // A client that went away, or lets kClientReplyHwm replies pile up, is
+          // not an error of ours; the answer is dropped and counted.
+          bool sent = false;
+          try {
+            sent = clients_.send(zmq::buffer(client),
+                                 zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+                   clients_.send(zmq::const_buffer(frame.data(), frame.size()),
+                                 zmq::send_flags::dontwait);
+          } catch (const zmq::error_t&) {  // EHOSTUNREACH: gone
+          }
+          if (!sent && replies_dropped_++ % 10'000 == 0) {
+            log::warn("reply to a client dropped (gone, or not reading); " +
+                      std::to_string(replies_dropped_) + " so far");
+          }
+        });
   }
 
   // Every seq up to here may be answered: synced by the background thread

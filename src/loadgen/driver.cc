@@ -44,6 +44,26 @@ bool wait_readable(zmq::socket_t& socket, int fd, std::int64_t deadline_ns) {
   }
 }
 
+// A batch frame stays under the front end's limit for one frame; each part
+// costs its bytes, up to 7 of alignment and a table around it.
+constexpr std::size_t kMaxBatchBytes = wire::kMaxClientMessageBytes - 1024;
+constexpr std::size_t kPartOverheadBytes = 24;
+
+// Sends `parts` (encoded requests) in one frame: alone as they are, or as a
+// batch; then empties it.
+void send_parts(zmq::socket_t& socket, std::vector<std::span<const std::uint8_t>>* parts,
+                std::uint64_t* frames_sent) {
+  if (!parts->empty()) ++*frames_sent;
+  if (parts->size() == 1) {
+    socket.send(zmq::const_buffer(parts->front().data(), parts->front().size()),
+                zmq::send_flags::none);
+  } else if (parts->size() > 1) {
+    const std::vector<std::uint8_t> batch = wire::encode_request_batch(*parts);
+    socket.send(zmq::const_buffer(batch.data(), batch.size()), zmq::send_flags::none);
+  }
+  parts->clear();
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> encode_submit(std::uint64_t tag, const Transaction& tx) {
@@ -120,6 +140,9 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   std::uint64_t outstanding = 0;
   std::uint64_t next = 0;
   std::int64_t grace_deadline = 0;
+  const auto batch_window_ns = static_cast<std::int64_t>(options.batch_window_us) * 1000;
+  std::int64_t next_batch_ns = 0;
+  std::vector<std::span<const std::uint8_t>> parts;
 
   while (true) {
     if (options.stop != nullptr && *options.stop != 0) {
@@ -127,17 +150,29 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
       break;
     }
     std::int64_t now = now_ns();
-    while (next < n && scheduled(next) <= now) {
-      const auto& f = frames[next];
-      socket.send(zmq::const_buffer(f.data(), f.size()), zmq::send_flags::none);
-      r.max_send_lag_ns =
-          std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
-      ++next;
-      ++outstanding;
-      if (next == n) grace_deadline = now + std::int64_t{options.grace_ms} * 1'000'000;
+    if (next < n && scheduled(next) <= now && now >= next_batch_ns) {
+      // Everything due now, in frames of at most kMaxBatchBytes (one frame a
+      // request without a batch window).
+      std::size_t batch_bytes = 0;
+      while (next < n && scheduled(next) <= now) {
+        const auto& f = frames[next];
+        if (batch_window_ns == 0 || batch_bytes + f.size() + kPartOverheadBytes > kMaxBatchBytes) {
+          send_parts(socket, &parts, &r.frames_sent);
+          batch_bytes = 0;
+        }
+        parts.emplace_back(f);
+        batch_bytes += f.size() + kPartOverheadBytes;
+        r.max_send_lag_ns =
+            std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
+        ++next;
+        ++outstanding;
+        if (next == n) grace_deadline = now + std::int64_t{options.grace_ms} * 1'000'000;
+      }
+      send_parts(socket, &parts, &r.frames_sent);
+      next_batch_ns = now + batch_window_ns;
     }
     if (next == n && (outstanding == 0 || now >= grace_deadline)) break;
-    const std::int64_t wake = next < n ? scheduled(next) : grace_deadline;
+    const std::int64_t wake = next < n ? std::max(scheduled(next), next_batch_ns) : grace_deadline;
     if (!wait_readable(socket, fd, std::min(wake, now + 100'000'000))) continue;
     // Drain everything that has arrived.
     while (true) {
@@ -145,28 +180,30 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
       if (!socket.recv(msg, zmq::recv_flags::dontwait)) break;
       const std::int64_t received = now_ns();
       const wire::AlignedFrame frame(msg.data(), msg.size());
-      const wire::ClientReply* reply = nullptr;
-      if (!wire::verify_client_reply(frame.bytes(), &reply).is_ok() || reply->pong()) continue;
-      const std::uint64_t tag = reply->tag();
-      if (tag == 0 || tag > next || answered[tag - 1] != 0) continue;
-      const std::uint64_t i = tag - 1;
-      answered[i] = 1;
-      --outstanding;
-      if (i < warmup_n) continue;
-      ++r.answered;
-      last_measured_reply = std::max(last_measured_reply, received);
-      const auto latency_ns =
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, received - scheduled(i)));
-      r.latency.record(latency_ns);
-      if (reply->error_kind() != wire::ClientErrorKind::None || reply->decision() == nullptr) {
-        ++r.errors;
-        r.error_latency.record(latency_ns);
-        continue;
-      }
-      const std::string code(wire::as_view(reply->decision()->code()));
-      ++r.codes[code];
-      if (code == "91" || code == "96") ++r.fail_safe;
-      if (!wire::as_view(reply->decision()->divergent()).empty()) ++r.divergences;
+      const wire::ClientReply* frame_reply = nullptr;
+      if (!wire::verify_client_reply(frame.bytes(), &frame_reply).is_ok()) continue;
+      wire::for_each_reply(*frame_reply, [&](const wire::ClientReply& reply) {
+        const std::uint64_t tag = reply.tag();
+        if (reply.pong() || tag == 0 || tag > next || answered[tag - 1] != 0) return;
+        const std::uint64_t i = tag - 1;
+        answered[i] = 1;
+        --outstanding;
+        if (i < warmup_n) return;
+        ++r.answered;
+        last_measured_reply = std::max(last_measured_reply, received);
+        const auto latency_ns =
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, received - scheduled(i)));
+        r.latency.record(latency_ns);
+        if (reply.error_kind() != wire::ClientErrorKind::None || reply.decision() == nullptr) {
+          ++r.errors;
+          r.error_latency.record(latency_ns);
+          return;
+        }
+        const std::string_view code = wire::as_view(reply.decision()->code());
+        ++r.codes[std::string(code)];
+        if (code == "91" || code == "96") ++r.fail_safe;
+        if (!wire::as_view(reply.decision()->divergent()).empty()) ++r.divergences;
+      });
     }
   }
   r.sent = next;
@@ -186,6 +223,7 @@ void merge_run(const RunResult& from, RunResult* into) {
   r.divergences += from.divergences;
   r.errors += from.errors;
   r.max_send_lag_ns = std::max(r.max_send_lag_ns, from.max_send_lag_ns);
+  r.frames_sent += from.frames_sent;
   r.measured_window_s += from.measured_window_s;
   for (const auto& [code, n] : from.codes) r.codes[code] += n;
   r.latency.merge(from.latency);

@@ -28,6 +28,12 @@ struct RunOptions {
   double warmup_s = 2;     // sent first, at the same rate, not measured
   int grace_ms = 3000;     // wait for late replies after the last send
   int connect_timeout_ms = 10'000;
+  // 0: each request goes out alone, at its scheduled time. Otherwise the
+  // requests due go out together in one batch frame (schemas/client.fbs), at
+  // most one batch per this many µs: what a switch front end does to cut the
+  // per-message cost. Latency still counts from each request's own
+  // scheduled time, so the wait for the batch is measured.
+  std::uint64_t batch_window_us = 0;
   // The front end's CURVE key and the driver's own pair; none: plain TCP.
   transport::CurveClient curve;
   // Set (by a signal handler) to stop the run early; may be null.
@@ -44,6 +50,7 @@ struct RunResult {
   std::uint64_t divergences = 0;      // decisions naming a divergent replica
   std::uint64_t errors = 0;           // refused by the front end (overloaded, id reused, ...)
   std::uint64_t max_send_lag_ns = 0;  // worst actual-minus-scheduled send time
+  std::uint64_t frames_sent = 0;      // messages the requests went in (batches count once)
   double measured_window_s = 0;       // measured start to last measured reply
   std::map<std::string, std::uint64_t> codes;  // measured decisions per response code
   Histogram latency;                           // measured requests only, ns

@@ -38,9 +38,13 @@ bool recv_dontwait(zmq::socket_t& s, zmq::message_t& msg) {
   }
 }
 
+// Replies per batch frame, within the client's limit for one frame.
+constexpr std::size_t kRepliesPerBatch = wire::kMaxReplyBatchBytes / (kEchoReplyBytes + 256);
+
 struct Pending {
   zmq::message_t client;
-  std::uint64_t tag = 0;
+  std::vector<std::uint64_t> tags;  // one request, or a batch's parts
+  bool batch = false;
   int replies = 0;
 };
 
@@ -196,11 +200,23 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
         send_reply(client);
         continue;
       }
-      if (req->submit() == nullptr) continue;
+      // A batch goes to the echo processes as it came, like TMR's front end
+      // sends them its entries in one message; its reply is one frame too.
+      std::vector<std::uint64_t> tags;
+      if (req->submit() != nullptr) {
+        tags.push_back(req->submit()->tag());
+      } else if (req->batch() != nullptr) {
+        for (const wire::RequestPart* part : *req->batch()) {
+          const wire::ClientRequest* r = wire::request_part(part);
+          if (r != nullptr && r->submit() != nullptr) tags.push_back(r->submit()->tag());
+        }
+      }
+      if (tags.empty()) continue;
       const std::uint64_t key = next_key++;
       Pending& p = pending[key];
       p.client = std::move(client);
-      p.tag = req->submit()->tag();
+      p.tags = std::move(tags);
+      p.batch = req->batch() != nullptr;
       for (auto& id : ids) {
         zmq::message_t rid(id.data(), id.size());
         replicas.send(rid, zmq::send_flags::sndmore);
@@ -221,14 +237,30 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
       if (it == pending.end()) continue;
       Pending& p = it->second;
       if (++p.replies == 2) {
-        fbb.Clear();
-        const auto d =
-            wire::CreateDecisionDirect(fbb, "echo", key, 0, "00", "ab", "", false, &dummy_cert);
-        wire::ClientReplyBuilder b(fbb);
-        b.add_tag(p.tag);
-        b.add_decision(d);
-        fbb.Finish(b.Finish());
-        send_reply(p.client);
+        std::vector<std::vector<std::uint8_t>> replies;
+        for (const std::uint64_t tag : p.tags) {
+          fbb.Clear();
+          const auto d =
+              wire::CreateDecisionDirect(fbb, "echo", key, 0, "00", "ab", "", false, &dummy_cert);
+          wire::ClientReplyBuilder b(fbb);
+          b.add_tag(tag);
+          b.add_decision(d);
+          fbb.Finish(b.Finish());
+          if (!p.batch) break;
+          replies.emplace_back(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+        }
+        if (!p.batch) {
+          send_reply(p.client);
+        } else {
+          const std::vector<std::span<const std::uint8_t>> parts(replies.begin(), replies.end());
+          for (std::size_t i = 0; i < parts.size(); i += kRepliesPerBatch) {
+            const std::vector<std::uint8_t> frame = wire::encode_reply_batch(
+                std::span(parts).subspan(i, std::min(kRepliesPerBatch, parts.size() - i)));
+            clients.send(zmq::const_buffer(p.client.data(), p.client.size()),
+                         zmq::send_flags::sndmore);
+            clients.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::none);
+          }
+        }
       }
       if (p.replies == 3) pending.erase(it);
     }

@@ -11,6 +11,20 @@
 namespace triad::wire {
 namespace {
 
+// Depth and table limits keep a hostile buffer from costing much to check.
+// A batch's parts (nested buffers) are not checked here but where they are
+// read (request_part, reply_part): each must first be found 8-byte aligned,
+// since the verifier reads scalars in place.
+template <class T>
+bool verifies(std::span<const std::uint8_t> bytes) {
+  flatbuffers::Verifier::Options options;
+  options.max_depth = 16;
+  options.max_tables = 200000;
+  options.check_nested_flatbuffers = false;
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
+  return verifier.VerifyBuffer<T>(nullptr);
+}
+
 template <typename T>
 Status verify_table(std::span<const std::uint8_t> bytes, std::size_t max_bytes, const char* what,
                     const T** out) {
@@ -23,10 +37,7 @@ Status verify_table(std::span<const std::uint8_t> bytes, std::size_t max_bytes, 
     return Status::corruption(std::string(what) + " of " + std::to_string(bytes.size()) +
                               " bytes is too short");
   }
-  // Depth and table limits keep a hostile buffer from costing much to check.
-  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), /*max_depth=*/16,
-                                 /*max_tables=*/200000);
-  if (!verifier.VerifyBuffer<T>(nullptr)) {
+  if (!verifies<T>(bytes)) {
     return Status::corruption(std::string(what) + " failed the FlatBuffers verifier");
   }
   *out = flatbuffers::GetRoot<T>(bytes.data());
@@ -114,7 +125,63 @@ Status verify_client_request(std::span<const std::uint8_t> bytes, const ClientRe
   return verify_table(bytes, kMaxClientMessageBytes, "client request", out);
 }
 Status verify_client_reply(std::span<const std::uint8_t> bytes, const ClientReply** out) {
-  return verify_table(bytes, kMaxCertificateBytes + kMaxClientMessageBytes, "client reply", out);
+  return verify_table(bytes, kMaxClientReplyBytes, "client reply", out);
+}
+
+namespace {
+
+template <class Part, class Frame, class MakePart, class AddBatch>
+std::vector<std::uint8_t> encode_batch(std::span<const std::span<const std::uint8_t>> parts,
+                                       MakePart make_part, AddBatch add_batch) {
+  std::size_t total = 64;
+  for (const auto& p : parts) total += p.size() + 16;
+  flatbuffers::FlatBufferBuilder fbb(total);
+  std::vector<flatbuffers::Offset<Part>> offsets;
+  offsets.reserve(parts.size());
+  for (const auto& p : parts) {
+    // FlatBuffers reads scalars in place: a part must start as aligned as a
+    // buffer of its own.
+    fbb.ForceVectorAlignment(p.size(), 1, alignof(std::uint64_t));
+    offsets.push_back(make_part(fbb, fbb.CreateVector(p.data(), p.size())));
+  }
+  const auto vec = fbb.CreateVector(offsets);
+  typename Frame::Builder b(fbb);
+  add_batch(b, vec);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+template <class T>
+const T* nested_part(const flatbuffers::Vector<std::uint8_t>* bytes) {
+  if (bytes == nullptr || bytes->size() < sizeof(flatbuffers::uoffset_t) ||
+      reinterpret_cast<std::uintptr_t>(bytes->data()) % alignof(std::uint64_t) != 0 ||
+      !verifies<T>({bytes->data(), bytes->size()})) {
+    return nullptr;
+  }
+  return flatbuffers::GetRoot<T>(bytes->data());
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_request_batch(
+    std::span<const std::span<const std::uint8_t>> parts) {
+  return encode_batch<RequestPart, ClientRequest>(
+      parts, [](auto& fbb, auto bytes) { return CreateRequestPart(fbb, bytes); },
+      [](ClientRequestBuilder& b, auto vec) { b.add_batch(vec); });
+}
+
+std::vector<std::uint8_t> encode_reply_batch(std::span<const std::span<const std::uint8_t>> parts) {
+  return encode_batch<ReplyPart, ClientReply>(
+      parts, [](auto& fbb, auto bytes) { return CreateReplyPart(fbb, bytes); },
+      [](ClientReplyBuilder& b, auto vec) { b.add_batch(vec); });
+}
+
+const ClientRequest* request_part(const RequestPart* part) {
+  return part == nullptr ? nullptr : nested_part<ClientRequest>(part->request());
+}
+
+const ClientReply* reply_part(const ReplyPart* part) {
+  return part == nullptr ? nullptr : nested_part<ClientReply>(part->reply());
 }
 Status verify_to_replica(std::span<const std::uint8_t> bytes, const ToReplica** out) {
   return verify_table(bytes, kMaxReplicaMessageBytes, "replica batch", out);

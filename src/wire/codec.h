@@ -31,6 +31,11 @@ inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
 // loopback between processes the front end started.
 inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
+// A reply frame: one decision with its certificate, or a batch of them
+// (kMaxReplyBatchBytes of parts, then a new frame).
+inline constexpr std::size_t kMaxClientReplyBytes = 512 * 1024;
+inline constexpr std::size_t kMaxReplyBatchBytes = 256 * 1024;
+static_assert(kMaxCertificateBytes + kMaxClientMessageBytes < kMaxReplyBatchBytes);
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
@@ -57,6 +62,34 @@ Status verify_client_reply(std::span<const std::uint8_t> bytes, const ClientRepl
 Status verify_to_replica(std::span<const std::uint8_t> bytes, const ToReplica** out);
 Status verify_from_replica(std::span<const std::uint8_t> bytes, const FromReplica** out);
 Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Certificate** out);
+
+// Batches (schemas/client.fbs): a frame whose parts are whole, finished
+// ClientRequest (or ClientReply) buffers, copied in 8-byte aligned.
+std::vector<std::uint8_t> encode_request_batch(
+    std::span<const std::span<const std::uint8_t>> parts);
+std::vector<std::uint8_t> encode_reply_batch(std::span<const std::span<const std::uint8_t>> parts);
+// A part of a verified frame, checked here as a buffer of its own (the
+// frame's verifier leaves parts alone); nullptr when it is missing, not
+// 8-byte aligned in the frame (only a hand-made frame does that) or fails
+// the verifier. Read parts only through these.
+const ClientRequest* request_part(const RequestPart* part);
+const ClientReply* reply_part(const ReplyPart* part);
+
+// Calls `f(const ClientReply&)` for a verified reply frame's one reply, or
+// for each part of a batch, in order; false when a part is unusable.
+template <class F>
+bool for_each_reply(const ClientReply& frame, F&& f) {
+  if (frame.batch() == nullptr) {
+    f(frame);
+    return true;
+  }
+  for (const ReplyPart* part : *frame.batch()) {
+    const ClientReply* reply = reply_part(part);
+    if (reply == nullptr || reply->batch() != nullptr) return false;
+    f(*reply);
+  }
+  return true;
+}
 
 flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilder& fbb,
                                                    const triad::Transaction& tx);

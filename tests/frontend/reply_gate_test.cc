@@ -16,8 +16,9 @@ Outbox::ToClient reply(const std::string& client, std::uint64_t seq) {
 
 std::vector<std::string> release(ReplyGate& gate, std::uint64_t durable_seq) {
   std::vector<std::string> sent;
-  gate.release(durable_seq, [&](const Outbox::ToClient& m) {
-    sent.push_back(m.client + ":" + std::to_string(m.seq));
+  gate.release(durable_seq, [&](const std::string& client, std::span<const std::uint8_t> frame) {
+    EXPECT_EQ(frame.size(), 1u);
+    sent.push_back(client + ":" + std::to_string(frame[0]));
   });
   return sent;
 }

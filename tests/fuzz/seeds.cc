@@ -174,6 +174,13 @@ void generate(Corpus* corpus) {
   Transaction bad = w.traffic[4];
   bad.id = "not an id!";
   cluster.client(submit(102, bad));
+  // A batch: two new transactions, the first one's id again and a ping.
+  {
+    const std::vector<Bytes> parts = {submit(103, w.traffic[14]), submit(104, w.traffic[15]),
+                                      submit(105, w.traffic[0]), ping(106)};
+    const std::vector<std::span<const std::uint8_t>> spans(parts.begin(), parts.end());
+    cluster.client(wire::encode_request_batch(spans));
+  }
   // Replica c's state goes bad: it diverges at once and is repaired from a
   // healthy replica's snapshot while traffic goes on.
   cluster.to_node(2, inject("corrupt-state:0"));
@@ -196,6 +203,14 @@ void generate(Corpus* corpus) {
   odd.set_malformed(Field::kTs);
   odd.pan = "";
   corpus->add("client_request", "malformed-fields", submit(2, odd));
+  {
+    const std::vector<Bytes> parts = {submit(3, w.traffic[1]), ping(8)};
+    const std::vector<std::span<const std::uint8_t>> spans(parts.begin(), parts.end());
+    corpus->add("client_request", "batch", wire::encode_request_batch(spans));
+    const std::vector<std::span<const std::uint8_t>> replies(cluster.replies.begin(),
+                                                             cluster.replies.begin() + 3);
+    corpus->add("client_reply", "batch", wire::encode_reply_batch(replies));
+  }
 
   // Certificates: those the run's decisions carried (with and without a
   // checkpoint digest).

@@ -33,6 +33,7 @@ TEST(BenchProcessTest, ShortRunAgainstRealClusterPrintsJson) {
   EXPECT_EQ(c["answered"].get<std::uint64_t>(), 400u);
   EXPECT_EQ(c["unanswered"].get<std::uint64_t>(), 0u);
   EXPECT_EQ(c["sent"].get<std::uint64_t>(), 600u);
+  EXPECT_EQ(c["frames_sent"].get<std::uint64_t>(), 600u);  // no batch window: one each
   for (const char* p : {"p50", "p90", "p99", "p99.9", "p99.99", "max"}) {
     ASSERT_TRUE(c["latency_us"].contains(p)) << p;
     EXPECT_GT(c["latency_us"][p].get<double>(), 0.0) << p;
@@ -43,6 +44,35 @@ TEST(BenchProcessTest, ShortRunAgainstRealClusterPrintsJson) {
   EXPECT_TRUE(c.contains("fail_safe"));
   EXPECT_TRUE(c.contains("divergences"));
   // Everything it started has stopped.
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+// With a batch window the requests due go out together, in every
+// configuration (the floor's echo front end answers a batch in one frame too),
+// and each is still answered on its own.
+TEST(BenchProcessTest, ABatchWindowSendsRequestsTogetherAndEachIsAnswered) {
+  TempDir tmp;
+  std::string out;
+  const int status =
+      run({bin("triad"), "bench", "--compare", "--rate", "1000", "--duration", "1", "--warmup",
+           "0.5", "--batch-window-us", "20000", "--json", "--dir", tmp.file("bench")},
+          &out, "", 110'000);
+  ASSERT_EQ(status, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["batch_window_us"], 20000);
+  ASSERT_EQ(j["configurations"].size(), 5u);
+  for (const auto& c : j["configurations"]) {
+    SCOPED_TRACE(c["configuration"].get<std::string>());
+    EXPECT_EQ(c["sent"].get<std::uint64_t>(), 1500u);
+    // 20 ms at 1,000/s: about 20 requests a frame.
+    EXPECT_LT(c["frames_sent"].get<std::uint64_t>(), 1500u / 5);
+    EXPECT_EQ(c["answered"].get<std::uint64_t>(), 1000u);
+    EXPECT_EQ(c["unanswered"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(c["errors"].get<std::uint64_t>(), 0u);
+    std::uint64_t decided = 0;
+    for (const auto& [code, n] : c["codes"].items()) decided += n.get<std::uint64_t>();
+    EXPECT_EQ(decided, 1000u);
+  }
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 

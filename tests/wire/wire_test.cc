@@ -664,8 +664,8 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = {
       {"client request", wire::kMaxClientMessageBytes, client_request_buffer,
        checker(&wire::verify_client_request, &walk_client_request)},
-      {"client reply", wire::kMaxCertificateBytes + wire::kMaxClientMessageBytes,
-       client_reply_buffer, checker(&wire::verify_client_reply, &walk_client_reply)},
+      {"client reply", wire::kMaxClientReplyBytes, client_reply_buffer,
+       checker(&wire::verify_client_reply, &walk_client_reply)},
       {"replica batch", wire::kMaxReplicaMessageBytes, [] { return to_replica_buffer(); },
        checker(&wire::verify_to_replica, &walk_to_replica)},
       {"replica message", wire::kMaxReplicaMessageBytes, from_replica_buffer,
@@ -725,6 +725,128 @@ TEST(Verify, RefusesBuffersOverTheSizeLimitNamingIt) {
     EXPECT_NE(over.message().find(std::to_string(e.limit)), std::string::npos) << over.message();
     EXPECT_NE(over.message().find(e.name), std::string::npos) << over.message();
   }
+}
+
+Bytes ping_request(std::uint64_t tag, std::size_t padding) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto p = wire::CreatePingRequest(fbb, tag);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_ping(p);
+  fbb.Finish(b.Finish());
+  Bytes bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  for (std::size_t i = 0; i < padding; ++i) bytes.push_back(0);  // trailing: still valid
+  return bytes;
+}
+
+Bytes pong_reply(std::uint64_t tag) {
+  flatbuffers::FlatBufferBuilder fbb;
+  wire::ClientReplyBuilder b(fbb);
+  b.add_tag(tag);
+  b.add_pong(true);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+// Parts of odd sizes still land 8-byte aligned, each a buffer of its own.
+TEST(ClientBatches, RequestPartsComeBackWholeAndAligned) {
+  const std::vector<Bytes> requests = {ping_request(1, 3), ping_request(2, 0), ping_request(3, 5)};
+  const std::vector<std::span<const std::uint8_t>> parts(requests.begin(), requests.end());
+  const Bytes frame = wire::encode_request_batch(parts);
+  const wire::ClientRequest* r = nullptr;
+  ASSERT_TRUE(wire::verify_client_request(frame, &r).is_ok());
+  ASSERT_NE(r->batch(), nullptr);
+  ASSERT_EQ(r->batch()->size(), 3u);
+  for (flatbuffers::uoffset_t i = 0; i < 3; ++i) {
+    const wire::ClientRequest* part = wire::request_part(r->batch()->Get(i));
+    ASSERT_NE(part, nullptr) << i;
+    const auto* bytes = r->batch()->Get(i)->request()->data();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(bytes) % alignof(std::uint64_t), 0u);
+    ASSERT_NE(part->ping(), nullptr);
+    EXPECT_EQ(part->ping()->tag(), std::uint64_t{i} + 1);
+  }
+}
+
+TEST(ClientBatches, EveryReplyOfABatchIsVisitedInOrderAndABatchOfBatchesIsRefused) {
+  std::vector<std::uint64_t> tags;
+  const auto collect = [&](const wire::ClientReply& r) { tags.push_back(r.tag()); };
+  const Bytes single = pong_reply(9);
+  const wire::ClientReply* r = nullptr;
+  ASSERT_TRUE(wire::verify_client_reply(single, &r).is_ok());
+  EXPECT_TRUE(wire::for_each_reply(*r, collect));
+  EXPECT_EQ(tags, (std::vector<std::uint64_t>{9}));
+
+  const std::vector<Bytes> replies = {pong_reply(1), pong_reply(2), pong_reply(3)};
+  const std::vector<std::span<const std::uint8_t>> parts(replies.begin(), replies.end());
+  const Bytes batch = wire::encode_reply_batch(parts);
+  ASSERT_TRUE(wire::verify_client_reply(batch, &r).is_ok());
+  tags.clear();
+  EXPECT_TRUE(wire::for_each_reply(*r, collect));
+  EXPECT_EQ(tags, (std::vector<std::uint64_t>{1, 2, 3}));
+
+  const std::vector<std::span<const std::uint8_t>> nested = {replies[0], batch};
+  const Bytes outer = wire::encode_reply_batch(nested);
+  ASSERT_TRUE(wire::verify_client_reply(outer, &r).is_ok());
+  EXPECT_FALSE(wire::for_each_reply(*r, [](const wire::ClientReply&) {}));
+}
+
+// The frame's verifier leaves parts alone; request_part refuses one that is
+// missing, empty, or not a buffer of its type.
+TEST(ClientBatches, AMissingEmptyOrBrokenPartIsRefused) {
+  const auto frame_of = [](std::optional<Bytes> part_bytes) {
+    flatbuffers::FlatBufferBuilder fbb;
+    flatbuffers::Offset<wire::RequestPart> part;
+    if (part_bytes) {
+      fbb.ForceVectorAlignment(part_bytes->size(), 1, 8);
+      part = wire::CreateRequestPart(fbb, fbb.CreateVector(*part_bytes));
+    } else {
+      part = wire::CreateRequestPart(fbb);
+    }
+    const auto vec = fbb.CreateVector(&part, 1);
+    wire::ClientRequestBuilder b(fbb);
+    b.add_batch(vec);
+    fbb.Finish(b.Finish());
+    return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  };
+  EXPECT_EQ(wire::request_part(nullptr), nullptr);
+  for (const std::optional<Bytes>& part : {std::optional<Bytes>(), std::optional<Bytes>(Bytes{}),
+                                           std::optional<Bytes>(Bytes(16, 0xff))}) {
+    SCOPED_TRACE(part ? std::to_string(part->size()) + " bytes" : "missing");
+    const Bytes frame = frame_of(part);
+    const wire::ClientRequest* r = nullptr;
+    ASSERT_TRUE(wire::verify_client_request(frame, &r).is_ok());
+    EXPECT_EQ(wire::request_part(r->batch()->Get(0)), nullptr);
+  }
+  // The same frame with a good part: found.
+  const Bytes frame = frame_of(ping_request(4, 0));
+  const wire::ClientRequest* r = nullptr;
+  ASSERT_TRUE(wire::verify_client_request(frame, &r).is_ok());
+  ASSERT_NE(wire::request_part(r->batch()->Get(0)), nullptr);
+}
+
+// A part placed without forced alignment (as a hand-made frame may be) is
+// used only where it happens to be 8-byte aligned.
+TEST(ClientBatches, AMisalignedPartIsRefused) {
+  int misaligned = 0;
+  for (std::size_t extra = 0; extra < 8; ++extra) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const Bytes request = ping_request(4, 0);
+    const auto bytes = fbb.CreateVector(request);
+    fbb.CreateVector(Bytes(extra, 0));  // shifts what comes before it
+    const auto part = wire::CreateRequestPart(fbb, bytes);
+    const auto vec = fbb.CreateVector(&part, 1);
+    wire::ClientRequestBuilder b(fbb);
+    b.add_batch(vec);
+    fbb.Finish(b.Finish());
+    const Bytes frame(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    const wire::ClientRequest* r = nullptr;
+    ASSERT_TRUE(wire::verify_client_request(frame, &r).is_ok());
+    const bool aligned = reinterpret_cast<std::uintptr_t>(r->batch()->Get(0)->request()->data()) %
+                             alignof(std::uint64_t) ==
+                         0;
+    misaligned += aligned ? 0 : 1;
+    EXPECT_EQ(wire::request_part(r->batch()->Get(0)) != nullptr, aligned) << extra;
+  }
+  EXPECT_GT(misaligned, 0);
 }
 
 TEST(Verify, RefusesARealOversizeCertificateNamingTheLimit) {

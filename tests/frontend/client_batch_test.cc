@@ -1,0 +1,192 @@
+// Batches of client requests (schemas/client.fbs), on the Core with an
+// injected clock and in the reply gate: each part is handled and answered
+// as if it had come alone, a bad part refuses the whole frame, and replies
+// to batched requests leave batched, in order.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core_driver.h"
+#include "frontend/reply_gate.h"
+
+namespace triad::frontend {
+namespace {
+
+std::vector<std::uint8_t> ping(std::uint64_t tag) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto p = wire::CreatePingRequest(fbb, tag);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_ping(p);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+std::vector<std::uint8_t> submit_of(std::uint64_t tag, const std::string& id) {
+  Transaction tx;
+  tx.id = id;
+  return loadgen::encode_submit(tag, tx);
+}
+
+std::vector<std::uint8_t> batch_of(const std::vector<std::vector<std::uint8_t>>& requests) {
+  const std::vector<std::span<const std::uint8_t>> parts(requests.begin(), requests.end());
+  return wire::encode_request_batch(parts);
+}
+
+// "tag:what" per reply: what is "pong", "error N" or "seq N" (+ "replayed").
+std::string describe(const Outbox::ToClient& m) {
+  const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+  const wire::ClientReply* r = nullptr;
+  if (!wire::verify_client_reply(frame.bytes(), &r).is_ok()) return "unverifiable";
+  std::string s = std::to_string(r->tag()) + ":";
+  if (r->pong()) return s + "pong";
+  if (r->decision() == nullptr) return s + "error " + std::to_string(int(r->error_kind()));
+  return s + "seq " + std::to_string(r->decision()->seq()) +
+         (r->decision()->replayed() ? " replayed" : "");
+}
+
+class ClientBatch : public CoreDriver {
+ protected:
+  void SetUp() override { start({}); }
+
+  // Hands `frame` to the core; the replies it gave at once.
+  std::vector<std::string> send(const std::vector<std::uint8_t>& frame, bool batchable) {
+    Outbox out;
+    core_->on_client_message("client", frame, kStartUs, 0, &out);
+    core_->flush_new_entries(&out);
+    archive_.journal(core_.get(), journal_up_to_);
+    std::vector<std::string> replies;
+    for (const auto& m : out.to_clients) {
+      EXPECT_EQ(m.batchable, batchable) << describe(m);
+      replies.push_back(describe(m));
+    }
+    return replies;
+  }
+
+  std::vector<std::string> decide(std::uint64_t from, std::uint64_t to) {
+    verdicts(0, from, to, kStartUs);
+    std::vector<std::string> replies;
+    for (const auto& m : verdicts(1, from, to, kStartUs).to_clients) {
+      EXPECT_TRUE(m.batchable) << describe(m);
+      replies.push_back(describe(m));
+    }
+    return replies;
+  }
+};
+
+TEST_F(ClientBatch, EachPartIsHandledAndAnsweredOnItsOwn) {
+  EXPECT_EQ(send(batch_of({submit_of(11, "tx-1"), ping(12), submit_of(13, "tx-2"),
+                           submit_of(14, "tx-1"),  // the same id again: answered with tx-1's
+                           submit_of(15, "bad id!")}),
+                 true),
+            (std::vector<std::string>{"12:pong", "15:error 3"}));
+  EXPECT_EQ(core_->counters().sequenced, 2u);
+  EXPECT_EQ(decide(1, 2), (std::vector<std::string>{"11:seq 1", "14:seq 1 replayed", "13:seq 2"}));
+  // Decided: a batch repeating it is answered at once, from the archive.
+  EXPECT_EQ(send(batch_of({submit_of(21, "tx-2"), submit_of(22, "tx-1")}), true),
+            (std::vector<std::string>{"21:seq 2 replayed", "22:seq 1 replayed"}));
+  EXPECT_EQ(core_->counters().sequenced, 2u);
+}
+
+TEST_F(ClientBatch, ARequestAloneGetsItsReplyAlone) {
+  EXPECT_EQ(send(ping(7), false), (std::vector<std::string>{"7:pong"}));
+  EXPECT_EQ(send(submit_of(8, "tx-1"), false), std::vector<std::string>{});
+  verdicts(0, 1, 1, kStartUs);
+  const Outbox out = verdicts(1, 1, 1, kStartUs);
+  ASSERT_EQ(out.to_clients.size(), 1u);
+  EXPECT_FALSE(out.to_clients.front().batchable);
+}
+
+TEST_F(ClientBatch, ABadPartRefusesTheWholeFrameBeforeAnyIsSequenced) {
+  const auto malformed = std::to_string(int(wire::ClientErrorKind::Malformed));
+  // A batch inside a batch.
+  EXPECT_EQ(send(batch_of({submit_of(1, "tx-1"), batch_of({submit_of(2, "tx-2")})}), true),
+            (std::vector<std::string>{"0:error " + malformed}));
+  // No parts at all.
+  EXPECT_EQ(send(batch_of({}), true), (std::vector<std::string>{"0:error " + malformed}));
+  // A request and a batch in one frame.
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto p = wire::CreatePingRequest(fbb, 5);
+    const std::vector<flatbuffers::Offset<wire::RequestPart>> none;
+    const auto parts = fbb.CreateVector(none);
+    wire::ClientRequestBuilder b(fbb);
+    b.add_ping(p);
+    b.add_batch(parts);
+    fbb.Finish(b.Finish());
+    EXPECT_EQ(send({fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()}, true),
+              (std::vector<std::string>{"0:error " + malformed}));
+  }
+  EXPECT_EQ(core_->counters().sequenced, 0u);
+}
+
+Outbox::ToClient reply_to(const std::string& client, std::uint64_t tag, bool batchable) {
+  flatbuffers::FlatBufferBuilder fbb;
+  wire::ClientReplyBuilder b(fbb);
+  b.add_tag(tag);
+  b.add_pong(true);
+  fbb.Finish(b.Finish());
+  return {client, {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()}, 0, batchable};
+}
+
+// "client:tag,tag" per frame released ("client:tag" for a lone reply).
+std::vector<std::string> release(ReplyGate& gate) {
+  std::vector<std::string> frames;
+  gate.release(UINT64_MAX, [&](const std::string& client, std::span<const std::uint8_t> bytes) {
+    const wire::AlignedFrame frame(bytes.data(), bytes.size());
+    const wire::ClientReply* r = nullptr;
+    EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &r).is_ok());
+    std::string tags;
+    EXPECT_TRUE(wire::for_each_reply(*r, [&](const wire::ClientReply& one) {
+      if (!tags.empty()) tags += ',';
+      tags += std::to_string(one.tag());
+    }));
+    frames.push_back(client + ":" + tags + (r->batch() != nullptr ? " (batch)" : ""));
+  });
+  return frames;
+}
+
+TEST(ReplyGateBatches, RepliesToBatchedRequestsLeaveBatchedPerClientInOrder) {
+  ReplyGate gate;
+  gate.hold(reply_to("x", 1, true));
+  gate.hold(reply_to("y", 2, true));
+  gate.hold(reply_to("x", 3, true));
+  gate.hold(reply_to("y", 4, true));
+  gate.hold(reply_to("z", 5, true));
+  EXPECT_EQ(release(gate), (std::vector<std::string>{"x:1,3 (batch)", "y:2,4 (batch)", "z:5"}));
+}
+
+TEST(ReplyGateBatches, AReplyToARequestAloneIsNotOvertakenAndNotBatched) {
+  ReplyGate gate;
+  gate.hold(reply_to("x", 1, true));
+  gate.hold(reply_to("x", 2, true));
+  gate.hold(reply_to("x", 3, false));
+  gate.hold(reply_to("x", 4, true));
+  EXPECT_EQ(release(gate), (std::vector<std::string>{"x:1,2 (batch)", "x:3", "x:4"}));
+}
+
+TEST(ReplyGateBatches, ABatchFrameStaysWithinItsLimit) {
+  ReplyGate gate;
+  Outbox::ToClient big = reply_to("x", 1, true);
+  big.bytes.resize(wire::kMaxReplyBatchBytes / 3 + 1);  // padding a verifier ignores
+  const std::size_t n = 7;
+  for (std::size_t i = 0; i < n; ++i) {
+    Outbox::ToClient m = big;
+    gate.hold(std::move(m));
+  }
+  std::size_t parts = 0;
+  std::size_t frames = 0;
+  gate.release(UINT64_MAX, [&](const std::string&, std::span<const std::uint8_t> bytes) {
+    ++frames;
+    EXPECT_LE(bytes.size(), wire::kMaxClientReplyBytes);
+    const wire::AlignedFrame frame(bytes.data(), bytes.size());
+    const wire::ClientReply* r = nullptr;
+    ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &r).is_ok());
+    EXPECT_TRUE(wire::for_each_reply(*r, [&](const wire::ClientReply&) { ++parts; }));
+  });
+  EXPECT_EQ(parts, n);
+  EXPECT_EQ(frames, 4u);  // 2 + 2 + 2 + 1
+}
+
+}  // namespace
+}  // namespace triad::frontend
