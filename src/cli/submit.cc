@@ -110,50 +110,12 @@ int run_submit_command(int argc, char** argv) {
       std::fputc('\n', stdout);
     }
   };
-  auto silent_since = std::chrono::steady_clock::now();
-  while (!eof || client->in_flight() > 0) {
-    while (!eof && client->in_flight() < window) {
-      std::string line;
-      if (!std::getline(in, line)) {
-        eof = true;
-        break;
-      }
-      const std::uint64_t n = next_line++;
-      Transaction tx;
-      if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) {
-        ++sum.errors;
-        ready[n] = Json{{"line", n}, {"error", s.message()}}.dump();
-        continue;
-      }
-      if (Status s = client->submit(n, tx); !s.is_ok()) {
-        std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
-        return 1;
-      }
-    }
-    flush();
-    if (client->in_flight() == 0) continue;
-    Reply reply;
-    const Status s = client->next_reply(100, &reply);
-    if (s.code() == Status::Code::kTimeout) {
-      if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
-        flush();
-        std::fprintf(stderr,
-                     "triad submit: the front end at %s stopped answering; %zu transactions "
-                     "unanswered\n",
-                     endpoint.c_str(), client->in_flight());
-        return 1;
-      }
-      continue;
-    }
-    silent_since = std::chrono::steady_clock::now();
-    if (!s.is_ok()) {
-      std::fprintf(stderr, "triad submit: %s\n", s.to_string().c_str());
-      continue;
-    }
+  // One decision or client error, as its output line.
+  auto take = [&](const Reply& reply) {
     if (!reply.status.is_ok()) {
       ++sum.errors;
       ready[reply.tag] = Json{{"line", reply.tag}, {"error", reply.status.message()}}.dump();
-      continue;
+      return;
     }
     const Decision& d = reply.decision;
     ++sum.answered;
@@ -175,6 +137,62 @@ int run_submit_command(int argc, char** argv) {
     j["replayed"] = d.replayed;
     j["cert"] = d.certificate.empty() ? Json(nullptr) : Json(crypto::base64_encode(d.certificate));
     ready[reply.tag] = j.dump();
+  };
+  auto silent_since = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> tags;
+  std::vector<Transaction> txs;
+  std::vector<Client::Submission> batch;
+  while (!eof || client->in_flight() > 0) {
+    // Refill the window; what is read now goes out as one batch.
+    tags.clear();
+    txs.clear();
+    while (!eof && client->in_flight() + txs.size() < window) {
+      std::string line;
+      if (!std::getline(in, line)) {
+        eof = true;
+        break;
+      }
+      const std::uint64_t n = next_line++;
+      Transaction tx;
+      if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) {
+        ++sum.errors;
+        ready[n] = Json{{"line", n}, {"error", s.message()}}.dump();
+        continue;
+      }
+      tags.push_back(n);
+      txs.push_back(std::move(tx));
+    }
+    batch.clear();
+    for (std::size_t i = 0; i < txs.size(); ++i) batch.push_back({tags[i], &txs[i]});
+    if (Status s = client->submit_batch(batch); !s.is_ok()) {
+      std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+      return 1;
+    }
+    flush();
+    if (client->in_flight() == 0) continue;
+    Reply reply;
+    Status s = client->next_reply(100, &reply);
+    if (s.code() == Status::Code::kTimeout) {
+      if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
+        flush();
+        std::fprintf(stderr,
+                     "triad submit: the front end at %s stopped answering; %zu transactions "
+                     "unanswered\n",
+                     endpoint.c_str(), client->in_flight());
+        return 1;
+      }
+      continue;
+    }
+    silent_since = std::chrono::steady_clock::now();
+    // This answer and all that are here already, before the next refill.
+    do {
+      if (s.is_ok()) {
+        take(reply);
+      } else {
+        std::fprintf(stderr, "triad submit: %s\n", s.to_string().c_str());
+      }
+    } while (client->in_flight() > 0 &&
+             (s = client->next_reply(0, &reply)).code() != Status::Code::kTimeout);
   }
   flush();
   std::fflush(stdout);
