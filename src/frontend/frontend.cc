@@ -112,8 +112,11 @@ class FrontEnd {
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
     // Replies queued for one client: a second of them at 25,000/s, ~15 MB of
     // decisions at most, so a client that does not read its replies cannot
-    // grow this process. Beyond it a reply is dropped and counted (send_out);
-    // router_mandatory makes the full queue visible instead of silent.
+    // grow this process much. Beyond it a reply is dropped and counted
+    // (send_out); router_mandatory makes the full queue visible instead of
+    // silent. The mark counts messages: a client that sends batches gets
+    // frames of many replies, so for it the bound in bytes is far larger
+    // (README, "Status and limits").
     clients_.set(zmq::sockopt::sndhwm, kClientReplyHwm);
     clients_.set(zmq::sockopt::router_mandatory, 1);
     // Requests queued per client before ZeroMQ stops reading its TCP
