@@ -114,9 +114,8 @@ class FrontEnd {
     // decisions at most, so a client that does not read its replies cannot
     // grow this process much. Beyond it a reply is dropped and counted
     // (send_out); router_mandatory makes the full queue visible instead of
-    // silent. The mark counts messages: a client that sends batches gets
-    // frames of many replies, so for it the bound in bytes is far larger
-    // (README, "Status and limits").
+    // silent. The mark counts messages; a batch of replies is no larger than
+    // one reply may be (wire::kMaxReplyBatchBytes).
     clients_.set(zmq::sockopt::sndhwm, kClientReplyHwm);
     clients_.set(zmq::sockopt::router_mandatory, 1);
     // Requests queued per client before ZeroMQ stops reading its TCP

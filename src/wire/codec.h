@@ -31,11 +31,13 @@ inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
 // loopback between processes the front end started.
 inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
-// A reply frame: one decision with its certificate, or a batch of them
-// (kMaxReplyBatchBytes of parts, then a new frame).
+// A reply frame: one decision with its certificate, or a batch of them.
+// A batch stops at kMaxReplyBatchBytes of parts (a larger reply goes
+// alone): no bigger than one reply with the largest certificate, so the
+// front end's per-client queue, bounded in messages, holds no more bytes
+// for a batching client than it could for any other.
 inline constexpr std::size_t kMaxClientReplyBytes = 512 * 1024;
-inline constexpr std::size_t kMaxReplyBatchBytes = 256 * 1024;
-static_assert(kMaxCertificateBytes + kMaxClientMessageBytes < kMaxReplyBatchBytes);
+inline constexpr std::size_t kMaxReplyBatchBytes = kMaxCertificateBytes;
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;

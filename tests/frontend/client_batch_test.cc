@@ -188,5 +188,16 @@ TEST(ReplyGateBatches, ABatchFrameStaysWithinItsLimit) {
   EXPECT_EQ(frames, 4u);  // 2 + 2 + 2 + 1
 }
 
+TEST(ReplyGateBatches, AReplyLargerThanABatchMayHoldGoesAlone) {
+  ReplyGate gate;
+  Outbox::ToClient big = reply_to("x", 2, true);
+  big.bytes.resize(wire::kMaxReplyBatchBytes + 1);  // padding a verifier ignores
+  gate.hold(reply_to("x", 1, true));
+  gate.hold(std::move(big));
+  gate.hold(reply_to("x", 3, true));
+  gate.hold(reply_to("x", 4, true));
+  EXPECT_EQ(release(gate), (std::vector<std::string>{"x:1", "x:2", "x:3,4 (batch)"}));
+}
+
 }  // namespace
 }  // namespace triad::frontend
