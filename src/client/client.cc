@@ -80,11 +80,6 @@ Reply read_reply(const wire::ClientReply& reply) {
   return r;
 }
 
-// A batch frame stays under the front end's limit for one frame; each part
-// costs its bytes, up to 7 of alignment and a table around it.
-constexpr std::size_t kMaxBatchBytes = wire::kMaxClientMessageBytes - 1024;
-constexpr std::size_t kPartOverheadBytes = 24;
-
 }  // namespace
 
 Status use_cluster_keys(const std::string& dir, ClientOptions* options, const std::string& client) {
@@ -199,10 +194,9 @@ Status Client::submit_batch(std::span<const Submission> batch) {
     build_submit(impl.fbb, s.tag, *s.tx);
     std::vector<std::uint8_t> part(impl.fbb.GetBufferPointer(),
                                    impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
-    if (parts_bytes + part.size() + kPartOverheadBytes > kMaxBatchBytes) {
-      TRIAD_RETURN_IF_ERROR(send_parts());
-    }
-    parts_bytes += part.size() + kPartOverheadBytes;
+    const std::size_t cost = part.size() + wire::kBatchPartOverheadBytes;
+    if (parts_bytes + cost > wire::kMaxRequestBatchBytes) TRIAD_RETURN_IF_ERROR(send_parts());
+    parts_bytes += cost;
     encoded.push_back(std::move(part));
     parts.emplace_back(encoded.back());
   }

@@ -44,11 +44,6 @@ bool wait_readable(zmq::socket_t& socket, int fd, std::int64_t deadline_ns) {
   }
 }
 
-// A batch frame stays under the front end's limit for one frame; each part
-// costs its bytes, up to 7 of alignment and a table around it.
-constexpr std::size_t kMaxBatchBytes = wire::kMaxClientMessageBytes - 1024;
-constexpr std::size_t kPartOverheadBytes = 24;
-
 // Sends `parts` (encoded requests) in one frame: alone as they are, or as a
 // batch; then empties it.
 void send_parts(zmq::socket_t& socket, std::vector<std::span<const std::uint8_t>>* parts,
@@ -151,17 +146,19 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
     }
     std::int64_t now = now_ns();
     if (next < n && scheduled(next) <= now && now >= next_batch_ns) {
-      // Everything due now, in frames of at most kMaxBatchBytes (one frame a
-      // request without a batch window).
+      // Everything due now: one frame each without a batch window, else as
+      // few frames as wire::kMaxRequestBatchBytes allows.
       std::size_t batch_bytes = 0;
       while (next < n && scheduled(next) <= now) {
         const auto& f = frames[next];
-        if (batch_window_ns == 0 || batch_bytes + f.size() + kPartOverheadBytes > kMaxBatchBytes) {
+        const std::size_t cost = f.size() + wire::kBatchPartOverheadBytes;
+        if (batch_bytes + cost > wire::kMaxRequestBatchBytes) {
           send_parts(socket, &parts, &r.frames_sent);
           batch_bytes = 0;
         }
         parts.emplace_back(f);
-        batch_bytes += f.size() + kPartOverheadBytes;
+        batch_bytes += cost;
+        if (batch_window_ns == 0) send_parts(socket, &parts, &r.frames_sent);
         r.max_send_lag_ns =
             std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
         ++next;

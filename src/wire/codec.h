@@ -31,13 +31,21 @@ inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
 // loopback between processes the front end started.
 inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
-// A reply frame: one decision with its certificate, or a batch of them.
-// A batch stops at kMaxReplyBatchBytes of parts (a larger reply goes
-// alone): no bigger than one reply with the largest certificate, so the
-// front end's per-client queue, bounded in messages, holds no more bytes
-// for a batching client than it could for any other.
-inline constexpr std::size_t kMaxClientReplyBytes = 512 * 1024;
+// Batches (schemas/client.fbs). What a part adds to a frame: its bytes and
+// at most kBatchPartOverheadBytes (alignment, its table, its offset).
+inline constexpr std::size_t kBatchPartOverheadBytes = 24;
+// A client packs parts while they stay this far under the front end's limit
+// for one frame.
+inline constexpr std::size_t kMaxRequestBatchBytes = kMaxClientMessageBytes - 1024;
+// A reply batch stops at this many bytes of parts (a larger reply goes
+// alone): about one reply with the largest certificate, so the front end's
+// per-client queue, bounded in messages, holds no more bytes for a batching
+// client than for any other.
 inline constexpr std::size_t kMaxReplyBatchBytes = kMaxCertificateBytes;
+// A reply frame: one decision with its certificate, or a batch of them.
+inline constexpr std::size_t kMaxClientReplyBytes = kMaxCertificateBytes + kMaxClientMessageBytes;
+static_assert(kMaxReplyBatchBytes + kMaxReplyBatchBytes / 16 * kBatchPartOverheadBytes <
+              kMaxClientReplyBytes);
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
