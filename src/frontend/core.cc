@@ -428,6 +428,14 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
     view.resend_to = to;
     to = view.resend_from - 1;
   }
+  if (from < journal_base_) {
+    // Seldom (a replica far behind), and it stops the event loop while the
+    // disk is read: an operator should see it.
+    log::info(replica_label(r) + ": resending seqs " + std::to_string(from) + ".." +
+              std::to_string(to) + ", " +
+              std::to_string(std::min(to, journal_base_ - 1) - from + 1) +
+              " of them read back from the journal");
+  }
   std::vector<std::vector<std::uint8_t>> messages;
   if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
     // It gets what could be read; its verdicts for the rest will be missing,
@@ -449,6 +457,7 @@ Status Core::encode_range(std::uint64_t from, std::uint64_t to,
       const std::uint64_t archived_end = std::min(end, journal_base_ - 1);
       TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(from, archived_end, &archived));
       TRIAD_ASSERT(archived.size() == archived_end - from + 1);
+      counters_.entries_read_back += archived.size();
     }
     flatbuffers::FlatBufferBuilder fbb(512 * (end - from + 1));
     std::vector<flatbuffers::Offset<wire::Sequenced>> entries;
@@ -894,6 +903,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
     j["intake_cap_per_second"] = nullptr;
   }
   j["in_flight"] = voter_.open_count();
+  j["entries_read_back"] = counters_.entries_read_back;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

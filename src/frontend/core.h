@@ -214,6 +214,9 @@ class Core {
     std::uint64_t malformed_replica_messages = 0;
     std::uint64_t late_verdicts = 0;
     std::uint64_t overloaded = 0;  // refused with Overloaded, not sequenced (in client_errors too)
+    // Transactions read back from the archive (DIR/journal) to resend to a
+    // replica that needed seqs older than the newest keep_recent.
+    std::uint64_t entries_read_back = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }

@@ -750,6 +750,7 @@ class FrontEnd {
     levels.intake_cap_per_second = core_->intake_cap_per_second(mono_us());
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
+    levels.entries_read_back = c.entries_read_back;
     for (std::size_t i = 0; zap_ && i < metrics::kSocketNames.size(); ++i) {
       levels.refused_connections[i] = zap_->refused_total(metrics::kSocketNames[i]);
     }

@@ -131,6 +131,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       total("triad_late_verdicts_total", "Verdicts that arrived after their seq was closed");
   malformed_replica_messages_ = total("triad_malformed_replica_messages_total",
                                       "Replica messages that failed the verifier or checks");
+  entries_read_back_ =
+      total("triad_journal_entries_read_back_total",
+            "Transactions read back from the input journal to resend to a replica far behind");
   auto& refused = prometheus::BuildCounter()
                       .Name("triad_refused_connections_total")
                       .Help(
@@ -209,6 +212,7 @@ void Metrics::set_levels(const Levels& levels) {
   overloaded_.advance_to(levels.overloaded);
   late_verdicts_.advance_to(levels.late_verdicts);
   malformed_replica_messages_.advance_to(levels.malformed_replica_messages);
+  entries_read_back_.advance_to(levels.entries_read_back);
   for (std::size_t i = 0; i < kSocketNames.size(); ++i) {
     refused_connections_[i].advance_to(levels.refused_connections[i]);
   }

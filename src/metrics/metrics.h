@@ -48,6 +48,7 @@ struct Levels {
   double intake_cap_per_second = 0;
   std::uint64_t late_verdicts = 0;
   std::uint64_t malformed_replica_messages = 0;
+  std::uint64_t entries_read_back = 0;  // Core::Counters
   // Connections refused by CURVE/ZAP on the client, replica and control
   // sockets (kSocketNames order).
   std::array<std::uint64_t, 3> refused_connections{};
@@ -119,6 +120,7 @@ class Metrics {
   Total overloaded_;
   Total late_verdicts_;
   Total malformed_replica_messages_;
+  Total entries_read_back_;
   std::array<Total, kSocketNames.size()> refused_connections_;
   // Declared last so it is destroyed first: no scrape runs while the
   // metrics it reads are torn down.

@@ -104,10 +104,12 @@ TEST_F(CoreArchive, AReplicaStartingAgainIsSentEverySeqWhetherInMemoryOrNot) {
     EXPECT_EQ(sent[seq - 1].second, "tx-" + std::to_string(seq));
   }
   EXPECT_GT(archive_.reads(), 0u);
+  EXPECT_EQ(core_->counters().entries_read_back, 1000 - kKeepRecent);
 
   // From the middle, across the boundary between archive and memory.
   const auto tail = entries_sent(hello(2, 990, now), 2);
   ASSERT_EQ(tail.size(), 11u);
+  EXPECT_EQ(core_->counters().entries_read_back, 1000 - kKeepRecent + (1000 - kKeepRecent - 989));
   EXPECT_EQ(tail.front(), std::make_pair(std::uint64_t{990}, std::string("tx-990")));
   EXPECT_EQ(tail.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
 }

@@ -685,6 +685,85 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
   EXPECT_EQ(replica_in(rejoined, 'b')["last_seq_applied"], kCheckpoint) << rejoined.dump();
 }
 
+// A replica restarted from scratch when no checkpoint exists yet is replayed
+// the whole journal. The front end keeps only the newest 16,384 transactions
+// in memory (Core::Config::keep_recent); the older ones come back from
+// DIR/journal on disk (FileArchive, Journal::read), decrypted and checked.
+// The replica must come back with exactly the state of the other two: its
+// verdicts on the next transactions agree with theirs, state digest included.
+TEST(Inject, AReplicaFarBehindIsReplayedFromTheJournalOnDisk) {
+  constexpr std::size_t kKeptInMemory = 16'384;  // Core::Config::keep_recent's default
+  constexpr std::size_t kBefore = kKeptInMemory + 1'000;
+  constexpr std::size_t kDuring = 200;  // b crashes at the first of these
+  const std::size_t total = kBefore + kDuring + kExtraTransactions;
+  sample::Options options;
+  options.seed = 12;
+  options.card_count = kCardCount;
+  options.transaction_count = total;
+  const std::vector<std::string> traffic = sample::generate_traffic(options);
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), sample::generate_card_file(options));
+  // No checkpoint in this run, so no snapshot to start b from: all of it is
+  // replayed.
+  Cluster cluster(tmp, tmp.file("cards.csv"),
+                  {"--checkpoint-every", "1000000", "--deadline-ms", std::to_string(kDeadlineMs)});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  std::vector<std::string> raw;
+  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, 0, kBefore, &raw, "500"));
+  bool met = false;
+  Json s = wait_for_status(
+      cluster.dir(), 10'000, [&](const Json& st) { return all_applied(st, kBefore); }, &met);
+  ASSERT_TRUE(met) << s.dump();
+  EXPECT_EQ(s["entries_read_back"], 0u) << "every replica kept up";
+
+  ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, 'b', "crash:0"));
+  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, kBefore, kBefore + kDuring, &raw));
+  const Json rejoined = wait_for_status(
+      cluster.dir(), kRepairWaitMs,
+      [&](const Json& st) {
+        return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1 &&
+               all_applied(st, kBefore + kDuring);
+      },
+      &met);
+  ASSERT_TRUE(met) << rejoined.dump() << "\n" << read_file(tmp.file("up.stderr"));
+  EXPECT_EQ(divergences(rejoined, 'b', "process_exited"), 1u);
+  // Everything older than the newest 16,384 came from the disk, once, in the
+  // first part of the replay. How many depends on how many of the 200 were
+  // sequenced when b asked (its restart races the submit).
+  const std::string part = "replica b: resending seqs 1.." + std::to_string(kKeptInMemory) + ", ";
+  const auto lines = log_lines(tmp, part);
+  ASSERT_EQ(lines.size(), 1u) << read_file(tmp.file("up.stderr"));
+  const std::string& line = lines.front();
+  ASSERT_NE(line.find(" of them read back from the journal"), std::string::npos) << line;
+  const std::uint64_t read_back = std::stoull(line.substr(line.find(part) + part.size()));
+  EXPECT_GE(read_back, kBefore - kKeptInMemory) << line;
+  EXPECT_LE(read_back, kBefore + kDuring - kKeptInMemory) << line;
+  EXPECT_EQ(rejoined["entries_read_back"], read_back) << rejoined.dump();
+  for (const char r : {'a', 'c'}) {
+    for (const char* kind : kDivergenceKinds) {
+      EXPECT_EQ(divergences(rejoined, r, kind), 0u) << r << " " << kind;
+    }
+  }
+
+  ASSERT_NO_FATAL_FAILURE(
+      submit_with_one_slowed(cluster, tmp, 'a', traffic, kBefore + kDuring, total, &raw));
+  s = wait_for_status(
+      cluster.dir(), 10'000, [&](const Json& st) { return all_applied(st, total); }, &met);
+  EXPECT_TRUE(met) << s.dump();
+  for (const char* r = kReplicas; *r != '\0'; ++r) {
+    for (const char* kind : kDivergenceKinds) {
+      EXPECT_EQ(divergences(s, *r, kind), divergences(rejoined, *r, kind)) << *r << " " << kind;
+    }
+  }
+  Tally tally;
+  ASSERT_NO_FATAL_FAILURE(check_answers(tmp.file("cards.csv"), traffic, raw, &tally));
+  EXPECT_EQ(tally.fail_safe, 0u);
+  EXPECT_GE(in_majority(raw, kBefore + kDuring, 'b'), kExtraTransactions * 9 / 10)
+      << "b votes again, with the others' state";
+  expect_certificates_verify(cluster, tmp, raw, 0);
+  stop_and_expect_nothing_left(cluster, tmp);
+}
+
 // ---- two faulty replicas at once -------------------------------------------
 
 // Beyond what 2-of-3 can mask: the answer may be a fail-safe decline, but no
