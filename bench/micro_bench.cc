@@ -13,6 +13,8 @@
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
+#include "frontend/archive.h"
+#include "frontend/core.h"
 #include "journal/journal.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
@@ -267,6 +269,124 @@ void BM_ReadVerdictBatch(benchmark::State& state) {
   state.SetLabel("items = verdicts");
 }
 BENCHMARK(BM_ReadVerdictBatch)->Arg(1)->Arg(16)->Arg(128)->Arg(1024);
+
+// The front end's core from client frame to certified decision, with no
+// I/O: range(0) requests per client frame (one ClientRequest, or a batch),
+// the three replicas' verdicts for them as one signed batch each, the voter,
+// certificates and replies. What the event loop spends per decision besides
+// system calls, the journal's write and the reply gate. The replicas'
+// signing happens outside the timed part.
+class DiscardingArchive final : public frontend::Archive {
+ public:
+  Status read_entries(std::uint64_t, std::uint64_t, std::vector<journal::Entry>*) override {
+    return Status::unavailable("not kept");
+  }
+  void put_certificate(std::uint64_t, std::span<const std::uint8_t>) override {}
+  Status certificate(std::uint64_t, std::vector<std::uint8_t>*) override {
+    return Status::unavailable("not kept");
+  }
+};
+
+std::vector<std::uint8_t> from_replica(flatbuffers::FlatBufferBuilder& fbb) {
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+void BM_FrontEndCorePerDecision(benchmark::State& state) {
+  const auto per_frame = static_cast<std::size_t>(state.range(0));
+  const Workload& w = workload();
+  std::array<crypto::SigningKey, kReplicaCount> keys;
+  DiscardingArchive archive;
+  frontend::Core::Config config;
+  config.archive = &archive;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    auto& key = keys[static_cast<std::size_t>(r)];
+    TRIAD_ASSERT(crypto::SigningKey::generate(&key).is_ok());
+    config.replica_keys[static_cast<std::size_t>(r)] = key.public_key();
+  }
+  std::uint64_t now_us = 1'000'000;
+  std::unique_ptr<frontend::Core> core;
+  TRIAD_ASSERT(frontend::Core::create(config, now_us, &core).is_ok());
+  const std::array<std::string, kReplicaCount> fingerprints = {
+      "gcc 12.2.0; libstdc++ 20220819; -O2; index=hash; rev=63ee891d629c",
+      "clang 14.0.6 ; libc++ 14000; -O3 -stdlib=libc++; index=ordered; rev=63ee891d629c",
+      "gcc 12.2.0; libstdc++ 20220819 +assertions; -O1 -D_GLIBCXX_ASSERTIONS; index=sorted; "
+      "rev=63ee891d629c"};
+  frontend::Outbox out;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto hello = wire::CreateHelloDirect(fbb, static_cast<std::uint8_t>(r), 1,
+                                               fingerprints[static_cast<std::size_t>(r)].c_str(),
+                                               rules::kRulesVersion);
+    fbb.Finish(wire::CreateFromReplica(fbb, hello));
+    const auto bytes = from_replica(fbb);
+    core->on_replica_message(r, bytes, now_us, &out);
+  }
+  out.clear();
+
+  std::uint64_t next = 0;  // ids are unique for the whole run
+  std::vector<std::vector<std::uint8_t>> requests(per_frame);
+  std::vector<std::span<const std::uint8_t>> parts(per_frame);
+  std::vector<voter::ReplicaVerdict> verdicts(per_frame);
+  std::array<std::vector<std::uint8_t>, kReplicaCount> replica_messages;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < per_frame; ++i, ++next) {
+      Transaction tx = w.txs[next % w.txs.size()];
+      tx.id = "bench-" + std::to_string(next);
+      flatbuffers::FlatBufferBuilder fbb(1024);
+      const auto submit = wire::CreateSubmitRequest(fbb, next, wire::build_transaction(fbb, tx));
+      wire::ClientRequestBuilder b(fbb);
+      b.add_submit(submit);
+      fbb.Finish(b.Finish());
+      requests[i].assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+      parts[i] = requests[i];
+    }
+    const std::vector<std::uint8_t> frame =
+        per_frame == 1 ? requests.front() : wire::encode_request_batch(parts);
+    const std::uint64_t first_seq = core->last_seq() + 1;
+    state.ResumeTiming();
+
+    now_us += 1000;
+    core->on_client_message("client-1", frame, now_us, static_cast<std::int64_t>(now_us / 1000),
+                            &out);
+    core->flush_new_entries(&out);
+
+    state.PauseTiming();
+    TRIAD_ASSERT(core->last_seq() == first_seq + per_frame - 1);
+    for (int r = 0; r < kReplicaCount; ++r) {
+      for (std::size_t i = 0; i < per_frame; ++i) {
+        voter::ReplicaVerdict& v = verdicts[i];
+        const std::uint64_t seq = first_seq + i;
+        v = voter::ReplicaVerdict{};
+        v.replica = r;
+        v.content.seq = seq;
+        v.content.ts_ms = core->sequenced_ts_ms(seq);
+        v.content.tx_digest = wire::transaction_digest(core->sequenced_tx(seq));
+        v.content.rules_version = rules::kRulesVersion;
+        v.content.state_digest.fill(static_cast<std::uint8_t>(seq));
+        v.fingerprint = fingerprints[static_cast<std::size_t>(r)];
+      }
+      wire::sign_verdict_batch(verdicts, keys[static_cast<std::size_t>(r)]);
+      flatbuffers::FlatBufferBuilder fbb;
+      std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
+          wire::build_verdict_batch(fbb, verdicts)};
+      fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
+      replica_messages[static_cast<std::size_t>(r)] = from_replica(fbb);
+    }
+    state.ResumeTiming();
+
+    for (int r = 0; r < kReplicaCount; ++r) {
+      core->on_replica_message(r, replica_messages[static_cast<std::size_t>(r)], now_us, &out);
+    }
+    core->release_journaled(core->last_seq());
+    TRIAD_ASSERT(out.decisions.size() == per_frame);
+    out.clear();
+  }
+  TRIAD_ASSERT(core->counters().fail_safe == 0);
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.SetLabel("items = decisions");
+}
+BENCHMARK(BM_FrontEndCorePerDecision)->Arg(1)->Arg(64);
 
 // A checkpoint: the whole engine state serialized and hashed, after
 // range(0) transactions of the 1,000-card sample. Linear in the history.

@@ -210,10 +210,9 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
       break;
   }
   TRIAD_ASSERT(a.seq == journal_base_ + journal_.size());
-  journal_.push_back({a.ts_ms, std::move(tx), now_us});
+  journal_.push_back({a.ts_ms, std::move(tx), now_us, Waiter{client, to.tag, batchable, false}});
   answers_.emplace_back();
   ++counters_.sequenced;
-  waiters_[a.seq].push_back({client, to.tag, batchable, false});
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
   voter_.open(a.seq, now_us, config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask(),
               &voter_out_);
@@ -228,7 +227,7 @@ Status Core::recover(std::vector<journal::Entry> entries,
     if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
     TRIAD_RETURN_IF_ERROR(
         sequencer_.restore(*e.tx.id, wire::transaction_digest(e.tx), e.seq, e.ts_ms));
-    journal_.push_back({e.ts_ms, std::move(e.tx), now_us});
+    journal_.push_back({e.ts_ms, std::move(e.tx), now_us, std::nullopt});
     answers_.emplace_back();
   }
   recovered_seq_ = sequencer_.last_seq();
@@ -827,7 +826,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                      ? " (no two replicas agreed)"
                      : " (fewer than two replicas answered)"));
     }
-    const JournalEntry& e = entry(d.seq);
+    JournalEntry& e = entry(d.seq);
     if (const auto it = recovered_fail_safe_.find(d.seq); it != recovered_fail_safe_.end()) {
       // Declined fail-safe before the restart: the client was told that, and
       // a repeated id is told it again (rules.md section 7). The replay's
@@ -846,11 +845,16 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     const bool certified = !certificate.empty();
     answers_[d.seq - 1] = Answer{{code[0], code[1]}, agree, d.divergent_mask, certified};
     if (certified) config_.archive->put_certificate(d.seq, certificate);
+    const auto answer = [&](const Waiter& w) {
+      reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, certificate,
+                     w.replayed, out);
+    };
+    if (e.sequenced_by) {
+      answer(*e.sequenced_by);
+      e.sequenced_by.reset();
+    }
     if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
-      for (const Waiter& w : it->second) {
-        reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, certificate,
-                       w.replayed, out);
-      }
+      for (const Waiter& w : it->second) answer(w);
       waiters_.erase(it);
     }
     out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), names_of(agree),

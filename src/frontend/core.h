@@ -254,11 +254,6 @@ class Core {
  private:
   Core(const Config& config, std::uint64_t now_us);
 
-  struct JournalEntry {
-    std::int64_t ts_ms;
-    Transaction tx;
-    std::uint64_t sequenced_us;  // monotonic, for the decision latency
-  };
   // Where a request's reply goes.
   struct ReplyTo {
     const std::string& client;  // ZeroMQ routing id
@@ -270,6 +265,15 @@ class Core {
     std::uint64_t tag;
     bool batchable;
     bool replayed;
+  };
+  struct JournalEntry {
+    std::int64_t ts_ms;
+    Transaction tx;
+    std::uint64_t sequenced_us;  // monotonic, for the decision latency
+    // The request that sequenced it, answered at the decision; none for a
+    // seq recovered from the journal. Kept here rather than in waiters_, so
+    // the common case costs no allocation.
+    std::optional<Waiter> sequenced_by;
   };
   // The answer given for a seq, kept to answer a repeated id identically:
   // five bytes a seq, for as long as the core runs. Its certificate (empty
@@ -374,6 +378,7 @@ class Core {
   // Index seq - 1. A deque, not a vector: it grows by the block, where a
   // vector doubling at a hundred million seqs would stop the event loop.
   std::deque<Answer> answers_;
+  // Repeats of an id whose seq is not decided yet, answered with it.
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
