@@ -6,6 +6,7 @@
 #include "audit/sqlite.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "crypto/card_ref.h"
 
 namespace triad::audit {
@@ -258,6 +259,7 @@ AuditStore::Counters AuditStore::counters() const {
 }
 
 void AuditStore::writer_loop() {
+  name_this_thread("triad-audit");
   Writer& w = *writer_;
   std::vector<Record> batch;
   batch.reserve(options_.batch_max_rows);

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "common/thread_name.h"
 
 namespace triad::cli {
 
@@ -77,7 +78,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string_view command = argv[1];
-  if (command == "up") reexec_with_huge_page_heap(argv);
+  if (command == "up") {
+    reexec_with_huge_page_heap(argv);
+    // Exec'd as /proc/self/exe, the process would be called "exe" in ps,
+    // top and pgrep.
+    triad::name_this_thread("triad");
+  }
   // Each command parses its own options, with argv[0] set to "triad COMMAND".
   std::string name = std::string("triad ") + argv[1];
   argv[1] = name.data();

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/assert.h"
+#include "common/thread_name.h"
 
 namespace triad::journal {
 
@@ -64,6 +65,7 @@ void BackgroundSync::wake() {
 }
 
 void BackgroundSync::loop() {
+  name_this_thread("triad-sync");
   std::unique_lock lock(mutex_);
   while (true) {
     requested_cv_.wait(lock, [&] { return stopping_ || requested_seq_ > durable_seq(); });
