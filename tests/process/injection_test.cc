@@ -709,7 +709,7 @@ TEST(Inject, AReplicaFarBehindIsReplayedFromTheJournalOnDisk) {
                   {"--checkpoint-every", "1000000", "--deadline-ms", std::to_string(kDeadlineMs)});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::vector<std::string> raw;
-  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, 0, kBefore, &raw, "500"));
+  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, 0, kBefore, &raw));
   bool met = false;
   Json s = wait_for_status(
       cluster.dir(), 10'000, [&](const Json& st) { return all_applied(st, kBefore); }, &met);
