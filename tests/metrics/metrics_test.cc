@@ -25,6 +25,7 @@ TEST(Metrics, EverySeriesIsThereAtZeroBeforeAnything) {
   EXPECT_EQ(value_of(text, "triad_client_errors_total"), "0");
   EXPECT_EQ(value_of(text, "triad_overloaded_total"), "0");
   EXPECT_EQ(value_of(text, "triad_in_flight"), "0");
+  EXPECT_EQ(value_of(text, "triad_journal_entries_read_back_total"), "0");
   EXPECT_EQ(value_of(text, "triad_intake_cap_per_second"), "0");
   EXPECT_EQ(value_of(text, "triad_decision_latency_seconds_count"), "0");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"healthy\"}"), "1");
@@ -114,8 +115,10 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   l.client_errors = 2;
   l.overloaded = 1;
   l.intake_cap_per_second = 1143;
+  l.entries_read_back = 1200;
   m.set_levels(l);
   std::string text = m.render();
+  EXPECT_EQ(value_of(text, "triad_journal_entries_read_back_total"), "1200");
   EXPECT_EQ(value_of(text, "triad_in_flight"), "7");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"repairing\"}"), "1");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"healthy\"}"), "0");
@@ -145,6 +148,7 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   EXPECT_EQ(value_of(text, "triad_client_errors_total"), "2");
   EXPECT_EQ(value_of(text, "triad_overloaded_total"), "1");
   EXPECT_EQ(value_of(text, "triad_intake_cap_per_second"), "0");
+  EXPECT_EQ(value_of(text, "triad_journal_entries_read_back_total"), "1200");
 }
 
 TEST(Metrics, RefusedConnectionsBySocket) {
