@@ -1,5 +1,5 @@
 // Limits under load: `triad up` flooded at five times its measured capacity
-// (at most 50,000/s; under AddressSanitizer 8,000/s) for 30 s, with the load generator
+// (at most 30,000/s; under AddressSanitizer 8,000/s) for 30 s, with the load generator
 // on the same 2 cores. The front end must answer every request promptly,
 // with a decision or an Overloaded refusal (not a fail-safe 91, not
 // silence), keep its memory bounded, repair no replica, and serve a light
@@ -139,12 +139,14 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   // keeps 5x.
   const double flood_rate = 8'000;
 #else
-  // At most 50,000/s: above that the load generator itself, one thread
+  // At most 30,000/s: above some rate the load generator itself, one thread
   // sending and reading single requests on the same two cores, no longer
   // reads the replies as fast as they come, and the front end drops those
-  // over the client's high-water mark (2,671 and 10,203 of floods at 57,863
-  // and 65,632/s on 2026-12-02; none at 49,250/s).
-  const double flood_rate = std::min(5 * capacity, 50'000.0);
+  // over the client's high-water mark: 2,671 and 10,203 of floods at 57,863
+  // and 65,632/s on one VM (none at 49,250/s), 9,040 of one at 50,000/s in
+  // CI on a later VM whose CPU was 1.5-1.7x slower, with another test
+  // running (2026-12-02).
+  const double flood_rate = std::min(5 * capacity, 30'000.0);
 #endif
   std::atomic<bool> flooding{true};
   std::atomic<std::uint64_t> peak_kib{base_kib};
@@ -199,10 +201,15 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   std::fflush(stdout);
 
   // Every request answered, with a decision or Overloaded; and refusals
-  // there were (else this was no flood).
+  // there were (else this was no flood): most of them when the flood is at
+  // least three times the capacity (the front end decides somewhat less
+  // while it refuses: 72% of the probe's rate at 3.9x in CI).
   EXPECT_EQ(flood.unanswered, 0u);
   EXPECT_EQ(flood.answered, flood.sent);
-  EXPECT_GT(flood.errors, flood.sent / 2);
+  EXPECT_GT(flood.errors, 0u);
+  if (flood_rate >= 3 * capacity) {
+    EXPECT_GT(flood.errors, flood.sent / 2);
+  }
   EXPECT_GT(flood_decisions, 0u);
   // Refused, not left silent: every refusal arrives, and soon.
   // Measured on the 2-core CI machine: p99 0.3-1.3 s on an idle machine
