@@ -16,6 +16,7 @@
 #include "frontend/archive.h"
 #include "frontend/core.h"
 #include "journal/journal.h"
+#include "loadgen/driver.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
 #include "triad/certificate.h"
@@ -333,12 +334,7 @@ void BM_FrontEndCorePerDecision(benchmark::State& state) {
     for (std::size_t i = 0; i < per_frame; ++i, ++next) {
       Transaction tx = w.txs[next % w.txs.size()];
       tx.id = "bench-" + std::to_string(next);
-      flatbuffers::FlatBufferBuilder fbb(1024);
-      const auto submit = wire::CreateSubmitRequest(fbb, next, wire::build_transaction(fbb, tx));
-      wire::ClientRequestBuilder b(fbb);
-      b.add_submit(submit);
-      fbb.Finish(b.Finish());
-      requests[i].assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+      requests[i] = loadgen::encode_submit(next, tx);
       parts[i] = requests[i];
     }
     const std::vector<std::uint8_t> frame =

@@ -427,20 +427,20 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
     view.resend_to = to;
     to = view.resend_from - 1;
   }
-  if (from < journal_base_) {
-    // Seldom (a replica far behind), and it stops the event loop while the
-    // disk is read: an operator should see it.
-    log::info(replica_label(r) + ": resending seqs " + std::to_string(from) + ".." +
-              std::to_string(to) + ", " +
-              std::to_string(std::min(to, journal_base_ - 1) - from + 1) +
-              " of them read back from the journal");
-  }
   std::vector<std::vector<std::uint8_t>> messages;
+  const std::uint64_t read_before = counters_.entries_read_back;
   if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
     // It gets what could be read; its verdicts for the rest will be missing,
     // so it goes to repair, which tries again.
     log::error(replica_label(r) + ": cannot resend seqs " + std::to_string(from) + ".." +
                std::to_string(to) + " from the journal: " + s.to_string());
+  }
+  if (const std::uint64_t read = counters_.entries_read_back - read_before; read > 0) {
+    // Seldom (a replica far behind), and it stopped the event loop while the
+    // disk was read: an operator should see it.
+    log::info(replica_label(r) + ": resending seqs " + std::to_string(from) + ".." +
+              std::to_string(to) + ", " + std::to_string(read) +
+              " of them read back from the journal");
   }
   for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
 }
@@ -826,7 +826,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                      ? " (no two replicas agreed)"
                      : " (fewer than two replicas answered)"));
     }
-    JournalEntry& e = entry(d.seq);
+    const JournalEntry& e = entry(d.seq);
     if (const auto it = recovered_fail_safe_.find(d.seq); it != recovered_fail_safe_.end()) {
       // Declined fail-safe before the restart: the client was told that, and
       // a repeated id is told it again (rules.md section 7). The replay's
@@ -849,10 +849,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
       reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, certificate,
                      w.replayed, out);
     };
-    if (e.sequenced_by) {
-      answer(*e.sequenced_by);
-      e.sequenced_by.reset();
-    }
+    if (e.sequenced_by) answer(*e.sequenced_by);
     if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
       for (const Waiter& w : it->second) answer(w);
       waiters_.erase(it);

@@ -158,7 +158,10 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
         }
         parts.emplace_back(f);
         batch_bytes += cost;
-        if (batch_window_ns == 0) send_parts(socket, &parts, &r.frames_sent);
+        if (batch_window_ns == 0) {
+          send_parts(socket, &parts, &r.frames_sent);
+          batch_bytes = 0;
+        }
         r.max_send_lag_ns =
             std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
         ++next;

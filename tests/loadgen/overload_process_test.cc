@@ -144,7 +144,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   // reads the replies as fast as they come, and the front end drops those
   // over the client's high-water mark: 2,671 and 10,203 of floods at 57,863
   // and 65,632/s on one VM (none at 49,250/s), 9,040 of one at 50,000/s in
-  // CI on a later VM whose CPU was 1.5-1.7x slower, with another test
+  // CI on a later VM whose CPU was 1.5-2.2x slower, with another test
   // running (2026-12-02).
   const double flood_rate = std::min(5 * capacity, 30'000.0);
 #endif
