@@ -1,10 +1,9 @@
 // Limits under load: `triad up` flooded at five times its measured capacity
-// (at most 30,000/s; under AddressSanitizer 8,000/s) for 30 s, with the load generator
-// on the same 2 cores. The front end must answer every request promptly,
-// with a decision or an Overloaded refusal (not a fail-safe 91, not
-// silence), keep its memory bounded, repair no replica, and serve a light
-// load normally at once when the flood stops. Loopback only; every process
-// ends with the test.
+// (at most 50,000/s, in client batches; under AddressSanitizer 8,000/s) for 30 s, with the load
+// generator on the same 2 cores. The front end must answer every request promptly, with a decision
+// or an Overloaded refusal (not a fail-safe 91, not silence), keep its memory bounded, repair no
+// replica, and serve a light load normally at once when the flood stops. Loopback only; every
+// process ends with the test.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -57,7 +56,7 @@ std::vector<Transaction> transactions(const std::vector<Transaction>& pool,
 // The cluster's client endpoint with its CURVE keys (`triad up` makes them).
 loadgen::RunResult drive(const Cluster& cluster, const std::vector<Transaction>& pool,
                          const std::string& prefix, double rate, double duration_s, double warmup_s,
-                         int grace_ms) {
+                         int grace_ms, std::uint64_t batch_window_us = 0) {
   loadgen::RunOptions o;
   o.endpoint = cluster.endpoint();
   const Status keys = transport::load_curve_client(
@@ -68,6 +67,7 @@ loadgen::RunResult drive(const Cluster& cluster, const std::vector<Transaction>&
   o.duration_s = duration_s;
   o.warmup_s = warmup_s;
   o.grace_ms = grace_ms;
+  o.batch_window_us = batch_window_us;
   const auto txs = transactions(pool, prefix, loadgen::request_count(o));
   loadgen::RunResult r;
   std::string error;
@@ -139,15 +139,18 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   // keeps 5x.
   const double flood_rate = 8'000;
 #else
-  // At most 30,000/s: above some rate the load generator itself, one thread
-  // sending and reading single requests on the same two cores, no longer
-  // reads the replies as fast as they come, and the front end drops those
-  // over the client's high-water mark: 2,671 and 10,203 of floods at 57,863
-  // and 65,632/s on one VM (none at 49,250/s), 9,040 of one at 50,000/s in
-  // CI on a later VM whose CPU was 1.5-2.2x slower, with another test
-  // running (2026-12-02).
-  const double flood_rate = std::min(5 * capacity, 30'000.0);
+  // At most 50,000/s, sent in client batches (a frame every 1 ms, as a
+  // switch under load would): one request per frame, the one-thread load
+  // generator, on the same two cores, no longer read the replies as fast as
+  // they came, and the front end dropped those over the client's high-water
+  // mark (2,671 and 10,203 of floods at 57,863 and 65,632/s on one VM, none
+  // at 49,250/s; 9,040 at 50,000/s and 577 at 30,000/s in CI on a slower VM,
+  // the test running alone, all on 2026-12-02). Each request in a batch
+  // is admitted, refused and answered on its own, so the intake is flooded
+  // all the same.
+  const double flood_rate = std::min(5 * capacity, 50'000.0);
 #endif
+  constexpr std::uint64_t kFloodBatchWindowUs = 1000;
   std::atomic<bool> flooding{true};
   std::atomic<std::uint64_t> peak_kib{base_kib};
   std::thread sampler([&] {
@@ -156,7 +159,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   });
-  const auto flood = drive(cluster, pool, "flood", flood_rate, 30, 0, 10'000);
+  const auto flood = drive(cluster, pool, "flood", flood_rate, 30, 0, 10'000, kFloodBatchWindowUs);
   flooding = false;
   sampler.join();
   const nlohmann::json after_flood = status_of(cluster.dir());
@@ -201,15 +204,10 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   std::fflush(stdout);
 
   // Every request answered, with a decision or Overloaded; and refusals
-  // there were (else this was no flood): most of them when the flood is at
-  // least three times the capacity (the front end decides somewhat less
-  // while it refuses: 72% of the probe's rate at 3.9x in CI).
+  // there were (else this was no flood).
   EXPECT_EQ(flood.unanswered, 0u);
   EXPECT_EQ(flood.answered, flood.sent);
-  EXPECT_GT(flood.errors, 0u);
-  if (flood_rate >= 3 * capacity) {
-    EXPECT_GT(flood.errors, flood.sent / 2);
-  }
+  EXPECT_GT(flood.errors, flood.sent / 2);
   EXPECT_GT(flood_decisions, 0u);
   // Refused, not left silent: every refusal arrives, and soon.
   // Measured on the 2-core CI machine: p99 0.3-1.3 s on an idle machine
