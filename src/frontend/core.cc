@@ -19,6 +19,15 @@ constexpr std::uint64_t kResendBatch = 512;
 // would only make the last seqs of each wait longer.
 constexpr std::size_t kReplayWindow = 1024;
 
+// A replica says hello again after 500 ms without a message
+// (ReplicaNode::kIdleHelloUs). When that hello names the seq a resend to it
+// began at, sent less than this long ago, the two crossed: the resend (up to
+// max_resend_entries, read back from disk in part) can take longer than
+// 500 ms to go out and arrive, and answering would send it all a second time.
+// Past this, the resend counts as lost (a full send queue drops it) and goes
+// again.
+constexpr std::uint64_t kResendPatienceUs = 2'000'000;
+
 std::string names_of(std::uint8_t mask) {
   std::string out;
   for (int r = 0; r < kReplicaCount; ++r) {
@@ -503,6 +512,7 @@ void Core::on_replica_gone(int r) {
   view.connected = false;
   view.resend_from = 0;
   view.resend_to = 0;
+  view.resent_from = 0;
 }
 
 // The next part of a resend, once the replica applied half of the last one:
@@ -594,7 +604,16 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     }
   }
   // Whatever it has not seen yet, up to what everyone else has been sent.
-  send_range(r, std::max<std::uint64_t>(next_seq, 1), flushed_seq_, out);
+  const std::uint64_t from = std::max<std::uint64_t>(next_seq, 1);
+  if (from == view.resent_from && now_us < view.resent_at_us + kResendPatienceUs) {
+    ++counters_.hellos_crossing_a_resend;
+    return;
+  }
+  if (from <= std::min(flushed_seq_, last_seq())) {
+    view.resent_from = from;
+    view.resent_at_us = now_us;
+  }
+  send_range(r, from, flushed_seq_, out);
 }
 
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
@@ -905,6 +924,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   }
   j["in_flight"] = voter_.open_count();
   j["entries_read_back"] = counters_.entries_read_back;
+  j["hellos_crossing_a_resend"] = counters_.hellos_crossing_a_resend;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

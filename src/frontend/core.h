@@ -193,6 +193,10 @@ class Core {
     // A resend in parts (Config::max_resend_entries): seqs still to send.
     std::uint64_t resend_from = 0;
     std::uint64_t resend_to = 0;
+    // Where the last resend that answered a hello began, and when (0: none
+    // since it connected); a hello naming the same seq soon after crossed it.
+    std::uint64_t resent_from = 0;
+    std::uint64_t resent_at_us = 0;
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -217,6 +221,9 @@ class Core {
     // Transactions read back from the archive (DIR/journal) to resend to a
     // replica that needed seqs older than the newest keep_recent.
     std::uint64_t entries_read_back = 0;
+    // Hellos not answered: they named the seq of a resend sent moments
+    // before, which they had crossed (kResendPatienceUs in core.cc).
+    std::uint64_t hellos_crossing_a_resend = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }

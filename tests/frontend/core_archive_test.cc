@@ -180,6 +180,36 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
 }
 
+// A restarted replica's idle hello (500 ms without a message) can cross the
+// resend its first hello asked for: it names the same seq again. Answering it
+// would send the whole range twice. It is answered only once the resend has
+// had two seconds to arrive: then it counts as lost and goes again.
+TEST_F(CoreArchive, AHelloThatCrossedTheResendItAskedForIsNotAnsweredWithASecondOne) {
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(1000, now);
+  ASSERT_EQ(entries_sent(hello(2, 1, now), 2).size(), 1000u);
+  const std::uint64_t read_back = core_->counters().entries_read_back;
+
+  now += 600'000;
+  EXPECT_TRUE(entries_sent(hello(2, 1, now), 2).empty());
+  EXPECT_EQ(core_->counters().hellos_crossing_a_resend, 1u);
+  EXPECT_EQ(core_->counters().entries_read_back, read_back) << "nothing read again";
+
+  // Progress is answered at once: a hello from elsewhere gets what it names.
+  const auto tail = entries_sent(hello(2, 990, now), 2);
+  ASSERT_EQ(tail.size(), 11u);
+  EXPECT_EQ(tail.front().first, 990u);
+  EXPECT_TRUE(entries_sent(hello(2, 990, now + 1'999'999), 2).empty());
+  EXPECT_EQ(core_->counters().hellos_crossing_a_resend, 2u);
+  EXPECT_EQ(entries_sent(hello(2, 990, now + 2'000'000), 2).size(), 11u) << "lost: again";
+
+  // A new process starts over whatever the old one was sent.
+  Outbox out;
+  core_->on_process_exited(2, now, &out);
+  EXPECT_EQ(entries_sent(hello(2, 1, now + 2'000'001), 2).size(), 1000u);
+  EXPECT_EQ(core_->counters().hellos_crossing_a_resend, 2u);
+}
+
 // A faulty replica's fetch beyond what was sequenced gets what there is.
 TEST_F(CoreArchive, AFetchBeyondTheLastSeqGetsWhatThereIs) {
   submit_decided_by_a_and_b(100, kStartUs);
