@@ -423,14 +423,14 @@ void Core::flush_new_entries(Outbox* out) {
   flushed_seq_ = last;
 }
 
-void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
+bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
   TRIAD_ASSERT(config_.max_resend_entries > 0);
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.resend_from = 0;
   view.resend_to = 0;
   // Only what was sequenced: a faulty replica's fetch may ask for anything.
   to = std::min(to, last_seq());
-  if (from > to) return;
+  if (from > to) return false;
   if (to - from >= config_.max_resend_entries) {
     view.resend_from = from + config_.max_resend_entries;
     view.resend_to = to;
@@ -452,6 +452,7 @@ void Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
               " of them read back from the journal");
   }
   for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
+  return true;
 }
 
 Status Core::encode_range(std::uint64_t from, std::uint64_t to,
@@ -512,7 +513,7 @@ void Core::on_replica_gone(int r) {
   view.connected = false;
   view.resend_from = 0;
   view.resend_to = 0;
-  view.resent_from = 0;
+  view.hello_resend_from = 0;
 }
 
 // The next part of a resend, once the replica applied half of the last one:
@@ -605,15 +606,14 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   }
   // Whatever it has not seen yet, up to what everyone else has been sent.
   const std::uint64_t from = std::max<std::uint64_t>(next_seq, 1);
-  if (from == view.resent_from && now_us < view.resent_at_us + kResendPatienceUs) {
+  if (from == view.hello_resend_from && now_us < view.hello_resend_at_us + kResendPatienceUs) {
     ++counters_.hellos_crossing_a_resend;
     return;
   }
-  if (from <= std::min(flushed_seq_, last_seq())) {
-    view.resent_from = from;
-    view.resent_at_us = now_us;
+  if (send_range(r, from, flushed_seq_, out)) {
+    view.hello_resend_from = from;
+    view.hello_resend_at_us = now_us;
   }
-  send_range(r, from, flushed_seq_, out);
 }
 
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {

@@ -195,8 +195,8 @@ class Core {
     std::uint64_t resend_to = 0;
     // Where the last resend that answered a hello began, and when (0: none
     // since it connected); a hello naming the same seq soon after crossed it.
-    std::uint64_t resent_from = 0;
-    std::uint64_t resent_at_us = 0;
+    std::uint64_t hello_resend_from = 0;
+    std::uint64_t hello_resend_at_us = 0;
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -307,7 +307,8 @@ class Core {
                       Outbox* out);
   // Sends replica `replica` the entries from..to, the first
   // Config::max_resend_entries of them now and the rest by continue_resend.
-  void send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
+  // False when there was nothing to send (from beyond to or the last seq).
+  bool send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
   void continue_resend(int replica, Outbox* out);
   // The journal entries from..to as ToReplica messages of kResendBatch each,
   // those the core let go of read back from the archive; `to` at most

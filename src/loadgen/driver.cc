@@ -149,26 +149,24 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
       // Everything due now: one frame each without a batch window, else as
       // few frames as wire::kMaxRequestBatchBytes allows.
       std::size_t batch_bytes = 0;
+      const auto send_batch = [&] {
+        send_parts(socket, &parts, &r.frames_sent);
+        batch_bytes = 0;
+      };
       while (next < n && scheduled(next) <= now) {
         const auto& f = frames[next];
         const std::size_t cost = f.size() + wire::kBatchPartOverheadBytes;
-        if (batch_bytes + cost > wire::kMaxRequestBatchBytes) {
-          send_parts(socket, &parts, &r.frames_sent);
-          batch_bytes = 0;
-        }
+        if (batch_bytes + cost > wire::kMaxRequestBatchBytes) send_batch();
         parts.emplace_back(f);
         batch_bytes += cost;
-        if (batch_window_ns == 0) {
-          send_parts(socket, &parts, &r.frames_sent);
-          batch_bytes = 0;
-        }
+        if (batch_window_ns == 0) send_batch();
         r.max_send_lag_ns =
             std::max(r.max_send_lag_ns, static_cast<std::uint64_t>(now - scheduled(next)));
         ++next;
         ++outstanding;
         if (next == n) grace_deadline = now + std::int64_t{options.grace_ms} * 1'000'000;
       }
-      send_parts(socket, &parts, &r.frames_sent);
+      send_batch();
       next_batch_ns = now + batch_window_ns;
     }
     if (next == n && (outstanding == 0 || now >= grace_deadline)) break;
