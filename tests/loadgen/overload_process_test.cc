@@ -208,10 +208,18 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   std::fflush(stdout);
 
   // Every request answered, with a decision or Overloaded; and refusals
-  // there were (else this was no flood).
+  // there were (else this was no flood): most of them when the flood is at
+  // least four times the probe's capacity. The batched flood is decided
+  // faster than the probe's single requests (1.30x and 1.44x in two release
+  // runs on 2026-12-02), and the 50,000/s cap can leave less than twice what
+  // the cluster decides: one CI run probed 19,323/s, decided 25,047/s of the
+  // flood and refused 49.9% of it; another, at 3.0x, refused 52%.
   EXPECT_EQ(flood.unanswered, 0u);
   EXPECT_EQ(flood.answered, flood.sent);
-  EXPECT_GT(flood.errors, flood.sent / 2);
+  EXPECT_GT(flood.errors, 0u);
+  if (flood_rate >= 4 * capacity) {
+    EXPECT_GT(flood.errors, flood.sent / 2);
+  }
   EXPECT_GT(flood_decisions, 0u);
   // Refused, not left silent: every refusal arrives, and soon.
   // Measured on the 2-core CI machine: p99 0.3-1.3 s on an idle machine
