@@ -2,6 +2,9 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <sodium.h>
+
+#include <cstring>
 
 #include "common/assert.h"
 #include "crypto/openssl_util.h"
@@ -111,6 +114,17 @@ Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8
     fatal_crypto("EVP_MAC_final");
   }
   return out;
+}
+
+std::uint64_t short_hash(const ShortHashKey& key, std::string_view data) {
+  static_assert(sizeof(ShortHashKey) == crypto_shorthash_KEYBYTES);
+  std::array<unsigned char, crypto_shorthash_BYTES> out{};
+  static_assert(sizeof(out) == sizeof(std::uint64_t));
+  crypto_shorthash(out.data(), bytes_of(data), data.size(), key.data());
+  std::uint64_t h = 0;
+  std::memcpy(&h, out.data(),
+              sizeof(h));  // any fixed byte order will do: h never leaves the process
+  return h;
 }
 
 }  // namespace triad::crypto

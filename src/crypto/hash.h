@@ -1,4 +1,5 @@
-// SHA-256 and HMAC-SHA256 (OpenSSL 3 EVP underneath).
+// SHA-256 and HMAC-SHA256 (OpenSSL 3 EVP underneath), and SipHash-2-4
+// (libsodium's crypto_shorthash).
 //
 // None of these calls can fail on valid input: OpenSSL only fails here when it
 // cannot allocate memory or its SHA-256 provider is missing, and both are
@@ -6,6 +7,7 @@
 // returned as a Status, so hashing stays cheap to call on the hot path.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -48,5 +50,11 @@ class Sha256 {
 
 // HMAC-SHA256 (RFC 2104) of `data` under `key`; any key length, including empty.
 Digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data);
+
+// SipHash-2-4 of `data` under `key`: a 64-bit keyed hash for hash tables
+// whose keys come from clients. Without the key nobody can choose keys that
+// collide, and so make every look-up walk a long chain.
+using ShortHashKey = std::array<std::uint8_t, 16>;
+std::uint64_t short_hash(const ShortHashKey& key, std::string_view data);
 
 }  // namespace triad::crypto

@@ -68,7 +68,8 @@ constexpr std::size_t kCheckpointsKept = 8;
 Core::Core(const Config& config, std::uint64_t now_us)
     : config_(config),
       rate_bucket_(now_us / kRateBucketUs),
-      sequencer_({.trust_client_time = config.trust_client_time}),
+      sequencer_({.trust_client_time = config.trust_client_time, .id_hash_key = config.id_hash_key},
+                 this),
       voter_({.deadline_us = config.deadline_us, .quorum = config.simplex ? 1 : 2}),
       supervisor_(config.repair, now_us),
       agreed_(kAgreedRing),
@@ -195,14 +196,24 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const Digest digest = wire::transaction_digest(tx);
-  if (recovering() && sequencer_.lookup(*tx.id, digest).kind == sequencer::Admission::Kind::kNew) {
-    return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
-                       "recovering: " + std::to_string(replay_sent_seq()) + " of " +
-                           std::to_string(recovered_seq_) +
-                           " journalled transactions replayed to the replicas; retry later",
-                       out);
+  // Only a repeated id reads the journal here (back from disk when it is
+  // old), to tell it from another id with the same hash.
+  sequencer::Admission a;
+  if (recovering()) {
+    if (Status s = sequencer_.lookup(*tx.id, digest, &a); !s.is_ok()) {
+      return reply_unreadable(to, *tx.id, s, out);
+    }
+    if (a.kind == sequencer::Admission::Kind::kNew) {
+      return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
+                         "recovering: " + std::to_string(replay_sent_seq()) + " of " +
+                             std::to_string(recovered_seq_) +
+                             " journalled transactions replayed to the replicas; retry later",
+                         out);
+    }
   }
-  const sequencer::Admission a = sequencer_.admit(*tx.id, digest, client_ts, wall_ms);
+  if (Status s = sequencer_.admit(*tx.id, digest, client_ts, wall_ms, &a); !s.is_ok()) {
+    return reply_unreadable(to, *tx.id, s, out);
+  }
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:
       return reply_error(
@@ -373,6 +384,15 @@ void Core::reply_error(const ReplyTo& to, int kind, const std::string& message, 
   out->to_clients.push_back({to.client, bytes_of(fbb), 0, to.batchable});
 }
 
+void Core::reply_unreadable(const ReplyTo& to, const std::string& id, const Status& status,
+                            Outbox* out) {
+  log::error("id " + id + ": the journal cannot be read back to check it: " + status.to_string());
+  reply_error(to, static_cast<int>(wire::ClientErrorKind::Unavailable),
+              "id " + id + " may have been sequenced before, and the journal cannot be read back " +
+                  "to check it now (" + status.message() + "); not sequenced, retry later",
+              out);
+}
+
 void Core::reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
                           std::int64_t ts_ms, Outbox* out) {
   std::vector<std::uint8_t> certificate;
@@ -482,6 +502,21 @@ Status Core::encode_range(std::uint64_t from, std::uint64_t to,
     messages->push_back(bytes_of(fbb));
     from = end + 1;
   }
+  return Status::ok();
+}
+
+Status Core::sequenced(std::uint64_t seq, sequencer::Sequenced* out) {
+  TRIAD_ASSERT(seq >= 1 && seq <= last_seq());
+  if (seq >= journal_base_) {
+    const JournalEntry& e = entry(seq);
+    *out = {*e.tx.id, wire::transaction_digest(e.tx), e.ts_ms};
+    return Status::ok();
+  }
+  std::vector<journal::Entry> archived;
+  TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(seq, seq, &archived));
+  TRIAD_ASSERT(archived.size() == 1 && archived[0].seq == seq);
+  if (!archived[0].tx.id) return Status::corruption("seq " + std::to_string(seq) + " has no id");
+  *out = {*archived[0].tx.id, wire::transaction_digest(archived[0].tx), archived[0].ts_ms};
   return Status::ok();
 }
 

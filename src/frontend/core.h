@@ -101,10 +101,15 @@ struct Outbox {
   }
 };
 
-class Core {
+// The core is the sequencer's History: it reads what a seq holds from the
+// in-memory part of the journal or back from the archive.
+class Core : private sequencer::History {
  public:
   struct Config {
     bool trust_client_time = false;
+    // The key of the idempotency record's id hashes (Sequencer::Config):
+    // random in the process.
+    crypto::ShortHashKey id_hash_key{};
     std::uint64_t deadline_us = 1'000'000;
     // Hard cap on the seqs the voter holds open (undecided, or decided and
     // waiting for their third verdict, at most a deadline): the memory
@@ -295,10 +300,17 @@ class Core {
 
   const JournalEntry& entry(std::uint64_t seq) const;
   JournalEntry& entry(std::uint64_t seq);
+  // sequencer::History: seq's id, content digest and ts, from memory or the
+  // archive.
+  Status sequenced(std::uint64_t seq, sequencer::Sequenced* out) override;
   // One request of a client frame (a batch's part or the frame itself).
   void on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,
                   std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
   void reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out);
+  // Unavailable: the journal could not be read back to tell whether `id` is
+  // a repeat (sequencer::History).
+  void reply_unreadable(const ReplyTo& to, const std::string& id, const Status& status,
+                        Outbox* out);
   // A repeated id whose seq is decided: its answer again, certificate and all.
   void reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
                       std::int64_t ts_ms, Outbox* out);

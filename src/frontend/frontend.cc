@@ -20,6 +20,7 @@
 #include "common/hardening.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "crypto/aead.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
 #include "frontend/file_archive.h"
@@ -95,6 +96,7 @@ class FrontEnd {
     Core::Config core_config;
     core_config.archive = archive_.get();
     core_config.trust_client_time = config_.trust_client_time;
+    crypto::random_bytes(core_config.id_hash_key);
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
     core_config.simplex = config_.simplex;

@@ -135,5 +135,19 @@ TEST(HmacSha256Test, EmptyKeyAndDataAndReference) {
   }
 }
 
+// The reference vectors of the SipHash paper (Aumasson and Bernstein, 2012):
+// key 00 01 .. 0f; the empty message, and the 15 bytes 00 01 .. 0e.
+TEST(ShortHashTest, SipHash24ReferenceVectors) {
+  ShortHashKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i);
+  EXPECT_EQ(short_hash(key, ""), 0x726fdb47dd0e0e31u);
+  std::string message;
+  for (char c = 0; c < 15; ++c) message.push_back(c);
+  EXPECT_EQ(short_hash(key, message), 0xa129ca6149be45e5u);
+  ShortHashKey other = key;
+  other[0] ^= 1;
+  EXPECT_NE(short_hash(other, message), short_hash(key, message)) << "the key must matter";
+}
+
 }  // namespace
 }  // namespace triad::crypto

@@ -126,7 +126,9 @@ TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemor
   ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
 
   std::vector<std::uint8_t> bytes;
+  ASSERT_EQ(archive_.reads(), 0u);
   const wire::ClientReply* reply = reply_of(resubmit(1, 555, now), &bytes);
+  EXPECT_EQ(archive_.reads(), 1u) << "its entry, read back to tell the id from a hash collision";
   ASSERT_NE(reply, nullptr);
   EXPECT_EQ(reply->tag(), 555u);
   ASSERT_NE(reply->decision(), nullptr);
@@ -263,6 +265,54 @@ TEST_F(CoreArchive, ACertificateThatCannotBeReadBackIsAnErrorToRetryNotAWrongAns
   EXPECT_EQ(reply->error()->str(),
             "id tx-2 was decided (seq 2) but its certificate cannot be read back now (cannot "
             "read certificates at offset 2); retry later");
+}
+
+// An archive whose journal cannot be read back.
+class UnreadableJournal final : public Archive {
+ public:
+  explicit UnreadableJournal(Archive* inner) : inner_(inner) {}
+  Status read_entries(std::uint64_t from, std::uint64_t, std::vector<journal::Entry>*) override {
+    return Status::io_error("cannot read the journal at seq " + std::to_string(from));
+  }
+  void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override {
+    inner_->put_certificate(seq, certificate);
+  }
+  Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
+    return inner_->certificate(seq, out);
+  }
+
+ private:
+  Archive* inner_;
+};
+
+// The idempotency record keeps a hash of each id; telling a repeat from
+// another id with the same hash takes the id from the journal. When that
+// cannot be read, the request is refused to retry, never sequenced again.
+TEST_F(CoreArchive, ARepeatedIdWhoseEntryCannotBeReadBackIsAnErrorToRetryNotASecondSeq) {
+  UnreadableJournal unreadable(&archive_);
+  Core::Config config;
+  config.keep_recent = kKeepRecent;
+  config.archive = &unreadable;
+  start(config);
+  submit_decided_by_a_and_b(100, kStartUs);
+  ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
+  std::vector<std::uint8_t> bytes;
+  const wire::ClientReply* reply = reply_of(resubmit(1, 7, kStartUs), &bytes);
+  ASSERT_NE(reply, nullptr);
+  EXPECT_EQ(reply->decision(), nullptr);
+  EXPECT_EQ(reply->error_kind(), wire::ClientErrorKind::Unavailable);
+  EXPECT_EQ(reply->error()->str(),
+            "id tx-1 may have been sequenced before, and the journal cannot be read back to "
+            "check it now (cannot read the journal at seq 1); not sequenced, retry later");
+  EXPECT_EQ(core_->last_seq(), 100u);
+  // A repeat still in memory needs no read; a new id needs none either.
+  reply = reply_of(resubmit(100, 8, kStartUs), &bytes);
+  ASSERT_NE(reply, nullptr);
+  ASSERT_NE(reply->decision(), nullptr);
+  EXPECT_TRUE(reply->decision()->replayed());
+  EXPECT_EQ(reply->decision()->seq(), 100u);
+  EXPECT_TRUE(resubmit(101, 9, kStartUs).to_clients.empty()) << "sequenced, not decided yet";
+  EXPECT_EQ(core_->last_seq(), 101u);
 }
 
 TEST_F(CoreArchive, ACoreWithoutAnArchiveIsRefused) {
