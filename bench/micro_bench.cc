@@ -2,6 +2,7 @@
 // decision. Figures are per operation on this machine; compare them as
 // ratios within one run (the machines are shared and noisy).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <filesystem>
 #include <string>
@@ -19,6 +20,7 @@
 #include "loadgen/driver.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
+#include "sequencer/sequencer.h"
 #include "triad/certificate.h"
 #include "triad/transaction.h"
 #include "voter/voter.h"
@@ -166,6 +168,43 @@ void BM_Verify(benchmark::State& state) {
 BENCHMARK(BM_Verify)->Arg(0)->Arg(1);
 
 // The voter alone (no crypto): three verdicts per seq, two agree at once.
+// The idempotency record, per new id (every request the front end
+// sequences): hash, probe, insert. Arg: ids already in the record. Also its
+// heap bytes per id (mallinfo2), the record's memory in the front end.
+void BM_SequencerAdmitNewId(benchmark::State& state) {
+  struct NoHistory final : sequencer::History {
+    Status sequenced(std::uint64_t, sequencer::Sequenced*) override {
+      return Status::internal("no id repeats here");  // two ids sharing a 64-bit hash: never seen
+    }
+  } history;
+  constexpr std::int64_t kMeasured = 1'000'000;
+  const auto ids_of = [](std::int64_t from, std::int64_t count) {
+    std::vector<std::string> ids;
+    ids.reserve(static_cast<std::size_t>(count));
+    for (std::int64_t i = from; i < from + count; ++i) ids.push_back("tx-" + std::to_string(i));
+    return ids;
+  };
+  const std::vector<std::string> measured = ids_of(state.range(0), kMeasured);
+  sequencer::Sequencer seq({.id_hash_key = {7}}, &history);
+  const Digest digest{};
+  sequencer::Admission a;
+  {
+    const std::vector<std::string> prefill = ids_of(0, state.range(0));
+    const std::size_t heap_ids = mallinfo2().uordblks;
+    for (const std::string& id : prefill) TRIAD_ASSERT(seq.admit(id, digest, {}, 0, &a).is_ok());
+    if (!prefill.empty()) {
+      state.counters["record_bytes_per_id"] = static_cast<double>(mallinfo2().uordblks - heap_ids) /
+                                              static_cast<double>(prefill.size());
+    }
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    TRIAD_ASSERT(seq.admit(measured[i++], digest, {}, 0, &a).is_ok());
+    benchmark::DoNotOptimize(a);
+  }
+}
+BENCHMARK(BM_SequencerAdmitNewId)->Arg(0)->Arg(4'000'000)->Iterations(1'000'000);
+
 void BM_VoterPerVerdict(benchmark::State& state) {
   voter::Voter v({.deadline_us = 1'000'000});
   voter::Output out;
