@@ -14,6 +14,10 @@ namespace {
 // Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
 
+// Journalled entries read at a time by recover(): each one leaves only its
+// hash and answer behind.
+constexpr std::uint64_t kRecoverPart = 4096;
+
 // Recovered seqs undecided at a time during replay. A replica gets through
 // this many in tens of milliseconds, far inside the deadline; a larger window
 // would only make the last seqs of each wait longer.
@@ -240,26 +244,34 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   handle_voter_output(now_us, out);
 }
 
-Status Core::recover(std::vector<journal::Entry> entries,
-                     const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us) {
-  TRIAD_ASSERT(journal_.empty() && flushed_seq_ == 0);
-  for (journal::Entry& e : entries) {
-    if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
+Status Core::recover(std::uint64_t journalled,
+                     const std::vector<journal::FailSafeAnswer>& fail_safe) {
+  TRIAD_ASSERT(journal_.empty() && journal_base_ == 1 && flushed_seq_ == 0 && last_seq() == 0);
+  std::unordered_map<std::uint64_t, const journal::FailSafeAnswer*> fail_safe_by_seq;
+  for (const journal::FailSafeAnswer& a : fail_safe) fail_safe_by_seq[a.seq] = &a;
+  std::vector<journal::Entry> part;
+  for (std::uint64_t from = 1; from <= journalled; from += kRecoverPart) {
+    part.clear();
     TRIAD_RETURN_IF_ERROR(
-        sequencer_.restore(*e.tx.id, wire::transaction_digest(e.tx), e.seq, e.ts_ms));
-    journal_.push_back({e.ts_ms, std::move(e.tx), now_us, std::nullopt});
-    answers_.emplace_back();
+        config_.archive->read_entries(from, std::min(journalled, from + kRecoverPart - 1), &part));
+    for (const journal::Entry& e : part) {
+      if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
+      const Digest digest = wire::transaction_digest(e.tx);
+      TRIAD_RETURN_IF_ERROR(sequencer_.restore(*e.tx.id, digest, e.seq, e.ts_ms));
+      answers_.emplace_back();
+      if (const auto it = fail_safe_by_seq.find(e.seq);
+          it != fail_safe_by_seq.end() && it->second->tx_digest == digest) {
+        recovered_fail_safe_[e.seq] = it->second->code;
+        fail_safe_by_seq.erase(it);
+      }
+    }
   }
   recovered_seq_ = sequencer_.last_seq();
-  for (const journal::FailSafeAnswer& a : fail_safe) {
-    if (a.seq == 0 || a.seq > recovered_seq_ ||
-        wire::transaction_digest(entry(a.seq).tx) != a.tx_digest) {
-      log::warn("answer log: the fail-safe decline " + a.code + " of seq " + std::to_string(a.seq) +
-                " is for a transaction the journal does not hold there (lost before its sync); "
-                "ignored");
-      continue;
-    }
-    recovered_fail_safe_[a.seq] = a.code;
+  TRIAD_ASSERT(recovered_seq_ == journalled);
+  for (const auto& [seq, a] : fail_safe_by_seq) {
+    log::warn("answer log: the fail-safe decline " + a->code + " of seq " + std::to_string(seq) +
+              " is for a transaction the journal does not hold there (lost before its sync); "
+              "ignored");
   }
   return Status::ok();
 }
@@ -274,6 +286,27 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
   const std::size_t window = std::min(config_.max_in_flight, kReplayWindow);
   if (voter_.open_count() >= window) return;
   while (opened_seq_ < recovered_seq_ && voter_.open_count() < window) {
+    if (const std::uint64_t next = opened_seq_ + 1; !in_memory(next)) {
+      // The next part of what recover() left on disk.
+      TRIAD_ASSERT(next == journal_base_ + journal_.size());
+      std::vector<journal::Entry> part;
+      if (Status s = config_.archive->read_entries(
+              next, std::min(recovered_seq_, next + kReplayWindow - 1), &part);
+          !s.is_ok()) {
+        if (!replay_read_failed_) {
+          log::error("replay stopped at seq " + std::to_string(next) +
+                     ": the journal cannot be read back: " + s.to_string() +
+                     "; trying again as time passes");
+        }
+        replay_read_failed_ = true;
+        break;
+      }
+      if (replay_read_failed_) log::info("replay resumed at seq " + std::to_string(next));
+      replay_read_failed_ = false;
+      for (journal::Entry& e : part) {
+        journal_.push_back({e.ts_ms, std::move(e.tx), now_us, std::nullopt});
+      }
+    }
     ++opened_seq_;
     entry(opened_seq_).sequenced_us = now_us;  // the deadline and latency count from here
     voter_.open(opened_seq_, now_us, mask, &voter_out_);
@@ -481,23 +514,34 @@ Status Core::encode_range(std::uint64_t from, std::uint64_t to,
   std::vector<journal::Entry> archived;
   while (from <= to) {
     const std::uint64_t end = std::min<std::uint64_t>(to, from + kResendBatch - 1);
+    // What is not in memory, read back in order: seqs before the in-memory
+    // part, and (during recovery) after it.
     archived.clear();
+    const std::uint64_t memory_end = journal_base_ + journal_.size();  // one past
     if (from < journal_base_) {
-      const std::uint64_t archived_end = std::min(end, journal_base_ - 1);
-      TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(from, archived_end, &archived));
-      TRIAD_ASSERT(archived.size() == archived_end - from + 1);
-      counters_.entries_read_back += archived.size();
+      TRIAD_RETURN_IF_ERROR(
+          config_.archive->read_entries(from, std::min(end, journal_base_ - 1), &archived));
     }
+    if (end >= memory_end) {
+      TRIAD_RETURN_IF_ERROR(
+          config_.archive->read_entries(std::max(from, memory_end), end, &archived));
+    }
+    counters_.entries_read_back += archived.size();
     flatbuffers::FlatBufferBuilder fbb(512 * (end - from + 1));
     std::vector<flatbuffers::Offset<wire::Sequenced>> entries;
     entries.reserve(end - from + 1);
+    std::size_t next_archived = 0;
     for (std::uint64_t seq = from; seq <= end; ++seq) {
-      const bool in_memory = seq >= journal_base_;
-      const std::int64_t ts_ms = in_memory ? entry(seq).ts_ms : archived[seq - from].ts_ms;
-      const Transaction& tx = in_memory ? entry(seq).tx : archived[seq - from].tx;
-      TRIAD_ASSERT(in_memory || archived[seq - from].seq == seq);
+      const journal::Entry* read_back = nullptr;
+      if (!in_memory(seq)) {
+        TRIAD_ASSERT(next_archived < archived.size() && archived[next_archived].seq == seq);
+        read_back = &archived[next_archived++];
+      }
+      const std::int64_t ts_ms = read_back ? read_back->ts_ms : entry(seq).ts_ms;
+      const Transaction& tx = read_back ? read_back->tx : entry(seq).tx;
       entries.push_back(wire::CreateSequenced(fbb, seq, ts_ms, wire::build_transaction(fbb, tx)));
     }
+    TRIAD_ASSERT(next_archived == archived.size());
     fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(entries)));
     messages->push_back(bytes_of(fbb));
     from = end + 1;
@@ -507,7 +551,7 @@ Status Core::encode_range(std::uint64_t from, std::uint64_t to,
 
 Status Core::sequenced(std::uint64_t seq, sequencer::Sequenced* out) {
   TRIAD_ASSERT(seq >= 1 && seq <= last_seq());
-  if (seq >= journal_base_) {
+  if (in_memory(seq)) {
     const JournalEntry& e = entry(seq);
     *out = {*e.tx.id, wire::transaction_digest(e.tx), e.ts_ms};
     return Status::ok();

@@ -150,7 +150,10 @@ class Core : private sequencer::History {
     intake_throttle_.on_drain(read, emptied, now_us, [&] { return decided_per_second(now_us); });
   }
   // After a restart, before any replica connects: takes back what the input
-  // journal held (seq 1, 2, ... in order) as if it had just been sequenced:
+  // journal holds, seqs 1..`journalled` (read from the archive, a part at a
+  // time; only the idempotency record and the answers stay in memory, the
+  // transactions are read again as the replay reaches them), as if it had
+  // just been sequenced:
   // the sequencer continues after the last seq and ts, the idempotency
   // record answers the earlier ids, and the replicas, which start from the
   // card file, are sent all of it again; the rules are deterministic, so each
@@ -165,9 +168,9 @@ class Core : private sequencer::History {
   // transaction digest is not the journalled one's is ignored with a
   // warning (its seq was lost and sequenced again).
   // Corruption when the entries contradict each other (an id twice, ts
-  // going backwards); the core is then unusable.
-  Status recover(std::vector<journal::Entry> entries,
-                 const std::vector<journal::FailSafeAnswer>& fail_safe, std::uint64_t now_us);
+  // going backwards), or the archive's error when it cannot read them; the
+  // core is then unusable.
+  Status recover(std::uint64_t journalled, const std::vector<journal::FailSafeAnswer>& fail_safe);
   // The shell wrote every seq up to `seq` to the input journal, and is done
   // with this turn's Outbox: the core may let go of the transactions up to
   // there that are decided and sent (all but the newest keep_recent), and
@@ -298,6 +301,9 @@ class Core : private sequencer::History {
     bool decided() const { return code[0] != 0; }
   };
 
+  bool in_memory(std::uint64_t seq) const {
+    return seq >= journal_base_ && seq - journal_base_ < journal_.size();
+  }
   const JournalEntry& entry(std::uint64_t seq) const;
   JournalEntry& entry(std::uint64_t seq);
   // sequencer::History: seq's id, content digest and ts, from memory or the
@@ -392,7 +398,8 @@ class Core : private sequencer::History {
   std::vector<RecentVerdicts> recent_;
   // The recent part of the input journal (the shell writes the durable
   // one), from which replicas are sent and resent: seqs journal_base_ ..
-  // last_seq(); the older ones are read back from the archive.
+  // last_seq(); the older ones are read back from the archive, and so are,
+  // during recovery, the recovered ones the replay has not reached yet.
   std::deque<JournalEntry> journal_;
   std::uint64_t journal_base_ = 1;
   // Index seq - 1. A deque, not a vector: it grows by the block, where a
@@ -404,6 +411,7 @@ class Core : private sequencer::History {
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
   std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
+  bool replay_read_failed_ = false;           // logged once, until a read succeeds again
   // Fail-safe declines given before the restart, by seq: the answer a
   // repeated id gets, not the replay's decision.
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;

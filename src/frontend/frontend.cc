@@ -237,14 +237,17 @@ class FrontEnd {
   // Reads back DIR/journal and hands it to the core, before any replica
   // starts: the fresh replicas replay it all once they connect.
   Status open_journal(const crypto::SymmetricKey& key) {
+    // Checked whole here, but not kept: the core reads the records back in
+    // parts (Core::recover).
     journal::Recovery recovery;
+    recovery.keep_entries = false;
     const std::string path = layout::journal(config_.dir);
     TRIAD_RETURN_IF_ERROR(
         journal::Journal::open(path, key, config_.fsync, mono_us(), &recovery, &journal_));
-    const std::size_t count = recovery.entries.size();
+    const std::uint64_t count = journal_->last_seq();  // seqs 1..count
     std::string message = "recovered " + std::to_string(count) + " transactions (last seq " +
-                          std::to_string(journal_->last_seq()) + ") from " + path +
-                          "; fsync policy " + journal::to_string(config_.fsync);
+                          std::to_string(count) + ") from " + path + "; fsync policy " +
+                          journal::to_string(config_.fsync);
     if (recovery.truncated_at) {
       message += "; truncated a torn tail at offset " + std::to_string(*recovery.truncated_at) +
                  " (" + std::to_string(recovery.truncated_bytes) +
@@ -257,7 +260,7 @@ class FrontEnd {
       message += "; " + std::to_string(fail_safe.size()) + " fail-safe declines from " +
                  answer_log_->path();
     }
-    if (Status s = core_->recover(std::move(recovery.entries), fail_safe, mono_us()); !s.is_ok()) {
+    if (Status s = core_->recover(count, fail_safe); !s.is_ok()) {
       return Status::corruption("journal " + path + ": " + s.message());
     }
     journaled_seq_ = journal_->last_seq();

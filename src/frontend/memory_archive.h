@@ -27,9 +27,20 @@ class MemoryArchive final : public Archive {
     core->release_journaled(journaled_seq_);
   }
 
+  // What a journal file held when the process started (seq 1, 2, ... in
+  // order): already journalled, for Core::recover to read back.
+  void restore(const std::vector<journal::Entry>& entries) {
+    for (const journal::Entry& e : entries) entries_[e.seq] = e;
+    journaled_seq_ = entries.empty() ? 0 : entries.back().seq;
+  }
+
+  // While set, read_entries fails as a disk would.
+  void set_failing(bool failing) { failing_ = failing; }
+
   Status read_entries(std::uint64_t from, std::uint64_t to,
                       std::vector<journal::Entry>* out) override {
     ++reads_;
+    if (failing_) return Status::io_error("cannot read seqs from " + std::to_string(from));
     for (std::uint64_t seq = from; seq <= to; ++seq) {
       const auto it = entries_.find(seq);
       if (it == entries_.end()) {
@@ -59,6 +70,7 @@ class MemoryArchive final : public Archive {
   std::map<std::uint64_t, std::vector<std::uint8_t>> certificates_;
   std::uint64_t journaled_seq_ = 0;
   std::uint64_t reads_ = 0;
+  bool failing_ = false;
 };
 
 }  // namespace triad::frontend

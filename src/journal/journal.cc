@@ -1,6 +1,7 @@
 #include "journal/journal.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,55 @@ Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out)
   out->resize(done);
   return Status::ok();
 }
+
+// A file mapped read-only for one pass over it: its pages stay the page
+// cache's (the kernel reads ahead and may drop them behind), so reading a
+// long journal back at start takes no heap of the journal's size.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+  static Status map(int fd, const std::string& path, MappedFile* out) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return Status::io_error("cannot stat journal " + path + ": " + reason(errno));
+    }
+    if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
+    if (st.st_size == 0) return Status::ok();  // mmap refuses an empty length
+    const auto size = static_cast<std::size_t>(st.st_size);
+    void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (data == MAP_FAILED) {
+      return Status::io_error("cannot map journal " + path + ": " + reason(errno));
+    }
+    ::madvise(data, size, MADV_SEQUENTIAL);  // a hint: its failure changes nothing
+    out->data_ = data;
+    out->size_ = size;
+    return Status::ok();
+  }
+  std::span<const std::uint8_t> bytes() const {
+    return {static_cast<const std::uint8_t*>(data_), size_};
+  }
+  // The pass is past `offset`: the pages before it leave this process's
+  // resident set (a file-backed page is read again if touched), every
+  // 16 MiB, so that a long journal's pages do not all count against the
+  // process while it starts.
+  void passed(std::size_t offset) {
+    constexpr std::size_t kStepBytes = 16 << 20;
+    if (offset < released_ + kStepBytes) return;
+    const std::size_t end = offset & ~(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) - 1);
+    ::madvise(static_cast<std::uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
+    released_ = end;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t released_ = 0;
+};
 
 // The directory entry of a new file is durable only once its directory is.
 Status sync_parent_dir(const std::string& path) {
@@ -243,14 +293,17 @@ Journal::~Journal() {
 Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, FsyncPolicy policy,
                      std::uint64_t now_us, Recovery* recovered, std::unique_ptr<Journal>* out) {
   TRIAD_ASSERT(policy.kind != FsyncPolicy::Kind::kInterval || policy.interval_ms >= 1);
+  const bool keep_entries = recovered->keep_entries;
   *recovered = Recovery{};
+  recovered->keep_entries = keep_entries;
   int fd = -1;
   bool created = false;
   TRIAD_RETURN_IF_ERROR(open_or_create(path, "journal", &fd, &created));
   std::unique_ptr<Journal> j(new Journal(path, fd, key, policy, now_us));
   const auto header = make_header(key);
-  std::vector<std::uint8_t> file;
-  TRIAD_RETURN_IF_ERROR(read_all(fd, path, &file));
+  MappedFile mapped;
+  TRIAD_RETURN_IF_ERROR(MappedFile::map(fd, path, &mapped));
+  const std::span<const std::uint8_t> file = mapped.bytes();
 
   if (file.size() < kHeaderBytes) {
     // A header cut short can only be a creation that did not finish (the
@@ -279,7 +332,7 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
   if (!std::equal(header.begin(), header.begin() + 8, file.begin())) {
     return Status::corruption("journal " + path + " is not a Triad journal (no TRIADJNL magic)");
   }
-  const Digest sum = crypto::sha256(std::span<const std::uint8_t>(file.data(), 32));
+  const Digest sum = crypto::sha256(file.first(32));
   if (!std::equal(sum.begin(), sum.begin() + kChecksumBytes, file.begin() + 32)) {
     return Status::corruption("journal " + path + ": header checksum mismatch");
   }
@@ -293,7 +346,7 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
                                     "(key ids differ); restore the journal's key file");
   }
 
-  const std::span<const std::uint8_t> bytes(file);
+  const std::span<const std::uint8_t> bytes = file;
   std::size_t off = kHeaderBytes;
   std::uint64_t last_seq = 0;
   std::int64_t last_ts_ms = INT64_MIN;
@@ -340,11 +393,12 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
     }
     Entry entry;
     TRIAD_RETURN_IF_ERROR(j->decode_body(body, off, &plain, &entry));
-    recovered->entries.push_back(std::move(entry));
+    if (keep_entries) recovered->entries.push_back(std::move(entry));
     if ((seq - 1) % kIndexEvery == 0) j->index_.push_back(off);
     last_seq = seq;
     last_ts_ms = ts_ms;
     off += kFrameHeaderBytes + body_bytes;
+    mapped.passed(off);
   }
   std::fill(plain.begin(), plain.end(), 0);
   j->last_seq_ = last_seq;

@@ -63,7 +63,11 @@ struct Entry {
 
 // What open() found in an existing file.
 struct Recovery {
-  std::vector<Entry> entries;  // seq 1, 2, ... in order
+  // Set before open(): keep every record read back in `entries`. The front
+  // end does not (a long journal would need its size in memory): it reads
+  // them back in parts with read(), as it needs them.
+  bool keep_entries = true;
+  std::vector<Entry> entries;  // seq 1, 2, ... in order, when keep_entries
   // Set when a torn or damaged tail was cut off: where, how much, and why.
   std::optional<std::uint64_t> truncated_at;
   std::uint64_t truncated_bytes = 0;
@@ -79,7 +83,8 @@ inline constexpr std::size_t kMaxBodyBytes = 128 * 1024;
 class Journal {
  public:
   // Opens the journal at `path`, creating it (mode 0600) when it does not
-  // exist, and reads back every record into *recovered.
+  // exist, and reads back and checks every record (into *recovered when it
+  // keeps them; last_seq() says how many there are).
   //
   // A record that fails its checksum, or is cut short, with no valid record
   // after it is a torn tail (the last write when the process or machine

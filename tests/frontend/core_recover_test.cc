@@ -45,6 +45,12 @@ class MiniCluster {
   }
 
   Core& core() { return *core_; }
+  // A restart: the journal file holds `entries`, the answer log `log`.
+  Status recover(const std::vector<journal::Entry>& entries,
+                 const std::vector<journal::FailSafeAnswer>& log) {
+    archive_.restore(entries);
+    return core_->recover(entries.size(), log);
+  }
   // What the input journal holds: every seq sequenced.
   std::vector<journal::Entry> journal() {
     std::vector<journal::Entry> entries;
@@ -53,6 +59,9 @@ class MiniCluster {
   }
   std::uint64_t now_us() const { return now_us_; }
   std::size_t max_in_flight_seen() const { return max_in_flight_; }
+  std::size_t max_entries_in_memory_seen() const { return max_entries_in_memory_; }
+  std::size_t decision_records() const { return decision_records_; }
+  MemoryArchive& archive() { return archive_; }
 
   void start_replica(int r) {
     auto rc =
@@ -88,9 +97,11 @@ class MiniCluster {
   void run() {
     while (!out_.to_replicas.empty() || !out_.to_clients.empty() || !out_.decisions.empty()) {
       max_in_flight_ = std::max(max_in_flight_, core_->in_flight());
+      max_entries_in_memory_ = std::max(max_entries_in_memory_, core_->entries_in_memory());
       auto to_replicas = std::move(out_.to_replicas);
       auto to_clients = std::move(out_.to_clients);
       for (const auto& d : out_.decisions) decisions[d.seq] = d;
+      decision_records_ += out_.decisions.size();
       fail_safe.insert(fail_safe.end(), out_.fail_safe_answers.begin(),
                        out_.fail_safe_answers.end());
       out_.clear();
@@ -135,6 +146,8 @@ class MiniCluster {
   std::uint64_t now_us_ = 1'000'000;
   Outbox out_;
   std::size_t max_in_flight_ = 0;
+  std::size_t max_entries_in_memory_ = 0;
+  std::size_t decision_records_ = 0;
 };
 
 struct Traffic {
@@ -175,7 +188,7 @@ TEST(CoreRecover, ContinuesAfterTheJournalAndAnswersEarlierIdsWithTheOriginalDec
 
   // The second life, from the journal alone.
   MiniCluster second(traffic.cards);
-  ASSERT_TRUE(second.core().recover(entries, {}, second.now_us()).is_ok());
+  ASSERT_TRUE(second.recover(entries, {}).is_ok());
   EXPECT_EQ(second.core().last_seq(), kBefore);
   EXPECT_TRUE(second.core().recovering());
 
@@ -255,7 +268,7 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   std::vector<journal::FailSafeAnswer> log = first.fail_safe;
   log.push_back({3, wire::transaction_digest(traffic.txs[5]), "96"});
   MiniCluster second(traffic.cards);
-  ASSERT_TRUE(second.core().recover(entries, log, second.now_us()).is_ok());
+  ASSERT_TRUE(second.recover(entries, log).is_ok());
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
   ASSERT_EQ(second.decisions.size(), 3u);
   EXPECT_EQ(second.decisions[1].code, "91");
@@ -283,18 +296,77 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
     entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
   }
   MiniCluster cluster(traffic.cards);
-  ASSERT_TRUE(cluster.core().recover(entries, {}, cluster.now_us()).is_ok());
+  ASSERT_TRUE(cluster.recover(entries, {}).is_ok());
+  EXPECT_EQ(cluster.core().entries_in_memory(), 0u) << "read back as the replay reaches them";
   cluster.start_replica(0);
   cluster.start_replica(1);
   cluster.advance(3'000'000);
   EXPECT_EQ(cluster.core().replay_sent_seq(), 0u) << "replica c is still starting";
   EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
+
+  // A fetch (a faulty replica's may ask for anything) of seqs the replay
+  // has not reached: read back from the journal, in order.
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto fetch = wire::CreateFetch(fbb, 1, entries.size());
+  wire::FromReplicaBuilder m(fbb);
+  m.add_fetch(fetch);
+  fbb.Finish(m.Finish());
+  Outbox out;
+  cluster.core().on_replica_message(0, {fbb.GetBufferPointer(), fbb.GetSize()}, cluster.now_us(),
+                                    &out);
+  std::uint64_t next = 1;
+  for (const auto& msg : out.to_replicas) {
+    ASSERT_EQ(msg.replica, 0);
+    const wire::AlignedFrame frame(msg.bytes.data(), msg.bytes.size());
+    const wire::ToReplica* to = nullptr;
+    ASSERT_TRUE(wire::verify_to_replica(frame.bytes(), &to).is_ok());
+    ASSERT_NE(to->entries(), nullptr);
+    for (const wire::Sequenced* e : *to->entries()) {
+      ASSERT_EQ(e->seq(), next);
+      EXPECT_EQ(e->tx()->id()->str(), *entries[next - 1].tx.id);
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, entries.size() + 1);
+  EXPECT_EQ(cluster.core().counters().entries_read_back, entries.size());
+  EXPECT_EQ(cluster.core().entries_in_memory(), 0u);
+
   cluster.start_replica(2);
   EXPECT_FALSE(cluster.core().recovering());
   EXPECT_EQ(cluster.decisions.size(), entries.size());
   EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
   EXPECT_LE(cluster.max_in_flight_seen(), 1024u);
   EXPECT_GT(cluster.max_in_flight_seen(), 0u);
+  // At most the window being decided, the next part read, and the newest
+  // kept (16 here): never the whole journal.
+  EXPECT_LE(cluster.max_entries_in_memory_seen(), 2 * 1024u + 16);
+  EXPECT_GT(cluster.max_entries_in_memory_seen(), 0u);
+}
+
+// The journal cannot be read back when the replay needs its next part: the
+// replay waits there and goes on once it can, nothing decided twice or
+// skipped.
+TEST(CoreRecover, AReplayThatCannotReadTheJournalWaitsAndGoesOn) {
+  const Traffic traffic = make_traffic(3000);
+  std::vector<journal::Entry> entries;
+  for (std::size_t i = 0; i < traffic.txs.size(); ++i) {
+    entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
+  }
+  MiniCluster cluster(traffic.cards);
+  ASSERT_TRUE(cluster.recover(entries, {}).is_ok());
+  cluster.archive().set_failing(true);
+  for (int r = 0; r < kReplicaCount; ++r) cluster.start_replica(r);
+  cluster.advance(2'000'000);
+  EXPECT_TRUE(cluster.core().recovering());
+  EXPECT_EQ(cluster.core().replay_sent_seq(), 0u);
+  EXPECT_EQ(cluster.decision_records(), 0u);
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u) << "nothing was opened, so nothing expired";
+  cluster.archive().set_failing(false);
+  cluster.advance(1'000);
+  EXPECT_FALSE(cluster.core().recovering());
+  EXPECT_EQ(cluster.decisions.size(), entries.size());
+  EXPECT_EQ(cluster.decision_records(), entries.size()) << "each seq decided once";
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
 }
 
 TEST(CoreRecover, RefusesAJournalThatContradictsItself) {
@@ -302,7 +374,7 @@ TEST(CoreRecover, RefusesAJournalThatContradictsItself) {
   MiniCluster cluster(traffic.cards);
   std::vector<journal::Entry> entries = {{1, kWallMs, traffic.txs[0]},
                                          {2, kWallMs, traffic.txs[0]}};
-  const Status s = cluster.core().recover(entries, {}, cluster.now_us());
+  const Status s = cluster.recover(entries, {});
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("again at seq 2"), std::string::npos) << s.message();
 }
