@@ -201,22 +201,20 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const Digest digest = wire::transaction_digest(tx);
   // Only a repeated id reads the journal here (back from disk when it is
-  // old), to tell it from another id with the same hash.
+  // old), to tell it from another id with the same hash. While recovering,
+  // a new id is refused, so it is only looked up.
   sequencer::Admission a;
-  if (recovering()) {
-    if (Status s = sequencer_.lookup(*tx.id, digest, &a); !s.is_ok()) {
-      return reply_unreadable(to, *tx.id, s, out);
-    }
-    if (a.kind == sequencer::Admission::Kind::kNew) {
-      return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
-                         "recovering: " + std::to_string(replay_sent_seq()) + " of " +
-                             std::to_string(recovered_seq_) +
-                             " journalled transactions replayed to the replicas; retry later",
-                         out);
-    }
-  }
-  if (Status s = sequencer_.admit(*tx.id, digest, client_ts, wall_ms, &a); !s.is_ok()) {
+  if (const Status s = recovering() ? sequencer_.lookup(*tx.id, digest, &a)
+                                    : sequencer_.admit(*tx.id, digest, client_ts, wall_ms, &a);
+      !s.is_ok()) {
     return reply_unreadable(to, *tx.id, s, out);
+  }
+  if (recovering() && a.kind == sequencer::Admission::Kind::kNew) {
+    return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
+                       "recovering: " + std::to_string(replay_sent_seq()) + " of " +
+                           std::to_string(recovered_seq_) +
+                           " journalled transactions replayed to the replicas; retry later",
+                       out);
   }
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:

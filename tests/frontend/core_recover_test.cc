@@ -286,15 +286,21 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   }
 }
 
+// A journal holding `traffic`, one ms apart.
+std::vector<journal::Entry> journal_of(const Traffic& traffic) {
+  std::vector<journal::Entry> entries;
+  for (std::size_t i = 0; i < traffic.txs.size(); ++i) {
+    entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
+  }
+  return entries;
+}
+
 // A long journal goes to the replicas in windows, each seq's deadline
 // counted from when it is sent; nothing is sent until every voting replica
 // is connected.
 TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
   const Traffic traffic = make_traffic(5000);
-  std::vector<journal::Entry> entries;
-  for (std::size_t i = 0; i < traffic.txs.size(); ++i) {
-    entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
-  }
+  const std::vector<journal::Entry> entries = journal_of(traffic);
   MiniCluster cluster(traffic.cards);
   ASSERT_TRUE(cluster.recover(entries, {}).is_ok());
   EXPECT_EQ(cluster.core().entries_in_memory(), 0u) << "read back as the replay reaches them";
@@ -348,10 +354,7 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
 // skipped.
 TEST(CoreRecover, AReplayThatCannotReadTheJournalWaitsAndGoesOn) {
   const Traffic traffic = make_traffic(3000);
-  std::vector<journal::Entry> entries;
-  for (std::size_t i = 0; i < traffic.txs.size(); ++i) {
-    entries.push_back({i + 1, kWallMs + static_cast<std::int64_t>(i), traffic.txs[i]});
-  }
+  const std::vector<journal::Entry> entries = journal_of(traffic);
   MiniCluster cluster(traffic.cards);
   ASSERT_TRUE(cluster.recover(entries, {}).is_ok());
   cluster.archive().set_failing(true);
