@@ -121,9 +121,9 @@ std::uint64_t short_hash(const ShortHashKey& key, std::string_view data) {
   std::array<unsigned char, crypto_shorthash_BYTES> out{};
   static_assert(sizeof(out) == sizeof(std::uint64_t));
   crypto_shorthash(out.data(), bytes_of(data), data.size(), key.data());
+  // Any fixed byte order will do: h never leaves the process.
   std::uint64_t h = 0;
-  std::memcpy(&h, out.data(),
-              sizeof(h));  // any fixed byte order will do: h never leaves the process
+  std::memcpy(&h, out.data(), sizeof(h));
   return h;
 }
 

@@ -110,12 +110,21 @@ Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<
   return Status::ok();
 }
 
-Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
+// The size of the regular file open at `fd`.
+Status regular_file_size(int fd, const std::string& path, std::size_t* size) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0)
+  if (::fstat(fd, &st) != 0) {
     return Status::io_error("cannot stat journal " + path + ": " + reason(errno));
+  }
   if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
-  out->resize(static_cast<std::size_t>(st.st_size));
+  *size = static_cast<std::size_t>(st.st_size);
+  return Status::ok();
+}
+
+Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
+  std::size_t size = 0;
+  TRIAD_RETURN_IF_ERROR(regular_file_size(fd, path, &size));
+  out->resize(size);
   std::size_t done = 0;
   TRIAD_RETURN_IF_ERROR(read_at(fd, path, 0, *out, &done));
   out->resize(done);
@@ -134,13 +143,9 @@ class MappedFile {
     if (data_ != nullptr) ::munmap(data_, size_);
   }
   static Status map(int fd, const std::string& path, MappedFile* out) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      return Status::io_error("cannot stat journal " + path + ": " + reason(errno));
-    }
-    if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
-    if (st.st_size == 0) return Status::ok();  // mmap refuses an empty length
-    const auto size = static_cast<std::size_t>(st.st_size);
+    std::size_t size = 0;
+    TRIAD_RETURN_IF_ERROR(regular_file_size(fd, path, &size));
+    if (size == 0) return Status::ok();  // mmap refuses an empty length
     void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (data == MAP_FAILED) {
       return Status::io_error("cannot map journal " + path + ": " + reason(errno));

@@ -6,7 +6,12 @@ namespace triad::sequencer {
 
 IdIndex::IdIndex() : tables_(std::size_t{1} << kTableBits) {
   for (Table& t : tables_) t.slots.resize(kInitialSlots);
-  capacity_bytes_ = tables_.size() * kInitialSlots * sizeof(Slot);
+}
+
+std::size_t IdIndex::capacity_bytes() const {
+  std::size_t slots = 0;
+  for (const Table& t : tables_) slots += t.slots.size();
+  return slots * sizeof(Slot);
 }
 
 void IdIndex::place(std::vector<Slot>* slots, Slot slot) {
@@ -26,7 +31,6 @@ void IdIndex::insert(std::uint64_t hash, std::uint64_t seq) {
     for (const Slot& s : t.slots) {
       if (s.seq != 0) place(&grown, s);
     }
-    capacity_bytes_ += (grown.size() - t.slots.size()) * sizeof(Slot);
     t.slots = std::move(grown);
   }
   place(&t.slots, {hash, seq});

@@ -39,8 +39,8 @@ class IdIndex {
   }
 
   std::size_t size() const { return size_; }
-  // Bytes of slots held, for the status and the memory figures.
-  std::size_t capacity_bytes() const { return capacity_bytes_; }
+  // Bytes of slots held.
+  std::size_t capacity_bytes() const;
 
  private:
   struct Slot {
@@ -60,7 +60,6 @@ class IdIndex {
 
   std::vector<Table> tables_;
   std::size_t size_ = 0;
-  std::size_t capacity_bytes_ = 0;
 };
 
 }  // namespace triad::sequencer

@@ -20,8 +20,7 @@ Status Sequencer::find(std::string_view id, std::uint64_t hash, const Digest& co
                : Admission{Admission::Kind::kIdReused, seq, 0};
     return true;
   });
-  if (!read.is_ok()) *out = {};
-  return read;
+  return read;  // *out is still {} when a read failed: it is set only on a match
 }
 
 Status Sequencer::admit(std::string_view id, const Digest& content_digest,

@@ -79,8 +79,6 @@ class Sequencer {
 
   std::uint64_t last_seq() const { return next_seq_ - 1; }
   std::int64_t last_ts_ms() const { return last_ts_ms_; }
-  // Bytes the idempotency record holds (its index), for the status.
-  std::size_t record_bytes() const { return index_.capacity_bytes(); }
 
  private:
   // The look-up of admit(), lookup() and restore(), with the id's hash.
