@@ -45,6 +45,7 @@ struct ConfigSpec {
   std::string name;
   bool echo_floor = false;    // the transport-floor echo processes instead of `triad up`
   bool compare_only = false;  // measured only with --compare
+  bool echo_journal = false;  // the echo front end writes and syncs a journal (echo.h)
   std::vector<std::string> up_args = {};  // extra `triad up` arguments
   std::string help = {};
 };
@@ -56,6 +57,13 @@ const std::vector<ConfigSpec> kConfigs = {
      .help = "the transport floor: an echo front end that fans each request out\n"
              "to three echo processes over loopback ZeroMQ and answers at the second reply;\n"
              "no sequencing, rules, signatures, voting or batching: the process hops alone"},
+    {.name = "floor-sync",
+     .echo_floor = true,
+     .compare_only = true,
+     .echo_journal = true,
+     .help = "the transport floor plus the durable journal's share of the path: each turn's\n"
+             "requests written to a file before the fan-out and fdatasynced by the front end's\n"
+             "background sync thread, the answer held for the sync (as `--fsync batch`)"},
     {.name = "simplex",
      .compare_only = true,
      .up_args = {"--simplex"},
@@ -79,8 +87,11 @@ struct RatioSpec {
   std::string numerator;
   std::string denominator;
 };
-const std::vector<RatioSpec> kRatios = {
-    {"tmr", "floor"}, {"tmr", "simplex"}, {"tmr-nosync", "floor"}, {"tmr-delay", "tmr"}};
+const std::vector<RatioSpec> kRatios = {{"tmr", "floor"},
+                                        {"tmr", "floor-sync"},
+                                        {"tmr", "simplex"},
+                                        {"tmr-nosync", "floor"},
+                                        {"tmr-delay", "tmr"}};
 
 // Sweep defaults: 500/s doubling up to 64,000/s covers the knee of the floor
 // and of TMR on the machines this runs on; a run stops earlier once every
@@ -312,6 +323,10 @@ Status start_config(const ConfigSpec& spec, const std::string& cards_path,
   std::filesystem::remove_all(state_dir, ec);
   if (spec.echo_floor) {
     args = {triad_bin, "bench-echo", "--listen", "tcp://127.0.0.1:*"};
+    if (spec.echo_journal) {
+      std::filesystem::create_directories(state_dir, ec);
+      args.insert(args.end(), {"--journal", state_dir + "/journal"});
+    }
     if (curve) {
       TRIAD_RETURN_IF_ERROR(frontend::ensure_curve_keys(state_dir, nullptr));
       args.insert(args.end(), {"--curve-dir", state_dir});
@@ -451,7 +466,7 @@ Status measure(const ConfigSpec& spec, const std::string& cards_path, const std:
   TRIAD_RETURN_IF_ERROR(start_config(spec, cards_path, dir + "/" + name,
                                      dir + "/" + name + ".stderr", curve, &process, &ro->endpoint,
                                      &ro->curve));
-  std::fprintf(stderr, "triad bench: %s %-9s %8g/s for %g s (+%g s warm-up): ", progress.c_str(),
+  std::fprintf(stderr, "triad bench: %s %-10s %8g/s for %g s (+%g s warm-up): ", progress.c_str(),
                name.c_str(), ro->rate, ro->duration_s, ro->warmup_s);
   std::fflush(stderr);
   const std::uint64_t sut_cpu_before = loadgen::process_tree_cpu_us(process->pid());
@@ -501,14 +516,18 @@ int run_bench_echo_command(int argc, char** argv) {
   std::string curve_dir;
   std::string curve_key;
   std::string curve_server_key;
+  std::string journal;
   app.add_option("--listen", listen, "client endpoint of the echo front end");
+  app.add_option("--journal", journal,
+                 "front end: write each turn's requests to this file (emptied first) and answer "
+                 "once they are fdatasynced, as `triad up --fsync batch` does");
   app.add_option("--replica", replica, "run as an echo replica connected to this endpoint");
   app.add_option("--curve-dir", curve_dir, "front end: CURVE with the keys of this cluster dir");
   app.add_option("--curve-key", curve_key, "replica: its CURVE secret key file");
   app.add_option("--curve-server-key", curve_server_key, "replica: the front end's public key");
   if (const auto done = parse(app, argc, argv)) return *done;
   if (!replica.empty()) return loadgen::run_echo_replica(replica, curve_key, curve_server_key);
-  return loadgen::run_echo_frontend(listen, self_dir() + "/triad", curve_dir);
+  return loadgen::run_echo_frontend(listen, self_dir() + "/triad", curve_dir, journal);
 }
 
 int run_bench_command(int argc, char** argv) {
@@ -548,7 +567,7 @@ int run_bench_command(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_flag("--compare", compare,
-               "also measure the transport floor and TMR with replica b delayed 50 ms");
+               "also measure the configurations marked (--compare) above, at the same rates");
   auto* sweep_opt =
       app.add_flag("--sweep", sweep, "raise the rate until each configuration saturates");
   app.add_option("--sweep-from", sweep_from, "first rate of the sweep, per second")

@@ -1,7 +1,10 @@
 #include "loadgen/echo.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -11,6 +14,7 @@
 
 #include "common/layout.h"
 #include "common/types.h"
+#include "journal/background_sync.h"
 #include "loadgen/process.h"
 #include "transport/curve.h"
 #include "transport/poll.h"
@@ -46,6 +50,76 @@ struct Pending {
   std::vector<std::uint64_t> tags;  // one request, or a batch's parts
   bool batch = false;
   int replies = 0;
+  // The journal write that holds the request (0: no journal), and whether
+  // the client was answered (two replies, and that write durable).
+  std::uint64_t write = 0;
+  bool answered = false;
+};
+
+// The durable journal's share of a request's path (echo.h): a turn's
+// requests appended to a file in one write, synced by the front end's own
+// background thread. Records are the request frames as they came: the
+// floor measures the write and the sync, not the journal's framing and
+// encryption (a few µs a record, README "Input journal and restart").
+class EchoJournal {
+ public:
+  static Status open(const std::string& path, std::unique_ptr<EchoJournal>* out) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Status::io_error("cannot open " + path + ": " + std::strerror(errno));
+    }
+    const int sync_fd = ::dup(fd);
+    if (sync_fd < 0) {
+      const int e = errno;
+      ::close(fd);
+      return Status::io_error("cannot dup " + path + ": " + std::strerror(e));
+    }
+    std::unique_ptr<journal::BackgroundSync> sync;
+    if (Status s = journal::BackgroundSync::start(sync_fd, path, &sync); !s.is_ok()) {
+      ::close(fd);
+      return s;
+    }
+    out->reset(new EchoJournal(fd, path, std::move(sync)));
+    return Status::ok();
+  }
+  ~EchoJournal() { ::close(fd_); }
+
+  void append(const zmq::message_t& request) {
+    const auto* p = static_cast<const std::uint8_t*>(request.data());
+    buffer_.insert(buffer_.end(), p, p + request.size());
+  }
+  // Writes what was appended since the last call and asks for its sync;
+  // *write numbers it (durable once durable_write() reaches it).
+  Status write(std::uint64_t* write) {
+    std::size_t done = 0;
+    while (done < buffer_.size()) {
+      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::io_error("cannot write " + path_ + ": " + std::strerror(errno));
+      done += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+    *write = ++writes_;
+    sync_->request(writes_);
+    return Status::ok();
+  }
+  std::uint64_t durable_write() const { return sync_->durable_seq(); }
+  zmq::pollitem_t poll_item() const { return {nullptr, sync_->wake_fd(), ZMQ_POLLIN, 0}; }
+  // After the wake-up descriptor fired: the sync's error, if it failed.
+  Status on_wake() {
+    sync_->drain();
+    return sync_->error();
+  }
+
+ private:
+  EchoJournal(int fd, std::string path, std::unique_ptr<journal::BackgroundSync> sync)
+      : fd_(fd), path_(std::move(path)), sync_(std::move(sync)) {}
+
+  const int fd_;
+  const std::string path_;
+  std::unique_ptr<journal::BackgroundSync> sync_;
+  std::vector<std::uint8_t> buffer_;
+  std::uint64_t writes_ = 0;
 };
 
 }  // namespace
@@ -109,8 +183,15 @@ Status set_up_echo_curve(const std::string& dir, zmq::context_t& context, zmq::s
 }
 
 int run_echo_frontend(const std::string& listen, const std::string& self_exe,
-                      const std::string& curve_dir) {
+                      const std::string& curve_dir, const std::string& journal_path) {
   install_signals();
+  std::unique_ptr<EchoJournal> journal;
+  if (!journal_path.empty()) {
+    if (Status s = EchoJournal::open(journal_path, &journal); !s.is_ok()) {
+      std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
   zmq::context_t context(1);
   zmq::socket_t clients(context, zmq::socket_type::router);
   zmq::socket_t replicas(context, zmq::socket_type::router);
@@ -175,15 +256,56 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   std::uint64_t next_key = 1;
   flatbuffers::FlatBufferBuilder fbb(1024);
   const std::vector<std::uint8_t> dummy_cert(kEchoReplyBytes, 0xa5);
-  std::vector<zmq::pollitem_t> items =
-      with_zap({{clients.handle(), 0, ZMQ_POLLIN, 0}, {replicas.handle(), 0, ZMQ_POLLIN, 0}});
+  std::vector<zmq::pollitem_t> base{{clients.handle(), 0, ZMQ_POLLIN, 0},
+                                    {replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  if (journal) base.push_back(journal->poll_item());
+  const std::size_t zap_items_from = base.size();
+  std::vector<zmq::pollitem_t> items = with_zap(std::move(base));
   auto send_reply = [&](zmq::message_t& client) {
     clients.send(client, zmq::send_flags::sndmore);
     clients.send(zmq::const_buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
   };
+  auto fan_out = [&](std::uint64_t key, const zmq::message_t& body) {
+    for (auto& id : ids) {
+      zmq::message_t rid(id.data(), id.size());
+      replicas.send(rid, zmq::send_flags::sndmore);
+      replicas.send(zmq::const_buffer(&key, sizeof key), zmq::send_flags::sndmore);
+      replicas.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::none);
+    }
+  };
+  auto answer = [&](std::uint64_t key, Pending& p) {
+    std::vector<std::vector<std::uint8_t>> replies;
+    for (const std::uint64_t tag : p.tags) {
+      fbb.Clear();
+      const auto d =
+          wire::CreateDecisionDirect(fbb, "echo", key, 0, "00", "ab", "", false, &dummy_cert);
+      wire::ClientReplyBuilder b(fbb);
+      b.add_tag(tag);
+      b.add_decision(d);
+      fbb.Finish(b.Finish());
+      if (!p.batch) break;
+      replies.emplace_back(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    }
+    if (!p.batch) {
+      send_reply(p.client);
+    } else {
+      const std::vector<std::span<const std::uint8_t>> parts(replies.begin(), replies.end());
+      for (std::size_t i = 0; i < parts.size(); i += kRepliesPerBatch) {
+        const std::vector<std::uint8_t> frame = wire::encode_reply_batch(
+            std::span(parts).subspan(i, std::min(kRepliesPerBatch, parts.size() - i)));
+        clients.send(zmq::const_buffer(p.client.data(), p.client.size()), zmq::send_flags::sndmore);
+        clients.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::none);
+      }
+    }
+    p.answered = true;
+  };
+  // With a journal: this turn's requests, fanned out once written, and the
+  // requests with two replies whose write is not durable yet.
+  std::vector<std::pair<std::uint64_t, zmq::message_t>> turn;
+  std::vector<std::uint64_t> held;
   while (g_echo_stop == 0) {
     transport::poll_readable(items, 100);
-    if (zap) zap->serve(std::span(items).subspan(2));
+    if (zap) zap->serve(std::span(items).subspan(zap_items_from));
     zmq::message_t client;
     while (recv_dontwait(clients, client)) {
       zmq::message_t body;
@@ -217,12 +339,26 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
       p.client = std::move(client);
       p.tags = std::move(tags);
       p.batch = req->batch() != nullptr;
-      for (auto& id : ids) {
-        zmq::message_t rid(id.data(), id.size());
-        replicas.send(rid, zmq::send_flags::sndmore);
-        replicas.send(zmq::const_buffer(&key, sizeof key), zmq::send_flags::sndmore);
-        replicas.send(zmq::const_buffer(body.data(), body.size()), zmq::send_flags::none);
+      if (journal) {
+        journal->append(body);
+        turn.emplace_back(key, std::move(body));
+      } else {
+        fan_out(key, body);
       }
+    }
+    // As Triad's front end: the turn's requests are written in one write
+    // before any of them is sent on.
+    if (!turn.empty()) {
+      std::uint64_t write = 0;
+      if (Status s = journal->write(&write); !s.is_ok()) {
+        std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+        return 1;
+      }
+      for (auto& [key, body] : turn) {
+        pending[key].write = write;
+        fan_out(key, body);
+      }
+      turn.clear();
     }
     zmq::message_t rid;
     while (recv_dontwait(replicas, rid)) {
@@ -237,32 +373,26 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
       if (it == pending.end()) continue;
       Pending& p = it->second;
       if (++p.replies == 2) {
-        std::vector<std::vector<std::uint8_t>> replies;
-        for (const std::uint64_t tag : p.tags) {
-          fbb.Clear();
-          const auto d =
-              wire::CreateDecisionDirect(fbb, "echo", key, 0, "00", "ab", "", false, &dummy_cert);
-          wire::ClientReplyBuilder b(fbb);
-          b.add_tag(tag);
-          b.add_decision(d);
-          fbb.Finish(b.Finish());
-          if (!p.batch) break;
-          replies.emplace_back(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-        }
-        if (!p.batch) {
-          send_reply(p.client);
+        if (!journal || p.write <= journal->durable_write()) {
+          answer(key, p);
         } else {
-          const std::vector<std::span<const std::uint8_t>> parts(replies.begin(), replies.end());
-          for (std::size_t i = 0; i < parts.size(); i += kRepliesPerBatch) {
-            const std::vector<std::uint8_t> frame = wire::encode_reply_batch(
-                std::span(parts).subspan(i, std::min(kRepliesPerBatch, parts.size() - i)));
-            clients.send(zmq::const_buffer(p.client.data(), p.client.size()),
-                         zmq::send_flags::sndmore);
-            clients.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::none);
-          }
+          held.push_back(key);
         }
       }
-      if (p.replies == 3) pending.erase(it);
+      if (p.replies == 3 && p.answered) pending.erase(it);
+    }
+    if (journal && (items[2].revents & ZMQ_POLLIN) != 0) {
+      if (Status s = journal->on_wake(); !s.is_ok()) {
+        std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+        return 1;
+      }
+      std::erase_if(held, [&](std::uint64_t key) {
+        const auto it = pending.find(key);
+        if (it->second.write > journal->durable_write()) return false;
+        answer(key, it->second);
+        if (it->second.replies == 3) pending.erase(it);
+        return true;
+      });
     }
   }
   return 0;  // children stopped by their destructors

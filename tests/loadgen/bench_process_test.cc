@@ -1,6 +1,7 @@
 // `triad bench` end to end: a short run against a real cluster.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -60,7 +61,7 @@ TEST(BenchProcessTest, ABatchWindowSendsRequestsTogetherAndEachIsAnswered) {
   ASSERT_EQ(status, 0) << out;
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["batch_window_us"], 20000);
-  ASSERT_EQ(j["configurations"].size(), 5u);
+  ASSERT_EQ(j["configurations"].size(), 6u);
   for (const auto& c : j["configurations"]) {
     SCOPED_TRACE(c["configuration"].get<std::string>());
     EXPECT_EQ(c["sent"].get<std::uint64_t>(), 1500u);
@@ -73,6 +74,11 @@ TEST(BenchProcessTest, ABatchWindowSendsRequestsTogetherAndEachIsAnswered) {
     for (const auto& [code, n] : c["codes"].items()) decided += n.get<std::uint64_t>();
     EXPECT_EQ(decided, 1000u);
   }
+  // The durable floor wrote every request it was sent (each frame as it
+  // came; a transaction's encoding is over 100 bytes) before answering.
+  std::error_code ec;
+  EXPECT_GT(std::filesystem::file_size(tmp.file("bench") + "/floor-sync/journal", ec), 1500u * 100u)
+      << ec.message();
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
@@ -152,19 +158,20 @@ TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
                &out, "", 50'000);
   ASSERT_EQ(status, 0) << out;
   j = nlohmann::json::parse(out);
-  // floor, simplex, tmr, tmr-nosync, tmr-delay at 100/s only
-  ASSERT_EQ(j["configurations"].size(), 5u);
+  // floor, floor-sync, simplex, tmr, tmr-nosync, tmr-delay at 100/s only
+  ASSERT_EQ(j["configurations"].size(), 6u);
   for (const auto& c : j["configurations"]) {
     EXPECT_EQ(c["offered_rate"].get<double>(), 100.0);
     EXPECT_FALSE(c["held"].get<bool>());
   }
-  ASSERT_EQ(j["sweep"]["knees"].size(), 5u);
+  ASSERT_EQ(j["sweep"]["knees"].size(), 6u);
   for (const auto& each : j["sweep"]["knees"]) {
     EXPECT_TRUE(each["knee_rate"].is_null()) << each.dump();
     EXPECT_EQ(each["saturated_at_rate"].get<double>(), 100.0);
   }
   ASSERT_EQ(j["ratios"].size(), 1u);
   EXPECT_TRUE(j["ratios"][0].contains("tmr_over_floor_p99"));
+  EXPECT_TRUE(j["ratios"][0].contains("tmr_over_floor_sync_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_delay_over_tmr_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_over_simplex_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_nosync_over_floor_p99"));
