@@ -554,6 +554,11 @@ class FrontEnd {
       if (zap_ && !from_own_key(r, payload)) continue;
       const bool was_connected = core_->replica(r).connected;
       core_->on_replica_message(r, bytes_of(payload), mono_us(), &out_);
+      // A decision's answer goes now (once durable), not after the rest of
+      // the drain: at 500/s the third replica's verdict was queued behind the
+      // deciding one for 72% of decisions, and its signature check held the
+      // answer back by 45 µs on average.
+      if (!out_.to_clients.empty()) send_out();
       if (!was_connected && ready_ && core_->replica(r).connected) {
         if (const std::string same = core_->identical_builds(); !same.empty()) {
           log::warn("WARNING: " + same);
