@@ -333,9 +333,11 @@ class FrontEnd {
   // The background sync advanced, or failed.
   void on_synced() {
     syncer_->drain();
-    if (Status s = syncer_->error(); !s.is_ok() && !journal_failed_) {
-      stop_answering("input journal", s);
+    if (Status s = syncer_->error(); !s.is_ok()) {
+      if (!journal_failed_) stop_answering("input journal", s);
+      return;
     }
+    if (!journal_failed_) release_replies(durable_seq());
   }
 
   // A write or sync of what answers depend on failed: answering on would
@@ -496,10 +498,13 @@ class FrontEnd {
     transport::poll_readable(items, timeout_ms);
     // ZAP first: a connection waiting for its answer carries no traffic yet.
     if (zap_) zap_->serve(std::span(items).subspan(zap_first));
+    // The answers that waited only for this sync go before anything new is
+    // handled: at 500/s a fifth of the sync's wake-ups found client requests
+    // or verdicts too, and those took 190 µs on average.
+    if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
     if (control_quiet_.due(items[2])) receive_control();
-    if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
     core_->on_time(mono_us(), &out_);
     send_out();
   }
