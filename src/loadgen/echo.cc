@@ -306,6 +306,21 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   while (g_echo_stop == 0) {
     transport::poll_readable(items, 100);
     if (zap) zap->serve(std::span(items).subspan(zap_items_from));
+    // As Triad's front end: what waited only for this sync is answered
+    // before the turn handles anything new.
+    if (journal && (items[2].revents & ZMQ_POLLIN) != 0) {
+      if (Status s = journal->on_wake(); !s.is_ok()) {
+        std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+        return 1;
+      }
+      std::erase_if(held, [&](std::uint64_t key) {
+        const auto it = pending.find(key);
+        if (it->second.write > journal->durable_write()) return false;
+        answer(key, it->second);
+        if (it->second.replies == 3) pending.erase(it);
+        return true;
+      });
+    }
     zmq::message_t client;
     while (recv_dontwait(clients, client)) {
       zmq::message_t body;
@@ -380,19 +395,6 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
         }
       }
       if (p.replies == 3 && p.answered) pending.erase(it);
-    }
-    if (journal && (items[2].revents & ZMQ_POLLIN) != 0) {
-      if (Status s = journal->on_wake(); !s.is_ok()) {
-        std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
-        return 1;
-      }
-      std::erase_if(held, [&](std::uint64_t key) {
-        const auto it = pending.find(key);
-        if (it->second.write > journal->durable_write()) return false;
-        answer(key, it->second);
-        if (it->second.replies == 3) pending.erase(it);
-        return true;
-      });
     }
   }
   return 0;  // children stopped by their destructors
