@@ -76,21 +76,6 @@ std::array<std::uint8_t, kHeaderBytes> make_header(const crypto::SymmetricKey& k
   return h;
 }
 
-Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
-                 const std::string& path) {
-  std::size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::io_error("cannot write journal " + path + " at offset " +
-                              std::to_string(offset + done) + ": " + reason(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return Status::ok();
-}
-
 // Reads into `out` from `offset` until it is full or the file ends; how much
 // in *got.
 Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out,
@@ -249,6 +234,21 @@ Status open_or_create(const std::string& path, const char* what, int* fd, bool* 
 }
 
 }  // namespace
+
+Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
+                 const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io_error("cannot write journal " + path + " at offset " +
+                              std::to_string(offset + done) + ": " + reason(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::ok();
+}
 
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {
   if (text == "batch") {

@@ -55,6 +55,11 @@ struct FsyncPolicy {
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out);
 std::string to_string(const FsyncPolicy& policy);
 
+// Writes all of data at `offset` of fd (pwrite, again after EINTR). IoError
+// naming the journal `path` and the offset otherwise.
+Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
+                 const std::string& path);
+
 struct Entry {
   std::uint64_t seq = 0;
   std::int64_t ts_ms = 0;

@@ -15,6 +15,7 @@
 #include "common/layout.h"
 #include "common/types.h"
 #include "journal/background_sync.h"
+#include "journal/journal.h"
 #include "loadgen/process.h"
 #include "transport/curve.h"
 #include "transport/poll.h"
@@ -64,7 +65,7 @@ struct Pending {
 class EchoJournal {
  public:
   static Status open(const std::string& path, std::unique_ptr<EchoJournal>* out) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
       return Status::io_error("cannot open " + path + ": " + std::strerror(errno));
     }
@@ -91,13 +92,9 @@ class EchoJournal {
   // Writes what was appended since the last call and asks for its sync;
   // *write numbers it (durable once durable_write() reaches it).
   Status write(std::uint64_t* write) {
-    std::size_t done = 0;
-    while (done < buffer_.size()) {
-      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::io_error("cannot write " + path_ + ": " + std::strerror(errno));
-      done += static_cast<std::size_t>(n);
-    }
+    TRIAD_RETURN_IF_ERROR(
+        journal::write_all(fd_, buffer_.data(), buffer_.size(), size_bytes_, path_));
+    size_bytes_ += buffer_.size();
     buffer_.clear();
     *write = ++writes_;
     sync_->request(writes_);
@@ -119,6 +116,7 @@ class EchoJournal {
   const std::string path_;
   std::unique_ptr<journal::BackgroundSync> sync_;
   std::vector<std::uint8_t> buffer_;
+  std::uint64_t size_bytes_ = 0;
   std::uint64_t writes_ = 0;
 };
 
