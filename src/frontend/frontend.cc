@@ -201,7 +201,7 @@ class FrontEnd {
         return Status::unavailable(replica_label(e.replica) + " failed to start: " + e.how +
                                    " (see " + layout::replica_log(config_.dir, e.replica) + ")");
       }
-      poll_once(50);
+      poll_once_until_stopped(50);
     }
     return Status::unavailable("interrupted while starting");
   }
@@ -219,7 +219,7 @@ class FrontEnd {
         timeout_ms =
             *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
-      poll_once(timeout_ms);
+      poll_once_until_stopped(timeout_ms);
       supervise();
     }
   }
@@ -494,6 +494,20 @@ class FrontEnd {
       TRIAD_RETURN_IF_ERROR(zap_->watch(*socket, domain));
     }
     return Status::ok();
+  }
+
+  // SIGINT and SIGTERM (the only signals handled) can interrupt a ZeroMQ call
+  // anywhere in a turn: libzmq checks its command mailbox inside recv and
+  // send and reports EINTR, which cppzmq throws. Uncaught, that aborted the
+  // process now and then at `triad up`'s stop (seen in CI: exit 134). The
+  // loop ends as the signal asks; what the turn had not handled yet was not
+  // sequenced, so its client gets no answer and retries.
+  void poll_once_until_stopped(long timeout_ms) {
+    try {
+      poll_once(timeout_ms);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR || g_stop == 0) throw;
+    }
   }
 
   void poll_once(long timeout_ms) {

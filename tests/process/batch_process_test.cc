@@ -98,7 +98,8 @@ TEST(BatchProcessTest, EveryTransactionOfABatchIsAnsweredAndAgainIdentically) {
   EXPECT_EQ(client->submit_batch(bad).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(client->in_flight(), 0u);
   client.reset();
-  EXPECT_EQ(cluster.stop(), 0);
+  // The front end's log says why when it did not exit cleanly.
+  EXPECT_EQ(cluster.stop(), 0) << read_file(tmp.file("up.stderr"));
 }
 
 }  // namespace
