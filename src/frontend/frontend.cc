@@ -500,8 +500,11 @@ class FrontEnd {
   // anywhere in a turn: libzmq checks its command mailbox inside recv and
   // send and reports EINTR, which cppzmq throws. Uncaught, that aborted the
   // process now and then at `triad up`'s stop (seen in CI: exit 134). The
-  // loop ends as the signal asks; what the turn had not handled yet was not
-  // sequenced, so its client gets no answer and retries.
+  // loop ends as the signal asks. Requests the interrupted turn read but had
+  // not yet written to the journal (send_out) are neither journalled, sent to
+  // a replica nor answered: their clients retry them. Nothing answered is
+  // lost. Blocking these signals in every thread and reading them from a
+  // signalfd would keep them out of ZeroMQ's calls altogether (not done).
   void poll_once_until_stopped(long timeout_ms) {
     try {
       poll_once(timeout_ms);
