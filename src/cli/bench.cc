@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "common/layout.h"
+#include "common/stop_signals.h"
 #include "frontend/keys.h"
 #include "loadgen/cpu.h"
 #include "loadgen/driver.h"
@@ -33,9 +34,6 @@
 
 namespace triad::cli {
 namespace {
-
-volatile std::sig_atomic_t g_bench_stop = 0;
-void on_bench_signal(int) { g_bench_stop = 1; }
 
 // What `triad bench` can measure. Adding a configuration is adding a row: the
 // help text, the runs, the table, the JSON and the pictures all follow this
@@ -624,9 +622,11 @@ int run_bench_command(int argc, char** argv) {
   }
   if (rates.empty()) rates.push_back(500);
 
-  std::signal(SIGINT, on_bench_signal);
-  std::signal(SIGTERM, on_bench_signal);
   std::signal(SIGPIPE, SIG_IGN);
+  if (Status s = stop_signals::block(); !s.is_ok()) {
+    std::fprintf(stderr, "triad bench: %s\n", s.message().c_str());
+    return 1;
+  }
 
   bool temp_dir = false;
   if (dir.empty()) {
@@ -666,7 +666,7 @@ int run_bench_command(int argc, char** argv) {
   // into the next.
   std::vector<Measurement> all;
   std::vector<Transaction> txs;
-  for (std::size_t ri = 0; ri < rates.size() && g_bench_stop == 0; ++ri) {
+  for (std::size_t ri = 0; ri < rates.size() && !stop_signals::requested(); ++ri) {
     if (std::none_of(configs.begin(), configs.end(), [](const Config& c) { return c.active; })) {
       break;
     }
@@ -676,7 +676,7 @@ int run_bench_command(int argc, char** argv) {
     ro.warmup_s = warmup;
     ro.grace_ms = grace_ms;
     ro.batch_window_us = batch_window_us;
-    ro.stop = &g_bench_stop;
+    ro.stop_fd = stop_signals::fd();
     const std::uint64_t n = loadgen::request_count(ro);
     so.transaction_count = n;
     txs.clear();
@@ -692,9 +692,9 @@ int run_bench_command(int argc, char** argv) {
     // Round after round, each configuration in turn; a configuration's runs
     // at this rate merge into one measurement.
     const std::size_t first_of_rate = all.size();
-    for (int round = 1; round <= rounds && g_bench_stop == 0; ++round) {
+    for (int round = 1; round <= rounds && !stop_signals::requested(); ++round) {
       for (Config& c : configs) {
-        if (g_bench_stop != 0) break;
+        if (stop_signals::requested()) break;
         if (!c.active) continue;
         Measurement m{c.spec->name, rates[ri], {}, ""};
         const std::string progress =
@@ -748,7 +748,7 @@ int run_bench_command(int argc, char** argv) {
                           {"rates", rates},
                           {"curve", !no_curve},
                           {"batch_window_us", batch_window_us},
-                          {"interrupted", g_bench_stop != 0}};
+                          {"interrupted", stop_signals::requested()}};
     out["configurations"] = nlohmann::json::array();
     for (const auto& m : all) out["configurations"].push_back(to_json(m));
     out["ratios"] = nlohmann::json::array();
@@ -783,7 +783,7 @@ int run_bench_command(int argc, char** argv) {
     std::printf("%s\n", out.dump().c_str());
   } else {
     print_table(all);
-    if (g_bench_stop != 0) std::printf("(interrupted: the last run is partial)\n");
+    if (stop_signals::requested()) std::printf("(interrupted: the last run is partial)\n");
     for (double rate : rates) {
       std::string line;
       for (const RatioSpec& rs : kRatios) {
@@ -826,7 +826,7 @@ int run_bench_command(int argc, char** argv) {
       }
     }
   }
-  return g_bench_stop != 0 ? 130 : 0;
+  return stop_signals::requested() ? 130 : 0;
 }
 
 }  // namespace triad::cli

@@ -20,6 +20,7 @@
 #include "common/hardening.h"
 #include "common/layout.h"
 #include "common/log.h"
+#include "common/stop_signals.h"
 #include "crypto/aead.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
@@ -37,9 +38,6 @@
 
 namespace triad::frontend {
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 std::uint64_t mono_us() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -186,7 +184,7 @@ class FrontEnd {
   // Serves until every replica said hello; Unavailable after `timeout_ms`.
   Status wait_ready(int timeout_ms) {
     const std::uint64_t deadline = mono_us() + static_cast<std::uint64_t>(timeout_ms) * 1000;
-    while (g_stop == 0) {
+    while (!stopping_) {
       if (core_->all_connected()) return check_fingerprints();
       if (mono_us() > deadline) {
         std::string missing;
@@ -201,13 +199,13 @@ class FrontEnd {
         return Status::unavailable(replica_label(e.replica) + " failed to start: " + e.how +
                                    " (see " + layout::replica_log(config_.dir, e.replica) + ")");
       }
-      poll_once_until_stopped(50);
+      poll_once(50);
     }
     return Status::unavailable("interrupted while starting");
   }
 
   void serve() {
-    while (g_stop == 0) {
+    while (!stopping_) {
       long timeout_ms = 50;
       if (const auto t = core_->next_timer_us()) {
         const std::uint64_t now = mono_us();
@@ -219,7 +217,7 @@ class FrontEnd {
         timeout_ms =
             *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
-      poll_once_until_stopped(timeout_ms);
+      poll_once(timeout_ms);
       supervise();
     }
   }
@@ -353,7 +351,7 @@ class FrontEnd {
   void stop_answering(const char* what, const Status& s) {
     log::error(std::string(what) + ": " + s.message() + "; stopping, nothing more is answered");
     journal_failed_ = true;
-    g_stop = 1;
+    stopping_ = true;
   }
 
   void close_journal() {
@@ -496,28 +494,12 @@ class FrontEnd {
     return Status::ok();
   }
 
-  // SIGINT and SIGTERM (the only signals handled) can interrupt a ZeroMQ call
-  // anywhere in a turn: libzmq checks its command mailbox inside recv and
-  // send and reports EINTR, which cppzmq throws. Uncaught, that aborted the
-  // process now and then at `triad up`'s stop (seen in CI: exit 134). The
-  // loop ends as the signal asks. Requests the interrupted turn read but had
-  // not yet written to the journal (send_out) are neither journalled, sent to
-  // a replica nor answered: their clients retry them. Nothing answered is
-  // lost. Blocking these signals in every thread and reading them from a
-  // signalfd would keep them out of ZeroMQ's calls altogether (not done).
-  void poll_once_until_stopped(long timeout_ms) {
-    try {
-      poll_once(timeout_ms);
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR || g_stop == 0) throw;
-    }
-  }
-
   void poll_once(long timeout_ms) {
     std::vector<zmq::pollitem_t>& items = poll_items_;
     items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
                   {replicas_.handle(), 0, ZMQ_POLLIN, 0},
-                  control_quiet_.poll_item()});
+                  control_quiet_.poll_item(),
+                  {nullptr, stop_signals::fd(), ZMQ_POLLIN, 0}});
     if (syncer_) items.push_back({nullptr, syncer_->wake_fd(), ZMQ_POLLIN, 0});
     const std::size_t zap_first = zap_ ? zap_->add_poll_items(&items) : items.size();
     transport::poll_readable(items, timeout_ms);
@@ -527,7 +509,8 @@ class FrontEnd {
     // handled (a few of them, kPromptAnswers): at 500/s a fifth of the sync's
     // wake-ups found client requests or verdicts too, and those took 190 µs
     // on average.
-    if (syncer_ && (items[3].revents & ZMQ_POLLIN)) on_synced();
+    if (items[3].revents & ZMQ_POLLIN) stopping_ = true;  // this turn is still finished
+    if (syncer_ && (items[4].revents & ZMQ_POLLIN)) on_synced();
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
     if (control_quiet_.due(items[2])) receive_control();
@@ -820,6 +803,7 @@ class FrontEnd {
   ReplyGate replies_;
   std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
   bool journal_failed_ = false;
+  bool stopping_ = false;  // SIGINT/SIGTERM arrived, or the journal failed
   Outbox out_;
   ReplicaProcesses processes_;
   bool ready_ = false;
@@ -843,6 +827,8 @@ int fail_start(const std::string& message) {
 }  // namespace
 
 int run(const Config& config) {
+  // Before any thread starts: every thread inherits the mask.
+  if (Status s = stop_signals::block(); !s.is_ok()) return fail_start(s.message());
   // Before the card file is read; the replicas inherit the limit.
   const bool core_dumps_off = disable_core_dumps();
   // Check everything a user can get wrong before starting anything.
@@ -886,8 +872,6 @@ int run(const Config& config) {
   if (!report.empty()) log::info(report.substr(0, report.size() - 1));
   if (!core_dumps_off) log::warn("cannot turn core dumps off (setrlimit RLIMIT_CORE)");
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
   zmq::context_t context(1);
@@ -902,7 +886,7 @@ int run(const Config& config) {
   }
   if (Status s = fe.wait_ready(15'000); !s.is_ok()) {
     fe.stop();
-    if (g_stop != 0) return 0;
+    if (stop_signals::requested()) return 0;
     return fail_start(s.message());
   }
   std::ofstream(layout::endpoint_file(config.dir)) << fe.client_endpoint() << "\n";

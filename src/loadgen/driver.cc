@@ -44,6 +44,11 @@ bool wait_readable(zmq::socket_t& socket, int fd, std::int64_t deadline_ns) {
   }
 }
 
+bool readable_now(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
 // Sends `parts` (encoded requests) in one frame: alone as they are, or as a
 // batch; then empties it.
 void send_parts(zmq::socket_t& socket, std::vector<std::span<const std::uint8_t>>* parts,
@@ -138,13 +143,17 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   const auto batch_window_ns = static_cast<std::int64_t>(options.batch_window_us) * 1000;
   std::int64_t next_batch_ns = 0;
   std::vector<std::span<const std::uint8_t>> parts;
+  std::int64_t next_stop_check_ns = 0;
 
   while (true) {
-    if (options.stop != nullptr && *options.stop != 0) {
-      r.interrupted = true;
-      break;
-    }
     std::int64_t now = now_ns();
+    if (options.stop_fd >= 0 && now >= next_stop_check_ns) {
+      next_stop_check_ns = now + 10'000'000;
+      if (readable_now(options.stop_fd)) {
+        r.interrupted = true;
+        break;
+      }
+    }
     if (next < n && scheduled(next) <= now && now >= next_batch_ns) {
       // Everything due now: one frame each without a batch window, else as
       // few frames as wire::kMaxRequestBatchBytes allows.

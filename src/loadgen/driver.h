@@ -8,7 +8,6 @@
 // replies (ZMQ_FD + ppoll, microsecond timeouts) until the next send is due.
 #pragma once
 
-#include <csignal>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -36,8 +35,9 @@ struct RunOptions {
   std::uint64_t batch_window_us = 0;
   // The front end's CURVE key and the driver's own pair; none: plain TCP.
   transport::CurveClient curve;
-  // Set (by a signal handler) to stop the run early; may be null.
-  const volatile std::sig_atomic_t* stop = nullptr;
+  // A descriptor that turns readable to stop the run early (the stop
+  // signals' signalfd); -1: none. Looked at every 10 ms at most.
+  int stop_fd = -1;
 };
 
 struct RunResult {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <zmq.hpp>
 
 #include "common/layout.h"
+#include "common/stop_signals.h"
 #include "common/types.h"
 #include "journal/background_sync.h"
 #include "journal/journal.h"
@@ -25,22 +27,19 @@
 namespace triad::loadgen {
 namespace {
 
-volatile std::sig_atomic_t g_echo_stop = 0;
-void on_echo_signal(int) { g_echo_stop = 1; }
-
-void install_signals() {
-  std::signal(SIGINT, on_echo_signal);
-  std::signal(SIGTERM, on_echo_signal);
+// As Triad's processes: the stop signals as a polled descriptor, so the
+// floor's poll sets have the same descriptors as theirs.
+bool take_signals() {
   std::signal(SIGPIPE, SIG_IGN);
+  const Status s = stop_signals::block();
+  if (!s.is_ok()) std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
+  return s.is_ok();
 }
 
-// recv that treats EINTR as "nothing".
+zmq::pollitem_t stop_item() { return {nullptr, stop_signals::fd(), ZMQ_POLLIN, 0}; }
+
 bool recv_dontwait(zmq::socket_t& s, zmq::message_t& msg) {
-  try {
-    return s.recv(msg, zmq::recv_flags::dontwait).has_value();
-  } catch (const zmq::error_t&) {
-    return false;
-  }
+  return s.recv(msg, zmq::recv_flags::dontwait).has_value();
 }
 
 // Replies per batch frame, within the client's limit for one frame.
@@ -125,7 +124,7 @@ class EchoJournal {
 int run_echo_replica(const std::string& endpoint, const std::string& curve_key,
                      const std::string& curve_server_key) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  install_signals();
+  if (!take_signals()) return 2;
   transport::CurveClient curve;
   if (!curve_key.empty()) {
     Status s = transport::load_curve_key_pair(curve_key, &curve.own);
@@ -144,9 +143,10 @@ int run_echo_replica(const std::string& endpoint, const std::string& curve_key,
   socket.connect(endpoint);
   socket.send(zmq::str_buffer("hello"), zmq::send_flags::none);
   const std::vector<std::uint8_t> reply(kEchoReplyBytes, 0x5a);
-  std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
-  while (g_echo_stop == 0) {
+  std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}, stop_item()};
+  while (true) {
     transport::poll_readable(items, 100);
+    if (items[1].revents & ZMQ_POLLIN) break;
     zmq::message_t key;
     while (recv_dontwait(socket, key)) {
       zmq::message_t payload;
@@ -182,7 +182,7 @@ Status set_up_echo_curve(const std::string& dir, zmq::context_t& context, zmq::s
 
 int run_echo_frontend(const std::string& listen, const std::string& self_exe,
                       const std::string& curve_dir, const std::string& journal_path) {
-  install_signals();
+  if (!take_signals()) return 2;
   std::unique_ptr<EchoJournal> journal;
   if (!journal_path.empty()) {
     if (Status s = EchoJournal::open(journal_path, &journal); !s.is_ok()) {
@@ -231,11 +231,13 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   };
   // Wait for the three hellos.
   std::vector<zmq::message_t> ids;
-  std::vector<zmq::pollitem_t> rep_item = with_zap({{replicas.handle(), 0, ZMQ_POLLIN, 0}});
+  std::vector<zmq::pollitem_t> rep_item =
+      with_zap({{replicas.handle(), 0, ZMQ_POLLIN, 0}, stop_item()});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (ids.size() < 3 && g_echo_stop == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (ids.size() < 3 && std::chrono::steady_clock::now() < deadline) {
     transport::poll_readable(rep_item, 100);
-    if (zap) zap->serve(std::span(rep_item).subspan(1));
+    if (rep_item[1].revents & ZMQ_POLLIN) return 0;
+    if (zap) zap->serve(std::span(rep_item).subspan(2));
     zmq::message_t id;
     while (recv_dontwait(replicas, id)) {
       zmq::message_t body;
@@ -254,8 +256,8 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   std::uint64_t next_key = 1;
   flatbuffers::FlatBufferBuilder fbb(1024);
   const std::vector<std::uint8_t> dummy_cert(kEchoReplyBytes, 0xa5);
-  std::vector<zmq::pollitem_t> base{{clients.handle(), 0, ZMQ_POLLIN, 0},
-                                    {replicas.handle(), 0, ZMQ_POLLIN, 0}};
+  std::vector<zmq::pollitem_t> base{
+      {clients.handle(), 0, ZMQ_POLLIN, 0}, {replicas.handle(), 0, ZMQ_POLLIN, 0}, stop_item()};
   if (journal) base.push_back(journal->poll_item());
   const std::size_t zap_items_from = base.size();
   std::vector<zmq::pollitem_t> items = with_zap(std::move(base));
@@ -301,12 +303,13 @@ int run_echo_frontend(const std::string& listen, const std::string& self_exe,
   // requests with two replies whose write is not durable yet.
   std::vector<std::pair<std::uint64_t, zmq::message_t>> turn;
   std::vector<std::uint64_t> held;
-  while (g_echo_stop == 0) {
+  while (true) {
     transport::poll_readable(items, 100);
+    if (items[2].revents & ZMQ_POLLIN) break;
     if (zap) zap->serve(std::span(items).subspan(zap_items_from));
     // As Triad's front end: what waited only for this sync is answered
     // before the turn handles anything new.
-    if (journal && (items[2].revents & ZMQ_POLLIN) != 0) {
+    if (journal && (items[3].revents & ZMQ_POLLIN) != 0) {
       if (Status s = journal->on_wake(); !s.is_ok()) {
         std::fprintf(stderr, "triad bench-echo: %s\n", s.message().c_str());
         return 1;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -16,6 +15,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/sequenced.h"
+#include "common/stop_signals.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
@@ -26,9 +26,6 @@
 
 namespace triad::replica {
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -196,8 +193,9 @@ class Loop {
     socket_.connect(config_.endpoint);
     node_.start(now_us(), &out_);
     send_out();
-    while (g_stop == 0) {
-      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+    while (true) {
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, stop_signals::fd(), ZMQ_POLLIN, 0}};
       long timeout_ms = 100;
       if (const auto due = node_.next_timer_us()) {
         const std::uint64_t now = now_us();
@@ -206,6 +204,7 @@ class Loop {
                          : std::min<long>(timeout_ms, static_cast<long>((*due - now) / 1000 + 1));
       }
       transport::poll_readable(items, timeout_ms);
+      if (items[1].revents & ZMQ_POLLIN) break;
       if (items[0].revents & ZMQ_POLLIN) receive_all();
       node_.on_time(now_us(), &out_);
       send_out();
@@ -322,8 +321,7 @@ int replay(const std::string& cards_path, const std::string& input_path,
 int run(const Config& config) {
   // If the front end dies, so do we: a replica never runs unsupervised.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGINT, on_signal);
+  const Status signals = stop_signals::block();  // before any thread starts
   log::set_component(std::string("replica-") + replica_name(config.replica));
   if (!config.log_path.empty() && !log::set_file(config.log_path)) {
     std::fprintf(stderr, "triad-replica: cannot open log file %s\n", config.log_path.c_str());
@@ -333,6 +331,7 @@ int run(const Config& config) {
     log::error("cannot start: " + s.to_string());
     return 2;
   };
+  if (!signals.is_ok()) return fail(signals);
   rules::CardFile cards;
   Digest initial_state{};
   if (Status s = load_cards(config.cards_path, &cards, &initial_state); !s.is_ok()) return fail(s);

@@ -1,0 +1,36 @@
+// SIGINT and SIGTERM, the signals that ask a Triad process to stop, taken as
+// a descriptor instead of by a handler. A handler interrupts whatever system
+// call its thread was in; inside libzmq, whose recv and send look at the
+// socket's command mailbox, that surfaces as EINTR from any ZeroMQ call,
+// which cppzmq throws (it aborted `triad up` on SIGTERM now and then).
+// Blocked in every thread, the signals interrupt nothing: they stay pending
+// and make one descriptor readable, which a loop polls beside its sockets.
+#pragma once
+
+#include <spawn.h>
+
+#include "triad/status.h"
+
+namespace triad::stop_signals {
+
+// Blocks both signals in the calling thread and opens the descriptor.
+// Threads inherit the mask of the thread that starts them (libzmq's own
+// threads block every signal), so call this on the main thread before any
+// thread is started. Calling it again does nothing.
+Status block();
+
+// Readable from the moment either signal arrives until the process ends
+// (nothing ever reads it); -1 before block().
+int fd();
+
+// Whether a stop was asked: a poll of fd() that does not wait. It is a
+// system call: a hot loop polls fd() with its sockets instead.
+bool requested();
+
+// Makes a child started with `attr` begin with the signal mask this process
+// had before block(), so that a program that does not take its signals this
+// way still stops on SIGTERM (a blocked mask survives exec). Returns the
+// posix_spawnattr error number, 0 on success.
+int set_child_mask(posix_spawnattr_t* attr);
+
+}  // namespace triad::stop_signals

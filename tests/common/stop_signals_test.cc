@@ -1,0 +1,93 @@
+// Its own test program: block() changes the signal mask of the whole process.
+#include "common/stop_signals.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+extern char** environ;
+
+namespace triad {
+namespace {
+
+// Starts `sleep 30`, with the stop signals' child mask or with this process's.
+pid_t start_sleeper(bool child_mask) {
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (child_mask) {
+    EXPECT_EQ(stop_signals::set_child_mask(&attr), 0);
+  }
+  char sleep_path[] = "/bin/sleep";
+  char seconds[] = "30";
+  char* argv[] = {sleep_path, seconds, nullptr};
+  pid_t pid = -1;
+  EXPECT_EQ(::posix_spawn(&pid, argv[0], nullptr, &attr, argv, environ), 0);
+  posix_spawnattr_destroy(&attr);
+  return pid;
+}
+
+// The wait status once `pid` ends within `timeout_ms`; nullopt if it did not
+// (it is then killed and reaped, so the test leaves nothing behind).
+std::optional<int> wait_for_exit(pid_t pid, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return std::nullopt;
+}
+
+TEST(StopSignals, ASignalIsHeldForTheDescriptorInsteadOfDelivered) {
+  EXPECT_EQ(stop_signals::fd(), -1);
+  EXPECT_FALSE(stop_signals::requested());
+  ASSERT_TRUE(stop_signals::block().is_ok());
+  const int fd = stop_signals::fd();
+  ASSERT_GE(fd, 0);
+  EXPECT_FALSE(stop_signals::requested());
+  // SIGTERM's default action would end this test program here.
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  EXPECT_TRUE(stop_signals::requested());
+  EXPECT_TRUE(stop_signals::requested()) << "the descriptor stays readable";
+  ASSERT_TRUE(stop_signals::block().is_ok());
+  EXPECT_EQ(stop_signals::fd(), fd) << "a second block() changes nothing";
+}
+
+TEST(StopSignals, AThreadStartedAfterBlockIsNotInterrupted) {
+  ASSERT_TRUE(stop_signals::block().is_ok());
+  int poll_rc = 0;
+  std::thread sleeper([&] { poll_rc = ::poll(nullptr, 0, 300); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(::kill(::getpid(), SIGINT), 0);
+  sleeper.join();
+  EXPECT_EQ(poll_rc, 0) << "poll(2) timed out instead of failing with EINTR";
+  EXPECT_TRUE(stop_signals::requested());
+}
+
+TEST(StopSignals, AChildStartsWithTheMaskFromBeforeBlock) {
+  ASSERT_TRUE(stop_signals::block().is_ok());
+  const pid_t with_mask = start_sleeper(true);
+  const pid_t inherited = start_sleeper(false);
+  ASSERT_GT(with_mask, 0);
+  ASSERT_GT(inherited, 0);
+  ::kill(with_mask, SIGTERM);
+  ::kill(inherited, SIGTERM);
+  const std::optional<int> status = wait_for_exit(with_mask, 10'000);
+  ASSERT_TRUE(status.has_value()) << "the child ignored SIGTERM";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM);
+  // The control: a child that inherits the blocked mask does not stop on
+  // SIGTERM, which is what set_child_mask is for.
+  EXPECT_FALSE(wait_for_exit(inherited, 300).has_value());
+}
+
+}  // namespace
+}  // namespace triad
