@@ -173,14 +173,17 @@ std::string wire_of_one_submit(const TempDir& tmp, const Cluster& cluster, const
 
 // A plain (no CURVE) DEALER sends a malformed frame to the client socket; true
 // when anything came back within `timeout_ms` (a plain front end answers it
-// with an error).
+// with an error). The send is bounded too: a refused handshake ends the
+// connection for good (libzmq does not reconnect after a protocol error), and
+// a blocking send with no connection left would wait forever.
 bool plain_socket_gets_answer(const std::string& endpoint, int timeout_ms) {
   zmq::context_t context(1);
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, timeout_ms);
+  socket.set(zmq::sockopt::sndtimeo, timeout_ms);
   socket.connect(endpoint);
-  socket.send(zmq::str_buffer("not a request"), zmq::send_flags::none);
+  if (!socket.send(zmq::str_buffer("not a request"), zmq::send_flags::none)) return false;
   zmq::message_t reply;
   return socket.recv(reply, zmq::recv_flags::none).has_value();
 }
@@ -277,10 +280,14 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   plain.connect(replica_endpoint);
   plain.send(zmq::str_buffer("hello"), zmq::send_flags::dontwait);
 
+  // The plain socket is counted as "security mechanism mismatch" when the
+  // front end sees the mismatch first, or as a failed handshake ("Broken
+  // pipe") when the plain socket saw it first and hung up, for good (libzmq
+  // does not reconnect after a protocol error): wait for the count, not for
+  // one reason.
   const Json s = wait_for_status(dir, 10'000, [](const Json& j) {
-    const Json& r = j["transport"]["refused_by_reason"]["replica"];
-    return r.contains("key not admitted") &&
-           r.contains("security mechanism mismatch (a client without CURVE?)");
+    return j["refused_connections"]["replica"].get<std::uint64_t>() >= 2 &&
+           j["transport"]["refused_by_reason"]["replica"].contains("key not admitted");
   });
   ASSERT_TRUE(s.is_object());
   EXPECT_GE(s["refused_connections"]["replica"].get<std::uint64_t>(), 2u) << s.dump();
@@ -303,15 +310,20 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   zmq::socket_t control(context, zmq::socket_type::req);
   control.set(zmq::sockopt::linger, 0);
   control.set(zmq::sockopt::rcvtimeo, 1500);
+  // Refused by ZAP, the connection is gone for good (no reconnect after a
+  // protocol error); if that happens before the send, a blocking send would
+  // wait forever. A send that timed out was refused all the same.
+  control.set(zmq::sockopt::sndtimeo, 1500);
   transport::CurveClient local;
   ASSERT_TRUE(transport::load_curve_client(
                   dir, layout::curve_client_secret_key(dir, layout::kCurveLocalClient), &local)
                   .is_ok());
   local.apply(control);
   control.connect(c["endpoints"]["control"].get<std::string>());
-  control.send(zmq::str_buffer(R"({"cmd":"status"})"), zmq::send_flags::none);
-  zmq::message_t reply;
-  EXPECT_FALSE(control.recv(reply, zmq::recv_flags::none).has_value());
+  if (control.send(zmq::str_buffer(R"({"cmd":"status"})"), zmq::send_flags::none)) {
+    zmq::message_t reply;
+    EXPECT_FALSE(control.recv(reply, zmq::recv_flags::none).has_value());
+  }
   const Json k = wait_for_status(dir, 10'000, [](const Json& j) {
     return j["refused_connections"]["control"].get<std::uint64_t>() >= 1;
   });
