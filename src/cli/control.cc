@@ -35,11 +35,15 @@ bool ask(const std::string& dir, const Json& request, Json* answer, std::string*
   zmq::socket_t socket(context, zmq::socket_type::req);
   socket.set(zmq::sockopt::linger, 0);
   socket.set(zmq::sockopt::rcvtimeo, 3000);
+  // A refused handshake (a key not admitted) leaves no connection, for good
+  // (libzmq does not reconnect after a protocol error): the send waits 3 s
+  // at most too.
+  socket.set(zmq::sockopt::sndtimeo, 3000);
   curve.apply(socket);
   socket.connect(endpoint);
-  socket.send(zmq::buffer(request.dump()), zmq::send_flags::none);
   zmq::message_t reply;
-  if (!socket.recv(reply, zmq::recv_flags::none)) {
+  if (!socket.send(zmq::buffer(request.dump()), zmq::send_flags::none) ||
+      !socket.recv(reply, zmq::recv_flags::none)) {
     *error = "the front end at " + endpoint + " did not answer within 3 s" +
              (curve.enabled()
                   ? " (with CURVE: is " + layout::curve_secret_key(dir, layout::kCurveOperator) +

@@ -126,11 +126,16 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
   wire::ClientRequestBuilder b(impl.fbb);
   b.add_ping(ping);
   impl.fbb.Finish(b.Finish());
-  impl.send(/*dontwait=*/false);
-  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
-  while (true) {
+  // A blocking send waits for a connection, and a handshake the front end
+  // refuses (a key not admitted, no CURVE) leaves none for good: libzmq does
+  // not reconnect after a protocol error. So the ping's send is bounded too.
+  impl.socket.set(zmq::sockopt::sndtimeo, options.connect_timeout_ms);
+  const bool pinged = impl.send(/*dontwait=*/false);
+  impl.socket.set(zmq::sockopt::sndtimeo, -1);
+  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+  while (pinged) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;

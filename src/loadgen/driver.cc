@@ -113,10 +113,15 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
   // Ping until the front end answers: the connection is then established.
   {
     const auto ping = encode_ping(0);
-    socket.send(zmq::const_buffer(ping.data(), ping.size()), zmq::send_flags::none);
     const std::int64_t deadline = now_ns() + std::int64_t{options.connect_timeout_ms} * 1'000'000;
+    // Bounded: a refused handshake leaves no connection to send on, for good
+    // (libzmq does not reconnect after a protocol error).
+    socket.set(zmq::sockopt::sndtimeo, options.connect_timeout_ms);
+    const bool pinged =
+        socket.send(zmq::const_buffer(ping.data(), ping.size()), zmq::send_flags::none).has_value();
+    socket.set(zmq::sockopt::sndtimeo, -1);
     bool ponged = false;
-    while (!ponged && wait_readable(socket, fd, deadline)) {
+    while (pinged && !ponged && wait_readable(socket, fd, deadline)) {
       zmq::message_t msg;
       if (!socket.recv(msg, zmq::recv_flags::dontwait)) continue;
       const wire::AlignedFrame frame(msg.data(), msg.size());
