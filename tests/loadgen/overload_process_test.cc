@@ -225,8 +225,18 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   // Measured on the 2-core CI machine: p99 0.3-1.3 s on an idle machine
   // (5.3 s once with another test run loading it), so the bound is 3 s
   // (three default deadlines): far from silence, but not the milliseconds
-  // a dedicated intake thread would give.
-  EXPECT_LT(flood.error_latency.value_at_percentile(99), 3'000'000'000u);
+  // a dedicated intake thread would give. Under AddressSanitizer the front
+  // end reads little more than the 12,000/s offered, so refusals queue
+  // behind the intake: p99 2.98-11.4 s in six runs on 2026-12-03 (three of
+  // them of the build before the stop signals' change), 3.69 s in a CI run
+  // the same day; there the bound is five of its 3 s deadlines, refusals
+  // within half the flood's length. The 3 s bound is release's.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::uint64_t kRefusalP99LimitNs = 15'000'000'000u;
+#else
+  constexpr std::uint64_t kRefusalP99LimitNs = 3'000'000'000u;
+#endif
+  EXPECT_LT(flood.error_latency.value_at_percentile(99), kRefusalP99LimitNs);
   // What was admitted was decided by the replicas, not by the deadline: a
   // handful of 91s is tolerated for a machine shared with other work.
   EXPECT_LE(flood.fail_safe, flood_decisions / 1000 + 5);
