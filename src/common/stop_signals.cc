@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 
+extern char** environ;
+
 namespace triad::stop_signals {
 namespace {
 
@@ -46,12 +48,18 @@ bool requested() {
   return p.fd >= 0 && ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
-int set_child_mask(posix_spawnattr_t* attr) {
-  if (g_fd.load() < 0) return 0;  // nothing blocked: the child inherits the mask as it is
-  short flags = 0;
-  if (const int rc = posix_spawnattr_getflags(attr, &flags); rc != 0) return rc;
-  if (const int rc = posix_spawnattr_setsigmask(attr, &g_mask_before); rc != 0) return rc;
-  return posix_spawnattr_setflags(attr, static_cast<short>(flags | POSIX_SPAWN_SETSIGMASK));
+int spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+          char* const argv[]) {
+  posix_spawnattr_t attr;
+  if (const int rc = posix_spawnattr_init(&attr); rc != 0) return rc;
+  int rc = 0;
+  if (g_fd.load() >= 0) {  // else nothing was blocked: the child inherits the mask as it is
+    rc = posix_spawnattr_setsigmask(&attr, &g_mask_before);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  }
+  if (rc == 0) rc = ::posix_spawn(pid, path, actions, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
+  return rc;
 }
 
 }  // namespace triad::stop_signals

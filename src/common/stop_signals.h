@@ -27,10 +27,11 @@ int fd();
 // system call: a hot loop polls fd() with its sockets instead.
 bool requested();
 
-// Makes a child started with `attr` begin with the signal mask this process
+// posix_spawn, with the child beginning with the signal mask this process
 // had before block(), so that a program that does not take its signals this
-// way still stops on SIGTERM (a blocked mask survives exec). Returns the
-// posix_spawnattr error number, 0 on success.
-int set_child_mask(posix_spawnattr_t* attr);
+// way still stops on SIGTERM (a blocked mask survives exec). Returns
+// posix_spawn's error number, 0 on success.
+int spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* actions,
+          char* const argv[]);
 
 }  // namespace triad::stop_signals

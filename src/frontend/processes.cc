@@ -12,8 +12,6 @@
 
 #include "common/stop_signals.h"
 
-extern char** environ;
-
 namespace triad::frontend {
 namespace {
 
@@ -30,12 +28,8 @@ Status ReplicaProcesses::start(int replica, const std::vector<std::string>& argv
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  int rc = stop_signals::set_child_mask(&attr);
   pid_t pid = -1;
-  if (rc == 0) rc = ::posix_spawn(&pid, args[0], nullptr, &attr, args.data(), environ);
-  posix_spawnattr_destroy(&attr);
+  const int rc = stop_signals::spawn(&pid, args[0], nullptr, args.data());
   if (rc != 0) {
     return Status::io_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   }

@@ -12,8 +12,6 @@
 
 #include "common/stop_signals.h"
 
-extern char** environ;
-
 namespace triad::loadgen {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& stderr_path) {
@@ -30,13 +28,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  if (stop_signals::set_child_mask(&attr) != 0 ||
-      ::posix_spawn(&pid_, args[0], &actions, &attr, args.data(), environ) != 0) {
-    pid_ = -1;
-  }
-  posix_spawnattr_destroy(&attr);
+  if (stop_signals::spawn(&pid_, args[0], &actions, args.data()) != 0) pid_ = -1;
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   out_fd_ = out[0];

@@ -17,19 +17,16 @@ extern char** environ;
 namespace triad {
 namespace {
 
-// Starts `sleep 30`, with the stop signals' child mask or with this process's.
+// Starts `sleep 30` through stop_signals::spawn, or with posix_spawn and
+// this process's mask.
 pid_t start_sleeper(bool child_mask) {
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  if (child_mask) {
-    EXPECT_EQ(stop_signals::set_child_mask(&attr), 0);
-  }
   char sleep_path[] = "/bin/sleep";
   char seconds[] = "30";
   char* argv[] = {sleep_path, seconds, nullptr};
   pid_t pid = -1;
-  EXPECT_EQ(::posix_spawn(&pid, argv[0], nullptr, &attr, argv, environ), 0);
-  posix_spawnattr_destroy(&attr);
+  const int rc = child_mask ? stop_signals::spawn(&pid, argv[0], nullptr, argv)
+                            : ::posix_spawn(&pid, argv[0], nullptr, nullptr, argv, environ);
+  EXPECT_EQ(rc, 0);
   return pid;
 }
 
@@ -85,7 +82,7 @@ TEST(StopSignals, AChildStartsWithTheMaskFromBeforeBlock) {
   ASSERT_TRUE(status.has_value()) << "the child ignored SIGTERM";
   EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGTERM);
   // The control: a child that inherits the blocked mask does not stop on
-  // SIGTERM, which is what set_child_mask is for.
+  // SIGTERM, which is what spawn() is for.
   EXPECT_FALSE(wait_for_exit(inherited, 300).has_value());
 }
 
