@@ -5,6 +5,7 @@
 #include <ctime>
 #include <tuple>
 
+#include "audit/lookup.h"
 #include "common/assert.h"
 
 namespace triad::audit {
@@ -41,12 +42,14 @@ constexpr std::string_view kDecisionColumns =
     "SELECT run, seq, id, ts_ms, code, agree, divergent, fail_safe, latency_us, certificate, "
     "decided_at_ms FROM decisions ";
 
-// Steps `s` (a query of kDecisionColumns) to its end into *out.
+// Steps `s` (a query of kDecisionColumns) to its end, appending to *out.
 Status read_decisions(sql::Stmt& s, std::vector<DecisionRow>* out) {
-  out->clear();
   for (bool row = false;;) {
     TRIAD_RETURN_IF_ERROR(s.step(&row));
-    if (!row) return Status::ok();
+    if (!row) {
+      s.reset();
+      return Status::ok();
+    }
     DecisionRow d;
     d.run = s.column_int(0);
     d.seq = static_cast<std::uint64_t>(s.column_int(1));
@@ -65,7 +68,53 @@ Status read_decisions(sql::Stmt& s, std::vector<DecisionRow>* out) {
 
 }  // namespace
 
+Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
+                                     const std::string& value, std::vector<DecisionRow>* out) {
+  out->clear();
+  // One read transaction: a table the writer writes or merges meanwhile
+  // can neither hide a decision nor show it twice.
+  TRIAD_RETURN_IF_ERROR(db_.exec("BEGIN"));
+  Status s = [&]() -> Status {
+    lookup::Found found;
+    TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, &found));
+    // Each candidate is checked against the value: two values can share a key.
+    sql::Stmt one;
+    TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db_,
+                                             std::string(kDecisionColumns) +
+                                                 "WHERE run = ? AND seq = ? AND " +
+                                                 std::string(column) + " = ?",
+                                             &one));
+    for (const lookup::Entry& e : found.entries) {
+      one.bind(1, e.run);
+      one.bind(2, e.seq);
+      one.bind(3, value);
+      TRIAD_RETURN_IF_ERROR(read_decisions(one, out));
+    }
+    // The decisions not yet in a lookup table: the newest few thousand.
+    sql::Stmt tail;
+    TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db_,
+                                             std::string(kDecisionColumns) +
+                                                 "WHERE (run, seq) > (?, ?) AND " +
+                                                 std::string(column) + " = ?",
+                                             &tail));
+    tail.bind(1, found.through_run);
+    tail.bind(2, found.through_seq);
+    tail.bind(3, value);
+    return read_decisions(tail, out);
+  }();
+  (void)db_.exec(s.is_ok() ? "COMMIT" : "ROLLBACK");
+  return s;
+}
+
 Status AuditReader::decisions_for_id(const std::string& id, std::vector<DecisionRow>* out) {
+  if (schema_version_ >= 4) {
+    TRIAD_RETURN_IF_ERROR(lookup_decisions(lookup::id_key(id), "id", id, out));
+    std::sort(out->begin(), out->end(), [](const DecisionRow& x, const DecisionRow& y) {
+      return std::tie(x.run, x.seq) > std::tie(y.run, y.seq);
+    });
+    return Status::ok();
+  }
+  out->clear();
   sql::Stmt s;
   TRIAD_RETURN_IF_ERROR(
       sql::Stmt::prepare(db_,
@@ -87,6 +136,15 @@ Status AuditReader::decisions_for_card(const std::string& card_ref, std::size_t 
                              "); start `triad up` on it once to upgrade it");
   }
   TRIAD_ASSERT(limit > 0);
+  if (schema_version_ >= 4) {
+    TRIAD_RETURN_IF_ERROR(lookup_decisions(lookup::card_key(card_ref), "card_ref", card_ref, out));
+    std::sort(out->begin(), out->end(), [](const DecisionRow& x, const DecisionRow& y) {
+      return std::tie(x.decided_at_ms, x.run, x.seq) > std::tie(y.decided_at_ms, y.run, y.seq);
+    });
+    if (out->size() > limit) out->resize(limit);
+    for (DecisionRow& d : *out) d.card_ref = card_ref;
+    return Status::ok();
+  }
   sql::Stmt s;
   TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
       db_,

@@ -42,6 +42,11 @@ class AuditReader {
   Status events_since(std::int64_t since_ms, std::vector<Event>* out);
 
  private:
+  // Version 4 and later: the decisions whose `column` equals `value`, found
+  // through the lookup tables under `key`, in no particular order.
+  Status lookup_decisions(std::int64_t key, std::string_view column, const std::string& value,
+                          std::vector<DecisionRow>* out);
+
   sql::Db db_;
   int schema_version_ = 0;
 };

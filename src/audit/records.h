@@ -16,9 +16,11 @@ namespace triad::audit {
 // PRAGMA user_version of the database; raised when the schema changes.
 // Version 2 added decisions.card_ref; a version 1 database is upgraded in
 // place when the writer opens it (its rows keep a NULL card_ref). Version 3
-// dropped the index decisions_by_id: lookups by id use the UNIQUE(run, id)
-// index, one seek per run, and each row costs one random index insert less.
-inline constexpr int kSchemaVersion = 3;
+// dropped the index decisions_by_id: lookups by id used the UNIQUE(run, id)
+// index, one seek per run. Version 4 replaced that index and decisions_by_card
+// with lookup tables (audit/lookup.h); the writer rebuilds the decisions table
+// of an older store without them when it opens it.
+inline constexpr int kSchemaVersion = 4;
 
 struct DecisionRow {
   std::uint64_t seq = 0;

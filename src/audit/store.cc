@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 
+#include "audit/lookup.h"
 #include "audit/sqlite.h"
 #include "common/assert.h"
 #include "common/log.h"
@@ -15,16 +16,11 @@ namespace {
 constexpr std::int64_t kMsPerDay = 86'400'000;
 constexpr int kPageCacheKiB = 64 * 1024;  // the writer's; see open()
 
-// Decisions are looked up by id (`triad audit ID`, through UNIQUE(run, id):
-// one seek per run), by card and expired by time; divergences and repairs are
-// listed by time (`triad audit --since`). Each index on a key in no
-// particular order (id, card_ref) costs a row a page written at a random place
-// in a large store, which is most of the writer's work: none is kept twice.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS runs(
-  run INTEGER PRIMARY KEY,
-  started_at_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions(
+// Decisions are looked up by id and by card through the lookup tables
+// (audit/lookup.h), expired by time; divergences and repairs are listed by
+// time (`triad audit --since`). No index on a key in no particular order:
+// each would cost a row a page written at a random place in a large store.
+constexpr const char* kDecisionsColumns = R"sql((
   run INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   id TEXT NOT NULL,
@@ -37,9 +33,16 @@ CREATE TABLE IF NOT EXISTS decisions(
   certificate BLOB,
   decided_at_ms INTEGER NOT NULL,
   card_ref TEXT,
-  PRIMARY KEY(run, seq),
-  UNIQUE(run, id));
-CREATE INDEX IF NOT EXISTS decisions_by_card ON decisions(card_ref);
+  PRIMARY KEY(run, seq));
+)sql";
+constexpr const char* kColumnNames =
+    "run, seq, id, ts_ms, code, agree, divergent, fail_safe, latency_us, certificate, "
+    "decided_at_ms, card_ref";
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS runs(
+  run INTEGER PRIMARY KEY,
+  started_at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS decisions_by_time ON decisions(decided_at_ms);
 CREATE TABLE IF NOT EXISTS divergences(
   run INTEGER NOT NULL,
@@ -76,6 +79,7 @@ std::int64_t to_int64(std::uint64_t value) {
 // Owned by the writer thread once it runs (and by open() before that).
 struct AuditStore::Writer {
   sql::Db db;
+  std::unique_ptr<lookup::Writer> lookup;  // after db: it refers to it
   sql::Stmt begin, commit, rollback;
   sql::Stmt insert_decision, insert_divergence, insert_repair;
   sql::Stmt expire_decisions, expire_divergences, expire_repairs;
@@ -90,8 +94,7 @@ struct AuditStore::Writer {
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db, "ROLLBACK", &rollback));
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
         db,
-        "INSERT INTO decisions(run, seq, id, ts_ms, code, agree, divergent, fail_safe, "
-        "latency_us, certificate, decided_at_ms, card_ref) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+        std::string("INSERT INTO decisions(") + kColumnNames + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
         &insert_decision));
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
         db, "INSERT INTO divergences(run, seq, replica, kind, evidence, at_ms) VALUES(?,?,?,?,?,?)",
@@ -134,7 +137,10 @@ struct AuditStore::Writer {
       } else {
         s.bind(12, d->card_ref);
       }
-      return s.run();
+      TRIAD_RETURN_IF_ERROR(s.run());
+      lookup->add({lookup::id_key(d->id), run, to_int64(d->seq)});
+      if (!d->card_ref.empty()) lookup->add({lookup::card_key(d->card_ref), run, to_int64(d->seq)});
+      return Status::ok();
     }
     if (const auto* v = std::get_if<DivergenceRow>(&record)) {
       sql::Stmt& s = insert_divergence;
@@ -188,25 +194,40 @@ Status AuditStore::open(const std::string& path, StoreOptions options,
                                     ", newer than this program's " +
                                     std::to_string(kSchemaVersion));
   }
+  const int found_version = std::stoi(version);
   TRIAD_RETURN_IF_ERROR(db.exec("BEGIN"));
-  if (std::stoi(version) == 1) {
+  if (found_version == 1) {
     TRIAD_RETURN_IF_ERROR(db.exec("ALTER TABLE decisions ADD COLUMN card_ref TEXT"));
   }
-  TRIAD_RETURN_IF_ERROR(db.exec("DROP INDEX IF EXISTS decisions_by_id"));
-  TRIAD_RETURN_IF_ERROR(db.exec(kSchema));
+  if (found_version >= 1 && found_version < 4) {
+    // The decisions table without UNIQUE(run, id), whose index SQLite cannot
+    // drop on its own, and without the indexes on id and card; the lookup
+    // tables index its rows when lookup::Writer opens.
+    log::info("audit store: upgrading " + path + " from schema version " + version + " to " +
+              std::to_string(kSchemaVersion) + " (one copy of its decisions)");
+    TRIAD_RETURN_IF_ERROR(db.exec(std::string("CREATE TABLE decisions_new") + kDecisionsColumns +
+                                  "INSERT INTO decisions_new SELECT " + kColumnNames +
+                                  " FROM decisions ORDER BY run, seq;"
+                                  "DROP TABLE decisions;"
+                                  "ALTER TABLE decisions_new RENAME TO decisions;"));
+  }
+  TRIAD_RETURN_IF_ERROR(db.exec(std::string("CREATE TABLE IF NOT EXISTS decisions") +
+                                kDecisionsColumns + kSchema + lookup::kSchema));
   TRIAD_RETURN_IF_ERROR(db.exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)));
   sql::Stmt new_run;
   TRIAD_RETURN_IF_ERROR(
       sql::Stmt::prepare(db, "INSERT INTO runs(started_at_ms) VALUES(?)", &new_run));
   new_run.bind(1, options.now_ms());
   TRIAD_RETURN_IF_ERROR(new_run.run());
+  const std::int64_t run = db.last_insert_rowid();
   TRIAD_RETURN_IF_ERROR(db.exec("COMMIT"));
+  TRIAD_RETURN_IF_ERROR(lookup::Writer::open(db, options.lookup, &writer->lookup));
   TRIAD_RETURN_IF_ERROR(writer->prepare());
 
   std::unique_ptr<AuditStore> store(new AuditStore());
   store->path_ = path;
   store->options_ = std::move(options);
-  store->run_ = db.last_insert_rowid();
+  store->run_ = run;
   store->writer_ = std::move(writer);
   store->queue_.reserve(store->options_.batch_max_rows);
   store->thread_ = std::thread([s = store.get()] { s->writer_loop(); });
@@ -302,6 +323,7 @@ void AuditStore::writer_loop() {
         note_error(s, "cannot begin a batch");
         continue;
       }
+      w.lookup->begin_batch();
       std::uint64_t ok_rows = 0;
       for (std::size_t i = first; i < end; ++i) {
         // A failed row (a constraint) undoes only its own statement.
@@ -312,13 +334,27 @@ void AuditStore::writer_loop() {
           note_error(s, "a record was not written");
         }
       }
-      if (Status s = w.commit.run(); s.is_ok()) {
+      Status s = w.lookup->before_commit();
+      if (s.is_ok()) s = w.commit.run();
+      if (s.is_ok()) {
+        w.lookup->committed();
         written_.fetch_add(ok_rows);
         batches_.fetch_add(1);
       } else {
         (void)w.rollback.run();
+        w.lookup->rolled_back();
         failed_.fetch_add(ok_rows);
         note_error(s, "a batch of " + std::to_string(end - first) + " records was lost");
+      }
+    }
+    if (Status s = w.lookup->merge(); !s.is_ok()) {
+      note_error(s, "merging lookup tables");
+    }
+    // At the end the gathered entries go out as a table, so that a reader
+    // finds every decision through the lookup tables.
+    if (last) {
+      if (Status s = w.lookup->write_gathered(); !s.is_ok()) {
+        note_error(s, "writing a lookup table");
       }
     }
     batch.clear();

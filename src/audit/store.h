@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/lookup.h"
 #include "audit/records.h"
 #include "crypto/aead.h"
 #include "triad/status.h"
@@ -49,6 +50,8 @@ struct StoreOptions {
   // loses at most that much of the trail (the journal's replay records those
   // decisions again, in the next run).
   std::size_t batch_max_rows = 4096;
+  // The lookup tables' sizes (audit/lookup.h); tests make them small.
+  lookup::Options lookup;
   std::uint64_t batch_interval_ms = 200;
   // Rows older than this are deleted; 0 keeps everything.
   std::uint32_t retention_days = 0;
