@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/reader.h"
 #include "audit/store.h"
 #include "common/assert.h"
 #include "common/layout.h"
@@ -514,35 +515,45 @@ BENCHMARK(BM_JournalReadPart);
 // reference. range(0) rows per commit: about 50 ms, 200 ms (the writer's
 // interval) and 400 ms of decisions at 10,000/s. Real time per row, with the
 // CPU of every thread of the process (writer included) in the CPU column.
-void BM_AuditStoreWrite(benchmark::State& state) {
+std::string audit_bench_path() {
   const std::string path =
       (std::filesystem::temp_directory_path() / "triad-bench-audit.db").string();
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  return path;
+}
+
+// Ids in no particular order, as from many terminals at once (the sample
+// traffic's "tx-000001", "tx-000002"... would come in order, which real ids
+// do not), on 100,000 cards.
+std::string audit_bench_id(std::uint64_t seq) {
+  return std::to_string(seq * 2'654'435'761u % 4'294'967'291u);
+}
+
+audit::DecisionRow audit_bench_row(std::uint64_t seq) {
+  static const std::vector<std::uint8_t> certificate(720, 0x5a);
+  audit::DecisionRow row;
+  row.seq = seq;
+  row.id = audit_bench_id(seq);
+  row.ts_ms = 1'798'761'600'000 + static_cast<std::int64_t>(seq);
+  row.code = "00";
+  row.agree = "ab";
+  row.latency_us = 1000;
+  row.certificate = certificate;
+  row.decided_at_ms = row.ts_ms;
+  row.pan = "411111" + std::to_string(1'000'000 + seq * 7919 % 100'000);
+  return row;
+}
+
+void BM_AuditStoreWrite(benchmark::State& state) {
+  const std::string path = audit_bench_path();
   audit::StoreOptions options;
   options.card_ref_key = crypto::SymmetricKey::generate();
   std::unique_ptr<audit::AuditStore> store;
   TRIAD_ASSERT(audit::AuditStore::open(path, std::move(options), &store).is_ok());
-  const std::vector<std::uint8_t> certificate(720, 0x5a);
   const auto rows = static_cast<std::uint64_t>(state.range(0));
   std::uint64_t seq = 0;
   for (auto _ : state) {
-    for (std::uint64_t k = 0; k < rows; ++k) {
-      ++seq;
-      audit::DecisionRow row;
-      row.seq = seq;
-      // Ids in no particular order, as from many terminals at once (the sample
-      // traffic's "tx-000001", "tx-000002"... would land at the end of the
-      // index every time, which real ids do not).
-      row.id = std::to_string(seq * 2'654'435'761u % 4'294'967'291u);
-      row.ts_ms = 1'798'761'600'000 + static_cast<std::int64_t>(seq);
-      row.code = "00";
-      row.agree = "ab";
-      row.latency_us = 1000;
-      row.certificate = certificate;
-      row.decided_at_ms = row.ts_ms;
-      row.pan = "411111" + std::to_string(1'000'000 + seq * 7919 % 100'000);
-      TRIAD_ASSERT(store->add(std::move(row)));
-    }
+    for (std::uint64_t k = 0; k < rows; ++k) TRIAD_ASSERT(store->add(audit_bench_row(++seq)));
     store->flush();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(seq));
@@ -555,6 +566,35 @@ void BM_AuditStoreWrite(benchmark::State& state) {
 BENCHMARK(BM_AuditStoreWrite)->Arg(512)->Iterations(400)->UseRealTime()->MeasureProcessCPUTime();
 BENCHMARK(BM_AuditStoreWrite)->Arg(2048)->Iterations(100)->UseRealTime()->MeasureProcessCPUTime();
 BENCHMARK(BM_AuditStoreWrite)->Arg(4096)->Iterations(50)->UseRealTime()->MeasureProcessCPUTime();
+
+// `triad audit ID`'s lookup in a store of state.range(0) decisions, the
+// writer stopped: a fresh reader's seek of every lookup table, the row read,
+// the decisions after the last table scanned.
+void BM_AuditLookupById(benchmark::State& state) {
+  const std::string path = audit_bench_path();
+  const auto rows = static_cast<std::uint64_t>(state.range(0));
+  {
+    audit::StoreOptions options;
+    options.card_ref_key = crypto::SymmetricKey::generate();
+    std::unique_ptr<audit::AuditStore> store;
+    TRIAD_ASSERT(audit::AuditStore::open(path, std::move(options), &store).is_ok());
+    for (std::uint64_t seq = 1; seq <= rows; ++seq) {
+      while (!store->add(audit_bench_row(seq))) store->flush();
+    }
+    TRIAD_ASSERT(store->close().is_ok());
+  }
+  audit::AuditReader reader;
+  TRIAD_ASSERT(audit::AuditReader::open(path, &reader).is_ok());
+  std::vector<audit::DecisionRow> found;
+  std::uint64_t k = 0;
+  for (auto _ : state) {
+    const std::uint64_t seq = 1 + (++k * 7'919) % rows;
+    TRIAD_ASSERT(reader.decisions_for_id(audit_bench_id(seq), &found).is_ok());
+    TRIAD_ASSERT(found.size() == 1 && found[0].seq == seq);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+BENCHMARK(BM_AuditLookupById)->Arg(204'800)->Iterations(2000);
 
 }  // namespace
 }  // namespace triad

@@ -14,7 +14,6 @@ namespace triad::audit {
 namespace {
 
 constexpr std::int64_t kMsPerDay = 86'400'000;
-constexpr int kPageCacheKiB = 64 * 1024;  // the writer's; see open()
 
 // Decisions are looked up by id and by card through the lookup tables
 // (audit/lookup.h), expired by time; divergences and repairs are listed by
@@ -180,13 +179,10 @@ Status AuditStore::open(const std::string& path, StoreOptions options,
     return Status::io_error(path + ": cannot switch to WAL mode (journal mode is " + mode + ")");
   }
   TRIAD_RETURN_IF_ERROR(db.exec("PRAGMA synchronous=NORMAL"));
-  // Each row lands on a random leaf of the id and card_ref indexes. With
-  // SQLite's default 2 MiB page cache those leaves do not stay: 3.4 preads
-  // and 4.7 pwrites per row against 0.9 and 2.8 with 64 MiB, which keeps
-  // them for stores of a million rows or more: 18-37% less CPU per row at
-  // 204,800 and 1.2 million rows (BM_AuditStoreWrite, ids in no order), no
-  // further gain at 128 MiB. The cache fills only as pages are used.
-  TRIAD_RETURN_IF_ERROR(db.exec("PRAGMA cache_size=-" + std::to_string(kPageCacheKiB)));
+  // SQLite's default page cache (2 MiB): every write lands at the end of a
+  // table, so few pages are hot. 64 MiB was worth 18-37% of a row's CPU while
+  // decisions had indexes on id and card; with lookup tables it cost 3-45%
+  // more per row (BM_AuditStoreWrite, two alternating runs, 2026-12-03).
   std::string version;
   TRIAD_RETURN_IF_ERROR(db.query_text("PRAGMA user_version", &version));
   if (std::stoi(version) > kSchemaVersion) {
