@@ -42,14 +42,14 @@ struct StoreOptions {
   // decision this bounds the queue's memory to a few hundred MB at worst.
   std::size_t queue_capacity = 200'000;
   // A batch is committed when this many records are waiting, or after
-  // batch_interval_ms, whichever comes first. A row costs about 11-13 µs of
-  // CPU in commits of 512 to 4,096 into a store of 200,000 rows
-  // (triad_micro_bench, BM_AuditStoreWrite); with indexes on id and card
-  // (before lookup tables, audit/lookup.h) it was 43 µs in commits of 512
-  // and 21-27 µs in larger ones. 200 ms makes commits of about 2,000 at
-  // 10,000 decisions/s; a crash of the process loses at most that much of
-  // the trail (the journal's replay records those decisions again, in the
-  // next run).
+  // batch_interval_ms, whichever comes first. A row costs 8-10 µs of CPU
+  // in commits of 512 to 4,096 into a store of 200,000 rows and 13 µs into
+  // 1.2 million (triad_micro_bench, BM_AuditStoreWrite); with indexes on id
+  // and card, before lookup tables (audit/lookup.h), it was 34-40 µs in
+  // commits of 512, 18-22 µs in larger ones, and 35-40 µs into 1.2 million.
+  // 200 ms makes commits of about 2,000 at 10,000 decisions/s; a crash of
+  // the process loses at most that much of the trail (the journal's replay
+  // records those decisions again, in the next run).
   std::size_t batch_max_rows = 4096;
   // The lookup tables' sizes (audit/lookup.h); tests make them small.
   lookup::Options lookup;
