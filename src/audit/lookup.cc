@@ -28,6 +28,17 @@ std::int64_t key_of(char kind, std::string_view value) {
   return static_cast<std::int64_t>(key);
 }
 
+// Table names are read back from the database and put into SQL text, so
+// one that is not ours (a damaged or doctored file) is refused, not run.
+Status read_table_name(const sql::Stmt& q, std::vector<std::string>* out) {
+  std::string name = q.column_text(0);
+  const bool ours = name.size() > 7 && name.starts_with("lookup_") &&
+                    name.find_first_not_of("0123456789", 7) == std::string::npos;
+  if (!ours) return Status::corruption("audit store: '" + name + "' is not a lookup table name");
+  out->push_back(std::move(name));
+  return Status::ok();
+}
+
 Status state_value(sql::Db& db, std::string_view name, std::int64_t* out) {
   sql::Stmt s;
   TRIAD_RETURN_IF_ERROR(
@@ -125,7 +136,7 @@ Status Writer::open(sql::Db& db, Options options, std::unique_ptr<Writer>* out) 
       for (bool row = false;;) {
         TRIAD_RETURN_IF_ERROR(q.step(&row));
         if (!row) break;
-        orphans.push_back(q.column_text(0));
+        TRIAD_RETURN_IF_ERROR(read_table_name(q, &orphans));
       }
     }
     for (const std::string& name : orphans) TRIAD_RETURN_IF_ERROR(db.exec("DROP TABLE " + name));
@@ -299,7 +310,7 @@ Status Writer::start_merge() {
   for (bool row = false;;) {
     TRIAD_RETURN_IF_ERROR(q.step(&row));
     if (!row) break;
-    m->sources.push_back(q.column_text(0));
+    TRIAD_RETURN_IF_ERROR(read_table_name(q, &m->sources));
   }
   if (m->sources.empty()) return Status::ok();
 
@@ -416,7 +427,7 @@ Status find(sql::Db& db, std::int64_t key, Found* out) {
     for (bool row = false;;) {
       TRIAD_RETURN_IF_ERROR(q.step(&row));
       if (!row) break;
-      tables.push_back(q.column_text(0));
+      TRIAD_RETURN_IF_ERROR(read_table_name(q, &tables));
     }
   }
   for (const std::string& table : tables) {

@@ -51,9 +51,9 @@ struct StoreOptions {
   // the process loses at most that much of the trail (the journal's replay
   // records those decisions again, in the next run).
   std::size_t batch_max_rows = 4096;
+  std::uint64_t batch_interval_ms = 200;
   // The lookup tables' sizes (audit/lookup.h); tests make them small.
   lookup::Options lookup;
-  std::uint64_t batch_interval_ms = 200;
   // Rows older than this are deleted; 0 keeps everything.
   std::uint32_t retention_days = 0;
   std::uint64_t retention_check_interval_ms = 60'000;

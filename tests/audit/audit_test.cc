@@ -508,6 +508,26 @@ TEST_F(AuditTest, DecisionsMissingFromTheLookupTablesAreAddedAtOpen) {
   }
 }
 
+TEST_F(AuditTest, ALookupTableNameThatIsNotOursIsRefused) {
+  {
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, options(), &store).is_ok());
+    ASSERT_TRUE(store->add(decision(1)));
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  {
+    sql::Db db;
+    ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadWrite, &db).is_ok());
+    ASSERT_TRUE(db.exec("INSERT INTO lookup_runs VALUES('decisions WHERE 1; --', 0, 1)").is_ok());
+  }
+  AuditReader reader;
+  ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
+  std::vector<DecisionRow> rows;
+  const Status s = reader.decisions_for_id("tx-1", &rows);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("is not a lookup table name"), std::string::npos) << s.to_string();
+}
+
 TEST_F(AuditTest, AVersionThreeStoreLosesItsRandomIndexesAndKeepsItsRows) {
   {
     sql::Db db;
