@@ -30,8 +30,8 @@ std::int64_t key_of(char kind, std::string_view value) {
 
 // Table names are read back from the database and put into SQL text, so
 // one that is not ours (a damaged or doctored file) is refused, not run.
-Status read_table_name(const sql::Stmt& q, std::vector<std::string>* out) {
-  std::string name = q.column_text(0);
+Status read_table_name(const sql::Stmt& q, std::vector<std::string>* out, int column = 0) {
+  std::string name = q.column_text(column);
   const bool ours = name.size() > 7 && name.starts_with("lookup_") &&
                     name.find_first_not_of("0123456789", 7) == std::string::npos;
   if (!ours) return Status::corruption("audit store: '" + name + "' is not a lookup table name");
@@ -88,7 +88,8 @@ const char* const kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS lookup_runs(
   name TEXT PRIMARY KEY,
   level INTEGER NOT NULL,
-  entries INTEGER NOT NULL);
+  entries INTEGER NOT NULL,
+  merging_into TEXT);
 CREATE TABLE IF NOT EXISTS lookup_state(
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL);
@@ -124,14 +125,17 @@ Status Writer::open(sql::Db& db, Options options, std::unique_ptr<Writer>* out) 
   TRIAD_RETURN_IF_ERROR(db.exec("BEGIN"));
   Status s = [&]() -> Status {
     TRIAD_RETURN_IF_ERROR(db.exec(kSchema));
-    // A merge's output is listed in lookup_runs only when it is complete.
+    // A merge's output is listed in lookup_runs only when it is complete;
+    // until then its sources name it. Any other table is left from a merge
+    // whose start did not commit.
     std::vector<std::string> orphans;
     {
       sql::Stmt q;
       TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
           db,
           "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'lookup_[0-9]*' "
-          "AND name NOT IN (SELECT name FROM lookup_runs)",
+          "AND name NOT IN (SELECT name FROM lookup_runs) AND name NOT IN (SELECT merging_into "
+          "FROM lookup_runs WHERE merging_into IS NOT NULL)",
           &q));
       for (bool row = false;;) {
         TRIAD_RETURN_IF_ERROR(q.step(&row));
@@ -288,8 +292,7 @@ Status Writer::merge() {
     Status s = merge_slice(budget, &done);
     if (s.is_ok()) s = db_.exec("COMMIT");
     if (!s.is_ok()) {
-      // Start over next turn; the partial output stays unlisted, and the next
-      // open() drops it.
+      // The slice is undone; the next turn goes on from the output's end.
       (void)db_.exec("ROLLBACK");
       merge_.reset();
       return s;
@@ -299,6 +302,23 @@ Status Writer::merge() {
 }
 
 Status Writer::start_merge() {
+  // A merge a stop interrupted goes on where its output ends.
+  std::vector<std::string> sources, into;
+  {
+    sql::Stmt q;
+    TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
+        db_,
+        "SELECT name, merging_into FROM lookup_runs WHERE merging_into IS NOT NULL ORDER BY rowid",
+        &q));
+    for (bool row = false;;) {
+      TRIAD_RETURN_IF_ERROR(q.step(&row));
+      if (!row) break;
+      TRIAD_RETURN_IF_ERROR(read_table_name(q, &sources));
+      TRIAD_RETURN_IF_ERROR(read_table_name(q, &into, 1));
+    }
+  }
+  if (!sources.empty()) return resume_merge(std::move(sources), into.front());
+
   sql::Stmt q;
   TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
       db_,
@@ -306,24 +326,25 @@ Status Writer::start_merge() {
       "HAVING count(*) >= ?1 ORDER BY level LIMIT 1) ORDER BY rowid LIMIT ?1",
       &q));
   q.bind(1, static_cast<std::int64_t>(options_.fan_in));
-  auto m = std::make_unique<Merge>();
   for (bool row = false;;) {
     TRIAD_RETURN_IF_ERROR(q.step(&row));
     if (!row) break;
-    TRIAD_RETURN_IF_ERROR(read_table_name(q, &m->sources));
+    TRIAD_RETURN_IF_ERROR(read_table_name(q, &sources));
   }
-  if (m->sources.empty()) return Status::ok();
+  if (sources.empty()) return Status::ok();
 
+  std::string output;
   TRIAD_RETURN_IF_ERROR(db_.exec("BEGIN"));
   Status s = [&]() -> Status {
-    TRIAD_RETURN_IF_ERROR(next_table_name(db_, &m->output));
-    sql::Stmt live;
+    TRIAD_RETURN_IF_ERROR(next_table_name(db_, &output));
+    sql::Stmt mark;
     TRIAD_RETURN_IF_ERROR(
-        sql::Stmt::prepare(db_, "SELECT run, seq FROM decisions ORDER BY run, seq LIMIT 1", &live));
-    bool row = false;
-    TRIAD_RETURN_IF_ERROR(live.step(&row));
-    m->live_run = row ? live.column_int(0) : std::numeric_limits<std::int64_t>::max();
-    m->live_seq = row ? live.column_int(1) : std::numeric_limits<std::int64_t>::max();
+        sql::Stmt::prepare(db_, "UPDATE lookup_runs SET merging_into = ? WHERE name = ?", &mark));
+    for (const std::string& source : sources) {
+      mark.bind(1, output);
+      mark.bind(2, source);
+      TRIAD_RETURN_IF_ERROR(mark.run());
+    }
     return Status::ok();
   }();
   if (s.is_ok()) s = db_.exec("COMMIT");
@@ -331,6 +352,31 @@ Status Writer::start_merge() {
     (void)db_.exec("ROLLBACK");
     return s;
   }
+  return resume_merge(std::move(sources), output);
+}
+
+// Sets merge_ to go on merging `sources` into `output`, which holds every
+// entry up to its last one.
+Status Writer::resume_merge(std::vector<std::string> sources, const std::string& output) {
+  auto m = std::make_unique<Merge>();
+  m->sources = std::move(sources);
+  m->output = output;
+  sql::Stmt q;
+  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
+      db_, "SELECT key, run, seq FROM " + output + " ORDER BY key DESC, run DESC, seq DESC LIMIT 1",
+      &q));
+  bool row = false;
+  TRIAD_RETURN_IF_ERROR(q.step(&row));
+  if (row) m->position = {q.column_int(0), q.column_int(1), q.column_int(2)};
+  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db_, "SELECT count(*) FROM " + output, &q));
+  TRIAD_RETURN_IF_ERROR(q.step(&row));
+  m->written = static_cast<std::size_t>(q.column_int(0));
+  TRIAD_RETURN_IF_ERROR(
+      sql::Stmt::prepare(db_, "SELECT run, seq FROM decisions ORDER BY run, seq LIMIT 1", &q));
+  TRIAD_RETURN_IF_ERROR(q.step(&row));
+  m->live_run = row ? q.column_int(0) : std::numeric_limits<std::int64_t>::max();
+  m->live_seq = row ? q.column_int(1) : std::numeric_limits<std::int64_t>::max();
+  q = sql::Stmt();
   TRIAD_RETURN_IF_ERROR(prepare_insert(db_, m->output, &m->insert));
   for (const std::string& source : m->sources) {
     sql::Stmt read;

@@ -23,7 +23,9 @@
 // checked against the id or card reference asked for.
 //
 // Tables, in the audit database:
-//   lookup_runs(name, level, entries)      the sorted tables readers use
+//   lookup_runs(name, level, entries,      the sorted tables readers use;
+//               merging_into)              a merge's sources name its output,
+//                                          so a stop does not lose its work
 //   lookup_state(name, value)              'through_run' / 'through_seq':
 //                                          every decision at or before that
 //                                          (run, seq) is in a sorted table;
@@ -111,6 +113,7 @@ class Writer {
   Status write_table(std::vector<Entry> entries);
   Status list_table(const std::string& name, std::size_t entries);
   Status start_merge();
+  Status resume_merge(std::vector<std::string> sources, const std::string& output);
   Status merge_slice(std::size_t budget, std::size_t* done);
 
   sql::Db& db_;

@@ -456,13 +456,16 @@ TEST_F(AuditTest, LookupsMatchAReferenceThroughTableWritesAndMerges) {
   sql::Db db;
   ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadOnly, &db).is_ok());
   // Merged: far fewer tables than were written (two entries a decision,
-  // 100 a table), and every entry in exactly one listed table.
+  // 100 a table), and every entry in exactly one listed table (a merge's
+  // sources stay listed until its output replaces them).
   const std::int64_t decisions = count_of(db, "SELECT count(*) FROM decisions");
   EXPECT_LT(count_of(db, "SELECT count(*) FROM lookup_runs"), decisions * 2 / 100 / 4);
   EXPECT_EQ(count_of(db, "SELECT sum(entries) FROM lookup_runs"), decisions * 2);
   EXPECT_GE(count_of(db, "SELECT max(level) FROM lookup_runs"), 2);
+  // No table left over: the listed ones and a merge's output in progress.
   EXPECT_EQ(count_of(db, "SELECT count(*) FROM sqlite_master WHERE name GLOB 'lookup_[0-9]*'"),
-            count_of(db, "SELECT count(*) FROM lookup_runs"));
+            count_of(db, "SELECT count(*) FROM lookup_runs") +
+                count_of(db, "SELECT count(DISTINCT merging_into) FROM lookup_runs"));
 }
 
 TEST_F(AuditTest, DecisionsMissingFromTheLookupTablesAreAddedAtOpen) {
@@ -508,6 +511,72 @@ TEST_F(AuditTest, DecisionsMissingFromTheLookupTablesAreAddedAtOpen) {
   }
 }
 
+TEST_F(AuditTest, AMergeAStopInterruptedGoesOnWhereItsOutputEnds) {
+  // Tables of 16 entries (two per transaction of 4 rows) merged two at a
+  // time, one or two entries a turn: the first merge cannot finish before
+  // close(), which leaves it marked.
+  StoreOptions slow = options();
+  slow.card_ref_key = crypto::SymmetricKey::generate();
+  slow.batch_max_rows = 4;
+  slow.lookup.run_entries = 10;
+  slow.lookup.fan_in = 2;
+  slow.lookup.merge_min_entries = 1;
+  slow.lookup.merge_per_entry = 0;
+  {
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, slow, &store).is_ok());
+    for (std::uint64_t seq = 1; seq <= 40; ++seq) {
+      DecisionRow d = decision(seq);
+      d.pan = std::to_string(4'100'000'000'000'000 + seq);
+      ASSERT_TRUE(store->add(std::move(d)));
+    }
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  // The merge in progress: its output's name and how much it holds.
+  const auto merging = [&](std::int64_t* rows) {
+    sql::Db db;
+    EXPECT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadOnly, &db).is_ok());
+    EXPECT_EQ(count_of(db, "SELECT count(*) FROM lookup_runs WHERE merging_into IS NOT NULL"), 2);
+    std::string output;
+    EXPECT_TRUE(db.query_text("SELECT merging_into FROM lookup_runs WHERE merging_into IS NOT "
+                              "NULL LIMIT 1",
+                              &output)
+                    .is_ok());
+    *rows = count_of(db, "SELECT count(*) FROM " + output);
+    return output;
+  };
+  std::int64_t first_rows = 0;
+  const std::string output = merging(&first_rows);
+  EXPECT_GT(first_rows, 0) << "merged in part";
+  EXPECT_EQ(find("tx-7").size(), 1u) << "the sources still serve lookups";
+  {
+    // One more turn (close's): the same output grows, it is not started over.
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, slow, &store).is_ok());
+    ASSERT_TRUE(store->close().is_ok());
+    std::int64_t rows = 0;
+    EXPECT_EQ(merging(&rows), output);
+    EXPECT_GT(rows, first_rows);
+  }
+  StoreOptions fast = slow;
+  fast.lookup.merge_min_entries = 10'000;  // every merge due finishes in one turn
+  std::unique_ptr<AuditStore> store;
+  ASSERT_TRUE(AuditStore::open(path_, fast, &store).is_ok());
+  ASSERT_TRUE(store->close().is_ok());
+  sql::Db db;
+  ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadOnly, &db).is_ok());
+  EXPECT_EQ(count_of(db, "SELECT count(*) FROM lookup_runs WHERE merging_into IS NOT NULL"), 0);
+  EXPECT_EQ(count_of(db,
+                     "SELECT max(n) FROM (SELECT count(*) AS n FROM lookup_runs GROUP BY "
+                     "level)"),
+            1)
+      << "fewer than fan_in tables left at every level";
+  EXPECT_EQ(count_of(db, "SELECT sum(entries) FROM lookup_runs"), 80);
+  for (std::uint64_t seq = 1; seq <= 40; ++seq) {
+    ASSERT_EQ(find("tx-" + std::to_string(seq)).size(), 1u) << seq;
+  }
+}
+
 TEST_F(AuditTest, ALookupTableNameThatIsNotOursIsRefused) {
   {
     std::unique_ptr<AuditStore> store;
@@ -518,7 +587,10 @@ TEST_F(AuditTest, ALookupTableNameThatIsNotOursIsRefused) {
   {
     sql::Db db;
     ASSERT_TRUE(sql::Db::open(path_, sql::Db::Mode::kReadWrite, &db).is_ok());
-    ASSERT_TRUE(db.exec("INSERT INTO lookup_runs VALUES('decisions WHERE 1; --', 0, 1)").is_ok());
+    ASSERT_TRUE(
+        db.exec(
+              "INSERT INTO lookup_runs(name, level, entries) VALUES('decisions WHERE 1; --', 0, 1)")
+            .is_ok());
   }
   AuditReader reader;
   ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
