@@ -18,11 +18,9 @@ namespace {
 constexpr std::size_t kRebuildTableEntries = std::size_t{1} << 20;
 
 std::int64_t key_of(char kind, std::string_view value) {
-  crypto::Sha256 hash;
-  const auto kind_byte = static_cast<std::uint8_t>(kind);
-  hash.update({&kind_byte, 1});
-  hash.update({reinterpret_cast<const std::uint8_t*>(value.data()), value.size()});
-  const auto digest = hash.finish();
+  std::string keyed(1, kind);
+  keyed += value;
+  const auto digest = crypto::sha256(keyed);
   std::uint64_t key = 0;
   for (int i = 0; i < 8; ++i) key = key << 8 | digest[static_cast<std::size_t>(i)];
   return static_cast<std::int64_t>(key);
@@ -216,7 +214,6 @@ void Writer::committed() {
 }
 
 void Writer::rolled_back() {
-  if (table_in_batch_) --tables_written_;
   gathered_.resize(batch_start_);
   table_in_batch_ = false;
 }
@@ -224,12 +221,12 @@ void Writer::rolled_back() {
 Status Writer::write_gathered() {
   if (gathered_.empty()) return Status::ok();
   TRIAD_RETURN_IF_ERROR(db_.exec("BEGIN"));
-  if (Status s = write_table(gathered_); !s.is_ok()) {
+  Status s = write_table(gathered_);
+  if (s.is_ok()) s = db_.exec("COMMIT");
+  if (!s.is_ok()) {
     (void)db_.exec("ROLLBACK");
-    --tables_written_;
     return s;
   }
-  TRIAD_RETURN_IF_ERROR(db_.exec("COMMIT"));
   gathered_.clear();
   batch_start_ = 0;
   return Status::ok();
@@ -275,7 +272,6 @@ Status Writer::write_table(std::vector<Entry> entries) {
   TRIAD_RETURN_IF_ERROR(list_table(name, entries.size()));
   TRIAD_RETURN_IF_ERROR(set_state_value(db_, "through_run", last_run));
   TRIAD_RETURN_IF_ERROR(set_state_value(db_, "through_seq", last_seq));
-  ++tables_written_;
   return Status::ok();
 }
 
@@ -457,7 +453,6 @@ Status Writer::merge_slice(std::size_t budget, std::size_t* done) {
       TRIAD_RETURN_IF_ERROR(unlist.run());
       TRIAD_RETURN_IF_ERROR(db_.exec("DROP TABLE " + source));
     }
-    ++merges_done_;
   }
   return Status::ok();
 }

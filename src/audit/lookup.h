@@ -102,11 +102,6 @@ class Writer {
   // call.
   Status merge();
 
-  // Counters, for tests and the micro-benchmark.
-  std::size_t gathered() const { return gathered_.size(); }
-  std::size_t tables_written() const { return tables_written_; }
-  std::size_t merges_done() const { return merges_done_; }
-
  private:
   struct Merge;
   Writer(sql::Db& db, Options options);
@@ -123,8 +118,6 @@ class Writer {
   std::size_t added_since_merge_ = 0;
   bool table_in_batch_ = false;  // before_commit() wrote gathered_ out
   std::unique_ptr<Merge> merge_;
-  std::size_t tables_written_ = 0;
-  std::size_t merges_done_ = 0;
 };
 
 // The reader's side. Within one read transaction (the caller's), the (run,
