@@ -15,8 +15,9 @@
 //   Each entry is rewritten once per level: log_fan_in(store / run_entries)
 //   times in all, each time in order.
 // - A lookup seeks each sorted table once (a few dozen tables for billions
-//   of decisions) and reads the decisions not yet written out (at most
-//   about run_entries / 2 rows, newest last) directly from `decisions`.
+//   of decisions) and reads the decisions not yet written out directly from
+//   `decisions`: the newest, fewer than run_entries plus one batch (after a
+//   crash, more, until the next open writes them out).
 //
 // A key is 64 bits of SHA-256 over the kind and the value. Two values with
 // one key only cost a lookup a row it then discards: every row found is
