@@ -37,6 +37,15 @@ Status read_table_name(const sql::Stmt& q, std::vector<std::string>* out, int co
   return Status::ok();
 }
 
+// Steps `q`, a query whose first column is a table name, to its end.
+Status read_table_names(sql::Stmt& q, std::vector<std::string>* out) {
+  for (bool row = false;;) {
+    TRIAD_RETURN_IF_ERROR(q.step(&row));
+    if (!row) return Status::ok();
+    TRIAD_RETURN_IF_ERROR(read_table_name(q, out));
+  }
+}
+
 Status state_value(sql::Db& db, std::string_view name, std::int64_t* out) {
   sql::Stmt s;
   TRIAD_RETURN_IF_ERROR(
@@ -135,11 +144,7 @@ Status Writer::open(sql::Db& db, Options options, std::unique_ptr<Writer>* out) 
           "AND name NOT IN (SELECT name FROM lookup_runs) AND name NOT IN (SELECT merging_into "
           "FROM lookup_runs WHERE merging_into IS NOT NULL)",
           &q));
-      for (bool row = false;;) {
-        TRIAD_RETURN_IF_ERROR(q.step(&row));
-        if (!row) break;
-        TRIAD_RETURN_IF_ERROR(read_table_name(q, &orphans));
-      }
+      TRIAD_RETURN_IF_ERROR(read_table_names(q, &orphans));
     }
     for (const std::string& name : orphans) TRIAD_RETURN_IF_ERROR(db.exec("DROP TABLE " + name));
 
@@ -160,11 +165,7 @@ Status Writer::open(sql::Db& db, Options options, std::unique_ptr<Writer>* out) 
     for (bool row = false;;) {
       TRIAD_RETURN_IF_ERROR(q.step(&row));
       if (row) {
-        const std::int64_t run = q.column_int(0), seq = q.column_int(1);
-        w->gathered_.push_back({id_key(q.column_text(2)), run, seq});
-        if (const std::string card = q.column_text(3); !card.empty()) {
-          w->gathered_.push_back({card_key(card), run, seq});
-        }
+        w->add(q.column_int(0), q.column_int(1), q.column_text(2), q.column_text(3));
         ++indexed;
       }
       if (!w->gathered_.empty() && (!row || w->gathered_.size() >= kRebuildTableEntries)) {
@@ -173,6 +174,7 @@ Status Writer::open(sql::Db& db, Options options, std::unique_ptr<Writer>* out) 
       }
       if (!row) break;
     }
+    w->added_since_merge_ = 0;  // written as tables already, not this turn's load
     if (indexed > 0) {
       log::info("audit store: " + std::to_string(indexed) +
                 " decisions were not in its lookup tables; added");
@@ -193,9 +195,11 @@ void Writer::begin_batch() {
   table_in_batch_ = false;
 }
 
-void Writer::add(const Entry& entry) {
-  gathered_.push_back(entry);
-  ++added_since_merge_;
+void Writer::add(std::int64_t run, std::int64_t seq, std::string_view id,
+                 std::string_view card_ref) {
+  gathered_.push_back({id_key(id), run, seq});
+  if (!card_ref.empty()) gathered_.push_back({card_key(card_ref), run, seq});
+  added_since_merge_ += card_ref.empty() ? 1u : 2u;
 }
 
 Status Writer::before_commit() {
@@ -322,11 +326,7 @@ Status Writer::start_merge() {
       "HAVING count(*) >= ?1 ORDER BY level LIMIT 1) ORDER BY rowid LIMIT ?1",
       &q));
   q.bind(1, static_cast<std::int64_t>(options_.fan_in));
-  for (bool row = false;;) {
-    TRIAD_RETURN_IF_ERROR(q.step(&row));
-    if (!row) break;
-    TRIAD_RETURN_IF_ERROR(read_table_name(q, &sources));
-  }
+  TRIAD_RETURN_IF_ERROR(read_table_names(q, &sources));
   if (sources.empty()) return Status::ok();
 
   std::string output;
@@ -465,11 +465,7 @@ Status find(sql::Db& db, std::int64_t key, Found* out) {
   {
     sql::Stmt q;
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db, "SELECT name FROM lookup_runs", &q));
-    for (bool row = false;;) {
-      TRIAD_RETURN_IF_ERROR(q.step(&row));
-      if (!row) break;
-      TRIAD_RETURN_IF_ERROR(read_table_name(q, &tables));
-    }
+    TRIAD_RETURN_IF_ERROR(read_table_names(q, &tables));
   }
   for (const std::string& table : tables) {
     sql::Stmt q;

@@ -89,7 +89,8 @@ class Writer {
   // (writes a sorted table when run_entries have gathered, in the same
   // transaction); then committed() or rolled_back().
   void begin_batch();
-  void add(const Entry& entry);
+  // The entries of one decision: its id's, and its card's when it has one.
+  void add(std::int64_t run, std::int64_t seq, std::string_view id, std::string_view card_ref);
   Status before_commit();
   void committed();
   void rolled_back();

@@ -137,8 +137,7 @@ struct AuditStore::Writer {
         s.bind(12, d->card_ref);
       }
       TRIAD_RETURN_IF_ERROR(s.run());
-      lookup->add({lookup::id_key(d->id), run, to_int64(d->seq)});
-      if (!d->card_ref.empty()) lookup->add({lookup::card_key(d->card_ref), run, to_int64(d->seq)});
+      lookup->add(run, to_int64(d->seq), d->id, d->card_ref);
       return Status::ok();
     }
     if (const auto* v = std::get_if<DivergenceRow>(&record)) {
