@@ -28,6 +28,7 @@
 #include "loadgen/echo.h"
 #include "loadgen/plot.h"
 #include "loadgen/process.h"
+#include "loadgen/spread.h"
 #include "sample/sample.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
@@ -143,6 +144,14 @@ struct Config {
   bool active = true;  // false once saturated in a sweep
 };
 
+// One run's own percentiles, kept when runs merge, so that ratios can also
+// be given round by round.
+struct RoundLatency {
+  int round = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+};
+
 struct Measurement {
   std::string config;
   double rate = 0;
@@ -152,6 +161,7 @@ struct Measurement {
   // (every process of the configuration) and the load generator.
   double sut_cpu_us = 0;
   double generator_cpu_us = 0;
+  std::vector<RoundLatency> rounds = {};  // in the order run
 };
 
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
@@ -206,6 +216,10 @@ nlohmann::json to_json(const Measurement& m) {
   lat["min"] = us(r.latency.min());
   nlohmann::json codes = nlohmann::json::object();
   for (const auto& [code, n] : r.codes) codes[code] = n;
+  nlohmann::json rounds = nlohmann::json::array();
+  for (const RoundLatency& each : m.rounds) {
+    rounds.push_back({{"round", each.round}, {"p50", each.p50_us}, {"p99", each.p99_us}});
+  }
   return {{"configuration", m.config},
           {"offered_rate", r.offered_rate},
           {"achieved_rate", r.achieved_rate()},
@@ -224,7 +238,8 @@ nlohmann::json to_json(const Measurement& m) {
           {"max_send_lag_us", us(r.max_send_lag_ns)},
           {"frames_sent", r.frames_sent},
           {"cpu_us_per_request", {{"system", m.sut_cpu_us}, {"generator", m.generator_cpu_us}}},
-          {"interrupted", r.interrupted}};
+          {"interrupted", r.interrupted},
+          {"rounds", rounds}};
 }
 
 const Measurement* find(const std::vector<Measurement>& all, const std::string& config,
@@ -241,6 +256,22 @@ double ratio(const Measurement* a, const Measurement* b, double p) {
   return den == 0 ? 0
                   : static_cast<double>(a->result.latency.value_at_percentile(p)) /
                         static_cast<double>(den);
+}
+
+// a/b of one percentile (&RoundLatency::p50_us or p99_us) in each round both
+// ran, in the order of a's rounds.
+std::vector<double> round_ratios(const Measurement* a, const Measurement* b,
+                                 double RoundLatency::*percentile) {
+  std::vector<double> out;
+  if (a == nullptr || b == nullptr) return out;
+  for (const RoundLatency& ra : a->rounds) {
+    for (const RoundLatency& rb : b->rounds) {
+      if (rb.round == ra.round && rb.*percentile > 0) {
+        out.push_back(ra.*percentile / rb.*percentile);
+      }
+    }
+  }
+  return out;
 }
 
 // "tmr-delay" -> "tmr_delay", for JSON keys.
@@ -503,6 +534,29 @@ void merge_measurement(const Measurement& from, Measurement* into) {
   into->generator_cpu_us =
       (into->generator_cpu_us * sent_into + from.generator_cpu_us * sent_from) / sent;
   loadgen::merge_run(from.result, &into->result);
+  into->rounds.insert(into->rounds.end(), from.rounds.begin(), from.rounds.end());
+}
+
+// The ratios at one rate round by round, when there were several: merged
+// runs give one ratio, and on a shared machine one slow round can make it.
+void print_round_ratios(const std::vector<Measurement>& all, double rate) {
+  const auto text = [](const loadgen::Spread& s) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f-%.2fx (median %.2fx)", s.min, s.max, s.median);
+    return std::string(buf);
+  };
+  bool header = false;
+  for (const RatioSpec& rs : kRatios) {
+    const auto* a = find(all, rs.numerator, rate);
+    const auto* b = find(all, rs.denominator, rate);
+    const loadgen::Spread p50 = loadgen::spread_of(round_ratios(a, b, &RoundLatency::p50_us));
+    const loadgen::Spread p99 = loadgen::spread_of(round_ratios(a, b, &RoundLatency::p99_us));
+    if (p50.count < 2) continue;
+    if (!header) std::printf("  round by round (%zu rounds):\n", p50.count);
+    header = true;
+    std::printf("    %-21s p50 %-26s p99 %s\n", (rs.numerator + "/" + rs.denominator).c_str(),
+                text(p50).c_str(), text(p99).c_str());
+  }
 }
 
 }  // namespace
@@ -708,6 +762,8 @@ int run_bench_command(int argc, char** argv) {
           std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
           return 1;
         }
+        m.rounds.push_back({round, us(m.result.latency.value_at_percentile(50)),
+                            us(m.result.latency.value_at_percentile(99))});
         const auto same =
             std::find_if(all.begin() + static_cast<std::ptrdiff_t>(first_of_rate), all.end(),
                          [&](const Measurement& x) { return x.config == m.config; });
@@ -762,6 +818,8 @@ int run_bench_command(int argc, char** argv) {
         const std::string key = key_name(rs.numerator) + "_over_" + key_name(rs.denominator);
         entry[key + "_p50"] = ratio(a, b, 50);
         entry[key + "_p99"] = ratio(a, b, 99);
+        entry[key + "_p50_rounds"] = round_ratios(a, b, &RoundLatency::p50_us);
+        entry[key + "_p99_rounds"] = round_ratios(a, b, &RoundLatency::p99_us);
         any = true;
       }
       if (any) out["ratios"].push_back(entry);
@@ -798,6 +856,7 @@ int run_bench_command(int argc, char** argv) {
         line += buf;
       }
       if (!line.empty()) std::printf("rate %g/s: %s\n", rate, line.c_str());
+      if (rounds > 1) print_round_ratios(all, rate);
     }
     if (sweep) {
       std::printf(

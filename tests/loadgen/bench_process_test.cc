@@ -1,6 +1,7 @@
 // `triad bench` end to end: a short run against a real cluster.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -102,6 +103,18 @@ TEST(BenchProcessTest, RoundsMergeIntoOneMeasurementPerConfiguration) {
   EXPECT_EQ(decided, 400u);
   // Two runs of 1 s at 200/s: the achieved rate is over both windows.
   EXPECT_NEAR(c["achieved_rate"].get<double>(), 200.0, 20.0);
+  // Each run's own percentiles are kept; the merged ones lie between them.
+  ASSERT_EQ(c["rounds"].size(), 2u);
+  for (const char* p : {"p50", "p99"}) {
+    const double first = c["rounds"][0][p].get<double>();
+    const double second = c["rounds"][1][p].get<double>();
+    const double merged = c["latency_us"][p].get<double>();
+    EXPECT_GT(first, 0) << p;
+    EXPECT_GE(merged, std::min(first, second)) << p;
+    EXPECT_LE(merged, std::max(first, second)) << p;
+  }
+  EXPECT_EQ(c["rounds"][0]["round"], 1);
+  EXPECT_EQ(c["rounds"][1]["round"], 2);
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
@@ -175,6 +188,14 @@ TEST(BenchProcessTest, SweepFindsKneesAndDrawsSvg) {
   EXPECT_TRUE(j["ratios"][0].contains("tmr_delay_over_tmr_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_over_simplex_p99"));
   EXPECT_TRUE(j["ratios"][0].contains("tmr_nosync_over_floor_p99"));
+  // One round: its ratio is the merged one.
+  for (const char* key : {"tmr_over_floor_p50", "tmr_delay_over_tmr_p99"}) {
+    const auto& rounds = j["ratios"][0][std::string(key) + "_rounds"];
+    ASSERT_EQ(rounds.size(), 1u) << key;
+    const double merged = j["ratios"][0][key].get<double>();
+    EXPECT_GT(merged, 0) << key;
+    EXPECT_NEAR(rounds[0].get<double>(), merged, 1e-9 * merged) << key;
+  }
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
