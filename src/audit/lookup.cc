@@ -1,6 +1,7 @@
 #include "audit/lookup.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -457,8 +458,10 @@ Status Writer::merge_slice(std::size_t budget, std::size_t* done) {
   return Status::ok();
 }
 
-Status find(sql::Db& db, std::int64_t key, Found* out) {
+Status find(sql::Db& db, std::int64_t key, std::size_t newest_per_table, Found* out) {
+  TRIAD_ASSERT(newest_per_table > 0);
   out->entries.clear();
+  out->truncated = false;
   TRIAD_RETURN_IF_ERROR(state_value(db, "through_run", &out->through_run));
   TRIAD_RETURN_IF_ERROR(state_value(db, "through_seq", &out->through_seq));
   std::vector<std::string> tables;
@@ -467,17 +470,31 @@ Status find(sql::Db& db, std::int64_t key, Found* out) {
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db, "SELECT name FROM lookup_runs", &q));
     TRIAD_RETURN_IF_ERROR(read_table_names(q, &tables));
   }
+  // One more than asked says whether the table had more. The primary key
+  // (key, run, seq) is read backwards: no sort, and no more rows than that.
+  // Asked for all, the plain query (prepared once a table) is cheaper.
+  const auto asked = static_cast<std::int64_t>(
+      std::min<std::size_t>(newest_per_table, std::numeric_limits<std::int64_t>::max() - 1));
+  const bool all = asked == std::numeric_limits<std::int64_t>::max() - 1;
+  const std::string order = all ? "" : " ORDER BY key DESC, run DESC, seq DESC LIMIT ?";
   for (const std::string& table : tables) {
     sql::Stmt q;
     TRIAD_RETURN_IF_ERROR(
-        sql::Stmt::prepare(db, "SELECT run, seq FROM " + table + " WHERE key = ?", &q));
+        sql::Stmt::prepare(db, "SELECT run, seq FROM " + table + " WHERE key = ?" + order, &q));
     q.bind(1, key);
-    for (bool row = false;;) {
+    if (!all) q.bind(2, asked + 1);
+    for (std::int64_t n = 0;; ++n) {
+      bool row = false;
       TRIAD_RETURN_IF_ERROR(q.step(&row));
       if (!row) break;
+      if (n == asked) {
+        out->truncated = true;
+        break;
+      }
       out->entries.push_back({key, q.column_int(0), q.column_int(1)});
     }
   }
+  std::sort(out->entries.begin(), out->entries.end(), std::greater<>());
   return Status::ok();
 }
 

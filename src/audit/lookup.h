@@ -122,14 +122,17 @@ class Writer {
   std::unique_ptr<Merge> merge_;
 };
 
-// The reader's side. Within one read transaction (the caller's), the (run,
-// seq) of every sorted-table entry with `key`, and the (run, seq) after which
-// decisions are not in any sorted table yet.
+// The reader's side. Within one read transaction (the caller's): the (run,
+// seq) of the newest `newest_per_table` entries with `key` in each sorted
+// table, newest first overall, and the (run, seq) after which decisions are
+// not in any sorted table yet. When `truncated` (some table had more), only
+// the first newest_per_table entries are surely the newest of all tables.
 struct Found {
   std::vector<Entry> entries;
   std::int64_t through_run = 0;
   std::int64_t through_seq = 0;
+  bool truncated = false;
 };
-Status find(sql::Db& db, std::int64_t key, Found* out);
+Status find(sql::Db& db, std::int64_t key, std::size_t newest_per_table, Found* out);
 
 }  // namespace triad::audit::lookup

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <tuple>
 
 #include "audit/lookup.h"
@@ -69,38 +70,52 @@ Status read_decisions(sql::Stmt& s, std::vector<DecisionRow>* out) {
 }  // namespace
 
 Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
-                                     const std::string& value, std::vector<DecisionRow>* out) {
-  out->clear();
+                                     const std::string& value, std::size_t limit,
+                                     std::vector<DecisionRow>* out) {
+  TRIAD_ASSERT(limit > 0);
+  const auto sql_limit = static_cast<std::int64_t>(
+      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
   // One read transaction: a table the writer writes or merges meanwhile
   // can neither hide a decision nor show it twice.
   TRIAD_RETURN_IF_ERROR(db_.exec("BEGIN"));
   Status s = [&]() -> Status {
-    lookup::Found found;
-    TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, &found));
-    // Each candidate is checked against the value: two values can share a key.
+    sql::Stmt tail;
+    TRIAD_RETURN_IF_ERROR(
+        sql::Stmt::prepare(db_,
+                           std::string(kDecisionColumns) + "WHERE (run, seq) > (?, ?) AND " +
+                               std::string(column) + " = ? ORDER BY run DESC, seq DESC LIMIT ?",
+                           &tail));
     sql::Stmt one;
     TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db_,
                                              std::string(kDecisionColumns) +
                                                  "WHERE run = ? AND seq = ? AND " +
                                                  std::string(column) + " = ?",
                                              &one));
-    for (const lookup::Entry& e : found.entries) {
-      one.bind(1, e.run);
-      one.bind(2, e.seq);
-      one.bind(3, value);
-      TRIAD_RETURN_IF_ERROR(read_decisions(one, out));
+    // Each table's newest `limit` entries are enough unless some of them
+    // find no row: another value with the same key, or a row retention
+    // deleted while its entry waits for a merge. Then again with twice as
+    // many (at most all: find() is never truncated past INT64_MAX - 1).
+    for (std::size_t per_table = limit;; per_table = std::max(per_table, per_table * 2)) {
+      out->clear();
+      lookup::Found found;
+      TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, per_table, &found));
+      // The decisions not in a lookup table yet (the newest few thousand)
+      // are newer than any that is.
+      tail.bind(1, found.through_run);
+      tail.bind(2, found.through_seq);
+      tail.bind(3, value);
+      tail.bind(4, sql_limit);
+      TRIAD_RETURN_IF_ERROR(read_decisions(tail, out));
+      const std::size_t sure =
+          found.truncated ? std::min(per_table, found.entries.size()) : found.entries.size();
+      for (std::size_t i = 0; i < sure && out->size() < limit; ++i) {
+        one.bind(1, found.entries[i].run);
+        one.bind(2, found.entries[i].seq);
+        one.bind(3, value);
+        TRIAD_RETURN_IF_ERROR(read_decisions(one, out));
+      }
+      if (out->size() >= limit || !found.truncated) return Status::ok();
     }
-    // The decisions not yet in a lookup table: the newest few thousand.
-    sql::Stmt tail;
-    TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(db_,
-                                             std::string(kDecisionColumns) +
-                                                 "WHERE (run, seq) > (?, ?) AND " +
-                                                 std::string(column) + " = ?",
-                                             &tail));
-    tail.bind(1, found.through_run);
-    tail.bind(2, found.through_seq);
-    tail.bind(3, value);
-    return read_decisions(tail, out);
   }();
   (void)db_.exec(s.is_ok() ? "COMMIT" : "ROLLBACK");
   return s;
@@ -108,11 +123,8 @@ Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
 
 Status AuditReader::decisions_for_id(const std::string& id, std::vector<DecisionRow>* out) {
   if (schema_version_ >= 4) {
-    TRIAD_RETURN_IF_ERROR(lookup_decisions(lookup::id_key(id), "id", id, out));
-    std::sort(out->begin(), out->end(), [](const DecisionRow& x, const DecisionRow& y) {
-      return std::tie(x.run, x.seq) > std::tie(y.run, y.seq);
-    });
-    return Status::ok();
+    return lookup_decisions(lookup::id_key(id), "id", id, std::numeric_limits<std::size_t>::max(),
+                            out);
   }
   out->clear();
   sql::Stmt s;
@@ -137,19 +149,14 @@ Status AuditReader::decisions_for_card(const std::string& card_ref, std::size_t 
   }
   TRIAD_ASSERT(limit > 0);
   if (schema_version_ >= 4) {
-    TRIAD_RETURN_IF_ERROR(lookup_decisions(lookup::card_key(card_ref), "card_ref", card_ref, out));
-    std::sort(out->begin(), out->end(), [](const DecisionRow& x, const DecisionRow& y) {
-      return std::tie(x.decided_at_ms, x.run, x.seq) > std::tie(y.decided_at_ms, y.run, y.seq);
-    });
-    if (out->size() > limit) out->resize(limit);
+    TRIAD_RETURN_IF_ERROR(
+        lookup_decisions(lookup::card_key(card_ref), "card_ref", card_ref, limit, out));
     for (DecisionRow& d : *out) d.card_ref = card_ref;
     return Status::ok();
   }
   sql::Stmt s;
   TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
-      db_,
-      std::string(kDecisionColumns) +
-          "WHERE card_ref = ? ORDER BY decided_at_ms DESC, run DESC, seq DESC LIMIT ?",
+      db_, std::string(kDecisionColumns) + "WHERE card_ref = ? ORDER BY run DESC, seq DESC LIMIT ?",
       &s));
   s.bind(1, card_ref);
   s.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));

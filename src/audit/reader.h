@@ -30,9 +30,11 @@ class AuditReader {
   // when there is none.
   Status decisions_for_id(const std::string& id, std::vector<DecisionRow>* out);
 
-  // The newest `limit` decisions (by decision time) whose card reference is
-  // `card_ref` (crypto::card_ref of the PAN under the store's key). NotFound
-  // when the store predates card references (schema version 1).
+  // The newest `limit` decisions (latest run first, then highest seq: the
+  // order Triad sequenced them, which a step of the wall clock cannot
+  // change) whose card reference is `card_ref` (crypto::card_ref of the PAN
+  // under the store's key). Reads about `limit` rows however many the card
+  // has. NotFound when the store predates card references (schema version 1).
   Status decisions_for_card(const std::string& card_ref, std::size_t limit,
                             std::vector<DecisionRow>* out);
 
@@ -42,10 +44,11 @@ class AuditReader {
   Status events_since(std::int64_t since_ms, std::vector<Event>* out);
 
  private:
-  // Version 4 and later: the decisions whose `column` equals `value`, found
-  // through the lookup tables under `key`, in no particular order.
+  // Version 4 and later: the newest `limit` decisions (by run, then seq)
+  // whose `column` equals `value`, found through the lookup tables under
+  // `key`, newest first.
   Status lookup_decisions(std::int64_t key, std::string_view column, const std::string& value,
-                          std::vector<DecisionRow>* out);
+                          std::size_t limit, std::vector<DecisionRow>* out);
 
   sql::Db db_;
   int schema_version_ = 0;
