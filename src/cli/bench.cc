@@ -344,10 +344,18 @@ std::vector<double> sweep_rates(double from, double factor, double max) {
 // to reach it: with `curve`, the keys `triad up` (or, for the floor, this
 // function) made in `state_dir`. Unavailable, with the child's standard error,
 // when it does not print its ready line in time.
+// What every configuration's system is started with, whichever it is.
+struct SystemOptions {
+  bool curve = true;
+  // Appended to each `triad up` (not to the floors' echo processes).
+  std::vector<std::string> up_args = {};
+};
+
 Status start_config(const ConfigSpec& spec, const std::string& cards_path,
-                    const std::string& state_dir, const std::string& stderr_path, bool curve,
-                    std::unique_ptr<loadgen::ChildProcess>* process, std::string* endpoint,
-                    transport::CurveClient* client_keys) {
+                    const std::string& state_dir, const std::string& stderr_path,
+                    const SystemOptions& system, std::unique_ptr<loadgen::ChildProcess>* process,
+                    std::string* endpoint, transport::CurveClient* client_keys) {
+  const bool curve = system.curve;
   const std::string triad_bin = self_dir() + "/triad";
   std::vector<std::string> args;
   std::error_code ec;
@@ -366,13 +374,19 @@ Status start_config(const ConfigSpec& spec, const std::string& cards_path,
     args = {triad_bin, "up",       "--cards",           cards_path,           "--dir",
             state_dir, "--listen", "tcp://127.0.0.1:*", "--trust-client-time"};
     args.insert(args.end(), spec.up_args.begin(), spec.up_args.end());
+    args.insert(args.end(), system.up_args.begin(), system.up_args.end());
     if (!curve) args.push_back("--no-curve");
   }
+  // The file gathers every run of this configuration (rounds, rates): a
+  // failure shows what this start wrote, not the runs before it.
+  const std::uintmax_t before =
+      std::filesystem::exists(stderr_path, ec) ? std::filesystem::file_size(stderr_path, ec) : 0;
   *process = std::make_unique<loadgen::ChildProcess>(args, stderr_path);
   const auto ep =
       (*process)->started() ? loadgen::wait_ready_line(**process, 30'000) : std::nullopt;
   if (!ep) {
     std::ifstream err(stderr_path);
+    err.seekg(static_cast<std::streamoff>(ec ? 0 : before));
     std::stringstream ss;
     ss << err.rdbuf();
     return Status::unavailable(spec.name + " did not start (see " + stderr_path + ")\n" + ss.str());
@@ -490,12 +504,12 @@ loadgen::Figure figure_of(const std::vector<Config>& configs, const std::vector<
 // CPU time it took. A line goes to standard error. Fails when the cluster
 // does not start or does not answer.
 Status measure(const ConfigSpec& spec, const std::string& cards_path, const std::string& dir,
-               bool curve, double p99_limit_ms, const std::string& progress,
+               const SystemOptions& system, double p99_limit_ms, const std::string& progress,
                std::span<const Transaction> txs, loadgen::RunOptions* ro, Measurement* m) {
   const std::string& name = spec.name;
   std::unique_ptr<loadgen::ChildProcess> process;
   TRIAD_RETURN_IF_ERROR(start_config(spec, cards_path, dir + "/" + name,
-                                     dir + "/" + name + ".stderr", curve, &process, &ro->endpoint,
+                                     dir + "/" + name + ".stderr", system, &process, &ro->endpoint,
                                      &ro->curve));
   std::fprintf(stderr, "triad bench: %s %-10s %8g/s for %g s (+%g s warm-up): ", progress.c_str(),
                name.c_str(), ro->rate, ro->duration_s, ro->warmup_s);
@@ -650,6 +664,11 @@ int run_bench_command(int argc, char** argv) {
   app.add_flag("--no-curve", no_curve,
                "every configuration, the floor included, on plain TCP (default: CURVE, as "
                "`triad up`)");
+  SystemOptions system;
+  app.add_option("--up-arg", system.up_args,
+                 "an argument for every `triad up` the benchmark starts, after its own "
+                 "(repeatable; write it --up-arg=--no-audit, or twice for an option and its "
+                 "value: --up-arg=--checkpoint-every --up-arg=4000); the floors ignore it");
   app.add_option("--dir", dir,
                  "working directory (cards, cluster state, logs); default a "
                  "temporary one, removed at the end");
@@ -665,6 +684,7 @@ int run_bench_command(int argc, char** argv) {
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
+  system.curve = !no_curve;
   if (sweep) {
     if (rates.empty()) {
       if (sweep_max < sweep_from) {
@@ -759,7 +779,7 @@ int run_bench_command(int argc, char** argv) {
                         : std::string()) +
             "]";
         if (const Status st =
-                measure(*c.spec, cards_path, dir, !no_curve, sweep_p99_ms, progress, txs, &ro, &m);
+                measure(*c.spec, cards_path, dir, system, sweep_p99_ms, progress, txs, &ro, &m);
             !st.is_ok()) {
           std::fprintf(stderr, "triad bench: %s\n", st.message().c_str());
           return 1;
@@ -804,7 +824,8 @@ int run_bench_command(int argc, char** argv) {
                           {"warmup_s", warmup},
                           {"rounds", rounds},
                           {"rates", rates},
-                          {"curve", !no_curve},
+                          {"curve", system.curve},
+                          {"up_args", system.up_args},
                           {"batch_window_us", batch_window_us},
                           {"interrupted", stop_signals::requested()}};
     out["configurations"] = nlohmann::json::array();

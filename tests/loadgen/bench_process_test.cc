@@ -45,7 +45,43 @@ TEST(BenchProcessTest, ShortRunAgainstRealClusterPrintsJson) {
   EXPECT_TRUE(c.contains("codes"));
   EXPECT_TRUE(c.contains("fail_safe"));
   EXPECT_TRUE(c.contains("divergences"));
+  EXPECT_EQ(j["up_args"], nlohmann::json::array());
+  // `triad up` kept its audit store (UpArgsReachEveryTriadUp turns it off).
+  EXPECT_TRUE(std::filesystem::exists(dir + "/tmr/audit.db"));
   // Everything it started has stopped.
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+// --up-arg goes to every `triad up` of the run; one it refuses stops the
+// benchmark with its message.
+TEST(BenchProcessTest, UpArgsReachEveryTriadUp) {
+  TempDir tmp;
+  const std::string dir = tmp.file("bench");
+  std::string out;
+  int status = run({bin("triad"), "bench", "--rate", "200", "--duration", "0.5", "--warmup", "0.2",
+                    "--up-arg=--no-audit", "--up-arg=--checkpoint-every", "--up-arg=4000", "--json",
+                    "--dir", dir},
+                   &out, "", 50'000);
+  ASSERT_EQ(status, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["up_args"], nlohmann::json::array({"--no-audit", "--checkpoint-every", "4000"}));
+  EXPECT_EQ(j["configurations"][0]["answered"].get<std::uint64_t>(), 100u);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/tmr/journal"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/tmr/audit.db"));
+
+  // Refused: the message is `triad up`'s, not the log of the run before
+  // in the same --dir.
+  const std::string err_path = tmp.file("refused.stderr");
+  status = run_with_stderr({bin("triad"), "bench", "--rate", "200", "--duration", "0.5",
+                            "--up-arg=--no-such-flag", "--dir", dir},
+                           err_path, 50'000);
+  EXPECT_EQ(status, 1);
+  std::ifstream in(err_path);
+  std::stringstream err;
+  err << in.rdbuf();
+  EXPECT_NE(err.str().find("tmr did not start"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("--no-such-flag"), std::string::npos) << err.str();
+  EXPECT_EQ(err.str().find("connected at seq"), std::string::npos) << err.str();
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
