@@ -474,21 +474,22 @@ Status find(sql::Db& db, std::int64_t key, std::size_t newest_per_table, Found* 
   // (key, run, seq) is read backwards: no sort, and no more rows than that.
   // Asked for all (lookups by id), the plain query: with the ordered one,
   // prepared once a table, an id lookup took about 15% longer.
-  const auto asked = static_cast<std::int64_t>(
-      std::min<std::size_t>(newest_per_table, std::numeric_limits<std::int64_t>::max() - 1));
-  const bool all = asked == std::numeric_limits<std::int64_t>::max() - 1;
+  const bool all = newest_per_table == kAllEntries;
   const std::string order = all ? "" : " ORDER BY key DESC, run DESC, seq DESC LIMIT ?";
   for (const std::string& table : tables) {
     sql::Stmt q;
     TRIAD_RETURN_IF_ERROR(
         sql::Stmt::prepare(db, "SELECT run, seq FROM " + table + " WHERE key = ?" + order, &q));
     q.bind(1, key);
-    if (!all) q.bind(2, asked + 1);
-    for (std::int64_t n = 0;; ++n) {
+    if (!all) {
+      q.bind(2,
+             static_cast<std::int64_t>(std::min<std::size_t>(newest_per_table, INT64_MAX - 1) + 1));
+    }
+    for (std::size_t n = 0;; ++n) {
       bool row = false;
       TRIAD_RETURN_IF_ERROR(q.step(&row));
       if (!row) break;
-      if (n == asked) {
+      if (!all && n == newest_per_table) {
         out->truncated = true;
         break;
       }

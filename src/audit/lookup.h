@@ -37,6 +37,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -133,6 +134,8 @@ struct Found {
   std::int64_t through_seq = 0;
   bool truncated = false;
 };
+// newest_per_table for every entry (lookups by id): no table is truncated.
+constexpr std::size_t kAllEntries = std::numeric_limits<std::size_t>::max();
 Status find(sql::Db& db, std::int64_t key, std::size_t newest_per_table, Found* out);
 
 }  // namespace triad::audit::lookup

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <limits>
 #include <tuple>
 
 #include "audit/lookup.h"
@@ -73,8 +72,7 @@ Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
                                      const std::string& value, std::size_t limit,
                                      std::vector<DecisionRow>* out) {
   TRIAD_ASSERT(limit > 0);
-  const auto sql_limit = static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+  out->clear();
   // One read transaction: a table the writer writes or merges meanwhile
   // can neither hide a decision nor show it twice.
   TRIAD_RETURN_IF_ERROR(db_.exec("BEGIN"));
@@ -91,21 +89,22 @@ Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
                                                  "WHERE run = ? AND seq = ? AND " +
                                                  std::string(column) + " = ?",
                                              &one));
+    lookup::Found found;
+    std::size_t per_table = limit;
+    TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, per_table, &found));
+    // The decisions not in a lookup table yet (the newest few thousand) are
+    // newer than any that is: read once, whatever the tables need.
+    tail.bind(1, found.through_run);
+    tail.bind(2, found.through_seq);
+    tail.bind(3, value);
+    tail.bind(4, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    TRIAD_RETURN_IF_ERROR(read_decisions(tail, out));
+    const std::size_t from_tail = out->size();
     // Each table's newest `limit` entries are enough unless some of them
     // find no row: another value with the same key, or a row retention
     // deleted while its entry waits for a merge. Then again with twice as
-    // many (at most all: find() is never truncated past INT64_MAX - 1).
-    for (std::size_t per_table = limit;; per_table = std::max(per_table, per_table * 2)) {
-      out->clear();
-      lookup::Found found;
-      TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, per_table, &found));
-      // The decisions not in a lookup table yet (the newest few thousand)
-      // are newer than any that is.
-      tail.bind(1, found.through_run);
-      tail.bind(2, found.through_seq);
-      tail.bind(3, value);
-      tail.bind(4, sql_limit);
-      TRIAD_RETURN_IF_ERROR(read_decisions(tail, out));
+    // many, up to all of them (never truncated).
+    while (true) {
       const std::size_t sure =
           found.truncated ? std::min(per_table, found.entries.size()) : found.entries.size();
       for (std::size_t i = 0; i < sure && out->size() < limit; ++i) {
@@ -115,6 +114,9 @@ Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
         TRIAD_RETURN_IF_ERROR(read_decisions(one, out));
       }
       if (out->size() >= limit || !found.truncated) return Status::ok();
+      out->resize(from_tail);
+      per_table = per_table > lookup::kAllEntries / 2 ? lookup::kAllEntries : per_table * 2;
+      TRIAD_RETURN_IF_ERROR(lookup::find(db_, key, per_table, &found));
     }
   }();
   (void)db_.exec(s.is_ok() ? "COMMIT" : "ROLLBACK");
@@ -123,8 +125,7 @@ Status AuditReader::lookup_decisions(std::int64_t key, std::string_view column,
 
 Status AuditReader::decisions_for_id(const std::string& id, std::vector<DecisionRow>* out) {
   if (schema_version_ >= 4) {
-    return lookup_decisions(lookup::id_key(id), "id", id, std::numeric_limits<std::size_t>::max(),
-                            out);
+    return lookup_decisions(lookup::id_key(id), "id", id, lookup::kAllEntries, out);
   }
   out->clear();
   sql::Stmt s;

@@ -379,8 +379,7 @@ Status start_config(const ConfigSpec& spec, const std::string& cards_path,
   }
   // The file gathers every run of this configuration (rounds, rates): a
   // failure shows what this start wrote, not the runs before it.
-  const std::uintmax_t before =
-      std::filesystem::exists(stderr_path, ec) ? std::filesystem::file_size(stderr_path, ec) : 0;
+  const std::uintmax_t before = std::filesystem::file_size(stderr_path, ec);  // ec: none yet
   *process = std::make_unique<loadgen::ChildProcess>(args, stderr_path);
   const auto ep =
       (*process)->started() ? loadgen::wait_ready_line(**process, 30'000) : std::nullopt;
