@@ -7,6 +7,7 @@
 // BM_RulesEnginePerTransaction (micro_bench.cc) is the sample traffic's mix.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -271,6 +272,54 @@ BENCHMARK_CAPTURE(BM_RulesFamily, r13_insufficient_funds, Family::kInsufficientF
 BENCHMARK_CAPTURE(BM_RulesFamily, r14_approved, Family::kApproved);
 BENCHMARK_CAPTURE(BM_RulesFamily, reversal_approved, Family::kReversal);
 BENCHMARK_CAPTURE(BM_RulesFamily, reversal_unknown_original, Family::kReversalUnknown);
+
+// The longest single apply() while the engine's tables grow: state.range(0)
+// approved authorizations round the cards, each with a new id and a new
+// (terminal, stan), so the id table, rule 10's table and the list of
+// approvals all pass several doublings. A table that rehashed or copied
+// everything when it grew made one apply() take time proportional to its
+// size, in all three replicas at the same seq; the counters say how long
+// the longest took and at which transaction.
+void BM_RulesLongestApply(benchmark::State& state) {
+  static const rules::CardFile cards = make_cards();
+  const auto count = static_cast<std::uint64_t>(state.range(0));
+  std::vector<Transaction> txs;
+  txs.reserve(count);
+  for (std::uint64_t n = 0; n < count; ++n) txs.push_back(authorization(n, n % kActiveCards));
+  double longest_us = 0;
+  double longest_at = 0;
+  double total_us = 0;
+  for (auto _ : state) {
+    rules::Engine engine(cards);
+    // kStepMs apart: 2.9 hours in all, so every one stays in rule 10's
+    // one-day window.
+    std::int64_t ts_ms = kStartTsMs;
+    for (std::uint64_t n = 0; n < count; ++n) {
+      const auto start = std::chrono::steady_clock::now();
+      const ResponseCode code = engine.apply(ts_ms, txs[n]);
+      ts_ms += kStepMs;
+      const double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count();
+      total_us += us;
+      if (us > longest_us) {
+        longest_us = us;
+        longest_at = static_cast<double>(n);
+      }
+      if (code != ResponseCode::kApproved) {
+        state.SkipWithError(("transaction " + std::to_string(n) + " was decided " +
+                             std::string(to_string(code)) + ", not 00")
+                                .c_str());
+        return;
+      }
+    }
+  }
+  state.counters["longest_apply_us"] = longest_us;
+  state.counters["longest_at_tx"] = longest_at;
+  state.counters["mean_apply_us"] =
+      total_us / (static_cast<double>(count) * static_cast<double>(state.iterations()));
+}
+BENCHMARK(BM_RulesLongestApply)->Arg(1 << 20)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace triad

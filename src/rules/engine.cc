@@ -102,6 +102,7 @@
 #include "common/assert.h"
 #include "rules/calendar.h"
 #include "rules/card_index.h"
+#include "rules/chunked_vector.h"
 #include "rules/currency.h"
 #include "rules/flat_map.h"
 #include "rules/formats.h"
@@ -210,7 +211,7 @@ struct Engine::State {
 
   // id -> index in `approvals`, or kNotApproved. First id wins.
   IdTable ids;
-  std::vector<Approval> approvals;
+  ChunkedVector<Approval> approvals;
   // For serialize() only: entry numbers of the first ids_sorted.size() ids,
   // in ascending order of the id, and the sum of their lengths. Ids are never
   // removed or changed, so each call sorts only the ids added since the last
@@ -854,21 +855,21 @@ void Engine::State::serialize(std::string* out) const {
   }
 
   w.u64(approvals.size());
-  for (const Approval& a : approvals) {
+  approvals.for_each([&w](const Approval& a) {
     w.u32(a.card->ordinal);
     w.u8(a.pan.length);
     w.u64(a.pan.value);
     w.i64(a.ts_ms);
     w.i64(a.amount);
     w.u8(static_cast<std::uint8_t>((a.cash ? kFlagCash : 0) | (a.reversed ? kFlagReversed : 0)));
-  }
+  });
 
   w.u64(ids_sorted.size());
   for (const std::uint64_t n : ids_sorted) {
-    const std::string_view id = ids.id_at(n);
+    const auto [id, value] = ids.at(n);
     w.u8(static_cast<std::uint8_t>(id.size()));
     w.bytes(id.data(), id.size());
-    w.u64(ids.value_at(n));
+    w.u64(value);
   }
 
   w.u64(sorted_duplicates.size());

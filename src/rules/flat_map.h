@@ -1,108 +1,180 @@
 // A small open-addressing hash map for the engine's hot path: linear
-// probing, power-of-two capacity, load at most 1/2, backward-shift deletion
-// (no tombstones), no allocation except when it grows. Looked up by the
-// rules; iterated only by Engine::serialize, which sorts what it collects, so
-// its layout cannot reach a verdict or a snapshot.
+// probing, power-of-two capacity, load at most 1/2, backward-shift deletion.
+// Looked up by the rules; iterated only by Engine::serialize, which sorts
+// what it collects, so its layout cannot reach a verdict or a snapshot.
+//
+// It grows without a pause. Rehashing everything at once took 4-15 ms at
+// 16,384 entries and up to 26 ms at 32,768 (rule 10's table in a `triad
+// bench` run at 4,768/s, 2026-12-04: page faults of the new table and the
+// re-inserts), in all three replicas at the same seq, so every request then
+// in flight waited for it. Instead, when the table reaches half full, a
+// table twice the size takes new keys and the old one is drained into it a
+// few slots per operation (kMigrateSlots), finished well before the new one
+// is half full in turn. Meanwhile a key is in exactly one of the two; the
+// old table takes no insertions, and its slots become tombstones when their
+// key moves or is erased, so its probe chains stay intact.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "common/assert.h"
+#include "rules/zeroed_block.h"
 
 namespace triad::rules {
 
 template <class Key, class Value, class Hash>
 class FlatMap {
+  static_assert(std::is_trivially_copyable_v<Key> && std::is_trivially_copyable_v<Value>,
+                "slots are zeroed memory");
+
  public:
   explicit FlatMap(std::size_t initial_capacity = 1024) {
     std::size_t capacity = 16;
     while (capacity < initial_capacity) capacity *= 2;
-    slots_.resize(capacity);
-    mask_ = capacity - 1;
+    table_ = Table(capacity);
   }
 
   // The value of `key`, or nullptr.
   Value* find(const Key& key) {
-    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
-      Slot& s = slots_[i];
-      if (!s.used) return nullptr;
-      if (s.key == key) return &s.value;
-    }
+    if (Slot* s = table_.find(key); s != nullptr) return &s->value;
+    if (Slot* s = draining_.find(key); s != nullptr) return &s->value;
+    return nullptr;
   }
 
   // Inserts (key, value) unless `key` is present. Returns the value in the
   // map and whether it was inserted.
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
-    if ((size_ + 1) * 2 > slots_.size()) grow();
-    std::size_t i = home(key);
-    for (;; i = (i + 1) & mask_) {
-      Slot& s = slots_[i];
-      if (!s.used) break;
-      if (s.key == key) return {&s.value, false};
-    }
-    slots_[i] = Slot{key, value, true};
-    ++size_;
-    return {&slots_[i].value, true};
+    migrate_some();
+    if (Value* v = find(key); v != nullptr) return {v, false};
+    if ((table_.size + draining_.size + 1) * 2 > table_.capacity()) start_growing();
+    Slot* s = table_.insert_new(key, value);
+    return {&s->value, true};
   }
 
   // Removes `key` if present.
   void erase(const Key& key) {
-    std::size_t hole = home(key);
-    for (;; hole = (hole + 1) & mask_) {
-      if (!slots_[hole].used) return;
-      if (slots_[hole].key == key) break;
+    migrate_some();
+    if (table_.erase(key)) return;
+    if (Slot* s = draining_.find(key); s != nullptr) {
+      s->state = kTombstone;
+      --draining_.size;
     }
-    // Backward shift: move later members of the cluster into the hole when
-    // their home position is not cyclically in (hole, j].
-    for (std::size_t j = (hole + 1) & mask_; slots_[j].used; j = (j + 1) & mask_) {
-      const std::size_t k = home(slots_[j].key);
-      const bool k_in_hole_to_j = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
-      if (!k_in_hole_to_j) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
-    slots_[hole].used = false;
-    --size_;
   }
 
-  std::size_t size() const { return size_; }
+  std::size_t size() const { return table_.size + draining_.size; }
+  // Whether a table is being drained into a larger one (for tests).
+  bool growing() const { return draining_.capacity() != 0; }
 
   // Calls f(key, value) for every member, in slot order: an order that
   // depends on the capacity and the insertion history, so a caller must sort
   // what it collects before anything reaches a verdict or a snapshot.
   template <class F>
   void for_each(F f) const {
-    for (const Slot& s : slots_) {
-      if (s.used) f(s.key, s.value);
-    }
+    table_.for_each(f);
+    draining_.for_each(f);
   }
 
  private:
+  static constexpr std::uint8_t kEmpty = 0;  // zeroed memory is an empty slot
+  static constexpr std::uint8_t kUsed = 1;
+  static constexpr std::uint8_t kTombstone = 2;  // only in the table being drained
+  // Old slots moved per operation. Draining starts at size C/2 (C the old
+  // capacity) and must end before size C, when the new table is half full:
+  // at 4 slots per insertion it ends after C/4 insertions at most.
+  static constexpr std::size_t kMigrateSlots = 4;
+
   struct Slot {
-    Key key{};
-    Value value{};
-    bool used = false;
+    Key key;
+    Value value;
+    std::uint8_t state;
+  };
+  struct Table {
+    Table() = default;
+    explicit Table(std::size_t capacity) : block(capacity * sizeof(Slot)), mask(capacity - 1) {}
+    // Derived, not stored: a moved-from table then has none.
+    Slot* slots() const { return static_cast<Slot*>(block.data()); }
+    std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
+    std::size_t home(const Key& key) const { return Hash{}(key)&mask; }
+
+    Slot* find(const Key& key) const {
+      if (slots() == nullptr) return nullptr;
+      for (std::size_t i = home(key);; i = (i + 1) & mask) {
+        Slot& s = slots()[i];
+        if (s.state == kEmpty) return nullptr;
+        if (s.state == kUsed && s.key == key) return &s;
+      }
+    }
+    // `key` is in neither table and this one is below half full.
+    Slot* insert_new(const Key& key, const Value& value) {
+      std::size_t i = home(key);
+      while (slots()[i].state != kEmpty) i = (i + 1) & mask;
+      slots()[i] = Slot{key, value, kUsed};
+      ++size;
+      return &slots()[i];
+    }
+    // Backward-shift deletion (the live table has no tombstones): later
+    // members of the cluster move into the hole unless their home position
+    // is cyclically in (hole, j].
+    bool erase(const Key& key) {
+      std::size_t hole = home(key);
+      for (;; hole = (hole + 1) & mask) {
+        if (slots()[hole].state == kEmpty) return false;
+        if (slots()[hole].key == key) break;
+      }
+      for (std::size_t j = (hole + 1) & mask; slots()[j].state != kEmpty; j = (j + 1) & mask) {
+        const std::size_t k = home(slots()[j].key);
+        const bool k_in_hole_to_j = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
+        if (!k_in_hole_to_j) {
+          slots()[hole] = slots()[j];
+          hole = j;
+        }
+      }
+      slots()[hole].state = kEmpty;
+      --size;
+      return true;
+    }
+    template <class F>
+    void for_each(F& f) const {
+      for (std::size_t i = 0; i < capacity(); ++i) {
+        if (slots()[i].state == kUsed) f(slots()[i].key, slots()[i].value);
+      }
+    }
+
+    ZeroedBlock block;
+    std::size_t mask = 0;
+    std::size_t size = 0;  // used slots
   };
 
-  std::size_t home(const Key& key) const { return Hash{}(key)&mask_; }
+  void start_growing() {
+    while (growing()) migrate_some();  // not expected: draining ends long before
+    const std::size_t capacity = table_.capacity() * 2;
+    draining_ = std::move(table_);
+    table_ = Table(capacity);
+    drained_up_to_ = 0;
+  }
 
-  void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    mask_ = slots_.size() - 1;
-    size_ = 0;
-    for (const Slot& s : old) {
-      if (s.used) try_emplace(s.key, s.value);
+  void migrate_some() {
+    if (!growing()) return;
+    const std::size_t end = std::min(drained_up_to_ + kMigrateSlots, draining_.capacity());
+    for (; drained_up_to_ < end; ++drained_up_to_) {
+      Slot& s = draining_.slots()[drained_up_to_];
+      if (s.state != kUsed) continue;
+      table_.insert_new(s.key, s.value);
+      s.state = kTombstone;
+      --draining_.size;
+    }
+    if (drained_up_to_ == draining_.capacity()) {
+      TRIAD_ASSERT(draining_.size == 0);
+      draining_ = Table();
     }
   }
 
-  std::vector<Slot> slots_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
+  Table table_;
+  Table draining_;  // empty (capacity 0) unless growing
+  std::size_t drained_up_to_ = 0;
 };
 
 }  // namespace triad::rules

@@ -1,20 +1,29 @@
 // The engine's record of every transaction id it has seen (for reversal
 // lookups): id -> value, first insertion wins. Ids live in a chunked arena,
-// entries in an append-only array, and the index is an open-addressing
-// table of 8-byte slots (a hash tag and an entry number), so recording an id
-// costs no allocation in the common case and about one cache miss, which
-// hash_and_prefetch() lets the caller start early.
+// entries in an append-only chunked array, and the index is an
+// open-addressing table of 8-byte slots (a hash tag and an entry number), so
+// recording an id costs no allocation in the common case and about one cache
+// miss, which hash_and_prefetch() lets the caller start early.
+//
+// Nothing grows with a pause (see flat_map.h and chunked_vector.h for what
+// the pauses were): when the index is half full, a twice larger one takes
+// new ids and the old one is re-indexed into it a few slots per insertion,
+// done before the new one is half full; meanwhile lookups try both.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/assert.h"
+#include "rules/chunked_vector.h"
+#include "rules/zeroed_block.h"
 
 namespace triad::rules {
 
@@ -22,46 +31,41 @@ class IdTable {
  public:
   static constexpr std::size_t kMaxIdBytes = 64;
 
-  IdTable() : slots_(kInitialSlots, 0) {}
+  IdTable() : index_(kInitialSlots) {}
 
   // Hash of `id`, to pass to insert_if_absent; also starts loading the
   // table slot it will probe, so the cache miss overlaps other work.
   std::uint64_t hash_and_prefetch(std::string_view id) const {
     const std::uint64_t h = hash(id);
-    __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
+    __builtin_prefetch(&index_.slots()[h & index_.mask]);
     return h;
   }
 
   // The value recorded for `id`, or nullptr.
   const std::uint64_t* find(std::string_view id) const {
     const std::uint64_t h = hash(id);
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-      const std::uint64_t slot = slots_[i];
-      if (slot == 0) return nullptr;
-      if ((slot >> kEntryBits) != (h >> kEntryBits)) continue;
-      const Entry& e = entries_[(slot & kEntryMask) - 1];
-      if (e.hash == h && text(e) == id) return &e.value;
-    }
+    bool found = false;
+    const std::uint64_t* slot = probe(index_, id, h, &found);
+    if (!found && reindexing()) slot = probe(old_index_, id, h, &found);
+    return found ? &entries_[(*slot & kEntryMask) - 1].value : nullptr;
   }
 
   // Records (id, value) unless `id` is already there. `id` is 1..64 bytes;
   // h == hash_and_prefetch(id).
   void insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
     TRIAD_ASSERT(!id.empty() && id.size() <= kMaxIdBytes);
-    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    const std::size_t mask = slots_.size() - 1;
-    std::size_t i = h & mask;
-    for (;; i = (i + 1) & mask) {
-      const std::uint64_t slot = slots_[i];
-      if (slot == 0) break;
-      if ((slot >> kEntryBits) != (h >> kEntryBits)) continue;
-      const Entry& e = entries_[(slot & kEntryMask) - 1];
-      if (e.hash == h && text(e) == id) return;
+    reindex_some();
+    if ((entries_.size() + 1) * 2 > index_.capacity()) start_growing();
+    bool found = false;
+    std::uint64_t* slot = probe(index_, id, h, &found);
+    if (found) return;
+    if (reindexing()) {
+      probe(old_index_, id, h, &found);
+      if (found) return;
     }
     TRIAD_ASSERT(entries_.size() + 1 < kEntryMask);
     entries_.push_back(Entry{h, store(id), value});
-    slots_[i] = make_slot(h, entries_.size());
+    *slot = make_slot(h, entries_.size());
   }
   void insert_if_absent(std::string_view id, std::uint64_t value) {
     insert_if_absent(id, hash(id), value);
@@ -74,7 +78,11 @@ class IdTable {
   // canonical order must sort. An entry keeps its number and value once
   // inserted, and its text stays where it is for the table's lifetime.
   std::string_view id_at(std::size_t n) const { return text(entries_[n]); }
-  std::uint64_t value_at(std::size_t n) const { return entries_[n].value; }
+  // The id and value of entry n, with one look-up of the entry.
+  std::pair<std::string_view, std::uint64_t> at(std::size_t n) const {
+    const Entry& e = entries_[n];
+    return {text(e), e.value};
+  }
 
  private:
   static constexpr std::size_t kInitialSlots = 1 << 12;
@@ -90,6 +98,22 @@ class IdTable {
   };
 
   static std::uint64_t hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  // Old entries re-indexed per insertion while growing. Growing starts at C/2
+  // entries (C the old capacity) and must end before C, when the new index
+  // is half full: at 4 per insertion it ends after C/8 insertions.
+  static constexpr std::size_t kReindexPerInsert = 4;
+
+  struct Index {
+    Index() = default;
+    explicit Index(std::size_t capacity)
+        : block(capacity * sizeof(std::uint64_t)), mask(capacity - 1) {}
+    // Derived, not stored: a moved-from index then has none.
+    std::uint64_t* slots() const { return static_cast<std::uint64_t*>(block.data()); }
+    std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
+    ZeroedBlock block;
+    std::size_t mask = 0;
+  };
 
   static std::uint64_t make_slot(std::uint64_t h, std::uint64_t entry_number) {
     return (h >> kEntryBits) << kEntryBits | entry_number;
@@ -114,19 +138,54 @@ class IdTable {
     return location;
   }
 
-  // Doubles the slots and re-inserts every entry, reading entries in order.
-  void grow() {
-    slots_.assign(slots_.size() * 2, 0);
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t n = 0; n < entries_.size(); ++n) {
-      std::size_t i = entries_[n].hash & mask;
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = make_slot(entries_[n].hash, n + 1);
+  // The slot holding `id` (*found), or else the empty slot that ends its
+  // probe chain.
+  std::uint64_t* probe(const Index& index, std::string_view id, std::uint64_t h,
+                       bool* found) const {
+    for (std::size_t i = h & index.mask;; i = (i + 1) & index.mask) {
+      std::uint64_t* slot = &index.slots()[i];
+      if (*slot == 0) {
+        *found = false;
+        return slot;
+      }
+      if ((*slot >> kEntryBits) != (h >> kEntryBits)) continue;
+      const Entry& e = entries_[(*slot & kEntryMask) - 1];
+      if (e.hash == h && text(e) == id) {
+        *found = true;
+        return slot;
+      }
     }
   }
 
-  std::vector<std::uint64_t> slots_;
-  std::vector<Entry> entries_;
+  bool reindexing() const { return old_index_.capacity() != 0; }
+
+  void start_growing() {
+    while (reindexing()) reindex_some();  // not expected: it ends long before
+    old_index_ = std::move(index_);
+    index_ = Index(old_index_.capacity() * 2);
+    reindexed_ = 0;
+    reindex_end_ = entries_.size();
+  }
+
+  // Re-indexes the next few entries of the old index, in entry order; ids
+  // are unique, so each goes to the first empty slot of its chain.
+  void reindex_some() {
+    if (!reindexing()) return;
+    const std::size_t end = std::min(reindexed_ + kReindexPerInsert, reindex_end_);
+    for (; reindexed_ < end; ++reindexed_) {
+      const std::uint64_t h = entries_[reindexed_].hash;
+      std::size_t i = h & index_.mask;
+      while (index_.slots()[i] != 0) i = (i + 1) & index_.mask;
+      index_.slots()[i] = make_slot(h, reindexed_ + 1);
+    }
+    if (reindexed_ == reindex_end_) old_index_ = Index();
+  }
+
+  Index index_;
+  Index old_index_;  // capacity 0 unless growing
+  std::size_t reindexed_ = 0;
+  std::size_t reindex_end_ = 0;  // entries before it are in old_index_
+  ChunkedVector<Entry> entries_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::uint64_t used_in_chunk_ = 0;
 };

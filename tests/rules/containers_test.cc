@@ -6,7 +6,9 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "rules/chunked_vector.h"
 #include "rules/flat_map.h"
 #include "rules/id_table.h"
 
@@ -60,6 +62,104 @@ TEST(FlatMapTest, MatchesStdMap) {
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     check_flat_map<BadHash>(seed);
     check_flat_map<IdentityHash>(seed);
+  }
+}
+
+// Many growths, each drained over the operations that follow it: inserts,
+// erases and lookups keep matching the model while a key may sit in either
+// table, and iteration visits each member once.
+template <class Hash>
+void check_flat_map_while_growing(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  FlatMap<std::uint32_t, std::int64_t, Hash> map(16);
+  std::map<std::uint32_t, std::int64_t> model;
+  int steps_while_growing = 0;
+  for (int step = 0; step < 60'000; ++step) {
+    const auto key = static_cast<std::uint32_t>(rng() % 20'000);
+    const std::uint64_t op = rng() % 8;
+    if (op < 5) {  // mostly inserts, so the map keeps growing
+      const auto value = static_cast<std::int64_t>(step);
+      const auto [where, inserted] = map.try_emplace(key, value);
+      const auto [it, model_inserted] = model.try_emplace(key, value);
+      ASSERT_EQ(inserted, model_inserted) << "step " << step;
+      ASSERT_EQ(*where, it->second);
+      *where = value + 1;  // writes through the pointer land in the map
+      it->second = value + 1;
+    } else if (op < 7) {
+      map.erase(key);
+      model.erase(key);
+    } else {
+      const std::int64_t* found = map.find(key);
+      const auto it = model.find(key);
+      ASSERT_EQ(found != nullptr, it != model.end()) << "step " << step << " key " << key;
+      if (found != nullptr) {
+        ASSERT_EQ(*found, it->second);
+      }
+    }
+    ASSERT_EQ(map.size(), model.size());
+    if (map.growing()) {
+      ++steps_while_growing;
+      if (step % 64 == 0) {
+        std::map<std::uint32_t, std::int64_t> seen;
+        map.for_each(
+            [&](std::uint32_t k, std::int64_t v) { ASSERT_TRUE(seen.emplace(k, v).second); });
+        ASSERT_EQ(seen, model) << "step " << step;
+      }
+    }
+  }
+  EXPECT_GT(steps_while_growing, 100);
+  for (const auto& [key, value] : model) {
+    const std::int64_t* found = map.find(key);
+    ASSERT_NE(found, nullptr) << key;
+    ASSERT_EQ(*found, value) << key;
+  }
+}
+
+TEST(FlatMapTest, MatchesStdMapWhileGrowing) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    check_flat_map_while_growing<BadHash>(seed);
+    check_flat_map_while_growing<IdentityHash>(seed);
+  }
+}
+
+TEST(ChunkedVectorTest, KeepsOrderAndReferencesAcrossChunks) {
+  ChunkedVector<std::uint64_t, 8> v;
+  EXPECT_TRUE(v.empty());
+  v.push_back(100);
+  const std::uint64_t* first = &v[0];
+  for (std::uint64_t i = 1; i < 100; ++i) v.push_back(100 + i);
+  EXPECT_EQ(v.size(), 100u);
+  EXPECT_EQ(first, &v[0]);  // nothing moved when chunks were added
+  EXPECT_EQ(*first, 100u);
+  EXPECT_EQ(v.back(), 199u);
+  v[57] = 7;
+  std::vector<std::uint64_t> seen;
+  v.for_each([&](std::uint64_t x) { seen.push_back(x); });
+  ASSERT_EQ(seen.size(), 100u);
+  for (std::uint64_t i = 0; i < 100; ++i) EXPECT_EQ(seen[i], i == 57 ? 7 : 100 + i) << i;
+}
+
+// Every id is found, with its first value, after each insertion, including
+// while the index grows and old ids are only in the old index.
+TEST(IdTableTest, EveryIdIsFoundWhileTheIndexGrows) {
+  IdTable table;
+  std::vector<std::string> ids;
+  for (std::uint64_t i = 0; i < 40'000; ++i) {
+    ids.push_back("id-" + std::to_string(i));
+    table.insert_if_absent(ids.back(), i);
+    table.insert_if_absent(ids.back(), i + 1);  // first insertion wins
+    // The newest, the oldest and one in between.
+    for (const std::uint64_t k : {i, std::uint64_t{0}, i / 2}) {
+      const std::uint64_t* found = table.find(ids[k]);
+      ASSERT_NE(found, nullptr) << "after " << i << ": " << ids[k];
+      ASSERT_EQ(*found, k);
+    }
+    ASSERT_EQ(table.find("id-" + std::to_string(i + 1)), nullptr);
+  }
+  EXPECT_EQ(table.size(), ids.size());
+  for (std::uint64_t k = 0; k < ids.size(); ++k) {
+    ASSERT_EQ(table.id_at(k), ids[k]);
+    ASSERT_EQ(table.at(k).second, k);
   }
 }
 
