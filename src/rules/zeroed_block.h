@@ -1,11 +1,13 @@
 // Zero-filled memory for the engine's hash tables, whose empty slot is all
 // zero bytes. Pages are faulted in only as slots are written, so a table
 // that grows (flat_map.h, id_table.h) pays for its new memory as keys land
-// in it rather than all at once. A large block is its own mapping: handed to
-// the allocator it came back from the heap, and freeing it there made one
-// apply() take 14-25 ms at 2^17 to 2^19 rule 10 entries (the heap trimmed
-// with it; BM_RulesLongestApply, 2026-12-04), where unmapping it alone takes
-// well under a millisecond per 8 MiB.
+// in it rather than all at once. A large block is its own mapping: from
+// calloc it came from the heap, and freeing a drained table there took the
+// heap's trim with it (`brk` calls of 2.8-5.7 ms under strace), making the
+// longest apply() 14-25 ms at a million approvals against 9-16 ms as its own
+// mapping (BM_RulesLongestApply, 2026-12-04). Unmapping is not free either:
+// 1.1-7.9 ms for 8 MiB under strace on the 2-core VM; that is what the
+// longest apply() now waits for.
 #pragma once
 
 #include <sys/mman.h>
