@@ -82,8 +82,8 @@
 // serialize() iterates them into a vector and sorts it (see "Snapshots").
 //
 // Memory: the rule 10 table and the queues hold one day of traffic at most;
-// the id table (about 40 bytes + the id per transaction, and 8 more once
-// serialize() has run) and the list of approvals (48 bytes each) grow for
+// the id table (about 40 bytes + the id per transaction) and the list of
+// approvals (48 bytes each) grow for
 // the engine's lifetime, because section 5 rule 3 puts no time limit on
 // finding an original.
 #include "rules/engine.h"
@@ -212,12 +212,6 @@ struct Engine::State {
   // id -> index in `approvals`, or kNotApproved. First id wins.
   IdTable ids;
   ChunkedVector<Approval> approvals;
-  // For serialize() only: entry numbers of the first ids_sorted.size() ids,
-  // in ascending order of the id, and the sum of their lengths. Ids are never
-  // removed or changed, so each call sorts only the ids added since the last
-  // one and merges them in.
-  mutable std::vector<std::uint64_t> ids_sorted;
-  mutable std::size_t ids_sorted_bytes = 0;
 
   // Rule 10: newest ts per key within the window, and the FIFO that evicts.
   struct DuplicateEntry {
@@ -569,11 +563,12 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // ---------------------------------------------------------------------------
 // Snapshots (design.md principles 3 and 7).
 //
-// Layout, format version 1. Integers are fixed-width big-endian, i64 in two's
+// Layout, format version 2 (1 wrote the ids in ascending order of their
+// bytes). Integers are fixed-width big-endian, i64 in two's
 // complement; "card" is a position in the card file (u32, from 0);
 // "approval" an index into the list of approvals (u64, from 0).
 //
-//   header      18 bytes "triad-engine-state", u32 format version (1),
+//   header      18 bytes "triad-engine-state", u32 format version (2),
 //               u32 rules version (kRulesVersion)
 //   counters    u64 applied_count, u8 1 if any transaction was applied else 0,
 //               i64 ts of the last one (0 when none)
@@ -587,9 +582,9 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 //               u32 card, u8 PAN length + u64 PAN value (PanKey),
 //               i64 ts, i64 account amount, u8 flags (bit 0 cash, bit 1
 //               reversed)
-//   ids         u64 count, then per recorded transaction id, ascending by
-//               bytes: u8 n + n bytes id, u64 approval (2^64-1: the
-//               transaction was not approved)
+//   ids         u64 count, then per recorded transaction id, in the order
+//               they were first recorded (seq order): u8 n + n bytes id,
+//               u64 approval (2^64-1: the transaction was not approved)
 //   rule 10     u64 count, then per (terminal, stan) key, ascending by the
 //     table     terminal's bytes then stan: 8 bytes terminal, u32 stan,
 //               i64 newest ts
@@ -605,8 +600,10 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // sums, the expiry month, the rule 10 table), so a checkpoint digest also
 // catches memory that went wrong in them; only layout is left out (pointers
 // become card and approval numbers; hash-table capacities, probe order,
-// cached hashes and the id arena are not state). Hash tables are written in
-// sorted key order, never in slot order. Cards with a PAN of more than 19
+// cached hashes and the id arena are not state). The rule 10 table is
+// written in sorted key order, never in slot order; the ids in the order
+// they were recorded, which every replica shares: it follows the seqs
+// applied, and a restored engine keeps the order of its snapshot. Cards with a PAN of more than 19
 // digits are written like the others; they always keep their initial state.
 //
 // restore() reads a snapshot into a fresh State built from the engine's own
@@ -618,16 +615,14 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 //
 // Cost: linear in the state, which grows with the history (ids and
 // approvals are kept for the engine's lifetime). No per-transaction work is
-// added to apply(): serialize() keeps the ids' sorted order between calls
-// (State::ids_sorted) and sorts only the ids added since the last call; the
-// rule 10 table (one day of traffic at most) is radix-sorted on each call.
-// Measured with the 1,000-card sample: 0.9 MB in about 0.6 ms after 10,000
-// transactions, 7.3 MB in about 5 ms after 100,000.
+// added to apply(). The ids, the largest part, are copied in the order they
+// are stored; the rule 10 table (one day of traffic at most) is radix-sorted
+// on each call (BM_EngineSerializeCheckpoint).
 
 namespace {
 
 constexpr std::string_view kSnapshotTag = "triad-engine-state";
-constexpr std::uint32_t kSnapshotFormatVersion = 1;
+constexpr std::uint32_t kSnapshotFormatVersion = 2;
 
 // Fixed part of each entry, for sizing the output and capping counts read.
 constexpr std::size_t kCardFixedBytes = 4 + 2 + 8 + 1 + 2 + 8 + 8 + 4 + 8 + 8 + 4;
@@ -789,22 +784,7 @@ bool is_terminal_bytes(std::uint64_t terminal) {
 }  // namespace
 
 void Engine::State::serialize(std::string* out) const {
-  // The hash tables, sorted by key. Ids: bring the kept order up to date.
-  const std::size_t already_sorted = ids_sorted.size();
-  for (std::size_t n = already_sorted; n < ids.size(); ++n) {
-    ids_sorted.push_back(n);
-    ids_sorted_bytes += ids.id_at(n).size();
-  }
-  const auto by_id = [this](std::uint64_t a, std::uint64_t b) {
-    return ids.id_at(a) < ids.id_at(b);
-  };
-  const auto first_new = ids_sorted.begin() + static_cast<std::ptrdiff_t>(already_sorted);
-  std::sort(first_new, ids_sorted.end(), by_id);
-  if (first_new != ids_sorted.begin() && first_new != ids_sorted.end() &&
-      by_id(*first_new, *(first_new - 1))) {
-    std::inplace_merge(ids_sorted.begin(), first_new, ids_sorted.end(), by_id);
-  }
-
+  // The rule 10 table, sorted by key.
   std::vector<DuplicateRef> sorted_duplicates;
   sorted_duplicates.reserve(duplicate_last_ts.size());
   duplicate_last_ts.for_each([&](const DuplicateKey& key, std::int64_t ts) {
@@ -819,7 +799,7 @@ void Engine::State::serialize(std::string* out) const {
     size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
   }
   size += 8 + approvals.size() * kApprovalBytes;
-  size += 8 + ids_sorted.size() * kIdFixedBytes + ids_sorted_bytes;
+  size += 8 + ids.size() * kIdFixedBytes + ids.text_bytes();
   size += 8 + sorted_duplicates.size() * kDuplicateTableBytes;
   size += 8 + duplicate_fifo.size() * kDuplicateFifoBytes;
   size += 8 + frequency_fifo.size() * kFrequencyFifoBytes;
@@ -864,13 +844,12 @@ void Engine::State::serialize(std::string* out) const {
     w.u8(static_cast<std::uint8_t>((a.cash ? kFlagCash : 0) | (a.reversed ? kFlagReversed : 0)));
   });
 
-  w.u64(ids_sorted.size());
-  for (const std::uint64_t n : ids_sorted) {
-    const auto [id, value] = ids.at(n);
+  w.u64(ids.size());
+  ids.for_each([&w](std::string_view id, std::uint64_t value) {
     w.u8(static_cast<std::uint8_t>(id.size()));
     w.bytes(id.data(), id.size());
     w.u64(value);
-  }
+  });
 
   w.u64(sorted_duplicates.size());
   for (const DuplicateRef& d : sorted_duplicates) {
@@ -1078,7 +1057,6 @@ Status Engine::State::load(std::string_view bytes) {
   if (!r.count(&id_count, kIdFixedBytes + 1, "the id count")) return r.error();
   if (id_count > applied) return corrupt("more ids than transactions applied");
   std::vector<bool> referenced(approvals.size(), false);
-  std::string_view previous;
   for (std::uint64_t k = 0; k < id_count; ++k) {
     const auto bad = [&](const char* what) {
       return corrupt("id " + std::to_string(k) + ": " + what);
@@ -1091,8 +1069,7 @@ Status Engine::State::load(std::string_view bytes) {
       return r.error();
     }
     if (!format::is_transaction_id(id)) return bad("not a well-formed id");
-    if (k > 0 && !(previous < id)) return bad("ids are not strictly ascending");
-    previous = id;
+    if (ids.find(id) != nullptr) return bad("recorded twice");
     if (value != kNotApproved) {
       if (value >= approvals.size()) return bad("no such approval");
       if (referenced[value]) return bad("approval already has an id");

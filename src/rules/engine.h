@@ -68,9 +68,9 @@ class Engine {
   //
   // serialize() replaces *out with a canonical encoding of the whole state:
   // the cards (immutable fields and running sums) and every table apply()
-  // keeps. It is a pure function of the logical state: the same on every
-  // build, card index, standard library and hash-table history, so the
-  // SHA-256 of it (computed by the caller) can be voted on. The layout is
+  // keeps. It is a function of the transactions applied, in order: the same
+  // on every build, card index, standard library and hash-table history, so
+  // the SHA-256 of it (computed by the caller) can be voted on. The layout is
   // documented in engine.cc. It holds the PANs of the card file in clear:
   // never log or store it where the card file itself may not go.
   // Cost: linear in the state (which grows with the history: every id and

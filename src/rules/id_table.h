@@ -18,7 +18,6 @@
 #include <functional>
 #include <memory>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "common/assert.h"
@@ -72,16 +71,16 @@ class IdTable {
   }
 
   std::size_t size() const { return entries_.size(); }
+  // The bytes of all ids together.
+  std::size_t text_bytes() const { return text_bytes_; }
 
-  // Entry n (0 <= n < size()), numbered in insertion order: an order that
-  // follows the history, not the set of entries, so a caller that needs a
-  // canonical order must sort. An entry keeps its number and value once
-  // inserted, and its text stays where it is for the table's lifetime.
-  std::string_view id_at(std::size_t n) const { return text(entries_[n]); }
-  // The id and value of entry n, with one look-up of the entry.
-  std::pair<std::string_view, std::uint64_t> at(std::size_t n) const {
-    const Entry& e = entries_[n];
-    return {text(e), e.value};
+  // Calls f(id, value) for every entry, in the order the ids were first
+  // recorded: an order that follows the history, not the set of ids. An
+  // entry keeps its value once inserted, and its text stays where it is for
+  // the table's lifetime.
+  template <class F>
+  void for_each(F f) const {
+    entries_.for_each([&](const Entry& e) { f(text(e), e.value); });
   }
 
  private:
@@ -135,6 +134,7 @@ class IdTable {
     std::memcpy(chunks_.back().get() + used_in_chunk_, id.data(), id.size());
     const std::uint64_t location = chunk << 24 | used_in_chunk_ << 8 | id.size();
     used_in_chunk_ += id.size();
+    text_bytes_ += id.size();
     return location;
   }
 
@@ -188,6 +188,7 @@ class IdTable {
   ChunkedVector<Entry> entries_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::uint64_t used_in_chunk_ = 0;
+  std::size_t text_bytes_ = 0;
 };
 
 }  // namespace triad::rules

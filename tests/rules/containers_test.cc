@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/chunked_vector.h"
@@ -130,10 +131,14 @@ TEST(IdTableTest, EveryIdIsFoundWhileTheIndexGrows) {
     ASSERT_EQ(table.find("id-" + std::to_string(i + 1)), nullptr);
   }
   EXPECT_EQ(table.size(), ids.size());
-  for (std::uint64_t k = 0; k < ids.size(); ++k) {
-    ASSERT_EQ(table.id_at(k), ids[k]);
-    ASSERT_EQ(table.at(k).second, k);
-  }
+  std::uint64_t k = 0;  // entries come in the order first recorded
+  table.for_each([&](std::string_view id, std::uint64_t value) {
+    ASSERT_LT(k, ids.size());
+    EXPECT_EQ(id, ids[k]);
+    EXPECT_EQ(value, k);
+    ++k;
+  });
+  EXPECT_EQ(k, ids.size());
 }
 
 TEST(IdTableTest, FirstInsertWinsAndEverythingIsFound) {
