@@ -15,6 +15,7 @@
 // key moves or is erased, so its probe chains stay intact.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
