@@ -35,7 +35,6 @@ class ChunkedVector {
     return chunks_[i >> kShift][i & (kChunkEntries - 1)];
   }
   T& back() { return (*this)[size_ - 1]; }
-  const T& back() const { return (*this)[size_ - 1]; }
 
   void push_back(const T& value) {
     if ((size_ & (kChunkEntries - 1)) == 0 && (size_ >> kShift) == chunks_.size()) {

@@ -83,9 +83,8 @@
 //
 // Memory: the rule 10 table and the queues hold one day of traffic at most;
 // the id table (about 40 bytes + the id per transaction) and the list of
-// approvals (48 bytes each) grow for
-// the engine's lifetime, because section 5 rule 3 puts no time limit on
-// finding an original.
+// approvals (48 bytes each) grow for the engine's lifetime, because section
+// 5 rule 3 puts no time limit on finding an original.
 #include "rules/engine.h"
 
 #include <algorithm>
@@ -564,9 +563,9 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // Snapshots (design.md principles 3 and 7).
 //
 // Layout, format version 2 (1 wrote the ids in ascending order of their
-// bytes). Integers are fixed-width big-endian, i64 in two's
-// complement; "card" is a position in the card file (u32, from 0);
-// "approval" an index into the list of approvals (u64, from 0).
+// bytes). Integers are fixed-width big-endian, i64 in two's complement;
+// "card" is a position in the card file (u32, from 0); "approval" an index
+// into the list of approvals (u64, from 0).
 //
 //   header      18 bytes "triad-engine-state", u32 format version (2),
 //               u32 rules version (kRulesVersion)
@@ -603,8 +602,9 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // cached hashes and the id arena are not state). The rule 10 table is
 // written in sorted key order, never in slot order; the ids in the order
 // they were recorded, which every replica shares: it follows the seqs
-// applied, and a restored engine keeps the order of its snapshot. Cards with a PAN of more than 19
-// digits are written like the others; they always keep their initial state.
+// applied, and a restored engine keeps the order of its snapshot. Cards with
+// a PAN of more than 19 digits are written like the others; they always keep
+// their initial state.
 //
 // restore() reads a snapshot into a fresh State built from the engine's own
 // card file, checks every length against the bytes left before trusting it
@@ -1069,13 +1069,13 @@ Status Engine::State::load(std::string_view bytes) {
       return r.error();
     }
     if (!format::is_transaction_id(id)) return bad("not a well-formed id");
-    if (ids.find(id) != nullptr) return bad("recorded twice");
+    // A refused snapshot leaves this state unused, so recording first is fine.
+    if (!ids.insert_if_absent(id, value)) return bad("recorded twice");
     if (value != kNotApproved) {
       if (value >= approvals.size()) return bad("no such approval");
       if (referenced[value]) return bad("approval already has an id");
       referenced[value] = true;
     }
-    ids.insert_if_absent(id, value);
   }
 
   // Rule 10: the table as written, then the FIFO, from which the table

@@ -49,25 +49,26 @@ class IdTable {
     return found ? &entries_[(*slot & kEntryMask) - 1].value : nullptr;
   }
 
-  // Records (id, value) unless `id` is already there. `id` is 1..64 bytes;
-  // h == hash_and_prefetch(id).
-  void insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
+  // Records (id, value) unless `id` is already there; says whether it was
+  // recorded. `id` is 1..64 bytes; h == hash_and_prefetch(id).
+  bool insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
     TRIAD_ASSERT(!id.empty() && id.size() <= kMaxIdBytes);
     reindex_some();
     if ((entries_.size() + 1) * 2 > index_.capacity()) start_growing();
     bool found = false;
     std::uint64_t* slot = probe(index_, id, h, &found);
-    if (found) return;
+    if (found) return false;
     if (reindexing()) {
       probe(old_index_, id, h, &found);
-      if (found) return;
+      if (found) return false;
     }
     TRIAD_ASSERT(entries_.size() + 1 < kEntryMask);
     entries_.push_back(Entry{h, store(id), value});
     *slot = make_slot(h, entries_.size());
+    return true;
   }
-  void insert_if_absent(std::string_view id, std::uint64_t value) {
-    insert_if_absent(id, hash(id), value);
+  bool insert_if_absent(std::string_view id, std::uint64_t value) {
+    return insert_if_absent(id, hash(id), value);
   }
 
   std::size_t size() const { return entries_.size(); }

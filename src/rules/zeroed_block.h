@@ -50,7 +50,6 @@ class ZeroedBlock {
   ~ZeroedBlock() { release(); }
 
   void* data() const { return data_; }
-  std::size_t bytes() const { return bytes_; }
 
  private:
   void release() {
