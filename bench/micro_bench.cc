@@ -20,6 +20,7 @@
 #include "frontend/core.h"
 #include "journal/journal.h"
 #include "loadgen/driver.h"
+#include "replica/checkpoint.h"
 #include "rules/engine.h"
 #include "sample/sample.h"
 #include "sequencer/sequencer.h"
@@ -440,6 +441,52 @@ void BM_EngineSerializeCheckpoint(benchmark::State& state) {
                  std::to_string(bytes.size()) + " bytes, serialize + SHA-256");
 }
 BENCHMARK(BM_EngineSerializeCheckpoint)->Arg(20'000)->Arg(200'000);
+
+// A replica's checkpoint after each further 1,000 transactions, when
+// range(0) were applied before (applying the 1,000 is not timed, but leaves
+// the caches as a replica's would be). range(1): 0, as built (the kept pages
+// brought up to date, replica/checkpoint.h); 1, the whole state serialized
+// and hashed each time, as before it.
+void BM_Checkpoint(benchmark::State& state) {
+  constexpr std::size_t kBetween = 1000;
+  constexpr std::int64_t kCheckpoints = 40;
+  const auto before = static_cast<std::size_t>(state.range(0));
+  const bool whole = state.range(1) == 1;
+  const Workload w = make_workload(before + kBetween * kCheckpoints);
+  rules::Engine engine(w.cards);
+  for (std::size_t i = 0; i < before; ++i) engine.apply(w.ts[i], w.txs[i]);
+  replica::Checkpointer checkpointer;
+  checkpointer.update(engine);
+  std::string bytes;
+  std::size_t next = before;
+  std::uint64_t rewritten = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const std::size_t end = next + kBetween; next < end; ++next) {
+      engine.apply(w.ts[next], w.txs[next]);
+    }
+    state.ResumeTiming();
+    if (whole) {
+      engine.serialize(&bytes);
+      benchmark::DoNotOptimize(crypto::sha256(bytes));
+    } else {
+      benchmark::DoNotOptimize(checkpointer.update(engine));
+      rewritten += checkpointer.last_work().pages_rewritten;
+    }
+  }
+  state.SetLabel(
+      "1,000 cards after " + std::to_string(before) + " transactions, " +
+      (whole ? "serialize + SHA-256 of " + std::to_string(bytes.size()) + " bytes"
+             : "incremental, " + std::to_string(checkpointer.page_count()) + " pages, " +
+                   std::to_string(rewritten / static_cast<std::uint64_t>(state.iterations())) +
+                   " rewritten per checkpoint"));
+}
+BENCHMARK(BM_Checkpoint)
+    ->Args({20'000, 0})
+    ->Args({20'000, 1})
+    ->Args({200'000, 0})
+    ->Args({200'000, 1})
+    ->Iterations(40);
 
 // A fresh journal in the temporary directory, removed when the benchmark ends.
 struct BenchJournal {

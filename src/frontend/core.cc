@@ -5,6 +5,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "crypto/hash.h"
+#include "replica/checkpoint.h"
 #include "rules/engine.h"
 #include "wire/codec.h"
 
@@ -828,15 +829,20 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
       continue;
     }
     std::string problem;
+    Digest engine_digest{};
     if (state.size() != 32 ||
         !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
       problem = "state digest differs from the majority's at seq " + std::to_string(seq);
     } else if (checkpoint.size() != 32 ||
                !std::equal(checkpoint.begin(), checkpoint.end(),
                            agreed->checkpoint_digest.begin()) ||
-               crypto::sha256(engine) != agreed->checkpoint_digest) {
+               !replica::checkpoint_digest(
+                    std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
+                    &engine_digest)
+                    .is_ok() ||
+               engine_digest != agreed->checkpoint_digest) {
       problem =
-          "state does not hash to the majority's checkpoint digest at seq " + std::to_string(seq);
+          "state does not give the majority's checkpoint digest at seq " + std::to_string(seq);
     }
     if (!problem.empty()) {
       log::error(replica_label(r) + ": snapshot from " + replica_label(source) +

@@ -76,7 +76,7 @@ ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest
       state_digest_(card_file_digest) {
   TRIAD_ASSERT(checkpoint_interval_ > 0);
   set_fault(fault);
-  take_snapshot(0);
+  take_checkpoint(0);
 }
 
 void ReplicaCore::set_fault(const Fault& fault) {
@@ -94,22 +94,34 @@ void ReplicaCore::set_fault(const Fault& fault) {
   }
 }
 
-void ReplicaCore::take_snapshot(std::uint64_t seq) {
-  snapshot_.seq = seq;
-  snapshot_.state_digest = state_digest_;
-  engine_.serialize(&snapshot_.engine_state);
-  snapshot_.checkpoint_digest = crypto::sha256(snapshot_.engine_state);
+void ReplicaCore::take_checkpoint(std::uint64_t seq) {
+  checkpoint_.seq = seq;
+  checkpoint_.state_digest = state_digest_;
+  checkpoint_.checkpoint_digest = checkpointer_.update(engine_);
+}
+
+ReplicaCore::Snapshot ReplicaCore::latest_snapshot() const {
+  Snapshot snapshot;
+  static_cast<Checkpoint&>(snapshot) = checkpoint_;
+  snapshot.engine_state = checkpointer_.engine_state();
+  return snapshot;
 }
 
 Status ReplicaCore::install(const Snapshot& snapshot) {
-  if (crypto::sha256(snapshot.engine_state) != snapshot.checkpoint_digest) {
+  Digest digest{};
+  TRIAD_RETURN_IF_ERROR(checkpoint_digest(snapshot.engine_state, &digest));
+  if (digest != snapshot.checkpoint_digest) {
     return Status::corruption("snapshot at seq " + std::to_string(snapshot.seq) +
-                              " does not hash to its checkpoint digest");
+                              " does not give its checkpoint digest");
   }
   TRIAD_RETURN_IF_ERROR(engine_.restore(snapshot.engine_state));
-  snapshot_ = snapshot;
+  checkpoint_ = snapshot;
   state_digest_ = snapshot.state_digest;
   next_seq_ = snapshot.seq + 1;
+  // The kept pages start again from the restored engine, which serializes
+  // to the same bytes (Engine::restore), so to the same digest.
+  checkpointer_.reset();
+  TRIAD_ASSERT(checkpointer_.update(engine_) == snapshot.checkpoint_digest);
   return Status::ok();
 }
 
@@ -156,8 +168,8 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms, cons
       break;
   }
   if (is_checkpoint_seq(seq, checkpoint_interval_)) {
-    take_snapshot(seq);
-    c.checkpoint_digest = snapshot_.checkpoint_digest;
+    take_checkpoint(seq);
+    c.checkpoint_digest = checkpoint_.checkpoint_digest;
   }
   step.verdict.replica = replica_;
   step.verdict.fingerprint = build_fingerprint();

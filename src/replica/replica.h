@@ -10,6 +10,7 @@
 
 #include "common/types.h"
 #include "crypto/ed25519.h"
+#include "replica/checkpoint.h"
 #include "replica/fault.h"
 #include "rules/engine.h"
 #include "voter/voter.h"
@@ -44,9 +45,9 @@ bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
 class ReplicaCore {
  public:
   // At the checkpoint seqs (is_checkpoint_seq with checkpoint_interval) the
-  // whole engine state is serialized; its SHA-256 goes into that seq's
-  // verdict and the bytes are kept as the snapshot a replica in repair can be
-  // given.
+  // engine state's checkpoint digest (checkpoint.h) goes into that seq's
+  // verdict, and the state is kept as the snapshot a replica in repair can
+  // be given.
   ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
               crypto::SigningKey key, Fault fault, std::uint64_t seed,
               std::uint64_t checkpoint_interval = 1000);
@@ -77,22 +78,29 @@ class ReplicaCore {
   // A new fault from now on ("after N" counts from here); none stops one.
   void set_fault(const Fault& fault);
 
-  struct Snapshot {
+  struct Checkpoint {
     std::uint64_t seq = 0;  // 0: the start state, before any transaction
     Digest state_digest{};
-    Digest checkpoint_digest{};  // SHA-256 of engine_state
-    std::string engine_state;
+    Digest checkpoint_digest{};  // checkpoint_digest() of the engine state
   };
-  // The state at the latest checkpoint seq.
-  const Snapshot& latest_snapshot() const { return snapshot_; }
+  struct Snapshot : Checkpoint {
+    std::string engine_state;  // rules::Engine::serialize()'s bytes
+  };
+  // The latest checkpoint seq and its digests.
+  const Checkpoint& latest_checkpoint() const { return checkpoint_; }
+  // The state at the latest checkpoint seq. Copies the whole state: for a
+  // repair, not for every checkpoint.
+  Snapshot latest_snapshot() const;
   // Replaces the whole state with `snapshot` (state transfer during repair):
   // next_seq() becomes snapshot.seq + 1. Corruption when the bytes do not
-  // hash to the checkpoint digest or the engine refuses them; the state is
+  // give the checkpoint digest or the engine refuses them; the state is
   // then unchanged.
   Status install(const Snapshot& snapshot);
+  // What the latest checkpoint rewrote and scrubbed (checkpoint.h).
+  const Checkpointer::Work& last_checkpoint_work() const { return checkpointer_.last_work(); }
 
  private:
-  void take_snapshot(std::uint64_t seq);
+  void take_checkpoint(std::uint64_t seq);
 
   int replica_;
   rules::Engine engine_;
@@ -106,7 +114,8 @@ class ReplicaCore {
   bool corrupted_ = false;
   std::uint64_t next_seq_ = 1;
   Digest state_digest_{};
-  Snapshot snapshot_;
+  Checkpoint checkpoint_;
+  Checkpointer checkpointer_;
 };
 
 struct Config {

@@ -51,10 +51,16 @@ class ChunkedVector {
   // Calls f(entry) for every entry, in order.
   template <class F>
   void for_each(F f) const {
-    for (std::size_t chunk = 0; chunk * kChunkEntries < size_; ++chunk) {
-      const T* entries = chunks_[chunk].get();
-      const std::size_t n = std::min(kChunkEntries, size_ - chunk * kChunkEntries);
-      for (std::size_t i = 0; i < n; ++i) f(entries[i]);
+    for_range(0, size_, f);
+  }
+  // Calls f(entry) for entries first..end-1, in order.
+  template <class F>
+  void for_range(std::size_t first, std::size_t end, F f) const {
+    TRIAD_ASSERT(first <= end && end <= size_);
+    while (first < end) {
+      const T* entries = chunks_[first >> kShift].get();
+      const std::size_t chunk_end = std::min(end, ((first >> kShift) + 1) << kShift);
+      for (; first < chunk_end; ++first) f(entries[first & (kChunkEntries - 1)]);
     }
   }
 

@@ -211,6 +211,9 @@ struct Engine::State {
   // id -> index in `approvals`, or kNotApproved. First id wins.
   IdTable ids;
   ChunkedVector<Approval> approvals;
+  // Approval numbers in the order reversed (Engine::reversed_approval); not
+  // state, so not serialized.
+  ChunkedVector<std::uint64_t> reversal_log;
 
   // Rule 10: newest ts per key within the window, and the FIFO that evicts.
   struct DuplicateEntry {
@@ -219,6 +222,7 @@ struct Engine::State {
   };
   FlatMap<DuplicateKey, std::int64_t, DuplicateKeyHash> duplicate_last_ts;
   std::deque<DuplicateEntry> duplicate_fifo;
+  std::uint64_t duplicate_pushed = 0;  // Engine::duplicate_fifo_pushed; not state
 
   // Rule 11: approvals in (T-60000, T], in ts order.
   struct FrequencyEntry {
@@ -246,6 +250,12 @@ struct Engine::State {
   // The card file this state was built from (immutable card fields only).
   CardFile card_file() const;
   void serialize(std::string* out) const;
+  void append_head(std::string* out) const;
+  void append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  void append_duplicate_table(std::string* out) const;
+  void append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  void append_rest(std::string* out) const;
   // Loads a snapshot into this freshly built state (see Engine::restore).
   Status load(std::string_view bytes);
 };
@@ -291,6 +301,7 @@ bool Engine::State::note_duplicate(std::int64_t now_ms, std::string_view termina
   const bool seen = !inserted;
   *last = now_ms;
   duplicate_fifo.push_back({now_ms, key});
+  ++duplicate_pushed;
   return seen;
 }
 
@@ -452,6 +463,7 @@ ResponseCode Engine::State::decide_reversal(std::int64_t now_ms, const Transacti
 
   // 4. Release the hold; leave rules 12 and 13 (rule 11 keeps counting it).
   original.reversed = true;
+  reversal_log.push_back(*found);
   CardState* card = original.card;
   card->holds -= original.amount;
   TRIAD_ASSERT(card->holds >= 0);
@@ -654,10 +666,10 @@ struct DuplicateRef {
   std::uint32_t stan;
 };
 
-// Sorts by (terminal, stan), ascending. Keys are unique, so any correct sort
-// gives the same result; this is an LSD radix sort over the 12 key bytes
-// (several times faster than std::sort here), skipping a byte that is the
-// same in every entry.
+// Sorts by (terminal, stan), ascending, and stably: entries with the same
+// key keep their order (duplicate_table_from_fifo needs that). An LSD radix
+// sort over the 12 key bytes (several times faster than std::sort here),
+// skipping a byte that is the same in every entry.
 void sort_by_key(std::vector<DuplicateRef>* entries) {
   constexpr unsigned kKeyBytes = 12;  // stan: bytes 0-3, terminal: bytes 4-11
   const auto byte_of = [](const DuplicateRef& d, unsigned b) -> std::size_t {
@@ -783,31 +795,54 @@ bool is_terminal_bytes(std::uint64_t terminal) {
 
 }  // namespace
 
-void Engine::State::serialize(std::string* out) const {
-  // The rule 10 table, sorted by key.
-  std::vector<DuplicateRef> sorted_duplicates;
-  sorted_duplicates.reserve(duplicate_last_ts.size());
-  duplicate_last_ts.for_each([&](const DuplicateKey& key, std::int64_t ts) {
-    sorted_duplicates.push_back({terminal_order(key.terminal), ts, key.stan});
-  });
-  sort_by_key(&sorted_duplicates);
+namespace {
 
-  // The exact size, so the writer needs no checks.
+// Grows *out by `size` bytes and gives a writer for them; done() asserts
+// that exactly those were written.
+class Appender {
+ public:
+  Appender(std::string* out, std::size_t size) : out_(out), start_(out->size()) {
+    out->resize(start_ + size);
+    writer_.emplace(out->data() + start_);
+  }
+  Writer& w() { return *writer_; }
+  ~Appender() { TRIAD_ASSERT(writer_->position() == out_->data() + out_->size()); }
+
+ private:
+  std::string* out_;
+  std::size_t start_;
+  std::optional<Writer> writer_;
+};
+
+void append_u64(std::uint64_t v, std::string* out) { Appender(out, 8).w().u64(v); }
+
+}  // namespace
+
+void Engine::State::serialize(std::string* out) const {
+  out->clear();
+  // Room for all but the tail (at most a day of traffic), so that the lists,
+  // the bulk, are not copied again as the string grows.
+  out->reserve(kSnapshotTag.size() + 64 + cards_in_file_order.size() * (kCardFixedBytes + 24) +
+               approvals.size() * kApprovalBytes + ids.size() * kIdFixedBytes + ids.text_bytes());
+  append_head(out);
+  append_u64(approvals.size(), out);
+  append_approvals(0, approvals.size(), out);
+  append_u64(ids.size(), out);
+  append_ids(0, ids.size(), out);
+  append_duplicate_table(out);
+  append_u64(duplicate_fifo.size(), out);
+  append_duplicate_fifo(0, duplicate_fifo.size(), out);
+  append_rest(out);
+}
+
+void Engine::State::append_head(std::string* out) const {
   std::size_t size = kSnapshotTag.size() + 4 + 4 + 8 + 1 + 8;
   size += 4 + cards_in_file_order.size() * kCardFixedBytes;
   for (const FileCard& fc : cards_in_file_order) {
     size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
   }
-  size += 8 + approvals.size() * kApprovalBytes;
-  size += 8 + ids.size() * kIdFixedBytes + ids.text_bytes();
-  size += 8 + sorted_duplicates.size() * kDuplicateTableBytes;
-  size += 8 + duplicate_fifo.size() * kDuplicateFifoBytes;
-  size += 8 + frequency_fifo.size() * kFrequencyFifoBytes;
-  size += 8 + cash_fifo.size() * kCashFifoBytes;
-  out->clear();
-  out->resize(size);
-  Writer w(out->data());
-
+  Appender a(out, size);
+  Writer& w = a.w();
   w.bytes(kSnapshotTag.data(), kSnapshotTag.size());
   w.u32(kSnapshotFormatVersion);
   w.u32(kRulesVersion);
@@ -833,9 +868,13 @@ void Engine::State::serialize(std::string* out) const {
     w.i64(c.cash_in_window);
     w.u32(c.approvals_in_window);
   }
+}
 
-  w.u64(approvals.size());
-  approvals.for_each([&w](const Approval& a) {
+void Engine::State::append_approvals(std::uint64_t first, std::uint64_t end,
+                                     std::string* out) const {
+  Appender appender(out, (end - first) * kApprovalBytes);
+  Writer& w = appender.w();
+  approvals.for_range(first, end, [&w](const Approval& a) {
     w.u32(a.card->ordinal);
     w.u8(a.pan.length);
     w.u64(a.pan.value);
@@ -843,26 +882,67 @@ void Engine::State::serialize(std::string* out) const {
     w.i64(a.amount);
     w.u8(static_cast<std::uint8_t>((a.cash ? kFlagCash : 0) | (a.reversed ? kFlagReversed : 0)));
   });
+}
 
-  w.u64(ids.size());
-  ids.for_each([&w](std::string_view id, std::uint64_t value) {
+void Engine::State::append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  std::size_t text_bytes = 0;
+  if (first == 0 && end == ids.size()) {
+    text_bytes = ids.text_bytes();
+  } else {
+    ids.for_range(first, end, [&](std::string_view id, std::uint64_t) { text_bytes += id.size(); });
+  }
+  Appender appender(out, (end - first) * kIdFixedBytes + text_bytes);
+  Writer& w = appender.w();
+  ids.for_range(first, end, [&w](std::string_view id, std::uint64_t value) {
     w.u8(static_cast<std::uint8_t>(id.size()));
     w.bytes(id.data(), id.size());
     w.u64(value);
   });
+}
 
-  w.u64(sorted_duplicates.size());
-  for (const DuplicateRef& d : sorted_duplicates) {
+namespace {
+
+void write_duplicate_table(const std::vector<DuplicateRef>& sorted, std::string* out) {
+  Appender a(out, 8 + sorted.size() * kDuplicateTableBytes);
+  Writer& w = a.w();
+  w.u64(sorted.size());
+  for (const DuplicateRef& d : sorted) {
     w.u64(d.terminal);  // big-endian: the terminal's bytes in order
     w.u32(d.stan);
     w.i64(d.ts_ms);
   }
-  w.u64(duplicate_fifo.size());
-  for (const DuplicateEntry& e : duplicate_fifo) {
-    w.i64(e.ts_ms);
-    w.bytes(&e.key.terminal, 8);
-    w.u32(e.key.stan);
+}
+
+}  // namespace
+
+void Engine::State::append_duplicate_table(std::string* out) const {
+  std::vector<DuplicateRef> sorted;
+  sorted.reserve(duplicate_last_ts.size());
+  duplicate_last_ts.for_each([&](const DuplicateKey& key, std::int64_t ts) {
+    sorted.push_back({terminal_order(key.terminal), ts, key.stan});
+  });
+  sort_by_key(&sorted);
+  write_duplicate_table(sorted, out);
+}
+
+void Engine::State::append_duplicate_fifo(std::uint64_t first, std::uint64_t end,
+                                          std::string* out) const {
+  TRIAD_ASSERT(first <= end && end <= duplicate_fifo.size());
+  Appender a(out, (end - first) * kDuplicateFifoBytes);
+  Writer& w = a.w();
+  for (auto it = duplicate_fifo.begin() + static_cast<std::ptrdiff_t>(first),
+            stop = duplicate_fifo.begin() + static_cast<std::ptrdiff_t>(end);
+       it != stop; ++it) {
+    w.i64(it->ts_ms);
+    w.bytes(&it->key.terminal, 8);
+    w.u32(it->key.stan);
   }
+}
+
+void Engine::State::append_rest(std::string* out) const {
+  Appender a(
+      out, 8 + frequency_fifo.size() * kFrequencyFifoBytes + 8 + cash_fifo.size() * kCashFifoBytes);
+  Writer& w = a.w();
   w.u64(frequency_fifo.size());
   for (const FrequencyEntry& e : frequency_fifo) {
     w.i64(e.ts_ms);
@@ -873,7 +953,6 @@ void Engine::State::serialize(std::string* out) const {
     w.i64(e.ts_ms);
     w.u64(e.approval);
   }
-  TRIAD_ASSERT(w.position() == out->data() + out->size());
 }
 
 Status Engine::State::load(std::string_view bytes) {
@@ -1213,6 +1292,126 @@ Status Engine::State::load(std::string_view bytes) {
 }
 
 void Engine::serialize(std::string* out) const { state_->serialize(out); }
+void Engine::append_head(std::string* out) const { state_->append_head(out); }
+void Engine::append_rest(std::string* out) const { state_->append_rest(out); }
+std::uint64_t Engine::duplicate_fifo_size() const { return state_->duplicate_fifo.size(); }
+std::uint64_t Engine::duplicate_fifo_pushed() const { return state_->duplicate_pushed; }
+void Engine::append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  state_->append_duplicate_fifo(first, end, out);
+}
+
+void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out) {
+  static_assert(kDuplicateFifoEntryBytes == kDuplicateFifoBytes);
+  TRIAD_ASSERT(fifo_entries.size() % kDuplicateFifoBytes == 0);
+  std::vector<DuplicateRef> entries;
+  entries.reserve(fifo_entries.size() / kDuplicateFifoBytes);
+  const auto be = [](std::string_view b) {
+    std::uint64_t v = 0;
+    for (const char c : b) v = v << 8 | static_cast<unsigned char>(c);
+    return v;
+  };
+  for (std::size_t at = 0; at < fifo_entries.size(); at += kDuplicateFifoBytes) {
+    const std::string_view e = fifo_entries.substr(at, kDuplicateFifoBytes);
+    entries.push_back({be(e.substr(8, 8)), static_cast<std::int64_t>(be(e.substr(0, 8))),
+                       static_cast<std::uint32_t>(be(e.substr(16, 4)))});
+  }
+  // The radix sort is stable, so each key's entries stay oldest first and
+  // the last of them holds the newest ts, which is what the table keeps.
+  sort_by_key(&entries);
+  std::vector<DuplicateRef> table;
+  table.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const bool last_of_key = i + 1 == entries.size() ||
+                             entries[i + 1].terminal != entries[i].terminal ||
+                             entries[i + 1].stan != entries[i].stan;
+    if (last_of_key) table.push_back(entries[i]);
+  }
+  write_duplicate_table(table, out);
+}
+std::uint64_t Engine::approval_count() const { return state_->approvals.size(); }
+std::uint64_t Engine::id_count() const { return state_->ids.size(); }
+void Engine::append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  state_->append_approvals(first, end, out);
+}
+void Engine::append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  state_->append_ids(first, end, out);
+}
+std::uint64_t Engine::reversal_count() const { return state_->reversal_log.size(); }
+std::uint64_t Engine::reversed_approval(std::uint64_t i) const { return state_->reversal_log[i]; }
+
+Status Engine::split_snapshot(std::string_view bytes, std::uint64_t page_entries,
+                              SnapshotParts* out) {
+  TRIAD_ASSERT(page_entries > 0);
+  *out = SnapshotParts{};
+  Reader r(bytes);
+  const auto corrupt = [&r](const std::string& reason) {
+    r.fail(reason);
+    return r.error();
+  };
+  std::string_view skipped;
+  std::string_view tag;
+  std::uint32_t format_version = 0;
+  if (!r.bytes(kSnapshotTag.size(), &tag, "the format tag")) return r.error();
+  if (tag != kSnapshotTag) return corrupt("not an engine snapshot (bad format tag)");
+  if (!r.u32(&format_version, "the format version")) return r.error();
+  if (format_version != kSnapshotFormatVersion) {
+    return corrupt("format version " + std::to_string(format_version) + ", expected " +
+                   std::to_string(kSnapshotFormatVersion));
+  }
+  // Rules version, counters.
+  if (!r.bytes(4 + 8 + 1 + 8, &skipped, "the counters")) return r.error();
+  std::uint32_t card_count = 0;
+  if (!r.count(&card_count, kCardFixedBytes, "the card count")) return r.error();
+  for (std::uint32_t i = 0; i < card_count; ++i) {
+    std::uint32_t pan_length = 0;
+    std::uint32_t mcc_count = 0;
+    if (!r.count(&pan_length, 1, "a card's PAN length") ||
+        !r.bytes(pan_length + 2 + 8 + 1 + 2 + 8 + 8, &skipped, "a card") ||
+        !r.count(&mcc_count, 2, "a card's blocked MCC count") ||
+        !r.bytes(2 * std::size_t{mcc_count} + 8 + 8 + 4, &skipped, "a card")) {
+      return r.error();
+    }
+  }
+  out->head = bytes.substr(0, r.offset());
+
+  if (!r.count(&out->approval_count, kApprovalBytes, "the approval count")) return r.error();
+  for (std::uint64_t done = 0; done < out->approval_count; done += page_entries) {
+    const std::uint64_t n = std::min(page_entries, out->approval_count - done);
+    std::string_view page;
+    if (!r.bytes(n * kApprovalBytes, &page, "the approvals")) return r.error();
+    out->approval_pages.push_back(page);
+  }
+
+  if (!r.count(&out->id_count, kIdFixedBytes, "the id count")) return r.error();
+  for (std::uint64_t done = 0; done < out->id_count;) {
+    const std::uint64_t n = std::min(page_entries, out->id_count - done);
+    const std::size_t page_start = r.offset();
+    for (std::uint64_t k = 0; k < n; ++k) {
+      std::uint8_t length = 0;
+      if (!r.u8(&length, "an id's length") ||
+          !r.bytes(length + std::size_t{8}, &skipped, "an id")) {
+        return r.error();
+      }
+    }
+    out->id_pages.push_back(bytes.substr(page_start, r.offset() - page_start));
+    done += n;
+  }
+
+  const std::size_t table_start = r.offset();
+  std::uint64_t table_count = 0;
+  if (!r.count(&table_count, kDuplicateTableBytes, "the rule 10 table size") ||
+      !r.bytes(table_count * kDuplicateTableBytes, &skipped, "the rule 10 table")) {
+    return r.error();
+  }
+  out->duplicate_table = bytes.substr(table_start, r.offset() - table_start);
+  std::uint64_t fifo_count = 0;
+  if (!r.count(&fifo_count, kDuplicateFifoBytes, "the rule 10 FIFO size") ||
+      !r.bytes(fifo_count * kDuplicateFifoBytes, &out->duplicate_fifo, "the rule 10 FIFO")) {
+    return r.error();
+  }
+  out->rest = bytes.substr(r.offset());
+  return Status::ok();
+}
 
 Status Engine::restore(std::string_view bytes) {
   auto fresh = std::make_unique<State>(state_->card_file());

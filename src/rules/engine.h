@@ -77,6 +77,59 @@ class Engine {
   // approval is kept); nothing is added to apply().
   void serialize(std::string* out) const;
 
+  // The parts of serialize(), for checkpoints that rewrite only what changed
+  // (replica/checkpoint.h). serialize() is, in this order: the head (header,
+  // counters, cards); the approvals (u64 count, then each); the ids (u64
+  // count, then each); the rule 10 table; the rule 10 FIFO (u64 count, then
+  // each entry, oldest first); the rest (the rule 11 and 12 FIFOs). The
+  // approvals and ids grow with the history, and an entry of either never
+  // changes once written, except an approval's reversed flag; the rule 10
+  // FIFO holds a day of traffic, entries join at its end and leave at its
+  // front unchanged. The rule 10 table follows from the FIFO (the newest ts
+  // of each key in it; restore() refuses a table that does not), so a
+  // checkpoint need not write it. Each call appends to *out the bytes
+  // serialize() writes for that part.
+  void append_head(std::string* out) const;
+  void append_rest(std::string* out) const;
+  std::uint64_t approval_count() const;
+  std::uint64_t id_count() const;
+  std::uint64_t duplicate_fifo_size() const;
+  // Entries first..end-1 (numbered from 0: the first approval or id, the
+  // oldest entry of the rule 10 FIFO now), without the count.
+  void append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  void append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const;
+  static constexpr std::size_t kDuplicateFifoEntryBytes = 20;
+  // The rule 10 table as serialize() writes it (count included), from the
+  // rule 10 FIFO's entries as written (without their count).
+  static void duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out);
+  // Not state (restore() starts them again from 0): entries ever pushed
+  // onto the rule 10 FIFO, and the approvals reversed, as approval numbers
+  // in the order they were reversed (reversed_approval(i) for i <
+  // reversal_count()). A checkpoint finds with them what changed since it
+  // last looked.
+  std::uint64_t duplicate_fifo_pushed() const;
+  std::uint64_t reversal_count() const;
+  std::uint64_t reversed_approval(std::uint64_t i) const;
+
+  // serialize()'s bytes cut into its parts, with the two lists in pages of
+  // `page_entries` entries (the last page may hold fewer; none when a list is
+  // empty). Views into `bytes`. Corruption naming the reason when the bytes
+  // are not laid out as serialize() writes them; the values are not checked
+  // (restore() does that).
+  struct SnapshotParts {
+    std::string_view head;
+    std::uint64_t approval_count = 0;
+    std::vector<std::string_view> approval_pages;
+    std::uint64_t id_count = 0;
+    std::vector<std::string_view> id_pages;
+    std::string_view duplicate_table;
+    std::string_view duplicate_fifo;  // the entries, without their count
+    std::string_view rest;
+  };
+  static Status split_snapshot(std::string_view bytes, std::uint64_t page_entries,
+                               SnapshotParts* out);
+
   // Replaces the state with the one `bytes` encodes, which serialize() of an
   // engine built from the same card file produced. Returns Corruption naming
   // the reason when the bytes are truncated, of another format or rules

@@ -81,7 +81,12 @@ class IdTable {
   // the table's lifetime.
   template <class F>
   void for_each(F f) const {
-    entries_.for_each([&](const Entry& e) { f(text(e), e.value); });
+    for_range(0, entries_.size(), f);
+  }
+  // The same for entries first..end-1 (numbered from 0 in that order).
+  template <class F>
+  void for_range(std::size_t first, std::size_t end, F f) const {
+    entries_.for_range(first, end, [&](const Entry& e) { f(text(e), e.value); });
   }
 
  private:

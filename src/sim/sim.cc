@@ -772,7 +772,7 @@ class Simulation {
       if (c.in_flight > 0) return false;
     }
     const Digest* digest = nullptr;
-    const replica::ReplicaCore::Snapshot* snapshot = nullptr;
+    const replica::ReplicaCore::Checkpoint* checkpoint = nullptr;
     for (int r = 0; r < kReplicaCount; ++r) {
       const Process& p = procs_[static_cast<std::size_t>(r)];
       if (fe_->supervisor().state(r) != repair::ReplicaState::kHealthy) return false;
@@ -786,12 +786,12 @@ class Simulation {
       // A latent difference (memory corruption whose checkpoint could not be
       // voted because another fault hit the same seq) is not settled: the
       // trickle goes on until the next checkpoint catches it.
-      const replica::ReplicaCore::Snapshot& snap = core.latest_snapshot();
-      if (snapshot != nullptr &&
-          (snapshot->seq != snap.seq || snapshot->checkpoint_digest != snap.checkpoint_digest)) {
+      const replica::ReplicaCore::Checkpoint& latest = core.latest_checkpoint();
+      if (checkpoint != nullptr && (checkpoint->seq != latest.seq ||
+                                    checkpoint->checkpoint_digest != latest.checkpoint_digest)) {
         return false;
       }
-      snapshot = &snap;
+      checkpoint = &latest;
     }
     return true;
   }

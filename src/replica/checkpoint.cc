@@ -1,0 +1,315 @@
+#include "replica/checkpoint.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "crypto/hash.h"
+
+namespace triad::replica {
+namespace {
+
+constexpr std::string_view kDigestTag = "triad-checkpoint";
+constexpr std::uint32_t kDigestVersion = 1;
+constexpr std::size_t kFifoEntryBytes = rules::Engine::kDuplicateFifoEntryBytes;
+// Unchanged pages or pieces re-read per page rewritten or piece added.
+constexpr std::uint64_t kScrubPerChange = 2;
+
+std::string_view bytes_of(const Digest& d) {
+  return {reinterpret_cast<const char*>(d.data()), d.size()};
+}
+
+void put_be(std::uint64_t v, unsigned n, std::string* out) {
+  for (unsigned i = n; i-- > 0;) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string be64(std::uint64_t v) {
+  std::string out;
+  put_be(v, 8, &out);
+  return out;
+}
+
+// SHA-256 of the page hashes [first, first + kCheckpointGroupPages).
+Digest group_hash(const std::vector<Digest>& page_hashes, std::size_t group) {
+  crypto::Sha256 h;
+  const std::size_t first = group * kCheckpointGroupPages;
+  const std::size_t end = std::min(page_hashes.size(), first + kCheckpointGroupPages);
+  for (std::size_t p = first; p < end; ++p) h.update(bytes_of(page_hashes[p]));
+  return h.finish();
+}
+
+Digest list_digest(std::uint64_t count, const std::vector<Digest>& group_hashes) {
+  crypto::Sha256 h;
+  h.update(be64(count));
+  for (const Digest& g : group_hashes) h.update(bytes_of(g));
+  return h.finish();
+}
+
+Digest list_digest_of_pages(std::uint64_t count, const std::vector<std::string_view>& pages) {
+  std::vector<Digest> page_hashes;
+  page_hashes.reserve(pages.size());
+  for (const std::string_view page : pages) page_hashes.push_back(crypto::sha256(page));
+  std::vector<Digest> groups;
+  for (std::size_t g = 0; g * kCheckpointGroupPages < page_hashes.size(); ++g) {
+    groups.push_back(group_hash(page_hashes, g));
+  }
+  return list_digest(count, groups);
+}
+
+bool ends_piece(std::string_view entry) {
+  return Checkpointer::boundary_hash(entry) % kCheckpointPageEntries == 0;
+}
+
+Digest fifo_digest_of_entries(std::string_view entries) {
+  crypto::Sha256 h;
+  h.update(be64(entries.size() / kFifoEntryBytes));
+  std::size_t start = 0;
+  for (std::size_t at = 0; at < entries.size(); at += kFifoEntryBytes) {
+    if (!ends_piece(entries.substr(at, kFifoEntryBytes))) continue;
+    h.update(bytes_of(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start))));
+    start = at + kFifoEntryBytes;
+  }
+  if (start < entries.size()) h.update(bytes_of(crypto::sha256(entries.substr(start))));
+  return h.finish();
+}
+
+Digest combine(const Digest& head, const Digest& approvals, const Digest& ids, const Digest& fifo,
+               const Digest& rest) {
+  crypto::Sha256 h;
+  std::string prefix(kDigestTag);
+  put_be(kDigestVersion, 4, &prefix);
+  h.update(prefix);
+  for (const Digest* d : {&head, &approvals, &ids, &fifo, &rest}) h.update(bytes_of(*d));
+  return h.finish();
+}
+
+}  // namespace
+
+std::uint64_t Checkpointer::boundary_hash(std::string_view entry) {
+  TRIAD_ASSERT(entry.size() == kFifoEntryBytes);
+  // FNV-1a over the bytes, then splitmix64's finalizer so that every bit of
+  // the entry reaches the low bits.
+  std::uint64_t x = 0xcbf29ce484222325ULL;
+  for (const char c : entry) x = (x ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+Status checkpoint_digest(std::string_view engine_state, Digest* out) {
+  rules::Engine::SnapshotParts parts;
+  TRIAD_RETURN_IF_ERROR(
+      rules::Engine::split_snapshot(engine_state, kCheckpointPageEntries, &parts));
+  *out = combine(crypto::sha256(parts.head),
+                 list_digest_of_pages(parts.approval_count, parts.approval_pages),
+                 list_digest_of_pages(parts.id_count, parts.id_pages),
+                 fifo_digest_of_entries(parts.duplicate_fifo), crypto::sha256(parts.rest));
+  return Status::ok();
+}
+
+void Checkpointer::rewrite(const rules::Engine& engine, Append append, std::uint64_t page,
+                           PagedList* list) {
+  TRIAD_ASSERT(page < list->pages.size());
+  std::string& bytes = list->pages[page];
+  bytes.clear();
+  const std::uint64_t first = page * kCheckpointPageEntries;
+  (engine.*append)(first, std::min(list->count, first + kCheckpointPageEntries), &bytes);
+  list->page_hashes[page] = crypto::sha256(bytes);
+  list->group_stale[page / kCheckpointGroupPages] = true;
+  ++work_.pages_rewritten;
+}
+
+void Checkpointer::update_fifo(const rules::Engine& engine) {
+  Fifo& f = fifo_;
+  const std::uint64_t size = engine.duplicate_fifo_size();
+  const std::uint64_t pushed = engine.duplicate_fifo_pushed();
+  TRIAD_ASSERT(!f.started || pushed >= f.pushed_seen);
+  std::uint64_t added = f.started ? pushed - f.pushed_seen : size;
+  if (added >= size) {
+    // Everything kept has left (or nothing was kept): start again.
+    f.pieces.clear();
+    f.front_gone = 0;
+    f.open.clear();
+    added = size;
+  } else {
+    // The oldest entries left.
+    TRIAD_ASSERT(f.live + added >= size);
+    std::uint64_t gone = f.live + added - size;
+    while (gone > 0 && !f.pieces.empty()) {
+      const std::uint64_t left = f.pieces.front().bytes.size() / kFifoEntryBytes - f.front_gone;
+      if (gone < left) {
+        f.front_gone += gone;
+        gone = 0;
+      } else {
+        gone -= left;
+        f.pieces.pop_front();
+        f.front_gone = 0;
+      }
+    }
+    TRIAD_ASSERT(gone * kFifoEntryBytes <= f.open.size());
+    f.open.erase(0, gone * kFifoEntryBytes);
+  }
+  scratch_.clear();
+  engine.append_duplicate_fifo(size - added, size, &scratch_);
+  for (std::size_t at = 0; at < scratch_.size(); at += kFifoEntryBytes) {
+    const std::string_view entry(scratch_.data() + at, kFifoEntryBytes);
+    f.open += entry;
+    if (!ends_piece(entry)) continue;
+    Piece piece{std::move(f.open), {}};
+    piece.hash = crypto::sha256(piece.bytes);
+    f.pieces.push_back(std::move(piece));
+    f.open.clear();
+    ++work_.pieces_added;
+  }
+  f.live = size;
+  f.pushed_seen = pushed;
+  f.started = true;
+}
+
+Digest Checkpointer::fifo_digest() const {
+  crypto::Sha256 h;
+  h.update(be64(fifo_.live));
+  for (std::size_t k = 0; k < fifo_.pieces.size(); ++k) {
+    const Piece& piece = fifo_.pieces[k];
+    if (k == 0 && fifo_.front_gone > 0) {
+      const std::string_view left =
+          std::string_view(piece.bytes).substr(fifo_.front_gone * kFifoEntryBytes);
+      h.update(bytes_of(crypto::sha256(left)));
+    } else {
+      h.update(bytes_of(piece.hash));
+    }
+  }
+  if (!fifo_.open.empty()) h.update(bytes_of(crypto::sha256(fifo_.open)));
+  return h.finish();
+}
+
+Digest Checkpointer::update(const rules::Engine& engine) {
+  work_ = Work{};
+  const auto grow = [&](PagedList* list, std::uint64_t count, Append append) {
+    // The last page (if it was not full) and every new one.
+    const std::uint64_t first_changed = list->count / kCheckpointPageEntries;
+    TRIAD_ASSERT(count >= list->count);
+    list->count = count;
+    const std::uint64_t pages = (count + kCheckpointPageEntries - 1) / kCheckpointPageEntries;
+    list->pages.resize(pages);
+    list->page_hashes.resize(pages);
+    list->group_stale.resize((pages + kCheckpointGroupPages - 1) / kCheckpointGroupPages, true);
+    list->group_hashes.resize(list->group_stale.size());
+    for (std::uint64_t p = first_changed; p < pages; ++p) rewrite(engine, append, p, list);
+  };
+  const std::uint64_t approvals_before = approvals_.count;
+  grow(&approvals_, engine.approval_count(), &rules::Engine::append_approvals);
+  grow(&ids_, engine.id_count(), &rules::Engine::append_ids);
+
+  // The pages of approvals reversed since: their reversed flag changed.
+  TRIAD_ASSERT(engine.reversal_count() >= reversals_seen_);
+  std::vector<std::uint64_t>& pages = reversed_pages_;
+  pages.clear();
+  for (; reversals_seen_ < engine.reversal_count(); ++reversals_seen_) {
+    const std::uint64_t approval = engine.reversed_approval(reversals_seen_);
+    TRIAD_ASSERT(approval < approvals_.count);
+    const std::uint64_t page = approval / kCheckpointPageEntries;
+    if (page >= approvals_before / kCheckpointPageEntries) continue;  // rewritten above
+    pages.push_back(page);
+  }
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  for (const std::uint64_t page : pages) {
+    rewrite(engine, &rules::Engine::append_approvals, page, &approvals_);
+  }
+
+  update_fifo(engine);
+  scrub(engine,
+        std::max<std::uint64_t>(1, kScrubPerChange * (work_.pages_rewritten + work_.pieces_added)));
+
+  const auto digest = [](PagedList* list) {
+    for (std::size_t g = 0; g < list->group_hashes.size(); ++g) {
+      if (!list->group_stale[g]) continue;
+      list->group_hashes[g] = group_hash(list->page_hashes, g);
+      list->group_stale[g] = false;
+    }
+    return list_digest(list->count, list->group_hashes);
+  };
+  head_.clear();
+  engine.append_head(&head_);
+  rest_.clear();
+  engine.append_rest(&rest_);
+  return combine(crypto::sha256(head_), digest(&approvals_), digest(&ids_), fifo_digest(),
+                 crypto::sha256(rest_));
+}
+
+// Re-reads up to `budget` full pages and complete pieces in turn (a partial
+// last page and the open piece were just written) and keeps the engine's
+// bytes where they differ.
+void Checkpointer::scrub(const rules::Engine& engine, std::uint64_t budget) {
+  const std::uint64_t approval_pages = approvals_.count / kCheckpointPageEntries;
+  const std::uint64_t list_pages = approval_pages + ids_.count / kCheckpointPageEntries;
+  const std::uint64_t total = list_pages + fifo_.pieces.size();
+  budget = std::min(budget, total);
+  for (std::uint64_t n = 0; n < budget; ++n) {
+    if (scrub_cursor_ >= total) scrub_cursor_ = 0;
+    const std::uint64_t at = scrub_cursor_++;
+    ++work_.scrubbed;
+    scratch_.clear();
+    std::string* kept = nullptr;
+    Digest* hash = nullptr;
+    PagedList* stale_list = nullptr;  // whose group hash a change makes stale
+    std::uint64_t stale_page = 0;
+    if (at < list_pages) {
+      const bool approval = at < approval_pages;
+      PagedList* list = approval ? &approvals_ : &ids_;
+      const std::uint64_t page = approval ? at : at - approval_pages;
+      const std::uint64_t first = page * kCheckpointPageEntries;
+      (engine.*(approval ? &rules::Engine::append_approvals : &rules::Engine::append_ids))(
+          first, first + kCheckpointPageEntries, &scratch_);
+      kept = &list->pages[page];
+      hash = &list->page_hashes[page];
+      stale_list = list;
+      stale_page = page;
+    } else {
+      // A piece's entries start after those of the pieces before it; the
+      // first piece's, where the FIFO now starts.
+      const std::uint64_t k = at - list_pages;
+      std::uint64_t first = 0;
+      for (std::uint64_t j = 0; j < k; ++j) {
+        first += fifo_.pieces[j].bytes.size() / kFifoEntryBytes - (j == 0 ? fifo_.front_gone : 0);
+      }
+      Piece& piece = fifo_.pieces[k];
+      const std::uint64_t skip = k == 0 ? fifo_.front_gone : 0;
+      scratch_.assign(piece.bytes, 0, skip * kFifoEntryBytes);  // gone: nothing to compare
+      engine.append_duplicate_fifo(first, first + piece.bytes.size() / kFifoEntryBytes - skip,
+                                   &scratch_);
+      kept = &piece.bytes;
+      hash = &piece.hash;
+    }
+    if (scratch_ == *kept) continue;
+    ++work_.scrub_mismatches;
+    kept->swap(scratch_);
+    *hash = crypto::sha256(*kept);
+    if (stale_list != nullptr) stale_list->group_stale[stale_page / kCheckpointGroupPages] = true;
+  }
+}
+
+std::string Checkpointer::fifo_entries() const {
+  std::string out;
+  for (std::size_t k = 0; k < fifo_.pieces.size(); ++k) {
+    out.append(fifo_.pieces[k].bytes, k == 0 ? fifo_.front_gone * kFifoEntryBytes : 0);
+  }
+  out += fifo_.open;
+  return out;
+}
+
+std::string Checkpointer::engine_state() const {
+  const std::string entries = fifo_entries();
+  std::string out = head_;
+  for (const PagedList* list : {&approvals_, &ids_}) {
+    out += be64(list->count);
+    for (const std::string& page : list->pages) out += page;
+  }
+  rules::Engine::duplicate_table_from_fifo(entries, &out);
+  out += be64(entries.size() / kFifoEntryBytes);
+  out += entries;
+  out += rest_;
+  return out;
+}
+
+}  // namespace triad::replica

@@ -1,0 +1,143 @@
+// Checkpoint digests that cost what changed, not the whole state.
+//
+// design.md principle 3 votes a full-state digest every K seqs, so that a
+// replica whose memory went wrong is caught even while its decisions agree.
+// The state keeps every approval and every id for the engine's lifetime
+// (rules.md puts no time limit on a reversal), so serializing and hashing all
+// of it at each checkpoint costs more at every checkpoint, and all three
+// replicas pay it at the same seq, where the vote cannot hide it (README,
+// "What sets the p99 at moderate load"). Here the two lists that grow are
+// kept serialized in pages of kCheckpointPageEntries entries, each with its
+// SHA-256; a checkpoint rewrites and rehashes only the pages that changed
+// since the previous one (new entries, and approvals reversed since). The
+// rule 10 FIFO (a day of traffic) is kept the same way, cut into pieces
+// where its entries say (below), since entries leave at its front; the rule
+// 10 table is left out, because it follows from that FIFO (restore() refuses
+// a snapshot whose table does not). The rest (cards, counters, the rule 11
+// and 12 FIFOs) is written and hashed in full each time.
+//
+// The digest (checkpoint digest version 1), over the bytes
+// rules::Engine::serialize() writes, cut by Engine::split_snapshot():
+//
+//   page    SHA-256(the bytes of kCheckpointPageEntries consecutive entries,
+//           from the first; the last page may hold fewer)
+//   group   SHA-256(the hashes of up to kCheckpointGroupPages consecutive
+//           pages, in order)
+//   list    SHA-256(u64 entry count, big-endian || the group hashes in order)
+//   piece   SHA-256(the bytes of consecutive rule 10 FIFO entries, ending
+//           after an entry whose boundary_hash() is 0 modulo
+//           kCheckpointPageEntries, or at the FIFO's end)
+//   fifo    SHA-256(u64 entry count || the piece hashes in order)
+//   digest  SHA-256("triad-checkpoint" || u32 1 || SHA-256(head) ||
+//                   list(approvals) || list(ids) || fifo(rule 10) ||
+//                   SHA-256(rest))
+//
+// so anyone holding a snapshot's bytes can recompute it (checkpoint_digest()).
+// A piece ends where an entry says, not at a count from the front, so the
+// pieces after the first stay the same as old entries leave.
+//
+// A page or piece that did not change is not rehashed, so memory that went
+// wrong in it after it was hashed would go unseen. Each checkpoint therefore
+// also re-reads a few unchanged ones from the engine (twice as many as it
+// rewrote, at least one), in turn, and compares them with the bytes kept: a
+// difference replaces the kept bytes, so the digest then differs from the
+// other replicas' and the vote catches it. With the checkpoint interval
+// growing with the history (is_checkpoint_seq), every page is re-read
+// within a few dozen checkpoints. A bit that flips in the rule 10 table is
+// not seen by any checkpoint: it shows when it changes a decision (94 or
+// not), which the vote catches.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/types.h"
+#include "rules/engine.h"
+#include "triad/status.h"
+
+namespace triad::replica {
+
+inline constexpr std::uint64_t kCheckpointPageEntries = 1024;
+inline constexpr std::size_t kCheckpointGroupPages = 256;
+
+// The checkpoint digest of an engine state as serialize() wrote it, from its
+// bytes alone (what a snapshot is checked against before it is installed).
+// Corruption naming the cause when the bytes are not laid out as an engine
+// snapshot; the values in them are not checked (Engine::restore does that).
+Status checkpoint_digest(std::string_view engine_state, Digest* out);
+
+// Keeps an engine's state serialized as of its last update(), in pages.
+class Checkpointer {
+ public:
+  // Brings the kept state up to `engine`'s and returns the checkpoint
+  // digest: the same as checkpoint_digest() of engine.serialize() (unless
+  // the scrub found kept bytes that differ from the engine's memory; then
+  // the engine's bytes are kept, which is what serialize() would write).
+  // Between two calls the engine must only have applied transactions; after
+  // restore() or with another engine, call reset() first.
+  Digest update(const rules::Engine& engine);
+  void reset() { *this = Checkpointer(); }
+
+  // The engine state at the last update(), as serialize() wrote it then.
+  std::string engine_state() const;
+
+  // What the last update() did, for tests, logs and benchmarks.
+  struct Work {
+    std::uint64_t pages_rewritten = 0;   // pages new or changed since the update before
+    std::uint64_t pieces_added = 0;      // rule 10 FIFO pieces completed since
+    std::uint64_t scrubbed = 0;          // unchanged pages and pieces re-read and compared
+    std::uint64_t scrub_mismatches = 0;  // of those, differing from the kept bytes
+  };
+  const Work& last_work() const { return work_; }
+  // Pages of the two lists, and complete pieces of the rule 10 FIFO.
+  std::uint64_t page_count() const { return approvals_.pages.size() + ids_.pages.size(); }
+  std::uint64_t piece_count() const { return fifo_.pieces.size(); }
+
+  // Where the rule 10 FIFO is cut: an entry (its 20 bytes as serialize()
+  // writes them) ends a piece when this is 0 modulo kCheckpointPageEntries.
+  static std::uint64_t boundary_hash(std::string_view entry);
+
+ private:
+  struct PagedList {
+    std::uint64_t count = 0;
+    std::vector<std::string> pages;  // full, except perhaps the last
+    std::vector<Digest> page_hashes;
+    std::vector<Digest> group_hashes;
+    std::vector<bool> group_stale;
+  };
+  using Append = void (rules::Engine::*)(std::uint64_t, std::uint64_t, std::string*) const;
+  struct Piece {
+    std::string bytes;
+    Digest hash;
+  };
+  struct Fifo {
+    bool started = false;
+    std::uint64_t pushed_seen = 0;  // engine.duplicate_fifo_pushed() then
+    std::uint64_t live = 0;         // entries kept: the FIFO's size then
+    std::deque<Piece> pieces;       // complete, oldest first
+    std::uint64_t front_gone = 0;   // entries of pieces.front() that left since
+    std::string open;               // entries after the last complete piece
+  };
+
+  void rewrite(const rules::Engine& engine, Append append, std::uint64_t page, PagedList* list);
+  void update_fifo(const rules::Engine& engine);
+  void scrub(const rules::Engine& engine, std::uint64_t budget);
+  Digest fifo_digest() const;
+  std::string fifo_entries() const;
+
+  std::string head_;
+  PagedList approvals_;
+  PagedList ids_;
+  Fifo fifo_;
+  std::string rest_;
+  std::uint64_t reversals_seen_ = 0;
+  std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
+  std::string scratch_;
+  std::vector<std::uint64_t> reversed_pages_;
+  Work work_;
+};
+
+}  // namespace triad::replica

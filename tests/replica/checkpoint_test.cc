@@ -1,0 +1,242 @@
+// Incremental checkpoints (replica/checkpoint.h): the digest a Checkpointer
+// keeps up to date equals the digest computed from the engine's full bytes at
+// every point of a history with reversals of old approvals; the kept bytes
+// are the engine's; a checkpoint rewrites only what changed; and the scrub
+// finds a page whose engine bytes changed without a transaction.
+#include "replica/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rules/engine.h"
+#include "sample/sample.h"
+#include "triad/transaction.h"
+
+namespace triad::replica {
+namespace {
+
+struct Sequenced {
+  std::int64_t ts_ms;
+  Transaction tx;
+};
+
+rules::CardFile cards() {
+  rules::CardFile file;
+  const Status s = rules::parse_card_file(sample::generate_card_file(sample::Options{}), &file);
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  return file;
+}
+
+// The sample traffic of `count` transactions, with a reversal of a random
+// earlier transaction (most of them approved, some long before, on pages
+// long full) after every 5th. `amount_delta` is added to the amount of
+// transaction number 3 (an approval on the first page), to make a history
+// whose old bytes differ. With `spacing_ms`, transaction k is sequenced at
+// k * spacing_ms after the first, so that entries leave the day-long
+// windows.
+std::vector<Sequenced> traffic(std::size_t count, std::int64_t amount_delta = 0,
+                               std::int64_t spacing_ms = 0) {
+  sample::Options o;
+  o.transaction_count = count;
+  std::vector<Sequenced> out;
+  std::mt19937_64 rng(7);
+  std::size_t n = 0;
+  for (const std::string& line : sample::generate_traffic(o)) {
+    Sequenced s;
+    const Status st = parse_transaction_json(line, &s.tx);
+    EXPECT_TRUE(st.is_ok()) << st.to_string();
+    s.ts_ms =
+        spacing_ms == 0 ? *s.tx.ts : o.start_ts_ms + static_cast<std::int64_t>(n) * spacing_ms;
+    if (n == 3 && s.tx.amount) *s.tx.amount += amount_delta;
+    out.push_back(s);
+    if (++n % 5 == 0) {
+      Sequenced r = out[rng() % out.size()];
+      if (r.tx.mti != "0400") {
+        r.tx.mti = "0400";
+        r.tx.orig_id = r.tx.id;
+        r.tx.id = "rv-" + std::to_string(n);
+        r.ts_ms = s.ts_ms;
+        out.push_back(r);
+      }
+    }
+  }
+  return out;
+}
+
+std::string serialized(const rules::Engine& engine) {
+  std::string out;
+  engine.serialize(&out);
+  return out;
+}
+
+Digest digest_of(const std::string& bytes) {
+  Digest d{};
+  const Status s = checkpoint_digest(bytes, &d);
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  return d;
+}
+
+// Transactions 10 s apart: 12,000 span 33 hours, so the rule 10 FIFO loses
+// its oldest entries as new ones come.
+TEST(Checkpointer, KeepsTheDigestAndBytesOfTheWholeStateThroughReversalsAndEvictions) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(12'000, 0, /*spacing_ms=*/10'000);
+  rules::Engine engine(file);
+  Checkpointer checkpointer;
+  std::mt19937_64 rng(11);
+  std::uint64_t next_checkpoint = 0;
+  std::uint64_t approved_reversals = 0;
+  std::uint64_t checkpoints = 0;
+  std::uint64_t max_rewritten = 0;
+  for (std::size_t i = 0; i <= stream.size(); ++i) {
+    if (i == next_checkpoint || i == stream.size()) {
+      const Digest d = checkpointer.update(engine);
+      const std::string bytes = serialized(engine);
+      ASSERT_EQ(d, digest_of(bytes)) << "after " << i << " transactions";
+      ASSERT_EQ(checkpointer.engine_state(), bytes) << "after " << i << " transactions";
+      EXPECT_EQ(checkpointer.last_work().scrub_mismatches, 0u);
+      if (checkpoints > 0) {
+        max_rewritten = std::max(max_rewritten, checkpointer.last_work().pages_rewritten);
+      }
+      ++checkpoints;
+      next_checkpoint = i + 1 + rng() % 400;
+    }
+    if (i == stream.size()) break;
+    const ResponseCode code = engine.apply(stream[i].ts_ms, stream[i].tx);
+    if (stream[i].tx.mti == "0400" && code == ResponseCode::kApproved) ++approved_reversals;
+  }
+  // The history spans many pages, reversals reached back into them, and
+  // the rule 10 FIFO both filled pieces and lost its oldest entries.
+  EXPECT_GT(engine.approval_count(), 6 * kCheckpointPageEntries);
+  EXPECT_LT(engine.duplicate_fifo_size(), engine.duplicate_fifo_pushed() * 9 / 10);
+  EXPECT_GE(checkpointer.piece_count(), 3u);
+  EXPECT_GT(approved_reversals, 1000u);
+  EXPECT_GT(checkpoints, 50u);
+  EXPECT_GE(checkpointer.page_count(), 20u);
+  // Reversals of any earlier transaction rewrite any approval page, but the
+  // id pages are rewritten only as they fill.
+  EXPECT_LE(max_rewritten, engine.approval_count() / kCheckpointPageEntries + 3);
+}
+
+TEST(Checkpointer, RewritesOnlyThePagesThatChanged) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(12'000);
+  rules::Engine engine(file);
+  Checkpointer checkpointer;
+  std::size_t i = 0;
+  for (; i + 10 < stream.size(); ++i) {
+    if (stream[i].tx.mti != "0400") engine.apply(stream[i].ts_ms, stream[i].tx);
+  }
+  checkpointer.update(engine);
+  EXPECT_EQ(checkpointer.last_work().pages_rewritten, checkpointer.page_count());
+  EXPECT_EQ(checkpointer.last_work().pieces_added, checkpointer.piece_count());
+  EXPECT_GE(checkpointer.piece_count(), 3u);
+  // Nothing new: only the two lists' partial last pages.
+  checkpointer.update(engine);
+  EXPECT_LE(checkpointer.last_work().pages_rewritten, 2u);
+  EXPECT_EQ(checkpointer.last_work().pieces_added, 0u);
+  EXPECT_GE(checkpointer.last_work().scrubbed, 1u);
+  // Ten authorizations: still the last pages (or a new one each).
+  for (std::size_t k = 0; k < 10; ++k) engine.apply(stream[i + k].ts_ms, stream[i + k].tx);
+  const Digest d = checkpointer.update(engine);
+  EXPECT_LE(checkpointer.last_work().pages_rewritten, 4u);
+  EXPECT_EQ(d, digest_of(serialized(engine)));
+}
+
+// Memory that changes outside apply() (here: the checkpointer is shown an
+// engine whose history differs in one amount on the first page, as if that
+// byte had flipped) is found by the scrub, within one pass over the pages.
+TEST(Checkpointer, TheScrubFindsAnOldPageThatChangedWithoutATransaction) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(10'000);
+  const std::vector<Sequenced> changed = traffic(10'000, /*amount_delta=*/1);
+  ASSERT_NE(stream[3].tx.amount, changed[3].tx.amount);
+  rules::Engine engine(file);
+  rules::Engine flipped(file);
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    const ResponseCode a = engine.apply(stream[i].ts_ms, stream[i].tx);
+    const ResponseCode b = flipped.apply(changed[i].ts_ms, changed[i].tx);
+    ASSERT_EQ(a, b) << "the histories must differ in bytes only";
+  }
+  const std::string good = serialized(engine);
+  const std::string bad = serialized(flipped);
+  ASSERT_NE(good, bad);
+  ASSERT_EQ(engine.approval_count(), flipped.approval_count());
+  ASSERT_EQ(engine.reversal_count(), flipped.reversal_count());
+
+  Checkpointer checkpointer;
+  ASSERT_EQ(checkpointer.update(engine), digest_of(good));
+  std::uint64_t updates = 0;
+  Digest d{};
+  std::uint64_t mismatches = 0;
+  do {
+    d = checkpointer.update(flipped);
+    mismatches += checkpointer.last_work().scrub_mismatches;
+    ++updates;
+  } while (d != digest_of(bad) && updates <= checkpointer.page_count());
+  EXPECT_EQ(d, digest_of(bad));
+  EXPECT_EQ(checkpointer.engine_state(), bad);
+  EXPECT_GE(mismatches, 1u);
+  EXPECT_LE(updates, checkpointer.page_count());
+}
+
+TEST(Checkpointer, ResetStartsAgainFromAnotherEngine) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(3'000);
+  rules::Engine engine(file);
+  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
+  Checkpointer checkpointer;
+  checkpointer.update(engine);
+  rules::Engine restored(file);
+  ASSERT_TRUE(restored.restore(serialized(engine)).is_ok());
+  checkpointer.reset();
+  EXPECT_EQ(checkpointer.update(restored), digest_of(serialized(engine)));
+  EXPECT_EQ(checkpointer.last_work().pages_rewritten, checkpointer.page_count());
+}
+
+TEST(CheckpointDigest, DependsOnEveryPart) {
+  const rules::CardFile file = cards();
+  rules::Engine engine(file);
+  const std::vector<Sequenced> stream = traffic(3'000);
+  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
+  const std::string bytes = serialized(engine);
+  rules::Engine::SnapshotParts parts;
+  ASSERT_TRUE(rules::Engine::split_snapshot(bytes, kCheckpointPageEntries, &parts).is_ok());
+  ASSERT_GE(parts.approval_pages.size(), 2u);
+  ASSERT_GE(parts.id_pages.size(), 2u);
+  const Digest d = digest_of(bytes);
+  // One byte changed in the head, an approval, an id, the rule 10 FIFO and
+  // the rest.
+  for (const std::string_view part :
+       {parts.head, parts.approval_pages[0], parts.id_pages[1], parts.duplicate_fifo, parts.rest}) {
+    std::string changed = bytes;
+    const std::size_t at = static_cast<std::size_t>(part.data() - bytes.data()) + part.size() / 2;
+    changed[at] = static_cast<char>(changed[at] ^ 0x01);
+    Digest other{};
+    if (checkpoint_digest(changed, &other).is_ok()) {
+      EXPECT_NE(other, d) << "byte " << at;
+    }
+  }
+}
+
+TEST(CheckpointDigest, RefusesBytesThatAreNotAnEngineState) {
+  const rules::CardFile file = cards();
+  rules::Engine engine(file);
+  const std::vector<Sequenced> stream = traffic(500);
+  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
+  const std::string bytes = serialized(engine);
+  Digest d{};
+  Status s = checkpoint_digest(bytes.substr(0, bytes.size() / 2), &d);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_EQ(s.message().rfind("engine snapshot: ", 0), 0u) << s.message();
+  s = checkpoint_digest("not a snapshot at all, but long enough to read a tag", &d);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find("format tag"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace triad::replica
