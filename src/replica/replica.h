@@ -23,20 +23,19 @@ namespace triad::replica {
 const std::string& build_fingerprint();
 
 // Whether `seq` carries a full-state checkpoint when the interval is `every`
-// (>= 1). A checkpoint serializes and hashes the whole engine state, which
-// grows with the history (rules.md keeps every id for reversals), so a fixed
-// interval makes each transaction pay a share that grows without bound:
-// 13 ms per checkpoint after 200,000 transactions of the sample, so 13 µs per
-// transaction with every = 1000 (triad_micro_bench,
-// BM_EngineSerializeCheckpoint: 2.1 ms after 20,000); in a 12 s `triad bench`
-// run at 9,000/s, serialize() alone took 30% of a replica's CPU. So the
-// interval doubles as the history grows: every `every` seqs below 2 * 32 *
-// every, every 2 * every below 4 * 32 * every, and so on. A checkpoint then
-// comes after 1/64 to 1/32 of the history and its cost per transaction stays
-// bounded (at most about 4 µs here), at the price of a longer wait before
-// latent corruption is voted on, and a longer replay after a repair's
-// snapshot, in a long-running cluster. A function of seq alone: every
-// replica, and a repaired one restored at any seq, agrees on the schedule.
+// (>= 1). The interval doubles as the history grows: every `every` seqs
+// below 2 * 32 * every, every 2 * every below 4 * 32 * every, and so on, so
+// a checkpoint comes after 1/64 to 1/32 of the history. This was chosen
+// when a checkpoint serialized and hashed the whole state (13 ms after
+// 200,000 transactions of the sample; in a 12 s `triad bench` run at
+// 9,000/s, 30% of a replica's CPU). Checkpoints now rewrite only what
+// changed (checkpoint.h), and the doubling sets how fast their scrub
+// re-reads the unchanged state: each checkpoint re-reads twice what it
+// rewrote, so the whole history within a few dozen checkpoints. The price,
+// in a long-running cluster: a longer wait before latent corruption is
+// voted on, and a longer replay after a repair's snapshot. A function of
+// seq alone: every replica, and a repaired one restored at any seq, agrees
+// on the schedule.
 inline constexpr std::uint64_t kCheckpointHistoryRatio = 32;
 bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
 

@@ -781,6 +781,20 @@ class Reader {
   std::string message_;
 };
 
+// The tag and format version a snapshot begins with.
+bool read_format(Reader* r) {
+  std::string_view tag;
+  std::uint32_t version = 0;
+  if (!r->bytes(kSnapshotTag.size(), &tag, "the format tag")) return false;
+  if (tag != kSnapshotTag) return r->fail("not an engine snapshot (bad format tag)");
+  if (!r->u32(&version, "the format version")) return false;
+  if (version != kSnapshotFormatVersion) {
+    return r->fail("format version " + std::to_string(version) + ", expected " +
+                   std::to_string(kSnapshotFormatVersion));
+  }
+  return true;
+}
+
 Status card_mismatch(std::size_t card, const std::string& pan, const char* what) {
   return Status::invalid_argument("snapshot does not match the card file: card " +
                                   std::to_string(card) + " (PAN " + mask_pan(pan) +
@@ -963,16 +977,8 @@ Status Engine::State::load(std::string_view bytes) {
   };
 
   // Header.
-  std::string_view tag;
-  std::uint32_t format_version = 0;
   std::uint32_t rules_version = 0;
-  if (!r.bytes(kSnapshotTag.size(), &tag, "the format tag")) return r.error();
-  if (tag != kSnapshotTag) return corrupt("not an engine snapshot (bad format tag)");
-  if (!r.u32(&format_version, "the format version")) return r.error();
-  if (format_version != kSnapshotFormatVersion) {
-    return corrupt("format version " + std::to_string(format_version) + ", expected " +
-                   std::to_string(kSnapshotFormatVersion));
-  }
+  if (!read_format(&r)) return r.error();
   if (!r.u32(&rules_version, "the rules version")) return r.error();
   if (rules_version != kRulesVersion) {
     return corrupt("rules version " + std::to_string(rules_version) + ", this engine has " +
@@ -1344,20 +1350,8 @@ Status Engine::split_snapshot(std::string_view bytes, std::uint64_t page_entries
   TRIAD_ASSERT(page_entries > 0);
   *out = SnapshotParts{};
   Reader r(bytes);
-  const auto corrupt = [&r](const std::string& reason) {
-    r.fail(reason);
-    return r.error();
-  };
   std::string_view skipped;
-  std::string_view tag;
-  std::uint32_t format_version = 0;
-  if (!r.bytes(kSnapshotTag.size(), &tag, "the format tag")) return r.error();
-  if (tag != kSnapshotTag) return corrupt("not an engine snapshot (bad format tag)");
-  if (!r.u32(&format_version, "the format version")) return r.error();
-  if (format_version != kSnapshotFormatVersion) {
-    return corrupt("format version " + std::to_string(format_version) + ", expected " +
-                   std::to_string(kSnapshotFormatVersion));
-  }
+  if (!read_format(&r)) return r.error();
   // Rules version, counters.
   if (!r.bytes(4 + 8 + 1 + 8, &skipped, "the counters")) return r.error();
   std::uint32_t card_count = 0;

@@ -70,11 +70,12 @@ class Engine {
   // the cards (immutable fields and running sums) and every table apply()
   // keeps. It is a function of the transactions applied, in order: the same
   // on every build, card index, standard library and hash-table history, so
-  // the SHA-256 of it (computed by the caller) can be voted on. The layout is
+  // a digest of it (replica/checkpoint.h) can be voted on. The layout is
   // documented in engine.cc. It holds the PANs of the card file in clear:
   // never log or store it where the card file itself may not go.
   // Cost: linear in the state (which grows with the history: every id and
-  // approval is kept); nothing is added to apply().
+  // approval is kept); nothing is added to apply(). Checkpoints use the
+  // parts below instead, and write only what changed.
   void serialize(std::string* out) const;
 
   // The parts of serialize(), for checkpoints that rewrite only what changed

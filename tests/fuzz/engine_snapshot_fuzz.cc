@@ -1,7 +1,8 @@
 // A state snapshot as a replica in repair installs it (Engine::restore, behind
 // ReplicaCore::install's digest check, which a fuzzer cannot pass). Restore
 // must refuse what serialize() could not have written, and what it accepts
-// must serialize back to the same bytes and keep deciding.
+// must serialize back to the same bytes and keep deciding; the cut into
+// parts that the digest check makes first must not fail on it.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -15,8 +16,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace triad;
   const fuzz::World& w = fuzz::world();
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // The cut a checkpoint digest is computed over (replica/checkpoint.h)
+  // reads lengths from the same untrusted bytes, before restore() does.
+  rules::Engine::SnapshotParts parts;
+  const bool laid_out = rules::Engine::split_snapshot(bytes, 1024, &parts).is_ok();
   rules::Engine engine(w.cards);
   if (!engine.restore(bytes).is_ok()) return 0;
+  fuzz::check(laid_out, "a snapshot restore() accepts can be cut into its parts");
   std::string again;
   engine.serialize(&again);
   fuzz::check(again == bytes, "an accepted snapshot serializes back to the same bytes");
