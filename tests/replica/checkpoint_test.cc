@@ -122,6 +122,37 @@ TEST(Checkpointer, KeepsTheDigestAndBytesOfTheWholeStateThroughReversalsAndEvict
   EXPECT_LE(max_rewritten, engine.approval_count() / kCheckpointPageEntries + 3);
 }
 
+// Transactions a minute apart and checkpoints up to 3,000 transactions (two
+// days) apart, a quarter of them taken twice: the whole rule 10 window is
+// sometimes replaced between two checkpoints, sometimes not touched.
+TEST(Checkpointer, KeepsTheDigestWhenTheWholeWindowTurnsOverBetweenCheckpoints) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(9'000, 0, /*spacing_ms=*/60'000);
+  rules::Engine engine(file);
+  Checkpointer checkpointer;
+  std::mt19937_64 rng(5);
+  std::size_t next_checkpoint = 0;
+  std::size_t last_checkpoint = 0;
+  std::size_t longest_gap = 0;
+  for (std::size_t i = 0; i <= stream.size(); ++i) {
+    if (i == next_checkpoint || i == stream.size()) {
+      const Digest expected = digest_of(serialized(engine));
+      ASSERT_EQ(checkpointer.update(engine), expected) << "after " << i << " transactions";
+      if (rng() % 4 == 0) {
+        ASSERT_EQ(checkpointer.update(engine), expected) << "again after " << i;
+      }
+      longest_gap = std::max(longest_gap, i - last_checkpoint);
+      last_checkpoint = i;
+      next_checkpoint = i + 1 + rng() % 3000;
+    }
+    if (i == stream.size()) break;
+    engine.apply(stream[i].ts_ms, stream[i].tx);
+  }
+  EXPECT_EQ(checkpointer.engine_state(), serialized(engine));
+  EXPECT_GT(longest_gap, 1'700u) << "more than a day of entries between two checkpoints";
+  EXPECT_GE(checkpointer.piece_count(), 1u);
+}
+
 TEST(Checkpointer, RewritesOnlyThePagesThatChanged) {
   const rules::CardFile file = cards();
   const std::vector<Sequenced> stream = traffic(12'000);
