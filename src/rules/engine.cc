@@ -82,9 +82,10 @@
 // serialize() iterates them into a vector and sorts it (see "Snapshots").
 //
 // Memory: the rule 10 table and the queues hold one day of traffic at most;
-// the id table (about 40 bytes + the id per transaction) and the list of
-// approvals (48 bytes each) grow for the engine's lifetime, because section
-// 5 rule 3 puts no time limit on finding an original.
+// the id table (about 40 bytes + the id per transaction), the list of
+// approvals (48 bytes each) and the log of reversals (8 bytes each, for
+// checkpoints) grow for the engine's lifetime, because section 5 rule 3
+// puts no time limit on finding an original.
 #include "rules/engine.h"
 
 #include <algorithm>
