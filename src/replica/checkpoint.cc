@@ -13,6 +13,8 @@ constexpr std::uint32_t kDigestVersion = 1;
 constexpr std::size_t kFifoEntryBytes = rules::Engine::kDuplicateFifoEntryBytes;
 // Unchanged pages or pieces re-read per page rewritten or piece added.
 constexpr std::uint64_t kScrubPerChange = 2;
+// Every card page is re-read within this many checkpoints.
+constexpr std::uint64_t kCardScrubCheckpoints = 8;
 
 std::string_view bytes_of(const Digest& d) {
   return {reinterpret_cast<const char*>(d.data()), d.size()};
@@ -72,13 +74,13 @@ Digest fifo_digest_of_entries(std::string_view entries) {
   return h.finish();
 }
 
-Digest combine(const Digest& head, const Digest& approvals, const Digest& ids, const Digest& fifo,
-               const Digest& rest) {
+Digest combine(const Digest& head, const Digest& cards, const Digest& approvals, const Digest& ids,
+               const Digest& fifo, const Digest& rest) {
   crypto::Sha256 h;
   std::string prefix(kDigestTag);
   put_be(kDigestVersion, 4, &prefix);
   h.update(prefix);
-  for (const Digest* d : {&head, &approvals, &ids, &fifo, &rest}) h.update(bytes_of(*d));
+  for (const Digest* d : {&head, &cards, &approvals, &ids, &fifo, &rest}) h.update(bytes_of(*d));
   return h.finish();
 }
 
@@ -99,10 +101,18 @@ Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   rules::Engine::SnapshotParts parts;
   TRIAD_RETURN_IF_ERROR(
       rules::Engine::split_snapshot(engine_state, kCheckpointPageEntries, &parts));
-  *out = combine(crypto::sha256(parts.head),
-                 list_digest_of_pages(parts.approval_count, parts.approval_pages),
-                 list_digest_of_pages(parts.id_count, parts.id_pages),
-                 fifo_digest_of_entries(parts.duplicate_fifo), crypto::sha256(parts.rest));
+  // The rule 10 table is not in the digest: it must be what its FIFO gives,
+  // so that a snapshot that passes here is one restore() takes.
+  std::string table;
+  rules::Engine::duplicate_table_from_fifo(parts.duplicate_fifo, &table);
+  if (table != parts.duplicate_table) {
+    return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
+  }
+  *out =
+      combine(crypto::sha256(parts.head), list_digest_of_pages(parts.card_count, parts.card_pages),
+              list_digest_of_pages(parts.approval_count, parts.approval_pages),
+              list_digest_of_pages(parts.id_count, parts.id_pages),
+              fifo_digest_of_entries(parts.duplicate_fifo), crypto::sha256(parts.rest));
   return Status::ok();
 }
 
@@ -129,6 +139,7 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     f.pieces.clear();
     f.front_gone = 0;
     f.open.clear();
+    f.open_first = pushed - size;
     added = size;
   } else {
     // The oldest entries left.
@@ -147,6 +158,7 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     }
     TRIAD_ASSERT(gone * kFifoEntryBytes <= f.open.size());
     f.open.erase(0, gone * kFifoEntryBytes);
+    f.open_first += gone;
   }
   scratch_.clear();
   engine.append_duplicate_fifo(size - added, size, &scratch_);
@@ -154,8 +166,9 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     const std::string_view entry(scratch_.data() + at, kFifoEntryBytes);
     f.open += entry;
     if (!ends_piece(entry)) continue;
-    Piece piece{std::move(f.open), {}};
+    Piece piece{std::move(f.open), {}, f.open_first};
     piece.hash = crypto::sha256(piece.bytes);
+    f.open_first += piece.bytes.size() / kFifoEntryBytes;
     f.pieces.push_back(std::move(piece));
     f.open.clear();
     ++work_.pieces_added;
@@ -182,12 +195,14 @@ Digest Checkpointer::fifo_digest() const {
   return h.finish();
 }
 
-Digest Checkpointer::update(const rules::Engine& engine) {
+Digest Checkpointer::update(rules::Engine& engine) {
   work_ = Work{};
-  const auto grow = [&](PagedList* list, std::uint64_t count, Append append) {
-    // The last page (if it was not full) and every new one.
-    const std::uint64_t first_changed = list->count / kCheckpointPageEntries;
+  // Rewrites the last page (if it was not full) and every new one when the
+  // list grew; returns the first page rewritten (the page count if none).
+  const auto grow = [&](PagedList* list, std::uint64_t count, Append append) -> std::uint64_t {
     TRIAD_ASSERT(count >= list->count);
+    if (count == list->count) return list->pages.size();
+    const std::uint64_t first_changed = list->count / kCheckpointPageEntries;
     list->count = count;
     const std::uint64_t pages = (count + kCheckpointPageEntries - 1) / kCheckpointPageEntries;
     list->pages.resize(pages);
@@ -195,31 +210,45 @@ Digest Checkpointer::update(const rules::Engine& engine) {
     list->group_stale.resize((pages + kCheckpointGroupPages - 1) / kCheckpointGroupPages, true);
     list->group_hashes.resize(list->group_stale.size());
     for (std::uint64_t p = first_changed; p < pages; ++p) rewrite(engine, append, p, list);
+    return first_changed;
   };
-  const std::uint64_t approvals_before = approvals_.count;
-  grow(&approvals_, engine.approval_count(), &rules::Engine::append_approvals);
+  const std::uint64_t cards_rewritten_from =
+      grow(&cards_, engine.card_count(), &rules::Engine::append_cards);
+  // The pages of cards whose running sums changed since.
+  std::vector<std::uint64_t>& pages = changed_pages_;
+  pages.clear();
+  for (const std::uint32_t card : engine.changed_cards()) {
+    const std::uint64_t page = card / kCheckpointPageEntries;
+    if (page < cards_rewritten_from) pages.push_back(page);
+  }
+  engine.forget_changed_cards();
+  const auto rewrite_each = [&](PagedList* list, Append append) {
+    std::sort(pages.begin(), pages.end());
+    pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+    for (const std::uint64_t page : pages) rewrite(engine, append, page, list);
+  };
+  rewrite_each(&cards_, &rules::Engine::append_cards);
+
+  const std::uint64_t approvals_rewritten_from =
+      grow(&approvals_, engine.approval_count(), &rules::Engine::append_approvals);
   grow(&ids_, engine.id_count(), &rules::Engine::append_ids);
 
   // The pages of approvals reversed since: their reversed flag changed.
   TRIAD_ASSERT(engine.reversal_count() >= reversals_seen_);
-  std::vector<std::uint64_t>& pages = reversed_pages_;
   pages.clear();
   for (; reversals_seen_ < engine.reversal_count(); ++reversals_seen_) {
     const std::uint64_t approval = engine.reversed_approval(reversals_seen_);
     TRIAD_ASSERT(approval < approvals_.count);
     const std::uint64_t page = approval / kCheckpointPageEntries;
-    if (page >= approvals_before / kCheckpointPageEntries) continue;  // rewritten above
+    if (page >= approvals_rewritten_from) continue;  // rewritten above
     pages.push_back(page);
   }
-  std::sort(pages.begin(), pages.end());
-  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-  for (const std::uint64_t page : pages) {
-    rewrite(engine, &rules::Engine::append_approvals, page, &approvals_);
-  }
+  rewrite_each(&approvals_, &rules::Engine::append_approvals);
 
   update_fifo(engine);
   scrub(engine,
         std::max<std::uint64_t>(1, kScrubPerChange * (work_.pages_rewritten + work_.pieces_added)));
+  scrub_cards(engine);
 
   const auto digest = [](PagedList* list) {
     for (std::size_t g = 0; g < list->group_hashes.size(); ++g) {
@@ -233,16 +262,39 @@ Digest Checkpointer::update(const rules::Engine& engine) {
   engine.append_head(&head_);
   rest_.clear();
   engine.append_rest(&rest_);
-  return combine(crypto::sha256(head_), digest(&approvals_), digest(&ids_), fifo_digest(),
-                 crypto::sha256(rest_));
+  return combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_), digest(&ids_),
+                 fifo_digest(), crypto::sha256(rest_));
 }
 
-// Re-reads up to `budget` full pages and complete pieces in turn (a partial
-// last page and the open piece were just written) and keeps the engine's
-// bytes where they differ.
+// Re-reads an eighth of the card pages, in turn. The cards change only by
+// apply() (which marks them, so their pages are rewritten), except when a
+// bit flips in memory, which is what corrupt-state simulates: this finds it
+// within kCardScrubCheckpoints checkpoints (at the next one with 8,192 cards
+// or fewer).
+void Checkpointer::scrub_cards(const rules::Engine& engine) {
+  const std::uint64_t pages = cards_.pages.size();
+  const std::uint64_t budget = (pages + kCardScrubCheckpoints - 1) / kCardScrubCheckpoints;
+  for (std::uint64_t n = 0; n < budget; ++n) {
+    if (card_scrub_cursor_ >= pages) card_scrub_cursor_ = 0;
+    const std::uint64_t page = card_scrub_cursor_++;
+    const std::uint64_t first = page * kCheckpointPageEntries;
+    scratch_.clear();
+    engine.append_cards(first, std::min(cards_.count, first + kCheckpointPageEntries), &scratch_);
+    ++work_.scrubbed;
+    if (scratch_ == cards_.pages[page]) continue;
+    ++work_.scrub_mismatches;
+    cards_.pages[page].swap(scratch_);
+    cards_.page_hashes[page] = crypto::sha256(cards_.pages[page]);
+    cards_.group_stale[page / kCheckpointGroupPages] = true;
+  }
+}
+
+// Re-reads up to `budget` pages of the two lists and complete pieces of the
+// rule 10 FIFO, in turn, and keeps the engine's bytes where they differ.
+// (The open piece's entries are re-read once it is complete.)
 void Checkpointer::scrub(const rules::Engine& engine, std::uint64_t budget) {
-  const std::uint64_t approval_pages = approvals_.count / kCheckpointPageEntries;
-  const std::uint64_t list_pages = approval_pages + ids_.count / kCheckpointPageEntries;
+  const std::uint64_t approval_pages = approvals_.pages.size();
+  const std::uint64_t list_pages = approval_pages + ids_.pages.size();
   const std::uint64_t total = list_pages + fifo_.pieces.size();
   budget = std::min(budget, total);
   for (std::uint64_t n = 0; n < budget; ++n) {
@@ -260,21 +312,17 @@ void Checkpointer::scrub(const rules::Engine& engine, std::uint64_t budget) {
       const std::uint64_t page = approval ? at : at - approval_pages;
       const std::uint64_t first = page * kCheckpointPageEntries;
       (engine.*(approval ? &rules::Engine::append_approvals : &rules::Engine::append_ids))(
-          first, first + kCheckpointPageEntries, &scratch_);
+          first, std::min(list->count, first + kCheckpointPageEntries), &scratch_);
       kept = &list->pages[page];
       hash = &list->page_hashes[page];
       stale_list = list;
       stale_page = page;
     } else {
-      // A piece's entries start after those of the pieces before it; the
-      // first piece's, where the FIFO now starts.
       const std::uint64_t k = at - list_pages;
-      std::uint64_t first = 0;
-      for (std::uint64_t j = 0; j < k; ++j) {
-        first += fifo_.pieces[j].bytes.size() / kFifoEntryBytes - (j == 0 ? fifo_.front_gone : 0);
-      }
       Piece& piece = fifo_.pieces[k];
       const std::uint64_t skip = k == 0 ? fifo_.front_gone : 0;
+      // Where its entries still kept are in the engine's FIFO now.
+      const std::uint64_t first = piece.first + skip - (fifo_.pushed_seen - fifo_.live);
       scratch_.assign(piece.bytes, 0, skip * kFifoEntryBytes);  // gone: nothing to compare
       engine.append_duplicate_fifo(first, first + piece.bytes.size() / kFifoEntryBytes - skip,
                                    &scratch_);
@@ -301,6 +349,7 @@ std::string Checkpointer::fifo_entries() const {
 std::string Checkpointer::engine_state() const {
   const std::string entries = fifo_entries();
   std::string out = head_;
+  for (const std::string& page : cards_.pages) out += page;
   for (const PagedList* list : {&approvals_, &ids_}) {
     out += be64(list->count);
     for (const std::string& page : list->pages) out += page;

@@ -6,15 +6,16 @@
 // (rules.md puts no time limit on a reversal), so serializing and hashing all
 // of it at each checkpoint costs more at every checkpoint, and all three
 // replicas pay it at the same seq, where the vote cannot hide it (README,
-// "What sets the p99 at moderate load"). Here the two lists that grow are
-// kept serialized in pages of kCheckpointPageEntries entries, each with its
-// SHA-256; a checkpoint rewrites and rehashes only the pages that changed
-// since the previous one (new entries, and approvals reversed since). The
-// rule 10 FIFO (a day of traffic) is kept the same way, cut into pieces
-// where its entries say (below), since entries leave at its front; the rule
-// 10 table is left out, because it follows from that FIFO (restore() refuses
-// a snapshot whose table does not). The rest (cards, counters, the rule 11
-// and 12 FIFOs) is written and hashed in full each time.
+// "What sets the p99 at moderate load"). Here the cards and the two lists
+// that grow are kept serialized in pages of kCheckpointPageEntries entries,
+// each with its SHA-256; a checkpoint rewrites and rehashes only the pages
+// that changed since the previous one (cards whose running sums apply()
+// changed, new entries, approvals reversed). The rule 10 FIFO (a day of
+// traffic) is kept the same way, cut into pieces where its entries say
+// (below), since entries leave at its front; the rule 10 table is left out,
+// because it follows from that FIFO (restore() refuses a snapshot whose
+// table does not). The rest (the counters, the rule 11 and 12 FIFOs) is
+// written and hashed in full each time.
 //
 // The digest (checkpoint digest version 1), over the bytes
 // rules::Engine::serialize() writes, cut by Engine::split_snapshot():
@@ -29,8 +30,8 @@
 //           kCheckpointPageEntries, or at the FIFO's end)
 //   fifo    SHA-256(u64 entry count || the piece hashes in order)
 //   digest  SHA-256("triad-checkpoint" || u32 1 || SHA-256(head) ||
-//                   list(approvals) || list(ids) || fifo(rule 10) ||
-//                   SHA-256(rest))
+//                   list(cards) || list(approvals) || list(ids) ||
+//                   fifo(rule 10) || SHA-256(rest))
 //
 // so anyone holding a snapshot's bytes can recompute it (checkpoint_digest()).
 // A piece ends where an entry says, not at a count from the front, so the
@@ -38,14 +39,19 @@
 //
 // A page or piece that did not change is not rehashed, so memory that went
 // wrong in it after it was hashed would go unseen. Each checkpoint therefore
-// also re-reads a few unchanged ones from the engine (twice as many as it
-// rewrote, at least one), in turn, and compares them with the bytes kept: a
-// difference replaces the kept bytes, so the digest then differs from the
-// other replicas' and the vote catches it. With the checkpoint interval
-// growing with the history (is_checkpoint_seq), every page is re-read
-// within a few dozen checkpoints. A bit that flips in the rule 10 table is
-// not seen by any checkpoint: it shows when it changes a decision (94 or
-// not), which the vote catches.
+// also re-reads some unchanged ones from the engine and compares them with
+// the bytes kept: a difference replaces the kept bytes, so the digest then
+// differs from the other replicas' and the vote catches it. It re-reads an
+// eighth of the card pages (so a flipped card, what corrupt-state
+// simulates, is caught within 8 checkpoints, at the next one with up to
+// 8,192 cards), and of the rest twice as many as it rewrote, at least one,
+// in turn. New pages land ahead of the cursor, so it gains about half of
+// that on the rest; with the checkpoint interval growing with the history
+// (is_checkpoint_seq), every page is re-read within about 50 checkpoints.
+// That interval also sets how much a checkpoint does: what changed in it,
+// and twice that re-read (1/64 to 1/32 of the history each time). A bit
+// that flips in the rule 10 table is not seen by any checkpoint: it shows
+// when it changes a decision (94 or not), which the vote catches.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +72,9 @@ inline constexpr std::size_t kCheckpointGroupPages = 256;
 // The checkpoint digest of an engine state as serialize() wrote it, from its
 // bytes alone (what a snapshot is checked against before it is installed).
 // Corruption naming the cause when the bytes are not laid out as an engine
-// snapshot; the values in them are not checked (Engine::restore does that).
+// snapshot, or their rule 10 table is not the one their rule 10 FIFO gives
+// (the table is not in the digest); other values are not checked
+// (Engine::restore does that). Linear in the state: for a repair.
 Status checkpoint_digest(std::string_view engine_state, Digest* out);
 
 // Keeps an engine's state serialized as of its last update(), in pages.
@@ -78,7 +86,8 @@ class Checkpointer {
   // the engine's bytes are kept, which is what serialize() would write).
   // Between two calls the engine must only have applied transactions; after
   // restore() or with another engine, call reset() first.
-  Digest update(const rules::Engine& engine);
+  // Tells the engine to forget the cards it changed (they are written).
+  Digest update(rules::Engine& engine);
   void reset() { *this = Checkpointer(); }
 
   // The engine state at the last update(), as serialize() wrote it then.
@@ -92,8 +101,11 @@ class Checkpointer {
     std::uint64_t scrub_mismatches = 0;  // of those, differing from the kept bytes
   };
   const Work& last_work() const { return work_; }
-  // Pages of the two lists, and complete pieces of the rule 10 FIFO.
-  std::uint64_t page_count() const { return approvals_.pages.size() + ids_.pages.size(); }
+  // Pages of the cards and the two lists, and complete pieces of the rule
+  // 10 FIFO.
+  std::uint64_t page_count() const {
+    return cards_.pages.size() + approvals_.pages.size() + ids_.pages.size();
+  }
   std::uint64_t piece_count() const { return fifo_.pieces.size(); }
 
   // Where the rule 10 FIFO is cut: an entry (its 20 bytes as serialize()
@@ -109,9 +121,12 @@ class Checkpointer {
     std::vector<bool> group_stale;
   };
   using Append = void (rules::Engine::*)(std::uint64_t, std::uint64_t, std::string*) const;
+  // Entries are numbered as the engine pushed them (duplicate_fifo_pushed()
+  // counts them): the oldest one kept is number pushed_seen - live.
   struct Piece {
     std::string bytes;
     Digest hash;
+    std::uint64_t first = 0;  // number of its first entry
   };
   struct Fifo {
     bool started = false;
@@ -120,15 +135,18 @@ class Checkpointer {
     std::deque<Piece> pieces;       // complete, oldest first
     std::uint64_t front_gone = 0;   // entries of pieces.front() that left since
     std::string open;               // entries after the last complete piece
+    std::uint64_t open_first = 0;   // number of open's first entry (or the next)
   };
 
   void rewrite(const rules::Engine& engine, Append append, std::uint64_t page, PagedList* list);
   void update_fifo(const rules::Engine& engine);
   void scrub(const rules::Engine& engine, std::uint64_t budget);
+  void scrub_cards(const rules::Engine& engine);
   Digest fifo_digest() const;
   std::string fifo_entries() const;
 
   std::string head_;
+  PagedList cards_;
   PagedList approvals_;
   PagedList ids_;
   Fifo fifo_;
@@ -136,7 +154,8 @@ class Checkpointer {
   std::uint64_t reversals_seen_ = 0;
   std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
   std::string scratch_;
-  std::vector<std::uint64_t> reversed_pages_;
+  std::vector<std::uint64_t> changed_pages_;
+  std::uint64_t card_scrub_cursor_ = 0;
   Work work_;
 };
 

@@ -121,7 +121,8 @@ Status ReplicaCore::install(const Snapshot& snapshot) {
   // The kept pages start again from the restored engine, which serializes
   // to the same bytes (Engine::restore), so to the same digest.
   checkpointer_.reset();
-  TRIAD_ASSERT(checkpointer_.update(engine_) == snapshot.checkpoint_digest);
+  const Digest kept = checkpointer_.update(engine_);
+  TRIAD_ASSERT(kept == snapshot.checkpoint_digest);
   return Status::ok();
 }
 

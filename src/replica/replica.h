@@ -29,9 +29,12 @@ const std::string& build_fingerprint();
 // when a checkpoint serialized and hashed the whole state (13 ms after
 // 200,000 transactions of the sample; in a 12 s `triad bench` run at
 // 9,000/s, 30% of a replica's CPU). Checkpoints now rewrite only what
-// changed (checkpoint.h), and the doubling sets how fast their scrub
-// re-reads the unchanged state: each checkpoint re-reads twice what it
-// rewrote, so the whole history within a few dozen checkpoints. The price,
+// changed (checkpoint.h), and the doubling sets how much that is (1/64 to
+// 1/32 of the history) and how fast their scrub re-reads the unchanged
+// state (twice what a checkpoint rewrote; all of it within about 50
+// checkpoints). A fixed interval would keep each checkpoint small, but
+// the rule 12 FIFO and the list of rule 10 piece hashes are still hashed
+// whole at each one, a day's worth; not done. The price,
 // in a long-running cluster: a longer wait before latent corruption is
 // voted on, and a longer replay after a repair's snapshot. A function of
 // seq alone: every replica, and a repaired one restored at any seq, agrees

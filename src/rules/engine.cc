@@ -215,6 +215,16 @@ struct Engine::State {
   // Approval numbers in the order reversed (Engine::reversed_approval); not
   // state, so not serialized.
   ChunkedVector<std::uint64_t> reversal_log;
+  // Cards whose running sums changed since Engine::forget_changed_cards(),
+  // each once; not state.
+  std::vector<std::uint32_t> changed_cards;
+  std::vector<bool> card_changed;  // by card number
+  void note_changed(const CardState& card) {
+    if (card_changed.empty()) card_changed.resize(cards_in_file_order.size());
+    if (card_changed[card.ordinal]) return;
+    card_changed[card.ordinal] = true;
+    changed_cards.push_back(card.ordinal);
+  }
 
   // Rule 10: newest ts per key within the window, and the FIFO that evicts.
   struct DuplicateEntry {
@@ -252,6 +262,7 @@ struct Engine::State {
   CardFile card_file() const;
   void serialize(std::string* out) const;
   void append_head(std::string* out) const;
+  void append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_duplicate_table(std::string* out) const;
@@ -279,6 +290,7 @@ void Engine::State::evict(std::int64_t now_ms) {
     CardState* card = frequency_fifo.front().card;
     TRIAD_ASSERT(card->approvals_in_window > 0);
     --card->approvals_in_window;
+    note_changed(*card);
     frequency_fifo.pop_front();
   }
   while (!cash_fifo.empty() && !in_window(cash_fifo.front().ts_ms, now_ms, kCashWindowMs)) {
@@ -286,6 +298,7 @@ void Engine::State::evict(std::int64_t now_ms) {
     if (!a.reversed) {
       a.card->cash_in_window -= a.amount;
       TRIAD_ASSERT(a.card->cash_in_window >= 0);
+      note_changed(*a.card);
     }
     cash_fifo.pop_front();
   }
@@ -430,6 +443,7 @@ ResponseCode Engine::State::decide_authorization(std::int64_t now_ms, const Tran
   if (account_amount > card->credit_limit - card->holds) return ResponseCode::kInsufficientFunds;
 
   // 14. Approved: place the hold.
+  note_changed(*card);
   card->holds += account_amount;
   TRIAD_ASSERT(card->holds <= card->credit_limit);
   *approval = approvals.size();
@@ -466,6 +480,7 @@ ResponseCode Engine::State::decide_reversal(std::int64_t now_ms, const Transacti
   original.reversed = true;
   reversal_log.push_back(*found);
   CardState* card = original.card;
+  note_changed(*card);
   card->holds -= original.amount;
   TRIAD_ASSERT(card->holds >= 0);
   if (original.cash && in_window(original.ts_ms, now_ms, kCashWindowMs)) {
@@ -812,8 +827,8 @@ bool is_terminal_bytes(std::uint64_t terminal) {
 
 namespace {
 
-// Grows *out by `size` bytes and gives a writer for them; done() asserts
-// that exactly those were written.
+// Grows *out by `size` bytes and gives a writer for them; its destructor
+// asserts that exactly those were written.
 class Appender {
  public:
   Appender(std::string* out, std::size_t size) : out_(out), start_(out->size()) {
@@ -840,6 +855,7 @@ void Engine::State::serialize(std::string* out) const {
   out->reserve(kSnapshotTag.size() + 64 + cards_in_file_order.size() * (kCardFixedBytes + 24) +
                approvals.size() * kApprovalBytes + ids.size() * kIdFixedBytes + ids.text_bytes());
   append_head(out);
+  append_cards(0, cards_in_file_order.size(), out);
   append_u64(approvals.size(), out);
   append_approvals(0, approvals.size(), out);
   append_u64(ids.size(), out);
@@ -851,12 +867,7 @@ void Engine::State::serialize(std::string* out) const {
 }
 
 void Engine::State::append_head(std::string* out) const {
-  std::size_t size = kSnapshotTag.size() + 4 + 4 + 8 + 1 + 8;
-  size += 4 + cards_in_file_order.size() * kCardFixedBytes;
-  for (const FileCard& fc : cards_in_file_order) {
-    size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
-  }
-  Appender a(out, size);
+  Appender a(out, kSnapshotTag.size() + 4 + 4 + 8 + 1 + 8 + 4);
   Writer& w = a.w();
   w.bytes(kSnapshotTag.data(), kSnapshotTag.size());
   w.u32(kSnapshotFormatVersion);
@@ -867,7 +878,19 @@ void Engine::State::append_head(std::string* out) const {
   w.i64(last_ts_ms);
 
   w.u32(static_cast<std::uint32_t>(cards_in_file_order.size()));
-  for (const FileCard& fc : cards_in_file_order) {
+}
+
+void Engine::State::append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  TRIAD_ASSERT(first <= end && end <= cards_in_file_order.size());
+  std::size_t size = (end - first) * kCardFixedBytes;
+  for (std::uint64_t i = first; i < end; ++i) {
+    const FileCard& fc = cards_in_file_order[i];
+    size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
+  }
+  Appender a(out, size);
+  Writer& w = a.w();
+  for (std::uint64_t i = first; i < end; ++i) {
+    const FileCard& fc = cards_in_file_order[i];
     const CardState& c = *fc.card;
     w.u32(static_cast<std::uint32_t>(fc.pan.size()));
     w.bytes(fc.pan.data(), fc.pan.size());
@@ -1300,6 +1323,15 @@ Status Engine::State::load(std::string_view bytes) {
 
 void Engine::serialize(std::string* out) const { state_->serialize(out); }
 void Engine::append_head(std::string* out) const { state_->append_head(out); }
+std::uint64_t Engine::card_count() const { return state_->cards_in_file_order.size(); }
+void Engine::append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const {
+  state_->append_cards(first, end, out);
+}
+std::span<const std::uint32_t> Engine::changed_cards() const { return state_->changed_cards; }
+void Engine::forget_changed_cards() {
+  for (const std::uint32_t card : state_->changed_cards) state_->card_changed[card] = false;
+  state_->changed_cards.clear();
+}
 void Engine::append_rest(std::string* out) const { state_->append_rest(out); }
 std::uint64_t Engine::duplicate_fifo_size() const { return state_->duplicate_fifo.size(); }
 std::uint64_t Engine::duplicate_fifo_pushed() const { return state_->duplicate_pushed; }
@@ -1357,17 +1389,24 @@ Status Engine::split_snapshot(std::string_view bytes, std::uint64_t page_entries
   if (!r.bytes(4 + 8 + 1 + 8, &skipped, "the counters")) return r.error();
   std::uint32_t card_count = 0;
   if (!r.count(&card_count, kCardFixedBytes, "the card count")) return r.error();
-  for (std::uint32_t i = 0; i < card_count; ++i) {
-    std::uint32_t pan_length = 0;
-    std::uint32_t mcc_count = 0;
-    if (!r.count(&pan_length, 1, "a card's PAN length") ||
-        !r.bytes(pan_length + 2 + 8 + 1 + 2 + 8 + 8, &skipped, "a card") ||
-        !r.count(&mcc_count, 2, "a card's blocked MCC count") ||
-        !r.bytes(2 * std::size_t{mcc_count} + 8 + 8 + 4, &skipped, "a card")) {
-      return r.error();
-    }
-  }
   out->head = bytes.substr(0, r.offset());
+  out->card_count = card_count;
+  for (std::uint64_t done = 0; done < card_count;) {
+    const std::uint64_t n = std::min<std::uint64_t>(page_entries, card_count - done);
+    const std::size_t page_start = r.offset();
+    for (std::uint64_t k = 0; k < n; ++k) {
+      std::uint32_t pan_length = 0;
+      std::uint32_t mcc_count = 0;
+      if (!r.count(&pan_length, 1, "a card's PAN length") ||
+          !r.bytes(std::size_t{pan_length} + 2 + 8 + 1 + 2 + 8 + 8, &skipped, "a card") ||
+          !r.count(&mcc_count, 2, "a card's blocked MCC count") ||
+          !r.bytes(2 * std::size_t{mcc_count} + 8 + 8 + 4, &skipped, "a card")) {
+        return r.error();
+      }
+    }
+    out->card_pages.push_back(bytes.substr(page_start, r.offset() - page_start));
+    done += n;
+  }
 
   if (!r.count(&out->approval_count, kApprovalBytes, "the approval count")) return r.error();
   for (std::uint64_t done = 0; done < out->approval_count; done += page_entries) {

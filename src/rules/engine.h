@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,7 +81,8 @@ class Engine {
 
   // The parts of serialize(), for checkpoints that rewrite only what changed
   // (replica/checkpoint.h). serialize() is, in this order: the head (header,
-  // counters, cards); the approvals (u64 count, then each); the ids (u64
+  // counters, u32 card count); the cards; the approvals (u64 count, then
+  // each); the ids (u64
   // count, then each); the rule 10 table; the rule 10 FIFO (u64 count, then
   // each entry, oldest first); the rest (the rule 11 and 12 FIFOs). The
   // approvals and ids grow with the history, and an entry of either never
@@ -92,11 +94,14 @@ class Engine {
   // serialize() writes for that part.
   void append_head(std::string* out) const;
   void append_rest(std::string* out) const;
+  std::uint64_t card_count() const;
   std::uint64_t approval_count() const;
   std::uint64_t id_count() const;
   std::uint64_t duplicate_fifo_size() const;
-  // Entries first..end-1 (numbered from 0: the first approval or id, the
-  // oldest entry of the rule 10 FIFO now), without the count.
+  // Entries first..end-1 (numbered from 0: the first card of the card file,
+  // approval or id, the oldest entry of the rule 10 FIFO now), without the
+  // count.
+  void append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const;
@@ -112,14 +117,22 @@ class Engine {
   std::uint64_t duplicate_fifo_pushed() const;
   std::uint64_t reversal_count() const;
   std::uint64_t reversed_approval(std::uint64_t i) const;
+  // Not state either: the cards (numbers in card-file order) whose running
+  // sums apply() changed since the last forget_changed_cards(), each once,
+  // in no particular order. corrupt_for_fault_injection() does not add to it.
+  std::span<const std::uint32_t> changed_cards() const;
+  void forget_changed_cards();
 
-  // serialize()'s bytes cut into its parts, with the two lists in pages of
-  // `page_entries` entries (the last page may hold fewer; none when a list is
-  // empty). Views into `bytes`. Corruption naming the reason when the bytes
-  // are not laid out as serialize() writes them; the values are not checked
-  // (restore() does that).
+  // serialize()'s bytes cut into its parts, with the cards and the two lists
+  // in pages of `page_entries` entries (the last page may hold fewer; none
+  // when there are no entries). Views into `bytes`. Corruption naming the
+  // reason when a length or count in them runs past their end, or their
+  // header is not this format's; the values, the table's entries and the
+  // bytes after the rule 10 FIFO are not looked at (restore() checks them).
   struct SnapshotParts {
     std::string_view head;
+    std::uint64_t card_count = 0;
+    std::vector<std::string_view> card_pages;
     std::uint64_t approval_count = 0;
     std::vector<std::string_view> approval_pages;
     std::uint64_t id_count = 0;
