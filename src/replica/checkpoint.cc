@@ -16,10 +16,6 @@ constexpr std::uint64_t kScrubPerChange = 2;
 // Every card page is re-read within this many checkpoints.
 constexpr std::uint64_t kCardScrubCheckpoints = 8;
 
-std::string_view bytes_of(const Digest& d) {
-  return {reinterpret_cast<const char*>(d.data()), d.size()};
-}
-
 void put_be(std::uint64_t v, unsigned n, std::string* out) {
   for (unsigned i = n; i-- > 0;) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
@@ -35,14 +31,14 @@ Digest group_hash(const std::vector<Digest>& page_hashes, std::size_t group) {
   crypto::Sha256 h;
   const std::size_t first = group * kCheckpointGroupPages;
   const std::size_t end = std::min(page_hashes.size(), first + kCheckpointGroupPages);
-  for (std::size_t p = first; p < end; ++p) h.update(bytes_of(page_hashes[p]));
+  for (std::size_t p = first; p < end; ++p) h.update(page_hashes[p]);
   return h.finish();
 }
 
 Digest list_digest(std::uint64_t count, const std::vector<Digest>& group_hashes) {
   crypto::Sha256 h;
   h.update(be64(count));
-  for (const Digest& g : group_hashes) h.update(bytes_of(g));
+  for (const Digest& g : group_hashes) h.update(g);
   return h.finish();
 }
 
@@ -67,10 +63,10 @@ Digest fifo_digest_of_entries(std::string_view entries) {
   std::size_t start = 0;
   for (std::size_t at = 0; at < entries.size(); at += kFifoEntryBytes) {
     if (!ends_piece(entries.substr(at, kFifoEntryBytes))) continue;
-    h.update(bytes_of(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start))));
+    h.update(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start)));
     start = at + kFifoEntryBytes;
   }
-  if (start < entries.size()) h.update(bytes_of(crypto::sha256(entries.substr(start))));
+  if (start < entries.size()) h.update(crypto::sha256(entries.substr(start)));
   return h.finish();
 }
 
@@ -80,7 +76,7 @@ Digest combine(const Digest& head, const Digest& cards, const Digest& approvals,
   std::string prefix(kDigestTag);
   put_be(kDigestVersion, 4, &prefix);
   h.update(prefix);
-  for (const Digest* d : {&head, &cards, &approvals, &ids, &fifo, &rest}) h.update(bytes_of(*d));
+  for (const Digest* d : {&head, &cards, &approvals, &ids, &fifo, &rest}) h.update(*d);
   return h.finish();
 }
 
@@ -116,16 +112,29 @@ Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   return Status::ok();
 }
 
-void Checkpointer::rewrite(const rules::Engine& engine, Append append, std::uint64_t page,
-                           PagedList* list) {
+void Checkpointer::rewrite(const rules::Engine& engine, std::uint64_t page, PagedList* list) {
   TRIAD_ASSERT(page < list->pages.size());
   std::string& bytes = list->pages[page];
   bytes.clear();
   const std::uint64_t first = page * kCheckpointPageEntries;
-  (engine.*append)(first, std::min(list->count, first + kCheckpointPageEntries), &bytes);
+  (engine.*list->append)(first, std::min(list->count, first + kCheckpointPageEntries), &bytes);
   list->page_hashes[page] = crypto::sha256(bytes);
   list->group_stale[page / kCheckpointGroupPages] = true;
   ++work_.pages_rewritten;
+}
+
+// The scrub of one page: the engine's bytes replace the kept ones where
+// they differ.
+void Checkpointer::reread(const rules::Engine& engine, std::uint64_t page, PagedList* list) {
+  const std::uint64_t first = page * kCheckpointPageEntries;
+  scratch_.clear();
+  (engine.*list->append)(first, std::min(list->count, first + kCheckpointPageEntries), &scratch_);
+  ++work_.scrubbed;
+  if (scratch_ == list->pages[page]) return;
+  ++work_.scrub_mismatches;
+  list->pages[page].swap(scratch_);
+  list->page_hashes[page] = crypto::sha256(list->pages[page]);
+  list->group_stale[page / kCheckpointGroupPages] = true;
 }
 
 void Checkpointer::update_fifo(const rules::Engine& engine) {
@@ -186,12 +195,12 @@ Digest Checkpointer::fifo_digest() const {
     if (k == 0 && fifo_.front_gone > 0) {
       const std::string_view left =
           std::string_view(piece.bytes).substr(fifo_.front_gone * kFifoEntryBytes);
-      h.update(bytes_of(crypto::sha256(left)));
+      h.update(crypto::sha256(left));
     } else {
-      h.update(bytes_of(piece.hash));
+      h.update(piece.hash);
     }
   }
-  if (!fifo_.open.empty()) h.update(bytes_of(crypto::sha256(fifo_.open)));
+  if (!fifo_.open.empty()) h.update(crypto::sha256(fifo_.open));
   return h.finish();
 }
 
@@ -199,7 +208,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
   work_ = Work{};
   // Rewrites the last page (if it was not full) and every new one when the
   // list grew; returns the first page rewritten (the page count if none).
-  const auto grow = [&](PagedList* list, std::uint64_t count, Append append) -> std::uint64_t {
+  const auto grow = [&](PagedList* list, std::uint64_t count) -> std::uint64_t {
     TRIAD_ASSERT(count >= list->count);
     if (count == list->count) return list->pages.size();
     const std::uint64_t first_changed = list->count / kCheckpointPageEntries;
@@ -209,11 +218,10 @@ Digest Checkpointer::update(rules::Engine& engine) {
     list->page_hashes.resize(pages);
     list->group_stale.resize((pages + kCheckpointGroupPages - 1) / kCheckpointGroupPages, true);
     list->group_hashes.resize(list->group_stale.size());
-    for (std::uint64_t p = first_changed; p < pages; ++p) rewrite(engine, append, p, list);
+    for (std::uint64_t p = first_changed; p < pages; ++p) rewrite(engine, p, list);
     return first_changed;
   };
-  const std::uint64_t cards_rewritten_from =
-      grow(&cards_, engine.card_count(), &rules::Engine::append_cards);
+  const std::uint64_t cards_rewritten_from = grow(&cards_, engine.card_count());
   // The pages of cards whose running sums changed since.
   std::vector<std::uint64_t>& pages = changed_pages_;
   pages.clear();
@@ -222,16 +230,15 @@ Digest Checkpointer::update(rules::Engine& engine) {
     if (page < cards_rewritten_from) pages.push_back(page);
   }
   engine.forget_changed_cards();
-  const auto rewrite_each = [&](PagedList* list, Append append) {
+  const auto rewrite_each = [&](PagedList* list) {
     std::sort(pages.begin(), pages.end());
     pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-    for (const std::uint64_t page : pages) rewrite(engine, append, page, list);
+    for (const std::uint64_t page : pages) rewrite(engine, page, list);
   };
-  rewrite_each(&cards_, &rules::Engine::append_cards);
+  rewrite_each(&cards_);
 
-  const std::uint64_t approvals_rewritten_from =
-      grow(&approvals_, engine.approval_count(), &rules::Engine::append_approvals);
-  grow(&ids_, engine.id_count(), &rules::Engine::append_ids);
+  const std::uint64_t approvals_rewritten_from = grow(&approvals_, engine.approval_count());
+  grow(&ids_, engine.id_count());
 
   // The pages of approvals reversed since: their reversed flag changed.
   TRIAD_ASSERT(engine.reversal_count() >= reversals_seen_);
@@ -243,7 +250,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
     if (page >= approvals_rewritten_from) continue;  // rewritten above
     pages.push_back(page);
   }
-  rewrite_each(&approvals_, &rules::Engine::append_approvals);
+  rewrite_each(&approvals_);
 
   update_fifo(engine);
   scrub(engine,
@@ -276,16 +283,7 @@ void Checkpointer::scrub_cards(const rules::Engine& engine) {
   const std::uint64_t budget = (pages + kCardScrubCheckpoints - 1) / kCardScrubCheckpoints;
   for (std::uint64_t n = 0; n < budget; ++n) {
     if (card_scrub_cursor_ >= pages) card_scrub_cursor_ = 0;
-    const std::uint64_t page = card_scrub_cursor_++;
-    const std::uint64_t first = page * kCheckpointPageEntries;
-    scratch_.clear();
-    engine.append_cards(first, std::min(cards_.count, first + kCheckpointPageEntries), &scratch_);
-    ++work_.scrubbed;
-    if (scratch_ == cards_.pages[page]) continue;
-    ++work_.scrub_mismatches;
-    cards_.pages[page].swap(scratch_);
-    cards_.page_hashes[page] = crypto::sha256(cards_.pages[page]);
-    cards_.group_stale[page / kCheckpointGroupPages] = true;
+    reread(engine, card_scrub_cursor_++, &cards_);
   }
 }
 
@@ -300,40 +298,27 @@ void Checkpointer::scrub(const rules::Engine& engine, std::uint64_t budget) {
   for (std::uint64_t n = 0; n < budget; ++n) {
     if (scrub_cursor_ >= total) scrub_cursor_ = 0;
     const std::uint64_t at = scrub_cursor_++;
-    ++work_.scrubbed;
-    scratch_.clear();
-    std::string* kept = nullptr;
-    Digest* hash = nullptr;
-    PagedList* stale_list = nullptr;  // whose group hash a change makes stale
-    std::uint64_t stale_page = 0;
-    if (at < list_pages) {
-      const bool approval = at < approval_pages;
-      PagedList* list = approval ? &approvals_ : &ids_;
-      const std::uint64_t page = approval ? at : at - approval_pages;
-      const std::uint64_t first = page * kCheckpointPageEntries;
-      (engine.*(approval ? &rules::Engine::append_approvals : &rules::Engine::append_ids))(
-          first, std::min(list->count, first + kCheckpointPageEntries), &scratch_);
-      kept = &list->pages[page];
-      hash = &list->page_hashes[page];
-      stale_list = list;
-      stale_page = page;
-    } else {
-      const std::uint64_t k = at - list_pages;
-      Piece& piece = fifo_.pieces[k];
-      const std::uint64_t skip = k == 0 ? fifo_.front_gone : 0;
-      // Where its entries still kept are in the engine's FIFO now.
-      const std::uint64_t first = piece.first + skip - (fifo_.pushed_seen - fifo_.live);
-      scratch_.assign(piece.bytes, 0, skip * kFifoEntryBytes);  // gone: nothing to compare
-      engine.append_duplicate_fifo(first, first + piece.bytes.size() / kFifoEntryBytes - skip,
-                                   &scratch_);
-      kept = &piece.bytes;
-      hash = &piece.hash;
+    if (at < approval_pages) {
+      reread(engine, at, &approvals_);
+      continue;
     }
-    if (scratch_ == *kept) continue;
+    if (at < list_pages) {
+      reread(engine, at - approval_pages, &ids_);
+      continue;
+    }
+    const std::uint64_t k = at - list_pages;
+    Piece& piece = fifo_.pieces[k];
+    const std::uint64_t skip = k == 0 ? fifo_.front_gone : 0;
+    // Where its entries still kept are in the engine's FIFO now.
+    const std::uint64_t first = piece.first + skip - (fifo_.pushed_seen - fifo_.live);
+    scratch_.assign(piece.bytes, 0, skip * kFifoEntryBytes);  // gone: nothing to compare
+    engine.append_duplicate_fifo(first, first + piece.bytes.size() / kFifoEntryBytes - skip,
+                                 &scratch_);
+    ++work_.scrubbed;
+    if (scratch_ == piece.bytes) continue;
     ++work_.scrub_mismatches;
-    kept->swap(scratch_);
-    *hash = crypto::sha256(*kept);
-    if (stale_list != nullptr) stale_list->group_stale[stale_page / kCheckpointGroupPages] = true;
+    piece.bytes.swap(scratch_);
+    piece.hash = crypto::sha256(piece.bytes);
   }
 }
 

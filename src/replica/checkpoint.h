@@ -113,14 +113,16 @@ class Checkpointer {
   static std::uint64_t boundary_hash(std::string_view entry);
 
  private:
+  using Append = void (rules::Engine::*)(std::uint64_t, std::uint64_t, std::string*) const;
   struct PagedList {
+    explicit PagedList(Append writer) : append(writer) {}
+    Append append;  // the engine call that writes entries first..end-1
     std::uint64_t count = 0;
     std::vector<std::string> pages;  // full, except perhaps the last
     std::vector<Digest> page_hashes;
     std::vector<Digest> group_hashes;
     std::vector<bool> group_stale;
   };
-  using Append = void (rules::Engine::*)(std::uint64_t, std::uint64_t, std::string*) const;
   // Entries are numbered as the engine pushed them (duplicate_fifo_pushed()
   // counts them): the oldest one kept is number pushed_seen - live.
   struct Piece {
@@ -138,7 +140,8 @@ class Checkpointer {
     std::uint64_t open_first = 0;   // number of open's first entry (or the next)
   };
 
-  void rewrite(const rules::Engine& engine, Append append, std::uint64_t page, PagedList* list);
+  void rewrite(const rules::Engine& engine, std::uint64_t page, PagedList* list);
+  void reread(const rules::Engine& engine, std::uint64_t page, PagedList* list);
   void update_fifo(const rules::Engine& engine);
   void scrub(const rules::Engine& engine, std::uint64_t budget);
   void scrub_cards(const rules::Engine& engine);
@@ -146,9 +149,9 @@ class Checkpointer {
   std::string fifo_entries() const;
 
   std::string head_;
-  PagedList cards_;
-  PagedList approvals_;
-  PagedList ids_;
+  PagedList cards_{&rules::Engine::append_cards};
+  PagedList approvals_{&rules::Engine::append_approvals};
+  PagedList ids_{&rules::Engine::append_ids};
   Fifo fifo_;
   std::string rest_;
   std::uint64_t reversals_seen_ = 0;

@@ -850,8 +850,8 @@ void append_u64(std::uint64_t v, std::string* out) { Appender(out, 8).w().u64(v)
 
 void Engine::State::serialize(std::string* out) const {
   out->clear();
-  // Room for all but the tail (at most a day of traffic), so that the lists,
-  // the bulk, are not copied again as the string grows.
+  // Room for all but the windows (at most a day of traffic), so that the
+  // cards and lists, the bulk, are not copied again as the string grows.
   out->reserve(kSnapshotTag.size() + 64 + cards_in_file_order.size() * (kCardFixedBytes + 24) +
                approvals.size() * kApprovalBytes + ids.size() * kIdFixedBytes + ids.text_bytes());
   append_head(out);
@@ -1342,17 +1342,13 @@ void Engine::append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::
 void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out) {
   static_assert(kDuplicateFifoEntryBytes == kDuplicateFifoBytes);
   TRIAD_ASSERT(fifo_entries.size() % kDuplicateFifoBytes == 0);
-  std::vector<DuplicateRef> entries;
-  entries.reserve(fifo_entries.size() / kDuplicateFifoBytes);
-  const auto be = [](std::string_view b) {
-    std::uint64_t v = 0;
-    for (const char c : b) v = v << 8 | static_cast<unsigned char>(c);
-    return v;
-  };
-  for (std::size_t at = 0; at < fifo_entries.size(); at += kDuplicateFifoBytes) {
-    const std::string_view e = fifo_entries.substr(at, kDuplicateFifoBytes);
-    entries.push_back({be(e.substr(8, 8)), static_cast<std::int64_t>(be(e.substr(0, 8))),
-                       static_cast<std::uint32_t>(be(e.substr(16, 4)))});
+  std::vector<DuplicateRef> entries(fifo_entries.size() / kDuplicateFifoBytes);
+  Reader r(fifo_entries);
+  for (DuplicateRef& e : entries) {
+    // The terminal's bytes read big-endian are its terminal_order().
+    const bool read = r.i64(&e.ts_ms, "a rule 10 ts") && r.u64(&e.terminal, "a rule 10 terminal") &&
+                      r.u32(&e.stan, "a rule 10 stan");
+    TRIAD_ASSERT(read);
   }
   // The radix sort is stable, so each key's entries stay oldest first and
   // the last of them holds the newest ts, which is what the table keeps.
