@@ -39,10 +39,10 @@ struct Workload {
 };
 
 // The 1,000-card sample with `transactions` of its traffic, parsed.
-Workload make_workload(std::size_t transactions) {
+Workload make_workload(std::size_t transactions, std::size_t cards = 1000) {
   Workload made;
   sample::Options options;
-  options.card_count = 1000;
+  options.card_count = cards;
   options.transaction_count = transactions;
   TRIAD_ASSERT(rules::parse_card_file(sample::generate_card_file(options), &made.cards).is_ok());
   for (const auto& line : sample::generate_traffic(options)) {
@@ -446,13 +446,15 @@ BENCHMARK(BM_EngineSerializeCheckpoint)->Arg(20'000)->Arg(200'000);
 // range(0) were applied before (applying the 1,000 is not timed, but leaves
 // the caches as a replica's would be). range(1): 0, as built (the kept pages
 // brought up to date, replica/checkpoint.h); 1, the whole state serialized
-// and hashed each time, as before it.
+// and hashed each time, as before it. range(2): cards in the card file (the
+// sample traffic spreads over all of them).
 void BM_Checkpoint(benchmark::State& state) {
   constexpr std::size_t kBetween = 1000;
   constexpr std::int64_t kCheckpoints = 40;
   const auto before = static_cast<std::size_t>(state.range(0));
   const bool whole = state.range(1) == 1;
-  const Workload w = make_workload(before + kBetween * kCheckpoints);
+  const auto cards = static_cast<std::size_t>(state.range(2));
+  const Workload w = make_workload(before + kBetween * kCheckpoints, cards);
   rules::Engine engine(w.cards);
   for (std::size_t i = 0; i < before; ++i) engine.apply(w.ts[i], w.txs[i]);
   replica::Checkpointer checkpointer;
@@ -475,17 +477,19 @@ void BM_Checkpoint(benchmark::State& state) {
     }
   }
   state.SetLabel(
-      "1,000 cards after " + std::to_string(before) + " transactions, " +
+      std::to_string(cards) + " cards after " + std::to_string(before) + " transactions, " +
       (whole ? "serialize + SHA-256 of " + std::to_string(bytes.size()) + " bytes"
              : "incremental, " + std::to_string(checkpointer.page_count()) + " pages, " +
                    std::to_string(rewritten / static_cast<std::uint64_t>(state.iterations())) +
                    " rewritten per checkpoint"));
 }
 BENCHMARK(BM_Checkpoint)
-    ->Args({20'000, 0})
-    ->Args({20'000, 1})
-    ->Args({200'000, 0})
-    ->Args({200'000, 1})
+    ->Args({20'000, 0, 1000})
+    ->Args({20'000, 1, 1000})
+    ->Args({200'000, 0, 1000})
+    ->Args({200'000, 1, 1000})
+    ->Args({20'000, 0, 1'000'000})
+    ->Args({20'000, 1, 1'000'000})
     ->Iterations(40);
 
 // A fresh journal in the temporary directory, removed when the benchmark ends.
