@@ -9,12 +9,13 @@ namespace triad::replica {
 namespace {
 
 constexpr std::string_view kDigestTag = "triad-checkpoint";
-constexpr std::uint32_t kDigestVersion = 1;
+constexpr std::uint32_t kDigestVersion = 2;
 constexpr std::size_t kFifoEntryBytes = rules::Engine::kDuplicateFifoEntryBytes;
 // Unchanged pages or pieces re-read per page rewritten or piece added.
 constexpr std::uint64_t kScrubPerChange = 2;
-// Every card page is re-read within this many checkpoints.
-constexpr std::uint64_t kCardScrubCheckpoints = 8;
+// Card pages re-read at least, each checkpoint: the sample's 1,000 cards.
+constexpr std::uint64_t kCardScrubMinPages = 32;
+constexpr std::uint64_t kFifoGroupModulus = kCheckpointPageEntries * kCheckpointFifoGroupPieces;
 
 void put_be(std::uint64_t v, unsigned n, std::string* out) {
   for (unsigned i = n; i-- > 0;) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -57,26 +58,42 @@ bool ends_piece(std::string_view entry) {
   return Checkpointer::boundary_hash(entry) % kCheckpointPageEntries == 0;
 }
 
+bool ends_group(std::string_view entry) {
+  return Checkpointer::boundary_hash(entry) % kFifoGroupModulus == 0;
+}
+
 Digest fifo_digest_of_entries(std::string_view entries) {
-  crypto::Sha256 h;
-  h.update(be64(entries.size() / kFifoEntryBytes));
+  crypto::Sha256 fifo;
+  fifo.update(be64(entries.size() / kFifoEntryBytes));
+  crypto::Sha256 group;
+  bool group_empty = true;
   std::size_t start = 0;
   for (std::size_t at = 0; at < entries.size(); at += kFifoEntryBytes) {
-    if (!ends_piece(entries.substr(at, kFifoEntryBytes))) continue;
-    h.update(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start)));
+    const std::string_view entry = entries.substr(at, kFifoEntryBytes);
+    if (!ends_piece(entry)) continue;
+    group.update(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start)));
+    group_empty = false;
     start = at + kFifoEntryBytes;
+    if (!ends_group(entry)) continue;
+    fifo.update(group.finish());
+    group = crypto::Sha256();
+    group_empty = true;
   }
-  if (start < entries.size()) h.update(crypto::sha256(entries.substr(start)));
-  return h.finish();
+  if (start < entries.size()) {
+    group.update(crypto::sha256(entries.substr(start)));
+    group_empty = false;
+  }
+  if (!group_empty) fifo.update(group.finish());
+  return fifo.finish();
 }
 
 Digest combine(const Digest& head, const Digest& cards, const Digest& approvals, const Digest& ids,
-               const Digest& fifo, const Digest& rest) {
+               const Digest& fifo) {
   crypto::Sha256 h;
   std::string prefix(kDigestTag);
   put_be(kDigestVersion, 4, &prefix);
   h.update(prefix);
-  for (const Digest* d : {&head, &cards, &approvals, &ids, &fifo, &rest}) h.update(*d);
+  for (const Digest* d : {&head, &cards, &approvals, &ids, &fifo}) h.update(*d);
   return h.finish();
 }
 
@@ -95,20 +112,27 @@ std::uint64_t Checkpointer::boundary_hash(std::string_view entry) {
 
 Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   rules::Engine::SnapshotParts parts;
-  TRIAD_RETURN_IF_ERROR(
-      rules::Engine::split_snapshot(engine_state, kCheckpointPageEntries, &parts));
-  // The rule 10 table is not in the digest: it must be what its FIFO gives,
-  // so that a snapshot that passes here is one restore() takes.
-  std::string table;
-  rules::Engine::duplicate_table_from_fifo(parts.duplicate_fifo, &table);
-  if (table != parts.duplicate_table) {
+  TRIAD_RETURN_IF_ERROR(rules::Engine::split_snapshot(engine_state, kCheckpointCardPageEntries,
+                                                      kCheckpointPageEntries, &parts));
+  // What the digest leaves out must follow from what it holds, so that a
+  // snapshot that passes here is one restore() takes.
+  std::string derived;
+  rules::Engine::duplicate_table_from_fifo(parts.duplicate_fifo, &derived);
+  if (derived != parts.duplicate_table) {
     return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
+  }
+  derived.clear();
+  TRIAD_RETURN_IF_ERROR(
+      rules::Engine::rest_from_approvals(parts.head, parts.approval_pages, &derived));
+  if (derived != parts.rest) {
+    return Status::corruption(
+        "engine snapshot: rule 11 and 12 FIFOs do not hold the approvals of their windows");
   }
   *out =
       combine(crypto::sha256(parts.head), list_digest_of_pages(parts.card_count, parts.card_pages),
               list_digest_of_pages(parts.approval_count, parts.approval_pages),
               list_digest_of_pages(parts.id_count, parts.id_pages),
-              fifo_digest_of_entries(parts.duplicate_fifo), crypto::sha256(parts.rest));
+              fifo_digest_of_entries(parts.duplicate_fifo));
   return Status::ok();
 }
 
@@ -116,8 +140,8 @@ void Checkpointer::rewrite(const rules::Engine& engine, std::uint64_t page, Page
   TRIAD_ASSERT(page < list->pages.size());
   std::string& bytes = list->pages[page];
   bytes.clear();
-  const std::uint64_t first = page * kCheckpointPageEntries;
-  (engine.*list->append)(first, std::min(list->count, first + kCheckpointPageEntries), &bytes);
+  const std::uint64_t first = page * list->page_entries;
+  (engine.*list->append)(first, std::min(list->count, first + list->page_entries), &bytes);
   list->page_hashes[page] = crypto::sha256(bytes);
   list->group_stale[page / kCheckpointGroupPages] = true;
   ++work_.pages_rewritten;
@@ -126,9 +150,9 @@ void Checkpointer::rewrite(const rules::Engine& engine, std::uint64_t page, Page
 // The scrub of one page: the engine's bytes replace the kept ones where
 // they differ.
 void Checkpointer::reread(const rules::Engine& engine, std::uint64_t page, PagedList* list) {
-  const std::uint64_t first = page * kCheckpointPageEntries;
+  const std::uint64_t first = page * list->page_entries;
   scratch_.clear();
-  (engine.*list->append)(first, std::min(list->count, first + kCheckpointPageEntries), &scratch_);
+  (engine.*list->append)(first, std::min(list->count, first + list->page_entries), &scratch_);
   ++work_.scrubbed;
   if (scratch_ == list->pages[page]) return;
   ++work_.scrub_mismatches;
@@ -146,6 +170,7 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
   if (added >= size) {
     // Everything kept has left (or nothing was kept): start again.
     f.pieces.clear();
+    f.groups.clear();
     f.front_gone = 0;
     f.open.clear();
     f.open_first = pushed - size;
@@ -154,6 +179,7 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     // The oldest entries left.
     TRIAD_ASSERT(f.live + added >= size);
     std::uint64_t gone = f.live + added - size;
+    if (gone > 0 && !f.groups.empty()) f.groups.front().stale = true;
     while (gone > 0 && !f.pieces.empty()) {
       const std::uint64_t left = f.pieces.front().bytes.size() / kFifoEntryBytes - f.front_gone;
       if (gone < left) {
@@ -163,6 +189,8 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
         gone -= left;
         f.pieces.pop_front();
         f.front_gone = 0;
+        if (--f.groups.front().pieces == 0) f.groups.pop_front();
+        if (!f.groups.empty()) f.groups.front().stale = true;
       }
     }
     TRIAD_ASSERT(gone * kFifoEntryBytes <= f.open.size());
@@ -175,9 +203,14 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     const std::string_view entry(scratch_.data() + at, kFifoEntryBytes);
     f.open += entry;
     if (!ends_piece(entry)) continue;
-    Piece piece{std::move(f.open), {}, f.open_first};
+    Piece piece{std::move(f.open), {}, f.open_first, ends_group(entry)};
     piece.hash = crypto::sha256(piece.bytes);
     f.open_first += piece.bytes.size() / kFifoEntryBytes;
+    if (f.groups.empty() || f.groups.back().closed) f.groups.emplace_back();
+    FifoGroup& group = f.groups.back();
+    ++group.pieces;
+    group.closed = piece.ends_group;
+    group.stale = true;
     f.pieces.push_back(std::move(piece));
     f.open.clear();
     ++work_.pieces_added;
@@ -187,21 +220,52 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
   f.started = true;
 }
 
-Digest Checkpointer::fifo_digest() const {
-  crypto::Sha256 h;
-  h.update(be64(fifo_.live));
-  for (std::size_t k = 0; k < fifo_.pieces.size(); ++k) {
-    const Piece& piece = fifo_.pieces[k];
-    if (k == 0 && fifo_.front_gone > 0) {
-      const std::string_view left =
-          std::string_view(piece.bytes).substr(fifo_.front_gone * kFifoEntryBytes);
-      h.update(crypto::sha256(left));
-    } else {
-      h.update(piece.hash);
+// The group of piece k (counted from the front) is to be hashed again.
+void Checkpointer::mark_piece_changed(std::uint64_t piece) {
+  for (FifoGroup& group : fifo_.groups) {
+    if (piece < group.pieces) {
+      group.stale = true;
+      return;
     }
+    piece -= group.pieces;
   }
-  if (!fifo_.open.empty()) h.update(crypto::sha256(fifo_.open));
-  return h.finish();
+  TRIAD_ASSERT(false);
+}
+
+Digest Checkpointer::fifo_digest() {
+  Fifo& f = fifo_;
+  crypto::Sha256 fifo;
+  fifo.update(be64(f.live));
+  std::uint64_t first_piece = 0;
+  for (std::size_t g = 0; g < f.groups.size(); ++g) {
+    FifoGroup& group = f.groups[g];
+    const bool open_joins = g + 1 == f.groups.size() && !group.closed && !f.open.empty();
+    if (group.stale || open_joins) {
+      crypto::Sha256 h;
+      for (std::uint64_t k = first_piece; k < first_piece + group.pieces; ++k) {
+        const Piece& piece = f.pieces[k];
+        if (k == 0 && f.front_gone > 0) {
+          h.update(
+              crypto::sha256(std::string_view(piece.bytes).substr(f.front_gone * kFifoEntryBytes)));
+        } else {
+          h.update(piece.hash);
+        }
+      }
+      if (open_joins) h.update(crypto::sha256(f.open));
+      group.hash = h.finish();
+      // The open piece changes: a group it joined is hashed again next time.
+      group.stale = open_joins;
+    }
+    fifo.update(group.hash);
+    first_piece += group.pieces;
+  }
+  TRIAD_ASSERT(first_piece == f.pieces.size());
+  if (!f.open.empty() && (f.groups.empty() || f.groups.back().closed)) {
+    crypto::Sha256 h;
+    h.update(crypto::sha256(f.open));
+    fifo.update(h.finish());
+  }
+  return fifo.finish();
 }
 
 Digest Checkpointer::update(rules::Engine& engine) {
@@ -211,9 +275,9 @@ Digest Checkpointer::update(rules::Engine& engine) {
   const auto grow = [&](PagedList* list, std::uint64_t count) -> std::uint64_t {
     TRIAD_ASSERT(count >= list->count);
     if (count == list->count) return list->pages.size();
-    const std::uint64_t first_changed = list->count / kCheckpointPageEntries;
+    const std::uint64_t first_changed = list->count / list->page_entries;
     list->count = count;
-    const std::uint64_t pages = (count + kCheckpointPageEntries - 1) / kCheckpointPageEntries;
+    const std::uint64_t pages = (count + list->page_entries - 1) / list->page_entries;
     list->pages.resize(pages);
     list->page_hashes.resize(pages);
     list->group_stale.resize((pages + kCheckpointGroupPages - 1) / kCheckpointGroupPages, true);
@@ -226,7 +290,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
   std::vector<std::uint64_t>& pages = changed_pages_;
   pages.clear();
   for (const std::uint32_t card : engine.changed_cards()) {
-    const std::uint64_t page = card / kCheckpointPageEntries;
+    const std::uint64_t page = card / cards_.page_entries;
     if (page < cards_rewritten_from) pages.push_back(page);
   }
   engine.forget_changed_cards();
@@ -236,6 +300,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
     for (const std::uint64_t page : pages) rewrite(engine, page, list);
   };
   rewrite_each(&cards_);
+  const std::uint64_t card_pages_rewritten = work_.pages_rewritten;
 
   const std::uint64_t approvals_rewritten_from = grow(&approvals_, engine.approval_count());
   grow(&ids_, engine.id_count());
@@ -246,7 +311,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
   for (; reversals_seen_ < engine.reversal_count(); ++reversals_seen_) {
     const std::uint64_t approval = engine.reversed_approval(reversals_seen_);
     TRIAD_ASSERT(approval < approvals_.count);
-    const std::uint64_t page = approval / kCheckpointPageEntries;
+    const std::uint64_t page = approval / approvals_.page_entries;
     if (page >= approvals_rewritten_from) continue;  // rewritten above
     pages.push_back(page);
   }
@@ -254,8 +319,9 @@ Digest Checkpointer::update(rules::Engine& engine) {
 
   update_fifo(engine);
   scrub(engine,
-        std::max<std::uint64_t>(1, kScrubPerChange * (work_.pages_rewritten + work_.pieces_added)));
-  scrub_cards(engine);
+        std::max<std::uint64_t>(1, kScrubPerChange * (work_.pages_rewritten - card_pages_rewritten +
+                                                      work_.pieces_added)));
+  scrub_cards(engine, std::max(kCardScrubMinPages, kScrubPerChange * card_pages_rewritten));
 
   const auto digest = [](PagedList* list) {
     for (std::size_t g = 0; g < list->group_hashes.size(); ++g) {
@@ -267,20 +333,16 @@ Digest Checkpointer::update(rules::Engine& engine) {
   };
   head_.clear();
   engine.append_head(&head_);
-  rest_.clear();
-  engine.append_rest(&rest_);
   return combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_), digest(&ids_),
-                 fifo_digest(), crypto::sha256(rest_));
+                 fifo_digest());
 }
 
-// Re-reads an eighth of the card pages, in turn. The cards change only by
+// Re-reads up to `budget` card pages, in turn. The cards change only by
 // apply() (which marks them, so their pages are rewritten), except when a
-// bit flips in memory, which is what corrupt-state simulates: this finds it
-// within kCardScrubCheckpoints checkpoints (at the next one with 8,192 cards
-// or fewer).
-void Checkpointer::scrub_cards(const rules::Engine& engine) {
+// bit flips in memory, which is what corrupt-state simulates.
+void Checkpointer::scrub_cards(const rules::Engine& engine, std::uint64_t budget) {
   const std::uint64_t pages = cards_.pages.size();
-  const std::uint64_t budget = (pages + kCardScrubCheckpoints - 1) / kCardScrubCheckpoints;
+  budget = std::min(budget, pages);
   for (std::uint64_t n = 0; n < budget; ++n) {
     if (card_scrub_cursor_ >= pages) card_scrub_cursor_ = 0;
     reread(engine, card_scrub_cursor_++, &cards_);
@@ -319,6 +381,7 @@ void Checkpointer::scrub(const rules::Engine& engine, std::uint64_t budget) {
     ++work_.scrub_mismatches;
     piece.bytes.swap(scratch_);
     piece.hash = crypto::sha256(piece.bytes);
+    mark_piece_changed(k);
   }
 }
 
@@ -342,7 +405,10 @@ std::string Checkpointer::engine_state() const {
   rules::Engine::duplicate_table_from_fifo(entries, &out);
   out += be64(entries.size() / kFifoEntryBytes);
   out += entries;
-  out += rest_;
+  const std::vector<std::string_view> approval_pages(approvals_.pages.begin(),
+                                                     approvals_.pages.end());
+  const Status derived = rules::Engine::rest_from_approvals(head_, approval_pages, &out);
+  TRIAD_ASSERT(derived.is_ok());  // the head was written by the engine
   return out;
 }
 

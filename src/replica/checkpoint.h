@@ -7,51 +7,60 @@
 // of it at each checkpoint costs more at every checkpoint, and all three
 // replicas pay it at the same seq, where the vote cannot hide it (README,
 // "What sets the p99 at moderate load"). Here the cards and the two lists
-// that grow are kept serialized in pages of kCheckpointPageEntries entries,
-// each with its SHA-256; a checkpoint rewrites and rehashes only the pages
-// that changed since the previous one (cards whose running sums apply()
-// changed, new entries, approvals reversed). The rule 10 FIFO (a day of
-// traffic) is kept the same way, cut into pieces where its entries say
-// (below), since entries leave at its front; the rule 10 table is left out,
-// because it follows from that FIFO (restore() refuses a snapshot whose
-// table does not). The rest (the counters, the rule 11 and 12 FIFOs) is
-// written and hashed in full each time.
+// that grow are kept serialized in pages, each with its SHA-256; a
+// checkpoint rewrites and rehashes only the pages that changed since the
+// previous one (cards whose running sums apply() changed, new entries,
+// approvals reversed). Card pages are small (kCheckpointCardPageEntries):
+// traffic spreads over the cards, so with a million of them nearly every
+// page of 1,024 cards would change between two checkpoints. The rule 10
+// FIFO (a day of traffic) is kept the same way, cut into pieces where its
+// entries say (below), since entries leave at its front. What follows from
+// the rest is left out: the rule 10 table (from the rule 10 FIFO) and the
+// rule 11 and 12 FIFOs (from the approvals and the last ts); restore()
+// refuses a snapshot in which they do not follow, and so does
+// checkpoint_digest(). What a checkpoint hashes whole is then the head and
+// a list of group hashes per part, about one per 256 pages and per 64
+// pieces.
 //
-// The digest (checkpoint digest version 1), over the bytes
+// The digest (checkpoint digest version 2), over the bytes
 // rules::Engine::serialize() writes, cut by Engine::split_snapshot():
 //
-//   page    SHA-256(the bytes of kCheckpointPageEntries consecutive entries,
-//           from the first; the last page may hold fewer)
+//   page    SHA-256(the bytes of consecutive entries: kCheckpointCardPageEntries
+//           cards, or kCheckpointPageEntries approvals or ids, from the
+//           first; the last page may hold fewer)
 //   group   SHA-256(the hashes of up to kCheckpointGroupPages consecutive
 //           pages, in order)
 //   list    SHA-256(u64 entry count, big-endian || the group hashes in order)
 //   piece   SHA-256(the bytes of consecutive rule 10 FIFO entries, ending
 //           after an entry whose boundary_hash() is 0 modulo
 //           kCheckpointPageEntries, or at the FIFO's end)
-//   fifo    SHA-256(u64 entry count || the piece hashes in order)
-//   digest  SHA-256("triad-checkpoint" || u32 1 || SHA-256(head) ||
+//   fgroup  SHA-256(the hashes of consecutive pieces, ending after a piece
+//           whose last entry's boundary_hash() is 0 modulo
+//           kCheckpointPageEntries * kCheckpointFifoGroupPieces, or at the
+//           FIFO's end)
+//   fifo    SHA-256(u64 entry count || the fgroup hashes in order)
+//   digest  SHA-256("triad-checkpoint" || u32 2 || SHA-256(head) ||
 //                   list(cards) || list(approvals) || list(ids) ||
-//                   fifo(rule 10) || SHA-256(rest))
+//                   fifo(rule 10))
 //
 // so anyone holding a snapshot's bytes can recompute it (checkpoint_digest()).
-// A piece ends where an entry says, not at a count from the front, so the
-// pieces after the first stay the same as old entries leave.
+// A piece or fgroup ends where an entry says, not at a count from the front,
+// so those after the first stay the same as old entries leave.
 //
 // A page or piece that did not change is not rehashed, so memory that went
 // wrong in it after it was hashed would go unseen. Each checkpoint therefore
 // also re-reads some unchanged ones from the engine and compares them with
 // the bytes kept: a difference replaces the kept bytes, so the digest then
-// differs from the other replicas' and the vote catches it. It re-reads an
-// eighth of the card pages (so a flipped card, what corrupt-state
-// simulates, is caught within 8 checkpoints, at the next one with up to
-// 8,192 cards), and of the rest twice as many as it rewrote, at least one,
-// in turn. New pages land ahead of the cursor, so it gains about half of
-// that on the rest; with the checkpoint interval growing with the history
-// (is_checkpoint_seq), every page is re-read within about 50 checkpoints.
-// That interval also sets how much a checkpoint does: what changed in it,
-// and twice that re-read (1/64 to 1/32 of the history each time). A bit
-// that flips in the rule 10 table is not seen by any checkpoint: it shows
-// when it changes a decision (94 or not), which the vote catches.
+// differs from the other replicas' and the vote catches it. Of the card
+// pages it re-reads twice as many as it rewrote, at least
+// kCardScrubMinPages (all of the sample's 1,000 cards each time, so a
+// flipped card, what corrupt-state simulates, is voted on at the next
+// checkpoint); of the rest twice as many as it rewrote, at least one, in
+// turn. Not re-read: the parts left out of the digest. A bit that flips in
+// the rule 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
+// decision or a card's running sums (a FIFO entry leaves the window
+// against the wrong card or at the wrong time), which the vote and the card
+// pages catch.
 #pragma once
 
 #include <cstdint>
@@ -67,14 +76,17 @@
 namespace triad::replica {
 
 inline constexpr std::uint64_t kCheckpointPageEntries = 1024;
+inline constexpr std::uint64_t kCheckpointCardPageEntries = 32;
 inline constexpr std::size_t kCheckpointGroupPages = 256;
+inline constexpr std::uint64_t kCheckpointFifoGroupPieces = 64;
 
 // The checkpoint digest of an engine state as serialize() wrote it, from its
 // bytes alone (what a snapshot is checked against before it is installed).
 // Corruption naming the cause when the bytes are not laid out as an engine
-// snapshot, or their rule 10 table is not the one their rule 10 FIFO gives
-// (the table is not in the digest); other values are not checked
-// (Engine::restore does that). Linear in the state: for a repair.
+// snapshot, or the parts left out of the digest do not follow from the rest
+// (the rule 10 table from the rule 10 FIFO, the rule 11 and 12 FIFOs from the
+// approvals); other values are not checked (Engine::restore does that).
+// Linear in the state: for a repair.
 Status checkpoint_digest(std::string_view engine_state, Digest* out);
 
 // Keeps an engine's state serialized as of its last update(), in pages.
@@ -101,22 +113,28 @@ class Checkpointer {
     std::uint64_t scrub_mismatches = 0;  // of those, differing from the kept bytes
   };
   const Work& last_work() const { return work_; }
-  // Pages of the cards and the two lists, and complete pieces of the rule
-  // 10 FIFO.
+  // Pages of the cards and the two lists, complete pieces of the rule 10
+  // FIFO, and its groups of pieces (the last may be open).
+  std::uint64_t card_page_count() const { return cards_.pages.size(); }
   std::uint64_t page_count() const {
     return cards_.pages.size() + approvals_.pages.size() + ids_.pages.size();
   }
   std::uint64_t piece_count() const { return fifo_.pieces.size(); }
+  std::uint64_t fifo_group_count() const { return fifo_.groups.size(); }
 
   // Where the rule 10 FIFO is cut: an entry (its 20 bytes as serialize()
-  // writes them) ends a piece when this is 0 modulo kCheckpointPageEntries.
+  // writes them) ends a piece when this is 0 modulo kCheckpointPageEntries,
+  // and a group of pieces when it is 0 modulo kCheckpointPageEntries *
+  // kCheckpointFifoGroupPieces.
   static std::uint64_t boundary_hash(std::string_view entry);
 
  private:
   using Append = void (rules::Engine::*)(std::uint64_t, std::uint64_t, std::string*) const;
   struct PagedList {
-    explicit PagedList(Append writer) : append(writer) {}
+    PagedList(Append writer, std::uint64_t entries_per_page)
+        : append(writer), page_entries(entries_per_page) {}
     Append append;  // the engine call that writes entries first..end-1
+    std::uint64_t page_entries;
     std::uint64_t count = 0;
     std::vector<std::string> pages;  // full, except perhaps the last
     std::vector<Digest> page_hashes;
@@ -129,12 +147,20 @@ class Checkpointer {
     std::string bytes;
     Digest hash;
     std::uint64_t first = 0;  // number of its first entry
+    bool ends_group = false;  // its last entry ends a group of pieces
+  };
+  struct FifoGroup {
+    std::uint64_t pieces = 0;  // complete pieces in it
+    bool closed = false;       // its last piece ends_group
+    bool stale = true;         // hash to be computed again
+    Digest hash;
   };
   struct Fifo {
     bool started = false;
     std::uint64_t pushed_seen = 0;  // engine.duplicate_fifo_pushed() then
     std::uint64_t live = 0;         // entries kept: the FIFO's size then
     std::deque<Piece> pieces;       // complete, oldest first
+    std::deque<FifoGroup> groups;   // the pieces in groups, in order
     std::uint64_t front_gone = 0;   // entries of pieces.front() that left since
     std::string open;               // entries after the last complete piece
     std::uint64_t open_first = 0;   // number of open's first entry (or the next)
@@ -144,16 +170,16 @@ class Checkpointer {
   void reread(const rules::Engine& engine, std::uint64_t page, PagedList* list);
   void update_fifo(const rules::Engine& engine);
   void scrub(const rules::Engine& engine, std::uint64_t budget);
-  void scrub_cards(const rules::Engine& engine);
-  Digest fifo_digest() const;
+  void scrub_cards(const rules::Engine& engine, std::uint64_t budget);
+  void mark_piece_changed(std::uint64_t piece);
+  Digest fifo_digest();
   std::string fifo_entries() const;
 
   std::string head_;
-  PagedList cards_{&rules::Engine::append_cards};
-  PagedList approvals_{&rules::Engine::append_approvals};
-  PagedList ids_{&rules::Engine::append_ids};
+  PagedList cards_{&rules::Engine::append_cards, kCheckpointCardPageEntries};
+  PagedList approvals_{&rules::Engine::append_approvals, kCheckpointPageEntries};
+  PagedList ids_{&rules::Engine::append_ids, kCheckpointPageEntries};
   Fifo fifo_;
-  std::string rest_;
   std::uint64_t reversals_seen_ = 0;
   std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
   std::string scratch_;

@@ -1332,7 +1332,6 @@ void Engine::forget_changed_cards() {
   for (const std::uint32_t card : state_->changed_cards) state_->card_changed[card] = false;
   state_->changed_cards.clear();
 }
-void Engine::append_rest(std::string* out) const { state_->append_rest(out); }
 std::uint64_t Engine::duplicate_fifo_size() const { return state_->duplicate_fifo.size(); }
 std::uint64_t Engine::duplicate_fifo_pushed() const { return state_->duplicate_pushed; }
 void Engine::append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const {
@@ -1363,6 +1362,71 @@ void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::strin
   }
   write_duplicate_table(table, out);
 }
+Status Engine::rest_from_approvals(std::string_view head,
+                                   std::span<const std::string_view> approval_pieces,
+                                   std::string* out) {
+  Reader r(head);
+  std::string_view skipped;
+  std::int64_t last_ts_ms = 0;
+  if (!read_format(&r) || !r.bytes(4 + 8 + 1, &skipped, "the counters") ||
+      !r.i64(&last_ts_ms, "the last ts")) {
+    return r.error();
+  }
+  std::vector<std::uint64_t> ends;  // approvals in the pieces up to each one
+  for (const std::string_view piece : approval_pieces) {
+    TRIAD_ASSERT(piece.size() % kApprovalBytes == 0);
+    ends.push_back((ends.empty() ? 0 : ends.back()) + piece.size() / kApprovalBytes);
+  }
+  struct Approval {
+    std::int64_t ts_ms = 0;
+    std::uint32_t card = 0;
+    bool cash = false;
+  };
+  const auto approval = [&](std::uint64_t n) {
+    const auto k =
+        static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), n) - ends.begin());
+    Reader e(approval_pieces[k].substr((n - (k == 0 ? 0 : ends[k - 1])) * kApprovalBytes));
+    Approval a;
+    std::uint8_t flags = 0;
+    const bool read = e.u32(&a.card, "a card") && e.bytes(1 + 8, &skipped, "a PAN") &&
+                      e.i64(&a.ts_ms, "a ts") && e.bytes(8, &skipped, "an amount") &&
+                      e.u8(&flags, "flags");
+    TRIAD_ASSERT(read);
+    a.cash = (flags & kFlagCash) != 0;
+    return a;
+  };
+  // Approvals are in ts order: walk back from the newest while within a
+  // day (rule 12's window, of which rule 11's minute is the end).
+  const std::uint64_t count = ends.empty() ? 0 : ends.back();
+  std::uint64_t first_in_day = count;
+  std::uint64_t first_in_minute = count;
+  std::uint64_t cash_count = 0;
+  while (first_in_day > 0) {
+    const Approval a = approval(first_in_day - 1);
+    if (!in_window(a.ts_ms, last_ts_ms, kCashWindowMs)) break;
+    --first_in_day;
+    if (in_window(a.ts_ms, last_ts_ms, kFrequencyWindowMs)) first_in_minute = first_in_day;
+    if (a.cash) ++cash_count;
+  }
+  Appender appender(
+      out, 8 + (count - first_in_minute) * kFrequencyFifoBytes + 8 + cash_count * kCashFifoBytes);
+  Writer& w = appender.w();
+  w.u64(count - first_in_minute);
+  for (std::uint64_t n = first_in_minute; n < count; ++n) {
+    const Approval a = approval(n);
+    w.i64(a.ts_ms);
+    w.u32(a.card);
+  }
+  w.u64(cash_count);
+  for (std::uint64_t n = first_in_day; n < count; ++n) {
+    const Approval a = approval(n);
+    if (!a.cash) continue;
+    w.i64(a.ts_ms);
+    w.u64(n);
+  }
+  return Status::ok();
+}
+
 std::uint64_t Engine::approval_count() const { return state_->approvals.size(); }
 std::uint64_t Engine::id_count() const { return state_->ids.size(); }
 void Engine::append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const {
@@ -1374,9 +1438,9 @@ void Engine::append_ids(std::uint64_t first, std::uint64_t end, std::string* out
 std::uint64_t Engine::reversal_count() const { return state_->reversal_log.size(); }
 std::uint64_t Engine::reversed_approval(std::uint64_t i) const { return state_->reversal_log[i]; }
 
-Status Engine::split_snapshot(std::string_view bytes, std::uint64_t page_entries,
-                              SnapshotParts* out) {
-  TRIAD_ASSERT(page_entries > 0);
+Status Engine::split_snapshot(std::string_view bytes, std::uint64_t card_page_entries,
+                              std::uint64_t page_entries, SnapshotParts* out) {
+  TRIAD_ASSERT(card_page_entries > 0 && page_entries > 0);
   *out = SnapshotParts{};
   Reader r(bytes);
   std::string_view skipped;
@@ -1388,7 +1452,7 @@ Status Engine::split_snapshot(std::string_view bytes, std::uint64_t page_entries
   out->head = bytes.substr(0, r.offset());
   out->card_count = card_count;
   for (std::uint64_t done = 0; done < card_count;) {
-    const std::uint64_t n = std::min<std::uint64_t>(page_entries, card_count - done);
+    const std::uint64_t n = std::min<std::uint64_t>(card_page_entries, card_count - done);
     const std::size_t page_start = r.offset();
     for (std::uint64_t k = 0; k < n; ++k) {
       std::uint32_t pan_length = 0;

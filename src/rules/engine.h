@@ -93,7 +93,6 @@ class Engine {
   // checkpoint need not write it. Each call appends to *out the bytes
   // serialize() writes for that part.
   void append_head(std::string* out) const;
-  void append_rest(std::string* out) const;
   std::uint64_t card_count() const;
   std::uint64_t approval_count() const;
   std::uint64_t id_count() const;
@@ -109,6 +108,15 @@ class Engine {
   // The rule 10 table as serialize() writes it (count included), from the
   // rule 10 FIFO's entries as written (without their count).
   static void duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out);
+  // The rest (the rule 11 and 12 FIFOs) as serialize() writes it, from the
+  // head and the approvals as written (the approvals' bytes in consecutive
+  // pieces, oldest first, each whole entries). Both FIFOs hold exactly the
+  // approvals (rule 12: the cash ones) within their window of the last
+  // applied ts (restore() refuses any other), so they follow from those.
+  // Corruption when the head cannot be read; linear in a day of approvals.
+  static Status rest_from_approvals(std::string_view head,
+                                    std::span<const std::string_view> approval_pieces,
+                                    std::string* out);
   // Not state (restore() starts them again from 0): entries ever pushed
   // onto the rule 10 FIFO, and the approvals reversed, as approval numbers
   // in the order they were reversed (reversed_approval(i) for i <
@@ -123,12 +131,12 @@ class Engine {
   std::span<const std::uint32_t> changed_cards() const;
   void forget_changed_cards();
 
-  // serialize()'s bytes cut into its parts, with the cards and the two lists
-  // in pages of `page_entries` entries (the last page may hold fewer; none
-  // when there are no entries). Views into `bytes`. Corruption naming the
-  // reason when a length or count in them runs past their end, or their
-  // header is not this format's; the values, the table's entries and the
-  // bytes after the rule 10 FIFO are not looked at (restore() checks them).
+  // serialize()'s bytes cut into its parts, with the cards in pages of
+  // `card_page_entries` and the two lists in pages of `page_entries` entries
+  // (the last page may hold fewer; none when there are no entries). Views into `bytes`. Corruption
+  // naming the reason when a length or count in them runs past their end, or their header is not
+  // this format's; the values, the table's entries and the bytes after the rule 10 FIFO are not
+  // looked at (restore() checks them).
   struct SnapshotParts {
     std::string_view head;
     std::uint64_t card_count = 0;
@@ -141,8 +149,8 @@ class Engine {
     std::string_view duplicate_fifo;  // the entries, without their count
     std::string_view rest;
   };
-  static Status split_snapshot(std::string_view bytes, std::uint64_t page_entries,
-                               SnapshotParts* out);
+  static Status split_snapshot(std::string_view bytes, std::uint64_t card_page_entries,
+                               std::uint64_t page_entries, SnapshotParts* out);
 
   // Replaces the state with the one `bytes` encodes, which serialize() of an
   // engine built from the same card file produced. Returns Corruption naming
