@@ -58,10 +58,7 @@ ResponseCode flipped(ResponseCode code) {
 
 bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every) {
   TRIAD_ASSERT(every > 0);
-  std::uint64_t interval = every;
-  // Stops doubling long before an overflow: seq < 2^64 ends it by then.
-  while (interval <= seq / (2 * kCheckpointHistoryRatio)) interval *= 2;
-  return seq % interval == 0;
+  return seq % every == 0;
 }
 
 ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,

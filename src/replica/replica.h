@@ -23,23 +23,13 @@ namespace triad::replica {
 const std::string& build_fingerprint();
 
 // Whether `seq` carries a full-state checkpoint when the interval is `every`
-// (>= 1). The interval doubles as the history grows: every `every` seqs
-// below 2 * 32 * every, every 2 * every below 4 * 32 * every, and so on, so
-// a checkpoint comes after 1/64 to 1/32 of the history. This was chosen
-// when a checkpoint serialized and hashed the whole state (13 ms after
-// 200,000 transactions of the sample; in a 12 s `triad bench` run at
-// 9,000/s, 30% of a replica's CPU). Checkpoints now rewrite only what
-// changed (checkpoint.h), and the doubling sets how much that is (1/64 to
-// 1/32 of the history) and how fast their scrub re-reads the unchanged
-// state (twice what a checkpoint rewrote; all of it within about 50
-// checkpoints). A fixed interval would keep each checkpoint small, but
-// the rule 12 FIFO and the list of rule 10 piece hashes are still hashed
-// whole at each one, a day's worth; not done. The price,
-// in a long-running cluster: a longer wait before latent corruption is
-// voted on, and a longer replay after a repair's snapshot. A function of
-// seq alone: every replica, and a repaired one restored at any seq, agrees
-// on the schedule.
-inline constexpr std::uint64_t kCheckpointHistoryRatio = 32;
+// (>= 1): every `every` seqs. A function of seq alone, so every replica, and
+// a repaired one restored at any seq, agrees on the schedule. The interval
+// used to double as the history grew, when a checkpoint serialized and
+// hashed the whole state; now a checkpoint costs what changed since the last
+// one (checkpoint.h), so a fixed interval keeps each one small, bounds the
+// wait before latent corruption is voted on, and bounds a repaired
+// replica's replay after its snapshot.
 bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
 
 // The deterministic heart of a replica, without I/O: decide, chain the state
@@ -140,8 +130,8 @@ struct Config {
 // Lines, each a transaction with its "seq" (1, 2, 3 ...) and sequenced "ts")
 // straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
 // line to `out`, plus " checkpoint CHECKPOINT_DIGEST" at each checkpoint seq
-// (is_checkpoint_seq: every K seqs at first; the whole state compared, not
-// only the decisions). Returns 0, or 2 with the line and reason on standard
+// (is_checkpoint_seq: every K seqs; the whole state compared, not only the
+// decisions). Returns 0, or 2 with the line and reason on standard
 // error.
 int replay(const std::string& cards_path, const std::string& input_path,
            std::uint64_t checkpoint_interval, std::FILE* out);
