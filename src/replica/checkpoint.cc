@@ -293,7 +293,6 @@ Digest Checkpointer::update(rules::Engine& engine) {
     const std::uint64_t page = card / cards_.page_entries;
     if (page < cards_rewritten_from) pages.push_back(page);
   }
-  engine.forget_changed_cards();
   const auto rewrite_each = [&](PagedList* list) {
     std::sort(pages.begin(), pages.end());
     pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
@@ -306,16 +305,15 @@ Digest Checkpointer::update(rules::Engine& engine) {
   grow(&ids_, engine.id_count());
 
   // The pages of approvals reversed since: their reversed flag changed.
-  TRIAD_ASSERT(engine.reversal_count() >= reversals_seen_);
   pages.clear();
-  for (; reversals_seen_ < engine.reversal_count(); ++reversals_seen_) {
-    const std::uint64_t approval = engine.reversed_approval(reversals_seen_);
+  for (const std::uint64_t approval : engine.reversed_approvals()) {
     TRIAD_ASSERT(approval < approvals_.count);
     const std::uint64_t page = approval / approvals_.page_entries;
     if (page >= approvals_rewritten_from) continue;  // rewritten above
     pages.push_back(page);
   }
   rewrite_each(&approvals_);
+  engine.forget_changes();
 
   update_fifo(engine);
   scrub(engine,

@@ -98,7 +98,7 @@ class Checkpointer {
   // the engine's bytes are kept, which is what serialize() would write).
   // Between two calls the engine must only have applied transactions; after
   // restore() or with another engine, call reset() first.
-  // Tells the engine to forget the cards it changed (they are written).
+  // Tells the engine to forget its changes (they are written).
   Digest update(rules::Engine& engine);
   void reset() { *this = Checkpointer(); }
 
@@ -180,7 +180,6 @@ class Checkpointer {
   PagedList approvals_{&rules::Engine::append_approvals, kCheckpointPageEntries};
   PagedList ids_{&rules::Engine::append_ids, kCheckpointPageEntries};
   Fifo fifo_;
-  std::uint64_t reversals_seen_ = 0;
   std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
   std::string scratch_;
   std::vector<std::uint64_t> changed_pages_;

@@ -212,11 +212,10 @@ struct Engine::State {
   // id -> index in `approvals`, or kNotApproved. First id wins.
   IdTable ids;
   ChunkedVector<Approval> approvals;
-  // Approval numbers in the order reversed (Engine::reversed_approval); not
-  // state, so not serialized.
-  ChunkedVector<std::uint64_t> reversal_log;
-  // Cards whose running sums changed since Engine::forget_changed_cards(),
-  // each once; not state.
+  // Since Engine::forget_changes(); not state, so not serialized: approval
+  // numbers in the order reversed, and the cards whose running sums changed,
+  // each once.
+  std::vector<std::uint64_t> reversed_approvals;
   std::vector<std::uint32_t> changed_cards;
   std::vector<bool> card_changed;  // by card number
   void note_changed(const CardState& card) {
@@ -478,7 +477,7 @@ ResponseCode Engine::State::decide_reversal(std::int64_t now_ms, const Transacti
 
   // 4. Release the hold; leave rules 12 and 13 (rule 11 keeps counting it).
   original.reversed = true;
-  reversal_log.push_back(*found);
+  reversed_approvals.push_back(*found);
   CardState* card = original.card;
   note_changed(*card);
   card->holds -= original.amount;
@@ -1328,9 +1327,13 @@ void Engine::append_cards(std::uint64_t first, std::uint64_t end, std::string* o
   state_->append_cards(first, end, out);
 }
 std::span<const std::uint32_t> Engine::changed_cards() const { return state_->changed_cards; }
-void Engine::forget_changed_cards() {
+std::span<const std::uint64_t> Engine::reversed_approvals() const {
+  return state_->reversed_approvals;
+}
+void Engine::forget_changes() {
   for (const std::uint32_t card : state_->changed_cards) state_->card_changed[card] = false;
   state_->changed_cards.clear();
+  state_->reversed_approvals.clear();
 }
 std::uint64_t Engine::duplicate_fifo_size() const { return state_->duplicate_fifo.size(); }
 std::uint64_t Engine::duplicate_fifo_pushed() const { return state_->duplicate_pushed; }
@@ -1435,8 +1438,6 @@ void Engine::append_approvals(std::uint64_t first, std::uint64_t end, std::strin
 void Engine::append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const {
   state_->append_ids(first, end, out);
 }
-std::uint64_t Engine::reversal_count() const { return state_->reversal_log.size(); }
-std::uint64_t Engine::reversed_approval(std::uint64_t i) const { return state_->reversal_log[i]; }
 
 Status Engine::split_snapshot(std::string_view bytes, std::uint64_t card_page_entries,
                               std::uint64_t page_entries, SnapshotParts* out) {

@@ -117,19 +117,18 @@ class Engine {
   static Status rest_from_approvals(std::string_view head,
                                     std::span<const std::string_view> approval_pieces,
                                     std::string* out);
-  // Not state (restore() starts them again from 0): entries ever pushed
-  // onto the rule 10 FIFO, and the approvals reversed, as approval numbers
-  // in the order they were reversed (reversed_approval(i) for i <
-  // reversal_count()). A checkpoint finds with them what changed since it
-  // last looked.
+  // Not state (restore() starts it again from 0): entries ever pushed onto
+  // the rule 10 FIFO.
   std::uint64_t duplicate_fifo_pushed() const;
-  std::uint64_t reversal_count() const;
-  std::uint64_t reversed_approval(std::uint64_t i) const;
-  // Not state either: the cards (numbers in card-file order) whose running
-  // sums apply() changed since the last forget_changed_cards(), each once,
-  // in no particular order. corrupt_for_fault_injection() does not add to it.
+  // Not state either: what apply() changed since the last forget_changes()
+  // (since the start or restore() before the first), for a checkpoint to
+  // find what to write again. The cards (numbers in card-file order) whose
+  // running sums changed, each once, in no particular order; the approvals
+  // reversed, as approval numbers in the order reversed.
+  // corrupt_for_fault_injection() does not add to them.
   std::span<const std::uint32_t> changed_cards() const;
-  void forget_changed_cards();
+  std::span<const std::uint64_t> reversed_approvals() const;
+  void forget_changes();
 
   // serialize()'s bytes cut into its parts, with the cards in pages of
   // `card_page_entries` and the two lists in pages of `page_entries` entries
