@@ -203,13 +203,13 @@ void Checkpointer::update_fifo(const rules::Engine& engine) {
     const std::string_view entry(scratch_.data() + at, kFifoEntryBytes);
     f.open += entry;
     if (!ends_piece(entry)) continue;
-    Piece piece{std::move(f.open), {}, f.open_first, ends_group(entry)};
+    Piece piece{std::move(f.open), {}, f.open_first};
     piece.hash = crypto::sha256(piece.bytes);
     f.open_first += piece.bytes.size() / kFifoEntryBytes;
     if (f.groups.empty() || f.groups.back().closed) f.groups.emplace_back();
     FifoGroup& group = f.groups.back();
     ++group.pieces;
-    group.closed = piece.ends_group;
+    group.closed = ends_group(entry);
     group.stale = true;
     f.pieces.push_back(std::move(piece));
     f.open.clear();

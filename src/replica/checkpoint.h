@@ -147,11 +147,10 @@ class Checkpointer {
     std::string bytes;
     Digest hash;
     std::uint64_t first = 0;  // number of its first entry
-    bool ends_group = false;  // its last entry ends a group of pieces
   };
   struct FifoGroup {
     std::uint64_t pieces = 0;  // complete pieces in it
-    bool closed = false;       // its last piece ends_group
+    bool closed = false;       // its last piece's last entry ends a group
     bool stale = true;         // hash to be computed again
     Digest hash;
   };
