@@ -38,7 +38,7 @@ struct Workload {
   std::vector<std::int64_t> ts;
 };
 
-// The 1,000-card sample with `transactions` of its traffic, parsed.
+// The sample with `cards` cards and `transactions` of its traffic, parsed.
 Workload make_workload(std::size_t transactions, std::size_t cards = 1000) {
   Workload made;
   sample::Options options;

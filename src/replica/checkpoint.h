@@ -56,7 +56,11 @@
 // kCardScrubMinPages (all of the sample's 1,000 cards each time, so a
 // flipped card, what corrupt-state simulates, is voted on at the next
 // checkpoint); of the rest twice as many as it rewrote, at least one, in
-// turn. Not re-read: the parts left out of the digest. A bit that flips in
+// turn. New pages come at the end, so that cursor gains on the history at
+// about the rate it grows: one pass takes about as many seqs as the history
+// held when it began, a time that grows with the history (a fixed share of
+// a growing history per checkpoint would make checkpoints grow again).
+// Not re-read: the parts left out of the digest. A bit that flips in
 // the rule 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
 // decision or a card's running sums (a FIFO entry leaves the window
 // against the wrong card or at the wrong time), which the vote and the card
@@ -93,16 +97,20 @@ Status checkpoint_digest(std::string_view engine_state, Digest* out);
 class Checkpointer {
  public:
   // Brings the kept state up to `engine`'s and returns the checkpoint
-  // digest: the same as checkpoint_digest() of engine.serialize() (unless
-  // the scrub found kept bytes that differ from the engine's memory; then
-  // the engine's bytes are kept, which is what serialize() would write).
+  // digest: the same as checkpoint_digest() of engine.serialize(), unless
+  // the scrub found kept bytes that differ from the engine's memory. Then
+  // the engine's bytes are kept, which is what serialize() would write, and
+  // the digest differs from a healthy replica's; it can also differ from
+  // checkpoint_digest() of those bytes, when the changed entry moved where
+  // the rule 10 FIFO is cut (the cuts are not made again).
   // Between two calls the engine must only have applied transactions; after
   // restore() or with another engine, call reset() first.
   // Tells the engine to forget its changes (they are written).
   Digest update(rules::Engine& engine);
   void reset() { *this = Checkpointer(); }
 
-  // The engine state at the last update(), as serialize() wrote it then.
+  // The engine state at the last update() (there must have been one since
+  // the start or reset()), as serialize() wrote it then.
   std::string engine_state() const;
 
   // What the last update() did, for tests, logs and benchmarks.

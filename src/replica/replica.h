@@ -27,9 +27,10 @@ const std::string& build_fingerprint();
 // a repaired one restored at any seq, agrees on the schedule. The interval
 // used to double as the history grew, when a checkpoint serialized and
 // hashed the whole state; now a checkpoint costs what changed since the last
-// one (checkpoint.h), so a fixed interval keeps each one small, bounds the
-// wait before latent corruption is voted on, and bounds a repaired
-// replica's replay after its snapshot.
+// one (checkpoint.h), so a fixed interval keeps each one small and bounds a
+// repaired replica's replay after its snapshot. It does not bound how long
+// the scrub takes to re-read old approvals and ids (checkpoint.h): that
+// grows with the history.
 bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every);
 
 // The deterministic heart of a replica, without I/O: decide, chain the state

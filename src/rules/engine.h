@@ -89,8 +89,9 @@ class Engine {
   // changes once written, except an approval's reversed flag; the rule 10
   // FIFO holds a day of traffic, entries join at its end and leave at its
   // front unchanged. The rule 10 table follows from the FIFO (the newest ts
-  // of each key in it; restore() refuses a table that does not), so a
-  // checkpoint need not write it. Each call appends to *out the bytes
+  // of each key in it), and the rest from the approvals and the head
+  // (rest_from_approvals); restore() refuses a snapshot where they do not,
+  // so a checkpoint need not write them. Each call appends to *out the bytes
   // serialize() writes for that part.
   void append_head(std::string* out) const;
   std::uint64_t card_count() const;
@@ -113,7 +114,8 @@ class Engine {
   // pieces, oldest first, each whole entries). Both FIFOs hold exactly the
   // approvals (rule 12: the cash ones) within their window of the last
   // applied ts (restore() refuses any other), so they follow from those.
-  // Corruption when the head cannot be read; linear in a day of approvals.
+  // Corruption when the head cannot be read. Cost: one pass over the
+  // pieces, and a few reads of each approval of the last day.
   static Status rest_from_approvals(std::string_view head,
                                     std::span<const std::string_view> approval_pieces,
                                     std::string* out);
