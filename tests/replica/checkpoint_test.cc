@@ -26,12 +26,22 @@ struct Sequenced {
   Transaction tx;
 };
 
-rules::CardFile cards() {
+// The sample's cards for `o`, and its traffic applied to an engine over them.
+rules::CardFile sample_cards(const sample::Options& o) {
   rules::CardFile file;
-  const Status s = rules::parse_card_file(sample::generate_card_file(sample::Options{}), &file);
+  const Status s = rules::parse_card_file(sample::generate_card_file(o), &file);
   EXPECT_TRUE(s.is_ok()) << s.to_string();
   return file;
 }
+void apply_sample_traffic(const sample::Options& o, rules::Engine* engine) {
+  for (const std::string& line : sample::generate_traffic(o)) {
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
+    engine->apply(*tx.ts, tx);
+  }
+}
+
+rules::CardFile cards() { return sample_cards(sample::Options{}); }
 
 // The sample traffic of `count` transactions, with a reversal of a random
 // earlier transaction (most of them approved, some long before, on pages
@@ -340,14 +350,9 @@ TEST(Checkpointer, AFlippedCardChangesTheDigestWhenItsPageIsReread) {
     sample::Options o;
     o.card_count = card_count;
     o.transaction_count = 2'000;
-    rules::CardFile file;
-    ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &file).is_ok());
+    const rules::CardFile file = sample_cards(o);
     rules::Engine engine(file);
-    for (const std::string& line : sample::generate_traffic(o)) {
-      Transaction tx;
-      ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
-      engine.apply(*tx.ts, tx);
-    }
+    apply_sample_traffic(o, &engine);
     Checkpointer checkpointer;
     const Digest before = checkpointer.update(engine);
     engine.corrupt_for_fault_injection(card_count / 2 + 7);
@@ -404,14 +409,9 @@ TEST(CheckpointDigest, IsPinned) {
   sample::Options o;
   o.card_count = 20'000;
   o.transaction_count = 2'000;
-  rules::CardFile many;
-  ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &many).is_ok());
+  const rules::CardFile many = sample_cards(o);
   rules::Engine large(many);
-  for (const std::string& line : sample::generate_traffic(o)) {
-    Transaction tx;
-    ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
-    large.apply(*tx.ts, tx);
-  }
+  apply_sample_traffic(o, &large);
   EXPECT_EQ(to_hex(digest_of(serialized(large))),
             "46515083e912a0828eafb8ec831d19c8b357c4a853bedc94fa5a0dad012b7bdf");
   EXPECT_EQ(Checkpointer::boundary_hash(std::string(20, '\0')), 11765003476896756161u);
