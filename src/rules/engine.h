@@ -134,10 +134,11 @@ class Engine {
 
   // serialize()'s bytes cut into its parts, with the cards in pages of
   // `card_page_entries` and the two lists in pages of `page_entries` entries
-  // (the last page may hold fewer; none when there are no entries). Views into `bytes`. Corruption
-  // naming the reason when a length or count in them runs past their end, or their header is not
-  // this format's; the values, the table's entries and the bytes after the rule 10 FIFO are not
-  // looked at (restore() checks them).
+  // (the last page may hold fewer; none when there are no entries). Views
+  // into `bytes`. Corruption naming the reason when a length or count in
+  // them runs past their end, or their header is not this format's; the
+  // values, the table's entries and the bytes after the rule 10 FIFO are
+  // not looked at (restore() checks them).
   struct SnapshotParts {
     std::string_view head;
     std::uint64_t card_count = 0;

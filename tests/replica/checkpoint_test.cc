@@ -100,6 +100,22 @@ std::string serialized(const rules::Engine& engine) {
   return out;
 }
 
+// The engine state after the sample traffic of `count` transactions
+// (traffic()), as serialize() writes it, and its parts as checkpoints cut it.
+std::string state_after(std::size_t count) {
+  const rules::CardFile file = cards();
+  rules::Engine engine(file);
+  for (const Sequenced& s : traffic(count)) engine.apply(s.ts_ms, s.tx);
+  return serialized(engine);
+}
+rules::Engine::SnapshotParts parts_of(const std::string& bytes) {
+  rules::Engine::SnapshotParts parts;
+  const Status s = rules::Engine::split_snapshot(bytes, kCheckpointCardPageEntries,
+                                                 kCheckpointPageEntries, &parts);
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  return parts;
+}
+
 Digest digest_of(const std::string& bytes) {
   Digest d{};
   const Status s = checkpoint_digest(bytes, &d);
@@ -400,10 +416,7 @@ TEST(Checkpointer, ResetStartsAgainFromAnotherEngine) {
 // and the rules: a change there changes it too, as it does the pinned
 // snapshot bytes of tests/rules/snapshot_test.cc.)
 TEST(CheckpointDigest, IsPinned) {
-  const rules::CardFile file = cards();
-  rules::Engine engine(file);
-  for (const Sequenced& s : traffic(3'000)) engine.apply(s.ts_ms, s.tx);
-  EXPECT_EQ(to_hex(digest_of(serialized(engine))),
+  EXPECT_EQ(to_hex(digest_of(state_after(3'000))),
             "9582d116cd50ca969139b0d0222b65588f27b6df3ed5f955e38d08a3d6665f0c");
   // 20,000 cards: 625 card pages, more than one group of them.
   sample::Options o;
@@ -424,15 +437,8 @@ TEST(CheckpointDigest, IsPinned) {
 // changed are values the cut into parts does not read and the left-out
 // parts do not follow from.
 TEST(CheckpointDigest, DependsOnEveryPart) {
-  const rules::CardFile file = cards();
-  rules::Engine engine(file);
-  const std::vector<Sequenced> stream = traffic(3'000);
-  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
-  const std::string bytes = serialized(engine);
-  rules::Engine::SnapshotParts parts;
-  ASSERT_TRUE(rules::Engine::split_snapshot(bytes, kCheckpointCardPageEntries,
-                                            kCheckpointPageEntries, &parts)
-                  .is_ok());
+  const std::string bytes = state_after(3'000);
+  const rules::Engine::SnapshotParts parts = parts_of(bytes);
   ASSERT_GE(parts.card_pages.size(), 2u);
   ASSERT_GE(parts.approval_pages.size(), 2u);
   ASSERT_GE(parts.id_pages.size(), 2u);
@@ -479,14 +485,8 @@ TEST(CheckpointDigest, DependsOnEveryPart) {
 // bytes in which they do not follow from the rest are refused, not given
 // the digest of a state they do not hold.
 TEST(CheckpointDigest, RefusesPartsThatDoNotFollowFromTheRest) {
-  const rules::CardFile file = cards();
-  rules::Engine engine(file);
-  for (const Sequenced& s : traffic(3'000)) engine.apply(s.ts_ms, s.tx);
-  const std::string bytes = serialized(engine);
-  rules::Engine::SnapshotParts parts;
-  ASSERT_TRUE(rules::Engine::split_snapshot(bytes, kCheckpointCardPageEntries,
-                                            kCheckpointPageEntries, &parts)
-                  .is_ok());
+  const std::string bytes = state_after(3'000);
+  const rules::Engine::SnapshotParts parts = parts_of(bytes);
   ASSERT_GT(parts.rest.size(), 16u);
   const auto flipped_in = [&](std::string_view part, std::size_t offset) {
     std::string changed = bytes;
@@ -507,11 +507,7 @@ TEST(CheckpointDigest, RefusesPartsThatDoNotFollowFromTheRest) {
 }
 
 TEST(CheckpointDigest, RefusesBytesThatAreNotAnEngineState) {
-  const rules::CardFile file = cards();
-  rules::Engine engine(file);
-  const std::vector<Sequenced> stream = traffic(500);
-  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
-  const std::string bytes = serialized(engine);
+  const std::string bytes = state_after(500);
   Digest d{};
   Status s = checkpoint_digest(bytes.substr(0, bytes.size() / 2), &d);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
