@@ -136,12 +136,29 @@ Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   return Status::ok();
 }
 
+// Where a page's new bytes go until update() commits them.
+std::string& Checkpointer::PagedList::written(std::uint64_t page) {
+  TRIAD_ASSERT(page < pages.size());
+  if (ahead.size() < pages.size()) ahead.resize(pages.size());
+  if (ahead[page].empty()) ahead_pages.push_back(page);  // a page is never empty
+  return ahead[page];
+}
+
+void Checkpointer::PagedList::commit() {
+  for (const std::uint64_t page : ahead_pages) {
+    TRIAD_ASSERT(!ahead[page].empty());
+    pages[page] = std::move(ahead[page]);
+    ahead[page].clear();
+  }
+  ahead_pages.clear();
+}
+
 void Checkpointer::rewrite(const rules::Engine& engine, std::uint64_t page, PagedList* list) {
-  TRIAD_ASSERT(page < list->pages.size());
-  std::string& bytes = list->pages[page];
+  std::string& bytes = list->written(page);
   bytes.clear();
   const std::uint64_t first = page * list->page_entries;
   (engine.*list->append)(first, std::min(list->count, first + list->page_entries), &bytes);
+  TRIAD_ASSERT(!bytes.empty());
   list->page_hashes[page] = crypto::sha256(bytes);
   list->group_stale[page / kCheckpointGroupPages] = true;
   ++work_.pages_rewritten;
@@ -154,10 +171,12 @@ void Checkpointer::reread(const rules::Engine& engine, std::uint64_t page, Paged
   scratch_.clear();
   (engine.*list->append)(first, std::min(list->count, first + list->page_entries), &scratch_);
   ++work_.scrubbed;
-  if (scratch_ == list->pages[page]) return;
+  const bool written = page < list->ahead.size() && !list->ahead[page].empty();
+  if (scratch_ == (written ? list->ahead[page] : list->pages[page])) return;
   ++work_.scrub_mismatches;
-  list->pages[page].swap(scratch_);
-  list->page_hashes[page] = crypto::sha256(list->pages[page]);
+  std::string& bytes = list->written(page);
+  bytes.swap(scratch_);
+  list->page_hashes[page] = crypto::sha256(bytes);
   list->group_stale[page / kCheckpointGroupPages] = true;
 }
 
@@ -268,8 +287,56 @@ Digest Checkpointer::fifo_digest() {
   return fifo.finish();
 }
 
+std::uint64_t Checkpointer::note_changes(rules::Engine& engine) {
+  if (!updated_) return 0;
+  for (const std::uint32_t card : engine.changed_cards()) {
+    const std::uint64_t page = card / cards_.page_entries;
+    TRIAD_ASSERT(page < card_page_changed_.size());
+    if (card_page_changed_[page]) continue;
+    card_page_changed_[page] = true;
+    changed_card_pages_.push_back(page);
+  }
+  const std::span<const std::uint64_t> reversed = engine.reversed_approvals();
+  reversed_approvals_.insert(reversed_approvals_.end(), reversed.begin(), reversed.end());
+  engine.forget_changes();
+  return changed_card_pages_.size();
+}
+
+// Rewrites up to `max_pages` of the card pages noted as changed; returns
+// how many.
+std::uint64_t Checkpointer::rewrite_changed_cards(const rules::Engine& engine,
+                                                  std::uint64_t max_pages) {
+  std::uint64_t done = 0;
+  for (; done < max_pages && !changed_card_pages_.empty(); ++done) {
+    const std::uint64_t page = changed_card_pages_.back();
+    changed_card_pages_.pop_back();
+    card_page_changed_[page] = false;
+    rewrite(engine, page, &cards_);
+  }
+  card_scrub_owed_ += kScrubPerChange * done;
+  return done;
+}
+
+bool Checkpointer::prepare(rules::Engine& engine, std::uint64_t max_pages) {
+  note_changes(engine);
+  std::uint64_t done = rewrite_changed_cards(engine, max_pages);
+  // Once no page is left to rewrite, every kept card page is the engine's.
+  const std::uint64_t scrubbed = scrub_cards(engine, std::min(card_scrub_owed_, max_pages - done));
+  card_scrub_owed_ -= scrubbed;
+  done += scrubbed;
+  work_.ahead += done;
+  std::vector<bool>& stale = cards_.group_stale;
+  for (std::size_t g = 0; g < stale.size() && done < max_pages; ++g) {
+    if (!stale[g]) continue;
+    cards_.group_hashes[g] = group_hash(cards_.page_hashes, g);
+    stale[g] = false;
+    ++done;
+  }
+  return !changed_card_pages_.empty() || card_scrub_owed_ > 0 ||
+         std::find(stale.begin(), stale.end(), true) != stale.end();
+}
+
 Digest Checkpointer::update(rules::Engine& engine) {
-  work_ = Work{};
   // Rewrites the last page (if it was not full) and every new one when the
   // list grew; returns the first page rewritten (the page count if none).
   const auto grow = [&](PagedList* list, std::uint64_t count) -> std::uint64_t {
@@ -285,41 +352,42 @@ Digest Checkpointer::update(rules::Engine& engine) {
     for (std::uint64_t p = first_changed; p < pages; ++p) rewrite(engine, p, list);
     return first_changed;
   };
-  const std::uint64_t cards_rewritten_from = grow(&cards_, engine.card_count());
-  // The pages of cards whose running sums changed since.
-  std::vector<std::uint64_t>& pages = changed_pages_;
-  pages.clear();
-  for (const std::uint32_t card : engine.changed_cards()) {
-    const std::uint64_t page = card / cards_.page_entries;
-    if (page < cards_rewritten_from) pages.push_back(page);
+  // The cards are all written at the first update; their count stays.
+  const bool first = !updated_;
+  TRIAD_ASSERT(first || engine.card_count() == cards_.count);
+  grow(&cards_, engine.card_count());
+  card_page_changed_.resize(cards_.pages.size());
+  updated_ = true;
+  note_changes(engine);
+  if (first) {
+    for (const std::uint64_t page : changed_card_pages_) card_page_changed_[page] = false;
+    changed_card_pages_.clear();
   }
-  const auto rewrite_each = [&](PagedList* list) {
-    std::sort(pages.begin(), pages.end());
-    pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-    for (const std::uint64_t page : pages) rewrite(engine, page, list);
-  };
-  rewrite_each(&cards_);
-  const std::uint64_t card_pages_rewritten = work_.pages_rewritten;
+  rewrite_changed_cards(engine, changed_card_pages_.size());
 
+  const std::uint64_t list_pages_before = work_.pages_rewritten;
   const std::uint64_t approvals_rewritten_from = grow(&approvals_, engine.approval_count());
   grow(&ids_, engine.id_count());
-
   // The pages of approvals reversed since: their reversed flag changed.
+  std::vector<std::uint64_t>& pages = changed_pages_;
   pages.clear();
-  for (const std::uint64_t approval : engine.reversed_approvals()) {
+  for (const std::uint64_t approval : reversed_approvals_) {
     TRIAD_ASSERT(approval < approvals_.count);
     const std::uint64_t page = approval / approvals_.page_entries;
     if (page >= approvals_rewritten_from) continue;  // rewritten above
     pages.push_back(page);
   }
-  rewrite_each(&approvals_);
-  engine.forget_changes();
+  reversed_approvals_.clear();
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  for (const std::uint64_t page : pages) rewrite(engine, page, &approvals_);
 
   update_fifo(engine);
   scrub(engine,
-        std::max<std::uint64_t>(1, kScrubPerChange * (work_.pages_rewritten - card_pages_rewritten +
-                                                      work_.pieces_added)));
-  scrub_cards(engine, std::max(kCardScrubMinPages, kScrubPerChange * card_pages_rewritten));
+        std::max<std::uint64_t>(
+            1, kScrubPerChange * (work_.pages_rewritten - list_pages_before + work_.pieces_added)));
+  scrub_cards(engine, std::max(kCardScrubMinPages, card_scrub_owed_));
+  card_scrub_owed_ = 0;
 
   const auto digest = [](PagedList* list) {
     for (std::size_t g = 0; g < list->group_hashes.size(); ++g) {
@@ -331,20 +399,25 @@ Digest Checkpointer::update(rules::Engine& engine) {
   };
   head_.clear();
   engine.append_head(&head_);
-  return combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_), digest(&ids_),
-                 fifo_digest());
+  for (PagedList* list : {&cards_, &approvals_, &ids_}) list->commit();
+  const Digest out = combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_),
+                             digest(&ids_), fifo_digest());
+  last_work_ = work_;
+  work_ = Work{};
+  return out;
 }
 
-// Re-reads up to `budget` card pages, in turn. The cards change only by
-// apply() (which marks them, so their pages are rewritten), except when a
-// bit flips in memory, which is what corrupt-state simulates.
-void Checkpointer::scrub_cards(const rules::Engine& engine, std::uint64_t budget) {
+// Re-reads up to `budget` card pages, in turn; returns how many. The cards
+// change only by apply() (which marks them, so their pages are rewritten),
+// except when a bit flips in memory, which is what corrupt-state simulates.
+std::uint64_t Checkpointer::scrub_cards(const rules::Engine& engine, std::uint64_t budget) {
   const std::uint64_t pages = cards_.pages.size();
   budget = std::min(budget, pages);
   for (std::uint64_t n = 0; n < budget; ++n) {
     if (card_scrub_cursor_ >= pages) card_scrub_cursor_ = 0;
     reread(engine, card_scrub_cursor_++, &cards_);
   }
+  return budget;
 }
 
 // Re-reads up to `budget` pages of the two lists and complete pieces of the

@@ -109,18 +109,36 @@ class Checkpointer {
   Digest update(rules::Engine& engine);
   void reset() { *this = Checkpointer(); }
 
+  // Part of the next update()'s work can be done ahead, while the replica has
+  // nothing else to do, so that less of it falls on the checkpoint seq,
+  // where all three replicas pay it at once. The digest update() returns
+  // does not depend on whether or when that ran (a page written ahead and
+  // changed again is written again). Both do nothing before the first
+  // update().
+  //
+  // Notes the pages the engine's changes since the last call touched (and
+  // tells the engine to forget them); returns how many card pages are
+  // waiting to be rewritten. Costs what changed.
+  std::uint64_t note_changes(rules::Engine& engine);
+  // One step: rewrites card pages noted as changed, then re-reads the card
+  // pages the scrub owes for them, then rehashes stale groups of card
+  // pages; at most `max_pages` of these. Returns whether any is left.
+  bool prepare(rules::Engine& engine, std::uint64_t max_pages);
+
   // The engine state at the last update() (there must have been one since
   // the start or reset()), as serialize() wrote it then.
   std::string engine_state() const;
 
-  // What the last update() did, for tests, logs and benchmarks.
+  // What the last update() did, with the prepare() calls before it, for
+  // tests, logs and benchmarks.
   struct Work {
     std::uint64_t pages_rewritten = 0;   // pages new or changed since the update before
     std::uint64_t pieces_added = 0;      // rule 10 FIFO pieces completed since
     std::uint64_t scrubbed = 0;          // unchanged pages and pieces re-read and compared
     std::uint64_t scrub_mismatches = 0;  // of those, differing from the kept bytes
+    std::uint64_t ahead = 0;             // pages rewritten or re-read by prepare()
   };
-  const Work& last_work() const { return work_; }
+  const Work& last_work() const { return last_work_; }
   // Pages of the cards and the two lists, complete pieces of the rule 10
   // FIFO, and its groups of pieces (the last may be open).
   std::uint64_t card_page_count() const { return cards_.pages.size(); }
@@ -148,6 +166,13 @@ class Checkpointer {
     std::vector<Digest> page_hashes;
     std::vector<Digest> group_hashes;
     std::vector<bool> group_stale;
+    // Pages written since the last update() (empty: not written), which
+    // moves them into `pages`, so that engine_state() stays the state then
+    // while work is done ahead. The hashes are the new bytes' at once.
+    std::vector<std::string> ahead;
+    std::vector<std::uint64_t> ahead_pages;
+    std::string& written(std::uint64_t page);
+    void commit();
   };
   // Entries are numbered as the engine pushed them (duplicate_fifo_pushed()
   // counts them): the oldest one kept is number pushed_seen - live.
@@ -173,11 +198,12 @@ class Checkpointer {
     std::uint64_t open_first = 0;   // number of open's first entry (or the next)
   };
 
+  std::uint64_t rewrite_changed_cards(const rules::Engine& engine, std::uint64_t max_pages);
   void rewrite(const rules::Engine& engine, std::uint64_t page, PagedList* list);
   void reread(const rules::Engine& engine, std::uint64_t page, PagedList* list);
   void update_fifo(const rules::Engine& engine);
   void scrub(const rules::Engine& engine, std::uint64_t budget);
-  void scrub_cards(const rules::Engine& engine, std::uint64_t budget);
+  std::uint64_t scrub_cards(const rules::Engine& engine, std::uint64_t budget);
   void mark_piece_changed(std::uint64_t piece);
   Digest fifo_digest();
   std::string fifo_entries() const;
@@ -190,8 +216,16 @@ class Checkpointer {
   std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
   std::string scratch_;
   std::vector<std::uint64_t> changed_pages_;
+  // Changes the engine reported since the last update(), not yet written:
+  // card pages (each once) and approval numbers reversed.
+  std::vector<bool> card_page_changed_;
+  std::vector<std::uint64_t> changed_card_pages_;
+  std::vector<std::uint64_t> reversed_approvals_;
+  std::uint64_t card_scrub_owed_ = 0;  // card pages to re-read for those rewritten
   std::uint64_t card_scrub_cursor_ = 0;
-  Work work_;
+  bool updated_ = false;
+  Work work_;  // since the last update()
+  Work last_work_;
 };
 
 }  // namespace triad::replica

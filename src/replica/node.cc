@@ -237,6 +237,16 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
   }
 }
 
+bool ReplicaNode::checkpoint_work_waiting() {
+  if (crashed_ || hung_) return false;
+  return core_->checkpoint_pages_waiting() >= kPrepareMinPages;
+}
+
+bool ReplicaNode::prepare_checkpoint() {
+  if (crashed_ || hung_) return false;
+  return core_->prepare_checkpoint(kPrepareStepPages);
+}
+
 std::optional<std::uint64_t> ReplicaNode::next_timer_us() const {
   if (crashed_) return std::nullopt;
   std::optional<std::uint64_t> t;
