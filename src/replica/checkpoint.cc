@@ -171,8 +171,7 @@ void Checkpointer::reread(const rules::Engine& engine, std::uint64_t page, Paged
   scratch_.clear();
   (engine.*list->append)(first, std::min(list->count, first + list->page_entries), &scratch_);
   ++work_.scrubbed;
-  const bool written = page < list->ahead.size() && !list->ahead[page].empty();
-  if (scratch_ == (written ? list->ahead[page] : list->pages[page])) return;
+  if (scratch_ == (list->is_written(page) ? list->ahead[page] : list->pages[page])) return;
   ++work_.scrub_mismatches;
   std::string& bytes = list->written(page);
   bytes.swap(scratch_);
@@ -311,29 +310,23 @@ std::uint64_t Checkpointer::rewrite_changed_cards(const rules::Engine& engine,
     const std::uint64_t page = changed_card_pages_.back();
     changed_card_pages_.pop_back();
     card_page_changed_[page] = false;
+    // The scrub owes re-reads for each page rewritten since the last
+    // update() once, however often it was rewritten ahead.
+    if (!cards_.is_written(page)) card_scrub_owed_ += kScrubPerChange;
     rewrite(engine, page, &cards_);
   }
-  card_scrub_owed_ += kScrubPerChange * done;
   return done;
 }
 
 bool Checkpointer::prepare(rules::Engine& engine, std::uint64_t max_pages) {
   note_changes(engine);
-  std::uint64_t done = rewrite_changed_cards(engine, max_pages);
-  // Once no page is left to rewrite, every kept card page is the engine's.
-  const std::uint64_t scrubbed = scrub_cards(engine, std::min(card_scrub_owed_, max_pages - done));
+  const std::uint64_t rewritten = rewrite_changed_cards(engine, max_pages);
+  // Once no page is left to rewrite, every card page is the engine's.
+  const std::uint64_t scrubbed =
+      scrub_cards(engine, std::min(card_scrub_owed_, max_pages - rewritten));
   card_scrub_owed_ -= scrubbed;
-  done += scrubbed;
-  work_.ahead += done;
-  std::vector<bool>& stale = cards_.group_stale;
-  for (std::size_t g = 0; g < stale.size() && done < max_pages; ++g) {
-    if (!stale[g]) continue;
-    cards_.group_hashes[g] = group_hash(cards_.page_hashes, g);
-    stale[g] = false;
-    ++done;
-  }
-  return !changed_card_pages_.empty() || card_scrub_owed_ > 0 ||
-         std::find(stale.begin(), stale.end(), true) != stale.end();
+  work_.ahead += rewritten + scrubbed;
+  return !changed_card_pages_.empty() || card_scrub_owed_ > 0;
 }
 
 Digest Checkpointer::update(rules::Engine& engine) {

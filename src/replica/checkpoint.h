@@ -121,8 +121,10 @@ class Checkpointer {
   // waiting to be rewritten. Costs what changed.
   std::uint64_t note_changes(rules::Engine& engine);
   // One step: rewrites card pages noted as changed, then re-reads the card
-  // pages the scrub owes for them, then rehashes stale groups of card
-  // pages; at most `max_pages` of these. Returns whether any is left.
+  // pages the scrub owes for them; at most `max_pages` pages. Returns
+  // whether any is left. (The groups of page hashes are left to update():
+  // rehashed ahead, they would be rehashed again for every page changed
+  // after, which cost more in all than the whole checkpoint.)
   bool prepare(rules::Engine& engine, std::uint64_t max_pages);
 
   // The engine state at the last update() (there must have been one since
@@ -171,6 +173,9 @@ class Checkpointer {
     // while work is done ahead. The hashes are the new bytes' at once.
     std::vector<std::string> ahead;
     std::vector<std::uint64_t> ahead_pages;
+    bool is_written(std::uint64_t page) const {
+      return page < ahead.size() && !ahead[page].empty();
+    }
     std::string& written(std::uint64_t page);
     void commit();
   };
