@@ -244,6 +244,7 @@ bool ReplicaNode::checkpoint_work_waiting() {
 
 bool ReplicaNode::prepare_checkpoint() {
   if (crashed_ || hung_) return false;
+  ++checkpoint_steps_ahead_;
   return core_->prepare_checkpoint(kPrepareStepPages);
 }
 

@@ -75,6 +75,7 @@ class ReplicaNode {
   // step of kPrepareStepPages pages, until that says nothing is left.
   bool checkpoint_work_waiting();
   bool prepare_checkpoint();
+  std::uint64_t checkpoint_steps_ahead() const { return checkpoint_steps_ahead_; }
   static constexpr std::uint64_t kPrepareMinPages = 64;
   static constexpr std::uint64_t kPrepareStepPages = 16;
 
@@ -117,6 +118,7 @@ class ReplicaNode {
   std::uint64_t last_hello_us_ = 0;
   std::optional<std::uint64_t> last_fetch_us_;
   std::uint64_t malformed_ = 0;
+  std::uint64_t checkpoint_steps_ahead_ = 0;
   bool hung_ = false;
   bool crashed_ = false;
 };

@@ -229,7 +229,9 @@ class Loop {
       node_.on_time(now_us(), &out_);
       send_out();
     }
-    log::info("stopping on signal after seq " + std::to_string(node_.core().next_seq() - 1));
+    log::info("stopping on signal after seq " + std::to_string(node_.core().next_seq() - 1) + " (" +
+              std::to_string(node_.checkpoint_steps_ahead()) +
+              " steps of checkpoint work done ahead)");
     return 0;
   }
 
