@@ -147,8 +147,8 @@ std::string& Checkpointer::PagedList::written(std::uint64_t page) {
 void Checkpointer::PagedList::commit() {
   for (const std::uint64_t page : ahead_pages) {
     TRIAD_ASSERT(!ahead[page].empty());
-    pages[page] = std::move(ahead[page]);
-    ahead[page].clear();
+    pages[page].swap(ahead[page]);
+    std::string().swap(ahead[page]);  // the old bytes' memory too
   }
   ahead_pages.clear();
 }
@@ -319,6 +319,7 @@ std::uint64_t Checkpointer::rewrite_changed_cards(const rules::Engine& engine,
 }
 
 bool Checkpointer::prepare(rules::Engine& engine, std::uint64_t max_pages) {
+  TRIAD_ASSERT(max_pages > 0);  // else "some is left" forever
   note_changes(engine);
   const std::uint64_t rewritten = rewrite_changed_cards(engine, max_pages);
   // Once no page is left to rewrite, every card page is the engine's.
@@ -362,8 +363,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
   const std::uint64_t approvals_rewritten_from = grow(&approvals_, engine.approval_count());
   grow(&ids_, engine.id_count());
   // The pages of approvals reversed since: their reversed flag changed.
-  std::vector<std::uint64_t>& pages = changed_pages_;
-  pages.clear();
+  std::vector<std::uint64_t> pages;
   for (const std::uint64_t approval : reversed_approvals_) {
     TRIAD_ASSERT(approval < approvals_.count);
     const std::uint64_t page = approval / approvals_.page_entries;

@@ -56,15 +56,15 @@
 // kCardScrubMinPages (all of the sample's 1,000 cards each time, so a
 // flipped card, what corrupt-state simulates, is voted on at the next
 // checkpoint); of the rest twice as many as it rewrote, at least one, in
-// turn. New pages come at the end, so that cursor gains on the history at
-// about the rate it grows: one pass takes about as many seqs as the history
-// held when it began, a time that grows with the history (a fixed share of
-// a growing history per checkpoint would make checkpoints grow again).
-// Not re-read: the parts left out of the digest. A bit that flips in
-// the rule 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
-// decision or a card's running sums (a FIFO entry leaves the window
-// against the wrong card or at the wrong time), which the vote and the card
-// pages catch.
+// turn. The card pages' re-reads that are owed beyond kCardScrubMinPages
+// may be done ahead of the checkpoint seq (prepare()): a bit that flips in
+// a page after it was re-read there is then seen a pass later. New pages come at the end, so that
+// cursor gains on the history at about the rate it grows: one pass takes about as many seqs as the
+// history held when it began, a time that grows with the history (a fixed share of a growing
+// history per checkpoint would make checkpoints grow again). Not re-read: the parts left out of the
+// digest. A bit that flips in the rule 10 table, or in the rule 11 or 12 FIFO, shows when it
+// changes a decision or a card's running sums (a FIFO entry leaves the window against the wrong
+// card or at the wrong time), which the vote and the card pages catch.
 #pragma once
 
 #include <cstdint>
@@ -121,7 +121,7 @@ class Checkpointer {
   // waiting to be rewritten. Costs what changed.
   std::uint64_t note_changes(rules::Engine& engine);
   // One step: rewrites card pages noted as changed, then re-reads the card
-  // pages the scrub owes for them; at most `max_pages` pages. Returns
+  // pages the scrub owes for them; at most `max_pages` (> 0) pages. Returns
   // whether any is left. (The groups of page hashes are left to update():
   // rehashed ahead, they would be rehashed again for every page changed
   // after, which cost more in all than the whole checkpoint.)
@@ -134,7 +134,8 @@ class Checkpointer {
   // What the last update() did, with the prepare() calls before it, for
   // tests, logs and benchmarks.
   struct Work {
-    std::uint64_t pages_rewritten = 0;   // pages new or changed since the update before
+    std::uint64_t pages_rewritten = 0;   // page writes since the update before (new or changed
+                                         // pages; one written ahead and again counts twice)
     std::uint64_t pieces_added = 0;      // rule 10 FIFO pieces completed since
     std::uint64_t scrubbed = 0;          // unchanged pages and pieces re-read and compared
     std::uint64_t scrub_mismatches = 0;  // of those, differing from the kept bytes
@@ -220,7 +221,6 @@ class Checkpointer {
   Fifo fifo_;
   std::uint64_t scrub_cursor_ = 0;  // over approvals' pages, ids', then pieces
   std::string scratch_;
-  std::vector<std::uint64_t> changed_pages_;
   // Changes the engine reported since the last update(), not yet written:
   // card pages (each once) and approval numbers reversed.
   std::vector<bool> card_page_changed_;

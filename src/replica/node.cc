@@ -239,7 +239,7 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
 
 bool ReplicaNode::checkpoint_work_waiting() {
   if (crashed_ || hung_) return false;
-  return core_->checkpoint_pages_waiting() >= kPrepareMinPages;
+  return core_->note_checkpoint_changes() >= kPrepareMinPages;
 }
 
 bool ReplicaNode::prepare_checkpoint() {

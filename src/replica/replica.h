@@ -89,13 +89,11 @@ class ReplicaCore {
   // give the checkpoint digest or the engine refuses them; the state is
   // then unchanged.
   Status install(const Snapshot& snapshot);
-  // What the latest checkpoint rewrote and scrubbed (checkpoint.h).
-  const Checkpointer::Work& last_checkpoint_work() const { return checkpointer_.last_work(); }
   // Part of the next checkpoint's work, done ahead when nothing else is
   // waiting (Checkpointer::note_changes and prepare): the card pages
   // waiting to be rewritten, and one step of at most `max_pages` pages,
   // which says whether any is left. Neither changes a verdict or a digest.
-  std::uint64_t checkpoint_pages_waiting() { return checkpointer_.note_changes(engine_); }
+  std::uint64_t note_checkpoint_changes() { return checkpointer_.note_changes(engine_); }
   bool prepare_checkpoint(std::uint64_t max_pages) {
     return checkpointer_.prepare(engine_, max_pages);
   }
