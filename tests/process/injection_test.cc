@@ -296,6 +296,19 @@ std::size_t in_majority(const std::vector<std::string>& raw, std::size_t from, c
   return n;
 }
 
+// Waits until `replica` was repaired at least once and all three are
+// healthy; *status is the last status read.
+void wait_until_repaired(const Cluster& cluster, const TempDir& tmp, char replica, Json* status) {
+  bool met = false;
+  *status = wait_for_status(
+      cluster.dir(), kRepairWaitMs,
+      [replica](const Json& st) {
+        return all_healthy(st) && replica_in(st, replica)["repairs"].get<std::uint64_t>() >= 1;
+      },
+      &met);
+  ASSERT_TRUE(met) << status->dump() << "\n" << read_file(tmp.file("up.stderr"));
+}
+
 void stop_and_expect_nothing_left(Cluster& cluster, const TempDir& tmp) {
   EXPECT_EQ(cluster.stop(), 0) << "triad up stops cleanly on SIGTERM";
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
@@ -540,14 +553,8 @@ TEST(CorruptState, CaughtAtTheNextCheckpointEvenIfNoTransactionTouchesTheCard) {
   std::vector<std::string> raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, 0, kCount, &raw));
 
-  bool met = false;
-  const Json s = wait_for_status(
-      cluster.dir(), kRepairWaitMs,
-      [](const Json& st) {
-        return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1;
-      },
-      &met);
-  ASSERT_TRUE(met) << s.dump() << "\n" << read_file(tmp.file("up.stderr"));
+  Json s;
+  ASSERT_NO_FATAL_FAILURE(wait_until_repaired(cluster, tmp, 'b', &s));
   EXPECT_EQ(divergences(s, 'b', "checkpoint_mismatch"), 1u) << replica_in(s, 'b').dump();
   EXPECT_EQ(divergences(s, 'b', "state_digest_mismatch"), 0u) << replica_in(s, 'b').dump();
   EXPECT_EQ(divergences(s, 'b', "wrong_verdict"), 0u) << replica_in(s, 'b').dump();
@@ -592,14 +599,8 @@ TEST(CorruptState, CaughtAndRepairedWhileCheckpointWorkIsDoneAhead) {
   std::vector<std::string> raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, traffic, 0, traffic.size(), &raw));
 
-  bool met = false;
-  const Json s = wait_for_status(
-      cluster.dir(), kRepairWaitMs,
-      [](const Json& st) {
-        return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1;
-      },
-      &met);
-  ASSERT_TRUE(met) << s.dump() << "\n" << read_file(tmp.file("up.stderr"));
+  Json s;
+  ASSERT_NO_FATAL_FAILURE(wait_until_repaired(cluster, tmp, 'b', &s));
   EXPECT_GE(
       divergences(s, 'b', "checkpoint_mismatch") + divergences(s, 'b', "state_digest_mismatch"), 1u)
       << replica_in(s, 'b').dump();
@@ -636,14 +637,8 @@ TEST(Delay, BeyondTheDeadlineIsMissingAndRepaired) {
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::vector<std::string> raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, kCount, &raw, "20"));
-  bool met = false;
-  const Json s = wait_for_status(
-      cluster.dir(), kRepairWaitMs,
-      [](const Json& st) {
-        return all_healthy(st) && replica_in(st, 'c')["repairs"].get<std::uint64_t>() >= 1;
-      },
-      &met);
-  ASSERT_TRUE(met) << s.dump() << "\n" << read_file(tmp.file("up.stderr"));
+  Json s;
+  ASSERT_NO_FATAL_FAILURE(wait_until_repaired(cluster, tmp, 'c', &s));
   EXPECT_GE(divergences(s, 'c', "missing"), 3u) << replica_in(s, 'c').dump();
   const auto left = log_lines(tmp, "replica c: healthy -> quarantined");
   ASSERT_FALSE(left.empty());
@@ -705,13 +700,8 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
   ASSERT_NO_FATAL_FAILURE(
       submit_lines(cluster, tmp, data.traffic, kCheckpoint - 1, kCheckpoint, &raw));
 
-  const Json rejoined = wait_for_status(
-      cluster.dir(), kRepairWaitMs,
-      [](const Json& st) {
-        return all_healthy(st) && replica_in(st, 'b')["repairs"].get<std::uint64_t>() >= 1;
-      },
-      &met);
-  ASSERT_TRUE(met) << rejoined.dump() << "\n" << read_file(tmp.file("up.stderr"));
+  Json rejoined;
+  ASSERT_NO_FATAL_FAILURE(wait_until_repaired(cluster, tmp, 'b', &rejoined));
   EXPECT_EQ(divergences(rejoined, 'b', "process_exited"), 1u);
   EXPECT_EQ(log_lines(tmp, "replica b: snapshot of seq " + std::to_string(kCheckpoint)).size(), 1u);
   EXPECT_EQ(log_lines(tmp, "replica b is at the live edge with the majority's checkpoint").size(),
