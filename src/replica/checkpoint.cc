@@ -352,11 +352,8 @@ Digest Checkpointer::update(rules::Engine& engine) {
   grow(&cards_, engine.card_count());
   card_page_changed_.resize(cards_.pages.size());
   updated_ = true;
+  if (first) engine.forget_changes();  // grow() writes every page the first time
   note_changes(engine);
-  if (first) {
-    for (const std::uint64_t page : changed_card_pages_) card_page_changed_[page] = false;
-    changed_card_pages_.clear();
-  }
   rewrite_changed_cards(engine, changed_card_pages_.size());
 
   const std::uint64_t list_pages_before = work_.pages_rewritten;

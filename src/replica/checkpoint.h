@@ -56,15 +56,18 @@
 // kCardScrubMinPages (all of the sample's 1,000 cards each time, so a
 // flipped card, what corrupt-state simulates, is voted on at the next
 // checkpoint); of the rest twice as many as it rewrote, at least one, in
-// turn. The card pages' re-reads that are owed beyond kCardScrubMinPages
-// may be done ahead of the checkpoint seq (prepare()): a bit that flips in
-// a page after it was re-read there is then seen a pass later. New pages come at the end, so that
-// cursor gains on the history at about the rate it grows: one pass takes about as many seqs as the
-// history held when it began, a time that grows with the history (a fixed share of a growing
-// history per checkpoint would make checkpoints grow again). Not re-read: the parts left out of the
-// digest. A bit that flips in the rule 10 table, or in the rule 11 or 12 FIFO, shows when it
-// changes a decision or a card's running sums (a FIFO entry leaves the window against the wrong
-// card or at the wrong time), which the vote and the card pages catch.
+// turn. The card pages' re-reads owed beyond kCardScrubMinPages may be
+// done ahead of the checkpoint seq (prepare()): a bit that flips in a page
+// after it was re-read there is then seen a pass later. New pages come at
+// the end, so that cursor gains on the history at about the rate it grows:
+// one pass takes about as many seqs as the history held when it began, a
+// time that grows with the history (a fixed share of a growing history per
+// checkpoint would make checkpoints grow again).
+// Not re-read: the parts left out of the digest. A bit that flips in
+// the rule 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
+// decision or a card's running sums (a FIFO entry leaves the window
+// against the wrong card or at the wrong time), which the vote and the card
+// pages catch.
 #pragma once
 
 #include <cstdint>

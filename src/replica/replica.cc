@@ -221,10 +221,7 @@ class Loop {
         receive_all();
         ahead = ahead || node_.checkpoint_work_waiting();
       } else if (ahead) {
-        // Nothing waiting: one step of the next checkpoint's work, so that
-        // less of it falls on the checkpoint seq, where all three replicas
-        // pause at once and the vote cannot hide it.
-        ahead = node_.prepare_checkpoint();
+        ahead = node_.prepare_checkpoint();  // nothing waiting (node.h says why)
       }
       node_.on_time(now_us(), &out_);
       send_out();
