@@ -41,9 +41,9 @@ int run_up_command(int argc, char** argv) {
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
   app.add_option("--checkpoint-every", config.checkpoint_interval,
-                 "vote a full-state checkpoint digest every K transactions; the interval "
-                 "doubles each time the history passes 64 intervals, so a checkpoint's cost "
-                 "per transaction stays bounded")
+                 "vote a full-state checkpoint digest every K transactions (a fixed interval: "
+                 "each checkpoint rewrites what changed since the last, and a repaired replica "
+                 "replays about K transactions at most after its snapshot)")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--transient-limit", config.transient_limit,

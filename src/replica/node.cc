@@ -239,7 +239,7 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
 
 bool ReplicaNode::checkpoint_work_waiting() {
   if (crashed_ || hung_) return false;
-  return core_->note_checkpoint_changes() >= kPrepareMinPages;
+  return core_->note_checkpoint_changes() >= kPrepareMinPages + core_->seqs_to_checkpoint();
 }
 
 bool ReplicaNode::prepare_checkpoint() {

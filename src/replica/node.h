@@ -67,12 +67,18 @@ class ReplicaNode {
   // Part of the next checkpoint's work can be done ahead, so that less of it
   // falls on the checkpoint seq, where all three replicas pause at once and
   // the vote cannot hide it (ReplicaCore::prepare_checkpoint). A shell asks
-  // after the messages it handled whether to start: once kPrepareMinPages
-  // card pages wait to be rewritten. (With the sample's 1,000 cards, 32
+  // after the messages it handled whether to start: once the card pages
+  // waiting to be rewritten outnumber the seqs left before the checkpoint by
+  // kPrepareMinPages. A page rewritten ahead is rewritten again if it changes
+  // again before the checkpoint; starting at once did that over and over
+  // with a long interval or busy cards (with a million cards and no
+  // checkpoint within a run, over a quarter of a replica's CPU). Waiting
+  // keeps the work near the checkpoint seq and still leaves it a seq per
+  // page, about two pages a seq at most. (With the sample's 1,000 cards, 32
   // pages, it never starts: there the whole checkpoint takes about a third
-  // of a millisecond, and a page rewritten ahead would often change again.)
-  // Then, while no message is waiting, it calls prepare_checkpoint(), one
-  // step of kPrepareStepPages pages, until that says nothing is left.
+  // of a millisecond.) Then, while no message is waiting, it calls
+  // prepare_checkpoint(), one step of kPrepareStepPages pages, until that
+  // says nothing is left.
   bool checkpoint_work_waiting();
   bool prepare_checkpoint();
   std::uint64_t checkpoint_steps_ahead() const { return checkpoint_steps_ahead_; }

@@ -97,6 +97,10 @@ class ReplicaCore {
   bool prepare_checkpoint(std::uint64_t max_pages) {
     return checkpointer_.prepare(engine_, max_pages);
   }
+  // The seqs still to apply up to and including the next checkpoint seq.
+  std::uint64_t seqs_to_checkpoint() const {
+    return checkpoint_interval_ - (next_seq_ - 1) % checkpoint_interval_;
+  }
 
  private:
   void take_checkpoint(std::uint64_t seq);

@@ -30,44 +30,47 @@ struct World {
   std::vector<Transaction> traffic;
 };
 
+World make_world(std::size_t card_count, std::size_t transaction_count) {
+  World out;
+  sample::Options options;
+  options.seed = 3;
+  options.card_count = card_count;
+  options.transaction_count = transaction_count;
+  const std::string text = sample::generate_card_file(options);
+  EXPECT_TRUE(rules::parse_card_file(text, &out.cards).is_ok());
+  out.card_digest = crypto::sha256("triad-state-v1" + text);
+  for (const std::string& line : sample::generate_traffic(options)) {
+    Transaction tx;
+    EXPECT_TRUE(parse_transaction_json(line, &tx).is_ok());
+    out.traffic.push_back(std::move(tx));
+  }
+  return out;
+}
+
 const World& world() {
-  static const World w = [] {
-    World out;
-    sample::Options options;
-    options.seed = 3;
-    options.card_count = 30;
-    options.transaction_count = 40;
-    const std::string text = sample::generate_card_file(options);
-    EXPECT_TRUE(rules::parse_card_file(text, &out.cards).is_ok());
-    out.card_digest = crypto::sha256("triad-state-v1" + text);
-    for (const std::string& line : sample::generate_traffic(options)) {
-      Transaction tx;
-      EXPECT_TRUE(parse_transaction_json(line, &tx).is_ok());
-      out.traffic.push_back(std::move(tx));
-    }
-    return out;
-  }();
+  static const World w = make_world(30, 40);
   return w;
 }
 
-std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none") {
+std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const World& w = world(),
+                                       std::uint64_t checkpoint_interval = 10) {
   Fault f;
   EXPECT_TRUE(parse_fault(fault, &f).is_ok());
   crypto::Ed25519Seed seed;
   seed.fill(0x42);
   crypto::SigningKey key;
   EXPECT_TRUE(crypto::SigningKey::from_seed(seed, &key).is_ok());
-  auto core = std::make_unique<ReplicaCore>(1, world().cards, world().card_digest, std::move(key),
-                                            f, 7, /*checkpoint_interval=*/10);
+  auto core = std::make_unique<ReplicaCore>(1, w.cards, w.card_digest, std::move(key), f, 7,
+                                            checkpoint_interval);
   return std::make_unique<ReplicaNode>(std::move(core), kT0);
 }
 
 // A ToReplica with the entries seq from..to (of the sample traffic).
-Bytes entries(std::uint64_t from, std::uint64_t to) {
+Bytes entries(std::uint64_t from, std::uint64_t to, const World& w = world()) {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<wire::Sequenced>> list;
   for (std::uint64_t seq = from; seq <= to; ++seq) {
-    const Transaction& tx = world().traffic[seq - 1];
+    const Transaction& tx = w.traffic[seq - 1];
     list.push_back(wire::CreateSequenced(fbb, seq, *tx.ts, wire::build_transaction(fbb, tx)));
   }
   fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(list)));
@@ -254,6 +257,39 @@ TEST(ReplicaNode, RefusesAnEntryWhoseTsGoesBackwards) {
   node->on_message(entry(*tx.ts), kT0 + 2, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(read(out[0]).verdict_seqs, seqs(3, 3));
+}
+
+// Checkpoint work done ahead starts only once the card pages waiting
+// outnumber the seqs left before the checkpoint (by kPrepareMinPages), so a
+// page is not rewritten ahead long before the checkpoint, when it would
+// likely change again. 20,000 cards are 625 pages of 32.
+TEST(ReplicaNode, DoesCheckpointWorkAheadOnlyNearTheCheckpoint) {
+  static const World big = make_world(20'000, 999);
+  auto near = make_node("none", big, /*checkpoint_interval=*/1000);
+  auto far = make_node("none", big, /*checkpoint_interval=*/100'000);
+  ReplicaNode::Messages out;
+  std::optional<std::uint64_t> near_started;
+  for (std::uint64_t seq = 1; seq <= 999; ++seq) {
+    near->on_message(entries(seq, seq, big), kT0 + seq, &out);
+    far->on_message(entries(seq, seq, big), kT0 + seq, &out);
+    ASSERT_EQ(near->core().next_seq(), seq + 1);
+    // Far from its checkpoint, the node never starts (every card page changed
+    // twice over would not be enough).
+    EXPECT_FALSE(far->checkpoint_work_waiting()) << "seq " << seq;
+    if (!near->checkpoint_work_waiting()) continue;
+    if (!near_started) near_started = seq;
+    std::uint64_t steps = 0;
+    while (near->prepare_checkpoint()) ASSERT_LT(++steps, 1000u) << "the work ahead never ends";
+    EXPECT_FALSE(near->checkpoint_work_waiting()) << "all done at seq " << seq;
+  }
+  // The pages waiting cannot outnumber the seqs left before the middle of the
+  // interval (a seq changes one card); the work then starts well before the
+  // checkpoint seq.
+  ASSERT_TRUE(near_started.has_value());
+  EXPECT_GT(*near_started, 500u);
+  EXPECT_LT(*near_started, 900u);
+  EXPECT_GT(near->checkpoint_steps_ahead(), 0u);
+  EXPECT_EQ(far->checkpoint_steps_ahead(), 0u);
 }
 
 }  // namespace
