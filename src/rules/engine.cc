@@ -188,23 +188,28 @@ bool is_valid_card_number(std::string_view pan) {
 
 }  // namespace
 
-std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file);
+std::vector<std::pair<PanKey, std::uint32_t>> card_positions(const CardFile& file);
 
 struct Engine::State {
   explicit State(const CardFile& file);
 
-  CardIndex<CardState> index;
-  // Every card of the card file, in file order, for snapshots (lookups go
-  // through `index`). A PAN of more than 19 digits has no PanKey and is
-  // never found (rule 3 refuses such a PAN first); its card lives in
-  // `unindexed_cards` and keeps its initial state.
-  struct FileCard {
-    std::string pan;
-    std::optional<PanKey> key;
-    CardState* card;
-  };
-  std::vector<FileCard> cards_in_file_order;
-  std::vector<CardState> unindexed_cards;  // never resized after construction
+  // PAN -> the card's position in `cards`. A PAN of more than 19 digits has
+  // no PanKey and is never found (rule 3 refuses such a PAN first); its card
+  // keeps its initial state.
+  CardIndex<std::uint32_t> index;
+  // Every card of the card file, in file order, and its PAN: card i's is
+  // pan_text[pan_starts[i], pan_starts[i + 1]). Never resized after
+  // construction, so pointers to cards stay valid. In file order and in one
+  // block each so that a checkpoint's page of cards is a run of memory: read
+  // through a pointer per card into the index and a PAN string each, with a
+  // million cards, the cache misses were most of a page's cost.
+  std::vector<CardState> cards;
+  std::string pan_text;
+  std::vector<std::size_t> pan_starts;
+  std::string_view pan_of(std::size_t card) const {
+    return std::string_view(pan_text).substr(pan_starts[card],
+                                             pan_starts[card + 1] - pan_starts[card]);
+  }
   std::uint64_t applied = 0;
   bool any_applied = false;
   std::int64_t last_ts_ms = 0;
@@ -219,7 +224,7 @@ struct Engine::State {
   std::vector<std::uint32_t> changed_cards;
   std::vector<bool> card_changed;  // by card number
   void note_changed(const CardState& card) {
-    if (card_changed.empty()) card_changed.resize(cards_in_file_order.size());
+    if (card_changed.empty()) card_changed.resize(cards.size());
     if (card_changed[card.ordinal]) return;
     card_changed[card.ordinal] = true;
     changed_cards.push_back(card.ordinal);
@@ -375,8 +380,9 @@ ResponseCode Engine::State::decide_authorization(std::int64_t now_ms, const Tran
   TRIAD_ASSERT(pan_key.has_value());
 
   // 4. Card record.
-  CardState* card = index.find(*pan_key);
-  if (card == nullptr) return ResponseCode::kNoCardRecord;
+  const std::uint32_t* position = index.find(*pan_key);
+  if (position == nullptr) return ResponseCode::kNoCardRecord;
+  CardState* card = &cards[*position];
 
   // 5. Status.
   switch (card->status) {
@@ -506,10 +512,22 @@ CardState make_card_state(const CardRecord& r, std::size_t ordinal) {
 
 }  // namespace
 
-std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file) {
+std::vector<std::pair<PanKey, std::uint32_t>> card_positions(const CardFile& file) {
   TRIAD_ASSERT(file.cards.size() <= std::numeric_limits<std::uint32_t>::max());
-  std::vector<std::pair<PanKey, CardState>> cards;
+  std::vector<std::pair<PanKey, std::uint32_t>> positions;
+  positions.reserve(file.cards.size());
+  for (std::size_t i = 0; i < file.cards.size(); ++i) {
+    const std::optional<PanKey> key = make_pan_key(file.cards[i].pan);
+    if (!key) continue;  // longer than 19 digits: rule 3 rejects such a PAN first
+    positions.emplace_back(*key, static_cast<std::uint32_t>(i));
+  }
+  return positions;
+}
+
+Engine::State::State(const CardFile& file) : index(card_positions(file)) {
   cards.reserve(file.cards.size());
+  pan_starts.reserve(file.cards.size() + 1);
+  pan_starts.push_back(0);
   for (std::size_t i = 0; i < file.cards.size(); ++i) {
     const CardRecord& r = file.cards[i];
     // The parser validated all of this; a CardFile built otherwise must
@@ -519,42 +537,19 @@ std::vector<std::pair<PanKey, CardState>> make_card_states(const CardFile& file)
     TRIAD_ASSERT(r.expiry_yymm % 100 >= 1 && r.expiry_yymm % 100 <= 12 && r.expiry_yymm <= 9912);
     TRIAD_ASSERT(format::is_amount(r.credit_limit) && format::is_amount(r.cash_daily_limit));
     TRIAD_ASSERT(std::is_sorted(r.blocked_mccs.begin(), r.blocked_mccs.end()));
-    const std::optional<PanKey> key = make_pan_key(r.pan);
-    if (!key) continue;  // longer than 19 digits: rule 3 rejects such a PAN first
-    cards.emplace_back(*key, make_card_state(r, i));
-  }
-  return cards;
-}
-
-Engine::State::State(const CardFile& file) : index(make_card_states(file)) {
-  std::size_t unindexed = 0;
-  for (const CardRecord& r : file.cards) {
-    if (!make_pan_key(r.pan)) ++unindexed;
-  }
-  unindexed_cards.reserve(unindexed);  // so the pointers below stay valid
-  cards_in_file_order.reserve(file.cards.size());
-  for (std::size_t i = 0; i < file.cards.size(); ++i) {
-    const CardRecord& r = file.cards[i];
-    const std::optional<PanKey> key = make_pan_key(r.pan);
-    CardState* card = nullptr;
-    if (key) {
-      card = index.find(*key);
-    } else {
-      unindexed_cards.push_back(make_card_state(r, i));
-      card = &unindexed_cards.back();
-    }
-    TRIAD_ASSERT(card != nullptr && card->ordinal == i);
-    cards_in_file_order.push_back({r.pan, key, card});
+    cards.push_back(make_card_state(r, i));
+    pan_text += r.pan;
+    pan_starts.push_back(pan_text.size());
   }
 }
 
 CardFile Engine::State::card_file() const {
   CardFile file;
-  file.cards.reserve(cards_in_file_order.size());
-  for (const FileCard& fc : cards_in_file_order) {
-    const CardState& c = *fc.card;
-    file.cards.push_back({fc.pan, c.expiry_yymm, c.status, c.currency, c.credit_limit,
-                          c.cash_daily_limit, c.blocked_mccs});
+  file.cards.reserve(cards.size());
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const CardState& c = cards[i];
+    file.cards.push_back({std::string(pan_of(i)), c.expiry_yymm, c.status, c.currency,
+                          c.credit_limit, c.cash_daily_limit, c.blocked_mccs});
   }
   return file;
 }
@@ -810,7 +805,7 @@ bool read_format(Reader* r) {
   return true;
 }
 
-Status card_mismatch(std::size_t card, const std::string& pan, const char* what) {
+Status card_mismatch(std::size_t card, std::string_view pan, const char* what) {
   return Status::invalid_argument("snapshot does not match the card file: card " +
                                   std::to_string(card) + " (PAN " + mask_pan(pan) +
                                   ") has another " + what);
@@ -851,10 +846,10 @@ void Engine::State::serialize(std::string* out) const {
   out->clear();
   // Room for all but the windows (at most a day of traffic), so that the
   // cards and lists, the bulk, are not copied again as the string grows.
-  out->reserve(kSnapshotTag.size() + 64 + cards_in_file_order.size() * (kCardFixedBytes + 24) +
+  out->reserve(kSnapshotTag.size() + 64 + cards.size() * (kCardFixedBytes + 24) +
                approvals.size() * kApprovalBytes + ids.size() * kIdFixedBytes + ids.text_bytes());
   append_head(out);
-  append_cards(0, cards_in_file_order.size(), out);
+  append_cards(0, cards.size(), out);
   append_u64(approvals.size(), out);
   append_approvals(0, approvals.size(), out);
   append_u64(ids.size(), out);
@@ -876,23 +871,20 @@ void Engine::State::append_head(std::string* out) const {
   w.u8(any_applied ? 1 : 0);
   w.i64(last_ts_ms);
 
-  w.u32(static_cast<std::uint32_t>(cards_in_file_order.size()));
+  w.u32(static_cast<std::uint32_t>(cards.size()));
 }
 
 void Engine::State::append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const {
-  TRIAD_ASSERT(first <= end && end <= cards_in_file_order.size());
-  std::size_t size = (end - first) * kCardFixedBytes;
-  for (std::uint64_t i = first; i < end; ++i) {
-    const FileCard& fc = cards_in_file_order[i];
-    size += fc.pan.size() + 2 * fc.card->blocked_mccs.size();
-  }
+  TRIAD_ASSERT(first <= end && end <= cards.size());
+  std::size_t size = (end - first) * kCardFixedBytes + pan_starts[end] - pan_starts[first];
+  for (std::uint64_t i = first; i < end; ++i) size += 2 * cards[i].blocked_mccs.size();
   Appender a(out, size);
   Writer& w = a.w();
   for (std::uint64_t i = first; i < end; ++i) {
-    const FileCard& fc = cards_in_file_order[i];
-    const CardState& c = *fc.card;
-    w.u32(static_cast<std::uint32_t>(fc.pan.size()));
-    w.bytes(fc.pan.data(), fc.pan.size());
+    const CardState& c = cards[i];
+    const std::string_view pan = pan_of(i);
+    w.u32(static_cast<std::uint32_t>(pan.size()));
+    w.bytes(pan.data(), pan.size());
     w.u16(c.expiry_yymm);
     w.i64(c.expiry_month);
     w.u8(static_cast<std::uint8_t>(c.status));
@@ -1026,15 +1018,15 @@ Status Engine::State::load(std::string_view bytes) {
   // Cards.
   std::uint32_t card_count = 0;
   if (!r.count(&card_count, kCardFixedBytes, "the card count")) return r.error();
-  if (card_count != cards_in_file_order.size()) {
+  if (card_count != cards.size()) {
     return Status::invalid_argument("snapshot does not match the card file: it has " +
                                     std::to_string(card_count) + " cards, the card file " +
-                                    std::to_string(cards_in_file_order.size()));
+                                    std::to_string(cards.size()));
   }
   std::vector<std::uint16_t> mccs;
-  for (std::size_t i = 0; i < cards_in_file_order.size(); ++i) {
-    const FileCard& fc = cards_in_file_order[i];
-    CardState& card = *fc.card;
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const std::string_view file_pan = pan_of(i);
+    CardState& card = cards[i];
     const auto bad = [&](const std::string& what) {
       return corrupt("card " + std::to_string(i) + ": " + what);
     };
@@ -1087,21 +1079,21 @@ Status Engine::State::load(std::string_view bytes) {
       }
     }
     // ... and this one's.
-    if (pan != fc.pan) {
+    if (pan != file_pan) {
       return Status::invalid_argument("snapshot does not match the card file: card " +
                                       std::to_string(i) + " has another PAN than " +
-                                      mask_pan(fc.pan));
+                                      mask_pan(file_pan));
     }
-    if (yymm != card.expiry_yymm) return card_mismatch(i, fc.pan, "expiry");
+    if (yymm != card.expiry_yymm) return card_mismatch(i, file_pan, "expiry");
     if (status != static_cast<std::uint8_t>(card.status)) {
-      return card_mismatch(i, fc.pan, "status");
+      return card_mismatch(i, file_pan, "status");
     }
-    if (currency != card.currency) return card_mismatch(i, fc.pan, "currency");
-    if (credit_limit != card.credit_limit) return card_mismatch(i, fc.pan, "credit_limit");
+    if (currency != card.currency) return card_mismatch(i, file_pan, "currency");
+    if (credit_limit != card.credit_limit) return card_mismatch(i, file_pan, "credit_limit");
     if (cash_daily_limit != card.cash_daily_limit) {
-      return card_mismatch(i, fc.pan, "cash_daily_limit");
+      return card_mismatch(i, file_pan, "cash_daily_limit");
     }
-    if (mccs != card.blocked_mccs) return card_mismatch(i, fc.pan, "blocked_mccs");
+    if (mccs != card.blocked_mccs) return card_mismatch(i, file_pan, "blocked_mccs");
     // The running sums; checked against the tables below.
     if (holds < 0 || holds > card.credit_limit) {
       return bad("holds are out of 0..credit_limit");
@@ -1142,8 +1134,8 @@ Status Engine::State::load(std::string_view bytes) {
       return r.error();
     }
     if (card_number >= card_count) return bad("no such card");
-    const FileCard& fc = cards_in_file_order[card_number];
-    if (!fc.key || *fc.key != pan) return bad("PAN is not its card's");
+    CardState* card = &cards[card_number];
+    if (make_pan_key(pan_of(card_number)) != pan) return bad("PAN is not its card's");
     if (!seen(ts) || (!approvals.empty() && ts < approvals.back().ts_ms)) {
       return bad("ts is out of order or after the last ts");
     }
@@ -1153,11 +1145,11 @@ Status Engine::State::load(std::string_view bytes) {
     const bool reversed = (flags & kFlagReversed) != 0;
     if (!reversed) {
       open_holds[card_number] += amount;  // each term and the sum stay below 2^41
-      if (open_holds[card_number] > fc.card->credit_limit) {
+      if (open_holds[card_number] > card->credit_limit) {
         return bad("holds would exceed the card's credit_limit");
       }
     }
-    approvals.push_back({pan, fc.card, ts, amount, cash, reversed});
+    approvals.push_back({pan, card, ts, amount, cash, reversed});
   }
 
   // Ids.
@@ -1303,8 +1295,8 @@ Status Engine::State::load(std::string_view bytes) {
   }
 
   // The running sums against the tables.
-  for (std::size_t i = 0; i < cards_in_file_order.size(); ++i) {
-    const CardState& card = *cards_in_file_order[i].card;
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const CardState& card = cards[i];
     if (card.holds != open_holds[i]) {
       return corrupt("card " + std::to_string(i) + ": holds are not its open approvals' sum");
     }
@@ -1322,7 +1314,7 @@ Status Engine::State::load(std::string_view bytes) {
 
 void Engine::serialize(std::string* out) const { state_->serialize(out); }
 void Engine::append_head(std::string* out) const { state_->append_head(out); }
-std::uint64_t Engine::card_count() const { return state_->cards_in_file_order.size(); }
+std::uint64_t Engine::card_count() const { return state_->cards.size(); }
 void Engine::append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const {
   state_->append_cards(first, end, out);
 }
@@ -1529,8 +1521,8 @@ Status Engine::restore(std::string_view bytes) {
 // healthy snapshot restores into this engine normally.
 void Engine::corrupt_for_fault_injection(std::uint64_t selector) {
   State& s = *state_;
-  if (s.cards_in_file_order.empty()) return;
-  CardState& card = *s.cards_in_file_order[selector % s.cards_in_file_order.size()].card;
+  if (s.cards.empty()) return;
+  CardState& card = s.cards[selector % s.cards.size()];
   TRIAD_ASSERT(card.holds >= 0);
   const auto holds = static_cast<std::uint64_t>(card.holds);
   // (Only when flipped 63 times on one card would the lowest clear bit be
