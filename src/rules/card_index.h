@@ -1,4 +1,4 @@
-// The engine's card lookup: PAN -> per-card state, behind one small type so
+// The engine's card lookup: PAN -> the card's position, behind one small type so
 // the container can differ between replica builds (design.md "Diversity").
 // Chosen at compile time with TRIAD_CARD_INDEX=hash|ordered|sorted (CMake
 // cache variable of the same name; default hash). All three are always
@@ -51,55 +51,53 @@ struct PanKeyHash {
 };
 
 // std::unordered_map.
-template <class Card>
+template <class Value>
 class HashCardIndex {
  public:
   // Keys must be unique (asserted).
-  explicit HashCardIndex(std::vector<std::pair<PanKey, Card>> entries) {
+  explicit HashCardIndex(std::vector<std::pair<PanKey, Value>> entries) {
     map_.reserve(entries.size());
-    for (auto& [key, card] : entries) {
-      const bool inserted = map_.emplace(key, std::move(card)).second;
+    for (auto& [key, value] : entries) {
+      const bool inserted = map_.emplace(key, std::move(value)).second;
       TRIAD_ASSERT(inserted);
     }
   }
-  // The card with this PAN, or nullptr. The pointer stays valid for the
-  // index's lifetime.
-  Card* find(const PanKey& key) {
+  // The value for this PAN, or nullptr.
+  Value* find(const PanKey& key) {
     const auto it = map_.find(key);
     return it == map_.end() ? nullptr : &it->second;
   }
   std::size_t size() const { return map_.size(); }
 
  private:
-  std::unordered_map<PanKey, Card, PanKeyHash> map_;
+  std::unordered_map<PanKey, Value, PanKeyHash> map_;
 };
 
 // std::map (red-black tree).
-template <class Card>
+template <class Value>
 class OrderedCardIndex {
  public:
-  explicit OrderedCardIndex(std::vector<std::pair<PanKey, Card>> entries) {
-    for (auto& [key, card] : entries) {
-      const bool inserted = map_.emplace(key, std::move(card)).second;
+  explicit OrderedCardIndex(std::vector<std::pair<PanKey, Value>> entries) {
+    for (auto& [key, value] : entries) {
+      const bool inserted = map_.emplace(key, std::move(value)).second;
       TRIAD_ASSERT(inserted);
     }
   }
-  Card* find(const PanKey& key) {
+  Value* find(const PanKey& key) {
     const auto it = map_.find(key);
     return it == map_.end() ? nullptr : &it->second;
   }
   std::size_t size() const { return map_.size(); }
 
  private:
-  std::map<PanKey, Card> map_;
+  std::map<PanKey, Value> map_;
 };
 
-// A vector sorted by key, binary search. Never resized after construction,
-// so element pointers are stable.
-template <class Card>
+// A vector sorted by key, binary search.
+template <class Value>
 class SortedCardIndex {
  public:
-  explicit SortedCardIndex(std::vector<std::pair<PanKey, Card>> entries)
+  explicit SortedCardIndex(std::vector<std::pair<PanKey, Value>> entries)
       : entries_(std::move(entries)) {
     std::sort(entries_.begin(), entries_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -107,7 +105,7 @@ class SortedCardIndex {
       TRIAD_ASSERT(entries_[i - 1].first < entries_[i].first);
     }
   }
-  Card* find(const PanKey& key) {
+  Value* find(const PanKey& key) {
     const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
                                      [](const auto& e, const PanKey& k) { return e.first < k; });
     return (it == entries_.end() || it->first != key) ? nullptr : &it->second;
@@ -115,7 +113,7 @@ class SortedCardIndex {
   std::size_t size() const { return entries_.size(); }
 
  private:
-  std::vector<std::pair<PanKey, Card>> entries_;
+  std::vector<std::pair<PanKey, Value>> entries_;
 };
 
 // TRIAD_CARD_INDEX is an identifier (hash, ordered, sorted); paste it onto a
@@ -132,16 +130,16 @@ class SortedCardIndex {
 #endif
 
 #if TRIAD_CARD_INDEX_KIND == 1
-template <class Card>
-using CardIndex = HashCardIndex<Card>;
+template <class Value>
+using CardIndex = HashCardIndex<Value>;
 inline constexpr const char* kCardIndexName = "hash";
 #elif TRIAD_CARD_INDEX_KIND == 2
-template <class Card>
-using CardIndex = OrderedCardIndex<Card>;
+template <class Value>
+using CardIndex = OrderedCardIndex<Value>;
 inline constexpr const char* kCardIndexName = "ordered";
 #elif TRIAD_CARD_INDEX_KIND == 3
-template <class Card>
-using CardIndex = SortedCardIndex<Card>;
+template <class Value>
+using CardIndex = SortedCardIndex<Value>;
 inline constexpr const char* kCardIndexName = "sorted";
 #else
 #error "TRIAD_CARD_INDEX must be hash, ordered or sorted"

@@ -192,6 +192,10 @@ std::vector<std::pair<PanKey, std::uint32_t>> card_positions(const CardFile& fil
 
 struct Engine::State {
   explicit State(const CardFile& file);
+  // Approvals and the windows point into `cards`: a copy would point into
+  // the original.
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
 
   // PAN -> the card's position in `cards`. A PAN of more than 19 digits has
   // no PanKey and is never found (rule 3 refuses such a PAN first); its card

@@ -485,9 +485,10 @@ class Simulation {
         p.node->on_message(e.messages.front(), now_, &messages);
         // Some of the next checkpoint's work done ahead, as the real loop
         // does while no message waits, but at random and whatever the
-        // amount (the real loop waits for ReplicaNode::kPrepareMinPages
-        // pages; the sim's cards fill 2), so that every run checks it
-        // changes no digest.
+        // amount (the real loop waits until the card pages waiting
+        // outnumber the seqs left before the checkpoint by
+        // ReplicaNode::kPrepareMinPages; the sim's cards fill 2), so that
+        // every run checks it changes no digest.
         for (std::uint64_t steps = ahead_rng_.below(3); steps > 0 && p.node->prepare_checkpoint();
              --steps) {
         }

@@ -328,6 +328,34 @@ TEST(ReplicaCore, CheckpointDigestsComeAtTheScheduledSeqsOnly) {
   EXPECT_EQ(checkpoints, 200u);  // seqs 1 to 400, every 2nd
 }
 
+// The seqs still to apply up to and including the next checkpoint seq, from
+// which the replica loop decides when to do checkpoint work ahead
+// (ReplicaNode::checkpoint_work_waiting): the interval at the start and right
+// after a checkpoint, 1 when the next seq is the checkpoint's, and after a
+// snapshot is installed as after that checkpoint.
+TEST(ReplicaCore, CountsTheSeqsLeftBeforeTheNextCheckpoint) {
+  const World& w = world();
+  constexpr std::uint64_t kInterval = 100;
+  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  EXPECT_EQ(core.seqs_to_checkpoint(), kInterval);
+  for (std::size_t i = 0; i < 250; ++i) {
+    const std::uint64_t seq = w.traffic[i].seq;
+    core.apply(seq, w.traffic[i].ts_ms, w.traffic[i].tx);
+    if (seq == 99 || seq == 199) {
+      EXPECT_EQ(core.seqs_to_checkpoint(), 1u) << seq;
+    } else if (seq == 100 || seq == 200) {
+      EXPECT_EQ(core.seqs_to_checkpoint(), kInterval) << seq;
+    } else if (seq == 150) {
+      EXPECT_EQ(core.seqs_to_checkpoint(), 50u);
+    }
+  }
+  ReplicaCore repaired(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  const ReplicaCore::Snapshot snapshot = core.latest_snapshot();
+  ASSERT_EQ(snapshot.seq, 200u);
+  ASSERT_TRUE(repaired.install(snapshot).is_ok());
+  EXPECT_EQ(repaired.seqs_to_checkpoint(), kInterval);
+}
+
 // Work done ahead of a checkpoint (prepare_checkpoint, between messages)
 // leaves the snapshot a repair is given at the checkpoint's state: a core
 // that installs it, taken while pages were written ahead, goes on exactly
