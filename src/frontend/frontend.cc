@@ -775,6 +775,15 @@ class FrontEnd {
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
     levels.entries_read_back = c.entries_read_back;
+    if (journal_) {
+      // The journal syncs itself (--fsync always) or a BackgroundSync does
+      // (batch); with never, neither.
+      const journal::SyncTimes& t = syncer_ ? syncer_->times() : journal_->sync_times();
+      levels.journal_syncs = t.count();
+      levels.journal_sync_us = t.total_us();
+      levels.journal_slow_syncs = t.slow();
+      levels.journal_longest_sync_us = t.longest_us();
+    }
     for (std::size_t i = 0; zap_ && i < metrics::kSocketNames.size(); ++i) {
       levels.refused_connections[i] = zap_->refused_total(metrics::kSocketNames[i]);
     }

@@ -25,7 +25,9 @@ Status BackgroundSync::start(int fd, std::string path, std::unique_ptr<Backgroun
 }
 
 BackgroundSync::BackgroundSync(int fd, int wake_fd, std::string path)
-    : fd_(fd), wake_fd_(wake_fd), path_(std::move(path)), thread_([this] { loop(); }) {}
+    : fd_(fd), wake_fd_(wake_fd), path_(std::move(path)), times_(path_), thread_([this] {
+        loop();
+      }) {}
 
 BackgroundSync::~BackgroundSync() {
   {
@@ -74,10 +76,7 @@ void BackgroundSync::loop() {
     // fdatasync that starts now covers it.
     const std::uint64_t target = requested_seq_;
     lock.unlock();
-    int rc = 0;
-    do {
-      rc = ::fdatasync(fd_);
-    } while (rc != 0 && errno == EINTR);
+    const int rc = times_.fdatasync(fd_);
     const int e = errno;
     lock.lock();
     if (rc != 0) {
@@ -88,7 +87,6 @@ void BackgroundSync::loop() {
       return;
     }
     durable_seq_.store(target, std::memory_order_release);
-    syncs_.fetch_add(1, std::memory_order_relaxed);
     wake();
   }
 }

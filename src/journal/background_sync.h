@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "journal/sync_times.h"
 #include "triad/status.h"
 
 namespace triad::journal {
@@ -47,7 +48,8 @@ class BackgroundSync {
   void drain();
   // The first failed fdatasync; after it nothing more becomes durable.
   Status error() const;
-  std::uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  std::uint64_t syncs() const { return times_.count(); }
+  const SyncTimes& times() const { return times_; }
 
  private:
   BackgroundSync(int fd, int wake_fd, std::string path);
@@ -58,7 +60,7 @@ class BackgroundSync {
   const int wake_fd_;
   const std::string path_;
   std::atomic<std::uint64_t> durable_seq_{0};
-  std::atomic<std::uint64_t> syncs_{0};
+  SyncTimes times_;
   mutable std::mutex mutex_;
   std::condition_variable requested_cv_;
   std::uint64_t requested_seq_ = 0;  // guarded by mutex_

@@ -31,6 +31,7 @@
 
 #include "common/types.h"
 #include "crypto/aead.h"
+#include "journal/sync_times.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
 
@@ -145,7 +146,9 @@ class Journal {
   std::uint64_t written_seq() const { return written_seq_; }
   const std::string& path() const { return path_; }
   std::uint64_t size_bytes() const { return size_bytes_; }
-  std::uint64_t syncs() const { return syncs_; }
+  // The syncs commit() made itself (not those of a BackgroundSync).
+  std::uint64_t syncs() const { return sync_times_.count(); }
+  const SyncTimes& sync_times() const { return sync_times_; }
 
  private:
   Journal(std::string path, int fd, const crypto::SymmetricKey& key, FsyncPolicy policy,
@@ -183,7 +186,7 @@ class Journal {
   bool unsynced_ = false;
   bool sync_elsewhere_ = false;
   std::uint64_t last_sync_us_;
-  std::uint64_t syncs_ = 0;
+  SyncTimes sync_times_{path_};
   Status failed_;
 };
 

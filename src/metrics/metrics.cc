@@ -49,7 +49,7 @@ void Metrics::Total::advance_to(std::uint64_t total) {
   // Core's totals never go down; a smaller one would be a bug upstream, and
   // a counter must not go down either, so it is ignored rather than applied.
   if (total <= seen) return;
-  counter->Increment(static_cast<double>(total - seen));
+  counter->Increment(static_cast<double>(total - seen) * unit);
   seen = total;
 }
 
@@ -134,6 +134,19 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   entries_read_back_ =
       total("triad_journal_entries_read_back_total",
             "Transactions read back from the input journal to resend to a replica far behind");
+  journal_syncs_ = total("triad_journal_syncs_total",
+                         "fdatasync calls that made the input journal durable (answers wait "
+                         "for them with --fsync batch or always)");
+  journal_sync_time_ =
+      total("triad_journal_sync_seconds_total", "Time spent in the input journal's fdatasyncs");
+  journal_sync_time_.unit = 1e-6;
+  journal_slow_syncs_ =
+      total("triad_journal_slow_syncs_total", "Input journal fdatasyncs that took 100 ms or more");
+  journal_longest_sync_ = &prometheus::BuildGauge()
+                               .Name("triad_journal_sync_longest_seconds")
+                               .Help("The longest fdatasync of the input journal since start")
+                               .Register(r)
+                               .Add({});
   auto& refused = prometheus::BuildCounter()
                       .Name("triad_refused_connections_total")
                       .Help(
@@ -213,6 +226,10 @@ void Metrics::set_levels(const Levels& levels) {
   late_verdicts_.advance_to(levels.late_verdicts);
   malformed_replica_messages_.advance_to(levels.malformed_replica_messages);
   entries_read_back_.advance_to(levels.entries_read_back);
+  journal_syncs_.advance_to(levels.journal_syncs);
+  journal_sync_time_.advance_to(levels.journal_sync_us);
+  journal_slow_syncs_.advance_to(levels.journal_slow_syncs);
+  journal_longest_sync_->Set(static_cast<double>(levels.journal_longest_sync_us) * 1e-6);
   for (std::size_t i = 0; i < kSocketNames.size(); ++i) {
     refused_connections_[i].advance_to(levels.refused_connections[i]);
   }

@@ -49,6 +49,12 @@ struct Levels {
   std::uint64_t late_verdicts = 0;
   std::uint64_t malformed_replica_messages = 0;
   std::uint64_t entries_read_back = 0;  // Core::Counters
+  // The input journal's fdatasyncs (journal::SyncTimes): how many, their
+  // time in all, those of 100 ms or more, and the longest.
+  std::uint64_t journal_syncs = 0;
+  std::uint64_t journal_sync_us = 0;
+  std::uint64_t journal_slow_syncs = 0;
+  std::uint64_t journal_longest_sync_us = 0;
   // Connections refused by CURVE/ZAP on the client, replica and control
   // sockets (kSocketNames order).
   std::array<std::uint64_t, 3> refused_connections{};
@@ -95,6 +101,7 @@ class Metrics {
   struct Total {
     prometheus::Counter* counter = nullptr;
     std::uint64_t seen = 0;
+    double unit = 1;  // of a total, in the counter's unit (1e-6: µs to seconds)
     void advance_to(std::uint64_t total);
   };
 
@@ -109,6 +116,7 @@ class Metrics {
   std::array<prometheus::Counter*, kReplicaCount> repairs_{};
   prometheus::Gauge* in_flight_ = nullptr;
   prometheus::Gauge* intake_cap_ = nullptr;
+  prometheus::Gauge* journal_longest_sync_ = nullptr;
   // One gauge per (replica, state) and per mode: 1 for the current one.
   static constexpr std::size_t kStates = 4;  // repair::ReplicaState's values
   static constexpr std::size_t kModes = 3;   // repair::Mode's values
@@ -121,6 +129,9 @@ class Metrics {
   Total late_verdicts_;
   Total malformed_replica_messages_;
   Total entries_read_back_;
+  Total journal_syncs_;
+  Total journal_sync_time_;
+  Total journal_slow_syncs_;
   std::array<Total, kSocketNames.size()> refused_connections_;
   // Declared last so it is destroyed first: no scrape runs while the
   // metrics it reads are torn down.

@@ -116,9 +116,17 @@ TEST(Metrics, LevelsSetGaugesAndAdvanceTotalsFromProcessStart) {
   l.overloaded = 1;
   l.intake_cap_per_second = 1143;
   l.entries_read_back = 1200;
+  l.journal_syncs = 40;
+  l.journal_sync_us = 2'500'000;
+  l.journal_slow_syncs = 3;
+  l.journal_longest_sync_us = 250'000;
   m.set_levels(l);
   std::string text = m.render();
   EXPECT_EQ(value_of(text, "triad_journal_entries_read_back_total"), "1200");
+  EXPECT_EQ(value_of(text, "triad_journal_syncs_total"), "40");
+  EXPECT_EQ(value_of(text, "triad_journal_sync_seconds_total"), "2.5");
+  EXPECT_EQ(value_of(text, "triad_journal_slow_syncs_total"), "3");
+  EXPECT_EQ(value_of(text, "triad_journal_sync_longest_seconds"), "0.25");
   EXPECT_EQ(value_of(text, "triad_in_flight"), "7");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"repairing\"}"), "1");
   EXPECT_EQ(value_of(text, "triad_replica_state{replica=\"b\",state=\"healthy\"}"), "0");

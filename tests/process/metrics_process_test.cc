@@ -86,6 +86,8 @@ TEST(MetricsProcess, EveryDecisionIsCountedAndTheReplicasAreHealthy) {
   EXPECT_EQ(sum_of(body, "triad_divergences_total"), 0) << body;
   EXPECT_EQ(value_of(body, "triad_in_flight"), "0") << body;
   EXPECT_EQ(value_of(body, "triad_mode{mode=\"tmr\"}"), "1") << body;
+  // --fsync batch (the default): the answers waited for the journal's syncs.
+  EXPECT_GE(sum_of(body, "triad_journal_syncs_total"), 1) << body;
   for (const char r : {'a', 'b', 'c'}) {
     const std::string replica = std::string("replica=\"") + r + "\"";
     EXPECT_EQ(value_of(body, "triad_replica_state{" + replica + ",state=\"healthy\"}"), "1");
