@@ -356,15 +356,22 @@ class FrontEnd {
 
   void close_journal() {
     if (!journal_) return;
-    const std::uint64_t background_syncs = syncer_ ? syncer_->syncs() : 0;
+    // The syncs that answers waited for: the background thread's (batch) or
+    // the journal's own (always).
+    const journal::SyncTimes& times = syncer_ ? syncer_->times() : journal_->sync_times();
+    std::string syncs = std::to_string(times.count()) + " syncs since start";
+    if (times.count() > 0) {
+      syncs += " (longest " + std::to_string(times.longest_us() / 1000) + " ms, " +
+               std::to_string(times.slow()) + " of " +
+               std::to_string(journal::SyncTimes::kSlowUs / 1000) + " ms or more)";
+    }
     syncer_.reset();  // syncs what was requested, then stops
     answer_log_.reset();
     if (Status s = journal_->close(); !s.is_ok()) {
       log::error("input journal: " + s.message());
     } else {
       log::info("input journal " + journal_->path() + ": " + std::to_string(journal_->last_seq()) +
-                " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " +
-                std::to_string(journal_->syncs() + background_syncs) + " syncs since start");
+                " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " + syncs);
       // All is durable now: what still waited for its sync goes out.
       if (!journal_failed_) release_replies(UINT64_MAX);
     }
