@@ -17,6 +17,7 @@
 
 #include "audit/store.h"
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/hardening.h"
 #include "common/layout.h"
 #include "common/log.h"
@@ -38,12 +39,6 @@
 
 namespace triad::frontend {
 namespace {
-
-std::uint64_t mono_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -113,7 +108,7 @@ class FrontEnd {
           crypto::load_public_key(layout::replica_public_key(config_.dir, r),
                                   &core_config.replica_keys[static_cast<std::size_t>(r)]));
     }
-    TRIAD_RETURN_IF_ERROR(Core::create(core_config, mono_us(), &core_));
+    TRIAD_RETURN_IF_ERROR(Core::create(core_config, monotonic_us(), &core_));
     TRIAD_RETURN_IF_ERROR(open_journal(journal_key));
     if (config_.curve) TRIAD_RETURN_IF_ERROR(set_up_curve());
     clients_.set(zmq::sockopt::linger, 0);
@@ -183,10 +178,10 @@ class FrontEnd {
 
   // Serves until every replica said hello; Unavailable after `timeout_ms`.
   Status wait_ready(int timeout_ms) {
-    const std::uint64_t deadline = mono_us() + static_cast<std::uint64_t>(timeout_ms) * 1000;
+    const std::uint64_t deadline = monotonic_us() + static_cast<std::uint64_t>(timeout_ms) * 1000;
     while (!stopping_) {
       if (core_->all_connected()) return check_fingerprints();
-      if (mono_us() > deadline) {
+      if (monotonic_us() > deadline) {
         std::string missing;
         for (int r = 0; r < kReplicaCount; ++r) {
           if (!core_->replica(r).connected) missing.push_back(replica_name(r));
@@ -208,12 +203,12 @@ class FrontEnd {
     while (!stopping_) {
       long timeout_ms = 50;
       if (const auto t = core_->next_timer_us()) {
-        const std::uint64_t now = mono_us();
+        const std::uint64_t now = monotonic_us();
         timeout_ms =
             *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
       if (const auto t = journal_->next_sync_us()) {  // the interval policy's sync
-        const std::uint64_t now = mono_us();
+        const std::uint64_t now = monotonic_us();
         timeout_ms =
             *t <= now ? 0 : std::min<long>(timeout_ms, static_cast<long>((*t - now) / 1000 + 1));
       }
@@ -249,7 +244,7 @@ class FrontEnd {
     recovery.keep_entries = false;
     const std::string path = layout::journal(config_.dir);
     TRIAD_RETURN_IF_ERROR(
-        journal::Journal::open(path, key, config_.fsync, mono_us(), &recovery, &journal_));
+        journal::Journal::open(path, key, config_.fsync, monotonic_us(), &recovery, &journal_));
     const std::uint64_t count = journal_->last_seq();  // seqs 1..count
     std::string message = "recovered " + std::to_string(count) + " transactions (last seq " +
                           std::to_string(count) + ") from " + path + "; fsync policy " +
@@ -299,7 +294,7 @@ class FrontEnd {
       journal_->append(seq, core_->sequenced_ts_ms(seq), core_->sequenced_tx(seq));
     }
     journaled_seq_ = core_->last_seq();
-    if (Status s = journal_->commit(mono_us()); !s.is_ok()) {
+    if (Status s = journal_->commit(monotonic_us()); !s.is_ok()) {
       return stop_answering("input journal", s);
     }
     if (syncer_) syncer_->request(journaled_seq_);
@@ -426,7 +421,7 @@ class FrontEnd {
   // Carries out the repair supervisor's process commands, and reports
   // processes that ended, whether asked to or not.
   void supervise() {
-    const std::uint64_t now = mono_us();
+    const std::uint64_t now = monotonic_us();
     // A waitpid per replica is three system calls; every event-loop turn
     // (several per request) is more often than an exit needs noticing.
     if (now < next_reap_us_) return;
@@ -445,13 +440,14 @@ class FrontEnd {
       out_.processes.clear();
       for (const auto& c : commands) {
         if (c.kind == Outbox::ProcessCommand::Kind::kStop) {
-          if (!processes_.kill(c.replica)) core_->on_process_exited(c.replica, mono_us(), &out_);
+          if (!processes_.kill(c.replica))
+            core_->on_process_exited(c.replica, monotonic_us(), &out_);
         } else if (Status s = start_replica(c.replica, replica::Fault{}); s.is_ok()) {
           log::info("restarted " + replica_label(c.replica) + " from scratch");
-          core_->on_process_started(c.replica, mono_us(), &out_);
+          core_->on_process_started(c.replica, monotonic_us(), &out_);
         } else {
           log::error(replica_label(c.replica) + ": " + s.to_string());
-          core_->on_process_exited(c.replica, mono_us(), &out_);
+          core_->on_process_exited(c.replica, monotonic_us(), &out_);
         }
       }
     }
@@ -521,7 +517,7 @@ class FrontEnd {
     if (items[0].revents & ZMQ_POLLIN) receive_clients();
     if (items[1].revents & ZMQ_POLLIN) receive_replicas();
     if (control_quiet_.due(items[2])) receive_control();
-    core_->on_time(mono_us(), &out_);
+    core_->on_time(monotonic_us(), &out_);
     send_out();
   }
 
@@ -533,10 +529,10 @@ class FrontEnd {
     // backlog signal (IntakeThrottle): while the backlog lasts, fewer
     // transactions are admitted, which leaves the CPU for reading and
     // refusing.
-    const std::uint64_t until_us = mono_us() + kDrainUs;
+    const std::uint64_t until_us = monotonic_us() + kDrainUs;
     std::size_t read = 0;
     bool emptied = false;
-    while (read < kClientRecvHwm && (read == 0 || mono_us() < until_us)) {
+    while (read < kClientRecvHwm && (read == 0 || monotonic_us() < until_us)) {
       if (!clients_.recv(client, zmq::recv_flags::dontwait)) {
         emptied = true;
         break;
@@ -548,9 +544,10 @@ class FrontEnd {
         if (!clients_.recv(extra, zmq::recv_flags::none)) break;
         payload.swap(extra);
       }
-      core_->on_client_message(client.to_string(), bytes_of(payload), mono_us(), wall_ms(), &out_);
+      core_->on_client_message(client.to_string(), bytes_of(payload), monotonic_us(), wall_ms(),
+                               &out_);
     }
-    core_->on_client_drain(read, emptied, mono_us());
+    core_->on_client_drain(read, emptied, monotonic_us());
     core_->flush_new_entries(&out_);
     send_out();
   }
@@ -562,8 +559,8 @@ class FrontEnd {
     // and while they are counted no client request is read, not even to be
     // refused. The client drain has the same bound, so neither starves the
     // other (a verdict not counted by its deadline is reported missing).
-    const std::uint64_t until_us = mono_us() + kDrainUs;
-    for (int i = 0; i < 4096 && (i == 0 || mono_us() < until_us) &&
+    const std::uint64_t until_us = monotonic_us() + kDrainUs;
+    for (int i = 0; i < 4096 && (i == 0 || monotonic_us() < until_us) &&
                     replicas_.recv(from, zmq::recv_flags::dontwait);
          ++i) {
       if (!from.more() || !replicas_.recv(payload, zmq::recv_flags::none)) continue;
@@ -574,7 +571,7 @@ class FrontEnd {
       }
       if (zap_ && !from_own_key(r, payload)) continue;
       const bool was_connected = core_->replica(r).connected;
-      core_->on_replica_message(r, bytes_of(payload), mono_us(), &out_);
+      core_->on_replica_message(r, bytes_of(payload), monotonic_us(), &out_);
       // A few decisions' answers go now (once durable), not after the rest
       // of the drain: at 500/s the rest held 72% of answers for over 20 µs,
       // 45 µs on average (most likely the third replica's verdict and its
@@ -620,7 +617,7 @@ class FrontEnd {
     };
     const std::string cmd = field("cmd");
     if (cmd == "status") {
-      answer = status_with_audit(mono_us());
+      answer = status_with_audit(monotonic_us());
     } else if (cmd == "inject") {
       const std::string name = field("replica");
       const int r = name.size() == 1 ? replica_index(name[0]) : -1;
@@ -671,7 +668,7 @@ class FrontEnd {
     record_audit();
     record_metrics();
     out_.clear();
-    archive_->flush_if_due(mono_us());
+    archive_->flush_if_due(monotonic_us());
     core_->release_journaled(journaled_seq_);
   }
 
@@ -778,7 +775,7 @@ class FrontEnd {
     levels.replayed = c.replayed;
     levels.client_errors = c.client_errors;
     levels.overloaded = c.overloaded;
-    levels.intake_cap_per_second = core_->intake_cap_per_second(mono_us());
+    levels.intake_cap_per_second = core_->intake_cap_per_second(monotonic_us());
     levels.late_verdicts = c.late_verdicts;
     levels.malformed_replica_messages = c.malformed_replica_messages;
     levels.entries_read_back = c.entries_read_back;

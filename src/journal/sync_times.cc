@@ -3,33 +3,24 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <utility>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace triad::journal {
-namespace {
-
-std::uint64_t steady_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
-}  // namespace
 
 SyncTimes::SyncTimes(std::string path, std::uint64_t slow_us)
     : path_(std::move(path)), slow_us_(slow_us) {}
 
 int SyncTimes::fdatasync(int fd) {
-  const std::uint64_t start_us = steady_us();
+  const std::uint64_t start_us = monotonic_us();
   int rc = 0;
   do {
     rc = ::fdatasync(fd);
   } while (rc != 0 && errno == EINTR);
   const int e = errno;
-  const std::uint64_t end_us = steady_us();
+  const std::uint64_t end_us = monotonic_us();
   record(end_us - start_us, end_us);
   errno = e;
   return rc;

@@ -4,7 +4,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -12,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/sequenced.h"
@@ -26,12 +26,6 @@
 
 namespace triad::replica {
 namespace {
-
-std::uint64_t now_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // The state digest is a hash chain: digest_n = SHA-256(digest_{n-1} || seq ||
 // ts || tx digest || code). Two replicas with equal digests applied the same
@@ -188,7 +182,7 @@ class Loop {
  public:
   Loop(const Config& config, std::unique_ptr<ReplicaCore> core, transport::CurveClient curve)
       : config_(config),
-        node_(std::move(core), now_us()),
+        node_(std::move(core), monotonic_us()),
         socket_(context_, zmq::socket_type::dealer),
         curve_(std::move(curve)) {}
 
@@ -201,7 +195,7 @@ class Loop {
     socket_.set(zmq::sockopt::rcvhwm, 0);
     socket_.set(zmq::sockopt::sndhwm, 0);
     socket_.connect(config_.endpoint);
-    node_.start(now_us(), &out_);
+    node_.start(monotonic_us(), &out_);
     send_out();
     // Whether the next checkpoint's work is being done ahead.
     bool ahead = false;
@@ -210,7 +204,7 @@ class Loop {
                                  {nullptr, stop_signals::fd(), ZMQ_POLLIN, 0}};
       long timeout_ms = ahead ? 0 : 100;
       if (const auto due = node_.next_timer_us()) {
-        const std::uint64_t now = now_us();
+        const std::uint64_t now = monotonic_us();
         timeout_ms = *due <= now
                          ? 0
                          : std::min<long>(timeout_ms, static_cast<long>((*due - now) / 1000 + 1));
@@ -223,7 +217,7 @@ class Loop {
       } else if (ahead) {
         ahead = node_.prepare_checkpoint();  // nothing waiting (node.h says why)
       }
-      node_.on_time(now_us(), &out_);
+      node_.on_time(monotonic_us(), &out_);
       send_out();
     }
     log::info("stopping on signal after seq " + std::to_string(node_.core().next_seq() - 1) + " (" +
@@ -237,7 +231,8 @@ class Loop {
   void receive_all() {
     zmq::message_t msg;
     while (socket_.recv(msg, zmq::recv_flags::dontwait)) {
-      node_.receive({static_cast<const std::uint8_t*>(msg.data()), msg.size()}, now_us(), &out_);
+      node_.receive({static_cast<const std::uint8_t*>(msg.data()), msg.size()}, monotonic_us(),
+                    &out_);
       send_out();
       if (node_.crashed()) die();
     }
