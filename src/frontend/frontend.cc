@@ -349,11 +349,15 @@ class FrontEnd {
     stopping_ = true;
   }
 
+  // The syncs that answers wait for: a BackgroundSync's (--fsync batch) or
+  // the journal's own (always); with never, there are none.
+  const journal::SyncTimes& journal_sync_times() const {
+    return syncer_ ? syncer_->times() : journal_->sync_times();
+  }
+
   void close_journal() {
     if (!journal_) return;
-    // The syncs that answers waited for: the background thread's (batch) or
-    // the journal's own (always).
-    const journal::SyncTimes& times = syncer_ ? syncer_->times() : journal_->sync_times();
+    const journal::SyncTimes& times = journal_sync_times();
     std::string syncs = std::to_string(times.count()) + " syncs since start";
     if (times.count() > 0) {
       syncs += " (longest " + std::to_string(times.longest_us() / 1000) + " ms, " +
@@ -780,9 +784,7 @@ class FrontEnd {
     levels.malformed_replica_messages = c.malformed_replica_messages;
     levels.entries_read_back = c.entries_read_back;
     if (journal_) {
-      // The journal syncs itself (--fsync always) or a BackgroundSync does
-      // (batch); with never, neither.
-      const journal::SyncTimes& t = syncer_ ? syncer_->times() : journal_->sync_times();
+      const journal::SyncTimes& t = journal_sync_times();
       levels.journal_syncs = t.count();
       levels.journal_sync_us = t.total_us();
       levels.journal_slow_syncs = t.slow();
