@@ -183,13 +183,17 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   // is refused too while overloaded; it gets its answer on a later retry.
   if (const std::size_t limit = admission_limit(now_us), lag_limit = replica_lag_limit(now_us);
       voter_.undecided_count() >= limit || slowest_voting_lag() >= lag_limit ||
+      slowest_voting_wait_us(now_us) >= replica_wait_limit_us() ||
       voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(slowest_voting_lag()) + " behind (limit " +
-                           std::to_string(lag_limit) + ")" + intake_note(now_us) + "; retry later",
+                           std::to_string(lag_limit) + "), a verdict owed for " +
+                           std::to_string(slowest_voting_wait_us(now_us) / 1000) + " ms (limit " +
+                           std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
+                           intake_note(now_us) + "; retry later",
                        out);
   }
   Transaction tx = wire::read_transaction(submit->tx());
@@ -237,8 +241,7 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   answers_.emplace_back();
   ++counters_.sequenced;
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
-  voter_.open(a.seq, now_us, config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask(),
-              &voter_out_);
+  voter_.open(a.seq, now_us, voting_mask(), &voter_out_);
   opened_seq_ = a.seq;
   handle_voter_output(now_us, out);
 }
@@ -277,7 +280,7 @@ Status Core::recover(std::uint64_t journalled,
 
 void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
   if (!recovering()) return;
-  const std::uint8_t mask = config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask();
+  const std::uint8_t mask = voting_mask();
   for (int r = 0; r < kReplicaCount; ++r) {
     // A voter still starting up would miss the deadline of all it is sent.
     if ((mask >> r & 1u) != 0 && !replicas_[static_cast<std::size_t>(r)].connected) return;
@@ -342,6 +345,17 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    replica. One that stops altogether (hung) throttles admission above the
 //    floor only until its first missing verdict, a deadline later, takes it
 //    out of the vote.
+//  - The lag in seqs is right only while R holds. When the replicas' pace
+//    drops (the machine busier, a repair's replay on the same cores), the
+//    same lag takes longer to answer: in a 50,000/s flood (1.3 times what
+//    the cluster decided) the latest verdicts reached the front end 364-698
+//    ms after their seq was sent, with a 1 s deadline, and one CI run of
+//    such a flood reported all three replicas missing. So admission also stops
+//    while a voting replica at least kReplicaLagFloor behind has owed a
+//    verdict for a quarter of the deadline: the time itself, whatever the
+//    pace. Below the floor it does not apply, so that a replica that stops
+//    altogether at a light load throttles nothing before it is out of the
+//    vote.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
   constexpr std::size_t kAdmissionFloor = 1024;
@@ -349,12 +363,8 @@ std::size_t Core::admission_limit(std::uint64_t now_us) {
                   config_.max_in_flight);
 }
 
-// A replica works through all it received and answers it in one signed
-// batch, so even a healthy one is a whole burst behind now and then: its
-// floor is four times the undecided one.
 std::size_t Core::replica_lag_limit(std::uint64_t now_us) {
-  constexpr std::size_t kLagFloor = 4096;
-  return limit_for_budget(config_.deadline_us / 2, kLagFloor, now_us);
+  return limit_for_budget(config_.deadline_us / 2, kReplicaLagFloor, now_us);
 }
 
 std::string Core::intake_note(std::uint64_t now_us) const {
@@ -384,14 +394,31 @@ std::size_t Core::limit_for_budget(std::uint64_t budget_us, std::size_t floor,
 
 std::uint64_t Core::slowest_voting_lag() const {
   std::uint64_t lag = 0;
-  const std::uint8_t voting = config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask();
+  const std::uint8_t voting = voting_mask();
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
-    const std::uint64_t applied = std::max(v.last_verdict_seq, v.next_seq - 1);
+    const std::uint64_t applied = v.answered_through();
     lag = std::max(lag, sequencer_.last_seq() - std::min(applied, sequencer_.last_seq()));
   }
   return lag;
+}
+
+std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
+  std::uint64_t wait_us = 0;
+  const std::uint8_t voting = voting_mask();
+  const std::uint64_t last = sequencer_.last_seq();
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if ((voting & (1u << r)) == 0) continue;
+    const std::uint64_t applied = replicas_[static_cast<std::size_t>(r)].answered_through();
+    if (applied >= last || last - applied < kReplicaLagFloor) continue;
+    // The seq owed stays open in the voter until the replica answers it or
+    // its deadline passes; closed, it was owed for a whole deadline.
+    const std::optional<std::uint64_t> sent_us = voter_.opened_at_us(applied + 1);
+    wait_us =
+        std::max(wait_us, sent_us ? now_us - std::min(*sent_us, now_us) : config_.deadline_us);
+  }
+  return wait_us;
 }
 
 void Core::roll_rate_window(std::uint64_t now_us) {
@@ -600,7 +627,7 @@ void Core::on_replica_gone(int r) {
 void Core::continue_resend(int r, Outbox* out) {
   const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   if (view.resend_from == 0 || !view.connected) return;
-  const std::uint64_t applied = std::max(view.last_verdict_seq, view.next_seq - 1);
+  const std::uint64_t applied = view.answered_through();
   if (applied + config_.max_resend_entries / 2 + 1 < view.resend_from) return;
   send_range(r, view.resend_from, view.resend_to, out);
 }
@@ -1026,7 +1053,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
     rj["fingerprint"] = v.fingerprint;
     // Its last verdict, or where its hello said it stands (a replica that
     // rejoined from a snapshot at the live edge has given no verdict yet).
-    rj["last_seq_applied"] = std::max(v.last_verdict_seq, v.next_seq - 1);
+    rj["last_seq_applied"] = v.answered_through();
     // The first seq it voted on since it last rejoined after a repair (0: it
     // never left): a verdict of an earlier seq came from the process that was
     // repaired, or was not counted.

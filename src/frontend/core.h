@@ -210,6 +210,8 @@ class Core : private sequencer::History {
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t divergences = 0;       // total; by kind in the supervisor's stats
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
+    // The seqs it has applied, as far as the front end knows.
+    std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
   // Every replica that takes part (a alone in simplex) said hello.
@@ -238,7 +240,8 @@ class Core : private sequencer::History {
   // Admission control (the rule is explained at the definition): a new
   // transaction is refused with Overloaded at `now_us` when the undecided
   // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
-  // after its last verdict) reaches replica_lag_limit(), or beyond the
+  // after its last verdict) reaches replica_lag_limit(), or one has owed a
+  // verdict for replica_wait_limit_us(), or beyond the
   // admission rate IntakeThrottle allows while the client socket is
   // backlogged.
   std::size_t admission_limit(std::uint64_t now_us);
@@ -249,6 +252,17 @@ class Core : private sequencer::History {
   }
   std::size_t replica_lag_limit(std::uint64_t now_us);
   std::uint64_t slowest_voting_lag() const;
+  // The longest a voting replica at least kReplicaLagFloor seqs behind has
+  // owed a verdict at `now_us` (since its oldest unanswered seq was sent);
+  // 0 when none is that far behind. Admission stops at
+  // replica_wait_limit_us().
+  std::uint64_t slowest_voting_wait_us(std::uint64_t now_us) const;
+  std::uint64_t replica_wait_limit_us() const { return config_.deadline_us / 4; }
+  // A replica works through all it received and answers it in one signed
+  // batch, so even a healthy one is a whole burst behind now and then: the
+  // lag below which no replica stops admission is four times the undecided
+  // floor.
+  static constexpr std::size_t kReplicaLagFloor = 4096;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
   // A sequenced transaction the core still holds (from the oldest one not
   // released, see release_journaled, to last_seq()): for the input journal
@@ -301,6 +315,10 @@ class Core : private sequencer::History {
     bool decided() const { return code[0] != 0; }
   };
 
+  // The replicas whose verdicts count: replica a alone in simplex.
+  std::uint8_t voting_mask() const {
+    return config_.simplex ? std::uint8_t{1} : supervisor_.voting_mask();
+  }
   bool in_memory(std::uint64_t seq) const {
     return seq >= journal_base_ && seq - journal_base_ < journal_.size();
   }

@@ -171,6 +171,13 @@ void Voter::on_verdict(const ReplicaVerdict& verdict, std::uint64_t now_us, Outp
   pop_closed_front();
 }
 
+std::optional<std::uint64_t> Voter::opened_at_us(std::uint64_t seq) const {
+  if (seq < first_seq_ || seq > last_opened_seq_) return std::nullopt;
+  const Entry& e = at(static_cast<std::size_t>(seq - first_seq_));
+  if (e.closed) return std::nullopt;
+  return e.deadline_us - config_.deadline_us;
+}
+
 bool Voter::wants(std::uint64_t seq, int replica) const {
   if (seq < first_seq_ || seq > last_opened_seq_ || replica < 0 || replica >= kReplicaCount) {
     return false;

@@ -181,6 +181,10 @@ class Voter {
   // The earliest deadline among open seqs, for the caller's poll timeout;
   // nullopt when no seq is open.
   std::optional<std::uint64_t> next_deadline_us() const;
+  // When `seq` was opened, while it is open; nullopt once it is closed
+  // (decided and delivered by all three, or at its deadline) or if it was
+  // never opened.
+  std::optional<std::uint64_t> opened_at_us(std::uint64_t seq) const;
   // Seqs opened and not yet closed.
   std::size_t open_count() const { return open_count_; }
   // Open seqs not decided yet (open_count() also holds decided seqs still

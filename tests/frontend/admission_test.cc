@@ -98,6 +98,56 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
   EXPECT_EQ(submit(1, now), 0u);
 }
 
+// The lag limit in seqs assumes the replicas keep the pace measured; when
+// one slows down, the time it has owed a verdict stops admission at a
+// quarter of the deadline, though its lag is well below that limit. Below
+// kReplicaLagFloor seqs behind, the time alone stops nothing.
+TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
+  start(8'000'000, 100'000);  // a verdict owed for 2 s stops admission
+  std::uint64_t now = kStartUs;
+  // 1,000 decided every 0.1 s, all three answering.
+  for (int step = 0; step < 8; ++step) {
+    const std::uint64_t first = core_->counters().sequenced + 1;
+    submit_decided_by_a_and_b(1000, now);
+    verdicts(2, first, first + 999, now);
+    now += 100'000;
+  }
+  // From here c says nothing; a and b keep the pace.
+  const std::uint64_t c_owes_from = core_->counters().sequenced + 1;
+  for (int step = 0; step < 20; ++step) {
+    submit_decided_by_a_and_b(1000, now);
+    if (step == 3) {  // 4,000 behind: under the floor, however long it owes
+      EXPECT_EQ(core_->slowest_voting_wait_us(now + 5'000'000), 0u);
+    } else if (step == 4) {  // 5,000 behind, owing since 0.4 s
+      EXPECT_EQ(core_->slowest_voting_wait_us(now), 400'000u);
+    }
+    now += 100'000;
+  }
+  // Admitted up to here (submit_decided_by_a_and_b checks it); now c has
+  // owed a verdict for 2 s, with 20,000 seqs to answer of the 35,000 or so
+  // the lag limit allows at this pace.
+  EXPECT_EQ(core_->slowest_voting_wait_us(now), 2'000'000u);
+  EXPECT_EQ(core_->slowest_voting_lag(), 20'000u);
+  EXPECT_GT(core_->replica_lag_limit(now), 30'000u);
+  Transaction tx;
+  tx.id = "refused";
+  Outbox out;
+  core_->on_client_message("client", loadgen::encode_submit(1, tx), now, 0, &out);
+  ASSERT_EQ(out.to_clients.size(), 1u);
+  EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
+  const wire::AlignedFrame frame(out.to_clients.front().bytes.data(),
+                                 out.to_clients.front().bytes.size());
+  const wire::ClientReply* reply = nullptr;
+  ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
+  EXPECT_NE(reply->error()->str().find("a verdict owed for 2000 ms (limit 2000 ms)"),
+            std::string::npos)
+      << reply->error()->str();
+  // c answers the seqs sent first: it now owes those sent 0.1 s later.
+  verdicts(2, c_owes_from, c_owes_from + 999, now);
+  EXPECT_EQ(core_->slowest_voting_wait_us(now), 1'900'000u);
+  EXPECT_EQ(submit(1, now), 0u);
+}
+
 // A whole receive queue read from the client socket without finding it
 // empty (the front end is behind its intake) cuts admissions to half the
 // measured decision rate, below every count-based limit; the refusals say

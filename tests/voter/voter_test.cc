@@ -1162,6 +1162,29 @@ TEST(VoterWants, OnlyOpenSeqsAndReplicasThatHaveNotAnswered) {
   EXPECT_FALSE(v.wants(1, 1)) << "closed at the deadline";
 }
 
+TEST(VoterOpenedAt, KnownWhileTheSeqIsOpen) {
+  Voter v({.deadline_us = 100});
+  Output out;
+  EXPECT_FALSE(v.opened_at_us(1).has_value());  // not opened
+  v.open(1, 10);
+  v.open(2, 30);
+  EXPECT_EQ(v.opened_at_us(1), 10u);
+  EXPECT_EQ(v.opened_at_us(2), 30u);
+  EXPECT_FALSE(v.opened_at_us(3).has_value());
+  // Decided by a and b, still open for c's verdict.
+  for (int r = 0; r < 2; ++r) {
+    ReplicaVerdict verdict;
+    verdict.replica = r;
+    verdict.content.seq = 1;
+    verdict.signature_valid = true;
+    v.on_verdict(verdict, 40, &out);
+  }
+  EXPECT_EQ(v.opened_at_us(1), 10u);
+  v.on_time(110, &out);  // seq 1's deadline
+  EXPECT_FALSE(v.opened_at_us(1).has_value());
+  EXPECT_EQ(v.opened_at_us(2), 30u);
+}
+
 }  // namespace
 }  // namespace triad::voter
 
