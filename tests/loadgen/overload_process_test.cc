@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -277,6 +278,23 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
 #endif
 
   EXPECT_EQ(cluster.stop(), 0);
+  if (HasFailure()) {
+    // What the front end warned of (a replica reported missing and why, a
+    // slow journal sync...): what the summary above cannot say.
+    std::istringstream log(read_file(layout::frontend_log(cluster.dir())));
+    std::vector<std::string> warnings;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find(" WARN ") != std::string::npos || line.find(" ERROR ") != std::string::npos) {
+        warnings.push_back(line);
+      }
+    }
+    const std::size_t shown = std::min<std::size_t>(warnings.size(), 60);
+    std::printf("overload: the front end's last %zu of %zu warnings and errors:\n", shown,
+                warnings.size());
+    for (std::size_t i = warnings.size() - shown; i < warnings.size(); ++i) {
+      std::printf("  %s\n", warnings[i].c_str());
+    }
+  }
 }
 
 }  // namespace
