@@ -184,6 +184,7 @@ void ReplicaNode::apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction
     delayed_.emplace_back(now_us + core_->fault().delay_ms * 1000, std::move(step));
   } else {
     queue(std::move(step));
+    if (outbox_.size() >= kMaxVerdictsPerMessage) flush(out);
   }
 }
 

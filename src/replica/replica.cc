@@ -227,7 +227,8 @@ class Loop {
   }
 
  private:
-  // Drains what arrived; the verdicts of the burst go out in one message.
+  // Drains what arrived; the verdicts of the burst go out in one message (or
+  // one per ReplicaNode::kMaxVerdictsPerMessage).
   void receive_all() {
     zmq::message_t msg;
     while (socket_.recv(msg, zmq::recv_flags::dontwait)) {

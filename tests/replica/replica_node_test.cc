@@ -135,6 +135,24 @@ TEST(ReplicaNode, SaysHelloAndAnswersABatchInOneMessage) {
   EXPECT_TRUE(out.empty());
 }
 
+// A long burst's verdicts go out kMaxVerdictsPerMessage at a time, in
+// order, as they are produced; the rest at the flush.
+TEST(ReplicaNode, ALongBurstAnswersInMessagesOfBoundedSize) {
+  constexpr std::size_t kCap = ReplicaNode::kMaxVerdictsPerMessage;
+  const World w = make_world(30, 2 * kCap + 100);
+  auto node = make_node("none", w, 1000);
+  ReplicaNode::Messages out;
+  node->receive(entries(1, kCap + 50, w), kT0, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, kCap));
+  node->receive(entries(kCap + 51, 2 * kCap + 100, w), kT0, &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(read(out[1]).verdict_seqs, seqs(kCap + 1, 2 * kCap));
+  node->flush(&out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(read(out[2]).verdict_seqs, seqs(2 * kCap + 1, 2 * kCap + 100));
+}
+
 TEST(ReplicaNode, HoldsEarlyEntriesFetchesTheGapAtMostEvery200ms) {
   auto node = make_node();
   ReplicaNode::Messages out;
