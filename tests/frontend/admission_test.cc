@@ -25,6 +25,25 @@ class Admission : public CoreDriver {
     config.max_in_flight = max_in_flight;
     CoreDriver::start(config);
   }
+
+  // Submits one new transaction at `now_us`, which must be refused with
+  // Overloaded; the refusal's text.
+  std::string refusal(std::uint64_t now_us) {
+    Transaction tx;
+    tx.id = "refused-" + std::to_string(next_id_++);
+    Outbox out;
+    core_->on_client_message("client", loadgen::encode_submit(1, tx), now_us, 0, &out);
+    if (out.to_clients.size() != 1) {
+      ADD_FAILURE() << out.to_clients.size() << " replies, not one";
+      return {};
+    }
+    EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
+    const wire::AlignedFrame frame(out.to_clients.front().bytes.data(),
+                                   out.to_clients.front().bytes.size());
+    const wire::ClientReply* reply = nullptr;
+    EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
+    return reply != nullptr && reply->error() != nullptr ? reply->error()->str() : std::string();
+  }
 };
 
 // From idle the decision rate is unknown (zero): the floor admits a burst of
@@ -129,19 +148,8 @@ TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
   EXPECT_EQ(core_->slowest_voting_wait_us(now), 2'000'000u);
   EXPECT_EQ(core_->slowest_voting_lag(), 20'000u);
   EXPECT_GT(core_->replica_lag_limit(now), 30'000u);
-  Transaction tx;
-  tx.id = "refused";
-  Outbox out;
-  core_->on_client_message("client", loadgen::encode_submit(1, tx), now, 0, &out);
-  ASSERT_EQ(out.to_clients.size(), 1u);
-  EXPECT_EQ(error_kind(out.to_clients.front().bytes), wire::ClientErrorKind::Overloaded);
-  const wire::AlignedFrame frame(out.to_clients.front().bytes.data(),
-                                 out.to_clients.front().bytes.size());
-  const wire::ClientReply* reply = nullptr;
-  ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
-  EXPECT_NE(reply->error()->str().find("a verdict owed for 2000 ms (limit 2000 ms)"),
-            std::string::npos)
-      << reply->error()->str();
+  const std::string why = refusal(now);
+  EXPECT_NE(why.find("a verdict owed for 2000 ms (limit 2000 ms)"), std::string::npos) << why;
   // c answers the seqs sent first: it now owes those sent 0.1 s later.
   verdicts(2, c_owes_from, c_owes_from + 999, now);
   EXPECT_EQ(core_->slowest_voting_wait_us(now), 1'900'000u);
@@ -169,18 +177,8 @@ TEST_F(Admission, ABackloggedIntakeCutsTheAdmissionRate) {
   EXPECT_EQ(submit(1, now), 1u);        // the bucket starts empty
   now += 40'000;                        // within the hold period: the cap has not grown yet
   EXPECT_EQ(submit(100, now), 100u - static_cast<std::size_t>(cap * 0.04));
-  Transaction tx;
-  tx.id = "refused";
-  Outbox out;
-  core_->on_client_message("client", loadgen::encode_submit(1, tx), now, 0, &out);
-  ASSERT_EQ(out.to_clients.size(), 1u);
-  const wire::AlignedFrame frame(out.to_clients.front().bytes.data(),
-                                 out.to_clients.front().bytes.size());
-  const wire::ClientReply* reply = nullptr;
-  ASSERT_TRUE(wire::verify_client_reply(frame.bytes(), &reply).is_ok());
-  EXPECT_NE(reply->error()->str().find("intake backlogged (admitting at most 1143/s)"),
-            std::string::npos)
-      << reply->error()->str();
+  const std::string why = refusal(now);
+  EXPECT_NE(why.find("intake backlogged (admitting at most 1143/s)"), std::string::npos) << why;
   EXPECT_EQ(nlohmann::json::parse(core_->status_json(now))["intake_cap_per_second"], 1143);
 }
 
