@@ -351,11 +351,12 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    the cluster decided) the latest verdicts reached the front end 364-698
 //    ms after their seq was sent, with a 1 s deadline, and one CI run of
 //    such a flood reported all three replicas missing. So admission also stops
-//    while a voting replica at least kReplicaLagFloor behind has owed a
-//    verdict for a quarter of the deadline: the time itself, whatever the
-//    pace. Below the floor it does not apply, so that a replica that stops
-//    altogether at a light load throttles nothing before it is out of the
-//    vote.
+//    while a voting replica at least kReplicaLagFloor behind, and still
+//    answering, has owed a verdict for a quarter of the deadline: the time
+//    itself, whatever the pace. It does not apply below the floor, nor to a
+//    replica silent for that long: one that stops altogether (hung) is
+//    left to the count limit and the deadline, as before, rather than stop
+//    admission from a quarter of the deadline on.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
   constexpr std::size_t kAdmissionFloor = 1024;
@@ -410,8 +411,12 @@ std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
   const std::uint64_t last = sequencer_.last_seq();
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
-    const std::uint64_t applied = replicas_[static_cast<std::size_t>(r)].answered_through();
+    const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
+    const std::uint64_t applied = v.answered_through();
     if (applied >= last || last - applied < kReplicaLagFloor) continue;
+    // Silent (hung, or stopped): the count limit and the deadline deal with
+    // it; refusing for it here would only stop admission sooner.
+    if (now_us >= v.last_verdict_us + replica_wait_limit_us()) continue;
     // The seq owed stays open in the voter until the replica answers it or
     // its deadline passes; closed, it was owed for a whole deadline.
     const std::optional<std::uint64_t> sent_us = voter_.opened_at_us(applied + 1);
@@ -724,6 +729,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
+  view.last_verdict_us = now_us;
   if (!voter_.wants(verdict.content.seq, r)) {
     if (transfers_[static_cast<std::size_t>(r)].active) {
       check_repairing_verdict(r, verdict, now_us);

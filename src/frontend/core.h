@@ -208,6 +208,7 @@ class Core : private sequencer::History {
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
+    std::uint64_t last_verdict_us = 0;   // when its last verdict arrived (0: none yet)
     std::uint64_t divergences = 0;       // total; by kind in the supervisor's stats
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
     // The seqs it has applied, as far as the front end knows.
@@ -252,10 +253,11 @@ class Core : private sequencer::History {
   }
   std::size_t replica_lag_limit(std::uint64_t now_us);
   std::uint64_t slowest_voting_lag() const;
-  // The longest a voting replica at least kReplicaLagFloor seqs behind has
-  // owed a verdict at `now_us` (since its oldest unanswered seq was sent);
-  // 0 when none is that far behind. Admission stops at
-  // replica_wait_limit_us().
+  // The longest a voting replica that is at least kReplicaLagFloor seqs
+  // behind, and still answering (a verdict within the last
+  // replica_wait_limit_us()), has owed a verdict at `now_us` (since its
+  // oldest unanswered seq was sent); 0 when there is none. Admission stops
+  // at replica_wait_limit_us().
   std::uint64_t slowest_voting_wait_us(std::uint64_t now_us) const;
   std::uint64_t replica_wait_limit_us() const { return config_.deadline_us / 4; }
   // A replica works through all it received and answers it in one signed

@@ -109,6 +109,8 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
   EXPECT_EQ(core_->slowest_voting_lag(), 4 * kFloor);    // c's
   EXPECT_EQ(core_->replica_lag_limit(now), 4 * kFloor);  // no completed bucket yet
   EXPECT_EQ(submit(1, now), 1u);  // nothing undecided, but c is too far behind
+  // Silent from the start: the time it owes does not stop admission sooner.
+  EXPECT_EQ(core_->slowest_voting_wait_us(now + 2'000'000), 0u);
   now += 4'000'000;
   Outbox out;
   core_->on_time(now, &out);  // c missing at every seq: out of the vote
@@ -120,7 +122,8 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
 // The lag limit in seqs assumes the replicas keep the pace measured; when
 // one slows down, the time it has owed a verdict stops admission at a
 // quarter of the deadline, though its lag is well below that limit. Below
-// kReplicaLagFloor seqs behind, the time alone stops nothing.
+// kReplicaLagFloor seqs behind, the time alone stops nothing, and neither
+// does it for a replica that has gone silent (the deadline deals with that).
 TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
   start(8'000'000, 100'000);  // a verdict owed for 2 s stops admission
   std::uint64_t now = kStartUs;
@@ -131,29 +134,36 @@ TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
     verdicts(2, first, first + 999, now);
     now += 100'000;
   }
-  // From here c says nothing; a and b keep the pace.
-  const std::uint64_t c_owes_from = core_->counters().sequenced + 1;
-  for (int step = 0; step < 20; ++step) {
+  // From here c answers at half the pace: its oldest 500 every 0.1 s. After
+  // step s it is 500 s behind, owing since step s / 2 + 1 (s / 2 rounded
+  // down).
+  std::uint64_t c_next = core_->counters().sequenced + 1;
+  for (int step = 1; step <= 39; ++step) {
     submit_decided_by_a_and_b(1000, now);
-    if (step == 3) {  // 4,000 behind: under the floor, however long it owes
-      EXPECT_EQ(core_->slowest_voting_wait_us(now + 5'000'000), 0u);
-    } else if (step == 4) {  // 5,000 behind, owing since 0.4 s
+    verdicts(2, c_next, c_next + 499, now);
+    c_next += 500;
+    if (step == 8) {  // 4,000 behind: under the floor
+      EXPECT_EQ(core_->slowest_voting_wait_us(now), 0u);
+    } else if (step == 10) {  // 5,000 behind, owing since step 6, 0.4 s ago
       EXPECT_EQ(core_->slowest_voting_wait_us(now), 400'000u);
     }
     now += 100'000;
   }
-  // Admitted up to here (submit_decided_by_a_and_b checks it); now c has
-  // owed a verdict for 2 s, with 20,000 seqs to answer of the 35,000 or so
-  // the lag limit allows at this pace.
+  // Admitted up to here (submit_decided_by_a_and_b checks it); at step 40 c
+  // has owed a verdict for 2 s (since step 20), 19,500 behind, with a lag
+  // limit of about 40,000 at this pace.
   EXPECT_EQ(core_->slowest_voting_wait_us(now), 2'000'000u);
-  EXPECT_EQ(core_->slowest_voting_lag(), 20'000u);
+  EXPECT_EQ(core_->slowest_voting_lag(), 19'500u);
   EXPECT_GT(core_->replica_lag_limit(now), 30'000u);
   const std::string why = refusal(now);
   EXPECT_NE(why.find("a verdict owed for 2000 ms (limit 2000 ms)"), std::string::npos) << why;
-  // c answers the seqs sent first: it now owes those sent 0.1 s later.
-  verdicts(2, c_owes_from, c_owes_from + 999, now);
+  // c answers a whole step's seqs: it now owes those sent 0.1 s later.
+  verdicts(2, c_next, c_next + 999, now);
   EXPECT_EQ(core_->slowest_voting_wait_us(now), 1'900'000u);
   EXPECT_EQ(submit(1, now), 0u);
+  // Then c says nothing for 2 s: silent, it no longer counts here.
+  EXPECT_EQ(core_->slowest_voting_wait_us(now + 1'999'999), 3'899'999u);
+  EXPECT_EQ(core_->slowest_voting_wait_us(now + 2'000'000), 0u);
 }
 
 // A whole receive queue read from the client socket without finding it
