@@ -260,10 +260,10 @@ class Core : private sequencer::History {
   // at replica_wait_limit_us().
   std::uint64_t slowest_voting_wait_us(std::uint64_t now_us) const;
   std::uint64_t replica_wait_limit_us() const { return config_.deadline_us / 4; }
-  // A replica works through all it received and answers it in one signed
-  // batch, so even a healthy one is a whole burst behind now and then: the
-  // lag below which no replica stops admission is four times the undecided
-  // floor.
+  // A replica works through all it received and answers it in signed
+  // batches (ReplicaNode::kMaxVerdictsPerMessage at most), so even a healthy
+  // one is a burst behind now and then: the lag below which no replica stops
+  // admission is four times the undecided floor.
   static constexpr std::size_t kReplicaLagFloor = 4096;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
   // A sequenced transaction the core still holds (from the oldest one not
