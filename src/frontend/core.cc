@@ -181,18 +181,19 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   // decision), and before the transaction is even read, so a refusal costs
   // next to nothing under a flood. Hence a repeated id (or an invalid one)
   // is refused too while overloaded; it gets its answer on a later retry.
-  if (const std::size_t limit = admission_limit(now_us), lag_limit = replica_lag_limit(now_us);
-      voter_.undecided_count() >= limit || slowest_voting_lag() >= lag_limit ||
-      slowest_voting_wait_us(now_us) >= replica_wait_limit_us() ||
+  const std::size_t limit = admission_limit(now_us);
+  const std::size_t lag_limit = replica_lag_limit(now_us);
+  const std::uint64_t lag = slowest_voting_lag();
+  const std::uint64_t wait_us = slowest_voting_wait_us(now_us);
+  if (voter_.undecided_count() >= limit || lag >= lag_limit || wait_us >= replica_wait_limit_us() ||
       voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
-                           std::to_string(slowest_voting_lag()) + " behind (limit " +
-                           std::to_string(lag_limit) + "), a verdict owed for " +
-                           std::to_string(slowest_voting_wait_us(now_us) / 1000) + " ms (limit " +
-                           std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
+                           std::to_string(lag) + " behind (limit " + std::to_string(lag_limit) +
+                           "), a verdict owed for " + std::to_string(wait_us / 1000) +
+                           " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
                            intake_note(now_us) + "; retry later",
                        out);
   }
@@ -347,16 +348,17 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    out of the vote.
 //  - The lag in seqs is right only while R holds. When the replicas' pace
 //    drops (the machine busier, a repair's replay on the same cores), the
-//    same lag takes longer to answer: in a 50,000/s flood (1.3 times what
-//    the cluster decided) the latest verdicts reached the front end 364-698
-//    ms after their seq was sent, with a 1 s deadline, and one CI run of
-//    such a flood reported all three replicas missing. So admission also stops
-//    while a voting replica at least kReplicaLagFloor behind, and still
-//    answering, has owed a verdict for a quarter of the deadline: the time
-//    itself, whatever the pace. It does not apply below the floor, nor to a
-//    replica silent for that long: one that stops altogether (hung) is
-//    left to the count limit and the deadline, as before, rather than stop
-//    admission from a quarter of the deadline on.
+//    same lag takes longer to answer: in a 50,000/s flood (1.3 to 1.5 times
+//    the capacity overload_process_test probed here) the latest verdicts
+//    reached the front end 364-698 ms after their seq was sent, with a 1 s
+//    deadline, and one CI run of such a flood reported all three replicas
+//    missing. So admission also stops while a voting replica at least
+//    kReplicaLagFloor behind, and still answering, has owed a verdict for a
+//    quarter of the deadline: the time itself, whatever the pace. It does
+//    not apply below the floor, nor to a replica silent for that long: one
+//    that stops altogether (hung) is left to the count limit and the
+//    deadline, as before, rather than stop admission from a quarter of the
+//    deadline on.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
   constexpr std::size_t kAdmissionFloor = 1024;
@@ -655,6 +657,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     send_range(r, std::max<std::uint64_t>(f->from_seq(), 1), f->to_seq(), out);
   }
   if (msg->batches() != nullptr) {
+    replicas_[static_cast<std::size_t>(r)].last_verdict_us = now_us;
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       batch_.clear();
       if (Status s =
@@ -729,7 +732,6 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
-  view.last_verdict_us = now_us;
   if (!voter_.wants(verdict.content.seq, r)) {
     if (transfers_[static_cast<std::size_t>(r)].active) {
       check_repairing_verdict(r, verdict, now_us);

@@ -183,19 +183,19 @@ void ReplicaNode::apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction
   if (core_->fault().kind == Fault::Kind::kDelay) {
     delayed_.emplace_back(now_us + core_->fault().delay_ms * 1000, std::move(step));
   } else {
-    queue(std::move(step));
-    if (outbox_.size() >= kMaxVerdictsPerMessage) flush(out);
+    queue(std::move(step), out);
   }
 }
 
-void ReplicaNode::queue(ReplicaCore::Step step) {
+void ReplicaNode::queue(ReplicaCore::Step step, Messages* out) {
   outbox_.push_back(std::move(step.verdict));
   outbox_bad_signature_.push_back(step.bad_signature);
+  if (outbox_.size() >= kMaxVerdictsPerMessage) flush(out);
 }
 
-void ReplicaNode::release_delayed(std::uint64_t now_us) {
+void ReplicaNode::release_delayed(std::uint64_t now_us, Messages* out) {
   while (!delayed_.empty() && delayed_.front().first <= now_us) {
-    queue(std::move(delayed_.front().second));
+    queue(std::move(delayed_.front().second), out);
     delayed_.pop_front();
   }
 }
@@ -230,7 +230,7 @@ void ReplicaNode::flush(Messages* out) {
 
 void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
   if (crashed_) return;
-  release_delayed(now_us);
+  release_delayed(now_us, out);
   flush(out);
   if (!hung_ && now_us > last_received_us_ + kIdleHelloUs &&
       now_us > last_hello_us_ + kIdleHelloUs) {
