@@ -153,6 +153,20 @@ TEST(ReplicaNode, ALongBurstAnswersInMessagesOfBoundedSize) {
   EXPECT_EQ(read(out[2]).verdict_seqs, seqs(2 * kCap + 1, 2 * kCap + 100));
 }
 
+// Delayed verdicts released together are capped the same way.
+TEST(ReplicaNode, DelayedVerdictsReleasedTogetherGoOutInBoundedMessages) {
+  constexpr std::size_t kCap = ReplicaNode::kMaxVerdictsPerMessage;
+  const World w = make_world(30, kCap + 10);
+  auto node = make_node("delay:50", w, 1000);
+  ReplicaNode::Messages out;
+  node->on_message(entries(1, kCap + 10, w), kT0, &out);
+  EXPECT_TRUE(out.empty());
+  node->on_time(kT0 + 50'000, &out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, kCap));
+  EXPECT_EQ(read(out[1]).verdict_seqs, seqs(kCap + 1, kCap + 10));
+}
+
 TEST(ReplicaNode, HoldsEarlyEntriesFetchesTheGapAtMostEvery200ms) {
   auto node = make_node();
   ReplicaNode::Messages out;
