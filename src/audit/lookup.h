@@ -4,8 +4,8 @@
 // An index on a key in no particular order (an id, a card reference) makes
 // every new row dirty a random page of a B-tree that grows with the store.
 // That was most of the audit writer's work, and it grew with the store: 90 s
-// runs at 500/s had twice the p99 with those indexes as without (README,
-// "Longer runs"). Instead, as in an LSM tree:
+// runs at 500/s had twice the p99 with those indexes as without
+// (bench/README.md, "Longer runs"). Instead, as in an LSM tree:
 //
 // - The writer keeps the entries (key, run, seq) of recently committed
 //   decisions in memory and writes them out as one sorted table when

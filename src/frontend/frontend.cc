@@ -61,7 +61,8 @@ constexpr int kReplicaSendHwm = 256;
 // At most this many answers go out ahead of the rest of a turn (just decided,
 // or just made durable by the sync); more wait for the turn's end and leave
 // together, in fewer sends, as before early answers existed. Early answers
-// are for light load, where one saves tens of µs (README, Performance).
+// are for light load, where one saves tens of µs (bench/README.md, "Light
+// load").
 // Without the limit, one CI run of the overload test dropped 4,213 replies at
 // the client's high-water mark during its flood probe; that the early answers
 // caused it is not established, so heavy load keeps the old behaviour.

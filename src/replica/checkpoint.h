@@ -5,22 +5,21 @@
 // The state keeps every approval and every id for the engine's lifetime
 // (rules.md puts no time limit on a reversal), so serializing and hashing all
 // of it at each checkpoint costs more at every checkpoint, and all three
-// replicas pay it at the same seq, where the vote cannot hide it (README,
-// "What sets the p99 at moderate load"). Here the cards and the two lists
-// that grow are kept serialized in pages, each with its SHA-256; a
-// checkpoint rewrites and rehashes only the pages that changed since the
+// replicas pay it at the same seq, where the vote cannot hide it
+// (bench/README.md, "What sets the p99 at moderate load"). Here the cards and
+// the two lists that grow are kept serialized in pages, each with its SHA-256;
+// a checkpoint rewrites and rehashes only the pages that changed since the
 // previous one (cards whose running sums apply() changed, new entries,
 // approvals reversed). Card pages are small (kCheckpointCardPageEntries):
-// traffic spreads over the cards, so with a million of them nearly every
-// page of 1,024 cards would change between two checkpoints. The rule 10
-// FIFO (a day of traffic) is kept the same way, cut into pieces where its
-// entries say (below), since entries leave at its front. What follows from
-// the rest is left out: the rule 10 table (from the rule 10 FIFO) and the
-// rule 11 and 12 FIFOs (from the approvals and the last ts); restore()
-// refuses a snapshot in which they do not follow, and so does
-// checkpoint_digest(). What a checkpoint hashes whole is then the head and
-// a list of group hashes per part, about one per 256 pages and per 64
-// pieces.
+// traffic spreads over the cards, so with a million of them nearly every page
+// of 1,024 cards would change between two checkpoints. The rule 10 FIFO (a day
+// of traffic) is kept the same way, cut into pieces where its entries say
+// (below), since entries leave at its front. What follows from the rest is
+// left out: the rule 10 table (from the rule 10 FIFO) and the rule 11 and 12
+// FIFOs (from the approvals and the last ts); restore() refuses a snapshot in
+// which they do not follow, and so does checkpoint_digest(). What a checkpoint
+// hashes whole is then the head and a list of group hashes per part, about one
+// per 256 pages and per 64 pieces.
 //
 // The digest (checkpoint digest version 2), over the bytes
 // rules::Engine::serialize() writes, cut by Engine::split_snapshot():

@@ -4,7 +4,8 @@
 // wakes. Here a socket is asked once, before blocking, and after a wake-up
 // its descriptor (ZMQ_FD) says whether to try it. On a virtualized machine,
 // where a system call costs microseconds, that is measurable: the front end's
-// poll(2) calls per request at 500/s fell from 54 to 21 (README, Performance).
+// poll(2) calls per request at 500/s fell from 54 to 21 (bench/README.md,
+// "Light load").
 #pragma once
 
 #include <span>
