@@ -766,6 +766,7 @@ std::optional<std::uint64_t> Core::next_timer_us() const {
 void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   on_replica_gone(r);
   replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
+  replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   supervisor_.on_process_exited(r, now_us, &repair_out_);
   handle_repair_output(out);
@@ -1005,18 +1006,35 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   for (const voter::Divergence& d : voter_out_.divergences) {
     ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
     ++view.divergences;
+    // A missing verdict is held against a replica only when a majority
+    // answered in time, or when the replica has gone silent: with no
+    // majority its peers were late too, and a replica still answering is
+    // then no more at fault than they are. Whatever made all of them late
+    // (a machine too busy, a stalled front end) is not mended by restarting
+    // them, and restarting all of them at once (five such seqs each, under
+    // an overload) replays the whole journal with no replica left to decide.
+    const bool unattributed = d.kind == voter::DivergenceKind::kMissing && !d.majority &&
+                              view.last_verdict_us != 0 &&
+                              now_us < view.last_verdict_us + config_.deadline_us;
     // A seq opened before the replica last rejoined was voted on by its
     // previous process: that one's faults are not the new one's.
     if (d.seq >= view.rejoined_at_seq) {
-      supervisor_.on_fault(d.replica, repair_fault(d.kind), now_us, &repair_out_);
+      if (unattributed) {
+        supervisor_.on_unattributed_missing(d.replica);
+      } else {
+        supervisor_.on_fault(d.replica, repair_fault(d.kind), now_us, &repair_out_);
+      }
     }
     std::string evidence;
-    if (d.observed) evidence += " observed code " + to_string(d.observed->code);
-    if (d.majority) evidence += ", majority code " + to_string(d.majority->code);
+    const auto note = [&evidence](const std::string& part) {
+      evidence += (evidence.empty() ? "" : ", ") + part;
+    };
+    if (d.observed) note("observed code " + to_string(d.observed->code));
+    if (d.majority) note("majority code " + to_string(d.majority->code));
+    if (unattributed) note("no majority, and still answering: not held against it");
     log::warn("divergence: " + replica_label(d.replica) + " seq " + std::to_string(d.seq) + " " +
-              voter::to_string(d.kind) + evidence);
-    out->divergences.push_back({d.seq, d.replica, voter::to_string(d.kind),
-                                evidence.empty() ? evidence : evidence.substr(1)});
+              voter::to_string(d.kind) + (evidence.empty() ? "" : " " + evidence));
+    out->divergences.push_back({d.seq, d.replica, voter::to_string(d.kind), evidence});
   }
   voter_out_.clear();
   handle_repair_output(out);

@@ -218,6 +218,8 @@ void Supervisor::on_fault(int replica, Fault fault, std::uint64_t now_us, Output
   fire_timers(out);
 }
 
+void Supervisor::on_unattributed_missing(int replica) { count_fault(replica, Fault::kMissing); }
+
 void Supervisor::handle_fault(int replica, Fault fault, Output* out) {
   count_fault(replica, fault);
   Replica& rep = at(replica);

@@ -228,6 +228,11 @@ class Supervisor {
 
   // A fault of `replica` (rules above). kProcessExited is on_process_exited().
   void on_fault(int replica, Fault fault, std::uint64_t now_us, Output* out);
+  // A kMissing the caller does not hold against `replica`: its peers missed
+  // the seq as well, so nothing shows the fault is this replica's. Counted
+  // in Stats::faults_by_kind; no step toward failure, and the run of
+  // kMissing neither grows nor ends.
+  void on_unattributed_missing(int replica);
   // A verdict of `replica` matched the majority: ends its run of kMissing.
   void on_verdict_ok(int replica, std::uint64_t now_us, Output* out);
   // The replica's process is gone (exited, killed, or there was none to stop).
