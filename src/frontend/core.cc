@@ -33,6 +33,10 @@ constexpr std::size_t kReplayWindow = 1024;
 // again.
 constexpr std::uint64_t kResendPatienceUs = 2'000'000;
 
+// How long every voting replica must have been silent before a missing
+// verdict no majority answered is held against them (missing_is_own_fault).
+constexpr std::uint64_t kAllSilentDeadlines = 10;
+
 std::string names_of(std::uint8_t mask) {
   std::string out;
   for (int r = 0; r < kReplicaCount; ++r) {
@@ -658,6 +662,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   }
   if (msg->batches() != nullptr) {
     replicas_[static_cast<std::size_t>(r)].last_verdict_us = now_us;
+    all_silent_since_us_ = 0;
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       batch_.clear();
       if (Status s =
@@ -939,6 +944,31 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
   }
 }
 
+bool Core::answering(int r, std::uint64_t now_us) const {
+  const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  return view.last_verdict_us != 0 && now_us < view.last_verdict_us + config_.deadline_us;
+}
+
+// A missing verdict shows a fault of the replica's own when a majority
+// answered in time without it, or when it has sent no verdict for a
+// deadline while another voting replica has. Otherwise all of them were
+// late, and whatever made them late (a machine too busy, a stalled front
+// end) is not mended by restarting them: restarting all of them at once
+// leaves none to copy, and each then replays the whole journal (a CI run's
+// overload test lost its cluster that way). Only when no voting replica has
+// sent a verdict for kAllSilentDeadlines deadlines since such a seq is it
+// held against them all the same: three hung at once is beyond the one
+// fault Triad masks, but a restart may end it.
+bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us) {
+  if (d.majority) return true;
+  if (answering(d.replica, now_us)) return false;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (r != d.replica && (voting_mask() & (1u << r)) != 0 && answering(r, now_us)) return true;
+  }
+  if (all_silent_since_us_ == 0) all_silent_since_us_ = now_us;
+  return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;
+}
+
 void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   if (!voter_out_.decisions.empty()) {
     roll_rate_window(now_us);
@@ -1006,16 +1036,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   for (const voter::Divergence& d : voter_out_.divergences) {
     ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
     ++view.divergences;
-    // A missing verdict is held against a replica only when a majority
-    // answered in time, or when the replica has gone silent: with no
-    // majority its peers were late too, and a replica still answering is
-    // then no more at fault than they are. Whatever made all of them late
-    // (a machine too busy, a stalled front end) is not mended by restarting
-    // them, and restarting all of them at once (five such seqs each, under
-    // an overload) replays the whole journal with no replica left to decide.
-    const bool unattributed = d.kind == voter::DivergenceKind::kMissing && !d.majority &&
-                              view.last_verdict_us != 0 &&
-                              now_us < view.last_verdict_us + config_.deadline_us;
+    const bool unattributed =
+        d.kind == voter::DivergenceKind::kMissing && !missing_is_own_fault(d, now_us);
     // A seq opened before the replica last rejoined was voted on by its
     // previous process: that one's faults are not the new one's.
     if (d.seq >= view.rejoined_at_seq) {
@@ -1031,7 +1053,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     };
     if (d.observed) note("observed code " + to_string(d.observed->code));
     if (d.majority) note("majority code " + to_string(d.majority->code));
-    if (unattributed) note("no majority, and still answering: not held against it");
+    if (unattributed) note("no majority, and none answering without it: not held against it");
     log::warn("divergence: " + replica_label(d.replica) + " seq " + std::to_string(d.seq) + " " +
               voter::to_string(d.kind) + (evidence.empty() ? "" : " " + evidence));
     out->divergences.push_back({d.seq, d.replica, voter::to_string(d.kind), evidence});

@@ -362,6 +362,11 @@ class Core : private sequencer::History {
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
   void handle_voter_output(std::uint64_t now_us, Outbox* out);
+  // Whether a missing verdict shows a fault of the replica's own (the rule
+  // at the definition); if not, the supervisor only counts it.
+  bool missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us);
+  // A verdict from replica r within the last deadline.
+  bool answering(int r, std::uint64_t now_us) const;
   void handle_repair_output(Outbox* out);
   void send_control(int replica, const std::string* inject, bool snapshot_request, Outbox* out);
   // During recovery: opens the next recovered seqs in the voter, at most
@@ -432,6 +437,9 @@ class Core : private sequencer::History {
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
   std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
   bool replay_read_failed_ = false;           // logged once, until a read succeeds again
+  // When a missing verdict found every voting replica silent, until the
+  // next verdict from any of them (missing_is_own_fault); 0: not silent.
+  std::uint64_t all_silent_since_us_ = 0;
   // Fail-safe declines given before the restart, by seq: the answer a
   // repeated id gets, not the replay's decision.
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;

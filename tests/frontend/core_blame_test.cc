@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "core_driver.h"
 
@@ -26,25 +28,37 @@ class Blame : public CoreDriver {
 
   struct Answers {
     std::uint64_t after_us = 0;  // after the seq was sequenced
-    std::uint64_t through_seq = kSeqs;
+    std::uint64_t through_seq = UINT64_MAX;
+    // Stopped (as by SIGSTOP) from kStartUs + first until kStartUs + second:
+    // what falls due meanwhile is sent then.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> pauses_us;
   };
+  static Answers answers(std::uint64_t after_us, std::uint64_t through_seq = UINT64_MAX,
+                         std::vector<std::pair<std::uint64_t, std::uint64_t>> pauses_us = {}) {
+    return Answers{after_us, through_seq, std::move(pauses_us)};
+  }
 
-  // One new transaction every kGapUs from kStartUs; replica r answers seqs
-  // 1..answers[r].through_seq, each answers[r].after_us after it was
-  // sequenced (none for a replica not in the map). The clock moves from
-  // event to event, and the deadlines fire at theirs. Returns when every seq
-  // is past its deadline.
-  void run(const std::map<int, Answers>& answers) {
+  // `seqs` new transactions, one every kGapUs from kStartUs; replica r
+  // answers seqs 1..answers[r].through_seq, each answers[r].after_us after
+  // it was sequenced (none for a replica not in the map). The clock moves
+  // from event to event, and the deadlines fire at theirs. Returns when
+  // every seq is past its deadline.
+  void run(const std::map<int, Answers>& answers, std::uint64_t seqs = kSeqs) {
     std::multimap<std::uint64_t, std::pair<int, std::uint64_t>> events;  // time -> (who, seq)
     constexpr int kSubmit = -1;
-    for (std::uint64_t seq = 1; seq <= kSeqs; ++seq) {
+    for (std::uint64_t seq = 1; seq <= seqs; ++seq) {
       const std::uint64_t at = kStartUs + (seq - 1) * kGapUs;
       events.insert({at, {kSubmit, seq}});
       for (const auto& [r, a] : answers) {
-        if (seq <= a.through_seq) events.insert({at + a.after_us, {r, seq}});
+        if (seq > a.through_seq) continue;
+        std::uint64_t due = at + a.after_us;
+        for (const auto& [from, until] : a.pauses_us) {
+          if (due >= kStartUs + from && due < kStartUs + until) due = kStartUs + until;
+        }
+        events.insert({due, {r, seq}});
       }
     }
-    const std::uint64_t end = kStartUs + kSeqs * kGapUs + kDeadlineUs;
+    const std::uint64_t end = kStartUs + seqs * kGapUs + kDeadlineUs;
     std::uint64_t now = kStartUs;
     for (const auto& [at, what] : events) {
       step_to(at, &now);
@@ -82,7 +96,8 @@ class Blame : public CoreDriver {
 // replica's verdict is missing at every deadline but the first while it
 // goes on answering. None is sent to repair.
 TEST_F(Blame, AllLateTogetherNoneIsSentToRepair) {
-  run({{0, {kDeadlineUs + 50'000}}, {1, {kDeadlineUs + 50'000}}, {2, {kDeadlineUs + 50'000}}});
+  const Answers late = answers(kDeadlineUs + 50'000);
+  run({{0, late}, {1, late}, {2, late}});
   EXPECT_EQ(core_->counters().fail_safe, kSeqs);
   for (int r = 0; r < kReplicaCount; ++r) {
     EXPECT_EQ(state(r), ReplicaState::kHealthy) << "replica " << r;
@@ -93,18 +108,48 @@ TEST_F(Blame, AllLateTogetherNoneIsSentToRepair) {
 
 // a and b answer in time; c, as late as above, is the one at fault.
 TEST_F(Blame, LateWhileTheOthersAnswerInTimeIsSentToRepair) {
-  run({{0, {1'000}}, {1, {2'000}}, {2, {kDeadlineUs + 50'000}}});
+  run({{0, answers(1'000)}, {1, answers(2'000)}, {2, answers(kDeadlineUs + 50'000)}});
   EXPECT_EQ(core_->counters().fail_safe, 0u);
   EXPECT_EQ(state(0), ReplicaState::kHealthy);
   EXPECT_EQ(state(1), ReplicaState::kHealthy);
   EXPECT_NE(state(2), ReplicaState::kHealthy);
 }
 
+// All three stopped twice (as when the machine stalls), for 3 s and then
+// for 8 s: no verdict reaches the front end for longer than a deadline,
+// from any of them. The seqs sent meanwhile are declined fail-safe; none is
+// sent to repair, since each stall is shorter than ten deadlines (Core's
+// kAllSilentDeadlines), though the two add up to more.
+TEST_F(Blame, AllSilentTogetherForAFewDeadlinesNoneIsSentToRepair) {
+  const Answers stalled =
+      answers(1'000, UINT64_MAX, {{1'000'000, 4'000'000}, {6'000'000, 14'000'000}});
+  run({{0, stalled}, {1, stalled}, {2, stalled}}, 150);
+  EXPECT_GE(core_->counters().fail_safe, 90u);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    EXPECT_EQ(state(r), ReplicaState::kHealthy) << "replica " << r;
+  }
+}
+
+// All three stop answering for good after seq 5: from seq 6's deadline
+// (1.5 s), ten deadlines of silence from every one (Core's
+// kAllSilentDeadlines) pass before a missing verdict is held against them,
+// and then they are restarted.
+TEST_F(Blame, AllSilentForTenDeadlinesAreSentToRepair) {
+  const Answers hung_after_5 = answers(1'000, 5);
+  run({{0, hung_after_5}, {1, hung_after_5}, {2, hung_after_5}}, 140);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    const repair::Supervisor::Stats stats = core_->supervisor().stats(r, kStartUs + 15'000'000);
+    EXPECT_NE(stats.state, ReplicaState::kHealthy) << "replica " << r;
+    EXPECT_GE(stats.total_up_us, 11'500'000u) << "replica " << r;
+    EXPECT_LT(stats.total_up_us, 12'500'000u) << "replica " << r;
+  }
+}
+
 // b and c go silent after seq 3: without a majority nothing shows which
 // replica is at fault, but one that answers nothing for a deadline is hung,
 // and repairing both brings a majority back.
 TEST_F(Blame, SilentWithoutAMajorityIsStillSentToRepair) {
-  run({{0, {1'000}}, {1, {2'000, 3}}, {2, {3'000, 3}}});
+  run({{0, answers(1'000)}, {1, answers(2'000, 3)}, {2, answers(3'000, 3)}});
   EXPECT_EQ(core_->counters().decisions - core_->counters().fail_safe, 3u);
   EXPECT_EQ(core_->counters().fail_safe, kSeqs - 3);
   EXPECT_EQ(state(0), ReplicaState::kHealthy);
