@@ -672,6 +672,55 @@ TEST(Delay, BeyondTheDeadlineIsMissingAndRepaired) {
   stop_and_expect_nothing_left(cluster, tmp);
 }
 
+// All three late together, as when the machine is too busy for all of them:
+// every seq misses its deadline, but each replica goes on answering, so
+// nothing shows a fault of one replica's own. The seqs are declined
+// fail-safe and no replica is restarted (restarting all three would leave
+// none to copy, and each would replay the whole journal); once they answer
+// in time again, so are the decisions. The delay moves from 900 ms (within
+// the 1 s deadline) to 1,100 ms, so no replica falls silent for a deadline
+// in the switch. Default deadline (1000 ms).
+TEST(Delay, AllThreeLateTogetherAreDeclinedButNotRepaired) {
+  const Sample& data = sample_data();
+  TempDir tmp;
+  write_file(tmp.file("cards.csv"), data.cards);
+  Cluster cluster(tmp, tmp.file("cards.csv"),
+                  {"--inject", "a=delay:900", "--inject", "b=delay:900", "--inject", "c=delay:900",
+                   "--seed", "1"});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  std::vector<std::string> raw;
+  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, 40, &raw, "20"));
+  // Traffic goes on while all three are made late.
+  std::vector<std::string> late_raw;
+  std::thread traffic([&] { submit_lines(cluster, tmp, data.traffic, 40, 140, &late_raw, "10"); });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (const char r : {'a', 'b', 'c'})
+    ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, r, "delay:1100"));
+  traffic.join();
+  ASSERT_EQ(late_raw.size(), 100u);
+  std::size_t declined = 0;
+  for (const std::string& line : late_raw) declined += Json::parse(line)["code"] == "91";
+  EXPECT_GE(declined, 50u) << "most of the traffic after the switch";
+  EXPECT_FALSE(log_lines(tmp, "not held against it").empty());
+  for (const char r : {'a', 'b', 'c'}) ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, r, "none"));
+  std::vector<std::string> after_raw;
+  ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 140, 180, &after_raw, "20"));
+  const Json s = status_of(cluster.dir());
+  for (const char r : {'a', 'b', 'c'}) {
+    const Json& replica = replica_in(s, r);
+    EXPECT_EQ(replica["state"], "healthy") << replica.dump();
+    EXPECT_EQ(replica["failures"], 0u) << replica.dump();
+    EXPECT_GE(divergences(s, r, "missing"), declined) << replica.dump();
+  }
+  raw.insert(raw.end(), late_raw.begin(), late_raw.end());
+  raw.insert(raw.end(), after_raw.begin(), after_raw.end());
+  Tally tally;
+  ASSERT_NO_FATAL_FAILURE(check_answers(tmp.file("cards.csv"), data.traffic, raw, &tally));
+  EXPECT_EQ(tally.fail_safe, declined);
+  expect_certificates_verify(cluster, tmp, raw, declined);
+  stop_and_expect_nothing_left(cluster, tmp);
+}
+
 // ---- `triad inject` into a running cluster --------------------------------
 
 // `triad inject` changes a running replica's fault. b is told to crash at its
