@@ -300,33 +300,47 @@ void BM_SignVerdictBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_SignVerdictBatch)->Arg(1)->Arg(16)->Arg(128)->Arg(1024);
 
-// The front end reading a replica's batch of range(0) verdicts: decode, Merkle
-// tree, one signature check (libsodium), audit paths; per verdict.
-void BM_ReadVerdictBatch(benchmark::State& state) {
+// Replica `replica`'s message carrying one signed batch of `n` verdicts
+// (libsodium), and the key the front end checks it with.
+struct SignedBatchMessage {
+  std::vector<std::uint8_t> bytes;
+  crypto::VerifyingKey verifier;
+};
+SignedBatchMessage signed_batch_message(int replica, std::size_t n) {
+  SignedBatchMessage made;
   crypto::SigningKey key;
   TRIAD_ASSERT(crypto::SigningKey::generate(crypto::Ed25519Backend::kSodium, &key).is_ok());
-  crypto::VerifyingKey verifier;
-  TRIAD_ASSERT(crypto::VerifyingKey::from_public_key(key.public_key(),
-                                                     crypto::Ed25519Backend::kSodium, &verifier)
+  TRIAD_ASSERT(crypto::VerifyingKey::from_public_key(
+                   key.public_key(), crypto::Ed25519Backend::kSodium, &made.verifier)
                    .is_ok());
-  std::vector<voter::ReplicaVerdict> batch =
-      verdict_batch(1, static_cast<std::size_t>(state.range(0)));
+  std::vector<voter::ReplicaVerdict> batch = verdict_batch(replica, n);
   wire::sign_verdict_batch(batch, key);
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
       wire::build_verdict_batch(fbb, batch)};
   fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
-  const std::vector<std::uint8_t> bytes(fbb.GetBufferPointer(),
-                                        fbb.GetBufferPointer() + fbb.GetSize());
+  made.bytes.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  return made;
+}
+
+// What the front end does with such a message: verify, decode, rebuild the
+// Merkle tree, check the signature, audit paths.
+void read_and_check(const SignedBatchMessage& m, int replica,
+                    std::vector<voter::ReplicaVerdict>* out) {
+  const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+  const wire::FromReplica* msg = nullptr;
+  TRIAD_ASSERT(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
+  out->clear();
+  TRIAD_ASSERT(wire::read_verdict_batch(msg->batches()->Get(0), replica, m.verifier, out).is_ok());
+  TRIAD_ASSERT(out->front().signature_valid);
+}
+
+// The front end reading a replica's batch of range(0) verdicts; per verdict.
+void BM_ReadVerdictBatch(benchmark::State& state) {
+  const SignedBatchMessage message =
+      signed_batch_message(1, static_cast<std::size_t>(state.range(0)));
   std::vector<voter::ReplicaVerdict> out;
-  for (auto _ : state) {
-    const wire::AlignedFrame frame(bytes.data(), bytes.size());
-    const wire::FromReplica* msg = nullptr;
-    TRIAD_ASSERT(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
-    out.clear();
-    TRIAD_ASSERT(wire::read_verdict_batch(msg->batches()->Get(0), 1, verifier, &out).is_ok());
-    TRIAD_ASSERT(out.front().signature_valid);
-  }
+  for (auto _ : state) read_and_check(message, 1, &out);
   state.SetItemsProcessed(state.iterations() * state.range(0));
   state.SetLabel("items = verdicts");
 }
@@ -342,29 +356,10 @@ BENCHMARK(BM_ReadVerdictBatch)->Arg(1)->Arg(16)->Arg(128)->Arg(1024);
 // is asleep when the pair comes, as it would be.
 void BM_TwoVerdictChecks(benchmark::State& state) {
   const bool on_helper = state.range(0) == 1;
-  std::vector<std::uint8_t> messages[2];
-  crypto::VerifyingKey verifiers[2];
-  for (int r = 0; r < 2; ++r) {
-    crypto::SigningKey key;
-    TRIAD_ASSERT(crypto::SigningKey::generate(crypto::Ed25519Backend::kSodium, &key).is_ok());
-    TRIAD_ASSERT(crypto::VerifyingKey::from_public_key(
-                     key.public_key(), crypto::Ed25519Backend::kSodium, &verifiers[r])
-                     .is_ok());
-    std::vector<voter::ReplicaVerdict> batch = verdict_batch(r, 1);
-    wire::sign_verdict_batch(batch, key);
-    flatbuffers::FlatBufferBuilder fbb;
-    std::vector<flatbuffers::Offset<wire::VerdictBatch>> batches = {
-        wire::build_verdict_batch(fbb, batch)};
-    fbb.Finish(wire::CreateFromReplicaDirect(fbb, 0, 0, &batches));
-    messages[r].assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-  }
+  const SignedBatchMessage messages[2] = {signed_batch_message(0, 1), signed_batch_message(1, 1)};
   const auto check = [&](int r) {
-    const wire::AlignedFrame frame(messages[r].data(), messages[r].size());
-    const wire::FromReplica* msg = nullptr;
-    TRIAD_ASSERT(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
     std::vector<voter::ReplicaVerdict> out;
-    TRIAD_ASSERT(wire::read_verdict_batch(msg->batches()->Get(0), r, verifiers[r], &out).is_ok());
-    TRIAD_ASSERT(out.front().signature_valid);
+    read_and_check(messages[r], r, &out);
   };
   constexpr std::uint32_t kStop = UINT32_MAX;
   std::atomic<std::uint32_t> posted{0};

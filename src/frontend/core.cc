@@ -422,7 +422,7 @@ std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
     if (applied >= last || last - applied < kReplicaLagFloor) continue;
     // Silent (hung, or stopped): the count limit and the deadline deal with
     // it; refusing for it here would only stop admission sooner.
-    if (now_us >= v.last_verdict_us + replica_wait_limit_us()) continue;
+    if (!v.answered_within(replica_wait_limit_us(), now_us)) continue;
     // The seq owed stays open in the voter until the replica answers it or
     // its deadline passes; closed, it was owed for a whole deadline.
     const std::optional<std::uint64_t> sent_us = voter_.opened_at_us(applied + 1);
@@ -944,11 +944,6 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
   }
 }
 
-bool Core::answering(int r, std::uint64_t now_us) const {
-  const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
-  return view.last_verdict_us != 0 && now_us < view.last_verdict_us + config_.deadline_us;
-}
-
 // A missing verdict shows a fault of the replica's own when a majority
 // answered in time without it, or when it has sent no verdict for a
 // deadline while another voting replica has. Otherwise all of them were
@@ -960,10 +955,13 @@ bool Core::answering(int r, std::uint64_t now_us) const {
 // held against them all the same: three hung at once is beyond the one
 // fault Triad masks, but a restart may end it.
 bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us) {
+  const auto answering = [&](int r) {
+    return replicas_[static_cast<std::size_t>(r)].answered_within(config_.deadline_us, now_us);
+  };
   if (d.majority) return true;
-  if (answering(d.replica, now_us)) return false;
+  if (answering(d.replica)) return false;
   for (int r = 0; r < kReplicaCount; ++r) {
-    if (r != d.replica && (voting_mask() & (1u << r)) != 0 && answering(r, now_us)) return true;
+    if (r != d.replica && (voting_mask() & (1u << r)) != 0 && answering(r)) return true;
   }
   if (all_silent_since_us_ == 0) all_silent_since_us_ = now_us;
   return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;

@@ -213,6 +213,10 @@ class Core : private sequencer::History {
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
     // The seqs it has applied, as far as the front end knows.
     std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }
+    // Whether verdicts of it arrived within the last `window_us`.
+    bool answered_within(std::uint64_t window_us, std::uint64_t now_us) const {
+      return last_verdict_us != 0 && now_us < last_verdict_us + window_us;
+    }
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
   // Every replica that takes part (a alone in simplex) said hello.
@@ -365,8 +369,6 @@ class Core : private sequencer::History {
   // Whether a missing verdict shows a fault of the replica's own (the rule
   // at the definition); if not, the supervisor only counts it.
   bool missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us);
-  // A verdict from replica r within the last deadline.
-  bool answering(int r, std::uint64_t now_us) const;
   void handle_repair_output(Outbox* out);
   void send_control(int replica, const std::string* inject, bool snapshot_request, Outbox* out);
   // During recovery: opens the next recovered seqs in the voter, at most
@@ -439,6 +441,9 @@ class Core : private sequencer::History {
   bool replay_read_failed_ = false;           // logged once, until a read succeeds again
   // When a missing verdict found every voting replica silent, until the
   // next verdict from any of them (missing_is_own_fault); 0: not silent.
+  // Kept, not derived from their last verdicts: after an idle hour those
+  // are an hour old, and a stall of the next seq would count as an hour's
+  // silence.
   std::uint64_t all_silent_since_us_ = 0;
   // Fail-safe declines given before the restart, by seq: the answer a
   // repeated id gets, not the replay's decision.

@@ -42,10 +42,10 @@ class ReplicaNode {
   // its end: the front end handles a message whole (its 5 ms bound on
   // reading replica messages falls between messages), and under a flood one
   // message of 1.4 MB (thousands of verdicts) held it for 86 ms, reading no
-  // request and sending the replicas nothing meanwhile. Each message costs a signature
-  // and its check (about 60 us at the front end), so 512 verdicts a message
-  // at 30,000 decisions/s is about 1% of a core. In a 50,000/s flood, three
-  // alternating pairs (2026-12-05): 8% more decided, client p99 282-294
+  // request and sending the replicas nothing meanwhile. Each message costs a
+  // signature and its check (about 60 us at the front end), so 512 verdicts a
+  // message at 30,000 decisions/s is about 1% of a core. In a 50,000/s flood,
+  // three alternating pairs (2026-12-05): 8% more decided, client p99 282-294
   // against 306-327 ms, max 304-384 against 377-448 ms.
   static constexpr std::size_t kMaxVerdictsPerMessage = 512;
 
