@@ -945,23 +945,29 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
 }
 
 // A missing verdict shows a fault of the replica's own when a majority
-// answered in time without it, or when it has sent no verdict for a
-// deadline while another voting replica has. Otherwise all of them were
-// late, and whatever made them late (a machine too busy, a stalled front
-// end) is not mended by restarting them: restarting all of them at once
-// leaves none to copy, and each then replays the whole journal (a CI run's
-// overload test lost its cluster that way). Only when no voting replica has
-// sent a verdict for kAllSilentDeadlines deadlines since such a seq is it
-// held against them all the same: three hung at once is beyond the one
-// fault Triad masks, but a restart may end it.
+// answered in time without it, or when another voting replica answered
+// this very seq in time while this one has sent no verdict for a deadline
+// (it hung; the other is not). Otherwise all of them were late, and
+// whatever made them late (a machine too busy, a stalled front end) is not
+// mended by restarting them: restarting all of them at once leaves none to
+// copy, and each then replays the whole journal (a CI run's overload test
+// lost its cluster that way). The peer must have answered this seq, not
+// merely sent something within a deadline: a client that keeps a window in
+// flight sends the next window as the last one's deciding verdicts arrive,
+// and at that window's deadline the slowest replica's verdicts are a few
+// ms younger than a deadline and the others' a few ms older (another CI
+// run restarted two replicas so). Only when no voting replica has sent a
+// verdict for kAllSilentDeadlines deadlines since such a seq is it held
+// against them all the same: three hung at once is beyond the one fault
+// Triad masks, but a restart may end it.
 bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us) {
-  const auto answering = [&](int r) {
-    return replicas_[static_cast<std::size_t>(r)].answered_within(config_.deadline_us, now_us);
-  };
   if (d.majority) return true;
-  if (answering(d.replica)) return false;
+  if (replica(d.replica).answered_within(config_.deadline_us, now_us)) return false;
   for (int r = 0; r < kReplicaCount; ++r) {
-    if (r != d.replica && (voting_mask() & (1u << r)) != 0 && answering(r)) return true;
+    if (r != d.replica && (voting_mask() & (1u << r)) != 0 &&
+        replica(r).last_verdict_seq >= d.seq) {
+      return true;
+    }
   }
   if (all_silent_since_us_ == 0) all_silent_since_us_ = now_us;
   return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;
@@ -1051,7 +1057,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     };
     if (d.observed) note("observed code " + to_string(d.observed->code));
     if (d.majority) note("majority code " + to_string(d.majority->code));
-    if (unattributed) note("no majority, and none answering without it: not held against it");
+    if (unattributed)
+      note("no majority, and nothing shows the fault is its own: not held against it");
     log::warn("divergence: " + replica_label(d.replica) + " seq " + std::to_string(d.seq) + " " +
               voter::to_string(d.kind) + (evidence.empty() ? "" : " " + evidence));
     out->divergences.push_back({d.seq, d.replica, voter::to_string(d.kind), evidence});

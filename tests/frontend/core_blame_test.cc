@@ -1,9 +1,11 @@
 // Which missing verdicts the front end's Core holds against a replica,
 // stepped on an injected clock. A replica is sent to repair for missing
 // verdicts when its peers answered in time without it, or when it has gone
-// silent; not when all of them are late together and it is still answering.
+// silent while another answered what it missed; not when all of them are
+// late together, nor while it is still answering.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <utility>
 #include <vector>
@@ -106,6 +108,47 @@ TEST_F(Blame, AllLateTogetherNoneIsSentToRepair) {
   EXPECT_EQ(core_->supervisor().mode(), repair::Mode::kTmr);
 }
 
+// A client keeps ten in flight (`triad submit --window 10`): each window
+// is sent when the one before was answered. The replicas answer each
+// window a few ms apart (a first, c last); window 1 in 900 ms, decided by
+// b's verdict, and from window 2 on all three 1.1 s after it was sent. So
+// window 2 is sent as b's verdicts arrive, and at its deadline c's
+// verdicts (3 ms later) are younger than a deadline while a's and b's are
+// not: that must not make a and b the ones at fault (a CI run restarted
+// them so). None is sent to repair.
+TEST_F(Blame, ClosedLoopWindowsAllLateTogetherNoneIsSentToRepair) {
+  constexpr std::uint64_t kWindow = 10;
+  constexpr std::uint64_t kWindows = 8;
+  constexpr std::array<std::uint64_t, kReplicaCount> kSkewUs = {0, 1'000, 3'000};
+  std::multimap<std::uint64_t, std::pair<int, std::uint64_t>> events;  // time -> (who, window)
+  constexpr int kSend = -1;
+  std::uint64_t sent_us = kStartUs;
+  for (std::uint64_t w = 0; w < kWindows; ++w) {
+    events.insert({sent_us, {kSend, w}});
+    const std::uint64_t after_us = w == 0 ? 900'000 : kDeadlineUs + 100'000;
+    for (int r = 0; r < kReplicaCount; ++r) {
+      events.insert({sent_us + after_us + kSkewUs[static_cast<std::size_t>(r)], {r, w}});
+    }
+    // Answered at the second verdict if in time, else declined at the deadline.
+    sent_us += w == 0 ? after_us + kSkewUs[1] : kDeadlineUs;
+  }
+  std::uint64_t now = kStartUs;
+  for (const auto& [at, what] : events) {
+    step_to(at, &now);
+    const auto [who, w] = what;
+    if (who == kSend) {
+      EXPECT_EQ(submit(kWindow, now), 0u);
+    } else {
+      verdicts(who, w * kWindow + 1, (w + 1) * kWindow, now);
+    }
+  }
+  step_to(sent_us + kDeadlineUs, &now);
+  EXPECT_EQ(core_->counters().fail_safe, (kWindows - 1) * kWindow);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    EXPECT_EQ(state(r), ReplicaState::kHealthy) << "replica " << r;
+  }
+}
+
 // a and b answer in time; c, as late as above, is the one at fault.
 TEST_F(Blame, LateWhileTheOthersAnswerInTimeIsSentToRepair) {
   run({{0, answers(1'000)}, {1, answers(2'000)}, {2, answers(kDeadlineUs + 50'000)}});
@@ -113,6 +156,19 @@ TEST_F(Blame, LateWhileTheOthersAnswerInTimeIsSentToRepair) {
   EXPECT_EQ(state(0), ReplicaState::kHealthy);
   EXPECT_EQ(state(1), ReplicaState::kHealthy);
   EXPECT_NE(state(2), ReplicaState::kHealthy);
+}
+
+// a answers in time; b and c, as on a machine too busy for them, 50 ms
+// after the deadline but without pause. a answered each seq they missed,
+// yet both are still answering: no fault shows that restarting them (and
+// leaving a alone) would mend, and neither is sent to repair.
+TEST_F(Blame, TwoLateButAnsweringAreNotSentToRepair) {
+  const Answers late = answers(kDeadlineUs + 50'000);
+  run({{0, answers(1'000)}, {1, late}, {2, late}});
+  EXPECT_EQ(core_->counters().fail_safe, kSeqs);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    EXPECT_EQ(state(r), ReplicaState::kHealthy) << "replica " << r;
+  }
 }
 
 // All three stopped twice (as when the machine stalls), for 3 s and then
