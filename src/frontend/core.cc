@@ -946,29 +946,29 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
 
 // A missing verdict shows a fault of the replica's own when a majority
 // answered in time without it, or when another voting replica answered
-// this very seq in time while this one has sent no verdict for a deadline
-// (it hung; the other is not). Otherwise all of them were late, and
-// whatever made them late (a machine too busy, a stalled front end) is not
-// mended by restarting them: restarting all of them at once leaves none to
-// copy, and each then replays the whole journal (a CI run's overload test
-// lost its cluster that way). The peer must have answered this seq, not
-// merely sent something within a deadline: a client that keeps a window in
-// flight sends the next window as the last one's deciding verdicts arrive,
-// and at that window's deadline the slowest replica's verdicts are a few
-// ms younger than a deadline and the others' a few ms older (another CI
-// run restarted two replicas so). Only when no voting replica has sent a
-// verdict for kAllSilentDeadlines deadlines since such a seq is it held
-// against them all the same: three hung at once is beyond the one fault
-// Triad masks, but a restart may end it.
+// this very seq in time (the voter's answered_mask) while this one has sent
+// no verdict for a deadline: it hung, the other did not. Otherwise all of
+// them were late, and whatever made them late (a machine too busy, a
+// stalled front end) is not mended by restarting them: restarting all of
+// them at once leaves none to copy, and each then replays the whole
+// journal (a CI run's overload test lost its cluster that way). Two
+// weaker signs of a peer's health were tried and mislead:
+// - a peer's verdict within the last deadline: a client keeping a window
+//   in flight sends the next window as the last one's deciding verdicts
+//   arrive, so at that window's deadline the slowest replica's verdicts
+//   are a few ms younger than a deadline and the others' a few ms older
+//   (a CI run restarted the two fastest so);
+// - a peer's verdict for the seq at all: after a stall of the front end
+//   the first replica's message read carries verdicts that came in time
+//   but are read after the deadline, and would single out the other two.
+// Only when no voting replica has sent a verdict for kAllSilentDeadlines
+// deadlines since such a seq is it held against them all the same: three
+// hung at once is beyond the one fault Triad masks, but a restart may end
+// it.
 bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us) {
   if (d.majority) return true;
   if (replica(d.replica).answered_within(config_.deadline_us, now_us)) return false;
-  for (int r = 0; r < kReplicaCount; ++r) {
-    if (r != d.replica && (voting_mask() & (1u << r)) != 0 &&
-        replica(r).last_verdict_seq >= d.seq) {
-      return true;
-    }
-  }
+  if ((d.answered_mask & voting_mask()) != 0) return true;
   if (all_silent_since_us_ == 0) all_silent_since_us_ = now_us;
   return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;
 }

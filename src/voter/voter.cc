@@ -27,14 +27,15 @@ DivergenceKind classify(const VerdictContent& majority, const VerdictContent& ob
                                 : DivergenceKind::kWrongVerdict;
 }
 
-void emit_divergence(Output* out, std::uint64_t seq, int replica, DivergenceKind kind,
-                     const VerdictContent* majority, const VerdictContent* observed) {
+Divergence& emit_divergence(Output* out, std::uint64_t seq, int replica, DivergenceKind kind,
+                            const VerdictContent* majority, const VerdictContent* observed) {
   Divergence& d = out->divergences.emplace_back();
   d.seq = seq;
   d.replica = replica;
   d.kind = kind;
   if (majority != nullptr) d.majority = *majority;
   if (observed != nullptr) d.observed = *observed;
+  return d;
 }
 
 // The fail-safe decision of rules.md section 6.
@@ -295,7 +296,8 @@ void Voter::expire(Entry& e, std::uint64_t seq, Output* out) {
     if ((e.eligible & bit) != 0 && (e.delivered & bit) == 0) {
       TRIAD_ASSERT((e.divergent & bit) == 0);
       e.divergent |= bit;
-      emit_divergence(out, seq, r, DivergenceKind::kMissing, majority, nullptr);
+      emit_divergence(out, seq, r, DivergenceKind::kMissing, majority, nullptr).answered_mask =
+          e.valid;
     }
   }
   if (!e.decided) {

@@ -85,6 +85,9 @@ struct Divergence {
   DivergenceKind kind = DivergenceKind::kMissing;
   std::optional<VerdictContent> majority;  // when a majority exists
   std::optional<VerdictContent> observed;  // what the replica said, when it said anything
+  // kMissing: bit r, replica r's validly signed verdict for this seq arrived
+  // by the deadline (whether a peer answered what this replica did not).
+  std::uint8_t answered_mask = 0;
 };
 
 // A valid verdict equal to the majority's content: evidence that the replica

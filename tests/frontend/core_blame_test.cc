@@ -158,6 +158,28 @@ TEST_F(Blame, LateWhileTheOthersAnswerInTimeIsSentToRepair) {
   EXPECT_NE(state(2), ReplicaState::kHealthy);
 }
 
+// The front end stalls (a slow disk, a starved machine): the replicas
+// answer ten seqs within a ms, but their messages are read 1.5 s later,
+// one after another, before the deadlines' timer has fired. The seqs are
+// declined fail-safe at the first read; the replica read first must not
+// count as having answered them, singling out the other two (silent for
+// more than a deadline by then). None is sent to repair.
+TEST_F(Blame, AFrontEndStalledPastTheDeadlineBlamesNoReplica) {
+  std::uint64_t now = kStartUs;
+  EXPECT_EQ(submit(10, now), 0u);
+  step_to(kStartUs + 1'000, &now);
+  for (int r = 0; r < kReplicaCount; ++r) verdicts(r, 1, 10, now);
+  EXPECT_EQ(submit(10, now), 0u);
+  now += 1'500'000;
+  for (int r = 0; r < kReplicaCount; ++r) verdicts(r, 11, 20, now);
+  step_to(now + 2 * kDeadlineUs, &now);
+  EXPECT_EQ(core_->counters().decisions, 20u);
+  EXPECT_EQ(core_->counters().fail_safe, 10u);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    EXPECT_EQ(state(r), ReplicaState::kHealthy) << "replica " << r;
+  }
+}
+
 // a answers in time; b and c, as on a machine too busy for them, 50 ms
 // after the deadline but without pause. a answered each seq they missed,
 // yet both are still answering: no fault shows that restarting them (and

@@ -257,6 +257,7 @@ TEST_F(VoterTest, TwoMissingGive91AtTheDeadline) {
     EXPECT_NE(d.replica, kB);
     EXPECT_EQ(d.majority, std::nullopt);
     EXPECT_EQ(d.observed, std::nullopt);
+    EXPECT_EQ(d.answered_mask, mask({kB})) << "b answered in time what they did not";
   }
   EXPECT_EQ(voter_.open_count(), 0u);
 }
@@ -272,6 +273,7 @@ TEST_F(VoterTest, MissingAfterAnAgreementCarriesTheMajority) {
   EXPECT_EQ(out_.divergences[0].replica, kC);
   EXPECT_EQ(out_.divergences[0].kind, DivergenceKind::kMissing);
   EXPECT_EQ(out_.divergences[0].majority, correct(1));
+  EXPECT_EQ(out_.divergences[0].answered_mask, mask({kA, kB}));
 }
 
 TEST_F(VoterTest, AVerdictExactlyAtTheDeadlineDoesNotCount) {
@@ -281,7 +283,8 @@ TEST_F(VoterTest, AVerdictExactlyAtTheDeadlineDoesNotCount) {
   ASSERT_EQ(out_.decisions.size(), 1u);
   EXPECT_EQ(out_.decisions[0].kind, DecisionKind::kTooFewAnswers);
   EXPECT_EQ(out_.decisions[0].code, ResponseCode::kIssuerInoperative);
-  EXPECT_EQ(out_.divergences.size(), 2u);
+  ASSERT_EQ(out_.divergences.size(), 2u);
+  for (const Divergence& d : out_.divergences) EXPECT_EQ(d.answered_mask, mask({kA}));
   EXPECT_EQ(voter_.late_verdicts(), 1u);
 }
 
@@ -497,6 +500,7 @@ struct ExpectedDivergence {
   int step = 0;
   std::optional<VerdictContent> majority;
   std::optional<VerdictContent> observed;
+  std::uint8_t answered_mask = 0;  // kMissing: who answered it validly in time
 };
 
 struct Expected {
@@ -522,6 +526,10 @@ Expected oracle(const Replies& replies) {
     }
   }
   auto is_valid = [&](int r) { return replies[r].said == Said::kValid; };
+  std::uint8_t answered = 0;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (is_valid(r)) answered |= mask({r});
+  }
 
   Expected e;
   // The majority forms at the first arrival that repeats an earlier valid
@@ -547,18 +555,19 @@ Expected oracle(const Replies& replies) {
     for (int r = 0; r < kReplicaCount; ++r) {
       const Reply& reply = replies[r];
       if (reply.said == Said::kNothing) {
-        e.divergences[r] = ExpectedDivergence{DivergenceKind::kMissing, kAtDeadline, majority, {}};
+        e.divergences[r] =
+            ExpectedDivergence{DivergenceKind::kMissing, kAtDeadline, majority, {}, answered};
       } else if (reply.said == Said::kBadSignature) {
         std::optional<VerdictContent> known;
         if (reply.step > e.step) known = majority;
         e.divergences[r] =
-            ExpectedDivergence{DivergenceKind::kBadSignature, reply.step, known, reply.content};
+            ExpectedDivergence{DivergenceKind::kBadSignature, reply.step, known, reply.content, 0};
       } else if (reply.content != majority) {
         const DivergenceKind kind = only_state_digest_differs(reply.content, majority)
                                         ? DivergenceKind::kStateDigestMismatch
                                         : DivergenceKind::kWrongVerdict;
         e.divergences[r] =
-            ExpectedDivergence{kind, std::max(reply.step, e.step), majority, reply.content};
+            ExpectedDivergence{kind, std::max(reply.step, e.step), majority, reply.content, 0};
       }
     }
   } else {
@@ -580,10 +589,11 @@ Expected oracle(const Replies& replies) {
     for (int r = 0; r < kReplicaCount; ++r) {
       const Reply& reply = replies[r];
       if (reply.said == Said::kNothing) {
-        e.divergences[r] = ExpectedDivergence{DivergenceKind::kMissing, kAtDeadline, {}, {}};
+        e.divergences[r] =
+            ExpectedDivergence{DivergenceKind::kMissing, kAtDeadline, {}, {}, answered};
       } else if (reply.said == Said::kBadSignature) {
         e.divergences[r] =
-            ExpectedDivergence{DivergenceKind::kBadSignature, reply.step, {}, reply.content};
+            ExpectedDivergence{DivergenceKind::kBadSignature, reply.step, {}, reply.content, 0};
       }
     }
   }
@@ -723,6 +733,10 @@ std::string compare(const Expected& e, const Record& rec) {
     if (d.observed != want->observed) {
       o << name << ": observed " << content_text(d.observed) << " want "
         << content_text(want->observed) << "\n";
+    }
+    if (d.answered_mask != want->answered_mask) {
+      o << name << ": answered " << mask_text(d.answered_mask) << " want "
+        << mask_text(want->answered_mask) << "\n";
     }
   }
   return o.str();
