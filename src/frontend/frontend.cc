@@ -301,8 +301,8 @@ class FrontEnd {
     if (syncer_) syncer_->request(journaled_seq_);
     // Before their replies can go: a fail-safe decline must outlive a
     // restart, since the replay would decide its seq otherwise.
-    for (const journal::FailSafeAnswer& a : out_.fail_safe_answers) {
-      if (Status s = answer_log_->append(a); !s.is_ok()) return stop_answering("answer log", s);
+    if (Status s = answer_log_->append(out_.fail_safe_answers); !s.is_ok()) {
+      return stop_answering("answer log", s);
     }
   }
 

@@ -699,10 +699,15 @@ AnswerLog::~AnswerLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status AnswerLog::append(const FailSafeAnswer& answer) {
+Status AnswerLog::append(std::span<const FailSafeAnswer> answers) {
   if (!failed_.is_ok()) return failed_;
-  const auto record = encode_answer(answer);
-  Status s = write_all(fd_, record.data(), record.size(), size_bytes_, path_);
+  if (answers.empty()) return Status::ok();
+  records_.clear();
+  for (const FailSafeAnswer& a : answers) {
+    const auto record = encode_answer(a);
+    records_.insert(records_.end(), record.begin(), record.end());
+  }
+  Status s = write_all(fd_, records_.data(), records_.size(), size_bytes_, path_);
   if (s.is_ok() && policy_.kind != FsyncPolicy::Kind::kNever && ::fdatasync(fd_) != 0) {
     s = Status::io_error("cannot sync answer log " + path_ + ": " + reason(errno));
   }
@@ -710,7 +715,7 @@ Status AnswerLog::append(const FailSafeAnswer& answer) {
     failed_ = s;
     return s;
   }
-  size_bytes_ += record.size();
+  size_bytes_ += records_.size();
   return Status::ok();
 }
 

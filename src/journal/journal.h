@@ -225,11 +225,14 @@ class AnswerLog {
   AnswerLog(const AnswerLog&) = delete;
   AnswerLog& operator=(const AnswerLog&) = delete;
 
-  // Writes one record and, unless the policy is kNever, fdatasyncs it before
-  // returning: fail-safe declines are rare, and the answer must not reach
-  // the client before its record can outlive a power cut. IoError; after
-  // one, every later append fails the same way.
-  Status append(const FailSafeAnswer& answer);
+  // Writes the records of one turn of the event loop in one write and,
+  // unless the policy is kNever, fdatasyncs them once before returning: the
+  // answers must not reach their clients before their records can outlive
+  // a power cut. One sync for all of them, not one each: declines come in
+  // bursts (every seq of a stall past the deadline), and a sync each on the
+  // event loop would stall it further. IoError; after one, every later
+  // append fails the same way.
+  Status append(std::span<const FailSafeAnswer> answers);
   const std::string& path() const { return path_; }
 
  private:
@@ -240,6 +243,7 @@ class AnswerLog {
   FsyncPolicy policy_;
   std::uint64_t size_bytes_;
   Status failed_;
+  std::vector<std::uint8_t> records_;  // reused by append
 };
 
 }  // namespace triad::journal

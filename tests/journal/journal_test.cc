@@ -452,7 +452,8 @@ class AnswerLogTest : public ::testing::Test {
     std::unique_ptr<AnswerLog> log;
     ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
     for (std::uint64_t seq = 1; seq <= n; ++seq) {
-      ASSERT_TRUE(log->append(answer(seq, seq % 2 == 1 ? "91" : "96")).is_ok());
+      const FailSafeAnswer a = answer(seq, seq % 2 == 1 ? "91" : "96");
+      ASSERT_TRUE(log->append({&a, 1}).is_ok());
     }
   }
 
@@ -478,6 +479,31 @@ TEST_F(AnswerLogTest, AnswersSurviveAReopenAndTheFileIsPrivate) {
   ASSERT_EQ(::stat(path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_size, 16 + 3 * 56);
+}
+
+// The declines of one turn go in one append (one sync); appends add up.
+TEST_F(AnswerLogTest, AnswersAppendedTogetherComeBackInOrder) {
+  {
+    std::vector<FailSafeAnswer> recovered;
+    std::unique_ptr<AnswerLog> log;
+    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    const std::vector<FailSafeAnswer> first = {answer(1, "91"), answer(2, "96"), answer(5, "91")};
+    const std::vector<FailSafeAnswer> second = {answer(7, "96"), answer(8, "91")};
+    ASSERT_TRUE(log->append(first).is_ok());
+    ASSERT_TRUE(log->append({}).is_ok());
+    ASSERT_TRUE(log->append(second).is_ok());
+  }
+  std::vector<FailSafeAnswer> recovered;
+  ASSERT_TRUE(reopen(&recovered).is_ok());
+  ASSERT_EQ(recovered.size(), 5u);
+  const std::uint64_t seqs[] = {1, 2, 5, 7, 8};
+  const char* codes[] = {"91", "96", "91", "96", "91"};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(recovered[i].seq, seqs[i]);
+    EXPECT_EQ(recovered[i].tx_digest, answer(seqs[i], "91").tx_digest);
+    EXPECT_EQ(recovered[i].code, codes[i]);
+  }
+  EXPECT_EQ(read_file(path()).size(), 16u + 5 * 56);
 }
 
 TEST_F(AnswerLogTest, ATornLastRecordIsCutAtEveryLength) {
