@@ -627,13 +627,15 @@ TEST(CorruptState, CaughtAndRepairedWhileCheckpointWorkIsDoneAhead) {
 
 // delay:50 above is within the deadline and harmless; a delay longer than the
 // deadline makes every verdict of the replica missing, which sends it to
-// repair (the restarted process has no fault). Default deadline (1000 ms).
+// repair (the restarted process has no fault).
 TEST(Delay, BeyondTheDeadlineIsMissingAndRepaired) {
   constexpr std::size_t kCount = 500;
   const Sample& data = sample_data();
   TempDir tmp;
   write_file(tmp.file("cards.csv"), data.cards);
-  Cluster cluster(tmp, tmp.file("cards.csv"), {"--inject", "c=delay:3000", "--seed", "1"});
+  Cluster cluster(
+      tmp, tmp.file("cards.csv"),
+      {"--inject", "c=delay:3000", "--seed", "1", "--deadline-ms", std::to_string(kDeadlineMs)});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::vector<std::string> raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, kCount, &raw, "20"));
@@ -677,25 +679,25 @@ TEST(Delay, BeyondTheDeadlineIsMissingAndRepaired) {
 // nothing shows a fault of one replica's own. The seqs are declined
 // fail-safe and no replica is restarted (restarting all three would leave
 // none to copy, and each would replay the whole journal); once they answer
-// in time again, so are the decisions. The delay moves from 900 ms (within
-// the 1 s deadline) to 1,100 ms between two runs of traffic: a window sent
-// while only some had switched would be answered in time by the others, a
-// fault of the late ones' own. Default deadline (1000 ms). The closed-loop
-// windows of `triad submit` make the late replicas' last verdicts a few ms
-// apart at each deadline, which must not single any out
-// (Blame.ClosedLoopWindowsAllLateTogetherNoneIsSentToRepair).
+// in time again, so are the decisions. All three are delayed by 1,500 ms,
+// half the 1 s default deadline past it (a slow machine cannot make them
+// look in time, and each window's verdicts come before the next window's
+// deadline), between two runs of traffic: a window sent while only some had
+// switched would be answered in time by the others, a fault of the late
+// ones' own. The closed-loop windows of `triad submit` put the late
+// replicas' last verdicts a few ms apart at each deadline, which must not
+// single any out (Blame.ClosedLoopWindowsAllLateTogetherNoneIsSentToRepair
+// tests that exactly).
 TEST(Delay, AllThreeLateTogetherAreDeclinedButNotRepaired) {
   const Sample& data = sample_data();
   TempDir tmp;
   write_file(tmp.file("cards.csv"), data.cards);
-  Cluster cluster(tmp, tmp.file("cards.csv"),
-                  {"--inject", "a=delay:900", "--inject", "b=delay:900", "--inject", "c=delay:900",
-                   "--seed", "1"});
+  Cluster cluster(tmp, tmp.file("cards.csv"), {"--seed", "1"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   std::vector<std::string> raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 0, 40, &raw, "20"));
   for (const char r : {'a', 'b', 'c'})
-    ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, r, "delay:1100"));
+    ASSERT_NO_FATAL_FAILURE(inject(cluster, tmp, r, "delay:1500"));
   std::vector<std::string> late_raw;
   ASSERT_NO_FATAL_FAILURE(submit_lines(cluster, tmp, data.traffic, 40, 140, &late_raw, "10"));
   ASSERT_EQ(late_raw.size(), 100u);

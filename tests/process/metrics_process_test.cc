@@ -78,8 +78,11 @@ TEST(MetricsProcess, EveryDecisionIsCountedAndTheReplicasAreHealthy) {
   std::string out;
   ASSERT_EQ(submit_file(cluster, t.traffic_path, &out), 0);
   const double n = static_cast<double>(t.count);
-  const std::string body = scrape_until(
-      port, [&](const std::string& b) { return sum_of(b, "triad_decisions_total") >= n; });
+  // Decided at two verdicts; in flight until the third (the slowest build's)
+  // came too.
+  const std::string body = scrape_until(port, [&](const std::string& b) {
+    return sum_of(b, "triad_decisions_total") >= n && value_of(b, "triad_in_flight") == "0";
+  });
   EXPECT_EQ(sum_of(body, "triad_decisions_total"), n) << body;
   EXPECT_EQ(value_of(body, "triad_sequenced_total"), std::to_string(t.count)) << body;
   EXPECT_EQ(value_of(body, "triad_decision_latency_seconds_count"), std::to_string(t.count));
@@ -101,7 +104,11 @@ TEST(MetricsProcess, EveryDecisionIsCountedAndTheReplicasAreHealthy) {
 TEST(MetricsProcess, ACrashedReplicaShowsAsAFailureAndACompletedRepair) {
   TempDir tmp;
   const Traffic t = write_traffic(tmp, 1000);
-  Cluster cluster(tmp, t.cards_path, {"--metrics-port", "0", "--inject", "b=crash:300"});
+  // b's exit is seen when its process ends, not at a deadline; a long one
+  // keeps a and c from being missing while a slow machine works through the
+  // 1,000 sent at once.
+  Cluster cluster(tmp, t.cards_path,
+                  {"--metrics-port", "0", "--inject", "b=crash:300", "--deadline-ms", "10000"});
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   const std::uint16_t port = port_of(logged_metrics_url(read_file(tmp.file("up.stderr"))));
   std::string out;
