@@ -1,10 +1,15 @@
 // CURVE key files, the ZAP policy, and the ZAP handler with real sockets in
 // one process (inproc handler, loopback TCP).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -205,7 +210,26 @@ TEST(ZapHandlerTest, AdmitsOnlyThePolicysKeysAndCountsTheRest) {
   };
   zmq::socket_t good_client = client(&good);
   zmq::socket_t bad_client = client(&bad);
-  zmq::socket_t plain_client = client(nullptr);
+  // The client without CURVE: a plain ZeroMQ socket would see the mismatch
+  // too, and when it hangs up first the server counts a failed handshake
+  // ("Broken pipe") instead. A TCP socket that sends a ZMTP 3.0 greeting
+  // for the NULL mechanism and then only listens leaves the server to find
+  // the mismatch, every time.
+  const int plain_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(plain_fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port =
+      htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))));
+  ASSERT_EQ(::connect(plain_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  std::array<std::uint8_t, 64> greeting{};  // signature, version 3.0, "NULL", as-server 0
+  greeting[0] = 0xFF;
+  greeting[9] = 0x7F;
+  greeting[10] = 3;
+  std::memcpy(greeting.data() + 12, "NULL", 4);
+  ASSERT_EQ(::write(plain_fd, greeting.data(), greeting.size()),
+            static_cast<ssize_t>(greeting.size()));
 
   std::vector<std::string> users;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
@@ -227,6 +251,7 @@ TEST(ZapHandlerTest, AdmitsOnlyThePolicysKeysAndCountsTheRest) {
   const auto& reasons = zap.refused().at("client");
   EXPECT_GE(reasons.count("key not admitted"), 1u);
   EXPECT_GE(reasons.count("security mechanism mismatch (a client without CURVE?)"), 1u);
+  ::close(plain_fd);
 }
 
 }  // namespace
