@@ -91,7 +91,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <optional>
 #include <string>
@@ -240,7 +239,7 @@ struct Engine::State {
     DuplicateKey key;
   };
   FlatMap<DuplicateKey, std::int64_t, DuplicateKeyHash> duplicate_last_ts;
-  std::deque<DuplicateEntry> duplicate_fifo;
+  ChunkedFifo<DuplicateEntry> duplicate_fifo;
   std::uint64_t duplicate_pushed = 0;  // Engine::duplicate_fifo_pushed; not state
 
   // Rule 11: approvals in (T-60000, T], in ts order.
@@ -248,14 +247,14 @@ struct Engine::State {
     std::int64_t ts_ms;
     CardState* card;
   };
-  std::deque<FrequencyEntry> frequency_fifo;
+  ChunkedFifo<FrequencyEntry> frequency_fifo;
 
   // Rule 12: approved cash transactions in (T-86400000, T], in ts order.
   struct CashEntry {
     std::int64_t ts_ms;
     std::uint64_t approval;
   };
-  std::deque<CashEntry> cash_fifo;
+  ChunkedFifo<CashEntry> cash_fifo;
 
   void evict(std::int64_t now_ms);
   // Records this (terminal, stan) at now_ms; returns whether an earlier one
@@ -963,12 +962,11 @@ void Engine::State::append_duplicate_fifo(std::uint64_t first, std::uint64_t end
   TRIAD_ASSERT(first <= end && end <= duplicate_fifo.size());
   Appender a(out, (end - first) * kDuplicateFifoBytes);
   Writer& w = a.w();
-  for (auto it = duplicate_fifo.begin() + static_cast<std::ptrdiff_t>(first),
-            stop = duplicate_fifo.begin() + static_cast<std::ptrdiff_t>(end);
-       it != stop; ++it) {
-    w.i64(it->ts_ms);
-    w.bytes(&it->key.terminal, 8);
-    w.u32(it->key.stan);
+  for (std::uint64_t i = first; i < end; ++i) {
+    const DuplicateEntry& e = duplicate_fifo[i];
+    w.i64(e.ts_ms);
+    w.bytes(&e.key.terminal, 8);
+    w.u32(e.key.stan);
   }
 }
 
@@ -977,14 +975,14 @@ void Engine::State::append_rest(std::string* out) const {
       out, 8 + frequency_fifo.size() * kFrequencyFifoBytes + 8 + cash_fifo.size() * kCashFifoBytes);
   Writer& w = a.w();
   w.u64(frequency_fifo.size());
-  for (const FrequencyEntry& e : frequency_fifo) {
-    w.i64(e.ts_ms);
-    w.u32(e.card->ordinal);
+  for (std::size_t i = 0; i < frequency_fifo.size(); ++i) {
+    w.i64(frequency_fifo[i].ts_ms);
+    w.u32(frequency_fifo[i].card->ordinal);
   }
   w.u64(cash_fifo.size());
-  for (const CashEntry& e : cash_fifo) {
-    w.i64(e.ts_ms);
-    w.u64(e.approval);
+  for (std::size_t i = 0; i < cash_fifo.size(); ++i) {
+    w.i64(cash_fifo[i].ts_ms);
+    w.u64(cash_fifo[i].approval);
   }
 }
 

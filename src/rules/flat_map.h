@@ -158,6 +158,7 @@ class FlatMap {
   }
 
   void migrate_some() {
+    retired_.release_some();
     if (!growing()) return;
     const std::size_t end = std::min(drained_up_to_ + kMigrateSlots, draining_.capacity());
     for (; drained_up_to_ < end; ++drained_up_to_) {
@@ -169,12 +170,14 @@ class FlatMap {
     }
     if (drained_up_to_ == draining_.capacity()) {
       TRIAD_ASSERT(draining_.size == 0);
+      retired_ = std::move(draining_.block);
       draining_ = Table();
     }
   }
 
   Table table_;
-  Table draining_;  // empty (capacity 0) unless growing
+  Table draining_;       // empty (capacity 0) unless growing
+  ZeroedBlock retired_;  // the drained table's memory, given back a slice per operation
   std::size_t drained_up_to_ = 0;
 };
 

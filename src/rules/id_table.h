@@ -176,6 +176,7 @@ class IdTable {
   // Re-indexes the next few entries of the old index, in entry order; ids
   // are unique, so each goes to the first empty slot of its chain.
   void reindex_some() {
+    retired_.release_some();
     if (!reindexing()) return;
     const std::size_t end = std::min(reindexed_ + kReindexPerInsert, reindex_end_);
     for (; reindexed_ < end; ++reindexed_) {
@@ -184,11 +185,15 @@ class IdTable {
       while (index_.slots()[i] != 0) i = (i + 1) & index_.mask;
       index_.slots()[i] = make_slot(h, reindexed_ + 1);
     }
-    if (reindexed_ == reindex_end_) old_index_ = Index();
+    if (reindexed_ == reindex_end_) {
+      retired_ = std::move(old_index_.block);
+      old_index_ = Index();
+    }
   }
 
   Index index_;
-  Index old_index_;  // capacity 0 unless growing
+  Index old_index_;      // capacity 0 unless growing
+  ZeroedBlock retired_;  // the old index's memory, given back a slice per insertion
   std::size_t reindexed_ = 0;
   std::size_t reindex_end_ = 0;  // entries before it are in old_index_
   ChunkedVector<Entry> entries_;

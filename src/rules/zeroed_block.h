@@ -1,17 +1,25 @@
 // Zero-filled memory for the engine's hash tables, whose empty slot is all
 // zero bytes. Pages are faulted in only as slots are written, so a table
 // that grows (flat_map.h, id_table.h) pays for its new memory as keys land
-// in it rather than all at once. A large block is its own mapping: from
-// calloc it came from the heap, and freeing a drained table there took the
-// heap's trim with it (`brk` calls of 2.8-5.7 ms under strace), making the
-// longest apply() 14-25 ms at a million approvals against 9-16 ms as its own
-// mapping (BM_RulesLongestApply, 2026-12-04). Unmapping is not free either:
-// 1.1-7.9 ms for 8 MiB under strace on the 2-core VM; that is what the
-// longest apply() now waits for.
+// in it rather than all at once.
+//
+// A block of kOwnMappingBytes or more is its own mapping, and a table that
+// has drained its old block gives it back a slice per operation
+// (release_some) rather than all at once. Giving memory back is slow on
+// the 2-core VMs: in BM_RulesLongestApply (2026-12-05) one munmap of a
+// drained table took 0.3-5.6 ms (2-8 MiB), and a free() of a 256 KiB heap
+// block 5.8 ms; that was the longest apply() of a million, in all three
+// replicas at the same seq, where the vote cannot hide it. Unmapping it in
+// slices did not help (the pause came as the first 2 MiB were gone);
+// dropping its pages in slices (MADV_DONTNEED) and unmapping the emptied
+// range at the end did: no pause left at any retirement. (From calloc, a
+// large block's free also took the heap's trim with it, `brk` calls of
+// 2.8-5.7 ms under strace, 2026-12-04.)
 #pragma once
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <utility>
@@ -22,13 +30,16 @@ namespace triad::rules {
 
 class ZeroedBlock {
  public:
-  static constexpr std::size_t kOwnMappingBytes = std::size_t{1} << 20;
+  static constexpr std::size_t kOwnMappingBytes = std::size_t{64} << 10;
+  // What release_some gives back at most per call: a few pages.
+  static constexpr std::size_t kReleaseSliceBytes = std::size_t{16} << 10;
 
   ZeroedBlock() = default;
   explicit ZeroedBlock(std::size_t bytes) : bytes_(bytes) {
     if (bytes >= kOwnMappingBytes) {
       void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       TRIAD_ASSERT(p != MAP_FAILED);  // out of memory: no safe way to go on deciding
+      TRIAD_ASSERT(bytes % kReleaseSliceBytes == 0);  // slices start on a page
       data_ = p;
     } else {
       data_ = std::calloc(bytes, 1);
@@ -36,12 +47,15 @@ class ZeroedBlock {
     }
   }
   ZeroedBlock(ZeroedBlock&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        bytes_(std::exchange(other.bytes_, 0)),
+        released_(std::exchange(other.released_, 0)) {}
   ZeroedBlock& operator=(ZeroedBlock&& other) noexcept {
     if (this != &other) {
       release();
       data_ = std::exchange(other.data_, nullptr);
       bytes_ = std::exchange(other.bytes_, 0);
+      released_ = std::exchange(other.released_, 0);
     }
     return *this;
   }
@@ -49,7 +63,27 @@ class ZeroedBlock {
   ZeroedBlock& operator=(const ZeroedBlock&) = delete;
   ~ZeroedBlock() { release(); }
 
-  void* data() const { return data_; }
+  // Null once given back, whole or (release_some) in part: the contents are
+  // not to be used after the first release_some.
+  void* data() const { return released_ == 0 ? data_ : nullptr; }
+  bool held() const { return data_ != nullptr; }
+
+  // Drops the pages of the next kReleaseSliceBytes of a block no longer
+  // used, and unmaps it with the last slice (a heap block is freed whole);
+  // then the block holds nothing.
+  void release_some() {
+    if (data_ == nullptr) return;
+    if (bytes_ < kOwnMappingBytes) return release();
+    const std::size_t n = std::min(kReleaseSliceBytes, bytes_ - released_);
+    ::madvise(static_cast<char*>(data_) + released_, n, MADV_DONTNEED);
+    released_ += n;
+    if (released_ == bytes_) {
+      ::munmap(data_, bytes_);
+      data_ = nullptr;
+      bytes_ = 0;
+      released_ = 0;
+    }
+  }
 
  private:
   void release() {
@@ -60,10 +94,13 @@ class ZeroedBlock {
       std::free(data_);
     }
     data_ = nullptr;
+    bytes_ = 0;
+    released_ = 0;
   }
 
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
+  std::size_t released_ = 0;  // bytes from the start whose pages were dropped
 };
 
 }  // namespace triad::rules

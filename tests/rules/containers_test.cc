@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <random>
 #include <string>
@@ -12,6 +13,7 @@
 #include "rules/chunked_vector.h"
 #include "rules/flat_map.h"
 #include "rules/id_table.h"
+#include "rules/zeroed_block.h"
 
 namespace triad::rules {
 namespace {
@@ -161,6 +163,65 @@ TEST(IdTableTest, FirstInsertWinsAndEverythingIsFound) {
   }
   EXPECT_EQ(table.find("never"), nullptr);
   EXPECT_EQ(table.find(std::string(64, 'z')), nullptr);
+}
+
+// Random pushes and pops against std::deque, with chunks of 8 so that
+// chunks come and go, and the FIFO empties now and then.
+TEST(ChunkedFifoTest, MatchesStdDeque) {
+  std::mt19937_64 rng(7);
+  ChunkedFifo<std::uint64_t, 8> fifo;
+  std::deque<std::uint64_t> model;
+  for (std::uint64_t step = 0; step < 200'000; ++step) {
+    // Phases of mostly pushes and mostly pops.
+    const bool pushing = (step / 1000) % 2 == 0 ? rng() % 4 != 0 : rng() % 4 == 0;
+    if (pushing || model.empty()) {
+      fifo.push_back(step);
+      model.push_back(step);
+    } else {
+      ASSERT_EQ(fifo.front(), model.front()) << step;
+      fifo.pop_front();
+      model.pop_front();
+    }
+    ASSERT_EQ(fifo.size(), model.size());
+    ASSERT_EQ(fifo.empty(), model.empty());
+    if (!model.empty()) {
+      ASSERT_EQ(fifo.back(), model.back()) << step;
+      const std::size_t i = rng() % model.size();
+      ASSERT_EQ(fifo[i], model[i]) << step;
+    }
+  }
+}
+
+// A retired table's block is given back a slice per call: an own mapping
+// over bytes / kReleaseSliceBytes calls, a heap block at the first.
+TEST(ZeroedBlockTest, ReleaseSomeGivesBackASliceAtATime) {
+  constexpr std::size_t kBytes = 256 << 10;
+  ZeroedBlock block(kBytes);
+  auto* bytes = static_cast<std::uint8_t*>(block.data());
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_EQ(bytes[0], 0);
+  EXPECT_EQ(bytes[kBytes - 1], 0);
+  bytes[0] = 1;
+  bytes[kBytes - 1] = 1;
+  const std::size_t slices = kBytes / ZeroedBlock::kReleaseSliceBytes;
+  for (std::size_t i = 1; i < slices; ++i) {
+    block.release_some();
+    EXPECT_TRUE(block.held()) << i;
+    EXPECT_EQ(block.data(), nullptr) << "not to be used once given back in part";
+  }
+  block.release_some();
+  EXPECT_FALSE(block.held());
+  block.release_some();  // nothing left: no-op
+
+  ZeroedBlock small(ZeroedBlock::kOwnMappingBytes / 2);
+  ASSERT_NE(small.data(), nullptr);
+  small.release_some();
+  EXPECT_FALSE(small.held());
+
+  ZeroedBlock partly(kBytes);
+  partly.release_some();
+  partly = ZeroedBlock(kBytes);  // the rest of the old one goes at once
+  EXPECT_NE(partly.data(), nullptr);
 }
 
 }  // namespace
