@@ -439,8 +439,10 @@ class Core : private sequencer::History {
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
   std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
   bool replay_read_failed_ = false;           // logged once, until a read succeeds again
-  // When a missing verdict found every voting replica silent, until the
-  // next verdict from any of them (missing_is_own_fault); 0: not silent.
+  // When a missing verdict was found that nothing showed to be its
+  // replica's own fault (missing_is_own_fault: no majority, no peer
+  // answering that seq in time, the replica itself silent), until the next
+  // verdict from any replica; 0: none since.
   // Kept, not derived from their last verdicts: after an idle hour those
   // are an hour old, and a stall of the next seq would count as an hour's
   // silence.

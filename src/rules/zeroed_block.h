@@ -7,7 +7,7 @@
 // has drained its old block gives it back a slice per operation
 // (release_some) rather than all at once. Giving memory back is slow on
 // the 2-core VMs: in BM_RulesLongestApply (2026-12-05) one munmap of a
-// drained table took 0.3-5.6 ms (2-8 MiB), and a free() of a 256 KiB heap
+// drained table took 0.3-5.6 ms (2-32 MiB), and a free() of a 256 KiB heap
 // block 5.8 ms; that was the longest apply() of a million, in all three
 // replicas at the same seq, where the vote cannot hide it. Unmapping it in
 // slices did not help (the pause came as the first 2 MiB were gone);
