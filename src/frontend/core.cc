@@ -514,17 +514,19 @@ void Core::flush_new_entries(Outbox* out) {
 }
 
 bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
-  TRIAD_ASSERT(config_.max_resend_entries > 0);
+  TRIAD_ASSERT(config_.max_resend_entries > 0 && config_.max_read_back_entries > 0);
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.resend_from = 0;
   view.resend_to = 0;
-  // Only what was sequenced: a faulty replica's fetch may ask for anything.
-  to = std::min(to, last_seq());
+  // Only what every replica has been sent: a faulty replica's fetch may ask
+  // for anything, and its verdicts on seqs the voter has not opened (during
+  // recovery, those the replay has not reached) would be lost.
+  to = std::min(to, flushed_seq_);
   if (from > to) return false;
-  if (to - from >= config_.max_resend_entries) {
-    view.resend_from = from + config_.max_resend_entries;
+  if (const std::uint64_t end = part_end(from, to); end < to) {
+    view.resend_from = end + 1;
     view.resend_to = to;
-    to = view.resend_from - 1;
+    to = end;
   }
   std::vector<std::vector<std::uint8_t>> messages;
   const std::uint64_t read_before = counters_.entries_read_back;
@@ -545,23 +547,29 @@ bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
   return true;
 }
 
+std::uint64_t Core::part_end(std::uint64_t from, std::uint64_t to) const {
+  TRIAD_ASSERT(from <= to);
+  to = std::min<std::uint64_t>(to, from + config_.max_resend_entries - 1);
+  // Read back: the seqs before the newest ones kept in memory.
+  if (from < journal_base_ &&
+      std::min(to, journal_base_ - 1) - from >= config_.max_read_back_entries) {
+    return from + config_.max_read_back_entries - 1;
+  }
+  return to;
+}
+
 Status Core::encode_range(std::uint64_t from, std::uint64_t to,
                           std::vector<std::vector<std::uint8_t>>* messages) {
-  TRIAD_ASSERT(to <= last_seq());
+  // Sent or opened (flushed_seq_ <= opened_seq_), so in memory or before it.
+  TRIAD_ASSERT(to <= opened_seq_ && to < journal_base_ + journal_.size());
   std::vector<journal::Entry> archived;
   while (from <= to) {
     const std::uint64_t end = std::min<std::uint64_t>(to, from + kResendBatch - 1);
-    // What is not in memory, read back in order: seqs before the in-memory
-    // part, and (during recovery) after it.
+    // What is not in memory, read back in order.
     archived.clear();
-    const std::uint64_t memory_end = journal_base_ + journal_.size();  // one past
     if (from < journal_base_) {
       TRIAD_RETURN_IF_ERROR(
           config_.archive->read_entries(from, std::min(end, journal_base_ - 1), &archived));
-    }
-    if (end >= memory_end) {
-      TRIAD_RETURN_IF_ERROR(
-          config_.archive->read_entries(std::max(from, memory_end), end, &archived));
     }
     counters_.entries_read_back += archived.size();
     flatbuffers::FlatBufferBuilder fbb(512 * (end - from + 1));
@@ -632,9 +640,10 @@ void Core::on_replica_gone(int r) {
   view.hello_resend_from = 0;
 }
 
-// The next part of a resend, once the replica applied half of the last one:
-// it never waits with nothing queued, and never has more than a part and a
-// half queued.
+// The next part of a resend, at a message with verdicts once they show the
+// replica applied all but half of max_resend_entries of what it was sent:
+// it never waits with nothing queued, and never has more than that and a
+// part queued.
 void Core::continue_resend(int r, Outbox* out) {
   const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   if (view.resend_from == 0 || !view.connected) return;
@@ -674,11 +683,11 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
       }
       for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);
     }
+    continue_resend(r, out);
   }
   if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
     on_snapshot(r, *snap, now_us, out);
   }
-  continue_resend(r, out);
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);

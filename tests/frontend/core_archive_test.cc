@@ -182,6 +182,43 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
 }
 
+// What must be read back from the archive goes in smaller parts, so that
+// reading it never stops the event loop for long; what is in memory (the
+// newest keep_recent) may fill the rest of a part.
+TEST_F(CoreArchive, APartReadBackFromTheArchiveIsSmaller) {
+  Core::Config config;
+  config.keep_recent = kKeepRecent;
+  config.max_resend_entries = 400;
+  config.max_read_back_entries = 100;
+  start(config);
+  const std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(1000, now);
+  ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
+  const auto first = entries_sent(hello(2, 1, now), 2);
+  ASSERT_EQ(first.size(), 100u);
+  EXPECT_EQ(first.back().first, 100u);
+  EXPECT_EQ(core_->counters().entries_read_back, 100u);
+  // Its next message brings the next part, until it has half of
+  // max_resend_entries and a part queued.
+  for (std::uint64_t seq = 1; seq <= 2; ++seq) {
+    const auto sent = entries_sent(verdicts(2, seq, seq, now), 2);
+    ASSERT_EQ(sent.size(), 100u);
+    EXPECT_EQ(sent.front().first, seq * 100 + 1);
+  }
+  EXPECT_TRUE(entries_sent(verdicts(2, 3, 3, now), 2).empty()) << "297 of 300 not applied";
+  EXPECT_EQ(core_->counters().entries_read_back, 300u);
+
+  // 943 to 992 read back, 993 to 1000 from memory: one part.
+  const auto tail = entries_sent(hello(2, 943, now), 2);
+  ASSERT_EQ(tail.size(), 58u);
+  EXPECT_EQ(tail.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
+  // 892 to 992 is 101 to read back: the part stops at 991.
+  const auto longer = entries_sent(hello(2, 892, now), 2);
+  ASSERT_EQ(longer.size(), 100u);
+  EXPECT_EQ(longer.back().first, 991u);
+  EXPECT_EQ(entries_sent(verdicts(2, 4, 800, now), 2).size(), 9u) << "the rest";
+}
+
 // A restarted replica's idle hello (500 ms without a message) can cross the
 // resend its first hello asked for: it names the same seq again. Answering it
 // would send the whole range twice. It is answered only once the resend has

@@ -311,7 +311,8 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
   EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
 
   // A fetch (a faulty replica's may ask for anything) of seqs the replay
-  // has not reached: read back from the journal, in order.
+  // has not sent gets nothing: the voter has not opened them, so verdicts on
+  // them would be lost.
   flatbuffers::FlatBufferBuilder fbb;
   const auto fetch = wire::CreateFetch(fbb, 1, entries.size());
   wire::FromReplicaBuilder m(fbb);
@@ -320,21 +321,8 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
   Outbox out;
   cluster.core().on_replica_message(0, {fbb.GetBufferPointer(), fbb.GetSize()}, cluster.now_us(),
                                     &out);
-  std::uint64_t next = 1;
-  for (const auto& msg : out.to_replicas) {
-    ASSERT_EQ(msg.replica, 0);
-    const wire::AlignedFrame frame(msg.bytes.data(), msg.bytes.size());
-    const wire::ToReplica* to = nullptr;
-    ASSERT_TRUE(wire::verify_to_replica(frame.bytes(), &to).is_ok());
-    ASSERT_NE(to->entries(), nullptr);
-    for (const wire::Sequenced* e : *to->entries()) {
-      ASSERT_EQ(e->seq(), next);
-      EXPECT_EQ(e->tx()->id()->str(), *entries[next - 1].tx.id);
-      ++next;
-    }
-  }
-  EXPECT_EQ(next, entries.size() + 1);
-  EXPECT_EQ(cluster.core().counters().entries_read_back, entries.size());
+  EXPECT_TRUE(out.to_replicas.empty());
+  EXPECT_EQ(cluster.core().counters().entries_read_back, 0u);
   EXPECT_EQ(cluster.core().entries_in_memory(), 0u);
 
   cluster.start_replica(2);
