@@ -26,11 +26,11 @@ constexpr std::size_t kReplayWindow = 1024;
 
 // A replica says hello again after 500 ms without a message
 // (ReplicaNode::kIdleHelloUs). When that hello names the seq a resend to it
-// began at, sent less than this long ago, the two crossed: the resend (up to
-// max_resend_entries, read back from disk in part) can take longer than
-// 500 ms to go out and arrive, and answering would send it all a second time.
-// Past this, the resend counts as lost (a full send queue drops it) and goes
-// again.
+// began at, whose last part went less than this long ago, the two crossed:
+// a part can take longer than 500 ms to go out and arrive on a busy machine,
+// and answering would send it a second time. Past this, the resend counts as
+// lost (a full send queue drops it) and goes again. Fetches alike
+// (on_fetch).
 constexpr std::uint64_t kResendPatienceUs = 2'000'000;
 
 // How long every voting replica must have been silent before a missing
@@ -513,9 +513,11 @@ void Core::flush_new_entries(Outbox* out) {
   flushed_seq_ = last;
 }
 
-bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) {
-  TRIAD_ASSERT(config_.max_resend_entries > 0 && config_.max_read_back_entries > 0);
+bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                      Outbox* out) {
+  TRIAD_ASSERT(config_.max_resend_entries > 0);
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  const bool continues = view.resend_from != 0 && from == view.resend_from;
   view.resend_from = 0;
   view.resend_to = 0;
   // Only what every replica has been sent: a faulty replica's fetch may ask
@@ -523,11 +525,14 @@ bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
   // recovery, those the replay has not reached) would be lost.
   to = std::min(to, flushed_seq_);
   if (from > to) return false;
-  if (const std::uint64_t end = part_end(from, to); end < to) {
-    view.resend_from = end + 1;
+  if (to - from >= config_.max_resend_entries) {
+    view.resend_from = from + config_.max_resend_entries;
     view.resend_to = to;
-    to = end;
+    to = view.resend_from - 1;
   }
+  if (!continues) view.resent_from = from;
+  view.resent_to = to;
+  view.resent_at_us = now_us;
   std::vector<std::vector<std::uint8_t>> messages;
   const std::uint64_t read_before = counters_.entries_read_back;
   if (Status s = encode_range(from, to, &messages); !s.is_ok()) {
@@ -545,17 +550,6 @@ bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, Outbox* out) 
   }
   for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
   return true;
-}
-
-std::uint64_t Core::part_end(std::uint64_t from, std::uint64_t to) const {
-  TRIAD_ASSERT(from <= to);
-  to = std::min<std::uint64_t>(to, from + config_.max_resend_entries - 1);
-  // Read back: the seqs before the newest ones kept in memory.
-  if (from < journal_base_ &&
-      std::min(to, journal_base_ - 1) - from >= config_.max_read_back_entries) {
-    return from + config_.max_read_back_entries - 1;
-  }
-  return to;
 }
 
 Status Core::encode_range(std::uint64_t from, std::uint64_t to,
@@ -637,19 +631,39 @@ void Core::on_replica_gone(int r) {
   view.connected = false;
   view.resend_from = 0;
   view.resend_to = 0;
-  view.hello_resend_from = 0;
+  view.resent_from = 0;
+  view.resent_to = 0;
 }
 
-// The next part of a resend, at a message with verdicts once they show the
-// replica applied all but half of max_resend_entries of what it was sent:
-// it never waits with nothing queued, and never has more than that and a
-// part queued.
-void Core::continue_resend(int r, Outbox* out) {
+// The next part of a resend, at a message with verdicts while they show
+// fewer than resend_window_entries sent and not answered: the replica never
+// waits with nothing queued, and never has more than that and a part queued.
+void Core::continue_resend(int r, std::uint64_t now_us, Outbox* out) {
   const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   if (view.resend_from == 0 || !view.connected) return;
-  const std::uint64_t applied = view.answered_through();
-  if (applied + config_.max_resend_entries / 2 + 1 < view.resend_from) return;
-  send_range(r, view.resend_from, view.resend_to, out);
+  const std::uint64_t answered = view.answered_through();
+  if (answered + config_.resend_window_entries < view.resend_from) return;
+  send_range(r, view.resend_from, view.resend_to, now_us, out);
+}
+
+// A replica being replayed also gets the live seqs as they are sequenced,
+// ahead of the resend, and asks for the gap every 200 ms
+// (ReplicaNode::kFetchIntervalUs) while the resend is on its way: starting
+// it over there would send much of it twice (seen: four parts of 2,048 read
+// back twice in one replay). The rest of the resend goes as the replica's
+// verdicts come (continue_resend). When no part has gone for
+// kResendPatienceUs, nothing is on its way (a part dropped at the send
+// queue's limit stops the replica, and with it its verdicts): the fetch is
+// answered.
+void Core::on_fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                    Outbox* out) {
+  const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  if (view.resent_from <= from && from <= view.resent_to &&
+      now_us < view.resent_at_us + kResendPatienceUs) {
+    ++counters_.fetches_crossing_a_resend;
+    return;
+  }
+  send_range(r, std::max<std::uint64_t>(from, 1), to, now_us, out);
 }
 
 void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std::uint64_t now_us,
@@ -667,7 +681,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
              now_us, out);
   }
   if (const wire::Fetch* f = msg->fetch(); f != nullptr) {
-    send_range(r, std::max<std::uint64_t>(f->from_seq(), 1), f->to_seq(), out);
+    on_fetch(r, f->from_seq(), f->to_seq(), now_us, out);
   }
   if (msg->batches() != nullptr) {
     replicas_[static_cast<std::size_t>(r)].last_verdict_us = now_us;
@@ -683,7 +697,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
       }
       for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);
     }
-    continue_resend(r, out);
+    continue_resend(r, now_us, out);
   }
   if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
     on_snapshot(r, *snap, now_us, out);
@@ -733,14 +747,11 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   }
   // Whatever it has not seen yet, up to what everyone else has been sent.
   const std::uint64_t from = std::max<std::uint64_t>(next_seq, 1);
-  if (from == view.hello_resend_from && now_us < view.hello_resend_at_us + kResendPatienceUs) {
+  if (from == view.resent_from && now_us < view.resent_at_us + kResendPatienceUs) {
     ++counters_.hellos_crossing_a_resend;
     return;
   }
-  if (send_range(r, from, flushed_seq_, out)) {
-    view.hello_resend_from = from;
-    view.hello_resend_at_us = now_us;
-  }
+  send_range(r, from, flushed_seq_, now_us, out);
 }
 
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
@@ -875,7 +886,8 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
       t.installed_seq = 0;
       t.installed = true;
       supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-      if (replicas_[static_cast<std::size_t>(r)].connected) send_range(r, 1, flushed_seq_, out);
+      if (replicas_[static_cast<std::size_t>(r)].connected)
+        send_range(r, 1, flushed_seq_, now_us, out);
       continue;
     }
     std::string problem;
@@ -1097,6 +1109,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["in_flight"] = voter_.open_count();
   j["entries_read_back"] = counters_.entries_read_back;
   j["hellos_crossing_a_resend"] = counters_.hellos_crossing_a_resend;
+  j["fetches_crossing_a_resend"] = counters_.fetches_crossing_a_resend;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

@@ -127,19 +127,18 @@ class Core : private sequencer::History {
     // without a read from disk.
     std::size_t keep_recent = 16'384;
     // Entries sent to one replica at once when it needs earlier seqs
-    // (hello, fetch, replay after a snapshot); the next part goes once its
-    // verdicts show it applied half of this one. A fresh replica of a long
-    // journal is then fed as fast as it applies, and the event loop stops
-    // for one part at a time (about 25 ms for 16,384 read back from disk),
-    // instead of encoding the whole journal in one turn, most of it to be
-    // dropped at the socket's high-water mark.
-    std::size_t max_resend_entries = 16'384;
-    // Of a part, at most this many read back from the archive: reading one
-    // back costs about 1.3 µs (BM_JournalReadPart), and requests arriving
-    // meanwhile wait. 16,384 read back stopped the event loop for 22-25 ms;
-    // 2,048 for about 3 ms. A part that needs the disk is then smaller, and
-    // the next goes with the replica's next message (continue_resend).
-    std::size_t max_read_back_entries = 2'048;
+    // (hello, fetch, replay after a snapshot). A part stops the event loop
+    // while it is read back and encoded, and requests arriving meanwhile
+    // wait: on two busy cores a part of 16,384 took 25-29 ms read back from
+    // disk and 13 ms from memory, one of 2,048 3-10 ms and 1-4 ms
+    // (bench/README.md, "Resending to a replica").
+    std::size_t max_resend_entries = 2'048;
+    // The next part goes, at a message with verdicts, while the replica has
+    // fewer than this many sent and not yet answered: a fresh replica of a
+    // long journal is fed as fast as it applies (over 100,000 a second
+    // here), instead of the whole journal encoded in one turn, most of it to
+    // be dropped at the socket's high-water mark.
+    std::size_t resend_window_entries = 16'384;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key or
@@ -207,10 +206,12 @@ class Core : private sequencer::History {
     // A resend in parts (Config::max_resend_entries): seqs still to send.
     std::uint64_t resend_from = 0;
     std::uint64_t resend_to = 0;
-    // Where the last resend that answered a hello began, and when (0: none
-    // since it connected); a hello naming the same seq soon after crossed it.
-    std::uint64_t hello_resend_from = 0;
-    std::uint64_t hello_resend_at_us = 0;
+    // What the latest resend sent so far (0: none since it connected): seqs
+    // resent_from..resent_to, the last part at resent_at_us. A hello naming
+    // resent_from, or a fetch from a seq in it, soon after, crossed it.
+    std::uint64_t resent_from = 0;
+    std::uint64_t resent_to = 0;
+    std::uint64_t resent_at_us = 0;
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -245,6 +246,9 @@ class Core : private sequencer::History {
     // Hellos not answered: they named the seq of a resend sent moments
     // before, which they had crossed (kResendPatienceUs in core.cc).
     std::uint64_t hellos_crossing_a_resend = 0;
+    // Fetches not answered: a replica being replayed gets the live seqs
+    // ahead of the resend and asks for the gap while it is on its way.
+    std::uint64_t fetches_crossing_a_resend = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -353,15 +357,15 @@ class Core : private sequencer::History {
   void reply_decision(const ReplyTo& to, std::uint64_t seq, const std::string& id,
                       std::int64_t ts_ms, std::span<const std::uint8_t> certificate, bool replayed,
                       Outbox* out);
-  // Sends replica `replica` the entries from..to, the first part now
-  // (part_end) and the rest by continue_resend.
-  // False when there was nothing to send (from beyond to or the last seq).
-  bool send_range(int replica, std::uint64_t from, std::uint64_t to, Outbox* out);
-  void continue_resend(int replica, Outbox* out);
-  // The last seq of the part of from..to sent at once: at most
-  // Config::max_resend_entries, of them at most max_read_back_entries read
-  // back from the archive.
-  std::uint64_t part_end(std::uint64_t from, std::uint64_t to) const;
+  // Sends replica `replica` the entries from..to, the first
+  // Config::max_resend_entries of them now and the rest by continue_resend.
+  // False when there was nothing to send (from beyond to or what was sent
+  // to every replica).
+  bool send_range(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                  Outbox* out);
+  void continue_resend(int replica, std::uint64_t now_us, Outbox* out);
+  void on_fetch(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                Outbox* out);
   // The journal entries from..to as ToReplica messages of kResendBatch each,
   // those the core let go of read back from the archive; `to` at most
   // opened_seq_. Stops at the first it cannot read back, with the archive's

@@ -51,6 +51,17 @@ class CoreArchive : public CoreDriver {
     return out;
   }
 
+  Outbox fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto f = wire::CreateFetch(fbb, from, to);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_fetch(f);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    return out;
+  }
+
   Outbox resubmit(std::uint64_t id_number, std::uint64_t tag, std::uint64_t now_us) {
     Transaction tx;
     tx.id = "tx-" + std::to_string(id_number);
@@ -145,12 +156,14 @@ TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemor
 }
 
 // A replica that needs a long stretch gets it a part at a time: the next part
-// once its verdicts show it applied half of the last; a fetch or a hello
-// starts over from what it asks for.
+// while its verdicts show fewer than resend_window_entries not yet
+// answered; a hello, or a fetch
+// once nothing is on its way, starts over from what it asks for.
 TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   Core::Config config;
   config.keep_recent = kKeepRecent;
   config.max_resend_entries = 400;
+  config.resend_window_entries = 200;
   start(config);
   const std::uint64_t now = kStartUs;
   submit_decided_by_a_and_b(1000, now);
@@ -158,65 +171,62 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
   ASSERT_EQ(first.size(), 400u);
   EXPECT_EQ(first.front().first, 1u);
   EXPECT_EQ(first.back().first, 400u);
-  EXPECT_TRUE(entries_sent(verdicts(2, 1, 199, now), 2).empty()) << "not yet half";
-  const auto second = entries_sent(verdicts(2, 200, 200, now), 2);
+  EXPECT_TRUE(entries_sent(verdicts(2, 1, 200, now), 2).empty()) << "200 not answered";
+  const auto second = entries_sent(verdicts(2, 201, 201, now), 2);
   ASSERT_EQ(second.size(), 400u);
   EXPECT_EQ(second.front().first, 401u);
   EXPECT_EQ(second.back().first, 800u);
-  EXPECT_TRUE(entries_sent(verdicts(2, 201, 500, now), 2).empty());
+  EXPECT_TRUE(entries_sent(verdicts(2, 202, 500, now), 2).empty());
 
-  flatbuffers::FlatBufferBuilder fbb;
-  const auto f = wire::CreateFetch(fbb, 551, 1000);
-  wire::FromReplicaBuilder m(fbb);
-  m.add_fetch(f);
-  fbb.Finish(m.Finish());
-  Outbox out;
-  core_->on_replica_message(2, {fbb.GetBufferPointer(), fbb.GetSize()}, now, &out);
-  const auto fetched = entries_sent(out, 2);
+  // A fetch once nothing has gone for two seconds (before, it would ask for
+  // what is on its way: AFetchForWhatIsOnItsWayIsNotAnsweredTwice).
+  const std::uint64_t later = now + 2'000'000;
+  const auto fetched = entries_sent(fetch(2, 551, 1000, later), 2);
   ASSERT_EQ(fetched.size(), 400u);
   EXPECT_EQ(fetched.front().first, 551u);
-  const auto last = entries_sent(verdicts(2, 501, 800, now), 2);
+  const auto last = entries_sent(verdicts(2, 501, 800, later), 2);
   ASSERT_EQ(last.size(), 50u);
   EXPECT_EQ(last.front(), std::make_pair(std::uint64_t{951}, std::string("tx-951")));
   EXPECT_EQ(last.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
-  EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
+  EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, later), 2).empty()) << "all sent";
 }
 
-// What must be read back from the archive goes in smaller parts, so that
-// reading it never stops the event loop for long; what is in memory (the
-// newest keep_recent) may fill the rest of a part.
-TEST_F(CoreArchive, APartReadBackFromTheArchiveIsSmaller) {
+// A replica being replayed also gets the live seqs, ahead of the resend, and
+// fetches the gap every 200 ms while the resend is on its way. Such a fetch
+// is not answered with the same seqs again; one beyond what was sent, or
+// once no part has gone for two seconds, is.
+TEST_F(CoreArchive, AFetchForWhatIsOnItsWayIsNotAnsweredTwice) {
   Core::Config config;
   config.keep_recent = kKeepRecent;
-  config.max_resend_entries = 400;
-  config.max_read_back_entries = 100;
+  config.max_resend_entries = 100;
+  config.resend_window_entries = 100;
   start(config);
-  const std::uint64_t now = kStartUs;
+  std::uint64_t now = kStartUs;
   submit_decided_by_a_and_b(1000, now);
-  ASSERT_EQ(core_->entries_in_memory(), kKeepRecent);
-  const auto first = entries_sent(hello(2, 1, now), 2);
-  ASSERT_EQ(first.size(), 100u);
-  EXPECT_EQ(first.back().first, 100u);
-  EXPECT_EQ(core_->counters().entries_read_back, 100u);
-  // Its next message brings the next part, until it has half of
-  // max_resend_entries and a part queued.
-  for (std::uint64_t seq = 1; seq <= 2; ++seq) {
-    const auto sent = entries_sent(verdicts(2, seq, seq, now), 2);
-    ASSERT_EQ(sent.size(), 100u);
-    EXPECT_EQ(sent.front().first, seq * 100 + 1);
-  }
-  EXPECT_TRUE(entries_sent(verdicts(2, 3, 3, now), 2).empty()) << "297 of 300 not applied";
-  EXPECT_EQ(core_->counters().entries_read_back, 300u);
+  ASSERT_EQ(entries_sent(hello(2, 1, now), 2).size(), 100u);
 
-  // 943 to 992 read back, 993 to 1000 from memory: one part.
-  const auto tail = entries_sent(hello(2, 943, now), 2);
-  ASSERT_EQ(tail.size(), 58u);
-  EXPECT_EQ(tail.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
-  // 892 to 992 is 101 to read back: the part stops at 991.
-  const auto longer = entries_sent(hello(2, 892, now), 2);
-  ASSERT_EQ(longer.size(), 100u);
-  EXPECT_EQ(longer.back().first, 991u);
-  EXPECT_EQ(entries_sent(verdicts(2, 4, 800, now), 2).size(), 9u) << "the rest";
+  now += 200'000;
+  EXPECT_TRUE(entries_sent(fetch(2, 1, 999, now), 2).empty());
+  EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 1u);
+  const auto second = entries_sent(verdicts(2, 1, 60, now), 2);
+  ASSERT_EQ(second.size(), 100u);
+  EXPECT_EQ(second.front().first, 101u);
+  now += 200'000;
+  EXPECT_TRUE(entries_sent(fetch(2, 61, 999, now), 2).empty());
+  EXPECT_TRUE(entries_sent(fetch(2, 200, 999, now), 2).empty());
+  EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 3u);
+  EXPECT_EQ(core_->counters().entries_read_back, 200u) << "nothing read twice";
+
+  // Beyond what was sent: answered, and a new resend.
+  const auto beyond = entries_sent(fetch(2, 201, 999, now), 2);
+  ASSERT_EQ(beyond.size(), 100u);
+  EXPECT_EQ(beyond.front().first, 201u);
+  EXPECT_TRUE(entries_sent(fetch(2, 250, 999, now + 1'999'999), 2).empty());
+  // Two seconds since its last part: lost, sent again.
+  const auto again = entries_sent(fetch(2, 250, 999, now + 2'000'000), 2);
+  ASSERT_EQ(again.size(), 100u);
+  EXPECT_EQ(again.front().first, 250u);
+  EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 4u);
 }
 
 // A restarted replica's idle hello (500 ms without a message) can cross the
@@ -252,20 +262,13 @@ TEST_F(CoreArchive, AHelloThatCrossedTheResendItAskedForIsNotAnsweredWithASecond
 // A faulty replica's fetch beyond what was sequenced gets what there is.
 TEST_F(CoreArchive, AFetchBeyondTheLastSeqGetsWhatThereIs) {
   submit_decided_by_a_and_b(100, kStartUs);
-  const auto fetch = [&](std::uint64_t from, std::uint64_t to) {
-    flatbuffers::FlatBufferBuilder fbb;
-    const auto f = wire::CreateFetch(fbb, from, to);
-    wire::FromReplicaBuilder m(fbb);
-    m.add_fetch(f);
-    fbb.Finish(m.Finish());
-    Outbox out;
-    core_->on_replica_message(2, {fbb.GetBufferPointer(), fbb.GetSize()}, kStartUs, &out);
-    return entries_sent(out, 2);
+  const auto fetched = [&](std::uint64_t from, std::uint64_t to) {
+    return entries_sent(fetch(2, from, to, kStartUs), 2);
   };
-  EXPECT_TRUE(fetch(UINT64_MAX - 5, UINT64_MAX).empty());
-  EXPECT_TRUE(fetch(101, UINT64_MAX).empty());
-  EXPECT_TRUE(fetch(50, 10).empty());
-  const auto tail = fetch(91, UINT64_MAX);
+  EXPECT_TRUE(fetched(UINT64_MAX - 5, UINT64_MAX).empty());
+  EXPECT_TRUE(fetched(101, UINT64_MAX).empty());
+  EXPECT_TRUE(fetched(50, 10).empty());
+  const auto tail = fetched(91, UINT64_MAX);
   ASSERT_EQ(tail.size(), 10u);
   EXPECT_EQ(tail.back().first, 100u);
   EXPECT_TRUE(entries_sent(verdicts(2, 1, 100, kStartUs), 2).empty()) << "no part left";

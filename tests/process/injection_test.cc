@@ -799,12 +799,12 @@ TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
 // the whole journal. The front end keeps only the newest 16,384 transactions
 // in memory (Core::Config::keep_recent); the older ones come back from
 // DIR/journal on disk (FileArchive, Journal::read), decrypted and checked,
-// at most 2,048 a part. The replica must come back with exactly the state of the other two: its
+// 2,048 a part. The replica must come back with exactly the state of the other two: its
 // verdicts on the next transactions agree with theirs, state digest included.
 TEST(Inject, AReplicaFarBehindIsReplayedFromTheJournalOnDisk) {
   constexpr std::size_t kKeptInMemory = 16'384;  // Core::Config::keep_recent's default
-  constexpr std::size_t kReadBackPart = 2'048;   // Core::Config::max_read_back_entries's
-  constexpr std::size_t kBefore = kKeptInMemory + kReadBackPart + 1'000;
+  constexpr std::size_t kPart = 2'048;           // Core::Config::max_resend_entries's default
+  constexpr std::size_t kBefore = kKeptInMemory + kPart + 1'000;
   constexpr std::size_t kDuring = 200;  // b crashes at the first of these
   const std::size_t total = kBefore + kDuring + kExtraTransactions;
   sample::Options options;
@@ -840,7 +840,7 @@ TEST(Inject, AReplicaFarBehindIsReplayedFromTheJournalOnDisk) {
   EXPECT_EQ(divergences(rejoined, 'b', "process_exited"), 1u);
   // Everything older than the newest 16,384 came from the disk, in the first
   // two parts of the replay, each sent once: 2,048 read back, then the rest
-  // with what is in memory. How many depends on how many of the 200 were
+  // and some of what is in memory. How many depends on how many of the 200 were
   // sequenced when b asked (its restart races the submit). When the first
   // part takes over 500 ms to reach b (seen under AddressSanitizer), b's
   // idle hello asks again from seq 1; the front end does not send it twice.
@@ -852,11 +852,10 @@ TEST(Inject, AReplicaFarBehindIsReplayedFromTheJournalOnDisk) {
     return std::stoull(lines[0].substr(lines[0].find(part) + part.size()));
   };
   const std::uint64_t first =
-      logged("replica b: resending seqs 1.." + std::to_string(kReadBackPart) + ", ");
-  EXPECT_EQ(first, kReadBackPart);
-  const std::uint64_t second =
-      logged("replica b: resending seqs " + std::to_string(kReadBackPart + 1) + ".." +
-             std::to_string(kReadBackPart + kKeptInMemory) + ", ");
+      logged("replica b: resending seqs 1.." + std::to_string(kPart) + ", ");
+  EXPECT_EQ(first, kPart);
+  const std::uint64_t second = logged("replica b: resending seqs " + std::to_string(kPart + 1) +
+                                      ".." + std::to_string(2 * kPart) + ", ");
   const std::uint64_t read_back = first + second;
   EXPECT_GE(read_back, kBefore - kKeptInMemory);
   EXPECT_LE(read_back, kBefore + kDuring - kKeptInMemory);
