@@ -129,7 +129,7 @@ class Core : private sequencer::History {
     // Entries sent to one replica at once when it needs earlier seqs
     // (hello, fetch, replay after a snapshot). A part stops the event loop
     // while it is read back and encoded, and requests arriving meanwhile
-    // wait: on two busy cores a part of 16,384 took 25-29 ms read back from
+    // wait: on two busy cores a part of 16,384 took 23-38 ms read back from
     // disk and 13 ms from memory, one of 2,048 3-10 ms and 1-4 ms
     // (bench/README.md, "Resending to a replica").
     std::size_t max_resend_entries = 2'048;
