@@ -1,6 +1,7 @@
 #include "frontend/core.h"
 
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/assert.h"
 #include "common/log.h"
@@ -29,8 +30,7 @@ constexpr std::size_t kReplayWindow = 1024;
 // began at, whose last part went less than this long ago, the two crossed:
 // a part can take longer than 500 ms to go out and arrive on a busy machine,
 // and answering would send it a second time. Past this, the resend counts as
-// lost (a full send queue drops it) and goes again. Fetches alike
-// (on_fetch).
+// lost (a full send queue drops it) and goes again.
 constexpr std::uint64_t kResendPatienceUs = 2'000'000;
 
 // How long every voting replica must have been silent before a missing
@@ -633,6 +633,7 @@ void Core::on_replica_gone(int r) {
   view.resend_to = 0;
   view.resent_from = 0;
   view.resent_to = 0;
+  view.fetched_from = 0;
 }
 
 // The next part of a resend, at a message with verdicts while they show
@@ -649,17 +650,22 @@ void Core::continue_resend(int r, std::uint64_t now_us, Outbox* out) {
 // A replica being replayed also gets the live seqs as they are sequenced,
 // ahead of the resend, and asks for the gap every 200 ms
 // (ReplicaNode::kFetchIntervalUs) while the resend is on its way: starting
-// it over there would send much of it twice (seen: four parts of 2,048 read
-// back twice in one replay). The rest of the resend goes as the replica's
-// verdicts come (continue_resend). When no part has gone for
-// kResendPatienceUs, nothing is on its way (a part dropped at the send
-// queue's limit stops the replica, and with it its verdicts): the fetch is
-// answered.
+// it over there would send much of it twice (seen: 15,268 entries twice in
+// a replay of 31,000). So a fetch from a seq the resend sent is left to it
+// while the replica gets further between fetches; the rest goes as its
+// verdicts come (continue_resend). A fetch from where the last one was
+// shows it stuck (a part dropped at the send queue's limit): answered, 200
+// ms on, well inside a deadline. A fresh process waiting for its repair's
+// snapshot is sent the replay after it (on_hello), not before.
 void Core::on_fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                     Outbox* out) {
-  const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
-  if (view.resent_from <= from && from <= view.resent_to &&
-      now_us < view.resent_at_us + kResendPatienceUs) {
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  const std::uint64_t last_from = std::exchange(view.fetched_from, from);
+  const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  const bool snapshot_on_its_way = t.active && !t.installed;
+  const bool resend_on_its_way =
+      view.resent_from <= from && from <= view.resent_to && from > last_from;
+  if (snapshot_on_its_way || resend_on_its_way) {
     ++counters_.fetches_crossing_a_resend;
     return;
   }

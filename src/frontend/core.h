@@ -129,8 +129,8 @@ class Core : private sequencer::History {
     // Entries sent to one replica at once when it needs earlier seqs
     // (hello, fetch, replay after a snapshot). A part stops the event loop
     // while it is read back and encoded, and requests arriving meanwhile
-    // wait: on two busy cores a part of 16,384 took 23-38 ms read back from
-    // disk and 13 ms from memory, one of 2,048 3-10 ms and 1-4 ms
+    // wait: on two busy cores a part of 16,384 took 22-38 ms read back from
+    // disk and 13 ms from memory, one of 2,048 3-11 ms and 1-4 ms
     // (bench/README.md, "Resending to a replica").
     std::size_t max_resend_entries = 2'048;
     // The next part goes, at a message with verdicts, while the replica has
@@ -208,10 +208,12 @@ class Core : private sequencer::History {
     std::uint64_t resend_to = 0;
     // What the latest resend sent so far (0: none since it connected): seqs
     // resent_from..resent_to, the last part at resent_at_us. A hello naming
-    // resent_from, or a fetch from a seq in it, soon after, crossed it.
+    // resent_from soon after crossed it; so did a fetch from a seq in it
+    // beyond its last fetch's (the replica is applying it).
     std::uint64_t resent_from = 0;
     std::uint64_t resent_to = 0;
     std::uint64_t resent_at_us = 0;
+    std::uint64_t fetched_from = 0;  // its last fetch's first seq
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -246,8 +248,8 @@ class Core : private sequencer::History {
     // Hellos not answered: they named the seq of a resend sent moments
     // before, which they had crossed (kResendPatienceUs in core.cc).
     std::uint64_t hellos_crossing_a_resend = 0;
-    // Fetches not answered: a replica being replayed gets the live seqs
-    // ahead of the resend and asks for the gap while it is on its way.
+    // Fetches not answered: a replica being replayed or given a snapshot
+    // gets the live seqs ahead of them and asks for the gap meanwhile.
     std::uint64_t fetches_crossing_a_resend = 0;
   };
   const Counters& counters() const { return counters_; }
@@ -439,8 +441,8 @@ class Core : private sequencer::History {
   std::vector<RecentVerdicts> recent_;
   // The recent part of the input journal (the shell writes the durable
   // one), from which replicas are sent and resent: seqs journal_base_ ..
-  // last_seq(); the older ones are read back from the archive, and so are,
-  // during recovery, the recovered ones the replay has not reached yet.
+  // last_seq() (during recovery, to the part the replay read ahead); the
+  // older ones are read back from the archive.
   std::deque<JournalEntry> journal_;
   std::uint64_t journal_base_ = 1;
   // Index seq - 1. A deque, not a vector: it grows by the block, where a

@@ -7,11 +7,13 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "frontend/core.h"
 #include "frontend/memory_archive.h"
 #include "loadgen/driver.h"
+#include "rules/engine.h"
 #include "sim/sim.h"
 #include "wire/codec.h"
 
@@ -89,6 +91,45 @@ class CoreDriver : public ::testing::Test {
     Outbox out;
     core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
     archive_.journal(core_.get(), journal_up_to_);
+    return out;
+  }
+
+  // What the core sent replica r: the seqs and ids of every entry, in order.
+  static std::vector<std::pair<std::uint64_t, std::string>> entries_sent(const Outbox& out, int r) {
+    std::vector<std::pair<std::uint64_t, std::string>> sent;
+    for (const auto& m : out.to_replicas) {
+      if (m.replica != r) continue;
+      const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+      const wire::ToReplica* msg = nullptr;
+      EXPECT_TRUE(wire::verify_to_replica(frame.bytes(), &msg).is_ok());
+      if (msg == nullptr || msg->entries() == nullptr) continue;
+      for (const wire::Sequenced* e : *msg->entries()) {
+        sent.emplace_back(e->seq(), e->tx()->id()->str());
+      }
+    }
+    return sent;
+  }
+
+  Outbox hello(int r, std::uint64_t next_seq, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto h = wire::CreateHello(fbb, static_cast<std::uint8_t>(r), next_seq,
+                                     fbb.CreateString("test build"), rules::kRulesVersion);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_hello(h);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    return out;
+  }
+
+  Outbox fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto f = wire::CreateFetch(fbb, from, to);
+    wire::FromReplicaBuilder m(fbb);
+    m.add_fetch(f);
+    fbb.Finish(m.Finish());
+    Outbox out;
+    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
     return out;
   }
 

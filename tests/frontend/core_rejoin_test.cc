@@ -24,7 +24,7 @@ class Rejoin : public CoreDriver {
 
   // Replica `source` answers a snapshot request with the start state (seq 0):
   // the new process replays the whole journal.
-  void send_start_snapshot(int source, std::uint64_t now_us) {
+  Outbox send_start_snapshot(int source, std::uint64_t now_us) {
     flatbuffers::FlatBufferBuilder fbb;
     const auto snapshot = wire::CreateSnapshot(fbb, 0);
     wire::FromReplicaBuilder m(fbb);
@@ -32,6 +32,7 @@ class Rejoin : public CoreDriver {
     fbb.Finish(m.Finish());
     Outbox out;
     core_->on_replica_message(source, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    return out;
   }
 
   repair::Supervisor::Stats stats_of_c(std::uint64_t now_us) const {
@@ -95,6 +96,42 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   core_->on_time(now + config.deadline_us, &out);
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
   EXPECT_EQ(stats_of_c(now + config.deadline_us).failures, 2u);
+}
+
+// A fresh process in repair gets the live seqs before its snapshot comes and
+// fetches the gap back to seq 1: the snapshot, then the replay after it,
+// will bring those, so the fetch is not answered. Once the snapshot is in
+// (here the start state, seq 0), the replay is sent from seq 1, once.
+TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  now += config.deadline_us;
+  Outbox out;
+  core_->on_time(now, &out);
+  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+  core_->on_process_exited(kC, now, &out);
+  while (!has_command(out, Outbox::ProcessCommand::Kind::kStart)) {
+    now += 10'000;
+    ASSERT_LT(now, kStartUs + 10'000'000) << "c was not restarted";
+    core_->on_time(now, &out);
+  }
+  core_->on_process_started(kC, now, &out);
+  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+  const int source = stats_of_c(now).snapshot_source;
+  ASSERT_TRUE(source == 0 || source == 1) << source;
+
+  EXPECT_TRUE(entries_sent(hello(kC, 1, now), kC).empty()) << "the snapshot comes first";
+  submit_decided_by_a_and_b(5, now);
+  EXPECT_TRUE(entries_sent(fetch(kC, 1, 10, now), kC).empty());
+  EXPECT_TRUE(entries_sent(fetch(kC, 1, 10, now + 200'000), kC).empty());
+  EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 2u);
+
+  const auto sent = entries_sent(send_start_snapshot(source, now), kC);
+  ASSERT_EQ(sent.size(), 15u);
+  EXPECT_EQ(sent.front().first, 1u);
 }
 
 }  // namespace
