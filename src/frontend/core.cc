@@ -513,7 +513,7 @@ void Core::flush_new_entries(Outbox* out) {
   flushed_seq_ = last;
 }
 
-bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+void Core::send_range(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                       Outbox* out) {
   TRIAD_ASSERT(config_.max_resend_entries > 0);
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
@@ -524,7 +524,7 @@ bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, std::uint64_t
   // for anything, and its verdicts on seqs the voter has not opened (during
   // recovery, those the replay has not reached) would be lost.
   to = std::min(to, flushed_seq_);
-  if (from > to) return false;
+  if (from > to) return;
   if (to - from >= config_.max_resend_entries) {
     view.resend_from = from + config_.max_resend_entries;
     view.resend_to = to;
@@ -549,7 +549,6 @@ bool Core::send_range(int r, std::uint64_t from, std::uint64_t to, std::uint64_t
               " of them read back from the journal");
   }
   for (auto& m : messages) out->to_replicas.push_back({r, std::move(m)});
-  return true;
 }
 
 Status Core::encode_range(std::uint64_t from, std::uint64_t to,

@@ -360,10 +360,9 @@ class Core : private sequencer::History {
                       std::int64_t ts_ms, std::span<const std::uint8_t> certificate, bool replayed,
                       Outbox* out);
   // Sends replica `replica` the entries from..to, the first
-  // Config::max_resend_entries of them now and the rest by continue_resend.
-  // False when there was nothing to send (from beyond to or what was sent
-  // to every replica).
-  bool send_range(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+  // Config::max_resend_entries of them now and the rest by continue_resend;
+  // none beyond what was sent to every replica.
+  void send_range(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                   Outbox* out);
   void continue_resend(int replica, std::uint64_t now_us, Outbox* out);
   void on_fetch(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
