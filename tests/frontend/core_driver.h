@@ -117,9 +117,7 @@ class CoreDriver : public ::testing::Test {
     wire::FromReplicaBuilder m(fbb);
     m.add_hello(h);
     fbb.Finish(m.Finish());
-    Outbox out;
-    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
-    return out;
+    return deliver(r, fbb, now_us);
   }
 
   Outbox fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
@@ -128,6 +126,11 @@ class CoreDriver : public ::testing::Test {
     wire::FromReplicaBuilder m(fbb);
     m.add_fetch(f);
     fbb.Finish(m.Finish());
+    return deliver(r, fbb, now_us);
+  }
+
+  // A finished FromReplica message from replica r; what the core sent back.
+  Outbox deliver(int r, const flatbuffers::FlatBufferBuilder& fbb, std::uint64_t now_us) {
     Outbox out;
     core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
     return out;

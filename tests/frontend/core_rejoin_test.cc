@@ -30,9 +30,33 @@ class Rejoin : public CoreDriver {
     wire::FromReplicaBuilder m(fbb);
     m.add_snapshot(snapshot);
     fbb.Finish(m.Finish());
+    return deliver(source, fbb, now_us);
+  }
+
+  // At *now_us c's seqs expired: it must be quarantined, its process stopped
+  // and, once it exits, started again after the back-off, before
+  // `restart_by_us`. Returns the replica asked for its snapshot.
+  int restart_c(std::uint64_t* now_us, std::uint64_t restart_by_us) {
     Outbox out;
-    core_->on_replica_message(source, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
-    return out;
+    core_->on_time(*now_us, &out);
+    EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+    EXPECT_TRUE(has_command(out, Outbox::ProcessCommand::Kind::kStop));
+    out.clear();
+    core_->on_process_exited(kC, *now_us, &out);
+    while (!has_command(out, Outbox::ProcessCommand::Kind::kStart)) {
+      *now_us += 10'000;
+      if (*now_us >= restart_by_us) {
+        ADD_FAILURE() << "c was not restarted in time";
+        return -1;
+      }
+      core_->on_time(*now_us, &out);
+    }
+    out.clear();
+    core_->on_process_started(kC, *now_us, &out);
+    EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+    const int source = stats_of_c(*now_us).snapshot_source;
+    EXPECT_TRUE(source == 0 || source == 1) << source;
+    return source;
   }
 
   repair::Supervisor::Stats stats_of_c(std::uint64_t now_us) const {
@@ -59,22 +83,8 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   // 1-10 expire: c is out of the vote and its process is stopped, then
   // started again after the back-off (before 11-20 expire).
   now = kStartUs + 1'000'000;
-  Outbox out;
-  core_->on_time(now, &out);
-  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
-  ASSERT_TRUE(has_command(out, Outbox::ProcessCommand::Kind::kStop));
-  out.clear();
-  core_->on_process_exited(kC, now, &out);
-  while (!has_command(out, Outbox::ProcessCommand::Kind::kStart)) {
-    now += 10'000;
-    ASSERT_LT(now, kStartUs + 1'500'000) << "c was not restarted before 11-20 expired";
-    core_->on_time(now, &out);
-  }
-  out.clear();
-  core_->on_process_started(kC, now, &out);
-  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
-  const int source = stats_of_c(now).snapshot_source;
-  ASSERT_TRUE(source == 0 || source == 1) << source;
+  const int source = restart_c(&now, kStartUs + 1'500'000);
+  ASSERT_FALSE(HasFailure());
   send_start_snapshot(source, now);
 
   // 21-25 are sequenced while c is repairing, without it in the vote.
@@ -93,6 +103,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
 
   // From 26 on, c's silence is its own.
   submit_decided_by_a_and_b(3, now);
+  Outbox out;
   core_->on_time(now + config.deadline_us, &out);
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
   EXPECT_EQ(stats_of_c(now + config.deadline_us).failures, 2u);
@@ -101,7 +112,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
 // A fresh process in repair gets the live seqs before its snapshot comes and
 // fetches the gap back to seq 1: the snapshot, then the replay after it,
 // will bring those, so the fetch is not answered. Once the snapshot is in
-// (here the start state, seq 0), the replay is sent from seq 1, once.
+// (here the start state, seq 0), the replay is sent from seq 1.
 TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
   Core::Config config;
   config.deadline_us = 1'000'000;
@@ -109,19 +120,8 @@ TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
   std::uint64_t now = kStartUs;
   submit_decided_by_a_and_b(10, now);
   now += config.deadline_us;
-  Outbox out;
-  core_->on_time(now, &out);
-  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
-  core_->on_process_exited(kC, now, &out);
-  while (!has_command(out, Outbox::ProcessCommand::Kind::kStart)) {
-    now += 10'000;
-    ASSERT_LT(now, kStartUs + 10'000'000) << "c was not restarted";
-    core_->on_time(now, &out);
-  }
-  core_->on_process_started(kC, now, &out);
-  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
-  const int source = stats_of_c(now).snapshot_source;
-  ASSERT_TRUE(source == 0 || source == 1) << source;
+  const int source = restart_c(&now, kStartUs + 10'000'000);
+  ASSERT_FALSE(HasFailure());
 
   EXPECT_TRUE(entries_sent(hello(kC, 1, now), kC).empty()) << "the snapshot comes first";
   submit_decided_by_a_and_b(5, now);
