@@ -12,7 +12,9 @@
 // few slots per operation (kMigrateSlots), finished well before the new one
 // is half full in turn. Meanwhile a key is in exactly one of the two; the
 // old table takes no insertions, and its slots become tombstones when their
-// key moves or is erased, so its probe chains stay intact.
+// key moves or is erased, so its probe chains stay intact. The larger table
+// is taken at 3/8 full and faulted in a little per insertion until then
+// (zeroed_block.h says why).
 #pragma once
 
 #include <algorithm>
@@ -50,6 +52,7 @@ class FlatMap {
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
     migrate_some();
     if (Value* v = find(key); v != nullptr) return {v, false};
+    prepare_growing();
     if ((table_.size + draining_.size + 1) * 2 > table_.capacity()) start_growing();
     Slot* s = table_.insert_new(key, value);
     return {&s->value, true};
@@ -149,11 +152,23 @@ class FlatMap {
     std::size_t size = 0;  // used slots
   };
 
+  // The next table (2C slots) is taken at 3C/8 members and faulted in 16
+  // slots' worth per insertion: all of it in the C/8 insertions before
+  // draining starts (more when members are erased meanwhile).
+  void prepare_growing() {
+    if (next_.capacity() == 0) {
+      if ((size() + 1) * 8 > table_.capacity() * 3) next_ = Table(table_.capacity() * 2);
+    } else {
+      next_.block.touch_some(16 * sizeof(Slot));
+    }
+  }
+
   void start_growing() {
     while (growing()) migrate_some();  // not expected: draining ends long before
     const std::size_t capacity = table_.capacity() * 2;
     draining_ = std::move(table_);
-    table_ = Table(capacity);
+    table_ = next_.capacity() != 0 ? std::move(next_) : Table(capacity);
+    TRIAD_ASSERT(table_.capacity() == capacity);
     drained_up_to_ = 0;
   }
 
@@ -176,6 +191,7 @@ class FlatMap {
   }
 
   Table table_;
+  Table next_;           // empty until prepare_growing takes it
   Table draining_;       // empty (capacity 0) unless growing
   ZeroedBlock retired_;  // the drained table's memory, given back a slice per operation
   std::size_t drained_up_to_ = 0;

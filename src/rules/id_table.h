@@ -8,7 +8,9 @@
 // Nothing grows with a pause (see flat_map.h and chunked_vector.h for what
 // the pauses were): when the index is half full, a twice larger one takes
 // new ids and the old one is re-indexed into it a few slots per insertion,
-// done before the new one is half full; meanwhile lookups try both.
+// done before the new one is half full; meanwhile lookups try both. The
+// larger one is taken at 3/8 full and faulted in a little per insertion
+// until then (zeroed_block.h says why).
 #pragma once
 
 #include <algorithm>
@@ -54,6 +56,7 @@ class IdTable {
   bool insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
     TRIAD_ASSERT(!id.empty() && id.size() <= kMaxIdBytes);
     reindex_some();
+    prepare_growing();
     if ((entries_.size() + 1) * 2 > index_.capacity()) start_growing();
     bool found = false;
     std::uint64_t* slot = probe(index_, id, h, &found);
@@ -108,6 +111,10 @@ class IdTable {
   // entries (C the old capacity) and must end before C, when the new index
   // is half full: at 4 per insertion it ends after C/8 insertions.
   static constexpr std::size_t kReindexPerInsert = 4;
+  // The next index (2C slots of 8 bytes) is taken at 3C/8 entries and
+  // faulted in this much per insertion: all of it in the C/8 insertions
+  // before growing starts.
+  static constexpr std::size_t kTouchPerInsert = 2 * 8 * sizeof(std::uint64_t);
 
   struct Index {
     Index() = default;
@@ -165,10 +172,22 @@ class IdTable {
 
   bool reindexing() const { return old_index_.capacity() != 0; }
 
+  void prepare_growing() {
+    if (next_index_.capacity() == 0) {
+      if ((entries_.size() + 1) * 8 > index_.capacity() * 3) {
+        next_index_ = Index(index_.capacity() * 2);
+      }
+    } else {
+      next_index_.block.touch_some(kTouchPerInsert);
+    }
+  }
+
   void start_growing() {
     while (reindexing()) reindex_some();  // not expected: it ends long before
     old_index_ = std::move(index_);
-    index_ = Index(old_index_.capacity() * 2);
+    index_ =
+        next_index_.capacity() != 0 ? std::move(next_index_) : Index(old_index_.capacity() * 2);
+    TRIAD_ASSERT(index_.capacity() == old_index_.capacity() * 2);
     reindexed_ = 0;
     reindex_end_ = entries_.size();
   }
@@ -192,6 +211,7 @@ class IdTable {
   }
 
   Index index_;
+  Index next_index_;     // capacity 0 until prepare_growing takes it
   Index old_index_;      // capacity 0 unless growing
   ZeroedBlock retired_;  // the old index's memory, given back a slice per insertion
   std::size_t reindexed_ = 0;

@@ -1,6 +1,7 @@
 // The engine's internal containers against the standard library's, on
 // random operations with hash functions that force long probe clusters.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <deque>
@@ -222,6 +223,38 @@ TEST(ZeroedBlockTest, ReleaseSomeGivesBackASliceAtATime) {
   partly.release_some();
   partly = ZeroedBlock(kBytes);  // the rest of the old one goes at once
   EXPECT_NE(partly.data(), nullptr);
+}
+
+// touch_some faults in a block's pages ahead of use, in order, a few at a
+// time, and leaves the contents zero.
+TEST(ZeroedBlockTest, TouchSomeFaultsInPagesAheadOfUse) {
+  constexpr std::size_t kPage = 4096;
+  constexpr std::size_t kBytes = 256 << 10;
+  ZeroedBlock block(kBytes);
+  auto* bytes = static_cast<std::uint8_t*>(block.data());
+  ASSERT_NE(bytes, nullptr);
+  const auto resident = [&] {
+    std::vector<unsigned char> pages(kBytes / kPage);
+    EXPECT_EQ(::mincore(bytes, kBytes, pages.data()), 0);
+    std::size_t n = 0;
+    for (unsigned char p : pages) n += p & 1u;
+    return n;
+  };
+  EXPECT_EQ(resident(), 0u) << "a fresh mapping holds no page";
+  EXPECT_EQ(block.touch_some(100), 100u);
+  EXPECT_EQ(resident(), 1u);
+  EXPECT_EQ(block.touch_some(kPage), kPage + 100);
+  EXPECT_EQ(resident(), 2u);
+  EXPECT_EQ(block.touch_some(10 * kPage), 11 * kPage + 100);
+  EXPECT_EQ(resident(), 12u);
+  EXPECT_EQ(block.touch_some(kBytes), kBytes) << "not beyond the block";
+  EXPECT_EQ(resident(), kBytes / kPage);
+  for (std::size_t i = 0; i < kBytes; ++i) ASSERT_EQ(bytes[i], 0) << i;
+
+  ZeroedBlock small(ZeroedBlock::kOwnMappingBytes / 2);  // from the heap
+  EXPECT_EQ(small.touch_some(ZeroedBlock::kOwnMappingBytes), ZeroedBlock::kOwnMappingBytes / 2);
+  block.release_some();
+  EXPECT_EQ(block.touch_some(kPage), kBytes) << "nothing touched once given back in part";
 }
 
 }  // namespace
