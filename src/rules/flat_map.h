@@ -14,7 +14,10 @@
 // old table takes no insertions, and its slots become tombstones when their
 // key moves or is erased, so its probe chains stay intact. The larger table
 // is taken at 3/8 full and faulted in a little per insertion until then
-// (zeroed_block.h says why).
+// (zeroed_block.h says why). The cost: a map that stays between 3/8 and 1/2
+// full, as rule 10's table can once its window is full, holds three times
+// its table's memory; it gives the larger table back if it shrinks below
+// 1/4.
 #pragma once
 
 #include <algorithm>
@@ -71,6 +74,8 @@ class FlatMap {
   std::size_t size() const { return table_.size + draining_.size; }
   // Whether a table is being drained into a larger one (for tests).
   bool growing() const { return draining_.capacity() != 0; }
+  // Whether the next, larger table is taken ahead of growing (for tests).
+  bool next_taken() const { return next_.capacity() != 0; }
 
   // Calls f(key, value) for every member, in slot order: an order that
   // depends on the capacity and the insertion history, so a caller must sort
@@ -89,6 +94,11 @@ class FlatMap {
   // capacity) and must end before size C, when the new table is half full:
   // at 4 slots per insertion it ends after C/4 insertions at most.
   static constexpr std::size_t kMigrateSlots = 4;
+  // The next table (2C slots) is taken at 3C/8 members, C/8 insertions
+  // before draining starts, and this many slots' worth faulted in per
+  // insertion: all of it by then, with some to spare (2C / (C/8) = 16).
+  static constexpr std::size_t kTouchSlotsPerInsert = 20;
+  static_assert(kTouchSlotsPerInsert >= 16);
 
   struct Slot {
     Key key;
@@ -152,14 +162,16 @@ class FlatMap {
     std::size_t size = 0;  // used slots
   };
 
-  // The next table (2C slots) is taken at 3C/8 members and faulted in 16
-  // slots' worth per insertion: all of it in the C/8 insertions before
-  // draining starts (more when members are erased meanwhile).
   void prepare_growing() {
     if (next_.capacity() == 0) {
       if ((size() + 1) * 8 > table_.capacity() * 3) next_ = Table(table_.capacity() * 2);
+    } else if (size() * 4 < table_.capacity()) {
+      if (!retired_.held()) {  // given back a slice per operation, as a drained table
+        retired_ = std::move(next_.block);
+        next_ = Table();
+      }
     } else {
-      next_.block.touch_some(16 * sizeof(Slot));
+      next_.block.touch_some(kTouchSlotsPerInsert * sizeof(Slot));
     }
   }
 

@@ -111,10 +111,11 @@ class IdTable {
   // entries (C the old capacity) and must end before C, when the new index
   // is half full: at 4 per insertion it ends after C/8 insertions.
   static constexpr std::size_t kReindexPerInsert = 4;
-  // The next index (2C slots of 8 bytes) is taken at 3C/8 entries and
-  // faulted in this much per insertion: all of it in the C/8 insertions
-  // before growing starts.
-  static constexpr std::size_t kTouchPerInsert = 2 * 8 * sizeof(std::uint64_t);
+  // The next index (2C slots of 8 bytes) is taken at 3C/8 entries, C/8
+  // insertions before growing starts, and this much faulted in per
+  // insertion: all of it by then, with some to spare (2C / (C/8) = 16 slots).
+  static constexpr std::size_t kTouchPerInsert = 20 * sizeof(std::uint64_t);
+  static_assert(kTouchPerInsert >= 16 * sizeof(std::uint64_t));
 
   struct Index {
     Index() = default;

@@ -6,7 +6,9 @@
 // 50,000/s floods (2026-12-05) every apply() of the thousand or so after
 // the id index doubled took 8-10 faults and 200-450 us of CPU, in all three
 // replicas at the same seqs. So a growing table takes its next block early
-// and faults it in a page at a time (touch_some) before it is used.
+// and faults it in a page at a time (touch_some) before it is used. (With
+// 4 KiB pages: transparent huge pages are madvise-only on these VMs, and
+// these mappings are not madvised; bench/README.md says why.)
 //
 // A block of kOwnMappingBytes or more is its own mapping, and a table that
 // has drained its old block gives it back a slice per operation
@@ -76,8 +78,10 @@ class ZeroedBlock {
   bool held() const { return data_ != nullptr; }
 
   // Faults in the pages of the next `bytes` (from the start, as far as the
-  // block goes) by writing a zero at the start of each: the contents do not
-  // change. Returns how many bytes from the start are touched so far.
+  // block goes) by writing a zero every kPageBytes: the contents do not
+  // change. (A heap block need not start on a page, and its pages are most
+  // likely in memory already.) Returns how many bytes from the start it has
+  // written so far; nothing more once the block is given back in part.
   std::size_t touch_some(std::size_t bytes) {
     if (data() == nullptr) return touched_;
     const std::size_t end = std::min(bytes_, touched_ + bytes);

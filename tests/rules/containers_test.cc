@@ -233,6 +233,9 @@ TEST(ZeroedBlockTest, TouchSomeFaultsInPagesAheadOfUse) {
   ZeroedBlock block(kBytes);
   auto* bytes = static_cast<std::uint8_t*>(block.data());
   ASSERT_NE(bytes, nullptr);
+  // One fault, one page: no transparent huge page, whatever the system's
+  // default (the engine's mappings get none where it is madvise-only).
+  ASSERT_EQ(::madvise(bytes, kBytes, MADV_NOHUGEPAGE), 0);
   const auto resident = [&] {
     std::vector<unsigned char> pages(kBytes / kPage);
     EXPECT_EQ(::mincore(bytes, kBytes, pages.data()), 0);
@@ -253,8 +256,26 @@ TEST(ZeroedBlockTest, TouchSomeFaultsInPagesAheadOfUse) {
 
   ZeroedBlock small(ZeroedBlock::kOwnMappingBytes / 2);  // from the heap
   EXPECT_EQ(small.touch_some(ZeroedBlock::kOwnMappingBytes), ZeroedBlock::kOwnMappingBytes / 2);
-  block.release_some();
-  EXPECT_EQ(block.touch_some(kPage), kBytes) << "nothing touched once given back in part";
+  ZeroedBlock partly(kBytes);
+  EXPECT_EQ(partly.touch_some(kPage), kPage);
+  partly.release_some();
+  EXPECT_EQ(partly.touch_some(kPage), kPage) << "nothing touched once given back in part";
+}
+
+// A map that shrinks after taking its next table gives it back, and takes
+// it again as it grows.
+TEST(FlatMapTest, GivesBackTheNextTableWhenItShrinks) {
+  FlatMap<std::uint32_t, std::int64_t, IdentityHash> map(1024);
+  std::uint32_t key = 0;
+  while (!map.next_taken()) map.try_emplace(key++, 0);
+  EXPECT_EQ(key, 1024u * 3 / 8 + 1) << "taken by the insertion past 3/8";
+  while (map.size() >= 1024 / 4) map.erase(--key);
+  map.try_emplace(100'000, 0);
+  EXPECT_FALSE(map.next_taken());
+  for (std::uint32_t k = 0; k < 1024; ++k) map.try_emplace(k, 1);
+  EXPECT_TRUE(map.growing() || map.next_taken());
+  for (std::uint32_t k = 0; k < 1024; ++k) ASSERT_NE(map.find(k), nullptr) << k;
+  EXPECT_NE(map.find(100'000), nullptr);
 }
 
 }  // namespace
