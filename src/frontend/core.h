@@ -135,9 +135,9 @@ class Core : private sequencer::History {
     std::size_t max_resend_entries = 2'048;
     // The next part goes, at a message with verdicts, while the replica has
     // fewer than this many sent and not yet answered: a fresh replica of a
-    // long journal is fed as fast as it applies (over 100,000 a second
-    // here), instead of the whole journal encoded in one turn, most of it to
-    // be dropped at the socket's high-water mark.
+    // long journal is fed about as fast as it applies (a replay of 31,000
+    // seqs took 0.23-0.38 s here), instead of the whole journal encoded in
+    // one turn, most of it to be dropped at the socket's high-water mark.
     std::size_t resend_window_entries = 16'384;
   };
 

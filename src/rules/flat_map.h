@@ -12,12 +12,10 @@
 // few slots per operation (kMigrateSlots), finished well before the new one
 // is half full in turn. Meanwhile a key is in exactly one of the two; the
 // old table takes no insertions, and its slots become tombstones when their
-// key moves or is erased, so its probe chains stay intact. The larger table
-// is taken at 3/8 full and faulted in a little per insertion until then
-// (zeroed_block.h says why). The cost: a map that stays between 3/8 and 1/2
-// full, as rule 10's table can once its window is full, holds three times
-// its table's memory; it gives the larger table back if it shrinks below
-// 1/4.
+// key moves or is erased, so its probe chains stay intact. The larger
+// table's memory is taken and faulted in ahead (NextBlock, zeroed_block.h).
+// The cost: a map that stays between 3/8 and 1/2 full, as rule 10's table
+// can once its window is full, holds three times its table's memory.
 #pragma once
 
 #include <algorithm>
@@ -55,7 +53,7 @@ class FlatMap {
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
     migrate_some();
     if (Value* v = find(key); v != nullptr) return {v, false};
-    prepare_growing();
+    next_.prepare(size(), table_.capacity(), sizeof(Slot), &retired_);
     if ((table_.size + draining_.size + 1) * 2 > table_.capacity()) start_growing();
     Slot* s = table_.insert_new(key, value);
     return {&s->value, true};
@@ -75,7 +73,7 @@ class FlatMap {
   // Whether a table is being drained into a larger one (for tests).
   bool growing() const { return draining_.capacity() != 0; }
   // Whether the next, larger table is taken ahead of growing (for tests).
-  bool next_taken() const { return next_.capacity() != 0; }
+  bool next_taken() const { return next_.held(); }
 
   // Calls f(key, value) for every member, in slot order: an order that
   // depends on the capacity and the insertion history, so a caller must sort
@@ -94,11 +92,6 @@ class FlatMap {
   // capacity) and must end before size C, when the new table is half full:
   // at 4 slots per insertion it ends after C/4 insertions at most.
   static constexpr std::size_t kMigrateSlots = 4;
-  // The next table (2C slots) is taken at 3C/8 members, C/8 insertions
-  // before draining starts, and this many slots' worth faulted in per
-  // insertion: all of it by then, with some to spare (2C / (C/8) = 16).
-  static constexpr std::size_t kTouchSlotsPerInsert = 20;
-  static_assert(kTouchSlotsPerInsert >= 16);
 
   struct Slot {
     Key key;
@@ -107,7 +100,8 @@ class FlatMap {
   };
   struct Table {
     Table() = default;
-    explicit Table(std::size_t capacity) : block(capacity * sizeof(Slot)), mask(capacity - 1) {}
+    explicit Table(std::size_t capacity) : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity) {}
+    Table(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {}
     // Derived, not stored: a moved-from table then has none.
     Slot* slots() const { return static_cast<Slot*>(block.data()); }
     std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
@@ -162,25 +156,11 @@ class FlatMap {
     std::size_t size = 0;  // used slots
   };
 
-  void prepare_growing() {
-    if (next_.capacity() == 0) {
-      if ((size() + 1) * 8 > table_.capacity() * 3) next_ = Table(table_.capacity() * 2);
-    } else if (size() * 4 < table_.capacity()) {
-      if (!retired_.held()) {  // given back a slice per operation, as a drained table
-        retired_ = std::move(next_.block);
-        next_ = Table();
-      }
-    } else {
-      next_.block.touch_some(kTouchSlotsPerInsert * sizeof(Slot));
-    }
-  }
-
   void start_growing() {
     while (growing()) migrate_some();  // not expected: draining ends long before
     const std::size_t capacity = table_.capacity() * 2;
     draining_ = std::move(table_);
-    table_ = next_.capacity() != 0 ? std::move(next_) : Table(capacity);
-    TRIAD_ASSERT(table_.capacity() == capacity);
+    table_ = Table(next_.take(capacity * sizeof(Slot)), capacity);
     drained_up_to_ = 0;
   }
 
@@ -203,7 +183,7 @@ class FlatMap {
   }
 
   Table table_;
-  Table next_;           // empty until prepare_growing takes it
+  NextBlock next_;       // the next table's memory, taken ahead
   Table draining_;       // empty (capacity 0) unless growing
   ZeroedBlock retired_;  // the drained table's memory, given back a slice per operation
   std::size_t drained_up_to_ = 0;

@@ -9,8 +9,8 @@
 // the pauses were): when the index is half full, a twice larger one takes
 // new ids and the old one is re-indexed into it a few slots per insertion,
 // done before the new one is half full; meanwhile lookups try both. The
-// larger one is taken at 3/8 full and faulted in a little per insertion
-// until then (zeroed_block.h says why).
+// larger one's memory is taken and faulted in ahead (NextBlock,
+// zeroed_block.h).
 #pragma once
 
 #include <algorithm>
@@ -56,7 +56,7 @@ class IdTable {
   bool insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
     TRIAD_ASSERT(!id.empty() && id.size() <= kMaxIdBytes);
     reindex_some();
-    prepare_growing();
+    next_index_.prepare(entries_.size(), index_.capacity(), sizeof(std::uint64_t), &retired_);
     if ((entries_.size() + 1) * 2 > index_.capacity()) start_growing();
     bool found = false;
     std::uint64_t* slot = probe(index_, id, h, &found);
@@ -111,16 +111,12 @@ class IdTable {
   // entries (C the old capacity) and must end before C, when the new index
   // is half full: at 4 per insertion it ends after C/8 insertions.
   static constexpr std::size_t kReindexPerInsert = 4;
-  // The next index (2C slots of 8 bytes) is taken at 3C/8 entries, C/8
-  // insertions before growing starts, and this much faulted in per
-  // insertion: all of it by then, with some to spare (2C / (C/8) = 16 slots).
-  static constexpr std::size_t kTouchPerInsert = 20 * sizeof(std::uint64_t);
-  static_assert(kTouchPerInsert >= 16 * sizeof(std::uint64_t));
 
   struct Index {
     Index() = default;
     explicit Index(std::size_t capacity)
-        : block(capacity * sizeof(std::uint64_t)), mask(capacity - 1) {}
+        : Index(ZeroedBlock(capacity * sizeof(std::uint64_t)), capacity) {}
+    Index(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {}
     // Derived, not stored: a moved-from index then has none.
     std::uint64_t* slots() const { return static_cast<std::uint64_t*>(block.data()); }
     std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
@@ -173,22 +169,11 @@ class IdTable {
 
   bool reindexing() const { return old_index_.capacity() != 0; }
 
-  void prepare_growing() {
-    if (next_index_.capacity() == 0) {
-      if ((entries_.size() + 1) * 8 > index_.capacity() * 3) {
-        next_index_ = Index(index_.capacity() * 2);
-      }
-    } else {
-      next_index_.block.touch_some(kTouchPerInsert);
-    }
-  }
-
   void start_growing() {
     while (reindexing()) reindex_some();  // not expected: it ends long before
     old_index_ = std::move(index_);
-    index_ =
-        next_index_.capacity() != 0 ? std::move(next_index_) : Index(old_index_.capacity() * 2);
-    TRIAD_ASSERT(index_.capacity() == old_index_.capacity() * 2);
+    const std::size_t capacity = old_index_.capacity() * 2;
+    index_ = Index(next_index_.take(capacity * sizeof(std::uint64_t)), capacity);
     reindexed_ = 0;
     reindex_end_ = entries_.size();
   }
@@ -212,9 +197,9 @@ class IdTable {
   }
 
   Index index_;
-  Index next_index_;     // capacity 0 until prepare_growing takes it
-  Index old_index_;      // capacity 0 unless growing
-  ZeroedBlock retired_;  // the old index's memory, given back a slice per insertion
+  NextBlock next_index_;  // the next index's memory, taken ahead
+  Index old_index_;       // capacity 0 unless growing
+  ZeroedBlock retired_;   // the old index's memory, given back a slice per insertion
   std::size_t reindexed_ = 0;
   std::size_t reindex_end_ = 0;  // entries before it are in old_index_
   ChunkedVector<Entry> entries_;

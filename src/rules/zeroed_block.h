@@ -3,12 +3,12 @@
 // grows (flat_map.h, id_table.h) pays for its new memory over time rather
 // than all at once. Writing into a fresh block at random (the keys moved
 // into a larger table) takes a fault at nearly every write, though: in
-// 50,000/s floods (2026-12-05) every apply() of the thousand or so after
-// the id index doubled took 8-10 faults and 200-450 us of CPU, in all three
+// 50,000/s floods (2026-12-05) applies of 6-10 faults and 200-450 us of CPU
+// each came for hundreds of seqs after the id index doubled, in all three
 // replicas at the same seqs. So a growing table takes its next block early
-// and faults it in a page at a time (touch_some) before it is used. (With
-// 4 KiB pages: transparent huge pages are madvise-only on these VMs, and
-// these mappings are not madvised; bench/README.md says why.)
+// and faults it in a page at a time (NextBlock, touch_some) before it is
+// used. (With 4 KiB pages: transparent huge pages are madvise-only on these
+// VMs, and these mappings are not madvised; bench/README.md says why.)
 //
 // A block of kOwnMappingBytes or more is its own mapping, and a table that
 // has drained its old block gives it back a slice per operation
@@ -76,6 +76,7 @@ class ZeroedBlock {
   // not to be used after the first release_some.
   void* data() const { return released_ == 0 ? data_ : nullptr; }
   bool held() const { return data_ != nullptr; }
+  std::size_t bytes() const { return bytes_; }
 
   // Faults in the pages of the next `bytes` (from the start, as far as the
   // block goes) by writing a zero every kPageBytes: the contents do not
@@ -127,6 +128,43 @@ class ZeroedBlock {
   std::size_t bytes_ = 0;
   std::size_t released_ = 0;  // bytes from the start whose pages were dropped
   std::size_t touched_ = 0;   // bytes from the start whose pages touch_some wrote
+};
+
+// The next block of a table that doubles at half full: taken at 3/8 full,
+// C/8 insertions before the table of C slots grows, and faulted in
+// kTouchSlotsPerInsert slots' worth per insertion, so that all of it is in
+// memory by then (2C / (C/8) = 16 slots would just do). The cost is memory
+// held early; a table that shrinks below 1/4 gives the block back.
+class NextBlock {
+ public:
+  static constexpr std::size_t kTouchSlotsPerInsert = 20;
+  static_assert(kTouchSlotsPerInsert >= 16);
+
+  // At each insertion into a table of `capacity` slots of `slot_bytes`
+  // holding `size` (the new one not counted). A block given back goes to
+  // `retired`, to be released a slice per operation; while that is busy
+  // with another, this one is kept.
+  void prepare(std::size_t size, std::size_t capacity, std::size_t slot_bytes,
+               ZeroedBlock* retired) {
+    if (!block_.held()) {
+      if ((size + 1) * 8 > capacity * 3) block_ = ZeroedBlock(2 * capacity * slot_bytes);
+    } else if (size * 4 < capacity) {
+      if (!retired->held()) *retired = std::move(block_);
+    } else {
+      block_.touch_some(kTouchSlotsPerInsert * slot_bytes);
+    }
+  }
+
+  // The block of `bytes` for the grown table: the one prepared, or a new one.
+  ZeroedBlock take(std::size_t bytes) {
+    if (!block_.held()) return ZeroedBlock(bytes);
+    TRIAD_ASSERT(block_.bytes() == bytes);
+    return std::move(block_);
+  }
+  bool held() const { return block_.held(); }
+
+ private:
+  ZeroedBlock block_;
 };
 
 }  // namespace triad::rules
