@@ -14,7 +14,7 @@
 // old table takes no insertions, and its slots become tombstones when their
 // key moves or is erased, so its probe chains stay intact. The larger
 // table's memory is taken and faulted in ahead (NextBlock, zeroed_block.h).
-// The cost: a map that stays between 3/8 and 1/2 full, as rule 10's table
+// The cost: a map that stays between 7/16 and 1/2 full, as rule 10's table
 // can once its window is full, holds three times its table's memory.
 #pragma once
 

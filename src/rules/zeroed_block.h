@@ -77,6 +77,7 @@ class ZeroedBlock {
   void* data() const { return released_ == 0 ? data_ : nullptr; }
   bool held() const { return data_ != nullptr; }
   std::size_t bytes() const { return bytes_; }
+  std::size_t touched() const { return touched_; }
 
   // Faults in the pages of the next `bytes` (from the start, as far as the
   // block goes) by writing a zero every kPageBytes: the contents do not
@@ -130,15 +131,19 @@ class ZeroedBlock {
   std::size_t touched_ = 0;   // bytes from the start whose pages touch_some wrote
 };
 
-// The next block of a table that doubles at half full: taken at 3/8 full,
-// C/8 insertions before the table of C slots grows, and faulted in
+// The next block of a table that doubles at half full: taken at 7/16 full,
+// C/16 insertions before the table of C slots grows, and faulted in
 // kTouchSlotsPerInsert slots' worth per insertion, so that all of it is in
-// memory by then (2C / (C/8) = 16 slots would just do). The cost is memory
-// held early; a table that shrinks below 1/4 gives the block back.
+// memory by then (2C / (C/16) = 32 slots would just do). The cost is memory
+// held early: a table that stays between 7/16 and 1/2 full, as rule 10's can
+// once its window is full, holds three times its own memory. A table's
+// steady load can be anywhere from 1/4 to 1/2; on a log scale 7/16 to 1/2 is
+// 19% of that range, where 3/8 to 1/2, the point it was taken at before
+// (2026-12-05), was 41%. A table that shrinks below 1/4 gives the block back.
 class NextBlock {
  public:
-  static constexpr std::size_t kTouchSlotsPerInsert = 20;
-  static_assert(kTouchSlotsPerInsert >= 16);
+  static constexpr std::size_t kTouchSlotsPerInsert = 40;
+  static_assert(kTouchSlotsPerInsert >= 32);
 
   // At each insertion into a table of `capacity` slots of `slot_bytes`
   // holding `size` (the new one not counted). A block given back goes to
@@ -147,7 +152,7 @@ class NextBlock {
   void prepare(std::size_t size, std::size_t capacity, std::size_t slot_bytes,
                ZeroedBlock* retired) {
     if (!block_.held()) {
-      if ((size + 1) * 8 > capacity * 3) block_ = ZeroedBlock(2 * capacity * slot_bytes);
+      if ((size + 1) * 16 > capacity * 7) block_ = ZeroedBlock(2 * capacity * slot_bytes);
     } else if (size * 4 < capacity) {
       if (!retired->held()) *retired = std::move(block_);
     } else {

@@ -262,13 +262,35 @@ TEST(ZeroedBlockTest, TouchSomeFaultsInPagesAheadOfUse) {
   EXPECT_EQ(partly.touch_some(kPage), kPage) << "nothing touched once given back in part";
 }
 
+// A table of C slots calls prepare at each insertion and grows at the one
+// that would pass half full: the next block is taken no earlier than 7/16
+// full, and every page of it has been faulted in by the time it is taken.
+TEST(NextBlockTest, IsWhollyFaultedInWhenTheTableGrows) {
+  for (const std::size_t slot_bytes : {std::size_t{8}, std::size_t{24}}) {
+    for (const std::size_t capacity : {std::size_t{1024}, std::size_t{1} << 16}) {
+      NextBlock next;
+      ZeroedBlock retired;
+      for (std::size_t size = 0; size <= capacity / 2; ++size) {
+        next.prepare(size, capacity, slot_bytes, &retired);
+        if (size + 1 < capacity * 7 / 16) {
+          ASSERT_FALSE(next.held()) << size;
+        }
+      }
+      ASSERT_TRUE(next.held());
+      const ZeroedBlock block = next.take(2 * capacity * slot_bytes);
+      EXPECT_EQ(block.touched(), block.bytes()) << slot_bytes << " " << capacity;
+      EXPECT_FALSE(retired.held());
+    }
+  }
+}
+
 // A map that shrinks after taking its next table gives it back, and takes
 // it again as it grows.
 TEST(FlatMapTest, GivesBackTheNextTableWhenItShrinks) {
   FlatMap<std::uint32_t, std::int64_t, IdentityHash> map(1024);
   std::uint32_t key = 0;
   while (!map.next_taken()) map.try_emplace(key++, 0);
-  EXPECT_EQ(key, 1024u * 3 / 8 + 1) << "taken by the insertion past 3/8";
+  EXPECT_EQ(key, 1024u * 7 / 16 + 1) << "taken by the insertion past 7/16";
   while (map.size() >= 1024 / 4) map.erase(--key);
   map.try_emplace(100'000, 0);
   EXPECT_FALSE(map.next_taken());
