@@ -14,8 +14,9 @@
 // old table takes no insertions, and its slots become tombstones when their
 // key moves or is erased, so its probe chains stay intact. The larger
 // table's memory is taken and faulted in ahead (NextBlock, zeroed_block.h).
-// The cost: a map that stays between 7/16 and 1/2 full, as rule 10's table
-// can once its window is full, holds three times its table's memory.
+// The cost: a map that passes 7/16 full and then stops growing, as rule 10's
+// table can once its window is full, holds three times its table's memory
+// until it shrinks below 1/4.
 #pragma once
 
 #include <algorithm>

@@ -135,11 +135,12 @@ class ZeroedBlock {
 // C/16 insertions before the table of C slots grows, and faulted in
 // kTouchSlotsPerInsert slots' worth per insertion, so that all of it is in
 // memory by then (2C / (C/16) = 32 slots would just do). The cost is memory
-// held early: a table that stays between 7/16 and 1/2 full, as rule 10's can
-// once its window is full, holds three times its own memory. A table's
-// steady load can be anywhere from 1/4 to 1/2; on a log scale 7/16 to 1/2 is
-// 19% of that range, where 3/8 to 1/2, the point it was taken at before
-// (2026-12-05), was 41%. A table that shrinks below 1/4 gives the block back.
+// held early: a table that passes 7/16 full and then stops growing, as rule
+// 10's can once its window is full, holds three times its own memory until
+// it shrinks below 1/4, where it gives the block back. The highest load a
+// table reaches after its last doubling can be anywhere from 1/4 to 1/2; on
+// a log scale 7/16 to 1/2 is 19% of that range, where 3/8 to 1/2, the point
+// the block was taken at before (2026-12-05), was 41%.
 class NextBlock {
  public:
   static constexpr std::size_t kTouchSlotsPerInsert = 40;

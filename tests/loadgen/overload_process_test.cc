@@ -124,7 +124,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   // probe's requests unanswered after a 5 s grace, and the front end answered
   // them later, to a client gone (198 "replies dropped"). Locally, with CPU
   // hogs on the same cores, the front end still read and decided the
-  // warm-up's requests, in order, well after the probe's grace had ended.
+  // warm-up's requests, in order, well after a 5 s grace had ended.
 #if defined(__SANITIZE_ADDRESS__)
   constexpr double kProbeRate = 12'000;
   constexpr std::uint64_t kProbeBatchWindowUs = 0;
