@@ -54,8 +54,7 @@ class FlatMap {
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
     migrate_some();
     if (Value* v = find(key); v != nullptr) return {v, false};
-    next_.prepare(size(), table_.capacity(), sizeof(Slot), &retired_);
-    if ((table_.size + draining_.size + 1) * 2 > table_.capacity()) start_growing();
+    if (next_.prepare(size(), table_.capacity(), sizeof(Slot), &retired_)) start_growing();
     Slot* s = table_.insert_new(key, value);
     return {&s->value, true};
   }

@@ -56,8 +56,9 @@ class IdTable {
   bool insert_if_absent(std::string_view id, std::uint64_t h, std::uint64_t value) {
     TRIAD_ASSERT(!id.empty() && id.size() <= kMaxIdBytes);
     reindex_some();
-    next_index_.prepare(entries_.size(), index_.capacity(), sizeof(std::uint64_t), &retired_);
-    if ((entries_.size() + 1) * 2 > index_.capacity()) start_growing();
+    if (next_index_.prepare(entries_.size(), index_.capacity(), sizeof(std::uint64_t), &retired_)) {
+      start_growing();
+    }
     bool found = false;
     std::uint64_t* slot = probe(index_, id, h, &found);
     if (found) return false;

@@ -147,10 +147,12 @@ class NextBlock {
   static_assert(kTouchSlotsPerInsert >= 32);
 
   // At each insertion into a table of `capacity` slots of `slot_bytes`
-  // holding `size` (the new one not counted). A block given back goes to
-  // `retired`, to be released a slice per operation; while that is busy
-  // with another, this one is kept.
-  void prepare(std::size_t size, std::size_t capacity, std::size_t slot_bytes,
+  // holding `size` (the new one not counted). Returns whether the table
+  // must grow now, the insertion taking it past half full: the timing above
+  // is reckoned from that point, so it is decided here alone. A block given
+  // back goes to `retired`, to be released a slice per operation; while
+  // that is busy with another, this one is kept.
+  bool prepare(std::size_t size, std::size_t capacity, std::size_t slot_bytes,
                ZeroedBlock* retired) {
     if (!block_.held()) {
       if ((size + 1) * 16 > capacity * 7) block_ = ZeroedBlock(2 * capacity * slot_bytes);
@@ -159,12 +161,14 @@ class NextBlock {
     } else {
       block_.touch_some(kTouchSlotsPerInsert * slot_bytes);
     }
+    return (size + 1) * 2 > capacity;
   }
 
-  // The block of `bytes` for the grown table: the one prepared, or a new one.
+  // The block of `bytes` for the grown table, once prepare said to grow: by
+  // then it is held (taken at 7/16 at the latest, in that very call, and
+  // not given back above 1/4).
   ZeroedBlock take(std::size_t bytes) {
-    if (!block_.held()) return ZeroedBlock(bytes);
-    TRIAD_ASSERT(block_.bytes() == bytes);
+    TRIAD_ASSERT(block_.held() && block_.bytes() == bytes);
     return std::move(block_);
   }
   bool held() const { return block_.held(); }

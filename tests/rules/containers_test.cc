@@ -262,21 +262,23 @@ TEST(ZeroedBlockTest, TouchSomeFaultsInPagesAheadOfUse) {
   EXPECT_EQ(partly.touch_some(kPage), kPage) << "nothing touched once given back in part";
 }
 
-// A table of C slots calls prepare at each insertion and grows at the one
-// that would pass half full: the next block is made no earlier than 7/16
-// full, and all of it has been written (a zero a page) by the time the grown
-// table takes it.
+// A table of C slots calls prepare at each insertion and grows when it says
+// so, at the insertion past half full: the next block is made no earlier
+// than 7/16 full, and all of it has been written (a zero a page) by the time
+// the grown table takes it.
 TEST(NextBlockTest, IsWhollyFaultedInWhenTheTableGrows) {
   for (const std::size_t slot_bytes : {std::size_t{8}, std::size_t{24}}) {
-    for (const std::size_t capacity : {std::size_t{1024}, std::size_t{1} << 16}) {
+    for (const std::size_t capacity : {std::size_t{16}, std::size_t{1024}, std::size_t{1} << 16}) {
       NextBlock next;
       ZeroedBlock retired;
-      for (std::size_t size = 0; size <= capacity / 2; ++size) {
-        next.prepare(size, capacity, slot_bytes, &retired);
+      std::size_t size = 0;
+      while (!next.prepare(size, capacity, slot_bytes, &retired)) {
         if (size < capacity * 7 / 16) {
           ASSERT_FALSE(next.held()) << size;
         }
+        ++size;
       }
+      EXPECT_EQ(size, capacity / 2) << "grows at the insertion past half full";
       ASSERT_TRUE(next.held());
       const ZeroedBlock block = next.take(2 * capacity * slot_bytes);
       EXPECT_EQ(block.touched(), block.bytes()) << slot_bytes << " " << capacity;
