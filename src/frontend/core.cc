@@ -868,72 +868,101 @@ void Core::handle_repair_output(Outbox* out) {
 }
 
 void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us, Outbox* out) {
+  const SnapshotParts parts{snap.seq(), wire::as_bytes(snap.state_digest()),
+                            wire::as_bytes(snap.checkpoint_digest()),
+                            wire::as_bytes(snap.engine_state())};
+  for (int r = 0; r < kReplicaCount; ++r) {
+    const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+    if (!t.active || t.source != source || t.installed_seq != 0 || t.installed || t.held) continue;
+    consider_snapshot(r, parts, now_us, out);
+  }
+}
+
+void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now_us, Outbox* out) {
+  Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  // Check the snapshot against what the majority agreed at its seq.
+  const std::uint64_t seq = snap.seq;
+  const voter::VerdictContent* agreed = nullptr;
+  for (const auto& c : checkpoints_) {
+    if (c.seq == seq) agreed = &c;
+  }
+  if (agreed == nullptr && seq != 0 && seq <= answers_.size() && !answers_[seq - 1].decided()) {
+    // The source is ahead of the vote at its checkpoint seq (a repair asked
+    // right after it applied it). Wait for that vote: the deadline bounds
+    // the wait, and a replay of the whole journal instead would be long.
+    log::info(replica_label(r) + ": holding the snapshot from " + replica_label(t.source) +
+              " until the vote at its seq " + std::to_string(seq) + " ends");
+    const auto copy = [](std::span<const std::uint8_t> b) {
+      return std::vector<std::uint8_t>(b.begin(), b.end());
+    };
+    t.held = Transfer::Held{seq, copy(snap.state_digest), copy(snap.checkpoint_digest),
+                            copy(snap.engine_state)};
+    return;
+  }
+  if (seq == 0 || agreed == nullptr) {
+    // The start state, or a snapshot nothing agreed on can vouch for (no
+    // majority at that checkpoint, e.g. two replicas out): the fresh
+    // process already holds the start state and replays the whole journal.
+    if (seq != 0) {
+      log::warn(replica_label(r) + ": no agreed checkpoint at seq " + std::to_string(seq) +
+                " to check the snapshot against; replaying the whole journal instead");
+    }
+    t.installed_seq = 0;
+    t.installed = true;
+    supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+    if (replicas_[static_cast<std::size_t>(r)].connected)
+      send_range(r, 1, flushed_seq_, now_us, out);
+    return;
+  }
+  const auto& state = snap.state_digest;
+  const auto& checkpoint = snap.checkpoint_digest;
+  const auto& engine = snap.engine_state;
+  std::string problem;
+  Digest engine_digest{};
+  if (state.size() != 32 || !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
+    problem = "state digest differs from the majority's at seq " + std::to_string(seq);
+  } else if (checkpoint.size() != 32 ||
+             !std::equal(checkpoint.begin(), checkpoint.end(), agreed->checkpoint_digest.begin()) ||
+             !replica::checkpoint_digest(
+                  std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
+                  &engine_digest)
+                  .is_ok() ||
+             engine_digest != agreed->checkpoint_digest) {
+    problem = "state does not give the majority's checkpoint digest at seq " + std::to_string(seq);
+  }
+  if (!problem.empty()) {
+    log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
+               " refused: " + problem);
+    supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
+    return;
+  }
+  flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
+  const auto copy = wire::CreateSnapshot(fbb, seq, fbb.CreateVector(state.data(), state.size()),
+                                         fbb.CreateVector(checkpoint.data(), checkpoint.size()),
+                                         fbb.CreateVector(engine.data(), engine.size()));
+  wire::ToReplicaBuilder b(fbb);
+  b.add_install(copy);
+  fbb.Finish(b.Finish());
+  t.installed_seq = seq;
+  supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+  if (replicas_[static_cast<std::size_t>(r)].connected) {
+    out->to_replicas.push_back({r, bytes_of(fbb)});
+  } else {
+    t.install = bytes_of(fbb);  // sent when the new process says hello
+  }
+  log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
+            std::to_string(engine.size()) + " bytes) from " + replica_label(t.source) +
+            " matches the majority's checkpoint");
+}
+
+void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
   for (int r = 0; r < kReplicaCount; ++r) {
     Transfer& t = transfers_[static_cast<std::size_t>(r)];
-    if (!t.active || t.source != source || t.installed_seq != 0) continue;
-    // Check the snapshot against what the majority agreed at its seq.
-    const std::uint64_t seq = snap.seq();
-    const auto state = wire::as_bytes(snap.state_digest());
-    const auto checkpoint = wire::as_bytes(snap.checkpoint_digest());
-    const auto engine = wire::as_bytes(snap.engine_state());
-    const voter::VerdictContent* agreed = nullptr;
-    for (const auto& c : checkpoints_) {
-      if (c.seq == seq) agreed = &c;
-    }
-    if (seq == 0 || agreed == nullptr) {
-      // The start state, or a snapshot nothing agreed on can vouch for (no
-      // majority at that checkpoint, e.g. two replicas out): the fresh
-      // process already holds the start state and replays the whole journal.
-      if (seq != 0) {
-        log::warn(replica_label(r) + ": no agreed checkpoint at seq " + std::to_string(seq) +
-                  " to check the snapshot against; replaying the whole journal instead");
-      }
-      t.installed_seq = 0;
-      t.installed = true;
-      supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-      if (replicas_[static_cast<std::size_t>(r)].connected)
-        send_range(r, 1, flushed_seq_, now_us, out);
-      continue;
-    }
-    std::string problem;
-    Digest engine_digest{};
-    if (state.size() != 32 ||
-        !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
-      problem = "state digest differs from the majority's at seq " + std::to_string(seq);
-    } else if (checkpoint.size() != 32 ||
-               !std::equal(checkpoint.begin(), checkpoint.end(),
-                           agreed->checkpoint_digest.begin()) ||
-               !replica::checkpoint_digest(
-                    std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
-                    &engine_digest)
-                    .is_ok() ||
-               engine_digest != agreed->checkpoint_digest) {
-      problem =
-          "state does not give the majority's checkpoint digest at seq " + std::to_string(seq);
-    }
-    if (!problem.empty()) {
-      log::error(replica_label(r) + ": snapshot from " + replica_label(source) +
-                 " refused: " + problem);
-      supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
-      continue;
-    }
-    flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
-    const auto copy = wire::CreateSnapshot(fbb, seq, fbb.CreateVector(state.data(), state.size()),
-                                           fbb.CreateVector(checkpoint.data(), checkpoint.size()),
-                                           fbb.CreateVector(engine.data(), engine.size()));
-    wire::ToReplicaBuilder b(fbb);
-    b.add_install(copy);
-    fbb.Finish(b.Finish());
-    t.installed_seq = seq;
-    supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-    if (replicas_[static_cast<std::size_t>(r)].connected) {
-      out->to_replicas.push_back({r, bytes_of(fbb)});
-    } else {
-      t.install = bytes_of(fbb);  // sent when the new process says hello
-    }
-    log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
-              std::to_string(engine.size()) + " bytes) from " + replica_label(source) +
-              " matches the majority's checkpoint");
+    if (!t.held || !answers_[t.held->seq - 1].decided()) continue;
+    const Transfer::Held held = *std::move(t.held);
+    t.held.reset();
+    consider_snapshot(r, {held.seq, held.state_digest, held.checkpoint_digest, held.engine_state},
+                      now_us, out);
   }
 }
 
@@ -1056,6 +1085,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                               names_of(d.divergent_mask), !certified, now_us - e.sequenced_us,
                               std::move(certificate)});
   }
+  if (!voter_out_.decisions.empty()) release_held_snapshots(now_us, out);
   for (const voter::Match& m : voter_out_.matches) {
     supervisor_.on_verdict_ok(m.replica, now_us, &repair_out_);
   }

@@ -377,7 +377,18 @@ class Core : private sequencer::History {
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
   void on_verdict(int replica, const voter::ReplicaVerdict& verdict, std::uint64_t now_us);
+  // A snapshot's parts, viewed in its message or in a held copy.
+  struct SnapshotParts {
+    std::uint64_t seq = 0;
+    std::span<const std::uint8_t> state_digest, checkpoint_digest, engine_state;
+  };
   void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us, Outbox* out);
+  // Checks the snapshot for replica `r` against the majority's checkpoint at
+  // its seq and installs it, or falls back to replaying the whole journal;
+  // holds a copy while the vote at that seq is still open.
+  void consider_snapshot(int r, const SnapshotParts& snapshot, std::uint64_t now_us, Outbox* out);
+  // Considers again each held snapshot whose seq the voter has decided.
+  void release_held_snapshots(std::uint64_t now_us, Outbox* out);
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
   void handle_voter_output(std::uint64_t now_us, Outbox* out);
@@ -398,6 +409,15 @@ class Core : private sequencer::History {
     std::vector<std::uint8_t> install;  // a ready ToReplica{install}, until sent
     std::uint64_t installed_seq = 0;    // the snapshot's seq, once sent
     bool installed = false;             // the replica said hello after it
+    // A snapshot that came before the vote at its seq ended (the source
+    // applied a checkpoint seq the other replicas' verdicts had not decided
+    // yet): checked when that seq is decided, rather than thrown away for a
+    // replay of the whole journal.
+    struct Held {
+      std::uint64_t seq = 0;
+      std::vector<std::uint8_t> state_digest, checkpoint_digest, engine_state;
+    };
+    std::optional<Held> held;
   };
 
   // Decisions counted per time bucket over the last second, for the

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -69,8 +70,9 @@ class CoreDriver : public ::testing::Test {
     return reply == nullptr ? wire::ClientErrorKind::None : reply->error_kind();
   }
 
-  // Replica r's signed verdicts (code 00, equal content for equal seq) for
-  // seqs from..to, as one batch in one message; what the core sent back.
+  // Replica r's signed verdicts (code 00, equal content for equal seq; the
+  // checkpoint digest of checkpoint_digests_ at its seq, if any) for seqs
+  // from..to, as one batch in one message; what the core sent back.
   Outbox verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
     static const std::array<crypto::SigningKey, kReplicaCount> keys = {
         sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
@@ -79,6 +81,9 @@ class CoreDriver : public ::testing::Test {
       voter::ReplicaVerdict v;
       v.replica = r;
       v.content.seq = seq;
+      if (const auto it = checkpoint_digests_.find(seq); it != checkpoint_digests_.end()) {
+        v.content.checkpoint_digest = it->second;
+      }
       batch.push_back(v);
     }
     wire::sign_verdict_batch(batch, keys[static_cast<std::size_t>(r)]);
@@ -139,6 +144,8 @@ class CoreDriver : public ::testing::Test {
   // Plays the shell: after each step the input journal is written up to here
   // (what the shell has written), and the core told.
   std::uint64_t journal_up_to_ = UINT64_MAX;
+  // The checkpoint digest every replica's verdict carries at these seqs.
+  std::map<std::uint64_t, Digest> checkpoint_digests_;
   MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::uint64_t next_id_ = 1;

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core_driver.h"
+#include "replica/checkpoint.h"
+#include "rules/engine.h"
 
 namespace triad::frontend {
 namespace {
@@ -58,6 +60,44 @@ class Rejoin : public CoreDriver {
     EXPECT_TRUE(source == 0 || source == 1) << source;
     return source;
   }
+
+  // Replica `source` answers a snapshot request with its checkpoint at
+  // `seq`: the state of an engine with no card (its bytes and checkpoint
+  // digest) and the verdicts' state digest (zero, as verdicts() signs it).
+  Outbox send_snapshot(int source, std::uint64_t seq, std::uint64_t now_us) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const Digest state_digest{};
+    const auto snapshot = wire::CreateSnapshot(
+        fbb, seq, fbb.CreateVector(state_digest.data(), state_digest.size()),
+        fbb.CreateVector(engine_digest_.data(), engine_digest_.size()),
+        fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(engine_state_.data()),
+                         engine_state_.size()));
+    wire::FromReplicaBuilder m(fbb);
+    m.add_snapshot(snapshot);
+    fbb.Finish(m.Finish());
+    return deliver(source, fbb, now_us);
+  }
+
+  void SetUp() override {
+    const rules::Engine engine{rules::CardFile{}};
+    engine.serialize(&engine_state_);
+    ASSERT_TRUE(replica::checkpoint_digest(engine_state_, &engine_digest_).is_ok());
+  }
+
+  // The seq of the snapshot `out` installs in replica r, 0 if none.
+  static std::uint64_t install_sent(const Outbox& out, int r) {
+    for (const auto& m : out.to_replicas) {
+      if (m.replica != r) continue;
+      const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+      const wire::ToReplica* msg = nullptr;
+      EXPECT_TRUE(wire::verify_to_replica(frame.bytes(), &msg).is_ok());
+      if (msg != nullptr && msg->install() != nullptr) return msg->install()->seq();
+    }
+    return 0;
+  }
+
+  std::string engine_state_;
+  Digest engine_digest_{};
 
   repair::Supervisor::Stats stats_of_c(std::uint64_t now_us) const {
     return core_->supervisor().stats(kC, now_us);
@@ -130,6 +170,62 @@ TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
   EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 2u);
 
   const auto sent = entries_sent(send_start_snapshot(source, now), kC);
+  ASSERT_EQ(sent.size(), 15u);
+  EXPECT_EQ(sent.front().first, 1u);
+}
+
+// The repair asked its source right after the source applied a checkpoint
+// seq, so the snapshot comes before the vote at that seq has ended. It is
+// held, not thrown away for a replay of the whole journal, and installed once
+// the majority agrees on that checkpoint.
+TEST_F(Rejoin, ASnapshotAheadOfTheVoteAtItsSeqIsInstalledOnceTheMajorityAgrees) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  now += config.deadline_us;
+  const int source = restart_c(&now, kStartUs + 10'000'000);
+  ASSERT_FALSE(HasFailure());
+  const int other = 1 - source;
+  EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty()) << "the snapshot comes first";
+
+  EXPECT_EQ(submit(5, now), 0u);  // 11-15; 15 is a checkpoint seq
+  checkpoint_digests_[15] = engine_digest_;
+  Outbox out = send_snapshot(source, 15, now);
+  EXPECT_EQ(install_sent(out, kC), 0u);
+  EXPECT_TRUE(entries_sent(out, kC).empty());
+
+  EXPECT_TRUE(verdicts(source, 11, 15, now + 1'000).to_replicas.empty());
+  out = verdicts(other, 11, 15, now + 2'000);
+  EXPECT_EQ(install_sent(out, kC), 15u);
+  EXPECT_TRUE(entries_sent(out, kC).empty()) << "nothing before the snapshot is replayed";
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+}
+
+// The same, but the vote at the snapshot's seq ends with no majority on its
+// checkpoint: nothing vouches for the snapshot, so the new process replays
+// the whole journal from the start state.
+TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  now += config.deadline_us;
+  const int source = restart_c(&now, kStartUs + 10'000'000);
+  ASSERT_FALSE(HasFailure());
+  const int other = 1 - source;
+  EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty());
+
+  EXPECT_EQ(submit(5, now), 0u);
+  checkpoint_digests_[15] = engine_digest_;
+  EXPECT_TRUE(entries_sent(send_snapshot(source, 15, now), kC).empty());
+  EXPECT_TRUE(verdicts(source, 11, 15, now + 1'000).to_replicas.empty());
+  checkpoint_digests_[15][0] ^= 1;  // the other replica's checkpoint differs
+  const Outbox out = verdicts(other, 11, 15, now + 2'000);
+  EXPECT_EQ(install_sent(out, kC), 0u);
+  const auto sent = entries_sent(out, kC);
   ASSERT_EQ(sent.size(), 15u);
   EXPECT_EQ(sent.front().first, 1u);
 }

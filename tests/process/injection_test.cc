@@ -738,7 +738,8 @@ TEST(Delay, AllThreeLateTogetherAreDeclinedButNotRepaired) {
 
 // `triad inject` changes a running replica's fault. b is told to crash at its
 // next transaction, and that transaction is a checkpoint seq: its repair takes
-// the snapshot of that very seq and it rejoins at once, at the live edge,
+// the snapshot of that very seq (held until a and c have voted on it, if it
+// comes first) and it rejoins at once, at the live edge,
 // without replaying anything. Then, with a slowed down, b signs the majority
 // of (nearly) every decision: it votes again, with the others' state digest.
 TEST(Inject, CrashInjectedAtACheckpointRejoinsAtTheLiveEdge) {
