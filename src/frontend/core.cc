@@ -201,6 +201,14 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
                            intake_note(now_us) + "; retry later",
                        out);
   }
+  if (const std::size_t text = wire::transaction_text_bytes(submit->tx());
+      text > wire::kMaxTransactionTextBytes) {
+    return reply_error(to, static_cast<int>(ClientErrorKind::TooLarge),
+                       "transaction's fields add up to " + std::to_string(text) +
+                           " bytes, over the limit of " +
+                           std::to_string(wire::kMaxTransactionTextBytes),
+                       out);
+  }
   Transaction tx = wire::read_transaction(submit->tx());
   if (!tx.id || !is_valid_transaction_id(*tx.id)) {
     return reply_error(

@@ -21,6 +21,10 @@
 namespace triad::journal {
 namespace {
 
+// What the front end lets in (its strings, plus a few hundred bytes of
+// encoding) fits in a record with room to spare.
+static_assert(wire::kMaxTransactionTextBytes + 4096 <= kMaxBodyBytes);
+
 constexpr char kMagic[8] = {'T', 'R', 'I', 'A', 'D', 'J', 'N', 'L'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kKeyIdBytes = 16;

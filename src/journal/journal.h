@@ -82,8 +82,9 @@ struct Recovery {
 
 inline constexpr std::size_t kHeaderBytes = 40;
 inline constexpr std::size_t kFrameHeaderBytes = 12;  // length + checksum
-// A transaction is at most wire::kMaxClientMessageBytes; a body beyond this
-// bound is a damaged length field, not a record.
+// A transaction's strings are at most wire::kMaxTransactionTextBytes (the
+// front end refuses more), and its encoding adds a few hundred bytes to
+// them; a body beyond this bound is a damaged length field, not a record.
 inline constexpr std::size_t kMaxBodyBytes = 128 * 1024;
 
 class Journal {

@@ -235,6 +235,17 @@ flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilde
   return b.Finish();
 }
 
+std::size_t transaction_text_bytes(const Transaction* w) {
+  if (w == nullptr) return 0;
+  std::size_t bytes = 0;
+  for (const flatbuffers::String* s :
+       {w->id(), w->mti(), w->pan(), w->proc(), w->currency(), w->billing_currency(), w->expiry(),
+        w->mcc(), w->stan(), w->terminal(), w->merchant(), w->orig_id()}) {
+    if (s != nullptr) bytes += s->size();
+  }
+  return bytes;
+}
+
 triad::Transaction read_transaction(const Transaction* w) {
   triad::Transaction tx;
   if (w == nullptr) return tx;

@@ -104,6 +104,13 @@ bool for_each_reply(const ClientReply& frame, F&& f) {
 flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilder& fbb,
                                                    const triad::Transaction& tx);
 triad::Transaction read_transaction(const Transaction* tx);
+// The bytes of a transaction's strings once read. Fields may point at one
+// shared string (the verifier allows it), so a small message can read as a
+// transaction many times its size; the front end refuses one whose strings
+// add up to more than kMaxTransactionTextBytes before it reads it, so that
+// what it journals and fans out stays within the size of a client message.
+std::size_t transaction_text_bytes(const Transaction* tx);
+inline constexpr std::size_t kMaxTransactionTextBytes = kMaxClientMessageBytes;
 
 // SHA-256 over a canonical encoding of every field (presence, malformed flag
 // and value, in schema order): equal digests mean equal content, whichever

@@ -1,7 +1,8 @@
 // Batches of client requests (schemas/client.fbs), on the Core with an
 // injected clock and in the reply gate: each part is handled and answered
 // as if it had come alone, a bad part refuses the whole frame, and replies
-// to batched requests leave batched, in order.
+// to batched requests leave batched, in order. And a request that would read
+// as more than a client message is refused.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -118,6 +119,43 @@ TEST_F(ClientBatch, ABadPartRefusesTheWholeFrameBeforeAnyIsSequenced) {
               (std::vector<std::string>{"0:error " + malformed}));
   }
   EXPECT_EQ(core_->counters().sequenced, 0u);
+}
+
+// Every string field but the id points at one shared string of 6,000 bytes
+// (FlatBuffers' verifier allows it): a request of about 6 KB that reads as a
+// transaction of 66 KB, more than the front end lets in (journalled and fanned
+// out, it could exceed a journal record's bound and stop the front end).
+std::vector<std::uint8_t> submit_with_shared_fields(std::uint64_t tag, const std::string& id) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto shared = fbb.CreateSharedString(std::string(6'000, '4'));
+  const auto wid = fbb.CreateString(id);
+  wire::TransactionBuilder t(fbb);
+  t.add_id(wid);
+  for (const auto add :
+       {&wire::TransactionBuilder::add_mti, &wire::TransactionBuilder::add_pan,
+        &wire::TransactionBuilder::add_proc, &wire::TransactionBuilder::add_currency,
+        &wire::TransactionBuilder::add_billing_currency, &wire::TransactionBuilder::add_expiry,
+        &wire::TransactionBuilder::add_mcc, &wire::TransactionBuilder::add_stan,
+        &wire::TransactionBuilder::add_terminal, &wire::TransactionBuilder::add_merchant,
+        &wire::TransactionBuilder::add_orig_id}) {
+    (t.*add)(shared);
+  }
+  const auto tx = t.Finish();
+  const auto submit = wire::CreateSubmitRequest(fbb, tag, tx);
+  wire::ClientRequestBuilder b(fbb);
+  b.add_submit(submit);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+TEST_F(ClientBatch, ATransactionLargerThanAMessageOnceReadIsRefusedAlone) {
+  const auto big = submit_with_shared_fields(1, "big-1");
+  ASSERT_LT(big.size(), wire::kMaxClientMessageBytes / 8);
+  const auto too_large = std::to_string(int(wire::ClientErrorKind::TooLarge));
+  EXPECT_EQ(send(big, false), (std::vector<std::string>{"1:error " + too_large}));
+  EXPECT_EQ(send(batch_of({submit_of(2, "tx-1"), submit_with_shared_fields(3, "big-2")}), true),
+            (std::vector<std::string>{"3:error " + too_large}));
+  EXPECT_EQ(core_->counters().sequenced, 1u) << "tx-1 only";
 }
 
 Outbox::ToClient reply_to(const std::string& client, std::uint64_t tag, bool batchable) {
