@@ -689,6 +689,14 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     log::warn(replica_label(r) + ": " + s.message());
     return;
   }
+  if (const wire::Hello* h = msg->hello();
+      h != nullptr && wire::as_view(h->fingerprint()).size() > wire::kMaxFingerprintBytes) {
+    ++counters_.malformed_replica_messages;
+    log::warn(replica_label(r) + ": hello with a fingerprint of " +
+              std::to_string(wire::as_view(h->fingerprint()).size()) +
+              " bytes, over the limit of " + std::to_string(wire::kMaxFingerprintBytes));
+    return;
+  }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     on_hello(r, h->next_seq(), std::string(wire::as_view(h->fingerprint())), h->rules_version(),
              now_us, out);

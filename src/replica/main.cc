@@ -6,6 +6,7 @@
 #include "common/hardening.h"
 #include "common/types.h"
 #include "replica/replica.h"
+#include "wire/codec.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Triad validator replica"};
@@ -62,6 +63,14 @@ int main(int argc, char** argv) {
         triad::replica::replay(config.cards_path, replay_input, config.checkpoint_interval, out);
     if (out != stdout && std::fclose(out) != 0) return 2;
     return rc;
+  }
+  if (const std::size_t size = triad::replica::build_fingerprint().size();
+      size > triad::wire::kMaxFingerprintBytes) {
+    std::fprintf(stderr,
+                 "triad-replica: this build's fingerprint is %zu bytes, over the %zu a front end "
+                 "accepts in a verdict (shorten TRIAD_OPT_FLAGS)\n",
+                 size, triad::wire::kMaxFingerprintBytes);
+    return 2;
   }
   config.replica = id.size() == 1 ? triad::replica_index(id[0]) : -1;
   if (config.replica < 0 || config.cards_path.empty() || config.key_path.empty() ||

@@ -332,6 +332,12 @@ Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
       !copy_digest(v->checkpoint_digest(), &out->content.checkpoint_digest)) {
     return Status::corruption("verdict checkpoint_digest is not 32 bytes");
   }
+  if (const std::string_view fingerprint = as_view(v->fingerprint());
+      fingerprint.size() > kMaxFingerprintBytes) {
+    return Status::corruption("verdict fingerprint of " + std::to_string(fingerprint.size()) +
+                              " bytes exceeds the limit of " +
+                              std::to_string(kMaxFingerprintBytes));
+  }
   out->fingerprint = std::string(as_view(v->fingerprint()));
   out->signature_valid = false;  // read_verdict_batch verifies
   return Status::ok();

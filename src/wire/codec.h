@@ -31,6 +31,13 @@ inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
 // loopback between processes the front end started.
 inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
+// A replica's build fingerprint (about 100 bytes) goes into each of its
+// verdicts and the certificates it signs. A longer one is refused, so a
+// faulty replica cannot make the certificates it co-signs too large to keep
+// or verify: two or three signatures with their Merkle paths (at most 32
+// levels) stay well within kMaxCertificateBytes.
+inline constexpr std::size_t kMaxFingerprintBytes = 1024;
+static_assert(3 * (kMaxFingerprintBytes + 64 + 32 * 32 + 64) + 1024 <= kMaxCertificateBytes);
 // Batches (schemas/client.fbs). What a part adds to a frame: its bytes and
 // at most kBatchPartOverheadBytes (alignment, its table, its offset).
 inline constexpr std::size_t kBatchPartOverheadBytes = 24;

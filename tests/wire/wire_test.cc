@@ -1065,6 +1065,14 @@ TEST(ReadVerdict, MissingFingerprintReadsAsEmpty) {
   EXPECT_EQ(v.fingerprint, "");
 }
 
+TEST(ReadVerdict, AFingerprintAtTheLimitIsRead) {
+  VerdictFields f;
+  f.fingerprint = std::string(wire::kMaxFingerprintBytes, 'f');
+  voter::ReplicaVerdict v;
+  ASSERT_TRUE(read_one_verdict(f, &v).is_ok());
+  EXPECT_EQ(v.fingerprint.size(), wire::kMaxFingerprintBytes);
+}
+
 TEST(ReadVerdict, RefusesMalformedVerdicts) {
   struct Case {
     std::string label;
@@ -1086,6 +1094,11 @@ TEST(ReadVerdict, RefusesMalformedVerdicts) {
       {"code absent", [](VerdictFields* f) { f->code.reset(); }, "code"},
       {"replica 3", [](VerdictFields* f) { f->replica = 3; }, "replica"},
       {"replica 255", [](VerdictFields* f) { f->replica = 255; }, "replica"},
+      // A faulty replica's certificates must stay small enough to keep and
+      // verify (kMaxCertificateBytes).
+      {"fingerprint over the limit",
+       [](VerdictFields* f) { f->fingerprint = std::string(wire::kMaxFingerprintBytes + 1, 'f'); },
+       "fingerprint of 1025 bytes exceeds the limit of 1024"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.label);
