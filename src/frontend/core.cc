@@ -1,5 +1,6 @@
 #include "frontend/core.h"
 
+#include <bit>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -294,6 +295,11 @@ Status Core::recover(std::uint64_t journalled,
 void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
   if (!recovering()) return;
   const std::uint8_t mask = voting_mask();
+  // With fewer voting replicas than a decision needs, every seq sent would
+  // be declined at once (91): a journalled seq answered before the restart
+  // would be answered otherwise now, and nothing would pace the reading of
+  // the journal. The replay waits for the repairs instead.
+  if (std::popcount(mask) < (config_.simplex ? 1 : 2)) return;
   for (int r = 0; r < kReplicaCount; ++r) {
     // A voter still starting up would miss the deadline of all it is sent.
     if ((mask >> r & 1u) != 0 && !replicas_[static_cast<std::size_t>(r)].connected) return;
@@ -754,7 +760,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
       t.installed = true;
       log::info(replica_label(r) + " installed the snapshot of seq " +
                 std::to_string(t.installed_seq) + "; replaying the journal after it");
-      if (t.installed_seq >= sequencer_.last_seq()) {
+      if (t.installed_seq >= opened_seq_) {
         // Nothing was sequenced since the (verified) snapshot: it already
         // holds the majority's state.
         log::info(replica_label(r) + " is at the live edge with the majority's checkpoint");
@@ -778,20 +784,25 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
+  // Every validly signed verdict is kept for a while, the voter's or not:
+  // where no majority formed (two replicas out, or all three), replicas in
+  // repair rejoin on agreeing with another replica's (check_repairing_verdict).
+  if (verdict.signature_valid) {
+    RecentVerdicts& recent = recent_[verdict.content.seq % recent_.size()];
+    if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
+    recent.by_replica[static_cast<std::size_t>(r)] = verdict.content;
+  }
   if (!voter_.wants(verdict.content.seq, r)) {
     if (transfers_[static_cast<std::size_t>(r)].active) {
       check_repairing_verdict(r, verdict, now_us);
     } else {
       ++counters_.late_verdicts;
     }
+    if (verdict.signature_valid) rejoin_those_it_matches(r, verdict.content, now_us);
     return;
   }
-  if (verdict.signature_valid) {
-    RecentVerdicts& recent = recent_[verdict.content.seq % recent_.size()];
-    if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
-    recent.by_replica[static_cast<std::size_t>(r)] = verdict.content;
-  }
   voter_.on_verdict(verdict, now_us, &voter_out_);
+  if (verdict.signature_valid) rejoin_those_it_matches(r, verdict.content, now_us);
 }
 
 void Core::on_time(std::uint64_t now_us, Outbox* out) {
@@ -852,6 +863,7 @@ void Core::handle_repair_output(Outbox* out) {
       replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = opened_seq_ + 1;
     }
   }
+  std::vector<int> at_the_start;  // rejoin once repair_out_ is no longer being read
   for (const repair::Action& a : repair_out_.actions) {
     Transfer& t = transfers_[static_cast<std::size_t>(a.replica)];
     switch (a.kind) {
@@ -876,11 +888,15 @@ void Core::handle_repair_output(Outbox* out) {
           t.installed = true;
           log::warn(replica_label(a.replica) +
                     ": no healthy replica to copy; replaying the whole journal");
+          if (opened_seq_ == 0) at_the_start.push_back(a.replica);
         }
         break;
     }
   }
   repair_out_.clear();
+  if (at_the_start.empty()) return;
+  for (const int r : at_the_start) rejoin_with_the_start_state(r, supervisor_.latest_us());
+  handle_repair_output(out);
 }
 
 void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us, Outbox* out) {
@@ -926,6 +942,7 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
     t.installed_seq = 0;
     t.installed = true;
     supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+    if (opened_seq_ == 0) return rejoin_with_the_start_state(r, now_us);
     if (replicas_[static_cast<std::size_t>(r)].connected)
       send_range(r, 1, flushed_seq_, now_us, out);
     return;
@@ -984,27 +1001,38 @@ void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
 
 // A replica in repair is not voting; it rejoins once a verdict of its near
 // the live edge equals what the majority agreed, signature included.
+bool Core::near_live_edge(std::uint64_t seq) const {
+  // opened_seq_, not the sequencer's last seq: during a replay after a
+  // restart only what has been opened is sent.
+  const std::uint64_t live_edge_margin = std::max<std::uint64_t>(64, voter_.open_count());
+  return seq + live_edge_margin >= opened_seq_;
+}
+
+bool Core::matches_another(int r, const voter::VerdictContent& content) const {
+  const RecentVerdicts& recent = recent_[content.seq % recent_.size()];
+  if (recent.seq != content.seq) return false;
+  for (int other = 0; other < kReplicaCount; ++other) {
+    if (other != r && recent.by_replica[static_cast<std::size_t>(other)] == content) return true;
+  }
+  return false;
+}
+
 void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
                                    std::uint64_t now_us) {
   if (!transfers_[static_cast<std::size_t>(r)].installed) return;
   const std::uint64_t seq = verdict.content.seq;
-  const std::uint64_t live_edge_margin = std::max<std::uint64_t>(64, voter_.open_count());
-  if (seq + live_edge_margin < sequencer_.last_seq()) return;
+  if (!near_live_edge(seq)) return;
   const auto& agreed = agreed_[seq % agreed_.size()];
   const bool has_agreed = agreed && agreed->seq == seq;
-  // Without a majority at this seq (duplex with a faulty partner, or two
-  // replicas out), a validly signed verdict of a voting replica equal to ours
-  // also shows our state is right: together they form a majority again.
-  const RecentVerdicts& recent = recent_[seq % recent_.size()];
-  bool matches_voter = false;
-  if (recent.seq == seq) {
-    for (const auto& c : recent.by_replica) matches_voter = matches_voter || c == verdict.content;
-  }
-  if (!has_agreed && !matches_voter) return;  // nothing to compare with yet
+  // Without a majority at this seq (duplex with a faulty partner, or two or
+  // three replicas out), a validly signed verdict of another replica equal
+  // to ours also shows our state is right: together they form a majority.
+  const bool matches_other = matches_another(r, verdict.content);
+  if (!has_agreed && !matches_other) return;  // nothing to compare with yet
   const bool signed_ok = verdict.signature_valid;
-  if (signed_ok && ((has_agreed && verdict.content == *agreed) || (!has_agreed && matches_voter))) {
+  if (signed_ok && ((has_agreed && verdict.content == *agreed) || (!has_agreed && matches_other))) {
     log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) + " with " +
-              (has_agreed ? "the majority's" : "a voting replica's") + " state digest");
+              (has_agreed ? "the majority's" : "another replica's") + " state digest");
     transfers_[static_cast<std::size_t>(r)] = Transfer{};
     supervisor_.on_caught_up(r, now_us, &repair_out_);
   } else if (has_agreed || !signed_ok) {
@@ -1012,6 +1040,37 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
                                  signed_ok ? "verdict after repair differs from the majority's"
                                            : "verdict after repair is badly signed",
                                  &repair_out_);
+  }
+}
+
+// Nothing has been sent to any replica yet (a restart's replay waits for
+// two voting replicas): the card file's state is the live edge, and there
+// is no verdict to compare with, so waiting for one would never end.
+void Core::rejoin_with_the_start_state(int r, std::uint64_t now_us) {
+  log::info(replica_label(r) +
+            " holds the start state and no seq has been sent yet: at the live edge");
+  transfers_[static_cast<std::size_t>(r)] = Transfer{};
+  supervisor_.on_caught_up(r, now_us, &repair_out_);
+}
+
+// A replica in repair whose verdict for this seq came first, with nothing
+// to compare it with then, rejoins when another replica's equal one comes.
+void Core::rejoin_those_it_matches(int from, const voter::VerdictContent& content,
+                                   std::uint64_t now_us) {
+  const RecentVerdicts& recent = recent_[content.seq % recent_.size()];
+  if (recent.seq != content.seq || !near_live_edge(content.seq)) return;
+  const auto& agreed = agreed_[content.seq % agreed_.size()];
+  if (agreed && agreed->seq == content.seq) return;  // judged against the majority's
+  for (int r = 0; r < kReplicaCount; ++r) {
+    const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+    if (r == from || !t.active || !t.installed ||
+        recent.by_replica[static_cast<std::size_t>(r)] != content) {
+      continue;
+    }
+    log::info(replica_label(r) + " caught up at seq " + std::to_string(content.seq) + " with " +
+              replica_label(from) + "'s state digest");
+    transfers_[static_cast<std::size_t>(r)] = Transfer{};
+    supervisor_.on_caught_up(r, now_us, &repair_out_);
   }
 }
 

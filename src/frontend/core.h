@@ -391,6 +391,15 @@ class Core : private sequencer::History {
   void release_held_snapshots(std::uint64_t now_us, Outbox* out);
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
+  void rejoin_with_the_start_state(int r, std::uint64_t now_us);
+  void rejoin_those_it_matches(int from, const voter::VerdictContent& content,
+                               std::uint64_t now_us);
+  // Whether a repaired replica's verdict for `seq` is recent enough to show
+  // it caught up.
+  bool near_live_edge(std::uint64_t seq) const;
+  // Whether a validly signed verdict of a replica other than r, kept in
+  // recent_, equals `content`.
+  bool matches_another(int r, const voter::VerdictContent& content) const;
   void handle_voter_output(std::uint64_t now_us, Outbox* out);
   // Whether a missing verdict shows a fault of the replica's own (the rule
   // at the definition); if not, the supervisor only counts it.
@@ -451,7 +460,7 @@ class Core : private sequencer::History {
   // a snapshot against the majority's checkpoint digest.
   std::vector<std::optional<voter::VerdictContent>> agreed_;
   std::vector<voter::VerdictContent> checkpoints_;
-  // Validly signed verdicts of voting replicas for recent seqs (ring), so a
+  // Validly signed verdicts of every replica for recent seqs (ring), so a
   // replica in repair can rejoin even where no majority formed.
   struct RecentVerdicts {
     std::uint64_t seq = 0;

@@ -262,6 +262,8 @@ class Supervisor {
   Stats stats(int replica, std::uint64_t now_us) const;
   // Events ignored because they did not apply to the replica's state.
   std::uint64_t ignored_events() const { return ignored_events_; }
+  // The latest time any call has brought.
+  std::uint64_t latest_us() const { return now_us_; }
   const Config& config() const { return config_; }
 
  private:

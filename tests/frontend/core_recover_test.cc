@@ -87,6 +87,17 @@ class MiniCluster {
     run();
   }
 
+  // The shell saw replica r's process end, or its new one start.
+  void process_exited(int r) {
+    nodes_[static_cast<std::size_t>(r)].reset();
+    core_->on_process_exited(r, now_us_, &out_);
+    run();
+  }
+  void process_started(int r) {
+    core_->on_process_started(r, now_us_, &out_);
+    run();
+  }
+
   void advance(std::uint64_t us) {
     now_us_ += us;
     core_->on_time(now_us_, &out_);
@@ -335,6 +346,35 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
   // kept (16 here): never the whole journal.
   EXPECT_LE(cluster.max_entries_in_memory_seen(), 2 * 1024u + 16);
   EXPECT_GT(cluster.max_entries_in_memory_seen(), 0u);
+}
+
+// Two replicas are lost before the replay starts: with one voting replica
+// every seq sent would be declined 91 at once, though it may have been
+// approved before the restart. The replay waits for the repairs instead (the
+// fresh processes hold the start state, and nothing has been sent: they
+// rejoin at once), then decides every seq as before.
+TEST(CoreRecover, TheReplayWaitsForTwoVotingReplicas) {
+  const Traffic traffic = make_traffic(3000);
+  const std::vector<journal::Entry> entries = journal_of(traffic);
+  MiniCluster cluster(traffic.cards);
+  ASSERT_TRUE(cluster.recover(entries, {}).is_ok());
+  cluster.start_replica(0);
+  cluster.process_exited(1);
+  cluster.process_exited(2);
+  cluster.advance(100'000);
+  EXPECT_EQ(cluster.core().replay_sent_seq(), 0u);
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
+  EXPECT_EQ(cluster.core().entries_in_memory(), 0u);
+
+  cluster.advance(1'000'000);  // past the restart back-off
+  for (const int r : {1, 2}) {
+    cluster.process_started(r);
+    cluster.start_replica(r);
+    EXPECT_EQ(cluster.core().supervisor().state(r), repair::ReplicaState::kHealthy) << r;
+  }
+  EXPECT_FALSE(cluster.core().recovering());
+  EXPECT_EQ(cluster.decisions.size(), entries.size());
+  EXPECT_EQ(cluster.core().counters().fail_safe, 0u);
 }
 
 // The journal cannot be read back when the replay needs its next part: the

@@ -230,5 +230,48 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
   EXPECT_EQ(sent.front().first, 1u);
 }
 
+// All three replicas were sent to repair at once (all silent for ten
+// deadlines, say): there is no healthy replica to copy, so each replays the
+// whole journal from the card file, and meanwhile every seq is declined 91,
+// so no majority exists to compare their verdicts with. Two of them whose
+// validly signed verdicts agree near the live edge form a majority again:
+// they rejoin, and the service decides again.
+TEST_F(Rejoin, ReplicasAllInRepairRejoinOnAgreeingWithEachOther) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  Outbox out;
+  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_exited(r, now, &out);
+  EXPECT_EQ(core_->supervisor().mode(), repair::Mode::kDown);
+  now += 1'000'000;  // past the restart back-off
+  core_->on_time(now, &out);
+  for (int r = 0; r < kReplicaCount; ++r) {
+    core_->on_process_started(r, now, &out);
+    EXPECT_EQ(core_->supervisor().state(r), ReplicaState::kRepairing) << r;
+    EXPECT_EQ(core_->supervisor().stats(r, now).snapshot_source, -1) << r;
+  }
+  // 100 more, each declined at once: more than the live edge's margin (64)
+  // since the last seq a majority agreed on.
+  EXPECT_EQ(submit(100, now), 0u);
+  EXPECT_EQ(core_->counters().fail_safe, 100u);
+
+  verdicts(1, 1, 110, now);
+  EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kRepairing) << "nothing to agree with yet";
+  verdicts(2, 1, 110, now);
+  EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kHealthy);
+  EXPECT_EQ(core_->supervisor().state(2), ReplicaState::kHealthy);
+  EXPECT_EQ(core_->supervisor().mode(), repair::Mode::kDuplex);
+
+  // b and c decide again.
+  EXPECT_EQ(submit(1, now), 0u);
+  verdicts(1, 111, 111, now);
+  out = verdicts(2, 111, 111, now);
+  ASSERT_EQ(out.decisions.size(), 1u);
+  EXPECT_FALSE(out.decisions.front().fail_safe);
+  EXPECT_EQ(out.decisions.front().code, "00");
+}
+
 }  // namespace
 }  // namespace triad::frontend
