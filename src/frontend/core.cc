@@ -260,11 +260,13 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   handle_voter_output(now_us, out);
 }
 
-Status Core::recover(std::uint64_t journalled,
-                     const std::vector<journal::FailSafeAnswer>& fail_safe) {
+Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe) {
   TRIAD_ASSERT(journal_.empty() && journal_base_ == 1 && flushed_seq_ == 0 && last_seq() == 0);
   std::unordered_map<std::uint64_t, const journal::FailSafeAnswer*> fail_safe_by_seq;
-  for (const journal::FailSafeAnswer& a : fail_safe) fail_safe_by_seq[a.seq] = &a;
+  // The last record of a seq wins: an earlier one was for a transaction
+  // lost before the journal's sync, whose seq was given again.
+  for (const journal::FailSafeAnswer& a : *fail_safe) fail_safe_by_seq[a.seq] = &a;
+  std::vector<journal::FailSafeAnswer> kept;
   std::vector<journal::Entry> part;
   for (std::uint64_t from = 1; from <= journalled; from += kRecoverPart) {
     part.clear();
@@ -278,6 +280,7 @@ Status Core::recover(std::uint64_t journalled,
       if (const auto it = fail_safe_by_seq.find(e.seq);
           it != fail_safe_by_seq.end() && it->second->tx_digest == digest) {
         recovered_fail_safe_[e.seq] = it->second->code;
+        kept.push_back(*it->second);
         fail_safe_by_seq.erase(it);
       }
     }
@@ -287,8 +290,9 @@ Status Core::recover(std::uint64_t journalled,
   for (const auto& [seq, a] : fail_safe_by_seq) {
     log::warn("answer log: the fail-safe decline " + a->code + " of seq " + std::to_string(seq) +
               " is for a transaction the journal does not hold there (lost before its sync); "
-              "ignored");
+              "dropped");
   }
+  *fail_safe = std::move(kept);
   return Status::ok();
 }
 

@@ -171,11 +171,13 @@ class Core : private sequencer::History {
   // the restart: `fail_safe` (the answer log) has it, and its earlier answer
   // is what a repeated id gets, whatever the replay decides. A record whose
   // transaction digest is not the journalled one's is ignored with a
-  // warning (its seq was lost and sequenced again).
+  // warning (its seq was lost and sequenced again) and left out of
+  // *fail_safe, which the caller then writes back as the whole answer log
+  // (journal::AnswerLog::rewrite) before anything is sequenced.
   // Corruption when the entries contradict each other (an id twice, ts
   // going backwards), or the archive's error when it cannot read them; the
   // core is then unusable.
-  Status recover(std::uint64_t journalled, const std::vector<journal::FailSafeAnswer>& fail_safe);
+  Status recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe);
   // The shell wrote every seq up to `seq` to the input journal, and is done
   // with this turn's Outbox: the core may let go of the transactions up to
   // there that are decided and sent (all but the newest keep_recent), and

@@ -262,9 +262,11 @@ class FrontEnd {
       message += "; " + std::to_string(fail_safe.size()) + " fail-safe declines from " +
                  answer_log_->path();
     }
-    if (Status s = core_->recover(count, fail_safe); !s.is_ok()) {
+    const std::size_t logged = fail_safe.size();
+    if (Status s = core_->recover(count, &fail_safe); !s.is_ok()) {
       return Status::corruption("journal " + path + ": " + s.message());
     }
+    if (fail_safe.size() != logged) TRIAD_RETURN_IF_ERROR(answer_log_->rewrite(fail_safe));
     journaled_seq_ = journal_->last_seq();
     if (config_.fsync.kind == journal::FsyncPolicy::Kind::kBatch) {
       const int fd = ::dup(journal_->fd());

@@ -723,4 +723,33 @@ Status AnswerLog::append(std::span<const FailSafeAnswer> answers) {
   return Status::ok();
 }
 
+Status AnswerLog::rewrite(std::span<const FailSafeAnswer> answers) {
+  if (!failed_.is_ok()) return failed_;
+  const auto header = answer_header();
+  std::vector<std::uint8_t> bytes(header.begin(), header.end());
+  for (const FailSafeAnswer& a : answers) {
+    const auto record = encode_answer(a);
+    bytes.insert(bytes.end(), record.begin(), record.end());
+  }
+  const std::string next = path_ + ".new";
+  const int fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));
+  Status s = write_all(fd, bytes.data(), bytes.size(), 0, next);
+  if (s.is_ok() && ::fdatasync(fd) != 0) {
+    s = Status::io_error("cannot sync " + next + ": " + reason(errno));
+  }
+  if (s.is_ok() && ::rename(next.c_str(), path_.c_str()) != 0) {
+    s = Status::io_error("cannot rename " + next + " to " + path_ + ": " + reason(errno));
+  }
+  if (s.is_ok()) s = sync_parent_dir(path_);
+  if (!s.is_ok()) {
+    ::close(fd);
+    return s;
+  }
+  ::close(fd_);
+  fd_ = fd;
+  size_bytes_ = bytes.size();
+  return Status::ok();
+}
+
 }  // namespace triad::journal

@@ -234,6 +234,12 @@ class AnswerLog {
   // event loop would stall it further. IoError; after one, every later
   // append fails the same way.
   Status append(std::span<const FailSafeAnswer> answers);
+  // Replaces the whole log with `answers` (a new file, synced, renamed over
+  // the old one, its directory synced), for the records a restart found
+  // stale: left where they are, a record whose seq was lost before the
+  // journal's sync would match the transaction sequenced there next if it
+  // was the same one again, and change its answer at the restart after.
+  Status rewrite(std::span<const FailSafeAnswer> answers);
   const std::string& path() const { return path_; }
 
  private:

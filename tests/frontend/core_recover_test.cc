@@ -46,11 +46,14 @@ class MiniCluster {
 
   Core& core() { return *core_; }
   // A restart: the journal file holds `entries`, the answer log `log`.
+  // What recover() keeps of `log` is in kept_log.
   Status recover(const std::vector<journal::Entry>& entries,
                  const std::vector<journal::FailSafeAnswer>& log) {
     archive_.restore(entries);
-    return core_->recover(entries.size(), log);
+    kept_log = log;
+    return core_->recover(entries.size(), &kept_log);
   }
+  std::vector<journal::FailSafeAnswer> kept_log;
   // What the input journal holds: every seq sequenced.
   std::vector<journal::Entry> journal() {
     std::vector<journal::Entry> entries;
@@ -280,6 +283,8 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   log.push_back({3, wire::transaction_digest(traffic.txs[5]), "96"});
   MiniCluster second(traffic.cards);
   ASSERT_TRUE(second.recover(entries, log).is_ok());
+  ASSERT_EQ(second.kept_log.size(), 1u) << "the record for seq 3 is dropped from the log";
+  EXPECT_EQ(second.kept_log[0].seq, 1u);
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
   ASSERT_EQ(second.decisions.size(), 3u);
   EXPECT_EQ(second.decisions[1].code, "91");

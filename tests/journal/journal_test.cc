@@ -506,6 +506,34 @@ TEST_F(AnswerLogTest, AnswersAppendedTogetherComeBackInOrder) {
   EXPECT_EQ(read_file(path()).size(), 16u + 5 * 56);
 }
 
+// A restart drops the records it found stale: the log is rewritten whole,
+// stays private, and takes appends after it.
+TEST_F(AnswerLogTest, ARewrittenLogHoldsWhatWasKeptAndTakesAppends) {
+  write_answers(4);
+  {
+    std::vector<FailSafeAnswer> recovered;
+    std::unique_ptr<AnswerLog> log;
+    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    ASSERT_EQ(recovered.size(), 4u);
+    const std::vector<FailSafeAnswer> kept = {recovered[0], recovered[2]};
+    ASSERT_TRUE(log->rewrite(kept).is_ok());
+    const FailSafeAnswer a = answer(9, "96");
+    ASSERT_TRUE(log->append({&a, 1}).is_ok());
+  }
+  std::vector<FailSafeAnswer> recovered;
+  ASSERT_TRUE(reopen(&recovered).is_ok());
+  ASSERT_EQ(recovered.size(), 3u);
+  EXPECT_EQ(recovered[0].seq, 1u);
+  EXPECT_EQ(recovered[1].seq, 3u);
+  EXPECT_EQ(recovered[2].seq, 9u);
+  EXPECT_EQ(recovered[2].code, "96");
+  struct stat st {};
+  ASSERT_EQ(::stat(path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 16 + 3 * 56);
+  EXPECT_NE(::access((path() + ".new").c_str(), F_OK), 0) << "no file left beside it";
+}
+
 TEST_F(AnswerLogTest, ATornLastRecordIsCutAtEveryLength) {
   write_answers(2);
   const std::string whole = read_file(path());
