@@ -191,15 +191,19 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   const std::uint64_t lag = slowest_voting_lag();
   const std::uint64_t wait_us = slowest_voting_wait_us(now_us);
   if (voter_.undecided_count() >= limit || lag >= lag_limit || wait_us >= replica_wait_limit_us() ||
-      voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
+      voter_.open_count() >= config_.max_in_flight ||
+      answers_awaiting_sync_ >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(lag) + " behind (limit " + std::to_string(lag_limit) +
                            "), a verdict owed for " + std::to_string(wait_us / 1000) +
-                           " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
-                           intake_note(now_us) + "; retry later",
+                           " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) +
+                           " ms), " + std::to_string(answers_awaiting_sync_) +
+                           " answers awaiting the journal's sync (limit " +
+                           std::to_string(config_.max_in_flight) + ")" + intake_note(now_us) +
+                           "; retry later",
                        out);
   }
   if (const std::size_t text = wire::transaction_text_bytes(submit->tx());
