@@ -1,3 +1,7 @@
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -79,10 +83,23 @@ int run_submit_command(int argc, char** argv) {
     }
   }
 
+  // std::cin with a buffer of its own (not stdio's, which in_avail() cannot
+  // see), so that what was read ahead counts as waiting input.
+  std::ios::sync_with_stdio(false);
   std::ifstream file;
   std::istream* in_stream = open_input(input, "triad submit", &file);
   if (in_stream == nullptr) return 2;
   std::istream& in = *in_stream;
+  // A pipe or a terminal gives lines as a switch sends them: a line not
+  // there yet must not hold back the lines that are, nor their answers.
+  struct stat input_stat {};
+  const bool streaming =
+      &in == &std::cin && (::fstat(STDIN_FILENO, &input_stat) != 0 || !S_ISREG(input_stat.st_mode));
+  const auto line_waiting = [&] {
+    if (!streaming || in.rdbuf()->in_avail() > 0) return true;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  };
 
   Keyring keyring;
   if (!keys_dir.empty()) {
@@ -147,6 +164,13 @@ int run_submit_command(int argc, char** argv) {
     tags.clear();
     txs.clear();
     while (!eof && client->in_flight() + txs.size() < window) {
+      // Block for input only when nothing else is waiting, every answer out.
+      if (client->in_flight() > 0 || !txs.empty()) {
+        if (!line_waiting()) break;
+      } else if (streaming) {
+        flush();
+        std::fflush(stdout);
+      }
       std::string line;
       if (!std::getline(in, line)) {
         eof = true;
@@ -164,14 +188,19 @@ int run_submit_command(int argc, char** argv) {
     }
     batch.clear();
     for (std::size_t i = 0; i < txs.size(); ++i) batch.push_back({tags[i], &txs[i]});
+    // Silence counts from the first request nobody has answered yet (input
+    // may have paused for longer than the timeout before it).
+    if (client->in_flight() == 0) silent_since = std::chrono::steady_clock::now();
     if (Status s = client->submit_batch(batch); !s.is_ok()) {
       std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
       return 1;
     }
     flush();
+    if (streaming) std::fflush(stdout);
     if (client->in_flight() == 0) continue;
     Reply reply;
-    Status s = client->next_reply(100, &reply);
+    // While more input may come, look for it every few ms.
+    Status s = client->next_reply(streaming && !eof ? 2 : 100, &reply);
     if (s.code() == Status::Code::kTimeout) {
       if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
         flush();

@@ -2,7 +2,10 @@
 // loopback, as a user runs them.
 #include "cluster.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -161,6 +164,43 @@ TEST(Cluster, ExampleSwitchFrontEndGetsCertifiedDecisions) {
   EXPECT_NE(out.find("stan 5: switch-example-5 seq 5 code 51 declined; certificate signed by"),
             std::string::npos)
       << out;
+  EXPECT_EQ(cluster.stop(), 0);
+}
+
+// A switch streams its traffic through `triad submit -`: each line is
+// answered while the next has not been written yet, not when the input
+// ends or a window of them has filled.
+TEST(Cluster, SubmitAnswersStreamedLinesBeforeTheInputEnds) {
+  TempDir tmp;
+  sample::Options options;
+  options.card_count = 10;
+  options.transaction_count = 3;
+  write_sample_files(tmp, options);
+  const std::vector<std::string> traffic = lines_of(read_file(tmp.file("traffic.jsonl")));
+  ASSERT_EQ(traffic.size(), 3u);
+  Cluster cluster(tmp, tmp.file("cards.csv"));
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  const std::string fifo = tmp.file("input");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Read-write, so that opening it does not wait for the reader, and the
+  // reader's open does not wait for a writer.
+  const int input = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(input, 0);
+  Child submit({bin("triad"), "submit", "--dir", cluster.dir(), "-"}, fifo,
+               tmp.file("submit.stderr"));
+  ASSERT_TRUE(submit.started());
+  for (std::size_t i = 0; i < traffic.size(); ++i) {
+    const std::string line = traffic[i] + "\n";
+    ASSERT_EQ(::write(input, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    const auto answer = submit.read_line(20'000);
+    ASSERT_TRUE(answer) << "no answer to line " << i + 1 << " while the input stays open\n"
+                        << read_file(tmp.file("submit.stderr"));
+    const Json j = Json::parse(*answer, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << *answer;
+    EXPECT_EQ(j["seq"], i + 1) << *answer;
+  }
+  ::close(input);
+  EXPECT_EQ(submit.wait(20'000), 0) << read_file(tmp.file("submit.stderr"));
   EXPECT_EQ(cluster.stop(), 0);
 }
 
