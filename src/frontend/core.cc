@@ -926,9 +926,9 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
   for (const auto& c : checkpoints_) {
     if (c.seq == seq) agreed = &c;
   }
-  if (agreed == nullptr && seq != 0 && seq <= answers_.size() && !answers_[seq - 1].decided()) {
+  if (agreed == nullptr && seq != 0 && seq <= opened_seq_ && !answers_[seq - 1].decided()) {
     // The source is ahead of the vote at its checkpoint seq (a repair asked
-    // right after it applied it). Wait for that vote: the deadline bounds
+    // right after it applied it). Wait for that vote: its deadline bounds
     // the wait, and a replay of the whole journal instead would be long.
     log::info(replica_label(r) + ": holding the snapshot from " + replica_label(t.source) +
               " until the vote at its seq " + std::to_string(seq) + " ends");
