@@ -888,7 +888,12 @@ int run(const Config& config) {
   }
   log::set_component("frontend");
   log::set_file(layout::frontend_log(config.dir));
-  if (!report.empty()) log::info(report.substr(0, report.size() - 1));
+  // One log line per key, each with its time and level.
+  for (std::size_t from = 0, end; from < report.size(); from = end + 1) {
+    end = report.find('\n', from);
+    if (end == std::string::npos) end = report.size();
+    log::info(report.substr(from, end - from));
+  }
   if (!core_dumps_off) log::warn("cannot turn core dumps off (setrlimit RLIMIT_CORE)");
 
   std::signal(SIGPIPE, SIG_IGN);
