@@ -1177,8 +1177,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   // seqs): its rejoined_at_seq must be set before its divergences are judged.
   handle_repair_output(out);
   for (const voter::Divergence& d : voter_out_.divergences) {
-    ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
-    ++view.divergences;
+    const ReplicaView& view = replicas_[static_cast<std::size_t>(d.replica)];
     const bool unattributed =
         d.kind == voter::DivergenceKind::kMissing && !missing_is_own_fault(d, now_us);
     // A seq opened before the replica last rejoined was voted on by its

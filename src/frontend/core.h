@@ -225,7 +225,6 @@ class Core : private sequencer::History {
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
-    std::uint64_t divergences = 0;       // total; by kind in the supervisor's stats
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
     // The seqs it has applied, as far as the front end knows.
     std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }

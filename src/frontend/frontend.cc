@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 #include <zmq.hpp>
 
@@ -228,9 +229,11 @@ class FrontEnd {
     s << "stopped: " << c.sequenced << " sequenced, " << c.decisions << " decided (" << c.fail_safe
       << " fail-safe), " << c.replayed << " replayed, " << c.client_errors << " client errors ("
       << c.overloaded << " overloaded), " << replies_dropped_ << " replies dropped, "
-      << c.late_verdicts << " late verdicts, divergences";
+      << c.late_verdicts << " late verdicts, faults (as triad status counts them: divergences "
+      << "and process exits)";
     for (int r = 0; r < kReplicaCount; ++r) {
-      s << " " << replica_name(r) << "=" << core_->replica(r).divergences;
+      const auto& by_kind = core_->supervisor().stats(r, monotonic_us()).faults_by_kind;
+      s << " " << replica_name(r) << "=" << std::accumulate(by_kind.begin(), by_kind.end(), 0ull);
     }
     log::info(s.str());
   }
