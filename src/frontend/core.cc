@@ -792,10 +792,12 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   view.last_verdict_seq = std::max(view.last_verdict_seq, verdict.content.seq);
-  // Every validly signed verdict is kept for a while, the voter's or not:
-  // where no majority formed (two replicas out, or all three), replicas in
-  // repair rejoin on agreeing with another replica's (check_repairing_verdict).
-  if (verdict.signature_valid) {
+  // Every validly signed verdict near the live edge is kept for a while, the
+  // voter's or not: where no majority formed (two replicas out, or all
+  // three), replicas in repair rejoin on agreeing with another replica's
+  // (check_repairing_verdict). Older ones (a repaired replica's replay)
+  // would only push recent seqs out of the ring.
+  if (verdict.signature_valid && near_live_edge(verdict.content.seq)) {
     RecentVerdicts& recent = recent_[verdict.content.seq % recent_.size()];
     if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
     recent.by_replica[static_cast<std::size_t>(r)] = verdict.content;
