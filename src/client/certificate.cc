@@ -70,12 +70,23 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
 
   std::uint8_t signed_by = 0;
   if (cert->signatures() != nullptr) {
+    // At most one entry per replica: entries may all point at one table, and
+    // each repeat would cost a signature check (a 16 KB certificate could
+    // hold thousands).
+    if (cert->signatures()->size() > kReplicaCount) {
+      return Status::corruption(std::to_string(cert->signatures()->size()) +
+                                " signatures, at most " + std::to_string(kReplicaCount) +
+                                " (one per replica)");
+    }
     for (const wire::CertSignature* s : *cert->signatures()) {
       const int r = s->replica();
       if (r >= kReplicaCount) {
         return Status::corruption("signature of unknown replica index " + std::to_string(r));
       }
       const char name = replica_name(r);
+      if ((signed_by >> r & 1u) != 0) {
+        return Status::corruption(std::string("two signatures of replica ") + name);
+      }
       const auto sig_bytes = wire::as_bytes(s->signature());
       if (sig_bytes.size() != 64) {
         return Status::corruption(std::string("signature of replica ") + name + " has " +

@@ -33,7 +33,7 @@ enum class Ed25519Backend : std::uint8_t {
 
 // "openssl" or "sodium".
 const char* ed25519_backend_name(Ed25519Backend backend);
-// The backend of keys made without naming one: kOpenSsl until changed. Set it
+// The backend of keys made without naming one: kSodium until changed. Set it
 // once at start-up (e.g. from a flag) before any key is made; a key keeps the
 // backend it was made with.
 void set_default_ed25519_backend(Ed25519Backend backend);

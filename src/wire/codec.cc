@@ -196,7 +196,7 @@ Status verify_certificate_buffer(std::span<const std::uint8_t> bytes, const Cert
                               std::to_string(kMaxCertificateBytes));
   }
   if (bytes.size() >= 8 && !CertificateBufferHasIdentifier(bytes.data())) {
-    return Status::corruption("not a Triad certificate (file identifier is not TRC1)");
+    return Status::corruption("not a Triad certificate (file identifier is not TRC2)");
   }
   return verify_table(bytes, kMaxCertificateBytes, "certificate", out);
 }
