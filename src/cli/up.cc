@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/layout.h"
 #include "common/types.h"
 #include "frontend/frontend.h"
@@ -88,6 +89,11 @@ int run_up_command(int argc, char** argv) {
                  "admit only the client CURVE public keys in this directory (NAME.pub files, e.g. "
                  "DIR/keys/curve/clients); default: any client key");
   if (const auto done = parse(app, argc, argv)) return *done;
+  if (const std::string problem = tcp_port_problem(config.listen_endpoint); !problem.empty()) {
+    std::fprintf(stderr, "triad up: --listen %s: %s\n", config.listen_endpoint.c_str(),
+                 problem.c_str());
+    return 2;
+  }
   if (const Status s = journal::parse_fsync_policy(fsync, &config.fsync); !s.is_ok()) {
     std::fprintf(stderr, "triad up: --fsync: %s\n", s.message().c_str());
     return 2;

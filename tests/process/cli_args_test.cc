@@ -1,0 +1,97 @@
+// Option values the `triad` sub-commands must refuse, against the real
+// binary: exit status 2 and a one-line message naming the cause, before
+// anything starts. No cluster is started (when one does, the refusal was
+// missed: the test stops it and fails), so these run in the fast suite.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "process_util.h"
+
+namespace triad::testing {
+namespace {
+
+constexpr const char* kCards =
+    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+    "4111111111111111,2912,A,840,500000,100000,\n";
+
+struct Outcome {
+  int status = -1;       // -1: still running after the time limit (then killed)
+  std::string err;       // its standard error
+  bool started = false;  // `triad up` printed its ready line
+};
+
+// `triad COMMAND args...` in `tmp`, with standard error in tmp/err.
+Outcome run_triad(const TempDir& tmp, const std::vector<std::string>& args,
+                  int timeout_ms = 20'000) {
+  std::vector<std::string> argv = {bin("triad")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Outcome o;
+  {
+    Child c(argv, "", tmp.file("err"));
+    const auto line = c.read_line(timeout_ms);
+    if (line && line->rfind("ready ", 0) == 0) {
+      o.started = true;
+      c.signal(SIGTERM);  // a missed refusal: end what it started
+    }
+    o.status = c.wait(timeout_ms);
+  }  // a child still running is killed here
+  o.err = read_file(tmp.file("err"));
+  return o;
+}
+
+// `triad up` on a valid card file and a fresh --dir, with `args` after them.
+Outcome run_up(const TempDir& tmp, const std::vector<std::string>& args) {
+  write_file(tmp.file("cards.csv"), kCards);
+  std::vector<std::string> all = {"up", "--cards", tmp.file("cards.csv"), "--dir",
+                                  tmp.file("data")};
+  all.insert(all.end(), args.begin(), args.end());
+  return run_triad(tmp, all);
+}
+
+// Refused with exit 2, a one-line message containing `needle`, nothing made
+// in --dir and nothing left running.
+void expect_up_refused(const std::vector<std::string>& args, const std::string& needle) {
+  TempDir tmp;
+  const Outcome o = run_up(tmp, args);
+  EXPECT_FALSE(o.started) << "it started";
+  EXPECT_EQ(o.status, 2) << o.err;
+  EXPECT_NE(o.err.find(needle), std::string::npos) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << "one line: " << o.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("data"))) << "refused before anything starts";
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+// Accepted as far as the arguments go: the card file named is missing, and
+// that is what stops it.
+void expect_up_arguments_accepted(const std::vector<std::string>& args) {
+  TempDir tmp;
+  std::vector<std::string> all = {"up", "--cards", tmp.file("missing.csv"), "--dir",
+                                  tmp.file("data")};
+  all.insert(all.end(), args.begin(), args.end());
+  const Outcome o = run_triad(tmp, all);
+  EXPECT_EQ(o.status, 2) << o.err;
+  EXPECT_NE(o.err.find("missing.csv"), std::string::npos) << o.err;
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
+TEST(UpListen, ATcpPortOutside0To65535IsRefusedNamingTheEndpoint) {
+  for (const char* endpoint :
+       {"tcp://127.0.0.1:70000", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:-5",
+        "tcp://127.0.0.1:65536", "tcp://127.0.0.1:", "tcp://127.0.0.1", "tcp://127.0.0.1:0x10"}) {
+    SCOPED_TRACE(endpoint);
+    expect_up_refused({"--listen", endpoint}, std::string("--listen ") + endpoint + ":");
+  }
+}
+
+TEST(UpListen, PortsFrom0To65535AndStarAreAccepted) {
+  for (const char* endpoint :
+       {"tcp://127.0.0.1:0", "tcp://127.0.0.1:*", "tcp://127.0.0.1:65535", "tcp://[::1]:7700"}) {
+    SCOPED_TRACE(endpoint);
+    expect_up_arguments_accepted({"--listen", endpoint});
+  }
+}
+
+}  // namespace
+}  // namespace triad::testing
