@@ -3,10 +3,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/layout.h"
 #include "frontend/keys.h"
 #include "sample/sample.h"
@@ -146,10 +148,18 @@ int run_sample_command(int argc, char** argv) {
   sample::Options options;
   std::string cards_path = "cards.csv";
   std::string traffic_path = "traffic.jsonl";
-  app.add_option("--cards", options.card_count, "number of cards")->capture_default_str();
-  app.add_option("--transactions", options.transaction_count, "number of transactions")
+  // Both are generated in memory, about 1 KB each, before they are written:
+  // the bounds keep a slip of the keyboard from taking the machine's memory.
+  app.add_option("--cards", options.card_count, "number of cards (up to 100,000)")
+      ->check(decimal_range(0, 100'000))
       ->capture_default_str();
-  app.add_option("--seed", options.seed, "generator seed")->capture_default_str();
+  app.add_option("--transactions", options.transaction_count,
+                 "number of transactions (up to 1,000,000)")
+      ->check(decimal_range(0, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--seed", options.seed, "generator seed")
+      ->check(decimal_range(0, std::numeric_limits<std::uint64_t>::max()))
+      ->capture_default_str();
   app.add_option("--cards-out", cards_path, "card file to write")->capture_default_str();
   app.add_option("--traffic-out", traffic_path, "traffic file to write")->capture_default_str();
   bool sequenced = false;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <climits>
 #include <cstdio>
+#include <limits>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -32,29 +33,31 @@ int run_up_command(int argc, char** argv) {
   app.add_flag("--trust-client-time", config.trust_client_time,
                "use a transaction's ts field as its sequenced time");
   app.add_option("--inject", injects, "REPLICA=FAULT, e.g. b=crash:1000 (repeatable)");
-  app.add_option("--seed", config.seed, "seed of injected faults")->capture_default_str();
+  app.add_option("--seed", config.seed, "seed of injected faults")
+      ->check(decimal_range(0, std::numeric_limits<std::uint64_t>::max()))
+      ->capture_default_str();
   app.add_option("--deadline-ms", config.deadline_ms, "time to a fail-safe decision")
-      ->check(CLI::Range(1, 600'000))
+      ->check(decimal_range(1, 600'000))
       ->capture_default_str();
   app.add_option("--max-in-flight", config.max_in_flight,
                  "seqs held open (undecided, or awaiting their third verdict) before overload; "
                  "caps the admission limit")
-      ->check(CLI::Range(1, 10'000'000))
+      ->check(decimal_range(1, 10'000'000))
       ->capture_default_str();
   app.add_option("--checkpoint-every", config.checkpoint_interval,
                  "vote a full-state checkpoint digest every K transactions (a fixed interval: "
                  "each checkpoint rewrites what changed since the last, and a repaired replica "
                  "replays about K transactions at most after its snapshot)")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(decimal_range(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--transient-limit", config.transient_limit,
                  "transient faults (wrong code, bad signature, missing) within the window that "
                  "send a replica to repair")
-      ->check(CLI::Range(1, 1024))
+      ->check(decimal_range(1, 1024))
       ->capture_default_str();
   app.add_option("--transient-window-ms", config.transient_window_ms,
                  "the window of --transient-limit")
-      ->check(CLI::Range(1, 86'400'000))
+      ->check(decimal_range(1, 86'400'000))
       ->capture_default_str();
   app.add_option("--replica-bin", one_binary,
                  "run this one replica program for a, b and c (needs --allow-identical-builds)");
@@ -62,7 +65,7 @@ int run_up_command(int argc, char** argv) {
                "start even if two replicas report the same build fingerprint");
   app.add_option("--audit-retention-days", config.audit_retention_days,
                  "delete audit records (DIR/audit.db) older than N days; 0 keeps them forever")
-      ->check(CLI::Range(0, 36'500))
+      ->check(decimal_range(0, 36'500))
       ->capture_default_str();
   bool no_audit = false;
   app.add_flag("--no-audit", no_audit, "keep no audit store (decisions are not recorded)");
@@ -73,7 +76,7 @@ int run_up_command(int argc, char** argv) {
       app.add_option("--metrics-port", metrics_port,
                      "serve Prometheus metrics at http://HOST:PORT/metrics (off when not given; "
                      "0: a free port, named in the log)")
-          ->check(CLI::Range(0, 65535));
+          ->check(decimal_range(0, 65535));
   app.add_option("--metrics-host", config.metrics_host, "address the metrics server listens on")
       ->capture_default_str();
   std::string fsync = "batch";
