@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <climits>
 #include <cstdio>
 #include <limits>
@@ -112,6 +113,9 @@ int run_up_command(int argc, char** argv) {
     config.replica_binaries[static_cast<std::size_t>(r)] =
         one_binary.empty() ? self_dir() + "/triad-replica-" + replica_name(r) : one_binary;
   }
+  // A replica runs one fault: a second --inject for it would replace the
+  // first without a word.
+  std::array<const std::string*, kReplicaCount> injected{};
   for (const std::string& spec : injects) {
     const auto eq = spec.find('=');
     const int r = eq == 1 ? replica_index(spec[0]) : -1;
@@ -121,6 +125,15 @@ int run_up_command(int argc, char** argv) {
                    spec.c_str());
       return 2;
     }
+    const std::string*& first = injected[static_cast<std::size_t>(r)];
+    if (first != nullptr) {
+      std::fprintf(stderr,
+                   "triad up: --inject: replica %c is given two faults ('%s' and '%s'); one "
+                   "fault per replica\n",
+                   spec[0], first->c_str(), spec.c_str());
+      return 2;
+    }
+    first = &spec;
     const Status s =
         replica::parse_fault(spec.substr(2), &config.faults[static_cast<std::size_t>(r)]);
     if (!s.is_ok()) {

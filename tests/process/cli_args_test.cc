@@ -181,5 +181,16 @@ TEST(NumericOptions, TheirBoundsAndDefaultsAreAccepted) {
   EXPECT_EQ(lines_of(read_file(tmp.file("cards.csv"))).size(), 100'001u);
 }
 
+TEST(UpInject, TwoFaultsForOneReplicaAreRefusedNamingIt) {
+  expect_up_refused({"--inject", "a=crash:5", "--inject", "a=flip:0.1"}, "replica a");
+  expect_up_refused({"--inject", "b=flip:0.1", "--inject", "c=crash:5", "--inject", "c=crash:5"},
+                    "replica c");
+}
+
+TEST(UpInject, OneFaultForEachReplicaIsAccepted) {
+  expect_up_arguments_accepted(
+      {"--inject", "a=crash:5", "--inject", "b=flip:0.1", "--inject", "c=delay:10"});
+}
+
 }  // namespace
 }  // namespace triad::testing
