@@ -10,6 +10,7 @@
 
 #include "audit/reader.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/layout.h"
 #include "crypto/base64.h"
 #include "crypto/card_ref.h"
@@ -326,8 +327,8 @@ int run_audit_command(int argc, char** argv) {
                      "'-' reads the PAN from standard input (out of shell history)")
           ->excludes(id_option)
           ->excludes(since_option);
-  app.add_option("--limit", limit, "with --card: at most this many decisions")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--limit", limit, "with --card: at most this many decisions (up to 1,000,000)")
+      ->check(decimal_range(1, 1'000'000))
       ->needs(card_option)
       ->capture_default_str();
   app.add_flag("--json", json, "one JSON object, for tools");

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/layout.h"
 #include "common/stop_signals.h"
 #include "frontend/keys.h"
@@ -620,41 +621,41 @@ int run_bench_command(int argc, char** argv) {
                      "requests per second (repeatable, or a comma list; default 500; with --sweep "
                      "the steps, rising)")
           ->delimiter(',')
-          ->check(CLI::Range(0.1, 1e6));
+          ->check(real_range(0.1, 1e6));
   app.add_option("--duration", duration, "measured seconds per run")
-      ->check(CLI::Range(0.1, 86400.0))
+      ->check(real_range(0.1, 86400.0))
       ->capture_default_str();
   app.add_option("--warmup", warmup, "seconds sent first at the same rate, not measured")
-      ->check(CLI::Range(0.0, 3600.0))
+      ->check(real_range(0.0, 3600.0))
       ->capture_default_str();
   app.add_option("--rounds", rounds,
                  "run the configurations this many times in turn at each rate and merge each "
                  "one's runs, so a slow spell of the machine does not fall on one configuration "
                  "alone")
-      ->check(CLI::Range(1, 100))
+      ->check(decimal_range(1, 100))
       ->capture_default_str();
   app.add_flag("--compare", compare,
                "also measure the configurations marked (--compare) above, at the same rates");
   auto* sweep_opt =
       app.add_flag("--sweep", sweep, "raise the rate until each configuration saturates");
   app.add_option("--sweep-from", sweep_from, "first rate of the sweep, per second")
-      ->check(CLI::Range(0.1, 1e6))
+      ->check(real_range(0.1, 1e6))
       ->capture_default_str()
       ->needs(sweep_opt)
       ->excludes(rate_opt);
   app.add_option("--sweep-factor", sweep_factor, "each step's rate over the previous one's")
-      ->check(CLI::Range(1.05, 100.0))
+      ->check(real_range(1.05, 100.0))
       ->capture_default_str()
       ->needs(sweep_opt)
       ->excludes(rate_opt);
   app.add_option("--sweep-max", sweep_max, "highest rate of the sweep, per second")
-      ->check(CLI::Range(0.1, 1e6))
+      ->check(real_range(0.1, 1e6))
       ->capture_default_str()
       ->needs(sweep_opt)
       ->excludes(rate_opt);
   app.add_option("--sweep-p99-ms", sweep_p99_ms,
                  "a run whose p99 is above this did not hold its rate")
-      ->check(CLI::Range(0.001, 600'000.0))
+      ->check(real_range(0.001, 600'000.0))
       ->capture_default_str();
   app.add_option("--svg", svg_path,
                  "write latency-throughput curves and percentile spectra to this SVG file");
@@ -672,15 +673,15 @@ int run_bench_command(int argc, char** argv) {
                  "working directory (cards, cluster state, logs); default a "
                  "temporary one, removed at the end");
   app.add_option("--cards", cards, "cards in the generated card file")
-      ->check(CLI::Range(1, 1'000'000))
+      ->check(decimal_range(1, 1'000'000))
       ->capture_default_str();
   app.add_option("--grace-ms", grace_ms, "wait for late replies after the last send")
-      ->check(CLI::Range(0, 600'000))
+      ->check(decimal_range(0, 600'000))
       ->capture_default_str();
   app.add_option("--batch-window-us", batch_window_us,
                  "send the requests due together, one batch frame at most every this many us "
                  "(0: each request alone, at its time)")
-      ->check(CLI::Range(0, 1'000'000))
+      ->check(decimal_range(0, 1'000'000))
       ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
   system.curve = !no_curve;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/layout.h"
 #include "crypto/base64.h"
 #include "triad/certificate.h"
@@ -51,9 +52,13 @@ int run_submit_command(int argc, char** argv) {
                  "the front end, e.g. tcp://127.0.0.1:7700 (default: the one running on --dir)");
   app.add_option("input", input, "JSON Lines file, or - for standard input")->capture_default_str();
   app.add_option("--window", window, "transactions in flight at most")
-      ->check(CLI::Range(1, 100'000))
+      ->check(decimal_range(1, 100'000))
       ->capture_default_str();
-  app.add_option("--timeout-ms", timeout_ms, "give up when the front end is silent this long")
+  // The front end's silence is looked at every 100 ms: a shorter limit would
+  // act as 100 ms.
+  app.add_option("--timeout-ms", timeout_ms,
+                 "give up when the front end is silent this long (100 ms to a day)")
+      ->check(decimal_range(100, 86'400'000))
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a summary on standard error at the end");
   app.add_option("--dir", keys_dir,

@@ -1,0 +1,158 @@
+// `triad verify` on `triad submit` output lines: a line's own fields must
+// be what its certificate proves, and a line without a certificate may not
+// claim an approval. Real certificates from a real cluster, edited lines.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster.h"
+#include "process_util.h"
+
+namespace triad::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kCards =
+    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+    "4111111111111111,2912,A,840,500000,100000,\n";
+
+std::string tx(const std::string& id, const std::string& stan, std::int64_t amount) {
+  return R"({"id":")" + id +
+         R"(","mti":"0100","pan":"4111111111111111","proc":"000000","amount":)" +
+         std::to_string(amount) + R"(,"currency":"840","expiry":"2912","mcc":"5411","stan":")" +
+         stan + R"(","terminal":"TERM0001","merchant":"SHOP","ts":1798761600000})";
+}
+
+class VerifyCommand : public ::testing::Test {
+ protected:
+  // One cluster for the suite: an approval (seq 1) and a decline for
+  // insufficient funds (seq 2), both with certificates.
+  static void SetUpTestSuite() {
+    tmp_ = new TempDir;
+    write_file(tmp_->file("cards.csv"), kCards);
+    cluster_ = new Cluster(*tmp_, tmp_->file("cards.csv"));
+    ASSERT_TRUE(cluster_->ready()) << read_file(tmp_->file("up.stderr"));
+    write_file(tmp_->file("in.jsonl"),
+               tx("t1", "000001", 1000) + "\n" + tx("t2", "000002", 600000) + "\n");
+    std::string out;
+    ASSERT_EQ(submit_file(*cluster_, tmp_->file("in.jsonl"), &out), 0);
+    const auto lines = lines_of(out);
+    ASSERT_EQ(lines.size(), 2u) << out;
+    approval_ = new Json(Json::parse(lines[0]));
+    decline_ = new Json(Json::parse(lines[1]));
+  }
+  static void TearDownTestSuite() {
+    if (cluster_ != nullptr) {
+      EXPECT_EQ(cluster_->stop(), 0);
+    }
+    const std::string path = tmp_->path();
+    delete approval_;
+    delete decline_;
+    delete cluster_;
+    delete tmp_;
+    EXPECT_TRUE(processes_mentioning(path).empty());
+  }
+  void SetUp() override {
+    ASSERT_NE(approval_, nullptr);
+    ASSERT_NE(decline_, nullptr);
+    ASSERT_EQ((*approval_)["code"], "00");
+    ASSERT_EQ((*decline_)["code"], "51");
+    ASSERT_TRUE((*decline_)["cert"].is_string());
+  }
+
+  // `triad verify` of these lines: its exit status, and its output in *out.
+  static int verify(const std::vector<std::string>& lines, std::string* out) {
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    write_file(tmp_->file("verify.jsonl"), text);
+    return run({bin("triad"), "verify", "--dir", cluster_->dir(), tmp_->file("verify.jsonl")}, out);
+  }
+
+  static TempDir* tmp_;
+  static Cluster* cluster_;
+  static Json* approval_;
+  static Json* decline_;
+};
+
+TempDir* VerifyCommand::tmp_ = nullptr;
+Cluster* VerifyCommand::cluster_ = nullptr;
+Json* VerifyCommand::approval_ = nullptr;
+Json* VerifyCommand::decline_ = nullptr;
+
+TEST_F(VerifyCommand, SubmitLinesAsPrintedAreValid) {
+  std::string out;
+  EXPECT_EQ(verify({approval_->dump(), decline_->dump()}, &out), 0) << out;
+  EXPECT_EQ(out, "2 valid, 0 invalid, 0 without certificate\n");
+  EXPECT_EQ(verify({decline_->dump()}, &out), 0) << out;
+  EXPECT_EQ(out.rfind("valid: seq 2 code 51 ", 0), 0u) << out;
+  EXPECT_EQ(verify({(*decline_)["cert"].get<std::string>()}, &out), 0) << out;
+  EXPECT_EQ(out.rfind("valid: seq 2 code 51 ", 0), 0u) << "bare base64 as before: " << out;
+}
+
+TEST_F(VerifyCommand, ADeclineRewrittenAsAnApprovalIsInvalid) {
+  Json forged = *decline_;
+  forged["code"] = "00";
+  forged["approved"] = true;
+  forged["seq"] = 7;
+  std::string out;
+  EXPECT_EQ(verify({forged.dump()}, &out), 1) << out;
+  EXPECT_EQ(out,
+            "line 1: INVALID: field seq is 7, the certificate's is 2\n"
+            "0 valid, 1 invalid, 0 without certificate\n");
+}
+
+TEST_F(VerifyCommand, EachFieldMustBeTheCertificates) {
+  const std::int64_t ts = (*decline_)["ts"].get<std::int64_t>();
+  const std::vector<std::pair<Json, std::string>> cases = {
+      {{{"code", "00"}}, R"(field code is "00", the certificate's is "51")"},
+      {{{"approved", true}}, "field approved is true, the certificate's is false (code 51)"},
+      {{{"ts", ts + 1}},
+       "field ts is " + std::to_string(ts + 1) + ", the certificate's is " + std::to_string(ts)},
+      {{{"seq", "2"}}, R"(field seq is "2", the certificate's is 2)"},
+      {{{"seq", 2.0}}, "field seq is 2.0, the certificate's is 2"},
+  };
+  for (const auto& [change, reason] : cases) {
+    Json line = *decline_;
+    line.update(change);
+    std::string out;
+    EXPECT_EQ(verify({approval_->dump(), line.dump()}, &out), 1) << out;
+    EXPECT_EQ(out, "line 2: INVALID: " + reason + "\n1 valid, 1 invalid, 0 without certificate\n");
+  }
+}
+
+TEST_F(VerifyCommand, AnApprovalWithoutACertificateIsInvalid) {
+  Json no_cert = *approval_;
+  no_cert["cert"] = nullptr;
+  Json cert_left_out = *approval_;
+  cert_left_out.erase("cert");
+  cert_left_out.erase("approved");
+  Json decline_without = *decline_;
+  decline_without.erase("cert");
+  std::string out;
+  EXPECT_EQ(verify({no_cert.dump()}, &out), 1) << out;
+  EXPECT_EQ(out,
+            "line 1: INVALID: approved without a certificate\n"
+            "0 valid, 1 invalid, 0 without certificate\n");
+  EXPECT_EQ(verify({cert_left_out.dump()}, &out), 1) << out;
+  EXPECT_NE(out.find("line 1: INVALID: code 00 without a certificate"), std::string::npos) << out;
+  EXPECT_EQ(verify({decline_without.dump()}, &out), 1) << out;
+  EXPECT_NE(out.find("line 1: INVALID: code 51 without a certificate"), std::string::npos) << out;
+}
+
+TEST_F(VerifyCommand, FailSafeDeclinesAndClientErrorsHaveNoCertificateAndPass) {
+  Json fail_safe = *decline_;
+  fail_safe["code"] = "96";
+  fail_safe["agree"] = Json::array();
+  fail_safe["cert"] = nullptr;
+  Json no_answer = fail_safe;
+  no_answer["code"] = "91";
+  const Json error = {{"line", 4}, {"error", "not valid JSON"}};
+  std::string out;
+  EXPECT_EQ(verify({approval_->dump(), fail_safe.dump(), no_answer.dump(), error.dump()}, &out), 0)
+      << out;
+  EXPECT_EQ(out, "1 valid, 0 invalid, 3 without certificate\n");
+}
+
+}  // namespace
+}  // namespace triad::testing
