@@ -114,8 +114,17 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
     }
     if (d.certificate.empty()) {
       // A fail-safe decline is the voter's own answer: no replica signed it.
-      j["certificate"] = {{"verified", false}, {"reason", "fail-safe decline: no certificate"}};
-      if (!json) std::printf("no certificate: a fail-safe decline is signed by no replica\n");
+      // Any other code without a certificate is not a decision Triad made.
+      const bool fail_safe_code = d.code == "91" || d.code == "96";
+      if (fail_safe_code) {
+        j["certificate"] = {{"verified", false}, {"reason", "fail-safe decline: no certificate"}};
+        if (!json) std::printf("no certificate: a fail-safe decline is signed by no replica\n");
+      } else {
+        all_ok = false;
+        const std::string why = "code " + d.code + " without a certificate";
+        j["certificate"] = {{"verified", false}, {"reason", why}};
+        if (!json) std::printf("INVALID: %s (only a fail-safe 91 or 96 has none)\n", why.c_str());
+      }
       out["decisions"].push_back(std::move(j));
       continue;
     }

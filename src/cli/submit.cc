@@ -144,9 +144,16 @@ int run_submit_command(int argc, char** argv) {
     ++sum.by_code[d.code];
     sum.replayed += d.replayed ? 1u : 0u;
     sum.with_divergence += d.divergent.empty() ? 0u : 1u;
-    if (!keys_dir.empty() && !d.certificate.empty()) {
+    // Every decision but a fail-safe decline (91, 96: the voter's own, signed
+    // by no replica) must carry a certificate of this very seq, ts and code.
+    if (!keys_dir.empty() && !(d.certificate.empty() && (d.code == "91" || d.code == "96"))) {
       ++sum.certs_checked;
-      sum.certs_valid += verify_certificate(d.certificate, keyring, nullptr).is_ok() ? 1u : 0u;
+      CertificateInfo info;
+      sum.certs_valid += !d.certificate.empty() &&
+                                 verify_certificate(d.certificate, keyring, &info).is_ok() &&
+                                 info.seq == d.seq && info.ts_ms == d.ts_ms && info.code == d.code
+                             ? 1u
+                             : 0u;
     }
     Json j;
     j["id"] = d.id;

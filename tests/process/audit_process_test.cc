@@ -5,6 +5,7 @@
 // after it stopped; `triad audit --card` finds a card's decisions by its
 // keyed hash. The database holds no PAN.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "audit/store.h"
 #include "cluster.h"
 #include "process_util.h"
 #include "sample/sample.h"
@@ -189,6 +191,37 @@ TEST(AuditProcess, DecisionsVerifyAndDivergencesAndRepairsAreListed) {
     if (pan.size() < 12) continue;  // too short to be a card number, or to mean anything
     EXPECT_EQ(db.find(pan), std::string::npos) << "a PAN is in the audit store";
   }
+}
+
+// Only a fail-safe decline (91, 96) is the voter's own and has no
+// certificate: an audit row with any other code and none is reported
+// INVALID (exit 1), not passed as a fail-safe.
+TEST(AuditProcess, ADecisionOtherThanAFailSafeWithoutACertificateIsInvalid) {
+  TempDir tmp;
+  const std::string dir = tmp.file("data");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  {
+    std::unique_ptr<audit::AuditStore> store;
+    ASSERT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
+    audit::DecisionRow forged;
+    forged.seq = 1;
+    forged.id = "forged-1";
+    forged.code = "00";
+    forged.agree = "ab";
+    audit::DecisionRow declined;
+    declined.seq = 2;
+    declined.id = "declined-2";
+    declined.code = "91";
+    declined.fail_safe = true;
+    ASSERT_TRUE(store->add(forged));
+    ASSERT_TRUE(store->add(declined));
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  std::string out;
+  EXPECT_EQ(run({bin("triad"), "audit", "--dir", dir, "forged-1"}, &out), 1) << out;
+  EXPECT_NE(out.find("INVALID: code 00 without a certificate"), std::string::npos) << out;
+  EXPECT_EQ(run({bin("triad"), "audit", "--dir", dir, "declined-2"}, &out), 0) << out;
+  EXPECT_NE(out.find("a fail-safe decline is signed by no replica"), std::string::npos) << out;
 }
 
 }  // namespace
