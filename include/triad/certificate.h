@@ -9,6 +9,7 @@
 #include <string>
 
 #include "triad/status.h"
+#include "triad/transaction.h"
 
 namespace triad {
 
@@ -55,5 +56,12 @@ Status verify_certificate(std::span<const std::uint8_t> certificate, const Keyri
 // InvalidArgument when the text is not base64.
 Status verify_certificate_base64(const std::string& base64, const Keyring& keyring,
                                  CertificateInfo* out);
+
+// The digest a certificate signs for `tx` (CertificateInfo::tx_digest_hex):
+// a valid certificate proves a decision on the transaction whose digest it
+// carries, so a client that sent `tx` compares the two, and the
+// certificate's seq and code with the decision's, to know the decision is
+// its own.
+std::string transaction_digest_hex(const Transaction& tx);
 
 }  // namespace triad

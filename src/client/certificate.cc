@@ -149,4 +149,8 @@ Status verify_certificate_base64(const std::string& text, const Keyring& keyring
   return verify_certificate(bytes, keyring, out);
 }
 
+std::string transaction_digest_hex(const Transaction& tx) {
+  return to_hex(wire::transaction_digest(tx));
+}
+
 }  // namespace triad

@@ -62,7 +62,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "waiting: %s (%zu unanswered)\n", s.to_string().c_str(), pending.size());
       return 1;
     }
-    pending.erase(reply.tag);
+    const auto it = pending.find(reply.tag);
+    if (it == pending.end()) continue;  // not one of ours
+    const triad::Transaction tx = std::move(it->second);
+    pending.erase(it);
     if (!reply.status.is_ok()) {  // not sequenced: fix the request or retry later
       std::printf("stan %llu refused: %s\n", static_cast<unsigned long long>(reply.tag),
                   reply.status.to_string().c_str());
@@ -71,10 +74,19 @@ int main(int argc, char** argv) {
     const triad::Decision& d = reply.decision;
     std::string proof = "no certificate (fail-safe decline)";
     if (!d.certificate.empty()) {
+      // Valid, and for this decision on this very transaction.
       triad::CertificateInfo info;
       const triad::Status v = triad::verify_certificate(d.certificate, keyring, &info);
-      proof =
-          v.is_ok() ? "certificate signed by " + info.signers : "BAD CERTIFICATE: " + v.message();
+      if (!v.is_ok()) {
+        proof = "BAD CERTIFICATE: " + v.message();
+      } else if (info.seq != d.seq || info.code != d.code ||
+                 info.tx_digest_hex != triad::transaction_digest_hex(tx)) {
+        proof = "BAD CERTIFICATE: it is for another decision or transaction";
+      } else {
+        proof = "certificate signed by " + info.signers;
+      }
+    } else if (d.code != "91" && d.code != "96") {
+      proof = "BAD ANSWER: only a fail-safe decline comes without a certificate";
     }
     std::printf("stan %llu: %s seq %llu code %s%s; %s\n",
                 static_cast<unsigned long long>(reply.tag), d.id.c_str(),
