@@ -96,6 +96,8 @@ class Rejoin : public CoreDriver {
     return 0;
   }
 
+  int snapshot_before_the_vote_at_its_seq(std::uint64_t* now);
+
   std::string engine_state_;
   Digest engine_digest_{};
 
@@ -175,55 +177,50 @@ TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
 }
 
 // The repair asked its source right after the source applied a checkpoint
-// seq, so the snapshot comes before the vote at that seq has ended. It is
-// held, not thrown away for a replay of the whole journal, and installed once
-// the majority agrees on that checkpoint.
-TEST_F(Rejoin, ASnapshotAheadOfTheVoteAtItsSeqIsInstalledOnceTheMajorityAgrees) {
+// seq, so the snapshot comes before the vote at that seq has ended: c is
+// repaired with 10 seqs decided, 11-15 are sequenced, and the source's
+// snapshot of 15 comes before any verdict on them. It is held: nothing is
+// sent to c yet. Returns the source.
+int Rejoin::snapshot_before_the_vote_at_its_seq(std::uint64_t* now) {
   Core::Config config;
   config.deadline_us = 1'000'000;
   start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  now += config.deadline_us;
-  const int source = restart_c(&now, kStartUs + 10'000'000);
-  ASSERT_FALSE(HasFailure());
-  const int other = 1 - source;
-  EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty()) << "the snapshot comes first";
-
-  EXPECT_EQ(submit(5, now), 0u);  // 11-15; 15 is a checkpoint seq
+  *now = kStartUs;
+  submit_decided_by_a_and_b(10, *now);
+  *now += config.deadline_us;
+  const int source = restart_c(now, kStartUs + 10'000'000);
+  if (source < 0) return source;
+  EXPECT_TRUE(hello(kC, 1, *now).to_replicas.empty()) << "the snapshot comes first";
+  EXPECT_EQ(submit(5, *now), 0u);
   checkpoint_digests_[15] = engine_digest_;
-  Outbox out = send_snapshot(source, 15, now);
+  const Outbox out = send_snapshot(source, 15, *now);
   EXPECT_EQ(install_sent(out, kC), 0u);
   EXPECT_TRUE(entries_sent(out, kC).empty());
+  EXPECT_TRUE(verdicts(source, 11, 15, *now + 1'000).to_replicas.empty());
+  return source;
+}
 
-  EXPECT_TRUE(verdicts(source, 11, 15, now + 1'000).to_replicas.empty());
-  out = verdicts(other, 11, 15, now + 2'000);
+// ... and installed, not thrown away for a replay of the whole journal, once
+// the majority agrees on that checkpoint.
+TEST_F(Rejoin, ASnapshotAheadOfTheVoteAtItsSeqIsInstalledOnceTheMajorityAgrees) {
+  std::uint64_t now = 0;
+  const int source = snapshot_before_the_vote_at_its_seq(&now);
+  ASSERT_FALSE(HasFailure());
+  const Outbox out = verdicts(1 - source, 11, 15, now + 2'000);
   EXPECT_EQ(install_sent(out, kC), 15u);
   EXPECT_TRUE(entries_sent(out, kC).empty()) << "nothing before the snapshot is replayed";
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
 }
 
-// The same, but the vote at the snapshot's seq ends with no majority on its
-// checkpoint: nothing vouches for the snapshot, so the new process replays
-// the whole journal from the start state.
+// ... but when the vote ends with no majority on its checkpoint, nothing
+// vouches for the snapshot: the new process replays the whole journal from
+// the start state.
 TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  now += config.deadline_us;
-  const int source = restart_c(&now, kStartUs + 10'000'000);
+  std::uint64_t now = 0;
+  const int source = snapshot_before_the_vote_at_its_seq(&now);
   ASSERT_FALSE(HasFailure());
-  const int other = 1 - source;
-  EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty());
-
-  EXPECT_EQ(submit(5, now), 0u);
-  checkpoint_digests_[15] = engine_digest_;
-  EXPECT_TRUE(entries_sent(send_snapshot(source, 15, now), kC).empty());
-  EXPECT_TRUE(verdicts(source, 11, 15, now + 1'000).to_replicas.empty());
   checkpoint_digests_[15][0] ^= 1;  // the other replica's checkpoint differs
-  const Outbox out = verdicts(other, 11, 15, now + 2'000);
+  const Outbox out = verdicts(1 - source, 11, 15, now + 2'000);
   EXPECT_EQ(install_sent(out, kC), 0u);
   const auto sent = entries_sent(out, kC);
   ASSERT_EQ(sent.size(), 15u);

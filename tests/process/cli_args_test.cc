@@ -12,10 +12,6 @@
 namespace triad::testing {
 namespace {
 
-constexpr const char* kCards =
-    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
-    "4111111111111111,2912,A,840,500000,100000,\n";
-
 struct Outcome {
   int status = -1;       // -1: still running after the time limit (then killed)
   std::string err;       // its standard error
@@ -43,7 +39,7 @@ Outcome run_triad(const TempDir& tmp, const std::vector<std::string>& args,
 
 // `triad up` on a valid card file and a fresh --dir, with `args` after them.
 Outcome run_up(const TempDir& tmp, const std::vector<std::string>& args) {
-  write_file(tmp.file("cards.csv"), kCards);
+  write_file(tmp.file("cards.csv"), kOneCardFile);
   std::vector<std::string> all = {"up", "--cards", tmp.file("cards.csv"), "--dir",
                                   tmp.file("data")};
   all.insert(all.end(), args.begin(), args.end());

@@ -28,9 +28,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr const char* kCards =
-    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
-    "4111111111111111,2912,A,840,500000,100000,\n";
 constexpr const char* kPan = "4111111111111111";
 
 std::string tx_line(const std::string& id) {
@@ -190,7 +187,7 @@ bool plain_socket_gets_answer(const std::string& endpoint, int timeout_ms) {
 
 class CurveCluster : public ::testing::Test {
  protected:
-  void SetUp() override { write_file(tmp_.file("cards.csv"), kCards); }
+  void SetUp() override { write_file(tmp_.file("cards.csv"), kOneCardFile); }
   void TearDown() override {
     for (auto& c : clusters_) EXPECT_EQ(c->stop(), 0);
     EXPECT_TRUE(processes_mentioning(tmp_.path()).empty());
@@ -351,7 +348,7 @@ TEST_F(CurveCluster, WireIsUnreadableWithCurveAndReadableWithout) {
 
 TEST(CurveStart, SecretKeyOthersCanReadIsRefusedNamingTheFile) {
   TempDir tmp;
-  write_file(tmp.file("cards.csv"), kCards);
+  write_file(tmp.file("cards.csv"), kOneCardFile);
   const std::string dir = tmp.file("data");
   std::string out;
   ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir}, &out), 0) << out;

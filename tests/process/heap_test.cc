@@ -11,10 +11,6 @@
 namespace triad::testing {
 namespace {
 
-constexpr const char* kCards =
-    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
-    "4111111111111111,2912,A,840,500000,100000,\n";
-
 bool has_huge_page_heap(pid_t pid) {
   std::string env = read_file("/proc/" + std::to_string(pid) + "/environ");
   for (char& ch : env) {
@@ -25,7 +21,7 @@ bool has_huge_page_heap(pid_t pid) {
 
 TEST(Heap, FrontEndAndReplicasRunOnHugePages) {
   TempDir tmp;
-  write_file(tmp.file("cards.csv"), kCards);
+  write_file(tmp.file("cards.csv"), kOneCardFile);
   Cluster cluster(tmp, tmp.file("cards.csv"));
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
   EXPECT_TRUE(has_huge_page_heap(cluster.process().pid()))

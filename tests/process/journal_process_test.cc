@@ -205,33 +205,39 @@ TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
 namespace triad::testing {
 namespace {
 
+// The one sample transaction, submitted to `cluster`; its verdict line.
+Json submit_one(const Cluster& cluster, const TempDir& tmp) {
+  std::string out;
+  EXPECT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
+  return Json::parse(out, nullptr, false);
+}
+
+// A cluster whose b and c hang declines the one sample transaction 91 (seq
+// 1), and its front end is killed.
+void decline_then_kill_front_end(const TempDir& tmp) {
+  sample::Options options;
+  options.card_count = 10;
+  options.transaction_count = 1;
+  write_sample_files(tmp, options);
+  Cluster cluster(tmp, tmp.file("cards.csv"),
+                  {"--inject", "b=hang:0", "--inject", "c=hang:0", "--deadline-ms", "300"});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  const Json first = submit_one(cluster, tmp);
+  ASSERT_TRUE(first.is_object());
+  ASSERT_EQ(first["code"], "91") << first;
+  EXPECT_FALSE(first["replayed"].get<bool>());
+  kill_front_end(cluster, tmp);
+}
+
 // rules.md section 7 across a kill -9: a fail-safe decline (both of b and c
 // hung) is the front end's own answer, which the replay cannot reproduce;
 // after the restart, with healthy replicas, the same id still gets 91.
 TEST(Journal, AFailSafeDeclineIsGivenAgainAfterKillNine) {
   TempDir tmp;
-  sample::Options options;
-  options.card_count = 10;
-  options.transaction_count = 1;
-  write_sample_files(tmp, options);  // one transaction
-  const auto submit_one = [&](const Cluster& cluster) {
-    std::string out;
-    EXPECT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
-    return Json::parse(out, nullptr, false);
-  };
-  {
-    Cluster cluster(tmp, tmp.file("cards.csv"),
-                    {"--inject", "b=hang:0", "--inject", "c=hang:0", "--deadline-ms", "300"});
-    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
-    const Json first = submit_one(cluster);
-    ASSERT_TRUE(first.is_object());
-    ASSERT_EQ(first["code"], "91") << first;
-    EXPECT_FALSE(first["replayed"].get<bool>());
-    kill_front_end(cluster, tmp);
-  }
+  ASSERT_NO_FATAL_FAILURE(decline_then_kill_front_end(tmp));
   Cluster cluster(tmp, tmp.file("cards.csv"));
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
-  const Json again = submit_one(cluster);
+  const Json again = submit_one(cluster, tmp);
   ASSERT_TRUE(again.is_object());
   EXPECT_EQ(again["code"], "91") << again;
   EXPECT_EQ(again["seq"], 1);
@@ -252,24 +258,7 @@ TEST(Journal, AFailSafeDeclineIsGivenAgainAfterKillNine) {
 // restart: it is dropped when the first restart finds it.
 TEST(Journal, ADeclineWhoseTransactionTheJournalLostIsDroppedAtTheRestart) {
   TempDir tmp;
-  sample::Options options;
-  options.card_count = 10;
-  options.transaction_count = 1;
-  write_sample_files(tmp, options);  // one transaction
-  const auto submit_one = [&](const Cluster& cluster) {
-    std::string out;
-    EXPECT_EQ(submit_file(cluster, tmp.file("traffic.jsonl"), &out), 0);
-    return Json::parse(out, nullptr, false);
-  };
-  {
-    Cluster cluster(tmp, tmp.file("cards.csv"),
-                    {"--inject", "b=hang:0", "--inject", "c=hang:0", "--deadline-ms", "300"});
-    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
-    const Json first = submit_one(cluster);
-    ASSERT_TRUE(first.is_object());
-    ASSERT_EQ(first["code"], "91") << first;
-    kill_front_end(cluster, tmp);
-  }
+  ASSERT_NO_FATAL_FAILURE(decline_then_kill_front_end(tmp));
   const std::string journal = tmp.file("data") + "/journal";
   ASSERT_EQ(::truncate(journal.c_str(), 40), 0);  // the header alone: seq 1 was lost
   std::string code;
@@ -281,7 +270,7 @@ TEST(Journal, ADeclineWhoseTransactionTheJournalLostIsDroppedAtTheRestart) {
                         "not hold there (lost before its sync); dropped"),
               std::string::npos)
         << read_file(tmp.file("up.stderr"));
-    const Json again = submit_one(cluster);
+    const Json again = submit_one(cluster, tmp);
     ASSERT_TRUE(again.is_object());
     EXPECT_EQ(again["seq"], 1);
     EXPECT_FALSE(again["replayed"].get<bool>());
@@ -291,7 +280,7 @@ TEST(Journal, ADeclineWhoseTransactionTheJournalLostIsDroppedAtTheRestart) {
   }
   Cluster cluster(tmp, tmp.file("cards.csv"));
   ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
-  const Json third = submit_one(cluster);
+  const Json third = submit_one(cluster, tmp);
   ASSERT_TRUE(third.is_object());
   EXPECT_EQ(third["seq"], 1);
   EXPECT_TRUE(third["replayed"].get<bool>());

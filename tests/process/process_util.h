@@ -24,6 +24,12 @@ extern char** environ;
 
 namespace triad::testing {
 
+// A card file of one card: PAN 4111111111111111, expiry 2912, USD, credit
+// limit 5,000.00, daily cash limit 1,000.00.
+inline constexpr const char* kOneCardFile =
+    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
+    "4111111111111111,2912,A,840,500000,100000,\n";
+
 // Where the build put `triad` and `triad-replica` (set by tests/CMakeLists.txt).
 inline std::string bin(const std::string& name) {
   const char* dir = std::getenv("TRIAD_BIN_DIR");

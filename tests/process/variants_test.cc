@@ -7,10 +7,6 @@
 namespace triad::testing {
 namespace {
 
-constexpr const char* kCards =
-    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
-    "4111111111111111,2912,A,840,500000,100000,\n";
-
 std::string fingerprint(const std::string& variant) {
   std::string out;
   EXPECT_EQ(run({bin("triad-replica-" + variant), "--version"}, &out), 0);
@@ -40,7 +36,7 @@ TEST(Variants, FingerprintsNameThreeDifferentToolchains) {
 
 TEST(Variants, UpLogsTheThreeFingerprints) {
   TempDir tmp;
-  write_file(tmp.file("cards.csv"), kCards);
+  write_file(tmp.file("cards.csv"), kOneCardFile);
   Cluster cluster(tmp, tmp.file("cards.csv"));
   ASSERT_TRUE(cluster.ready());
   EXPECT_EQ(cluster.stop(), 0);
@@ -55,7 +51,7 @@ TEST(Variants, UpLogsTheThreeFingerprints) {
 
 TEST(Variants, IdenticalBuildsAreRefusedUnlessAllowed) {
   TempDir tmp;
-  write_file(tmp.file("cards.csv"), kCards);
+  write_file(tmp.file("cards.csv"), kOneCardFile);
   {
     Child up({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", tmp.file("data"),
               "--listen", "tcp://127.0.0.1:*", "--replica-bin", bin("triad-replica-a")},

@@ -13,10 +13,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr const char* kCards =
-    "pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n"
-    "4111111111111111,2912,A,840,500000,100000,\n";
-
 std::string tx(const std::string& id, const std::string& stan, std::int64_t amount) {
   return R"({"id":")" + id +
          R"(","mti":"0100","pan":"4111111111111111","proc":"000000","amount":)" +
@@ -30,7 +26,7 @@ class VerifyCommand : public ::testing::Test {
   // insufficient funds (seq 2), both with certificates.
   static void SetUpTestSuite() {
     tmp_ = new TempDir;
-    write_file(tmp_->file("cards.csv"), kCards);
+    write_file(tmp_->file("cards.csv"), kOneCardFile);
     cluster_ = new Cluster(*tmp_, tmp_->file("cards.csv"));
     ASSERT_TRUE(cluster_->ready()) << read_file(tmp_->file("up.stderr"));
     write_file(tmp_->file("in.jsonl"),
