@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "triad/status.h"
 #include "triad/transaction.h"
@@ -56,6 +57,10 @@ Status verify_certificate(std::span<const std::uint8_t> certificate, const Keyri
 // InvalidArgument when the text is not base64.
 Status verify_certificate_base64(const std::string& base64, const Keyring& keyring,
                                  CertificateInfo* out);
+
+// Whether `code` is a fail-safe decline (91, 96): the voter's own answer,
+// which no replica signed, and the only one that comes without a certificate.
+inline bool is_fail_safe_code(std::string_view code) { return code == "91" || code == "96"; }
 
 // The digest a certificate signs for `tx` (CertificateInfo::tx_digest_hex):
 // a valid certificate proves a decision on the transaction whose digest it

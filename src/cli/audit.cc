@@ -115,8 +115,7 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
     if (d.certificate.empty()) {
       // A fail-safe decline is the voter's own answer: no replica signed it.
       // Any other code without a certificate is not a decision Triad made.
-      const bool fail_safe_code = d.code == "91" || d.code == "96";
-      if (fail_safe_code) {
+      if (is_fail_safe_code(d.code)) {
         j["certificate"] = {{"verified", false}, {"reason", "fail-safe decline: no certificate"}};
         if (!json) std::printf("no certificate: a fail-safe decline is signed by no replica\n");
       } else {

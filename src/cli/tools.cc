@@ -54,7 +54,7 @@ Status claims_without_certificate(const Json& object) {
   if (const auto it = object.find("code"); it != object.end()) {
     if (!it->is_string()) return Status::invalid_argument("field code is not a string");
     const std::string code = it->get<std::string>();
-    if (code != "91" && code != "96") {
+    if (!is_fail_safe_code(code)) {
       return Status::invalid_argument(
           "code " + code +
           " without a certificate (only the fail-safe declines 91 and 96 have none)");

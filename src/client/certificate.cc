@@ -84,7 +84,7 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
         return Status::corruption("signature of unknown replica index " + std::to_string(r));
       }
       const char name = replica_name(r);
-      if ((signed_by >> r & 1u) != 0) {
+      if ((static_cast<unsigned>(signed_by) >> r & 1u) != 0) {
         return Status::corruption(std::string("two signatures of replica ") + name);
       }
       const auto sig_bytes = wire::as_bytes(s->signature());

@@ -835,6 +835,8 @@ void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
   replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
+  // What it signed says nothing of its next process's state.
+  for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();
   supervisor_.on_process_exited(r, now_us, &repair_out_);
   handle_repair_output(out);
 }
@@ -1009,8 +1011,6 @@ void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
   }
 }
 
-// A replica in repair is not voting; it rejoins once a verdict of its near
-// the live edge equals what the majority agreed, signature included.
 bool Core::near_live_edge(std::uint64_t seq) const {
   // opened_seq_, not the sequencer's last seq: during a replay after a
   // restart only what has been opened is sent.
@@ -1027,6 +1027,9 @@ bool Core::matches_another(int r, const voter::VerdictContent& content) const {
   return false;
 }
 
+// A replica in repair is not voting; it rejoins once a verdict of its near
+// the live edge equals what the majority agreed, or, where none did,
+// another replica's validly signed one; signature included.
 void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
                                    std::uint64_t now_us) {
   if (!transfers_[static_cast<std::size_t>(r)].installed) return;
@@ -1041,10 +1044,10 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
   if (!has_agreed && !matches_other) return;  // nothing to compare with yet
   const bool signed_ok = verdict.signature_valid;
   if (signed_ok && ((has_agreed && verdict.content == *agreed) || (!has_agreed && matches_other))) {
-    log::info(replica_label(r) + " caught up at seq " + std::to_string(seq) + " with " +
-              (has_agreed ? "the majority's" : "another replica's") + " state digest");
-    transfers_[static_cast<std::size_t>(r)] = Transfer{};
-    supervisor_.on_caught_up(r, now_us, &repair_out_);
+    rejoin(r,
+           "caught up at seq " + std::to_string(seq) + " with " +
+               (has_agreed ? "the majority's" : "another replica's") + " state digest",
+           now_us);
   } else if (has_agreed || !signed_ok) {
     supervisor_.on_repair_failed(r, now_us,
                                  signed_ok ? "verdict after repair differs from the majority's"
@@ -1057,8 +1060,11 @@ void Core::check_repairing_verdict(int r, const voter::ReplicaVerdict& verdict,
 // two voting replicas): the card file's state is the live edge, and there
 // is no verdict to compare with, so waiting for one would never end.
 void Core::rejoin_with_the_start_state(int r, std::uint64_t now_us) {
-  log::info(replica_label(r) +
-            " holds the start state and no seq has been sent yet: at the live edge");
+  rejoin(r, "holds the start state and no seq has been sent yet: at the live edge", now_us);
+}
+
+void Core::rejoin(int r, const std::string& why, std::uint64_t now_us) {
+  log::info(replica_label(r) + " " + why);
   transfers_[static_cast<std::size_t>(r)] = Transfer{};
   supervisor_.on_caught_up(r, now_us, &repair_out_);
 }
@@ -1077,10 +1083,10 @@ void Core::rejoin_those_it_matches(int from, const voter::VerdictContent& conten
         recent.by_replica[static_cast<std::size_t>(r)] != content) {
       continue;
     }
-    log::info(replica_label(r) + " caught up at seq " + std::to_string(content.seq) + " with " +
-              replica_label(from) + "'s state digest");
-    transfers_[static_cast<std::size_t>(r)] = Transfer{};
-    supervisor_.on_caught_up(r, now_us, &repair_out_);
+    rejoin(r,
+           "caught up at seq " + std::to_string(content.seq) + " with " + replica_label(from) +
+               "'s state digest",
+           now_us);
   }
 }
 

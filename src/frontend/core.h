@@ -175,8 +175,9 @@ class Core : private sequencer::History {
   // The one exception is a seq the voter declined fail-safe (91, 96) before
   // the restart: `fail_safe` (the answer log) has it, and its earlier answer
   // is what a repeated id gets, whatever the replay decides. A record whose
-  // transaction digest is not the journalled one's is ignored with a
-  // warning (its seq was lost and sequenced again) and left out of
+  // transaction digest is not the journalled one's, or whose seq the
+  // journal does not reach, is dropped with a warning (its seq was lost
+  // before the journal's sync, and may be sequenced again) and left out of
   // *fail_safe, which the caller then writes back as the whole answer log
   // (journal::AnswerLog::rewrite) before anything is sequenced.
   // Corruption when the entries contradict each other (an id twice, ts
@@ -264,8 +265,9 @@ class Core : private sequencer::History {
   // transaction is refused with Overloaded at `now_us` when the undecided
   // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
   // after its last verdict) reaches replica_lag_limit(), or one has owed a
-  // verdict for replica_wait_limit_us(), or beyond the
-  // admission rate IntakeThrottle allows while the client socket is
+  // verdict for replica_wait_limit_us(), or the voter holds max_in_flight
+  // seqs, or max_in_flight answers wait for the journal's sync, or beyond
+  // the admission rate IntakeThrottle allows while the client socket is
   // backlogged.
   std::size_t admission_limit(std::uint64_t now_us);
   // Admissions per second IntakeThrottle allows at `now_us`; 0 when it
@@ -398,6 +400,8 @@ class Core : private sequencer::History {
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
   void rejoin_with_the_start_state(int r, std::uint64_t now_us);
+  // Replica r, in repair, votes again; `why` goes to the log.
+  void rejoin(int r, const std::string& why, std::uint64_t now_us);
   void rejoin_those_it_matches(int from, const voter::VerdictContent& content,
                                std::uint64_t now_us);
   // Whether a repaired replica's verdict for `seq` is recent enough to show

@@ -509,7 +509,14 @@ class FrontEnd {
 
   void poll_once(long timeout_ms) {
     std::vector<zmq::pollitem_t>& items = poll_items_;
-    items.assign({{clients_.handle(), 0, ZMQ_POLLIN, 0},
+    // While a stalled disk holds --max-in-flight answers, no request is read:
+    // none could be answered before the sync ends, and a refusal would be
+    // held behind them too. The client socket's high-water mark makes the
+    // clients wait instead of the front end's memory growing; the sync's end
+    // wakes the loop. (A negative descriptor is one poll(2) skips.)
+    const bool intake_paused = replies_.held() >= config_.max_in_flight;
+    items.assign({intake_paused ? zmq::pollitem_t{nullptr, -1, ZMQ_POLLIN, 0}
+                                : zmq::pollitem_t{clients_.handle(), 0, ZMQ_POLLIN, 0},
                   {replicas_.handle(), 0, ZMQ_POLLIN, 0},
                   control_quiet_.poll_item(),
                   {nullptr, stop_signals::fd(), ZMQ_POLLIN, 0}});

@@ -270,5 +270,38 @@ TEST_F(Rejoin, ReplicasAllInRepairRejoinOnAgreeingWithEachOther) {
   EXPECT_EQ(out.decisions.front().code, "00");
 }
 
+// A verdict b's previous process signed vouches for nothing once b is
+// restarted: c's equal verdict rejoins neither of them, and b's new process
+// must give its own.
+TEST_F(Rejoin, AVerdictOfAReplicasPreviousProcessDoesNotRejoinItsNewOne) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  Outbox out;
+  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_exited(r, now, &out);
+  now += 1'000'000;
+  core_->on_time(now, &out);
+  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_started(r, now, &out);
+  EXPECT_EQ(submit(100, now), 0u);
+
+  verdicts(1, 1, 110, now);  // b's process, which then ends
+  core_->on_process_exited(1, now, &out);
+  for (int i = 0; i < 100 && core_->supervisor().state(1) != ReplicaState::kRepairing; ++i) {
+    now += 100'000;
+    core_->on_time(now, &out);
+    core_->on_process_started(1, now, &out);
+  }
+  ASSERT_EQ(core_->supervisor().state(1), ReplicaState::kRepairing);
+
+  verdicts(2, 1, 110, now);
+  EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kRepairing);
+  EXPECT_EQ(core_->supervisor().state(2), ReplicaState::kRepairing);
+  verdicts(1, 1, 110, now);  // b's new process
+  EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kHealthy);
+  EXPECT_EQ(core_->supervisor().state(2), ReplicaState::kHealthy);
+}
+
 }  // namespace
 }  // namespace triad::frontend

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
       } else {
         proof = "certificate signed by " + info.signers;
       }
-    } else if (d.code != "91" && d.code != "96") {
+    } else if (!triad::is_fail_safe_code(d.code)) {
       proof = "BAD ANSWER: only a fail-safe decline comes without a certificate";
     }
     std::printf("stan %llu: %s seq %llu code %s%s; %s\n",
