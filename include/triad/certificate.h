@@ -58,6 +58,13 @@ Status verify_certificate(std::span<const std::uint8_t> certificate, const Keyri
 Status verify_certificate_base64(const std::string& base64, const Keyring& keyring,
                                  CertificateInfo* out);
 
+// verify_certificate, then the certificate held against the decision it
+// came with: a valid certificate of another seq, ts or code proves nothing
+// about this one. Corruption naming the field that differs.
+Status verify_decision_certificate(std::span<const std::uint8_t> certificate,
+                                   const Keyring& keyring, std::uint64_t seq, std::int64_t ts_ms,
+                                   std::string_view code, CertificateInfo* out);
+
 // Whether `code` is a fail-safe decline (91, 96): the voter's own answer,
 // which no replica signed, and the only one that comes without a certificate.
 inline bool is_fail_safe_code(std::string_view code) { return code == "91" || code == "96"; }

@@ -57,29 +57,6 @@ Json decision_json(const audit::DecisionRow& d) {
           {"decided_at", d.decided_at_ms}};
 }
 
-// The certificate verified with the public keys alone, as `triad verify`
-// does, and then held against the decision it was stored with: a valid
-// certificate of another seq or code would not prove this decision.
-// Only what include/triad/certificate.h reports is used: which replicas'
-// signatures verified, not the signature bytes or fingerprints themselves.
-Status check_certificate(const audit::DecisionRow& d, const Keyring& keyring,
-                         CertificateInfo* info) {
-  TRIAD_RETURN_IF_ERROR(verify_certificate(d.certificate, keyring, info));
-  if (info->seq != d.seq) {
-    return Status::corruption("the certificate is for seq " + std::to_string(info->seq) +
-                              ", the decision has seq " + std::to_string(d.seq));
-  }
-  if (info->code != d.code) {
-    return Status::corruption("the certificate says code " + info->code +
-                              ", the decision has code " + d.code);
-  }
-  if (info->ts_ms != d.ts_ms) {
-    return Status::corruption("the certificate has ts " + std::to_string(info->ts_ms) +
-                              ", the decision has ts " + std::to_string(d.ts_ms));
-  }
-  return Status::ok();
-}
-
 int show_decisions(const std::string& dir, audit::AuditReader& reader, const std::string& id,
                    bool json) {
   std::vector<audit::DecisionRow> rows;
@@ -136,7 +113,8 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
       keys_loaded = true;
     }
     CertificateInfo info;
-    const Status s = check_certificate(d, keyring, &info);
+    const Status s =
+        verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info);
     if (!s.is_ok()) {
       all_ok = false;
       j["certificate"] = {{"verified", false}, {"reason", s.message()}};

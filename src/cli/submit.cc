@@ -149,11 +149,10 @@ int run_submit_command(int argc, char** argv) {
     if (!keys_dir.empty() && !(d.certificate.empty() && is_fail_safe_code(d.code))) {
       ++sum.certs_checked;
       CertificateInfo info;
-      sum.certs_valid += !d.certificate.empty() &&
-                                 verify_certificate(d.certificate, keyring, &info).is_ok() &&
-                                 info.seq == d.seq && info.ts_ms == d.ts_ms && info.code == d.code
-                             ? 1u
-                             : 0u;
+      sum.certs_valid +=
+          verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info).is_ok()
+              ? 1u
+              : 0u;
     }
     Json j;
     j["id"] = d.id;

@@ -149,6 +149,25 @@ Status verify_certificate_base64(const std::string& text, const Keyring& keyring
   return verify_certificate(bytes, keyring, out);
 }
 
+Status verify_decision_certificate(std::span<const std::uint8_t> certificate,
+                                   const Keyring& keyring, std::uint64_t seq, std::int64_t ts_ms,
+                                   std::string_view code, CertificateInfo* out) {
+  TRIAD_RETURN_IF_ERROR(verify_certificate(certificate, keyring, out));
+  if (out->seq != seq) {
+    return Status::corruption("the certificate is for seq " + std::to_string(out->seq) +
+                              ", the decision has seq " + std::to_string(seq));
+  }
+  if (out->code != code) {
+    return Status::corruption("the certificate says code " + out->code +
+                              ", the decision has code " + std::string(code));
+  }
+  if (out->ts_ms != ts_ms) {
+    return Status::corruption("the certificate has ts " + std::to_string(out->ts_ms) +
+                              ", the decision has ts " + std::to_string(ts_ms));
+  }
+  return Status::ok();
+}
+
 std::string transaction_digest_hex(const Transaction& tx) {
   return to_hex(wire::transaction_digest(tx));
 }

@@ -191,19 +191,15 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   const std::uint64_t lag = slowest_voting_lag();
   const std::uint64_t wait_us = slowest_voting_wait_us(now_us);
   if (voter_.undecided_count() >= limit || lag >= lag_limit || wait_us >= replica_wait_limit_us() ||
-      voter_.open_count() >= config_.max_in_flight ||
-      answers_awaiting_sync_ >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
+      voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(lag) + " behind (limit " + std::to_string(lag_limit) +
                            "), a verdict owed for " + std::to_string(wait_us / 1000) +
-                           " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) +
-                           " ms), " + std::to_string(answers_awaiting_sync_) +
-                           " answers awaiting the journal's sync (limit " +
-                           std::to_string(config_.max_in_flight) + ")" + intake_note(now_us) +
-                           "; retry later",
+                           " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
+                           intake_note(now_us) + "; retry later",
                        out);
   }
   if (const std::size_t text = wire::transaction_text_bytes(submit->tx());
@@ -703,17 +699,16 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     log::warn(replica_label(r) + ": " + s.message());
     return;
   }
-  if (const wire::Hello* h = msg->hello();
-      h != nullptr && wire::as_view(h->fingerprint()).size() > wire::kMaxFingerprintBytes) {
-    ++counters_.malformed_replica_messages;
-    log::warn(replica_label(r) + ": hello with a fingerprint of " +
-              std::to_string(wire::as_view(h->fingerprint()).size()) +
-              " bytes, over the limit of " + std::to_string(wire::kMaxFingerprintBytes));
-    return;
-  }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
-    on_hello(r, h->next_seq(), std::string(wire::as_view(h->fingerprint())), h->rules_version(),
-             now_us, out);
+    const std::string_view fingerprint = wire::as_view(h->fingerprint());
+    if (fingerprint.size() > wire::kMaxFingerprintBytes) {
+      ++counters_.malformed_replica_messages;
+      log::warn(replica_label(r) + ": hello with a fingerprint of " +
+                std::to_string(fingerprint.size()) + " bytes, over the limit of " +
+                std::to_string(wire::kMaxFingerprintBytes));
+      return;
+    }
+    on_hello(r, h->next_seq(), std::string(fingerprint), h->rules_version(), now_us, out);
   }
   if (const wire::Fetch* f = msg->fetch(); f != nullptr) {
     on_fetch(r, f->from_seq(), f->to_seq(), now_us, out);
@@ -802,16 +797,13 @@ void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t
     if (recent.seq != verdict.content.seq) recent = RecentVerdicts{verdict.content.seq, {}};
     recent.by_replica[static_cast<std::size_t>(r)] = verdict.content;
   }
-  if (!voter_.wants(verdict.content.seq, r)) {
-    if (transfers_[static_cast<std::size_t>(r)].active) {
-      check_repairing_verdict(r, verdict, now_us);
-    } else {
-      ++counters_.late_verdicts;
-    }
-    if (verdict.signature_valid) rejoin_those_it_matches(r, verdict.content, now_us);
-    return;
+  if (voter_.wants(verdict.content.seq, r)) {
+    voter_.on_verdict(verdict, now_us, &voter_out_);
+  } else if (transfers_[static_cast<std::size_t>(r)].active) {
+    check_repairing_verdict(r, verdict, now_us);
+  } else {
+    ++counters_.late_verdicts;
   }
-  voter_.on_verdict(verdict, now_us, &voter_out_);
   if (verdict.signature_valid) rejoin_those_it_matches(r, verdict.content, now_us);
 }
 
@@ -1073,6 +1065,12 @@ void Core::rejoin(int r, const std::string& why, std::uint64_t now_us) {
 // to compare it with then, rejoins when another replica's equal one comes.
 void Core::rejoin_those_it_matches(int from, const voter::VerdictContent& content,
                                    std::uint64_t now_us) {
+  // Every verdict passes here: nothing more to look at while no replica is
+  // in repair with its state installed, which is nearly always.
+  if (std::none_of(transfers_.begin(), transfers_.end(),
+                   [](const Transfer& t) { return t.active && t.installed; })) {
+    return;
+  }
   const RecentVerdicts& recent = recent_[content.seq % recent_.size()];
   if (recent.seq != content.seq || !near_live_edge(content.seq)) return;
   const auto& agreed = agreed_[content.seq % agreed_.size()];

@@ -149,11 +149,6 @@ class Core : private sequencer::History {
   // (and answered) on its own. `wall_ms` is the clock for sequenced time.
   void on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
                          std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
-  // Answers the shell holds until the journal's sync covers their seqs
-  // (--fsync batch). A disk that stalls leaves every decision's answer
-  // held, and admission counts only what the voter holds, so new
-  // transactions are refused once max_in_flight answers wait for the disk.
-  void set_answers_awaiting_sync(std::size_t count) { answers_awaiting_sync_ = count; }
   // After each drain of the client socket: `read` requests, and whether it
   // ended by finding the socket empty (see IntakeThrottle).
   void on_client_drain(std::size_t read, bool emptied, std::uint64_t now_us) {
@@ -266,9 +261,9 @@ class Core : private sequencer::History {
   // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
   // after its last verdict) reaches replica_lag_limit(), or one has owed a
   // verdict for replica_wait_limit_us(), or the voter holds max_in_flight
-  // seqs, or max_in_flight answers wait for the journal's sync, or beyond
-  // the admission rate IntakeThrottle allows while the client socket is
-  // backlogged.
+  // seqs, or beyond the admission rate IntakeThrottle allows while the
+  // client socket is backlogged. (While max_in_flight answers wait for the
+  // journal's sync, the shell reads no request at all.)
   std::size_t admission_limit(std::uint64_t now_us);
   // Admissions per second IntakeThrottle allows at `now_us`; 0 when it
   // does not hold.
@@ -490,7 +485,6 @@ class Core : private sequencer::History {
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
-  std::size_t answers_awaiting_sync_ = 0;     // set_answers_awaiting_sync()
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter
   std::uint64_t recovered_seq_ = 0;           // the last seq recover() took from the journal
   bool replay_read_failed_ = false;           // logged once, until a read succeeds again

@@ -549,7 +549,6 @@ class FrontEnd {
     const std::uint64_t until_us = monotonic_us() + kDrainUs;
     std::size_t read = 0;
     bool emptied = false;
-    core_->set_answers_awaiting_sync(replies_.held());
     while (read < kClientRecvHwm && (read == 0 || monotonic_us() < until_us)) {
       if (!clients_.recv(client, zmq::recv_flags::dontwait)) {
         emptied = true;

@@ -628,6 +628,13 @@ std::array<std::uint8_t, kAnswerRecordBytes> encode_answer(const FailSafeAnswer&
   return r;
 }
 
+void append_records(std::span<const FailSafeAnswer> answers, std::vector<std::uint8_t>* out) {
+  for (const FailSafeAnswer& a : answers) {
+    const auto record = encode_answer(a);
+    out->insert(out->end(), record.begin(), record.end());
+  }
+}
+
 // The record at `p` (kAnswerRecordBytes), when its checksum holds.
 std::optional<FailSafeAnswer> decode_answer(const std::uint8_t* p) {
   const Digest sum = crypto::sha256(std::span<const std::uint8_t>(p, kAnswerSummedBytes));
@@ -707,10 +714,7 @@ Status AnswerLog::append(std::span<const FailSafeAnswer> answers) {
   if (!failed_.is_ok()) return failed_;
   if (answers.empty()) return Status::ok();
   records_.clear();
-  for (const FailSafeAnswer& a : answers) {
-    const auto record = encode_answer(a);
-    records_.insert(records_.end(), record.begin(), record.end());
-  }
+  append_records(answers, &records_);
   Status s = write_all(fd_, records_.data(), records_.size(), size_bytes_, path_);
   if (s.is_ok() && policy_.kind != FsyncPolicy::Kind::kNever && ::fdatasync(fd_) != 0) {
     s = Status::io_error("cannot sync answer log " + path_ + ": " + reason(errno));
@@ -727,10 +731,7 @@ Status AnswerLog::rewrite(std::span<const FailSafeAnswer> answers) {
   if (!failed_.is_ok()) return failed_;
   const auto header = answer_header();
   std::vector<std::uint8_t> bytes(header.begin(), header.end());
-  for (const FailSafeAnswer& a : answers) {
-    const auto record = encode_answer(a);
-    bytes.insert(bytes.end(), record.begin(), record.end());
-  }
+  append_records(answers, &bytes);
   const std::string next = path_ + ".new";
   const int fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));

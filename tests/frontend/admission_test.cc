@@ -199,20 +199,5 @@ TEST_F(Admission, MaxInFlightCapsTheLimit) {
   EXPECT_EQ(submit(101, kStartUs), 1u);
 }
 
-// A disk that stalls holds every answer until its sync: past max_in_flight
-// of them, nothing more is admitted, whatever the voter holds.
-TEST_F(Admission, AnswersAwaitingTheJournalsSyncStopAdmission) {
-  start(1'000'000, 100);
-  core_->set_answers_awaiting_sync(99);
-  EXPECT_EQ(submit(1, kStartUs), 0u);
-  core_->set_answers_awaiting_sync(100);
-  EXPECT_EQ(submit(1, kStartUs), 1u);
-  const std::string why = refusal(kStartUs);
-  EXPECT_NE(why.find("100 answers awaiting the journal's sync (limit 100)"), std::string::npos)
-      << why;
-  core_->set_answers_awaiting_sync(0);
-  EXPECT_EQ(submit(1, kStartUs), 0u);
-}
-
 }  // namespace
 }  // namespace triad::frontend

@@ -98,6 +98,31 @@ class Rejoin : public CoreDriver {
 
   int snapshot_before_the_vote_at_its_seq(std::uint64_t* now);
 
+  // 10 seqs decided by a and b, then all three processes end (say all
+  // silent for ten deadlines) and are restarted: each in repair with no
+  // healthy replica to copy. Then 100 more are sequenced, each declined at
+  // once: more than the live edge's margin (64) since the last seq a
+  // majority agreed on.
+  void all_three_in_repair_then_100_declined(std::uint64_t* now) {
+    Core::Config config;
+    config.deadline_us = 1'000'000;
+    start(config);
+    *now = kStartUs;
+    submit_decided_by_a_and_b(10, *now);
+    Outbox out;
+    for (int r = 0; r < kReplicaCount; ++r) core_->on_process_exited(r, *now, &out);
+    EXPECT_EQ(core_->supervisor().mode(), repair::Mode::kDown);
+    *now += 1'000'000;  // past the restart back-off
+    core_->on_time(*now, &out);
+    for (int r = 0; r < kReplicaCount; ++r) {
+      core_->on_process_started(r, *now, &out);
+      EXPECT_EQ(core_->supervisor().state(r), ReplicaState::kRepairing) << r;
+      EXPECT_EQ(core_->supervisor().stats(r, *now).snapshot_source, -1) << r;
+    }
+    EXPECT_EQ(submit(100, *now), 0u);
+    EXPECT_EQ(core_->counters().fail_safe, 100u);
+  }
+
   std::string engine_state_;
   Digest engine_digest_{};
 
@@ -234,25 +259,9 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
 // validly signed verdicts agree near the live edge form a majority again:
 // they rejoin, and the service decides again.
 TEST_F(Rejoin, ReplicasAllInRepairRejoinOnAgreeingWithEachOther) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  Outbox out;
-  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_exited(r, now, &out);
-  EXPECT_EQ(core_->supervisor().mode(), repair::Mode::kDown);
-  now += 1'000'000;  // past the restart back-off
-  core_->on_time(now, &out);
-  for (int r = 0; r < kReplicaCount; ++r) {
-    core_->on_process_started(r, now, &out);
-    EXPECT_EQ(core_->supervisor().state(r), ReplicaState::kRepairing) << r;
-    EXPECT_EQ(core_->supervisor().stats(r, now).snapshot_source, -1) << r;
-  }
-  // 100 more, each declined at once: more than the live edge's margin (64)
-  // since the last seq a majority agreed on.
-  EXPECT_EQ(submit(100, now), 0u);
-  EXPECT_EQ(core_->counters().fail_safe, 100u);
+  std::uint64_t now = 0;
+  all_three_in_repair_then_100_declined(&now);
+  ASSERT_FALSE(HasFailure());
 
   verdicts(1, 1, 110, now);
   EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kRepairing) << "nothing to agree with yet";
@@ -264,7 +273,7 @@ TEST_F(Rejoin, ReplicasAllInRepairRejoinOnAgreeingWithEachOther) {
   // b and c decide again.
   EXPECT_EQ(submit(1, now), 0u);
   verdicts(1, 111, 111, now);
-  out = verdicts(2, 111, 111, now);
+  const Outbox out = verdicts(2, 111, 111, now);
   ASSERT_EQ(out.decisions.size(), 1u);
   EXPECT_FALSE(out.decisions.front().fail_safe);
   EXPECT_EQ(out.decisions.front().code, "00");
@@ -274,19 +283,12 @@ TEST_F(Rejoin, ReplicasAllInRepairRejoinOnAgreeingWithEachOther) {
 // restarted: c's equal verdict rejoins neither of them, and b's new process
 // must give its own.
 TEST_F(Rejoin, AVerdictOfAReplicasPreviousProcessDoesNotRejoinItsNewOne) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  Outbox out;
-  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_exited(r, now, &out);
-  now += 1'000'000;
-  core_->on_time(now, &out);
-  for (int r = 0; r < kReplicaCount; ++r) core_->on_process_started(r, now, &out);
-  EXPECT_EQ(submit(100, now), 0u);
+  std::uint64_t now = 0;
+  all_three_in_repair_then_100_declined(&now);
+  ASSERT_FALSE(HasFailure());
 
   verdicts(1, 1, 110, now);  // b's process, which then ends
+  Outbox out;
   core_->on_process_exited(1, now, &out);
   for (int i = 0; i < 100 && core_->supervisor().state(1) != ReplicaState::kRepairing; ++i) {
     now += 100'000;

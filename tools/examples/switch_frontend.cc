@@ -76,12 +76,12 @@ int main(int argc, char** argv) {
     if (!d.certificate.empty()) {
       // Valid, and for this decision on this very transaction.
       triad::CertificateInfo info;
-      const triad::Status v = triad::verify_certificate(d.certificate, keyring, &info);
+      const triad::Status v =
+          triad::verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info);
       if (!v.is_ok()) {
         proof = "BAD CERTIFICATE: " + v.message();
-      } else if (info.seq != d.seq || info.code != d.code ||
-                 info.tx_digest_hex != triad::transaction_digest_hex(tx)) {
-        proof = "BAD CERTIFICATE: it is for another decision or transaction";
+      } else if (info.tx_digest_hex != triad::transaction_digest_hex(tx)) {
+        proof = "BAD CERTIFICATE: it is for another transaction";
       } else {
         proof = "certificate signed by " + info.signers;
       }
