@@ -140,22 +140,6 @@ struct Approval {
   bool reversed = false;
 };
 
-// Rule 10 key: terminal (8 bytes) and stan (6 digits).
-struct DuplicateKey {
-  std::uint64_t terminal = 0;
-  std::uint32_t stan = 0;
-  friend bool operator==(const DuplicateKey&, const DuplicateKey&) = default;
-};
-
-struct DuplicateKeyHash {
-  std::size_t operator()(const DuplicateKey& k) const noexcept {
-    std::uint64_t x = k.terminal ^ (static_cast<std::uint64_t>(k.stan) * 0x9e3779b97f4a7c15ULL);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return static_cast<std::size_t>(x ^ (x >> 31));
-  }
-};
-
 enum class Kind : std::uint8_t { kAuthorization, kReversal, kOther };
 
 // Present, not flagged malformed, and passing `check`.
@@ -190,7 +174,8 @@ bool is_valid_card_number(std::string_view pan) {
 std::vector<std::pair<PanKey, std::uint32_t>> card_positions(const CardFile& file);
 
 struct Engine::State {
-  explicit State(const CardFile& file);
+  State(const CardFile& file, const TableHashKey& key);
+  const TableHashKey table_key;  // of `ids` and `duplicate_last_ts`
   // Approvals and the windows point into `cards`: a copy would point into
   // the original.
   State(const State&) = delete;
@@ -527,7 +512,8 @@ std::vector<std::pair<PanKey, std::uint32_t>> card_positions(const CardFile& fil
   return positions;
 }
 
-Engine::State::State(const CardFile& file) : index(card_positions(file)) {
+Engine::State::State(const CardFile& file, const TableHashKey& key)
+    : table_key(key), index(card_positions(file)), ids(key), duplicate_last_ts(1024, {key}) {
   cards.reserve(file.cards.size());
   pan_starts.reserve(file.cards.size() + 1);
   pan_starts.push_back(0);
@@ -557,7 +543,10 @@ CardFile Engine::State::card_file() const {
   return file;
 }
 
-Engine::Engine(const CardFile& cards) : state_(std::make_unique<State>(cards)) {}
+Engine::Engine(const CardFile& cards) : Engine(cards, TableHashKey::per_process()) {}
+
+Engine::Engine(const CardFile& cards, const TableHashKey& table_key)
+    : state_(std::make_unique<State>(cards, table_key)) {}
 
 Engine::~Engine() = default;
 
@@ -1503,7 +1492,7 @@ Status Engine::split_snapshot(std::string_view bytes, std::uint64_t card_page_en
 }
 
 Status Engine::restore(std::string_view bytes) {
-  auto fresh = std::make_unique<State>(state_->card_file());
+  auto fresh = std::make_unique<State>(state_->card_file(), state_->table_key);
   TRIAD_RETURN_IF_ERROR(fresh->load(bytes));
   state_ = std::move(fresh);
   return Status::ok();

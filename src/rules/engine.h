@@ -1,8 +1,9 @@
 // The authorization rules of rules.md (sections 4, 5 and 7's data) as a
-// deterministic state machine: no I/O, no clock, no randomness, no floating
-// point, and no container iteration order reaching a verdict. Same card file
-// and same sequence of (seq, ts, transaction) give the same response codes
-// on every build.
+// deterministic state machine: no I/O, no clock, no floating point, and no
+// container iteration order or randomness reaching a verdict (its hash
+// tables are keyed at random, table_hash.h, which moves entries between
+// slots and nothing else). Same card file and same sequence of (seq, ts,
+// transaction) give the same response codes on every build.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/response_code.h"
+#include "rules/table_hash.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
 
@@ -49,7 +51,9 @@ int currency_exponent(std::uint16_t iso_numeric);
 
 class Engine {
  public:
+  // The hash tables keyed by TableHashKey::per_process().
   explicit Engine(const CardFile& cards);
+  Engine(const CardFile& cards, const TableHashKey& table_key);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

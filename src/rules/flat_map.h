@@ -36,10 +36,10 @@ class FlatMap {
                 "slots are zeroed memory");
 
  public:
-  explicit FlatMap(std::size_t initial_capacity = 1024) {
+  explicit FlatMap(std::size_t initial_capacity = 1024, Hash hash = Hash{}) {
     std::size_t capacity = 16;
     while (capacity < initial_capacity) capacity *= 2;
-    table_ = Table(capacity);
+    table_ = Table(capacity, std::move(hash));
   }
 
   // The value of `key`, or nullptr.
@@ -100,12 +100,14 @@ class FlatMap {
   };
   struct Table {
     Table() = default;
-    explicit Table(std::size_t capacity) : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity) {}
-    Table(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {}
+    Table(std::size_t capacity, Hash h)
+        : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity, std::move(h)) {}
+    Table(ZeroedBlock b, std::size_t capacity, Hash h)
+        : block(std::move(b)), mask(capacity - 1), hash(std::move(h)) {}
     // Derived, not stored: a moved-from table then has none.
     Slot* slots() const { return static_cast<Slot*>(block.data()); }
     std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
-    std::size_t home(const Key& key) const { return Hash{}(key)&mask; }
+    std::size_t home(const Key& key) const { return hash(key) & mask; }
 
     Slot* find(const Key& key) const {
       if (slots() == nullptr) return nullptr;
@@ -154,13 +156,15 @@ class FlatMap {
     ZeroedBlock block;
     std::size_t mask = 0;
     std::size_t size = 0;  // used slots
+    Hash hash{};
   };
 
   void start_growing() {
     while (growing()) migrate_some();  // not expected: draining ends long before
     const std::size_t capacity = table_.capacity() * 2;
+    Hash hash = table_.hash;
     draining_ = std::move(table_);
-    table_ = Table(next_.take(capacity * sizeof(Slot)), capacity);
+    table_ = Table(next_.take(capacity * sizeof(Slot)), capacity, std::move(hash));
     drained_up_to_ = 0;
   }
 

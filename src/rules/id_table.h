@@ -17,13 +17,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 #include "common/assert.h"
 #include "rules/chunked_vector.h"
+#include "rules/table_hash.h"
 #include "rules/zeroed_block.h"
 
 namespace triad::rules {
@@ -32,7 +32,8 @@ class IdTable {
  public:
   static constexpr std::size_t kMaxIdBytes = 64;
 
-  IdTable() : index_(kInitialSlots) {}
+  // `key` keys the index's hash (table_hash.h): clients choose the ids.
+  explicit IdTable(const TableHashKey& key) : key_(key), index_(kInitialSlots) {}
 
   // Hash of `id`, to pass to insert_if_absent; also starts loading the
   // table slot it will probe, so the cache miss overlaps other work.
@@ -106,7 +107,7 @@ class IdTable {
     std::uint64_t value;
   };
 
-  static std::uint64_t hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+  std::uint64_t hash(std::string_view id) const { return table_hash(key_, id); }
 
   // Old entries re-indexed per insertion while growing. Growing starts at C/2
   // entries (C the old capacity) and must end before C, when the new index
@@ -197,6 +198,7 @@ class IdTable {
     }
   }
 
+  TableHashKey key_;
   Index index_;
   NextBlock next_index_;  // the next index's memory, taken ahead
   Index old_index_;       // capacity 0 unless growing

@@ -119,7 +119,7 @@ TEST(ChunkedVectorTest, KeepsOrderAndReferencesAcrossChunks) {
 // Every id is found, with its first value, after each insertion, including
 // while the index grows and old ids are only in the old index.
 TEST(IdTableTest, EveryIdIsFoundWhileTheIndexGrows) {
-  IdTable table;
+  IdTable table{TableHashKey{}};
   std::vector<std::string> ids;
   for (std::uint64_t i = 0; i < 40'000; ++i) {
     ids.push_back("id-" + std::to_string(i));
@@ -145,7 +145,7 @@ TEST(IdTableTest, EveryIdIsFoundWhileTheIndexGrows) {
 }
 
 TEST(IdTableTest, FirstInsertWinsAndEverythingIsFound) {
-  IdTable table;
+  IdTable table{TableHashKey{}};
   std::map<std::string, std::uint64_t> model;
   std::mt19937_64 rng(7);
   for (std::uint64_t i = 0; i < 100'000; ++i) {
