@@ -701,11 +701,9 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
-    if (fingerprint.size() > wire::kMaxFingerprintBytes) {
+    if (Status s = wire::check_fingerprint(fingerprint); !s.is_ok()) {
       ++counters_.malformed_replica_messages;
-      log::warn(replica_label(r) + ": hello with a fingerprint of " +
-                std::to_string(fingerprint.size()) + " bytes, over the limit of " +
-                std::to_string(wire::kMaxFingerprintBytes));
+      log::warn(replica_label(r) + ": hello with a " + s.message());
       return;
     }
     on_hello(r, h->next_seq(), std::string(fingerprint), h->rules_version(), now_us, out);
@@ -1267,7 +1265,9 @@ std::string Core::status_json(std::uint64_t now_us) const {
     rj["availability"] = static_cast<double>(st.availability_ppm) / 1e6;
     j["replicas"].push_back(rj);
   }
-  return j.dump();
+  // Replaces rather than throws on a byte that is not UTF-8: this runs on
+  // the event loop, and a throw would stop the front end.
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace triad::frontend

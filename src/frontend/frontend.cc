@@ -771,7 +771,7 @@ class FrontEnd {
                       {"refused_by_reason", reasons},
                       {"replica_identity_mismatches", identity_mismatches_}};
     j["refused_connections"] = refused;
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // as Core's
   }
 
   // What Core reported since the last send_out, and its levels now.

@@ -64,12 +64,12 @@ int main(int argc, char** argv) {
     if (out != stdout && std::fclose(out) != 0) return 2;
     return rc;
   }
-  if (const std::size_t size = triad::replica::build_fingerprint().size();
-      size > triad::wire::kMaxFingerprintBytes) {
+  if (const triad::Status s = triad::wire::check_fingerprint(triad::replica::build_fingerprint());
+      !s.is_ok()) {
     std::fprintf(stderr,
-                 "triad-replica: this build's fingerprint is %zu bytes, over the %zu a front end "
-                 "accepts in a verdict (shorten TRIAD_OPT_FLAGS)\n",
-                 size, triad::wire::kMaxFingerprintBytes);
+                 "triad-replica: this build's %s: a front end would refuse its verdicts (change "
+                 "TRIAD_OPT_FLAGS)\n",
+                 s.message().c_str());
     return 2;
   }
   config.replica = id.size() == 1 ? triad::replica_index(id[0]) : -1;

@@ -310,6 +310,22 @@ std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& con
   return out;
 }
 
+Status check_fingerprint(std::string_view fingerprint) {
+  if (fingerprint.size() > kMaxFingerprintBytes) {
+    return Status::corruption("fingerprint of " + std::to_string(fingerprint.size()) +
+                              " bytes exceeds the limit of " +
+                              std::to_string(kMaxFingerprintBytes));
+  }
+  for (std::size_t i = 0; i < fingerprint.size(); ++i) {
+    const auto c = static_cast<unsigned char>(fingerprint[i]);
+    if (c < 0x20 || c > 0x7e) {
+      return Status::corruption("fingerprint has byte " + std::to_string(c) + " at " +
+                                std::to_string(i) + ", not printable ASCII");
+    }
+  }
+  return Status::ok();
+}
+
 Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
   if (v->replica() >= kReplicaCount) {
     return Status::corruption("verdict names replica index " + std::to_string(v->replica()));
@@ -332,13 +348,11 @@ Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
       !copy_digest(v->checkpoint_digest(), &out->content.checkpoint_digest)) {
     return Status::corruption("verdict checkpoint_digest is not 32 bytes");
   }
-  if (const std::string_view fingerprint = as_view(v->fingerprint());
-      fingerprint.size() > kMaxFingerprintBytes) {
-    return Status::corruption("verdict fingerprint of " + std::to_string(fingerprint.size()) +
-                              " bytes exceeds the limit of " +
-                              std::to_string(kMaxFingerprintBytes));
+  const std::string_view fingerprint = as_view(v->fingerprint());
+  if (Status s = check_fingerprint(fingerprint); !s.is_ok()) {
+    return Status::corruption("verdict " + s.message());
   }
-  out->fingerprint = std::string(as_view(v->fingerprint()));
+  out->fingerprint = std::string(fingerprint);
   out->signature_valid = false;  // read_verdict_batch verifies
   return Status::ok();
 }

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -233,6 +235,20 @@ TEST_F(Blame, SilentWithoutAMajorityIsStillSentToRepair) {
   EXPECT_EQ(state(0), ReplicaState::kHealthy);
   EXPECT_NE(state(1), ReplicaState::kHealthy);
   EXPECT_NE(state(2), ReplicaState::kHealthy);
+}
+
+// A faulty replica's hello whose fingerprint is not printable ASCII is
+// malformed: the fingerprint goes to the log and into triad status's JSON,
+// whose encoder threw on a byte that is not UTF-8 and stopped the front end.
+TEST_F(Blame, AHelloWithAFingerprintThatIsNotPrintableIsMalformed) {
+  hello(1, 1, kStartUs, "\xff\xfe\n2026-12-05T00:00:00.000Z INFO frontend: forged");
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 1u);
+  hello(1, 1, kStartUs, std::string(wire::kMaxFingerprintBytes + 1, 'f'));
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 2u);
+  hello(1, 1, kStartUs, "clang 14.0.6 ; libc++ 14000; -O3");
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 2u);
+  const auto status = nlohmann::json::parse(core_->status_json(kStartUs));
+  EXPECT_EQ(status["replicas"][1]["fingerprint"], "clang 14.0.6 ; libc++ 14000; -O3");
 }
 
 }  // namespace

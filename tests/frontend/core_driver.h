@@ -115,10 +115,12 @@ class CoreDriver : public ::testing::Test {
     return sent;
   }
 
-  Outbox hello(int r, std::uint64_t next_seq, std::uint64_t now_us) {
+  Outbox hello(int r, std::uint64_t next_seq, std::uint64_t now_us,
+               std::string_view fingerprint = "test build") {
     flatbuffers::FlatBufferBuilder fbb;
     const auto h = wire::CreateHello(fbb, static_cast<std::uint8_t>(r), next_seq,
-                                     fbb.CreateString("test build"), rules::kRulesVersion);
+                                     fbb.CreateString(fingerprint.data(), fingerprint.size()),
+                                     rules::kRulesVersion);
     wire::FromReplicaBuilder m(fbb);
     m.add_hello(h);
     fbb.Finish(m.Finish());

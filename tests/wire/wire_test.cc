@@ -1099,6 +1099,12 @@ TEST(ReadVerdict, RefusesMalformedVerdicts) {
       {"fingerprint over the limit",
        [](VerdictFields* f) { f->fingerprint = std::string(wire::kMaxFingerprintBytes + 1, 'f'); },
        "fingerprint of 1025 bytes exceeds the limit of 1024"},
+      // Logged and put in JSON: no forged log lines, nothing a JSON encoder
+      // refuses.
+      {"fingerprint with a newline", [](VerdictFields* f) { f->fingerprint = "gcc\nforged"; },
+       "fingerprint has byte 10 at 3, not printable ASCII"},
+      {"fingerprint not UTF-8", [](VerdictFields* f) { f->fingerprint = "\xff"; },
+       "fingerprint has byte 255 at 0"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.label);
