@@ -43,27 +43,25 @@ class FlatMap {
   }
 
   // The value of `key`, or nullptr.
-  Value* find(const Key& key) {
-    if (Slot* s = table_.find(key); s != nullptr) return &s->value;
-    if (Slot* s = draining_.find(key); s != nullptr) return &s->value;
-    return nullptr;
-  }
+  Value* find(const Key& key) { return find(key, table_.hash_of(key)); }
 
   // Inserts (key, value) unless `key` is present. Returns the value in the
   // map and whether it was inserted.
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
     migrate_some();
-    if (Value* v = find(key); v != nullptr) return {v, false};
+    const std::uint32_t h = table_.hash_of(key);
+    if (Value* v = find(key, h); v != nullptr) return {v, false};
     if (next_.prepare(size(), table_.capacity(), sizeof(Slot), &retired_)) start_growing();
-    Slot* s = table_.insert_new(key, value);
+    Slot* s = table_.insert_new(key, value, h);
     return {&s->value, true};
   }
 
   // Removes `key` if present.
   void erase(const Key& key) {
     migrate_some();
-    if (table_.erase(key)) return;
-    if (Slot* s = draining_.find(key); s != nullptr) {
+    const std::uint32_t h = table_.hash_of(key);
+    if (table_.erase(key, h)) return;
+    if (Slot* s = draining_.find(key, h); s != nullptr) {
       s->state = kTombstone;
       --draining_.size;
     }
@@ -93,9 +91,12 @@ class FlatMap {
   // at 4 slots per insertion it ends after C/4 insertions at most.
   static constexpr std::size_t kMigrateSlots = 4;
 
+  // The home hash is kept: erasing shifts and growing moves members, and
+  // the keyed hash (table_hash.h) costs more than the probe it places.
   struct Slot {
     Key key;
     Value value;
+    std::uint32_t hash;  // low bits of Hash: enough for 2^32 slots
     std::uint8_t state;
   };
   struct Table {
@@ -103,39 +104,43 @@ class FlatMap {
     Table(std::size_t capacity, Hash h)
         : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity, std::move(h)) {}
     Table(ZeroedBlock b, std::size_t capacity, Hash h)
-        : block(std::move(b)), mask(capacity - 1), hash(std::move(h)) {}
+        : block(std::move(b)), mask(capacity - 1), hash(std::move(h)) {
+      TRIAD_ASSERT(capacity <= (std::size_t{1} << 32));
+    }
     // Derived, not stored: a moved-from table then has none.
     Slot* slots() const { return static_cast<Slot*>(block.data()); }
     std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
-    std::size_t home(const Key& key) const { return hash(key) & mask; }
+    std::uint32_t hash_of(const Key& key) const { return static_cast<std::uint32_t>(hash(key)); }
 
-    Slot* find(const Key& key) const {
+    // h is hash_of(key), the same in both tables.
+    Slot* find(const Key& key, std::uint32_t h) const {
       if (slots() == nullptr) return nullptr;
-      for (std::size_t i = home(key);; i = (i + 1) & mask) {
+      for (std::size_t i = h & mask;; i = (i + 1) & mask) {
         Slot& s = slots()[i];
         if (s.state == kEmpty) return nullptr;
         if (s.state == kUsed && s.key == key) return &s;
       }
     }
-    // `key` is in neither table and this one is below half full.
-    Slot* insert_new(const Key& key, const Value& value) {
-      std::size_t i = home(key);
+    // `key` is in neither table and this one is below half full; h is
+    // hash_of(key).
+    Slot* insert_new(const Key& key, const Value& value, std::uint32_t h) {
+      std::size_t i = h & mask;
       while (slots()[i].state != kEmpty) i = (i + 1) & mask;
-      slots()[i] = Slot{key, value, kUsed};
+      slots()[i] = Slot{key, value, h, kUsed};
       ++size;
       return &slots()[i];
     }
     // Backward-shift deletion (the live table has no tombstones): later
     // members of the cluster move into the hole unless their home position
     // is cyclically in (hole, j].
-    bool erase(const Key& key) {
-      std::size_t hole = home(key);
+    bool erase(const Key& key, std::uint32_t h) {
+      std::size_t hole = h & mask;
       for (;; hole = (hole + 1) & mask) {
         if (slots()[hole].state == kEmpty) return false;
         if (slots()[hole].key == key) break;
       }
       for (std::size_t j = (hole + 1) & mask; slots()[j].state != kEmpty; j = (j + 1) & mask) {
-        const std::size_t k = home(slots()[j].key);
+        const std::size_t k = slots()[j].hash & mask;
         const bool k_in_hole_to_j = hole <= j ? (hole < k && k <= j) : (hole < k || k <= j);
         if (!k_in_hole_to_j) {
           slots()[hole] = slots()[j];
@@ -159,6 +164,12 @@ class FlatMap {
     Hash hash{};
   };
 
+  Value* find(const Key& key, std::uint32_t h) {
+    if (Slot* s = table_.find(key, h); s != nullptr) return &s->value;
+    if (Slot* s = draining_.find(key, h); s != nullptr) return &s->value;
+    return nullptr;
+  }
+
   void start_growing() {
     while (growing()) migrate_some();  // not expected: draining ends long before
     const std::size_t capacity = table_.capacity() * 2;
@@ -175,7 +186,7 @@ class FlatMap {
     for (; drained_up_to_ < end; ++drained_up_to_) {
       Slot& s = draining_.slots()[drained_up_to_];
       if (s.state != kUsed) continue;
-      table_.insert_new(s.key, s.value);
+      table_.insert_new(s.key, s.value, s.hash);  // the same Hash
       s.state = kTombstone;
       --draining_.size;
     }
