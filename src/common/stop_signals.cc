@@ -28,8 +28,10 @@ Status block() {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGHUP);
   if (const int rc = pthread_sigmask(SIG_BLOCK, &stop, &g_mask_before); rc != 0) {
-    return Status::internal(std::string("cannot block SIGINT/SIGTERM: ") + std::strerror(rc));
+    return Status::internal(std::string("cannot block SIGINT/SIGTERM/SIGHUP: ") +
+                            std::strerror(rc));
   }
   const int fd = ::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
   if (fd < 0) {

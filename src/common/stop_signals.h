@@ -1,5 +1,8 @@
-// SIGINT and SIGTERM, the signals that ask a Triad process to stop, taken as
-// a descriptor instead of by a handler. A handler interrupts whatever system
+// SIGINT, SIGTERM and SIGHUP, the signals that ask a Triad process to stop,
+// taken as a descriptor instead of by a handler. (SIGHUP, sent when the
+// terminal or session that started `triad up` closes, killed it outright
+// before 2026-12-05: no clean stop, answered decisions missing from the
+// audit store.) A handler interrupts whatever system
 // call its thread was in; inside libzmq, whose recv and send look at the
 // socket's command mailbox, that surfaces as EINTR from any ZeroMQ call,
 // which cppzmq throws (it aborted `triad up` on SIGTERM now and then).
@@ -13,13 +16,13 @@
 
 namespace triad::stop_signals {
 
-// Blocks both signals in the calling thread and opens the descriptor.
+// Blocks the three signals in the calling thread and opens the descriptor.
 // Threads inherit the mask of the thread that starts them (libzmq's own
 // threads block every signal), so call this on the main thread before any
 // thread is started. Calling it again does nothing.
 Status block();
 
-// Readable from the moment either signal arrives until the process ends
+// Readable from the moment one of them arrives until the process ends
 // (nothing ever reads it); -1 before block().
 int fd();
 

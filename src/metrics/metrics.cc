@@ -163,11 +163,21 @@ Metrics::~Metrics() = default;
 
 Status Metrics::serve(const std::string& host, std::uint16_t port) {
   TRIAD_ASSERT(exposer_ == nullptr);
+  if (host.find(':') != std::string::npos) {
+    // Debian's civetweb is built without IPv6 (mg_check_feature(8) is 0).
+    return Status::invalid_argument("cannot serve metrics on " + host +
+                                    ": the metrics server takes IPv4 addresses only (e.g. "
+                                    "127.0.0.1 or 0.0.0.0)");
+  }
   const std::string address = host + ":" + std::to_string(port);
   try {
-    // One server thread: scrapes come every few seconds from one collector.
+    // A server thread serves one connection at a time, and civetweb waits
+    // 30 s by default for a request that does not come: one idle connection
+    // held every scrape that long (longer than Prometheus' 10 s scrape
+    // timeout). A few threads, and 5 s for a request.
     exposer_ = std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", address, "num_threads", "1"});
+        std::vector<std::string>{"listening_ports", address, "num_threads", "4",
+                                 "request_timeout_ms", "5000"});
   } catch (const std::exception& e) {
     return Status::unavailable("cannot serve metrics on " + address +
                                " (port in use?): " + e.what());

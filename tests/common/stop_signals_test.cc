@@ -59,6 +59,14 @@ TEST(StopSignals, ASignalIsHeldForTheDescriptorInsteadOfDelivered) {
   EXPECT_EQ(stop_signals::fd(), fd) << "a second block() changes nothing";
 }
 
+// A closed terminal or session sends SIGHUP, whose default action ended
+// `triad up` without its clean stop.
+TEST(StopSignals, SighupIsAStopToo) {
+  ASSERT_TRUE(stop_signals::block().is_ok());
+  ASSERT_EQ(::kill(::getpid(), SIGHUP), 0);
+  EXPECT_TRUE(stop_signals::requested());
+}
+
 TEST(StopSignals, AThreadStartedAfterBlockIsNotInterrupted) {
   ASSERT_TRUE(stop_signals::block().is_ok());
   int poll_rc = 0;

@@ -187,6 +187,33 @@ TEST(Metrics, ServesTheTextFormatOverHttp) {
   EXPECT_EQ(value_of(body, "triad_mode{mode=\"tmr\"}"), "1");
 }
 
+// civetweb waits 30 s by default for a request that does not come, and one
+// server thread held every other scrape behind such a connection, longer
+// than a collector's scrape timeout (Prometheus: 10 s).
+TEST(Metrics, AnIdleConnectionDoesNotHoldAScrape) {
+  Metrics m;
+  ASSERT_TRUE(m.serve("127.0.0.1", 0).is_ok());
+  const int idle = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(idle, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port_of(m.url()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(idle, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const std::string response = http_get(port_of(m.url()), "/metrics", /*timeout_s=*/8);
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  ::close(idle);
+}
+
+// Debian's civetweb has no IPv6: said so, not "port in use?".
+TEST(Metrics, AnIpv6HostIsAClearError) {
+  Metrics m;
+  const Status s = m.serve("::1", 0);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("IPv4 addresses only"), std::string::npos) << s.message();
+  EXPECT_EQ(m.url(), "");
+}
+
 TEST(Metrics, APortInUseIsAClearError) {
   Metrics first;
   ASSERT_TRUE(first.serve("127.0.0.1", 0).is_ok());

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -14,10 +15,13 @@
 
 namespace triad::testing {
 
-// The whole response, headers included; empty when nothing answers.
-inline std::string http_get(std::uint16_t port, const std::string& path) {
+// The whole response, headers included; empty when nothing answers, cut
+// short when a read waits more than `timeout_s` (as a collector gives up).
+inline std::string http_get(std::uint16_t port, const std::string& path, int timeout_s = 10) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
+  const timeval timeout{timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
