@@ -175,9 +175,8 @@ Status Metrics::serve(const std::string& host, std::uint16_t port) {
     // 30 s by default for a request that does not come: one idle connection
     // held every scrape that long (longer than Prometheus' 10 s scrape
     // timeout). A few threads, and 5 s for a request.
-    exposer_ = std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", address, "num_threads", "4",
-                                 "request_timeout_ms", "5000"});
+    exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", "4", "request_timeout_ms", "5000"});
   } catch (const std::exception& e) {
     return Status::unavailable("cannot serve metrics on " + address +
                                " (port in use?): " + e.what());

@@ -335,7 +335,10 @@ int replay(const std::string& cards_path, const std::string& input_path,
 
 int run(const Config& config) {
   // If the front end dies, so do we: a replica never runs unsupervised.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // SIGKILL, not SIGTERM: a stopped process (SIGSTOP, a debugger) holds a
+  // SIGTERM until it is continued, so a replica stopped when its front end
+  // was killed stayed behind; and a replica has nothing to save.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   const Status signals = stop_signals::block();  // before any thread starts
   log::set_component(std::string("replica-") + replica_name(config.replica));
   if (!config.log_path.empty() && !log::set_file(config.log_path)) {

@@ -153,6 +153,20 @@ TEST(Journal, KillNineThenRestartResumesAfterTheLastJournalledSeq) {
 // that transaction counts as never accepted. A real torn record was never
 // answered under --fsync batch: the commit comes before fan-out, and no
 // answer comes without the replicas' verdicts.
+// A stopped replica (SIGSTOP, a debugger) holds a SIGTERM until it is
+// continued: with SIGTERM as its parent-death signal it outlived a front end
+// killed meanwhile, for good. SIGKILL ends it stopped.
+TEST(Journal, AStoppedReplicaEndsWithItsKilledFrontEnd) {
+  TempDir tmp;
+  write_inputs(tmp, 10, 0);
+  Cluster cluster(tmp, tmp.file("cards.csv"), kArgs);
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  const std::vector<pid_t> replica_c = processes_mentioning(cluster.dir() + "/keys/replica-c.key");
+  ASSERT_EQ(replica_c.size(), 1u);
+  ASSERT_EQ(::kill(replica_c[0], SIGSTOP), 0);
+  kill_front_end(cluster, tmp);
+}
+
 TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
   TempDir tmp;
   constexpr std::size_t kFirst = 20;
