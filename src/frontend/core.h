@@ -216,7 +216,8 @@ class Core : private sequencer::History {
     std::uint64_t resent_from = 0;
     std::uint64_t resent_to = 0;
     std::uint64_t resent_at_us = 0;
-    std::uint64_t fetched_from = 0;  // its last fetch's first seq
+    std::uint64_t fetched_from = 0;       // its last fetch's first seq
+    std::uint64_t fetch_answered_us = 0;  // when a fetch of it was last answered (0: never)
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -253,6 +254,9 @@ class Core : private sequencer::History {
     // Fetches not answered: a replica being replayed or given a snapshot
     // gets the live seqs ahead of them and asks for the gap meanwhile.
     std::uint64_t fetches_crossing_a_resend = 0;
+    // Fetches dropped: sooner after the last one answered than a replica
+    // asks (kFetchAnswerGapUs in core.cc).
+    std::uint64_t fetches_too_soon = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }

@@ -162,31 +162,43 @@ TEST_F(CoreArchive, AFetchForWhatIsOnItsWayIsNotAnsweredTwice) {
   config.max_resend_entries = 100;
   config.resend_window_entries = 100;
   start(config);
-  const std::uint64_t now = kStartUs;
+  std::uint64_t now = kStartUs;
   submit_decided_by_a_and_b(1000, now);
+  // The replica's next fetch, ReplicaNode::kFetchIntervalUs after its last.
+  const auto fetch_later = [&](std::uint64_t from, std::uint64_t to) {
+    now += 200'000;
+    return entries_sent(fetch(2, from, to, now), 2);
+  };
   ASSERT_EQ(entries_sent(hello(2, 1, now), 2).size(), 100u);
 
-  EXPECT_TRUE(entries_sent(fetch(2, 1, 999, now), 2).empty());
+  EXPECT_TRUE(fetch_later(1, 999).empty());
   EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 1u);
-  const auto lost = entries_sent(fetch(2, 1, 999, now), 2);
+  const auto lost = fetch_later(1, 999);
   ASSERT_EQ(lost.size(), 100u) << "no further: the part was lost";
   EXPECT_EQ(lost.front().first, 1u);
 
   const auto second = entries_sent(verdicts(2, 1, 60, now), 2);
   ASSERT_EQ(second.size(), 100u);
   EXPECT_EQ(second.front().first, 101u);
-  EXPECT_TRUE(entries_sent(fetch(2, 61, 999, now), 2).empty());
-  EXPECT_TRUE(entries_sent(fetch(2, 200, 999, now), 2).empty());
+  EXPECT_TRUE(fetch_later(61, 999).empty());
+  EXPECT_TRUE(fetch_later(200, 999).empty());
   EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 3u);
   EXPECT_EQ(core_->counters().entries_read_back, 300u) << "nothing read a third time";
 
-  const auto stuck = entries_sent(fetch(2, 200, 999, now), 2);
+  const auto stuck = fetch_later(200, 999);
   ASSERT_EQ(stuck.size(), 100u);
   EXPECT_EQ(stuck.front().first, 200u);
-  const auto beyond = entries_sent(fetch(2, 500, 999, now), 2);
+  const auto beyond = fetch_later(500, 999);
   ASSERT_EQ(beyond.size(), 100u);
   EXPECT_EQ(beyond.front().first, 500u);
   EXPECT_EQ(core_->counters().fetches_crossing_a_resend, 3u);
+
+  // A faulty replica asking again at once is not answered: each answer can
+  // read a part back from the journal on the event loop.
+  EXPECT_TRUE(entries_sent(fetch(2, 500, 999, now + 99'999), 2).empty());
+  EXPECT_EQ(core_->counters().fetches_too_soon, 1u);
+  EXPECT_EQ(entries_sent(fetch(2, 500, 999, now + 100'000), 2).size(), 100u);
+  EXPECT_EQ(core_->counters().fetches_too_soon, 1u);
 }
 
 // A restarted replica's idle hello (500 ms without a message) can cross the
@@ -222,8 +234,10 @@ TEST_F(CoreArchive, AHelloThatCrossedTheResendItAskedForIsNotAnsweredWithASecond
 // A faulty replica's fetch beyond what was sequenced gets what there is.
 TEST_F(CoreArchive, AFetchBeyondTheLastSeqGetsWhatThereIs) {
   submit_decided_by_a_and_b(100, kStartUs);
+  std::uint64_t now = kStartUs;
   const auto fetched = [&](std::uint64_t from, std::uint64_t to) {
-    return entries_sent(fetch(2, from, to, kStartUs), 2);
+    now += 200'000;  // as a replica asks
+    return entries_sent(fetch(2, from, to, now), 2);
   };
   EXPECT_TRUE(fetched(UINT64_MAX - 5, UINT64_MAX).empty());
   EXPECT_TRUE(fetched(101, UINT64_MAX).empty());
@@ -231,7 +245,7 @@ TEST_F(CoreArchive, AFetchBeyondTheLastSeqGetsWhatThereIs) {
   const auto tail = fetched(91, UINT64_MAX);
   ASSERT_EQ(tail.size(), 10u);
   EXPECT_EQ(tail.back().first, 100u);
-  EXPECT_TRUE(entries_sent(verdicts(2, 1, 100, kStartUs), 2).empty()) << "no part left";
+  EXPECT_TRUE(entries_sent(verdicts(2, 1, 100, now), 2).empty()) << "no part left";
 }
 
 // An archive that lost its certificates.
