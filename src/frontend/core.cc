@@ -709,14 +709,14 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   const wire::FromReplica* msg = nullptr;
   if (Status s = wire::verify_from_replica(frame.bytes(), &msg); !s.is_ok()) {
     ++counters_.malformed_replica_messages;
-    log::warn(replica_label(r) + ": " + s.message());
+    malformed_log_.warn(now_us, replica_label(r) + ": " + s.message());
     return;
   }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
     if (Status s = wire::check_fingerprint(fingerprint); !s.is_ok()) {
       ++counters_.malformed_replica_messages;
-      log::warn(replica_label(r) + ": hello with a " + s.message());
+      malformed_log_.warn(now_us, replica_label(r) + ": hello with a " + s.message());
       return;
     }
     on_hello(r, h->next_seq(), std::string(fingerprint), h->rules_version(), now_us, out);
@@ -733,7 +733,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
               wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
           !s.is_ok()) {
         ++counters_.malformed_replica_messages;
-        log::warn(replica_label(r) + ": " + s.message());
+        malformed_log_.warn(now_us, replica_label(r) + ": " + s.message());
         continue;
       }
       for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log.h"
 #include "common/types.h"
 #include "crypto/ed25519.h"
 #include "frontend/archive.h"
@@ -504,6 +505,8 @@ class Core : private sequencer::History {
   // repeated id gets, not the replay's decision.
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;
   Counters counters_;
+  // Malformed replica messages: counted each, logged at most 10 a second.
+  log::Limiter malformed_log_{10};
 };
 
 }  // namespace triad::frontend

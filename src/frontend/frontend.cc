@@ -583,7 +583,8 @@ class FrontEnd {
       if (!from.more() || !replicas_.recv(payload, zmq::recv_flags::none)) continue;
       const int r = from.size() == 1 ? replica_index(static_cast<const char*>(from.data())[0]) : -1;
       if (r < 0) {
-        log::warn("message from an unknown replica identity dropped");
+        unknown_identity_log_.warn(monotonic_us(),
+                                   "message from an unknown replica identity dropped");
         continue;
       }
       if (zap_ && !from_own_key(r, payload)) continue;
@@ -831,8 +832,9 @@ class FrontEnd {
   ReplyGate replies_;
   std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
   bool journal_failed_ = false;
-  bool stopping_ = false;  // SIGINT/SIGTERM arrived, or the journal failed
+  bool stopping_ = false;  // SIGINT/SIGTERM/SIGHUP arrived, or the journal failed
   Outbox out_;
+  log::Limiter unknown_identity_log_{10};  // a peer can send these at will
   ReplicaProcesses processes_;
   bool ready_ = false;
   std::uint64_t replies_dropped_ = 0;           // at kClientReplyHwm, or the client gone

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "common/hex.h"
+#include "common/log.h"
 #include "common/response_code.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
@@ -97,6 +101,30 @@ TEST(Transaction, MaskPan) {
 TEST(Hex, Encodes) {
   const std::uint8_t bytes[] = {0x00, 0xab, 0x10};
   EXPECT_EQ(to_hex(bytes), "00ab10");
+}
+
+struct LogCapture {
+  LogCapture() { log::set_capture(&LogCapture::add, this); }
+  ~LogCapture() { log::set_capture(nullptr, nullptr); }
+  static void add(void* self, log::Level, std::string_view text) {
+    static_cast<LogCapture*>(self)->lines.emplace_back(text);
+  }
+  std::vector<std::string> lines;
+};
+
+TEST(LogLimiter, LetsThroughSoManyASecondAndCountsTheRest) {
+  LogCapture capture;
+  log::Limiter limiter(3);
+  constexpr std::uint64_t kStartUs = 5'000'000;
+  for (int i = 0; i < 10; ++i) limiter.warn(kStartUs + static_cast<std::uint64_t>(i), "bad");
+  ASSERT_EQ(capture.lines.size(), 3u);
+  limiter.warn(kStartUs + 999'999, "bad");
+  EXPECT_EQ(capture.lines.size(), 3u) << "the same second";
+  limiter.warn(kStartUs + 1'000'000, "worse");
+  ASSERT_EQ(capture.lines.size(), 4u);
+  EXPECT_EQ(capture.lines.back(), "worse (and 8 more like it before this, not logged)");
+  limiter.warn(kStartUs + 1'000'001, "bad");
+  EXPECT_EQ(capture.lines.back(), "bad") << "the count went with the line before";
 }
 
 }  // namespace
