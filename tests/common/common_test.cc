@@ -64,6 +64,20 @@ TEST(Transaction, WrongTypesAreMalformedNotRefused) {
   EXPECT_FALSE(tx.pan.has_value());
 }
 
+// A number written with a point or an exponent is not an integer, whatever
+// its value; of a key written twice, the last value counts (README, "Rules:
+// readings"). Pinned so that another client library can be held to it.
+TEST(Transaction, NumbersWithAPointOrExponentAreMalformedAndTheLastDuplicateKeyCounts) {
+  Transaction tx;
+  ASSERT_TRUE(parse_transaction_json(R"({"amount":100.0,"billing_amount":1e2})", &tx).is_ok());
+  EXPECT_TRUE(tx.is_malformed(Field::kAmount));
+  EXPECT_TRUE(tx.is_malformed(Field::kBillingAmount));
+  Transaction twice;
+  ASSERT_TRUE(parse_transaction_json(R"({"amount":"x","amount":100})", &twice).is_ok());
+  EXPECT_FALSE(twice.is_malformed(Field::kAmount));
+  EXPECT_EQ(twice.amount, 100);
+}
+
 TEST(Transaction, NegativeAmountIsCarriedForTheRulesToJudge) {
   Transaction tx;
   ASSERT_TRUE(parse_transaction_json(R"({"amount":-5})", &tx).is_ok());
