@@ -28,7 +28,12 @@ Status block() {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGHUP);
+  // Unless it is ignored (nohup, trap '' HUP): a blocked signal is queued,
+  // and so read from the descriptor, even when its disposition is ignore.
+  struct sigaction hup {};
+  if (::sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) {
+    sigaddset(&stop, SIGHUP);
+  }
   if (const int rc = pthread_sigmask(SIG_BLOCK, &stop, &g_mask_before); rc != 0) {
     return Status::internal(std::string("cannot block SIGINT/SIGTERM/SIGHUP: ") +
                             std::strerror(rc));

@@ -34,13 +34,15 @@ constexpr std::size_t kReplayWindow = 1024;
 // lost (a full send queue drops it) and goes again.
 constexpr std::uint64_t kResendPatienceUs = 2'000'000;
 
-// A replica asks for a gap at most once per 200 ms
-// (ReplicaNode::kFetchIntervalUs), and each answer can read a part back from
-// the journal on the event loop (3-11 ms). A fetch sooner than this after the
-// last one answered comes from a faulty replica and is dropped (it asks
-// again if it must): answering each let one replica take the event loop
-// (153 answers in 1.5 s in a helper's run, 2026-12-05).
-constexpr std::uint64_t kFetchAnswerGapUs = 100'000;
+// A replica asks for seqs with a fetch at most once per 200 ms
+// (ReplicaNode::kFetchIntervalUs) and with a hello at connection and after
+// 500 ms without a message, and each answer can read a part back from the
+// journal on the event loop (3-11 ms). A request sooner than this after the
+// last one answered comes from a faulty replica and is dropped (a healthy
+// one asks again): answering each let one replica take the event loop (153
+// fetches answered in 1.5 s in a helper's run, 2026-12-05; hellos
+// alternating between two seqs read back 18,838 entries in 20 ms).
+constexpr std::uint64_t kRangeRequestGapUs = 100'000;
 
 // How long every voting replica must have been silent before a missing
 // verdict no majority answered is held against them (missing_is_own_fault).
@@ -659,6 +661,7 @@ void Core::on_replica_gone(int r) {
   view.resent_from = 0;
   view.resent_to = 0;
   view.fetched_from = 0;
+  view.range_answered_us = 0;  // a new process's first request is answered
 }
 
 // The next part of a resend, at a message with verdicts while they show
@@ -685,10 +688,7 @@ void Core::continue_resend(int r, std::uint64_t now_us, Outbox* out) {
 void Core::on_fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                     Outbox* out) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
-  if (view.fetch_answered_us != 0 && now_us < view.fetch_answered_us + kFetchAnswerGapUs) {
-    ++counters_.fetches_too_soon;
-    return;
-  }
+  if (range_asked_too_soon(view, now_us)) return;
   const std::uint64_t last_from = std::exchange(view.fetched_from, from);
   const Transfer& t = transfers_[static_cast<std::size_t>(r)];
   const bool snapshot_on_its_way = t.active && !t.installed;
@@ -698,8 +698,16 @@ void Core::on_fetch(int r, std::uint64_t from, std::uint64_t to, std::uint64_t n
     ++counters_.fetches_crossing_a_resend;
     return;
   }
-  view.fetch_answered_us = now_us;
+  view.range_answered_us = now_us;
   send_range(r, std::max<std::uint64_t>(from, 1), to, now_us, out);
+}
+
+bool Core::range_asked_too_soon(const ReplicaView& view, std::uint64_t now_us) {
+  if (view.range_answered_us == 0 || now_us >= view.range_answered_us + kRangeRequestGapUs) {
+    return false;
+  }
+  ++counters_.range_requests_too_soon;
+  return true;
 }
 
 void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std::uint64_t now_us,
@@ -709,14 +717,15 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   const wire::FromReplica* msg = nullptr;
   if (Status s = wire::verify_from_replica(frame.bytes(), &msg); !s.is_ok()) {
     ++counters_.malformed_replica_messages;
-    malformed_log_.warn(now_us, replica_label(r) + ": " + s.message());
+    malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
     return;
   }
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
     if (Status s = wire::check_fingerprint(fingerprint); !s.is_ok()) {
       ++counters_.malformed_replica_messages;
-      malformed_log_.warn(now_us, replica_label(r) + ": hello with a " + s.message());
+      malformed_log_[static_cast<std::size_t>(r)].warn(
+          now_us, replica_label(r) + ": hello with a " + s.message());
       return;
     }
     on_hello(r, h->next_seq(), std::string(fingerprint), h->rules_version(), now_us, out);
@@ -733,7 +742,8 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
               wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
           !s.is_ok()) {
         ++counters_.malformed_replica_messages;
-        malformed_log_.warn(now_us, replica_label(r) + ": " + s.message());
+        malformed_log_[static_cast<std::size_t>(r)].warn(now_us,
+                                                         replica_label(r) + ": " + s.message());
         continue;
       }
       for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);
@@ -791,6 +801,10 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   if (from == view.resent_from && now_us < view.resent_at_us + kResendPatienceUs) {
     ++counters_.hellos_crossing_a_resend;
     return;
+  }
+  if (from <= flushed_seq_) {  // else it has everything, and nothing is read back
+    if (range_asked_too_soon(view, now_us)) return;
+    view.range_answered_us = now_us;
   }
   send_range(r, from, flushed_seq_, now_us, out);
 }
@@ -1244,7 +1258,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["entries_read_back"] = counters_.entries_read_back;
   j["hellos_crossing_a_resend"] = counters_.hellos_crossing_a_resend;
   j["fetches_crossing_a_resend"] = counters_.fetches_crossing_a_resend;
-  j["fetches_too_soon"] = counters_.fetches_too_soon;
+  j["range_requests_too_soon"] = counters_.range_requests_too_soon;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

@@ -217,8 +217,9 @@ class Core : private sequencer::History {
     std::uint64_t resent_from = 0;
     std::uint64_t resent_to = 0;
     std::uint64_t resent_at_us = 0;
-    std::uint64_t fetched_from = 0;       // its last fetch's first seq
-    std::uint64_t fetch_answered_us = 0;  // when a fetch of it was last answered (0: never)
+    std::uint64_t fetched_from = 0;  // its last fetch's first seq
+    // When a fetch or hello of it was last answered with seqs (0: never).
+    std::uint64_t range_answered_us = 0;
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
@@ -255,9 +256,9 @@ class Core : private sequencer::History {
     // Fetches not answered: a replica being replayed or given a snapshot
     // gets the live seqs ahead of them and asks for the gap meanwhile.
     std::uint64_t fetches_crossing_a_resend = 0;
-    // Fetches dropped: sooner after the last one answered than a replica
-    // asks (kFetchAnswerGapUs in core.cc).
-    std::uint64_t fetches_too_soon = 0;
+    // Fetches and hellos not answered: sooner after the last one answered
+    // than a healthy replica asks (kRangeRequestGapUs in core.cc).
+    std::uint64_t range_requests_too_soon = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -373,6 +374,9 @@ class Core : private sequencer::History {
   void send_range(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                   Outbox* out);
   void continue_resend(int replica, std::uint64_t now_us, Outbox* out);
+  // Whether a fetch or hello asking for seqs comes too soon after the last
+  // one answered (kRangeRequestGapUs); counts it if so.
+  bool range_asked_too_soon(const ReplicaView& view, std::uint64_t now_us);
   void on_fetch(int replica, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
                 Outbox* out);
   // The journal entries from..to as ToReplica messages of kResendBatch each,
@@ -505,8 +509,10 @@ class Core : private sequencer::History {
   // repeated id gets, not the replay's decision.
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;
   Counters counters_;
-  // Malformed replica messages: counted each, logged at most 10 a second.
-  log::Limiter malformed_log_{10};
+  // Malformed replica messages: counted each, logged at most 10 a second
+  // per replica (one flooding hides no other's).
+  std::array<log::Limiter, kReplicaCount> malformed_log_{log::Limiter(10), log::Limiter(10),
+                                                         log::Limiter(10)};
 };
 
 }  // namespace triad::frontend

@@ -67,6 +67,26 @@ TEST(StopSignals, SighupIsAStopToo) {
   EXPECT_TRUE(stop_signals::requested());
 }
 
+// Under nohup (SIGHUP ignored) a hangup is no stop: a blocked signal would
+// be queued for the descriptor even though it is ignored. In a child, since
+// block() is once per process.
+TEST(StopSignals, AnIgnoredSighupStaysIgnored) {
+  if (stop_signals::fd() >= 0)
+    GTEST_SKIP() << "block() ran in this process (ctest runs each alone)";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGHUP, SIG_IGN);
+    if (!stop_signals::block().is_ok()) ::_exit(2);
+    ::kill(::getpid(), SIGHUP);
+    ::_exit(stop_signals::requested() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "an ignored SIGHUP asked for a stop";
+}
+
 TEST(StopSignals, AThreadStartedAfterBlockIsNotInterrupted) {
   ASSERT_TRUE(stop_signals::block().is_ok());
   int poll_rc = 0;

@@ -77,8 +77,9 @@ TEST_F(CoreArchive, AReplicaStartingAgainIsSentEverySeqWhetherInMemoryOrNot) {
   EXPECT_GT(archive_.reads(), 0u);
   EXPECT_EQ(core_->counters().entries_read_back, 1000 - kKeepRecent);
 
-  // From the middle, across the boundary between archive and memory.
-  const auto tail = entries_sent(hello(2, 990, now), 2);
+  // From the middle, across the boundary between archive and memory (its
+  // idle hello, 500 ms later).
+  const auto tail = entries_sent(hello(2, 990, now + 500'000), 2);
   ASSERT_EQ(tail.size(), 11u);
   EXPECT_EQ(core_->counters().entries_read_back, 1000 - kKeepRecent + (1000 - kKeepRecent - 989));
   EXPECT_EQ(tail.front(), std::make_pair(std::uint64_t{990}, std::string("tx-990")));
@@ -140,15 +141,16 @@ TEST_F(CoreArchive, ALongResendGoesOutAPartAtATimeAsTheReplicaAppliesIt) {
 
   // A fetch from a seq it was sent is left to the resend, and answered when
   // the next one asks from there again (AFetchForWhatIsOnItsWayIsNot...).
-  EXPECT_TRUE(entries_sent(fetch(2, 551, 1000, now), 2).empty());
-  const auto fetched = entries_sent(fetch(2, 551, 1000, now), 2);
+  // (The replica fetches every 200 ms.)
+  EXPECT_TRUE(entries_sent(fetch(2, 551, 1000, now + 200'000), 2).empty());
+  const auto fetched = entries_sent(fetch(2, 551, 1000, now + 400'000), 2);
   ASSERT_EQ(fetched.size(), 400u);
   EXPECT_EQ(fetched.front().first, 551u);
-  const auto last = entries_sent(verdicts(2, 501, 800, now), 2);
+  const auto last = entries_sent(verdicts(2, 501, 800, now + 400'000), 2);
   ASSERT_EQ(last.size(), 50u);
   EXPECT_EQ(last.front(), std::make_pair(std::uint64_t{951}, std::string("tx-951")));
   EXPECT_EQ(last.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
-  EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now), 2).empty()) << "all sent";
+  EXPECT_TRUE(entries_sent(verdicts(2, 801, 1000, now + 400'000), 2).empty()) << "all sent";
 }
 
 // A replica being replayed also gets the live seqs, ahead of the resend, and
@@ -196,9 +198,16 @@ TEST_F(CoreArchive, AFetchForWhatIsOnItsWayIsNotAnsweredTwice) {
   // A faulty replica asking again at once is not answered: each answer can
   // read a part back from the journal on the event loop.
   EXPECT_TRUE(entries_sent(fetch(2, 500, 999, now + 99'999), 2).empty());
-  EXPECT_EQ(core_->counters().fetches_too_soon, 1u);
+  EXPECT_EQ(core_->counters().range_requests_too_soon, 1u);
   EXPECT_EQ(entries_sent(fetch(2, 500, 999, now + 100'000), 2).size(), 100u);
-  EXPECT_EQ(core_->counters().fetches_too_soon, 1u);
+  EXPECT_EQ(core_->counters().range_requests_too_soon, 1u);
+  // Nor is a hello asking for seqs (from elsewhere than the last resend, which
+  // kResendPatienceUs covers): alternating hellos read back a part each.
+  now += 100'000;
+  EXPECT_TRUE(entries_sent(hello(2, 1, now + 99'999), 2).empty());
+  EXPECT_EQ(core_->counters().range_requests_too_soon, 2u);
+  EXPECT_EQ(entries_sent(hello(2, 1, now + 100'000), 2).size(), 100u);
+  EXPECT_EQ(core_->counters().range_requests_too_soon, 2u);
 }
 
 // A restarted replica's idle hello (500 ms without a message) can cross the

@@ -148,11 +148,6 @@ TEST(Journal, KillNineThenRestartResumesAfterTheLastJournalledSeq) {
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
-// The journal's last record cut short between the kill and the restart (what
-// a crash in the middle of a write leaves): it is cut off with a log line and
-// that transaction counts as never accepted. A real torn record was never
-// answered under --fsync batch: the commit comes before fan-out, and no
-// answer comes without the replicas' verdicts.
 // A stopped replica (SIGSTOP, a debugger) holds a SIGTERM until it is
 // continued: with SIGTERM as its parent-death signal it outlived a front end
 // killed meanwhile, for good. SIGKILL ends it stopped.
@@ -167,6 +162,11 @@ TEST(Journal, AStoppedReplicaEndsWithItsKilledFrontEnd) {
   kill_front_end(cluster, tmp);
 }
 
+// The journal's last record cut short between the kill and the restart (what
+// a crash in the middle of a write leaves): it is cut off with a log line and
+// that transaction counts as never accepted. A real torn record was never
+// answered under --fsync batch: the commit comes before fan-out, and no
+// answer comes without the replicas' verdicts.
 TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
   TempDir tmp;
   constexpr std::size_t kFirst = 20;
