@@ -5,6 +5,7 @@
 
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/log_capture.h"
 #include "common/response_code.h"
 #include "triad/status.h"
 #include "triad/transaction.h"
@@ -117,14 +118,7 @@ TEST(Hex, Encodes) {
   EXPECT_EQ(to_hex(bytes), "00ab10");
 }
 
-struct LogCapture {
-  LogCapture() { log::set_capture(&LogCapture::add, this); }
-  ~LogCapture() { log::set_capture(nullptr, nullptr); }
-  static void add(void* self, log::Level, std::string_view text) {
-    static_cast<LogCapture*>(self)->lines.emplace_back(text);
-  }
-  std::vector<std::string> lines;
-};
+using testing::LogCapture;
 
 TEST(LogLimiter, LetsThroughSoManyASecondAndCountsTheRest) {
   LogCapture capture;

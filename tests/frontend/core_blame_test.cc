@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/log_capture.h"
 #include "core_driver.h"
 
 namespace triad::frontend {
@@ -255,19 +256,12 @@ TEST_F(Blame, AHelloWithAFingerprintThatIsNotPrintableIsMalformed) {
 // counted, and at most ten a second are logged (the log is written on the
 // event loop, and 200,000 lines filled 17.8 MB in seconds).
 TEST_F(Blame, MalformedReplicaMessagesAreCountedEachAndLoggedTenASecond) {
-  struct Capture {
-    Capture() { log::set_capture(&Capture::add, this); }
-    ~Capture() { log::set_capture(nullptr, nullptr); }
-    static void add(void* self, log::Level level, std::string_view) {
-      if (level == log::Level::kWarn) ++static_cast<Capture*>(self)->warnings;
-    }
-    int warnings = 0;
-  } capture;
+  testing::LogCapture capture;
   const std::vector<std::uint8_t> garbage(64, 0xab);
   Outbox out;
   for (int i = 0; i < 50; ++i) core_->on_replica_message(1, garbage, kStartUs, &out);
   EXPECT_EQ(core_->counters().malformed_replica_messages, 50u);
-  EXPECT_EQ(capture.warnings, 10);
+  EXPECT_EQ(capture.warnings.size(), 10u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/log_capture.h"
 #include "crypto/hash.h"
 #include "process/process_util.h"
 
@@ -37,15 +38,7 @@ Transaction make_tx(std::uint64_t i) {
   return tx;
 }
 
-// Lines the journal logged, captured for the test's assertions.
-struct LogCapture {
-  LogCapture() { log::set_capture(&LogCapture::add, this); }
-  ~LogCapture() { log::set_capture(nullptr, nullptr); }
-  static void add(void* self, log::Level, std::string_view text) {
-    static_cast<LogCapture*>(self)->lines.emplace_back(text);
-  }
-  std::vector<std::string> lines;
-};
+using testing::LogCapture;
 
 class JournalTest : public ::testing::Test {
  protected:

@@ -15,18 +15,12 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/log_capture.h"
 
 namespace triad::journal {
 namespace {
 
-struct LogCapture {
-  LogCapture() { log::set_capture(&LogCapture::add, this); }
-  ~LogCapture() { log::set_capture(nullptr, nullptr); }
-  static void add(void* self, log::Level level, std::string_view text) {
-    if (level == log::Level::kWarn) static_cast<LogCapture*>(self)->warnings.emplace_back(text);
-  }
-  std::vector<std::string> warnings;
-};
+using testing::LogCapture;
 
 class SyncTimesTest : public ::testing::Test {
  protected:
