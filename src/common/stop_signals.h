@@ -2,12 +2,14 @@
 // taken as a descriptor instead of by a handler. (SIGHUP, sent when the
 // terminal or session that started `triad up` closes, killed it outright
 // before 2026-12-05: no clean stop, answered decisions missing from the
-// audit store. Under nohup, which ignores it, it stays ignored.) A handler interrupts whatever system
-// call its thread was in; inside libzmq, whose recv and send look at the
-// socket's command mailbox, that surfaces as EINTR from any ZeroMQ call,
-// which cppzmq throws (it aborted `triad up` on SIGTERM now and then).
-// Blocked in every thread, the signals interrupt nothing: they stay pending
-// and make one descriptor readable, which a loop polls beside its sockets.
+// audit store. Under nohup, which ignores it, it stays ignored.)
+//
+// A handler interrupts whatever system call its thread was in; inside
+// libzmq, whose recv and send look at the socket's command mailbox, that
+// surfaces as EINTR from any ZeroMQ call, which cppzmq throws (it aborted
+// `triad up` on SIGTERM now and then). Blocked in every thread, the signals
+// interrupt nothing: they stay pending and make one descriptor readable,
+// which a loop polls beside its sockets.
 #pragma once
 
 #include <spawn.h>
