@@ -14,6 +14,17 @@ std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
+// What holding `tx` early costs: the entry, a map node, and its text.
+std::size_t held_bytes(const Transaction& tx) {
+  std::size_t bytes = 128;
+  for (const std::optional<std::string>* field :
+       {&tx.id, &tx.mti, &tx.pan, &tx.proc, &tx.currency, &tx.billing_currency, &tx.expiry, &tx.mcc,
+        &tx.stan, &tx.terminal, &tx.merchant, &tx.orig_id}) {
+    if (field->has_value()) bytes += (*field)->size();
+  }
+  return bytes;
+}
+
 }  // namespace
 
 ReplicaNode::ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us)
@@ -122,9 +133,14 @@ void ReplicaNode::on_install(const wire::Snapshot& w, std::uint64_t now_us, Mess
     log::error("snapshot refused: " + s.to_string());
     return;
   }
-  pending_.clear();
+  clear_pending();
   log::info("installed the snapshot of seq " + std::to_string(snap.seq));
   send_hello(now_us, out);  // the front end replays the journal from here
+}
+
+void ReplicaNode::clear_pending() {
+  pending_.clear();
+  pending_bytes_ = 0;
 }
 
 void ReplicaNode::on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx,
@@ -132,7 +148,11 @@ void ReplicaNode::on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx
   if (seq < core_->next_seq()) return;  // already applied (a resend)
   if (seq > core_->next_seq()) {
     // Never skip: hold it, ask for the missing ones once in a while.
-    if (pending_.size() < kMaxPending) pending_.emplace(seq, PendingEntry{ts_ms, std::move(tx)});
+    const std::size_t bytes = held_bytes(tx);
+    if (pending_.size() < kMaxPending && pending_bytes_ + bytes <= kMaxPendingBytes &&
+        pending_.emplace(seq, PendingEntry{ts_ms, std::move(tx), bytes}).second) {
+      pending_bytes_ += bytes;
+    }
     if (!last_fetch_us_ || now_us > *last_fetch_us_ + kFetchIntervalUs) {
       send_fetch(core_->next_seq(), seq - 1, now_us, out);
     }
@@ -141,6 +161,7 @@ void ReplicaNode::on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx
   apply(seq, ts_ms, tx, now_us, out);
   while (!hung_ && !crashed_ && !pending_.empty() && pending_.begin()->first <= core_->next_seq()) {
     auto node = pending_.extract(pending_.begin());
+    pending_bytes_ -= node.mapped().bytes;
     if (node.key() == core_->next_seq()) {
       apply(node.key(), node.mapped().ts_ms, node.mapped().tx, now_us, out);
     }
@@ -165,7 +186,7 @@ void ReplicaNode::apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction
       // whatever the batching; then the process must die without clean-up.
       flush(out);
       crashed_ = true;
-      pending_.clear();
+      clear_pending();
       delayed_.clear();
       log::error("injected fault " + to_string(core_->fault()) + ": exiting abruptly at seq " +
                  std::to_string(seq));

@@ -35,9 +35,13 @@ class ReplicaNode {
   static constexpr std::uint64_t kIdleHelloUs = 500'000;
   // At most one Fetch per this interval while a gap lasts.
   static constexpr std::uint64_t kFetchIntervalUs = 200'000;
-  // Early entries held while waiting for a missing one; beyond, they are
-  // dropped and fetched again later.
+  // Early entries held while waiting for a missing one, in count and in
+  // bytes; beyond either, they are dropped and fetched again later. A
+  // replica being replayed gets the live seqs ahead of the replay, and a
+  // transaction can carry 64 KiB of text: by count alone, clients sending
+  // large ones during a long replay could hold gigabytes in it.
   static constexpr std::size_t kMaxPending = 1'000'000;
+  static constexpr std::size_t kMaxPendingBytes = std::size_t{256} << 20;
   // A burst's verdicts go out as soon as this many are queued, not only at
   // its end: the front end handles a message whole (its 5 ms bound on
   // reading replica messages falls between messages), and under a flood one
@@ -105,12 +109,15 @@ class ReplicaNode {
   const ReplicaCore& core() const { return *core_; }
   std::uint64_t malformed_messages() const { return malformed_; }
   std::size_t pending_count() const { return pending_.size(); }
+  std::size_t pending_bytes() const { return pending_bytes_; }
 
  private:
   struct PendingEntry {
     std::int64_t ts_ms;
     Transaction tx;
+    std::size_t bytes;  // its share of pending_bytes_
   };
+  void clear_pending();
 
   void send_hello(std::uint64_t now_us, Messages* out);
   void send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t now_us, Messages* out);
@@ -127,6 +134,7 @@ class ReplicaNode {
 
   std::unique_ptr<ReplicaCore> core_;
   std::map<std::uint64_t, PendingEntry> pending_;
+  std::size_t pending_bytes_ = 0;  // held by pending_, text included
   // Verdicts to sign and send at the next flush, and for each whether the
   // badsig fault picked it (those go in batches of their own).
   std::vector<voter::ReplicaVerdict> outbox_;

@@ -189,6 +189,35 @@ TEST(ReplicaNode, HoldsEarlyEntriesFetchesTheGapAtMostEvery200ms) {
   EXPECT_EQ(node->pending_count(), 0u);
 }
 
+// Early entries are held up to a byte bound too, not only a count: a
+// transaction can carry 64 KiB of text. Past it they are dropped, and the
+// gap is fetched again as usual.
+TEST(ReplicaNode, HoldsEarlyEntriesUpToAByteBound) {
+  auto node = make_node();
+  ReplicaNode::Messages out;
+  const std::string text(60'000, 'm');
+  constexpr std::uint64_t kPerMessage = 200;
+  const std::uint64_t fill = ReplicaNode::kMaxPendingBytes / text.size() + kPerMessage;
+  for (std::uint64_t first = 2; first < 2 + fill; first += kPerMessage) {
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<wire::Sequenced>> list;
+    for (std::uint64_t seq = first; seq < first + kPerMessage; ++seq) {
+      Transaction tx = world().traffic[0];
+      tx.merchant = text;
+      list.push_back(wire::CreateSequenced(fbb, seq, *tx.ts, wire::build_transaction(fbb, tx)));
+    }
+    fbb.Finish(wire::CreateToReplica(fbb, fbb.CreateVector(list)));
+    node->on_message({fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()}, kT0, &out);
+  }
+  EXPECT_LE(node->pending_bytes(), ReplicaNode::kMaxPendingBytes);
+  EXPECT_GT(node->pending_bytes(), ReplicaNode::kMaxPendingBytes - 2 * text.size());
+  EXPECT_LT(node->pending_count(), fill) << "some were dropped";
+  out.clear();
+  node->on_message(entries(1, 1), kT0 + 1000, &out);  // seq 1: the held ones follow
+  EXPECT_EQ(node->pending_count(), 0u);
+  EXPECT_EQ(node->pending_bytes(), 0u);
+}
+
 TEST(ReplicaNode, SaysHelloWhenIdleSoALostTailIsResent) {
   auto node = make_node();
   ReplicaNode::Messages out;
