@@ -36,20 +36,21 @@ class FlatMap {
                 "slots are zeroed memory");
 
  public:
-  explicit FlatMap(std::size_t initial_capacity = 1024, Hash hash = Hash{}) {
+  explicit FlatMap(std::size_t initial_capacity = 1024, Hash hash = Hash{})
+      : hash_(std::move(hash)) {
     std::size_t capacity = 16;
     while (capacity < initial_capacity) capacity *= 2;
-    table_ = Table(capacity, std::move(hash));
+    table_ = Table(capacity);
   }
 
   // The value of `key`, or nullptr.
-  Value* find(const Key& key) { return find(key, table_.hash_of(key)); }
+  Value* find(const Key& key) { return find(key, hash_of(key)); }
 
   // Inserts (key, value) unless `key` is present. Returns the value in the
   // map and whether it was inserted.
   std::pair<Value*, bool> try_emplace(const Key& key, const Value& value) {
     migrate_some();
-    const std::uint32_t h = table_.hash_of(key);
+    const std::uint32_t h = hash_of(key);
     if (Value* v = find(key, h); v != nullptr) return {v, false};
     if (next_.prepare(size(), table_.capacity(), sizeof(Slot), &retired_)) start_growing();
     Slot* s = table_.insert_new(key, value, h);
@@ -59,7 +60,7 @@ class FlatMap {
   // Removes `key` if present.
   void erase(const Key& key) {
     migrate_some();
-    const std::uint32_t h = table_.hash_of(key);
+    const std::uint32_t h = hash_of(key);
     if (table_.erase(key, h)) return;
     if (Slot* s = draining_.find(key, h); s != nullptr) {
       s->state = kTombstone;
@@ -101,18 +102,14 @@ class FlatMap {
   };
   struct Table {
     Table() = default;
-    Table(std::size_t capacity, Hash h)
-        : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity, std::move(h)) {}
-    Table(ZeroedBlock b, std::size_t capacity, Hash h)
-        : block(std::move(b)), mask(capacity - 1), hash(std::move(h)) {
+    explicit Table(std::size_t capacity) : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity) {}
+    Table(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {
       TRIAD_ASSERT(capacity <= (std::size_t{1} << 32));
     }
     // Derived, not stored: a moved-from table then has none.
     Slot* slots() const { return static_cast<Slot*>(block.data()); }
     std::size_t capacity() const { return slots() != nullptr ? mask + 1 : 0; }
-    std::uint32_t hash_of(const Key& key) const { return static_cast<std::uint32_t>(hash(key)); }
-
-    // h is hash_of(key), the same in both tables.
+    // h is hash_of(key).
     Slot* find(const Key& key, std::uint32_t h) const {
       if (slots() == nullptr) return nullptr;
       for (std::size_t i = h & mask;; i = (i + 1) & mask) {
@@ -161,8 +158,9 @@ class FlatMap {
     ZeroedBlock block;
     std::size_t mask = 0;
     std::size_t size = 0;  // used slots
-    Hash hash{};
   };
+
+  std::uint32_t hash_of(const Key& key) const { return static_cast<std::uint32_t>(hash_(key)); }
 
   Value* find(const Key& key, std::uint32_t h) {
     if (Slot* s = table_.find(key, h); s != nullptr) return &s->value;
@@ -173,9 +171,8 @@ class FlatMap {
   void start_growing() {
     while (growing()) migrate_some();  // not expected: draining ends long before
     const std::size_t capacity = table_.capacity() * 2;
-    Hash hash = table_.hash;
     draining_ = std::move(table_);
-    table_ = Table(next_.take(capacity * sizeof(Slot)), capacity, std::move(hash));
+    table_ = Table(next_.take(capacity * sizeof(Slot)), capacity);
     drained_up_to_ = 0;
   }
 
@@ -186,7 +183,7 @@ class FlatMap {
     for (; drained_up_to_ < end; ++drained_up_to_) {
       Slot& s = draining_.slots()[drained_up_to_];
       if (s.state != kUsed) continue;
-      table_.insert_new(s.key, s.value, s.hash);  // the same Hash
+      table_.insert_new(s.key, s.value, s.hash);
       s.state = kTombstone;
       --draining_.size;
     }
@@ -197,6 +194,7 @@ class FlatMap {
     }
   }
 
+  Hash hash_;  // one for both tables: a member keeps its home hash when moved
   Table table_;
   NextBlock next_;       // the next table's memory, taken ahead
   Table draining_;       // empty (capacity 0) unless growing
