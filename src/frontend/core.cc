@@ -753,6 +753,9 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
     on_snapshot(r, *snap, now_us, out);
   }
+  if (const wire::InstallRefused* refused = msg->install_refused(); refused != nullptr) {
+    on_install_refused(r, *refused, now_us);
+  }
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);
@@ -1015,6 +1018,26 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
             std::to_string(engine.size()) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
+}
+
+void Core::on_install_refused(int r, const wire::InstallRefused& refused, std::uint64_t now_us) {
+  const std::string_view reason = wire::as_view(refused.reason());
+  const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  Status s = wire::check_short_text("reason", reason);
+  if (s.is_ok() && !(t.active && !t.installed && t.installed_seq == refused.seq() &&
+                     t.installed_seq > 0 && t.install.empty())) {
+    s = Status::corruption("refused a snapshot of seq " + std::to_string(refused.seq()) +
+                           " it was not sent");
+  }
+  if (!s.is_ok()) {
+    ++counters_.malformed_replica_messages;
+    malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
+    return;
+  }
+  const std::string problem = "it refused the snapshot of seq " + std::to_string(refused.seq()) +
+                              ": " + std::string(reason);
+  log::error(replica_label(r) + ": " + problem);
+  supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
 }
 
 void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {

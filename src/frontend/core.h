@@ -29,6 +29,7 @@
 namespace triad::wire {
 struct ClientRequest;
 struct Verdict;
+struct InstallRefused;
 struct Snapshot;
 }  // namespace triad::wire
 
@@ -395,6 +396,9 @@ class Core : private sequencer::History {
     std::span<const std::uint8_t> state_digest, checkpoint_digest, engine_state;
   };
   void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us, Outbox* out);
+  // The replica in repair could not install the snapshot it was sent: its
+  // repair attempt fails now, not at the repair's timeout.
+  void on_install_refused(int replica, const wire::InstallRefused& refused, std::uint64_t now_us);
   // Checks the snapshot for replica `r` against the majority's checkpoint at
   // its seq and installs it, or falls back to replaying the whole journal;
   // holds a copy while the vote at that seq is still open.

@@ -123,19 +123,32 @@ void ReplicaNode::on_install(const wire::Snapshot& w, std::uint64_t now_us, Mess
   const auto checkpoint = wire::as_bytes(w.checkpoint_digest());
   const auto engine = wire::as_bytes(w.engine_state());
   if (state.size() != 32 || checkpoint.size() != 32) {
-    log::error("snapshot refused: a digest is not 32 bytes");
-    return;
+    return refuse_install(snap.seq, "a digest is not 32 bytes", out);
   }
   std::copy(state.begin(), state.end(), snap.state_digest.begin());
   std::copy(checkpoint.begin(), checkpoint.end(), snap.checkpoint_digest.begin());
   snap.engine_state.assign(reinterpret_cast<const char*>(engine.data()), engine.size());
   if (Status s = core_->install(snap); !s.is_ok()) {
-    log::error("snapshot refused: " + s.to_string());
-    return;
+    return refuse_install(snap.seq, s.to_string(), out);
   }
   clear_pending();
   log::info("installed the snapshot of seq " + std::to_string(snap.seq));
   send_hello(now_us, out);  // the front end replays the journal from here
+}
+
+void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, Messages* out) {
+  log::error("snapshot of seq " + std::to_string(seq) + " refused: " + reason);
+  // The front end takes the reason as printable ASCII of bounded length.
+  if (reason.size() > wire::kMaxFingerprintBytes) reason.resize(wire::kMaxFingerprintBytes);
+  for (char& c : reason) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  flatbuffers::FlatBufferBuilder fbb(256 + reason.size());
+  const auto refused = wire::CreateInstallRefused(fbb, seq, fbb.CreateString(reason));
+  wire::FromReplicaBuilder b(fbb);
+  b.add_install_refused(refused);
+  fbb.Finish(b.Finish());
+  out->push_back(bytes_of(fbb));
 }
 
 void ReplicaNode::clear_pending() {

@@ -124,6 +124,8 @@ class ReplicaNode {
   void send_snapshot(Messages* out);
   void on_inject(const std::string& text);
   void on_install(const wire::Snapshot& snapshot, std::uint64_t now_us, Messages* out);
+  // Keeps the state it has and tells the front end why (InstallRefused).
+  void refuse_install(std::uint64_t seq, std::string reason, Messages* out);
   void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx, std::uint64_t now_us,
                 Messages* out);
   void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx, std::uint64_t now_us,

@@ -310,16 +310,16 @@ std::vector<std::uint8_t> verdict_signing_bytes(const voter::VerdictContent& con
   return out;
 }
 
-Status check_fingerprint(std::string_view fingerprint) {
-  if (fingerprint.size() > kMaxFingerprintBytes) {
-    return Status::corruption("fingerprint of " + std::to_string(fingerprint.size()) +
+Status check_short_text(std::string_view what, std::string_view text) {
+  if (text.size() > kMaxFingerprintBytes) {
+    return Status::corruption(std::string(what) + " of " + std::to_string(text.size()) +
                               " bytes exceeds the limit of " +
                               std::to_string(kMaxFingerprintBytes));
   }
-  for (std::size_t i = 0; i < fingerprint.size(); ++i) {
-    const auto c = static_cast<unsigned char>(fingerprint[i]);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c > 0x7e) {
-      return Status::corruption("fingerprint has byte " + std::to_string(c) + " at " +
+      return Status::corruption(std::string(what) + " has byte " + std::to_string(c) + " at " +
                                 std::to_string(i) + ", not printable ASCII");
     }
   }

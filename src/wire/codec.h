@@ -38,11 +38,14 @@ inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 // levels) stay well within kMaxCertificateBytes.
 inline constexpr std::size_t kMaxFingerprintBytes = 1024;
 static_assert(3 * (kMaxFingerprintBytes + 64 + 32 * 32 + 64) + 1024 <= kMaxCertificateBytes);
-// Corruption unless `fingerprint` is at most kMaxFingerprintBytes of
-// printable ASCII. It is logged and put in JSON (triad status): a newline
-// would forge log lines, and a byte that is not UTF-8 made the status
-// answer's JSON encoder throw, which stopped the front end.
-Status check_fingerprint(std::string_view fingerprint);
+// Corruption, naming `what`, unless `text` is at most kMaxFingerprintBytes of
+// printable ASCII. Text a replica sends is logged and put in JSON (triad
+// status): a newline would forge log lines, and a byte that is not UTF-8
+// made the status answer's JSON encoder throw, which stopped the front end.
+Status check_short_text(std::string_view what, std::string_view text);
+inline Status check_fingerprint(std::string_view fingerprint) {
+  return check_short_text("fingerprint", fingerprint);
+}
 // Batches (schemas/client.fbs). What a part adds to a frame: its bytes and
 // at most kBatchPartOverheadBytes (alignment, its table, its offset).
 inline constexpr std::size_t kBatchPartOverheadBytes = 24;

@@ -252,6 +252,36 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
   EXPECT_EQ(sent.front().first, 1u);
 }
 
+// c's new process cannot install the snapshot it was sent (another card
+// file, say) and says why: its repair attempt fails then, its process is
+// stopped and started again after the doubled back-off, rather than at the
+// repair's timeout (60 s). A refusal of a snapshot it was not sent changes
+// nothing and is counted as malformed.
+TEST_F(Rejoin, ASnapshotTheReplicaRefusesFailsTheRepairAttemptAtOnce) {
+  std::uint64_t now = 0;
+  const int source = snapshot_before_the_vote_at_its_seq(&now);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_EQ(install_sent(verdicts(1 - source, 11, 15, now + 2'000), kC), 15u);
+  const auto refuse = [&](std::uint64_t seq) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto refused = wire::CreateInstallRefused(
+        fbb, seq, fbb.CreateString("snapshot does not match the card file: it has 0 cards"));
+    wire::FromReplicaBuilder m(fbb);
+    m.add_install_refused(refused);
+    fbb.Finish(m.Finish());
+    return deliver(kC, fbb, now + 3'000);
+  };
+
+  EXPECT_FALSE(has_command(refuse(14), Outbox::ProcessCommand::Kind::kStop));
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 1u);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+
+  EXPECT_TRUE(has_command(refuse(15), Outbox::ProcessCommand::Kind::kStop));
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+  EXPECT_EQ(stats_of_c(now + 3'000).failed_attempts, 1u);
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 1u);
+}
+
 // All three replicas were sent to repair at once (all silent for ten
 // deadlines, say): there is no healthy replica to copy, so each replays the
 // whole journal from the card file, and meanwhile every seq is declined 91,

@@ -94,6 +94,8 @@ struct Said {
   std::optional<std::pair<std::uint64_t, std::uint64_t>> fetch;
   std::vector<std::uint64_t> verdict_seqs;
   std::optional<std::uint64_t> snapshot_seq;
+  std::optional<std::uint64_t> refused_seq;
+  std::string refused_reason;
 };
 
 Said read(const Bytes& bytes) {
@@ -110,7 +112,30 @@ Said read(const Bytes& bytes) {
     }
   }
   if (msg->snapshot() != nullptr) s.snapshot_seq = msg->snapshot()->seq();
+  if (msg->install_refused() != nullptr) {
+    s.refused_seq = msg->install_refused()->seq();
+    s.refused_reason = std::string(wire::as_view(msg->install_refused()->reason()));
+  }
   return s;
+}
+
+// The ToReplica that installs the snapshot a FromReplica message carries.
+Bytes install_of(const Bytes& from_replica) {
+  const wire::AlignedFrame frame(from_replica.data(), from_replica.size());
+  const wire::FromReplica* msg = nullptr;
+  EXPECT_TRUE(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
+  if (msg == nullptr || msg->snapshot() == nullptr) return {};
+  const wire::Snapshot& snap = *msg->snapshot();
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto vec = [&fbb](const flatbuffers::Vector<std::uint8_t>* v) {
+    return fbb.CreateVector(v->data(), v->size());
+  };
+  const auto copy = wire::CreateSnapshot(fbb, snap.seq(), vec(snap.state_digest()),
+                                         vec(snap.checkpoint_digest()), vec(snap.engine_state()));
+  wire::ToReplicaBuilder b(fbb);
+  b.add_install(copy);
+  fbb.Finish(b.Finish());
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
 std::vector<std::uint64_t> seqs(std::uint64_t from, std::uint64_t to) {
@@ -293,6 +318,44 @@ TEST(ReplicaNode, AnswersASnapshotRequestAndCountsMalformedMessages) {
   node->on_message(junk, kT0 + 2, &out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(node->malformed_messages(), 1u);
+}
+
+// A snapshot a replica cannot install (here, one taken over another card
+// file) leaves its state as it was, and it says why: the front end fails the
+// repair attempt at once rather than at the repair's timeout. The same
+// snapshot installs in a replica of the source's card file.
+TEST(ReplicaNode, RefusesASnapshotItCannotInstallAndSaysWhy) {
+  auto source = make_node();
+  ReplicaNode::Messages out;
+  source->on_message(entries(1, 12), kT0, &out);
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  ASSERT_EQ(out.size(), 1u);
+  const Bytes install = install_of(out[0]);
+  ASSERT_FALSE(install.empty());
+
+  static const World other = make_world(31, 40);
+  auto node = make_node("none", other);
+  out.clear();
+  node->on_message(install, kT0 + 2, &out);
+  ASSERT_EQ(out.size(), 1u);
+  const Said refused = read(out[0]);
+  EXPECT_EQ(refused.refused_seq, 10u);
+  EXPECT_NE(refused.refused_reason.find("does not match the card file"), std::string::npos)
+      << refused.refused_reason;
+  EXPECT_FALSE(refused.hello_next_seq);
+  out.clear();
+  node->on_message(entries(1, 1, other), kT0 + 3, &out);
+  node->on_time(kT0 + 4, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 1)) << "still at its own start state";
+
+  auto same = make_node();
+  out.clear();
+  same->on_message(install, kT0 + 2, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).hello_next_seq, 11u);
+  EXPECT_FALSE(read(out[0]).refused_seq);
 }
 
 // Found by fuzz_replica_node: an entry whose ts is earlier than the last
