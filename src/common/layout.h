@@ -60,6 +60,8 @@ inline std::string journal_key(const std::string& dir) { return keys_dir(dir) + 
 // The fail-safe declines the journal's replay cannot reproduce
 // (journal::AnswerLog).
 inline std::string answer_log(const std::string& dir) { return dir + "/answers"; }
+// What the journal's transactions were decided over (journal::check_origin).
+inline std::string origin(const std::string& dir) { return dir + "/origin"; }
 // The certificates of this run's answers, read back when an id is submitted
 // again (frontend::FileArchive); emptied at every start.
 inline std::string certificates(const std::string& dir) { return dir + "/certificates"; }

@@ -20,10 +20,12 @@
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/hardening.h"
+#include "common/hex.h"
 #include "common/layout.h"
 #include "common/log.h"
 #include "common/stop_signals.h"
 #include "crypto/aead.h"
+#include "crypto/hash.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
 #include "frontend/file_archive.h"
@@ -84,7 +86,10 @@ class FrontEnd {
   // Opens the audit store and the input journal (recovering what it holds),
   // loads the public keys and binds the sockets. No process is started yet,
   // so a failure here leaves nothing running.
-  Status open(const crypto::SymmetricKey& journal_key, const crypto::SymmetricKey& card_ref_key) {
+  // `origin`: what the journal's transactions are decided over
+  // (journal::check_origin).
+  Status open(const crypto::SymmetricKey& journal_key, const crypto::SymmetricKey& card_ref_key,
+              const std::string& origin) {
     if (config_.audit) {
       audit::StoreOptions options;
       options.retention_days = config_.audit_retention_days;
@@ -111,7 +116,7 @@ class FrontEnd {
                                   &core_config.replica_keys[static_cast<std::size_t>(r)]));
     }
     TRIAD_RETURN_IF_ERROR(Core::create(core_config, monotonic_us(), &core_));
-    TRIAD_RETURN_IF_ERROR(open_journal(journal_key));
+    TRIAD_RETURN_IF_ERROR(open_journal(journal_key, origin));
     if (config_.curve) TRIAD_RETURN_IF_ERROR(set_up_curve());
     clients_.set(zmq::sockopt::linger, 0);
     clients_.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
@@ -241,7 +246,7 @@ class FrontEnd {
  private:
   // Reads back DIR/journal and hands it to the core, before any replica
   // starts: the fresh replicas replay it all once they connect.
-  Status open_journal(const crypto::SymmetricKey& key) {
+  Status open_journal(const crypto::SymmetricKey& key, const std::string& origin) {
     // Checked whole here, but not kept: the core reads the records back in
     // parts (Core::recover).
     journal::Recovery recovery;
@@ -257,6 +262,17 @@ class FrontEnd {
       message += "; truncated a torn tail at offset " + std::to_string(*recovery.truncated_at) +
                  " (" + std::to_string(recovery.truncated_bytes) +
                  " bytes: " + recovery.truncation_reason + ")";
+    }
+    TRIAD_RETURN_IF_ERROR(journal::check_origin(layout::origin(config_.dir), origin, count == 0));
+    // The answer log is made with the journal and only ever replaced by a
+    // rename: without it, a journalled seq once declined fail-safe would be
+    // answered as the replay decides it, an approval perhaps.
+    if (count > 0 && ::access(layout::answer_log(config_.dir).c_str(), F_OK) != 0) {
+      return Status::corruption(layout::answer_log(config_.dir) +
+                                " is missing next to a journal that holds transactions: its "
+                                "fail-safe declines would be answered anew. Restore it from a "
+                                "backup of " +
+                                config_.dir);
     }
     std::vector<journal::FailSafeAnswer> fail_safe;
     TRIAD_RETURN_IF_ERROR(journal::AnswerLog::open(layout::answer_log(config_.dir), config_.fsync,
@@ -370,13 +386,22 @@ class FrontEnd {
                std::to_string(times.slow()) + " of " +
                std::to_string(journal::SyncTimes::kSlowUs / 1000) + " ms or more)";
     }
-    syncer_.reset();  // syncs what was requested, then stops
+    if (syncer_) {
+      // Its last sync may fail after the event loop's last turn, and the
+      // journal's own sync below would not see that error again.
+      if (Status s = syncer_->stop(); !s.is_ok() && !journal_failed_) {
+        stop_answering("input journal", s);
+      }
+      syncer_.reset();
+    }
     answer_log_.reset();
     if (Status s = journal_->close(); !s.is_ok()) {
       log::error("input journal: " + s.message());
     } else {
-      log::info("input journal " + journal_->path() + ": " + std::to_string(journal_->last_seq()) +
-                " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " + syncs);
+      log::info(
+          "input journal " + journal_->path() + ": " + std::to_string(journal_->last_seq()) +
+          " transactions, " + std::to_string(journal_->size_bytes()) + " bytes, " + syncs +
+          (journal_failed_ ? "; a sync failed, so what was not answered may not be on disk" : ""));
       // All is durable now: what still waited for its sync goes out.
       if (!journal_failed_) release_replies(UINT64_MAX);
     }
@@ -863,7 +888,8 @@ int run(const Config& config) {
   const bool core_dumps_off = disable_core_dumps();
   // Check everything a user can get wrong before starting anything.
   rules::CardFile cards;
-  if (Status s = rules::load_card_file(config.cards_path, &cards); !s.is_ok()) {
+  std::string card_text;
+  if (Status s = rules::load_card_file(config.cards_path, &cards, &card_text); !s.is_ok()) {
     // Parse errors say "line N: reason"; open errors already name the file.
     return fail_start(s.code() == Status::Code::kInvalidArgument
                           ? "card file " + config.cards_path + ": " + s.message()
@@ -911,7 +937,12 @@ int run(const Config& config) {
 
   zmq::context_t context(1);
   FrontEnd fe(config, context);
-  if (Status s = fe.open(journal_key, card_ref_key); !s.is_ok()) {
+  // The replicas' start state is this digest's (replica::load_cards).
+  const std::string origin =
+      "card file with start state sha256:" + to_hex(crypto::sha256("triad-state-v1" + card_text)) +
+      ", rules version " + std::to_string(rules::kRulesVersion) + "\n";
+  card_text.clear();
+  if (Status s = fe.open(journal_key, card_ref_key, origin); !s.is_ok()) {
     fe.stop();
     return fail_start(s.message());
   }

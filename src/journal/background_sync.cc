@@ -29,13 +29,18 @@ BackgroundSync::BackgroundSync(int fd, int wake_fd, std::string path)
         loop();
       }) {}
 
-BackgroundSync::~BackgroundSync() {
+Status BackgroundSync::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   requested_cv_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+  return error();
+}
+
+BackgroundSync::~BackgroundSync() {
+  (void)stop();
   ::close(fd_);
   ::close(wake_fd_);
 }

@@ -33,7 +33,14 @@ class BackgroundSync {
   // Takes ownership of `fd` (a dup of the journal's descriptor) and starts
   // the thread. IoError when the wake-up eventfd cannot be made.
   static Status start(int fd, std::string path, std::unique_ptr<BackgroundSync>* out);
-  // Syncs what was requested, then stops the thread and closes the fd.
+  // Syncs what was requested, then stops the thread; returns error() as it
+  // is then. The caller must read it: a sync that fails now (a disk that
+  // stalled and then failed, during a shutdown) makes the answers that
+  // waited for it undeliverable, and another fdatasync of the same file
+  // would not report the error again (Linux reports a writeback error once
+  // per open file). Later calls return the same.
+  Status stop();
+  // stop(), then closes the fds.
   ~BackgroundSync();
   BackgroundSync(const BackgroundSync&) = delete;
   BackgroundSync& operator=(const BackgroundSync&) = delete;

@@ -206,6 +206,21 @@ bool check_frame(std::span<const std::uint8_t> file, std::size_t off, std::size_
   return true;
 }
 
+// Whether what follows the last good record at `off` is what a crash or a
+// power cut leaves: a record cut short (a write that did not finish), or
+// zeros (a file system that extended the file before the data reached the
+// disk). A whole record with a bad checksum is neither: the file changed
+// after it was written, and the record may be a transaction that was
+// answered.
+bool looks_torn(std::span<const std::uint8_t> file, std::size_t off) {
+  const auto tail = file.subspan(off);
+  if (std::all_of(tail.begin(), tail.end(), [](std::uint8_t b) { return b == 0; })) return true;
+  if (tail.size() < kFrameHeaderBytes) return true;
+  const std::uint32_t length = get_u32(tail.data());
+  return length >= kMinBodyBytes && length <= kMaxBodyBytes &&
+         tail.size() - kFrameHeaderBytes < length;
+}
+
 // The offset of the first valid frame after `from` whose seq is above
 // `last_seq`, if any. Cheap tests first, so a scan over garbage hashes little.
 std::optional<std::size_t> next_valid_frame(std::span<const std::uint8_t> file, std::size_t from,
@@ -253,6 +268,32 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
   }
   return Status::ok();
 }
+
+namespace {
+
+// Replaces `path` with `bytes` so that a crash leaves the old file or the
+// new one: a new file, synced, renamed over it, its directory synced. The
+// new file's descriptor (read-write) in *fd.
+Status replace_file(const std::string& path, std::span<const std::uint8_t> bytes, int* fd) {
+  const std::string next = path + ".new";
+  *fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (*fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));
+  Status s = write_all(*fd, bytes.data(), bytes.size(), 0, next);
+  if (s.is_ok() && ::fdatasync(*fd) != 0) {
+    s = Status::io_error("cannot sync " + next + ": " + reason(errno));
+  }
+  if (s.is_ok() && ::rename(next.c_str(), path.c_str()) != 0) {
+    s = Status::io_error("cannot rename " + next + " to " + path + ": " + reason(errno));
+  }
+  if (s.is_ok()) s = sync_parent_dir(path);
+  if (!s.is_ok()) {
+    ::close(*fd);
+    *fd = -1;
+  }
+  return s;
+}
+
+}  // namespace
 
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {
   if (text == "batch") {
@@ -370,6 +411,15 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
             problem + ") is followed by a valid record at offset " + std::to_string(*next) +
             "; refusing to cut accepted transactions out of the middle (restore the file, or "
             "move it aside to start with an empty journal)");
+      }
+      if (!looks_torn(bytes, off)) {
+        return Status::corruption(
+            "journal " + path + ": the last record, at offset " + std::to_string(off) +
+            ", is whole but damaged (" + problem +
+            "); a crash leaves a record cut short, not this, so it may hold a transaction "
+            "that was answered. Restore the file from a backup; only if it was written just "
+            "before a power cut and never answered, cut it off (truncate -s " +
+            std::to_string(off) + " " + path + ") and start again");
       }
       recovered->truncated_at = off;
       recovered->truncated_bytes = bytes.size() - off;
@@ -688,11 +738,20 @@ Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
       recovered->push_back(*a);
       continue;
     }
-    if (off + 2 * kAnswerRecordBytes <= file.size()) {
-      return Status::corruption("answer log " + path + ": damaged record at offset " +
-                                std::to_string(off) + " is not the last; refusing to drop it");
+    // Zeros to the end are a torn tail (as in the journal); a whole record
+    // that is damaged otherwise may be a decline that was answered, and
+    // dropping it would let the replay answer that seq anew.
+    if (std::all_of(file.begin() + static_cast<std::ptrdiff_t>(off), file.end(),
+                    [](std::uint8_t b) { return b == 0; })) {
+      break;
     }
-    break;  // the last record is torn: cut below
+    return Status::corruption(
+        "answer log " + path + ": damaged record at offset " + std::to_string(off) +
+        (off + 2 * kAnswerRecordBytes <= file.size() ? " is not the last" : " is whole") +
+        "; refusing to drop it (a crash leaves a record cut short, not this). Restore the file "
+        "from a backup; only if it was written just before a power cut and never answered, cut "
+        "it off (truncate -s " +
+        std::to_string(off) + " " + path + ") and start again");
   }
   if (off < file.size()) {
     log::warn("answer log " + path + ": truncated a torn tail at offset " + std::to_string(off) +
@@ -732,25 +791,51 @@ Status AnswerLog::rewrite(std::span<const FailSafeAnswer> answers) {
   const auto header = answer_header();
   std::vector<std::uint8_t> bytes(header.begin(), header.end());
   append_records(answers, &bytes);
-  const std::string next = path_ + ".new";
-  const int fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));
-  Status s = write_all(fd, bytes.data(), bytes.size(), 0, next);
-  if (s.is_ok() && ::fdatasync(fd) != 0) {
-    s = Status::io_error("cannot sync " + next + ": " + reason(errno));
-  }
-  if (s.is_ok() && ::rename(next.c_str(), path_.c_str()) != 0) {
-    s = Status::io_error("cannot rename " + next + " to " + path_ + ": " + reason(errno));
-  }
-  if (s.is_ok()) s = sync_parent_dir(path_);
-  if (!s.is_ok()) {
-    ::close(fd);
-    return s;
-  }
+  int fd = -1;
+  TRIAD_RETURN_IF_ERROR(replace_file(path_, bytes, &fd));
   ::close(fd_);
   fd_ = fd;
   size_bytes_ = bytes.size();
   return Status::ok();
+}
+
+Status check_origin(const std::string& path, std::string_view origin, bool journal_empty) {
+  std::string recorded;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    std::vector<std::uint8_t> bytes;
+    const Status s = read_all(fd, path, &bytes);
+    ::close(fd);
+    TRIAD_RETURN_IF_ERROR(s);
+    recorded.assign(bytes.begin(), bytes.end());
+  } else if (errno != ENOENT) {
+    return Status::io_error("cannot open " + path + ": " + reason(errno));
+  }
+  if (recorded == origin) return Status::ok();
+  if (journal_empty) {
+    const std::vector<std::uint8_t> bytes(origin.begin(), origin.end());
+    int written = -1;
+    TRIAD_RETURN_IF_ERROR(replace_file(path, bytes, &written));
+    ::close(written);
+    return Status::ok();
+  }
+  const auto line = [](std::string_view text) {
+    return std::string(text.substr(0, text.find('\n')));
+  };
+  if (fd < 0) {
+    return Status::corruption(
+        path +
+        " is missing next to a journal that holds transactions; it says what they were "
+        "decided over. A directory made before 2026-12-06 has none: if this start's card "
+        "file is the one they were decided over, record it (printf '" +
+        line(origin) + "\\n' > " + path + ") and start again");
+  }
+  return Status::invalid_argument(
+      "the journal's transactions were decided over a " + line(recorded) + "; this start has a " +
+      line(origin) +
+      ". Replaying them over another card file or other rules would answer repeated ids "
+      "otherwise than their clients were told: start with the card file and build this "
+      "directory was started with, or start new ones in a new --dir");
 }
 
 }  // namespace triad::journal

@@ -216,10 +216,10 @@ struct FailSafeAnswer {
 class AnswerLog {
  public:
   // Opens `path`, creating it (mode 0600) when it does not exist, and reads
-  // back every record into *recovered. A last record cut short or failing
-  // its checksum is a torn tail: cut off and logged. Corruption when the
-  // header is not an answer log of version 1 or a damaged record is
-  // followed by a valid one; IoError when a system call fails.
+  // back every record into *recovered. A last record cut short, or zeros to
+  // the end, is a torn tail: cut off and logged. Corruption when the header
+  // is not an answer log of version 1 or a whole record is damaged (it may
+  // be a decline that was answered); IoError when a system call fails.
   static Status open(const std::string& path, FsyncPolicy policy,
                      std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out);
   ~AnswerLog();
@@ -252,5 +252,15 @@ class AnswerLog {
   Status failed_;
   std::vector<std::uint8_t> records_;  // reused by append
 };
+
+// What a journal's transactions were decided over, as text: the card file's
+// digest and the rules version. A restart replays the journal to fresh
+// replicas, which decide every seq again; over another card file or other
+// rules they would answer repeated ids otherwise than their clients were
+// told, each answer with a valid certificate. Kept in DIR/origin: recorded
+// (replaced durably) while the journal is empty; once it holds
+// transactions, InvalidArgument when `origin` differs from the recorded
+// one, Corruption when none is recorded. IoError when a system call fails.
+Status check_origin(const std::string& path, std::string_view origin, bool journal_empty);
 
 }  // namespace triad::journal

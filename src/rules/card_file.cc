@@ -159,7 +159,7 @@ Status parse_card_file(std::string_view text, CardFile* out) {
   return Status::ok();
 }
 
-Status load_card_file(const std::string& path, CardFile* out) {
+Status load_card_file(const std::string& path, CardFile* out, std::string* text_out) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     const int error = errno;
@@ -179,7 +179,9 @@ Status load_card_file(const std::string& path, CardFile* out) {
   if (failed) {
     return Status::io_error("cannot read card file " + path + ": " + std::strerror(error));
   }
-  return parse_card_file(text, out);
+  TRIAD_RETURN_IF_ERROR(parse_card_file(text, out));
+  if (text_out != nullptr) *text_out = std::move(text);
+  return Status::ok();
 }
 
 }  // namespace triad::rules

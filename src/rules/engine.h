@@ -44,7 +44,9 @@ struct CardFile {
 // partial result is kept.
 Status parse_card_file(std::string_view text, CardFile* out);
 // Reads and parses a card file; NotFound / IoError when it cannot be read.
-Status load_card_file(const std::string& path, CardFile* out);
+// Its bytes in *text when given (what the replicas' start state is a digest
+// of).
+Status load_card_file(const std::string& path, CardFile* out, std::string* text = nullptr);
 
 // Minor-unit exponent of a supported currency, or -1 when unsupported.
 int currency_exponent(std::uint16_t iso_numeric);

@@ -78,5 +78,29 @@ TEST_F(BackgroundSyncTest, AFailedSyncIsAnErrorAndNothingMoreIsDurable) {
       << s.to_string();
 }
 
+// A sync requested just before the stop runs in stop(), and its failure is
+// what stop() returns: the front end's shutdown must not answer what it
+// held for that sync.
+TEST_F(BackgroundSyncTest, StopSyncsWhatWasRequestedAndReturnsItsFailure) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  std::unique_ptr<BackgroundSync> sync;
+  ASSERT_TRUE(BackgroundSync::start(fds[1], "the-journal", &sync).is_ok());
+  sync->request(1);
+  const Status s = sync->stop();
+  EXPECT_EQ(s.code(), Status::Code::kIoError) << s.to_string();
+  EXPECT_EQ(sync->stop().code(), Status::Code::kIoError) << "the same on a second call";
+  EXPECT_EQ(sync->durable_seq(), 0u);
+
+  const int fd = ::open((dir_ + "/journal").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  std::unique_ptr<BackgroundSync> good;
+  ASSERT_TRUE(BackgroundSync::start(fd, dir_ + "/journal", &good).is_ok());
+  good->request(4);
+  EXPECT_TRUE(good->stop().is_ok());
+  EXPECT_EQ(good->durable_seq(), 4u) << "what was requested is synced before the stop";
+}
+
 }  // namespace
 }  // namespace triad::journal

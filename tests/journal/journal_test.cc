@@ -245,19 +245,29 @@ TEST_F(JournalTest, ZeroFilledTailIsTruncated) {
   EXPECT_EQ(*r.truncated_at, offsets[3]);
 }
 
-TEST_F(JournalTest, FlippedByteInTheLastRecordIsTruncated) {
+// A whole last record whose checksum fails changed after it was written (a
+// crash leaves a record cut short): it may be a transaction that was
+// answered, so it is refused, not cut, and the file is left alone. Found by
+// a review: a bit flipped in the last record made the restart drop it and
+// give its seq to the next transaction.
+TEST_F(JournalTest, FlippedByteInTheLastRecordIsRefused) {
   const auto offsets = write_records(4);
   const std::string whole = read_file(path());
-  for (std::uint64_t at = offsets[3]; at < whole.size(); at += 7) {
+  // Past the length field: a flip there can make the record look cut short.
+  for (std::uint64_t at = offsets[3] + 4; at < whole.size(); at += 7) {
     std::string bad = whole;
     bad[at] = static_cast<char>(bad[at] ^ 0x20);
     write_file(path(), bad);
     Recovery r;
     std::unique_ptr<Journal> j;
-    ASSERT_TRUE(open(&r, &j).is_ok()) << "flip at " << at;
-    EXPECT_EQ(r.entries.size(), 3u);
-    ASSERT_TRUE(r.truncated_at);
-    EXPECT_EQ(*r.truncated_at, offsets[3]);
+    const Status s = open(&r, &j);
+    ASSERT_EQ(s.code(), Status::Code::kCorruption) << "flip at " << at;
+    EXPECT_NE(s.message().find("the last record, at offset " + std::to_string(offsets[3]) +
+                               ", is whole but damaged"),
+              std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("truncate -s " + std::to_string(offsets[3])), std::string::npos);
+    EXPECT_EQ(read_file(path()), bad) << "left untouched";
   }
 }
 
@@ -542,13 +552,29 @@ TEST_F(AnswerLogTest, ATornLastRecordIsCutAtEveryLength) {
     EXPECT_NE(logs.lines[0].find("truncated a torn tail at offset 72"), std::string::npos)
         << logs.lines[0];
   }
-  // A last record of the right length whose checksum fails: torn too.
-  std::string flipped = whole;
-  flipped[16 + 56 + 3] ^= 1;
-  write_file(path(), flipped);
+  // Zeros to the end, over whole records (a file system that extended the
+  // file before its data reached the disk): torn too.
+  write_file(path(), whole.substr(0, 16 + 56) + std::string(2 * 56 + 10, '\0'));
   std::vector<FailSafeAnswer> recovered;
   ASSERT_TRUE(reopen(&recovered).is_ok());
   EXPECT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(read_file(path()).size(), 16u + 56);
+}
+
+// A whole last record whose checksum fails changed after it was written: it
+// may be a decline that was answered, which the replay would then answer
+// anew. Refused, the file left alone (until 2026-12-06 it was cut).
+TEST_F(AnswerLogTest, AWholeLastRecordThatIsDamagedIsRefused) {
+  write_answers(2);
+  std::string flipped = read_file(path());
+  flipped[16 + 56 + 3] ^= 1;
+  write_file(path(), flipped);
+  std::vector<FailSafeAnswer> recovered;
+  const Status s = reopen(&recovered);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("damaged record at offset 72 is whole"), std::string::npos)
+      << s.to_string();
+  EXPECT_EQ(read_file(path()), flipped) << "left untouched";
 }
 
 TEST_F(AnswerLogTest, DamageBeforeTheLastRecordAndAForeignFileAreRefused) {
