@@ -136,7 +136,13 @@ class FrontEnd {
     clients_.set(zmq::sockopt::rcvhwm, static_cast<int>(kClientRecvHwm));
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);
-    replicas_.set(zmq::sockopt::router_handover, 1);  // a restarted replica takes its name back
+    // Without CURVE a replica names its connection by its letter, and a
+    // restarted one takes the name back. With CURVE the socket names each
+    // connection itself and messages are told apart by their key
+    // (receive_replicas): a name a peer picks can be picked by another key,
+    // and with handover its connection taken (a review helper's rogue, with
+    // replica a's key and routing id "b", cut b off and got it repaired).
+    replicas_.set(zmq::sockopt::router_handover, config_.curve ? 0 : 1);
     // Messages (of up to 512 entries) queued for one replica: 256, ~130,000
     // entries, more than a catch-up replay sends at once on the journals of
     // these runs; only a replica that stops reading reaches it. Beyond it a
@@ -491,6 +497,7 @@ class FrontEnd {
   // Keys, the ZAP policy (which key may connect to which socket) and the
   // socket roles: every socket of the front end is a CURVE server.
   Status set_up_curve() {
+    for (std::string& route : replica_routes_) route.clear();  // known by key, once heard from
     const std::string& dir = config_.dir;
     TRIAD_RETURN_IF_ERROR(transport::load_curve_key_pair(
         layout::curve_secret_key(dir, layout::kCurveFrontEnd), &curve_keys_));
@@ -606,13 +613,14 @@ class FrontEnd {
                     replicas_.recv(from, zmq::recv_flags::dontwait);
          ++i) {
       if (!from.more() || !replicas_.recv(payload, zmq::recv_flags::none)) continue;
-      const int r = from.size() == 1 ? replica_index(static_cast<const char*>(from.data())[0]) : -1;
+      const int r = zap_               ? replica_of_key(from, payload)
+                    : from.size() == 1 ? replica_index(static_cast<const char*>(from.data())[0])
+                                       : -1;
       if (r < 0) {
         unknown_identity_log_.warn(monotonic_us(),
                                    "message from an unknown replica identity dropped");
         continue;
       }
-      if (zap_ && !from_own_key(r, payload)) continue;
       const bool was_connected = core_->replica(r).connected;
       core_->on_replica_message(r, bytes_of(payload), monotonic_us(), &out_);
       // A few decisions' answers go now (once durable), not after the rest
@@ -629,18 +637,28 @@ class FrontEnd {
     send_out();
   }
 
-  // With CURVE, ZAP names each connection by its key ("replica-b"); a
-  // replica's routing id must match, so one replica's key cannot speak (or,
-  // through router_handover, take the connection) for another.
-  bool from_own_key(int r, zmq::message_t& payload) {
+  // With CURVE, ZAP names each connection by its key ("replica-b"), and
+  // that is what says which replica a message is from; its connection is
+  // where that replica is sent to from then on (a restarted process's new
+  // one). Another replica's key can only take its own key's place.
+  int replica_of_key(const zmq::message_t& from, zmq::message_t& payload) {
     const char* user = zmq_msg_gets(payload.handle(), "User-Id");
-    if (user != nullptr && layout::curve_replica_party(r) == user) return true;
-    if (++identity_mismatches_ <= 10 || identity_mismatches_ % 1000 == 0) {
-      log::warn(std::string("dropped a message: routing id '") + replica_name(r) +
-                "' from a connection authenticated as " + (user != nullptr ? user : "nobody") +
-                " (" + std::to_string(identity_mismatches_) + " so far)");
+    for (int r = 0; r < kReplicaCount && user != nullptr; ++r) {
+      if (layout::curve_replica_party(r) != user) continue;
+      std::string& route = replica_routes_[static_cast<std::size_t>(r)];
+      if (route != from.to_string_view()) {
+        route = from.to_string();
+        ++replica_routes_changed_;
+      }
+      return r;
     }
-    return false;
+    return -1;
+  }
+
+  // Where replica r's messages go: its letter without CURVE, else the
+  // connection of its key's latest message (empty before one).
+  const std::string& replica_route(int r) const {
+    return replica_routes_[static_cast<std::size_t>(r)];
   }
 
   // Until a receive fails (QuietSocket).
@@ -693,8 +711,9 @@ class FrontEnd {
     for (const auto& m : out_.to_replicas) {
       if (!core_->replica(m.replica).connected) continue;
       try {
-        const char name = replica_name(m.replica);
-        if (!replicas_.send(zmq::const_buffer(&name, 1),
+        const std::string& route = replica_route(m.replica);
+        if (route.empty()) continue;  // not heard from: it says hello at connection
+        if (!replicas_.send(zmq::buffer(route),
                             zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
             !replicas_.send(zmq::buffer(m.bytes), zmq::send_flags::dontwait)) {
           // kReplicaSendHwm reached: it is not reading; it fetches the gap later.
@@ -795,7 +814,7 @@ class FrontEnd {
                                                 ? nlohmann::json(allow_list_size_)
                                                 : nlohmann::json(nullptr)},
                       {"refused_by_reason", reasons},
-                      {"replica_identity_mismatches", identity_mismatches_}};
+                      {"replica_connections", replica_routes_changed_}};
     j["refused_connections"] = refused;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // as Core's
   }
@@ -869,7 +888,11 @@ class FrontEnd {
   std::unique_ptr<transport::ZapHandler> zap_;  // null with --no-curve
   std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
   std::size_t allow_list_size_ = 0;
-  std::uint64_t identity_mismatches_ = 0;
+  // Per replica, the ZeroMQ routing id its messages go to (replica_route).
+  std::array<std::string, kReplicaCount> replica_routes_{std::string(1, replica_name(0)),
+                                                         std::string(1, replica_name(1)),
+                                                         std::string(1, replica_name(2))};
+  std::uint64_t replica_routes_changed_ = 0;  // with CURVE: connections heard from, in turn
   std::uint64_t next_reap_us_ = 0;
   std::vector<zmq::pollitem_t> poll_items_;
 };

@@ -188,8 +188,12 @@ class Loop {
 
   int run() {
     curve_.apply(socket_);
-    const std::string routing_id(1, replica_name(config_.replica));
-    socket_.set(zmq::sockopt::routing_id, routing_id);
+    // Without CURVE the front end tells replicas apart by this name; with
+    // it, by their keys, and a name of our own would only be one another
+    // key could claim.
+    if (!curve_.enabled()) {
+      socket_.set(zmq::sockopt::routing_id, std::string(1, replica_name(config_.replica)));
+    }
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::maxmsgsize, wire::kMaxReplicaTransportBytes);
     socket_.set(zmq::sockopt::rcvhwm, 0);

@@ -327,6 +327,63 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   EXPECT_GE(k["refused_connections"]["control"].get<std::uint64_t>(), 1u) << k.dump();
 }
 
+// Replica a's own CURVE keys (a Byzantine a holds them) on a connection
+// that calls itself "b": the front end tells replicas apart by their keys,
+// so it speaks for a only, and b keeps its connection and its vote. Before
+// 2026-12-06 the replica socket's router_handover gave the name "b" to the
+// newest connection: b's entries went to the impostor, b missed them and
+// was sent to repair (a review helper's rogue; with b and c both taken
+// over, half the answers were fail-safe).
+TEST_F(CurveCluster, AnotherReplicasKeyCannotTakeAReplicasConnection) {
+  Cluster& cluster = start(tmp_);
+  if (!cluster.ready()) return;
+  const std::string dir = cluster.dir();
+  const Json before = status_of(dir);
+  ASSERT_TRUE(before.is_object());
+  zmq::context_t context(1);
+  zmq::socket_t rogue(context, zmq::socket_type::dealer);
+  rogue.set(zmq::sockopt::linger, 0);
+  rogue.set(zmq::sockopt::routing_id, "b");
+  transport::CurveClient curve;
+  ASSERT_TRUE(transport::load_curve_public_key(
+                  layout::curve_public_key(dir, layout::kCurveFrontEnd), &curve.server_public_key)
+                  .is_ok());
+  ASSERT_TRUE(transport::load_curve_key_pair(
+                  layout::curve_secret_key(dir, layout::curve_replica_party(0)), &curve.own)
+                  .is_ok());
+  curve.apply(rogue);
+  rogue.connect(before["endpoints"]["replica"].get<std::string>());
+  rogue.send(zmq::str_buffer("not a replica message"), zmq::send_flags::none);
+  // Admitted (its key is a's), and heard from: a fourth replica connection.
+  const Json heard = wait_for_status(dir, 10'000, [](const Json& j) {
+    return j["transport"]["replica_connections"].get<std::uint64_t>() >= 4;
+  });
+  ASSERT_GE(heard["transport"]["replica_connections"].get<std::uint64_t>(), 4u) << heard.dump();
+
+  ClientOptions options;
+  ASSERT_TRUE(use_cluster_keys(dir, &options).is_ok());
+  std::unique_ptr<Client> client;
+  ASSERT_TRUE(Client::connect(cluster.endpoint(), options, &client).is_ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        client->submit(static_cast<std::uint64_t>(i), tx_of("t" + std::to_string(i))).is_ok());
+  }
+  for (int i = 0; i < 5; ++i) {
+    Reply reply;
+    ASSERT_TRUE(client->next_reply(10'000, &reply).is_ok());
+    ASSERT_TRUE(reply.status.is_ok()) << reply.status.to_string();
+  }
+  // b's verdicts come (its connection kept its entries): no seq is missing
+  // from it by the deadline (1 s), and it stays healthy.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const Json after = status_of(dir);
+  ASSERT_TRUE(after.is_object());
+  const Json& b = after["replicas"][1];
+  EXPECT_EQ(b["state"], "healthy") << after.dump();
+  EXPECT_EQ(b["divergences"]["missing"], 0) << after.dump();
+  EXPECT_EQ(b["last_seq_applied"], after["last_seq"]) << after.dump();
+}
+
 TEST_F(CurveCluster, WireIsUnreadableWithCurveAndReadableWithout) {
   Cluster& curve = start(tmp_);
   if (!curve.ready()) return;
