@@ -736,7 +736,26 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (msg->batches() != nullptr) {
     replicas_[static_cast<std::size_t>(r)].last_verdict_us = now_us;
     all_silent_since_us_ = 0;
+    std::size_t verdict_count = 0;
     for (const wire::VerdictBatch* batch : *msg->batches()) {
+      verdict_count += batch->verdicts() != nullptr ? batch->verdicts()->size() : 0;
+    }
+    if (verdict_count > wire::kMaxVerdictsPerMessage) {
+      ++counters_.malformed_replica_messages;
+      malformed_log_[static_cast<std::size_t>(r)].warn(
+          now_us, replica_label(r) + ": a message of " + std::to_string(verdict_count) +
+                      " verdicts, more than the " + std::to_string(wire::kMaxVerdictsPerMessage) +
+                      " a replica sends; dropped unchecked");
+      return;
+    }
+    for (const wire::VerdictBatch* batch : *msg->batches()) {
+      if (!worth_checking(r, *batch)) {
+        ++counters_.unchecked_batches;
+        for (const wire::Verdict* v : *batch->verdicts()) {
+          if (v->seq() <= opened_seq_) ++counters_.late_verdicts;
+        }
+        continue;
+      }
       batch_.clear();
       if (Status s =
               wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
@@ -1053,9 +1072,21 @@ void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
 
 bool Core::near_live_edge(std::uint64_t seq) const {
   // opened_seq_, not the sequencer's last seq: during a replay after a
-  // restart only what has been opened is sent.
+  // restart only what has been opened is sent. Nothing beyond it was sent,
+  // so a verdict for it is no replica's but a faulty one's, which would
+  // only push other replicas' verdicts out of the ring.
   const std::uint64_t live_edge_margin = std::max<std::uint64_t>(64, voter_.open_count());
-  return seq + live_edge_margin >= opened_seq_;
+  return seq <= opened_seq_ && seq + live_edge_margin >= opened_seq_;
+}
+
+bool Core::worth_checking(int r, const wire::VerdictBatch& batch) const {
+  if (transfers_[static_cast<std::size_t>(r)].active || batch.verdicts() == nullptr) return true;
+  const bool any_in_repair =
+      std::any_of(transfers_.begin(), transfers_.end(), [](const Transfer& t) { return t.active; });
+  for (const wire::Verdict* v : *batch.verdicts()) {
+    if (voter_.wants(v->seq(), r) || (any_in_repair && near_live_edge(v->seq()))) return true;
+  }
+  return false;
 }
 
 bool Core::matches_another(int r, const voter::VerdictContent& content) const {
@@ -1282,6 +1313,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["hellos_crossing_a_resend"] = counters_.hellos_crossing_a_resend;
   j["fetches_crossing_a_resend"] = counters_.fetches_crossing_a_resend;
   j["range_requests_too_soon"] = counters_.range_requests_too_soon;
+  j["unchecked_batches"] = counters_.unchecked_batches;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

@@ -31,6 +31,7 @@ struct ClientRequest;
 struct Verdict;
 struct InstallRefused;
 struct Snapshot;
+struct VerdictBatch;
 }  // namespace triad::wire
 
 namespace triad::frontend {
@@ -260,6 +261,9 @@ class Core : private sequencer::History {
     // Fetches and hellos not answered: sooner after the last one answered
     // than a healthy replica asks (kRangeRequestGapUs in core.cc).
     std::uint64_t range_requests_too_soon = 0;
+    // Verdict batches dropped before their signature check: nothing here
+    // would use any of their verdicts (worth_checking).
+    std::uint64_t unchecked_batches = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -405,6 +409,13 @@ class Core : private sequencer::History {
   void consider_snapshot(int r, const SnapshotParts& snapshot, std::uint64_t now_us, Outbox* out);
   // Considers again each held snapshot whose seq the voter has decided.
   void release_held_snapshots(std::uint64_t now_us, Outbox* out);
+  // Whether a batch from replica r holds a verdict anything here would use,
+  // so that its signature is worth checking (about 60 us): one the voter
+  // awaits from r; any while r is in repair (its replay is checked against
+  // the agreed answers); one near the live edge while any replica is in
+  // repair (they rejoin on agreeing with another's). Not old batches sent
+  // again, nor seqs never sent, which a faulty replica can send at will.
+  bool worth_checking(int replica, const wire::VerdictBatch& batch) const;
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);
   void rejoin_with_the_start_state(int r, std::uint64_t now_us);

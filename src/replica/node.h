@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "replica/replica.h"
+#include "wire/codec.h"
 
 namespace triad::wire {
 struct Snapshot;
@@ -51,7 +52,7 @@ class ReplicaNode {
   // message at 30,000 decisions/s is about 1% of a core. In a 50,000/s flood,
   // three alternating pairs (2026-12-05): 8% more decided, client p99 282-294
   // against 306-327 ms, max 304-384 against 377-448 ms.
-  static constexpr std::size_t kMaxVerdictsPerMessage = 512;
+  static constexpr std::size_t kMaxVerdictsPerMessage = wire::kMaxVerdictsPerMessage;
 
   // `now_us` is the time the process started (a monotonic clock; the
   // simulator's own clock in tests).

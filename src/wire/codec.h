@@ -149,6 +149,12 @@ std::vector<std::uint8_t> batch_signing_bytes(int replica, std::uint32_t batch_s
 
 // Most verdicts one batch may hold; a replica starts a new batch beyond it.
 inline constexpr std::size_t kMaxVerdictsPerBatch = 16384;
+// Most verdicts one FromReplica message holds, over all its batches: what a
+// replica sends at most (ReplicaNode flushes at this many). The front end
+// drops a message with more before checking any signature: each batch costs
+// a check of about 60 us, and one message of 99,000 batches held its event
+// loop for 6 s (a review helper's rogue replica).
+inline constexpr std::size_t kMaxVerdictsPerMessage = 512;
 
 // Signs `verdicts` (one replica's, 1..kMaxVerdictsPerBatch, asserted) as one
 // batch with `key`: one Ed25519 signature over the root, then each verdict's

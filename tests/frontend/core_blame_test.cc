@@ -264,5 +264,59 @@ TEST_F(Blame, MalformedReplicaMessagesAreCountedEachAndLoggedTenASecond) {
   EXPECT_EQ(capture.warnings.size(), 10u);
 }
 
+// A message of more verdicts than a replica sends in one is dropped before
+// any signature check: one of 99,000 batches held the event loop for 6 s (a
+// review helper's rogue replica). The same verdicts in messages of the
+// replica's size decide.
+TEST_F(Blame, AMessageOfMoreVerdictsThanAReplicaSendsIsDroppedUnchecked) {
+  const std::uint64_t n = wire::kMaxVerdictsPerMessage + 1;
+  ASSERT_EQ(submit(n, kStartUs), 0u);
+  verdicts(0, 1, n, kStartUs);
+  const auto message = verdict_message(1, 1, n);
+  Outbox out;
+  core_->on_replica_message(1, {message.GetBufferPointer(), message.GetSize()}, kStartUs, &out);
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 1u);
+  EXPECT_EQ(core_->counters().decisions, 0u);
+  verdicts(1, 1, n, kStartUs);
+  EXPECT_EQ(core_->counters().decisions, n);
+}
+
+// A batch nothing would use is not checked (each check costs about 60 us,
+// and a faulty replica can send old batches again at will): one for seqs
+// already closed, one for seqs never sent. Unchecked, its bad signature
+// counts against no one; counted as unchecked, the closed seqs as late. A
+// batch the voter awaits is checked, and a bad signature in it is a fault.
+TEST_F(Blame, BatchesNothingWouldUseAreNotChecked) {
+  ASSERT_EQ(submit(2, kStartUs), 0u);
+  verdicts(0, 1, 2, kStartUs);
+  verdicts(1, 1, 2, kStartUs);
+  std::uint64_t now = kStartUs;
+  step_to(kStartUs + kDeadlineUs + 1, &now);  // c's verdicts missing: the seqs close
+  ASSERT_EQ(missing_counted(2), 2u);
+  ASSERT_EQ(state(2), ReplicaState::kHealthy);
+  const auto bad_signatures = [&] {
+    return core_->supervisor()
+        .stats(2, now)
+        .faults_by_kind[static_cast<std::size_t>(repair::Fault::kBadSignature)];
+  };
+  Outbox out;
+  const auto send = [&](std::uint64_t from, std::uint64_t to) {
+    const auto message = verdict_message(2, from, to, /*bad_signature=*/true);
+    core_->on_replica_message(2, {message.GetBufferPointer(), message.GetSize()}, now, &out);
+  };
+  send(1, 2);
+  send(1'000, 1'000);
+  EXPECT_EQ(core_->counters().unchecked_batches, 2u);
+  EXPECT_EQ(core_->counters().late_verdicts, 2u);
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 0u);
+  EXPECT_EQ(bad_signatures(), 0u);
+  EXPECT_EQ(missing_counted(2), 2u);
+
+  ASSERT_EQ(submit(1, now), 0u);
+  send(3, 3);
+  EXPECT_EQ(core_->counters().unchecked_batches, 2u);
+  EXPECT_EQ(bad_signatures(), 1u);
+}
+
 }  // namespace
 }  // namespace triad::frontend

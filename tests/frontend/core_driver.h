@@ -72,8 +72,24 @@ class CoreDriver : public ::testing::Test {
 
   // Replica r's signed verdicts (code 00, equal content for equal seq; the
   // checkpoint digest of checkpoint_digests_ at its seq, if any) for seqs
-  // from..to, as one batch in one message; what the core sent back.
+  // from..to, as a replica sends them: one batch a message, of at most
+  // wire::kMaxVerdictsPerMessage; what the core sent back.
   Outbox verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+    Outbox out;
+    for (std::uint64_t first = from; first <= to; first += wire::kMaxVerdictsPerMessage) {
+      const std::uint64_t last =
+          std::min<std::uint64_t>(to, first + wire::kMaxVerdictsPerMessage - 1);
+      const auto fbb = verdict_message(r, first, last);
+      core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+      archive_.journal(core_.get(), journal_up_to_);
+    }
+    return out;
+  }
+
+  // Replica r's verdicts for seqs from..to as one signed batch in one
+  // message, whatever their number.
+  flatbuffers::FlatBufferBuilder verdict_message(int r, std::uint64_t from, std::uint64_t to,
+                                                 bool bad_signature = false) const {
     static const std::array<crypto::SigningKey, kReplicaCount> keys = {
         sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
     std::vector<voter::ReplicaVerdict> batch;
@@ -87,16 +103,14 @@ class CoreDriver : public ::testing::Test {
       batch.push_back(v);
     }
     wire::sign_verdict_batch(batch, keys[static_cast<std::size_t>(r)]);
+    if (bad_signature) batch.front().signature[0] ^= 1;
     flatbuffers::FlatBufferBuilder fbb;
     const auto b = wire::build_verdict_batch(fbb, batch);
     const auto batches = fbb.CreateVector(&b, 1);
     wire::FromReplicaBuilder m(fbb);
     m.add_batches(batches);
     fbb.Finish(m.Finish());
-    Outbox out;
-    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
-    archive_.journal(core_.get(), journal_up_to_);
-    return out;
+    return fbb;
   }
 
   // What the core sent replica r: the seqs and ids of every entry, in order.
