@@ -926,7 +926,14 @@ void Core::handle_repair_output(Outbox* out) {
         t = Transfer{};
         out->processes.push_back({Outbox::ProcessCommand::Kind::kStart, a.replica});
         break;
-      case repair::Action::Kind::kTransferSnapshot:
+      case repair::Action::Kind::kTransferSnapshot: {
+        // A second transfer for the same attempt: its source left, or gave
+        // no snapshot in time (Supervisor::Config::snapshot_wait_us).
+        const int waited_for = t.active && !t.installed ? t.source : -1;
+        if (waited_for >= 0 && supervisor_.state(waited_for) == repair::ReplicaState::kHealthy) {
+          log::warn(replica_label(a.replica) + ": no snapshot from " + replica_label(waited_for) +
+                    " in time; passed over for this attempt");
+        }
         t = Transfer{};
         t.active = true;
         t.source = a.source;
@@ -935,13 +942,20 @@ void Core::handle_repair_output(Outbox* out) {
                     " for its latest checkpoint snapshot");
           send_control(a.source, nullptr, true, out);
         } else {
-          // No healthy source: start from the card file, replay everything.
+          // No source: start from the card file, replay everything.
           t.installed = true;
-          log::warn(replica_label(a.replica) +
-                    ": no healthy replica to copy; replaying the whole journal");
-          if (opened_seq_ == 0) at_the_start.push_back(a.replica);
+          log::warn(replica_label(a.replica) + ": no healthy replica to copy" +
+                    (waited_for >= 0 ? " that gave its snapshot in time" : "") +
+                    "; replaying the whole journal");
+          if (opened_seq_ == 0) {
+            at_the_start.push_back(a.replica);
+          } else if (waited_for >= 0 && replicas_[static_cast<std::size_t>(a.replica)].connected) {
+            // It said hello already, and waits for the snapshot.
+            send_range(a.replica, 1, flushed_seq_, supervisor_.latest_us(), out);
+          }
         }
         break;
+      }
     }
   }
   repair_out_.clear();

@@ -111,6 +111,7 @@ Supervisor::Supervisor(Config config, std::uint64_t now_us) : config_(config), n
   TRIAD_ASSERT(config.backoff_initial_us > 0);
   TRIAD_ASSERT(config.backoff_initial_us <= config.backoff_max_us);
   TRIAD_ASSERT(config.repair_timeout_us > 0);
+  TRIAD_ASSERT(config.snapshot_wait_us > 0);
   for (Replica& rep : replicas_) {
     rep.healthy_since_us = now_us;
     rep.transient_us.assign(config.transient_limit, 0);
@@ -169,6 +170,10 @@ void Supervisor::fire_due(int replica, Output* out) {
     case ReplicaState::kRepairing:
       if (rep.deadline_us <= now_us_) {
         fail_attempt(replica, "repair timed out: not caught up", false, out);
+      } else if (rep.source >= 0 && !rep.snapshot_installed &&
+                 rep.snapshot_deadline_us <= now_us_) {
+        rep.sources_passed_over |= static_cast<std::uint8_t>(1U << rep.source);
+        transfer(replica, out);
       }
       return;
   }
@@ -187,6 +192,9 @@ std::optional<std::uint64_t> Supervisor::next_timer_us() const {
       t = rep.restart_at_us;
     } else if (rep.state != ReplicaState::kHealthy) {
       t = rep.deadline_us;
+      if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+        t = std::min(*t, rep.snapshot_deadline_us);
+      }
     }
     if (t && (!next || *t < *next)) next = t;
   }
@@ -331,12 +339,14 @@ void Supervisor::transfer(int replica, Output* out) {
   TRIAD_ASSERT(rep.state == ReplicaState::kRepairing);
   rep.source = -1;
   for (int h = 0; h < kReplicaCount; ++h) {
-    if (h != replica && at(h).state == ReplicaState::kHealthy) {
+    if (h != replica && at(h).state == ReplicaState::kHealthy &&
+        (rep.sources_passed_over & (1U << h)) == 0) {
       rep.source = h;
       break;
     }
   }
   rep.snapshot_installed = false;
+  rep.snapshot_deadline_us = add_saturating(now_us_, config_.snapshot_wait_us);
   out->actions.push_back(Action{Action::Kind::kTransferSnapshot, replica, rep.source});
 }
 
@@ -397,6 +407,7 @@ void Supervisor::handle_started(int replica, Output* out) {
     return;
   }
   rep.start_issued = false;  // the attempt's deadline stays
+  rep.sources_passed_over = 0;
   set_state(replica, ReplicaState::kRepairing, "process started", out);
   transfer(replica, out);
 }

@@ -145,6 +145,10 @@ struct Output {
 //    between included.
 //  - If the snapshot source leaves kHealthy before on_snapshot_installed(),
 //    a new kTransferSnapshot is issued at once from the next choice.
+//  - If it is still healthy but on_snapshot_installed() has not come
+//    snapshot_wait_us after the transfer, it is passed over for the rest of
+//    the attempt and a new kTransferSnapshot is issued from the next healthy
+//    replica not passed over, or with source -1 when none is left.
 //
 // A failed attempt (the replica stays out, the back-off doubles, capped at
 // backoff_max_us):
@@ -186,6 +190,12 @@ class Supervisor {
     std::uint64_t backoff_max_us = 30'000'000;       // >= backoff_initial_us
     std::uint64_t stable_after_us = 60'000'000;      // healthy this long resets the back-off
     std::uint64_t repair_timeout_us = 60'000'000;    // start -> rejoin, and stop -> exit; > 0
+    // A snapshot source that has not given its snapshot this long after the
+    // transfer was asked for is passed over for the rest of the attempt:
+    // the next healthy replica is asked, or none (a replay of the whole
+    // journal). A faulty source could otherwise hold the repair until its
+    // timeout, attempt after attempt. > 0.
+    std::uint64_t snapshot_wait_us = 5'000'000;
   };
   static constexpr std::uint32_t kMaxTransientLimit = 1024;
 
@@ -269,11 +279,13 @@ class Supervisor {
  private:
   struct Replica {
     ReplicaState state = ReplicaState::kHealthy;
-    bool start_issued = false;        // kDown: kStartProcess sent, no start/exit reported yet
-    bool snapshot_installed = false;  // kRepairing
-    int source = -1;                  // kRepairing: snapshot source
-    std::uint64_t restart_at_us = 0;  // kDown && !start_issued
-    std::uint64_t deadline_us = 0;    // kQuarantined, kDown && start_issued, kRepairing
+    bool start_issued = false;             // kDown: kStartProcess sent, no start/exit reported yet
+    bool snapshot_installed = false;       // kRepairing
+    int source = -1;                       // kRepairing: snapshot source
+    std::uint8_t sources_passed_over = 0;  // kRepairing: bit r, source r was too slow
+    std::uint64_t snapshot_deadline_us = 0;  // kRepairing, source >= 0, not installed
+    std::uint64_t restart_at_us = 0;         // kDown && !start_issued
+    std::uint64_t deadline_us = 0;           // kQuarantined, kDown && start_issued, kRepairing
     std::uint64_t healthy_since_us = 0;
     std::uint64_t left_healthy_us = 0;
     std::uint64_t last_rejoin_us = 0;

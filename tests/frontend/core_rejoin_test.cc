@@ -252,6 +252,47 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
   EXPECT_EQ(sent.front().first, 1u);
 }
 
+// The source gives no snapshot (a faulty one can keep it back): after
+// snapshot_wait_us the next healthy replica is asked, and when it gives none
+// either, c, waiting since its hello, is sent the whole journal to replay.
+TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  submit_decided_by_a_and_b(10, now);
+  now += config.deadline_us;
+  const int source = restart_c(&now, kStartUs + 10'000'000);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty()) << "the snapshot comes first";
+  const auto asked_for_a_snapshot = [](const Outbox& out) {
+    std::vector<int> asked;
+    for (const auto& m : out.to_replicas) {
+      const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+      const wire::ToReplica* msg = nullptr;
+      EXPECT_TRUE(wire::verify_to_replica(frame.bytes(), &msg).is_ok());
+      if (msg != nullptr && msg->snapshot_request()) asked.push_back(m.replica);
+    }
+    return asked;
+  };
+  const std::uint64_t wait_us = config.repair.snapshot_wait_us;
+  Outbox out;
+  core_->on_time(now + wait_us - 1, &out);
+  EXPECT_TRUE(asked_for_a_snapshot(out).empty());
+  core_->on_time(now + wait_us, &out);
+  EXPECT_EQ(asked_for_a_snapshot(out), std::vector<int>{1 - source});
+  EXPECT_EQ(stats_of_c(now + wait_us).snapshot_source, 1 - source);
+  EXPECT_TRUE(entries_sent(send_start_snapshot(source, now + wait_us), kC).empty())
+      << "the passed-over source's snapshot, late, is not taken";
+
+  out.clear();
+  core_->on_time(now + 2 * wait_us, &out);
+  const auto sent = entries_sent(out, kC);
+  ASSERT_EQ(sent.size(), 10u) << "the whole journal, to replay";
+  EXPECT_EQ(sent.front().first, 1u);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+}
+
 // c's new process cannot install the snapshot it was sent (another card
 // file, say) and says why: its repair attempt fails then, its process is
 // stopped and started again after the doubled back-off, rather than at the

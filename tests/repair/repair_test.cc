@@ -666,6 +666,52 @@ TEST_F(RepairTest, ASourceLeavingWithNoOtherHealthyGivesTransferFromNone) {
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, -1)});
 }
 
+// A source that gives no snapshot in time is passed over for the attempt:
+// the next healthy replica is asked, then none (a replay of the whole
+// journal). Found by a review helper: a faulty a, the lowest healthy
+// replica, kept its snapshot back, and each attempt waited for its timeout
+// and asked a again. The next attempt asks every source again.
+TEST(Repair, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
+  constexpr std::uint64_t kT0 = 10'000;
+  Supervisor::Config config = kConfig;
+  config.snapshot_wait_us = 300;
+  Supervisor sup(config, kT0);
+  Output out;
+  const auto actions = [&out] { return std::exchange(out.actions, {}); };
+  sup.on_fault(kC, Fault::kHung, kT0, &out);
+  sup.on_process_exited(kC, kT0, &out);
+  sup.on_time(kT0 + 100, &out);
+  actions();
+  sup.on_process_started(kC, kT0 + 101, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 401);
+  sup.on_time(kT0 + 400, &out);
+  EXPECT_TRUE(actions().empty());
+  sup.on_time(kT0 + 401, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kB)}) << "a is passed over";
+  EXPECT_EQ(sup.stats(kC, kT0 + 401).snapshot_source, kB);
+  sup.on_time(kT0 + 701, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, -1)}) << "then b";
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 100 + config.repair_timeout_us) << "the attempt's deadline";
+  EXPECT_EQ(sup.state(kC), ReplicaState::kRepairing);
+
+  // A snapshot installed in time ends the wait: the next attempt, asking a
+  // again, goes on with it.
+  sup.on_time(kT0 + 100 + config.repair_timeout_us, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
+  sup.on_process_exited(kC, kT0 + 3000, &out);
+  const std::uint64_t restart_at = sup.stats(kC, kT0 + 3000).restart_at_us;
+  sup.on_time(restart_at, &out);
+  actions();
+  sup.on_process_started(kC, restart_at, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+  sup.on_snapshot_installed(kC, restart_at + 299, &out);
+  sup.on_time(restart_at + 1000, &out);
+  EXPECT_TRUE(actions().empty());
+  sup.on_caught_up(kC, restart_at + 1001, &out);
+  EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
+}
+
 // ---------------------------------------------------------------------------
 // MTBF, MTTR, availability on a scripted scenario, computed by hand.
 
