@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "common/hardening.h"
 #include "common/thread_name.h"
 
 namespace triad::cli {
@@ -77,6 +78,10 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  // Every command may hold card data or keys: submit and audit read PANs,
+  // up holds everything. A failure here is reported by `up`, which sets the
+  // limit again where it can log.
+  (void)triad::disable_core_dumps();
   const std::string_view command = argv[1];
   if (command == "up") {
     reexec_with_huge_page_heap(argv);

@@ -909,6 +909,11 @@ int run(const Config& config) {
   if (Status s = stop_signals::block(); !s.is_ok()) return fail_start(s.message());
   // Before the card file is read; the replicas inherit the limit.
   const bool core_dumps_off = disable_core_dumps();
+  // Whatever this process and its replicas create in DIR (the audit store,
+  // the logs, DIR itself) is theirs alone: the audit store holds card
+  // references and certificates, the logs masked PANs and repair history.
+  // The key and journal files are made 0600 whatever the mask.
+  ::umask(077);
   // Check everything a user can get wrong before starting anything.
   rules::CardFile cards;
   std::string card_text;
@@ -938,7 +943,7 @@ int run(const Config& config) {
     if (Status s = ensure_curve_keys(config.dir, &report); !s.is_ok())
       return fail_start(s.message());
   }
-  if (::mkdir(layout::logs_dir(config.dir).c_str(), 0755) != 0 && errno != EEXIST) {
+  if (::mkdir(layout::logs_dir(config.dir).c_str(), 0700) != 0 && errno != EEXIST) {
     return fail_start("cannot create " + layout::logs_dir(config.dir));
   }
   const int lock_fd =

@@ -122,6 +122,23 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
           << "pid " << pid << "\n"
           << limits;
     }
+    // So does `triad submit`, which reads PANs (here from a front end that
+    // is not there, so that it waits).
+    {
+      Child submit({bin("triad"), "submit", "--endpoint", "tcp://127.0.0.1:9", "--timeout-ms",
+                    "10000", tmp.file("first.jsonl")},
+                   "", tmp.file("submit.stderr"));
+      ASSERT_TRUE(submit.started());
+      std::string limits;
+      for (int i = 0; i < 50 && limits.find("Max core file size") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        limits = read_file("/proc/" + std::to_string(submit.pid()) + "/limits");
+      }
+      EXPECT_NE(limits.find("Max core file size        0                    0"), std::string::npos)
+          << limits;
+      submit.signal(SIGTERM);
+      submit.wait(10'000);
+    }
     // While c is down and being repaired, a seq that b flipped has one good
     // verdict and waits for c (replies go in order): the front end can be
     // silent for many seconds under a sanitizer, so submit waits as long as
@@ -167,6 +184,18 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
   EXPECT_TRUE(has("journal")) << "the scan must cover the journal";
   EXPECT_TRUE(has("audit.db")) << "the scan must cover the audit store";
   EXPECT_TRUE(has("replica-c")) << "the scan must cover the replicas' logs";
+  // What Triad wrote under DIR is its own: no file or directory there
+  // (audit store, logs, journal, keys) is open to group or others. Until
+  // 2026-12-06 the audit store and the logs were 0644 and DIR 0755 (a
+  // review helper's finding).
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(tmp.file("data"))) {
+    const auto others = std::filesystem::perms::group_all | std::filesystem::perms::others_all;
+    if (entry.is_symlink()) continue;
+    const auto perms = entry.status().permissions();
+    const bool public_key = entry.path().extension() == ".pub";
+    EXPECT_TRUE(public_key || (perms & others) == std::filesystem::perms::none)
+        << entry.path() << " is open to group or others";
+  }
   const std::vector<std::string> found = scan(files, pans);
   EXPECT_TRUE(found.empty()) << found.size()
                              << " PAN(s) in clear, first: " << (found.empty() ? "" : found.front());
