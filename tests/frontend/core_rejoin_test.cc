@@ -98,6 +98,19 @@ class Rejoin : public CoreDriver {
 
   int snapshot_before_the_vote_at_its_seq(std::uint64_t* now);
 
+  // A deadline of 1 s; 10 seqs decided by a and b, c's verdicts missing, so
+  // c is repaired: its new process started (restart_c). Returns the replica
+  // asked for its snapshot.
+  int c_restarted_after_10_decided(std::uint64_t* now) {
+    config_.deadline_us = 1'000'000;
+    start(config_);
+    *now = kStartUs;
+    submit_decided_by_a_and_b(10, *now);
+    *now += config_.deadline_us;
+    return restart_c(now, kStartUs + 10'000'000);
+  }
+  Core::Config config_;
+
   // 10 seqs decided by a and b, then all three processes end (say all
   // silent for ten deadlines) and are restarted: each in repair with no
   // healthy replica to copy. Then 100 more are sequenced, each declined at
@@ -181,13 +194,8 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
 // will bring those, so the fetch is not answered. Once the snapshot is in
 // (here the start state, seq 0), the replay is sent from seq 1.
 TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  now += config.deadline_us;
-  const int source = restart_c(&now, kStartUs + 10'000'000);
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_10_decided(&now);
   ASSERT_FALSE(HasFailure());
 
   EXPECT_TRUE(entries_sent(hello(kC, 1, now), kC).empty()) << "the snapshot comes first";
@@ -207,13 +215,7 @@ TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
 // snapshot of 15 comes before any verdict on them. It is held: nothing is
 // sent to c yet. Returns the source.
 int Rejoin::snapshot_before_the_vote_at_its_seq(std::uint64_t* now) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  *now = kStartUs;
-  submit_decided_by_a_and_b(10, *now);
-  *now += config.deadline_us;
-  const int source = restart_c(now, kStartUs + 10'000'000);
+  const int source = c_restarted_after_10_decided(now);
   if (source < 0) return source;
   EXPECT_TRUE(hello(kC, 1, *now).to_replicas.empty()) << "the snapshot comes first";
   EXPECT_EQ(submit(5, *now), 0u);
@@ -256,13 +258,8 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
 // snapshot_wait_us the next healthy replica is asked, and when it gives none
 // either, c, waiting since its hello, is sent the whole journal to replay.
 TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
-  Core::Config config;
-  config.deadline_us = 1'000'000;
-  start(config);
-  std::uint64_t now = kStartUs;
-  submit_decided_by_a_and_b(10, now);
-  now += config.deadline_us;
-  const int source = restart_c(&now, kStartUs + 10'000'000);
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_10_decided(&now);
   ASSERT_FALSE(HasFailure());
   EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty()) << "the snapshot comes first";
   const auto asked_for_a_snapshot = [](const Outbox& out) {
@@ -275,7 +272,7 @@ TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
     }
     return asked;
   };
-  const std::uint64_t wait_us = config.repair.snapshot_wait_us;
+  const std::uint64_t wait_us = config_.repair.snapshot_wait_us;
   Outbox out;
   core_->on_time(now + wait_us - 1, &out);
   EXPECT_TRUE(asked_for_a_snapshot(out).empty());
