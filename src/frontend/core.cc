@@ -750,9 +750,15 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     }
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
+        // Still where the replica says it is (its lag, what a resend waits
+        // for), as a verdict that fails its check was before: only its own
+        // admission and resends depend on it.
         ++counters_.unchecked_batches;
+        ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
         for (const wire::Verdict* v : *batch->verdicts()) {
-          if (v->seq() <= opened_seq_) ++counters_.late_verdicts;
+          if (v->seq() > opened_seq_) continue;
+          ++counters_.late_verdicts;
+          view.last_verdict_seq = std::max(view.last_verdict_seq, v->seq());
         }
         continue;
       }
@@ -765,7 +771,11 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
                                                          replica_label(r) + ": " + s.message());
         continue;
       }
-      for (voter::ReplicaVerdict& v : batch_) on_verdict(r, v, now_us);
+      ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+      for (voter::ReplicaVerdict& v : batch_) {
+        view.checked_through = std::max(view.checked_through, std::min(v.content.seq, opened_seq_));
+        on_verdict(r, v, now_us);
+      }
     }
     continue_resend(r, now_us, out);
   }
@@ -872,6 +882,7 @@ std::optional<std::uint64_t> Core::next_timer_us() const {
 void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   on_replica_gone(r);
   replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
+  replicas_[static_cast<std::size_t>(r)].checked_through = 0;
   replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   // What it signed says nothing of its next process's state.
@@ -931,8 +942,9 @@ void Core::handle_repair_output(Outbox* out) {
         // no snapshot in time (Supervisor::Config::snapshot_wait_us).
         const int waited_for = t.active && !t.installed ? t.source : -1;
         if (waited_for >= 0 && supervisor_.state(waited_for) == repair::ReplicaState::kHealthy) {
-          log::warn(replica_label(a.replica) + ": no snapshot from " + replica_label(waited_for) +
-                    " in time; passed over for this attempt");
+          log::warn(replica_label(a.replica) + ": " + replica_label(waited_for) +
+                    " passed over for this attempt (no snapshot in time, or one that did not "
+                    "check)");
         }
         t = Transfer{};
         t.active = true;
@@ -944,9 +956,8 @@ void Core::handle_repair_output(Outbox* out) {
         } else {
           // No source: start from the card file, replay everything.
           t.installed = true;
-          log::warn(replica_label(a.replica) + ": no healthy replica to copy" +
-                    (waited_for >= 0 ? " that gave its snapshot in time" : "") +
-                    "; replaying the whole journal");
+          log::warn(replica_label(a.replica) + ": no healthy replica" +
+                    (waited_for >= 0 ? " left" : "") + " to copy; replaying the whole journal");
           if (opened_seq_ == 0) {
             at_the_start.push_back(a.replica);
           } else if (waited_for >= 0 && replicas_[static_cast<std::size_t>(a.replica)].connected) {
@@ -971,6 +982,7 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
   for (int r = 0; r < kReplicaCount; ++r) {
     const Transfer& t = transfers_[static_cast<std::size_t>(r)];
     if (!t.active || t.source != source || t.installed_seq != 0 || t.installed || t.held) continue;
+    supervisor_.on_snapshot_received(r, now_us, &repair_out_);
     consider_snapshot(r, parts, now_us, out);
   }
 }
@@ -1030,8 +1042,8 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
   }
   if (!problem.empty()) {
     log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
-               " refused: " + problem);
-    supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
+               " refused: " + problem + "; that source is passed over for this attempt");
+    supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
     return;
   }
   flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
@@ -1094,13 +1106,23 @@ bool Core::near_live_edge(std::uint64_t seq) const {
 }
 
 bool Core::worth_checking(int r, const wire::VerdictBatch& batch) const {
-  if (transfers_[static_cast<std::size_t>(r)].active || batch.verdicts() == nullptr) return true;
+  if (batch.verdicts() == nullptr) return true;  // malformed: read_verdict_batch says so
+  const auto& verdicts = *batch.verdicts();
+  if (transfers_[static_cast<std::size_t>(r)].active) {
+    const std::uint64_t checked = replicas_[static_cast<std::size_t>(r)].checked_through;
+    return std::any_of(verdicts.begin(), verdicts.end(),
+                       [checked](const wire::Verdict* v) { return v->seq() > checked; });
+  }
   const bool any_in_repair =
       std::any_of(transfers_.begin(), transfers_.end(), [](const Transfer& t) { return t.active; });
-  for (const wire::Verdict* v : *batch.verdicts()) {
-    if (voter_.wants(v->seq(), r) || (any_in_repair && near_live_edge(v->seq()))) return true;
-  }
-  return false;
+  const auto in_ring = [&](std::uint64_t seq) {
+    const RecentVerdicts& recent = recent_[seq % recent_.size()];
+    return recent.seq == seq && recent.by_replica[static_cast<std::size_t>(r)].has_value();
+  };
+  return std::any_of(verdicts.begin(), verdicts.end(), [&](const wire::Verdict* v) {
+    return voter_.wants(v->seq(), r) ||
+           (any_in_repair && near_live_edge(v->seq()) && !in_ring(v->seq()));
+  });
 }
 
 bool Core::matches_another(int r, const voter::VerdictContent& content) const {

@@ -225,6 +225,7 @@ class Core : private sequencer::History {
     std::string fingerprint;
     std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
+    std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
     // The seqs it has applied, as far as the front end knows.
@@ -411,10 +412,13 @@ class Core : private sequencer::History {
   void release_held_snapshots(std::uint64_t now_us, Outbox* out);
   // Whether a batch from replica r holds a verdict anything here would use,
   // so that its signature is worth checking (about 60 us): one the voter
-  // awaits from r; any while r is in repair (its replay is checked against
-  // the agreed answers); one near the live edge while any replica is in
-  // repair (they rejoin on agreeing with another's). Not old batches sent
-  // again, nor seqs never sent, which a faulty replica can send at will.
+  // awaits from r; while r is in repair, one beyond what its process was
+  // checked through (its replay, checked against the agreed answers, comes
+  // in order); one near the live edge, not yet in the ring, while any
+  // replica is in repair (they rejoin on agreeing with another's). Not
+  // verdicts that come after their seq closed (a late replica's, old
+  // batches sent again), nor seqs never sent: a faulty replica can send
+  // those at will.
   bool worth_checking(int replica, const wire::VerdictBatch& batch) const;
   void check_repairing_verdict(int replica, const voter::ReplicaVerdict& verdict,
                                std::uint64_t now_us);

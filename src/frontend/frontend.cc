@@ -110,6 +110,9 @@ class FrontEnd {
     core_config.simplex = config_.simplex;
     core_config.repair.transient_limit = config_.transient_limit;
     core_config.repair.transient_window_us = config_.transient_window_ms * 1000;
+    // A snapshot may wait for the vote at its seq, up to a deadline.
+    core_config.repair.snapshot_wait_us =
+        std::max<std::uint64_t>(core_config.repair.snapshot_wait_us, 2 * core_config.deadline_us);
     for (int r = 0; r < kReplicaCount; ++r) {
       TRIAD_RETURN_IF_ERROR(
           crypto::load_public_key(layout::replica_public_key(config_.dir, r),
@@ -137,11 +140,12 @@ class FrontEnd {
     replicas_.set(zmq::sockopt::linger, 0);
     replicas_.set(zmq::sockopt::router_mandatory, 1);
     // Without CURVE a replica names its connection by its letter, and a
-    // restarted one takes the name back. With CURVE the socket names each
-    // connection itself and messages are told apart by their key
-    // (receive_replicas): a name a peer picks can be picked by another key,
-    // and with handover its connection taken (a review helper's rogue, with
-    // replica a's key and routing id "b", cut b off and got it repaired).
+    // restarted one takes the name back. With CURVE replicas pick no name
+    // (the socket names their connections) and messages are told apart by
+    // their key (receive_replicas); a name a peer does pick counts for
+    // nothing. With handover, a name one key picked could be taken by
+    // another with its connection (a review helper's rogue, with replica a's
+    // key and routing id "b", cut b off and got it repaired).
     replicas_.set(zmq::sockopt::router_handover, config_.curve ? 0 : 1);
     // Messages (of up to 512 entries) queued for one replica: 256, ~130,000
     // entries, more than a catch-up replay sends at once on the journals of

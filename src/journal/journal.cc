@@ -206,19 +206,41 @@ bool check_frame(std::span<const std::uint8_t> file, std::size_t off, std::size_
   return true;
 }
 
+// Whether the file from `off` on is zeros, or holds data up to a sector
+// boundary and zeros from there to the end: what a file system that extended
+// the file before its last data reached the disk leaves. At least 16 zeros
+// in the second case, so that a record's own last bytes (a GCM tag, a
+// checksum) pass for them about once in 2^128.
+bool zeros_to_the_end(std::span<const std::uint8_t> file, std::size_t off) {
+  std::size_t zeros_from = file.size();
+  while (zeros_from > off && file[zeros_from - 1] == 0) --zeros_from;
+  if (zeros_from == off) return true;
+  constexpr std::size_t kSectorBytes = 512;
+  const std::size_t boundary = (zeros_from + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+  return file.size() - zeros_from >= 16 && boundary < file.size();
+}
+
 // Whether what follows the last good record at `off` is what a crash or a
 // power cut leaves: a record cut short (a write that did not finish), or
-// zeros (a file system that extended the file before the data reached the
-// disk). A whole record with a bad checksum is neither: the file changed
-// after it was written, and the record may be a transaction that was
-// answered.
+// zeros to the end from a sector boundary (a file system that extended the
+// file before its last data reached the disk). A whole record with a bad
+// checksum is neither: the file changed after it was written, and the
+// record may be a transaction that was answered.
 bool looks_torn(std::span<const std::uint8_t> file, std::size_t off) {
+  if (zeros_to_the_end(file, off)) return true;
   const auto tail = file.subspan(off);
-  if (std::all_of(tail.begin(), tail.end(), [](std::uint8_t b) { return b == 0; })) return true;
   if (tail.size() < kFrameHeaderBytes) return true;
   const std::uint32_t length = get_u32(tail.data());
-  return length >= kMinBodyBytes && length <= kMaxBodyBytes &&
-         tail.size() - kFrameHeaderBytes < length;
+  if (length < kMinBodyBytes || length > kMaxBodyBytes ||
+      tail.size() - kFrameHeaderBytes >= length) {
+    return false;
+  }
+  // Cut short by its length field, unless what is there is a whole record
+  // whose length field changed: its checksum holds for the length there is.
+  std::array<std::uint8_t, 4> there{};
+  put_u32(there.data(), static_cast<std::uint32_t>(tail.size() - kFrameHeaderBytes));
+  const auto sum = frame_checksum(there.data(), tail.subspan(kFrameHeaderBytes));
+  return !std::equal(sum.begin(), sum.end(), tail.data() + 4);
 }
 
 // The offset of the first valid frame after `from` whose seq is above
@@ -738,13 +760,10 @@ Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
       recovered->push_back(*a);
       continue;
     }
-    // Zeros to the end are a torn tail (as in the journal); a whole record
+    // Zeros to the end are a torn tail (zeros_to_the_end); a whole record
     // that is damaged otherwise may be a decline that was answered, and
     // dropping it would let the replay answer that seq anew.
-    if (std::all_of(file.begin() + static_cast<std::ptrdiff_t>(off), file.end(),
-                    [](std::uint8_t b) { return b == 0; })) {
-      break;
-    }
+    if (zeros_to_the_end(file, off)) break;
     return Status::corruption(
         "answer log " + path + ": damaged record at offset " + std::to_string(off) +
         (off + 2 * kAnswerRecordBytes <= file.size() ? " is not the last" : " is whole") +

@@ -170,10 +170,8 @@ void Supervisor::fire_due(int replica, Output* out) {
     case ReplicaState::kRepairing:
       if (rep.deadline_us <= now_us_) {
         fail_attempt(replica, "repair timed out: not caught up", false, out);
-      } else if (rep.source >= 0 && !rep.snapshot_installed &&
-                 rep.snapshot_deadline_us <= now_us_) {
-        rep.sources_passed_over |= static_cast<std::uint8_t>(1U << rep.source);
-        transfer(replica, out);
+      } else if (awaits_snapshot(rep) && rep.snapshot_deadline_us <= now_us_) {
+        pass_over_source(replica, out);
       }
       return;
   }
@@ -192,9 +190,7 @@ std::optional<std::uint64_t> Supervisor::next_timer_us() const {
       t = rep.restart_at_us;
     } else if (rep.state != ReplicaState::kHealthy) {
       t = rep.deadline_us;
-      if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
-        t = std::min(*t, rep.snapshot_deadline_us);
-      }
+      if (awaits_snapshot(rep)) t = std::min(*t, rep.snapshot_deadline_us);
     }
     if (t && (!next || *t < *next)) next = t;
   }
@@ -346,8 +342,20 @@ void Supervisor::transfer(int replica, Output* out) {
     }
   }
   rep.snapshot_installed = false;
+  rep.snapshot_received = false;
   rep.snapshot_deadline_us = add_saturating(now_us_, config_.snapshot_wait_us);
   out->actions.push_back(Action{Action::Kind::kTransferSnapshot, replica, rep.source});
+}
+
+bool Supervisor::awaits_snapshot(const Replica& rep) {
+  return rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed &&
+         !rep.snapshot_received;
+}
+
+void Supervisor::pass_over_source(int replica, Output* out) {
+  Replica& rep = at(replica);
+  rep.sources_passed_over |= static_cast<std::uint8_t>(1U << rep.source);
+  transfer(replica, out);
 }
 
 // `left` just left kHealthy: a repair waiting for its snapshot gets another
@@ -410,6 +418,28 @@ void Supervisor::handle_started(int replica, Output* out) {
   rep.sources_passed_over = 0;
   set_state(replica, ReplicaState::kRepairing, "process started", out);
   transfer(replica, out);
+}
+
+void Supervisor::on_snapshot_received(int replica, std::uint64_t now_us, Output* out) {
+  set_time(now_us, out);
+  Replica& rep = at(replica);
+  if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+    rep.snapshot_received = true;
+  } else {
+    ++ignored_events_;
+  }
+  fire_timers(out);
+}
+
+void Supervisor::on_snapshot_unusable(int replica, std::uint64_t now_us, Output* out) {
+  set_time(now_us, out);
+  const Replica& rep = at(replica);
+  if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+    pass_over_source(replica, out);
+  } else {
+    ++ignored_events_;
+  }
+  fire_timers(out);
 }
 
 void Supervisor::on_snapshot_installed(int replica, std::uint64_t now_us, Output* out) {

@@ -145,9 +145,10 @@ struct Output {
 //    between included.
 //  - If the snapshot source leaves kHealthy before on_snapshot_installed(),
 //    a new kTransferSnapshot is issued at once from the next choice.
-//  - If it is still healthy but on_snapshot_installed() has not come
-//    snapshot_wait_us after the transfer, it is passed over for the rest of
-//    the attempt and a new kTransferSnapshot is issued from the next healthy
+//  - If it is still healthy but neither on_snapshot_received() nor
+//    on_snapshot_installed() has come snapshot_wait_us after the transfer,
+//    or on_snapshot_unusable() comes, it is passed over for the rest of the
+//    attempt and a new kTransferSnapshot is issued from the next healthy
 //    replica not passed over, or with source -1 when none is left.
 //
 // A failed attempt (the replica stays out, the back-off doubles, capped at
@@ -249,6 +250,12 @@ class Supervisor {
   void on_process_exited(int replica, std::uint64_t now_us, Output* out);
   // The process started after kStartProcess runs.
   void on_process_started(int replica, std::uint64_t now_us, Output* out);
+  // The snapshot of the last kTransferSnapshot came (it may wait, checked,
+  // for the vote at its seq): its source is no longer waited for.
+  void on_snapshot_received(int replica, std::uint64_t now_us, Output* out);
+  // That snapshot does not give the majority's digests: its source is
+  // passed over for the attempt, as one that gave none in time.
+  void on_snapshot_unusable(int replica, std::uint64_t now_us, Output* out);
   // The snapshot of the last kTransferSnapshot was checked and installed.
   void on_snapshot_installed(int replica, std::uint64_t now_us, Output* out);
   // The replica replayed to the live edge and its state digest matches the
@@ -282,7 +289,8 @@ class Supervisor {
     bool start_issued = false;             // kDown: kStartProcess sent, no start/exit reported yet
     bool snapshot_installed = false;       // kRepairing
     int source = -1;                       // kRepairing: snapshot source
-    std::uint8_t sources_passed_over = 0;  // kRepairing: bit r, source r was too slow
+    std::uint8_t sources_passed_over = 0;  // kRepairing: bit r, source r gave none or a bad one
+    bool snapshot_received = false;        // kRepairing: the current source's came
     std::uint64_t snapshot_deadline_us = 0;  // kRepairing, source >= 0, not installed
     std::uint64_t restart_at_us = 0;         // kDown && !start_issued
     std::uint64_t deadline_us = 0;           // kQuarantined, kDown && start_issued, kRepairing
@@ -320,6 +328,8 @@ class Supervisor {
   void stop(int replica, Output* out);
   void schedule_restart(int replica);
   void transfer(int replica, Output* out);
+  static bool awaits_snapshot(const Replica& rep);
+  void pass_over_source(int replica, Output* out);
   void reassign_sources(int left, Output* out);
   void set_state(int replica, ReplicaState to, std::string reason, Output* out);
   std::uint64_t doubled(std::uint64_t backoff_us) const;

@@ -98,14 +98,14 @@ class Rejoin : public CoreDriver {
 
   int snapshot_before_the_vote_at_its_seq(std::uint64_t* now);
 
-  // A deadline of 1 s; 10 seqs decided by a and b, c's verdicts missing, so
-  // c is repaired: its new process started (restart_c). Returns the replica
-  // asked for its snapshot.
-  int c_restarted_after_10_decided(std::uint64_t* now) {
+  // A deadline of 1 s; `decided` seqs decided by a and b, c's verdicts
+  // missing, so c is repaired: its new process started (restart_c). Returns
+  // the replica asked for its snapshot.
+  int c_restarted_after_decided(std::uint64_t* now, std::size_t decided = 10) {
     config_.deadline_us = 1'000'000;
     start(config_);
     *now = kStartUs;
-    submit_decided_by_a_and_b(10, *now);
+    submit_decided_by_a_and_b(decided, *now);
     *now += config_.deadline_us;
     return restart_c(now, kStartUs + 10'000'000);
   }
@@ -195,7 +195,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
 // (here the start state, seq 0), the replay is sent from seq 1.
 TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
   std::uint64_t now = 0;
-  const int source = c_restarted_after_10_decided(&now);
+  const int source = c_restarted_after_decided(&now);
   ASSERT_FALSE(HasFailure());
 
   EXPECT_TRUE(entries_sent(hello(kC, 1, now), kC).empty()) << "the snapshot comes first";
@@ -215,7 +215,7 @@ TEST_F(Rejoin, AFetchWhileTheSnapshotIsOnItsWayIsNotAnswered) {
 // snapshot of 15 comes before any verdict on them. It is held: nothing is
 // sent to c yet. Returns the source.
 int Rejoin::snapshot_before_the_vote_at_its_seq(std::uint64_t* now) {
-  const int source = c_restarted_after_10_decided(now);
+  const int source = c_restarted_after_decided(now);
   if (source < 0) return source;
   EXPECT_TRUE(hello(kC, 1, *now).to_replicas.empty()) << "the snapshot comes first";
   EXPECT_EQ(submit(5, *now), 0u);
@@ -259,7 +259,7 @@ TEST_F(Rejoin, ASnapshotWhoseCheckpointGetsNoMajorityGivesWayToAWholeReplay) {
 // either, c, waiting since its hello, is sent the whole journal to replay.
 TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   std::uint64_t now = 0;
-  const int source = c_restarted_after_10_decided(&now);
+  const int source = c_restarted_after_decided(&now);
   ASSERT_FALSE(HasFailure());
   EXPECT_TRUE(hello(kC, 1, now).to_replicas.empty()) << "the snapshot comes first";
   const auto asked_for_a_snapshot = [](const Outbox& out) {
@@ -288,6 +288,56 @@ TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   ASSERT_EQ(sent.size(), 10u) << "the whole journal, to replay";
   EXPECT_EQ(sent.front().first, 1u);
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+}
+
+// A snapshot that does not give the majority's checkpoint digest (a faulty
+// source's) passes that source over: the next healthy replica is asked, and
+// c's repair goes on rather than failing the attempt (which would ask the
+// same source again).
+TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
+  checkpoint_digests_[10] = engine_digest_;
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_decided(&now);
+  ASSERT_FALSE(HasFailure());
+  flatbuffers::FlatBufferBuilder fbb;
+  const Digest state_digest{};
+  const std::string tampered = engine_state_ + "x";
+  const auto snapshot = wire::CreateSnapshot(
+      fbb, 10, fbb.CreateVector(state_digest.data(), state_digest.size()),
+      fbb.CreateVector(engine_digest_.data(), engine_digest_.size()),
+      fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(tampered.data()), tampered.size()));
+  wire::FromReplicaBuilder m(fbb);
+  m.add_snapshot(snapshot);
+  fbb.Finish(m.Finish());
+  const Outbox out = deliver(source, fbb, now);
+  EXPECT_FALSE(has_command(out, Outbox::ProcessCommand::Kind::kStop));
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+  EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source);
+  send_snapshot(1 - source, 10, now);
+  EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u) << "the other source's is installed";
+}
+
+// While c is in repair, what a replica already had checked is not checked
+// again: c's replay comes in order, so a batch c was checked through adds
+// nothing, and a's verdict near the live edge is in the ring already. A
+// faulty replica sending them again and again cost a signature check each.
+TEST_F(Rejoin, WhileAReplicaIsInRepairWhatWasCheckedIsNotCheckedAgain) {
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_decided(&now, 100);  // 1-5 far from the live edge
+  ASSERT_FALSE(HasFailure());
+  send_start_snapshot(source, now);  // c replays from seq 1
+  const auto unchecked = [&] { return core_->counters().unchecked_batches; };
+  verdicts(kC, 1, 5, now);
+  EXPECT_EQ(unchecked(), 0u) << "c's replay";
+  verdicts(kC, 1, 5, now);
+  EXPECT_EQ(unchecked(), 1u) << "the same again";
+  verdicts(kC, 4, 6, now);
+  EXPECT_EQ(unchecked(), 1u) << "seq 6 is new";
+  verdicts(0, 100, 100, now);
+  EXPECT_EQ(unchecked(), 2u) << "a's verdict for 100 is in the ring";
+  verdicts(kC, 7, 100, now);
+  EXPECT_EQ(unchecked(), 2u);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kHealthy) << "c's replay still counts";
 }
 
 // c's new process cannot install the snapshot it was sent (another card

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -253,8 +255,7 @@ TEST_F(JournalTest, ZeroFilledTailIsTruncated) {
 TEST_F(JournalTest, FlippedByteInTheLastRecordIsRefused) {
   const auto offsets = write_records(4);
   const std::string whole = read_file(path());
-  // Past the length field: a flip there can make the record look cut short.
-  for (std::uint64_t at = offsets[3] + 4; at < whole.size(); at += 7) {
+  for (std::uint64_t at = offsets[3]; at < whole.size(); at += 7) {
     std::string bad = whole;
     bad[at] = static_cast<char>(bad[at] ^ 0x20);
     write_file(path(), bad);
@@ -269,6 +270,47 @@ TEST_F(JournalTest, FlippedByteInTheLastRecordIsRefused) {
     EXPECT_NE(s.message().find("truncate -s " + std::to_string(offsets[3])), std::string::npos);
     EXPECT_EQ(read_file(path()), bad) << "left untouched";
   }
+}
+
+// A last record whose length field grew (within range) looks cut short, but
+// its checksum holds for the length there is: whole, damaged, refused. Found
+// by the review of this change: flips in the length field were still cut.
+TEST_F(JournalTest, ALastRecordWhoseLengthGrewIsRefused) {
+  const auto offsets = write_records(4);
+  std::string bad = read_file(path());
+  bad[offsets[3]] = static_cast<char>(bad[offsets[3]] + 1);  // length + 1, runs past the end
+  write_file(path(), bad);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  const Status s = open(&r, &j);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find("is whole but damaged (record of"), std::string::npos) << s.message();
+  EXPECT_EQ(read_file(path()), bad) << "left untouched";
+}
+
+// The last record written in part, then zeros from a sector boundary to its
+// end (the file system extended the file, and only the first sector of the
+// record's data reached the disk): torn, cut.
+TEST_F(JournalTest, ALastRecordZeroFromASectorBoundaryIsTruncated) {
+  std::vector<std::uint64_t> offsets;
+  std::uint64_t boundary = 0;
+  for (std::uint64_t n = 2; n < 40 && boundary == 0; ++n) {
+    offsets = write_records(n);
+    const std::uint64_t start = offsets[n - 1];
+    const std::uint64_t end = offsets[n];
+    const std::uint64_t b = (start / 512 + 1) * 512;
+    if (b > start + 8 && b + 16 <= end) boundary = b;
+    if (boundary == 0) std::filesystem::remove(path());
+  }
+  ASSERT_NE(boundary, 0u) << "no record spans a sector boundary";
+  std::string bytes = read_file(path());
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(boundary), bytes.end(), '\0');
+  write_file(path(), bytes);
+  Recovery r;
+  std::unique_ptr<Journal> j;
+  ASSERT_TRUE(open(&r, &j).is_ok());
+  ASSERT_TRUE(r.truncated_at);
+  EXPECT_EQ(*r.truncated_at, offsets[offsets.size() - 2]);
 }
 
 // Damage with valid records after it is not a torn write: refusing is the

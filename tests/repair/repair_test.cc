@@ -712,6 +712,35 @@ TEST(Repair, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
 }
 
+// A snapshot that came is not waited for any more (it may wait for the vote
+// at its seq, which can take a deadline); one that does not check passes its
+// source over at once, like one that never came.
+TEST(Repair, ASnapshotThatCameIsNotWaitedForAndABadOnePassesItsSourceOver) {
+  constexpr std::uint64_t kT0 = 10'000;
+  Supervisor::Config config = kConfig;
+  config.snapshot_wait_us = 300;
+  Supervisor sup(config, kT0);
+  Output out;
+  const auto actions = [&out] { return std::exchange(out.actions, {}); };
+  sup.on_fault(kC, Fault::kHung, kT0, &out);
+  sup.on_process_exited(kC, kT0, &out);
+  sup.on_time(kT0 + 100, &out);
+  sup.on_process_started(kC, kT0 + 101, &out);
+  EXPECT_EQ(actions().back(), transfer(kC, kA));
+  sup.on_snapshot_received(kC, kT0 + 200, &out);
+  sup.on_time(kT0 + 1'000, &out);
+  EXPECT_TRUE(actions().empty()) << "received: not passed over";
+  sup.on_snapshot_unusable(kC, kT0 + 1'001, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kB)});
+  sup.on_snapshot_unusable(kC, kT0 + 1'002, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, -1)});
+  const std::uint64_t ignored = sup.ignored_events();
+  sup.on_snapshot_unusable(kC, kT0 + 1'003, &out);  // no source: nothing to pass over
+  EXPECT_TRUE(actions().empty());
+  EXPECT_EQ(sup.ignored_events(), ignored + 1);
+  EXPECT_EQ(sup.state(kC), ReplicaState::kRepairing);
+}
+
 // ---------------------------------------------------------------------------
 // MTBF, MTTR, availability on a scripted scenario, computed by hand.
 
