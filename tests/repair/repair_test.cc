@@ -666,24 +666,35 @@ TEST_F(RepairTest, ASourceLeavingWithNoOtherHealthyGivesTransferFromNone) {
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, -1)});
 }
 
+// c hung at kT0, its new process started at kT0 + 101 and its snapshot
+// asked of a; a source is waited for 300 us.
+class SnapshotWait : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kT0 = 10'000;
+  static Supervisor::Config config() {
+    Supervisor::Config c = kConfig;
+    c.snapshot_wait_us = 300;
+    return c;
+  }
+  void SetUp() override {
+    sup.on_fault(kC, Fault::kHung, kT0, &out);
+    sup.on_process_exited(kC, kT0, &out);
+    sup.on_time(kT0 + 100, &out);
+    actions();
+    sup.on_process_started(kC, kT0 + 101, &out);
+    ASSERT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+  }
+  std::vector<Action> actions() { return std::exchange(out.actions, {}); }
+  Supervisor sup{config(), kT0};
+  Output out;
+};
+
 // A source that gives no snapshot in time is passed over for the attempt:
 // the next healthy replica is asked, then none (a replay of the whole
 // journal). Found by a review helper: a faulty a, the lowest healthy
 // replica, kept its snapshot back, and each attempt waited for its timeout
 // and asked a again. The next attempt asks every source again.
-TEST(Repair, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
-  constexpr std::uint64_t kT0 = 10'000;
-  Supervisor::Config config = kConfig;
-  config.snapshot_wait_us = 300;
-  Supervisor sup(config, kT0);
-  Output out;
-  const auto actions = [&out] { return std::exchange(out.actions, {}); };
-  sup.on_fault(kC, Fault::kHung, kT0, &out);
-  sup.on_process_exited(kC, kT0, &out);
-  sup.on_time(kT0 + 100, &out);
-  actions();
-  sup.on_process_started(kC, kT0 + 101, &out);
-  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+TEST_F(SnapshotWait, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   EXPECT_EQ(sup.next_timer_us(), kT0 + 401);
   sup.on_time(kT0 + 400, &out);
   EXPECT_TRUE(actions().empty());
@@ -692,12 +703,13 @@ TEST(Repair, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   EXPECT_EQ(sup.stats(kC, kT0 + 401).snapshot_source, kB);
   sup.on_time(kT0 + 701, &out);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, -1)}) << "then b";
-  EXPECT_EQ(sup.next_timer_us(), kT0 + 100 + config.repair_timeout_us) << "the attempt's deadline";
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 100 + config().repair_timeout_us)
+      << "the attempt's deadline";
   EXPECT_EQ(sup.state(kC), ReplicaState::kRepairing);
 
   // A snapshot installed in time ends the wait: the next attempt, asking a
   // again, goes on with it.
-  sup.on_time(kT0 + 100 + config.repair_timeout_us, &out);
+  sup.on_time(kT0 + 100 + config().repair_timeout_us, &out);
   EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
   sup.on_process_exited(kC, kT0 + 3000, &out);
   const std::uint64_t restart_at = sup.stats(kC, kT0 + 3000).restart_at_us;
@@ -715,18 +727,7 @@ TEST(Repair, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
 // A snapshot that came is not waited for any more (it may wait for the vote
 // at its seq, which can take a deadline); one that does not check passes its
 // source over at once, like one that never came.
-TEST(Repair, ASnapshotThatCameIsNotWaitedForAndABadOnePassesItsSourceOver) {
-  constexpr std::uint64_t kT0 = 10'000;
-  Supervisor::Config config = kConfig;
-  config.snapshot_wait_us = 300;
-  Supervisor sup(config, kT0);
-  Output out;
-  const auto actions = [&out] { return std::exchange(out.actions, {}); };
-  sup.on_fault(kC, Fault::kHung, kT0, &out);
-  sup.on_process_exited(kC, kT0, &out);
-  sup.on_time(kT0 + 100, &out);
-  sup.on_process_started(kC, kT0 + 101, &out);
-  EXPECT_EQ(actions().back(), transfer(kC, kA));
+TEST_F(SnapshotWait, ASnapshotThatCameIsNotWaitedForAndABadOnePassesItsSourceOver) {
   sup.on_snapshot_received(kC, kT0 + 200, &out);
   sup.on_time(kT0 + 1'000, &out);
   EXPECT_TRUE(actions().empty()) << "received: not passed over";
