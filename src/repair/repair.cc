@@ -347,9 +347,12 @@ void Supervisor::transfer(int replica, Output* out) {
   out->actions.push_back(Action{Action::Kind::kTransferSnapshot, replica, rep.source});
 }
 
+bool Supervisor::snapshot_pending(const Replica& rep) {
+  return rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed;
+}
+
 bool Supervisor::awaits_snapshot(const Replica& rep) {
-  return rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed &&
-         !rep.snapshot_received;
+  return snapshot_pending(rep) && !rep.snapshot_received;
 }
 
 void Supervisor::pass_over_source(int replica, Output* out) {
@@ -423,7 +426,7 @@ void Supervisor::handle_started(int replica, Output* out) {
 void Supervisor::on_snapshot_received(int replica, std::uint64_t now_us, Output* out) {
   set_time(now_us, out);
   Replica& rep = at(replica);
-  if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+  if (snapshot_pending(rep)) {
     rep.snapshot_received = true;
   } else {
     ++ignored_events_;
@@ -434,7 +437,7 @@ void Supervisor::on_snapshot_received(int replica, std::uint64_t now_us, Output*
 void Supervisor::on_snapshot_unusable(int replica, std::uint64_t now_us, Output* out) {
   set_time(now_us, out);
   const Replica& rep = at(replica);
-  if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+  if (snapshot_pending(rep)) {
     pass_over_source(replica, out);
   } else {
     ++ignored_events_;
@@ -445,7 +448,7 @@ void Supervisor::on_snapshot_unusable(int replica, std::uint64_t now_us, Output*
 void Supervisor::on_snapshot_installed(int replica, std::uint64_t now_us, Output* out) {
   set_time(now_us, out);
   Replica& rep = at(replica);
-  if (rep.state == ReplicaState::kRepairing && rep.source >= 0 && !rep.snapshot_installed) {
+  if (snapshot_pending(rep)) {
     rep.snapshot_installed = true;
   } else {
     ++ignored_events_;

@@ -328,6 +328,9 @@ class Supervisor {
   void stop(int replica, Output* out);
   void schedule_restart(int replica);
   void transfer(int replica, Output* out);
+  // A transfer from a source is under way: its snapshot is not installed.
+  static bool snapshot_pending(const Replica& rep);
+  // ... and not received either: the source is still waited for.
   static bool awaits_snapshot(const Replica& rep);
   void pass_over_source(int replica, Output* out);
   void reassign_sources(int left, Output* out);

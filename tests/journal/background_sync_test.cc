@@ -29,6 +29,16 @@ class BackgroundSyncTest : public ::testing::Test {
     dir_ = ::mkdtemp(tmpl.data());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  // A sync whose every fdatasync fails (on a pipe, EINVAL): a stand-in for a
+  // failing disk.
+  static std::unique_ptr<BackgroundSync> failing_sync() {
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    ::close(fds[0]);
+    std::unique_ptr<BackgroundSync> sync;
+    EXPECT_TRUE(BackgroundSync::start(fds[1], "the-journal", &sync).is_ok());
+    return sync;
+  }
   std::string dir_;
 };
 
@@ -63,12 +73,8 @@ TEST_F(BackgroundSyncTest, ARequestBecomesDurableAndWakesThePoller) {
 }
 
 TEST_F(BackgroundSyncTest, AFailedSyncIsAnErrorAndNothingMoreIsDurable) {
-  // fdatasync on a pipe fails with EINVAL: a stand-in for a failing disk.
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  ::close(fds[0]);
-  std::unique_ptr<BackgroundSync> sync;
-  ASSERT_TRUE(BackgroundSync::start(fds[1], "the-journal", &sync).is_ok());
+  const auto sync = failing_sync();
+  ASSERT_NE(sync, nullptr);
   sync->request(1);
   ASSERT_TRUE(woken(*sync));
   EXPECT_EQ(sync->durable_seq(), 0u);
@@ -82,11 +88,8 @@ TEST_F(BackgroundSyncTest, AFailedSyncIsAnErrorAndNothingMoreIsDurable) {
 // what stop() returns: the front end's shutdown must not answer what it
 // held for that sync.
 TEST_F(BackgroundSyncTest, StopSyncsWhatWasRequestedAndReturnsItsFailure) {
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  ::close(fds[0]);
-  std::unique_ptr<BackgroundSync> sync;
-  ASSERT_TRUE(BackgroundSync::start(fds[1], "the-journal", &sync).is_ok());
+  const auto sync = failing_sync();
+  ASSERT_NE(sync, nullptr);
   sync->request(1);
   const Status s = sync->stop();
   EXPECT_EQ(s.code(), Status::Code::kIoError) << s.to_string();

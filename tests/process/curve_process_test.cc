@@ -185,6 +185,24 @@ bool plain_socket_gets_answer(const std::string& endpoint, int timeout_ms) {
   return socket.recv(reply, zmq::recv_flags::none).has_value();
 }
 
+// A DEALER on the replica socket of the cluster in `dir`, pinned to its front
+// end's key, showing `own` and calling itself `routing_id`.
+zmq::socket_t replica_impostor(zmq::context_t& context, const std::string& dir,
+                               const std::string& routing_id, const transport::CurveKeyPair& own,
+                               const std::string& endpoint) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::routing_id, routing_id);
+  transport::CurveClient curve;
+  EXPECT_TRUE(transport::load_curve_public_key(
+                  layout::curve_public_key(dir, layout::kCurveFrontEnd), &curve.server_public_key)
+                  .is_ok());
+  curve.own = own;
+  curve.apply(socket);
+  socket.connect(endpoint);
+  return socket;
+}
+
 class CurveCluster : public ::testing::Test {
  protected:
   void SetUp() override { write_file(tmp_.file("cards.csv"), kOneCardFile); }
@@ -260,16 +278,9 @@ TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   // A "replica a" that knows the front end's public key but holds a key of
   // its own making.
   zmq::context_t context(1);
-  zmq::socket_t fake(context, zmq::socket_type::dealer);
-  fake.set(zmq::sockopt::linger, 0);
-  fake.set(zmq::sockopt::routing_id, "a");
-  transport::CurveClient curve;
-  ASSERT_TRUE(transport::load_curve_public_key(
-                  layout::curve_public_key(dir, layout::kCurveFrontEnd), &curve.server_public_key)
-                  .is_ok());
-  ASSERT_TRUE(transport::CurveKeyPair::generate(&curve.own).is_ok());
-  curve.apply(fake);
-  fake.connect(replica_endpoint);
+  transport::CurveKeyPair own;
+  ASSERT_TRUE(transport::CurveKeyPair::generate(&own).is_ok());
+  zmq::socket_t fake = replica_impostor(context, dir, "a", own, replica_endpoint);
   fake.send(zmq::str_buffer("hello, I am replica a"), zmq::send_flags::dontwait);
   // And a plain socket on the replica socket.
   zmq::socket_t plain(context, zmq::socket_type::dealer);
@@ -341,18 +352,12 @@ TEST_F(CurveCluster, AnotherReplicasKeyCannotTakeAReplicasConnection) {
   const Json before = status_of(dir);
   ASSERT_TRUE(before.is_object());
   zmq::context_t context(1);
-  zmq::socket_t rogue(context, zmq::socket_type::dealer);
-  rogue.set(zmq::sockopt::linger, 0);
-  rogue.set(zmq::sockopt::routing_id, "b");
-  transport::CurveClient curve;
-  ASSERT_TRUE(transport::load_curve_public_key(
-                  layout::curve_public_key(dir, layout::kCurveFrontEnd), &curve.server_public_key)
-                  .is_ok());
+  transport::CurveKeyPair a_keys;
   ASSERT_TRUE(transport::load_curve_key_pair(
-                  layout::curve_secret_key(dir, layout::curve_replica_party(0)), &curve.own)
+                  layout::curve_secret_key(dir, layout::curve_replica_party(0)), &a_keys)
                   .is_ok());
-  curve.apply(rogue);
-  rogue.connect(before["endpoints"]["replica"].get<std::string>());
+  zmq::socket_t rogue = replica_impostor(context, dir, "b", a_keys,
+                                         before["endpoints"]["replica"].get<std::string>());
   rogue.send(zmq::str_buffer("not a replica message"), zmq::send_flags::none);
   // Admitted (its key is a's), and heard from: a fourth replica connection.
   const Json heard = wait_for_status(dir, 10'000, [](const Json& j) {
