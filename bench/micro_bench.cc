@@ -126,11 +126,16 @@ void BM_WireEncodeVerifyDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_WireEncodeVerifyDecode);
 
+// The PAN's reference (HMAC-SHA256) and the digest over it, as the front
+// end and each replica make them per transaction.
 void BM_TransactionDigest(benchmark::State& state) {
   const Workload& w = workload();
+  const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
   std::size_t i = 0;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(wire::transaction_digest(w.txs[i++ % w.txs.size()]));
+  for (auto _ : state) {
+    const Transaction& tx = w.txs[i++ % w.txs.size()];
+    benchmark::DoNotOptimize(wire::transaction_digest(tx, crypto::card_ref_of(key, tx)));
+  }
 }
 BENCHMARK(BM_TransactionDigest);
 
@@ -436,6 +441,7 @@ void BM_FrontEndCorePerDecision(benchmark::State& state) {
   DiscardingArchive archive;
   frontend::Core::Config config;
   config.archive = &archive;
+  config.card_ref_key = crypto::SymmetricKey::generate();
   for (int r = 0; r < kReplicaCount; ++r) {
     auto& key = keys[static_cast<std::size_t>(r)];
     TRIAD_ASSERT(crypto::SigningKey::generate(&key).is_ok());
@@ -494,7 +500,9 @@ void BM_FrontEndCorePerDecision(benchmark::State& state) {
         v.replica = r;
         v.content.seq = seq;
         v.content.ts_ms = core->sequenced_ts_ms(seq);
-        v.content.tx_digest = wire::transaction_digest(core->sequenced_tx(seq));
+        const Transaction& tx = core->sequenced_tx(seq);
+        v.content.tx_digest =
+            wire::transaction_digest(tx, crypto::card_ref_of(config.card_ref_key, tx));
         v.content.rules_version = rules::kRulesVersion;
         v.content.state_digest.fill(static_cast<std::uint8_t>(seq));
         v.fingerprint = fingerprints[static_cast<std::size_t>(r)];
@@ -702,16 +710,15 @@ audit::DecisionRow audit_bench_row(std::uint64_t seq) {
   row.latency_us = 1000;
   row.certificate = certificate;
   row.decided_at_ms = row.ts_ms;
-  row.pan = "411111" + std::to_string(1'000'000 + seq * 7919 % 100'000);
+  static const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  row.card_ref = crypto::card_ref(key, "411111" + std::to_string(1'000'000 + seq * 7919 % 100'000));
   return row;
 }
 
 void BM_AuditStoreWrite(benchmark::State& state) {
   const std::string path = audit_bench_path();
-  audit::StoreOptions options;
-  options.card_ref_key = crypto::SymmetricKey::generate();
   std::unique_ptr<audit::AuditStore> store;
-  TRIAD_ASSERT(audit::AuditStore::open(path, std::move(options), &store).is_ok());
+  TRIAD_ASSERT(audit::AuditStore::open(path, audit::StoreOptions{}, &store).is_ok());
   const auto rows = static_cast<std::uint64_t>(state.range(0));
   std::uint64_t seq = 0;
   for (auto _ : state) {
@@ -738,10 +745,8 @@ void BM_AuditLookupById(benchmark::State& state) {
   const std::string path = audit_bench_path();
   const auto rows = static_cast<std::uint64_t>(state.range(0));
   {
-    audit::StoreOptions options;
-    options.card_ref_key = crypto::SymmetricKey::generate();
     std::unique_ptr<audit::AuditStore> store;
-    TRIAD_ASSERT(audit::AuditStore::open(path, std::move(options), &store).is_ok());
+    TRIAD_ASSERT(audit::AuditStore::open(path, audit::StoreOptions{}, &store).is_ok());
     for (std::uint64_t seq = 1; seq <= rows; ++seq) {
       while (!store->add(audit_bench_row(seq))) store->flush();
     }
@@ -769,13 +774,11 @@ void BM_AuditLookupBusyCard(benchmark::State& state) {
   const std::string busy_pan = "4111119999999999";
   const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
   {
-    audit::StoreOptions options;
-    options.card_ref_key = key;
     std::unique_ptr<audit::AuditStore> store;
-    TRIAD_ASSERT(audit::AuditStore::open(path, std::move(options), &store).is_ok());
+    TRIAD_ASSERT(audit::AuditStore::open(path, audit::StoreOptions{}, &store).is_ok());
     for (std::uint64_t seq = 1; seq <= rows; ++seq) {
       audit::DecisionRow row = audit_bench_row(seq);
-      if (seq % 4 == 0) row.pan = busy_pan;
+      if (seq % 4 == 0) row.card_ref = crypto::card_ref(key, busy_pan);
       while (!store->add(row)) store->flush();
     }
     TRIAD_ASSERT(store->close().is_ok());

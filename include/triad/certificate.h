@@ -73,7 +73,13 @@ inline bool is_fail_safe_code(std::string_view code) { return code == "91" || co
 // a valid certificate proves a decision on the transaction whose digest it
 // carries, so a client that sent `tx` compares the two, and the
 // certificate's seq and code with the decision's, to know the decision is
-// its own.
-std::string transaction_digest_hex(const Transaction& tx);
+// its own. The digest holds the PAN's keyed reference in the PAN's place
+// (so a certificate and the other fields do not give the PAN away):
+// `card_ref` is the one that came with the decision (Decision::card_ref),
+// and is not needed when `tx` has no PAN. InvalidArgument when it is needed
+// and not 32 hex digits. The reference itself can be checked against the
+// PAN only with the deployment's key (`triad audit --card` finds a card's
+// decisions by it).
+Status transaction_digest_hex(const Transaction& tx, std::string_view card_ref, std::string* out);
 
 }  // namespace triad

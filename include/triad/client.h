@@ -56,6 +56,10 @@ struct Decision {
   std::string divergent;  // replicas known divergent at decision time
   bool replayed = false;  // answered from the idempotency record
   std::vector<std::uint8_t> certificate;  // empty for fail-safe declines (91, 96)
+  // The PAN's keyed reference, 32 hex digits (empty when the transaction had
+  // no PAN): what the certificate's transaction digest holds in the PAN's
+  // place, so transaction_digest_hex(tx, card_ref) is that digest.
+  std::string card_ref;
 };
 
 struct Reply {

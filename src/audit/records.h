@@ -34,12 +34,10 @@ struct DecisionRow {
   std::vector<std::uint8_t> certificate;  // empty for a fail-safe decline
   std::int64_t decided_at_ms = 0;         // wall clock when the front end decided
   std::int64_t run = 0;                   // filled by the store (see store.h)
-  // Written: the card reference, crypto::kCardRefChars hex digits; empty
-  // when the transaction had no PAN or the store has no card reference key.
+  // The card reference (crypto::card_ref), crypto::kCardRefChars hex
+  // digits, the one the decision's answer and certificate carry; empty when
+  // the transaction had no PAN. The store never sees a PAN.
   std::string card_ref;
-  // Given to the writer only, which derives card_ref from it off the front
-  // end's thread and wipes it; never written, never read back.
-  std::string pan;
 };
 
 struct DivergenceRow {

@@ -8,7 +8,6 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "common/thread_name.h"
-#include "crypto/card_ref.h"
 
 namespace triad::audit {
 namespace {
@@ -112,13 +111,8 @@ struct AuditStore::Writer {
     return Status::ok();
   }
 
-  Status insert(std::int64_t run, Record& record, const std::optional<crypto::SymmetricKey>& key) {
-    if (auto* d = std::get_if<DecisionRow>(&record)) {
-      if (!d->pan.empty()) {
-        if (key) d->card_ref = crypto::card_ref(*key, d->pan);
-        crypto::wipe(d->pan.data(), d->pan.size());
-        d->pan.clear();
-      }
+  Status insert(std::int64_t run, const Record& record) {
+    if (const auto* d = std::get_if<DecisionRow>(&record)) {
       sql::Stmt& s = insert_decision;
       s.bind(1, run);
       s.bind(2, to_int64(d->seq));
@@ -322,7 +316,7 @@ void AuditStore::writer_loop() {
       std::uint64_t ok_rows = 0;
       for (std::size_t i = first; i < end; ++i) {
         // A failed row (a constraint) undoes only its own statement.
-        if (Status s = w.insert(run_, batch[i], options_.card_ref_key); s.is_ok()) {
+        if (Status s = w.insert(run_, batch[i]); s.is_ok()) {
           ++ok_rows;
         } else {
           failed_.fetch_add(1);

@@ -25,14 +25,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "audit/lookup.h"
 #include "audit/records.h"
-#include "crypto/aead.h"
 #include "triad/status.h"
 
 namespace triad::audit {
@@ -58,9 +56,6 @@ struct StoreOptions {
   std::uint32_t retention_days = 0;
   std::uint64_t retention_check_interval_ms = 60'000;
   std::uint64_t drop_warning_interval_ms = 10'000;
-  // The key of the card references (DIR/keys/card-ref.key). Without one a
-  // decision's card_ref stays empty, and its PAN is wiped all the same.
-  std::optional<crypto::SymmetricKey> card_ref_key;
   // Wall clock for retention, ms since the epoch; the system clock when
   // empty. Tests set it.
   std::function<std::int64_t()> now_ms;

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -132,9 +133,14 @@ int run_submit_command(int argc, char** argv) {
       std::fputc('\n', stdout);
     }
   };
+  // What was sent and not answered yet, by tag, to hold each certificate
+  // against its own transaction; kept only when certificates are checked.
+  std::unordered_map<std::uint64_t, Transaction> unanswered;
   // One decision or client error, as its output line.
   auto take = [&](const Reply& reply) {
+    const auto sent = unanswered.find(reply.tag);
     if (!reply.status.is_ok()) {
+      if (sent != unanswered.end()) unanswered.erase(sent);
       ++sum.errors;
       ready[reply.tag] = Json{{"line", reply.tag}, {"error", reply.status.message()}}.dump();
       return;
@@ -145,15 +151,22 @@ int run_submit_command(int argc, char** argv) {
     sum.replayed += d.replayed ? 1u : 0u;
     sum.with_divergence += d.divergent.empty() ? 0u : 1u;
     // Every decision but a fail-safe decline (91, 96: the voter's own, signed
-    // by no replica) must carry a certificate of this very seq, ts and code.
+    // by no replica) must carry a certificate of this very seq, ts and code,
+    // over this very transaction.
     if (!keys_dir.empty() && !(d.certificate.empty() && is_fail_safe_code(d.code))) {
       ++sum.certs_checked;
       CertificateInfo info;
+      std::string tx_digest;
       sum.certs_valid +=
-          verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info).is_ok()
+          verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info)
+                      .is_ok() &&
+                  sent != unanswered.end() &&
+                  transaction_digest_hex(sent->second, d.card_ref, &tx_digest).is_ok() &&
+                  tx_digest == info.tx_digest_hex
               ? 1u
               : 0u;
     }
+    if (sent != unanswered.end()) unanswered.erase(sent);
     Json j;
     j["id"] = d.id;
     j["seq"] = d.seq;
@@ -164,6 +177,7 @@ int run_submit_command(int argc, char** argv) {
     j["divergent"] = names(d.divergent);
     j["replayed"] = d.replayed;
     j["cert"] = d.certificate.empty() ? Json(nullptr) : Json(crypto::base64_encode(d.certificate));
+    if (!d.card_ref.empty()) j["card_ref"] = d.card_ref;
     ready[reply.tag] = j.dump();
   };
   auto silent_since = std::chrono::steady_clock::now();
@@ -205,6 +219,9 @@ int run_submit_command(int argc, char** argv) {
     if (Status s = client->submit_batch(batch); !s.is_ok()) {
       std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
       return 1;
+    }
+    if (!keys_dir.empty()) {
+      for (std::size_t i = 0; i < txs.size(); ++i) unanswered.emplace(tags[i], std::move(txs[i]));
     }
     flush();
     if (streaming) std::fflush(stdout);

@@ -168,8 +168,15 @@ Status verify_decision_certificate(std::span<const std::uint8_t> certificate,
   return Status::ok();
 }
 
-std::string transaction_digest_hex(const Transaction& tx) {
-  return to_hex(wire::transaction_digest(tx));
+Status transaction_digest_hex(const Transaction& tx, std::string_view card_ref, std::string* out) {
+  CardRef ref{};
+  if (tx.pan && !tx.is_malformed(Field::kPan) && !from_hex(card_ref, ref)) {
+    return Status::invalid_argument(
+        "the card reference is not 32 hexadecimal digits (a decision on a transaction with a "
+        "PAN carries one)");
+  }
+  *out = to_hex(wire::transaction_digest(tx, ref));
+  return Status::ok();
 }
 
 }  // namespace triad

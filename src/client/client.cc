@@ -6,6 +6,7 @@
 #include <span>
 #include <zmq.hpp>
 
+#include "common/hex.h"
 #include "common/layout.h"
 #include "transport/curve.h"
 #include "wire/codec.h"
@@ -77,6 +78,7 @@ Reply read_reply(const wire::ClientReply& reply) {
   r.decision.replayed = d.replayed();
   const auto cert = wire::as_bytes(d.certificate());
   r.decision.certificate.assign(cert.begin(), cert.end());
+  r.decision.card_ref = to_hex(wire::as_bytes(d.card_ref()));
   return r;
 }
 

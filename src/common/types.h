@@ -9,6 +9,7 @@ namespace triad {
 using Digest = std::array<std::uint8_t, 32>;     // SHA-256
 using Signature = std::array<std::uint8_t, 64>;  // Ed25519
 using PublicKey = std::array<std::uint8_t, 32>;  // Ed25519
+using CardRef = std::array<std::uint8_t, 16>;    // a PAN's keyed reference (crypto/card_ref.h)
 
 // Replicas are a, b, c; index 0, 1, 2 everywhere.
 inline constexpr int kReplicaCount = 3;

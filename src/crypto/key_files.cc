@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/hex.h"
 #include "crypto/key_access.h"
 #include "crypto/openssl_util.h"
 
@@ -256,21 +257,8 @@ Status load_symmetric_key(const std::string& path, SymmetricKey* out) {
   TRIAD_RETURN_IF_ERROR(read_key_file(path, /*secret=*/true, &text));
   std::string_view hex = text.text;
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.remove_suffix(1);
-  const auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   SymmetricKey key;
-  bool valid = hex.size() == 2 * kAeadKeyBytes;
-  for (std::size_t i = 0; valid && i < kAeadKeyBytes; ++i) {
-    const int hi = digit(hex[2 * i]);
-    const int lo = digit(hex[2 * i + 1]);
-    valid = hi >= 0 && lo >= 0;
-    if (valid) key.bytes()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  if (!valid) {
+  if (!from_hex(hex, key.bytes())) {
     return Status::corruption("key file " + path + " is not " + std::to_string(2 * kAeadKeyBytes) +
                               " hexadecimal digits (a 256-bit key)");
   }

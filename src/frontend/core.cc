@@ -6,6 +6,7 @@
 
 #include "common/assert.h"
 #include "common/log.h"
+#include "crypto/card_ref.h"
 #include "crypto/hash.h"
 #include "replica/checkpoint.h"
 #include "rules/engine.h"
@@ -228,7 +229,8 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
         out);
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
-  const Digest digest = wire::transaction_digest(tx);
+  const CardRef card_ref = crypto::card_ref_of(config_.card_ref_key, tx);
+  const Digest digest = wire::transaction_digest(tx, card_ref);
   // Only a repeated id reads the journal here (back from disk when it is
   // old), to tell it from another id with the same hash. While recovering,
   // a new id is refused, so it is only looked up.
@@ -253,7 +255,7 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
       if (answers_[a.seq - 1].decided()) {
-        return reply_repeated(to, a.seq, *tx.id, a.ts_ms, out);
+        return reply_repeated(to, a.seq, *tx.id, a.ts_ms, card_ref, out);
       }
       waiters_[a.seq].push_back({client, to.tag, batchable, true});
       return;
@@ -261,7 +263,8 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
       break;
   }
   TRIAD_ASSERT(a.seq == journal_base_ + journal_.size());
-  journal_.push_back({a.ts_ms, std::move(tx), now_us, Waiter{client, to.tag, batchable, false}});
+  journal_.push_back(
+      {a.ts_ms, std::move(tx), card_ref, now_us, Waiter{client, to.tag, batchable, false}});
   answers_.emplace_back();
   ++counters_.sequenced;
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
@@ -284,7 +287,8 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
         config_.archive->read_entries(from, std::min(journalled, from + kRecoverPart - 1), &part));
     for (const journal::Entry& e : part) {
       if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
-      const Digest digest = wire::transaction_digest(e.tx);
+      const Digest digest =
+          wire::transaction_digest(e.tx, crypto::card_ref_of(config_.card_ref_key, e.tx));
       TRIAD_RETURN_IF_ERROR(sequencer_.restore(*e.tx.id, digest, e.seq, e.ts_ms));
       answers_.emplace_back();
       if (const auto it = fail_safe_by_seq.find(e.seq);
@@ -339,7 +343,8 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
       if (replay_read_failed_) log::info("replay resumed at seq " + std::to_string(next));
       replay_read_failed_ = false;
       for (journal::Entry& e : part) {
-        journal_.push_back({e.ts_ms, std::move(e.tx), now_us, std::nullopt});
+        const CardRef card_ref = crypto::card_ref_of(config_.card_ref_key, e.tx);
+        journal_.push_back({e.ts_ms, std::move(e.tx), card_ref, now_us, std::nullopt});
       }
     }
     ++opened_seq_;
@@ -492,7 +497,7 @@ void Core::reply_unreadable(const ReplyTo& to, const std::string& id, const Stat
 }
 
 void Core::reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
-                          std::int64_t ts_ms, Outbox* out) {
+                          std::int64_t ts_ms, const CardRef& card_ref, Outbox* out) {
   std::vector<std::uint8_t> certificate;
   if (answers_[seq - 1].certified) {
     if (Status s = config_.archive->certificate(seq, &certificate); !s.is_ok()) {
@@ -505,18 +510,21 @@ void Core::reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::strin
                          out);
     }
   }
-  reply_decision(to, seq, id, ts_ms, certificate, /*replayed=*/true, out);
+  reply_decision(to, seq, id, ts_ms, card_ref, certificate, /*replayed=*/true, out);
 }
 
 void Core::reply_decision(const ReplyTo& to, std::uint64_t seq, const std::string& id,
-                          std::int64_t ts_ms, std::span<const std::uint8_t> certificate,
-                          bool replayed, Outbox* out) {
+                          std::int64_t ts_ms, const CardRef& card_ref,
+                          std::span<const std::uint8_t> certificate, bool replayed, Outbox* out) {
   const Answer& answer = answers_[seq - 1];
   flatbuffers::FlatBufferBuilder fbb(512 + certificate.size());
+  // No PAN (or a malformed one), no reference: card_ref_of gives zeros then.
+  const std::size_t card_ref_size = card_ref == CardRef{} ? 0 : card_ref.size();
   const auto decision = wire::CreateDecision(
       fbb, fbb.CreateString(id), seq, ts_ms, fbb.CreateString(answer.code.data(), 2),
       fbb.CreateString(names_of(answer.agree)), fbb.CreateString(names_of(answer.divergent)),
-      replayed, fbb.CreateVector(certificate.data(), certificate.size()));
+      replayed, fbb.CreateVector(certificate.data(), certificate.size()),
+      fbb.CreateVector(card_ref.data(), card_ref_size));
   wire::ClientReplyBuilder b(fbb);
   b.add_tag(to.tag);
   b.add_decision(decision);
@@ -619,14 +627,16 @@ Status Core::sequenced(std::uint64_t seq, sequencer::Sequenced* out) {
   TRIAD_ASSERT(seq >= 1 && seq <= last_seq());
   if (in_memory(seq)) {
     const JournalEntry& e = entry(seq);
-    *out = {*e.tx.id, wire::transaction_digest(e.tx), e.ts_ms};
+    *out = {*e.tx.id, wire::transaction_digest(e.tx, e.card_ref), e.ts_ms};
     return Status::ok();
   }
   std::vector<journal::Entry> archived;
   TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(seq, seq, &archived));
   TRIAD_ASSERT(archived.size() == 1 && archived[0].seq == seq);
   if (!archived[0].tx.id) return Status::corruption("seq " + std::to_string(seq) + " has no id");
-  *out = {*archived[0].tx.id, wire::transaction_digest(archived[0].tx), archived[0].ts_ms};
+  const Transaction& tx = archived[0].tx;
+  *out = {*tx.id, wire::transaction_digest(tx, crypto::card_ref_of(config_.card_ref_key, tx)),
+          archived[0].ts_ms};
   return Status::ok();
 }
 
@@ -1270,15 +1280,15 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
       certificate.clear();
       recovered_fail_safe_.erase(it);
     } else if (d.kind != voter::DecisionKind::kAgreed) {
-      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(e.tx), code});
+      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(e.tx, e.card_ref), code});
     }
     TRIAD_ASSERT(code.size() == 2);
     const bool certified = !certificate.empty();
     answers_[d.seq - 1] = Answer{{code[0], code[1]}, agree, d.divergent_mask, certified};
     if (certified) config_.archive->put_certificate(d.seq, certificate);
     const auto answer = [&](const Waiter& w) {
-      reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, certificate,
-                     w.replayed, out);
+      reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, e.card_ref,
+                     certificate, w.replayed, out);
     };
     if (e.sequenced_by) answer(*e.sequenced_by);
     if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
@@ -1287,7 +1297,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     }
     out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), names_of(agree),
                               names_of(d.divergent_mask), !certified, now_us - e.sequenced_us,
-                              std::move(certificate)});
+                              std::move(certificate), e.card_ref});
   }
   if (!voter_out_.decisions.empty()) release_held_snapshots(now_us, out);
   for (const voter::Match& m : voter_out_.matches) {

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/types.h"
+#include "crypto/aead.h"
 #include "crypto/ed25519.h"
 #include "frontend/archive.h"
 #include "frontend/intake_throttle.h"
@@ -70,6 +71,7 @@ struct Outbox {
     bool fail_safe = false;
     std::uint64_t latency_us = 0;           // from sequencing to decision
     std::vector<std::uint8_t> certificate;  // empty for fail-safe declines
+    CardRef card_ref{};                     // zeros when the transaction has no PAN
   };
   struct DivergenceRecord {
     std::uint64_t seq = 0;
@@ -113,6 +115,10 @@ class Core : private sequencer::History {
     // The key of the idempotency record's id hashes (Sequencer::Config):
     // random in the process.
     crypto::ShortHashKey id_hash_key{};
+    // The deployment's card reference key, the replicas' too: a PAN is
+    // hashed into its transaction's digest as its reference under it
+    // (wire::transaction_digest).
+    crypto::SymmetricKey card_ref_key;
     std::uint64_t deadline_us = 1'000'000;
     // Hard cap on the seqs the voter holds open (undecided, or decided and
     // waiting for their third verdict, at most a deadline): the memory
@@ -331,6 +337,7 @@ class Core : private sequencer::History {
   struct JournalEntry {
     std::int64_t ts_ms;
     Transaction tx;
+    CardRef card_ref;            // crypto::card_ref_of the tx, given with its answer
     std::uint64_t sequenced_us;  // monotonic, for the decision latency
     // The request that sequenced it, answered at the decision; none for a
     // seq recovered from the journal. Kept here rather than in waiters_, so
@@ -370,10 +377,10 @@ class Core : private sequencer::History {
                         Outbox* out);
   // A repeated id whose seq is decided: its answer again, certificate and all.
   void reply_repeated(const ReplyTo& to, std::uint64_t seq, const std::string& id,
-                      std::int64_t ts_ms, Outbox* out);
+                      std::int64_t ts_ms, const CardRef& card_ref, Outbox* out);
   void reply_decision(const ReplyTo& to, std::uint64_t seq, const std::string& id,
-                      std::int64_t ts_ms, std::span<const std::uint8_t> certificate, bool replayed,
-                      Outbox* out);
+                      std::int64_t ts_ms, const CardRef& card_ref,
+                      std::span<const std::uint8_t> certificate, bool replayed, Outbox* out);
   // Sends replica `replica` the entries from..to, the first
   // Config::max_resend_entries of them now and the rest by continue_resend;
   // none beyond what was sent to every replica.

@@ -93,7 +93,6 @@ class FrontEnd {
     if (config_.audit) {
       audit::StoreOptions options;
       options.retention_days = config_.audit_retention_days;
-      options.card_ref_key = card_ref_key;
       if (Status s = audit::AuditStore::open(layout::audit_db(config_.dir), options, &audit_);
           !s.is_ok()) {
         return Status::io_error("audit store: " + s.message());
@@ -104,6 +103,7 @@ class FrontEnd {
     Core::Config core_config;
     core_config.archive = archive_.get();
     core_config.trust_client_time = config_.trust_client_time;
+    core_config.card_ref_key = card_ref_key;
     crypto::random_bytes(core_config.id_hash_key);
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
@@ -444,6 +444,8 @@ class FrontEnd {
                                      config_.cards_path,
                                      "--key",
                                      layout::replica_secret_key(config_.dir, r),
+                                     "--card-ref-key",
+                                     layout::card_ref_key(config_.dir),
                                      "--connect",
                                      replica_endpoint_,
                                      "--inject",
@@ -747,19 +749,19 @@ class FrontEnd {
     }
     const std::int64_t now_ms = wall_ms();
     for (const auto& d : out_.decisions) {
-      audit_->add(audit::DecisionRow{.seq = d.seq,
-                                     .id = d.id,
-                                     .ts_ms = d.ts_ms,
-                                     .code = d.code,
-                                     .agree = d.agree,
-                                     .divergent = d.divergent,
-                                     .fail_safe = d.fail_safe,
-                                     .latency_us = d.latency_us,
-                                     .certificate = d.certificate,
-                                     .decided_at_ms = now_ms,
-                                     .run = 0,
-                                     .card_ref = {},
-                                     .pan = core_->sequenced_tx(d.seq).pan.value_or("")});
+      audit_->add(audit::DecisionRow{
+          .seq = d.seq,
+          .id = d.id,
+          .ts_ms = d.ts_ms,
+          .code = d.code,
+          .agree = d.agree,
+          .divergent = d.divergent,
+          .fail_safe = d.fail_safe,
+          .latency_us = d.latency_us,
+          .certificate = d.certificate,
+          .decided_at_ms = now_ms,
+          .run = 0,
+          .card_ref = d.card_ref == CardRef{} ? std::string() : to_hex(d.card_ref)});
     }
     for (const auto& d : out_.divergences) {
       audit_->add(audit::DivergenceRow{d.seq, replica_name(d.replica), d.kind, d.evidence, now_ms});
@@ -970,9 +972,13 @@ int run(const Config& config) {
   zmq::context_t context(1);
   FrontEnd fe(config, context);
   // The replicas' start state is this digest's (replica::load_cards).
+  // The transaction digests name their scheme: the answer log keeps
+  // digests, and one of another scheme would not match its seq's, so its
+  // fail-safe decline would be decided anew.
   const std::string origin =
       "card file with start state sha256:" + to_hex(crypto::sha256("triad-state-v1" + card_text)) +
-      ", rules version " + std::to_string(rules::kRulesVersion) + "\n";
+      ", rules version " + std::to_string(rules::kRulesVersion) +
+      ", transaction digests triad-transaction-v2\n";
   card_text.clear();
   if (Status s = fe.open(journal_key, card_ref_key, origin); !s.is_ok()) {
     fe.stop();

@@ -845,16 +845,16 @@ Status check_origin(const std::string& path, std::string_view origin, bool journ
     return Status::corruption(
         path +
         " is missing next to a journal that holds transactions; it says what they were "
-        "decided over. A directory made before 2026-12-06 has none: if this start's card "
-        "file is the one they were decided over, record it (printf '" +
-        line(origin) + "\\n' > " + path + ") and start again");
+        "decided over. A directory made by a build before 2026-12-06 has none, and its "
+        "answers were kept under transaction digests this build does not make: start new "
+        "ones in a new --dir");
   }
   return Status::invalid_argument(
       "the journal's transactions were decided over a " + line(recorded) + "; this start has a " +
       line(origin) +
-      ". Replaying them over another card file or other rules would answer repeated ids "
-      "otherwise than their clients were told: start with the card file and build this "
-      "directory was started with, or start new ones in a new --dir");
+      ". Replaying them over another card file, other rules or other transaction digests "
+      "would answer repeated ids otherwise than their clients were told: start with the card "
+      "file and build this directory was started with, or start new ones in a new --dir");
 }
 
 }  // namespace triad::journal

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--id", id, "replica name: a, b or c");
   app.add_option("--cards", config.cards_path, "card file (CSV, rules.md section 2)");
   app.add_option("--key", config.key_path, "Ed25519 secret key (PEM, mode 0600)");
+  app.add_option("--card-ref-key", config.card_ref_key_path,
+                 "the deployment's card reference key (32 bytes, mode 0600), under which "
+                 "PANs are hashed into transaction digests; optional with --replay");
   app.add_option("--connect", config.endpoint, "front end replica endpoint");
   app.add_option("--curve-key", config.curve_key_path,
                  "CURVE secret key of this replica (Z85, mode 0600); with --curve-server-key");
@@ -59,8 +62,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "triad-replica: cannot write %s\n", replay_output.c_str());
       return 2;
     }
-    const int rc =
-        triad::replica::replay(config.cards_path, replay_input, config.checkpoint_interval, out);
+    const int rc = triad::replica::replay(config.cards_path, config.card_ref_key_path, replay_input,
+                                          config.checkpoint_interval, out);
     if (out != stdout && std::fclose(out) != 0) return 2;
     return rc;
   }
@@ -74,8 +77,10 @@ int main(int argc, char** argv) {
   }
   config.replica = id.size() == 1 ? triad::replica_index(id[0]) : -1;
   if (config.replica < 0 || config.cards_path.empty() || config.key_path.empty() ||
-      config.endpoint.empty()) {
-    std::fprintf(stderr, "triad-replica: --id a|b|c, --cards, --key and --connect are required\n");
+      config.card_ref_key_path.empty() || config.endpoint.empty()) {
+    std::fprintf(stderr,
+                 "triad-replica: --id a|b|c, --cards, --key, --card-ref-key and --connect are "
+                 "required\n");
     return 2;
   }
   if (const auto s = triad::replica::parse_fault(fault, &config.fault); !s.is_ok()) {

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/sequenced.h"
 #include "common/stop_signals.h"
+#include "crypto/card_ref.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
@@ -56,11 +57,12 @@ bool is_checkpoint_seq(std::uint64_t seq, std::uint64_t every) {
 }
 
 ReplicaCore::ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
-                         crypto::SigningKey key, Fault fault, std::uint64_t seed,
-                         std::uint64_t checkpoint_interval)
+                         crypto::SigningKey key, const crypto::SymmetricKey& card_ref_key,
+                         Fault fault, std::uint64_t seed, std::uint64_t checkpoint_interval)
     : replica_(replica),
       engine_(cards),
       key_(std::move(key)),
+      card_ref_key_(card_ref_key),
       dice_(seed, replica),
       seed_(seed),
       checkpoint_interval_(checkpoint_interval),
@@ -123,7 +125,7 @@ ReplicaCore::Step ReplicaCore::apply(std::uint64_t seq, std::int64_t ts_ms, cons
   voter::VerdictContent& c = step.verdict.content;
   c.seq = seq;
   c.ts_ms = ts_ms;
-  c.tx_digest = wire::transaction_digest(tx);
+  c.tx_digest = wire::transaction_digest(tx, crypto::card_ref_of(card_ref_key_, tx));
   c.code = engine_.apply(ts_ms, tx);
   c.rules_version = rules::kRulesVersion;
   state_digest_ = chain(state_digest_, c);  // the state follows the correct decision
@@ -295,8 +297,8 @@ Status load_cards(const std::string& path, rules::CardFile* cards, Digest* initi
 
 }  // namespace
 
-int replay(const std::string& cards_path, const std::string& input_path,
-           std::uint64_t checkpoint_interval, std::FILE* out) {
+int replay(const std::string& cards_path, const std::string& card_ref_key_path,
+           const std::string& input_path, std::uint64_t checkpoint_interval, std::FILE* out) {
   const auto fail = [](const std::string& message) {
     std::fprintf(stderr, "triad-replica --replay: %s\n", message.c_str());
     return 2;
@@ -305,9 +307,15 @@ int replay(const std::string& cards_path, const std::string& input_path,
   Digest initial_state{};
   if (Status s = load_cards(cards_path, &cards, &initial_state); !s.is_ok())
     return fail(s.message());
+  crypto::SymmetricKey card_ref_key;
+  if (!card_ref_key_path.empty()) {
+    if (Status s = crypto::load_symmetric_key(card_ref_key_path, &card_ref_key); !s.is_ok())
+      return fail(s.message());
+  }
   std::ifstream in(input_path);
   if (!in) return fail("cannot read " + input_path);
-  ReplicaCore core(0, cards, initial_state, crypto::SigningKey(), Fault{}, 0, checkpoint_interval);
+  ReplicaCore core(0, cards, initial_state, crypto::SigningKey(), card_ref_key, Fault{}, 0,
+                   checkpoint_interval);
   std::string line;
   std::uint64_t line_no = 0;
   std::int64_t last_ts = INT64_MIN;
@@ -371,8 +379,12 @@ int run(const Config& config) {
         !s.is_ok())
       return fail(s);
   }
+  crypto::SymmetricKey card_ref_key;
+  if (Status s = crypto::load_symmetric_key(config.card_ref_key_path, &card_ref_key); !s.is_ok())
+    return fail(s);
   auto core = std::make_unique<ReplicaCore>(config.replica, cards, initial_state, std::move(key),
-                                            config.fault, config.seed, config.checkpoint_interval);
+                                            card_ref_key, config.fault, config.seed,
+                                            config.checkpoint_interval);
   log::info("started: " + std::to_string(cards.cards.size()) + " cards, fingerprint \"" +
             build_fingerprint() + "\", fault " + to_string(config.fault) + ", front end " +
             config.endpoint + (curve.enabled() ? " (CURVE)" : " (plain TCP)"));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/types.h"
+#include "crypto/aead.h"
 #include "crypto/ed25519.h"
 #include "replica/checkpoint.h"
 #include "replica/fault.h"
@@ -41,9 +42,11 @@ class ReplicaCore {
   // engine state's checkpoint digest (checkpoint.h) goes into that seq's
   // verdict, and the state is kept as the snapshot a replica in repair can
   // be given.
+  // `card_ref_key`: the deployment's card reference key, under which a
+  // transaction's PAN is hashed into its digest (wire::transaction_digest).
   ReplicaCore(int replica, const rules::CardFile& cards, const Digest& card_file_digest,
-              crypto::SigningKey key, Fault fault, std::uint64_t seed,
-              std::uint64_t checkpoint_interval = 1000);
+              crypto::SigningKey key, const crypto::SymmetricKey& card_ref_key, Fault fault,
+              std::uint64_t seed, std::uint64_t checkpoint_interval = 1000);
 
   enum class Action : std::uint8_t { kSend, kDrop, kCrash, kHang };
   struct Step {
@@ -108,6 +111,7 @@ class ReplicaCore {
   int replica_;
   rules::Engine engine_;
   crypto::SigningKey key_;
+  crypto::SymmetricKey card_ref_key_;
   crypto::SigningKey wrong_key_;  // for the badsig fault
   Fault fault_;
   FaultDice dice_;
@@ -125,7 +129,8 @@ struct Config {
   int replica = 0;
   std::string cards_path;
   std::string key_path;
-  std::string endpoint;  // the front end's replica socket
+  std::string card_ref_key_path;  // the deployment's card reference key (layout.h)
+  std::string endpoint;           // the front end's replica socket
   // CURVE: this replica's secret key and the front end's public key (both
   // files, layout.h). Set: the link is encrypted and the replica talks only
   // to the holder of the front end's secret key. Empty: plain TCP.
@@ -142,10 +147,12 @@ struct Config {
 // straight to the rules, no network, and writes "SEQ CODE STATE_DIGEST" per
 // line to `out`, plus " checkpoint CHECKPOINT_DIGEST" at each checkpoint seq
 // (is_checkpoint_seq: every K seqs; the whole state compared, not only the
-// decisions). Returns 0, or 2 with the line and reason on standard
-// error.
-int replay(const std::string& cards_path, const std::string& input_path,
-           std::uint64_t checkpoint_interval, std::FILE* out);
+// decisions). The PANs are hashed into the state digests under the key at
+// `card_ref_key_path`, or, when it is empty, under an all-zero key: the
+// digests then compare builds with one another, not with a cluster's.
+// Returns 0, or 2 with the line and reason on standard error.
+int replay(const std::string& cards_path, const std::string& card_ref_key_path,
+           const std::string& input_path, std::uint64_t checkpoint_interval, std::FILE* out);
 
 // Runs until SIGTERM/SIGINT (exit 0) or a start-up failure (exit 2, one line
 // on standard error naming the cause).

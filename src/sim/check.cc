@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/hex.h"
+#include "crypto/card_ref.h"
 #include "wire/codec.h"
 
 namespace triad::sim {
@@ -139,11 +140,19 @@ CheckReport check(const Scenario& scenario, const Result& result, const Keyring&
                " released with a certificate that does not verify: " + s.to_string());
       continue;
     }
-    const std::string tx_digest = to_hex(wire::transaction_digest(tx));
+    // The reference the front end gave must be the card's, and with it the
+    // certificate must be over this very transaction.
+    const CardRef card_ref = crypto::card_ref_of(card_ref_key(), tx);
+    const bool card_ref_given =
+        card_ref == CardRef{}
+            ? d.card_ref.empty()
+            : std::equal(d.card_ref.begin(), d.card_ref.end(), card_ref.begin(), card_ref.end());
+    const std::string tx_digest = to_hex(wire::transaction_digest(tx, card_ref));
     if (info.seq != seq || info.ts_ms != d.ts_ms || info.code != d.code ||
-        info.tx_digest_hex != tx_digest) {
+        info.tx_digest_hex != tx_digest || !card_ref_given) {
       fail.add(seq_label(seq) + ": the certificate (seq " + std::to_string(info.seq) + ", code " +
-               info.code + ") does not match the decision (code " + d.code + ") or transaction");
+               info.code + ") does not match the decision (code " + d.code +
+               "), the transaction or the card reference given with it");
     }
     for (int r = 0; r < kReplicaCount; ++r) {
       if (has_replica(d.agree, r) && !has_replica(info.signers, r)) {

@@ -164,6 +164,17 @@ PublicKey replica_public_key(int replica) {
   return keys[static_cast<std::size_t>(replica)];
 }
 
+const crypto::SymmetricKey& card_ref_key() {
+  static const crypto::SymmetricKey key = [] {
+    crypto::SymmetricKey k;
+    const Digest bytes = crypto::sha256(std::string_view("triad-sim-card-ref-key"));
+    static_assert(sizeof(bytes) == sizeof(k.bytes()));
+    std::copy(bytes.begin(), bytes.end(), k.bytes().begin());
+    return k;
+  }();
+  return key;
+}
+
 Status write_keys(const std::string& dir) {
   for (const std::string& d : {dir, layout::keys_dir(dir)}) {
     if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -341,6 +352,7 @@ class Simulation {
     config.deadline_us = sc_.deadline_us;
     config.repair = sc_.repair;
     config.archive = &archive_;
+    config.card_ref_key = card_ref_key();
     // Few in memory, so resends after a repair or a lost message are read
     // back from the archive, as in a long-running process.
     config.keep_recent = kKeepRecent;
@@ -506,7 +518,7 @@ class Simulation {
         capture_->actor = actor(e.who);
         const auto i = static_cast<std::size_t>(e.who);
         auto core = std::make_unique<replica::ReplicaCore>(
-            e.who, cards_, initial_digest_, replica_signing_key(e.who), p.fault,
+            e.who, cards_, initial_digest_, replica_signing_key(e.who), card_ref_key(), p.fault,
             derive_seed(sc_.fault_seeds[i], p.incarnation), sc_.checkpoint_interval);
         p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_);
         p.state = ProcState::kRunning;
@@ -734,6 +746,8 @@ class Simulation {
       if (sc_.keep_certificates) {
         const auto cert = wire::as_bytes(d->certificate());
         r.certificate.assign(cert.begin(), cert.end());
+        const auto card_ref = wire::as_bytes(d->card_ref());
+        r.card_ref.assign(card_ref.begin(), card_ref.end());
       }
       if (r.code == "91" || r.code == "96") ++res_.fail_safe;
       ++res_.decisions;

@@ -140,6 +140,8 @@ std::uint8_t faulty_mask(const Scenario& scenario);
 // are made with the default backend (crypto::set_default_ed25519_backend).
 crypto::SigningKey replica_signing_key(int replica);
 PublicKey replica_public_key(int replica);
+// The card reference key of the simulated deployment (fixed, like the above).
+const crypto::SymmetricKey& card_ref_key();
 // Writes DIR/keys/replica-{a,b,c}.{key,pub}, as `triad keygen` would, so
 // triad::Keyring::load_dir(DIR) can check the simulated certificates.
 Status write_keys(const std::string& dir);
@@ -164,6 +166,7 @@ struct Reply {
   std::string divergent;
   bool replayed = false;
   std::vector<std::uint8_t> certificate;
+  std::vector<std::uint8_t> card_ref;
 };
 
 // Per seq, as the simulator saw it.

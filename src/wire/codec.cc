@@ -60,13 +60,17 @@ constexpr std::uint8_t kMalformed = 2;
 
 class CanonicalWriter {
  public:
-  explicit CanonicalWriter(const triad::Transaction& tx) : tx_(tx) {}
+  explicit CanonicalWriter(const triad::Transaction& tx) : tx_(tx) { hash_.update(kDomain); }
 
   void text(Field field, const std::optional<std::string>& value) {
     if (tag(field, value.has_value())) {
       u64(value->size());
       hash_.update(*value);
     }
+  }
+  // A present PAN is hashed as its keyed reference, in its place.
+  void card(const CardRef& ref) {
+    if (tag(Field::kPan, tx_.pan.has_value())) hash_.update(ref);
   }
   void integer(Field field, const std::optional<std::int64_t>& value) {
     if (tag(field, value.has_value())) u64(static_cast<std::uint64_t>(*value));
@@ -84,6 +88,9 @@ class CanonicalWriter {
     for (int i = 0; i < 8; ++i) buf[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
     hash_.update(std::span<const std::uint8_t>(buf, 8));
   }
+  // Since 2026-12-06 (a PAN hashed as its reference): a digest of the
+  // transaction before it, which hashed the PAN itself, cannot be equal.
+  static constexpr std::string_view kDomain = "triad-transaction-v2";
   const triad::Transaction& tx_;
   crypto::Sha256 hash_;
 };
@@ -269,11 +276,11 @@ triad::Transaction read_transaction(const Transaction* w) {
   return tx;
 }
 
-Digest transaction_digest(const triad::Transaction& tx) {
+Digest transaction_digest(const triad::Transaction& tx, const CardRef& card_ref) {
   CanonicalWriter w(tx);
   w.text(Field::kId, tx.id);
   w.text(Field::kMti, tx.mti);
-  w.text(Field::kPan, tx.pan);
+  w.card(card_ref);
   w.text(Field::kProc, tx.proc);
   w.integer(Field::kAmount, tx.amount);
   w.text(Field::kCurrency, tx.currency);

@@ -127,10 +127,13 @@ triad::Transaction read_transaction(const Transaction* tx);
 std::size_t transaction_text_bytes(const Transaction* tx);
 inline constexpr std::size_t kMaxTransactionTextBytes = kMaxClientMessageBytes;
 
-// SHA-256 over a canonical encoding of every field (presence, malformed flag
-// and value, in schema order): equal digests mean equal content, whichever
-// client or build encoded it. Used for idempotency and in every verdict.
-Digest transaction_digest(const triad::Transaction& tx);
+// SHA-256 over a domain tag and a canonical encoding of every field
+// (presence, malformed flag and value, in schema order), the PAN's value
+// being `card_ref`, its keyed reference (crypto::card_ref_of): equal digests
+// mean equal content, whichever client or build encoded it, and a digest
+// cannot be matched to a PAN without the deployment's card reference key.
+// Used for idempotency and in every verdict, so in every certificate.
+Digest transaction_digest(const triad::Transaction& tx, const CardRef& card_ref);
 
 // The bytes a replica signs: a domain tag, the verdict content, the signer's
 // replica index and its build fingerprint, in a fixed big-endian layout.

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "crypto/card_ref.h"
 #include "crypto/hash.h"
 #include "frontend/core.h"
 #include "frontend/memory_archive.h"
@@ -29,6 +30,10 @@ struct Reply {
   bool replayed = false;
 };
 
+Digest digest_of(const Transaction& tx) {
+  return wire::transaction_digest(tx, crypto::card_ref_of(sim::card_ref_key(), tx));
+}
+
 class MiniCluster {
  public:
   explicit MiniCluster(const std::string& card_text) {
@@ -39,6 +44,7 @@ class MiniCluster {
       config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
     }
     config.archive = &archive_;
+    config.card_ref_key = sim::card_ref_key();
     // Few in memory: a fresh replica's replay reads most of it back.
     config.keep_recent = 16;
     EXPECT_TRUE(Core::create(config, now_us_, &core_).is_ok());
@@ -67,9 +73,9 @@ class MiniCluster {
   MemoryArchive& archive() { return archive_; }
 
   void start_replica(int r) {
-    auto rc =
-        std::make_unique<replica::ReplicaCore>(r, cards_, initial_, sim::replica_signing_key(r),
-                                               replica::Fault{}, 1, /*checkpoint_interval=*/100);
+    auto rc = std::make_unique<replica::ReplicaCore>(
+        r, cards_, initial_, sim::replica_signing_key(r), sim::card_ref_key(), replica::Fault{}, 1,
+        /*checkpoint_interval=*/100);
     nodes_[static_cast<std::size_t>(r)] =
         std::make_unique<replica::ReplicaNode>(std::move(rc), now_us_);
     replica::ReplicaNode::Messages hello;
@@ -267,7 +273,7 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   ASSERT_EQ(first.fail_safe.size(), 1u);
   EXPECT_EQ(first.fail_safe[0].seq, 1u);
   EXPECT_EQ(first.fail_safe[0].code, "91");
-  EXPECT_EQ(first.fail_safe[0].tx_digest, wire::transaction_digest(traffic.txs[0]));
+  EXPECT_EQ(first.fail_safe[0].tx_digest, digest_of(traffic.txs[0]));
   first.start_replica(1);
   first.start_replica(2);
   first.submit(traffic.txs[1], 2, kWallMs + 1);
@@ -280,7 +286,7 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   // transaction is not the journalled one (lost before its sync, sequenced
   // again): ignored.
   std::vector<journal::FailSafeAnswer> log = first.fail_safe;
-  log.push_back({3, wire::transaction_digest(traffic.txs[5]), "96"});
+  log.push_back({3, digest_of(traffic.txs[5]), "96"});
   MiniCluster second(traffic.cards);
   ASSERT_TRUE(second.recover(entries, log).is_ok());
   ASSERT_EQ(second.kept_log.size(), 1u) << "the record for seq 3 is dropped from the log";

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "crypto/card_ref.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "sample/sample.h"
@@ -103,6 +104,7 @@ CoreHarness::CoreHarness() : now_us_(kStartUs), wall_ms_(kWallStartMs) {
     config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
   }
   config.archive = &archive_;
+  config.card_ref_key = sim::card_ref_key();
   config.keep_recent = 4;  // resends read back from the archive early on
   check(frontend::Core::create(config, now_us_, &core_).is_ok(), "Core::create");
 }
@@ -154,13 +156,17 @@ void CoreHarness::step(std::uint8_t kind, std::span<const std::uint8_t> payload,
   }
 }
 
+Digest transaction_digest(const Transaction& tx) {
+  return wire::transaction_digest(tx, crypto::card_ref_of(sim::card_ref_key(), tx));
+}
+
 // ---- a replica --------------------------------------------------------------------
 
 NodeHarness::NodeHarness(int replica) : now_us_(kStartUs) {
   const World& w = world();
   auto core = std::make_unique<replica::ReplicaCore>(
-      replica, w.cards, w.card_digest, sim::replica_signing_key(replica), replica::Fault{},
-      /*seed=*/1, kCheckpointInterval);
+      replica, w.cards, w.card_digest, sim::replica_signing_key(replica), sim::card_ref_key(),
+      replica::Fault{}, /*seed=*/1, kCheckpointInterval);
   node_ = std::make_unique<replica::ReplicaNode>(std::move(core), now_us_);
 }
 

@@ -38,6 +38,10 @@ const World& world();
 // Logging off, the fast Ed25519 backend. Every target calls it first.
 void init();
 
+// The digest the front end and the replicas make of `tx`, under the
+// simulator's card reference key.
+Digest transaction_digest(const Transaction& tx);
+
 // Aborts (a finding) when `condition` is false: a property the code promises,
 // checked on fuzzed input.
 void check(bool condition, const char* what);

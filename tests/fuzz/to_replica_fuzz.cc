@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const wire::Sequenced* e : *batch->entries()) {
     (void)e->seq();
     (void)e->ts();
-    (void)wire::transaction_digest(wire::read_transaction(e->tx()));
+    (void)fuzz::transaction_digest(wire::read_transaction(e->tx()));
   }
   return 0;
 }

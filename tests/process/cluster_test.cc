@@ -17,6 +17,7 @@
 #include "rules/engine.h"
 #include "sample/sample.h"
 #include "sample_files.h"
+#include "triad/certificate.h"
 #include "triad/transaction.h"
 
 namespace triad::testing {
@@ -82,6 +83,32 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
     EXPECT_GT(codes[code], 0) << "the sample exercises code " << code;
   }
 
+  // Each certificate is over its own transaction, the PAN counted by the
+  // reference that came with the answer; that reference is the card's in
+  // the audit store too (`triad audit --card` finds the decision by it).
+  Keyring keyring;
+  ASSERT_TRUE(Keyring::load_dir(cluster.dir(), &keyring).is_ok());
+  std::map<std::string, std::set<std::string>> refs_by_pan;
+  for (std::size_t i = 0; i < verdicts.size(); ++i) {
+    const Json v = Json::parse(verdicts[i]);
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction_json(traffic[i], &tx).is_ok());
+    ASSERT_TRUE(tx.pan.has_value()) << traffic[i];
+    ASSERT_TRUE(v.contains("card_ref")) << verdicts[i];
+    const std::string ref = v["card_ref"].get<std::string>();
+    refs_by_pan[*tx.pan].insert(ref);
+    CertificateInfo info;
+    ASSERT_TRUE(verify_certificate_base64(v["cert"].get<std::string>(), keyring, &info).is_ok());
+    std::string digest;
+    ASSERT_TRUE(transaction_digest_hex(tx, ref, &digest).is_ok());
+    EXPECT_EQ(info.tx_digest_hex, digest) << "seq " << v["seq"];
+  }
+  std::set<std::string> all_refs;
+  for (const auto& [pan, refs] : refs_by_pan) {
+    EXPECT_EQ(refs.size(), 1u) << "one reference per card";
+    all_refs.insert(*refs.begin());
+  }
+  EXPECT_EQ(all_refs.size(), refs_by_pan.size()) << "another for each card";
   std::string verify_out;
   EXPECT_EQ(run({bin("triad"), "verify", "--dir", cluster.dir(), tmp.file("verdicts.jsonl")},
                 &verify_out),
@@ -92,6 +119,26 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
 
   EXPECT_EQ(cluster.stop(), 0);
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
+
+  // The audit store has every decision under its card's reference, the
+  // one its answer carried: `triad audit --card` finds them all.
+  const auto& [some_pan, some_refs] = *refs_by_pan.begin();
+  std::set<std::uint64_t> seqs_of_card;
+  for (const std::string& line : verdicts) {
+    const Json v = Json::parse(line);
+    if (v["card_ref"] == *some_refs.begin()) seqs_of_card.insert(v["seq"].get<std::uint64_t>());
+  }
+  std::string card_out;
+  ASSERT_EQ(run({bin("triad"), "audit", "--dir", cluster.dir(), "--json", "--limit", "100000",
+                 "--card", some_pan},
+                &card_out),
+            0)
+      << card_out;
+  const Json found = Json::parse(card_out);
+  EXPECT_EQ(found["card_ref"], *some_refs.begin());
+  std::set<std::uint64_t> seqs_found;
+  for (const Json& d : found["decisions"]) seqs_found.insert(d["seq"].get<std::uint64_t>());
+  EXPECT_EQ(seqs_found, seqs_of_card);
 }
 
 TEST(Cluster, ACrashedReplicaIsRestartedAndNoAnswerIsLost) {

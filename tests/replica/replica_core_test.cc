@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/response_code.h"
+#include "crypto/card_ref.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "replica/fault.h"
@@ -80,6 +81,12 @@ crypto::SigningKey key_from(std::uint8_t byte) {
   return key;
 }
 
+// The deployment's card reference key, one for the whole test.
+const crypto::SymmetricKey& card_ref_key() {
+  static const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  return key;
+}
+
 crypto::VerifyingKey verifier_from(std::uint8_t byte) {
   crypto::VerifyingKey v;
   EXPECT_TRUE(crypto::VerifyingKey::from_public_key(key_from(byte).public_key(), &v).is_ok());
@@ -103,9 +110,9 @@ struct CoreSpec {
 
 std::unique_ptr<ReplicaCore> make_core(const CoreSpec& spec) {
   const World& w = world();
-  return std::make_unique<ReplicaCore>(spec.replica, w.cards,
-                                       spec.start != nullptr ? *spec.start : w.card_digest,
-                                       key_from(spec.key_byte), spec.fault, spec.seed);
+  return std::make_unique<ReplicaCore>(
+      spec.replica, w.cards, spec.start != nullptr ? *spec.start : w.card_digest,
+      key_from(spec.key_byte), card_ref_key(), spec.fault, spec.seed);
 }
 
 // One step, its verdict signed as a batch of one (the node batches; a batch
@@ -269,7 +276,8 @@ TEST(ReplicaCore, VerdictsCarryTheSequencedInputsAndVerify) {
     EXPECT_EQ(v.replica, 0);
     EXPECT_EQ(v.content.seq, e.seq);
     EXPECT_EQ(v.content.ts_ms, e.ts_ms);
-    EXPECT_EQ(v.content.tx_digest, wire::transaction_digest(e.tx));
+    EXPECT_EQ(v.content.tx_digest,
+              wire::transaction_digest(e.tx, crypto::card_ref_of(card_ref_key(), e.tx)));
     EXPECT_EQ(v.content.rules_version, rules::kRulesVersion);
     EXPECT_EQ(v.fingerprint, build_fingerprint());
     EXPECT_TRUE(v.signature_valid);
@@ -277,6 +285,33 @@ TEST(ReplicaCore, VerdictsCarryTheSequencedInputsAndVerify) {
     EXPECT_FALSE(signature_ok(v, other)) << "seq " << e.seq;
   }
   EXPECT_FALSE(build_fingerprint().empty());
+}
+
+// A certificate signs the transaction digest, so whoever holds one and the
+// transaction's other fields could test PAN guesses against a digest of the
+// PAN itself: the digest holds the PAN's reference under the deployment's
+// key instead, and without that key it cannot be made again.
+TEST(ReplicaCore, TheTransactionDigestHoldsThePansReferenceUnderTheDeploymentsKey) {
+  const World& w = world();
+  const Sequenced& e = w.traffic.front();
+  ASSERT_TRUE(e.tx.pan.has_value());
+  const crypto::SymmetricKey other_key = crypto::SymmetricKey::generate();
+  ReplicaCore ours(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1);
+  ReplicaCore theirs(0, w.cards, w.card_digest, key_from(7), other_key, Fault{}, 1);
+  const Digest digest = ours.apply(e.seq, e.ts_ms, e.tx).verdict.content.tx_digest;
+  EXPECT_EQ(digest,
+            wire::transaction_digest(e.tx, crypto::card_ref_bytes(card_ref_key(), *e.tx.pan)));
+  EXPECT_NE(digest, theirs.apply(e.seq, e.ts_ms, e.tx).verdict.content.tx_digest);
+  // Any other reference, the PAN's bytes for one, gives another digest.
+  CardRef pan_bytes{};
+  std::copy_n(e.tx.pan->begin(), std::min(pan_bytes.size(), e.tx.pan->size()), pan_bytes.begin());
+  EXPECT_NE(digest, wire::transaction_digest(e.tx, pan_bytes));
+
+  // Without a PAN there is nothing to refer to: the keys do not matter.
+  Transaction no_pan = w.traffic[1].tx;
+  no_pan.pan.reset();
+  EXPECT_EQ(ours.apply(2, w.traffic[1].ts_ms, no_pan).verdict.content.tx_digest,
+            theirs.apply(2, w.traffic[1].ts_ms, no_pan).verdict.content.tx_digest);
 }
 
 TEST(ReplicaCore, ReplicaIndexIsSignedIn) {
@@ -309,7 +344,8 @@ TEST(CheckpointSchedule, EveryKSeqs) {
 
 TEST(ReplicaCore, CheckpointDigestsComeAtTheScheduledSeqsOnly) {
   const World& w = world();
-  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, /*checkpoint_interval=*/2);
+  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1,
+                   /*checkpoint_interval=*/2);
   std::uint64_t checkpoints = 0;
   for (const Sequenced& e : w.traffic) {
     const Step step = core.apply(e.seq, e.ts_ms, e.tx);
@@ -336,7 +372,7 @@ TEST(ReplicaCore, CheckpointDigestsComeAtTheScheduledSeqsOnly) {
 TEST(ReplicaCore, CountsTheSeqsLeftBeforeTheNextCheckpoint) {
   const World& w = world();
   constexpr std::uint64_t kInterval = 100;
-  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1, kInterval);
   EXPECT_EQ(core.seqs_to_checkpoint(), kInterval);
   for (std::size_t i = 0; i < 250; ++i) {
     const std::uint64_t seq = w.traffic[i].seq;
@@ -349,7 +385,8 @@ TEST(ReplicaCore, CountsTheSeqsLeftBeforeTheNextCheckpoint) {
       EXPECT_EQ(core.seqs_to_checkpoint(), 50u);
     }
   }
-  ReplicaCore repaired(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  ReplicaCore repaired(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1,
+                       kInterval);
   const ReplicaCore::Snapshot snapshot = core.latest_snapshot();
   ASSERT_EQ(snapshot.seq, 200u);
   ASSERT_TRUE(repaired.install(snapshot).is_ok());
@@ -363,7 +400,7 @@ TEST(ReplicaCore, CountsTheSeqsLeftBeforeTheNextCheckpoint) {
 TEST(ReplicaCore, ASnapshotTakenWhileWorkIsDoneAheadIsTheCheckpointsState) {
   const World& w = world();
   constexpr std::uint64_t kInterval = 100;
-  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  ReplicaCore core(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1, kInterval);
   std::vector<Step> steps;
   // A step of one page after every 3rd transaction: the 80 cards' 3 pages
   // are written ahead again and again.
@@ -378,7 +415,8 @@ TEST(ReplicaCore, ASnapshotTakenWhileWorkIsDoneAheadIsTheCheckpointsState) {
   ASSERT_EQ(snapshot.seq, 200u);
   apply_from(250, w.traffic.size());
 
-  ReplicaCore repaired(0, w.cards, w.card_digest, key_from(7), Fault{}, 1, kInterval);
+  ReplicaCore repaired(0, w.cards, w.card_digest, key_from(7), card_ref_key(), Fault{}, 1,
+                       kInterval);
   const Status s = repaired.install(snapshot);
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   for (std::size_t i = 200; i < w.traffic.size(); ++i) {

@@ -60,8 +60,9 @@ std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const 
   seed.fill(0x42);
   crypto::SigningKey key;
   EXPECT_TRUE(crypto::SigningKey::from_seed(seed, &key).is_ok());
-  auto core = std::make_unique<ReplicaCore>(1, w.cards, w.card_digest, std::move(key), f, 7,
-                                            checkpoint_interval);
+  auto core =
+      std::make_unique<ReplicaCore>(1, w.cards, w.card_digest, std::move(key),
+                                    crypto::SymmetricKey::generate(), f, 7, checkpoint_interval);
   return std::make_unique<ReplicaNode>(std::move(core), kT0);
 }
 

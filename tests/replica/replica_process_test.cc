@@ -82,6 +82,8 @@ class ReplicaProcess : public ::testing::Test {
     ASSERT_TRUE(crypto::SigningKey::from_seed(seed, &key).is_ok());
     const Status ws = crypto::write_key_pair(key_path(), tmp_.file("a.pub"), key);
     ASSERT_TRUE(ws.is_ok()) << ws.to_string();
+    card_ref_key_ = crypto::SymmetricKey::generate();
+    ASSERT_TRUE(crypto::write_symmetric_key(card_ref_key_path(), card_ref_key_).is_ok());
     PublicKey pub{};
     ASSERT_TRUE(crypto::load_public_key(tmp_.file("a.pub"), &pub).is_ok());
     ASSERT_TRUE(crypto::VerifyingKey::from_public_key(pub, &public_key_).is_ok());
@@ -92,7 +94,7 @@ class ReplicaProcess : public ::testing::Test {
     crypto::SigningKey model_key;
     ASSERT_TRUE(crypto::SigningKey::from_seed(seed, &model_key).is_ok());
     replica::ReplicaCore model(0, cards, crypto::sha256("triad-state-v1" + card_text_),
-                               std::move(model_key), replica::Fault{}, 1);
+                               std::move(model_key), card_ref_key_, replica::Fault{}, 1);
     for (std::size_t i = 0; i < traffic_.size(); ++i) {
       expected_.push_back(model.apply(i + 1, *traffic_[i].ts, traffic_[i]).verdict);
     }
@@ -112,13 +114,14 @@ class ReplicaProcess : public ::testing::Test {
 
   std::string cards_path() const { return tmp_.file("cards.csv"); }
   std::string key_path() const { return tmp_.file("a.key"); }
+  std::string card_ref_key_path() const { return tmp_.file("card-ref.key"); }
   std::string stderr_path() const { return tmp_.file("replica.stderr"); }
   std::string stderr_text() const { return read_file(stderr_path()); }
 
   std::vector<std::string> argv(const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> a = {
-        bin("triad-replica"), "--id",      "a",      "--cards", cards_path(), "--key",
-        key_path(),           "--connect", endpoint_};
+    std::vector<std::string> a = {bin("triad-replica"), "--id",      "a",        "--cards",
+                                  cards_path(),         "--key",     key_path(), "--card-ref-key",
+                                  card_ref_key_path(),  "--connect", endpoint_};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -282,6 +285,7 @@ class ReplicaProcess : public ::testing::Test {
   std::vector<Transaction> traffic_;
   std::vector<voter::ReplicaVerdict> expected_;
   crypto::VerifyingKey public_key_;
+  crypto::SymmetricKey card_ref_key_;
   std::string fingerprint_;
   std::vector<Message> hellos_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> fetches_;
@@ -411,7 +415,7 @@ TEST_F(ReplicaProcess, AnEntryWithoutATransactionIsJudgedNotSkipped) {
   ASSERT_EQ(got.size(), 1u) << "replica stderr:\n" << stderr_text();
   EXPECT_EQ(got[0].content.seq, 1u);
   EXPECT_EQ(got[0].content.code, ResponseCode::kFormatError);
-  EXPECT_EQ(got[0].content.tx_digest, wire::transaction_digest(Transaction{}));
+  EXPECT_EQ(got[0].content.tx_digest, wire::transaction_digest(Transaction{}, CardRef{}));
   EXPECT_TRUE(signature_ok(got[0]));
 }
 
@@ -478,7 +482,7 @@ TEST_F(ReplicaProcess, BadArgumentsAreRefused) {
   }
   {
     Child c({bin("triad-replica"), "--id", "d", "--cards", cards_path(), "--key", key_path(),
-             "--connect", endpoint_},
+             "--card-ref-key", card_ref_key_path(), "--connect", endpoint_},
             "", stderr_path(), false);
     ASSERT_TRUE(c.started());
     EXPECT_EQ(c.wait(kWaitMs), 2);
@@ -492,7 +496,7 @@ TEST_F(ReplicaProcess, BadArgumentsAreRefused) {
   }
   {
     Child c({bin("triad-replica"), "--id", "a", "--cards", cards_path(), "--key", key_path(),
-             "--connect", "not-an-endpoint"},
+             "--card-ref-key", card_ref_key_path(), "--connect", "not-an-endpoint"},
             "", stderr_path(), false);
     ASSERT_TRUE(c.started());
     EXPECT_EQ(c.wait(kWaitMs), 2);

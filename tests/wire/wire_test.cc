@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -29,9 +30,11 @@
 #include <utility>
 #include <vector>
 
+#include "common/hex.h"
 #include "common/layout.h"
 #include "common/response_code.h"
 #include "crypto/base64.h"
+#include "crypto/card_ref.h"
 #include "crypto/ed25519.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
@@ -258,12 +261,25 @@ TEST(TransactionCodec, ReadingANullTransactionGivesAnEmptyOne) {
 // ---------------------------------------------------------------------------
 // Canonical transaction digest
 
+// The card reference key of these tests' deployment.
+const crypto::SymmetricKey& card_ref_key() {
+  static const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  return key;
+}
+
+Digest digest_of(const triad::Transaction& tx) {
+  return wire::transaction_digest(tx, crypto::card_ref_of(card_ref_key(), tx));
+}
+
 // The canonical encoding written from its description in codec.h and the
-// README: per field in schema order a tag (0 absent, 1 present, 2 malformed),
-// then for a present string its length as big-endian u64 and its bytes, for a
+// README: the domain tag "triad-transaction-v2", then per field in schema
+// order a tag (0 absent, 1 present, 2 malformed), then for a present PAN the
+// first 16 bytes of HMAC-SHA256 of it under the card reference key, for
+// another present string its length as big-endian u64 and its bytes, for a
 // present integer its two's complement as big-endian u64. SHA-256 of it all.
 Digest reference_digest(const triad::Transaction& tx) {
-  Bytes bytes;
+  const std::string_view domain = "triad-transaction-v2";
+  Bytes bytes(domain.begin(), domain.end());
   const auto u64 = [&](std::uint64_t v) {
     for (int shift = 56; shift >= 0; shift -= 8) {
       bytes.push_back(static_cast<std::uint8_t>(v >> shift));
@@ -277,7 +293,12 @@ Digest reference_digest(const triad::Transaction& tx) {
       bytes.push_back(0);
     } else {
       bytes.push_back(1);
-      if (f.text != nullptr) {
+      if (f.field == Field::kPan) {
+        const std::string& pan = *tx.pan;
+        const Digest mac =
+            crypto::hmac_sha256(card_ref_key().bytes(), Bytes(pan.begin(), pan.end()));
+        bytes.insert(bytes.end(), mac.begin(), mac.begin() + 16);
+      } else if (f.text != nullptr) {
         const std::string& s = *(tx.*f.text);
         u64(s.size());
         bytes.insert(bytes.end(), s.begin(), s.end());
@@ -290,23 +311,22 @@ Digest reference_digest(const triad::Transaction& tx) {
 }
 
 TEST(TransactionDigest, MatchesTheDocumentedCanonicalEncoding) {
-  EXPECT_EQ(wire::transaction_digest(full_tx()), reference_digest(full_tx()));
-  EXPECT_EQ(wire::transaction_digest(triad::Transaction{}), reference_digest(triad::Transaction{}));
+  EXPECT_EQ(digest_of(full_tx()), reference_digest(full_tx()));
+  EXPECT_EQ(digest_of(triad::Transaction{}), reference_digest(triad::Transaction{}));
   triad::Transaction odd = full_tx();
   odd.amount = -5;
   odd.pan.reset();
   odd.set_malformed(Field::kMcc);
   odd.mcc.reset();
   odd.merchant = "";
-  EXPECT_EQ(wire::transaction_digest(odd), reference_digest(odd));
+  EXPECT_EQ(digest_of(odd), reference_digest(odd));
 }
 
 TEST(TransactionDigest, EqualContentGivesEqualDigests) {
-  EXPECT_EQ(wire::transaction_digest(full_tx()), wire::transaction_digest(full_tx()));
-  EXPECT_EQ(wire::transaction_digest(triad::Transaction{}),
-            wire::transaction_digest(triad::Transaction{}));
+  EXPECT_EQ(digest_of(full_tx()), digest_of(full_tx()));
+  EXPECT_EQ(digest_of(triad::Transaction{}), digest_of(triad::Transaction{}));
   // Through the wire and back, as a replica sees it.
-  EXPECT_EQ(wire::transaction_digest(round_trip(full_tx())), wire::transaction_digest(full_tx()));
+  EXPECT_EQ(digest_of(round_trip(full_tx())), digest_of(full_tx()));
 }
 
 TEST(TransactionDigest, EqualForTheSameJsonParsedTwice) {
@@ -318,7 +338,7 @@ TEST(TransactionDigest, EqualForTheSameJsonParsedTwice) {
   triad::Transaction b;
   ASSERT_TRUE(parse_transaction_json(line, &a).is_ok());
   ASSERT_TRUE(parse_transaction_json(line, &b).is_ok());
-  EXPECT_EQ(wire::transaction_digest(a), wire::transaction_digest(b));
+  EXPECT_EQ(digest_of(a), digest_of(b));
 }
 
 // Every single-field change (new value, absent, present but empty/zero,
@@ -327,7 +347,7 @@ TEST(TransactionDigest, EverySingleFieldChangeGivesADistinctDigest) {
   for (const triad::Transaction& base : {full_tx(), triad::Transaction{}}) {
     std::map<Digest, std::string> seen;
     const auto add = [&](const triad::Transaction& tx, const std::string& label) {
-      const auto [it, inserted] = seen.emplace(wire::transaction_digest(tx), label);
+      const auto [it, inserted] = seen.emplace(digest_of(tx), label);
       EXPECT_TRUE(inserted) << label << " has the same digest as " << it->second;
     };
     add(base, "base");
@@ -355,9 +375,9 @@ TEST(TransactionDigest, AbsentEmptyAndMalformedAreThreeDifferentThings) {
   empty.merchant = "";
   triad::Transaction malformed;
   malformed.set_malformed(Field::kMerchant);
-  const Digest d_absent = wire::transaction_digest(absent);
-  const Digest d_empty = wire::transaction_digest(empty);
-  const Digest d_malformed = wire::transaction_digest(malformed);
+  const Digest d_absent = digest_of(absent);
+  const Digest d_empty = digest_of(empty);
+  const Digest d_malformed = digest_of(malformed);
   EXPECT_NE(d_absent, d_empty);
   EXPECT_NE(d_absent, d_malformed);
   EXPECT_NE(d_empty, d_malformed);
@@ -370,9 +390,9 @@ TEST(TransactionDigest, AmountZeroDiffersFromAbsentAndFromMalformed) {
   absent.amount.reset();
   triad::Transaction malformed = absent;
   malformed.set_malformed(Field::kAmount);
-  EXPECT_NE(wire::transaction_digest(zero), wire::transaction_digest(absent));
-  EXPECT_NE(wire::transaction_digest(zero), wire::transaction_digest(malformed));
-  EXPECT_NE(wire::transaction_digest(absent), wire::transaction_digest(malformed));
+  EXPECT_NE(digest_of(zero), digest_of(absent));
+  EXPECT_NE(digest_of(zero), digest_of(malformed));
+  EXPECT_NE(digest_of(absent), digest_of(malformed));
 }
 
 TEST(TransactionDigest, TextCannotSlideBetweenNeighbouringFields) {
@@ -382,22 +402,65 @@ TEST(TransactionDigest, TextCannotSlideBetweenNeighbouringFields) {
   triad::Transaction b;
   b.mti = "01004";
   b.pan = "111";
-  EXPECT_NE(wire::transaction_digest(a), wire::transaction_digest(b));
+  EXPECT_NE(digest_of(a), digest_of(b));
 
   triad::Transaction c;
   c.id = "x";
   triad::Transaction d;
   d.mti = "x";
-  EXPECT_NE(wire::transaction_digest(c), wire::transaction_digest(d));
+  EXPECT_NE(digest_of(c), digest_of(d));
+}
+
+// The digest holds the PAN's reference: another reference (another
+// deployment's key) gives another digest; with no PAN, or a malformed one,
+// the reference is not used.
+TEST(TransactionDigest, APanCountsByItsReference) {
+  const triad::Transaction tx = full_tx();
+  CardRef other{};
+  other[0] = 1;
+  EXPECT_NE(wire::transaction_digest(tx, other), digest_of(tx));
+  EXPECT_EQ(wire::transaction_digest(tx, crypto::card_ref_bytes(card_ref_key(), *tx.pan)),
+            digest_of(tx));
+  triad::Transaction absent = tx;
+  absent.pan.reset();
+  EXPECT_EQ(wire::transaction_digest(absent, other), wire::transaction_digest(absent, CardRef{}));
+  triad::Transaction malformed = tx;
+  malformed.pan.reset();
+  malformed.set_malformed(Field::kPan);
+  EXPECT_EQ(wire::transaction_digest(malformed, other),
+            wire::transaction_digest(malformed, CardRef{}));
+}
+
+// What a client does with a decision: the digest from its transaction and
+// the reference that came with the answer.
+TEST(TransactionDigest, AClientMakesItFromTheReferenceItWasGiven) {
+  const triad::Transaction tx = full_tx();
+  const std::string ref = crypto::card_ref(card_ref_key(), *tx.pan);
+  std::string hex;
+  ASSERT_TRUE(triad::transaction_digest_hex(tx, ref, &hex).is_ok());
+  EXPECT_EQ(hex, to_hex(digest_of(tx)));
+  std::string upper = ref;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_TRUE(triad::transaction_digest_hex(tx, upper, &hex).is_ok());
+  EXPECT_EQ(hex, to_hex(digest_of(tx)));
+  for (const std::string& bad : {std::string(), ref.substr(1), ref + "0", "g" + ref.substr(1)}) {
+    const Status s = triad::transaction_digest_hex(tx, bad, &hex);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("card reference"), std::string::npos) << s.message();
+  }
+  triad::Transaction no_pan = tx;
+  no_pan.pan.reset();
+  ASSERT_TRUE(triad::transaction_digest_hex(no_pan, "", &hex).is_ok());
+  EXPECT_EQ(hex, to_hex(digest_of(no_pan)));
 }
 
 // Bits beyond Field::kCount never reach the digest, consistent with
 // read_transaction dropping them: two encodings of one input agree.
 TEST(TransactionDigest, UnknownMalformedBitsDoNotChangeTheDigest) {
   triad::Transaction tx = full_tx();
-  const Digest plain = wire::transaction_digest(tx);
+  const Digest plain = digest_of(tx);
   tx.malformed_fields |= 0x8000'0000u;
-  EXPECT_EQ(wire::transaction_digest(tx), plain);
+  EXPECT_EQ(digest_of(tx), plain);
 }
 
 // ---------------------------------------------------------------------------
@@ -407,7 +470,7 @@ voter::VerdictContent sample_content() {
   voter::VerdictContent c;
   c.seq = 42;
   c.ts_ms = 1'798'761'600'000;
-  c.tx_digest = wire::transaction_digest(full_tx());
+  c.tx_digest = digest_of(full_tx());
   c.code = ResponseCode::kApproved;
   c.state_digest = crypto::sha256(std::string_view("state"));
   c.rules_version = 1;
@@ -579,7 +642,7 @@ Bytes from_replica_buffer() {
 // sanitizer this turns "the verifier let a bad buffer through" into a report.
 std::uint64_t walk_transaction(const wire::Transaction* t) {
   const triad::Transaction tx = wire::read_transaction(t);
-  const Digest d = wire::transaction_digest(tx);
+  const Digest d = digest_of(tx);
   return d[0];
 }
 

@@ -75,12 +75,18 @@ int main(int argc, char** argv) {
     std::string proof = "no certificate (fail-safe decline)";
     if (!d.certificate.empty()) {
       // Valid, and for this decision on this very transaction.
+      // The digest holds the card's reference, which came with the answer,
+      // in the PAN's place.
       triad::CertificateInfo info;
+      std::string tx_digest;
       const triad::Status v =
           triad::verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info);
       if (!v.is_ok()) {
         proof = "BAD CERTIFICATE: " + v.message();
-      } else if (info.tx_digest_hex != triad::transaction_digest_hex(tx)) {
+      } else if (const triad::Status r = triad::transaction_digest_hex(tx, d.card_ref, &tx_digest);
+                 !r.is_ok()) {
+        proof = "BAD ANSWER: " + r.message();
+      } else if (info.tx_digest_hex != tx_digest) {
         proof = "BAD CERTIFICATE: it is for another transaction";
       } else {
         proof = "certificate signed by " + info.signers;
