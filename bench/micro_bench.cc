@@ -139,6 +139,17 @@ void BM_TransactionDigest(benchmark::State& state) {
 }
 BENCHMARK(BM_TransactionDigest);
 
+// The PAN's reference alone (crypto::card_ref_of), the part of the above the
+// digest's keyed reference adds.
+void BM_CardRef(benchmark::State& state) {
+  const Workload& w = workload();
+  const crypto::SymmetricKey key = crypto::SymmetricKey::generate();
+  std::size_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(crypto::card_ref_of(key, w.txs[i++ % w.txs.size()]));
+}
+BENCHMARK(BM_CardRef);
+
 void BM_StateDigestUpdate(benchmark::State& state) {
   // One link of the state hash chain: SHA-256 over previous digest, seq, ts,
   // transaction digest and code (as the replica does per transaction).
