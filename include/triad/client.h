@@ -65,7 +65,7 @@ struct Decision {
 struct Reply {
   std::uint64_t tag = 0;  // the tag given to submit()
   // ok: `decision` holds the answer. Otherwise the transaction was not
-  // sequenced: InvalidArgument (id missing/malformed, malformed request),
+  // sequenced: InvalidArgument (id missing/malformed or holding the PAN, malformed request),
   // Rejected (id reused with different content), Overloaded (retry later);
   // Unavailable: sequenced and decided earlier, but the front end cannot read
   // that answer back now (retry later).

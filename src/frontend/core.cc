@@ -10,6 +10,7 @@
 #include "crypto/hash.h"
 #include "replica/checkpoint.h"
 #include "rules/engine.h"
+#include "rules/formats.h"
 #include "wire/codec.h"
 
 namespace triad::frontend {
@@ -227,6 +228,17 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
         to, static_cast<int>(ClientErrorKind::InvalidId),
         tx.id ? "id must be 1..64 characters of [A-Za-z0-9._:-]" : "id is missing or not a string",
         out);
+  }
+  // Ids are journalled, logged, kept in the audit store and echoed in
+  // clear, so an id holding its own card number (a switch that builds ids
+  // from the PAN) would put the PAN there. Other digits in an id are not
+  // judged: a Luhn check would refuse one numeric id in ten.
+  if (tx.pan && !tx.is_malformed(Field::kPan) && tx.pan->size() >= 12 &&
+      rules::format::is_digits(*tx.pan) && tx.id->find(*tx.pan) != std::string::npos) {
+    return reply_error(to, static_cast<int>(ClientErrorKind::InvalidId),
+                       "id holds the transaction's PAN (" + mask_pan(*tx.pan) +
+                           "); ids are kept and shown in clear, a PAN never is: not sequenced",
+                       out);
   }
   const std::optional<std::int64_t> client_ts = tx.is_malformed(Field::kTs) ? std::nullopt : tx.ts;
   const CardRef card_ref = crypto::card_ref_of(config_.card_ref_key, tx);
