@@ -65,8 +65,11 @@ inline std::string origin(const std::string& dir) { return dir + "/origin"; }
 // The certificates of this run's answers, read back when an id is submitted
 // again (frontend::FileArchive); emptied at every start.
 inline std::string certificates(const std::string& dir) { return dir + "/certificates"; }
-// The key of the card references in the audit store (crypto/card_ref.h),
-// mode 0600, created by `triad up` when missing.
+// The key of the card references (crypto/card_ref.h): in the audit store,
+// and in every transaction digest, so in every certificate and in the
+// answer log. Mode 0600, created by `triad up` when missing; DIR/origin
+// names it by its id, so a directory's journal is never replayed under
+// another.
 inline std::string card_ref_key(const std::string& dir) { return keys_dir(dir) + "/card-ref.key"; }
 inline std::string lock_file(const std::string& dir) { return dir + "/lock"; }
 // The running front end writes its client endpoint here, one line.

@@ -28,6 +28,11 @@ inline constexpr std::size_t kCardRefChars = 2 * sizeof(CardRef);
 CardRef card_ref_bytes(const SymmetricKey& key, std::string_view pan);
 std::string card_ref(const SymmetricKey& key, std::string_view pan);
 
+// Names the key without giving it away (16 hex digits of HMAC-SHA256 of a
+// fixed label under it), so a directory can record which key its digests
+// were made under.
+std::string card_ref_key_id(const SymmetricKey& key);
+
 // The reference of `tx`'s PAN, the one wire::transaction_digest hashes in
 // its place; zeros when the PAN is absent or malformed (no value is hashed
 // then).

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "crypto/card_ref.h"
 #include "crypto/hash.h"
@@ -99,6 +100,9 @@ Core::Core(const Config& config, std::uint64_t now_us)
 
 Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
   if (config.archive == nullptr) return Status::invalid_argument("the core needs an archive");
+  if (config.card_ref_key.bytes() == crypto::SymmetricKey().bytes()) {
+    return Status::invalid_argument("the core needs the card reference key (it is all zeros)");
+  }
   std::unique_ptr<Core> core(new Core(config, now_us));
   for (int r = 0; r < kReplicaCount; ++r) {
     const auto i = static_cast<std::size_t>(r);
@@ -276,7 +280,7 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   }
   TRIAD_ASSERT(a.seq == journal_base_ + journal_.size());
   journal_.push_back(
-      {a.ts_ms, std::move(tx), card_ref, now_us, Waiter{client, to.tag, batchable, false}});
+      {a.ts_ms, std::move(tx), card_ref, digest, now_us, Waiter{client, to.tag, batchable, false}});
   answers_.emplace_back();
   ++counters_.sequenced;
   // Only healthy replicas vote: duplex with one in repair, 91 with two.
@@ -356,7 +360,8 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
       replay_read_failed_ = false;
       for (journal::Entry& e : part) {
         const CardRef card_ref = crypto::card_ref_of(config_.card_ref_key, e.tx);
-        journal_.push_back({e.ts_ms, std::move(e.tx), card_ref, now_us, std::nullopt});
+        const Digest digest = wire::transaction_digest(e.tx, card_ref);
+        journal_.push_back({e.ts_ms, std::move(e.tx), card_ref, digest, now_us, std::nullopt});
       }
     }
     ++opened_seq_;
@@ -639,7 +644,7 @@ Status Core::sequenced(std::uint64_t seq, sequencer::Sequenced* out) {
   TRIAD_ASSERT(seq >= 1 && seq <= last_seq());
   if (in_memory(seq)) {
     const JournalEntry& e = entry(seq);
-    *out = {*e.tx.id, wire::transaction_digest(e.tx, e.card_ref), e.ts_ms};
+    *out = {*e.tx.id, e.tx_digest, e.ts_ms};
     return Status::ok();
   }
   std::vector<journal::Entry> archived;
@@ -1261,25 +1266,47 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   }
   for (const voter::Decision& d : voter_out_.decisions) {
     ++counters_.decisions;
+    const JournalEntry& e = entry(d.seq);
     std::string code = to_string(d.code);
     std::uint8_t agree = d.agree_mask;
     std::vector<std::uint8_t> certificate;
-    if (d.kind == voter::DecisionKind::kAgreed) {
+    bool fail_safe = d.kind != voter::DecisionKind::kAgreed;
+    if (!fail_safe) {
       const voter::VerdictContent& content = d.signers.front().content;
-      certificate = wire::build_certificate(content, d.signers);
+      // What the replicas agree on is their state, whatever its digest.
       agreed_[d.seq % agreed_.size()] = content;
       if (content.checkpoint_digest != Digest{}) {
         if (checkpoints_.size() == kCheckpointsKept) checkpoints_.erase(checkpoints_.begin());
         checkpoints_.push_back(content);
       }
-    } else {
-      ++counters_.fail_safe;
-      log::warn("seq " + std::to_string(d.seq) + ": fail-safe decline " + code +
-                (d.kind == voter::DecisionKind::kNoAgreement
-                     ? " (no two replicas agreed)"
-                     : " (fewer than two replicas answered)"));
+      if (content.tx_digest == e.tx_digest) {
+        certificate = wire::build_certificate(content, d.signers);
+      } else {
+        // Their decision is on another transaction than the one sequenced
+        // (they hash PANs under another card reference key, or the entry
+        // changed on its way): its certificate would prove nothing about
+        // this one, so the answer is the voter's own.
+        fail_safe = true;
+        ++counters_.digest_mismatches;
+        code = to_string(ResponseCode::kSystemMalfunction);
+        agree = 0;
+        digest_mismatch_log_.write(log::Level::kError, now_us,
+                                   "seq " + std::to_string(d.seq) + ": replicas " +
+                                       names_of(d.agree_mask) + " agreed on transaction digest " +
+                                       to_hex(content.tx_digest) + ", the front end's is " +
+                                       to_hex(e.tx_digest) +
+                                       " (another keys/card-ref.key?); declined fail-safe " + code);
+      }
     }
-    const JournalEntry& e = entry(d.seq);
+    if (fail_safe) {
+      ++counters_.fail_safe;
+      if (d.kind != voter::DecisionKind::kAgreed) {
+        log::warn("seq " + std::to_string(d.seq) + ": fail-safe decline " + code +
+                  (d.kind == voter::DecisionKind::kNoAgreement
+                       ? " (no two replicas agreed)"
+                       : " (fewer than two replicas answered)"));
+      }
+    }
     if (const auto it = recovered_fail_safe_.find(d.seq); it != recovered_fail_safe_.end()) {
       // Declined fail-safe before the restart: the client was told that, and
       // a repeated id is told it again (rules.md section 7). The replay's
@@ -1291,8 +1318,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
       agree = 0;
       certificate.clear();
       recovered_fail_safe_.erase(it);
-    } else if (d.kind != voter::DecisionKind::kAgreed) {
-      out->fail_safe_answers.push_back({d.seq, wire::transaction_digest(e.tx, e.card_ref), code});
+    } else if (fail_safe) {
+      out->fail_safe_answers.push_back({d.seq, e.tx_digest, code});
     }
     TRIAD_ASSERT(code.size() == 2);
     const bool certified = !certificate.empty();
@@ -1372,6 +1399,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["fetches_crossing_a_resend"] = counters_.fetches_crossing_a_resend;
   j["range_requests_too_soon"] = counters_.range_requests_too_soon;
   j["unchecked_batches"] = counters_.unchecked_batches;
+  j["digest_mismatches"] = counters_.digest_mismatches;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

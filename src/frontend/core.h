@@ -117,7 +117,7 @@ class Core : private sequencer::History {
     crypto::ShortHashKey id_hash_key{};
     // The deployment's card reference key, the replicas' too: a PAN is
     // hashed into its transaction's digest as its reference under it
-    // (wire::transaction_digest).
+    // (wire::transaction_digest). Required (create() refuses zeros).
     crypto::SymmetricKey card_ref_key;
     std::uint64_t deadline_us = 1'000'000;
     // Hard cap on the seqs the voter holds open (undecided, or decided and
@@ -271,6 +271,9 @@ class Core : private sequencer::History {
     // Verdict batches dropped before their signature check: nothing here
     // would use any of their verdicts (worth_checking).
     std::uint64_t unchecked_batches = 0;
+    // Agreed decisions on a transaction digest other than the front end's,
+    // answered fail-safe (96) instead.
+    std::uint64_t digest_mismatches = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -338,6 +341,7 @@ class Core : private sequencer::History {
     std::int64_t ts_ms;
     Transaction tx;
     CardRef card_ref;            // crypto::card_ref_of the tx, given with its answer
+    Digest tx_digest;            // wire::transaction_digest, which its certificate must carry
     std::uint64_t sequenced_us;  // monotonic, for the decision latency
     // The request that sequenced it, answered at the decision; none for a
     // seq recovered from the journal. Kept here rather than in waiters_, so
@@ -539,6 +543,7 @@ class Core : private sequencer::History {
   // per replica (one flooding hides no other's).
   std::array<log::Limiter, kReplicaCount> malformed_log_{log::Limiter(10), log::Limiter(10),
                                                          log::Limiter(10)};
+  log::Limiter digest_mismatch_log_{10};
 };
 
 }  // namespace triad::frontend

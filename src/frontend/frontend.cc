@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/stop_signals.h"
 #include "crypto/aead.h"
+#include "crypto/card_ref.h"
 #include "crypto/hash.h"
 #include "crypto/key_files.h"
 #include "frontend/core.h"
@@ -972,13 +973,14 @@ int run(const Config& config) {
   zmq::context_t context(1);
   FrontEnd fe(config, context);
   // The replicas' start state is this digest's (replica::load_cards).
-  // The transaction digests name their scheme: the answer log keeps
-  // digests, and one of another scheme would not match its seq's, so its
+  // The transaction digests name their scheme and key: the answer log keeps
+  // digests, and one made otherwise would not match its seq's, so its
   // fail-safe decline would be decided anew.
   const std::string origin =
       "card file with start state sha256:" + to_hex(crypto::sha256("triad-state-v1" + card_text)) +
-      ", rules version " + std::to_string(rules::kRulesVersion) +
-      ", transaction digests triad-transaction-v2\n";
+      ", rules version " + std::to_string(rules::kRulesVersion) + ", transaction digests " +
+      std::string(wire::kTransactionDigestScheme) + " under card reference key " +
+      crypto::card_ref_key_id(card_ref_key) + "\n";
   card_text.clear();
   if (Status s = fe.open(journal_key, card_ref_key, origin); !s.is_ok()) {
     fe.stop();

@@ -64,6 +64,11 @@ class MemoryArchive final : public Archive {
 
   // How often the core read entries back (it does only for seqs it let go of).
   std::uint64_t reads() const { return reads_; }
+  // The journalled entry of `seq`, or null; not counted as a read.
+  const journal::Entry* find(std::uint64_t seq) const {
+    const auto it = entries_.find(seq);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
 
  private:
   std::map<std::uint64_t, journal::Entry> entries_;

@@ -845,16 +845,17 @@ Status check_origin(const std::string& path, std::string_view origin, bool journ
     return Status::corruption(
         path +
         " is missing next to a journal that holds transactions; it says what they were "
-        "decided over. A directory made by a build before 2026-12-06 has none, and its "
-        "answers were kept under transaction digests this build does not make: start new "
-        "ones in a new --dir");
+        "decided over. Restore it from this directory's backup; a directory made by a build "
+        "before 2026-12-06 has none, and its answers were kept under transaction digests "
+        "this build does not make: start new ones in a new --dir");
   }
   return Status::invalid_argument(
       "the journal's transactions were decided over a " + line(recorded) + "; this start has a " +
       line(origin) +
       ". Replaying them over another card file, other rules or other transaction digests "
-      "would answer repeated ids otherwise than their clients were told: start with the card "
-      "file and build this directory was started with, or start new ones in a new --dir");
+      "(another digest scheme, or another keys/card-ref.key) would answer repeated ids otherwise "
+      "than their clients were told: start with the card "
+      "file, build and keys this directory was started with, or start new ones in a new --dir");
 }
 
 }  // namespace triad::journal

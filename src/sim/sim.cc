@@ -746,9 +746,9 @@ class Simulation {
       if (sc_.keep_certificates) {
         const auto cert = wire::as_bytes(d->certificate());
         r.certificate.assign(cert.begin(), cert.end());
-        const auto card_ref = wire::as_bytes(d->card_ref());
-        r.card_ref.assign(card_ref.begin(), card_ref.end());
       }
+      const auto card_ref = wire::as_bytes(d->card_ref());
+      r.card_ref.assign(card_ref.begin(), card_ref.end());
       if (r.code == "91" || r.code == "96") ++res_.fail_safe;
       ++res_.decisions;
     } else {

@@ -60,7 +60,11 @@ constexpr std::uint8_t kMalformed = 2;
 
 class CanonicalWriter {
  public:
-  explicit CanonicalWriter(const triad::Transaction& tx) : tx_(tx) { hash_.update(kDomain); }
+  // Since 2026-12-06 (a PAN hashed as its reference), so a digest of the
+  // transaction before, which hashed the PAN itself, cannot be equal.
+  explicit CanonicalWriter(const triad::Transaction& tx) : tx_(tx) {
+    hash_.update(kTransactionDigestScheme);
+  }
 
   void text(Field field, const std::optional<std::string>& value) {
     if (tag(field, value.has_value())) {
@@ -88,9 +92,6 @@ class CanonicalWriter {
     for (int i = 0; i < 8; ++i) buf[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
     hash_.update(std::span<const std::uint8_t>(buf, 8));
   }
-  // Since 2026-12-06 (a PAN hashed as its reference): a digest of the
-  // transaction before it, which hashed the PAN itself, cannot be equal.
-  static constexpr std::string_view kDomain = "triad-transaction-v2";
   const triad::Transaction& tx_;
   crypto::Sha256 hash_;
 };

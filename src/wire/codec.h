@@ -134,6 +134,8 @@ inline constexpr std::size_t kMaxTransactionTextBytes = kMaxClientMessageBytes;
 // cannot be matched to a PAN without the deployment's card reference key.
 // Used for idempotency and in every verdict, so in every certificate.
 Digest transaction_digest(const triad::Transaction& tx, const CardRef& card_ref);
+// Its domain tag, which names the scheme (DIR/origin records it).
+inline constexpr std::string_view kTransactionDigestScheme = "triad-transaction-v2";
 
 // The bytes a replica signs: a domain tag, the verdict content, the signer's
 // replica index and its build fingerprint, in a fixed big-endian layout.

@@ -338,13 +338,25 @@ TEST_F(CoreArchive, ARepeatedIdWhoseEntryCannotBeReadBackIsAnErrorToRetryNotASec
   EXPECT_EQ(core_->last_seq(), 101u);
 }
 
-TEST_F(CoreArchive, ACoreWithoutAnArchiveIsRefused) {
+TEST_F(CoreArchive, ACoreWithoutAnArchiveOrACardRefKeyIsRefused) {
   Core::Config config;
   for (int r = 0; r < kReplicaCount; ++r) {
     config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
   }
+  config.card_ref_key = sim::card_ref_key();
   std::unique_ptr<Core> core;
-  EXPECT_EQ(Core::create(config, kStartUs, &core).code(), Status::Code::kInvalidArgument);
+  Status s = Core::create(config, kStartUs, &core);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("archive"), std::string::npos) << s.to_string();
+
+  config.archive = &archive_;
+  config.card_ref_key = crypto::SymmetricKey();
+  s = Core::create(config, kStartUs, &core);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("card reference key"), std::string::npos) << s.to_string();
+
+  config.card_ref_key = sim::card_ref_key();
+  EXPECT_TRUE(Core::create(config, kStartUs, &core).is_ok());
 }
 
 }  // namespace

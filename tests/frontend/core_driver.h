@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/card_ref.h"
 #include "frontend/core.h"
 #include "frontend/memory_archive.h"
 #include "loadgen/driver.h"
@@ -25,6 +26,7 @@ class CoreDriver : public ::testing::Test {
   static constexpr std::uint64_t kStartUs = 10'000'000;
 
   void start(Core::Config config) {
+    config.card_ref_key = sim::card_ref_key();
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = sim::replica_public_key(r);
     }
@@ -97,6 +99,8 @@ class CoreDriver : public ::testing::Test {
       voter::ReplicaVerdict v;
       v.replica = r;
       v.content.seq = seq;
+      const auto other = other_tx_digests_.find(seq);
+      v.content.tx_digest = other != other_tx_digests_.end() ? other->second : tx_digest(seq);
       if (const auto it = checkpoint_digests_.find(seq); it != checkpoint_digests_.end()) {
         v.content.checkpoint_digest = it->second;
       }
@@ -111,6 +115,22 @@ class CoreDriver : public ::testing::Test {
     m.add_batches(batches);
     fbb.Finish(m.Finish());
     return fbb;
+  }
+
+  // The transaction digest a healthy replica signs for `seq`: that of the
+  // transaction the core sequenced, held in memory or journalled; zeros for
+  // a seq never sequenced.
+  Digest tx_digest(std::uint64_t seq) const {
+    const Transaction* tx = nullptr;
+    if (seq >= 1 && seq <= core_->last_seq()) {
+      if (core_->last_seq() - seq < core_->entries_in_memory()) {
+        tx = &core_->sequenced_tx(seq);
+      } else if (const journal::Entry* e = archive_.find(seq); e != nullptr) {
+        tx = &e->tx;
+      }
+    }
+    if (tx == nullptr) return {};
+    return wire::transaction_digest(*tx, crypto::card_ref_of(sim::card_ref_key(), *tx));
   }
 
   // What the core sent replica r: the seqs and ids of every entry, in order.
@@ -162,6 +182,9 @@ class CoreDriver : public ::testing::Test {
   std::uint64_t journal_up_to_ = UINT64_MAX;
   // The checkpoint digest every replica's verdict carries at these seqs.
   std::map<std::uint64_t, Digest> checkpoint_digests_;
+  // The transaction digest every replica's verdict carries at these seqs, in
+  // place of the sequenced transaction's.
+  std::map<std::uint64_t, Digest> other_tx_digests_;
   MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::uint64_t next_id_ = 1;

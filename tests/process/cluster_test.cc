@@ -117,6 +117,36 @@ TEST(Cluster, TwentyThousandTransactionsAgreeWithOneEngineAndVerify) {
   EXPECT_EQ(verify_out,
             std::to_string(traffic.size()) + " valid, 0 invalid, 0 without certificate\n");
 
+  // `triad submit --summary` holds each certificate to its own transaction
+  // too: 200 repeated ids, and two new transactions without a card
+  // reference (no PAN; a PAN that is not a string), decided 30 and
+  // certified all the same.
+  std::string again;
+  for (std::size_t i = 0; i < 200; ++i) again += traffic[i] + "\n";
+  again += R"({"id":"no-pan","mti":"0100","proc":"000000","amount":100,"currency":"840"})"
+           "\n";
+  again += R"({"id":"pan-number","mti":"0100","pan":4111111111111111,"amount":100})"
+           "\n";
+  write_file(tmp.file("again.jsonl"), again);
+  {
+    Child submit(
+        {bin("triad"), "submit", "--dir", cluster.dir(), "--summary", tmp.file("again.jsonl")}, "",
+        tmp.file("again.stderr"));
+    ASSERT_TRUE(submit.started());
+    const std::vector<std::string> lines = lines_of(submit.read_all(120'000));
+    ASSERT_EQ(submit.wait(120'000), 0) << read_file(tmp.file("again.stderr"));
+    ASSERT_EQ(lines.size(), 202u);
+    for (const std::size_t i : {std::size_t{200}, std::size_t{201}}) {
+      const Json v = Json::parse(lines[i]);
+      EXPECT_EQ(v["code"], "30") << lines[i];
+      EXPECT_TRUE(v["cert"].is_string()) << lines[i];
+      EXPECT_FALSE(v.contains("card_ref")) << lines[i];
+    }
+  }
+  EXPECT_NE(read_file(tmp.file("again.stderr")).find("certificates verified: 202 of 202"),
+            std::string::npos)
+      << read_file(tmp.file("again.stderr"));
+
   EXPECT_EQ(cluster.stop(), 0);
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty()) << "no Triad process is left";
 

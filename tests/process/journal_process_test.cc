@@ -220,7 +220,7 @@ TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
 // log next to a journal that holds transactions is refused as well: its
 // fail-safe declines would be answered anew, approved perhaps. With the card
 // file and the answer log back, the same directory starts again.
-TEST(Journal, ARestartOverAnotherCardFileOrWithoutItsAnswerLogIsRefused) {
+TEST(Journal, ARestartOverAnotherCardFileOrKeyOrWithoutItsAnswerLogIsRefused) {
   TempDir tmp;
   write_inputs(tmp, 5, 0);
   {
@@ -244,6 +244,15 @@ TEST(Journal, ARestartOverAnotherCardFileOrWithoutItsAnswerLogIsRefused) {
   write_file(tmp.file("edited.csv"), edited);
   refused(tmp.file("edited.csv"),
           "the journal's transactions were decided over a card file with start state sha256:");
+
+  // A lost card reference key: triad up makes a new one, under which the
+  // answer log's digests would not match.
+  const std::string key = tmp.file("data") + "/keys/card-ref.key";
+  std::filesystem::rename(key, key + ".moved");
+  refused(tmp.file("cards.csv"),
+          ", transaction digests triad-transaction-v2 under card reference key");
+  ASSERT_TRUE(std::filesystem::exists(key)) << "a new key was made";
+  std::filesystem::rename(key + ".moved", key);
 
   const std::string answers = tmp.file("data") + "/answers";
   std::filesystem::rename(answers, answers + ".moved");

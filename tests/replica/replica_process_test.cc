@@ -473,6 +473,30 @@ TEST_F(ReplicaProcess, ASecretKeyReadableByOthersIsRefused) {
   EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;
 }
 
+TEST_F(ReplicaProcess, ACardRefKeyReadableByOthersOrMissingIsRefused) {
+  ASSERT_EQ(::chmod(card_ref_key_path().c_str(), 0644), 0);
+  start();
+  EXPECT_EQ(child_->wait(kWaitMs), 2);
+  std::string err = stderr_text();
+  EXPECT_NE(err.find("0644"), std::string::npos) << err;
+  EXPECT_NE(err.find(card_ref_key_path()), std::string::npos) << err;
+
+  ASSERT_EQ(::unlink(card_ref_key_path().c_str()), 0);
+  write_file(stderr_path(), "");
+  start();
+  EXPECT_EQ(child_->wait(kWaitMs), 2);
+  err = stderr_text();
+  EXPECT_NE(err.find(card_ref_key_path()), std::string::npos) << err;
+
+  write_file(stderr_path(), "");
+  Child c({bin("triad-replica"), "--id", "a", "--cards", cards_path(), "--key", key_path(),
+           "--connect", endpoint_},
+          "", stderr_path(), false);
+  ASSERT_TRUE(c.started());
+  EXPECT_EQ(c.wait(kWaitMs), 2);
+  EXPECT_NE(stderr_text().find("--card-ref-key"), std::string::npos) << stderr_text();
+}
+
 TEST_F(ReplicaProcess, BadArgumentsAreRefused) {
   {
     Child c(argv({"--inject", "flip:2"}), "", stderr_path(), false);

@@ -452,6 +452,17 @@ TEST(TransactionDigest, AClientMakesItFromTheReferenceItWasGiven) {
   no_pan.pan.reset();
   ASSERT_TRUE(triad::transaction_digest_hex(no_pan, "", &hex).is_ok());
   EXPECT_EQ(hex, to_hex(digest_of(no_pan)));
+  triad::Transaction malformed = no_pan;
+  malformed.set_malformed(Field::kPan);
+  ASSERT_TRUE(triad::transaction_digest_hex(malformed, "", &hex).is_ok());
+  EXPECT_EQ(hex, to_hex(digest_of(malformed)));
+  // An empty PAN is a PAN, with a reference.
+  triad::Transaction empty = tx;
+  empty.pan = "";
+  EXPECT_EQ(triad::transaction_digest_hex(empty, "", &hex).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(
+      triad::transaction_digest_hex(empty, crypto::card_ref(card_ref_key(), ""), &hex).is_ok());
+  EXPECT_EQ(hex, to_hex(digest_of(empty)));
 }
 
 // Bits beyond Field::kCount never reach the digest, consistent with
