@@ -77,9 +77,14 @@ inline bool is_fail_safe_code(std::string_view code) { return code == "91" || co
 // (so a certificate and the other fields do not give the PAN away):
 // `card_ref` is the one that came with the decision (Decision::card_ref),
 // and is not needed when `tx` has no PAN. InvalidArgument when it is needed
-// and not 32 hex digits. The reference itself can be checked against the
-// PAN only with the deployment's key (`triad audit --card` finds a card's
-// decisions by it).
+// and not 32 hex digits. So the certificate binds the decision to the
+// transaction's other fields and to a reference the front end gave for its
+// PAN: the reference can be checked against the PAN only with the
+// deployment's key (`triad audit --card` prints a card's reference).
+//
+// A decision is proven when verify_decision_certificate holds and this
+// digest is the certificate's; Decision::approved alone is the front end's
+// word. A fail-safe decline (is_fail_safe_code) comes without one.
 Status transaction_digest_hex(const Transaction& tx, std::string_view card_ref, std::string* out);
 
 }  // namespace triad

@@ -24,6 +24,10 @@ namespace triad {
 struct ClientOptions {
   // How long connect() waits for the front end to answer a ping.
   int connect_timeout_ms = 5000;
+  // How long a send may wait for a connection (there is none while the
+  // front end is down, or after it refused this client's handshake): then
+  // submit() returns Unavailable, not sent.
+  int send_timeout_ms = 10'000;
   // CURVE (ZeroMQ encryption and authentication), each key Z85 text (40
   // characters). With curve_server_public_key set, the connection is
   // encrypted, talks only to the holder of that key's secret half (the front
@@ -85,8 +89,16 @@ class Client {
 
   // Queues `tx` for the front end and returns at once; the answer arrives
   // through next_reply() with the same tag. Tags are the caller's (use them to
-  // match answers, e.g. the input line number). Returns Unavailable when the
-  // connection is gone; the transaction was then not sent.
+  // match answers, e.g. the input line number). Returns Unavailable when no
+  // connection took it within options.send_timeout_ms; the transaction was
+  // then not sent. A transaction too large for one message is not sent
+  // either: its answer, InvalidArgument, comes through next_reply().
+  //
+  // An answer can be lost: the front end stopped or restarted, or, over
+  // its reply queue's limit, dropped it (README "Overload"). A caller that
+  // has waited long enough for a tag submits the same transaction again: an
+  // id is sequenced once, and a repeat is answered with the first answer
+  // ("replayed"), so the first answer may then come twice.
   Status submit(std::uint64_t tag, const Transaction& tx);
   // The same for many transactions at once, sent in as few messages as the
   // front end's frame limit allows: one message, one encryption and one
@@ -103,9 +115,12 @@ class Client {
   };
   Status submit_batch(std::span<const Submission> batch);
 
-  // Waits up to `timeout_ms` for the next answer. Returns Timeout when none
-  // came, Corruption when the front end's message failed verification (the
-  // reply is then lost; count it as unanswered).
+  // Waits up to `timeout_ms` (a negative value: for good) for the next
+  // answer. Returns Timeout when none came, Corruption when the front end's
+  // message failed verification (the reply is then lost; count it as
+  // unanswered), IoError when ZeroMQ fails. A reply may carry a tag that is
+  // not in flight (a repeat's second answer, or a faulty front end's): match
+  // answers by tag, not by count.
   Status next_reply(int timeout_ms, Reply* out);
 
   // Submitted and not yet answered.

@@ -108,8 +108,9 @@ int run_submit_command(int argc, char** argv) {
   };
 
   Keyring keyring;
-  if (!keys_dir.empty()) {
-    if (Status s = Keyring::load_dir(keys_dir, &keyring); !s.is_ok()) {
+  const bool verify = !dir.empty();
+  if (verify) {
+    if (Status s = Keyring::load_dir(dir, &keyring); !s.is_ok()) {
       std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
       return 2;
     }
@@ -133,14 +134,23 @@ int run_submit_command(int argc, char** argv) {
       std::fputc('\n', stdout);
     }
   };
-  // What was sent and not answered yet, by tag, to hold each certificate
-  // against its own transaction; kept only when certificates are checked.
+  // The lines sent and not answered yet, by tag (their line number), with
+  // their transactions to hold each certificate against its own.
   std::unordered_map<std::uint64_t, Transaction> unanswered;
   // One decision or client error, as its output line.
   auto take = [&](const Reply& reply) {
     const auto sent = unanswered.find(reply.tag);
+    if (sent == unanswered.end()) {
+      // Not a line in flight: a repeat's second answer, or a faulty front
+      // end's. Counted nowhere, and no line is taken to be answered by it.
+      std::fprintf(stderr, "triad submit: an answer with tag %llu, no line in flight: %s\n",
+                   static_cast<unsigned long long>(reply.tag),
+                   reply.status.is_ok() ? "a decision" : reply.status.to_string().c_str());
+      return;
+    }
+    const Transaction tx = std::move(sent->second);
+    unanswered.erase(sent);
     if (!reply.status.is_ok()) {
-      if (sent != unanswered.end()) unanswered.erase(sent);
       ++sum.errors;
       ready[reply.tag] = Json{{"line", reply.tag}, {"error", reply.status.message()}}.dump();
       return;
@@ -153,20 +163,18 @@ int run_submit_command(int argc, char** argv) {
     // Every decision but a fail-safe decline (91, 96: the voter's own, signed
     // by no replica) must carry a certificate of this very seq, ts and code,
     // over this very transaction.
-    if (!keys_dir.empty() && !(d.certificate.empty() && is_fail_safe_code(d.code))) {
+    if (verify && !(d.certificate.empty() && is_fail_safe_code(d.code))) {
       ++sum.certs_checked;
       CertificateInfo info;
       std::string tx_digest;
       sum.certs_valid +=
           verify_decision_certificate(d.certificate, keyring, d.seq, d.ts_ms, d.code, &info)
                       .is_ok() &&
-                  sent != unanswered.end() &&
-                  transaction_digest_hex(sent->second, d.card_ref, &tx_digest).is_ok() &&
+                  transaction_digest_hex(tx, d.card_ref, &tx_digest).is_ok() &&
                   tx_digest == info.tx_digest_hex
               ? 1u
               : 0u;
     }
-    if (sent != unanswered.end()) unanswered.erase(sent);
     Json j;
     j["id"] = d.id;
     j["seq"] = d.seq;
@@ -180,17 +188,57 @@ int run_submit_command(int argc, char** argv) {
     if (!d.card_ref.empty()) j["card_ref"] = d.card_ref;
     ready[reply.tag] = j.dump();
   };
+  auto print_summary = [&] {
+    if (!summary) return;
+    const double elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(
+        stderr, "\nsummary: %llu lines, %llu decisions, %llu client errors, %llu replayed\n",
+        static_cast<unsigned long long>(next_line - 1),
+        static_cast<unsigned long long>(sum.answered), static_cast<unsigned long long>(sum.errors),
+        static_cast<unsigned long long>(sum.replayed));
+    std::fprintf(stderr, "  code  count\n");
+    for (const auto& [code, count] : sum.by_code) {
+      std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));
+    }
+    if (verify) {
+      std::fprintf(stderr, "  certificates verified: %llu of %llu\n",
+                   static_cast<unsigned long long>(sum.certs_valid),
+                   static_cast<unsigned long long>(sum.certs_checked));
+    }
+    std::fprintf(stderr, "  decisions with a divergent replica: %llu\n",
+                 static_cast<unsigned long long>(sum.with_divergence));
+    std::fprintf(stderr, "  elapsed %.2f s, %.0f decisions/s\n", elapsed_s,
+                 elapsed_s > 0 ? static_cast<double>(sum.answered) / elapsed_s : 0.0);
+  };
+  // Stops with every answer that came printed, and an error line for each
+  // line sent and not answered: none goes missing from the output.
+  auto give_up = [&](const std::string& reason) {
+    for (const auto& [n, tx] : unanswered) {
+      ++sum.errors;
+      ready[n] = Json{{"line", n},
+                      {"error", reason + "; it may have been sequenced: submit it again to get its "
+                                         "answer (an id is sequenced once)"}}
+                     .dump();
+    }
+    flush();
+    std::fflush(stdout);
+    std::fprintf(stderr, "triad submit: %s; %zu transactions unanswered\n", reason.c_str(),
+                 unanswered.size());
+    print_summary();
+    return 1;
+  };
   auto silent_since = std::chrono::steady_clock::now();
   std::vector<std::uint64_t> tags;
   std::vector<Transaction> txs;
   std::vector<Client::Submission> batch;
-  while (!eof || client->in_flight() > 0) {
+  while (!eof || !unanswered.empty()) {
     // Refill the window; what is read now goes out as one batch.
     tags.clear();
     txs.clear();
-    while (!eof && client->in_flight() + txs.size() < window) {
+    while (!eof && unanswered.size() + txs.size() < window) {
       // Block for input only when nothing else is waiting, every answer out.
-      if (client->in_flight() > 0 || !txs.empty()) {
+      if (!unanswered.empty() || !txs.empty()) {
         if (!line_waiting()) break;
       } else if (streaming) {
         flush();
@@ -215,28 +263,22 @@ int run_submit_command(int argc, char** argv) {
     for (std::size_t i = 0; i < txs.size(); ++i) batch.push_back({tags[i], &txs[i]});
     // Silence counts from the first request nobody has answered yet (input
     // may have paused for longer than the timeout before it).
-    if (client->in_flight() == 0) silent_since = std::chrono::steady_clock::now();
-    if (Status s = client->submit_batch(batch); !s.is_ok()) {
-      std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
-      return 1;
-    }
-    if (!keys_dir.empty()) {
-      for (std::size_t i = 0; i < txs.size(); ++i) unanswered.emplace(tags[i], std::move(txs[i]));
-    }
+    if (unanswered.empty()) silent_since = std::chrono::steady_clock::now();
+    const Status sent = client->submit_batch(batch);
+    // Which of a batch went out before a failure is not known: each counts
+    // as sent and, unless answered, unanswered.
+    for (std::size_t i = 0; i < txs.size(); ++i) unanswered.emplace(tags[i], std::move(txs[i]));
+    if (!sent.is_ok()) return give_up(sent.message());
     flush();
     if (streaming) std::fflush(stdout);
-    if (client->in_flight() == 0) continue;
+    if (unanswered.empty()) continue;
     Reply reply;
     // While more input may come, look for it every few ms.
     Status s = client->next_reply(streaming && !eof ? 2 : 100, &reply);
     if (s.code() == Status::Code::kTimeout) {
       if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
-        flush();
-        std::fprintf(stderr,
-                     "triad submit: the front end at %s stopped answering; %zu transactions "
-                     "unanswered\n",
-                     endpoint.c_str(), client->in_flight());
-        return 1;
+        return give_up("no answer from the front end at " + endpoint + " for " +
+                       std::to_string(timeout_ms) + " ms");
       }
       continue;
     }
@@ -248,34 +290,13 @@ int run_submit_command(int argc, char** argv) {
       } else {
         std::fprintf(stderr, "triad submit: %s\n", s.to_string().c_str());
       }
-    } while (client->in_flight() > 0 &&
+    } while (!unanswered.empty() &&
              (s = client->next_reply(0, &reply)).code() != Status::Code::kTimeout);
   }
   flush();
   std::fflush(stdout);
 
-  if (summary) {
-    const double elapsed_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::fprintf(
-        stderr, "\nsummary: %llu lines, %llu decisions, %llu client errors, %llu replayed\n",
-        static_cast<unsigned long long>(next_line - 1),
-        static_cast<unsigned long long>(sum.answered), static_cast<unsigned long long>(sum.errors),
-        static_cast<unsigned long long>(sum.replayed));
-    std::fprintf(stderr, "  code  count\n");
-    for (const auto& [code, count] : sum.by_code) {
-      std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));
-    }
-    if (!keys_dir.empty()) {
-      std::fprintf(stderr, "  certificates verified: %llu of %llu\n",
-                   static_cast<unsigned long long>(sum.certs_valid),
-                   static_cast<unsigned long long>(sum.certs_checked));
-    }
-    std::fprintf(stderr, "  decisions with a divergent replica: %llu\n",
-                 static_cast<unsigned long long>(sum.with_divergence));
-    std::fprintf(stderr, "  elapsed %.2f s, %.0f decisions/s\n", elapsed_s,
-                 elapsed_s > 0 ? static_cast<double>(sum.answered) / elapsed_s : 0.0);
-  }
+  print_summary();
   return 0;
 }
 

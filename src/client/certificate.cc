@@ -152,6 +152,8 @@ Status verify_certificate_base64(const std::string& text, const Keyring& keyring
 Status verify_decision_certificate(std::span<const std::uint8_t> certificate,
                                    const Keyring& keyring, std::uint64_t seq, std::int64_t ts_ms,
                                    std::string_view code, CertificateInfo* out) {
+  CertificateInfo info;
+  if (out == nullptr) out = &info;
   TRIAD_RETURN_IF_ERROR(verify_certificate(certificate, keyring, out));
   if (out->seq != seq) {
     return Status::corruption("the certificate is for seq " + std::to_string(out->seq) +

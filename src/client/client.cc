@@ -1,5 +1,6 @@
 #include "triad/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <iterator>
@@ -19,7 +20,20 @@ struct Client::Impl {
   std::string endpoint;
   std::size_t in_flight = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
-  std::deque<Reply> ready;  // the rest of a batched reply frame
+  std::deque<Reply> ready;  // the rest of a batched reply frame, and local refusals
+
+  // Answers `tag` here, without sending: the front end would refuse the
+  // frame as a whole, with no tag to tell the caller which it was.
+  void refuse_too_large(std::uint64_t tag, std::size_t bytes) {
+    Reply r;
+    r.tag = tag;
+    r.status = Status::invalid_argument("the transaction encodes to " + std::to_string(bytes) +
+                                        " bytes, over the front end's limit of " +
+                                        std::to_string(wire::kMaxClientMessageBytes) +
+                                        " bytes a message; not sent");
+    ready.push_back(std::move(r));
+    ++in_flight;
+  }
 
   bool send(bool dontwait) {
     return send(std::span(fbb.GetBufferPointer(), fbb.GetSize()), dontwait);
@@ -99,74 +113,87 @@ Client::~Client() = default;
 
 Status Client::connect(const std::string& endpoint, const ClientOptions& options,
                        std::unique_ptr<Client>* out) {
-  std::unique_ptr<Client> client(new Client());
-  Impl& impl = *client->impl_;
-  impl.endpoint = endpoint;
-  impl.socket.set(zmq::sockopt::linger, 0);
-  impl.socket.set(zmq::sockopt::sndhwm, 0);
-  impl.socket.set(zmq::sockopt::rcvhwm, 0);
-  impl.socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
-  const bool curve = !options.curve_server_public_key.empty();
-  if (curve) {
-    transport::CurveClient keys;
-    keys.server_public_key = options.curve_server_public_key;
-    keys.own.public_key = options.curve_public_key;
-    keys.own.secret_key = options.curve_secret_key;
-    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.server_public_key, "the server key"));
-    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.public_key, "the client public key"));
-    TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
-    keys.apply(impl.socket);
-  }
+  // ZeroMQ reports what it cannot do (no file descriptors left, say) by
+  // throwing: no exception leaves this library.
   try {
-    impl.socket.connect(endpoint);
-  } catch (const zmq::error_t& e) {
-    return Status::invalid_argument("cannot connect to '" + endpoint + "': " + e.what());
-  }
-  // ZeroMQ connects in the background; a ping tells "nobody there" early.
-  impl.fbb.Clear();
-  const auto ping = wire::CreatePingRequest(impl.fbb, 0);
-  wire::ClientRequestBuilder b(impl.fbb);
-  b.add_ping(ping);
-  impl.fbb.Finish(b.Finish());
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
-  // A blocking send waits for a connection, and a handshake the front end
-  // refuses (a key not admitted, no CURVE) leaves none for good: libzmq does
-  // not reconnect after a protocol error. So the ping's send is bounded too.
-  impl.socket.set(zmq::sockopt::sndtimeo, options.connect_timeout_ms);
-  const bool pinged = impl.send(/*dontwait=*/false);
-  impl.socket.set(zmq::sockopt::sndtimeo, -1);
-  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
-  while (pinged) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
+    std::unique_ptr<Client> client(new Client());
+    Impl& impl = *client->impl_;
+    impl.endpoint = endpoint;
+    impl.socket.set(zmq::sockopt::linger, 0);
+    impl.socket.set(zmq::sockopt::sndhwm, 0);
+    impl.socket.set(zmq::sockopt::rcvhwm, 0);
+    impl.socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
+    const bool curve = !options.curve_server_public_key.empty();
+    if (curve) {
+      transport::CurveClient keys;
+      keys.server_public_key = options.curve_server_public_key;
+      keys.own.public_key = options.curve_public_key;
+      keys.own.secret_key = options.curve_secret_key;
+      TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.server_public_key, "the server key"));
+      TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.public_key, "the client public key"));
+      TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
+      keys.apply(impl.socket);
+    }
     try {
-      zmq::poll(&item, 1, left);
+      impl.socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      throw;
+      return Status::invalid_argument("cannot connect to '" + endpoint + "': " + e.what());
     }
-    if (!(item.revents & ZMQ_POLLIN)) break;
-    zmq::message_t msg;
-    if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
-    const wire::ClientReply* reply = nullptr;
-    const wire::AlignedFrame frame(msg.data(), msg.size());
-    if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
-      *out = std::move(client);
-      return Status::ok();
+    // ZeroMQ connects in the background; a ping tells "nobody there" early.
+    impl.fbb.Clear();
+    const auto ping = wire::CreatePingRequest(impl.fbb, 0);
+    wire::ClientRequestBuilder b(impl.fbb);
+    b.add_ping(ping);
+    impl.fbb.Finish(b.Finish());
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options.connect_timeout_ms);
+    // A blocking send waits for a connection, and a handshake the front end
+    // refuses (a key not admitted, no CURVE) leaves none for good: libzmq does
+    // not reconnect after a protocol error. So the ping's send is bounded too.
+    impl.socket.set(zmq::sockopt::sndtimeo, options.connect_timeout_ms);
+    const bool pinged = impl.send(/*dontwait=*/false);
+    // And every later send: a front end restarted with other keys or an
+    // allow-list without this client refuses the new handshake, and a send
+    // would otherwise wait for good.
+    impl.socket.set(zmq::sockopt::sndtimeo, options.send_timeout_ms);
+    zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+    while (pinged) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      zmq::message_t msg;
+      try {
+        zmq::poll(&item, 1, left);
+        if (!(item.revents & ZMQ_POLLIN)) break;
+        if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        return Status::io_error("connecting to " + endpoint + ": " + e.what());
+      }
+      const wire::ClientReply* reply = nullptr;
+      const wire::AlignedFrame frame(msg.data(), msg.size());
+      if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
+        *out = std::move(client);
+        return Status::ok();
+      }
     }
+    return Status::unavailable(
+        "no Triad front end answered at " + endpoint + " within " +
+        std::to_string(options.connect_timeout_ms) + " ms" +
+        (curve ? " (with CURVE: is this client's key admitted, and the server key the front end's?)"
+               : " (plain TCP: a front end with CURVE, the default, needs its keys)"));
+  } catch (const zmq::error_t& e) {
+    return Status::io_error("connecting to " + endpoint + ": " + e.what());
   }
-  return Status::unavailable(
-      "no Triad front end answered at " + endpoint + " within " +
-      std::to_string(options.connect_timeout_ms) + " ms" +
-      (curve ? " (with CURVE: is this client's key admitted, and the server key the front end's?)"
-             : " (plain TCP: a front end with CURVE, the default, needs its keys)"));
 }
 
 Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   Impl& impl = *impl_;
   build_submit(impl.fbb, tag, tx);
+  if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
+    impl.refuse_too_large(tag, impl.fbb.GetSize());
+    return Status::ok();
+  }
   if (!impl.send(/*dontwait=*/false)) {
     return Status::unavailable("cannot send to " + impl.endpoint);
   }
@@ -199,6 +226,10 @@ Status Client::submit_batch(std::span<const Submission> batch) {
   encoded.reserve(batch.size());
   for (const Submission& s : batch) {
     build_submit(impl.fbb, s.tag, *s.tx);
+    if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
+      impl.refuse_too_large(s.tag, impl.fbb.GetSize());
+      continue;
+    }
     std::vector<std::uint8_t> part(impl.fbb.GetBufferPointer(),
                                    impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
     const std::size_t cost = part.size() + wire::kBatchPartOverheadBytes;
@@ -212,34 +243,45 @@ Status Client::submit_batch(std::span<const Submission> batch) {
 
 Status Client::next_reply(int timeout_ms, Reply* out) {
   Impl& impl = *impl_;
-  if (!impl.ready.empty()) {
-    *out = std::move(impl.ready.front());
-    impl.ready.pop_front();
-    if (impl.in_flight > 0) --impl.in_flight;
-    return Status::ok();
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+  for (;;) {
+    if (!impl.ready.empty()) {
+      *out = std::move(impl.ready.front());
+      impl.ready.pop_front();
+      if (impl.in_flight > 0) --impl.in_flight;
+      return Status::ok();
+    }
+    const auto left =
+        timeout_ms < 0
+            ? std::chrono::milliseconds(-1)
+            : std::max(
+                  std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::message_t msg;
+    try {
+      zmq::poll(&item, 1, left);
+      if (!(item.revents & ZMQ_POLLIN)) {
+        return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
+      }
+      if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return Status::io_error(std::string("receiving from ") + impl.endpoint + ": " + e.what());
+    }
+    const wire::ClientReply* reply = nullptr;
+    const wire::AlignedFrame frame(msg.data(), msg.size());
+    TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(frame.bytes(), &reply));
+    if (reply->pong()) continue;  // a late answer to connect()'s ping
+    std::deque<Reply> replies;
+    if (!wire::for_each_reply(
+            *reply, [&](const wire::ClientReply& r) { replies.push_back(read_reply(r)); })) {
+      return Status::corruption("a batched reply from the front end has an unusable part");
+    }
+    impl.ready.insert(impl.ready.end(), std::make_move_iterator(replies.begin()),
+                      std::make_move_iterator(replies.end()));
   }
-  zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
-  try {
-    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) return Status::io_error(std::string("poll: ") + e.what());
-  }
-  zmq::message_t msg;
-  if (!(item.revents & ZMQ_POLLIN) || !impl.socket.recv(msg, zmq::recv_flags::dontwait)) {
-    return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
-  }
-  const wire::ClientReply* reply = nullptr;
-  const wire::AlignedFrame frame(msg.data(), msg.size());
-  TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(frame.bytes(), &reply));
-  if (reply->pong()) return next_reply(0, out);  // a late answer to connect()'s ping
-  std::deque<Reply> replies;
-  if (!wire::for_each_reply(
-          *reply, [&](const wire::ClientReply& r) { replies.push_back(read_reply(r)); })) {
-    return Status::corruption("a batched reply from the front end has an unusable part");
-  }
-  impl.ready.insert(impl.ready.end(), std::make_move_iterator(replies.begin()),
-                    std::make_move_iterator(replies.end()));
-  return next_reply(0, out);
 }
 
 std::size_t Client::in_flight() const { return impl_->in_flight; }

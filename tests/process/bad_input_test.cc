@@ -2,8 +2,10 @@
 // crash, nothing sequenced twice.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 #include <zmq.hpp>
 
 #include "cluster.h"
@@ -187,6 +189,77 @@ TEST(Submit, UnreachableFrontEndIsAClearError) {
   EXPECT_EQ(submit.wait(30'000), 1);
   EXPECT_NE(read_file(tmp.file("err")).find("no Triad front end answered at tcp://127.0.0.1:9"),
             std::string::npos);
+}
+
+// A front end that answers connect()'s ping and the odd lines only: the
+// answers that came are printed, each line not answered gets an error line,
+// and the exit status is 1. None goes missing from the output.
+TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
+  TempDir tmp;
+  write_file(tmp.file("in.jsonl"), tx("t1") + "\n" + tx("t2") + "\n" + tx("t3") + "\n");
+  zmq::context_t context(1);
+  zmq::socket_t router(context, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::rcvtimeo, 100);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::atomic<bool> done{false};
+  std::thread front_end([&] {
+    while (!done) {
+      zmq::message_t identity;
+      zmq::message_t payload;
+      if (!router.recv(identity, zmq::recv_flags::none)) continue;
+      if (!router.recv(payload, zmq::recv_flags::none)) continue;
+      const wire::AlignedFrame frame(payload.data(), payload.size());
+      const wire::ClientRequest* frame_request = nullptr;
+      if (!wire::verify_client_request(frame.bytes(), &frame_request).is_ok()) continue;
+      std::vector<const wire::ClientRequest*> requests = {frame_request};
+      if (frame_request->batch() != nullptr) {
+        requests.clear();
+        for (const wire::RequestPart* part : *frame_request->batch()) {
+          requests.push_back(wire::request_part(part));
+        }
+      }
+      for (const wire::ClientRequest* request : requests) {
+        flatbuffers::FlatBufferBuilder fbb;
+        if (request == nullptr) continue;
+        if (request->ping() != nullptr) {
+          wire::ClientReplyBuilder b(fbb);
+          b.add_tag(request->ping()->tag());
+          b.add_pong(true);
+          fbb.Finish(b.Finish());
+        } else if (request->submit() != nullptr && request->submit()->tag() % 2 == 1) {
+          const std::uint64_t tag = request->submit()->tag();
+          const auto d = wire::CreateDecisionDirect(fbb, ("t" + std::to_string(tag)).c_str(), tag,
+                                                    1'798'761'600'000, "91", "", "", false);
+          wire::ClientReplyBuilder b(fbb);
+          b.add_tag(tag);
+          b.add_decision(d);
+          fbb.Finish(b.Finish());
+        } else {
+          continue;
+        }
+        router.send(zmq::buffer(identity.data(), identity.size()), zmq::send_flags::sndmore);
+        router.send(zmq::buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
+      }
+    }
+  });
+  Child submit(
+      {bin("triad"), "submit", "--endpoint", endpoint, "--timeout-ms", "500", tmp.file("in.jsonl")},
+      "", tmp.file("err"));
+  const std::string out = submit.read_all(30'000);
+  const int status = submit.wait(30'000);
+  done = true;
+  front_end.join();
+  EXPECT_EQ(status, 1);
+  const auto lines = lines_of(out);
+  ASSERT_EQ(lines.size(), 3u) << out;
+  EXPECT_EQ(Json::parse(lines[0])["seq"], 1);
+  EXPECT_EQ(Json::parse(lines[1])["line"], 2);
+  EXPECT_NE(lines[1].find("submit it again"), std::string::npos) << lines[1];
+  EXPECT_EQ(Json::parse(lines[2])["seq"], 3);
+  EXPECT_NE(read_file(tmp.file("err")).find("1 transactions unanswered"), std::string::npos)
+      << read_file(tmp.file("err"));
 }
 
 }  // namespace

@@ -95,6 +95,31 @@ TEST(BatchProcessTest, EveryTransactionOfABatchIsAnsweredAndAgainIdentically) {
     EXPECT_EQ(a.code, first.at(tag).code) << tag;
   }
 
+  // A transaction too large for one message is answered InvalidArgument by
+  // the library itself, with its own tag (the front end would refuse the
+  // frame, with no tag): the others of its batch go on.
+  Transaction huge = txs[0];
+  huge.id = "huge";
+  huge.merchant = std::string(70'000, 'M');
+  const std::vector<Client::Submission> with_huge = {{1, &txs[0]}, {2, &huge}, {3, &txs[1]}};
+  ASSERT_TRUE(client->submit_batch(with_huge).is_ok());
+  ASSERT_TRUE(client->submit(4, huge).is_ok());
+  EXPECT_EQ(client->in_flight(), 4u);
+  std::map<std::uint64_t, Reply> replies;
+  while (replies.size() < 4) {
+    Reply reply;
+    ASSERT_TRUE(client->next_reply(30'000, &reply).is_ok()) << replies.size() << " replies";
+    replies[reply.tag] = reply;
+  }
+  EXPECT_EQ(client->in_flight(), 0u);
+  EXPECT_TRUE(replies[1].status.is_ok() && replies[1].decision.replayed);
+  EXPECT_TRUE(replies[3].status.is_ok() && replies[3].decision.replayed);
+  for (const std::uint64_t tag : {2u, 4u}) {
+    EXPECT_EQ(replies[tag].status.code(), Status::Code::kInvalidArgument) << tag;
+    EXPECT_NE(replies[tag].status.message().find("over the front end's limit"), std::string::npos)
+        << replies[tag].status.to_string();
+  }
+
   // An entry without a transaction: refused, nothing sent.
   const std::vector<Client::Submission> bad = {{1, &txs[0]}, {2, nullptr}};
   EXPECT_EQ(client->submit_batch(bad).code(), Status::Code::kInvalidArgument);

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     }
     const triad::Decision& d = reply.decision;
     std::string proof = "no certificate (fail-safe decline)";
+    bool proven = false;  // only a proven approval is one
     if (!d.certificate.empty()) {
       // Valid, and for this decision on this very transaction.
       // The digest holds the card's reference, which came with the answer,
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
         proof = "BAD CERTIFICATE: it is for another transaction";
       } else {
         proof = "certificate signed by " + info.signers;
+        proven = true;
       }
     } else if (!triad::is_fail_safe_code(d.code)) {
       proof = "BAD ANSWER: only a fail-safe decline comes without a certificate";
@@ -97,7 +99,10 @@ int main(int argc, char** argv) {
     std::printf("stan %llu: %s seq %llu code %s%s; %s\n",
                 static_cast<unsigned long long>(reply.tag), d.id.c_str(),
                 static_cast<unsigned long long>(d.seq), d.code.c_str(),
-                d.approved ? " APPROVED" : " declined", proof.c_str());
+                !d.approved ? " declined"
+                : proven    ? " APPROVED"
+                            : " approval NOT PROVEN, not to be honoured",
+                proof.c_str());
   }
   return 0;
 }
