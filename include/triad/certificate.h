@@ -20,7 +20,7 @@ struct CertificateInfo {
   std::int64_t ts_ms = 0;
   std::string code;              // two digits
   std::string signers;           // replica names whose signatures verified, e.g. "ab"
-  std::string tx_digest_hex;     // SHA-256 of the canonical transaction
+  std::string tx_digest_hex;     // the transaction digest (transaction_digest_hex, below)
   std::string state_digest_hex;  // the signers' state digest after this seq
   std::uint32_t rules_version = 0;
 };
