@@ -303,8 +303,7 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
         config_.archive->read_entries(from, std::min(journalled, from + kRecoverPart - 1), &part));
     for (const journal::Entry& e : part) {
       if (!e.tx.id) return Status::corruption("seq " + std::to_string(e.seq) + " has no id");
-      const Digest digest =
-          wire::transaction_digest(e.tx, crypto::card_ref_of(config_.card_ref_key, e.tx));
+      const Digest digest = digest_of(e.tx);
       TRIAD_RETURN_IF_ERROR(sequencer_.restore(*e.tx.id, digest, e.seq, e.ts_ms));
       answers_.emplace_back();
       if (const auto it = fail_safe_by_seq.find(e.seq);
@@ -652,9 +651,12 @@ Status Core::sequenced(std::uint64_t seq, sequencer::Sequenced* out) {
   TRIAD_ASSERT(archived.size() == 1 && archived[0].seq == seq);
   if (!archived[0].tx.id) return Status::corruption("seq " + std::to_string(seq) + " has no id");
   const Transaction& tx = archived[0].tx;
-  *out = {*tx.id, wire::transaction_digest(tx, crypto::card_ref_of(config_.card_ref_key, tx)),
-          archived[0].ts_ms};
+  *out = {*tx.id, digest_of(tx), archived[0].ts_ms};
   return Status::ok();
+}
+
+Digest Core::digest_of(const Transaction& tx) const {
+  return wire::transaction_digest(tx, crypto::card_ref_of(config_.card_ref_key, tx));
 }
 
 const Core::JournalEntry& Core::entry(std::uint64_t seq) const {

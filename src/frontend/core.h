@@ -367,6 +367,9 @@ class Core : private sequencer::History {
     return seq >= journal_base_ && seq - journal_base_ < journal_.size();
   }
   const JournalEntry& entry(std::uint64_t seq) const;
+  // The transaction digest of a transaction read back from the journal (one
+  // taken in keeps its own: JournalEntry::tx_digest).
+  Digest digest_of(const Transaction& tx) const;
   JournalEntry& entry(std::uint64_t seq);
   // sequencer::History: seq's id, content digest and ts, from memory or the
   // archive.
