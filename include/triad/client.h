@@ -24,9 +24,10 @@ namespace triad {
 struct ClientOptions {
   // How long connect() waits for the front end to answer a ping.
   int connect_timeout_ms = 5000;
-  // How long a send may wait for a connection (there is none while the
-  // front end is down, or after it refused this client's handshake): then
-  // submit() returns Unavailable, not sent.
+  // How long a send may wait for room in the send queue (a front end that
+  // is down, or not reading, leaves none) or for a connection (there is none
+  // after the front end refused this client's handshake): then submit()
+  // returns Unavailable, not sent.
   int send_timeout_ms = 10'000;
   // CURVE (ZeroMQ encryption and authentication), each key Z85 text (40
   // characters). With curve_server_public_key set, the connection is
@@ -37,13 +38,30 @@ struct ClientOptions {
   std::string curve_server_public_key;
   std::string curve_public_key;
   std::string curve_secret_key;
+  // Connect without CURVE: neither encrypted nor authenticated, for a front
+  // end run with `triad up --no-curve`. Must be asked for: with no server
+  // key and this false, connect() refuses rather than fall back to plain
+  // TCP when a configured key came out empty. use_cluster_keys() sets it for
+  // a cluster that runs without CURVE.
+  bool plain_tcp = false;
+  // What the library queues, in messages, so that a front end that stops
+  // reading, or floods this client, cannot grow the switch's memory without
+  // bound. Requests: past the limit a send waits (send_timeout_ms at most)
+  // for the front end to read. Replies: past it ZeroMQ stops reading the
+  // connection, and the front end drops the answers it cannot queue either
+  // (their tags then stay in flight; submit them again). A message is one
+  // transaction or a batch of them (up to 64 KiB), one answer or a batch of
+  // them (about 16 KiB; at most wire's 80 KiB limit, a larger one closes
+  // the connection).
+  int send_queue_messages = 4096;
+  int receive_queue_messages = 4096;
 };
 
 // Fills options->curve_* for the cluster whose directory (`triad up --dir`)
 // is `dir`: the front end's public key DIR/keys/curve/frontend.pub and the
 // key pair of client `client` (DIR/keys/curve/clients/CLIENT.key; "local" is
-// the one `triad up` makes). Leaves them empty when the front end running
-// there uses plain TCP. Returns NotFound naming a missing key file,
+// the one `triad up` makes). Leaves them empty and sets options->plain_tcp
+// when the front end running there uses plain TCP. Returns NotFound naming a missing key file,
 // PermissionDenied when the secret key file can be read by group or others,
 // Corruption when a file is not a CURVE key.
 Status use_cluster_keys(const std::string& dir, ClientOptions* options,
@@ -68,6 +86,9 @@ struct Decision {
 
 struct Reply {
   std::uint64_t tag = 0;  // the tag given to submit()
+  // False for an answer whose tag was not in flight: a repeat's second
+  // answer, or a faulty front end's. It is not counted off in_flight().
+  bool tag_in_flight = true;
   // ok: `decision` holds the answer. Otherwise the transaction was not
   // sequenced: InvalidArgument (id missing/malformed or holding the PAN, malformed request),
   // Rejected (id reused with different content), Overloaded (retry later);
@@ -82,17 +103,18 @@ class Client {
   // Connects and checks the front end answers within options.connect_timeout_ms.
   // Returns Unavailable naming the endpoint when it does not (with CURVE, also
   // when the front end refused this client's key or holds another server key),
-  // InvalidArgument when the endpoint or a CURVE key is malformed.
+  // InvalidArgument when the endpoint or a CURVE key is malformed, when no
+  // server key is given without plain_tcp, or keys are given with it.
   static Status connect(const std::string& endpoint, const ClientOptions& options,
                         std::unique_ptr<Client>* out);
   ~Client();
 
   // Queues `tx` for the front end and returns at once; the answer arrives
   // through next_reply() with the same tag. Tags are the caller's (use them to
-  // match answers, e.g. the input line number). Returns Unavailable when no
-  // connection took it within options.send_timeout_ms; the transaction was
-  // then not sent. A transaction too large for one message is not sent
-  // either: its answer, InvalidArgument, comes through next_reply().
+  // match answers, e.g. the input line number). Returns Unavailable when the
+  // front end did not take it within options.send_timeout_ms (see
+  // send_queue_messages); the transaction was then not sent. A transaction too large for one
+  // message is not sent either: its answer, InvalidArgument, comes through next_reply().
   //
   // An answer can be lost: the front end stopped or restarted, or, over
   // its reply queue's limit, dropped it (README "Overload"). A caller that
@@ -116,15 +138,18 @@ class Client {
   Status submit_batch(std::span<const Submission> batch);
 
   // Waits up to `timeout_ms` (a negative value: for good) for the next
-  // answer. Returns Timeout when none came, Corruption when the front end's
-  // message failed verification (the reply is then lost; count it as
-  // unanswered), IoError when ZeroMQ fails. A reply may carry a tag that is
-  // not in flight (a repeat's second answer, or a faulty front end's): match
-  // answers by tag, not by count.
+  // answer. Returns Timeout when none came, Corruption when a message from
+  // the front end, or parts of a batched one, failed verification (after the
+  // usable answers of that message; the others are lost and their tags stay
+  // in flight), IoError when ZeroMQ fails. A reply may carry a tag that is
+  // not in flight (Reply::tag_in_flight): match answers by tag, not by count.
   Status next_reply(int timeout_ms, Reply* out);
 
-  // Submitted and not yet answered.
+  // Submitted and not yet answered (a tag submitted twice counts twice).
   std::size_t in_flight() const;
+  // Those tags, in no particular order: what a caller giving up on the
+  // front end has not had answered.
+  std::vector<std::uint64_t> tags_in_flight() const;
 
  private:
   Client();

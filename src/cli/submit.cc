@@ -29,6 +29,20 @@ Json names(const std::string& replicas) {
   return a;
 }
 
+// A line the front end did not decide: what went wrong (`kind`, the Status
+// code's name) and whether sending the same line again may get a decision
+// (overload, an unavailable or silent front end) or cannot (a malformed
+// line, an id reused with other content).
+Json error_line(std::uint64_t line, const Status& error) {
+  const Status::Code code = error.code();
+  const bool retry = code == Status::Code::kOverloaded || code == Status::Code::kUnavailable ||
+                     code == Status::Code::kTimeout;
+  return Json{{"line", line},
+              {"error", error.message()},
+              {"kind", Status::code_name(code)},
+              {"retry", retry}};
+}
+
 struct Summary {
   std::map<std::string, std::uint64_t> by_code;
   std::uint64_t answered = 0;
@@ -82,6 +96,9 @@ int run_submit_command(int argc, char** argv) {
     return 2;
   }
   ClientOptions options;
+  // Without a cluster directory there are no keys to use: plain TCP, which
+  // a front end with CURVE refuses (connect() then says so).
+  options.plain_tcp = dir.empty();
   if (!dir.empty()) {
     if (Status s = use_cluster_keys(dir, &options, client_name); !s.is_ok()) {
       std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
@@ -152,7 +169,7 @@ int run_submit_command(int argc, char** argv) {
     unanswered.erase(sent);
     if (!reply.status.is_ok()) {
       ++sum.errors;
-      ready[reply.tag] = Json{{"line", reply.tag}, {"error", reply.status.message()}}.dump();
+      ready[reply.tag] = error_line(reply.tag, reply.status).dump();
       return;
     }
     const Decision& d = reply.decision;
@@ -213,18 +230,22 @@ int run_submit_command(int argc, char** argv) {
   };
   // Stops with every answer that came printed, and an error line for each
   // line sent and not answered: none goes missing from the output.
-  auto give_up = [&](const std::string& reason) {
+  // `reason`: Timeout (a silent front end) or Unavailable (a send failed).
+  auto give_up = [&](const Status& reason) {
+    const std::string message = reason.message() +
+                                "; it may have been sequenced: submit it again to get its answer "
+                                "(an id is sequenced once)";
+    const Status line_error = reason.code() == Status::Code::kTimeout
+                                  ? Status::timeout(message)
+                                  : Status::unavailable(message);
     for (const auto& [n, tx] : unanswered) {
       ++sum.errors;
-      ready[n] = Json{{"line", n},
-                      {"error", reason + "; it may have been sequenced: submit it again to get its "
-                                         "answer (an id is sequenced once)"}}
-                     .dump();
+      ready[n] = error_line(n, line_error).dump();
     }
     flush();
     std::fflush(stdout);
-    std::fprintf(stderr, "triad submit: %s; %zu transactions unanswered\n", reason.c_str(),
-                 unanswered.size());
+    std::fprintf(stderr, "triad submit: %s; %zu transactions unanswered\n",
+                 reason.message().c_str(), unanswered.size());
     print_summary();
     return 1;
   };
@@ -253,7 +274,7 @@ int run_submit_command(int argc, char** argv) {
       Transaction tx;
       if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) {
         ++sum.errors;
-        ready[n] = Json{{"line", n}, {"error", s.message()}}.dump();
+        ready[n] = error_line(n, s).dump();
         continue;
       }
       tags.push_back(n);
@@ -268,7 +289,7 @@ int run_submit_command(int argc, char** argv) {
     // Which of a batch went out before a failure is not known: each counts
     // as sent and, unless answered, unanswered.
     for (std::size_t i = 0; i < txs.size(); ++i) unanswered.emplace(tags[i], std::move(txs[i]));
-    if (!sent.is_ok()) return give_up(sent.message());
+    if (!sent.is_ok()) return give_up(sent);
     flush();
     if (streaming) std::fflush(stdout);
     if (unanswered.empty()) continue;
@@ -277,8 +298,8 @@ int run_submit_command(int argc, char** argv) {
     Status s = client->next_reply(streaming && !eof ? 2 : 100, &reply);
     if (s.code() == Status::Code::kTimeout) {
       if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
-        return give_up("no answer from the front end at " + endpoint + " for " +
-                       std::to_string(timeout_ms) + " ms");
+        return give_up(Status::timeout("no answer from the front end at " + endpoint + " for " +
+                                       std::to_string(timeout_ms) + " ms"));
       }
       continue;
     }

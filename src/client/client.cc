@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <iterator>
 #include <span>
+#include <unordered_map>
+#include <utility>
 #include <zmq.hpp>
 
 #include "common/hex.h"
@@ -18,9 +19,26 @@ struct Client::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   std::string endpoint;
+  std::unordered_map<std::uint64_t, std::uint32_t> pending;  // tag -> times in flight
   std::size_t in_flight = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
   std::deque<Reply> ready;  // the rest of a batched reply frame, and local refusals
+  // Parts of the last batched reply that failed verification, reported after
+  // its usable answers.
+  std::size_t unusable_parts = 0;
+
+  void sent(std::uint64_t tag) {
+    ++pending[tag];
+    ++in_flight;
+  }
+  // Counts an answer to `tag` off; false when the tag was not in flight.
+  bool answered(std::uint64_t tag) {
+    const auto it = pending.find(tag);
+    if (it == pending.end()) return false;
+    if (--it->second == 0) pending.erase(it);
+    --in_flight;
+    return true;
+  }
 
   // Answers `tag` here, without sending: the front end would refuse the
   // frame as a whole, with no tag to tell the caller which it was.
@@ -32,7 +50,13 @@ struct Client::Impl {
                                         std::to_string(wire::kMaxClientMessageBytes) +
                                         " bytes a message; not sent");
     ready.push_back(std::move(r));
-    ++in_flight;
+    sent(tag);
+  }
+
+  Status not_sent() const {
+    return Status::unavailable("the front end at " + endpoint +
+                               " did not take the message within the send timeout (down, "
+                               "refusing this client, or not reading); not sent");
   }
 
   bool send(bool dontwait) {
@@ -105,6 +129,7 @@ Status use_cluster_keys(const std::string& dir, ClientOptions* options, const st
   options->curve_server_public_key = curve.server_public_key;
   options->curve_public_key = curve.own.public_key;
   options->curve_secret_key = curve.own.secret_key;
+  options->plain_tcp = curve.server_public_key.empty();
   return Status::ok();
 }
 
@@ -119,11 +144,30 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
     std::unique_ptr<Client> client(new Client());
     Impl& impl = *client->impl_;
     impl.endpoint = endpoint;
-    impl.socket.set(zmq::sockopt::linger, 0);
-    impl.socket.set(zmq::sockopt::sndhwm, 0);
-    impl.socket.set(zmq::sockopt::rcvhwm, 0);
-    impl.socket.set(zmq::sockopt::maxmsgsize, wire::kMaxTransportMessageBytes);
     const bool curve = !options.curve_server_public_key.empty();
+    const bool any_key =
+        curve || !options.curve_public_key.empty() || !options.curve_secret_key.empty();
+    if (options.plain_tcp && any_key) {
+      return Status::invalid_argument(
+          "CURVE keys given with plain_tcp: connect either with CURVE or without");
+    }
+    if (!options.plain_tcp && !curve) {
+      return Status::invalid_argument(
+          "no CURVE server key given (the front end's public key): set it, or set plain_tcp "
+          "for a front end run with --no-curve");
+    }
+    if (options.send_queue_messages < 1 || options.receive_queue_messages < 1) {
+      return Status::invalid_argument(
+          "send_queue_messages and receive_queue_messages must be "
+          "at least 1 (a queue without bound is not offered)");
+    }
+    impl.socket.set(zmq::sockopt::linger, 0);
+    impl.socket.set(zmq::sockopt::sndhwm, options.send_queue_messages);
+    impl.socket.set(zmq::sockopt::rcvhwm, options.receive_queue_messages);
+    // Whatever is larger fails verification anyway; past this ZeroMQ drops
+    // the connection before holding it.
+    impl.socket.set(zmq::sockopt::maxmsgsize,
+                    static_cast<std::int64_t>(wire::kMaxClientReplyBytes));
     if (curve) {
       transport::CurveClient keys;
       keys.server_public_key = options.curve_server_public_key;
@@ -194,10 +238,8 @@ Status Client::submit(std::uint64_t tag, const Transaction& tx) {
     impl.refuse_too_large(tag, impl.fbb.GetSize());
     return Status::ok();
   }
-  if (!impl.send(/*dontwait=*/false)) {
-    return Status::unavailable("cannot send to " + impl.endpoint);
-  }
-  ++impl.in_flight;
+  if (!impl.send(/*dontwait=*/false)) return impl.not_sent();
+  impl.sent(tag);
   return Status::ok();
 }
 
@@ -211,15 +253,17 @@ Status Client::submit_batch(std::span<const Submission> batch) {
   }
   std::vector<std::vector<std::uint8_t>> encoded;
   std::vector<std::span<const std::uint8_t>> parts;
+  std::vector<std::uint64_t> tags;
   std::size_t parts_bytes = 0;
   auto send_parts = [&]() -> Status {
     if (parts.empty()) return Status::ok();
     const bool sent = parts.size() == 1 ? impl.send(parts.front(), /*dontwait=*/false)
                                         : impl.send(wire::encode_request_batch(parts), false);
-    if (!sent) return Status::unavailable("cannot send to " + impl.endpoint);
-    impl.in_flight += parts.size();
+    if (!sent) return impl.not_sent();
+    for (const std::uint64_t tag : tags) impl.sent(tag);
     parts.clear();
     encoded.clear();
+    tags.clear();
     parts_bytes = 0;
     return Status::ok();
   };
@@ -237,6 +281,7 @@ Status Client::submit_batch(std::span<const Submission> batch) {
     parts_bytes += cost;
     encoded.push_back(std::move(part));
     parts.emplace_back(encoded.back());
+    tags.push_back(s.tag);
   }
   return send_parts();
 }
@@ -249,8 +294,14 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     if (!impl.ready.empty()) {
       *out = std::move(impl.ready.front());
       impl.ready.pop_front();
-      if (impl.in_flight > 0) --impl.in_flight;
+      out->tag_in_flight = impl.answered(out->tag);
       return Status::ok();
+    }
+    if (impl.unusable_parts > 0) {
+      const std::size_t n = std::exchange(impl.unusable_parts, 0);
+      return Status::corruption(std::to_string(n) +
+                                " part(s) of a batched reply from the front end failed "
+                                "verification; their answers are lost");
     }
     const auto left =
         timeout_ms < 0
@@ -274,16 +325,18 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     const wire::AlignedFrame frame(msg.data(), msg.size());
     TRIAD_RETURN_IF_ERROR(wire::verify_client_reply(frame.bytes(), &reply));
     if (reply->pong()) continue;  // a late answer to connect()'s ping
-    std::deque<Reply> replies;
-    if (!wire::for_each_reply(
-            *reply, [&](const wire::ClientReply& r) { replies.push_back(read_reply(r)); })) {
-      return Status::corruption("a batched reply from the front end has an unusable part");
-    }
-    impl.ready.insert(impl.ready.end(), std::make_move_iterator(replies.begin()),
-                      std::make_move_iterator(replies.end()));
+    impl.unusable_parts = wire::for_each_reply(
+        *reply, [&](const wire::ClientReply& r) { impl.ready.push_back(read_reply(r)); });
   }
 }
 
 std::size_t Client::in_flight() const { return impl_->in_flight; }
+
+std::vector<std::uint64_t> Client::tags_in_flight() const {
+  std::vector<std::uint64_t> tags;
+  tags.reserve(impl_->in_flight);
+  for (const auto& [tag, times] : impl_->pending) tags.insert(tags.end(), times, tag);
+  return tags;
+}
 
 }  // namespace triad

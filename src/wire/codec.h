@@ -101,19 +101,25 @@ const ClientRequest* request_part(const RequestPart* part);
 const ClientReply* reply_part(const ReplyPart* part);
 
 // Calls `f(const ClientReply&)` for a verified reply frame's one reply, or
-// for each part of a batch, in order; false when a part is unusable.
+// for each usable part of a batch, in order; returns how many parts were
+// unusable (missing, failing their verifier, or batches themselves), so that
+// one bad part does not lose the others' answers.
 template <class F>
-bool for_each_reply(const ClientReply& frame, F&& f) {
+std::size_t for_each_reply(const ClientReply& frame, F&& f) {
   if (frame.batch() == nullptr) {
     f(frame);
-    return true;
+    return 0;
   }
+  std::size_t unusable = 0;
   for (const ReplyPart* part : *frame.batch()) {
     const ClientReply* reply = reply_part(part);
-    if (reply == nullptr || reply->batch() != nullptr) return false;
+    if (reply == nullptr || reply->batch() != nullptr) {
+      ++unusable;
+      continue;
+    }
     f(*reply);
   }
-  return true;
+  return unusable;
 }
 
 flatbuffers::Offset<Transaction> build_transaction(flatbuffers::FlatBufferBuilder& fbb,

@@ -175,10 +175,12 @@ std::vector<std::string> release(ReplyGate& gate) {
     const wire::ClientReply* r = nullptr;
     EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &r).is_ok());
     std::string tags;
-    EXPECT_TRUE(wire::for_each_reply(*r, [&](const wire::ClientReply& one) {
-      if (!tags.empty()) tags += ',';
-      tags += std::to_string(one.tag());
-    }));
+    EXPECT_EQ(wire::for_each_reply(*r,
+                                   [&](const wire::ClientReply& one) {
+                                     if (!tags.empty()) tags += ',';
+                                     tags += std::to_string(one.tag());
+                                   }),
+              0u);
     frames.push_back(client + ":" + tags + (r->batch() != nullptr ? " (batch)" : ""));
   });
   return frames;

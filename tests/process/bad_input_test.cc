@@ -71,8 +71,16 @@ TEST_F(BadInput, LinesThatCannotBeSequencedGetAClearErrorAndNoSeq) {
   ASSERT_EQ(out.size(), 9u);
   EXPECT_EQ(out[0]["seq"], 1);
   EXPECT_EQ(out[0]["code"], "00");
-  EXPECT_EQ(out[1], (Json{{"line", 2}, {"error", "not valid JSON"}}));
-  EXPECT_EQ(out[2], (Json{{"line", 3}, {"error", "not a JSON object"}}));
+  // Each error line says what kind it is, and whether sending the line again
+  // as it is could get a decision.
+  EXPECT_EQ(out[1], (Json{{"line", 2},
+                          {"error", "not valid JSON"},
+                          {"kind", "invalid argument"},
+                          {"retry", false}}));
+  EXPECT_EQ(out[2], (Json{{"line", 3},
+                          {"error", "not a JSON object"},
+                          {"kind", "invalid argument"},
+                          {"retry", false}}));
   EXPECT_EQ(out[3]["line"], 4);
   EXPECT_NE(out[3]["error"].get<std::string>().find("1..64"), std::string::npos);
   EXPECT_FALSE(out[3].contains("seq"));
@@ -84,6 +92,8 @@ TEST_F(BadInput, LinesThatCannotBeSequencedGetAClearErrorAndNoSeq) {
   EXPECT_EQ(out[6]["replayed"], true);
   EXPECT_EQ(out[6]["cert"], out[0]["cert"]);
   EXPECT_NE(out[7]["error"].get<std::string>().find("different content"), std::string::npos);
+  EXPECT_EQ(out[7]["kind"], "rejected");
+  EXPECT_EQ(out[7]["retry"], false);
   EXPECT_EQ(out[8]["seq"], 3) << "nothing else was sequenced";
 }
 
@@ -257,6 +267,8 @@ TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
   EXPECT_EQ(Json::parse(lines[0])["seq"], 1);
   EXPECT_EQ(Json::parse(lines[1])["line"], 2);
   EXPECT_NE(lines[1].find("submit it again"), std::string::npos) << lines[1];
+  EXPECT_EQ(Json::parse(lines[1])["kind"], "timeout");
+  EXPECT_EQ(Json::parse(lines[1])["retry"], true);
   EXPECT_EQ(Json::parse(lines[2])["seq"], 3);
   EXPECT_NE(read_file(tmp.file("err")).find("1 transactions unanswered"), std::string::npos)
       << read_file(tmp.file("err"));

@@ -840,13 +840,13 @@ TEST(ClientBatches, RequestPartsComeBackWholeAndAligned) {
   }
 }
 
-TEST(ClientBatches, EveryReplyOfABatchIsVisitedInOrderAndABatchOfBatchesIsRefused) {
+TEST(ClientBatches, EveryReplyOfABatchIsVisitedInOrderAndABatchInsideIsCountedUnusable) {
   std::vector<std::uint64_t> tags;
   const auto collect = [&](const wire::ClientReply& r) { tags.push_back(r.tag()); };
   const Bytes single = pong_reply(9);
   const wire::ClientReply* r = nullptr;
   ASSERT_TRUE(wire::verify_client_reply(single, &r).is_ok());
-  EXPECT_TRUE(wire::for_each_reply(*r, collect));
+  EXPECT_EQ(wire::for_each_reply(*r, collect), 0u);
   EXPECT_EQ(tags, (std::vector<std::uint64_t>{9}));
 
   const std::vector<Bytes> replies = {pong_reply(1), pong_reply(2), pong_reply(3)};
@@ -854,13 +854,17 @@ TEST(ClientBatches, EveryReplyOfABatchIsVisitedInOrderAndABatchOfBatchesIsRefuse
   const Bytes batch = wire::encode_reply_batch(parts);
   ASSERT_TRUE(wire::verify_client_reply(batch, &r).is_ok());
   tags.clear();
-  EXPECT_TRUE(wire::for_each_reply(*r, collect));
+  EXPECT_EQ(wire::for_each_reply(*r, collect), 0u);
   EXPECT_EQ(tags, (std::vector<std::uint64_t>{1, 2, 3}));
 
-  const std::vector<std::span<const std::uint8_t>> nested = {replies[0], batch};
+  // A batch inside a batch is an unusable part; the parts around it are
+  // still visited.
+  const std::vector<std::span<const std::uint8_t>> nested = {replies[0], batch, replies[2]};
   const Bytes outer = wire::encode_reply_batch(nested);
   ASSERT_TRUE(wire::verify_client_reply(outer, &r).is_ok());
-  EXPECT_FALSE(wire::for_each_reply(*r, [](const wire::ClientReply&) {}));
+  tags.clear();
+  EXPECT_EQ(wire::for_each_reply(*r, collect), 1u);
+  EXPECT_EQ(tags, (std::vector<std::uint64_t>{1, 3}));
 }
 
 // The frame's verifier leaves parts alone; request_part refuses one that is

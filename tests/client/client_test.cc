@@ -1,0 +1,267 @@
+// The client library against a scripted front end (a ROUTER socket on
+// loopback in this process): what it refuses before connecting, how it
+// counts tags in flight, what it keeps of a batched reply with a bad part,
+// and that neither a front end that stops reading nor one that floods the
+// client can grow the client's queues without bound.
+#include "triad/client.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "wire/codec.h"
+
+namespace triad {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+Bytes finished(const flatbuffers::FlatBufferBuilder& fbb) {
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+Bytes pong() {
+  flatbuffers::FlatBufferBuilder fbb;
+  wire::ClientReplyBuilder b(fbb);
+  b.add_pong(true);
+  fbb.Finish(b.Finish());
+  return finished(fbb);
+}
+
+// A fail-safe decline (no certificate) for `tag`.
+Bytes decision(std::uint64_t tag, std::uint64_t seq) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto d = wire::CreateDecisionDirect(fbb, ("tx-" + std::to_string(tag)).c_str(), seq,
+                                            1'798'761'600'000, "96", "", "", false, nullptr);
+  fbb.Finish(wire::CreateClientReply(fbb, tag, d));
+  return finished(fbb);
+}
+
+Transaction transaction(std::size_t id_bytes = 8) {
+  Transaction tx;
+  tx.id = std::string(id_bytes, 'x');
+  return tx;
+}
+
+// The front end's side: a ROUTER bound on a free loopback port. connect()
+// waits for a pong, so one is sent from a thread while the client connects;
+// after that the test drives the socket itself.
+class FakeFrontEnd {
+ public:
+  explicit FakeFrontEnd(int rcvhwm = 1000, int sndhwm = 1000) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvhwm, rcvhwm);
+    socket_.set(zmq::sockopt::sndhwm, sndhwm);
+    socket_.set(zmq::sockopt::router_mandatory, 1);
+    socket_.bind("tcp://127.0.0.1:*");
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Connects a client with `options` (plain TCP), answering its ping.
+  std::unique_ptr<Client> connect(ClientOptions options = {}) {
+    options.plain_tcp = true;
+    std::thread answer([this] {
+      zmq::message_t peer, ping;
+      socket_.set(zmq::sockopt::rcvtimeo, 5000);
+      if (!socket_.recv(peer) || !socket_.recv(ping)) return;
+      peer_ = std::string(peer.to_string_view());
+      send(pong());
+    });
+    std::unique_ptr<Client> client;
+    const Status s = Client::connect(endpoint_, options, &client);
+    answer.join();
+    EXPECT_TRUE(s.is_ok()) << s.to_string();
+    return client;
+  }
+
+  // Receives one request message; false when none came within a second.
+  bool receive() {
+    zmq::message_t peer, body;
+    socket_.set(zmq::sockopt::rcvtimeo, 1000);
+    return socket_.recv(peer).has_value() && socket_.recv(body).has_value();
+  }
+
+  // Sends `body` to the client; false when its queue is full (EAGAIN).
+  bool send(const Bytes& body) {
+    try {
+      if (!socket_.send(zmq::buffer(peer_), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        return false;
+      }
+      return socket_.send(zmq::buffer(body), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      return false;  // EHOSTUNREACH: the client's connection is gone
+    }
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_{context_, zmq::socket_type::router};
+  std::string endpoint_;
+  std::string peer_;
+};
+
+TEST(ClientConnect, PlainTcpMustBeAskedForAndKeysCannotComeWithIt) {
+  std::unique_ptr<Client> client;
+  // No server key and no plain_tcp: a configured key that came out empty
+  // must not turn into an unencrypted connection.
+  Status s = Client::connect("tcp://127.0.0.1:1", {}, &client);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("plain_tcp"), std::string::npos) << s.message();
+
+  ClientOptions own_keys_only;
+  own_keys_only.curve_public_key = std::string(40, 'a');
+  own_keys_only.curve_secret_key = std::string(40, 'b');
+  s = Client::connect("tcp://127.0.0.1:1", own_keys_only, &client);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+
+  own_keys_only.plain_tcp = true;
+  s = Client::connect("tcp://127.0.0.1:1", own_keys_only, &client);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("either"), std::string::npos) << s.message();
+
+  ClientOptions unbounded;
+  unbounded.plain_tcp = true;
+  unbounded.receive_queue_messages = 0;
+  s = Client::connect("tcp://127.0.0.1:1", unbounded, &client);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+  EXPECT_EQ(client, nullptr);
+
+  FakeFrontEnd front_end;
+  EXPECT_NE(front_end.connect(), nullptr) << "asked for, plain TCP connects";
+}
+
+TEST(ClientTags, AnAnswerToATagNotInFlightIsMarkedAndNotCountedOff) {
+  FakeFrontEnd front_end;
+  std::unique_ptr<Client> client = front_end.connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->submit(5, transaction()).is_ok());
+  ASSERT_TRUE(client->submit(5, transaction()).is_ok());  // sent again, as after a timeout
+  ASSERT_TRUE(client->submit(6, transaction()).is_ok());
+  EXPECT_EQ(client->in_flight(), 3u);
+  std::vector<std::uint64_t> tags = client->tags_in_flight();
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, (std::vector<std::uint64_t>{5, 5, 6}));
+
+  for (const std::uint64_t tag : {9u, 5u, 5u, 5u}) ASSERT_TRUE(front_end.send(decision(tag, 1)));
+  Reply reply;
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 9u);
+  EXPECT_FALSE(reply.tag_in_flight);
+  EXPECT_EQ(client->in_flight(), 3u) << "a stray answer counts nothing off";
+  for (const bool expected : {true, true, false}) {
+    ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+    EXPECT_EQ(reply.tag, 5u);
+    EXPECT_EQ(reply.tag_in_flight, expected);
+  }
+  EXPECT_EQ(client->in_flight(), 1u);
+  EXPECT_EQ(client->tags_in_flight(), (std::vector<std::uint64_t>{6}));
+}
+
+TEST(ClientBatchedReplies, ABadPartLosesOnlyItsOwnAnswer) {
+  FakeFrontEnd front_end;
+  std::unique_ptr<Client> client = front_end.connect();
+  ASSERT_NE(client, nullptr);
+  for (std::uint64_t tag = 1; tag <= 3; ++tag)
+    ASSERT_TRUE(client->submit(tag, transaction()).is_ok());
+
+  const Bytes first = decision(1, 11);
+  const Bytes junk(48, 0xff);  // fails the part's verifier
+  const Bytes third = decision(3, 13);
+  const std::vector<std::span<const std::uint8_t>> parts = {first, junk, third};
+  ASSERT_TRUE(front_end.send(wire::encode_reply_batch(parts)));
+
+  Reply reply;
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 1u);
+  EXPECT_EQ(reply.decision.seq, 11u);
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 3u);
+  EXPECT_EQ(reply.decision.seq, 13u);
+  const Status lost = client->next_reply(5000, &reply);
+  EXPECT_EQ(lost.code(), Status::Code::kCorruption) << lost.to_string();
+  EXPECT_NE(lost.message().find("1 part"), std::string::npos) << lost.message();
+  EXPECT_EQ(client->tags_in_flight(), (std::vector<std::uint64_t>{2}))
+      << "the lost answer's tag stays in flight, to be submitted again";
+  EXPECT_EQ(client->next_reply(100, &reply).code(), Status::Code::kTimeout);
+}
+
+// What a client makes of one junk message of `bytes` from the front end.
+Status answer_to_junk_of(std::size_t bytes) {
+  FakeFrontEnd front_end;
+  std::unique_ptr<Client> client = front_end.connect();
+  if (client == nullptr) return Status::internal("no client");
+  if (!client->submit(1, transaction()).is_ok()) return Status::internal("not sent");
+  if (!front_end.send(Bytes(bytes, 0xff))) return Status::internal("junk not sent");
+  Reply reply;
+  return client->next_reply(500, &reply);
+}
+
+TEST(ClientLimits, AReplyOverTheWireLimitIsNotTakenIn) {
+  // Under the limit junk is read, and fails verification; over it ZeroMQ
+  // drops the connection rather than hold it.
+  EXPECT_EQ(answer_to_junk_of(wire::kMaxClientReplyBytes).code(), Status::Code::kCorruption);
+  EXPECT_EQ(answer_to_junk_of(wire::kMaxClientReplyBytes + 1).code(), Status::Code::kTimeout);
+}
+
+// How many messages a front end can hand a client that does not read before
+// the client's side stops taking them: the client's queue and the kernel's
+// socket buffers, then nothing (up to `cap`).
+std::size_t replies_taken_by_a_client_not_reading(int receive_queue_messages, std::size_t cap) {
+  FakeFrontEnd front_end(/*rcvhwm=*/1000, /*sndhwm=*/4);
+  ClientOptions options;
+  options.receive_queue_messages = receive_queue_messages;
+  std::unique_ptr<Client> client = front_end.connect(options);
+  if (client == nullptr) return 0;
+  const Bytes reply(60 * 1024, 0x5a);
+  std::size_t sent = 0;
+  using Clock = std::chrono::steady_clock;
+  auto last_progress = Clock::now();
+  while (sent < cap && Clock::now() - last_progress < std::chrono::milliseconds(300)) {
+    if (front_end.send(reply)) {
+      ++sent;
+      last_progress = Clock::now();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return sent;
+}
+
+TEST(ClientLimits, AFrontEndFloodingAClientThatDoesNotReadIsHeldBack) {
+  // 60 KiB messages: 8 queued in the client, and what the loopback socket
+  // buffers hold (a few MiB), then the front end's own queue of 4 is full.
+  const std::size_t taken = replies_taken_by_a_client_not_reading(8, 2000);
+  EXPECT_GT(taken, 8u);
+  EXPECT_LT(taken, 500u) << "bounded: 2,000 would be 120 MiB held by the client";
+}
+
+TEST(ClientLimits, ASendToAFrontEndThatDoesNotReadWaitsAndIsRefused) {
+  FakeFrontEnd front_end(/*rcvhwm=*/4);
+  ClientOptions options;
+  options.send_queue_messages = 8;
+  options.send_timeout_ms = 200;
+  std::unique_ptr<Client> client = front_end.connect(options);
+  ASSERT_NE(client, nullptr);
+  const Transaction large = transaction(60 * 1024);
+  std::size_t sent = 0;
+  Status s;
+  while (sent < 2000 && (s = client->submit(sent + 1, large)).is_ok()) ++sent;
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.to_string() << " after " << sent;
+  EXPECT_NE(s.message().find("not sent"), std::string::npos) << s.message();
+  EXPECT_GT(sent, 8u);
+  EXPECT_LT(sent, 500u) << "bounded: 2,000 would be 120 MiB queued";
+  EXPECT_EQ(client->in_flight(), sent) << "the refused one is not in flight";
+  EXPECT_TRUE(front_end.receive()) << "what was queued is still delivered";
+}
+
+}  // namespace
+}  // namespace triad
