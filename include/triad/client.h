@@ -1,7 +1,9 @@
 // The Triad client library, for payment-switch front ends written in C++.
 //
+//   triad::ClientOptions options;
+//   triad::use_cluster_keys("triad-data", &options);  // CURVE keys of `triad up`
 //   std::unique_ptr<triad::Client> client;
-//   triad::Status s = triad::Client::connect("tcp://127.0.0.1:7700", {}, &client);
+//   triad::Status s = triad::Client::connect("tcp://127.0.0.1:7700", options, &client);
 //   client->submit(/*tag=*/1, tx);             // many may be in flight
 //   triad::Reply reply;
 //   client->next_reply(1000, &reply);          // answers come as they are decided
@@ -24,17 +26,19 @@ namespace triad {
 struct ClientOptions {
   // How long connect() waits for the front end to answer a ping.
   int connect_timeout_ms = 5000;
-  // How long a send may wait for room in the send queue (a front end that
-  // is down, or not reading, leaves none) or for a connection (there is none
-  // after the front end refused this client's handshake): then submit()
-  // returns Unavailable, not sent.
+  // How long a send may wait for a connection (none while the front end is
+  // down: nothing is queued for it then) or for room in the send queue (a
+  // front end not reading leaves none): then submit() returns Unavailable,
+  // not sent. A connection the front end broke off for good (it refused this
+  // client's handshake, or sent what ZeroMQ refuses, such as a message over
+  // the size limit) is not made again: every send then ends so; connect a
+  // new Client.
   int send_timeout_ms = 10'000;
   // CURVE (ZeroMQ encryption and authentication), each key Z85 text (40
   // characters). With curve_server_public_key set, the connection is
   // encrypted, talks only to the holder of that key's secret half (the front
   // end), and shows this client's key pair, which the front end may check
-  // against its allow-list. Empty: plain TCP (a front end run with
-  // `triad up --no-curve`). use_cluster_keys() fills them from a directory.
+  // against its allow-list. use_cluster_keys() fills them from a directory.
   std::string curve_server_public_key;
   std::string curve_public_key;
   std::string curve_secret_key;
@@ -51,8 +55,8 @@ struct ClientOptions {
   // connection, and the front end drops the answers it cannot queue either
   // (their tags then stay in flight; submit them again). A message is one
   // transaction or a batch of them (up to 64 KiB), one answer or a batch of
-  // them (about 16 KiB; at most wire's 80 KiB limit, a larger one closes
-  // the connection).
+  // them (about 16 KiB; at most wire's 80 KiB limit, a larger one ends the
+  // connection, see send_timeout_ms).
   int send_queue_messages = 4096;
   int receive_queue_messages = 4096;
 };
@@ -86,8 +90,9 @@ struct Decision {
 
 struct Reply {
   std::uint64_t tag = 0;  // the tag given to submit()
-  // False for an answer whose tag was not in flight: a repeat's second
-  // answer, or a faulty front end's. It is not counted off in_flight().
+  // False for an answer whose tag was not in flight: the second answer to a
+  // tag submitted again before its first answer came, or a faulty front
+  // end's. It is not counted off in_flight().
   bool tag_in_flight = true;
   // ok: `decision` holds the answer. Otherwise the transaction was not
   // sequenced: InvalidArgument (id missing/malformed or holding the PAN, malformed request),
@@ -129,8 +134,9 @@ class Client {
   // answered on its own through next_reply(), and the answers to a batch
   // may come batched (next_reply() hands them out one by one).
   // InvalidArgument when an entry has no transaction (nothing is sent then);
-  // Unavailable when the connection is gone (the messages not yet sent are
-  // not: in_flight() counts those that were).
+  // Unavailable as for submit(), for the message that could not be sent:
+  // the messages before it were sent (their tags are in flight), it and
+  // those after it were not.
   struct Submission {
     std::uint64_t tag = 0;
     const Transaction* tx = nullptr;
@@ -145,7 +151,9 @@ class Client {
   // not in flight (Reply::tag_in_flight): match answers by tag, not by count.
   Status next_reply(int timeout_ms, Reply* out);
 
-  // Submitted and not yet answered (a tag submitted twice counts twice).
+  // Tags submitted and not yet answered. A tag submitted again while in
+  // flight (the same transaction, after a timeout) is still one tag: its
+  // first answer answers it.
   std::size_t in_flight() const;
   // Those tags, in no particular order: what a caller giving up on the
   // front end has not had answered.

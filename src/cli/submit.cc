@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 #include "cli/commands.h"
@@ -48,6 +50,7 @@ struct Summary {
   std::uint64_t answered = 0;
   std::uint64_t errors = 0;
   std::uint64_t replayed = 0;
+  std::uint64_t overload_resends = 0;
   std::uint64_t with_divergence = 0;
   std::uint64_t certs_checked = 0;
   std::uint64_t certs_valid = 0;
@@ -76,6 +79,10 @@ int run_submit_command(int argc, char** argv) {
       ->check(decimal_range(100, 86'400'000))
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a summary on standard error at the end");
+  bool no_resend = false;
+  app.add_flag("--no-resend", no_resend,
+               "print a line the front end refuses as overloaded as an error at once, instead of "
+               "sending it again after a pause (for up to --timeout-ms)");
   app.add_option("--dir", keys_dir,
                  "the cluster's directory (`triad up --dir`): its CURVE keys, its endpoint when "
                  "--endpoint is not given, and with --summary its replica keys to verify every "
@@ -151,9 +158,20 @@ int run_submit_command(int argc, char** argv) {
       std::fputc('\n', stdout);
     }
   };
-  // The lines sent and not answered yet, by tag (their line number), with
-  // their transactions to hold each certificate against its own.
-  std::unordered_map<std::uint64_t, Transaction> unanswered;
+  using Clock = std::chrono::steady_clock;
+  // A line sent (or to send), with its transaction, to hold the certificate
+  // against and to send again.
+  struct Line {
+    Transaction tx;
+    Clock::time_point first_sent;
+    int overloaded = 0;         // times the front end refused it as overloaded
+    Clock::time_point send_at;  // when to send it again
+  };
+  // The lines sent and not answered yet, by tag (their line number).
+  std::unordered_map<std::uint64_t, Line> unanswered;
+  // Lines the front end refused as overloaded (not sequenced, so sending them
+  // again is safe), to send again after a pause that doubles each time.
+  std::map<std::uint64_t, Line> to_resend;
   // One decision or client error, as its output line.
   auto take = [&](const Reply& reply) {
     const auto sent = unanswered.find(reply.tag);
@@ -165,8 +183,20 @@ int run_submit_command(int argc, char** argv) {
                    reply.status.is_ok() ? "a decision" : reply.status.to_string().c_str());
       return;
     }
-    const Transaction tx = std::move(sent->second);
+    Line line = std::move(sent->second);
     unanswered.erase(sent);
+    const Transaction& tx = line.tx;
+    const auto now = Clock::now();
+    if (reply.status.code() == Status::Code::kOverloaded && !no_resend &&
+        now - line.first_sent < std::chrono::milliseconds(timeout_ms)) {
+      ++sum.overload_resends;
+      line.send_at =
+          now + std::min(std::chrono::milliseconds(5) * (1 << std::min(line.overloaded, 8)),
+                         std::chrono::milliseconds(1000));
+      ++line.overloaded;
+      to_resend.emplace(reply.tag, std::move(line));
+      return;
+    }
     if (!reply.status.is_ok()) {
       ++sum.errors;
       ready[reply.tag] = error_line(reply.tag, reply.status).dump();
@@ -214,6 +244,10 @@ int run_submit_command(int argc, char** argv) {
         static_cast<unsigned long long>(next_line - 1),
         static_cast<unsigned long long>(sum.answered), static_cast<unsigned long long>(sum.errors),
         static_cast<unsigned long long>(sum.replayed));
+    if (sum.overload_resends > 0) {
+      std::fprintf(stderr, "  sent again after an overload refusal: %llu times\n",
+                   static_cast<unsigned long long>(sum.overload_resends));
+    }
     std::fprintf(stderr, "  code  count\n");
     for (const auto& [code, count] : sum.by_code) {
       std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));
@@ -238,72 +272,101 @@ int run_submit_command(int argc, char** argv) {
     const Status line_error = reason.code() == Status::Code::kTimeout
                                   ? Status::timeout(message)
                                   : Status::unavailable(message);
-    for (const auto& [n, tx] : unanswered) {
+    for (const auto& [n, line] : unanswered) {
       ++sum.errors;
       ready[n] = error_line(n, line_error).dump();
+    }
+    for (const auto& [n, line] : to_resend) {
+      ++sum.errors;
+      ready[n] = error_line(n, Status::overloaded("refused as overloaded, not sequenced; "
+                                                  "not sent again: " +
+                                                  reason.message()))
+                     .dump();
     }
     flush();
     std::fflush(stdout);
     std::fprintf(stderr, "triad submit: %s; %zu transactions unanswered\n",
-                 reason.message().c_str(), unanswered.size());
+                 reason.message().c_str(), unanswered.size() + to_resend.size());
     print_summary();
     return 1;
   };
-  auto silent_since = std::chrono::steady_clock::now();
+  auto silent_since = Clock::now();
   std::vector<std::uint64_t> tags;
-  std::vector<Transaction> txs;
+  std::vector<Line> lines;
   std::vector<Client::Submission> batch;
-  while (!eof || !unanswered.empty()) {
-    // Refill the window; what is read now goes out as one batch.
+  while (!eof || !unanswered.empty() || !to_resend.empty()) {
+    // Refill the window; what is read now goes out as one batch, after the
+    // lines due to be sent again.
     tags.clear();
-    txs.clear();
-    while (!eof && unanswered.size() + txs.size() < window) {
+    lines.clear();
+    const auto now = Clock::now();
+    for (auto it = to_resend.begin(); it != to_resend.end();) {
+      if (it->second.send_at > now) {
+        ++it;
+        continue;
+      }
+      tags.push_back(it->first);
+      lines.push_back(std::move(it->second));
+      it = to_resend.erase(it);
+    }
+    while (!eof && unanswered.size() + to_resend.size() + lines.size() < window) {
       // Block for input only when nothing else is waiting, every answer out.
-      if (!unanswered.empty() || !txs.empty()) {
+      if (!unanswered.empty() || !to_resend.empty() || !lines.empty()) {
         if (!line_waiting()) break;
       } else if (streaming) {
         flush();
         std::fflush(stdout);
       }
-      std::string line;
-      if (!std::getline(in, line)) {
+      std::string text;
+      if (!std::getline(in, text)) {
         eof = true;
         break;
       }
       const std::uint64_t n = next_line++;
-      Transaction tx;
-      if (Status s = parse_transaction_json(line, &tx); !s.is_ok()) {
+      Line line;
+      if (Status s = parse_transaction_json(text, &line.tx); !s.is_ok()) {
         ++sum.errors;
         ready[n] = error_line(n, s).dump();
         continue;
       }
+      line.first_sent = Clock::now();
       tags.push_back(n);
-      txs.push_back(std::move(tx));
+      lines.push_back(std::move(line));
     }
     batch.clear();
-    for (std::size_t i = 0; i < txs.size(); ++i) batch.push_back({tags[i], &txs[i]});
+    for (std::size_t i = 0; i < lines.size(); ++i) batch.push_back({tags[i], &lines[i].tx});
     // Silence counts from the first request nobody has answered yet (input
     // may have paused for longer than the timeout before it).
-    if (unanswered.empty()) silent_since = std::chrono::steady_clock::now();
+    if (unanswered.empty()) silent_since = Clock::now();
     const Status sent = client->submit_batch(batch);
     // Which of a batch went out before a failure is not known: each counts
     // as sent and, unless answered, unanswered.
-    for (std::size_t i = 0; i < txs.size(); ++i) unanswered.emplace(tags[i], std::move(txs[i]));
+    for (std::size_t i = 0; i < lines.size(); ++i) unanswered.emplace(tags[i], std::move(lines[i]));
     if (!sent.is_ok()) return give_up(sent);
     flush();
     if (streaming) std::fflush(stdout);
-    if (unanswered.empty()) continue;
+    // The wait for answers ends in time to send again what is due.
+    auto wait = std::chrono::milliseconds(streaming && !eof ? 2 : 100);
+    for (const auto& [n, line] : to_resend) {
+      wait = std::min(wait, std::max(std::chrono::milliseconds(1),
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         line.send_at - Clock::now())));
+    }
+    if (unanswered.empty()) {
+      if (!to_resend.empty()) std::this_thread::sleep_for(wait);
+      continue;
+    }
     Reply reply;
     // While more input may come, look for it every few ms.
-    Status s = client->next_reply(streaming && !eof ? 2 : 100, &reply);
+    Status s = client->next_reply(static_cast<int>(wait.count()), &reply);
     if (s.code() == Status::Code::kTimeout) {
-      if (std::chrono::steady_clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
+      if (Clock::now() - silent_since > std::chrono::milliseconds(timeout_ms)) {
         return give_up(Status::timeout("no answer from the front end at " + endpoint + " for " +
                                        std::to_string(timeout_ms) + " ms"));
       }
       continue;
     }
-    silent_since = std::chrono::steady_clock::now();
+    silent_since = Clock::now();
     // This answer and all that are here already, before the next refill.
     do {
       if (s.is_ok()) {

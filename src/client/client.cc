@@ -4,7 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <span>
-#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <zmq.hpp>
 
@@ -19,26 +19,16 @@ struct Client::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   std::string endpoint;
-  std::unordered_map<std::uint64_t, std::uint32_t> pending;  // tag -> times in flight
-  std::size_t in_flight = 0;
+  std::unordered_set<std::uint64_t> in_flight;  // tags submitted and not answered
   flatbuffers::FlatBufferBuilder fbb{1024};
   std::deque<Reply> ready;  // the rest of a batched reply frame, and local refusals
   // Parts of the last batched reply that failed verification, reported after
   // its usable answers.
   std::size_t unusable_parts = 0;
 
-  void sent(std::uint64_t tag) {
-    ++pending[tag];
-    ++in_flight;
-  }
+  void sent(std::uint64_t tag) { in_flight.insert(tag); }
   // Counts an answer to `tag` off; false when the tag was not in flight.
-  bool answered(std::uint64_t tag) {
-    const auto it = pending.find(tag);
-    if (it == pending.end()) return false;
-    if (--it->second == 0) pending.erase(it);
-    --in_flight;
-    return true;
-  }
+  bool answered(std::uint64_t tag) { return in_flight.erase(tag) == 1; }
 
   // Answers `tag` here, without sending: the front end would refuse the
   // frame as a whole, with no tag to tell the caller which it was.
@@ -164,10 +154,14 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
     impl.socket.set(zmq::sockopt::linger, 0);
     impl.socket.set(zmq::sockopt::sndhwm, options.send_queue_messages);
     impl.socket.set(zmq::sockopt::rcvhwm, options.receive_queue_messages);
-    // Whatever is larger fails verification anyway; past this ZeroMQ drops
-    // the connection before holding it.
+    // Queue only for a connection that is up: a request that waited for a
+    // front end to come back could be sequenced long after the switch gave
+    // up on it. A send then waits (sndtimeo) and is refused, not sent.
+    impl.socket.set(zmq::sockopt::immediate, 1);
+    // A larger reply fails verification anyway; past this ZeroMQ ends the
+    // connection before holding it.
     impl.socket.set(zmq::sockopt::maxmsgsize,
-                    static_cast<std::int64_t>(wire::kMaxClientReplyBytes));
+                    static_cast<std::int64_t>(wire::kMaxClientReplyTransportBytes));
     if (curve) {
       transport::CurveClient keys;
       keys.server_public_key = options.curve_server_public_key;
@@ -330,13 +324,10 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
   }
 }
 
-std::size_t Client::in_flight() const { return impl_->in_flight; }
+std::size_t Client::in_flight() const { return impl_->in_flight.size(); }
 
 std::vector<std::uint64_t> Client::tags_in_flight() const {
-  std::vector<std::uint64_t> tags;
-  tags.reserve(impl_->in_flight);
-  for (const auto& [tag, times] : impl_->pending) tags.insert(tags.end(), times, tag);
-  return tags;
+  return {impl_->in_flight.begin(), impl_->in_flight.end()};
 }
 
 }  // namespace triad

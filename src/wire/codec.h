@@ -59,6 +59,9 @@ inline constexpr std::size_t kMaxRequestBatchBytes = kMaxClientMessageBytes - 10
 inline constexpr std::size_t kMaxReplyBatchBytes = kMaxCertificateBytes;
 // A reply frame: one decision with its certificate, or a batch of them.
 inline constexpr std::size_t kMaxClientReplyBytes = kMaxCertificateBytes + kMaxClientMessageBytes;
+// What a client lets ZeroMQ take in one message (ZMQ_MAXMSGSIZE): a reply
+// and CURVE's box around it (the limit applies to the frame as sent).
+inline constexpr std::size_t kMaxClientReplyTransportBytes = kMaxClientReplyBytes + 256;
 static_assert(kMaxReplyBatchBytes + kMaxReplyBatchBytes / 16 * kBatchPartOverheadBytes <
               kMaxClientReplyBytes);
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -201,25 +203,33 @@ TEST(Submit, UnreachableFrontEndIsAClearError) {
             std::string::npos);
 }
 
-// A front end that answers connect()'s ping and the odd lines only: the
-// answers that came are printed, each line not answered gets an error line,
-// and the exit status is 1. None goes missing from the output.
-TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
-  TempDir tmp;
-  write_file(tmp.file("in.jsonl"), tx("t1") + "\n" + tx("t2") + "\n" + tx("t3") + "\n");
-  zmq::context_t context(1);
-  zmq::socket_t router(context, zmq::socket_type::router);
-  router.set(zmq::sockopt::linger, 0);
-  router.set(zmq::sockopt::rcvtimeo, 100);
-  router.bind("tcp://127.0.0.1:*");
-  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
-  std::atomic<bool> done{false};
-  std::thread front_end([&] {
-    while (!done) {
+// A front end on loopback (a thread of the test) that answers connect()'s
+// ping, and each submitted transaction as `answer(tag, times it came)` says.
+enum class Answer { kDecision, kOverloaded, kNothing };
+class ScriptedFrontEnd {
+ public:
+  explicit ScriptedFrontEnd(std::function<Answer(std::uint64_t, int)> answer)
+      : answer_(std::move(answer)) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::rcvtimeo, 100);
+    router_.bind("tcp://127.0.0.1:*");
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedFrontEnd() {
+    done_ = true;
+    thread_.join();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  void serve() {
+    std::map<std::uint64_t, int> seen;
+    while (!done_) {
       zmq::message_t identity;
       zmq::message_t payload;
-      if (!router.recv(identity, zmq::recv_flags::none)) continue;
-      if (!router.recv(payload, zmq::recv_flags::none)) continue;
+      if (!router_.recv(identity, zmq::recv_flags::none)) continue;
+      if (!router_.recv(payload, zmq::recv_flags::none)) continue;
       const wire::AlignedFrame frame(payload.data(), payload.size());
       const wire::ClientRequest* frame_request = nullptr;
       if (!wire::verify_client_request(frame.bytes(), &frame_request).is_ok()) continue;
@@ -238,30 +248,52 @@ TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
           b.add_tag(request->ping()->tag());
           b.add_pong(true);
           fbb.Finish(b.Finish());
-        } else if (request->submit() != nullptr && request->submit()->tag() % 2 == 1) {
+        } else if (request->submit() != nullptr) {
           const std::uint64_t tag = request->submit()->tag();
-          const auto d = wire::CreateDecisionDirect(fbb, ("t" + std::to_string(tag)).c_str(), tag,
-                                                    1'798'761'600'000, "91", "", "", false);
-          wire::ClientReplyBuilder b(fbb);
-          b.add_tag(tag);
-          b.add_decision(d);
-          fbb.Finish(b.Finish());
+          switch (answer_(tag, ++seen[tag])) {
+            case Answer::kDecision:
+              fbb.Finish(wire::CreateClientReply(
+                  fbb, tag,
+                  wire::CreateDecisionDirect(fbb, ("t" + std::to_string(tag)).c_str(), tag,
+                                             1'798'761'600'000, "91", "", "", false)));
+              break;
+            case Answer::kOverloaded:
+              fbb.Finish(wire::CreateClientReply(fbb, tag, 0, wire::ClientErrorKind::Overloaded,
+                                                 fbb.CreateString("overloaded; retry later")));
+              break;
+            case Answer::kNothing:
+              continue;
+          }
         } else {
           continue;
         }
-        router.send(zmq::buffer(identity.data(), identity.size()), zmq::send_flags::sndmore);
-        router.send(zmq::buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
+        router_.send(zmq::buffer(identity.data(), identity.size()), zmq::send_flags::sndmore);
+        router_.send(zmq::buffer(fbb.GetBufferPointer(), fbb.GetSize()), zmq::send_flags::none);
       }
     }
-  });
-  Child submit(
-      {bin("triad"), "submit", "--endpoint", endpoint, "--timeout-ms", "500", tmp.file("in.jsonl")},
-      "", tmp.file("err"));
+  }
+
+  std::function<Answer(std::uint64_t, int)> answer_;
+  zmq::context_t context_{1};
+  zmq::socket_t router_{context_, zmq::socket_type::router};
+  std::string endpoint_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// The odd lines only are answered: the answers that came are printed, each
+// line not answered gets an error line, and the exit status is 1. None goes
+// missing from the output.
+TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
+  TempDir tmp;
+  write_file(tmp.file("in.jsonl"), tx("t1") + "\n" + tx("t2") + "\n" + tx("t3") + "\n");
+  ScriptedFrontEnd front_end(
+      [](std::uint64_t tag, int) { return tag % 2 == 1 ? Answer::kDecision : Answer::kNothing; });
+  Child submit({bin("triad"), "submit", "--endpoint", front_end.endpoint(), "--timeout-ms", "500",
+                tmp.file("in.jsonl")},
+               "", tmp.file("err"));
   const std::string out = submit.read_all(30'000);
-  const int status = submit.wait(30'000);
-  done = true;
-  front_end.join();
-  EXPECT_EQ(status, 1);
+  EXPECT_EQ(submit.wait(30'000), 1);
   const auto lines = lines_of(out);
   ASSERT_EQ(lines.size(), 3u) << out;
   EXPECT_EQ(Json::parse(lines[0])["seq"], 1);
@@ -272,6 +304,50 @@ TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
   EXPECT_EQ(Json::parse(lines[2])["seq"], 3);
   EXPECT_NE(read_file(tmp.file("err")).find("1 transactions unanswered"), std::string::npos)
       << read_file(tmp.file("err"));
+}
+
+// Refused as overloaded, a line was not sequenced: submit sends it again
+// after a pause until it is decided, unless --no-resend, when the refusal is
+// its line (retry: true).
+TEST(Submit, LinesRefusedAsOverloadedAreSentAgainUntilDecided) {
+  TempDir tmp;
+  write_file(tmp.file("in.jsonl"), tx("t1") + "\n" + tx("t2") + "\n" + tx("t3") + "\n");
+  // Lines 1 and 3 are refused the first three times they come.
+  ScriptedFrontEnd front_end([](std::uint64_t tag, int seen) {
+    return tag % 2 == 1 && seen <= 3 ? Answer::kOverloaded : Answer::kDecision;
+  });
+  Child submit({bin("triad"), "submit", "--endpoint", front_end.endpoint(), "--summary",
+                tmp.file("in.jsonl")},
+               "", tmp.file("err"));
+  const auto lines = lines_of(submit.read_all(30'000));
+  EXPECT_EQ(submit.wait(30'000), 0);
+  ASSERT_EQ(lines.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(Json::parse(lines[i])["seq"], i + 1) << lines[i];
+  const std::string err = read_file(tmp.file("err"));
+  EXPECT_NE(err.find("sent again after an overload refusal: 6 times"), std::string::npos) << err;
+
+  // Refused every time: sent again for --timeout-ms, then the refusal is the
+  // line's answer; with --no-resend, at once.
+  ScriptedFrontEnd always_overloaded([](std::uint64_t, int) { return Answer::kOverloaded; });
+  for (const bool resend : {true, false}) {
+    std::vector<std::string> args = {
+        bin("triad"),   "submit", "--endpoint", always_overloaded.endpoint(),
+        "--timeout-ms", "300",    "--summary",  tmp.file("in.jsonl")};
+    if (!resend) args.push_back("--no-resend");
+    const std::string err_file = tmp.file(resend ? "err-resend" : "err-no-resend");
+    Child refused(args, "", err_file);
+    const auto answers = lines_of(refused.read_all(30'000));
+    EXPECT_EQ(refused.wait(30'000), 0) << "every line got an answer: the refusal";
+    ASSERT_EQ(answers.size(), 3u);
+    for (const std::string& line : answers) {
+      const Json j = Json::parse(line);
+      EXPECT_EQ(j["kind"], "overloaded") << line;
+      EXPECT_EQ(j["retry"], true) << line;
+    }
+    const std::string summary = read_file(err_file);
+    EXPECT_EQ(summary.find("sent again after an overload refusal") != std::string::npos, resend)
+        << summary;
+  }
 }
 
 }  // namespace
