@@ -263,12 +263,17 @@ TEST(ClientLimits, AFrontEndFloodingAClientThatDoesNotReadIsHeldBack) {
   EXPECT_LT(taken, 3000u) << "bounded: 3,000 is 180 MiB held by the client";
 }
 
-TEST(ClientLimits, ASendToAFrontEndThatDoesNotReadWaitsAndIsRefused) {
-  FakeFrontEnd front_end(/*rcvhwm=*/4);
+// A client whose sends wait 200 ms at most, with room for 8 messages.
+std::unique_ptr<Client> connect_with_a_small_send_queue(FakeFrontEnd& front_end) {
   ClientOptions options;
   options.send_queue_messages = 8;
   options.send_timeout_ms = 200;
-  std::unique_ptr<Client> client = front_end.connect(options);
+  return front_end.connect(options);
+}
+
+TEST(ClientLimits, ASendToAFrontEndThatDoesNotReadWaitsAndIsRefused) {
+  FakeFrontEnd front_end(/*rcvhwm=*/4);
+  std::unique_ptr<Client> client = connect_with_a_small_send_queue(front_end);
   ASSERT_NE(client, nullptr);
   const Transaction large = transaction(60 * 1024);
   std::size_t sent = 0;
@@ -284,10 +289,7 @@ TEST(ClientLimits, ASendToAFrontEndThatDoesNotReadWaitsAndIsRefused) {
 
 TEST(ClientLimits, ABatchThatCannotAllBeSentLeavesExactlyTheSentOnesInFlight) {
   FakeFrontEnd front_end(/*rcvhwm=*/4);
-  ClientOptions options;
-  options.send_queue_messages = 8;
-  options.send_timeout_ms = 200;
-  std::unique_ptr<Client> client = front_end.connect(options);
+  std::unique_ptr<Client> client = connect_with_a_small_send_queue(front_end);
   ASSERT_NE(client, nullptr);
   // Two transactions a message: 1,500 messages, 90 MiB, more than the
   // queues and socket buffers on the way take while nobody reads.
