@@ -83,9 +83,7 @@ repair::Fault repair_fault(voter::DivergenceKind kind) {
 
 }  // namespace
 
-// Recent agreed verdicts kept for the catch-up check, and checkpoints kept
-// for the snapshot check.
-constexpr std::size_t kAgreedRing = 16384;
+// Checkpoints kept for the snapshot check.
 constexpr std::size_t kCheckpointsKept = 8;
 
 Core::Core(const Config& config, std::uint64_t now_us)
@@ -95,11 +93,12 @@ Core::Core(const Config& config, std::uint64_t now_us)
                  this),
       voter_({.deadline_us = config.deadline_us, .quorum = config.simplex ? 1 : 2}),
       supervisor_(config.repair, now_us),
-      agreed_(kAgreedRing),
-      recent_(kAgreedRing) {}
+      agreed_(config.agreed_ring),
+      recent_(config.agreed_ring) {}
 
 Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
   if (config.archive == nullptr) return Status::invalid_argument("the core needs an archive");
+  if (config.agreed_ring == 0) return Status::invalid_argument("agreed_ring must be at least 1");
   if (config.card_ref_key.bytes() == crypto::SymmetricKey().bytes()) {
     return Status::invalid_argument("the core needs the card reference key (it is all zeros)");
   }

@@ -135,6 +135,10 @@ class Core : private sequencer::History {
     // that a replica that reconnects or fetches a gap is mostly sent them
     // without a read from disk.
     std::size_t keep_recent = 16'384;
+    // Recent seqs whose agreed and per-replica verdicts are kept, to judge a
+    // replica in repair near the live edge (about 8 MB at this size, all
+    // set up by create()). Tests that make many cores make it small.
+    std::size_t agreed_ring = 16'384;
     // Entries sent to one replica at once when it needs earlier seqs
     // (hello, fetch, replay after a snapshot). A part stops the event loop
     // while it is read back and encoded, and requests arriving meanwhile
