@@ -139,6 +139,22 @@ Status AuditReader::decisions_for_id(const std::string& id, std::vector<Decision
   return read_decisions(s, out);
 }
 
+Status AuditReader::certificate_at(std::uint64_t seq, std::vector<std::uint8_t>* out) {
+  sql::Stmt s;
+  // The runs are few: one seek into the (run, seq) primary key per run.
+  TRIAD_RETURN_IF_ERROR(sql::Stmt::prepare(
+      db_,
+      "SELECT certificate FROM decisions WHERE run IN (SELECT run FROM runs) AND seq = ? AND "
+      "fail_safe = 0 AND length(certificate) > 0 ORDER BY run DESC LIMIT 1",
+      &s));
+  s.bind(1, static_cast<std::int64_t>(seq));
+  bool row = false;
+  TRIAD_RETURN_IF_ERROR(s.step(&row));
+  if (!row) return Status::not_found("no certified decision at seq " + std::to_string(seq));
+  *out = s.column_blob(0);
+  return Status::ok();
+}
+
 Status AuditReader::decisions_for_card(const std::string& card_ref, std::size_t limit,
                                        std::vector<DecisionRow>* out) {
   out->clear();

@@ -38,6 +38,11 @@ class AuditReader {
   Status decisions_for_card(const std::string& card_ref, std::size_t limit,
                             std::vector<DecisionRow>* out);
 
+  // The certificate of the newest certified decision at `seq` in any run
+  // (the answer a journalled seq had before a restart). NotFound when no
+  // run has one.
+  Status certificate_at(std::uint64_t seq, std::vector<std::uint8_t>* out);
+
   // Divergences and repair transitions with at_ms >= since_ms, oldest
   // first; at the same millisecond a divergence comes before a repair (a
   // divergence is what starts one).

@@ -30,6 +30,14 @@ class Archive {
   virtual void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) = 0;
   // Replaces *out with what put_certificate kept for seq.
   virtual Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) = 0;
+  // Replaces *out with the certificate seq's answer had in a run before this
+  // one (the audit store keeps every run's), for a journalled seq the replay
+  // cannot decide again; the core checks it before it answers with it.
+  // NotFound when there is none.
+  virtual Status earlier_certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) {
+    (void)out;
+    return Status::not_found("no earlier certificate for seq " + std::to_string(seq));
+  }
 };
 
 }  // namespace triad::frontend

@@ -1260,6 +1260,39 @@ bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us
   return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;
 }
 
+bool Core::earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string* code,
+                          std::uint8_t* agree, std::vector<std::uint8_t>* certificate) {
+  std::vector<std::uint8_t> earlier;
+  if (!config_.archive->earlier_certificate(seq, &earlier).is_ok()) return false;
+  voter::VerdictContent content;
+  std::uint8_t signed_by = 0;
+  Status s = wire::check_certificate(earlier, keys_, &content, &signed_by);
+  if (s.is_ok() && (content.seq != seq || content.ts_ms != e.ts_ms)) {
+    s = Status::corruption("it is for seq " + std::to_string(content.seq) + " at ts " +
+                           std::to_string(content.ts_ms) + ", this is seq " + std::to_string(seq) +
+                           " at ts " + std::to_string(e.ts_ms));
+  } else if (s.is_ok() && content.tx_digest != e.tx_digest) {
+    s = Status::corruption("it is for transaction digest " + to_hex(content.tx_digest) +
+                           ", the journal's is " + to_hex(e.tx_digest));
+  }
+  if (!s.is_ok()) {
+    log::warn("seq " + std::to_string(seq) +
+              ": the replay could not decide it again, and the certificate of its answer "
+              "before the restart does not hold (" +
+              s.message() + ")");
+    return false;
+  }
+  *code = to_string(content.code);
+  *agree = signed_by;
+  *certificate = std::move(earlier);
+  ++counters_.earlier_answers;
+  log::warn("seq " + std::to_string(seq) +
+            ": the replay could not decide it again; answered with its certified answer from "
+            "before the restart, code " +
+            *code);
+  return true;
+}
+
 void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   if (!voter_out_.decisions.empty()) {
     roll_rate_window(now_us);
@@ -1298,6 +1331,13 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
                                        to_hex(e.tx_digest) +
                                        " (another keys/card-ref.key?); declined fail-safe " + code);
       }
+    }
+    // Two faults at once (a restart, then replicas that disagree in its
+    // replay): the first answer was certified, and a repeated id is owed
+    // that one (rules.md section 7), not a fail-safe decline.
+    if (fail_safe && d.seq <= recovered_seq_ && !recovered_fail_safe_.contains(d.seq) &&
+        earlier_answer(d.seq, e, &code, &agree, &certificate)) {
+      fail_safe = false;
     }
     if (fail_safe) {
       ++counters_.fail_safe;
@@ -1401,6 +1441,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["range_requests_too_soon"] = counters_.range_requests_too_soon;
   j["unchecked_batches"] = counters_.unchecked_batches;
   j["digest_mismatches"] = counters_.digest_mismatches;
+  j["earlier_answers"] = counters_.earlier_answers;
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

@@ -278,6 +278,9 @@ class Core : private sequencer::History {
     // Agreed decisions on a transaction digest other than the front end's,
     // answered fail-safe (96) instead.
     std::uint64_t digest_mismatches = 0;
+    // Journalled seqs the replay after a restart could not decide again,
+    // answered with the certificate their answer had before (earlier_answer).
+    std::uint64_t earlier_answers = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -452,6 +455,12 @@ class Core : private sequencer::History {
   // recent_, equals `content`.
   bool matches_another(int r, const voter::VerdictContent& content) const;
   void handle_voter_output(std::uint64_t now_us, Outbox* out);
+  // For a journalled seq the replay cannot decide again: the certificate its
+  // answer had before the restart (Archive::earlier_certificate), when it
+  // holds with the replicas' keys for this very seq, ts and transaction.
+  // False (logged) otherwise; the answer is then the fail-safe decline.
+  bool earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string* code,
+                      std::uint8_t* agree, std::vector<std::uint8_t>* certificate);
   // Whether a missing verdict shows a fault of the replica's own (the rule
   // at the definition); if not, the supervisor only counts it.
   bool missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ class FileArchive final : public Archive {
   // Page-cache durability is enough: the file only serves this run.
   void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override;
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override;
+  // Where earlier_certificate looks (the audit store); NotFound without one.
+  using EarlierCertificates = std::function<Status(std::uint64_t, std::vector<std::uint8_t>*)>;
+  void set_earlier_certificates(EarlierCertificates source) { earlier_ = std::move(source); }
+  Status earlier_certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
+    return earlier_ ? earlier_(seq, out) : Archive::earlier_certificate(seq, out);
+  }
   // Writes what put_certificate buffered. When the write fails the error is
   // logged (once until a write succeeds again) and the certificates stay in
   // memory, still readable, to be written at a later flush: nothing is lost.
@@ -55,7 +62,8 @@ class FileArchive final : public Archive {
   std::deque<std::uint64_t> where_;
   std::uint64_t written_bytes_ = 0;    // file size: pending_ starts here
   std::vector<std::uint8_t> pending_;  // put, not yet written
-  bool failing_ = false;               // the last write failed (logged)
+  EarlierCertificates earlier_;
+  bool failing_ = false;  // the last write failed (logged)
   std::uint64_t last_flush_us_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <zmq.hpp>
 
+#include "audit/reader.h"
 #include "audit/store.h"
 #include "common/assert.h"
 #include "common/clock.h"
@@ -101,6 +102,18 @@ class FrontEnd {
     }
     TRIAD_RETURN_IF_ERROR(
         FileArchive::open(journal_, layout::certificates(config_.dir), &archive_));
+    // A journalled seq the replay cannot decide again (replicas that disagree
+    // in it) is answered with the certificate its answer had before the
+    // restart, found in the audit store, which keeps every run's.
+    if (config_.audit) {
+      auto reader = std::make_shared<audit::AuditReader>();
+      if (audit::AuditReader::open(layout::audit_db(config_.dir), reader.get()).is_ok()) {
+        archive_->set_earlier_certificates(
+            [reader](std::uint64_t seq, std::vector<std::uint8_t>* out) {
+              return reader->certificate_at(seq, out);
+            });
+      }
+    }
     Core::Config core_config;
     core_config.archive = archive_.get();
     core_config.trust_client_time = config_.trust_client_time;

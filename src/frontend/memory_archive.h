@@ -62,6 +62,17 @@ class MemoryArchive final : public Archive {
     return Status::ok();
   }
 
+  // What earlier_certificate gives: the certificates of an earlier run.
+  void set_earlier_certificates(std::map<std::uint64_t, std::vector<std::uint8_t>> certificates) {
+    earlier_ = std::move(certificates);
+  }
+  Status earlier_certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
+    const auto it = earlier_.find(seq);
+    if (it == earlier_.end()) return Archive::earlier_certificate(seq, out);
+    *out = it->second;
+    return Status::ok();
+  }
+
   // How often the core read entries back (it does only for seqs it let go of).
   std::uint64_t reads() const { return reads_; }
   // The journalled entry of `seq`, or null; not counted as a read.
@@ -73,6 +84,7 @@ class MemoryArchive final : public Archive {
  private:
   std::map<std::uint64_t, journal::Entry> entries_;
   std::map<std::uint64_t, std::vector<std::uint8_t>> certificates_;
+  std::map<std::uint64_t, std::vector<std::uint8_t>> earlier_;
   std::uint64_t journaled_seq_ = 0;
   std::uint64_t reads_ = 0;
   bool failing_ = false;

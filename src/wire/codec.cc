@@ -1,5 +1,6 @@
 #include "wire/codec.h"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -503,6 +504,102 @@ std::vector<std::uint8_t> build_certificate(const voter::VerdictContent& content
       content.rules_version, fbb.CreateVector(sigs));
   FinishCertificateBuffer(fbb, cert);
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+Status check_certificate(std::span<const std::uint8_t> bytes,
+                         const std::array<crypto::VerifyingKey, kReplicaCount>& keys,
+                         voter::VerdictContent* content_out, std::uint8_t* signed_by_out) {
+  // The caller's buffer may start anywhere (a file read at an offset, an
+  // empty span); the verifier needs 8-byte alignment, so copy when it is not.
+  const AlignedFrame frame(bytes.data(), bytes.size());
+  const Certificate* cert = nullptr;
+  TRIAD_RETURN_IF_ERROR(verify_certificate_buffer(frame.bytes(), &cert));
+  voter::VerdictContent content;
+  content.seq = cert->seq();
+  content.ts_ms = cert->ts();
+  content.rules_version = cert->rules_version();
+  const auto code = parse_response_code(as_view(cert->code()));
+  if (!code) return Status::corruption("field code is not a known two-digit response code");
+  content.code = *code;
+  const auto tx_digest = as_bytes(cert->tx_digest());
+  const auto state_digest = as_bytes(cert->state_digest());
+  if (tx_digest.size() != 32) {
+    return Status::corruption("field tx_digest has " + std::to_string(tx_digest.size()) +
+                              " bytes, 32 expected");
+  }
+  if (state_digest.size() != 32) {
+    return Status::corruption("field state_digest has " + std::to_string(state_digest.size()) +
+                              " bytes, 32 expected");
+  }
+  std::copy(tx_digest.begin(), tx_digest.end(), content.tx_digest.begin());
+  std::copy(state_digest.begin(), state_digest.end(), content.state_digest.begin());
+  if (cert->checkpoint_digest() != nullptr) {
+    const auto checkpoint = as_bytes(cert->checkpoint_digest());
+    if (checkpoint.size() != 32) {
+      return Status::corruption("field checkpoint_digest has " + std::to_string(checkpoint.size()) +
+                                " bytes, 32 expected");
+    }
+    std::copy(checkpoint.begin(), checkpoint.end(), content.checkpoint_digest.begin());
+  }
+
+  std::uint8_t signed_by = 0;
+  if (cert->signatures() != nullptr) {
+    // At most one entry per replica: entries may all point at one table, and
+    // each repeat would cost a signature check (a 16 KB certificate could
+    // hold thousands).
+    if (cert->signatures()->size() > kReplicaCount) {
+      return Status::corruption(std::to_string(cert->signatures()->size()) +
+                                " signatures, at most " + std::to_string(kReplicaCount) +
+                                " (one per replica)");
+    }
+    for (const CertSignature* s : *cert->signatures()) {
+      const int r = s->replica();
+      if (r >= kReplicaCount) {
+        return Status::corruption("signature of unknown replica index " + std::to_string(r));
+      }
+      const char name = replica_name(r);
+      if ((static_cast<unsigned>(signed_by) >> r & 1u) != 0) {
+        return Status::corruption(std::string("two signatures of replica ") + name);
+      }
+      const auto sig_bytes = as_bytes(s->signature());
+      if (sig_bytes.size() != 64) {
+        return Status::corruption(std::string("signature of replica ") + name + " has " +
+                                  std::to_string(sig_bytes.size()) + " bytes, 64 expected");
+      }
+      voter::ReplicaVerdict signer;
+      signer.replica = r;
+      signer.content = content;
+      signer.fingerprint = std::string(as_view(s->fingerprint()));
+      std::copy(sig_bytes.begin(), sig_bytes.end(), signer.signature.begin());
+      const auto path = as_bytes(s->batch_path());
+      if (path.size() % sizeof(Digest) != 0 || s->batch_size() == 0 ||
+          s->batch_index() >= s->batch_size()) {
+        return Status::corruption(
+            std::string("signature of replica ") + name + " has a malformed Merkle proof (index " +
+            std::to_string(s->batch_index()) + " of " + std::to_string(s->batch_size()) +
+            ", path of " + std::to_string(path.size()) + " bytes)");
+      }
+      signer.batch_index = s->batch_index();
+      signer.batch_size = s->batch_size();
+      signer.batch_path.resize(path.size() / sizeof(Digest));
+      // A batch of one has an empty path (and possibly a null data pointer).
+      if (!path.empty()) std::memcpy(signer.batch_path.data(), path.data(), path.size());
+      if (!verify_verdict_signature(signer, keys[static_cast<std::size_t>(r)])) {
+        return Status::corruption(std::string("signature of replica ") + name +
+                                  " does not verify over the verdict content (seq " +
+                                  std::to_string(content.seq) + ", code " +
+                                  to_string(content.code) + ") with its public key");
+      }
+      signed_by = static_cast<std::uint8_t>(signed_by | (1u << r));
+    }
+  }
+  if (std::popcount(signed_by) < 2) {
+    return Status::corruption("only " + std::to_string(std::popcount(signed_by)) +
+                              " distinct replica signature(s); at least 2 are needed");
+  }
+  *content_out = content;
+  *signed_by_out = signed_by;
+  return Status::ok();
 }
 
 }  // namespace triad::wire

@@ -3,6 +3,7 @@
 // before a single field is read; nothing here trusts its input.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -179,6 +180,14 @@ void sign_verdict_batch(std::span<voter::ReplicaVerdict> verdicts, const crypto:
 // over with `key` (a certificate's check of one signer).
 bool verify_verdict_signature(const voter::ReplicaVerdict& verdict,
                               const crypto::VerifyingKey& key);
+
+// Checks a certificate (a buffer at any address) with the replicas' keys:
+// the verifier, every field, each signature with its Merkle path, at most
+// one per replica, at least two. Corruption naming what fails; otherwise
+// the signed content and the replicas that signed it (bit r for replica r).
+Status check_certificate(std::span<const std::uint8_t> bytes,
+                         const std::array<crypto::VerifyingKey, kReplicaCount>& keys,
+                         voter::VerdictContent* content, std::uint8_t* signed_by);
 
 // Reads a verified Verdict (no signature: see read_verdict_batch); Corruption
 // when a digest has the wrong length, the code is not two known digits or the

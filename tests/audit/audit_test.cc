@@ -134,6 +134,36 @@ TEST_F(AuditTest, RecordsSurviveReopenAndAreFoundByIdAndTime) {
   EXPECT_EQ(std::get<DivergenceRow>(events[0]).replica, 'b');  // time order
 }
 
+// What a restarted front end answers a journalled seq with when its replay
+// cannot decide it again: the newest certified decision at that seq, in any
+// run; a fail-safe one (no certificate) is not one.
+TEST_F(AuditTest, TheCertificateAtASeqIsTheNewestCertifiedOne) {
+  const auto run_with = [&](const std::vector<DecisionRow>& rows) {
+    std::unique_ptr<AuditStore> store;
+    ASSERT_TRUE(AuditStore::open(path_, options(), &store).is_ok());
+    for (const DecisionRow& d : rows) EXPECT_TRUE(store->add(d));
+    ASSERT_TRUE(store->close().is_ok());
+  };
+  DecisionRow later = decision(1);
+  later.certificate = {9, 9};
+  DecisionRow fail_safe = decision(1);
+  fail_safe.code = "96";
+  fail_safe.fail_safe = true;
+  fail_safe.certificate.clear();
+  run_with({decision(1), decision(2)});
+  run_with({later});
+  run_with({fail_safe});  // the newest run declined seq 1 fail-safe
+
+  AuditReader reader;
+  ASSERT_TRUE(AuditReader::open(path_, &reader).is_ok());
+  std::vector<std::uint8_t> certificate;
+  ASSERT_TRUE(reader.certificate_at(1, &certificate).is_ok());
+  EXPECT_EQ(certificate, later.certificate);
+  ASSERT_TRUE(reader.certificate_at(2, &certificate).is_ok());
+  EXPECT_EQ(certificate, decision(2).certificate);
+  EXPECT_EQ(reader.certificate_at(3, &certificate).code(), Status::Code::kNotFound);
+}
+
 TEST_F(AuditTest, CloseCommitsEverythingQueuedInBatches) {
   StoreOptions o = options();
   o.batch_max_rows = 100;

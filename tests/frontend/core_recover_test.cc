@@ -72,9 +72,9 @@ class MiniCluster {
   std::size_t decision_records() const { return decision_records_; }
   MemoryArchive& archive() { return archive_; }
 
-  void start_replica(int r) {
+  void start_replica(int r, const replica::Fault& fault = {}) {
     auto rc = std::make_unique<replica::ReplicaCore>(
-        r, cards_, initial_, sim::replica_signing_key(r), sim::card_ref_key(), replica::Fault{}, 1,
+        r, cards_, initial_, sim::replica_signing_key(r), sim::card_ref_key(), fault, 1,
         /*checkpoint_interval=*/100);
     nodes_[static_cast<std::size_t>(r)] =
         std::make_unique<replica::ReplicaNode>(std::move(rc), now_us_);
@@ -306,6 +306,69 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
     EXPECT_EQ(r.seq, i + 1);
     EXPECT_EQ(r.code, first.replies[i + 1].code) << "seq " << i + 1;
   }
+}
+
+// Two faults at once: after a restart, the two replicas that replay the
+// journal disagree (one flips every decision) and the third is down, so the
+// replay cannot decide again what was answered before. A repeated id is
+// owed the first answer (rules.md section 7): the certificate it had, from
+// the audit store (Archive::earlier_certificate), when that holds for this
+// very seq and transaction; a fail-safe decline otherwise.
+TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore) {
+  const Traffic traffic = make_traffic(4);
+  MiniCluster first(traffic.cards);
+  for (int r = 0; r < kReplicaCount; ++r) first.start_replica(r);
+  for (std::uint64_t i = 0; i < 4; ++i) first.submit(traffic.txs[i], i + 1, kWallMs);
+  std::map<std::uint64_t, std::vector<std::uint8_t>> certificates;
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    ASSERT_TRUE(first.archive().certificate(seq, &certificates[seq]).is_ok());
+    ASSERT_FALSE(first.decisions[seq].fail_safe);
+  }
+  std::vector<std::uint8_t> tampered = certificates[3];
+  tampered[tampered.size() / 2] ^= 0x01;
+  // Another front end's, which sequenced the same traffic last first (all
+  // at the same ts): its seq 2 is another transaction, its seq 1 is the
+  // transaction of our seq 4.
+  MiniCluster other(traffic.cards);
+  for (int r = 0; r < kReplicaCount; ++r) other.start_replica(r);
+  for (std::uint64_t i = 0; i < 4; ++i) other.submit(traffic.txs[3 - i], i + 1, kWallMs);
+  std::vector<std::uint8_t> other_seq_1, other_seq_2;
+  ASSERT_TRUE(other.archive().certificate(1, &other_seq_1).is_ok());
+  ASSERT_TRUE(other.archive().certificate(2, &other_seq_2).is_ok());
+  // Seq 1: its own certificate. Seq 2: the same seq on another transaction.
+  // Seq 3: one bit changed. Seq 4: its transaction at another seq.
+  MiniCluster second(traffic.cards);
+  second.archive().set_earlier_certificates(
+      {{1, certificates[1]}, {2, other_seq_2}, {3, tampered}, {4, other_seq_1}});
+  ASSERT_TRUE(second.recover(first.journal(), {}).is_ok());
+  second.process_exited(2);
+  second.start_replica(0);
+  second.start_replica(
+      1, replica::Fault{.kind = replica::Fault::Kind::kFlip, .probability_ppm = 1'000'000});
+  second.advance(10'000'000);  // past every deadline: c never answers
+  ASSERT_EQ(second.decisions.size(), 4u);
+
+  EXPECT_EQ(second.decisions[1].code, first.decisions[1].code);
+  EXPECT_FALSE(second.decisions[1].fail_safe);
+  EXPECT_EQ(second.decisions[1].certificate, certificates[1]);
+  EXPECT_EQ(second.decisions[1].agree, first.decisions[1].agree);
+  for (const std::uint64_t seq : {2u, 3u, 4u}) {
+    EXPECT_TRUE(second.decisions[seq].fail_safe) << "seq " << seq;
+    EXPECT_EQ(second.decisions[seq].code, "96") << "seq " << seq;
+  }
+  EXPECT_EQ(second.core().counters().earlier_answers, 1u);
+  ASSERT_EQ(second.fail_safe.size(), 3u) << "only the fail-safe answers go to the answer log";
+  EXPECT_EQ(second.fail_safe[0].seq, 2u);
+
+  // A repeated id gets the first answer, with its certificate.
+  second.submit(traffic.txs[0], 100, kWallMs);
+  ASSERT_EQ(second.replies.count(100), 1u);
+  EXPECT_TRUE(second.replies[100].replayed);
+  EXPECT_EQ(second.replies[100].seq, 1u);
+  EXPECT_EQ(second.replies[100].code, first.replies[1].code);
+  std::vector<std::uint8_t> kept;
+  ASSERT_TRUE(second.archive().certificate(1, &kept).is_ok());
+  EXPECT_EQ(kept, certificates[1]);
 }
 
 // A journal holding `traffic`, one ms apart.
