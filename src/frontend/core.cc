@@ -1263,11 +1263,22 @@ bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us
 bool Core::earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string* code,
                           std::uint8_t* agree, std::vector<std::uint8_t>* certificate) {
   std::vector<std::uint8_t> earlier;
-  if (!config_.archive->earlier_certificate(seq, &earlier).is_ok()) return false;
+  if (const Status found = config_.archive->earlier_certificate(seq, &earlier); !found.is_ok()) {
+    if (found.code() != Status::Code::kNotFound) {
+      log::warn("seq " + std::to_string(seq) +
+                ": the replay could not decide it again, and its answer before the restart "
+                "cannot be read: " +
+                found.message());
+    }
+    return false;
+  }
   voter::VerdictContent content;
   std::uint8_t signed_by = 0;
   Status s = wire::check_certificate(earlier, keys_, &content, &signed_by);
-  if (s.is_ok() && (content.seq != seq || content.ts_ms != e.ts_ms)) {
+  if (s.is_ok() && content.rules_version != rules::kRulesVersion) {
+    s = Status::corruption("it is of rules version " + std::to_string(content.rules_version) +
+                           ", this build's is " + std::to_string(rules::kRulesVersion));
+  } else if (s.is_ok() && (content.seq != seq || content.ts_ms != e.ts_ms)) {
     s = Status::corruption("it is for seq " + std::to_string(content.seq) + " at ts " +
                            std::to_string(content.ts_ms) + ", this is seq " + std::to_string(seq) +
                            " at ts " + std::to_string(e.ts_ms));

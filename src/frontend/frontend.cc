@@ -107,11 +107,15 @@ class FrontEnd {
     // restart, found in the audit store, which keeps every run's.
     if (config_.audit) {
       auto reader = std::make_shared<audit::AuditReader>();
-      if (audit::AuditReader::open(layout::audit_db(config_.dir), reader.get()).is_ok()) {
+      if (const Status s = audit::AuditReader::open(layout::audit_db(config_.dir), reader.get());
+          s.is_ok()) {
         archive_->set_earlier_certificates(
             [reader](std::uint64_t seq, std::vector<std::uint8_t>* out) {
               return reader->certificate_at(seq, out);
             });
+      } else {
+        log::warn("audit store: " + s.message() +
+                  "; a seq the replay cannot decide again will be declined fail-safe");
       }
     }
     Core::Config core_config;

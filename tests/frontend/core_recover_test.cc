@@ -308,56 +308,74 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
   }
 }
 
+// The certificate seq `seq` gets from a healthy front end that sequences
+// `txs` (index into traffic) at the given wall clock times.
+std::vector<std::uint8_t> certificate_from(
+    const Traffic& traffic, const std::vector<std::pair<std::size_t, std::int64_t>>& txs,
+    std::uint64_t seq) {
+  MiniCluster cluster(traffic.cards);
+  for (int r = 0; r < kReplicaCount; ++r) cluster.start_replica(r);
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    cluster.submit(traffic.txs[txs[i].first], i + 1, txs[i].second);
+  }
+  std::vector<std::uint8_t> certificate;
+  EXPECT_TRUE(cluster.archive().certificate(seq, &certificate).is_ok());
+  return certificate;
+}
+
 // Two faults at once: after a restart, the two replicas that replay the
 // journal disagree (one flips every decision) and the third is down, so the
 // replay cannot decide again what was answered before. A repeated id is
 // owed the first answer (rules.md section 7): the certificate it had, from
 // the audit store (Archive::earlier_certificate), when that holds for this
-// very seq and transaction; a fail-safe decline otherwise.
+// very seq, ts and transaction; a fail-safe decline otherwise.
 TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore) {
-  const Traffic traffic = make_traffic(4);
+  const Traffic traffic = make_traffic(6);
   MiniCluster first(traffic.cards);
   for (int r = 0; r < kReplicaCount; ++r) first.start_replica(r);
-  for (std::uint64_t i = 0; i < 4; ++i) first.submit(traffic.txs[i], i + 1, kWallMs);
-  std::map<std::uint64_t, std::vector<std::uint8_t>> certificates;
-  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
-    ASSERT_TRUE(first.archive().certificate(seq, &certificates[seq]).is_ok());
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    first.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
+  }
+  std::map<std::uint64_t, std::vector<std::uint8_t>> own;
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+    ASSERT_TRUE(first.archive().certificate(seq, &own[seq]).is_ok());
     ASSERT_FALSE(first.decisions[seq].fail_safe);
   }
-  std::vector<std::uint8_t> tampered = certificates[3];
+  std::vector<std::uint8_t> tampered = own[5];
   tampered[tampered.size() / 2] ^= 0x01;
-  // Another front end's, which sequenced the same traffic last first (all
-  // at the same ts): its seq 2 is another transaction, its seq 1 is the
-  // transaction of our seq 4.
-  MiniCluster other(traffic.cards);
-  for (int r = 0; r < kReplicaCount; ++r) other.start_replica(r);
-  for (std::uint64_t i = 0; i < 4; ++i) other.submit(traffic.txs[3 - i], i + 1, kWallMs);
-  std::vector<std::uint8_t> other_seq_1, other_seq_2;
-  ASSERT_TRUE(other.archive().certificate(1, &other_seq_1).is_ok());
-  ASSERT_TRUE(other.archive().certificate(2, &other_seq_2).is_ok());
-  // Seq 1: its own certificate. Seq 2: the same seq on another transaction.
-  // Seq 3: one bit changed. Seq 4: its transaction at another seq.
+  // Seq 1: its own certificate. Seq 2: its transaction and ts at another
+  // seq. Seq 3: its seq and transaction at another ts. Seq 4: its seq and ts
+  // on another transaction. Seq 5: its own with a bit changed. Seq 6: its
+  // own, but it was declined fail-safe before (the answer log says so).
+  const std::int64_t t = kWallMs;
+  std::map<std::uint64_t, std::vector<std::uint8_t>> earlier = {
+      {1, own[1]},
+      {2, certificate_from(traffic, {{1, t + 1}}, 1)},
+      {3, certificate_from(traffic, {{0, t}, {1, t + 1}, {2, t + 1000}}, 3)},
+      {4, certificate_from(traffic, {{0, t}, {1, t + 1}, {2, t + 2}, {5, t + 3}}, 4)},
+      {5, tampered},
+      {6, own[6]}};
   MiniCluster second(traffic.cards);
-  second.archive().set_earlier_certificates(
-      {{1, certificates[1]}, {2, other_seq_2}, {3, tampered}, {4, other_seq_1}});
-  ASSERT_TRUE(second.recover(first.journal(), {}).is_ok());
+  second.archive().set_earlier_certificates(earlier);
+  ASSERT_TRUE(second.recover(first.journal(), {{6, digest_of(traffic.txs[5]), "91"}}).is_ok());
   second.process_exited(2);
   second.start_replica(0);
   second.start_replica(
       1, replica::Fault{.kind = replica::Fault::Kind::kFlip, .probability_ppm = 1'000'000});
   second.advance(10'000'000);  // past every deadline: c never answers
-  ASSERT_EQ(second.decisions.size(), 4u);
+  ASSERT_EQ(second.decisions.size(), 6u);
 
   EXPECT_EQ(second.decisions[1].code, first.decisions[1].code);
   EXPECT_FALSE(second.decisions[1].fail_safe);
-  EXPECT_EQ(second.decisions[1].certificate, certificates[1]);
+  EXPECT_EQ(second.decisions[1].certificate, own[1]);
   EXPECT_EQ(second.decisions[1].agree, first.decisions[1].agree);
-  for (const std::uint64_t seq : {2u, 3u, 4u}) {
+  for (const std::uint64_t seq : {2u, 3u, 4u, 5u}) {
     EXPECT_TRUE(second.decisions[seq].fail_safe) << "seq " << seq;
     EXPECT_EQ(second.decisions[seq].code, "96") << "seq " << seq;
   }
+  EXPECT_EQ(second.decisions[6].code, "91") << "the journalled decline comes first";
   EXPECT_EQ(second.core().counters().earlier_answers, 1u);
-  ASSERT_EQ(second.fail_safe.size(), 3u) << "only the fail-safe answers go to the answer log";
+  ASSERT_EQ(second.fail_safe.size(), 4u) << "the new fail-safe answers go to the answer log";
   EXPECT_EQ(second.fail_safe[0].seq, 2u);
 
   // A repeated id gets the first answer, with its certificate.
@@ -368,7 +386,7 @@ TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore
   EXPECT_EQ(second.replies[100].code, first.replies[1].code);
   std::vector<std::uint8_t> kept;
   ASSERT_TRUE(second.archive().certificate(1, &kept).is_ok());
-  EXPECT_EQ(kept, certificates[1]);
+  EXPECT_EQ(kept, own[1]);
 }
 
 // A journal holding `traffic`, one ms apart.

@@ -13,6 +13,7 @@
 #include "process_util.h"
 #include "sample/sample.h"
 #include "sample_files.h"
+#include "status_util.h"
 
 namespace triad::testing {
 namespace {
@@ -38,9 +39,10 @@ std::vector<std::pair<std::string, Answer>> submit(const Cluster& cluster,
     const Json v = Json::parse(line);
     EXPECT_FALSE(v.contains("error")) << line;
     if (v.contains("error")) continue;
-    answers.push_back({v["id"].get<std::string>(),
-                       {v["seq"].get<std::uint64_t>(), v["code"].get<std::string>(),
-                        v["replayed"].get<bool>(), v["cert"].get<std::string>()}});
+    answers.push_back(
+        {v["id"].get<std::string>(),
+         {v["seq"].get<std::uint64_t>(), v["code"].get<std::string>(), v["replayed"].get<bool>(),
+          v["cert"].is_string() ? v["cert"].get<std::string>() : std::string()}});
   }
   return answers;
 }
@@ -296,6 +298,40 @@ void decline_then_kill_front_end(const TempDir& tmp) {
   ASSERT_EQ(first["code"], "91") << first;
   EXPECT_FALSE(first["replayed"].get<bool>());
   kill_front_end(cluster, tmp);
+}
+
+// Two faults at once: `triad up` restarted with replica b flipping every
+// decision and c hung, so the replay cannot decide again what was answered
+// before. Every earlier id still gets its first answer, with its
+// certificate, found in the audit store; none is declined fail-safe.
+TEST(Journal, AReplayThatCannotDecideAgainAnswersWithTheCertificatesFromBefore) {
+  TempDir tmp;
+  write_inputs(tmp, 40, 0);
+  std::vector<std::pair<std::string, Answer>> before;
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"), kArgs);
+    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    before = submit(cluster, tmp.file("first.jsonl"));
+    ASSERT_EQ(before.size(), 40u);
+    EXPECT_EQ(cluster.stop(), 0);
+  }
+  Cluster cluster(tmp, tmp.file("cards.csv"),
+                  {"--deadline-ms", "1000", "--inject", "b=flip:1", "--inject", "c=hang:0"});
+  ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+  const auto after = submit(cluster, tmp.file("first.jsonl"));
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].first, before[i].first);
+    EXPECT_TRUE(after[i].second.replayed) << after[i].first;
+    EXPECT_EQ(after[i].second.seq, before[i].second.seq) << after[i].first;
+    EXPECT_EQ(after[i].second.code, before[i].second.code) << after[i].first;
+    EXPECT_EQ(after[i].second.cert, before[i].second.cert) << after[i].first;
+  }
+  const Json status = status_of(cluster.dir());
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["earlier_answers"], 40) << status.dump();
+  EXPECT_EQ(status["fail_safe"], 0) << status.dump();
+  EXPECT_EQ(cluster.stop(), 0);
 }
 
 // rules.md section 7 across a kill -9: a fail-safe decline (both of b and c
