@@ -323,6 +323,20 @@ std::vector<std::uint8_t> certificate_from(
   return certificate;
 }
 
+// A certificate made here: `content` signed by replicas a and b.
+std::vector<std::uint8_t> signed_by_a_and_b(const voter::VerdictContent& content) {
+  std::vector<voter::ReplicaVerdict> signers;
+  for (const int r : {0, 1}) {
+    std::array<voter::ReplicaVerdict, 1> one{};
+    one[0].replica = r;
+    one[0].content = content;
+    one[0].fingerprint = "made by the test";
+    wire::sign_verdict_batch(one, sim::replica_signing_key(r));
+    signers.push_back(one[0]);
+  }
+  return wire::build_certificate(content, signers);
+}
+
 // Two faults at once: after a restart, the two replicas that replay the
 // journal disagree (one flips every decision) and the third is down, so the
 // replay cannot decide again what was answered before. A repeated id is
@@ -330,14 +344,14 @@ std::vector<std::uint8_t> certificate_from(
 // the audit store (Archive::earlier_certificate), when that holds for this
 // very seq, ts and transaction; a fail-safe decline otherwise.
 TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore) {
-  const Traffic traffic = make_traffic(6);
+  const Traffic traffic = make_traffic(8);
   MiniCluster first(traffic.cards);
   for (int r = 0; r < kReplicaCount; ++r) first.start_replica(r);
-  for (std::uint64_t i = 0; i < 6; ++i) {
+  for (std::uint64_t i = 0; i < 8; ++i) {
     first.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
   }
   std::map<std::uint64_t, std::vector<std::uint8_t>> own;
-  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+  for (std::uint64_t seq = 1; seq <= 8; ++seq) {
     ASSERT_TRUE(first.archive().certificate(seq, &own[seq]).is_ok());
     ASSERT_FALSE(first.decisions[seq].fail_safe);
   }
@@ -347,14 +361,28 @@ TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore
   // seq. Seq 3: its seq and transaction at another ts. Seq 4: its seq and ts
   // on another transaction. Seq 5: its own with a bit changed. Seq 6: its
   // own, but it was declined fail-safe before (the answer log says so).
+  // Seq 7: one made here for its seq, ts and transaction, but of another
+  // rules version; seq 8: the same of this version (so the one of seq 7 is
+  // refused for its version alone).
   const std::int64_t t = kWallMs;
+  const auto made_for = [&](std::uint64_t seq, std::uint32_t rules_version) {
+    voter::VerdictContent content;
+    content.seq = seq;
+    content.ts_ms = t + static_cast<std::int64_t>(seq - 1);
+    content.tx_digest = digest_of(traffic.txs[seq - 1]);
+    content.code = ResponseCode::kInsufficientFunds;
+    content.rules_version = rules_version;
+    return signed_by_a_and_b(content);
+  };
   std::map<std::uint64_t, std::vector<std::uint8_t>> earlier = {
       {1, own[1]},
       {2, certificate_from(traffic, {{1, t + 1}}, 1)},
       {3, certificate_from(traffic, {{0, t}, {1, t + 1}, {2, t + 1000}}, 3)},
       {4, certificate_from(traffic, {{0, t}, {1, t + 1}, {2, t + 2}, {5, t + 3}}, 4)},
       {5, tampered},
-      {6, own[6]}};
+      {6, own[6]},
+      {7, made_for(7, rules::kRulesVersion + 1)},
+      {8, made_for(8, rules::kRulesVersion)}};
   MiniCluster second(traffic.cards);
   second.archive().set_earlier_certificates(earlier);
   ASSERT_TRUE(second.recover(first.journal(), {{6, digest_of(traffic.txs[5]), "91"}}).is_ok());
@@ -363,19 +391,20 @@ TEST(CoreRecover, ASeqTheReplayCannotDecideAgainGetsItsCertifiedAnswerFromBefore
   second.start_replica(
       1, replica::Fault{.kind = replica::Fault::Kind::kFlip, .probability_ppm = 1'000'000});
   second.advance(10'000'000);  // past every deadline: c never answers
-  ASSERT_EQ(second.decisions.size(), 6u);
+  ASSERT_EQ(second.decisions.size(), 8u);
 
   EXPECT_EQ(second.decisions[1].code, first.decisions[1].code);
   EXPECT_FALSE(second.decisions[1].fail_safe);
   EXPECT_EQ(second.decisions[1].certificate, own[1]);
   EXPECT_EQ(second.decisions[1].agree, first.decisions[1].agree);
-  for (const std::uint64_t seq : {2u, 3u, 4u, 5u}) {
+  for (const std::uint64_t seq : {2u, 3u, 4u, 5u, 7u}) {
     EXPECT_TRUE(second.decisions[seq].fail_safe) << "seq " << seq;
     EXPECT_EQ(second.decisions[seq].code, "96") << "seq " << seq;
   }
   EXPECT_EQ(second.decisions[6].code, "91") << "the journalled decline comes first";
-  EXPECT_EQ(second.core().counters().earlier_answers, 1u);
-  ASSERT_EQ(second.fail_safe.size(), 4u) << "the new fail-safe answers go to the answer log";
+  EXPECT_EQ(second.decisions[8].code, "51");
+  EXPECT_EQ(second.core().counters().earlier_answers, 2u);
+  ASSERT_EQ(second.fail_safe.size(), 5u) << "the new fail-safe answers go to the answer log";
   EXPECT_EQ(second.fail_safe[0].seq, 2u);
 
   // A repeated id gets the first answer, with its certificate.
