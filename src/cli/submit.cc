@@ -339,8 +339,9 @@ int run_submit_command(int argc, char** argv) {
     // may have paused for longer than the timeout before it).
     if (unanswered.empty()) silent_since = Clock::now();
     const Status sent = client->submit_batch(batch);
-    // Which of a batch went out before a failure is not known: each counts
-    // as sent and, unless answered, unanswered.
+    // After a failed send each line of the batch counts as sent and, unless
+    // answered, unanswered: the advice for all of them is the same (submit
+    // it again; an id is sequenced once), whichever went out.
     for (std::size_t i = 0; i < lines.size(); ++i) unanswered.emplace(tags[i], std::move(lines[i]));
     if (!sent.is_ok()) return give_up(sent);
     flush();
