@@ -164,14 +164,14 @@ int run_submit_command(int argc, char** argv) {
   struct Line {
     Transaction tx;
     Clock::time_point first_sent;
-    int overloaded = 0;         // times the front end refused it as overloaded
-    Clock::time_point send_at;  // when to send it again
+    int overloaded = 0;  // times the front end refused it as overloaded
   };
   // The lines sent and not answered yet, by tag (their line number).
   std::unordered_map<std::uint64_t, Line> unanswered;
   // Lines the front end refused as overloaded (not sequenced, so sending them
-  // again is safe), to send again after a pause that doubles each time.
-  std::map<std::uint64_t, Line> to_resend;
+  // again is safe), by when to send them again (after a pause that doubles
+  // each time), with their tags: the ones due are the first.
+  std::multimap<Clock::time_point, std::pair<std::uint64_t, Line>> to_resend;
   // One decision or client error, as its output line.
   auto take = [&](const Reply& reply) {
     const auto sent = unanswered.find(reply.tag);
@@ -190,11 +190,11 @@ int run_submit_command(int argc, char** argv) {
     if (reply.status.code() == Status::Code::kOverloaded && !no_resend &&
         now - line.first_sent < std::chrono::milliseconds(timeout_ms)) {
       ++sum.overload_resends;
-      line.send_at =
+      const auto send_at =
           now + std::min(std::chrono::milliseconds(5) * (1 << std::min(line.overloaded, 8)),
                          std::chrono::milliseconds(1000));
       ++line.overloaded;
-      to_resend.emplace(reply.tag, std::move(line));
+      to_resend.emplace(send_at, std::pair(reply.tag, std::move(line)));
       return;
     }
     if (!reply.status.is_ok()) {
@@ -276,7 +276,8 @@ int run_submit_command(int argc, char** argv) {
       ++sum.errors;
       ready[n] = error_line(n, line_error).dump();
     }
-    for (const auto& [n, line] : to_resend) {
+    for (const auto& [send_at, resend] : to_resend) {
+      const std::uint64_t n = resend.first;
       ++sum.errors;
       ready[n] = error_line(n, Status::overloaded("refused as overloaded, not sequenced; "
                                                   "not sent again: " +
@@ -300,14 +301,10 @@ int run_submit_command(int argc, char** argv) {
     tags.clear();
     lines.clear();
     const auto now = Clock::now();
-    for (auto it = to_resend.begin(); it != to_resend.end();) {
-      if (it->second.send_at > now) {
-        ++it;
-        continue;
-      }
-      tags.push_back(it->first);
-      lines.push_back(std::move(it->second));
-      it = to_resend.erase(it);
+    for (auto it = to_resend.begin(); it != to_resend.end() && it->first <= now;
+         it = to_resend.erase(it)) {
+      tags.push_back(it->second.first);
+      lines.push_back(std::move(it->second.second));
     }
     while (!eof && unanswered.size() + to_resend.size() + lines.size() < window) {
       // Block for input only when nothing else is waiting, every answer out.
@@ -348,10 +345,10 @@ int run_submit_command(int argc, char** argv) {
     if (streaming) std::fflush(stdout);
     // The wait for answers ends in time to send again what is due.
     auto wait = std::chrono::milliseconds(streaming && !eof ? 2 : 100);
-    for (const auto& [n, line] : to_resend) {
+    if (!to_resend.empty()) {
       wait = std::min(wait, std::max(std::chrono::milliseconds(1),
                                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         line.send_at - Clock::now())));
+                                         to_resend.begin()->first - Clock::now())));
     }
     if (unanswered.empty()) {
       if (!to_resend.empty()) std::this_thread::sleep_for(wait);

@@ -41,10 +41,7 @@ Status verify_certificate(std::span<const std::uint8_t> bytes, const Keyring& ke
     out->seq = content.seq;
     out->ts_ms = content.ts_ms;
     out->code = to_string(content.code);
-    out->signers.clear();
-    for (int r = 0; r < kReplicaCount; ++r) {
-      if (signed_by & (1u << r)) out->signers.push_back(replica_name(r));
-    }
+    out->signers = replica_names(signed_by);
     out->tx_digest_hex = to_hex(content.tx_digest);
     out->state_digest_hex = to_hex(content.state_digest);
     out->rules_version = content.rules_version;

@@ -51,14 +51,6 @@ constexpr std::uint64_t kRangeRequestGapUs = 100'000;
 // verdict no majority answered is held against them (missing_is_own_fault).
 constexpr std::uint64_t kAllSilentDeadlines = 10;
 
-std::string names_of(std::uint8_t mask) {
-  std::string out;
-  for (int r = 0; r < kReplicaCount; ++r) {
-    if (mask & (1u << r)) out.push_back(replica_name(r));
-  }
-  return out;
-}
-
 std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
@@ -537,8 +529,9 @@ void Core::reply_decision(const ReplyTo& to, std::uint64_t seq, const std::strin
   const std::size_t card_ref_size = card_ref == CardRef{} ? 0 : card_ref.size();
   const auto decision = wire::CreateDecision(
       fbb, fbb.CreateString(id), seq, ts_ms, fbb.CreateString(answer.code.data(), 2),
-      fbb.CreateString(names_of(answer.agree)), fbb.CreateString(names_of(answer.divergent)),
-      replayed, fbb.CreateVector(certificate.data(), certificate.size()),
+      fbb.CreateString(replica_names(answer.agree)),
+      fbb.CreateString(replica_names(answer.divergent)), replayed,
+      fbb.CreateVector(certificate.data(), certificate.size()),
       fbb.CreateVector(card_ref.data(), card_ref_size));
   wire::ClientReplyBuilder b(fbb);
   b.add_tag(to.tag);
@@ -1335,12 +1328,12 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
         ++counters_.digest_mismatches;
         code = to_string(ResponseCode::kSystemMalfunction);
         agree = 0;
-        digest_mismatch_log_.write(log::Level::kError, now_us,
-                                   "seq " + std::to_string(d.seq) + ": replicas " +
-                                       names_of(d.agree_mask) + " agreed on transaction digest " +
-                                       to_hex(content.tx_digest) + ", the front end's is " +
-                                       to_hex(e.tx_digest) +
-                                       " (another keys/card-ref.key?); declined fail-safe " + code);
+        digest_mismatch_log_.write(
+            log::Level::kError, now_us,
+            "seq " + std::to_string(d.seq) + ": replicas " + replica_names(d.agree_mask) +
+                " agreed on transaction digest " + to_hex(content.tx_digest) +
+                ", the front end's is " + to_hex(e.tx_digest) +
+                " (another keys/card-ref.key?); declined fail-safe " + code);
       }
     }
     // Two faults at once (a restart, then replicas that disagree in its
@@ -1386,8 +1379,8 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
       for (const Waiter& w : it->second) answer(w);
       waiters_.erase(it);
     }
-    out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), names_of(agree),
-                              names_of(d.divergent_mask), !certified, now_us - e.sequenced_us,
+    out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), replica_names(agree),
+                              replica_names(d.divergent_mask), !certified, now_us - e.sequenced_us,
                               std::move(certificate), e.card_ref});
   }
   if (!voter_out_.decisions.empty()) release_held_snapshots(now_us, out);

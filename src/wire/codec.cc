@@ -521,25 +521,18 @@ Status check_certificate(std::span<const std::uint8_t> bytes,
   const auto code = parse_response_code(as_view(cert->code()));
   if (!code) return Status::corruption("field code is not a known two-digit response code");
   content.code = *code;
-  const auto tx_digest = as_bytes(cert->tx_digest());
-  const auto state_digest = as_bytes(cert->state_digest());
-  if (tx_digest.size() != 32) {
-    return Status::corruption("field tx_digest has " + std::to_string(tx_digest.size()) +
-                              " bytes, 32 expected");
-  }
-  if (state_digest.size() != 32) {
-    return Status::corruption("field state_digest has " + std::to_string(state_digest.size()) +
-                              " bytes, 32 expected");
-  }
-  std::copy(tx_digest.begin(), tx_digest.end(), content.tx_digest.begin());
-  std::copy(state_digest.begin(), state_digest.end(), content.state_digest.begin());
+  const auto digest_field = [](std::string_view name, const flatbuffers::Vector<std::uint8_t>* v,
+                               Digest* out) {
+    return copy_digest(v, out)
+               ? Status::ok()
+               : Status::corruption("field " + std::string(name) + " has " +
+                                    std::to_string(as_bytes(v).size()) + " bytes, 32 expected");
+  };
+  TRIAD_RETURN_IF_ERROR(digest_field("tx_digest", cert->tx_digest(), &content.tx_digest));
+  TRIAD_RETURN_IF_ERROR(digest_field("state_digest", cert->state_digest(), &content.state_digest));
   if (cert->checkpoint_digest() != nullptr) {
-    const auto checkpoint = as_bytes(cert->checkpoint_digest());
-    if (checkpoint.size() != 32) {
-      return Status::corruption("field checkpoint_digest has " + std::to_string(checkpoint.size()) +
-                                " bytes, 32 expected");
-    }
-    std::copy(checkpoint.begin(), checkpoint.end(), content.checkpoint_digest.begin());
+    TRIAD_RETURN_IF_ERROR(
+        digest_field("checkpoint_digest", cert->checkpoint_digest(), &content.checkpoint_digest));
   }
 
   std::uint8_t signed_by = 0;
