@@ -16,6 +16,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "crypto/hash.h"
+#include "journal/little_endian.h"
 #include "wire/codec.h"
 
 namespace triad::journal {
@@ -34,23 +35,6 @@ constexpr std::size_t kMinBodyBytes = kAadBytes + crypto::kAeadNonceBytes + cryp
 constexpr std::uint64_t kMaxIntervalMs = 3'600'000;
 
 std::string reason(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-void put_u32(std::uint8_t* p, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void put_u64(std::uint8_t* p, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint32_t get_u32(const std::uint8_t* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
-std::uint64_t get_u64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | p[i];
-  return v;
-}
 
 // First 8 bytes of SHA-256(length || body).
 std::array<std::uint8_t, kChecksumBytes> frame_checksum(const std::uint8_t* length,
@@ -110,6 +94,8 @@ Status regular_file_size(int fd, const std::string& path, std::size_t* size) {
   return Status::ok();
 }
 
+}  // namespace
+
 Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
   std::size_t size = 0;
   TRIAD_RETURN_IF_ERROR(regular_file_size(fd, path, &size));
@@ -119,6 +105,8 @@ Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out)
   out->resize(done);
   return Status::ok();
 }
+
+namespace {
 
 // A file mapped read-only for one pass over it: its pages stay the page
 // cache's (the kernel reads ahead and may drop them behind), so reading a
@@ -291,13 +279,8 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
   return Status::ok();
 }
 
-namespace {
-
-// Replaces `path` with `bytes` so that a crash leaves the old file or the
-// new one: a new file, synced, renamed over it, its directory synced. The
-// new file's descriptor (read-write) in *fd.
-Status replace_file(const std::string& path, std::span<const std::uint8_t> bytes, int* fd) {
-  const std::string next = path + ".new";
+Status replace_file(const std::string& path, const std::string& next,
+                    std::span<const std::uint8_t> bytes, int* fd) {
   *fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (*fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));
   Status s = write_all(*fd, bytes.data(), bytes.size(), 0, next);
@@ -314,8 +297,6 @@ Status replace_file(const std::string& path, std::span<const std::uint8_t> bytes
   }
   return s;
 }
-
-}  // namespace
 
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {
   if (text == "batch") {
@@ -811,7 +792,7 @@ Status AnswerLog::rewrite(std::span<const FailSafeAnswer> answers) {
   std::vector<std::uint8_t> bytes(header.begin(), header.end());
   append_records(answers, &bytes);
   int fd = -1;
-  TRIAD_RETURN_IF_ERROR(replace_file(path_, bytes, &fd));
+  TRIAD_RETURN_IF_ERROR(replace_file(path_, path_ + ".new", bytes, &fd));
   ::close(fd_);
   fd_ = fd;
   size_bytes_ = bytes.size();
@@ -834,7 +815,7 @@ Status check_origin(const std::string& path, std::string_view origin, bool journ
   if (journal_empty) {
     const std::vector<std::uint8_t> bytes(origin.begin(), origin.end());
     int written = -1;
-    TRIAD_RETURN_IF_ERROR(replace_file(path, bytes, &written));
+    TRIAD_RETURN_IF_ERROR(replace_file(path, path + ".new", bytes, &written));
     ::close(written);
     return Status::ok();
   }

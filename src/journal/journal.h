@@ -61,6 +61,18 @@ std::string to_string(const FsyncPolicy& policy);
 Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
                  const std::string& path);
 
+// Reads the whole of the regular file open at fd into *out. IoError naming
+// the journal `path` otherwise.
+Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out);
+
+// Replaces `path` with `bytes` so that a crash at any moment leaves the old
+// file or the new one whole: `next` created (mode 0600) with them, synced,
+// renamed over `path`, then its directory synced. The new file's descriptor
+// (read-write) in *fd. IoError naming the file and the reason otherwise;
+// `next` may then be left behind.
+Status replace_file(const std::string& path, const std::string& next,
+                    std::span<const std::uint8_t> bytes, int* fd);
+
 struct Entry {
   std::uint64_t seq = 0;
   std::int64_t ts_ms = 0;
