@@ -435,8 +435,12 @@ class DiscardingArchive final : public frontend::Archive {
   Status read_entries(std::uint64_t, std::uint64_t, std::vector<journal::Entry>*) override {
     return Status::unavailable("not kept");
   }
-  void put_certificate(std::uint64_t, std::span<const std::uint8_t>) override {}
+  void put_certificate(std::uint64_t, const frontend::KeptAnswer&,
+                       std::span<const std::uint8_t>) override {}
   Status certificate(std::uint64_t, std::vector<std::uint8_t>*) override {
+    return Status::unavailable("not kept");
+  }
+  Status kept_answer(std::uint64_t, frontend::KeptAnswer*) override {
     return Status::unavailable("not kept");
   }
 };

@@ -51,6 +51,13 @@ int run_up_command(int argc, char** argv) {
                  "replays about K transactions at most after its snapshot)")
       ->check(decimal_range(1, 1'000'000))
       ->capture_default_str();
+  app.add_option("--snapshot-every", config.snapshot_every,
+                 "store a replica's state snapshot that matches the majority's checkpoint in "
+                 "DIR/snapshot every N transactions, so that a restart replays only the "
+                 "journal after it; 0: none stored (a restart still starts from one stored "
+                 "before, when it holds)")
+      ->check(decimal_range(0, 1'000'000'000))
+      ->capture_default_str();
   app.add_option("--transient-limit", config.transient_limit,
                  "transient faults (wrong code, bad signature, missing) within the window that "
                  "send a replica to repair")

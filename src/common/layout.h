@@ -62,9 +62,13 @@ inline std::string journal_key(const std::string& dir) { return keys_dir(dir) + 
 inline std::string answer_log(const std::string& dir) { return dir + "/answers"; }
 // What the journal's transactions were decided over (journal::check_origin).
 inline std::string origin(const std::string& dir) { return dir + "/origin"; }
-// The certificates of this run's answers, read back when an id is submitted
-// again (frontend::FileArchive); emptied at every start.
+// The certificates of the answers, read back when an id is submitted again
+// (frontend::FileArchive); what a restart decides again is dropped from it.
 inline std::string certificates(const std::string& dir) { return dir + "/certificates"; }
+// The newest replica state snapshot that matched the majority's checkpoint
+// (journal/snapshot_file.h), encrypted with the journal's key: a restart
+// replays only the journal after it.
+inline std::string snapshot(const std::string& dir) { return dir + "/snapshot"; }
 // The key of the card references (crypto/card_ref.h): in the audit store,
 // and in every transaction digest, so in every certificate and in the
 // answer log. Mode 0600, created by `triad up` when missing; DIR/origin

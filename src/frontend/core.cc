@@ -51,6 +51,12 @@ constexpr std::uint64_t kRangeRequestGapUs = 100'000;
 // verdict no majority answered is held against them (missing_is_own_fault).
 constexpr std::uint64_t kAllSilentDeadlines = 10;
 
+// Config::store_snapshot_every: a replica asked for its snapshot that gives
+// none within this is asked no more; and at most one ask per kStoreRetryUs
+// (a snapshot that did not fit, see store_snapshot, is asked for again).
+constexpr std::uint64_t kStoreSnapshotWaitUs = 10'000'000;
+constexpr std::uint64_t kStoreRetryUs = 1'000'000;
+
 std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
@@ -280,8 +286,21 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   handle_voter_output(now_us, out);
 }
 
-Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe) {
+Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe,
+                     const journal::StoredSnapshot* stored, std::uint64_t* start_seq) {
   TRIAD_ASSERT(journal_.empty() && journal_base_ == 1 && flushed_seq_ == 0 && last_seq() == 0);
+  std::vector<std::uint8_t> install;
+  std::uint64_t base = 0;  // the stored snapshot's seq, while it holds
+  voter::VerdictContent base_content;
+  if (stored != nullptr) {
+    if (Status s = check_stored(*stored, journalled, &install, &base_content); s.is_ok()) {
+      base = stored->seq;
+    } else {
+      log::warn("the stored snapshot of seq " + std::to_string(stored->seq) +
+                " is not used: " + s.message() + "; the whole journal is replayed");
+    }
+  }
+  std::uint64_t unanswered = 0;  // the first seq up to base with no answer kept
   std::unordered_map<std::uint64_t, const journal::FailSafeAnswer*> fail_safe_by_seq;
   // The last record of a seq wins: an earlier one was for a transaction
   // lost before the journal's sync, whose seq was given again.
@@ -303,8 +322,40 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
         kept.push_back(*it->second);
         fail_safe_by_seq.erase(it);
       }
+      if (e.seq > base || unanswered != 0) continue;
+      // Up to the stored snapshot: the answer given before.
+      if (const auto it = recovered_fail_safe_.find(e.seq); it != recovered_fail_safe_.end()) {
+        answers_.back() = Answer{{it->second[0], it->second[1]}, 0, 0, false};
+      } else if (KeptAnswer k; config_.archive->kept_answer(e.seq, &k).is_ok()) {
+        answers_.back() = Answer{k.code, k.agree, k.divergent, true};
+      } else {
+        unanswered = e.seq;
+      }
     }
   }
+  if (unanswered != 0) {
+    log::warn("the stored snapshot of seq " + std::to_string(base) +
+              " is not used: no answer is kept for seq " + std::to_string(unanswered) +
+              " (DIR/certificates lost it); the whole journal is replayed");
+    std::fill_n(answers_.begin(), base, Answer{});
+    base = 0;
+  }
+  if (base > 0) {
+    std::erase_if(recovered_fail_safe_, [&](const auto& kv) { return kv.first <= base; });
+    journal_base_ = base + 1;
+    opened_seq_ = flushed_seq_ = decided_through_ = stored_seq_ = start_seq_ = base;
+    voter_ = voter::Voter({.deadline_us = config_.deadline_us,
+                           .first_seq = base + 1,
+                           .quorum = config_.simplex ? 1 : 2});
+    start_install_ = std::move(install);
+    checkpoints_.push_back(base_content);  // a repair's snapshot is checked against it
+    log::info("starting from the stored snapshot of seq " + std::to_string(base) + " (" +
+              std::to_string(stored->engine_state.size()) + " bytes); " +
+              (base == journalled ? std::string("nothing after it to replay")
+                                  : "replaying seqs " + std::to_string(base + 1) + ".." +
+                                        std::to_string(journalled)));
+  }
+  if (start_seq != nullptr) *start_seq = base;
   recovered_seq_ = sequencer_.last_seq();
   TRIAD_ASSERT(recovered_seq_ == journalled);
   for (const auto& [seq, a] : fail_safe_by_seq) {
@@ -683,6 +734,7 @@ void Core::on_replica_gone(int r) {
   view.resent_to = 0;
   view.fetched_from = 0;
   view.range_answered_us = 0;  // a new process's first request is answered
+  view.start_snapshot = ReplicaView::StartSnapshot::kNotSent;
 }
 
 // The next part of a resend, at a message with verdicts while they show
@@ -849,6 +901,17 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
       return;  // the snapshot is on its way; replaying from 1 would be wasted
     }
   }
+  if (next_seq <= start_seq_ && !t.active &&
+      view.start_snapshot != ReplicaView::StartSnapshot::kRefused) {
+    // A fresh process after a restart from a stored snapshot (recover()):
+    // the snapshot, then the journal after it, once it says hello again.
+    if (view.start_snapshot == ReplicaView::StartSnapshot::kSent) return;  // on its way
+    view.start_snapshot = ReplicaView::StartSnapshot::kSent;
+    log::info(replica_label(r) + ": sending the stored snapshot of seq " +
+              std::to_string(start_seq_));
+    out->to_replicas.push_back({r, start_install_});
+    return;
+  }
   // Whatever it has not seen yet, up to what everyone else has been sent.
   const std::uint64_t from = std::max<std::uint64_t>(next_seq, 1);
   if (from == view.resent_from && now_us < view.resent_at_us + kResendPatienceUs) {
@@ -1006,6 +1069,7 @@ void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now
     supervisor_.on_snapshot_received(r, now_us, &repair_out_);
     consider_snapshot(r, parts, now_us, out);
   }
+  if (source == store_source_) store_snapshot(source, parts, out);
 }
 
 void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now_us, Outbox* out) {
@@ -1045,51 +1109,167 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
       send_range(r, 1, flushed_seq_, now_us, out);
     return;
   }
-  const auto& state = snap.state_digest;
-  const auto& checkpoint = snap.checkpoint_digest;
-  const auto& engine = snap.engine_state;
-  std::string problem;
-  Digest engine_digest{};
-  if (state.size() != 32 || !std::equal(state.begin(), state.end(), agreed->state_digest.begin())) {
-    problem = "state digest differs from the majority's at seq " + std::to_string(seq);
-  } else if (checkpoint.size() != 32 ||
-             !std::equal(checkpoint.begin(), checkpoint.end(), agreed->checkpoint_digest.begin()) ||
-             !replica::checkpoint_digest(
-                  std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
-                  &engine_digest)
-                  .is_ok() ||
-             engine_digest != agreed->checkpoint_digest) {
-    problem = "state does not give the majority's checkpoint digest at seq " + std::to_string(seq);
-  }
-  if (!problem.empty()) {
+  if (const std::string problem = snapshot_problem(snap, *agreed); !problem.empty()) {
     log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
                " refused: " + problem + "; that source is passed over for this attempt");
     supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
     return;
   }
-  flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
-  const auto copy = wire::CreateSnapshot(fbb, seq, fbb.CreateVector(state.data(), state.size()),
-                                         fbb.CreateVector(checkpoint.data(), checkpoint.size()),
-                                         fbb.CreateVector(engine.data(), engine.size()));
-  wire::ToReplicaBuilder b(fbb);
-  b.add_install(copy);
-  fbb.Finish(b.Finish());
   t.installed_seq = seq;
   supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
   if (replicas_[static_cast<std::size_t>(r)].connected) {
-    out->to_replicas.push_back({r, bytes_of(fbb)});
+    out->to_replicas.push_back({r, install_message(snap)});
   } else {
-    t.install = bytes_of(fbb);  // sent when the new process says hello
+    t.install = install_message(snap);  // sent when the new process says hello
   }
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
-            std::to_string(engine.size()) + " bytes) from " + replica_label(t.source) +
+            std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
+}
+
+std::string Core::snapshot_problem(const SnapshotParts& snap, const voter::VerdictContent& agreed) {
+  const auto& state = snap.state_digest;
+  const auto& checkpoint = snap.checkpoint_digest;
+  const auto& engine = snap.engine_state;
+  Digest engine_digest{};
+  if (state.size() != 32 || !std::equal(state.begin(), state.end(), agreed.state_digest.begin())) {
+    return "state digest differs from the majority's at seq " + std::to_string(snap.seq);
+  }
+  if (checkpoint.size() != 32 ||
+      !std::equal(checkpoint.begin(), checkpoint.end(), agreed.checkpoint_digest.begin()) ||
+      !replica::checkpoint_digest(
+           std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
+           &engine_digest)
+           .is_ok() ||
+      engine_digest != agreed.checkpoint_digest) {
+    return "state does not give the majority's checkpoint digest at seq " +
+           std::to_string(snap.seq);
+  }
+  return {};
+}
+
+std::vector<std::uint8_t> Core::install_message(const SnapshotParts& snap) {
+  const auto& state = snap.state_digest;
+  const auto& checkpoint = snap.checkpoint_digest;
+  const auto& engine = snap.engine_state;
+  flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
+  const auto copy =
+      wire::CreateSnapshot(fbb, snap.seq, fbb.CreateVector(state.data(), state.size()),
+                           fbb.CreateVector(checkpoint.data(), checkpoint.size()),
+                           fbb.CreateVector(engine.data(), engine.size()));
+  wire::ToReplicaBuilder b(fbb);
+  b.add_install(copy);
+  fbb.Finish(b.Finish());
+  return bytes_of(fbb);
+}
+
+Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t journalled,
+                          std::vector<std::uint8_t>* install, voter::VerdictContent* content) {
+  if (stored.seq == 0 || stored.seq > journalled) {
+    return Status::corruption("its seq is beyond the journal's last, " +
+                              std::to_string(journalled) + " (lost before the journal's sync)");
+  }
+  std::vector<journal::Entry> at;
+  TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(stored.seq, stored.seq, &at));
+  TRIAD_ASSERT(at.size() == 1);
+  std::uint8_t signed_by = 0;
+  TRIAD_RETURN_IF_ERROR(check_certificate_of(stored.certificate, stored.seq, at[0].ts_ms,
+                                             digest_of(at[0].tx), content, &signed_by));
+  const SnapshotParts parts{stored.seq, stored.state_digest, stored.checkpoint_digest,
+                            stored.engine_state};
+  if (const std::string problem = snapshot_problem(parts, *content); !problem.empty()) {
+    return Status::corruption(problem + " (as its certificate says)");
+  }
+  *install = install_message(parts);
+  return Status::ok();
+}
+
+void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
+  store_source_ = -1;
+  const voter::VerdictContent* agreed = nullptr;
+  for (const auto& c : checkpoints_) {
+    if (c.seq == snap.seq) agreed = &c;
+  }
+  std::string problem;
+  std::vector<std::uint8_t> certificate;
+  if (snap.seq <= stored_seq_) {
+    problem = "the one stored is of seq " + std::to_string(stored_seq_);
+  } else if (snap.seq > decided_through_) {
+    problem = "not every seq up to it is decided yet";
+  } else if (!answers_[snap.seq - 1].certified) {
+    problem = "its seq was declined fail-safe, with no certificate";
+  } else if (agreed == nullptr) {
+    problem = "no agreed checkpoint at its seq is kept";
+  } else if (!std::ranges::equal(snap.state_digest, agreed->state_digest) ||
+             !std::ranges::equal(snap.checkpoint_digest, agreed->checkpoint_digest)) {
+    problem = "its digests are not the majority's";
+  } else if (Status s = config_.archive->certificate(snap.seq, &certificate); !s.is_ok()) {
+    problem = "its certificate cannot be read back: " + s.message();
+  }
+  if (!problem.empty()) {
+    log::warn("not storing the snapshot of seq " + std::to_string(snap.seq) + " from " +
+              replica_label(source) + ": " + problem);
+    return;
+  }
+  journal::StoredSnapshot& stored = out->snapshot_to_store.emplace();
+  stored.seq = snap.seq;
+  std::copy(snap.state_digest.begin(), snap.state_digest.end(), stored.state_digest.begin());
+  std::copy(snap.checkpoint_digest.begin(), snap.checkpoint_digest.end(),
+            stored.checkpoint_digest.begin());
+  stored.engine_state.assign(snap.engine_state.begin(), snap.engine_state.end());
+  stored.certificate = std::move(certificate);
+  stored_seq_ = snap.seq;
+  store_asked_us_ = 0;  // the next one is asked for when due, not kStoreRetryUs later
+  ++counters_.snapshots_stored;
+  log::info("storing the snapshot of seq " + std::to_string(snap.seq) + " (" +
+            std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(source));
+}
+
+void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
+  while (decided_through_ < answers_.size() && answers_[decided_through_].decided()) {
+    ++decided_through_;
+  }
+  // Simplex (a benchmark) has no majority to check a snapshot against.
+  if (config_.store_snapshot_every == 0 || config_.simplex || recovering() ||
+      decided_through_ < stored_seq_ + config_.store_snapshot_every) {
+    return;
+  }
+  if (store_asked_us_ != 0 &&
+      now_us < store_asked_us_ + (store_source_ >= 0 ? kStoreSnapshotWaitUs : kStoreRetryUs)) {
+    return;
+  }
+  // The replicas in turn, so that one whose snapshots never fit stops none.
+  for (int i = 1; i <= kReplicaCount; ++i) {
+    const int r = (store_last_asked_ + i) % kReplicaCount;
+    const bool a_source = std::any_of(transfers_.begin(), transfers_.end(),
+                                      [&](const Transfer& t) { return t.active && t.source == r; });
+    if ((voting_mask() >> r & 1u) == 0 || !replicas_[static_cast<std::size_t>(r)].connected ||
+        supervisor_.state(r) != repair::ReplicaState::kHealthy || a_source) {
+      continue;
+    }
+    store_source_ = store_last_asked_ = r;
+    store_asked_us_ = now_us;
+    send_control(r, nullptr, true, out);
+    return;
+  }
 }
 
 void Core::on_install_refused(int r, const wire::InstallRefused& refused, std::uint64_t now_us) {
   const std::string_view reason = wire::as_view(refused.reason());
   const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   Status s = wire::check_short_text("reason", reason);
+  if (s.is_ok() && !t.active && view.start_snapshot == ReplicaView::StartSnapshot::kSent &&
+      refused.seq() == start_seq_) {
+    // Its build cannot read what the others wrote (another rules version?):
+    // it asks for the whole journal like any replica that is behind, and is
+    // repaired like any if that leaves it behind or different.
+    log::error(replica_label(r) + ": it refused the stored snapshot of seq " +
+               std::to_string(start_seq_) + ": " + std::string(reason) +
+               "; it is sent the whole journal");
+    view.start_snapshot = ReplicaView::StartSnapshot::kRefused;
+    return;
+  }
   if (s.is_ok() && !(t.active && !t.installed && t.installed_seq == refused.seq() &&
                      t.installed_seq > 0 && t.install.empty())) {
     s = Status::corruption("refused a snapshot of seq " + std::to_string(refused.seq()) +
@@ -1253,6 +1433,26 @@ bool Core::missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us
   return now_us >= all_silent_since_us_ + kAllSilentDeadlines * config_.deadline_us;
 }
 
+Status Core::check_certificate_of(std::span<const std::uint8_t> certificate, std::uint64_t seq,
+                                  std::int64_t ts_ms, const Digest& tx_digest,
+                                  voter::VerdictContent* content, std::uint8_t* signed_by) const {
+  TRIAD_RETURN_IF_ERROR(wire::check_certificate(certificate, keys_, content, signed_by));
+  if (content->rules_version != rules::kRulesVersion) {
+    return Status::corruption("it is of rules version " + std::to_string(content->rules_version) +
+                              ", this build's is " + std::to_string(rules::kRulesVersion));
+  }
+  if (content->seq != seq || content->ts_ms != ts_ms) {
+    return Status::corruption("it is for seq " + std::to_string(content->seq) + " at ts " +
+                              std::to_string(content->ts_ms) + ", this is seq " +
+                              std::to_string(seq) + " at ts " + std::to_string(ts_ms));
+  }
+  if (content->tx_digest != tx_digest) {
+    return Status::corruption("it is for transaction digest " + to_hex(content->tx_digest) +
+                              ", the journal's is " + to_hex(tx_digest));
+  }
+  return Status::ok();
+}
+
 bool Core::earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string* code,
                           std::uint8_t* agree, std::vector<std::uint8_t>* certificate) {
   std::vector<std::uint8_t> earlier;
@@ -1267,19 +1467,9 @@ bool Core::earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string*
   }
   voter::VerdictContent content;
   std::uint8_t signed_by = 0;
-  Status s = wire::check_certificate(earlier, keys_, &content, &signed_by);
-  if (s.is_ok() && content.rules_version != rules::kRulesVersion) {
-    s = Status::corruption("it is of rules version " + std::to_string(content.rules_version) +
-                           ", this build's is " + std::to_string(rules::kRulesVersion));
-  } else if (s.is_ok() && (content.seq != seq || content.ts_ms != e.ts_ms)) {
-    s = Status::corruption("it is for seq " + std::to_string(content.seq) + " at ts " +
-                           std::to_string(content.ts_ms) + ", this is seq " + std::to_string(seq) +
-                           " at ts " + std::to_string(e.ts_ms));
-  } else if (s.is_ok() && content.tx_digest != e.tx_digest) {
-    s = Status::corruption("it is for transaction digest " + to_hex(content.tx_digest) +
-                           ", the journal's is " + to_hex(e.tx_digest));
-  }
-  if (!s.is_ok()) {
+  if (const Status s =
+          check_certificate_of(earlier, seq, e.ts_ms, e.tx_digest, &content, &signed_by);
+      !s.is_ok()) {
     log::warn("seq " + std::to_string(seq) +
               ": the replay could not decide it again, and the certificate of its answer "
               "before the restart does not hold (" +
@@ -1369,7 +1559,10 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     TRIAD_ASSERT(code.size() == 2);
     const bool certified = !certificate.empty();
     answers_[d.seq - 1] = Answer{{code[0], code[1]}, agree, d.divergent_mask, certified};
-    if (certified) config_.archive->put_certificate(d.seq, certificate);
+    if (certified) {
+      config_.archive->put_certificate(
+          d.seq, KeptAnswer{{code[0], code[1]}, agree, d.divergent_mask}, certificate);
+    }
     const auto answer = [&](const Waiter& w) {
       reply_decision(ReplyTo{w.client, w.tag, w.batchable}, d.seq, *e.tx.id, e.ts_ms, e.card_ref,
                      certificate, w.replayed, out);
@@ -1418,6 +1611,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
   }
   voter_out_.clear();
   handle_repair_output(out);
+  ask_for_snapshot_to_store(now_us, out);
 }
 
 std::string Core::status_json(std::uint64_t now_us) const {
@@ -1446,6 +1640,11 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["unchecked_batches"] = counters_.unchecked_batches;
   j["digest_mismatches"] = counters_.digest_mismatches;
   j["earlier_answers"] = counters_.earlier_answers;
+  // The seq of the newest snapshot stored, and of the one this run started
+  // from (0: none).
+  j["snapshots"] = {{"stored_seq", stored_seq_},
+                    {"started_from_seq", start_seq_},
+                    {"stored", counters_.snapshots_stored}};
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

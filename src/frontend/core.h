@@ -22,6 +22,7 @@
 #include "frontend/archive.h"
 #include "frontend/intake_throttle.h"
 #include "journal/journal.h"
+#include "journal/snapshot_file.h"
 #include "repair/repair.h"
 #include "sequencer/sequencer.h"
 #include "triad/transaction.h"
@@ -95,6 +96,13 @@ struct Outbox {
   // New fail-safe declines, for the answer log: written (and synced) before
   // their replies are sent.
   std::vector<journal::FailSafeAnswer> fail_safe_answers;
+  // A snapshot to store (Config::store_snapshot_every), with its seq's
+  // certificate; every seq up to it is decided, and its digests are the
+  // majority's checkpoint. The shell checks that its state gives that
+  // checkpoint digest (linear in the state: off the event loop) and makes
+  // the journal and the archive's certificates durable through that seq
+  // first.
+  std::optional<journal::StoredSnapshot> snapshot_to_store;
   void clear() {
     to_clients.clear();
     to_replicas.clear();
@@ -103,6 +111,7 @@ struct Outbox {
     divergences.clear();
     repairs.clear();
     fail_safe_answers.clear();
+    snapshot_to_store.reset();
   }
 };
 
@@ -152,6 +161,12 @@ class Core : private sequencer::History {
     // seqs took 0.23-0.38 s here), instead of the whole journal encoded in
     // one turn, most of it to be dropped at the socket's high-water mark.
     std::size_t resend_window_entries = 16'384;
+    // Every this many seqs (0: never), a healthy replica is asked for its
+    // latest checkpoint snapshot, which goes to the shell to store
+    // (Outbox::snapshot_to_store) once it matches the majority's checkpoint
+    // and every seq up to it is decided: a restart then decides only the
+    // seqs after it again (recover()).
+    std::uint64_t store_snapshot_every = 100'000;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key or
@@ -191,7 +206,20 @@ class Core : private sequencer::History {
   // Corruption when the entries contradict each other (an id twice, ts
   // going backwards), or the archive's error when it cannot read them; the
   // core is then unusable.
-  Status recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe);
+  //
+  // With `stored` (the newest snapshot the shell stored, read back), the
+  // seqs up to its seq are not decided again: their answers are the ones
+  // the archive kept (Archive::kept_answer) or the answer log's, each
+  // replica is sent the snapshot at its first hello, and the replay starts
+  // after it. Only when it holds: its seq journalled, its certificate
+  // valid with the replicas' keys for that seq, ts, transaction and rules
+  // version and giving its digests, the state giving that checkpoint
+  // digest, and an answer kept for every seq up to it. Otherwise (logged)
+  // the whole journal is replayed. *start_seq is the seq started from (0:
+  // the card file), for Archive keep_through.
+  Status recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe,
+                 const journal::StoredSnapshot* stored = nullptr,
+                 std::uint64_t* start_seq = nullptr);
   // The shell wrote every seq up to `seq` to the input journal, and is done
   // with this turn's Outbox: the core may let go of the transactions up to
   // there that are decided and sent (all but the newest keep_recent), and
@@ -238,6 +266,10 @@ class Core : private sequencer::History {
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
+    // recover()'s stored snapshot, since it connected: not sent, sent, or
+    // refused (it is sent the whole journal instead).
+    enum class StartSnapshot : std::uint8_t { kNotSent, kSent, kRefused };
+    StartSnapshot start_snapshot = StartSnapshot::kNotSent;
     // The seqs it has applied, as far as the front end knows.
     std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }
     // Whether verdicts of it arrived within the last `window_us`.
@@ -281,6 +313,8 @@ class Core : private sequencer::History {
     // Journalled seqs the replay after a restart could not decide again,
     // answered with the certificate their answer had before (earlier_answer).
     std::uint64_t earlier_answers = 0;
+    // Snapshots handed to the shell to store (Config::store_snapshot_every).
+    std::uint64_t snapshots_stored = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -323,6 +357,11 @@ class Core : private sequencer::History {
   // Recovery (see recover()): the last recovered seq, and how many of them
   // have been sent to the replicas again.
   std::uint64_t recovered_seq() const { return recovered_seq_; }
+  // The stored snapshot's seq recover() started from (0: none).
+  std::uint64_t start_seq() const { return start_seq_; }
+  // The seq of the newest snapshot handed to the shell to store, or
+  // recover()'s (0: none).
+  std::uint64_t stored_snapshot_seq() const { return stored_seq_; }
   std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
   bool recovering() const { return opened_seq_ < recovered_seq_; }
   const repair::Supervisor& supervisor() const { return supervisor_; }
@@ -429,6 +468,20 @@ class Core : private sequencer::History {
   // its seq and installs it, or falls back to replaying the whole journal;
   // holds a copy while the vote at that seq is still open.
   void consider_snapshot(int r, const SnapshotParts& snapshot, std::uint64_t now_us, Outbox* out);
+  // What is wrong with a snapshot as against the agreed content at its seq;
+  // empty when nothing is.
+  static std::string snapshot_problem(const SnapshotParts& snapshot,
+                                      const voter::VerdictContent& agreed);
+  // Config::store_snapshot_every: asks a healthy replica for its snapshot
+  // when one is due, and hands a fitting one to the shell.
+  void ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out);
+  void store_snapshot(int source, const SnapshotParts& snapshot, Outbox* out);
+  // A ToReplica installing the snapshot.
+  static std::vector<std::uint8_t> install_message(const SnapshotParts& snapshot);
+  // recover()'s check of a stored snapshot: the install message for the
+  // replicas in *install, its certificate's content in *content.
+  Status check_stored(const journal::StoredSnapshot& stored, std::uint64_t journalled,
+                      std::vector<std::uint8_t>* install, voter::VerdictContent* content);
   // Considers again each held snapshot whose seq the voter has decided.
   void release_held_snapshots(std::uint64_t now_us, Outbox* out);
   // Whether a batch from replica r holds a verdict anything here would use,
@@ -461,6 +514,11 @@ class Core : private sequencer::History {
   // False (logged) otherwise; the answer is then the fail-safe decline.
   bool earlier_answer(std::uint64_t seq, const JournalEntry& e, std::string* code,
                       std::uint8_t* agree, std::vector<std::uint8_t>* certificate);
+  // Checks `certificate` with the replicas' keys, and that it is of this
+  // build's rules version, for `seq` at `ts_ms` and `tx_digest`.
+  Status check_certificate_of(std::span<const std::uint8_t> certificate, std::uint64_t seq,
+                              std::int64_t ts_ms, const Digest& tx_digest,
+                              voter::VerdictContent* content, std::uint8_t* signed_by) const;
   // Whether a missing verdict shows a fault of the replica's own (the rule
   // at the definition); if not, the supervisor only counts it.
   bool missing_is_own_fault(const voter::Divergence& d, std::uint64_t now_us);
@@ -554,6 +612,18 @@ class Core : private sequencer::History {
   // Fail-safe declines given before the restart, by seq: the answer a
   // repeated id gets, not the replay's decision.
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;
+  // Every seq up to here is decided (advanced by ask_for_snapshot_to_store).
+  std::uint64_t decided_through_ = 0;
+  // Config::store_snapshot_every: the newest stored snapshot's seq (or
+  // start_seq_), the replica asked for the next one (-1: none) and when.
+  std::uint64_t stored_seq_ = 0;
+  int store_source_ = -1;
+  int store_last_asked_ = -1;
+  std::uint64_t store_asked_us_ = 0;
+  // recover()'s stored snapshot: its seq and the install message a replica
+  // gets at its first hello (empty: none).
+  std::uint64_t start_seq_ = 0;
+  std::vector<std::uint8_t> start_install_;
   Counters counters_;
   // Malformed replica messages: counted each, logged at most 10 a second
   // per replica (one flooding hides no other's).

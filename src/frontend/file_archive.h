@@ -1,6 +1,16 @@
 // The front end process's Archive: transactions are read back from the input
 // journal's file, certificates are appended to DIR/certificates and read back
 // from there. Not thread-safe: the event loop's alone.
+//
+// DIR/certificates outlives the run: a restart from a stored snapshot
+// (journal/snapshot_file.h) does not decide the seqs up to it again, so
+// their answers and certificates are the ones kept here. One record per
+// certified answer, in the order they were decided:
+//
+//   seq u64 | certificate size u32 | code 2 ASCII digits | agree u8 |
+//   divergent u8 | certificate
+//
+// little-endian; a later record of a seq replaces an earlier one.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +27,19 @@ namespace triad::frontend {
 
 class FileArchive final : public Archive {
  public:
-  // Creates `certificates_path` (mode 0600), emptying what an earlier run
-  // left there: after a restart the replay decides every seq again, and its
-  // certificates are the ones a repeated id gets (the audit store keeps those
-  // of every run). `journal` is the owner's, read through while it is open.
-  // IoError when the file cannot be created.
+  // Opens or creates `certificates_path` (mode 0600) and reads what earlier
+  // runs kept there; a torn or damaged record ends what is read (logged),
+  // and the file is cut there. Call keep_through() before the first
+  // put_certificate. `journal` is the owner's, read through while it is
+  // open. IoError when the file cannot be opened or read.
   static Status open(const std::unique_ptr<journal::Journal>& journal,
                      const std::string& certificates_path, std::unique_ptr<FileArchive>* out);
+  // Keeps what earlier runs put for seqs up to `seq` (where the restart's
+  // stored snapshot is, 0 without one) and forgets the rest, which the
+  // replay decides again: the file is cut after its last record at or
+  // before `seq` (a later one of a seq replaces it anyway). IoError when
+  // the file cannot be cut.
+  Status keep_through(std::uint64_t seq);
   ~FileArchive() override;
   FileArchive(const FileArchive&) = delete;
   FileArchive& operator=(const FileArchive&) = delete;
@@ -31,9 +47,13 @@ class FileArchive final : public Archive {
   Status read_entries(std::uint64_t from, std::uint64_t to,
                       std::vector<journal::Entry>* out) override;
   // Buffered; flush() writes (put_certificate itself past 1 MiB buffered).
-  // Page-cache durability is enough: the file only serves this run.
-  void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override;
+  // Page-cache durability is enough until a snapshot is stored: its writer
+  // syncs fd() first (a seq lost from here is decided again by a restart
+  // from an older snapshot, or none).
+  void put_certificate(std::uint64_t seq, const KeptAnswer& answer,
+                       std::span<const std::uint8_t> certificate) override;
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override;
+  Status kept_answer(std::uint64_t seq, KeptAnswer* out) override;
   // Where earlier_certificate looks (the audit store); NotFound without one.
   using EarlierCertificates = std::function<Status(std::uint64_t, std::vector<std::uint8_t>*)>;
   void set_earlier_certificates(EarlierCertificates source) { earlier_ = std::move(source); }
@@ -49,17 +69,23 @@ class FileArchive final : public Archive {
   // event loop for nothing (buffered certificates read back just as well).
   void flush_if_due(std::uint64_t now_us);
   std::uint64_t buffered_bytes() const { return pending_.size(); }
+  // For a sync of what flush() wrote, on another thread.
+  int fd() const { return fd_; }
 
  private:
   FileArchive(const std::unique_ptr<journal::Journal>& journal, std::string path, int fd)
       : journal_(journal), path_(std::move(path)), fd_(fd) {}
 
-  // Per seq (index seq - 1): offset << kSizeBits | size; 0 when none.
+  // Reads the records an earlier run wrote.
+  Status read_kept();
+  // Per seq (index seq - 1): the certificate's offset << kSizeBits | size,
+  // 0 when none; and the answer.
   static constexpr unsigned kSizeBits = 24;
   const std::unique_ptr<journal::Journal>& journal_;
   std::string path_;
   int fd_;
   std::deque<std::uint64_t> where_;
+  std::deque<KeptAnswer> answers_;
   std::uint64_t written_bytes_ = 0;    // file size: pending_ starts here
   std::vector<std::uint8_t> pending_;  // put, not yet written
   EarlierCertificates earlier_;

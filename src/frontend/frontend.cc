@@ -34,6 +34,7 @@
 #include "frontend/keys.h"
 #include "frontend/processes.h"
 #include "frontend/reply_gate.h"
+#include "frontend/snapshot_writer.h"
 #include "journal/background_sync.h"
 #include "metrics/metrics.h"
 #include "rules/engine.h"
@@ -126,6 +127,7 @@ class FrontEnd {
     core_config.deadline_us = config_.deadline_ms * 1000;
     core_config.max_in_flight = config_.max_in_flight;
     core_config.simplex = config_.simplex;
+    core_config.store_snapshot_every = config_.snapshot_every;
     core_config.repair.transient_limit = config_.transient_limit;
     core_config.repair.transient_window_us = config_.transient_window_ms * 1000;
     // A snapshot may wait for the vote at its seq, up to a deadline.
@@ -310,10 +312,37 @@ class FrontEnd {
                  answer_log_->path();
     }
     const std::size_t logged = fail_safe.size();
-    if (Status s = core_->recover(count, &fail_safe); !s.is_ok()) {
+    // Where the replay may start: the newest stored snapshot, which the
+    // core checks before it uses it.
+    journal::StoredSnapshot stored;
+    const std::string snapshot_path = layout::snapshot(config_.dir);
+    const Status read = journal::read_snapshot_file(snapshot_path, key, &stored);
+    if (!read.is_ok() && read.code() != Status::Code::kNotFound) {
+      log::warn(snapshot_path + ": " + read.message() + "; the whole journal is replayed");
+    }
+    std::uint64_t start_seq = 0;
+    if (Status s = core_->recover(count, &fail_safe, read.is_ok() ? &stored : nullptr, &start_seq);
+        !s.is_ok()) {
       return Status::corruption("journal " + path + ": " + s.message());
     }
+    if (start_seq > 0) {
+      message += "; starting from the stored snapshot of seq " + std::to_string(start_seq);
+    }
+    TRIAD_RETURN_IF_ERROR(archive_->keep_through(start_seq));
     if (fail_safe.size() != logged) TRIAD_RETURN_IF_ERROR(answer_log_->rewrite(fail_safe));
+    if (config_.snapshot_every > 0) {
+      const int journal_fd = ::dup(journal_->fd());
+      const int certificates_fd = ::dup(archive_->fd());
+      if (journal_fd < 0 || certificates_fd < 0) {
+        const int err = errno;
+        if (journal_fd >= 0) ::close(journal_fd);
+        if (certificates_fd >= 0) ::close(certificates_fd);
+        return Status::io_error(std::string("cannot dup a descriptor for the snapshot writer: ") +
+                                std::strerror(err));
+      }
+      snapshot_writer_ =
+          std::make_unique<SnapshotWriter>(snapshot_path, key, journal_fd, certificates_fd);
+    }
     journaled_seq_ = journal_->last_seq();
     if (config_.fsync.kind == journal::FsyncPolicy::Kind::kBatch) {
       const int fd = ::dup(journal_->fd());
@@ -423,6 +452,7 @@ class FrontEnd {
       syncer_.reset();
     }
     answer_log_.reset();
+    snapshot_writer_.reset();  // what it was given is written first
     if (Status s = journal_->close(); !s.is_ok()) {
       log::error("input journal: " + s.message());
     } else {
@@ -753,6 +783,10 @@ class FrontEnd {
     }
     record_audit();
     record_metrics();
+    if (out_.snapshot_to_store && snapshot_writer_) {
+      archive_->flush();  // its certificates on file, for the writer's sync
+      snapshot_writer_->write(*std::move(out_.snapshot_to_store));
+    }
     out_.clear();
     archive_->flush_if_due(monotonic_us());
     core_->release_journaled(journaled_seq_);
@@ -897,6 +931,7 @@ class FrontEnd {
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::BackgroundSync> syncer_;  // --fsync batch only
   std::unique_ptr<journal::AnswerLog> answer_log_;
+  std::unique_ptr<SnapshotWriter> snapshot_writer_;
   ReplyGate replies_;
   std::uint64_t journaled_seq_ = 0;  // seqs up to here were appended to journal_
   bool journal_failed_ = false;

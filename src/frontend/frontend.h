@@ -22,7 +22,10 @@ struct Config {
   std::array<replica::Fault, 3> faults{};
   std::uint64_t seed = 1;
   std::uint64_t checkpoint_interval = 1000;  // K: a full-state digest voted every K seqs
-  std::uint32_t transient_limit = 3;         // M transient faults within the window -> repair
+  // A snapshot stored (DIR/snapshot) every this many seqs, so that a restart
+  // replays only the journal after it; 0: never (Core::Config).
+  std::uint64_t snapshot_every = 100'000;
+  std::uint32_t transient_limit = 3;  // M transient faults within the window -> repair
   std::uint64_t transient_window_ms = 60'000;
   // The replica programs of a, b, c: normally three different builds.
   std::array<std::string, 3> replica_binaries;

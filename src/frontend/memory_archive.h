@@ -50,8 +50,21 @@ class MemoryArchive final : public Archive {
     }
     return Status::ok();
   }
-  void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override {
+  void put_certificate(std::uint64_t seq, const KeptAnswer& answer,
+                       std::span<const std::uint8_t> certificate) override {
     certificates_[seq].assign(certificate.begin(), certificate.end());
+    answers_[seq] = answer;
+  }
+  Status kept_answer(std::uint64_t seq, KeptAnswer* out) override {
+    const auto it = answers_.find(seq);
+    if (it == answers_.end()) return Status::not_found("no answer for seq " + std::to_string(seq));
+    *out = it->second;
+    return Status::ok();
+  }
+  // What FileArchive::keep_through does to what an earlier run kept.
+  void keep_through(std::uint64_t seq) {
+    certificates_.erase(certificates_.upper_bound(seq), certificates_.end());
+    answers_.erase(answers_.upper_bound(seq), answers_.end());
   }
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
     const auto it = certificates_.find(seq);
@@ -84,6 +97,7 @@ class MemoryArchive final : public Archive {
  private:
   std::map<std::uint64_t, journal::Entry> entries_;
   std::map<std::uint64_t, std::vector<std::uint8_t>> certificates_;
+  std::map<std::uint64_t, KeptAnswer> answers_;
   std::map<std::uint64_t, std::vector<std::uint8_t>> earlier_;
   std::uint64_t journaled_seq_ = 0;
   std::uint64_t reads_ = 0;

@@ -265,8 +265,11 @@ class ForgetfulArchive final : public Archive {
                       std::vector<journal::Entry>* out) override {
     return inner_->read_entries(from, to, out);
   }
-  void put_certificate(std::uint64_t, std::span<const std::uint8_t>) override {}
+  void put_certificate(std::uint64_t, const KeptAnswer&, std::span<const std::uint8_t>) override {}
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>*) override {
+    return Status::io_error("cannot read certificates at offset " + std::to_string(seq));
+  }
+  Status kept_answer(std::uint64_t seq, KeptAnswer*) override {
     return Status::io_error("cannot read certificates at offset " + std::to_string(seq));
   }
 
@@ -297,11 +300,15 @@ class UnreadableJournal final : public Archive {
   Status read_entries(std::uint64_t from, std::uint64_t, std::vector<journal::Entry>*) override {
     return Status::io_error("cannot read the journal at seq " + std::to_string(from));
   }
-  void put_certificate(std::uint64_t seq, std::span<const std::uint8_t> certificate) override {
-    inner_->put_certificate(seq, certificate);
+  void put_certificate(std::uint64_t seq, const KeptAnswer& answer,
+                       std::span<const std::uint8_t> certificate) override {
+    inner_->put_certificate(seq, answer, certificate);
   }
   Status certificate(std::uint64_t seq, std::vector<std::uint8_t>* out) override {
     return inner_->certificate(seq, out);
+  }
+  Status kept_answer(std::uint64_t seq, KeptAnswer* out) override {
+    return inner_->kept_answer(seq, out);
   }
 
  private:

@@ -5,6 +5,8 @@
 // (the code of triad-replica) joined synchronously, on a test clock.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -28,6 +30,7 @@ struct Reply {
   std::int64_t ts_ms = 0;
   std::string code;
   bool replayed = false;
+  std::vector<std::uint8_t> certificate;
 };
 
 Digest digest_of(const Transaction& tx) {
@@ -36,7 +39,9 @@ Digest digest_of(const Transaction& tx) {
 
 class MiniCluster {
  public:
-  explicit MiniCluster(const std::string& card_text) {
+  // store_snapshot_every: Core::Config's (the replicas checkpoint every 100).
+  explicit MiniCluster(const std::string& card_text,
+                       std::uint64_t store_snapshot_every = Core::Config().store_snapshot_every) {
     EXPECT_TRUE(rules::parse_card_file(card_text, &cards_).is_ok());
     initial_ = crypto::sha256("triad-state-v1" + card_text);
     Core::Config config;
@@ -47,18 +52,27 @@ class MiniCluster {
     config.card_ref_key = sim::card_ref_key();
     // Few in memory: a fresh replica's replay reads most of it back.
     config.keep_recent = 16;
+    config.store_snapshot_every = store_snapshot_every;
     EXPECT_TRUE(Core::create(config, now_us_, &core_).is_ok());
   }
 
   Core& core() { return *core_; }
   // A restart: the journal file holds `entries`, the answer log `log`.
   // What recover() keeps of `log` is in kept_log.
+  // With `snapshot` (and the answers an earlier run kept in `kept`), from
+  // that snapshot; start_seq is then where it started.
   Status recover(const std::vector<journal::Entry>& entries,
-                 const std::vector<journal::FailSafeAnswer>& log) {
+                 const std::vector<journal::FailSafeAnswer>& log,
+                 const journal::StoredSnapshot* snapshot = nullptr,
+                 const MemoryArchive* kept = nullptr) {
+    if (kept != nullptr) archive_ = *kept;
     archive_.restore(entries);
     kept_log = log;
-    return core_->recover(entries.size(), &kept_log);
+    TRIAD_RETURN_IF_ERROR(core_->recover(entries.size(), &kept_log, snapshot, &start_seq));
+    archive_.keep_through(start_seq);
+    return Status::ok();
   }
+  std::uint64_t start_seq = 0;
   std::vector<journal::FailSafeAnswer> kept_log;
   // What the input journal holds: every seq sequenced.
   std::vector<journal::Entry> journal() {
@@ -124,12 +138,18 @@ class MiniCluster {
       decision_records_ += out_.decisions.size();
       fail_safe.insert(fail_safe.end(), out_.fail_safe_answers.begin(),
                        out_.fail_safe_answers.end());
+      if (out_.snapshot_to_store) stored = std::move(out_.snapshot_to_store);
       out_.clear();
       archive_.journal(core_.get());
       for (const auto& m : to_clients) read_reply(m.bytes);
-      for (const auto& m : to_replicas) {
+      for (auto& m : to_replicas) {
         auto& node = nodes_[static_cast<std::size_t>(m.replica)];
         if (!node) continue;
+        if (alter_to_replica) alter_to_replica(m.replica, &m.bytes);
+        const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
+        const wire::ToReplica* to = nullptr;
+        ASSERT_TRUE(wire::verify_to_replica(frame.bytes(), &to).is_ok());
+        if (to->install() != nullptr) ++installs[static_cast<std::size_t>(m.replica)];
         replica::ReplicaNode::Messages back;
         node->on_message(m.bytes, now_us_, &back);
         for (const auto& b : back) core_->on_replica_message(m.replica, b, now_us_, &out_);
@@ -140,6 +160,11 @@ class MiniCluster {
   std::map<std::uint64_t, Reply> replies;  // by tag; the last one
   std::map<std::uint64_t, Outbox::DecisionRecord> decisions;
   std::vector<journal::FailSafeAnswer> fail_safe;  // what the answer log would hold
+  std::optional<journal::StoredSnapshot> stored;   // the newest snapshot handed over to store
+  // Installs of a snapshot each replica was sent.
+  std::array<int, kReplicaCount> installs{};
+  // Changes what replica r is sent before it reads it, when set.
+  std::function<void(int r, std::vector<std::uint8_t>* bytes)> alter_to_replica;
 
  private:
   void read_reply(const std::vector<std::uint8_t>& bytes) {
@@ -154,6 +179,9 @@ class MiniCluster {
       r.ts_ms = d->ts();
       r.code = d->code()->str();
       r.replayed = d->replayed();
+      if (d->certificate() != nullptr) {
+        r.certificate.assign(d->certificate()->begin(), d->certificate()->end());
+      }
     }
     replies[r.tag] = r;
   }
@@ -305,6 +333,182 @@ TEST(CoreRecover, AFailSafeDeclineIsAnsweredAgainAfterTheRestart) {
     EXPECT_TRUE(r.replayed);
     EXPECT_EQ(r.seq, i + 1);
     EXPECT_EQ(r.code, first.replies[i + 1].code) << "seq " << i + 1;
+  }
+}
+
+// What a certificate says, checked with the replicas' keys.
+voter::VerdictContent content_of(const std::vector<std::uint8_t>& certificate) {
+  std::array<crypto::VerifyingKey, kReplicaCount> keys;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    EXPECT_TRUE(crypto::VerifyingKey::from_public_key(sim::replica_public_key(r),
+                                                      &keys[static_cast<std::size_t>(r)])
+                    .is_ok());
+  }
+  voter::VerdictContent content;
+  std::uint8_t signed_by = 0;
+  EXPECT_TRUE(wire::check_certificate(certificate, keys, &content, &signed_by).is_ok());
+  return content;
+}
+
+// A first life that stores snapshots every 200 seqs (the replicas checkpoint
+// every 100): seq 1 declined fail-safe (replica a alone), then 449 decided
+// by all three, the last snapshot stored at seq 400.
+struct FirstLife {
+  static constexpr std::size_t kDecided = 450;
+  explicit FirstLife(const Traffic& traffic) : cluster(traffic.cards, 200) {
+    cluster.start_replica(0);
+    cluster.submit(traffic.txs[0], 1, kWallMs);
+    cluster.advance(10'000'000);
+    EXPECT_EQ(cluster.replies[1].code, "91");
+    cluster.start_replica(1);
+    cluster.start_replica(2);
+    for (std::size_t i = 1; i < kDecided; ++i) {
+      cluster.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
+    }
+    entries = cluster.journal();
+  }
+  MiniCluster cluster;
+  std::vector<journal::Entry> entries;
+};
+
+// A restart from the newest stored snapshot decides only the seqs after it;
+// the earlier ones keep the answers (and certificates) they were given, and
+// the replicas, installed with it, go on over the same state.
+TEST(CoreRecover, ARestartFromAStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
+  const Traffic traffic = make_traffic(520);
+  FirstLife first(traffic);
+  MiniCluster& before = first.cluster;
+  ASSERT_TRUE(before.stored.has_value());
+  EXPECT_EQ(before.stored->seq, 400u);
+  EXPECT_EQ(before.core().counters().snapshots_stored, 2u);
+  EXPECT_EQ(before.core().stored_snapshot_seq(), 400u);
+
+  MiniCluster second(traffic.cards);
+  ASSERT_TRUE(
+      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  EXPECT_EQ(second.start_seq, 400u);
+  EXPECT_EQ(second.core().start_seq(), 400u);
+  EXPECT_TRUE(second.core().recovering());
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
+  ASSERT_EQ(second.decisions.size(), FirstLife::kDecided - 400) << "only seqs 401..450";
+  EXPECT_EQ(second.decisions.begin()->first, 401u);
+  for (const auto& [seq, d] : second.decisions) {
+    EXPECT_EQ(d.code, before.decisions[seq].code) << "seq " << seq;
+  }
+
+  // Every earlier id: its first seq, ts, code and certificate (none for the
+  // fail-safe decline).
+  for (std::size_t i = 0; i < FirstLife::kDecided; ++i) {
+    second.submit(traffic.txs[i], 2000 + i, kWallMs);
+    const Reply& r = second.replies[2000 + i];
+    const Reply& was = before.replies[i + 1];
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_TRUE(r.replayed);
+    EXPECT_EQ(r.seq, was.seq);
+    EXPECT_EQ(r.ts_ms, was.ts_ms);
+    EXPECT_EQ(r.code, was.code) << "seq " << was.seq;
+    if (was.seq <= 400) {
+      EXPECT_EQ(r.certificate, was.certificate) << "seq " << was.seq;
+    } else {  // decided again: signed anew, the same content
+      EXPECT_EQ(content_of(r.certificate), content_of(was.certificate)) << "seq " << was.seq;
+    }
+  }
+  EXPECT_TRUE(before.replies[1].certificate.empty());
+
+  // New transactions: decided as the first life decides them, over the same
+  // state (the state digest each certificate carries).
+  for (std::size_t i = FirstLife::kDecided; i < traffic.txs.size(); ++i) {
+    const auto wall_ms = kWallMs + static_cast<std::int64_t>(i);
+    before.submit(traffic.txs[i], 3000 + i, wall_ms);
+    second.submit(traffic.txs[i], 3000 + i, wall_ms);
+    const Reply& r = second.replies[3000 + i];
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.seq, i + 1);
+    EXPECT_EQ(r.code, before.replies[3000 + i].code);
+    EXPECT_EQ(content_of(r.certificate).state_digest,
+              content_of(before.replies[3000 + i].certificate).state_digest)
+        << "seq " << r.seq;
+  }
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+}
+
+// A replica that cannot install the stored snapshot (here: its checkpoint
+// digest altered on the way) is sent the whole journal instead, and votes
+// with the others.
+TEST(CoreRecover, AReplicaThatRefusesTheStoredSnapshotIsSentTheWholeJournal) {
+  const Traffic traffic = make_traffic(470);
+  FirstLife first(traffic);
+  MiniCluster& before = first.cluster;
+  ASSERT_TRUE(before.stored.has_value());
+  MiniCluster second(traffic.cards);
+  const Digest& checkpoint = before.stored->checkpoint_digest;
+  int altered = 0;
+  second.alter_to_replica = [&](int r, std::vector<std::uint8_t>* bytes) {
+    if (r != 2) return;
+    const auto at = std::search(bytes->begin(), bytes->end(), checkpoint.begin(), checkpoint.end());
+    if (at == bytes->end()) return;
+    *at ^= 1;
+    ++altered;
+  };
+  ASSERT_TRUE(
+      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  ASSERT_EQ(second.start_seq, 400u);
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  EXPECT_EQ(altered, 1);
+  EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided)
+      << "c applied the whole journal";
+  for (std::size_t i = FirstLife::kDecided; i < traffic.txs.size(); ++i) {
+    second.submit(traffic.txs[i], 3000 + i, kWallMs + static_cast<std::int64_t>(i));
+    ASSERT_TRUE(second.replies[3000 + i].error.empty());
+  }
+  EXPECT_EQ(second.core().replica(2).last_verdict_seq, traffic.txs.size());
+  EXPECT_EQ(second.core().supervisor().state(2), repair::ReplicaState::kHealthy);
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+  for (const auto& [seq, d] : second.decisions) {
+    EXPECT_EQ(d.divergent, "") << "seq " << seq;
+  }
+}
+
+// A stored snapshot that does not hold, or whose seqs' answers are not all
+// kept, is not used: the whole journal is replayed, as without one.
+TEST(CoreRecover, AStoredSnapshotThatDoesNotHoldIsNotUsed) {
+  const Traffic traffic = make_traffic(450);
+  FirstLife first(traffic);
+  MiniCluster& before = first.cluster;
+  ASSERT_TRUE(before.stored.has_value());
+  struct Case {
+    std::string name;
+    journal::StoredSnapshot stored;
+    MemoryArchive kept;
+    std::vector<journal::Entry> entries;
+  };
+  std::vector<Case> cases;
+  const auto add = [&](std::string name) -> Case& {
+    return cases.emplace_back(
+        Case{std::move(name), *before.stored, before.archive(), first.entries});
+  };
+  add("a byte of the state changed").stored.engine_state[100] ^= 1;
+  add("another state digest").stored.state_digest[0] ^= 1;
+  add("another checkpoint digest").stored.checkpoint_digest[0] ^= 1;
+  add("a bit of its certificate changed").stored.certificate[60] ^= 1;
+  add("another seq than its certificate's").stored.seq = 300;
+  add("its seq beyond the journal, cut by a power cut").entries.resize(350);
+  add("an answer up to it not kept").kept.keep_through(122);
+  for (Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    MiniCluster second(traffic.cards);
+    ASSERT_TRUE(second.recover(c.entries, before.fail_safe, &c.stored, &c.kept).is_ok());
+    EXPECT_EQ(second.start_seq, 0u);
+    for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+    EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{0, 0, 0}));
+    ASSERT_EQ(second.decisions.size(), c.entries.size()) << "all decided again";
+    for (const auto& [seq, d] : second.decisions) {
+      EXPECT_EQ(d.code, before.decisions[seq].code) << "seq " << seq;
+    }
   }
 }
 

@@ -24,6 +24,15 @@ std::vector<std::uint8_t> certificate_of(std::uint64_t seq) {
   return bytes;
 }
 
+KeptAnswer answer_of(std::uint64_t seq) {
+  return {{static_cast<char>('0' + seq % 10), static_cast<char>('0' + seq / 10 % 10)},
+          static_cast<std::uint8_t>(3 + seq % 5),
+          static_cast<std::uint8_t>(seq % 8)};
+}
+
+// What a record of file_archive.h takes on file.
+std::size_t record_bytes(std::uint64_t seq) { return 16 + certificate_of(seq).size(); }
+
 class FileArchiveTest : public ::testing::Test {
  protected:
   std::string path() const { return tmp_.file("certificates"); }
@@ -35,7 +44,7 @@ TEST_F(FileArchiveTest, CertificatesReadBackBufferedWrittenAndOutOfOrder) {
   write_file(path(), "left over from an earlier run");
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
-  EXPECT_EQ(read_file(path()), "") << "emptied at open";
+  EXPECT_EQ(read_file(path()), "") << "not a record: cut at open";
   struct stat st {};
   ASSERT_EQ(::stat(path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -44,7 +53,8 @@ TEST_F(FileArchiveTest, CertificatesReadBackBufferedWrittenAndOutOfOrder) {
   // the 1 MiB buffer, so some are written by put_certificate itself.
   std::vector<std::uint64_t> order;
   for (std::uint64_t seq = 1; seq <= 2000; ++seq) order.push_back(seq % 2 == 0 ? seq - 1 : seq + 1);
-  for (std::uint64_t seq : order) archive->put_certificate(seq, certificate_of(seq));
+  for (std::uint64_t seq : order)
+    archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
   EXPECT_GT(read_file(path()).size(), 0u);
   EXPECT_GT(archive->buffered_bytes(), 0u);
   std::vector<std::uint8_t> got;
@@ -67,23 +77,23 @@ TEST_F(FileArchiveTest, WritesWhenASecondHasPassedOr64KiBAreBuffered) {
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
   std::uint64_t now_us = 5'000'000;
-  archive->put_certificate(1, certificate_of(1));
+  archive->put_certificate(1, answer_of(1), certificate_of(1));
   archive->flush_if_due(now_us);  // the first: a second since "never"
   EXPECT_EQ(archive->buffered_bytes(), 0u);
-  archive->put_certificate(2, certificate_of(2));
+  archive->put_certificate(2, answer_of(2), certificate_of(2));
   archive->flush_if_due(now_us += 999'999);
-  EXPECT_EQ(archive->buffered_bytes(), certificate_of(2).size()) << "within the second";
+  EXPECT_EQ(archive->buffered_bytes(), record_bytes(2)) << "within the second";
   archive->flush_if_due(now_us += 1);
   EXPECT_EQ(archive->buffered_bytes(), 0u) << "a second after the last write";
   std::uint64_t seq = 3;
   for (; archive->buffered_bytes() < 64 * 1024; ++seq) {
-    archive->put_certificate(seq, certificate_of(seq));
+    archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
   }
   archive->flush_if_due(now_us += 1);
   EXPECT_EQ(archive->buffered_bytes(), 0u) << "64 KiB buffered";
   EXPECT_EQ(read_file(path()).size(), [&] {
     std::size_t bytes = 0;
-    for (std::uint64_t s = 1; s < seq; ++s) bytes += certificate_of(s).size();
+    for (std::uint64_t s = 1; s < seq; ++s) bytes += record_bytes(s);
     return bytes;
   }());
 }
@@ -92,7 +102,8 @@ TEST_F(FileArchiveTest, WritesWhenASecondHasPassedOr64KiBAreBuffered) {
 TEST_F(FileArchiveTest, ADiskThatRefusesWritesLosesNothing) {
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, "/dev/full", &archive).is_ok());
-  for (std::uint64_t seq = 1; seq <= 10; ++seq) archive->put_certificate(seq, certificate_of(seq));
+  for (std::uint64_t seq = 1; seq <= 10; ++seq)
+    archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
   archive->flush();
   archive->flush();
   EXPECT_GT(archive->buffered_bytes(), 0u);
@@ -123,6 +134,95 @@ TEST_F(FileArchiveTest, EntriesComeFromTheJournalWhileItIsOpen) {
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].seq, 2u);
   EXPECT_EQ(got[2].tx.id, "tx-4");
+}
+
+// A restart from a stored snapshot answers the seqs up to it from what an
+// earlier run kept here, and decides the rest again.
+TEST_F(FileArchiveTest, AnswersOutliveTheRunUpToWhereTheRestartKeepsThem) {
+  const std::vector<std::uint64_t> order = {1, 2, 4, 3, 5, 6};  // as the voter decided them
+  {
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    for (std::uint64_t seq : order)
+      archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
+    archive->flush();
+  }
+  std::unique_ptr<FileArchive> archive;
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  std::vector<std::uint8_t> got;
+  KeptAnswer answer;
+  for (std::uint64_t seq = 1; seq <= 6; ++seq) {
+    ASSERT_TRUE(archive->certificate(seq, &got).is_ok()) << seq;
+    EXPECT_EQ(got, certificate_of(seq));
+    ASSERT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
+    EXPECT_EQ(answer, answer_of(seq));
+  }
+  ASSERT_TRUE(archive->keep_through(4).is_ok());
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    EXPECT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
+  }
+  EXPECT_EQ(archive->kept_answer(5, &answer).code(), Status::Code::kNotFound);
+  EXPECT_EQ(archive->certificate(6, &got).code(), Status::Code::kNotFound);
+  EXPECT_EQ(read_file(path()).size(),
+            record_bytes(1) + record_bytes(2) + record_bytes(4) + record_bytes(3))
+      << "cut after the last record up to seq 4";
+  // The restart decides 5 again, with another answer.
+  const KeptAnswer again{{'0', '5'}, 6, 1};
+  archive->put_certificate(5, again, certificate_of(500));
+  archive->flush();
+  archive.reset();
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  ASSERT_TRUE(archive->kept_answer(5, &answer).is_ok());
+  EXPECT_EQ(answer, again);
+  ASSERT_TRUE(archive->certificate(5, &got).is_ok());
+  EXPECT_EQ(got, certificate_of(500));
+  ASSERT_TRUE(archive->certificate(4, &got).is_ok());
+  EXPECT_EQ(got, certificate_of(4));
+}
+
+// A crash while a record was written, or a damaged one: what follows is
+// dropped (decided again by the restart), the file cut there.
+TEST_F(FileArchiveTest, ATornOrDamagedRecordEndsWhatIsKept) {
+  {
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    for (std::uint64_t seq = 1; seq <= 10; ++seq) {
+      archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
+    }
+    archive->flush();
+  }
+  std::size_t through_9 = 0;
+  std::size_t through_4 = 0;
+  for (std::uint64_t seq = 1; seq <= 9; ++seq) {
+    through_9 += record_bytes(seq);
+    if (seq <= 4) through_4 += record_bytes(seq);
+  }
+  std::string bytes = read_file(path());
+  for (const std::size_t cut : {bytes.size() - 1, through_9 + 15, through_9 + 3}) {
+    write_file(path(), bytes.substr(0, cut));
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    KeptAnswer answer;
+    EXPECT_TRUE(archive->kept_answer(9, &answer).is_ok()) << cut;
+    EXPECT_EQ(archive->kept_answer(10, &answer).code(), Status::Code::kNotFound) << cut;
+    EXPECT_EQ(read_file(path()).size(), through_9) << cut;
+  }
+  bytes = read_file(path());
+  bytes[through_4 + 12] = 'x';  // record 5's code: not two digits
+  write_file(path(), bytes);
+  std::unique_ptr<FileArchive> archive;
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  KeptAnswer answer;
+  EXPECT_TRUE(archive->kept_answer(4, &answer).is_ok());
+  EXPECT_EQ(archive->kept_answer(5, &answer).code(), Status::Code::kNotFound);
+  EXPECT_EQ(archive->kept_answer(6, &answer).code(), Status::Code::kNotFound);
+  EXPECT_EQ(read_file(path()).size(), through_4);
+  // Written on from there.
+  archive->put_certificate(5, answer_of(5), certificate_of(5));
+  archive->flush();
+  archive.reset();
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  EXPECT_TRUE(archive->kept_answer(5, &answer).is_ok());
 }
 
 }  // namespace

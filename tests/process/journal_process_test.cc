@@ -150,6 +150,96 @@ TEST(Journal, KillNineThenRestartResumesAfterTheLastJournalledSeq) {
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
+// The largest N of the lines "stored the snapshot of seq N in" in `log`; 0
+// when there is none.
+std::uint64_t last_stored_snapshot(const std::string& log) {
+  const std::string key = "stored the snapshot of seq ";
+  std::uint64_t seq = 0;
+  for (std::size_t at = log.find(key); at != std::string::npos; at = log.find(key, at + 1)) {
+    seq = std::max<std::uint64_t>(seq, std::stoull(log.substr(at + key.size())));
+  }
+  return seq;
+}
+
+// With a stored snapshot (DIR/snapshot), `triad up` killed with SIGKILL and
+// started again replays only the journal after it: the replicas are given
+// the snapshot, the earlier ids their first answers, certificates included,
+// and new ids are decided over the same state.
+TEST(Journal, ARestartFromTheStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
+  TempDir tmp;
+  constexpr std::size_t kFirst = 600;
+  constexpr std::size_t kSecond = 100;
+  write_inputs(tmp, kFirst, kSecond);
+  std::vector<std::string> args = kArgs;
+  args.insert(args.end(), {"--checkpoint-every", "100", "--snapshot-every", "200"});
+  std::vector<std::pair<std::string, Answer>> before;
+  std::uint64_t stored = 0;
+  std::string data_dir;
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"), args);
+    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    data_dir = cluster.dir();
+    before = submit(cluster, tmp.file("first.jsonl"));
+    ASSERT_EQ(before.size(), kFirst);
+    // The snapshot due at 400 or later is written on a thread of its own.
+    for (int i = 0; i < 100 && stored < 400; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      stored = last_stored_snapshot(read_file(tmp.file("up.stderr")));
+    }
+    kill_front_end(cluster, tmp);
+  }
+  ASSERT_GE(stored, 400u);
+  ASSERT_EQ(stored % 100, 0u) << "a checkpoint seq";
+  // The state is card data: nothing of it in clear.
+  const std::string snapshot = read_file(data_dir + "/snapshot");
+  const std::string first_text = read_file(tmp.file("first.jsonl"));
+  const Json first_line = Json::parse(first_text.substr(0, first_text.find('\n')));
+  EXPECT_EQ(snapshot.find(first_line["pan"].get<std::string>()), std::string::npos);
+
+  Cluster restarted(tmp, tmp.file("cards.csv"), args);
+  ASSERT_TRUE(restarted.ready()) << read_file(tmp.file("up.stderr"));
+  const std::string log = read_file(tmp.file("up.stderr"));
+  EXPECT_NE(log.find("starting from the stored snapshot of seq " + std::to_string(stored) + " "),
+            std::string::npos)
+      << log;
+  const Json status = wait_for_status(restarted.dir(), 20'000, [](const Json& s) {
+    return s.is_object() && !s["recovery"]["recovering"].get<bool>();
+  });
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["snapshots"]["started_from_seq"], stored) << status.dump();
+  EXPECT_EQ(status["decisions"], kFirst - stored) << "only the seqs after it";
+
+  const auto again = submit(restarted, tmp.file("first.jsonl"));
+  ASSERT_EQ(again.size(), kFirst);
+  for (std::size_t i = 0; i < kFirst; ++i) {
+    const Answer& was = before[i].second;
+    const Answer& now = again[i].second;
+    EXPECT_TRUE(now.replayed) << again[i].first;
+    EXPECT_EQ(now.seq, was.seq) << again[i].first;
+    EXPECT_EQ(now.code, was.code) << again[i].first;
+    if (was.seq <= stored) {
+      EXPECT_EQ(now.cert, was.cert) << "seq " << was.seq;
+    }
+  }
+  const auto fresh = submit(restarted, tmp.file("second.jsonl"));
+  ASSERT_EQ(fresh.size(), kSecond);
+  for (const auto& [id, a] : fresh) {
+    EXPECT_FALSE(a.replayed) << id;
+    EXPECT_GT(a.seq, kFirst) << id;
+  }
+  // Certificates of an answer kept from before, of one decided again, and
+  // of a new one verify.
+  for (const std::string& cert :
+       {again[stored / 2].second.cert, again.back().second.cert, fresh.back().second.cert}) {
+    write_file(tmp.file("cert.txt"), cert);
+    std::string out;
+    EXPECT_EQ(run({bin("triad"), "verify", "--dir", data_dir, tmp.file("cert.txt")}, &out), 0)
+        << out;
+  }
+  EXPECT_EQ(restarted.stop(), 0);
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
 // A stopped replica (SIGSTOP, a debugger) holds a SIGTERM until it is
 // continued: with SIGTERM as its parent-death signal it outlived a front end
 // killed meanwhile, for good. SIGKILL ends it stopped.

@@ -1,0 +1,54 @@
+// Writes the snapshots the core hands over (Outbox::snapshot_to_store) on a
+// thread of its own: a state of tens of MB written and synced on the event
+// loop would hold every request behind it.
+//
+// A stored snapshot lets a restart skip deciding its seqs again, so its
+// state must give the majority's checkpoint digest (checked here, being
+// linear in the state) and it must not reach past what survives a power cut: the input journal and
+// the certificates file (which hold those seqs' transactions and answers) are synced before each
+// one is written. One that arrives while another is being written waits; a newer one replaces one
+// still waiting.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "crypto/aead.h"
+#include "journal/snapshot_file.h"
+#include "triad/status.h"
+
+namespace triad::frontend {
+
+class SnapshotWriter {
+ public:
+  // Takes ownership of the descriptors (dups of the journal's and the
+  // certificates file's) and starts the thread.
+  SnapshotWriter(std::string path, const crypto::SymmetricKey& key, int journal_fd,
+                 int certificates_fd);
+  // Writes what waits, then stops the thread and closes the descriptors.
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  void write(journal::StoredSnapshot snapshot);
+
+ private:
+  void loop();
+  Status store(const journal::StoredSnapshot& snapshot) const;
+
+  const std::string path_;
+  const crypto::SymmetricKey key_;
+  const int journal_fd_;
+  const int certificates_fd_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<journal::StoredSnapshot> waiting_;  // guarded by mutex_
+  bool stopping_ = false;                           // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace triad::frontend

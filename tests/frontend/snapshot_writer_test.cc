@@ -1,0 +1,99 @@
+// SnapshotWriter: what the core hands over is written to DIR/snapshot on the
+// writer's thread, once its state gives the checkpoint digest it claims.
+#include "frontend/snapshot_writer.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "process/process_util.h"
+#include "replica/checkpoint.h"
+#include "rules/engine.h"
+#include "sample/sample.h"
+
+namespace triad::frontend {
+namespace {
+
+using triad::testing::TempDir;
+
+// A snapshot of a fresh engine over a small card file, digests as a
+// majority would have agreed them.
+journal::StoredSnapshot snapshot_at(std::uint64_t seq) {
+  sample::Options options;
+  options.card_count = 20;
+  rules::CardFile cards;
+  EXPECT_TRUE(rules::parse_card_file(sample::generate_card_file(options), &cards).is_ok());
+  const rules::Engine engine(cards);
+  std::string state;
+  engine.serialize(&state);
+  journal::StoredSnapshot s;
+  s.seq = seq;
+  s.engine_state.assign(state.begin(), state.end());
+  EXPECT_TRUE(replica::checkpoint_digest(state, &s.checkpoint_digest).is_ok());
+  s.state_digest[0] = 7;
+  s.certificate = {1, 2, 3};
+  return s;
+}
+
+class SnapshotWriterTest : public ::testing::Test {
+ protected:
+  int open_fd(const std::string& name) {
+    const int fd = ::open(tmp_.file(name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    EXPECT_GE(fd, 0);
+    return fd;
+  }
+  // Waits (at most 10 s) until `path` reads back as a snapshot of `seq`.
+  bool stored_at(std::uint64_t seq) {
+    for (int i = 0; i < 1000; ++i) {
+      journal::StoredSnapshot got;
+      if (journal::read_snapshot_file(path(), key_, &got).is_ok() && got.seq == seq) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  std::string path() const { return tmp_.file("snapshot"); }
+  TempDir tmp_;
+  crypto::SymmetricKey key_ = crypto::SymmetricKey::generate();
+};
+
+TEST_F(SnapshotWriterTest, WritesWhatItIsGivenOnItsThread) {
+  SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+  const journal::StoredSnapshot given = snapshot_at(1000);
+  writer.write(given);
+  ASSERT_TRUE(stored_at(1000));
+  journal::StoredSnapshot got;
+  ASSERT_TRUE(journal::read_snapshot_file(path(), key_, &got).is_ok());
+  EXPECT_EQ(got.engine_state, given.engine_state);
+  EXPECT_EQ(got.checkpoint_digest, given.checkpoint_digest);
+  EXPECT_EQ(got.state_digest, given.state_digest);
+  EXPECT_EQ(got.certificate, given.certificate);
+  writer.write(snapshot_at(2000));
+  EXPECT_TRUE(stored_at(2000)) << "the newer one replaces it";
+}
+
+// A state that does not give its checkpoint digest is not stored: the one
+// stored before stays.
+TEST_F(SnapshotWriterTest, AStateThatDoesNotGiveItsCheckpointDigestIsNotStored) {
+  {
+    SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+    writer.write(snapshot_at(1000));
+    ASSERT_TRUE(stored_at(1000));
+  }
+  journal::StoredSnapshot state_changed = snapshot_at(2000);
+  state_changed.engine_state[state_changed.engine_state.size() / 2] ^= 1;
+  journal::StoredSnapshot digest_changed = snapshot_at(3000);
+  digest_changed.checkpoint_digest[5] ^= 1;
+  for (const journal::StoredSnapshot& bad : {state_changed, digest_changed}) {
+    {
+      SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+      writer.write(bad);
+    }  // the destructor writes what waits first
+    EXPECT_TRUE(stored_at(1000)) << bad.seq;
+  }
+}
+
+}  // namespace
+}  // namespace triad::frontend
