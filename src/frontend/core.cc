@@ -255,9 +255,12 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   }
   if (recovering() && a.kind == sequencer::Admission::Kind::kNew) {
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
-                       "recovering: " + std::to_string(replay_sent_seq()) + " of " +
-                           std::to_string(recovered_seq_) +
-                           " journalled transactions replayed to the replicas; retry later",
+                       start_state_held_
+                           ? "recovering: " + std::to_string(replay_sent_seq()) + " of " +
+                                 std::to_string(recovered_seq_) +
+                                 " journalled transactions replayed to the replicas; retry later"
+                           : "recovering: the replicas are loading the stored snapshot of seq " +
+                                 std::to_string(start_seq_) + "; retry later",
                        out);
   }
   switch (a.kind) {
@@ -348,6 +351,7 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
                            .first_seq = base + 1,
                            .quorum = config_.simplex ? 1 : 2});
     start_install_ = std::move(install);
+    start_state_held_ = false;
     checkpoints_.push_back(base_content);  // a repair's snapshot is checked against it
     log::info("starting from the stored snapshot of seq " + std::to_string(base) + " (" +
               std::to_string(stored->engine_state.size()) + " bytes); " +
@@ -379,6 +383,8 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
     // A voter still starting up would miss the deadline of all it is sent.
     if ((mask >> r & 1u) != 0 && !replicas_[static_cast<std::size_t>(r)].connected) return;
   }
+  // Nor while they load the stored snapshot: the deadlines would run.
+  if (!start_state_held_) return;
   const std::size_t window = std::min(config_.max_in_flight, kReplayWindow);
   if (voter_.open_count() >= window) return;
   while (opened_seq_ < recovered_seq_ && voter_.open_count() < window) {
@@ -877,6 +883,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   view.connected = true;
   view.fingerprint = std::move(fingerprint);
   view.next_seq = next_seq;
+  if (!start_state_held_ && next_seq > start_seq_) note_start_state();
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   if (t.active && !t.installed) {
     if (!t.install.empty()) {
@@ -923,6 +930,22 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     view.range_answered_us = now_us;
   }
   send_range(r, from, flushed_seq_, now_us, out);
+}
+
+void Core::note_start_state() {
+  int holding = 0;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if ((voting_mask() >> r & 1u) == 0) continue;
+    const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
+    if (v.start_snapshot == ReplicaView::StartSnapshot::kSent && v.next_seq <= start_seq_) {
+      return;  // still loading it
+    }
+    if (v.connected && v.answered_through() >= start_seq_) ++holding;
+  }
+  if (holding < (config_.simplex ? 1 : 2)) return;
+  start_state_held_ = true;
+  log::info("the replicas hold the stored snapshot's state (seq " + std::to_string(start_seq_) +
+            ")");
 }
 
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {

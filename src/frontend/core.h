@@ -261,7 +261,9 @@ class Core : private sequencer::History {
     // When a fetch or hello of it was last answered with seqs (0: never).
     std::uint64_t range_answered_us = 0;
     std::string fingerprint;
-    std::uint64_t next_seq = 1;          // as last reported in a hello
+    // As last reported in a hello (or recover()'s stored snapshot's seq + 1,
+    // once it is sent the snapshot).
+    std::uint64_t next_seq = 1;
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
@@ -363,7 +365,7 @@ class Core : private sequencer::History {
   // recover()'s (0: none).
   std::uint64_t stored_snapshot_seq() const { return stored_seq_; }
   std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
-  bool recovering() const { return opened_seq_ < recovered_seq_; }
+  bool recovering() const { return opened_seq_ < recovered_seq_ || !start_state_held_; }
   const repair::Supervisor& supervisor() const { return supervisor_; }
   // `triad status --json`: per replica and for the system.
   std::string status_json(std::uint64_t now_us) const;
@@ -472,6 +474,8 @@ class Core : private sequencer::History {
   // empty when nothing is.
   static std::string snapshot_problem(const SnapshotParts& snapshot,
                                       const voter::VerdictContent& agreed);
+  // Sets start_state_held_ once it holds.
+  void note_start_state();
   // Config::store_snapshot_every: asks a healthy replica for its snapshot
   // when one is due, and hands a fitting one to the shell.
   void ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out);
@@ -624,6 +628,11 @@ class Core : private sequencer::History {
   // gets at its first hello (empty: none).
   std::uint64_t start_seq_ = 0;
   std::vector<std::uint8_t> start_install_;
+  // Whether a quorum of the voting replicas held that state, none still
+  // loading it, at some hello since (note_start_state); until then nothing
+  // is opened, replayed or new, since its deadline would run meanwhile.
+  // True without a stored snapshot.
+  bool start_state_held_ = true;
   Counters counters_;
   // Malformed replica messages: counted each, logged at most 10 a second
   // per replica (one flooding hides no other's).

@@ -150,6 +150,13 @@ class MiniCluster {
         const wire::ToReplica* to = nullptr;
         ASSERT_TRUE(wire::verify_to_replica(frame.bytes(), &to).is_ok());
         if (to->install() != nullptr) ++installs[static_cast<std::size_t>(m.replica)];
+        const bool loading =
+            std::any_of(loading_.begin(), loading_.end(),
+                        [&](const Outbox::ToReplica& l) { return l.replica == m.replica; });
+        if (slow_installs && (loading || to->install() != nullptr)) {
+          loading_.push_back(std::move(m));
+          continue;
+        }
         replica::ReplicaNode::Messages back;
         node->on_message(m.bytes, now_us_, &back);
         for (const auto& b : back) core_->on_replica_message(m.replica, b, now_us_, &out_);
@@ -163,6 +170,15 @@ class MiniCluster {
   std::optional<journal::StoredSnapshot> stored;   // the newest snapshot handed over to store
   // Installs of a snapshot each replica was sent.
   std::array<int, kReplicaCount> installs{};
+  // While set, a replica sent a snapshot to install reads nothing more (it
+  // is loading it) until release_installs().
+  bool slow_installs = false;
+  void release_installs() {
+    slow_installs = false;
+    for (auto& m : loading_) out_.to_replicas.push_back(std::move(m));
+    loading_.clear();
+    run();
+  }
   // Changes what replica r is sent before it reads it, when set.
   std::function<void(int r, std::vector<std::uint8_t>* bytes)> alter_to_replica;
 
@@ -196,6 +212,7 @@ class MiniCluster {
   std::size_t max_in_flight_ = 0;
   std::size_t max_entries_in_memory_ = 0;
   std::size_t decision_records_ = 0;
+  std::vector<Outbox::ToReplica> loading_;  // slow_installs: not read yet
 };
 
 struct Traffic {
@@ -432,6 +449,36 @@ TEST(CoreRecover, ARestartFromAStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
         << "seq " << r.seq;
   }
   EXPECT_EQ(second.core().counters().fail_safe, 0u);
+}
+
+// While the replicas load the stored snapshot (a large state takes a
+// while), nothing is opened, replayed or new: its deadline would run out
+// and turn a seq answered before into a fail-safe decline.
+TEST(CoreRecover, NothingIsOpenedWhileTheReplicasLoadTheStoredSnapshot) {
+  const Traffic traffic = make_traffic(460);
+  FirstLife first(traffic);
+  MiniCluster& before = first.cluster;
+  ASSERT_TRUE(before.stored.has_value());
+  MiniCluster second(traffic.cards);
+  second.slow_installs = true;
+  ASSERT_TRUE(
+      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
+  second.submit(traffic.txs[FirstLife::kDecided], 5000, kWallMs);
+  EXPECT_EQ(second.replies[5000].error,
+            "recovering: the replicas are loading the stored snapshot of seq 400; retry later");
+  for (int i = 0; i < 5; ++i) second.advance(2'000'000);  // ten deadlines
+  EXPECT_TRUE(second.core().recovering());
+  EXPECT_EQ(second.core().in_flight(), 0u);
+  EXPECT_TRUE(second.decisions.empty());
+  second.release_installs();
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.decisions.size(), FirstLife::kDecided - 400);
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+  second.submit(traffic.txs[FirstLife::kDecided], 5001, kWallMs);
+  EXPECT_TRUE(second.replies[5001].error.empty()) << second.replies[5001].error;
+  EXPECT_EQ(second.replies[5001].seq, FirstLife::kDecided + 1);
 }
 
 // A replica that cannot install the stored snapshot (here: its checkpoint
