@@ -1209,6 +1209,23 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
 
 void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
   store_source_ = -1;
+  if (snap.seq > decided_through_ && snap.seq <= opened_seq_ && snap.seq > stored_seq_) {
+    // Its source is ahead of the votes up to it (it applied the checkpoint
+    // seq before the voter decided everything before it): kept until they
+    // are decided, rather than thrown away and asked for again.
+    journal::StoredSnapshot& held = held_store_.emplace();
+    held.seq = snap.seq;
+    std::ranges::copy(snap.state_digest.first(std::min<std::size_t>(32, snap.state_digest.size())),
+                      held.state_digest.begin());
+    std::ranges::copy(
+        snap.checkpoint_digest.first(std::min<std::size_t>(32, snap.checkpoint_digest.size())),
+        held.checkpoint_digest.begin());
+    held.engine_state.assign(snap.engine_state.begin(), snap.engine_state.end());
+    held_store_source_ = source;
+    log::info("holding the snapshot of seq " + std::to_string(snap.seq) + " from " +
+              replica_label(source) + " until every seq up to it is decided");
+    return;
+  }
   const voter::VerdictContent* agreed = nullptr;
   for (const auto& c : checkpoints_) {
     if (c.seq == snap.seq) agreed = &c;
@@ -1253,7 +1270,13 @@ void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
     ++decided_through_;
   }
   // Simplex (a benchmark) has no majority to check a snapshot against.
-  if (config_.store_snapshot_every == 0 || config_.simplex || recovering() ||
+  if (held_store_ && decided_through_ >= held_store_->seq) {
+    const journal::StoredSnapshot held = *std::move(held_store_);
+    held_store_.reset();
+    store_snapshot(held_store_source_,
+                   {held.seq, held.state_digest, held.checkpoint_digest, held.engine_state}, out);
+  }
+  if (config_.store_snapshot_every == 0 || config_.simplex || recovering() || held_store_ ||
       decided_through_ < stored_seq_ + config_.store_snapshot_every) {
     return;
   }

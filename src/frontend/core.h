@@ -624,6 +624,10 @@ class Core : private sequencer::History {
   int store_source_ = -1;
   int store_last_asked_ = -1;
   std::uint64_t store_asked_us_ = 0;
+  // A snapshot to store that came before every seq up to it was decided
+  // (store_snapshot), and its source.
+  std::optional<journal::StoredSnapshot> held_store_;
+  int held_store_source_ = -1;
   // recover()'s stored snapshot: its seq and the install message a replica
   // gets at its first hello (empty: none).
   std::uint64_t start_seq_ = 0;

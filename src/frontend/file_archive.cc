@@ -11,6 +11,7 @@
 
 #include "common/assert.h"
 #include "common/log.h"
+#include "crypto/hash.h"
 #include "journal/little_endian.h"
 
 namespace triad::frontend {
@@ -21,12 +22,21 @@ constexpr std::size_t kFlushBytes = 1 << 20;
 // flush_if_due's thresholds.
 constexpr std::size_t kDueBytes = 64 * 1024;
 constexpr std::uint64_t kDueUs = 1'000'000;
-// A record's head (file_archive.h): seq, size, code, agree, divergent.
-constexpr std::size_t kHeadBytes = 16;
+// A record's head (file_archive.h): check, seq, size, code, agree, divergent.
+constexpr std::size_t kHeadBytes = 24;
 // Read in parts of this at open.
 constexpr std::size_t kReadBytes = 4 << 20;
 
 bool is_digit(std::uint8_t c) { return c >= '0' && c <= '9'; }
+
+// The check of a record: SipHash-2-4 under a fixed key over the rest of it.
+// A checksum against damage, not a seal: the certificate is signed, and the
+// file is the front end's own (mode 0600).
+std::uint64_t record_check(std::span<const std::uint8_t> rest) {
+  static const crypto::ShortHashKey kKey{};
+  return crypto::short_hash(
+      kKey, std::string_view(reinterpret_cast<const char*>(rest.data()), rest.size()));
+}
 
 }  // namespace
 
@@ -44,14 +54,14 @@ Status FileArchive::open(const std::unique_ptr<journal::Journal>& journal,
     ::close(fd);
     return Status::io_error("cannot make " + certificates_path + " private: " + std::strerror(err));
   }
-  std::unique_ptr<FileArchive> archive(new FileArchive(journal, certificates_path, fd));
-  // Not a file (/dev/full in a test): nothing to read back.
-  if (S_ISREG(st.st_mode)) TRIAD_RETURN_IF_ERROR(archive->read_kept());
-  *out = std::move(archive);
+  out->reset(new FileArchive(journal, certificates_path, fd, S_ISREG(st.st_mode)));
   return Status::ok();
 }
 
-Status FileArchive::read_kept() {
+Status FileArchive::read_kept(std::uint64_t through_seq) {
+  TRIAD_ASSERT(where_.empty() && pending_.empty() && written_bytes_ == 0);
+  read_through_ = through_seq;
+  if (!regular_) return Status::ok();  // /dev/full in a test: nothing to read back
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     return Status::io_error("cannot stat " + path_ + ": " + std::strerror(errno));
@@ -62,47 +72,46 @@ Status FileArchive::read_kept() {
   std::uint64_t at = 0;       // the next record's
   std::string damage;
   while (at < file_bytes) {
-    // The next record's head, read into `part` when it is not there yet.
-    if (at + kHeadBytes > part_at + part.size()) {
-      part.resize(kReadBytes);
-      part_at = at;
-      std::size_t got = 0;
-      while (got < part.size()) {
-        const ssize_t n =
-            ::pread(fd_, part.data() + got, part.size() - got, static_cast<off_t>(part_at + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          return Status::io_error("cannot read " + path_ + " at offset " +
-                                  std::to_string(part_at + got) + ": " + std::strerror(errno));
-        }
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-      }
-      part.resize(got);
-      if (got < kHeadBytes) {
-        if (got > 0) damage = "a torn record";
-        break;
-      }
-    }
-    const std::uint8_t* head = part.data() + (at - part_at);
-    const std::uint64_t seq = journal::get_u64(head);
-    const auto size = journal::get_u32(head + 8);
-    if (seq == 0 || size == 0 || size >= (1u << kSizeBits) || !is_digit(head[12]) ||
-        !is_digit(head[13])) {
-      damage = "a damaged record";
-      break;
-    }
-    if (at + kHeadBytes + size > file_bytes) {
+    const std::uint64_t left = file_bytes - at;
+    if (left < kHeadBytes) {
       damage = "a torn record";
       break;
     }
-    if (where_.size() < seq) {
-      where_.resize(seq, 0);
-      answers_.resize(seq);
+    // The next record whole in `part`: its head, then all of it.
+    for (std::uint64_t need = kHeadBytes;;) {
+      if (at + need <= part_at + part.size()) break;
+      part_at = at;
+      part.resize(
+          static_cast<std::size_t>(std::min<std::uint64_t>(std::max(need, kReadBytes), left)));
+      TRIAD_RETURN_IF_ERROR(read_at(part_at, part));
+      const auto size = journal::get_u32(part.data() + 16);
+      need = kHeadBytes + size;
+      if (need > left) break;  // torn: found below
     }
-    where_[seq - 1] = (at + kHeadBytes) << kSizeBits | size;
-    answers_[seq - 1] = {
-        {static_cast<char>(head[12]), static_cast<char>(head[13])}, head[14], head[15]};
+    const std::uint8_t* head = part.data() + (at - part_at);
+    const std::uint64_t seq = journal::get_u64(head + 8);
+    const auto size = journal::get_u32(head + 16);
+    if (kHeadBytes + std::uint64_t{size} > left) {
+      damage = "a torn record";
+      break;
+    }
+    if (seq == 0 || size == 0 || size >= (1u << kSizeBits) || !is_digit(head[20]) ||
+        !is_digit(head[21]) ||
+        journal::get_u64(head) != record_check(std::span(head + 8, kHeadBytes - 8 + size))) {
+      damage = "a damaged record";
+      break;
+    }
+    if (seq <= through_seq) {
+      if (where_.size() < seq) {
+        where_.resize(seq, 0);
+        answers_.resize(seq);
+      }
+      where_[seq - 1] = (at + kHeadBytes) << kSizeBits | size;
+      answers_[seq - 1] = {
+          {static_cast<char>(head[20]), static_cast<char>(head[21])}, head[22], head[23]};
+    } else {
+      first_beyond_ = std::min(first_beyond_, at);
+    }
     at += kHeadBytes + size;
   }
   if (!damage.empty()) {
@@ -118,23 +127,48 @@ Status FileArchive::read_kept() {
 }
 
 Status FileArchive::keep_through(std::uint64_t seq) {
-  TRIAD_ASSERT(pending_.empty());
-  std::uint64_t end = 0;  // of the last record kept
+  TRIAD_ASSERT(pending_.empty() && seq <= read_through_);
+  // Cut at the first record of a later seq; the few of seqs up to `seq`
+  // decided after it are written again behind the cut.
+  std::uint64_t cut = std::min(first_beyond_, written_bytes_);
+  for (std::uint64_t s = seq + 1; s <= where_.size(); ++s) {
+    if (const std::uint64_t w = where_[s - 1]; w != 0)
+      cut = std::min(cut, (w >> kSizeBits) - kHeadBytes);
+  }
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint8_t>>> behind;
   for (std::uint64_t s = 1; s <= std::min<std::uint64_t>(seq, where_.size()); ++s) {
-    if (const std::uint64_t w = where_[s - 1]; w != 0) {
-      end = std::max(end, (w >> kSizeBits) + (w & ((1u << kSizeBits) - 1)));
+    if (const std::uint64_t w = where_[s - 1]; w != 0 && (w >> kSizeBits) > cut) {
+      TRIAD_RETURN_IF_ERROR(
+          certificate(s, &behind.emplace_back(s, std::vector<std::uint8_t>()).second));
     }
   }
   if (where_.size() > seq) {
     where_.resize(seq);
     answers_.resize(seq);
   }
-  if (end < written_bytes_) {
-    if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
-      return Status::io_error("cannot cut " + path_ + " at offset " + std::to_string(end) + ": " +
+  if (cut < written_bytes_) {
+    if (::ftruncate(fd_, static_cast<off_t>(cut)) != 0) {
+      return Status::io_error("cannot cut " + path_ + " at offset " + std::to_string(cut) + ": " +
                               std::strerror(errno));
     }
-    written_bytes_ = end;
+    written_bytes_ = cut;
+  }
+  for (const auto& [s, certificate] : behind) put_certificate(s, answers_[s - 1], certificate);
+  flush();
+  return Status::ok();
+}
+
+Status FileArchive::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
+  for (std::size_t got = 0; got < out.size();) {
+    const ssize_t n =
+        ::pread(fd_, out.data() + got, out.size() - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return Status::io_error("cannot read " + path_ + " at offset " +
+                              std::to_string(offset + got) + ": " +
+                              (n < 0 ? std::strerror(errno) : "file ends early"));
+    }
+    got += static_cast<std::size_t>(n);
   }
   return Status::ok();
 }
@@ -160,15 +194,18 @@ void FileArchive::put_certificate(std::uint64_t seq, const KeptAnswer& answer,
   }
   where_[seq - 1] = offset << kSizeBits | certificate.size();
   answers_[seq - 1] = answer;
-  std::array<std::uint8_t, kHeadBytes> head{};
-  journal::put_u64(head.data(), seq);
-  journal::put_u32(head.data() + 8, static_cast<std::uint32_t>(certificate.size()));
-  head[12] = static_cast<std::uint8_t>(answer.code[0]);
-  head[13] = static_cast<std::uint8_t>(answer.code[1]);
-  head[14] = answer.agree;
-  head[15] = answer.divergent;
-  pending_.insert(pending_.end(), head.begin(), head.end());
+  const std::size_t at = pending_.size();
+  pending_.resize(at + kHeadBytes);
+  std::uint8_t* head = pending_.data() + at;
+  journal::put_u64(head + 8, seq);
+  journal::put_u32(head + 16, static_cast<std::uint32_t>(certificate.size()));
+  head[20] = static_cast<std::uint8_t>(answer.code[0]);
+  head[21] = static_cast<std::uint8_t>(answer.code[1]);
+  head[22] = answer.agree;
+  head[23] = answer.divergent;
   pending_.insert(pending_.end(), certificate.begin(), certificate.end());
+  journal::put_u64(pending_.data() + at, record_check(std::span(pending_).subspan(
+                                             at + 8, kHeadBytes - 8 + certificate.size())));
   if (pending_.size() >= kFlushBytes) flush();
 }
 
@@ -220,15 +257,9 @@ Status FileArchive::certificate(std::uint64_t seq, std::vector<std::uint8_t>* ou
   const std::uint64_t end = offset + (where & ((1u << kSizeBits) - 1));
   out->resize(end - offset);
   // The part on file, then the part still buffered.
-  for (std::uint64_t at = offset; at < std::min(end, written_bytes_);) {
-    const ssize_t n = ::pread(fd_, out->data() + (at - offset), std::min(end, written_bytes_) - at,
-                              static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return Status::io_error("cannot read " + path_ + " at offset " + std::to_string(at) + ": " +
-                              (n < 0 ? std::strerror(errno) : "file ends early"));
-    }
-    at += static_cast<std::uint64_t>(n);
+  if (offset < written_bytes_) {
+    TRIAD_RETURN_IF_ERROR(
+        read_at(offset, std::span(*out).first(std::min(end, written_bytes_) - offset)));
   }
   if (end > written_bytes_) {
     const std::uint64_t from = std::max(offset, written_bytes_);

@@ -7,10 +7,11 @@
 // their answers and certificates are the ones kept here. One record per
 // certified answer, in the order they were decided:
 //
-//   seq u64 | certificate size u32 | code 2 ASCII digits | agree u8 |
-//   divergent u8 | certificate
+//   check u64 | seq u64 | certificate size u32 | code 2 ASCII digits |
+//   agree u8 | divergent u8 | certificate
 //
-// little-endian; a later record of a seq replaces an earlier one.
+// little-endian, the check a SipHash-2-4 of the rest under a fixed key (to
+// find damage); a later record of a seq replaces an earlier one.
 #pragma once
 
 #include <cstdint>
@@ -27,18 +28,23 @@ namespace triad::frontend {
 
 class FileArchive final : public Archive {
  public:
-  // Opens or creates `certificates_path` (mode 0600) and reads what earlier
-  // runs kept there; a torn or damaged record ends what is read (logged),
-  // and the file is cut there. Call keep_through() before the first
-  // put_certificate. `journal` is the owner's, read through while it is
-  // open. IoError when the file cannot be opened or read.
+  // Opens or creates `certificates_path` (mode 0600). Call read_kept() and
+  // keep_through() before the first put_certificate. `journal` is the
+  // owner's, read through while it is open. IoError when the file cannot be
+  // opened.
   static Status open(const std::unique_ptr<journal::Journal>& journal,
                      const std::string& certificates_path, std::unique_ptr<FileArchive>* out);
-  // Keeps what earlier runs put for seqs up to `seq` (where the restart's
-  // stored snapshot is, 0 without one) and forgets the rest, which the
-  // replay decides again: the file is cut after its last record at or
-  // before `seq` (a later one of a seq replaces it anyway). IoError when
-  // the file cannot be cut.
+  // Reads what earlier runs kept for seqs up to `through_seq` (the stored
+  // snapshot's, at most the journal's last; records of later seqs are
+  // passed over). A torn or damaged record ends what is read (logged), and
+  // the file is cut there. IoError when the file cannot be read.
+  Status read_kept(std::uint64_t through_seq);
+  // Keeps what earlier runs put for seqs up to `seq` (where the restart
+  // starts: the stored snapshot's seq, at most read_kept's, 0 without one)
+  // and forgets the rest, which the replay decides again: the file is cut
+  // at its first record of a later seq, and the records up to `seq` that
+  // came after it are written again behind the cut. IoError when the file
+  // cannot be cut.
   Status keep_through(std::uint64_t seq);
   ~FileArchive() override;
   FileArchive(const FileArchive&) = delete;
@@ -73,17 +79,23 @@ class FileArchive final : public Archive {
   int fd() const { return fd_; }
 
  private:
-  FileArchive(const std::unique_ptr<journal::Journal>& journal, std::string path, int fd)
-      : journal_(journal), path_(std::move(path)), fd_(fd) {}
+  FileArchive(const std::unique_ptr<journal::Journal>& journal, std::string path, int fd,
+              bool regular)
+      : journal_(journal), path_(std::move(path)), fd_(fd), regular_(regular) {}
 
-  // Reads the records an earlier run wrote.
-  Status read_kept();
+  // Fills `out` from the file at `offset`.
+  Status read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
   // Per seq (index seq - 1): the certificate's offset << kSizeBits | size,
   // 0 when none; and the answer.
   static constexpr unsigned kSizeBits = 24;
   const std::unique_ptr<journal::Journal>& journal_;
   std::string path_;
   int fd_;
+  bool regular_;  // a file, not a device (/dev/full in a test)
+  // read_kept's: its through_seq, and the offset of the first record it
+  // passed over (of a later seq), to cut at.
+  std::uint64_t read_through_ = 0;
+  std::uint64_t first_beyond_ = UINT64_MAX;
   std::deque<std::uint64_t> where_;
   std::deque<KeptAnswer> answers_;
   std::uint64_t written_bytes_ = 0;    // file size: pending_ starts here

@@ -320,6 +320,7 @@ class FrontEnd {
     if (!read.is_ok() && read.code() != Status::Code::kNotFound) {
       log::warn(snapshot_path + ": " + read.message() + "; the whole journal is replayed");
     }
+    TRIAD_RETURN_IF_ERROR(archive_->read_kept(read.is_ok() ? std::min(stored.seq, count) : 0));
     std::uint64_t start_seq = 0;
     if (Status s = core_->recover(count, &fail_safe, read.is_ok() ? &stored : nullptr, &start_seq);
         !s.is_ok()) {
@@ -785,7 +786,12 @@ class FrontEnd {
     record_metrics();
     if (out_.snapshot_to_store && snapshot_writer_) {
       archive_->flush();  // its certificates on file, for the writer's sync
-      snapshot_writer_->write(*std::move(out_.snapshot_to_store));
+      if (archive_->buffered_bytes() == 0) {
+        snapshot_writer_->write(*std::move(out_.snapshot_to_store));
+      } else {  // a restart would find answers missing, and not use it
+        log::error("snapshot of seq " + std::to_string(out_.snapshot_to_store->seq) +
+                   " not stored: " + layout::certificates(config_.dir) + " cannot be written");
+      }
     }
     out_.clear();
     archive_->flush_if_due(monotonic_us());

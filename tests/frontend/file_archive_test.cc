@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
+#include "crypto/hash.h"
 #include "process/process_util.h"
 
 namespace triad::frontend {
@@ -31,7 +33,7 @@ KeptAnswer answer_of(std::uint64_t seq) {
 }
 
 // What a record of file_archive.h takes on file.
-std::size_t record_bytes(std::uint64_t seq) { return 16 + certificate_of(seq).size(); }
+std::size_t record_bytes(std::uint64_t seq) { return 24 + certificate_of(seq).size(); }
 
 class FileArchiveTest : public ::testing::Test {
  protected:
@@ -44,7 +46,8 @@ TEST_F(FileArchiveTest, CertificatesReadBackBufferedWrittenAndOutOfOrder) {
   write_file(path(), "left over from an earlier run");
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
-  EXPECT_EQ(read_file(path()), "") << "not a record: cut at open";
+  ASSERT_TRUE(archive->read_kept(100).is_ok());
+  EXPECT_EQ(read_file(path()), "") << "not a record: cut";
   struct stat st {};
   ASSERT_EQ(::stat(path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -139,16 +142,19 @@ TEST_F(FileArchiveTest, EntriesComeFromTheJournalWhileItIsOpen) {
 // A restart from a stored snapshot answers the seqs up to it from what an
 // earlier run kept here, and decides the rest again.
 TEST_F(FileArchiveTest, AnswersOutliveTheRunUpToWhereTheRestartKeepsThem) {
-  const std::vector<std::uint64_t> order = {1, 2, 4, 3, 5, 6};  // as the voter decided them
+  // As the voter decided them: 5 before 4, 7 before 6.
+  const std::vector<std::uint64_t> order = {1, 2, 3, 5, 4, 7, 6, 8};
   {
     std::unique_ptr<FileArchive> archive;
     ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
-    for (std::uint64_t seq : order)
+    for (std::uint64_t seq : order) {
       archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
+    }
     archive->flush();
   }
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  ASSERT_TRUE(archive->read_kept(6).is_ok());
   std::vector<std::uint8_t> got;
   KeptAnswer answer;
   for (std::uint64_t seq = 1; seq <= 6; ++seq) {
@@ -157,27 +163,37 @@ TEST_F(FileArchiveTest, AnswersOutliveTheRunUpToWhereTheRestartKeepsThem) {
     ASSERT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
     EXPECT_EQ(answer, answer_of(seq));
   }
+  EXPECT_EQ(archive->kept_answer(7, &answer).code(), Status::Code::kNotFound) << "past read_kept's";
+  // The restart starts after seq 4: 5, 6 and 7 are decided again.
   ASSERT_TRUE(archive->keep_through(4).is_ok());
   for (std::uint64_t seq = 1; seq <= 4; ++seq) {
-    EXPECT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
+    ASSERT_TRUE(archive->certificate(seq, &got).is_ok()) << seq;
+    EXPECT_EQ(got, certificate_of(seq));
+    ASSERT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
+    EXPECT_EQ(answer, answer_of(seq));
   }
   EXPECT_EQ(archive->kept_answer(5, &answer).code(), Status::Code::kNotFound);
   EXPECT_EQ(archive->certificate(6, &got).code(), Status::Code::kNotFound);
   EXPECT_EQ(read_file(path()).size(),
-            record_bytes(1) + record_bytes(2) + record_bytes(4) + record_bytes(3))
-      << "cut after the last record up to seq 4";
-  // The restart decides 5 again, with another answer.
+            record_bytes(1) + record_bytes(2) + record_bytes(3) + record_bytes(4))
+      << "cut at 5's record, 4 written again behind it";
+  // Seq 5 decided again, with another answer; 6 and 7 not (yet).
   const KeptAnswer again{{'0', '5'}, 6, 1};
   archive->put_certificate(5, again, certificate_of(500));
   archive->flush();
   archive.reset();
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  ASSERT_TRUE(archive->read_kept(8).is_ok());
   ASSERT_TRUE(archive->kept_answer(5, &answer).is_ok());
   EXPECT_EQ(answer, again);
   ASSERT_TRUE(archive->certificate(5, &got).is_ok());
   EXPECT_EQ(got, certificate_of(500));
   ASSERT_TRUE(archive->certificate(4, &got).is_ok());
   EXPECT_EQ(got, certificate_of(4));
+  for (const std::uint64_t seq : std::array<std::uint64_t, 3>{6, 7, 8}) {
+    EXPECT_EQ(archive->kept_answer(seq, &answer).code(), Status::Code::kNotFound)
+        << seq << ": the earlier run's answer is gone";
+  }
 }
 
 // A crash while a record was written, or a damaged one: what follows is
@@ -197,32 +213,69 @@ TEST_F(FileArchiveTest, ATornOrDamagedRecordEndsWhatIsKept) {
     through_9 += record_bytes(seq);
     if (seq <= 4) through_4 += record_bytes(seq);
   }
-  std::string bytes = read_file(path());
-  for (const std::size_t cut : {bytes.size() - 1, through_9 + 15, through_9 + 3}) {
-    write_file(path(), bytes.substr(0, cut));
+  const std::string whole = read_file(path());
+  for (const std::size_t cut : {whole.size() - 1, through_9 + 23, through_9 + 3}) {
+    write_file(path(), whole.substr(0, cut));
     std::unique_ptr<FileArchive> archive;
     ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    ASSERT_TRUE(archive->read_kept(10).is_ok());
     KeptAnswer answer;
     EXPECT_TRUE(archive->kept_answer(9, &answer).is_ok()) << cut;
     EXPECT_EQ(archive->kept_answer(10, &answer).code(), Status::Code::kNotFound) << cut;
     EXPECT_EQ(read_file(path()).size(), through_9) << cut;
   }
-  bytes = read_file(path());
-  bytes[through_4 + 12] = 'x';  // record 5's code: not two digits
+  // One bit anywhere in record 5 (its check, seq, size, code, replicas or
+  // certificate) ends what is kept there.
+  for (const std::size_t at : {through_4, through_4 + 9, through_4 + 17, through_4 + 20,
+                               through_4 + 22, through_4 + 23, through_4 + 100}) {
+    std::string bytes = whole;
+    bytes[at] = static_cast<char>(bytes[at] ^ 4);
+    write_file(path(), bytes);
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    ASSERT_TRUE(archive->read_kept(10).is_ok());
+    KeptAnswer answer;
+    EXPECT_TRUE(archive->kept_answer(4, &answer).is_ok()) << at;
+    EXPECT_EQ(archive->kept_answer(5, &answer).code(), Status::Code::kNotFound) << at;
+    EXPECT_EQ(archive->kept_answer(6, &answer).code(), Status::Code::kNotFound) << at;
+    EXPECT_EQ(read_file(path()).size(), through_4) << at;
+    // Written on from there.
+    archive->put_certificate(5, answer_of(5), certificate_of(5));
+    archive->flush();
+    archive.reset();
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    ASSERT_TRUE(archive->read_kept(10).is_ok());
+    EXPECT_TRUE(archive->kept_answer(5, &answer).is_ok()) << at;
+  }
+}
+
+// A record of a seq past the journal's end (its tail lost, or a file not
+// this directory's) takes no memory: read_kept passes over it.
+TEST_F(FileArchiveTest, ARecordPastWhatIsReadTakesNoMemory) {
+  {
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    archive->put_certificate(1, answer_of(1), certificate_of(1));
+    archive->put_certificate(2, answer_of(2), certificate_of(2));
+    archive->flush();
+  }
+  // Record 2 made one of seq 2^60, its check made again.
+  std::string bytes = read_file(path());
+  const std::size_t at = record_bytes(1);
+  bytes[at + 8 + 7] = 0x10;
+  const std::uint64_t check = crypto::short_hash(
+      crypto::ShortHashKey{}, std::string_view(bytes).substr(at + 8, record_bytes(2) - 8));
+  for (int i = 0; i < 8; ++i)
+    bytes[at + static_cast<std::size_t>(i)] = static_cast<char>(check >> (8 * i));
   write_file(path(), bytes);
   std::unique_ptr<FileArchive> archive;
   ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  ASSERT_TRUE(archive->read_kept(5).is_ok());
   KeptAnswer answer;
-  EXPECT_TRUE(archive->kept_answer(4, &answer).is_ok());
-  EXPECT_EQ(archive->kept_answer(5, &answer).code(), Status::Code::kNotFound);
-  EXPECT_EQ(archive->kept_answer(6, &answer).code(), Status::Code::kNotFound);
-  EXPECT_EQ(read_file(path()).size(), through_4);
-  // Written on from there.
-  archive->put_certificate(5, answer_of(5), certificate_of(5));
-  archive->flush();
-  archive.reset();
-  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
-  EXPECT_TRUE(archive->kept_answer(5, &answer).is_ok());
+  EXPECT_TRUE(archive->kept_answer(1, &answer).is_ok());
+  EXPECT_EQ(read_file(path()).size(), record_bytes(1) + record_bytes(2)) << "not damaged";
+  ASSERT_TRUE(archive->keep_through(1).is_ok());
+  EXPECT_EQ(read_file(path()).size(), record_bytes(1));
 }
 
 }  // namespace

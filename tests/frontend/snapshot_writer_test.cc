@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "process/process_util.h"
@@ -92,6 +93,22 @@ TEST_F(SnapshotWriterTest, AStateThatDoesNotGiveItsCheckpointDigestIsNotStored) 
       writer.write(bad);
     }  // the destructor writes what waits first
     EXPECT_TRUE(stored_at(1000)) << bad.seq;
+  }
+}
+
+// A journal or certificates file that cannot be synced: the snapshot could
+// reach past what a power cut leaves of them, so it is not written.
+TEST_F(SnapshotWriterTest, NothingIsWrittenWhenTheFilesBehindItCannotBeSynced) {
+  for (const bool journal_fails : {true, false}) {
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);  // fdatasync of a pipe fails (EINVAL)
+    ::close(pipe_fds[1]);
+    {
+      SnapshotWriter writer(path(), key_, journal_fails ? pipe_fds[0] : open_fd("journal"),
+                            journal_fails ? open_fd("certificates") : pipe_fds[0]);
+      writer.write(snapshot_at(1000));
+    }
+    EXPECT_FALSE(std::filesystem::exists(path())) << journal_fails;
   }
 }
 

@@ -164,7 +164,8 @@ std::uint64_t last_stored_snapshot(const std::string& log) {
 // With a stored snapshot (DIR/snapshot), `triad up` killed with SIGKILL and
 // started again replays only the journal after it: the replicas are given
 // the snapshot, the earlier ids their first answers, certificates included,
-// and new ids are decided over the same state.
+// and new ids are sequenced after the journal (that they are decided over
+// the same state is checked on the core, CoreRecover).
 TEST(Journal, ARestartFromTheStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
   TempDir tmp;
   constexpr std::size_t kFirst = 600;
