@@ -159,7 +159,13 @@ class MiniCluster {
         }
         replica::ReplicaNode::Messages back;
         node->on_message(m.bytes, now_us_, &back);
-        for (const auto& b : back) core_->on_replica_message(m.replica, b, now_us_, &out_);
+        for (auto& b : back) {
+          if (hold_from[static_cast<std::size_t>(m.replica)]) {
+            held_from_[static_cast<std::size_t>(m.replica)].push_back(std::move(b));
+          } else {
+            core_->on_replica_message(m.replica, b, now_us_, &out_);
+          }
+        }
       }
     }
   }
@@ -177,6 +183,33 @@ class MiniCluster {
     slow_installs = false;
     for (auto& m : loading_) out_.to_replicas.push_back(std::move(m));
     loading_.clear();
+    run();
+  }
+  // Replicas whose messages to the core wait in held_from until
+  // release_from(r, through_seq).
+  std::array<bool, kReplicaCount> hold_from{};
+  // Hands the core replica r's held messages whose verdicts are all up to
+  // through_seq.
+  void release_from(int r, std::uint64_t through_seq) {
+    auto& held = held_from_[static_cast<std::size_t>(r)];
+    std::vector<std::vector<std::uint8_t>> later;
+    for (auto& m : held) {
+      const wire::AlignedFrame frame(m.data(), m.size());
+      const wire::FromReplica* from = nullptr;
+      ASSERT_TRUE(wire::verify_from_replica(frame.bytes(), &from).is_ok());
+      std::uint64_t last = 0;
+      if (from->batches() != nullptr) {
+        for (const auto* batch : *from->batches()) {
+          for (const auto* v : *batch->verdicts()) last = std::max(last, v->seq());
+        }
+      }
+      if (last <= through_seq) {
+        core_->on_replica_message(r, m, now_us_, &out_);
+      } else {
+        later.push_back(std::move(m));
+      }
+    }
+    held = std::move(later);
     run();
   }
   // Changes what replica r is sent before it reads it, when set.
@@ -213,6 +246,7 @@ class MiniCluster {
   std::size_t max_entries_in_memory_ = 0;
   std::size_t decision_records_ = 0;
   std::vector<Outbox::ToReplica> loading_;  // slow_installs: not read yet
+  std::array<std::vector<std::vector<std::uint8_t>>, kReplicaCount> held_from_;
 };
 
 struct Traffic {
@@ -387,6 +421,33 @@ struct FirstLife {
   MiniCluster cluster;
   std::vector<journal::Entry> entries;
 };
+
+// A replica asked for its snapshot may have applied a checkpoint seq the
+// voter has not decided everything up to (here replica a, the one asked,
+// is ahead of b and c): its snapshot is held until those votes end, then
+// stored, not thrown away and asked for again.
+TEST(CoreRecover, ASnapshotAheadOfTheVotesIsStoredOnceTheyEnd) {
+  const Traffic traffic = make_traffic(300);
+  MiniCluster cluster(traffic.cards, 200);
+  for (int r = 0; r < kReplicaCount; ++r) cluster.start_replica(r);
+  for (std::size_t i = 0; i < 199; ++i) {
+    cluster.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
+  }
+  cluster.hold_from = {false, true, true};  // only a's verdicts arrive
+  for (std::size_t i = 199; i < 300; ++i) {
+    cluster.submit(traffic.txs[i], i + 1, kWallMs + static_cast<std::int64_t>(i));
+  }
+  EXPECT_EQ(cluster.decisions.size(), 199u);
+  cluster.hold_from = {false, false, false};
+  cluster.release_from(2, 250);  // 200..250 decided: a is asked, its latest is 300
+  EXPECT_EQ(cluster.decisions.size(), 250u);
+  EXPECT_FALSE(cluster.stored.has_value()) << "held until 300 is decided";
+  cluster.release_from(2, 300);
+  ASSERT_TRUE(cluster.stored.has_value());
+  EXPECT_EQ(cluster.stored->seq, 300u);
+  EXPECT_EQ(cluster.core().counters().snapshots_stored, 1u);
+  cluster.release_from(1, 300);
+}
 
 // A restart from the newest stored snapshot decides only the seqs after it;
 // the earlier ones keep the answers (and certificates) they were given, and
