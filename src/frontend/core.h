@@ -261,15 +261,13 @@ class Core : private sequencer::History {
     // When a fetch or hello of it was last answered with seqs (0: never).
     std::uint64_t range_answered_us = 0;
     std::string fingerprint;
-    // As last reported in a hello (or recover()'s stored snapshot's seq + 1,
-    // once it is sent the snapshot).
-    std::uint64_t next_seq = 1;
+    std::uint64_t next_seq = 1;          // as last reported in a hello
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
     std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
     // recover()'s stored snapshot, since it connected: not sent, sent, or
-    // refused (it is sent the whole journal instead).
+    // refused (it fetches the whole journal instead).
     enum class StartSnapshot : std::uint8_t { kNotSent, kSent, kRefused };
     StartSnapshot start_snapshot = StartSnapshot::kNotSent;
     // The seqs it has applied, as far as the front end knows.
