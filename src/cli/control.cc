@@ -98,6 +98,19 @@ int run_status_command(int argc, char** argv) {
               s["mode"].get<std::string>().c_str(), s["last_seq"].get<unsigned long long>(),
               s["decisions"].get<unsigned long long>(), s["fail_safe"].get<unsigned long long>(),
               s["in_flight"].get<unsigned long long>());
+  if (const Json& r = s["recovery"]; r["recovering"].get<bool>()) {
+    std::printf("recovering: %llu of %llu journalled transactions replayed; new ids refused\n",
+                r["replay_sent"].get<unsigned long long>(),
+                r["journalled"].get<unsigned long long>());
+  }
+  if (const Json& n = s["snapshots"]; n["stored_seq"].get<unsigned long long>() > 0) {
+    std::printf("stored snapshot: seq %llu (a restart replays the journal after it)",
+                n["stored_seq"].get<unsigned long long>());
+    if (const auto from = n["started_from_seq"].get<unsigned long long>(); from > 0) {
+      std::printf("; this run started from seq %llu", from);
+    }
+    std::printf("\n");
+  }
   std::printf("%-8s %-12s %10s %9s %7s %10s %10s %10s %8s  %s\n", "replica", "state", "last seq",
               "diverged", "repairs", "last TTR", "MTBF", "MTTR", "avail", "fingerprint");
   for (const Json& r : s["replicas"]) {

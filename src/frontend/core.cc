@@ -934,8 +934,9 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
 
 void Core::note_start_state() {
   int holding = 0;
+  const std::uint8_t voting = voting_mask();
   for (int r = 0; r < kReplicaCount; ++r) {
-    if ((voting_mask() >> r & 1u) == 0) continue;
+    if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
     if (v.start_snapshot == ReplicaView::StartSnapshot::kSent && v.next_seq <= start_seq_) {
       return;  // still loading it
@@ -1285,11 +1286,12 @@ void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
     return;
   }
   // The replicas in turn, so that one whose snapshots never fit stops none.
+  const std::uint8_t voting = voting_mask();
   for (int i = 1; i <= kReplicaCount; ++i) {
     const int r = (store_last_asked_ + i) % kReplicaCount;
     const bool a_source = std::any_of(transfers_.begin(), transfers_.end(),
                                       [&](const Transfer& t) { return t.active && t.source == r; });
-    if ((voting_mask() >> r & 1u) == 0 || !replicas_[static_cast<std::size_t>(r)].connected ||
+    if ((voting & (1u << r)) == 0 || !replicas_[static_cast<std::size_t>(r)].connected ||
         supervisor_.state(r) != repair::ReplicaState::kHealthy || a_source) {
       continue;
     }

@@ -108,9 +108,10 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
   {
     // b flips (divergences logged, then repaired), c crashes (repaired from a
     // snapshot): every path that writes about a transaction runs.
-    Cluster cluster(tmp, tmp.file("cards.csv"),
-                    {"--inject", "b=flip:0.02", "--inject", "c=crash:700", "--seed", "5",
-                     "--checkpoint-every", "200", "--deadline-ms", "60000"});
+    Cluster cluster(
+        tmp, tmp.file("cards.csv"),
+        {"--inject", "b=flip:0.02", "--inject", "c=crash:700", "--seed", "5", "--checkpoint-every",
+         "200", "--snapshot-every", "500", "--deadline-ms", "60000"});
     ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
     // No core dump can write card state to disk: the front end and the
     // replicas run with a core file limit of zero.
@@ -162,8 +163,11 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
   }
   ASSERT_TRUE(processes_mentioning(tmp.path()).empty());
   {
-    // Restart: recovery replays the journal; then the rest of the traffic.
-    Cluster cluster(tmp, tmp.file("cards.csv"), {"--deadline-ms", "60000"});
+    // Restart: recovery from the stored snapshot, replaying the journal
+    // after it; then the rest of the traffic.
+    Cluster cluster(
+        tmp, tmp.file("cards.csv"),
+        {"--deadline-ms", "60000", "--checkpoint-every", "200", "--snapshot-every", "500"});
     ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
     ASSERT_EQ(
         submit_file(cluster, tmp.file("second.jsonl"), &out, {"--timeout-ms", "90000"}, 300'000), 0)
@@ -185,6 +189,8 @@ TEST(PanScan, NoPanOfTheRunIsLeftInClearInAnyFile) {
   };
   EXPECT_TRUE(has("journal")) << "the scan must cover the journal";
   EXPECT_TRUE(has("audit.db")) << "the scan must cover the audit store";
+  EXPECT_TRUE(has("data/snapshot")) << "the scan must cover the stored snapshot";
+  EXPECT_TRUE(has("data/certificates")) << "the scan must cover the certificates";
   EXPECT_TRUE(has("replica-c")) << "the scan must cover the replicas' logs";
   // What Triad wrote under DIR is its own: no file or directory there
   // (audit store, logs, journal, keys) is open to group or others. Until
