@@ -908,7 +908,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
       return;  // the snapshot is on its way; replaying from 1 would be wasted
     }
   }
-  if (next_seq <= start_seq_ && !t.active &&
+  if (start_seq_ > 0 && next_seq <= start_seq_ && !t.active &&
       view.start_snapshot != ReplicaView::StartSnapshot::kRefused) {
     // A fresh process after a restart from a stored snapshot (recover()):
     // the snapshot, then the journal after it, once it says hello again.

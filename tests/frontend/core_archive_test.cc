@@ -86,6 +86,16 @@ TEST_F(CoreArchive, AReplicaStartingAgainIsSentEverySeqWhetherInMemoryOrNot) {
   EXPECT_EQ(tail.back(), std::make_pair(std::uint64_t{1000}, std::string("tx-1000")));
 }
 
+// A hello naming seq 0 (a faulty replica's) is answered like one naming 1:
+// the fuzzer found it sent an empty message, taken for the stored snapshot
+// of a restart that had none.
+TEST_F(CoreArchive, AHelloOfSeqZeroIsAnsweredLikeOneOfSeqOne) {
+  submit_decided_by_a_and_b(10, kStartUs);
+  const Outbox out = hello(2, 0, kStartUs);
+  for (const auto& m : out.to_replicas) EXPECT_FALSE(m.bytes.empty());
+  EXPECT_EQ(entries_sent(out, 2).size(), 10u);
+}
+
 TEST_F(CoreArchive, ARepeatedIdGetsItsAnswerAndCertificateBackAfterTheyLeftMemory) {
   const std::uint64_t now = kStartUs;
   ASSERT_EQ(submit(100, now), 0u);
