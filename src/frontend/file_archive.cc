@@ -78,25 +78,27 @@ Status FileArchive::read_kept(std::uint64_t through_seq) {
       break;
     }
     // The next record whole in `part`: its head, then all of it.
-    for (std::uint64_t need = kHeadBytes;;) {
-      if (at + need <= part_at + part.size()) break;
+    const auto ensure = [&](std::uint64_t need) {
+      if (at + need <= part_at + part.size()) return Status::ok();
       part_at = at;
       part.resize(
-          static_cast<std::size_t>(std::min<std::uint64_t>(std::max(need, kReadBytes), left)));
-      TRIAD_RETURN_IF_ERROR(read_at(part_at, part));
-      const auto size = journal::get_u32(part.data() + 16);
-      need = kHeadBytes + size;
-      if (need > left) break;  // torn: found below
+          static_cast<std::size_t>(std::min(std::max<std::uint64_t>(need, kReadBytes), left)));
+      return read_at(part_at, part);
+    };
+    TRIAD_RETURN_IF_ERROR(ensure(kHeadBytes));
+    const auto size = journal::get_u32(part.data() + (at - part_at) + 16);
+    if (size == 0 || size >= (1u << kSizeBits)) {
+      damage = "a damaged record";
+      break;
     }
-    const std::uint8_t* head = part.data() + (at - part_at);
-    const std::uint64_t seq = journal::get_u64(head + 8);
-    const auto size = journal::get_u32(head + 16);
     if (kHeadBytes + std::uint64_t{size} > left) {
       damage = "a torn record";
       break;
     }
-    if (seq == 0 || size == 0 || size >= (1u << kSizeBits) || !is_digit(head[20]) ||
-        !is_digit(head[21]) ||
+    TRIAD_RETURN_IF_ERROR(ensure(kHeadBytes + size));
+    const std::uint8_t* head = part.data() + (at - part_at);
+    const std::uint64_t seq = journal::get_u64(head + 8);
+    if (seq == 0 || !is_digit(head[20]) || !is_digit(head[21]) ||
         journal::get_u64(head) != record_check(std::span(head + 8, kHeadBytes - 8 + size))) {
       damage = "a damaged record";
       break;

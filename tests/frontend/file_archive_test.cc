@@ -249,6 +249,33 @@ TEST_F(FileArchiveTest, ATornOrDamagedRecordEndsWhatIsKept) {
   }
 }
 
+// The start reads the file in parts of 4 MiB: records across their
+// boundaries are read whole (before, one across a boundary was taken for a
+// damaged one, and the rest dropped).
+TEST_F(FileArchiveTest, RecordsAcrossThePartsReadAtStartAreKept) {
+  constexpr std::uint64_t kRecords = 16'000;  // about 10 MiB
+  {
+    std::unique_ptr<FileArchive> archive;
+    ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+    for (std::uint64_t seq = 1; seq <= kRecords; ++seq) {
+      archive->put_certificate(seq, answer_of(seq), certificate_of(seq));
+    }
+    archive->flush();
+  }
+  ASSERT_GT(read_file(path()).size(), std::size_t{8} << 20);
+  std::unique_ptr<FileArchive> archive;
+  ASSERT_TRUE(FileArchive::open(journal_, path(), &archive).is_ok());
+  ASSERT_TRUE(archive->read_kept(kRecords).is_ok());
+  std::vector<std::uint8_t> got;
+  KeptAnswer answer;
+  for (std::uint64_t seq = 1; seq <= kRecords; ++seq) {
+    ASSERT_TRUE(archive->kept_answer(seq, &answer).is_ok()) << seq;
+    ASSERT_EQ(answer, answer_of(seq)) << seq;
+    ASSERT_TRUE(archive->certificate(seq, &got).is_ok()) << seq;
+    ASSERT_EQ(got, certificate_of(seq)) << seq;
+  }
+}
+
 // A record of a seq past the journal's end (its tail lost, or a file not
 // this directory's) takes no memory: read_kept passes over it.
 TEST_F(FileArchiveTest, ARecordPastWhatIsReadTakesNoMemory) {
