@@ -1208,20 +1208,27 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
   return Status::ok();
 }
 
+journal::StoredSnapshot Core::stored_of(const SnapshotParts& snap) {
+  journal::StoredSnapshot stored;
+  stored.seq = snap.seq;
+  // A digest of another length (a faulty source's) is cut or padded: it
+  // then differs from the majority's, which store_snapshot checks.
+  std::ranges::copy(snap.state_digest.first(std::min(snap.state_digest.size(), Digest().size())),
+                    stored.state_digest.begin());
+  std::ranges::copy(
+      snap.checkpoint_digest.first(std::min(snap.checkpoint_digest.size(), Digest().size())),
+      stored.checkpoint_digest.begin());
+  stored.engine_state.assign(snap.engine_state.begin(), snap.engine_state.end());
+  return stored;
+}
+
 void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
   store_source_ = -1;
   if (snap.seq > decided_through_ && snap.seq <= opened_seq_ && snap.seq > stored_seq_) {
     // Its source is ahead of the votes up to it (it applied the checkpoint
     // seq before the voter decided everything before it): kept until they
     // are decided, rather than thrown away and asked for again.
-    journal::StoredSnapshot& held = held_store_.emplace();
-    held.seq = snap.seq;
-    std::ranges::copy(snap.state_digest.first(std::min<std::size_t>(32, snap.state_digest.size())),
-                      held.state_digest.begin());
-    std::ranges::copy(
-        snap.checkpoint_digest.first(std::min<std::size_t>(32, snap.checkpoint_digest.size())),
-        held.checkpoint_digest.begin());
-    held.engine_state.assign(snap.engine_state.begin(), snap.engine_state.end());
+    held_store_ = stored_of(snap);
     held_store_source_ = source;
     log::info("holding the snapshot of seq " + std::to_string(snap.seq) + " from " +
               replica_label(source) + " until every seq up to it is decided");
@@ -1252,12 +1259,7 @@ void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
               replica_label(source) + ": " + problem);
     return;
   }
-  journal::StoredSnapshot& stored = out->snapshot_to_store.emplace();
-  stored.seq = snap.seq;
-  std::copy(snap.state_digest.begin(), snap.state_digest.end(), stored.state_digest.begin());
-  std::copy(snap.checkpoint_digest.begin(), snap.checkpoint_digest.end(),
-            stored.checkpoint_digest.begin());
-  stored.engine_state.assign(snap.engine_state.begin(), snap.engine_state.end());
+  journal::StoredSnapshot& stored = out->snapshot_to_store.emplace(stored_of(snap));
   stored.certificate = std::move(certificate);
   stored_seq_ = snap.seq;
   store_asked_us_ = 0;  // the next one is asked for when due, not kStoreRetryUs later

@@ -478,6 +478,7 @@ class Core : private sequencer::History {
   // when one is due, and hands a fitting one to the shell.
   void ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out);
   void store_snapshot(int source, const SnapshotParts& snapshot, Outbox* out);
+  static journal::StoredSnapshot stored_of(const SnapshotParts& snapshot);
   // A ToReplica installing the snapshot.
   static std::vector<std::uint8_t> install_message(const SnapshotParts& snapshot);
   // recover()'s check of a stored snapshot: the install message for the

@@ -575,6 +575,8 @@ TEST(CoreRecover, AReplicaThatRefusesTheStoredSnapshotIsSentTheWholeJournal) {
   }
   EXPECT_EQ(second.core().replica(2).last_verdict_seq, traffic.txs.size());
   EXPECT_EQ(second.core().supervisor().state(2), repair::ReplicaState::kHealthy);
+  EXPECT_EQ(second.core().counters().malformed_replica_messages, 0u)
+      << "the refusal is of the snapshot it was sent";
   EXPECT_EQ(second.core().counters().fail_safe, 0u);
   for (const auto& [seq, d] : second.decisions) {
     EXPECT_EQ(d.divergent, "") << "seq " << seq;
