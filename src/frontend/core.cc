@@ -7,6 +7,7 @@
 #include "common/assert.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "crypto/aead.h"
 #include "crypto/card_ref.h"
 #include "crypto/hash.h"
 #include "replica/checkpoint.h"
@@ -867,6 +868,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);
+  if (!start_install_.empty()) release_start_snapshot();
 }
 
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
@@ -908,7 +910,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
       return;  // the snapshot is on its way; replaying from 1 would be wasted
     }
   }
-  if (start_seq_ > 0 && next_seq <= start_seq_ && !t.active &&
+  if (!start_install_.empty() && next_seq <= start_seq_ && !t.active &&
       view.start_snapshot != ReplicaView::StartSnapshot::kRefused) {
     // A fresh process after a restart from a stored snapshot (recover()):
     // the snapshot, then the journal after it, once it says hello again.
@@ -947,6 +949,16 @@ void Core::note_start_state() {
   start_state_held_ = true;
   log::info("the replicas hold the stored snapshot's state (seq " + std::to_string(start_seq_) +
             ")");
+}
+
+void Core::release_start_snapshot() {
+  for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
+    if (replicas_[static_cast<std::size_t>(r)].answered_through() < start_seq_) return;
+  }
+  crypto::wipe(start_install_.data(), start_install_.size());
+  std::vector<std::uint8_t>().swap(start_install_);
+  log::info("every replica holds the stored snapshot's state (seq " + std::to_string(start_seq_) +
+            ") or a later one: the front end's copy is wiped and released");
 }
 
 void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t now_us) {
@@ -1274,10 +1286,11 @@ void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
   }
   // Simplex (a benchmark) has no majority to check a snapshot against.
   if (held_store_ && decided_through_ >= held_store_->seq) {
-    const journal::StoredSnapshot held = *std::move(held_store_);
+    journal::StoredSnapshot held = *std::move(held_store_);
     held_store_.reset();
     store_snapshot(held_store_source_,
                    {held.seq, held.state_digest, held.checkpoint_digest, held.engine_state}, out);
+    journal::wipe_state(&held);
   }
   if (config_.store_snapshot_every == 0 || config_.simplex || recovering() || held_store_ ||
       decided_through_ < stored_seq_ + config_.store_snapshot_every) {
@@ -1694,6 +1707,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   // from (0: none).
   j["snapshots"] = {{"stored_seq", stored_seq_},
                     {"started_from_seq", start_seq_},
+                    {"start_state_bytes_held", start_install_.size()},
                     {"stored", counters_.snapshots_stored}};
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},

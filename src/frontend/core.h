@@ -111,6 +111,7 @@ struct Outbox {
     divergences.clear();
     repairs.clear();
     fail_safe_answers.clear();
+    if (snapshot_to_store) journal::wipe_state(&*snapshot_to_store);  // not handed over
     snapshot_to_store.reset();
   }
 };
@@ -359,6 +360,8 @@ class Core : private sequencer::History {
   std::uint64_t recovered_seq() const { return recovered_seq_; }
   // The stored snapshot's seq recover() started from (0: none).
   std::uint64_t start_seq() const { return start_seq_; }
+  // Bytes of the stored snapshot's state held for replicas yet to load it.
+  std::size_t start_state_bytes_held() const { return start_install_.size(); }
   // The seq of the newest snapshot handed to the shell to store, or
   // recover()'s (0: none).
   std::uint64_t stored_snapshot_seq() const { return stored_seq_; }
@@ -474,6 +477,11 @@ class Core : private sequencer::History {
                                       const voter::VerdictContent& agreed);
   // Sets start_state_held_ once it holds.
   void note_start_state();
+  // Wipes and frees start_install_ (card data, and as large as the state)
+  // once every replica taking part holds start_seq_'s state or a later one:
+  // a fresh process after that is repaired from a healthy replica's
+  // snapshot, as in any run.
+  void release_start_snapshot();
   // Config::store_snapshot_every: asks a healthy replica for its snapshot
   // when one is due, and hands a fitting one to the shell.
   void ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out);
@@ -628,7 +636,8 @@ class Core : private sequencer::History {
   std::optional<journal::StoredSnapshot> held_store_;
   int held_store_source_ = -1;
   // recover()'s stored snapshot: its seq and the install message a replica
-  // gets at its first hello (empty: none).
+  // gets at its first hello (empty: none, or released by
+  // release_start_snapshot).
   std::uint64_t start_seq_ = 0;
   std::vector<std::uint8_t> start_install_;
   // Whether a quorum of the voting replicas held that state, none still

@@ -322,10 +322,11 @@ class FrontEnd {
     }
     TRIAD_RETURN_IF_ERROR(archive_->read_kept(read.is_ok() ? std::min(stored.seq, count) : 0));
     std::uint64_t start_seq = 0;
-    if (Status s = core_->recover(count, &fail_safe, read.is_ok() ? &stored : nullptr, &start_seq);
-        !s.is_ok()) {
-      return Status::corruption("journal " + path + ": " + s.message());
-    }
+    const Status recovered =
+        core_->recover(count, &fail_safe, read.is_ok() ? &stored : nullptr, &start_seq);
+    journal::wipe_state(&stored);  // recover() made the replicas' install message of it
+    if (!recovered.is_ok())
+      return Status::corruption("journal " + path + ": " + recovered.message());
     if (start_seq > 0) {
       message += "; starting from the stored snapshot of seq " + std::to_string(start_seq);
     }

@@ -50,6 +50,7 @@ void SnapshotWriter::write(journal::StoredSnapshot snapshot) {
       log::info("snapshot of seq " + std::to_string(waiting_->seq) +
                 " not stored: the one of seq " + std::to_string(snapshot.seq) +
                 " came before it was written");
+      journal::wipe_state(&*waiting_);
     }
     waiting_ = std::move(snapshot);
   }
@@ -76,6 +77,7 @@ void SnapshotWriter::loop() {
       // The one stored before stays: a restart replays more, nothing is lost.
       log::error("snapshot of seq " + std::to_string(next->seq) + " not stored: " + s.message());
     }
+    journal::wipe_state(&*next);
   }
 }
 

@@ -36,6 +36,10 @@ struct StoredSnapshot {
   std::vector<std::uint8_t> certificate;   // the seq's certificate, opaque here (<= 64 KiB)
 };
 
+// Overwrites the engine state (card data) with zeros and frees it: for a
+// copy that is done with. The digests and the certificate stay.
+void wipe_state(StoredSnapshot* snapshot);
+
 // Writes `snapshot` to `path` so that a crash at any moment leaves either the
 // old file or the new one whole: `path + ".next"` written (mode 0600),
 // synced, renamed over `path`, then the directory synced. InvalidArgument for

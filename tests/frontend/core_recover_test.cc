@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "crypto/card_ref.h"
 #include "crypto/hash.h"
@@ -85,6 +86,7 @@ class MiniCluster {
   std::size_t max_entries_in_memory_seen() const { return max_entries_in_memory_; }
   std::size_t decision_records() const { return decision_records_; }
   MemoryArchive& archive() { return archive_; }
+  const replica::ReplicaNode& node(int r) const { return *nodes_[static_cast<std::size_t>(r)]; }
 
   void start_replica(int r, const replica::Fault& fault = {}) {
     auto rc = std::make_unique<replica::ReplicaCore>(
@@ -509,6 +511,62 @@ TEST(CoreRecover, ARestartFromAStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
               content_of(before.replies[3000 + i].certificate).state_digest)
         << "seq " << r.seq;
   }
+  EXPECT_EQ(second.core().counters().fail_safe, 0u);
+}
+
+// The stored snapshot's state (card data, as large as the state) is held
+// for the replicas' first hellos only: once every replica holds it or a
+// later state, the front end's copy is wiped and freed, and a replica
+// process started after that is repaired from a healthy replica's snapshot.
+TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
+  const Traffic traffic = make_traffic(480);
+  FirstLife first(traffic);
+  MiniCluster& before = first.cluster;
+  ASSERT_TRUE(before.stored.has_value());
+  MiniCluster second(traffic.cards);
+  ASSERT_TRUE(
+      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  const std::size_t held = second.core().start_state_bytes_held();
+  EXPECT_GT(held, before.stored->engine_state.size());
+  second.start_replica(0);
+  second.start_replica(1);
+  EXPECT_EQ(second.core().replica(1).answered_through(), 400u);
+  EXPECT_EQ(second.core().start_state_bytes_held(), held) << "c has not loaded it yet";
+  EXPECT_EQ(nlohmann::json::parse(
+                second.core().status_json(second.now_us()))["snapshots"]["start_state_bytes_held"],
+            held);
+
+  second.start_replica(2);
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
+  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided);
+  EXPECT_EQ(second.core().start_state_bytes_held(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(
+                second.core().status_json(second.now_us()))["snapshots"]["start_state_bytes_held"],
+            0u);
+
+  // A hello from seq 1 outside a repair (a replica that lost its state
+  // while its process went on): the journal, not the released copy.
+  second.advance(1'000'000);  // a hello soon after the last range is not answered
+  second.start_replica(2);
+  EXPECT_EQ(second.installs[2], 1);
+  EXPECT_EQ(second.node(2).core().next_seq(), FirstLife::kDecided + 1);
+
+  // c's process ends and a new one starts: a repair, from a's or b's
+  // snapshot, not the released one (nor an empty message: run() checks
+  // every message a replica is sent).
+  second.process_exited(2);
+  second.advance(1'000'000);  // past the restart back-off
+  second.process_started(2);
+  second.start_replica(2);
+  EXPECT_EQ(second.installs[2], 2);
+  EXPECT_EQ(second.core().supervisor().state(2), repair::ReplicaState::kHealthy);
+  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided);
+  for (std::size_t i = FirstLife::kDecided; i < traffic.txs.size(); ++i) {
+    second.submit(traffic.txs[i], 3000 + i, kWallMs + static_cast<std::int64_t>(i));
+    ASSERT_TRUE(second.replies[3000 + i].error.empty());
+  }
+  EXPECT_EQ(second.core().replica(2).last_verdict_seq, traffic.txs.size());
   EXPECT_EQ(second.core().counters().fail_safe, 0u);
 }
 
