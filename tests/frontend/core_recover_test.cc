@@ -420,6 +420,11 @@ struct FirstLife {
     }
     entries = cluster.journal();
   }
+  // The front end restarted over what this life left: its journal, answer
+  // log, stored snapshot and the answers kept up to it.
+  Status restart(MiniCluster* second) {
+    return second->recover(entries, cluster.fail_safe, &*cluster.stored, &cluster.archive());
+  }
   MiniCluster cluster;
   std::vector<journal::Entry> entries;
 };
@@ -464,8 +469,7 @@ TEST(CoreRecover, ARestartFromAStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
   EXPECT_EQ(before.core().stored_snapshot_seq(), 400u);
 
   MiniCluster second(traffic.cards);
-  ASSERT_TRUE(
-      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  ASSERT_TRUE(first.restart(&second).is_ok());
   EXPECT_EQ(second.start_seq, 400u);
   EXPECT_EQ(second.core().start_seq(), 400u);
   EXPECT_TRUE(second.core().recovering());
@@ -524,8 +528,7 @@ TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
   MiniCluster& before = first.cluster;
   ASSERT_TRUE(before.stored.has_value());
   MiniCluster second(traffic.cards);
-  ASSERT_TRUE(
-      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  ASSERT_TRUE(first.restart(&second).is_ok());
   const std::size_t held = second.core().start_state_bytes_held();
   EXPECT_GT(held, before.stored->engine_state.size());
   second.start_replica(0);
@@ -580,8 +583,7 @@ TEST(CoreRecover, NothingIsOpenedWhileTheReplicasLoadTheStoredSnapshot) {
   ASSERT_TRUE(before.stored.has_value());
   MiniCluster second(traffic.cards);
   second.slow_installs = true;
-  ASSERT_TRUE(
-      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  ASSERT_TRUE(first.restart(&second).is_ok());
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
   second.submit(traffic.txs[FirstLife::kDecided], 5000, kWallMs);
@@ -618,8 +620,7 @@ TEST(CoreRecover, AReplicaThatRefusesTheStoredSnapshotIsSentTheWholeJournal) {
     *at ^= 1;
     ++altered;
   };
-  ASSERT_TRUE(
-      second.recover(first.entries, before.fail_safe, &*before.stored, &before.archive()).is_ok());
+  ASSERT_TRUE(first.restart(&second).is_ok());
   ASSERT_EQ(second.start_seq, 400u);
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
   EXPECT_EQ(altered, 1);
