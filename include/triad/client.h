@@ -59,6 +59,19 @@ struct ClientOptions {
   // connection, see send_timeout_ms).
   int send_queue_messages = 4096;
   int receive_queue_messages = 4096;
+  // When the connection drops and is made again (the front end restarted,
+  // say), the requests in flight may never be answered: the old front end's
+  // answers had nowhere to go, and what it had not read is gone. With this
+  // set, the library keeps each in-flight request's encoding and, once the
+  // new connection's handshake is done, sends every tag still in flight
+  // again, in the order of the tags: an id is sequenced once, so one the
+  // old front end had sequenced gets its first answer ("replayed"), and one
+  // it had not is sequenced now. A first answer that was on its way may
+  // then come too (Reply::tag_in_flight false for the second). Costs one
+  // encoded request, a few hundred bytes, per tag in flight. Connection
+  // events are read when the caller calls submit(), submit_batch() or
+  // next_reply().
+  bool resubmit_on_reconnect = true;
 };
 
 // Fills options->curve_* for the cluster whose directory (`triad up --dir`)
@@ -158,6 +171,8 @@ class Client {
   // Those tags, in no particular order: what a caller giving up on the
   // front end has not had answered.
   std::vector<std::uint64_t> tags_in_flight() const;
+  // Requests sent again after a reconnect (resubmit_on_reconnect), in all.
+  std::uint64_t resubmitted() const;
 
  private:
   Client();

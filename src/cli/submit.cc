@@ -248,6 +248,10 @@ int run_submit_command(int argc, char** argv) {
       std::fprintf(stderr, "  sent again after an overload refusal: %llu times\n",
                    static_cast<unsigned long long>(sum.overload_resends));
     }
+    if (client->resubmitted() > 0) {
+      std::fprintf(stderr, "  sent again by the client library after a reconnect: %llu\n",
+                   static_cast<unsigned long long>(client->resubmitted()));
+    }
     std::fprintf(stderr, "  code  count\n");
     for (const auto& [code, count] : sum.by_code) {
       std::fprintf(stderr, "  %s    %llu\n", code.c_str(), static_cast<unsigned long long>(count));

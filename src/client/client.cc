@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <span>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <zmq.hpp>
 
@@ -18,17 +19,138 @@ namespace triad {
 struct Client::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
+  // The socket's connection events (zmq_socket_monitor), for
+  // ClientOptions::resubmit_on_reconnect.
+  zmq::socket_t monitor{context, zmq::socket_type::pair};
   std::string endpoint;
-  std::unordered_set<std::uint64_t> in_flight;  // tags submitted and not answered
+  // Tags submitted and not answered, each with the request it was last sent
+  // in (to send again after a reconnect; empty when not kept).
+  std::unordered_map<std::uint64_t, std::vector<std::uint8_t>> in_flight;
+  bool keep_requests = false;  // ClientOptions::resubmit_on_reconnect
+  int send_timeout_ms = 0;     // ClientOptions'
+  // The connection dropped since its last handshake.
+  bool dropped = false;
+  // After a reconnect: the tags in flight then, in order, from `resend_next`
+  // on still to send again (a send that found no room is tried again at the
+  // next call).
+  std::vector<std::uint64_t> resend;
+  std::size_t resend_next = 0;
+  std::uint64_t resubmitted = 0;
   flatbuffers::FlatBufferBuilder fbb{1024};
   std::deque<Reply> ready;  // the rest of a batched reply frame, and local refusals
   // Parts of the last batched reply that failed verification, reported after
   // its usable answers.
   std::size_t unusable_parts = 0;
 
-  void sent(std::uint64_t tag) { in_flight.insert(tag); }
+  void sent(std::uint64_t tag, std::span<const std::uint8_t> request) {
+    std::vector<std::uint8_t>& kept = in_flight[tag];
+    if (keep_requests) kept.assign(request.begin(), request.end());
+  }
   // Counts an answer to `tag` off; false when the tag was not in flight.
   bool answered(std::uint64_t tag) { return in_flight.erase(tag) == 1; }
+
+  // Sends `requests` (whole encoded requests) in as few frames as the front
+  // end's limit allows. Returns how many of them went (whole frames, the
+  // first ones), all unless a send was refused.
+  std::size_t send_grouped(std::span<const std::span<const std::uint8_t>> requests, bool dontwait) {
+    std::size_t first = 0;  // of the frame being filled
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i <= requests.size(); ++i) {
+      const std::size_t cost =
+          i < requests.size() ? requests[i].size() + wire::kBatchPartOverheadBytes : 0;
+      if (i > first && (i == requests.size() || bytes + cost > wire::kMaxRequestBatchBytes)) {
+        const auto frame = requests.subspan(first, i - first);
+        const bool went = frame.size() == 1 ? send(frame.front(), dontwait)
+                                            : send(wire::encode_request_batch(frame), dontwait);
+        if (!went) return first;
+        first = i;
+        bytes = 0;
+      }
+      bytes += cost;
+    }
+    return requests.size();
+  }
+
+  // Reads the connection events that came. After a drop, once a new
+  // handshake is done, sends the tags in flight again.
+  void watch_connection() {
+    if (!keep_requests) return;
+    zmq::message_t event;
+    zmq::message_t address;
+    for (;;) {
+      try {
+        if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+        if (event.more()) (void)monitor.recv(address, zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t&) {
+        break;
+      }
+      std::uint16_t kind = 0;
+      if (event.size() < sizeof kind) continue;
+      std::memcpy(&kind, event.data(), sizeof kind);
+      if (kind == ZMQ_EVENT_DISCONNECTED) {
+        dropped = true;
+        resend.clear();
+        resend_next = 0;
+      } else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && dropped) {
+        dropped = false;
+        resend.clear();
+        resend_next = 0;
+        for (const auto& [tag, request] : in_flight) {
+          if (!request.empty()) resend.push_back(tag);
+        }
+        std::sort(resend.begin(), resend.end());
+      }
+    }
+    resend_pending();
+  }
+
+  // Sends what is left of `resend` (never waiting: the caller's call is not
+  // held up by a connection that dropped again or a full queue).
+  void resend_pending() {
+    std::vector<std::span<const std::uint8_t>> requests;
+    std::vector<std::uint64_t> tags;
+    for (std::size_t i = resend_next; i < resend.size(); ++i) {
+      const auto it = in_flight.find(resend[i]);
+      if (it == in_flight.end() || it->second.empty()) continue;  // answered meanwhile
+      requests.emplace_back(it->second);
+      tags.push_back(resend[i]);
+    }
+    const std::size_t went = send_grouped(requests, /*dontwait=*/true);
+    resubmitted += went;
+    if (went == requests.size()) {
+      resend.clear();
+      resend_next = 0;
+    } else {
+      resend_next = static_cast<std::size_t>(std::find(resend.begin(), resend.end(), tags[went]) -
+                                             resend.begin());
+    }
+  }
+  bool resend_waiting() const { return resend_next < resend.size(); }
+
+  // The wait of a send, here rather than in ZeroMQ: a frame that waited for
+  // a connection goes out only after the library has read that
+  // connection's handshake and sent again what was in flight before it, so
+  // the frame (not in flight yet) is not sent twice.
+  bool send_watching(std::span<const std::uint8_t> frame) {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(send_timeout_ms);
+    for (;;) {
+      watch_connection();
+      try {
+        if (socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)) {
+          return true;
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) return false;
+        zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLOUT, 0},
+                                   {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 2, left);
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return false;
+      }
+    }
+  }
 
   // Answers `tag` here, without sending: the front end would refuse the
   // frame as a whole, with no tag to tell the caller which it was.
@@ -40,7 +162,7 @@ struct Client::Impl {
                                         std::to_string(wire::kMaxClientMessageBytes) +
                                         " bytes a message; not sent");
     ready.push_back(std::move(r));
-    sent(tag);
+    sent(tag, {});
   }
 
   Status not_sent() const {
@@ -49,10 +171,10 @@ struct Client::Impl {
                                "refusing this client, or not reading); not sent");
   }
 
-  bool send(bool dontwait) {
-    return send(std::span(fbb.GetBufferPointer(), fbb.GetSize()), dontwait);
-  }
+  // Sends `frame`; unless `dontwait`, waits up to send_timeout_ms for a
+  // connection or for room in the send queue.
   bool send(std::span<const std::uint8_t> frame, bool dontwait) {
+    if (!dontwait && keep_requests) return send_watching(frame);
     try {
       return socket
           .send(zmq::const_buffer(frame.data(), frame.size()),
@@ -172,6 +294,19 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
       keys.apply(impl.socket);
     }
+    impl.send_timeout_ms = options.send_timeout_ms;
+    if (options.resubmit_on_reconnect) {
+      // Before connect(), so that no event is missed. The address is one
+      // per context, and each Client has a context of its own.
+      const char* monitor_address = "inproc://triad-client-connection";
+      if (zmq_socket_monitor(impl.socket.handle(), monitor_address,
+                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+        return Status::io_error(std::string("cannot watch the connection to ") + endpoint + ": " +
+                                zmq_strerror(zmq_errno()));
+      }
+      impl.monitor.set(zmq::sockopt::linger, 0);
+      impl.monitor.connect(monitor_address);
+    }
     try {
       impl.socket.connect(endpoint);
     } catch (const zmq::error_t& e) {
@@ -189,7 +324,8 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
     // refuses (a key not admitted, no CURVE) leaves none for good: libzmq does
     // not reconnect after a protocol error. So the ping's send is bounded too.
     impl.socket.set(zmq::sockopt::sndtimeo, options.connect_timeout_ms);
-    const bool pinged = impl.send(/*dontwait=*/false);
+    const bool pinged = impl.send(std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()),
+                                  /*dontwait=*/false);
     // And every later send: a front end restarted with other keys or an
     // allow-list without this client refuses the new handshake, and a send
     // would otherwise wait for good.
@@ -211,6 +347,7 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       const wire::ClientReply* reply = nullptr;
       const wire::AlignedFrame frame(msg.data(), msg.size());
       if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
+        impl.keep_requests = options.resubmit_on_reconnect;
         *out = std::move(client);
         return Status::ok();
       }
@@ -227,13 +364,17 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
 
 Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   Impl& impl = *impl_;
+  impl.watch_connection();
   build_submit(impl.fbb, tag, tx);
   if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
     impl.refuse_too_large(tag, impl.fbb.GetSize());
     return Status::ok();
   }
-  if (!impl.send(/*dontwait=*/false)) return impl.not_sent();
-  impl.sent(tag);
+  if (!impl.send(std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()),
+                 /*dontwait=*/false)) {
+    return impl.not_sent();
+  }
+  impl.sent(tag, std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()));
   return Status::ok();
 }
 
@@ -245,39 +386,25 @@ Status Client::submit_batch(std::span<const Submission> batch) {
                                       " has no transaction; nothing sent");
     }
   }
+  impl.watch_connection();
   std::vector<std::vector<std::uint8_t>> encoded;
-  std::vector<std::span<const std::uint8_t>> parts;
   std::vector<std::uint64_t> tags;
-  std::size_t parts_bytes = 0;
-  auto send_parts = [&]() -> Status {
-    if (parts.empty()) return Status::ok();
-    const bool sent = parts.size() == 1 ? impl.send(parts.front(), /*dontwait=*/false)
-                                        : impl.send(wire::encode_request_batch(parts), false);
-    if (!sent) return impl.not_sent();
-    for (const std::uint64_t tag : tags) impl.sent(tag);
-    parts.clear();
-    encoded.clear();
-    tags.clear();
-    parts_bytes = 0;
-    return Status::ok();
-  };
   encoded.reserve(batch.size());
+  tags.reserve(batch.size());
   for (const Submission& s : batch) {
     build_submit(impl.fbb, s.tag, *s.tx);
     if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
       impl.refuse_too_large(s.tag, impl.fbb.GetSize());
       continue;
     }
-    std::vector<std::uint8_t> part(impl.fbb.GetBufferPointer(),
-                                   impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
-    const std::size_t cost = part.size() + wire::kBatchPartOverheadBytes;
-    if (parts_bytes + cost > wire::kMaxRequestBatchBytes) TRIAD_RETURN_IF_ERROR(send_parts());
-    parts_bytes += cost;
-    encoded.push_back(std::move(part));
-    parts.emplace_back(encoded.back());
+    encoded.emplace_back(impl.fbb.GetBufferPointer(),
+                         impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
     tags.push_back(s.tag);
   }
-  return send_parts();
+  const std::vector<std::span<const std::uint8_t>> parts(encoded.begin(), encoded.end());
+  const std::size_t went = impl.send_grouped(parts, /*dontwait=*/false);
+  for (std::size_t i = 0; i < went; ++i) impl.sent(tags[i], parts[i]);
+  return went == parts.size() ? Status::ok() : impl.not_sent();
 }
 
 Status Client::next_reply(int timeout_ms, Reply* out) {
@@ -303,11 +430,20 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
             : std::max(
                   std::chrono::milliseconds(0),
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
-    zmq::pollitem_t item{impl.socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[] = {{impl.socket.handle(), 0, ZMQ_POLLIN, 0},
+                               {impl.monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    const std::size_t watched = impl.keep_requests ? 2 : 1;
+    // A resend that found no room is tried again every 10 ms meanwhile.
+    constexpr std::chrono::milliseconds kResendRetry{10};
+    const bool retrying = impl.resend_waiting() && (left.count() < 0 || left > kResendRetry);
     zmq::message_t msg;
     try {
-      zmq::poll(&item, 1, left);
-      if (!(item.revents & ZMQ_POLLIN)) {
+      zmq::poll(items, watched, retrying ? kResendRetry : left);
+      if (watched == 2 && ((items[1].revents & ZMQ_POLLIN) != 0 || retrying)) {
+        impl.watch_connection();
+      }
+      if (!(items[0].revents & ZMQ_POLLIN)) {
+        if (retrying || (items[1].revents & ZMQ_POLLIN) != 0) continue;
         return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
       }
       if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
@@ -327,7 +463,12 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
 std::size_t Client::in_flight() const { return impl_->in_flight.size(); }
 
 std::vector<std::uint64_t> Client::tags_in_flight() const {
-  return {impl_->in_flight.begin(), impl_->in_flight.end()};
+  std::vector<std::uint64_t> tags;
+  tags.reserve(impl_->in_flight.size());
+  for (const auto& [tag, request] : impl_->in_flight) tags.push_back(tag);
+  return tags;
 }
+
+std::uint64_t Client::resubmitted() const { return impl_->resubmitted; }
 
 }  // namespace triad

@@ -55,14 +55,17 @@ Transaction transaction(std::size_t id_bytes = 8) {
 // after that the test drives the socket itself.
 class FakeFrontEnd {
  public:
-  explicit FakeFrontEnd(int rcvhwm = 1000, int sndhwm = 1000) {
+  explicit FakeFrontEnd(int rcvhwm = 1000, int sndhwm = 1000,
+                        const std::string& endpoint = "tcp://127.0.0.1:*") {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.set(zmq::sockopt::rcvhwm, rcvhwm);
     socket_.set(zmq::sockopt::sndhwm, sndhwm);
     socket_.set(zmq::sockopt::router_mandatory, 1);
-    socket_.bind("tcp://127.0.0.1:*");
+    socket_.bind(endpoint);
     endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   }
+  // A front end started again where another one was.
+  explicit FakeFrontEnd(const std::string& endpoint) : FakeFrontEnd(1000, 1000, endpoint) {}
 
   const std::string& endpoint() const { return endpoint_; }
 
@@ -103,6 +106,28 @@ class FakeFrontEnd {
       transactions += request->batch() != nullptr ? request->batch()->size() : 1;
     }
     return transactions;
+  }
+
+  // Receives requests until none comes for a second: the tags submitted in
+  // them (each part of a batch), in the order they came. The client that
+  // sent them is the one send() answers.
+  std::vector<std::uint64_t> receive_tags() {
+    std::vector<std::uint64_t> tags;
+    zmq::message_t peer, body;
+    socket_.set(zmq::sockopt::rcvtimeo, 1000);
+    while (socket_.recv(peer).has_value() && socket_.recv(body).has_value()) {
+      peer_ = std::string(peer.to_string_view());
+      const wire::AlignedFrame frame(body.data(), body.size());
+      const wire::ClientRequest* request = nullptr;
+      if (!wire::verify_client_request(frame.bytes(), &request).is_ok()) continue;
+      if (request->submit() != nullptr) tags.push_back(request->submit()->tag());
+      if (request->batch() == nullptr) continue;
+      for (const wire::RequestPart* part : *request->batch()) {
+        const wire::ClientRequest* one = wire::request_part(part);
+        if (one != nullptr && one->submit() != nullptr) tags.push_back(one->submit()->tag());
+      }
+    }
+    return tags;
   }
 
   // Sends `body` to the client; false when its queue is full (EAGAIN).
@@ -320,9 +345,72 @@ TEST(ClientLimits, NothingIsQueuedForAFrontEndThatIsGone) {
   }
   // The front end's socket is closed: a request queued now could be
   // sequenced whenever one comes back, long after the switch gave up on it.
+  // (Once the client has seen the connection close: a send in the moment
+  // before goes out, as it would to a front end dying just then.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const Status s = client->submit(1, transaction());
   EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.to_string();
   EXPECT_EQ(client->in_flight(), 0u);
+}
+
+// The front end restarts with requests in flight: its answers to them had
+// nowhere to go. Once the new connection's handshake is done the library
+// sends every tag still in flight again (not the one answered before), so
+// the switch gets every answer without submitting anything again.
+TEST(ClientReconnect, TagsInFlightAreSentAgainOnceTheConnectionIsBack) {
+  std::unique_ptr<Client> client;
+  std::string endpoint;
+  {
+    FakeFrontEnd first;
+    endpoint = first.endpoint();
+    client = first.connect();
+    ASSERT_NE(client, nullptr);
+    for (std::uint64_t tag = 1; tag <= 3; ++tag)
+      ASSERT_TRUE(client->submit(tag, transaction()).is_ok());
+    EXPECT_EQ(first.receive_tags(), (std::vector<std::uint64_t>{1, 2, 3}));
+    ASSERT_TRUE(first.send(decision(2, 2)));
+    Reply reply;
+    ASSERT_TRUE(client->next_reply(2000, &reply).is_ok());
+    EXPECT_EQ(reply.tag, 2u);
+  }  // gone with 1 and 3 unanswered
+  FakeFrontEnd second(endpoint);
+  Reply reply;
+  // The library reads the drop and the new handshake while it waits.
+  EXPECT_EQ(client->next_reply(1000, &reply).code(), Status::Code::kTimeout);
+  EXPECT_EQ(second.receive_tags(), (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(client->resubmitted(), 2u);
+  ASSERT_TRUE(second.send(decision(3, 3)));
+  ASSERT_TRUE(second.send(decision(1, 1)));
+  for (const std::uint64_t tag : {3u, 1u}) {
+    ASSERT_TRUE(client->next_reply(2000, &reply).is_ok());
+    EXPECT_EQ(reply.tag, tag);
+    EXPECT_TRUE(reply.tag_in_flight);
+  }
+  EXPECT_EQ(client->in_flight(), 0u);
+  // A tag submitted now goes once.
+  ASSERT_TRUE(client->submit(4, transaction()).is_ok());
+  EXPECT_EQ(second.receive_tags(), (std::vector<std::uint64_t>{4}));
+}
+
+TEST(ClientReconnect, NothingIsSentAgainWhenNotAskedFor) {
+  ClientOptions options;
+  options.resubmit_on_reconnect = false;
+  std::unique_ptr<Client> client;
+  std::string endpoint;
+  {
+    FakeFrontEnd first;
+    endpoint = first.endpoint();
+    client = first.connect(options);
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->submit(1, transaction()).is_ok());
+    EXPECT_EQ(first.receive_tags(), (std::vector<std::uint64_t>{1}));
+  }
+  FakeFrontEnd second(endpoint);
+  Reply reply;
+  EXPECT_EQ(client->next_reply(1000, &reply).code(), Status::Code::kTimeout);
+  EXPECT_TRUE(second.receive_tags().empty());
+  EXPECT_EQ(client->resubmitted(), 0u);
+  EXPECT_EQ(client->in_flight(), 1u);
 }
 
 }  // namespace

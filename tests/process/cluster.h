@@ -12,12 +12,15 @@ namespace triad::testing {
 
 class Cluster {
  public:
+  // `listen`: a free loopback port unless given (a restart where the
+  // cluster before it was).
   Cluster(const TempDir& tmp, const std::string& cards_path,
-          const std::vector<std::string>& extra_args = {})
+          const std::vector<std::string>& extra_args = {},
+          const std::string& listen = "tcp://127.0.0.1:*")
       : dir_(tmp.file("data")) {
-    std::vector<std::string> argv = {
-        bin("triad"), "up",       "--cards",           cards_path,           "--dir",
-        dir_,         "--listen", "tcp://127.0.0.1:*", "--trust-client-time"};
+    std::vector<std::string> argv = {bin("triad"), "up",    "--cards",
+                                     cards_path,   "--dir", dir_,
+                                     "--listen",   listen,  "--trust-client-time"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     up_ = std::make_unique<Child>(argv, "", tmp.file("up.stderr"));
     const auto line = up_->read_line(30'000);

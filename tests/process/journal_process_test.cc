@@ -49,13 +49,14 @@ std::vector<std::pair<std::string, Answer>> submit(const Cluster& cluster,
 
 // SIGKILL to the front end: no clean stop, no last write. Its replicas end
 // with it (PR_SET_PDEATHSIG); any that did not within 10 s is a failure, and
-// is killed so the test leaves nothing behind.
-void kill_front_end(Cluster& cluster, const TempDir& tmp) {
+// is killed so the test leaves nothing behind. (Replicas: the processes
+// whose command line names the cluster's replica keys.)
+void kill_front_end(Cluster& cluster) {
   cluster.process().signal(SIGKILL);
   EXPECT_EQ(cluster.process().wait(10'000), 128 + SIGKILL);
   std::vector<pid_t> left;
   for (int i = 0; i < 100; ++i) {
-    left = processes_mentioning(tmp.path());
+    left = processes_mentioning(cluster.dir() + "/keys/replica-");
     if (left.empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -83,6 +84,61 @@ void write_inputs(const TempDir& tmp, std::size_t first, std::size_t second) {
 // the core: tests/frontend/core_recover_test.cc).
 const std::vector<std::string> kArgs = {"--deadline-ms", "30000"};
 
+// The front end killed while `triad submit` has lines in flight, and
+// started again where it listened: once the new connection is up, the
+// client library sends what was in flight again (ClientOptions::
+// resubmit_on_reconnect), so every line is answered, each seq once, with
+// nothing submitted again by hand. Before, those lines were never answered
+// and triad submit gave up after 10 s of silence.
+TEST(Journal, LinesInFlightThroughAFrontEndRestartAreAnswered) {
+  TempDir tmp;
+  constexpr std::size_t kLines = 6000;
+  write_inputs(tmp, kLines, 0);
+  std::string endpoint;
+  std::string data_dir;
+  std::unique_ptr<Child> submitting;
+  std::string out;
+  std::thread reader;  // its output read as it comes, so that it never waits on a full pipe
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"), kArgs);
+    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    endpoint = cluster.endpoint();
+    data_dir = cluster.dir();
+    submitting = std::make_unique<Child>(
+        std::vector<std::string>{bin("triad"), "submit", "--dir", data_dir, "--endpoint", endpoint,
+                                 "--window", "50", "--summary", tmp.file("first.jsonl")},
+        "", tmp.file("submit.stderr"));
+    reader = std::thread([&] { out = submitting->read_all(180'000); });
+    bool met = false;
+    wait_for_status(
+        data_dir, 60'000, [](const Json& s) { return s["decisions"].get<std::uint64_t>() >= 500; },
+        &met);
+    EXPECT_TRUE(met) << read_file(tmp.file("submit.stderr"));
+    kill_front_end(cluster);
+  }
+  Cluster restarted(tmp, tmp.file("cards.csv"), kArgs, endpoint);
+  EXPECT_TRUE(restarted.ready()) << read_file(tmp.file("up.stderr"));
+  reader.join();
+  EXPECT_EQ(submitting->wait(10'000), 0) << read_file(tmp.file("submit.stderr"));
+  std::set<std::uint64_t> seqs;
+  std::size_t lines = 0;
+  std::stringstream ss(out);
+  std::string line;
+  while (std::getline(ss, line)) {
+    ++lines;
+    const Json v = Json::parse(line);
+    ASSERT_FALSE(v.contains("error")) << line;
+    EXPECT_TRUE(seqs.insert(v["seq"].get<std::uint64_t>()).second) << line;
+  }
+  EXPECT_EQ(lines, kLines);
+  EXPECT_EQ(seqs.size(), kLines);
+  EXPECT_EQ(*seqs.rbegin(), kLines) << "no seq lost or given twice";
+  const std::string err = read_file(tmp.file("submit.stderr"));
+  EXPECT_NE(err.find("sent again by the client library after a reconnect"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("certificates verified: " + std::to_string(kLines)), std::string::npos) << err;
+}
+
 TEST(Journal, KillNineThenRestartResumesAfterTheLastJournalledSeq) {
   TempDir tmp;
   constexpr std::size_t kFirst = 300;
@@ -96,7 +152,7 @@ TEST(Journal, KillNineThenRestartResumesAfterTheLastJournalledSeq) {
     data_dir = cluster.dir();
     for (const auto& [id, a] : submit(cluster, tmp.file("first.jsonl"))) original[id] = a;
     ASSERT_EQ(original.size(), kFirst);
-    kill_front_end(cluster, tmp);
+    kill_front_end(cluster);
   }
   const std::string journal = data_dir + "/journal";
   ASSERT_TRUE(std::filesystem::exists(journal));
@@ -187,7 +243,7 @@ TEST(Journal, ARestartFromTheStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       stored = last_stored_snapshot(read_file(tmp.file("up.stderr")));
     }
-    kill_front_end(cluster, tmp);
+    kill_front_end(cluster);
   }
   ASSERT_GE(stored, 400u);
   ASSERT_EQ(stored % 100, 0u) << "a checkpoint seq";
@@ -252,7 +308,7 @@ TEST(Journal, AStoppedReplicaEndsWithItsKilledFrontEnd) {
   const std::vector<pid_t> replica_c = processes_mentioning(cluster.dir() + "/keys/replica-c.key");
   ASSERT_EQ(replica_c.size(), 1u);
   ASSERT_EQ(::kill(replica_c[0], SIGSTOP), 0);
-  kill_front_end(cluster, tmp);
+  kill_front_end(cluster);
 }
 
 // The journal's last record cut short between the kill and the restart (what
@@ -277,7 +333,7 @@ TEST(Journal, TornTailIsCutAndItsTransactionSequencedAfresh) {
     }
     ASSERT_EQ(original.size(), kFirst);
     ASSERT_EQ(original[last_id].seq, kFirst);
-    kill_front_end(cluster, tmp);
+    kill_front_end(cluster);
   }
   const std::string journal = data_dir + "/journal";
   const auto size = std::filesystem::file_size(journal);
@@ -388,7 +444,7 @@ void decline_then_kill_front_end(const TempDir& tmp) {
   ASSERT_TRUE(first.is_object());
   ASSERT_EQ(first["code"], "91") << first;
   EXPECT_FALSE(first["replayed"].get<bool>());
-  kill_front_end(cluster, tmp);
+  kill_front_end(cluster);
 }
 
 // Two faults at once: `triad up` restarted with replica b flipping every
