@@ -29,7 +29,7 @@ struct ClientOptions {
   // How long a send may wait for a connection (none while the front end is
   // down: nothing is queued for it then) or for room in the send queue (a
   // front end not reading leaves none): then submit() returns Unavailable,
-  // not sent. A connection the front end broke off for good (it refused this
+  // not sent. -1: for good. A connection the front end broke off for good (it refused this
   // client's handshake, or sent what ZeroMQ refuses, such as a message over
   // the size limit) is not made again: every send then ends so; connect a
   // new Client.
@@ -61,17 +61,21 @@ struct ClientOptions {
   int receive_queue_messages = 4096;
   // When the connection drops and is made again (the front end restarted,
   // say), the requests in flight may never be answered: the old front end's
-  // answers had nowhere to go, and what it had not read is gone. With this
-  // set, the library keeps each in-flight request's encoding and, once the
-  // new connection's handshake is done, sends every tag still in flight
-  // again, in the order of the tags: an id is sequenced once, so one the
+  // answers had nowhere to go, and what it had not read is gone. So the
+  // library keeps each in-flight request's encoding (a few hundred bytes a
+  // tag) and, once the new connection's handshake is done, sends again,
+  // in the order of the tags, every tag still in flight that was submitted
+  // within the last resubmit_within_ms: an id is sequenced once, so one the
   // old front end had sequenced gets its first answer ("replayed"), and one
-  // it had not is sequenced now. A first answer that was on its way may
-  // then come too (Reply::tag_in_flight false for the second). Costs one
-  // encoded request, a few hundred bytes, per tag in flight. Connection
-  // events are read when the caller calls submit(), submit_batch() or
-  // next_reply().
-  bool resubmit_on_reconnect = true;
+  // it had not is sequenced now. An older tag is not sent again: the
+  // switch has likely given up on it, and one sequenced now could be
+  // approved long after the switch answered otherwise. Set it to at most
+  // the switch's own timeout for an answer, and forget() a tag given up on
+  // sooner. 0: nothing is kept or sent again. A first answer that was on
+  // its way may still come (Reply::tag_in_flight false for the second).
+  // The connection's events are read when the caller calls submit(),
+  // submit_batch() or next_reply().
+  int resubmit_within_ms = 10'000;
 };
 
 // Fills options->curve_* for the cluster whose directory (`triad up --dir`)
@@ -134,11 +138,12 @@ class Client {
   // send_queue_messages); the transaction was then not sent. A transaction too large for one
   // message is not sent either: its answer, InvalidArgument, comes through next_reply().
   //
-  // An answer can be lost: the front end stopped or restarted, or, over
-  // its reply queue's limit, dropped it (README "Overload"). A caller that
-  // has waited long enough for a tag submits the same transaction again: an
-  // id is sequenced once, and a repeat is answered with the first answer
-  // ("replayed"), so the first answer may then come twice.
+  // An answer can be lost: the front end stopped and did not come back
+  // within resubmit_within_ms, or, over its reply queue's limit, dropped it
+  // (README "Overload"). A caller that has waited long enough for a tag
+  // submits the same transaction again: an id is sequenced once, and a
+  // repeat is answered with the first answer ("replayed"), so the first
+  // answer may then come twice.
   Status submit(std::uint64_t tag, const Transaction& tx);
   // The same for many transactions at once, sent in as few messages as the
   // front end's frame limit allows: one message, one encryption and one
@@ -171,7 +176,12 @@ class Client {
   // Those tags, in no particular order: what a caller giving up on the
   // front end has not had answered.
   std::vector<std::uint64_t> tags_in_flight() const;
-  // Requests sent again after a reconnect (resubmit_on_reconnect), in all.
+  // Stops counting `tag` as in flight, and never sends it again (see
+  // resubmit_within_ms): for a tag the caller has given up on. Its answer,
+  // if one still comes, has Reply::tag_in_flight false. False when the tag
+  // was not in flight.
+  bool forget(std::uint64_t tag);
+  // Requests sent again after a reconnect (resubmit_within_ms), in all.
   std::uint64_t resubmitted() const;
 
  private:

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -106,6 +107,10 @@ int run_submit_command(int argc, char** argv) {
   // Without a cluster directory there are no keys to use: plain TCP, which
   // a front end with CURVE refuses (connect() then says so).
   options.plain_tcp = dir.empty();
+  // A line is given up on only when this program gives up (--timeout-ms of
+  // silence): until then whatever is in flight is sent again after a
+  // reconnect, however long ago it was submitted.
+  options.resubmit_within_ms = std::numeric_limits<int>::max();
   if (!dir.empty()) {
     if (Status s = use_cluster_keys(dir, &options, client_name); !s.is_ok()) {
       std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());

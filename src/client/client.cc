@@ -17,18 +17,25 @@
 namespace triad {
 
 struct Client::Impl {
+  using Clock = std::chrono::steady_clock;
+
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::dealer};
-  // The socket's connection events (zmq_socket_monitor), for
-  // ClientOptions::resubmit_on_reconnect.
+  // The socket's connection events (zmq_socket_monitor), while
+  // ClientOptions::resubmit_within_ms is not 0.
   zmq::socket_t monitor{context, zmq::socket_type::pair};
+  bool monitoring = false;
   std::string endpoint;
-  // Tags submitted and not answered, each with the request it was last sent
-  // in (to send again after a reconnect; empty when not kept).
-  std::unordered_map<std::uint64_t, std::vector<std::uint8_t>> in_flight;
-  bool keep_requests = false;  // ClientOptions::resubmit_on_reconnect
-  int send_timeout_ms = 0;     // ClientOptions'
-  // The connection dropped since its last handshake.
+  // A tag submitted and not answered: the request it was last sent in (to
+  // send again after a reconnect; empty when not kept) and when.
+  struct InFlight {
+    std::vector<std::uint8_t> request;
+    Clock::time_point sent_at;
+  };
+  std::unordered_map<std::uint64_t, InFlight> in_flight;
+  std::chrono::milliseconds resubmit_within{0};  // ClientOptions'; 0: requests not kept
+  int send_timeout_ms = 0;                       // ClientOptions'
+  // The connection dropped, and no new handshake has been read since.
   bool dropped = false;
   // After a reconnect: the tags in flight then, in order, from `resend_next`
   // on still to send again (a send that found no room is tried again at the
@@ -42,17 +49,26 @@ struct Client::Impl {
   // its usable answers.
   std::size_t unusable_parts = 0;
 
+  ~Impl() {
+    if (monitoring) zmq_socket_monitor(socket.handle(), nullptr, 0);
+  }
+
   void sent(std::uint64_t tag, std::span<const std::uint8_t> request) {
-    std::vector<std::uint8_t>& kept = in_flight[tag];
-    if (keep_requests) kept.assign(request.begin(), request.end());
+    InFlight& f = in_flight[tag];
+    f.sent_at = Clock::now();
+    if (resubmit_within.count() > 0) f.request.assign(request.begin(), request.end());
   }
   // Counts an answer to `tag` off; false when the tag was not in flight.
   bool answered(std::uint64_t tag) { return in_flight.erase(tag) == 1; }
 
   // Sends `requests` (whole encoded requests) in as few frames as the front
-  // end's limit allows. Returns how many of them went (whole frames, the
-  // first ones), all unless a send was refused.
-  std::size_t send_grouped(std::span<const std::span<const std::uint8_t>> requests, bool dontwait) {
+  // end's limit allows, calling went(first, count) for each frame that went
+  // out, as it goes (so a tag is in flight before a later frame waits for a
+  // connection). Returns how many went (whole frames, the first ones): all
+  // unless a send was refused.
+  template <typename Went>
+  std::size_t send_grouped(std::span<const std::span<const std::uint8_t>> requests, bool dontwait,
+                           Went&& went) {
     std::size_t first = 0;  // of the frame being filled
     std::size_t bytes = 0;
     for (std::size_t i = 0; i <= requests.size(); ++i) {
@@ -60,9 +76,10 @@ struct Client::Impl {
           i < requests.size() ? requests[i].size() + wire::kBatchPartOverheadBytes : 0;
       if (i > first && (i == requests.size() || bytes + cost > wire::kMaxRequestBatchBytes)) {
         const auto frame = requests.subspan(first, i - first);
-        const bool went = frame.size() == 1 ? send(frame.front(), dontwait)
-                                            : send(wire::encode_request_batch(frame), dontwait);
-        if (!went) return first;
+        const bool ok = frame.size() == 1 ? send(frame.front(), dontwait)
+                                          : send(wire::encode_request_batch(frame), dontwait);
+        if (!ok) return first;
+        went(first, frame.size());
         first = i;
         bytes = 0;
       }
@@ -72,9 +89,11 @@ struct Client::Impl {
   }
 
   // Reads the connection events that came. After a drop, once a new
-  // handshake is done, sends the tags in flight again.
+  // handshake is done, sends again the tags in flight that were sent within
+  // resubmit_within (older ones the caller has likely given up on: one sent
+  // now could be sequenced long after that).
   void watch_connection() {
-    if (!keep_requests) return;
+    if (!monitoring) return;
     zmq::message_t event;
     zmq::message_t address;
     for (;;) {
@@ -95,8 +114,9 @@ struct Client::Impl {
         dropped = false;
         resend.clear();
         resend_next = 0;
-        for (const auto& [tag, request] : in_flight) {
-          if (!request.empty()) resend.push_back(tag);
+        const auto since = Clock::now() - resubmit_within;
+        for (const auto& [tag, f] : in_flight) {
+          if (!f.request.empty() && f.sent_at >= since) resend.push_back(tag);
         }
         std::sort(resend.begin(), resend.end());
       }
@@ -107,45 +127,51 @@ struct Client::Impl {
   // Sends what is left of `resend` (never waiting: the caller's call is not
   // held up by a connection that dropped again or a full queue).
   void resend_pending() {
+    if (!resend_waiting()) return;
     std::vector<std::span<const std::uint8_t>> requests;
-    std::vector<std::uint64_t> tags;
+    std::vector<std::size_t> at;  // each request's index in `resend`
     for (std::size_t i = resend_next; i < resend.size(); ++i) {
       const auto it = in_flight.find(resend[i]);
-      if (it == in_flight.end() || it->second.empty()) continue;  // answered meanwhile
-      requests.emplace_back(it->second);
-      tags.push_back(resend[i]);
+      if (it == in_flight.end() || it->second.request.empty()) continue;  // answered, forgotten
+      requests.emplace_back(it->second.request);
+      at.push_back(i);
     }
-    const std::size_t went = send_grouped(requests, /*dontwait=*/true);
+    const std::size_t went =
+        send_grouped(requests, /*dontwait=*/true, [](std::size_t, std::size_t) {});
     resubmitted += went;
     if (went == requests.size()) {
       resend.clear();
       resend_next = 0;
     } else {
-      resend_next = static_cast<std::size_t>(std::find(resend.begin(), resend.end(), tags[went]) -
-                                             resend.begin());
+      resend_next = at[went];
     }
   }
   bool resend_waiting() const { return resend_next < resend.size(); }
 
-  // The wait of a send, here rather than in ZeroMQ: a frame that waited for
-  // a connection goes out only after the library has read that
-  // connection's handshake and sent again what was in flight before it, so
-  // the frame (not in flight yet) is not sent twice.
+  // The wait of a send, here rather than in ZeroMQ: after a drop nothing is
+  // sent until the new connection's handshake has been read and what was in
+  // flight sent again, so a frame (not in flight yet) that goes out on the
+  // new connection is not sent a second time by that resend.
   bool send_watching(std::span<const std::uint8_t> frame) {
-    using Clock = std::chrono::steady_clock;
-    const auto deadline = Clock::now() + std::chrono::milliseconds(send_timeout_ms);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(send_timeout_ms, 0));
     for (;;) {
       watch_connection();
       try {
-        if (socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)) {
+        if (!dropped &&
+            socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)) {
           return true;
         }
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) return false;
-        zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLOUT, 0},
-                                   {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(items, 2, left);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (send_timeout_ms < 0) {
+          left = std::chrono::milliseconds(-1);  // for good, as ZeroMQ's -1
+        } else if (left.count() <= 0) {
+          return false;
+        }
+        // While dropped, the socket may take a frame before the handshake's
+        // event is here: wait for the event.
+        zmq::pollitem_t items[] = {{monitor.handle(), 0, ZMQ_POLLIN, 0},
+                                   {socket.handle(), 0, ZMQ_POLLOUT, 0}};
+        zmq::poll(items, dropped ? 1 : 2, left);
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) return false;
       }
@@ -174,7 +200,7 @@ struct Client::Impl {
   // Sends `frame`; unless `dontwait`, waits up to send_timeout_ms for a
   // connection or for room in the send queue.
   bool send(std::span<const std::uint8_t> frame, bool dontwait) {
-    if (!dontwait && keep_requests) return send_watching(frame);
+    if (!dontwait && monitoring) return send_watching(frame);
     try {
       return socket
           .send(zmq::const_buffer(frame.data(), frame.size()),
@@ -294,10 +320,16 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
       keys.apply(impl.socket);
     }
+    if (options.resubmit_within_ms < 0) {
+      return Status::invalid_argument("resubmit_within_ms must be 0 (off) or more");
+    }
     impl.send_timeout_ms = options.send_timeout_ms;
-    if (options.resubmit_on_reconnect) {
+    if (options.resubmit_within_ms > 0) {
       // Before connect(), so that no event is missed. The address is one
-      // per context, and each Client has a context of its own.
+      // per context, and each Client has a context of its own. No limit on
+      // the events queued: libzmq's monitor blocks the I/O thread on a full
+      // queue (a front end restarting over and over while the caller makes
+      // no call), and each is a few bytes.
       const char* monitor_address = "inproc://triad-client-connection";
       if (zmq_socket_monitor(impl.socket.handle(), monitor_address,
                              ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
@@ -305,6 +337,7 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
                                 zmq_strerror(zmq_errno()));
       }
       impl.monitor.set(zmq::sockopt::linger, 0);
+      impl.monitor.set(zmq::sockopt::rcvhwm, 0);
       impl.monitor.connect(monitor_address);
     }
     try {
@@ -347,7 +380,8 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       const wire::ClientReply* reply = nullptr;
       const wire::AlignedFrame frame(msg.data(), msg.size());
       if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
-        impl.keep_requests = options.resubmit_on_reconnect;
+        impl.resubmit_within = std::chrono::milliseconds(options.resubmit_within_ms);
+        impl.monitoring = options.resubmit_within_ms > 0;
         *out = std::move(client);
         return Status::ok();
       }
@@ -402,8 +436,10 @@ Status Client::submit_batch(std::span<const Submission> batch) {
     tags.push_back(s.tag);
   }
   const std::vector<std::span<const std::uint8_t>> parts(encoded.begin(), encoded.end());
-  const std::size_t went = impl.send_grouped(parts, /*dontwait=*/false);
-  for (std::size_t i = 0; i < went; ++i) impl.sent(tags[i], parts[i]);
+  const std::size_t went =
+      impl.send_grouped(parts, /*dontwait=*/false, [&](std::size_t first, std::size_t count) {
+        for (std::size_t i = first; i < first + count; ++i) impl.sent(tags[i], parts[i]);
+      });
   return went == parts.size() ? Status::ok() : impl.not_sent();
 }
 
@@ -430,20 +466,21 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
             : std::max(
                   std::chrono::milliseconds(0),
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    // A resend that found no room is tried again at every call, and every
+    // 10 ms while this one waits.
+    if (impl.resend_waiting()) impl.watch_connection();
     zmq::pollitem_t items[] = {{impl.socket.handle(), 0, ZMQ_POLLIN, 0},
                                {impl.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    const std::size_t watched = impl.keep_requests ? 2 : 1;
-    // A resend that found no room is tried again every 10 ms meanwhile.
+    const std::size_t watched = impl.monitoring ? 2 : 1;
     constexpr std::chrono::milliseconds kResendRetry{10};
     const bool retrying = impl.resend_waiting() && (left.count() < 0 || left > kResendRetry);
     zmq::message_t msg;
     try {
       zmq::poll(items, watched, retrying ? kResendRetry : left);
-      if (watched == 2 && ((items[1].revents & ZMQ_POLLIN) != 0 || retrying)) {
-        impl.watch_connection();
-      }
+      const bool events = watched == 2 && (items[1].revents & ZMQ_POLLIN) != 0;
+      if (events) impl.watch_connection();
       if (!(items[0].revents & ZMQ_POLLIN)) {
-        if (retrying || (items[1].revents & ZMQ_POLLIN) != 0) continue;
+        if (retrying || events) continue;  // the deadline is checked again above
         return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
       }
       if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
@@ -465,9 +502,11 @@ std::size_t Client::in_flight() const { return impl_->in_flight.size(); }
 std::vector<std::uint64_t> Client::tags_in_flight() const {
   std::vector<std::uint64_t> tags;
   tags.reserve(impl_->in_flight.size());
-  for (const auto& [tag, request] : impl_->in_flight) tags.push_back(tag);
+  for (const auto& [tag, f] : impl_->in_flight) tags.push_back(tag);
   return tags;
 }
+
+bool Client::forget(std::uint64_t tag) { return impl_->in_flight.erase(tag) == 1; }
 
 std::uint64_t Client::resubmitted() const { return impl_->resubmitted; }
 

@@ -392,9 +392,73 @@ TEST(ClientReconnect, TagsInFlightAreSentAgainOnceTheConnectionIsBack) {
   EXPECT_EQ(second.receive_tags(), (std::vector<std::uint64_t>{4}));
 }
 
+// A tag submitted longer ago than resubmit_within_ms, or forgotten, is
+// not sent again: the switch has given up on it, and it could otherwise be
+// sequenced, and approved, long after.
+TEST(ClientReconnect, ATagTooOldOrForgottenIsNotSentAgain) {
+  ClientOptions options;
+  options.resubmit_within_ms = 1000;
+  std::unique_ptr<Client> client;
+  std::string endpoint;
+  {
+    FakeFrontEnd first;
+    endpoint = first.endpoint();
+    client = first.connect(options);
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->submit(1, transaction()).is_ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    ASSERT_TRUE(client->submit(2, transaction()).is_ok());
+    ASSERT_TRUE(client->submit(3, transaction()).is_ok());
+    EXPECT_TRUE(client->forget(3));
+    EXPECT_FALSE(client->forget(3));
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(first.receive());
+  }
+  FakeFrontEnd second(endpoint);
+  Reply reply;
+  EXPECT_EQ(client->next_reply(200, &reply).code(), Status::Code::kTimeout);
+  EXPECT_EQ(second.receive_tags(), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(client->in_flight(), 2u) << "1 is still the caller's to give up on";
+  ASSERT_TRUE(second.send(decision(3, 3)));
+  ASSERT_TRUE(client->next_reply(2000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 3u);
+  EXPECT_FALSE(reply.tag_in_flight) << "forgotten";
+}
+
+// A batch of many messages cut by the drop: each message's tags are in
+// flight as soon as it goes, so the resend after the new handshake has the
+// ones the first front end took in (and lost), and the rest follow it.
+TEST(ClientReconnect, ABatchCutByTheDropReachesTheNextFrontEndWhole) {
+  ClientOptions options;
+  options.send_queue_messages = 8;
+  options.send_timeout_ms = 30'000;
+  auto first = std::make_unique<FakeFrontEnd>(/*rcvhwm=*/4);
+  const std::string endpoint = first->endpoint();
+  std::unique_ptr<Client> client = first->connect(options);
+  ASSERT_NE(client, nullptr);
+  // Two transactions a message, 200 messages, 12 MiB: more than the queues
+  // and socket buffers on the way take while nobody reads, so the batch
+  // waits part way.
+  const Transaction large = transaction(30 * 1024);
+  std::vector<Client::Submission> batch;
+  for (std::uint64_t tag = 1; tag <= 400; ++tag) batch.push_back({tag, &large});
+  Status sent;
+  std::thread submitting([&] { sent = client->submit_batch(batch); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  first.reset();  // gone, with what it took in
+  FakeFrontEnd second(endpoint);
+  submitting.join();
+  EXPECT_TRUE(sent.is_ok()) << sent.to_string();
+  std::vector<std::uint64_t> tags = second.receive_tags();
+  std::sort(tags.begin(), tags.end());
+  ASSERT_EQ(tags.size(), 400u) << "each tag once";
+  for (std::size_t i = 0; i < tags.size(); ++i) ASSERT_EQ(tags[i], i + 1);
+  EXPECT_GT(client->resubmitted(), 0u);
+  EXPECT_EQ(client->in_flight(), 400u);
+}
+
 TEST(ClientReconnect, NothingIsSentAgainWhenNotAskedFor) {
   ClientOptions options;
-  options.resubmit_on_reconnect = false;
+  options.resubmit_within_ms = 0;
   std::unique_ptr<Client> client;
   std::string endpoint;
   {
