@@ -24,7 +24,8 @@ struct Client::Impl {
   // The socket's connection events (zmq_socket_monitor), while
   // ClientOptions::resubmit_within_ms is not 0.
   zmq::socket_t monitor{context, zmq::socket_type::pair};
-  bool monitoring = false;
+  bool monitor_started = false;  // zmq_socket_monitor on `socket`
+  bool monitoring = false;       // and read: connected, resubmit_within_ms > 0
   std::string endpoint;
   // A tag submitted and not answered: the request it was last sent in (to
   // send again after a reconnect; empty when not kept) and when.
@@ -50,7 +51,7 @@ struct Client::Impl {
   std::size_t unusable_parts = 0;
 
   ~Impl() {
-    if (monitoring) zmq_socket_monitor(socket.handle(), nullptr, 0);
+    if (monitor_started) zmq_socket_monitor(socket.handle(), nullptr, 0);
   }
 
   void sent(std::uint64_t tag, std::span<const std::uint8_t> request) {
@@ -336,6 +337,7 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
         return Status::io_error(std::string("cannot watch the connection to ") + endpoint + ": " +
                                 zmq_strerror(zmq_errno()));
       }
+      impl.monitor_started = true;
       impl.monitor.set(zmq::sockopt::linger, 0);
       impl.monitor.set(zmq::sockopt::rcvhwm, 0);
       impl.monitor.connect(monitor_address);
