@@ -152,16 +152,26 @@ struct Client::Impl {
   // The wait of a send, here rather than in ZeroMQ: after a drop nothing is
   // sent until the new connection's handshake has been read and what was in
   // flight sent again, so a frame (not in flight yet) that goes out on the
-  // new connection is not sent a second time by that resend.
+  // new connection is not sent a second time by that resend. The events are
+  // read only when a frame cannot go at once (reading them is a system call
+  // or two, which every submit would pay): a drop leaves no connection to
+  // send on, so a send finds it, unless no call came during the whole
+  // outage (then a frame sent before the events are read may go twice).
   bool send_watching(std::span<const std::uint8_t> frame) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(send_timeout_ms, 0));
+    // A resend still under way goes first: it is older, and would otherwise
+    // wait for the next call that finds no room.
+    const auto try_send = [&] {
+      resend_pending();
+      return !dropped && !resend_waiting() &&
+             socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)
+                 .has_value();
+    };
     for (;;) {
-      watch_connection();
       try {
-        if (!dropped &&
-            socket.send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)) {
-          return true;
-        }
+        if (try_send()) return true;
+        watch_connection();
+        if (try_send()) return true;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (send_timeout_ms < 0) {
           left = std::chrono::milliseconds(-1);  // for good, as ZeroMQ's -1
@@ -400,7 +410,6 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
 
 Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   Impl& impl = *impl_;
-  impl.watch_connection();
   build_submit(impl.fbb, tag, tx);
   if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
     impl.refuse_too_large(tag, impl.fbb.GetSize());
@@ -422,7 +431,6 @@ Status Client::submit_batch(std::span<const Submission> batch) {
                                       " has no transaction; nothing sent");
     }
   }
-  impl.watch_connection();
   std::vector<std::vector<std::uint8_t>> encoded;
   std::vector<std::uint64_t> tags;
   encoded.reserve(batch.size());
