@@ -25,7 +25,6 @@ struct Client::Impl {
   // ClientOptions::resubmit_within_ms is not 0.
   zmq::socket_t monitor{context, zmq::socket_type::pair};
   bool monitor_started = false;  // zmq_socket_monitor on `socket`
-  bool monitoring = false;       // and read: connected, resubmit_within_ms > 0
   std::string endpoint;
   // A tag submitted and not answered: the request it was last sent in (to
   // send again after a reconnect; empty when not kept) and when.
@@ -34,8 +33,9 @@ struct Client::Impl {
     Clock::time_point sent_at;
   };
   std::unordered_map<std::uint64_t, InFlight> in_flight;
-  std::chrono::milliseconds resubmit_within{0};  // ClientOptions'; 0: requests not kept
-  int send_timeout_ms = 0;                       // ClientOptions'
+  // ClientOptions', set once connected; 0: requests not kept, events not read.
+  std::chrono::milliseconds resubmit_within{0};
+  int send_timeout_ms = 0;  // ClientOptions'
   // The connection dropped, and no new handshake has been read since.
   bool dropped = false;
   // After a reconnect: the tags in flight then, in order, from `resend_next`
@@ -54,10 +54,13 @@ struct Client::Impl {
     if (monitor_started) zmq_socket_monitor(socket.handle(), nullptr, 0);
   }
 
+  // Whether the connection's events are read and requests kept to resend.
+  bool monitoring() const { return resubmit_within.count() > 0; }
+
   void sent(std::uint64_t tag, std::span<const std::uint8_t> request) {
     InFlight& f = in_flight[tag];
     f.sent_at = Clock::now();
-    if (resubmit_within.count() > 0) f.request.assign(request.begin(), request.end());
+    if (monitoring()) f.request.assign(request.begin(), request.end());
   }
   // Counts an answer to `tag` off; false when the tag was not in flight.
   bool answered(std::uint64_t tag) { return in_flight.erase(tag) == 1; }
@@ -94,7 +97,7 @@ struct Client::Impl {
   // resubmit_within (older ones the caller has likely given up on: one sent
   // now could be sequenced long after that).
   void watch_connection() {
-    if (!monitoring) return;
+    if (!monitoring()) return;
     zmq::message_t event;
     zmq::message_t address;
     for (;;) {
@@ -211,7 +214,7 @@ struct Client::Impl {
   // Sends `frame`; unless `dontwait`, waits up to send_timeout_ms for a
   // connection or for room in the send queue.
   bool send(std::span<const std::uint8_t> frame, bool dontwait) {
-    if (!dontwait && monitoring) return send_watching(frame);
+    if (!dontwait && monitoring()) return send_watching(frame);
     try {
       return socket
           .send(zmq::const_buffer(frame.data(), frame.size()),
@@ -393,7 +396,6 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       const wire::AlignedFrame frame(msg.data(), msg.size());
       if (wire::verify_client_reply(frame.bytes(), &reply).is_ok() && reply->pong()) {
         impl.resubmit_within = std::chrono::milliseconds(options.resubmit_within_ms);
-        impl.monitoring = options.resubmit_within_ms > 0;
         *out = std::move(client);
         return Status::ok();
       }
@@ -481,7 +483,7 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     if (impl.resend_waiting()) impl.watch_connection();
     zmq::pollitem_t items[] = {{impl.socket.handle(), 0, ZMQ_POLLIN, 0},
                                {impl.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    const std::size_t watched = impl.monitoring ? 2 : 1;
+    const std::size_t watched = impl.monitoring() ? 2 : 1;
     constexpr std::chrono::milliseconds kResendRetry{10};
     const bool retrying = impl.resend_waiting() && (left.count() < 0 || left > kResendRetry);
     zmq::message_t msg;

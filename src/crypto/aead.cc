@@ -34,6 +34,11 @@ SymmetricKey::~SymmetricKey() { wipe(bytes_.data(), bytes_.size()); }
 
 void wipe(void* data, std::size_t size) { OPENSSL_cleanse(data, size); }
 
+void wipe_and_free(std::vector<std::uint8_t>* bytes) {
+  wipe(bytes->data(), bytes->size());
+  std::vector<std::uint8_t>().swap(*bytes);
+}
+
 SymmetricKey SymmetricKey::generate() {
   SymmetricKey key;
   random_bytes(key.bytes_);

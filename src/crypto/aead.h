@@ -38,6 +38,8 @@ class SymmetricKey {
 // Overwrites `size` bytes at `data` with zeros in a way the compiler cannot
 // leave out as a dead store (OPENSSL_cleanse): for secrets and PANs.
 void wipe(void* data, std::size_t size);
+// Wipes `bytes` and gives their memory back (an empty vector keeps none).
+void wipe_and_free(std::vector<std::uint8_t>* bytes);
 
 // Fills `out` from OpenSSL's CSPRNG (seeded by the operating system). Aborts
 // when it cannot, like the hashes: there is no safe way on without it.

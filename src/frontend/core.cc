@@ -955,8 +955,7 @@ void Core::release_start_snapshot() {
   for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
     if (replicas_[static_cast<std::size_t>(r)].answered_through() < start_seq_) return;
   }
-  crypto::wipe(start_install_.data(), start_install_.size());
-  std::vector<std::uint8_t>().swap(start_install_);
+  crypto::wipe_and_free(&start_install_);
   log::info("every replica holds the stored snapshot's state (seq " + std::to_string(start_seq_) +
             ") or a later one: the front end's copy is wiped and released");
 }

@@ -325,8 +325,9 @@ class FrontEnd {
     const Status recovered =
         core_->recover(count, &fail_safe, read.is_ok() ? &stored : nullptr, &start_seq);
     journal::wipe_state(&stored);  // recover() made the replicas' install message of it
-    if (!recovered.is_ok())
+    if (!recovered.is_ok()) {
       return Status::corruption("journal " + path + ": " + recovered.message());
+    }
     if (start_seq > 0) {
       message += "; starting from the stored snapshot of seq " + std::to_string(start_seq);
     }

@@ -100,10 +100,7 @@ Status write_snapshot_file(const std::string& path, const crypto::SymmetricKey& 
   return Status::ok();
 }
 
-void wipe_state(StoredSnapshot* snapshot) {
-  crypto::wipe(snapshot->engine_state.data(), snapshot->engine_state.size());
-  std::vector<std::uint8_t>().swap(snapshot->engine_state);
-}
+void wipe_state(StoredSnapshot* snapshot) { crypto::wipe_and_free(&snapshot->engine_state); }
 
 Status read_snapshot_file(const std::string& path, const crypto::SymmetricKey& key,
                           StoredSnapshot* out) {
