@@ -75,6 +75,30 @@ std::string seconds(double s) {
   return buf;
 }
 
+// The stored snapshot a restart starts from, the one on its way to the
+// file, and the ones that did not get there.
+void print_snapshots(const Json& n) {
+  const auto number = [&](const char* key) { return n.value(key, 0ull); };
+  const unsigned long long written = number("written_seq");
+  const unsigned long long pending = number("pending_seq");
+  const unsigned long long failures = number("write_failures");
+  const unsigned long long from = number("started_from_seq");
+  if (written == 0 && pending == 0 && failures == 0) return;
+  if (written > 0) {
+    std::printf("stored snapshot: seq %llu (a restart replays the journal after it)", written);
+  } else {
+    std::printf("stored snapshot: none yet (a restart replays the whole journal)");
+  }
+  if (from > 0) std::printf("; this run started from seq %llu", from);
+  if (pending > 0) std::printf("; seq %llu being written", pending);
+  if (failures > 0) {
+    const Json& last = n["last_write_error"];
+    std::printf("; %llu not written, the last: %s", failures,
+                last.is_string() ? last.get<std::string>().c_str() : "?");
+  }
+  std::printf("\n");
+}
+
 }  // namespace
 
 int run_status_command(int argc, char** argv) {
@@ -103,14 +127,7 @@ int run_status_command(int argc, char** argv) {
                 r["replay_sent"].get<unsigned long long>(),
                 r["journalled"].get<unsigned long long>());
   }
-  if (const Json& n = s["snapshots"]; n["stored_seq"].get<unsigned long long>() > 0) {
-    std::printf("stored snapshot: seq %llu (a restart replays the journal after it)",
-                n["stored_seq"].get<unsigned long long>());
-    if (const auto from = n["started_from_seq"].get<unsigned long long>(); from > 0) {
-      std::printf("; this run started from seq %llu", from);
-    }
-    std::printf("\n");
-  }
+  print_snapshots(s["snapshots"]);
   std::printf("%-8s %-12s %10s %9s %7s %10s %10s %10s %8s  %s\n", "replica", "state", "last seq",
               "diverged", "repairs", "last TTR", "MTBF", "MTTR", "avail", "fingerprint");
   for (const Json& r : s["replicas"]) {

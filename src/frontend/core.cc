@@ -1702,12 +1702,12 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["unchecked_batches"] = counters_.unchecked_batches;
   j["digest_mismatches"] = counters_.digest_mismatches;
   j["earlier_answers"] = counters_.earlier_answers;
-  // The seq of the newest snapshot stored, and of the one this run started
-  // from (0: none).
-  j["snapshots"] = {{"stored_seq", stored_seq_},
+  // The seq of the newest snapshot handed over to be stored (the front end
+  // adds what was written), and of the one this run started from (0: none).
+  j["snapshots"] = {{"handed_over_seq", stored_seq_},
                     {"started_from_seq", start_seq_},
                     {"start_state_bytes_held", start_install_.size()},
-                    {"stored", counters_.snapshots_stored}};
+                    {"handed_over", counters_.snapshots_stored}};
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

@@ -343,8 +343,8 @@ class FrontEnd {
         return Status::io_error(std::string("cannot dup a descriptor for the snapshot writer: ") +
                                 std::strerror(err));
       }
-      snapshot_writer_ =
-          std::make_unique<SnapshotWriter>(snapshot_path, key, journal_fd, certificates_fd);
+      snapshot_writer_ = std::make_unique<SnapshotWriter>(snapshot_path, key, journal_fd,
+                                                          certificates_fd, start_seq);
     }
     journaled_seq_ = journal_->last_seq();
     if (config_.fsync.kind == journal::FsyncPolicy::Kind::kBatch) {
@@ -791,8 +791,11 @@ class FrontEnd {
       if (archive_->buffered_bytes() == 0) {
         snapshot_writer_->write(*std::move(out_.snapshot_to_store));
       } else {  // a restart would find answers missing, and not use it
+        const std::string reason = layout::certificates(config_.dir) + " cannot be written";
         log::error("snapshot of seq " + std::to_string(out_.snapshot_to_store->seq) +
-                   " not stored: " + layout::certificates(config_.dir) + " cannot be written");
+                   " not stored: " + reason);
+        snapshot_writer_->count_failure("seq " + std::to_string(out_.snapshot_to_store->seq) +
+                                        ": " + reason);
       }
     }
     out_.clear();
@@ -851,6 +854,16 @@ class FrontEnd {
     std::string status = core_->status_json(now_us);
     nlohmann::json j = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return status;
+    if (snapshot_writer_) {
+      const SnapshotWriter::Progress p = snapshot_writer_->progress();
+      nlohmann::json& n = j["snapshots"];
+      n["written_seq"] = p.written_seq;
+      n["pending_seq"] = p.pending_seq;
+      n["written"] = p.written;
+      n["write_failures"] = p.failed;
+      n["last_write_error"] =
+          p.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.last_error);
+    }
     j["replies_dropped"] = replies_dropped_;
     j["replica_sends_dropped"] = replica_sends_dropped_;
     if (audit_) {

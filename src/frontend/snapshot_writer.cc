@@ -25,12 +25,14 @@ Status sync_fd(int fd, const char* what) {
 }  // namespace
 
 SnapshotWriter::SnapshotWriter(std::string path, const crypto::SymmetricKey& key, int journal_fd,
-                               int certificates_fd)
+                               int certificates_fd, std::uint64_t written_seq)
     : path_(std::move(path)),
       key_(key),
       journal_fd_(journal_fd),
       certificates_fd_(certificates_fd),
-      thread_([this] { loop(); }) {}
+      thread_([this] { loop(); }) {
+  progress_.written_seq = written_seq;  // before any write(): the thread waits for one
+}
 
 SnapshotWriter::~SnapshotWriter() {
   {
@@ -52,9 +54,21 @@ void SnapshotWriter::write(journal::StoredSnapshot snapshot) {
                 " came before it was written");
       journal::wipe_state(&*waiting_);
     }
+    progress_.pending_seq = snapshot.seq;
     waiting_ = std::move(snapshot);
   }
   cv_.notify_one();
+}
+
+void SnapshotWriter::count_failure(std::string reason) {
+  std::lock_guard lock(mutex_);
+  ++progress_.failed;
+  progress_.last_error = std::move(reason);
+}
+
+SnapshotWriter::Progress SnapshotWriter::progress() const {
+  std::lock_guard lock(mutex_);
+  return progress_;
 }
 
 void SnapshotWriter::loop() {
@@ -68,14 +82,27 @@ void SnapshotWriter::loop() {
       next.swap(waiting_);
     }
     const std::uint64_t start_us = monotonic_us();
-    if (const Status s = store(*next); s.is_ok()) {
+    const Status stored = store(*next);
+    {
+      std::lock_guard lock(mutex_);
+      if (!waiting_) progress_.pending_seq = 0;
+      if (stored.is_ok()) {
+        progress_.written_seq = next->seq;
+        ++progress_.written;
+      } else {
+        ++progress_.failed;
+        progress_.last_error = "seq " + std::to_string(next->seq) + ": " + stored.message();
+      }
+    }
+    if (stored.is_ok()) {
       log::info("stored the snapshot of seq " + std::to_string(next->seq) + " in " + path_ + " (" +
                 std::to_string(next->engine_state.size()) + " bytes of state, " +
                 std::to_string((monotonic_us() - start_us) / 1000) +
                 " ms); a restart replays the journal after it");
     } else {
       // The one stored before stays: a restart replays more, nothing is lost.
-      log::error("snapshot of seq " + std::to_string(next->seq) + " not stored: " + s.message());
+      log::error("snapshot of seq " + std::to_string(next->seq) +
+                 " not stored: " + stored.message());
     }
     journal::wipe_state(&*next);
   }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,16 +26,31 @@ namespace triad::frontend {
 
 class SnapshotWriter {
  public:
+  // What reached DIR/snapshot, for `triad status`: the core counts the
+  // snapshots it hands over, and one handed over may still be waiting, or
+  // never be written (a sync or write that failed).
+  struct Progress {
+    std::uint64_t written_seq = 0;  // the one on file a restart starts from; 0: none
+    std::uint64_t pending_seq = 0;  // the newest handed over, being written or waiting; 0: none
+    std::uint64_t written = 0;      // written by this run
+    std::uint64_t failed = 0;       // not written, for the reason last_error gives
+    std::string last_error;         // empty when none failed
+  };
+
   // Takes ownership of the descriptors (dups of the journal's and the
-  // certificates file's) and starts the thread.
+  // certificates file's) and starts the thread. `written_seq`: the stored
+  // snapshot this run started from (0: none).
   SnapshotWriter(std::string path, const crypto::SymmetricKey& key, int journal_fd,
-                 int certificates_fd);
+                 int certificates_fd, std::uint64_t written_seq);
   // Writes what waits, then stops the thread and closes the descriptors.
   ~SnapshotWriter();
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
 
   void write(journal::StoredSnapshot snapshot);
+  // Counts a snapshot the caller could not hand over (logged by it).
+  void count_failure(std::string reason);
+  Progress progress() const;
 
  private:
   void loop();
@@ -44,8 +60,9 @@ class SnapshotWriter {
   const crypto::SymmetricKey key_;
   const int journal_fd_;
   const int certificates_fd_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
+  Progress progress_;                               // guarded by mutex_
   std::optional<journal::StoredSnapshot> waiting_;  // guarded by mutex_
   bool stopping_ = false;                           // guarded by mutex_
   std::thread thread_;

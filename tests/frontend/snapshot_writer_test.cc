@@ -61,7 +61,7 @@ class SnapshotWriterTest : public ::testing::Test {
 };
 
 TEST_F(SnapshotWriterTest, WritesWhatItIsGivenOnItsThread) {
-  SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+  SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"), 0);
   const journal::StoredSnapshot given = snapshot_at(1000);
   writer.write(given);
   ASSERT_TRUE(stored_at(1000));
@@ -73,13 +73,53 @@ TEST_F(SnapshotWriterTest, WritesWhatItIsGivenOnItsThread) {
   EXPECT_EQ(got.certificate, given.certificate);
   writer.write(snapshot_at(2000));
   EXPECT_TRUE(stored_at(2000)) << "the newer one replaces it";
+  const SnapshotWriter::Progress p = writer.progress();  // once the thread is done with it
+  EXPECT_EQ(p.written_seq, 2000u);
+  EXPECT_EQ(p.written, 2u);
+  EXPECT_EQ(p.failed, 0u);
+}
+
+// What `triad status` reports: the newest snapshot on file, not the newest
+// handed over, and why the others are not there.
+TEST_F(SnapshotWriterTest, ReportsWhatReachedTheFileAndWhatDidNot) {
+  SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"), 1000);
+  EXPECT_EQ(writer.progress().written_seq, 1000u) << "the one the run started from";
+  const auto settled = [&] {
+    for (int i = 0; i < 1000 && writer.progress().pending_seq != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return writer.progress();
+  };
+  writer.write(snapshot_at(2000));
+  SnapshotWriter::Progress p = settled();
+  EXPECT_EQ(p.pending_seq, 0u) << "nothing left on its way";
+  EXPECT_EQ(p.written_seq, 2000u);
+  EXPECT_EQ(p.written, 1u);
+  EXPECT_EQ(p.failed, 0u);
+  EXPECT_EQ(p.last_error, "");
+
+  journal::StoredSnapshot digest_changed = snapshot_at(3000);
+  digest_changed.checkpoint_digest[5] ^= 1;
+  writer.write(digest_changed);
+  p = settled();
+  EXPECT_EQ(p.pending_seq, 0u);
+  EXPECT_EQ(p.written_seq, 2000u) << "still the one on file";
+  EXPECT_EQ(p.failed, 1u);
+  EXPECT_NE(p.last_error.find("seq 3000: its state does not give"), std::string::npos)
+      << p.last_error;
+
+  writer.count_failure("seq 4000: the certificates file cannot be written");
+  p = writer.progress();
+  EXPECT_EQ(p.failed, 2u);
+  EXPECT_EQ(p.last_error, "seq 4000: the certificates file cannot be written");
+  EXPECT_EQ(p.written_seq, 2000u);
 }
 
 // A state that does not give its checkpoint digest is not stored: the one
 // stored before stays.
 TEST_F(SnapshotWriterTest, AStateThatDoesNotGiveItsCheckpointDigestIsNotStored) {
   {
-    SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+    SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"), 0);
     writer.write(snapshot_at(1000));
     ASSERT_TRUE(stored_at(1000));
   }
@@ -89,7 +129,7 @@ TEST_F(SnapshotWriterTest, AStateThatDoesNotGiveItsCheckpointDigestIsNotStored) 
   digest_changed.checkpoint_digest[5] ^= 1;
   for (const journal::StoredSnapshot& bad : {state_changed, digest_changed}) {
     {
-      SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"));
+      SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"), 0);
       writer.write(bad);
     }  // the destructor writes what waits first
     EXPECT_TRUE(stored_at(1000)) << bad.seq;
@@ -105,7 +145,7 @@ TEST_F(SnapshotWriterTest, NothingIsWrittenWhenTheFilesBehindItCannotBeSynced) {
     ::close(pipe_fds[1]);
     {
       SnapshotWriter writer(path(), key_, journal_fails ? pipe_fds[0] : open_fd("journal"),
-                            journal_fails ? open_fd("certificates") : pipe_fds[0]);
+                            journal_fails ? open_fd("certificates") : pipe_fds[0], 0);
       writer.write(snapshot_at(1000));
     }
     EXPECT_FALSE(std::filesystem::exists(path())) << journal_fails;
