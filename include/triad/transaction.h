@@ -69,7 +69,17 @@ struct Transaction {
 Status parse_transaction_json(std::string_view line, Transaction* out);
 
 // True when `id` is 1..64 characters of [A-Za-z0-9._:-] (rules.md section 1).
-bool is_valid_transaction_id(std::string_view id);
+// The one definition: the front end refuses to sequence what fails it, and
+// the rules engine's rule 1 must judge `id` and `orig_id` the same way.
+constexpr bool is_valid_transaction_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 // "411111******1111": first 6 and last 4 digits kept (PCI DSS 3.3). A PAN of
 // 10 digits or fewer is masked entirely. Use this for every PAN a person sees.

@@ -118,16 +118,6 @@ Status parse_sequenced_header(std::string_view line, std::uint64_t* seq, std::in
   return Status::ok();
 }
 
-bool is_valid_transaction_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (const char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string mask_pan(std::string_view pan) {
   std::string masked(pan.size(), '*');
   if (pan.size() > 10) {

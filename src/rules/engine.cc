@@ -314,7 +314,7 @@ bool Engine::State::note_duplicate(std::int64_t now_ms, std::string_view termina
 ResponseCode Engine::State::decide(std::int64_t now_ms, const Transaction& tx,
                                    std::uint64_t* approval) {
   // Rule 1, the fields every MTI needs.
-  if (!string_ok(tx, Field::kId, tx.id, format::is_transaction_id) ||
+  if (!string_ok(tx, Field::kId, tx.id, is_valid_transaction_id) ||
       !string_ok(tx, Field::kMti, tx.mti,
                  [](std::string_view s) { return format::is_n_digits(s, 4); }) ||
       !string_ok(tx, Field::kPan, tx.pan, is_pan) ||
@@ -454,7 +454,7 @@ ResponseCode Engine::State::decide_authorization(std::int64_t now_ms, const Tran
 
 ResponseCode Engine::State::decide_reversal(std::int64_t now_ms, const Transaction& tx) {
   // 1. Format.
-  if (!string_ok(tx, Field::kOrigId, tx.orig_id, format::is_transaction_id)) {
+  if (!string_ok(tx, Field::kOrigId, tx.orig_id, is_valid_transaction_id)) {
     return ResponseCode::kFormatError;
   }
   // 2. Card number.
@@ -556,7 +556,7 @@ ResponseCode Engine::apply(std::int64_t ts_ms, const Transaction& tx) {
   s.any_applied = true;
   s.last_ts_ms = ts_ms;
   ++s.applied;
-  const bool record_id = tx.id && !tx.is_malformed(Field::kId) && format::is_transaction_id(*tx.id);
+  const bool record_id = tx.id && !tx.is_malformed(Field::kId) && is_valid_transaction_id(*tx.id);
   const std::uint64_t id_hash = record_id ? s.ids.hash_and_prefetch(*tx.id) : 0;
   s.evict(ts_ms);
 
@@ -1159,7 +1159,7 @@ Status Engine::State::load(std::string_view bytes) {
         !r.u64(&value, "an id's approval")) {
       return r.error();
     }
-    if (!format::is_transaction_id(id)) return bad("not a well-formed id");
+    if (!is_valid_transaction_id(id)) return bad("not a well-formed id");
     // A refused snapshot leaves this state unused, so recording first is fine.
     if (!ids.insert_if_absent(id, value)) return bad("recorded twice");
     if (value != kNotApproved) {

@@ -36,17 +36,6 @@ constexpr bool is_printable(std::string_view s) {
   return true;
 }
 
-// 1..64 characters of [A-Za-z0-9._:-] (rules.md section 1, `id` and `orig_id`).
-constexpr bool is_transaction_id(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (const char c : s) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(c) || c == '.' ||
-                    c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // Value of a string already known to be 1..18 digits (no overflow possible:
 // 10^18 - 1 < 2^63).
 constexpr std::int64_t digits_value(std::string_view s) {
