@@ -18,6 +18,21 @@
 namespace triad::frontend {
 namespace {
 
+std::string digits_of(std::string_view text) {
+  std::string digits;
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  return digits;
+}
+
+// Whether the digits of `id`, in order, hold those of `pan` (12 or more: no
+// card number is shorter, and a shorter run in an id is no PAN's).
+bool id_holds_pan(std::string_view id, std::string_view pan) {
+  const std::string pan_digits = digits_of(pan);
+  return pan_digits.size() >= 12 && digits_of(id).find(pan_digits) != std::string::npos;
+}
+
 // Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
 
@@ -233,12 +248,13 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   }
   // Ids are journalled, logged, kept in the audit store and echoed in
   // clear, so an id holding its own card number (a switch that builds ids
-  // from the PAN) would put the PAN there. Other digits in an id are not
-  // judged: a Luhn check would refuse one numeric id in ten.
-  if (tx.pan && !tx.is_malformed(Field::kPan) && tx.pan->size() >= 12 &&
-      rules::format::is_digits(*tx.pan) && tx.id->find(*tx.pan) != std::string::npos) {
+  // from the PAN) would put the PAN there. Its digits are compared, so a
+  // PAN written with separators, spaces or as a JSON number (malformed for
+  // rule 1, but still the card number) is caught too. Other digits in an id
+  // are not judged: a Luhn check would refuse one numeric id in ten.
+  if (tx.pan && id_holds_pan(*tx.id, *tx.pan)) {
     return reply_error(to, static_cast<int>(ClientErrorKind::InvalidId),
-                       "id holds the transaction's PAN (" + mask_pan(*tx.pan) +
+                       "id holds the transaction's PAN (" + mask_pan(digits_of(*tx.pan)) +
                            "); ids are kept and shown in clear, a PAN never is: not sequenced",
                        out);
   }
@@ -266,9 +282,13 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   }
   switch (a.kind) {
     case sequencer::Admission::Kind::kIdReused:
+      // Not before the first content is durable: a power cut could lose it
+      // (--fsync batch), and then this content would be sequenced after the
+      // restart although the client was told it never would be.
       return reply_error(
           to, static_cast<int>(ClientErrorKind::IdReused),
-          "id " + *tx.id + " was already sequenced with different content; not sequenced", out);
+          "id " + *tx.id + " was already sequenced with different content; not sequenced", out,
+          a.seq);
     case sequencer::Admission::Kind::kRepeated:
       ++counters_.replayed;
       if (answers_[a.seq - 1].decided()) {
@@ -540,7 +560,8 @@ void Core::roll_rate_window(std::uint64_t now_us) {
   rate_bucket_ = bucket;
 }
 
-void Core::reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out) {
+void Core::reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out,
+                       std::uint64_t after_seq) {
   ++counters_.client_errors;
   flatbuffers::FlatBufferBuilder fbb(256);
   const auto text = fbb.CreateString(message);
@@ -549,7 +570,7 @@ void Core::reply_error(const ReplyTo& to, int kind, const std::string& message, 
   b.add_error_kind(static_cast<wire::ClientErrorKind>(kind));
   b.add_error(text);
   fbb.Finish(b.Finish());
-  out->to_clients.push_back({to.client, bytes_of(fbb), 0, to.batchable});
+  out->to_clients.push_back({to.client, bytes_of(fbb), after_seq, to.batchable});
 }
 
 void Core::reply_unreadable(const ReplyTo& to, const std::string& id, const Status& status,
@@ -1372,9 +1393,12 @@ bool Core::worth_checking(int r, const wire::VerdictBatch& batch) const {
   if (batch.verdicts() == nullptr) return true;  // malformed: read_verdict_batch says so
   const auto& verdicts = *batch.verdicts();
   if (transfers_[static_cast<std::size_t>(r)].active) {
+    // Its replay, in order, past what it was checked through; a seq never
+    // sent is no replay (a faulty replica can send those at will).
     const std::uint64_t checked = replicas_[static_cast<std::size_t>(r)].checked_through;
-    return std::any_of(verdicts.begin(), verdicts.end(),
-                       [checked](const wire::Verdict* v) { return v->seq() > checked; });
+    return std::any_of(verdicts.begin(), verdicts.end(), [&](const wire::Verdict* v) {
+      return v->seq() > checked && v->seq() <= opened_seq_;
+    });
   }
   const bool any_in_repair =
       std::any_of(transfers_.begin(), transfers_.end(), [](const Transfer& t) { return t.active; });

@@ -43,8 +43,9 @@ struct Outbox {
   struct ToClient {
     std::string client;  // ZeroMQ routing id
     std::vector<std::uint8_t> bytes;
-    // The seq a decision answers: it is sent once the journal holds that seq
-    // durably (ReplyGate); 0 for errors and pongs.
+    // The seq a decision answers, or an id refused for reuse was sequenced
+    // at: it is sent once the journal holds that seq durably (ReplyGate);
+    // 0 for other errors and pongs.
     std::uint64_t seq = 0;
     // The client sends batches, so this reply may leave in one with others
     // to the same client (schemas/client.fbs).
@@ -426,7 +427,9 @@ class Core : private sequencer::History {
   // One request of a client frame (a batch's part or the frame itself).
   void on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,
                   std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
-  void reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out);
+  // `after_seq`: a seq the reply must not leave before (ToClient::seq).
+  void reply_error(const ReplyTo& to, int kind, const std::string& message, Outbox* out,
+                   std::uint64_t after_seq = 0);
   // Unavailable: the journal could not be read back to tell whether `id` is
   // a repeat (sequencer::History).
   void reply_unreadable(const ReplyTo& to, const std::string& id, const Status& status,

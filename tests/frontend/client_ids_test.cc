@@ -14,7 +14,8 @@ namespace {
 struct Answer {
   wire::ClientErrorKind error_kind = wire::ClientErrorKind::None;
   std::string error;
-  std::uint64_t seq = 0;  // 0: not sequenced
+  std::uint64_t seq = 0;        // 0: not sequenced
+  std::uint64_t after_seq = 0;  // the seq the reply waits to be durable for
 };
 
 class ClientIds : public CoreDriver {
@@ -36,6 +37,7 @@ class ClientIds : public CoreDriver {
       EXPECT_TRUE(wire::verify_client_reply(frame.bytes(), &r).is_ok());
       a.error_kind = r->error_kind();
       a.error = std::string(wire::as_view(r->error()));
+      a.after_seq = m.seq;
     }
     return a;
   }
@@ -46,8 +48,18 @@ class ClientIds : public CoreDriver {
 TEST_F(ClientIds, AnIdHoldingItsOwnPanIsRefusedWithoutEchoingIt) {
   start({});
   const std::string pan = "4111111111111111";
-  for (const std::string& id : {pan, "pay-" + pan + "-1", pan + ":7"}) {
-    const Answer a = submit_one(id, pan);
+  // The PAN in the id as such, or split by separators; the PAN field with
+  // separators or a space (malformed for rule 1, still the card number).
+  const std::pair<std::string, std::string> cases[] = {
+      {pan, pan},
+      {"pay-" + pan + "-1", pan},
+      {pan + ":7", pan},
+      {"t-4111-1111-1111-1111", pan},
+      {"t-4111-1111-1111-1111", "4111-1111-1111-1111"},
+      {"p1-" + pan, " " + pan},
+  };
+  for (const auto& [id, pan_field] : cases) {
+    const Answer a = submit_one(id, pan_field);
     EXPECT_EQ(a.seq, 0u) << id;
     EXPECT_EQ(a.error_kind, wire::ClientErrorKind::InvalidId) << id;
     EXPECT_NE(a.error.find("holds the transaction's PAN (411111******1111)"), std::string::npos)
@@ -55,12 +67,26 @@ TEST_F(ClientIds, AnIdHoldingItsOwnPanIsRefusedWithoutEchoingIt) {
     EXPECT_EQ(a.error.find(pan), std::string::npos) << a.error;
   }
   // Other digits are not judged: another number, a PAN shorter than any
-  // card number, or a PAN of other characters than digits.
+  // card number, no PAN.
   EXPECT_EQ(submit_one("4111111111111112", pan).seq, 1u);
   EXPECT_EQ(submit_one("t-41111111111", "41111111111").seq, 2u);
-  EXPECT_EQ(submit_one("t-4111-1111-1111-1111", "4111-1111-1111-1111").seq, 3u);
+  EXPECT_EQ(submit_one("t-4111-1111-1111-1112", pan).seq, 3u);
   EXPECT_EQ(submit_one("t-" + pan, std::nullopt).seq, 4u);
   EXPECT_EQ(core_->counters().sequenced, 4u);
+}
+
+// An id sequenced with other content is refused, and the refusal waits for
+// the first content's seq to be durable like its answer does: were that seq
+// lost to a power cut, the refused content would be sequenced after the
+// restart.
+TEST_F(ClientIds, ARefusalForReuseWaitsForTheFirstSeqToBeDurable) {
+  start({});
+  ASSERT_EQ(submit_one("t-1", "4111111111111111").seq, 1u);
+  ASSERT_EQ(submit_one("t-2", "4111111111111111").seq, 2u);
+  const Answer a = submit_one("t-1", "4111111111111129");
+  EXPECT_EQ(a.seq, 0u);
+  EXPECT_EQ(a.error_kind, wire::ClientErrorKind::IdReused);
+  EXPECT_EQ(a.after_seq, 1u);
 }
 
 }  // namespace

@@ -319,7 +319,9 @@ TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
 
 // While c is in repair, what a replica already had checked is not checked
 // again: c's replay comes in order, so a batch c was checked through adds
-// nothing, and a's verdict near the live edge is in the ring already. A
+// nothing, and a's verdict near the live edge is in the ring already; nor is
+// a verdict for a seq never sent (before a review found it, one was checked
+// every time, and it moved what c was checked through past its replay). A
 // faulty replica sending them again and again cost a signature check each.
 TEST_F(Rejoin, WhileAReplicaIsInRepairWhatWasCheckedIsNotCheckedAgain) {
   std::uint64_t now = 0;
@@ -333,10 +335,12 @@ TEST_F(Rejoin, WhileAReplicaIsInRepairWhatWasCheckedIsNotCheckedAgain) {
   EXPECT_EQ(unchecked(), 1u) << "the same again";
   verdicts(kC, 4, 6, now);
   EXPECT_EQ(unchecked(), 1u) << "seq 6 is new";
+  verdicts(kC, 1'000, 1'000, now);
+  EXPECT_EQ(unchecked(), 2u) << "seq 1000 was never sent";
   verdicts(0, 100, 100, now);
-  EXPECT_EQ(unchecked(), 2u) << "a's verdict for 100 is in the ring";
+  EXPECT_EQ(unchecked(), 3u) << "a's verdict for 100 is in the ring";
   verdicts(kC, 7, 100, now);
-  EXPECT_EQ(unchecked(), 2u);
+  EXPECT_EQ(unchecked(), 3u) << "c's replay goes on being checked";
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kHealthy) << "c's replay still counts";
 }
 
