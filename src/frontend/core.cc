@@ -33,6 +33,15 @@ bool id_holds_pan(std::string_view id, std::string_view pan) {
   return pan_digits.size() >= 12 && digits_of(id).find(pan_digits) != std::string::npos;
 }
 
+// After a restart from a stored snapshot, once a quorum of the voting
+// replicas holds its state, how long the replay waits for one still loading
+// it: twice as long as the quorum took (a slower build loads the same state
+// more slowly), and at least this. Then it goes on without it: a replica
+// still loading misses its verdicts and is repaired like any that hangs.
+// Before (found in review), one that never finished held every new id off
+// for good.
+constexpr std::uint64_t kStartLoadPatienceMinUs = 10'000'000;
+
 // Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
 
@@ -906,7 +915,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   view.connected = true;
   view.fingerprint = std::move(fingerprint);
   view.next_seq = next_seq;
-  if (!start_state_held_ && next_seq > start_seq_) note_start_state();
+  if (!start_state_held_ && next_seq > start_seq_) note_start_state(now_us);
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   if (t.active && !t.installed) {
     if (!t.install.empty()) {
@@ -937,6 +946,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     // the snapshot, then the journal after it, once it says hello again.
     if (view.start_snapshot == ReplicaView::StartSnapshot::kSent) return;  // on its way
     view.start_snapshot = ReplicaView::StartSnapshot::kSent;
+    if (!start_sent_us_) start_sent_us_ = now_us;
     log::info(replica_label(r) + ": sending the stored snapshot of seq " +
               std::to_string(start_seq_));
     out->to_replicas.push_back({r, start_install_});
@@ -955,18 +965,30 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   send_range(r, from, flushed_seq_, now_us, out);
 }
 
-void Core::note_start_state() {
+void Core::note_start_state(std::uint64_t now_us) {
   int holding = 0;
+  std::string loading;  // the replicas still loading it
   const std::uint8_t voting = voting_mask();
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
     if (v.start_snapshot == ReplicaView::StartSnapshot::kSent && v.next_seq <= start_seq_) {
-      return;  // still loading it
+      loading += (loading.empty() ? "" : ", ") + replica_label(r);
+    } else if (v.connected && v.answered_through() >= start_seq_) {
+      ++holding;
     }
-    if (v.connected && v.answered_through() >= start_seq_) ++holding;
   }
   if (holding < (config_.simplex ? 1 : 2)) return;
+  if (!loading.empty()) {
+    if (!start_quorum_us_) start_quorum_us_ = now_us;
+    const std::uint64_t took_us = *start_quorum_us_ - start_sent_us_.value_or(*start_quorum_us_);
+    const std::uint64_t patience_us = std::max(kStartLoadPatienceMinUs, 2 * took_us);
+    if (now_us < *start_quorum_us_ + patience_us) return;
+    log::warn(loading + " still loading the stored snapshot of seq " + std::to_string(start_seq_) +
+              " " + std::to_string(patience_us / 1000) +
+              " ms after a quorum held its state: the replay goes on without waiting (a replica "
+              "that misses its verdicts is repaired)");
+  }
   start_state_held_ = true;
   log::info("the replicas hold the stored snapshot's state (seq " + std::to_string(start_seq_) +
             ")");
@@ -1005,6 +1027,7 @@ void Core::on_verdict(int r, const voter::ReplicaVerdict& verdict, std::uint64_t
 }
 
 void Core::on_time(std::uint64_t now_us, Outbox* out) {
+  if (!start_state_held_) note_start_state(now_us);
   voter_.on_time(now_us, &voter_out_);
   handle_voter_output(now_us, out);
   supervisor_.on_time(now_us, &repair_out_);

@@ -478,8 +478,11 @@ class Core : private sequencer::History {
   // empty when nothing is.
   static std::string snapshot_problem(const SnapshotParts& snapshot,
                                       const voter::VerdictContent& agreed);
-  // Sets start_state_held_ once it holds.
-  void note_start_state();
+  // Sets start_state_held_ once it holds: a quorum of the voting replicas
+  // holds the stored snapshot's state and none is still loading it, or the
+  // one still loading it has been waited for long enough
+  // (kStartLoadPatienceMinUs).
+  void note_start_state(std::uint64_t now_us);
   // Wipes and frees start_install_ (card data, and as large as the state)
   // once every replica taking part holds start_seq_'s state or a later one:
   // a fresh process after that is repaired from a healthy replica's
@@ -648,6 +651,10 @@ class Core : private sequencer::History {
   // is opened, replayed or new, since its deadline would run meanwhile.
   // True without a stored snapshot.
   bool start_state_held_ = true;
+  // When the stored snapshot was first sent to a replica, and when a quorum
+  // first held its state with another replica still loading it.
+  std::optional<std::uint64_t> start_sent_us_;
+  std::optional<std::uint64_t> start_quorum_us_;
   Counters counters_;
   // Malformed replica messages: counted each, logged at most 10 a second
   // per replica (one flooding hides no other's).

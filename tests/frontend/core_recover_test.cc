@@ -155,7 +155,7 @@ class MiniCluster {
         const bool loading =
             std::any_of(loading_.begin(), loading_.end(),
                         [&](const Outbox::ToReplica& l) { return l.replica == m.replica; });
-        if (slow_installs && (loading || to->install() != nullptr)) {
+        if ((slow_installs >> m.replica & 1u) != 0 && (loading || to->install() != nullptr)) {
           loading_.push_back(std::move(m));
           continue;
         }
@@ -178,13 +178,17 @@ class MiniCluster {
   std::optional<journal::StoredSnapshot> stored;   // the newest snapshot handed over to store
   // Installs of a snapshot each replica was sent.
   std::array<int, kReplicaCount> installs{};
-  // While set, a replica sent a snapshot to install reads nothing more (it
-  // is loading it) until release_installs().
-  bool slow_installs = false;
-  void release_installs() {
-    slow_installs = false;
-    for (auto& m : loading_) out_.to_replicas.push_back(std::move(m));
-    loading_.clear();
+  // A replica in this mask, once sent a snapshot to install, reads nothing
+  // more (it is loading it) until release_installs() names it.
+  std::uint8_t slow_installs = 0;
+  // The replicas in `mask` read what waited; the others go on loading.
+  void release_installs(std::uint8_t mask = 0b111) {
+    slow_installs &= static_cast<std::uint8_t>(~mask);
+    std::vector<Outbox::ToReplica> still;
+    for (auto& m : loading_) {
+      (mask >> m.replica & 1u ? out_.to_replicas : still).push_back(std::move(m));
+    }
+    loading_ = std::move(still);
     run();
   }
   // Replicas whose messages to the core wait in held_from until
@@ -582,7 +586,7 @@ TEST(CoreRecover, NothingIsOpenedWhileTheReplicasLoadTheStoredSnapshot) {
   MiniCluster& before = first.cluster;
   ASSERT_TRUE(before.stored.has_value());
   MiniCluster second(traffic.cards);
-  second.slow_installs = true;
+  second.slow_installs = 0b111;
   ASSERT_TRUE(first.restart(&second).is_ok());
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
@@ -597,6 +601,37 @@ TEST(CoreRecover, NothingIsOpenedWhileTheReplicasLoadTheStoredSnapshot) {
   EXPECT_FALSE(second.core().recovering());
   EXPECT_EQ(second.decisions.size(), FirstLife::kDecided - 400);
   EXPECT_EQ(second.core().counters().fail_safe, 0u);
+  second.submit(traffic.txs[FirstLife::kDecided], 5001, kWallMs);
+  EXPECT_TRUE(second.replies[5001].error.empty()) << second.replies[5001].error;
+  EXPECT_EQ(second.replies[5001].seq, FirstLife::kDecided + 1);
+}
+
+// A replica that never finishes loading the stored snapshot (hung, its
+// connection up) holds the replay off for a while, not for good: once two
+// voting replicas hold the state, the replay waits 10 s at least for the
+// third, then goes on without it, and the third, missing its verdicts, is
+// sent to repair.
+TEST(CoreRecover, AReplicaThatNeverLoadsTheStoredSnapshotHoldsTheReplayOffForAWhileOnly) {
+  const Traffic traffic = make_traffic(460);
+  FirstLife first(traffic);
+  ASSERT_TRUE(first.cluster.stored.has_value());
+  MiniCluster second(traffic.cards);
+  second.slow_installs = 0b111;
+  ASSERT_TRUE(first.restart(&second).is_ok());
+  for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
+  second.release_installs(0b011);  // a and b load it; c does not
+  second.advance(9'900'000);
+  EXPECT_TRUE(second.core().recovering()) << "c is waited for";
+  EXPECT_TRUE(second.decisions.empty());
+  second.submit(traffic.txs[FirstLife::kDecided], 5000, kWallMs);
+  EXPECT_EQ(second.replies[5000].error,
+            "recovering: the replicas are loading the stored snapshot of seq 400; retry later");
+  second.advance(200'000);
+  for (int i = 0; i < 5; ++i) second.advance(2'000'000);  // c's deadlines pass
+  EXPECT_FALSE(second.core().recovering());
+  EXPECT_EQ(second.decisions.size(), FirstLife::kDecided - 400);
+  EXPECT_EQ(second.core().counters().fail_safe, 0u) << "a and b agree";
+  EXPECT_NE(second.core().supervisor().state(2), repair::ReplicaState::kHealthy);
   second.submit(traffic.txs[FirstLife::kDecided], 5001, kWallMs);
   EXPECT_TRUE(second.replies[5001].error.empty()) << second.replies[5001].error;
   EXPECT_EQ(second.replies[5001].seq, FirstLife::kDecided + 1);
