@@ -303,7 +303,15 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
       if (answers_[a.seq - 1].decided()) {
         return reply_repeated(to, a.seq, *tx.id, a.ts_ms, card_ref, out);
       }
+      if (waiting_repeats_ >= config_.max_waiting_repeats) {
+        return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
+                           "id " + *tx.id + " is sequenced at seq " + std::to_string(a.seq) +
+                               " and not decided yet, and " + std::to_string(waiting_repeats_) +
+                               " repeats already wait for their answers; retry later",
+                           out);
+      }
       waiters_[a.seq].push_back({client, to.tag, batchable, true});
+      ++waiting_repeats_;
       return;
     case sequencer::Admission::Kind::kNew:
       break;
@@ -1314,6 +1322,7 @@ void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
               replica_label(source) + ": " + problem);
     return;
   }
+  if (out->snapshot_to_store) journal::wipe_state(&*out->snapshot_to_store);  // a newer one
   journal::StoredSnapshot& stored = out->snapshot_to_store.emplace(stored_of(snap));
   stored.certificate = std::move(certificate);
   stored_seq_ = snap.seq;
@@ -1679,6 +1688,7 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
     if (e.sequenced_by) answer(*e.sequenced_by);
     if (const auto it = waiters_.find(d.seq); it != waiters_.end()) {
       for (const Waiter& w : it->second) answer(w);
+      waiting_repeats_ -= it->second.size();
       waiters_.erase(it);
     }
     out->decisions.push_back({d.seq, *e.tx.id, e.ts_ms, std::move(code), replica_names(agree),

@@ -135,6 +135,11 @@ class Core : private sequencer::History {
     // waiting for their third verdict, at most a deadline): the memory
     // backstop. Also caps the admission limit (see admission_limit()).
     std::size_t max_in_flight = 20'000;
+    // Repeats of undecided ids waiting for their answers, at most (of all
+    // seqs): each is a request held in memory until its seq is decided, and
+    // a client retrying while a replay or a stall lasts adds one per retry.
+    // Past it a repeat is answered Overloaded.
+    std::size_t max_waiting_repeats = 65'536;
     std::array<PublicKey, kReplicaCount> replica_keys{};
     repair::Supervisor::Config repair;
     // Replica a alone decides (frontend::Config::simplex): benchmark only.
@@ -613,6 +618,7 @@ class Core : private sequencer::History {
   std::deque<Answer> answers_;
   // Repeats of an id whose seq is not decided yet, answered with it.
   std::unordered_map<std::uint64_t, std::vector<Waiter>> waiters_;
+  std::size_t waiting_repeats_ = 0;           // of all seqs (Config::max_waiting_repeats)
   std::vector<voter::ReplicaVerdict> batch_;  // reused per verdict batch: no allocation
   std::uint64_t flushed_seq_ = 0;             // entries up to here were sent to connected replicas
   std::uint64_t opened_seq_ = 0;              // entries up to here were opened in the voter

@@ -89,5 +89,27 @@ TEST_F(ClientIds, ARefusalForReuseWaitsForTheFirstSeqToBeDurable) {
   EXPECT_EQ(a.after_seq, 1u);
 }
 
+// A repeat of an id whose seq is undecided waits for its answer, in memory;
+// a client retrying through a long stall would add one per retry, so past
+// Config::max_waiting_repeats a repeat is answered Overloaded, and once the
+// seq is decided (here fail-safe, no replica answering) they wait again.
+TEST_F(ClientIds, RepeatsWaitingForAnUndecidedSeqAreBounded) {
+  Core::Config config;
+  config.max_waiting_repeats = 2;
+  start(config);
+  ASSERT_EQ(submit_one("t-1", "4111111111111111").seq, 1u);
+  EXPECT_EQ(submit_one("t-1", "4111111111111111").error_kind, wire::ClientErrorKind::None);
+  EXPECT_EQ(submit_one("t-1", "4111111111111111").error_kind, wire::ClientErrorKind::None);
+  const Answer third = submit_one("t-1", "4111111111111111");
+  EXPECT_EQ(third.error_kind, wire::ClientErrorKind::Overloaded);
+  EXPECT_NE(third.error.find("2 repeats already wait"), std::string::npos) << third.error;
+  Outbox out;
+  core_->on_time(kStartUs + config.deadline_us + 1, &out);  // declined 91
+  EXPECT_EQ(out.to_clients.size(), 3u) << "the first request and the two repeats";
+  ASSERT_EQ(submit_one("t-2", "4111111111111111").seq, 2u);
+  EXPECT_EQ(submit_one("t-2", "4111111111111111").error_kind, wire::ClientErrorKind::None);
+  EXPECT_EQ(submit_one("t-2", "4111111111111111").error_kind, wire::ClientErrorKind::None);
+}
+
 }  // namespace
 }  // namespace triad::frontend
