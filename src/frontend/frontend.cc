@@ -1,7 +1,10 @@
 #include "frontend/frontend.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -982,6 +985,53 @@ int fail_start(const std::string& message) {
   return 2;
 }
 
+// What would otherwise fail the start only after keys, journal and audit
+// store were made in DIR and the log had begun: a port in use or an
+// endpoint that does not parse, a missing allow-list directory. Checked
+// first, so that the error is the one line interface.md asks for. (The
+// real binds come later: a port taken in between still fails the start,
+// after the log lines before it.)
+Status check_endpoints(const Config& config) {
+  {
+    zmq::context_t context(1);  // ended on leaving the scope: the port is free again
+    zmq::socket_t probe(context, zmq::socket_type::router);
+    probe.set(zmq::sockopt::linger, 0);
+    try {
+      probe.bind(config.listen_endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::unavailable("cannot listen on " + config.listen_endpoint + ": " + e.what());
+    }
+  }
+  if (config.metrics_port && *config.metrics_port != 0) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(*config.metrics_port);
+    // Another host form is for Metrics::serve to judge.
+    if (::inet_pton(AF_INET, config.metrics_host.c_str(), &address.sin_addr) == 1) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return Status::io_error(std::string("socket: ") + std::strerror(errno));
+      const int one = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as the server does
+      const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+      const int err = errno;
+      ::close(fd);
+      if (bound != 0) {
+        return Status::unavailable("cannot serve metrics on " + config.metrics_host + ":" +
+                                   std::to_string(*config.metrics_port) + ": " +
+                                   std::strerror(err));
+      }
+    }
+  }
+  if (config.curve && !config.client_allow_dir.empty()) {
+    struct stat st {};
+    if (::stat(config.client_allow_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::invalid_argument("client allow-list " + config.client_allow_dir +
+                                      " is not a directory of client public keys");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 int run(const Config& config) {
@@ -1008,6 +1058,7 @@ int run(const Config& config) {
       return fail_start("replica program " + binary + " is missing or not executable");
     }
   }
+  if (Status s = check_endpoints(config); !s.is_ok()) return fail_start(s.message());
   std::string report;
   if (Status s = ensure_replica_keys(config.dir, &report); !s.is_ok())
     return fail_start(s.message());

@@ -2,7 +2,9 @@
 // crash, nothing sequenced twice.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -171,6 +173,21 @@ TEST(BadStart, PortInUseIsRefusedAndNothingIsLeftRunning) {
   EXPECT_EQ(second.wait(20'000), 2);
   const std::string err = read_file(other.file("err"));
   EXPECT_NE(err.find("cannot listen on " + first.endpoint()), std::string::npos) << err;
+  // Found before anything is made in DIR or logged (interface.md: a one
+  // line error); before, keys, journal and audit store were made and a
+  // dozen log lines came first.
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+  EXPECT_FALSE(std::filesystem::exists(other.file("data") + "/journal"));
+  // The same for a metrics port in use (here the first one's client port).
+  const std::string port = first.endpoint().substr(first.endpoint().rfind(':') + 1);
+  Child third({bin("triad"), "up", "--cards", tmp.file("cards.csv"), "--dir", other.file("data"),
+               "--listen", "tcp://127.0.0.1:*", "--metrics-port", port},
+              "", other.file("err3"));
+  EXPECT_EQ(third.wait(20'000), 2);
+  const std::string err3 = read_file(other.file("err3"));
+  EXPECT_NE(err3.find("cannot serve metrics on 127.0.0.1:" + port), std::string::npos) << err3;
+  EXPECT_EQ(std::count(err3.begin(), err3.end(), '\n'), 1) << "one line: " << err3;
+  EXPECT_FALSE(std::filesystem::exists(other.file("data") + "/journal"));
   EXPECT_TRUE(processes_mentioning(other.path()).empty());
   EXPECT_EQ(first.stop(), 0);
 }
