@@ -1625,13 +1625,16 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
         if (checkpoints_.size() == kCheckpointsKept) checkpoints_.erase(checkpoints_.begin());
         checkpoints_.push_back(content);
       }
-      if (content.tx_digest == e.tx_digest) {
+      if (content.tx_digest == e.tx_digest && content.ts_ms == e.ts_ms &&
+          content.rules_version == rules::kRulesVersion) {
         certificate = wire::build_certificate(content, d.signers);
       } else {
         // Their decision is on another transaction than the one sequenced
         // (they hash PANs under another card reference key, or the entry
-        // changed on its way): its certificate would prove nothing about
-        // this one, so the answer is the voter's own.
+        // changed on its way), at another time or under other rules: its
+        // certificate would prove nothing about this one (the client checks
+        // the seq, ts and code it is given against it), so the answer is the
+        // voter's own.
         fail_safe = true;
         ++counters_.digest_mismatches;
         code = to_string(ResponseCode::kSystemMalfunction);
@@ -1639,8 +1642,11 @@ void Core::handle_voter_output(std::uint64_t now_us, Outbox* out) {
         digest_mismatch_log_.write(
             log::Level::kError, now_us,
             "seq " + std::to_string(d.seq) + ": replicas " + replica_names(d.agree_mask) +
-                " agreed on transaction digest " + to_hex(content.tx_digest) +
-                ", the front end's is " + to_hex(e.tx_digest) +
+                " agreed on transaction digest " + to_hex(content.tx_digest) + ", ts " +
+                std::to_string(content.ts_ms) + ", rules version " +
+                std::to_string(content.rules_version) + "; the front end's are " +
+                to_hex(e.tx_digest) + ", " + std::to_string(e.ts_ms) + ", " +
+                std::to_string(rules::kRulesVersion) +
                 " (another keys/card-ref.key?); declined fail-safe " + code);
       }
     }

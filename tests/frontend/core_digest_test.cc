@@ -47,5 +47,26 @@ TEST_F(CoreDigest, AgreementOnAnotherTransactionDigestIsAnsweredFailSafe) {
   EXPECT_EQ(nlohmann::json::parse(core_->status_json(kStartUs))["digest_mismatches"], 1);
 }
 
+// The same for agreement on another ts or rules version: the client checks
+// the ts it is given against the certificate, and the rules version is the
+// front end's.
+TEST_F(CoreDigest, AgreementOnAnotherTsOrRulesVersionIsAnsweredFailSafe) {
+  start({});
+  ASSERT_EQ(submit(3, kStartUs), 0u);
+  other_ts_.insert(2);
+  other_rules_.insert(3);
+  verdicts(0, 1, 3, kStartUs);
+  const Outbox out = verdicts(1, 1, 3, kStartUs);
+  ASSERT_EQ(out.decisions.size(), 3u);
+  EXPECT_EQ(out.decisions[0].code, "00");
+  EXPECT_FALSE(out.decisions[0].certificate.empty());
+  for (std::size_t i : {1u, 2u}) {
+    EXPECT_EQ(out.decisions[i].code, "96") << i;
+    EXPECT_TRUE(out.decisions[i].fail_safe) << i;
+    EXPECT_TRUE(out.decisions[i].certificate.empty()) << i;
+  }
+  EXPECT_EQ(core_->counters().digest_mismatches, 2u);
+}
+
 }  // namespace
 }  // namespace triad::frontend

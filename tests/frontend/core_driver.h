@@ -7,6 +7,7 @@
 #include <array>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,6 +102,8 @@ class CoreDriver : public ::testing::Test {
       v.content.seq = seq;
       const auto other = other_tx_digests_.find(seq);
       v.content.tx_digest = other != other_tx_digests_.end() ? other->second : tx_digest(seq);
+      v.content.ts_ms = ts_ms(seq) + (other_ts_.contains(seq) ? 1 : 0);
+      v.content.rules_version = rules::kRulesVersion + (other_rules_.contains(seq) ? 1 : 0);
       if (const auto it = checkpoint_digests_.find(seq); it != checkpoint_digests_.end()) {
         v.content.checkpoint_digest = it->second;
       }
@@ -115,6 +118,15 @@ class CoreDriver : public ::testing::Test {
     m.add_batches(batches);
     fbb.Finish(m.Finish());
     return fbb;
+  }
+
+  // The sequenced ts a healthy replica signs for `seq` (0 for a seq never
+  // sequenced).
+  std::int64_t ts_ms(std::uint64_t seq) const {
+    if (seq < 1 || seq > core_->last_seq()) return 0;
+    if (core_->last_seq() - seq < core_->entries_in_memory()) return core_->sequenced_ts_ms(seq);
+    const journal::Entry* e = archive_.find(seq);
+    return e != nullptr ? e->ts_ms : 0;
   }
 
   // The transaction digest a healthy replica signs for `seq`: that of the
@@ -185,6 +197,9 @@ class CoreDriver : public ::testing::Test {
   // The transaction digest every replica's verdict carries at these seqs, in
   // place of the sequenced transaction's.
   std::map<std::uint64_t, Digest> other_tx_digests_;
+  // Seqs whose verdicts carry another ts, another rules version.
+  std::set<std::uint64_t> other_ts_;
+  std::set<std::uint64_t> other_rules_;
   MemoryArchive archive_;  // before core_, which uses it
   std::unique_ptr<Core> core_;
   std::uint64_t next_id_ = 1;
