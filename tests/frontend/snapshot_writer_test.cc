@@ -55,6 +55,14 @@ class SnapshotWriterTest : public ::testing::Test {
     }
     return false;
   }
+  // The writer's progress once nothing is on its way (at most 10 s): the
+  // file is renamed into place before the progress says so.
+  static SnapshotWriter::Progress settled(const SnapshotWriter& writer) {
+    for (int i = 0; i < 1000 && writer.progress().pending_seq != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return writer.progress();
+  }
   std::string path() const { return tmp_.file("snapshot"); }
   TempDir tmp_;
   crypto::SymmetricKey key_ = crypto::SymmetricKey::generate();
@@ -73,7 +81,7 @@ TEST_F(SnapshotWriterTest, WritesWhatItIsGivenOnItsThread) {
   EXPECT_EQ(got.certificate, given.certificate);
   writer.write(snapshot_at(2000));
   EXPECT_TRUE(stored_at(2000)) << "the newer one replaces it";
-  const SnapshotWriter::Progress p = writer.progress();  // once the thread is done with it
+  const SnapshotWriter::Progress p = settled(writer);
   EXPECT_EQ(p.written_seq, 2000u);
   EXPECT_EQ(p.written, 2u);
   EXPECT_EQ(p.failed, 0u);
@@ -84,14 +92,8 @@ TEST_F(SnapshotWriterTest, WritesWhatItIsGivenOnItsThread) {
 TEST_F(SnapshotWriterTest, ReportsWhatReachedTheFileAndWhatDidNot) {
   SnapshotWriter writer(path(), key_, open_fd("journal"), open_fd("certificates"), 1000);
   EXPECT_EQ(writer.progress().written_seq, 1000u) << "the one the run started from";
-  const auto settled = [&] {
-    for (int i = 0; i < 1000 && writer.progress().pending_seq != 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return writer.progress();
-  };
   writer.write(snapshot_at(2000));
-  SnapshotWriter::Progress p = settled();
+  SnapshotWriter::Progress p = settled(writer);
   EXPECT_EQ(p.pending_seq, 0u) << "nothing left on its way";
   EXPECT_EQ(p.written_seq, 2000u);
   EXPECT_EQ(p.written, 1u);
@@ -101,7 +103,7 @@ TEST_F(SnapshotWriterTest, ReportsWhatReachedTheFileAndWhatDidNot) {
   journal::StoredSnapshot digest_changed = snapshot_at(3000);
   digest_changed.checkpoint_digest[5] ^= 1;
   writer.write(digest_changed);
-  p = settled();
+  p = settled(writer);
   EXPECT_EQ(p.pending_seq, 0u);
   EXPECT_EQ(p.written_seq, 2000u) << "still the one on file";
   EXPECT_EQ(p.failed, 1u);
