@@ -453,9 +453,11 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
                                 std::to_string(ts_ms) + " before the previous record's " +
                                 std::to_string(last_ts_ms));
     }
-    Entry entry;
-    TRIAD_RETURN_IF_ERROR(j->decode_body(body, off, &plain, &entry));
-    if (keep_entries) recovered->entries.push_back(std::move(entry));
+    if (keep_entries) {
+      Entry entry;
+      TRIAD_RETURN_IF_ERROR(j->decode_body(body, off, &plain, &entry));
+      recovered->entries.push_back(std::move(entry));
+    }
     if ((seq - 1) % kIndexEvery == 0) j->index_.push_back(off);
     last_seq = seq;
     last_ts_ms = ts_ms;
