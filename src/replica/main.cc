@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", config.seed, "seed of the injected fault");
   app.add_option("--log", config.log_path, "also append logs to this file");
   app.add_option("--checkpoint-every", config.checkpoint_interval,
-                 "vote a full-state checkpoint digest every K transactions, the interval "
-                 "doubling each time the history passes 64 intervals")
+                 "vote a full-state checkpoint digest every K transactions (a fixed interval)")
       ->check(CLI::Range(1, 100'000'000));
   std::string replay_input;
   std::string replay_output;
