@@ -3,8 +3,10 @@
 // divergences and repairs since a time. Reads
 // DIR/audit.db, while `triad up` runs or after it stopped.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -162,6 +164,12 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
 Status read_card_argument(const std::string& arg, std::string* pan) {
   std::string text = arg;
   if (arg == "-" && !std::getline(std::cin, text)) {
+    // std::cin reads through stdio: a read error (standard input a
+    // directory, EIO) ends the line as the end of the input does.
+    if (std::ferror(stdin)) {
+      return Status::io_error(std::string("--card -: cannot read standard input: ") +
+                              std::strerror(errno));
+    }
     return Status::invalid_argument("--card -: nothing on standard input");
   }
   const auto first = text.find_first_not_of(" \t\r\n");

@@ -2,7 +2,6 @@
 // status.
 #pragma once
 
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,10 +16,6 @@ namespace triad::cli {
 // ends the command (0 after --help, 2 for bad arguments, with the message
 // printed), nullopt to go on.
 std::optional<int> parse(CLI::App& app, int argc, char** argv);
-
-// Standard input for "-", else `path` opened into `file`; nullptr, with a
-// message naming `command` and the path, when it cannot be read.
-std::istream* open_input(const std::string& path, const char* command, std::ifstream* file);
 
 // Directory of the running executable, to find triad-replica beside it.
 std::string self_dir();

@@ -1,14 +1,17 @@
 // triad: the command-line front door (interface.md).
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/line_reader.h"
 #include "common/hardening.h"
 #include "common/thread_name.h"
 
@@ -23,14 +26,69 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-std::istream* open_input(const std::string& path, const char* command, std::ifstream* file) {
-  if (path == "-") return &std::cin;
-  file->open(path);
-  if (!*file) {
-    std::fprintf(stderr, "%s: cannot read %s\n", command, path.c_str());
-    return nullptr;
+LineReader::~LineReader() {
+  if (own_fd_) ::close(fd_);
+}
+
+Status LineReader::open(const std::string& path) {
+  if (path == "-") {
+    name_ = "standard input";
+    fd_ = STDIN_FILENO;
+  } else {
+    name_ = path;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return Status::io_error("cannot read " + path + ": " + std::strerror(errno));
+    own_fd_ = true;
   }
-  return file;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    return Status::io_error("cannot read " + name_ + ": " + std::strerror(errno));
+  }
+  // A directory opens; only its first read fails. Said before anything is
+  // done with the input.
+  if (S_ISDIR(st.st_mode)) {
+    return Status::io_error("cannot read " + name_ + ": " + std::strerror(EISDIR));
+  }
+  streaming_ = !S_ISREG(st.st_mode);
+  return Status::ok();
+}
+
+bool LineReader::fill() {
+  if (end_) return false;
+  if (start_ > 0) {
+    buffer_.erase(0, start_);
+    start_ = 0;
+  }
+  char chunk[64 * 1024];
+  ssize_t n = 0;
+  do {
+    n = ::read(fd_, chunk, sizeof chunk);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  end_ = true;
+  if (n < 0) error_ = Status::io_error("cannot read " + name_ + ": " + std::strerror(errno));
+  return false;
+}
+
+bool LineReader::next(std::string* line) {
+  while (true) {
+    const auto newline = buffer_.find('\n', start_);
+    if (newline != std::string::npos) {
+      line->assign(buffer_, start_, newline - start_);
+      start_ = newline + 1;
+      return true;
+    }
+    if (fill()) continue;
+    // The last line may have no newline; a line cut short by a read error
+    // is not handed out.
+    if (!error_.is_ok() || start_ == buffer_.size()) return false;
+    line->assign(buffer_, start_);
+    start_ = buffer_.size();
+    return true;
+  }
 }
 
 }  // namespace triad::cli

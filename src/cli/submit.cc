@@ -1,5 +1,4 @@
 #include <poll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -15,6 +13,7 @@
 #include <unordered_map>
 
 #include "cli/commands.h"
+#include "cli/line_reader.h"
 #include "cli/options.h"
 #include "common/layout.h"
 #include "crypto/base64.h"
@@ -118,21 +117,17 @@ int run_submit_command(int argc, char** argv) {
     }
   }
 
-  // std::cin with a buffer of its own (not stdio's, which in_avail() cannot
-  // see), so that what was read ahead counts as waiting input.
-  std::ios::sync_with_stdio(false);
-  std::ifstream file;
-  std::istream* in_stream = open_input(input, "triad submit", &file);
-  if (in_stream == nullptr) return 2;
-  std::istream& in = *in_stream;
+  LineReader in;
+  if (Status s = in.open(input); !s.is_ok()) {
+    std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
+    return 2;
+  }
   // A pipe or a terminal gives lines as a switch sends them: a line not
   // there yet must not hold back the lines that are, nor their answers.
-  struct stat input_stat {};
-  const bool streaming =
-      &in == &std::cin && (::fstat(STDIN_FILENO, &input_stat) != 0 || !S_ISREG(input_stat.st_mode));
+  const bool streaming = input == "-" && in.streaming();
   const auto line_waiting = [&] {
-    if (!streaming || in.rdbuf()->in_avail() > 0) return true;
-    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (!streaming || in.buffered()) return true;
+    pollfd p{in.fd(), POLLIN, 0};
     return ::poll(&p, 1, 0) > 0;
   };
 
@@ -324,7 +319,7 @@ int run_submit_command(int argc, char** argv) {
         std::fflush(stdout);
       }
       std::string text;
-      if (!std::getline(in, text)) {
+      if (!in.next(&text)) {
         eof = true;
         break;
       }
@@ -386,8 +381,13 @@ int run_submit_command(int argc, char** argv) {
   }
   flush();
   std::fflush(stdout);
-
   print_summary();
+  // The lines read before the error were answered; the rest never came.
+  if (!in.error().is_ok()) {
+    std::fprintf(stderr, "triad submit: %s (after line %llu)\n", in.error().message().c_str(),
+                 static_cast<unsigned long long>(next_line - 1));
+    return 2;
+  }
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cli/commands.h"
+#include "cli/line_reader.h"
 #include "cli/options.h"
 #include "common/layout.h"
 #include "frontend/keys.h"
@@ -100,10 +101,11 @@ int run_verify_command(int argc, char** argv) {
   app.add_option("input", input, "file of certificates, or - for standard input")
       ->capture_default_str();
   if (const auto done = parse(app, argc, argv)) return *done;
-  std::ifstream file;
-  std::istream* in_stream = open_input(input, "triad verify", &file);
-  if (in_stream == nullptr) return 2;
-  std::istream& in = *in_stream;
+  LineReader in;
+  if (Status s = in.open(input); !s.is_ok()) {
+    std::fprintf(stderr, "triad verify: %s\n", s.message().c_str());
+    return 2;
+  }
   Keyring keyring;
   if (Status s = Keyring::load_dir(dir, &keyring); !s.is_ok()) {
     std::fprintf(stderr, "triad verify: %s\n", s.message().c_str());
@@ -115,7 +117,7 @@ int run_verify_command(int argc, char** argv) {
   std::uint64_t line_no = 0;
   std::string last_valid;
   std::string line;
-  while (std::getline(in, line)) {
+  while (in.next(&line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string text;
@@ -151,6 +153,13 @@ int run_verify_command(int argc, char** argv) {
                   static_cast<long long>(info.ts_ms), signers.c_str(), info.rules_version,
                   info.tx_digest_hex.c_str(), info.state_digest_hex.c_str());
     last_valid = summary;
+  }
+  // A read error cut the input short: what was read proves nothing of the
+  // rest.
+  if (!in.error().is_ok()) {
+    std::fprintf(stderr, "triad verify: %s (after line %llu)\n", in.error().message().c_str(),
+                 static_cast<unsigned long long>(line_no));
+    return 2;
   }
   if (valid + invalid + without == 0) {
     std::printf("INVALID: no certificate in the input\n");

@@ -224,5 +224,23 @@ TEST(AuditProcess, ADecisionOtherThanAFailSafeWithoutACertificateIsInvalid) {
   EXPECT_NE(out.find("a fail-safe decline is signed by no replica"), std::string::npos) << out;
 }
 
+// `--card -` on standard input it cannot read (a directory): the read error
+// is said, not taken for an empty input ("nothing on standard input").
+TEST(AuditProcess, ACardOnStandardInputThatCannotBeReadIsAnError) {
+  TempDir tmp;
+  const std::string dir = tmp.file("data");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  {
+    std::unique_ptr<audit::AuditStore> store;
+    ASSERT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  Child audit({bin("triad"), "audit", "--dir", dir, "--card", "-"}, tmp.path(), tmp.file("err"));
+  EXPECT_EQ(audit.read_all(30'000), "");
+  EXPECT_EQ(audit.wait(30'000), 2);
+  EXPECT_EQ(read_file(tmp.file("err")),
+            "triad audit: --card -: cannot read standard input: Is a directory\n");
+}
+
 }  // namespace
 }  // namespace triad::testing

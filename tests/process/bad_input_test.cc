@@ -14,6 +14,7 @@
 
 #include "cluster.h"
 #include "common/layout.h"
+#include "input_util.h"
 #include "process_util.h"
 #include "transport/curve.h"
 #include "wire/codec.h"
@@ -99,6 +100,53 @@ TEST_F(BadInput, LinesThatCannotBeSequencedGetAClearErrorAndNoSeq) {
   EXPECT_EQ(out[7]["kind"], "rejected");
   EXPECT_EQ(out[7]["retry"], false);
   EXPECT_EQ(out[8]["seq"], 3) << "nothing else was sequenced";
+}
+
+// Input `triad submit` cannot read: a directory, as the file or as standard
+// input, or a stream whose read fails after a line. std::getline took the
+// read error for the end of the input: exit 0, nothing sent (or only the
+// lines before the error). Now exit 2 and one line naming the input and the
+// reason, after the answers of the lines read before it.
+TEST_F(BadInput, InputThatCannotBeReadIsAnErrorNamingIt) {
+  struct Outcome {
+    int status = -1;
+    std::string out;
+    std::string err;
+  };
+  const auto submit_input = [&](const std::string& input, const std::string& stdin_path) {
+    std::filesystem::remove(tmp_.file("err"));
+    Child c({bin("triad"), "submit", "--dir", cluster_->dir(), "--endpoint", cluster_->endpoint(),
+             input},
+            stdin_path, tmp_.file("err"));
+    Outcome o;
+    o.out = c.read_all(30'000);
+    o.status = c.wait(30'000);
+    o.err = read_file(tmp_.file("err"));
+    return o;
+  };
+  const std::string dir = tmp_.file("a-directory");
+  std::filesystem::create_directory(dir);
+  Outcome o = submit_input(dir, "");
+  EXPECT_EQ(o.status, 2) << o.out;
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.err, "triad submit: cannot read " + dir + ": Is a directory\n");
+  o = submit_input("-", dir);
+  EXPECT_EQ(o.status, 2) << o.out;
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.err, "triad submit: cannot read standard input: Is a directory\n");
+
+  const int failing = socket_failing_after(tx("before-the-error") + "\n");
+  {
+    const StdinFrom in(failing);
+    o = submit_input("-", "");
+  }
+  ::close(failing);
+  EXPECT_EQ(o.status, 2) << o.err;
+  const auto lines = lines_of(o.out);
+  ASSERT_EQ(lines.size(), 1u) << o.out;
+  EXPECT_EQ(Json::parse(lines[0])["id"], "before-the-error") << "answered before the error line";
+  EXPECT_EQ(o.err,
+            "triad submit: cannot read standard input: Connection reset by peer (after line 1)\n");
 }
 
 TEST_F(BadInput, HugeAndRandomFramesOnTheClientSocketAreAnsweredWithErrors) {

@@ -3,9 +3,11 @@
 // claim an approval. Real certificates from a real cluster, edited lines.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cluster.h"
+#include "input_util.h"
 #include "process_util.h"
 
 namespace triad::testing {
@@ -63,6 +65,19 @@ class VerifyCommand : public ::testing::Test {
     for (const auto& l : lines) text += l + "\n";
     write_file(tmp_->file("verify.jsonl"), text);
     return run({bin("triad"), "verify", "--dir", cluster_->dir(), tmp_->file("verify.jsonl")}, out);
+  }
+
+  // `triad verify INPUT` (its standard input from `stdin_path` when given):
+  // its exit status, standard output in *out and standard error in *err.
+  static int verify_input(const std::string& input, const std::string& stdin_path, std::string* out,
+                          std::string* err) {
+    std::filesystem::remove(tmp_->file("verify.err"));
+    Child c({bin("triad"), "verify", "--dir", cluster_->dir(), input}, stdin_path,
+            tmp_->file("verify.err"));
+    *out = c.read_all(30'000);
+    const int status = c.wait(30'000);
+    *err = read_file(tmp_->file("verify.err"));
+    return status;
   }
 
   static TempDir* tmp_;
@@ -148,6 +163,33 @@ TEST_F(VerifyCommand, FailSafeDeclinesAndClientErrorsHaveNoCertificateAndPass) {
   EXPECT_EQ(verify({approval_->dump(), fail_safe.dump(), no_answer.dump(), error.dump()}, &out), 0)
       << out;
   EXPECT_EQ(out, "1 valid, 0 invalid, 3 without certificate\n");
+}
+
+// Input it cannot read is an error (exit 2, one line naming the input and
+// the reason), not the end of the input: a directory read as an empty
+// input ("no certificate"), and a read error after a valid line let that
+// line's "valid" stand for the whole input (exit 0).
+TEST_F(VerifyCommand, InputThatCannotBeReadIsAnErrorNamingIt) {
+  const std::string dir = tmp_->file("a-directory");
+  std::filesystem::create_directory(dir);
+  std::string out;
+  std::string err;
+  EXPECT_EQ(verify_input(dir, "", &out, &err), 2) << out;
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "triad verify: cannot read " + dir + ": Is a directory\n");
+  EXPECT_EQ(verify_input("-", dir, &out, &err), 2) << out;
+  EXPECT_EQ(err, "triad verify: cannot read standard input: Is a directory\n");
+
+  const int failing = socket_failing_after(approval_->dump() + "\n");
+  int status = -1;
+  {
+    const StdinFrom in(failing);
+    status = verify_input("-", "", &out, &err);
+  }
+  ::close(failing);
+  EXPECT_EQ(status, 2) << out;
+  EXPECT_EQ(err,
+            "triad verify: cannot read standard input: Connection reset by peer (after line 1)\n");
 }
 
 }  // namespace
