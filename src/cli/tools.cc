@@ -161,8 +161,16 @@ int run_verify_command(int argc, char** argv) {
                  static_cast<unsigned long long>(line_no));
     return 2;
   }
-  if (valid + invalid + without == 0) {
-    std::printf("INVALID: no certificate in the input\n");
+  // A line without a certificate proves nothing (a fail-safe decline or a
+  // client error is allowed beside certificates, not in place of them):
+  // input of only such lines held no certificate to verify, and exited 0.
+  if (valid + invalid == 0) {
+    if (without == 0) {
+      std::printf("INVALID: no certificate in the input\n");
+    } else {
+      std::printf("INVALID: no certificate in the input, only %llu line%s without one\n",
+                  static_cast<unsigned long long>(without), without == 1 ? "" : "s");
+    }
     return 1;
   }
   if (valid == 1 && invalid == 0 && without == 0) {

@@ -165,6 +165,25 @@ TEST_F(VerifyCommand, FailSafeDeclinesAndClientErrorsHaveNoCertificateAndPass) {
   EXPECT_EQ(out, "1 valid, 0 invalid, 3 without certificate\n");
 }
 
+// Exit 0 says a certificate held: input with no line that has one is
+// INVALID (exit 1), as an empty input is, even when its lines are allowed
+// without one. It exited 0 with "0 valid, 0 invalid, 1 without certificate".
+TEST_F(VerifyCommand, InputWithoutAnyCertificateIsInvalid) {
+  Json fail_safe = *decline_;
+  fail_safe["code"] = "96";
+  fail_safe["cert"] = nullptr;
+  const Json error = {{"line", 2}, {"error", "not valid JSON"}};
+  std::string out;
+  EXPECT_EQ(verify({"{}"}, &out), 1) << out;
+  EXPECT_EQ(out, "INVALID: no certificate in the input, only 1 line without one\n");
+  EXPECT_EQ(verify({fail_safe.dump(), error.dump()}, &out), 1) << out;
+  EXPECT_EQ(out, "INVALID: no certificate in the input, only 2 lines without one\n");
+  EXPECT_EQ(verify({""}, &out), 1) << out;
+  EXPECT_EQ(out, "INVALID: no certificate in the input\n");
+  EXPECT_EQ(verify({fail_safe.dump(), decline_->dump()}, &out), 0) << out;
+  EXPECT_EQ(out, "1 valid, 0 invalid, 1 without certificate\n");
+}
+
 // Input it cannot read is an error (exit 2, one line naming the input and
 // the reason), not the end of the input: a directory read as an empty
 // input ("no certificate"), and a read error after a valid line let that
