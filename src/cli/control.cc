@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <zmq.hpp>
 
 #include "cli/commands.h"
@@ -15,52 +16,98 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Sends one request; the answer, or an error message in `error`.
-bool ask(const std::string& dir, const Json& request, Json* answer, std::string* error) {
-  std::ifstream f(layout::control_file(dir));
+// Sends one request; its answer, a JSON object. Unavailable when no cluster
+// answers on the endpoint in DIR/control (or it names none that libzmq can
+// use), Rejected with the front end's message when it refused the request,
+// the key's error when the operator's CURVE key cannot be read.
+Status ask(const std::string& dir, const Json& request, Json* answer) {
+  const std::string control = layout::control_file(dir);
+  std::ifstream f(control);
   std::string endpoint;
   if (!(f >> endpoint)) {
-    *error = "no running triad up found in " + dir + " (no " + layout::control_file(dir) + ")";
-    return false;
+    return Status::unavailable("no running triad up found in " + dir + " (no " + control + ")");
   }
   // The control socket admits only the operator's CURVE key.
   transport::CurveClient curve;
   if (Status s = transport::load_curve_client(
           dir, layout::curve_secret_key(dir, layout::kCurveOperator), &curve);
       !s.is_ok()) {
-    *error = s.message();
-    return false;
+    return s;
   }
-  zmq::context_t context(1);
-  zmq::socket_t socket(context, zmq::socket_type::req);
-  socket.set(zmq::sockopt::linger, 0);
-  socket.set(zmq::sockopt::rcvtimeo, 3000);
-  // A refused handshake (a key not admitted) leaves no connection, for good
-  // (libzmq does not reconnect after a protocol error): the send waits 3 s
-  // at most too.
-  socket.set(zmq::sockopt::sndtimeo, 3000);
-  curve.apply(socket);
-  socket.connect(endpoint);
   zmq::message_t reply;
-  if (!socket.send(zmq::buffer(request.dump()), zmq::send_flags::none) ||
-      !socket.recv(reply, zmq::recv_flags::none)) {
-    *error = "the front end at " + endpoint + " did not answer within 3 s" +
-             (curve.enabled()
-                  ? " (with CURVE: is " + layout::curve_secret_key(dir, layout::kCurveOperator) +
-                        " the operator key it was started with?)"
-                  : std::string());
-    return false;
+  bool answered = false;
+  // libzmq refuses an endpoint it cannot parse (DIR/control overwritten,
+  // truncated, not ours) with an exception, which went uncaught: abort().
+  // What the file holds is not echoed: it may be anything.
+  try {
+    zmq::context_t context(1);
+    zmq::socket_t socket(context, zmq::socket_type::req);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::rcvtimeo, 3000);
+    // A refused handshake (a key not admitted) leaves no connection, for good
+    // (libzmq does not reconnect after a protocol error): the send waits 3 s
+    // at most too.
+    socket.set(zmq::sockopt::sndtimeo, 3000);
+    curve.apply(socket);
+    socket.connect(endpoint);
+    answered = socket.send(zmq::buffer(request.dump()), zmq::send_flags::none) &&
+               socket.recv(reply, zmq::recv_flags::none);
+  } catch (const zmq::error_t& e) {
+    return Status::unavailable(control + " does not name a control endpoint that can be reached (" +
+                               e.what() + ")");
+  }
+  if (!answered) {
+    return Status::unavailable("the front end at " + endpoint + " did not answer within 3 s" +
+                               (curve.enabled()
+                                    ? " (with CURVE: is " +
+                                          layout::curve_secret_key(dir, layout::kCurveOperator) +
+                                          " the operator key it was started with?)"
+                                    : std::string()));
   }
   *answer = Json::parse(reply.to_string_view(), nullptr, /*allow_exceptions=*/false);
-  if (answer->is_discarded()) {
-    *error = "the front end's answer is not JSON";
-    return false;
+  if (answer->is_discarded()) return Status::corruption("the front end's answer is not JSON");
+  if (!answer->is_object()) {
+    return Status::corruption("the front end's answer is not a JSON object");
   }
-  if (answer->contains("error")) {
-    *error = (*answer)["error"].get<std::string>();
-    return false;
+  if (const auto e = answer->find("error"); e != answer->end()) {
+    return Status::rejected(e->is_string()
+                                ? e->get<std::string>()
+                                : "the front end refused the request, without saying why");
   }
-  return true;
+  return Status::ok();
+}
+
+// The status's fields, read without trusting their presence or type: their
+// names may evolve (interface.md), and the const operator[] of a missing key
+// is an assertion failure (this build keeps them) and get<>() of another
+// type throws, either of which aborted `triad status`. A missing or
+// mistyped field prints "-".
+const Json* field(const Json& object, const char* key) {
+  if (!object.is_object()) return nullptr;
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+std::string text(const Json& object, const char* key) {
+  const Json* v = field(object, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "-";
+}
+
+// An integer, as its digits.
+std::string integer(const Json& object, const char* key) {
+  const Json* v = field(object, key);
+  return v != nullptr && v->is_number_integer() ? v->dump() : "-";
+}
+
+std::optional<double> number(const Json& object, const char* key) {
+  const Json* v = field(object, key);
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  return v->get<double>();
+}
+
+bool is_true(const Json& object, const char* key) {
+  const Json* v = field(object, key);
+  return v != nullptr && v->is_boolean() && v->get<bool>();
 }
 
 std::string seconds(double s) {
@@ -78,11 +125,15 @@ std::string seconds(double s) {
 // The stored snapshot a restart starts from, the one on its way to the
 // file, and the ones that did not get there.
 void print_snapshots(const Json& n) {
-  const auto number = [&](const char* key) { return n.value(key, 0ull); };
-  const unsigned long long written = number("written_seq");
-  const unsigned long long pending = number("pending_seq");
-  const unsigned long long failures = number("write_failures");
-  const unsigned long long from = number("started_from_seq");
+  // Left out, they are 0: nothing to say.
+  const auto count = [&](const char* key) {
+    const Json* v = field(n, key);
+    return v != nullptr && v->is_number_unsigned() ? v->get<unsigned long long>() : 0ull;
+  };
+  const unsigned long long written = count("written_seq");
+  const unsigned long long pending = count("pending_seq");
+  const unsigned long long failures = count("write_failures");
+  const unsigned long long from = count("started_from_seq");
   if (written == 0 && pending == 0 && failures == 0) return;
   if (written > 0) {
     std::printf("stored snapshot: seq %llu (a restart replays the journal after it)", written);
@@ -92,9 +143,9 @@ void print_snapshots(const Json& n) {
   if (from > 0) std::printf("; this run started from seq %llu", from);
   if (pending > 0) std::printf("; seq %llu being written", pending);
   if (failures > 0) {
-    const Json& last = n["last_write_error"];
+    const Json* last = field(n, "last_write_error");
     std::printf("; %llu not written, the last: %s", failures,
-                last.is_string() ? last.get<std::string>().c_str() : "?");
+                last != nullptr && last->is_string() ? last->get<std::string>().c_str() : "?");
   }
   std::printf("\n");
 }
@@ -109,55 +160,66 @@ int run_status_command(int argc, char** argv) {
   app.add_flag("--json", json, "one JSON object, for tools");
   if (const auto done = parse(app, argc, argv)) return *done;
   Json s;
-  std::string error;
-  if (!ask(dir, Json{{"cmd", "status"}}, &s, &error)) {
-    std::fprintf(stderr, "triad status: %s\n", error.c_str());
+  if (Status e = ask(dir, Json{{"cmd", "status"}}, &s); !e.is_ok()) {
+    std::fprintf(stderr, "triad status: %s\n", e.message().c_str());
     return 1;
   }
   if (json) {
     std::printf("%s\n", s.dump().c_str());
     return 0;
   }
-  std::printf("mode %s; last seq %llu; %llu decisions, %llu fail-safe; %llu in flight\n",
-              s["mode"].get<std::string>().c_str(), s["last_seq"].get<unsigned long long>(),
-              s["decisions"].get<unsigned long long>(), s["fail_safe"].get<unsigned long long>(),
-              s["in_flight"].get<unsigned long long>());
-  if (const Json& r = s["recovery"]; r["recovering"].get<bool>()) {
-    std::printf("recovering: %llu of %llu journalled transactions replayed; new ids refused\n",
-                r["replay_sent"].get<unsigned long long>(),
-                r["journalled"].get<unsigned long long>());
+  std::printf("mode %s; last seq %s; %s decisions, %s fail-safe; %s in flight\n",
+              text(s, "mode").c_str(), integer(s, "last_seq").c_str(),
+              integer(s, "decisions").c_str(), integer(s, "fail_safe").c_str(),
+              integer(s, "in_flight").c_str());
+  if (const Json* r = field(s, "recovery"); r != nullptr && is_true(*r, "recovering")) {
+    std::printf("recovering: %s of %s journalled transactions replayed; new ids refused\n",
+                integer(*r, "replay_sent").c_str(), integer(*r, "journalled").c_str());
   }
-  print_snapshots(s["snapshots"]);
+  if (const Json* n = field(s, "snapshots")) print_snapshots(*n);
   std::printf("%-8s %-12s %10s %9s %7s %10s %10s %10s %8s  %s\n", "replica", "state", "last seq",
               "diverged", "repairs", "last TTR", "MTBF", "MTTR", "avail", "fingerprint");
-  for (const Json& r : s["replicas"]) {
-    unsigned long long diverged = 0;
-    for (const auto& [kind, n] : r["divergences"].items()) diverged += n.get<unsigned long long>();
-    const double ttr_ms = r["last_time_to_repair_ms"].get<double>();
-    std::printf(
-        "%-8s %-12s %10llu %9llu %7llu %10s %9s%s %9s%s %7.4f%%  %s\n",
-        r["name"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
-        r["last_seq_applied"].get<unsigned long long>(), diverged,
-        r["repairs"].get<unsigned long long>(), ttr_ms > 0 ? seconds(ttr_ms / 1000).c_str() : "-",
-        seconds(r["mtbf_s"].get<double>()).c_str(), r["mtbf_lower_bound"].get<bool>() ? "+" : " ",
-        seconds(r["mttr_s"].get<double>()).c_str(), r["mttr_lower_bound"].get<bool>() ? "+" : " ",
-        r["availability"].get<double>() * 100, r["fingerprint"].get<std::string>().c_str());
+  const Json* replicas = field(s, "replicas");
+  for (const Json& r : replicas != nullptr && replicas->is_array() ? *replicas : Json::array()) {
+    if (!r.is_object()) continue;
+    // The divergences by kind; their sum, or "-" when they are not there.
+    std::string diverged = "-";
     std::string kinds;
-    for (const auto& [kind, n] : r["divergences"].items()) {
-      if (n.get<unsigned long long>() > 0)
-        kinds += " " + kind + "=" + std::to_string(n.get<unsigned long long>());
+    if (const Json* d = field(r, "divergences"); d != nullptr && d->is_object()) {
+      unsigned long long sum = 0;
+      for (const auto& [kind, n] : d->items()) {
+        if (!n.is_number_unsigned()) continue;
+        sum += n.get<unsigned long long>();
+        if (n.get<unsigned long long>() > 0) kinds += " " + kind + "=" + n.dump();
+      }
+      diverged = std::to_string(sum);
     }
+    const std::optional<double> ttr_ms = number(r, "last_time_to_repair_ms");
+    const std::optional<double> mtbf_s = number(r, "mtbf_s");
+    const std::optional<double> mttr_s = number(r, "mttr_s");
+    std::string availability = "-";
+    if (const std::optional<double> a = number(r, "availability")) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.4f%%", *a * 100);
+      availability = buf;
+    }
+    std::printf("%-8s %-12s %10s %9s %7s %10s %9s%s %9s%s %8s  %s\n", text(r, "name").c_str(),
+                text(r, "state").c_str(), integer(r, "last_seq_applied").c_str(), diverged.c_str(),
+                integer(r, "repairs").c_str(),
+                ttr_ms && *ttr_ms > 0 ? seconds(*ttr_ms / 1000).c_str() : "-",
+                mtbf_s ? seconds(*mtbf_s).c_str() : "-", is_true(r, "mtbf_lower_bound") ? "+" : " ",
+                mttr_s ? seconds(*mttr_s).c_str() : "-", is_true(r, "mttr_lower_bound") ? "+" : " ",
+                availability.c_str(), text(r, "fingerprint").c_str());
     if (!kinds.empty()) std::printf("         divergences:%s\n", kinds.c_str());
   }
   std::printf("(+: a lower bound, no failure or repair completed yet)\n");
-  if (s.contains("audit") && s["audit"].is_object()) {
-    const Json& a = s["audit"];
+  if (const Json* a = field(s, "audit"); a != nullptr && a->is_object()) {
     std::printf(
-        "audit store: %llu records written, %llu queued, %llu dropped (queue full), %llu "
-        "failed, %llu expired\n",
-        a["written"].get<unsigned long long>(), a["queued"].get<unsigned long long>(),
-        a["dropped"].get<unsigned long long>(), a["failed"].get<unsigned long long>(),
-        a["expired"].get<unsigned long long>());
+        "audit store: %s records written, %s queued, %s dropped (queue full), %s failed, %s "
+        "expired\n",
+        integer(*a, "written").c_str(), integer(*a, "queued").c_str(),
+        integer(*a, "dropped").c_str(), integer(*a, "failed").c_str(),
+        integer(*a, "expired").c_str());
   }
   return 0;
 }
@@ -175,12 +237,12 @@ int run_inject_command(int argc, char** argv) {
       ->required();
   if (const auto done = parse(app, argc, argv)) return *done;
   Json answer;
-  std::string error;
-  if (!ask(dir, Json{{"cmd", "inject"}, {"replica", replica}, {"fault", fault}}, &answer, &error)) {
-    std::fprintf(stderr, "triad inject: %s\n", error.c_str());
-    return error.rfind("no running", 0) == 0 || error.find("did not answer") != std::string::npos
-               ? 1
-               : 2;
+  if (Status e = ask(dir, Json{{"cmd", "inject"}, {"replica", replica}, {"fault", fault}}, &answer);
+      !e.is_ok()) {
+    std::fprintf(stderr, "triad inject: %s\n", e.message().c_str());
+    // 1: no cluster to ask; 2: the request (or the operator's key) is what
+    // is wrong.
+    return e.code() == Status::Code::kUnavailable ? 1 : 2;
   }
   std::printf("replica %s: fault %s\n", replica.c_str(), fault.c_str());
   return 0;
