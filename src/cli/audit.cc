@@ -9,6 +9,7 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "audit/reader.h"
 #include "cli/commands.h"
@@ -59,6 +60,30 @@ Json decision_json(const audit::DecisionRow& d) {
           {"decided_at", d.decided_at_ms}};
 }
 
+// `text`, an id as typed, for a message: each run of 12 or more digits
+// masked as a PAN is (first 6 and last 4 kept). A card number typed where an
+// id goes was echoed in clear ("no decision for id '4760...'"), into the
+// terminal's scrollback and whatever logs the command's output. A longer run
+// is masked too: it may hold one.
+std::string mask_digit_runs(std::string_view text) {
+  constexpr std::size_t kShortestPan = 12;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t end = i;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end == i) {
+      out += text[i++];
+      continue;
+    }
+    const std::string_view run = text.substr(i, end - i);
+    out += run.size() >= kShortestPan ? mask_pan(run) : std::string(run);
+    i = end;
+  }
+  return out;
+}
+
 int show_decisions(const std::string& dir, audit::AuditReader& reader, const std::string& id,
                    bool json) {
   std::vector<audit::DecisionRow> rows;
@@ -67,8 +92,8 @@ int show_decisions(const std::string& dir, audit::AuditReader& reader, const std
     return 2;
   }
   if (rows.empty()) {
-    std::fprintf(stderr, "triad audit: no decision for id '%s' in %s\n", id.c_str(),
-                 layout::audit_db(dir).c_str());
+    std::fprintf(stderr, "triad audit: no decision for id '%s' in %s\n",
+                 mask_digit_runs(id).c_str(), layout::audit_db(dir).c_str());
     return 1;
   }
   Keyring keyring;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -222,6 +223,36 @@ TEST(AuditProcess, ADecisionOtherThanAFailSafeWithoutACertificateIsInvalid) {
   EXPECT_NE(out.find("INVALID: code 00 without a certificate"), std::string::npos) << out;
   EXPECT_EQ(run({bin("triad"), "audit", "--dir", dir, "declined-2"}, &out), 0) << out;
   EXPECT_NE(out.find("a fail-safe decline is signed by no replica"), std::string::npos) << out;
+}
+
+// An id that is not found is echoed in the error, with any run of 12 or
+// more digits masked as a PAN: a card number typed as an id was printed in
+// clear.
+TEST(AuditProcess, AnIdNotFoundIsEchoedWithItsDigitRunsMasked) {
+  TempDir tmp;
+  const std::string dir = tmp.file("data");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  {
+    std::unique_ptr<audit::AuditStore> store;
+    ASSERT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
+    ASSERT_TRUE(store->close().is_ok());
+  }
+  const std::string pan = "4760517392081886";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {pan, mask_pan(pan)},
+      {"tx-" + pan + "-2", "tx-" + mask_pan(pan) + "-2"},
+      {"4000001234567899999999", mask_pan("4000001234567899999999")},  // a PAN with more after it
+      {"tx-12345678901:123456789012", "tx-12345678901:123456**9012"},
+      {"tx-000042", "tx-000042"},
+  };
+  for (const auto& [id, shown] : cases) {
+    SCOPED_TRACE(id);
+    std::filesystem::remove(tmp.file("err"));
+    EXPECT_EQ(run_with_stderr({bin("triad"), "audit", "--dir", dir, id}, tmp.file("err")), 1);
+    EXPECT_EQ(read_file(tmp.file("err")),
+              "triad audit: no decision for id '" + shown + "' in " + dir + "/audit.db\n");
+  }
+  EXPECT_EQ(mask_pan(pan), "476051******1886");
 }
 
 // `--card -` on standard input it cannot read (a directory): the read error
