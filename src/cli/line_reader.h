@@ -6,9 +6,15 @@
 // went on as if the file were empty (`triad submit DIR` exited 0 having sent
 // nothing); an I/O error mid-file silently cut the input short. Here a read
 // error is an error, with its reason.
+//
+// From a pipe, a FIFO or a terminal, next_ready() reads what has arrived
+// without waiting for the rest of a line: std::getline, called because
+// bytes were waiting, waited for a line only partly written and held back
+// the complete lines before it.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "triad/status.h"
@@ -17,7 +23,10 @@ namespace triad::cli {
 
 class LineReader {
  public:
-  LineReader() = default;
+  // A line longer than `max_line_bytes` (without its newline) is not kept:
+  // its bytes are counted and dropped as they come, so a line that never
+  // ends does not take the memory with it. 0: no limit.
+  explicit LineReader(std::size_t max_line_bytes = 0) : max_line_bytes_(max_line_bytes) {}
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
@@ -26,10 +35,19 @@ class LineReader {
   // cannot be opened or is a directory.
   Status open(const std::string& path);
 
-  // The next line, without its '\n' (the last one may have none), into
-  // *line. false at the end of the input, or at a read error: error() then
-  // says which. Waits for input when none is there.
-  bool next(std::string* line);
+  enum class Got {
+    kLine,     // *line holds the next line, without its '\n' (the last one may have none)
+    kTooLong,  // the next line was longer than max_line_bytes: *bytes says how long
+    kEnd,      // the end of the input, or a read error: error() says which
+  };
+  // The next line; *bytes (when given) is its length. Waits for input when
+  // no complete line is there.
+  Got next(std::string* line, std::size_t* bytes = nullptr);
+
+  // Whether next() returns without waiting: a complete line (or the end of
+  // the input) is there. From a stream, reads once what has arrived, without
+  // waiting; a file is always ready.
+  bool next_ready();
 
   // Ok, or the read error that ended the input (naming the file).
   const Status& error() const { return error_; }
@@ -37,22 +55,26 @@ class LineReader {
   // A pipe, a FIFO, a terminal or a socket: lines come as they are written.
   bool streaming() const { return streaming_; }
 
-  // Bytes read and not handed out yet.
-  bool buffered() const { return start_ < buffer_.size(); }
-
-  int fd() const { return fd_; }
-
  private:
-  // One read(2) into the buffer: false at the end of the input or an error.
-  bool fill();
+  // One read(2) into the buffer; sets end_ at the end of the input or an
+  // error.
+  void fill();
+  // Whether a complete line is in the buffer. When not, a partial line past
+  // the limit is dropped (its length kept in skipped_).
+  bool line_complete();
+  // The next line when it is complete or the input has ended, else nullopt.
+  std::optional<Got> take(std::string* line, std::size_t* bytes);
 
+  std::size_t max_line_bytes_;
   std::string name_;  // "standard input" or the path, for messages
   int fd_ = -1;
   bool own_fd_ = false;
   bool streaming_ = false;
-  std::string buffer_;     // bytes read; those before start_ are handed out
-  std::size_t start_ = 0;  // first byte not handed out
-  bool end_ = false;       // the end of the input, or a read error, was met
+  std::string buffer_;       // bytes read; those before start_ are handed out
+  std::size_t start_ = 0;    // first byte not handed out
+  std::size_t scanned_ = 0;  // [start_, scanned_) holds no '\n'
+  std::size_t skipped_ = 0;  // bytes of the current line dropped, past the limit
+  bool end_ = false;         // the end of the input, or a read error, was met
   Status error_;
 };
 

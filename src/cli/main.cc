@@ -1,9 +1,11 @@
 // triad: the command-line front door (interface.md).
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -53,10 +55,11 @@ Status LineReader::open(const std::string& path) {
   return Status::ok();
 }
 
-bool LineReader::fill() {
-  if (end_) return false;
+void LineReader::fill() {
+  if (end_) return;
   if (start_ > 0) {
     buffer_.erase(0, start_);
+    scanned_ -= start_;
     start_ = 0;
   }
   char chunk[64 * 1024];
@@ -66,29 +69,71 @@ bool LineReader::fill() {
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
     buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
+    return;
   }
   end_ = true;
   if (n < 0) error_ = Status::io_error("cannot read " + name_ + ": " + std::strerror(errno));
+}
+
+bool LineReader::line_complete() {
+  const auto newline = buffer_.find('\n', scanned_);
+  if (newline != std::string::npos) {
+    scanned_ = newline;
+    return true;
+  }
+  scanned_ = buffer_.size();
+  // Past the limit before its end: only its length is kept from here to its
+  // newline, so the buffer holds at most the limit and one read.
+  if (max_line_bytes_ > 0 && skipped_ + (buffer_.size() - start_) > max_line_bytes_) {
+    skipped_ += buffer_.size() - start_;
+    buffer_.clear();
+    start_ = 0;
+    scanned_ = 0;
+  }
   return false;
 }
 
-bool LineReader::next(std::string* line) {
-  while (true) {
-    const auto newline = buffer_.find('\n', start_);
-    if (newline != std::string::npos) {
-      line->assign(buffer_, start_, newline - start_);
-      start_ = newline + 1;
-      return true;
-    }
-    if (fill()) continue;
-    // The last line may have no newline; a line cut short by a read error
-    // is not handed out.
-    if (!error_.is_ok() || start_ == buffer_.size()) return false;
-    line->assign(buffer_, start_);
-    start_ = buffer_.size();
-    return true;
+std::optional<LineReader::Got> LineReader::take(std::string* line, std::size_t* bytes) {
+  std::size_t end = 0;
+  if (line_complete()) {
+    end = scanned_;
+  } else if (!end_) {
+    return std::nullopt;
+  } else if (!error_.is_ok() || (skipped_ == 0 && start_ == buffer_.size())) {
+    // A line cut short by a read error is not handed out.
+    return Got::kEnd;
+  } else {
+    end = buffer_.size();  // the last line, without a newline
   }
+  const std::size_t length = skipped_ + (end - start_);
+  if (bytes != nullptr) *bytes = length;
+  Got got = Got::kTooLong;
+  if (max_line_bytes_ == 0 || length <= max_line_bytes_) {
+    line->assign(buffer_, start_, end - start_);
+    got = Got::kLine;
+  }
+  start_ = std::min(end + 1, buffer_.size());
+  scanned_ = start_;
+  skipped_ = 0;
+  return got;
+}
+
+LineReader::Got LineReader::next(std::string* line, std::size_t* bytes) {
+  while (true) {
+    if (const std::optional<Got> got = take(line, bytes)) return *got;
+    fill();
+  }
+}
+
+bool LineReader::next_ready() {
+  if (!streaming_ || end_ || line_complete()) return true;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  // Something has arrived (or the end, or an error): this read does not
+  // wait. Once per call, so that a line that never ends cannot keep the
+  // caller from its other work.
+  fill();
+  return end_ || line_complete();
 }
 
 }  // namespace triad::cli

@@ -1,6 +1,3 @@
-#include <poll.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -24,6 +21,11 @@ namespace triad::cli {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// parse_transaction_json's limit on a line (src/common/transaction.cc): a
+// longer line is not kept whole, only counted (LineReader), and gets the
+// error that function gives.
+constexpr std::size_t kMaxLineBytes = 64 * 1024;
 
 Json names(const std::string& replicas) {
   Json a = Json::array();
@@ -117,19 +119,14 @@ int run_submit_command(int argc, char** argv) {
     }
   }
 
-  LineReader in;
+  LineReader in(kMaxLineBytes);
   if (Status s = in.open(input); !s.is_ok()) {
     std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
     return 2;
   }
-  // A pipe or a terminal gives lines as a switch sends them: a line not
-  // there yet must not hold back the lines that are, nor their answers.
-  const bool streaming = input == "-" && in.streaming();
-  const auto line_waiting = [&] {
-    if (!streaming || in.buffered()) return true;
-    pollfd p{in.fd(), POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  };
+  // A pipe, a FIFO or a terminal gives lines as a switch sends them: a line
+  // not there yet must not hold back the lines that are, nor their answers.
+  const bool streaming = in.streaming();
 
   Keyring keyring;
   const bool verify = !dir.empty();
@@ -313,17 +310,28 @@ int run_submit_command(int argc, char** argv) {
     while (!eof && unanswered.size() + to_resend.size() + lines.size() < window) {
       // Block for input only when nothing else is waiting, every answer out.
       if (!unanswered.empty() || !to_resend.empty() || !lines.empty()) {
-        if (!line_waiting()) break;
+        if (!in.next_ready()) break;
       } else if (streaming) {
         flush();
         std::fflush(stdout);
       }
       std::string text;
-      if (!in.next(&text)) {
+      std::size_t bytes = 0;
+      const LineReader::Got got = in.next(&text, &bytes);
+      if (got == LineReader::Got::kEnd) {
         eof = true;
         break;
       }
       const std::uint64_t n = next_line++;
+      if (got == LineReader::Got::kTooLong) {
+        ++sum.errors;
+        // The error parse_transaction_json gives a line past the limit.
+        ready[n] = error_line(n, Status::invalid_argument("line of " + std::to_string(bytes) +
+                                                          " bytes exceeds the limit of " +
+                                                          std::to_string(kMaxLineBytes)))
+                       .dump();
+        continue;
+      }
       Line line;
       if (Status s = parse_transaction_json(text, &line.tx); !s.is_ok()) {
         ++sum.errors;

@@ -128,7 +128,7 @@ int run_verify_command(int argc, char** argv) {
   std::uint64_t line_no = 0;
   std::string last_valid;
   std::string line;
-  while (in.next(&line)) {
+  while (in.next(&line) == LineReader::Got::kLine) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string text;

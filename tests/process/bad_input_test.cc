@@ -1,6 +1,8 @@
 // Bad input, each in a test, against the real binaries: a clear error, no
 // crash, nothing sequenced twice.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -147,6 +149,105 @@ TEST_F(BadInput, InputThatCannotBeReadIsAnErrorNamingIt) {
   EXPECT_EQ(Json::parse(lines[0])["id"], "before-the-error") << "answered before the error line";
   EXPECT_EQ(o.err,
             "triad submit: cannot read standard input: Connection reset by peer (after line 1)\n");
+}
+
+// From a pipe (standard input) or a FIFO (the FILE argument), the lines
+// that have arrived go at once, and their answers come, while a later line
+// is only partly written. std::getline, called because bytes were waiting,
+// waited for the rest of that line and held the complete ones back.
+TEST_F(BadInput, CompleteLinesGoAtOnceWhileALaterLineIsOnlyPartlyWritten) {
+  for (const bool fifo : {false, true}) {
+    const std::string id = fifo ? "fifo" : "pipe";
+    SCOPED_TRACE(id);
+    const std::string fifo_path = tmp_.file("in.fifo");
+    std::vector<std::string> argv = {bin("triad"),    "submit",     "--dir",
+                                     cluster_->dir(), "--endpoint", cluster_->endpoint()};
+    argv.push_back(fifo ? fifo_path : "-");
+    std::unique_ptr<Child> submit;
+    int writer = -1;
+    if (fifo) {
+      ASSERT_EQ(::mkfifo(fifo_path.c_str(), 0600), 0);
+      submit = std::make_unique<Child>(argv);
+      writer = ::open(fifo_path.c_str(), O_WRONLY | O_CLOEXEC);  // as submit opens it
+    } else {
+      int fds[2] = {-1, -1};
+      ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+      {
+        const StdinFrom in(fds[0]);
+        submit = std::make_unique<Child>(argv);
+      }
+      ::close(fds[0]);
+      writer = fds[1];
+    }
+    ASSERT_GE(writer, 0);
+    const std::string second = tx(id + "-2");
+    write_all(writer, tx(id + "-1") + "\n" + second.substr(0, 20));
+    // The rest of line 2 comes only after line 1's answer (or 2 s without it).
+    const auto first = submit->read_line(2'000);
+    write_all(writer, second.substr(20) + "\n");
+    ::close(writer);
+    ASSERT_TRUE(first.has_value()) << "line 1 not answered while line 2 was partly written";
+    EXPECT_EQ(Json::parse(*first)["id"], id + "-1");
+    const auto answer = submit->read_line(30'000);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(Json::parse(*answer)["id"], id + "-2");
+    EXPECT_EQ(submit->wait(30'000), 0);
+  }
+}
+
+// The 64 KiB limit on a line: a line of 65,536 bytes is sent, a longer one
+// gets its error line and the lines after it go on. From a pipe, a line
+// with no newline is not kept past the limit: 256 MiB of it cost 256 MiB
+// of memory and more (std::getline), and a line that never ends took the
+// machine's memory.
+TEST_F(BadInput, ALineOverTheLimitIsAnErrorLineAndIsNotKeptInMemory) {
+  const auto padded = [](const std::string& line, std::size_t size) {
+    return line + std::string(size - line.size(), ' ');
+  };
+  const auto out = submit(*cluster_, tmp_,
+                          padded(tx("at-the-limit"), 65'536) + "\n" +
+                              padded(tx("past-the-limit"), 65'537) + "\n" + tx("after") + "\n");
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0]["id"], "at-the-limit");
+  EXPECT_EQ(out[1], (Json{{"line", 2},
+                          {"error", "line of 65537 bytes exceeds the limit of 65536"},
+                          {"kind", "invalid argument"},
+                          {"retry", false}}));
+  EXPECT_EQ(out[2]["id"], "after");
+
+  int fds[2] = {-1, -1};
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  std::unique_ptr<Child> streamed;
+  {
+    const StdinFrom in(fds[0]);
+    streamed = std::make_unique<Child>(std::vector<std::string>{
+        bin("triad"), "submit", "--dir", cluster_->dir(), "--endpoint", cluster_->endpoint(), "-"});
+  }
+  ::close(fds[0]);
+  constexpr std::size_t kMiB = 1024 * 1024;
+  const std::string mib(kMiB, 'x');
+  for (int i = 0; i < 256; ++i) write_all(fds[1], mib);
+  write_all(fds[1], "\n" + tx("after-the-long-line") + "\n");
+  const auto error = streamed->read_line(30'000);
+  const auto answer = streamed->read_line(30'000);
+  // Still running (its input is open): the most memory it has held so far.
+  std::size_t peak_kib = 0;
+  for (const std::string& line :
+       lines_of(read_file("/proc/" + std::to_string(streamed->pid()) + "/status"))) {
+    if (line.rfind("VmHWM:", 0) == 0) peak_kib = std::stoul(line.substr(6));
+  }
+  ::close(fds[1]);
+  EXPECT_EQ(streamed->wait(30'000), 0);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(Json::parse(*error),
+            (Json{{"line", 1},
+                  {"error", "line of 268435456 bytes exceeds the limit of 65536"},
+                  {"kind", "invalid argument"},
+                  {"retry", false}}));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(Json::parse(*answer)["id"], "after-the-long-line");
+  EXPECT_GT(peak_kib, 0u);
+  EXPECT_LT(peak_kib, 64 * 1024) << "peak resident memory in KiB";
 }
 
 TEST_F(BadInput, HugeAndRandomFramesOnTheClientSocketAreAnsweredWithErrors) {
