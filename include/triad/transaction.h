@@ -4,6 +4,7 @@
 // client's JSON with the wrong type is kept as "malformed" for the same reason.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,6 +62,11 @@ struct Transaction {
 
   friend bool operator==(const Transaction&, const Transaction&) = default;
 };
+
+// The longest JSON line parse_transaction_json takes: far above any
+// legitimate transaction (~400 bytes) and small enough that a hostile line
+// cannot make a reader allocate much.
+inline constexpr std::size_t kMaxTransactionLineBytes = 64 * 1024;
 
 // Parses one JSON Lines record (rules.md section 1). Unknown fields are
 // ignored; known fields of the wrong JSON type are recorded in

@@ -22,11 +22,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// parse_transaction_json's limit on a line (src/common/transaction.cc): a
-// longer line is not kept whole, only counted (LineReader), and gets the
-// error that function gives.
-constexpr std::size_t kMaxLineBytes = 64 * 1024;
-
 Json names(const std::string& replicas) {
   Json a = Json::array();
   for (const char c : replicas) a.push_back(std::string(1, c));
@@ -119,7 +114,9 @@ int run_submit_command(int argc, char** argv) {
     }
   }
 
-  LineReader in(kMaxLineBytes);
+  // A longer line is not kept whole, only counted, and gets the error
+  // parse_transaction_json gives it.
+  LineReader in(kMaxTransactionLineBytes);
   if (Status s = in.open(input); !s.is_ok()) {
     std::fprintf(stderr, "triad submit: %s\n", s.message().c_str());
     return 2;
@@ -328,7 +325,7 @@ int run_submit_command(int argc, char** argv) {
         // The error parse_transaction_json gives a line past the limit.
         ready[n] = error_line(n, Status::invalid_argument("line of " + std::to_string(bytes) +
                                                           " bytes exceeds the limit of " +
-                                                          std::to_string(kMaxLineBytes)))
+                                                          std::to_string(kMaxTransactionLineBytes)))
                        .dump();
         continue;
       }

@@ -26,10 +26,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(Field::kCount)> kFiel
     "orig_id",
     "ts"};
 
-// Longest JSON line we read: far above any legitimate transaction (~400 bytes)
-// and small enough that a hostile line cannot make us allocate much.
-constexpr std::size_t kMaxLineBytes = 64 * 1024;
-
 void read_string(const nlohmann::json& object, Field field, std::optional<std::string>* out,
                  Transaction* tx) {
   const auto it = object.find(field_name(field));
@@ -77,9 +73,10 @@ const char* field_name(Field field) {
 }
 
 Status parse_transaction_json(std::string_view line, Transaction* out) {
-  if (line.size() > kMaxLineBytes) {
+  if (line.size() > kMaxTransactionLineBytes) {
     return Status::invalid_argument("line of " + std::to_string(line.size()) +
-                                    " bytes exceeds the limit of " + std::to_string(kMaxLineBytes));
+                                    " bytes exceeds the limit of " +
+                                    std::to_string(kMaxTransactionLineBytes));
   }
   // No exceptions out of the parser; its messages quote the input, which may
   // hold a PAN, so we word our own.
@@ -108,7 +105,7 @@ Status parse_transaction_json(std::string_view line, Transaction* out) {
 }
 
 Status parse_sequenced_header(std::string_view line, std::uint64_t* seq, std::int64_t* ts) {
-  if (line.size() > kMaxLineBytes) return Status::invalid_argument("line too long");
+  if (line.size() > kMaxTransactionLineBytes) return Status::invalid_argument("line too long");
   const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded() || !object.is_object()) {
     return Status::invalid_argument("not a JSON object");
