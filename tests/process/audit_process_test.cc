@@ -225,18 +225,22 @@ TEST(AuditProcess, ADecisionOtherThanAFailSafeWithoutACertificateIsInvalid) {
   EXPECT_NE(out.find("a fail-safe decline is signed by no replica"), std::string::npos) << out;
 }
 
+// A state directory in `tmp` with an empty audit store: its path.
+std::string empty_audit_dir(const TempDir& tmp) {
+  const std::string dir = tmp.file("data");
+  EXPECT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  std::unique_ptr<audit::AuditStore> store;
+  EXPECT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
+  EXPECT_TRUE(store->close().is_ok());
+  return dir;
+}
+
 // An id that is not found is echoed in the error, with any run of 12 or
 // more digits masked as a PAN: a card number typed as an id was printed in
 // clear.
 TEST(AuditProcess, AnIdNotFoundIsEchoedWithItsDigitRunsMasked) {
   TempDir tmp;
-  const std::string dir = tmp.file("data");
-  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
-  {
-    std::unique_ptr<audit::AuditStore> store;
-    ASSERT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
-    ASSERT_TRUE(store->close().is_ok());
-  }
+  const std::string dir = empty_audit_dir(tmp);
   const std::string pan = "4760517392081886";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {pan, mask_pan(pan)},
@@ -259,13 +263,7 @@ TEST(AuditProcess, AnIdNotFoundIsEchoedWithItsDigitRunsMasked) {
 // is said, not taken for an empty input ("nothing on standard input").
 TEST(AuditProcess, ACardOnStandardInputThatCannotBeReadIsAnError) {
   TempDir tmp;
-  const std::string dir = tmp.file("data");
-  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
-  {
-    std::unique_ptr<audit::AuditStore> store;
-    ASSERT_TRUE(audit::AuditStore::open(dir + "/audit.db", {}, &store).is_ok());
-    ASSERT_TRUE(store->close().is_ok());
-  }
+  const std::string dir = empty_audit_dir(tmp);
   Child audit({bin("triad"), "audit", "--dir", dir, "--card", "-"}, tmp.path(), tmp.file("err"));
   EXPECT_EQ(audit.read_all(30'000), "");
   EXPECT_EQ(audit.wait(30'000), 2);
