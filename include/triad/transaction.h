@@ -54,7 +54,9 @@ struct Transaction {
   std::optional<std::int64_t> ts;
   // Bit (1 << Field) set: the field was present with the wrong JSON type (a
   // number where a string is due, a fraction, an integer beyond 64 bits...).
-  // Its value above is then empty.
+  // Its value above is then empty, but for a PAN sent as a JSON number,
+  // whose digits are kept (the front end refuses an id that holds them):
+  // judge a field by this bit first.
   std::uint32_t malformed_fields = 0;
 
   bool is_malformed(Field f) const { return (malformed_fields >> static_cast<unsigned>(f)) & 1u; }
@@ -67,6 +69,9 @@ struct Transaction {
 // legitimate transaction (~400 bytes) and small enough that a hostile line
 // cannot make a reader allocate much.
 inline constexpr std::size_t kMaxTransactionLineBytes = 64 * 1024;
+
+// The error of a line of `bytes` bytes, over kMaxTransactionLineBytes.
+Status line_too_long(std::size_t bytes);
 
 // Parses one JSON Lines record (rules.md section 1). Unknown fields are
 // ignored; known fields of the wrong JSON type are recorded in

@@ -70,15 +70,25 @@ std::string mask_digit_runs(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   while (i < text.size()) {
-    std::size_t end = i;
-    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-    if (end == i) {
+    if (!is_digit(text[i])) {
       out += text[i++];
       continue;
     }
-    const std::string_view run = text.substr(i, end - i);
-    out += run.size() >= kShortestPan ? mask_pan(run) : std::string(run);
+    // Digits with the separators a card number is written with (spaces,
+    // dashes) between them, as the front end joins them (Core's PAN-in-id
+    // check); separators after the last digit are not part of it.
+    std::string digits;
+    std::size_t end = i;
+    for (std::size_t j = i;
+         j < text.size() && (is_digit(text[j]) || text[j] == ' ' || text[j] == '-'); ++j) {
+      if (is_digit(text[j])) {
+        digits += text[j];
+        end = j + 1;
+      }
+    }
+    out += digits.size() >= kShortestPan ? mask_pan(digits) : std::string(text.substr(i, end - i));
     i = end;
   }
   return out;

@@ -134,7 +134,7 @@ void print_snapshots(const Json& n) {
   const unsigned long long pending = count("pending_seq");
   const unsigned long long failures = count("write_failures");
   const unsigned long long from = count("started_from_seq");
-  if (written == 0 && pending == 0 && failures == 0) return;
+  if (written == 0 && pending == 0 && failures == 0 && from == 0) return;
   if (written > 0) {
     std::printf("stored snapshot: seq %llu (a restart replays the journal after it)", written);
   } else {

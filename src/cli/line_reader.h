@@ -1,16 +1,11 @@
 // The input of `triad submit` and `triad verify`: lines of a file or of
-// standard input, read with read(2).
-//
-// std::getline on a std::ifstream took a read error for the end of the
-// input: a directory opens, its first read fails (EISDIR), and the command
-// went on as if the file were empty (`triad submit DIR` exited 0 having sent
-// nothing); an I/O error mid-file silently cut the input short. Here a read
-// error is an error, with its reason.
+// standard input, read with read(2), so that a read error (a directory, an
+// I/O error mid-file) is an error with its reason and not the end of the
+// input, as std::getline on a std::ifstream takes it.
 //
 // From a pipe, a FIFO or a terminal, next_ready() reads what has arrived
-// without waiting for the rest of a line: std::getline, called because
-// bytes were waiting, waited for a line only partly written and held back
-// the complete lines before it.
+// without waiting for the rest of a line, so the complete lines before a
+// line only partly written are not held back.
 #pragma once
 
 #include <cstddef>

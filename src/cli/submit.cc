@@ -322,11 +322,7 @@ int run_submit_command(int argc, char** argv) {
       const std::uint64_t n = next_line++;
       if (got == LineReader::Got::kTooLong) {
         ++sum.errors;
-        // The error parse_transaction_json gives a line past the limit.
-        ready[n] = error_line(n, Status::invalid_argument("line of " + std::to_string(bytes) +
-                                                          " bytes exceeds the limit of " +
-                                                          std::to_string(kMaxTransactionLineBytes)))
-                       .dump();
+        ready[n] = error_line(n, line_too_long(bytes)).dump();  // as parse_transaction_json's
         continue;
       }
       Line line;

@@ -72,12 +72,14 @@ const char* field_name(Field field) {
   return index < kFieldNames.size() ? kFieldNames[index] : "?";
 }
 
+Status line_too_long(std::size_t bytes) {
+  return Status::invalid_argument("line of " + std::to_string(bytes) +
+                                  " bytes exceeds the limit of " +
+                                  std::to_string(kMaxTransactionLineBytes));
+}
+
 Status parse_transaction_json(std::string_view line, Transaction* out) {
-  if (line.size() > kMaxTransactionLineBytes) {
-    return Status::invalid_argument("line of " + std::to_string(line.size()) +
-                                    " bytes exceeds the limit of " +
-                                    std::to_string(kMaxTransactionLineBytes));
-  }
+  if (line.size() > kMaxTransactionLineBytes) return line_too_long(line.size());
   // No exceptions out of the parser; its messages quote the input, which may
   // hold a PAN, so we word our own.
   nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);

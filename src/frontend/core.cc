@@ -37,9 +37,8 @@ bool id_holds_pan(std::string_view id, std::string_view pan) {
 // replicas holds its state, how long the replay waits for one still loading
 // it: twice as long as the quorum took (a slower build loads the same state
 // more slowly), and at least this. Then it goes on without it: a replica
-// still loading misses its verdicts and is repaired like any that hangs.
-// Before (found in review), one that never finished held every new id off
-// for good.
+// still loading misses its verdicts and is repaired like any that hangs,
+// rather than holding every new id off for as long as it hangs.
 constexpr std::uint64_t kStartLoadPatienceMinUs = 10'000'000;
 
 // Entries per message to a replica.
@@ -384,7 +383,7 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
   if (base > 0) {
     std::erase_if(recovered_fail_safe_, [&](const auto& kv) { return kv.first <= base; });
     journal_base_ = base + 1;
-    opened_seq_ = flushed_seq_ = decided_through_ = stored_seq_ = start_seq_ = base;
+    opened_seq_ = flushed_seq_ = decided_through_ = handed_over_seq_ = start_seq_ = base;
     voter_ = voter::Voter({.deadline_us = config_.deadline_us,
                            .first_seq = base + 1,
                            .quorum = config_.simplex ? 1 : 2});
@@ -891,7 +890,10 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
       }
       ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
       for (voter::ReplicaVerdict& v : batch_) {
-        view.checked_through = std::max(view.checked_through, std::min(v.content.seq, opened_seq_));
+        // A seq never sent says nothing of where its replay is.
+        if (v.content.seq <= opened_seq_) {
+          view.checked_through = std::max(view.checked_through, v.content.seq);
+        }
         on_verdict(r, v, now_us);
       }
     }
@@ -986,7 +988,10 @@ void Core::note_start_state(std::uint64_t now_us) {
       ++holding;
     }
   }
-  if (holding < (config_.simplex ? 1 : 2)) return;
+  if (holding < (config_.simplex ? 1 : 2)) {
+    start_quorum_us_.reset();  // the wait starts again when a quorum does
+    return;
+  }
   if (!loading.empty()) {
     if (!start_quorum_us_) start_quorum_us_ = now_us;
     const std::uint64_t took_us = *start_quorum_us_ - start_sent_us_.value_or(*start_quorum_us_);
@@ -1287,7 +1292,7 @@ journal::StoredSnapshot Core::stored_of(const SnapshotParts& snap) {
 
 void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
   store_source_ = -1;
-  if (snap.seq > decided_through_ && snap.seq <= opened_seq_ && snap.seq > stored_seq_) {
+  if (snap.seq > decided_through_ && snap.seq <= opened_seq_ && snap.seq > handed_over_seq_) {
     // Its source is ahead of the votes up to it (it applied the checkpoint
     // seq before the voter decided everything before it): kept until they
     // are decided, rather than thrown away and asked for again.
@@ -1303,8 +1308,8 @@ void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
   }
   std::string problem;
   std::vector<std::uint8_t> certificate;
-  if (snap.seq <= stored_seq_) {
-    problem = "the one stored is of seq " + std::to_string(stored_seq_);
+  if (snap.seq <= handed_over_seq_) {
+    problem = "the one handed over to be stored is of seq " + std::to_string(handed_over_seq_);
   } else if (snap.seq > decided_through_) {
     problem = "not every seq up to it is decided yet";
   } else if (!answers_[snap.seq - 1].certified) {
@@ -1325,9 +1330,9 @@ void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
   if (out->snapshot_to_store) journal::wipe_state(&*out->snapshot_to_store);  // a newer one
   journal::StoredSnapshot& stored = out->snapshot_to_store.emplace(stored_of(snap));
   stored.certificate = std::move(certificate);
-  stored_seq_ = snap.seq;
+  handed_over_seq_ = snap.seq;
   store_asked_us_ = 0;  // the next one is asked for when due, not kStoreRetryUs later
-  ++counters_.snapshots_stored;
+  ++counters_.snapshots_handed_over;
   log::info("storing the snapshot of seq " + std::to_string(snap.seq) + " (" +
             std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(source));
 }
@@ -1345,7 +1350,7 @@ void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
     journal::wipe_state(&held);
   }
   if (config_.store_snapshot_every == 0 || config_.simplex || recovering() || held_store_ ||
-      decided_through_ < stored_seq_ + config_.store_snapshot_every) {
+      decided_through_ < handed_over_seq_ + config_.store_snapshot_every) {
     return;
   }
   if (store_asked_us_ != 0 &&
@@ -1767,10 +1772,10 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["earlier_answers"] = counters_.earlier_answers;
   // The seq of the newest snapshot handed over to be stored (the front end
   // adds what was written), and of the one this run started from (0: none).
-  j["snapshots"] = {{"handed_over_seq", stored_seq_},
+  j["snapshots"] = {{"handed_over_seq", handed_over_seq_},
                     {"started_from_seq", start_seq_},
                     {"start_state_bytes_held", start_install_.size()},
-                    {"handed_over", counters_.snapshots_stored}};
+                    {"handed_over", counters_.snapshots_handed_over}};
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},
                    {"recovering", recovering()}};

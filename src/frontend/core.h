@@ -321,7 +321,7 @@ class Core : private sequencer::History {
     // answered with the certificate their answer had before (earlier_answer).
     std::uint64_t earlier_answers = 0;
     // Snapshots handed to the shell to store (Config::store_snapshot_every).
-    std::uint64_t snapshots_stored = 0;
+    std::uint64_t snapshots_handed_over = 0;
   };
   const Counters& counters() const { return counters_; }
   std::size_t in_flight() const { return voter_.open_count(); }
@@ -370,7 +370,7 @@ class Core : private sequencer::History {
   std::size_t start_state_bytes_held() const { return start_install_.size(); }
   // The seq of the newest snapshot handed to the shell to store, or
   // recover()'s (0: none).
-  std::uint64_t stored_snapshot_seq() const { return stored_seq_; }
+  std::uint64_t handed_over_snapshot_seq() const { return handed_over_seq_; }
   std::uint64_t replay_sent_seq() const { return std::min(opened_seq_, recovered_seq_); }
   bool recovering() const { return opened_seq_ < recovered_seq_ || !start_state_held_; }
   const repair::Supervisor& supervisor() const { return supervisor_; }
@@ -637,9 +637,10 @@ class Core : private sequencer::History {
   std::unordered_map<std::uint64_t, std::string> recovered_fail_safe_;
   // Every seq up to here is decided (advanced by ask_for_snapshot_to_store).
   std::uint64_t decided_through_ = 0;
-  // Config::store_snapshot_every: the newest stored snapshot's seq (or
-  // start_seq_), the replica asked for the next one (-1: none) and when.
-  std::uint64_t stored_seq_ = 0;
+  // Config::store_snapshot_every: the newest snapshot's seq handed to the
+  // shell to store (or start_seq_), the replica asked for the next one (-1:
+  // none) and when.
+  std::uint64_t handed_over_seq_ = 0;
   int store_source_ = -1;
   int store_last_asked_ = -1;
   std::uint64_t store_asked_us_ = 0;

@@ -857,8 +857,16 @@ class FrontEnd {
     std::string status = core_->status_json(now_us);
     nlohmann::json j = nlohmann::json::parse(status, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return status;
-    if (snapshot_writer_) {
-      const SnapshotWriter::Progress p = snapshot_writer_->progress();
+    {
+      // Without a writer (--snapshot-every 0) the one on file is the one this
+      // run started from, if any: a restart starts from it still.
+      const SnapshotWriter::Progress p =
+          snapshot_writer_ ? snapshot_writer_->progress()
+                           : SnapshotWriter::Progress{.written_seq = core_->start_seq(),
+                                                      .pending_seq = 0,
+                                                      .written = 0,
+                                                      .failed = 0,
+                                                      .last_error = {}};
       nlohmann::json& n = j["snapshots"];
       n["written_seq"] = p.written_seq;
       n["pending_seq"] = p.pending_seq;

@@ -16,11 +16,11 @@ std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
 }
 
 // What holding `tx` early costs: the map node (its links, the seq and the
-// entry, whose Transaction of a dozen optional strings is 500-600 bytes
-// whatever the build), and each string's heap block, with the allocator's
-// overhead, when its text is not held inside the string itself. Counting
-// 128 bytes for node and entry undercounted a typical entry about threefold
-// (found in review).
+// entry, whose Transaction of a dozen optional strings is about 440 bytes
+// with libc++ and 600 with libstdc++), and each string's heap block, with
+// the allocator's overhead, when its text is not held inside the string
+// itself (up to 15 characters are with libstdc++, 22 with libc++): the
+// bound is on memory, so each build counts what it holds.
 std::size_t held_bytes(const Transaction& tx) {
   constexpr std::size_t kNodeBytes = 64;   // links, colour, seq, the entry's other fields
   constexpr std::size_t kBlockExtra = 16;  // malloc's header and rounding, about

@@ -236,15 +236,17 @@ std::string empty_audit_dir(const TempDir& tmp) {
 }
 
 // An id that is not found is echoed in the error, with any run of 12 or
-// more digits masked as a PAN: a card number typed as an id was printed in
-// clear.
+// more digits (spaces and dashes between them joined) masked as a PAN: a
+// card number typed as an id was printed in clear.
 TEST(AuditProcess, AnIdNotFoundIsEchoedWithItsDigitRunsMasked) {
   TempDir tmp;
   const std::string dir = empty_audit_dir(tmp);
   const std::string pan = "4760517392081886";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {pan, mask_pan(pan)},
-      {"tx-" + pan + "-2", "tx-" + mask_pan(pan) + "-2"},
+      {"tx-" + pan + "-2", "tx-" + mask_pan(pan + "2")},  // digits joined across a dash
+      {"4760 5173 9208 1886", mask_pan(pan)},
+      {"tx-4760-5173-9208-1886-", "tx-" + mask_pan(pan) + "-"},
       {"4000001234567899999999", mask_pan("4000001234567899999999")},  // a PAN with more after it
       {"tx-12345678901:123456789012", "tx-12345678901:123456**9012"},
       {"tx-000042", "tx-000042"},
