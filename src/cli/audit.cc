@@ -77,8 +77,10 @@ std::string mask_digit_runs(std::string_view text) {
       continue;
     }
     // Digits with the separators a card number is written with (spaces,
-    // dashes) between them, as the front end joins them (Core's PAN-in-id
-    // check); separators after the last digit are not part of it.
+    // dashes) between them, joined (the front end's PAN-in-id check joins an
+    // id's digits across any character; an echo masks no more than a card
+    // number can be written as); separators after the last digit are not
+    // part of it.
     std::string digits;
     std::size_t end = i;
     for (std::size_t j = i;
