@@ -155,7 +155,7 @@ class MiniCluster {
         const bool loading =
             std::any_of(loading_.begin(), loading_.end(),
                         [&](const Outbox::ToReplica& l) { return l.replica == m.replica; });
-        if ((slow_installs >> static_cast<unsigned>(m.replica) & 1u) != 0 &&
+        if ((static_cast<unsigned>(slow_installs) >> m.replica & 1u) != 0 &&
             (loading || to->install() != nullptr)) {
           loading_.push_back(std::move(m));
           continue;
@@ -187,7 +187,7 @@ class MiniCluster {
     slow_installs &= static_cast<std::uint8_t>(~mask);
     std::vector<Outbox::ToReplica> still;
     for (auto& m : loading_) {
-      ((mask >> static_cast<unsigned>(m.replica) & 1u) != 0 ? out_.to_replicas : still)
+      ((static_cast<unsigned>(mask) >> m.replica & 1u) != 0 ? out_.to_replicas : still)
           .push_back(std::move(m));
     }
     loading_ = std::move(still);
