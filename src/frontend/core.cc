@@ -1,7 +1,10 @@
 #include "frontend/core.h"
 
+#include <array>
 #include <bit>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "common/assert.h"
@@ -12,7 +15,6 @@
 #include "crypto/hash.h"
 #include "replica/checkpoint.h"
 #include "rules/engine.h"
-#include "rules/formats.h"
 #include "wire/codec.h"
 
 namespace triad::frontend {
@@ -26,11 +28,31 @@ std::string digits_of(std::string_view text) {
   return digits;
 }
 
+// The digits of `text` into `out`, in order; nullopt when there are more
+// than it holds.
+template <std::size_t N>
+std::optional<std::string_view> digits_into(std::string_view text, std::array<char, N>* out) {
+  std::size_t n = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') continue;
+    if (n == N) return std::nullopt;
+    (*out)[n++] = c;
+  }
+  return std::string_view(out->data(), n);
+}
+
 // Whether the digits of `id`, in order, hold those of `pan` (12 or more: no
-// card number is shorter, and a shorter run in an id is no PAN's).
+// card number is shorter, and a shorter run in an id is no PAN's). Run for
+// every new transaction, so without allocating: an id is at most 64
+// characters (checked before), and a PAN with more digits cannot be in it.
 bool id_holds_pan(std::string_view id, std::string_view pan) {
-  const std::string pan_digits = digits_of(pan);
-  return pan_digits.size() >= 12 && digits_of(id).find(pan_digits) != std::string::npos;
+  std::array<char, 64> id_buffer{};
+  std::array<char, 64> pan_buffer{};
+  const std::optional<std::string_view> id_digits = digits_into(id, &id_buffer);
+  const std::optional<std::string_view> pan_digits = digits_into(pan, &pan_buffer);
+  TRIAD_ASSERT(id_digits.has_value());
+  return pan_digits && pan_digits->size() >= 12 &&
+         id_digits->find(*pan_digits) != std::string_view::npos;
 }
 
 // After a restart from a stored snapshot, once a quorum of the voting
