@@ -120,28 +120,36 @@ class CoreDriver : public ::testing::Test {
     return fbb;
   }
 
+  // What the core sequenced at `seq`, held in memory or journalled: its
+  // transaction and ts; false for a seq never sequenced.
+  bool sequenced(std::uint64_t seq, const Transaction** tx, std::int64_t* ts_ms) const {
+    if (seq < 1 || seq > core_->last_seq()) return false;
+    if (core_->last_seq() - seq < core_->entries_in_memory()) {
+      *tx = &core_->sequenced_tx(seq);
+      *ts_ms = core_->sequenced_ts_ms(seq);
+      return true;
+    }
+    const journal::Entry* e = archive_.find(seq);
+    if (e == nullptr) return false;
+    *tx = &e->tx;
+    *ts_ms = e->ts_ms;
+    return true;
+  }
+
   // The sequenced ts a healthy replica signs for `seq` (0 for a seq never
   // sequenced).
   std::int64_t ts_ms(std::uint64_t seq) const {
-    if (seq < 1 || seq > core_->last_seq()) return 0;
-    if (core_->last_seq() - seq < core_->entries_in_memory()) return core_->sequenced_ts_ms(seq);
-    const journal::Entry* e = archive_.find(seq);
-    return e != nullptr ? e->ts_ms : 0;
+    const Transaction* tx = nullptr;
+    std::int64_t ts = 0;
+    return sequenced(seq, &tx, &ts) ? ts : 0;
   }
 
   // The transaction digest a healthy replica signs for `seq`: that of the
-  // transaction the core sequenced, held in memory or journalled; zeros for
-  // a seq never sequenced.
+  // transaction the core sequenced; zeros for a seq never sequenced.
   Digest tx_digest(std::uint64_t seq) const {
     const Transaction* tx = nullptr;
-    if (seq >= 1 && seq <= core_->last_seq()) {
-      if (core_->last_seq() - seq < core_->entries_in_memory()) {
-        tx = &core_->sequenced_tx(seq);
-      } else if (const journal::Entry* e = archive_.find(seq); e != nullptr) {
-        tx = &e->tx;
-      }
-    }
-    if (tx == nullptr) return {};
+    std::int64_t ts = 0;
+    if (!sequenced(seq, &tx, &ts)) return {};
     return wire::transaction_digest(*tx, crypto::card_ref_of(sim::card_ref_key(), *tx));
   }
 
