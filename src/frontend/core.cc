@@ -65,6 +65,10 @@ constexpr std::uint64_t kStartLoadPatienceMinUs = 10'000'000;
 
 // Entries per message to a replica.
 constexpr std::uint64_t kResendBatch = 512;
+// A message of kResendBatch entries, each with at most a client message's
+// text and its fields' framing, is one a replica takes.
+static_assert(kResendBatch * (wire::kMaxTransactionTextBytes + 4096) <=
+              wire::kMaxReplicaMessageBytes);
 
 // Journalled entries read at a time by recover(): each one leaves only its
 // hash and answer behind.
@@ -351,7 +355,7 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
 Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnswer>* fail_safe,
                      const journal::StoredSnapshot* stored, std::uint64_t* start_seq) {
   TRIAD_ASSERT(journal_.empty() && journal_base_ == 1 && flushed_seq_ == 0 && last_seq() == 0);
-  std::vector<std::uint8_t> install;
+  std::vector<std::vector<std::uint8_t>> install;
   std::uint64_t base = 0;  // the stored snapshot's seq, while it holds
   voter::VerdictContent base_content;
   if (stored != nullptr) {
@@ -418,6 +422,7 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
                                   : "replaying seqs " + std::to_string(base + 1) + ".." +
                                         std::to_string(journalled)));
   }
+  for (auto& m : install) crypto::wipe_and_free(&m);  // not used (moved from when used)
   if (start_seq != nullptr) *start_seq = base;
   recovered_seq_ = sequencer_.last_seq();
   TRIAD_ASSERT(recovered_seq_ == journalled);
@@ -921,8 +926,8 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     }
     continue_resend(r, now_us, out);
   }
-  if (const wire::Snapshot* snap = msg->snapshot(); snap != nullptr) {
-    on_snapshot(r, *snap, now_us, out);
+  if (const wire::Snapshot* part = msg->snapshot(); part != nullptr) {
+    on_snapshot_part(r, *part, now_us, out);
   }
   if (const wire::InstallRefused* refused = msg->install_refused(); refused != nullptr) {
     on_install_refused(r, *refused, now_us);
@@ -952,7 +957,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   if (t.active && !t.installed) {
     if (!t.install.empty()) {
       // A fresh process in repair: give it the snapshot before any replay.
-      out->to_replicas.push_back({r, std::move(t.install)});
+      for (auto& m : t.install) out->to_replicas.push_back({r, std::move(m)});
       t.install.clear();
       return;
     }
@@ -981,7 +986,7 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     if (!start_sent_us_) start_sent_us_ = now_us;
     log::info(replica_label(r) + ": sending the stored snapshot of seq " +
               std::to_string(start_seq_));
-    out->to_replicas.push_back({r, start_install_});
+    for (const auto& m : start_install_) out->to_replicas.push_back({r, m});
     return;
   }
   // Whatever it has not seen yet, up to what everyone else has been sent.
@@ -1033,7 +1038,8 @@ void Core::release_start_snapshot() {
   for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
     if (replicas_[static_cast<std::size_t>(r)].answered_through() < start_seq_) return;
   }
-  crypto::wipe_and_free(&start_install_);
+  for (auto& m : start_install_) crypto::wipe_and_free(&m);
+  start_install_.clear();
   log::info("every replica holds the stored snapshot's state (seq " + std::to_string(start_seq_) +
             ") or a later one: the front end's copy is wiped and released");
 }
@@ -1173,20 +1179,48 @@ void Core::handle_repair_output(Outbox* out) {
   handle_repair_output(out);
 }
 
-void Core::on_snapshot(int source, const wire::Snapshot& snap, std::uint64_t now_us, Outbox* out) {
-  const SnapshotParts parts{snap.seq(), wire::as_bytes(snap.state_digest()),
-                            wire::as_bytes(snap.checkpoint_digest()),
-                            wire::as_bytes(snap.engine_state())};
-  for (int r = 0; r < kReplicaCount; ++r) {
-    const Transfer& t = transfers_[static_cast<std::size_t>(r)];
-    if (!t.active || t.source != source || t.installed_seq != 0 || t.installed || t.held) continue;
-    supervisor_.on_snapshot_received(r, now_us, &repair_out_);
-    consider_snapshot(r, parts, now_us, out);
-  }
-  if (source == store_source_) store_snapshot(source, parts, out);
+bool Core::awaits_snapshot(int r, int source) const {
+  const Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  return t.active && t.source == source && t.installed_seq == 0 && !t.installed && !t.held;
 }
 
-void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now_us, Outbox* out) {
+void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_t now_us,
+                            Outbox* out) {
+  wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
+  bool awaited = source == store_source_;
+  for (int r = 0; r < kReplicaCount; ++r) awaited = awaited || awaits_snapshot(r, source);
+  if (!awaited) {  // a late answer to an attempt given up on: nothing to hold it for
+    assembly.clear();
+    return;
+  }
+  wire::SnapshotAssembly::Progress progress{};
+  if (Status s = assembly.add(part, &progress); !s.is_ok()) {
+    ++counters_.malformed_replica_messages;
+    log::error(replica_label(source) + ": " + s.message() +
+               "; what waited for its snapshot does not wait any longer");
+    for (int r = 0; r < kReplicaCount; ++r) {
+      if (awaits_snapshot(r, source)) supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
+    }
+    if (source == store_source_) store_source_ = -1;  // asked again when due
+    return;
+  }
+  if (progress == wire::SnapshotAssembly::Progress::kPartial) return;
+  on_snapshot(source, assembly.view(), now_us, out);
+  assembly.clear();
+}
+
+void Core::on_snapshot(int source, const wire::SnapshotView& snap, std::uint64_t now_us,
+                       Outbox* out) {
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (!awaits_snapshot(r, source)) continue;
+    supervisor_.on_snapshot_received(r, now_us, &repair_out_);
+    consider_snapshot(r, snap, now_us, out);
+  }
+  if (source == store_source_) store_snapshot(source, snap, out);
+}
+
+void Core::consider_snapshot(int r, const wire::SnapshotView& snap, std::uint64_t now_us,
+                             Outbox* out) {
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   // Check the snapshot against what the majority agreed at its seq.
   const std::uint64_t seq = snap.seq;
@@ -1232,16 +1266,17 @@ void Core::consider_snapshot(int r, const SnapshotParts& snap, std::uint64_t now
   t.installed_seq = seq;
   supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
   if (replicas_[static_cast<std::size_t>(r)].connected) {
-    out->to_replicas.push_back({r, install_message(snap)});
+    for (auto& m : install_messages(snap)) out->to_replicas.push_back({r, std::move(m)});
   } else {
-    t.install = install_message(snap);  // sent when the new process says hello
+    t.install = install_messages(snap);  // sent when the new process says hello
   }
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
             std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
 }
 
-std::string Core::snapshot_problem(const SnapshotParts& snap, const voter::VerdictContent& agreed) {
+std::string Core::snapshot_problem(const wire::SnapshotView& snap,
+                                   const voter::VerdictContent& agreed) {
   const auto& state = snap.state_digest;
   const auto& checkpoint = snap.checkpoint_digest;
   const auto& engine = snap.engine_state;
@@ -1262,23 +1297,20 @@ std::string Core::snapshot_problem(const SnapshotParts& snap, const voter::Verdi
   return {};
 }
 
-std::vector<std::uint8_t> Core::install_message(const SnapshotParts& snap) {
-  const auto& state = snap.state_digest;
-  const auto& checkpoint = snap.checkpoint_digest;
-  const auto& engine = snap.engine_state;
-  flatbuffers::FlatBufferBuilder fbb(engine.size() + 1024);
-  const auto copy =
-      wire::CreateSnapshot(fbb, snap.seq, fbb.CreateVector(state.data(), state.size()),
-                           fbb.CreateVector(checkpoint.data(), checkpoint.size()),
-                           fbb.CreateVector(engine.data(), engine.size()));
-  wire::ToReplicaBuilder b(fbb);
-  b.add_install(copy);
-  fbb.Finish(b.Finish());
-  return bytes_of(fbb);
+std::vector<std::vector<std::uint8_t>> Core::install_messages(
+    const wire::SnapshotView& snap) const {
+  return wire::encode_snapshot(wire::SnapshotCarrier::kInstall, snap, config_.snapshot_part_bytes);
+}
+
+std::size_t Core::start_state_bytes_held() const {
+  std::size_t bytes = 0;
+  for (const auto& m : start_install_) bytes += m.size();
+  return bytes;
 }
 
 Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t journalled,
-                          std::vector<std::uint8_t>* install, voter::VerdictContent* content) {
+                          std::vector<std::vector<std::uint8_t>>* install,
+                          voter::VerdictContent* content) {
   if (stored.seq == 0 || stored.seq > journalled) {
     return Status::corruption("its seq is beyond the journal's last, " +
                               std::to_string(journalled) + " (lost before the journal's sync)");
@@ -1289,16 +1321,21 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
   std::uint8_t signed_by = 0;
   TRIAD_RETURN_IF_ERROR(check_certificate_of(stored.certificate, stored.seq, at[0].ts_ms,
                                              digest_of(at[0].tx), content, &signed_by));
-  const SnapshotParts parts{stored.seq, stored.state_digest, stored.checkpoint_digest,
-                            stored.engine_state};
-  if (const std::string problem = snapshot_problem(parts, *content); !problem.empty()) {
+  if (stored.engine_state.size() > wire::kMaxSnapshotStateBytes) {
+    return Status::corruption("its state of " + std::to_string(stored.engine_state.size()) +
+                              " bytes is over the limit of " +
+                              std::to_string(wire::kMaxSnapshotStateBytes));
+  }
+  const wire::SnapshotView view{stored.seq, stored.state_digest, stored.checkpoint_digest,
+                                stored.engine_state};
+  if (const std::string problem = snapshot_problem(view, *content); !problem.empty()) {
     return Status::corruption(problem + " (as its certificate says)");
   }
-  *install = install_message(parts);
+  *install = install_messages(view);
   return Status::ok();
 }
 
-journal::StoredSnapshot Core::stored_of(const SnapshotParts& snap) {
+journal::StoredSnapshot Core::stored_of(const wire::SnapshotView& snap) {
   journal::StoredSnapshot stored;
   stored.seq = snap.seq;
   // A digest of another length (a faulty source's) is cut or padded: it
@@ -1312,7 +1349,7 @@ journal::StoredSnapshot Core::stored_of(const SnapshotParts& snap) {
   return stored;
 }
 
-void Core::store_snapshot(int source, const SnapshotParts& snap, Outbox* out) {
+void Core::store_snapshot(int source, const wire::SnapshotView& snap, Outbox* out) {
   store_source_ = -1;
   if (snap.seq > decided_through_ && snap.seq <= opened_seq_ && snap.seq > handed_over_seq_) {
     // Its source is ahead of the votes up to it (it applied the checkpoint
@@ -1796,7 +1833,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   // adds what was written), and of the one this run started from (0: none).
   j["snapshots"] = {{"handed_over_seq", handed_over_seq_},
                     {"started_from_seq", start_seq_},
-                    {"start_state_bytes_held", start_install_.size()},
+                    {"start_state_bytes_held", start_state_bytes_held()},
                     {"handed_over", counters_.snapshots_handed_over}};
   j["recovery"] = {{"journalled", recovered_seq_},
                    {"replay_sent", replay_sent_seq()},

@@ -27,6 +27,7 @@
 #include "sequencer/sequencer.h"
 #include "triad/transaction.h"
 #include "voter/voter.h"
+#include "wire/snapshot_parts.h"
 
 namespace triad::wire {
 struct ClientRequest;
@@ -174,6 +175,9 @@ class Core : private sequencer::History {
     // and every seq up to it is decided: a restart then decides only the
     // seqs after it again (recover()).
     std::uint64_t store_snapshot_every = 100'000;
+    // The largest slice of state in one install message (tests use small
+    // ones, so that a small state travels in many parts).
+    std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes;
   };
 
   // InvalidArgument when a replica key is not a valid Ed25519 public key or
@@ -367,7 +371,7 @@ class Core : private sequencer::History {
   // The stored snapshot's seq recover() started from (0: none).
   std::uint64_t start_seq() const { return start_seq_; }
   // Bytes of the stored snapshot's state held for replicas yet to load it.
-  std::size_t start_state_bytes_held() const { return start_install_.size(); }
+  std::size_t start_state_bytes_held() const;
   // The seq of the newest snapshot handed to the shell to store, or
   // recover()'s (0: none).
   std::uint64_t handed_over_snapshot_seq() const { return handed_over_seq_; }
@@ -466,22 +470,26 @@ class Core : private sequencer::History {
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
   void on_verdict(int replica, const voter::ReplicaVerdict& verdict, std::uint64_t now_us);
-  // A snapshot's parts, viewed in its message or in a held copy.
-  struct SnapshotParts {
-    std::uint64_t seq = 0;
-    std::span<const std::uint8_t> state_digest, checkpoint_digest, engine_state;
-  };
-  void on_snapshot(int replica, const wire::Snapshot& snapshot, std::uint64_t now_us, Outbox* out);
+  // A part of a replica's snapshot: gathered while something waits for a
+  // snapshot from it (a repair's source, or one asked for to store), then
+  // on_snapshot once whole. A part that does not continue the others fails
+  // what waits for it at once.
+  void on_snapshot_part(int replica, const wire::Snapshot& part, std::uint64_t now_us, Outbox* out);
+  // Whether a repair waits for replica `source`'s snapshot for replica `r`.
+  bool awaits_snapshot(int r, int source) const;
+  void on_snapshot(int replica, const wire::SnapshotView& snapshot, std::uint64_t now_us,
+                   Outbox* out);
   // The replica in repair could not install the snapshot it was sent: its
   // repair attempt fails now, not at the repair's timeout.
   void on_install_refused(int replica, const wire::InstallRefused& refused, std::uint64_t now_us);
   // Checks the snapshot for replica `r` against the majority's checkpoint at
   // its seq and installs it, or falls back to replaying the whole journal;
   // holds a copy while the vote at that seq is still open.
-  void consider_snapshot(int r, const SnapshotParts& snapshot, std::uint64_t now_us, Outbox* out);
+  void consider_snapshot(int r, const wire::SnapshotView& snapshot, std::uint64_t now_us,
+                         Outbox* out);
   // What is wrong with a snapshot as against the agreed content at its seq;
   // empty when nothing is.
-  static std::string snapshot_problem(const SnapshotParts& snapshot,
+  static std::string snapshot_problem(const wire::SnapshotView& snapshot,
                                       const voter::VerdictContent& agreed);
   // Sets start_state_held_ once it holds: a quorum of the voting replicas
   // holds the stored snapshot's state and none is still loading it, or the
@@ -496,14 +504,15 @@ class Core : private sequencer::History {
   // Config::store_snapshot_every: asks a healthy replica for its snapshot
   // when one is due, and hands a fitting one to the shell.
   void ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out);
-  void store_snapshot(int source, const SnapshotParts& snapshot, Outbox* out);
-  static journal::StoredSnapshot stored_of(const SnapshotParts& snapshot);
-  // A ToReplica installing the snapshot.
-  static std::vector<std::uint8_t> install_message(const SnapshotParts& snapshot);
-  // recover()'s check of a stored snapshot: the install message for the
+  void store_snapshot(int source, const wire::SnapshotView& snapshot, Outbox* out);
+  static journal::StoredSnapshot stored_of(const wire::SnapshotView& snapshot);
+  // The ToReplica messages installing the snapshot, in order.
+  std::vector<std::vector<std::uint8_t>> install_messages(const wire::SnapshotView& snapshot) const;
+  // recover()'s check of a stored snapshot: the install messages for the
   // replicas in *install, its certificate's content in *content.
   Status check_stored(const journal::StoredSnapshot& stored, std::uint64_t journalled,
-                      std::vector<std::uint8_t>* install, voter::VerdictContent* content);
+                      std::vector<std::vector<std::uint8_t>>* install,
+                      voter::VerdictContent* content);
   // Considers again each held snapshot whose seq the voter has decided.
   void release_held_snapshots(std::uint64_t now_us, Outbox* out);
   // Whether a batch from replica r holds a verdict anything here would use,
@@ -555,9 +564,9 @@ class Core : private sequencer::History {
   struct Transfer {
     bool active = false;
     int source = -1;
-    std::vector<std::uint8_t> install;  // a ready ToReplica{install}, until sent
-    std::uint64_t installed_seq = 0;    // the snapshot's seq, once sent
-    bool installed = false;             // the replica said hello after it
+    std::vector<std::vector<std::uint8_t>> install;  // ready ToReplica{install} parts, until sent
+    std::uint64_t installed_seq = 0;                 // the snapshot's seq, once sent
+    bool installed = false;                          // the replica said hello after it
     // A snapshot that came before the vote at its seq ended (the source
     // applied a checkpoint seq the other replicas' verdicts had not decided
     // yet): checked when that seq is decided, rather than thrown away for a
@@ -648,11 +657,13 @@ class Core : private sequencer::History {
   // (store_snapshot), and its source.
   std::optional<journal::StoredSnapshot> held_store_;
   int held_store_source_ = -1;
-  // recover()'s stored snapshot: its seq and the install message a replica
+  // recover()'s stored snapshot: its seq and the install messages a replica
   // gets at its first hello (empty: none, or released by
   // release_start_snapshot).
   std::uint64_t start_seq_ = 0;
-  std::vector<std::uint8_t> start_install_;
+  std::vector<std::vector<std::uint8_t>> start_install_;
+  // Each replica's snapshot parts gathered so far (on_snapshot_part).
+  std::array<wire::SnapshotAssembly, kReplicaCount> snapshot_parts_;
   // Whether a quorum of the voting replicas held that state, none still
   // loading it, at some hello since (note_start_state); until then nothing
   // is opened, replayed or new, since its deadline would run meanwhile.

@@ -40,9 +40,10 @@ std::size_t held_bytes(const Transaction& tx) {
 
 }  // namespace
 
-ReplicaNode::ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us)
-    : core_(std::move(core)), last_received_us_(now_us) {
-  TRIAD_ASSERT(core_ != nullptr);
+ReplicaNode::ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us,
+                         std::size_t snapshot_part_bytes)
+    : core_(std::move(core)), snapshot_part_bytes_(snapshot_part_bytes), last_received_us_(now_us) {
+  TRIAD_ASSERT(core_ != nullptr && snapshot_part_bytes_ > 0);
 }
 
 void ReplicaNode::start(std::uint64_t now_us, Messages* out) { send_hello(now_us, out); }
@@ -93,7 +94,7 @@ void ReplicaNode::receive(std::span<const std::uint8_t> bytes, std::uint64_t now
   // Control first: a hung replica still obeys `triad inject ... none`.
   if (batch->inject() != nullptr) on_inject(std::string(wire::as_view(batch->inject())));
   if (hung_) return;
-  if (batch->install() != nullptr) on_install(*batch->install(), now_us, out);
+  if (batch->install() != nullptr) on_install_part(*batch->install(), now_us, out);
   if (batch->snapshot_request()) send_snapshot(out);
   if (batch->entries() == nullptr) return;
   for (const wire::Sequenced* e : *batch->entries()) {
@@ -115,26 +116,39 @@ void ReplicaNode::on_inject(const std::string& text) {
 
 void ReplicaNode::send_snapshot(Messages* out) {
   const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
-  flatbuffers::FlatBufferBuilder fbb(snap.engine_state.size() + 1024);
-  const auto engine_state = fbb.CreateVector(
-      reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()), snap.engine_state.size());
-  const auto snapshot = wire::CreateSnapshot(
-      fbb, snap.seq, fbb.CreateVector(snap.state_digest.data(), snap.state_digest.size()),
-      fbb.CreateVector(snap.checkpoint_digest.data(), snap.checkpoint_digest.size()), engine_state);
-  wire::FromReplicaBuilder b(fbb);
-  b.add_snapshot(snapshot);
-  fbb.Finish(b.Finish());
-  out->push_back(bytes_of(fbb));
-  log::info("sent the snapshot of seq " + std::to_string(snap.seq) + " (" +
-            std::to_string(snap.engine_state.size()) + " bytes)");
+  const std::span engine_state(reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()),
+                               snap.engine_state.size());
+  if (engine_state.size() > wire::kMaxSnapshotStateBytes) {
+    // Sent all the same: the front end refuses it with that reason.
+    log::error("the snapshot of seq " + std::to_string(snap.seq) + " (" +
+               std::to_string(engine_state.size()) + " bytes) is over the limit of " +
+               std::to_string(wire::kMaxSnapshotStateBytes));
+  }
+  auto parts = wire::encode_snapshot(
+      wire::SnapshotCarrier::kFromReplica,
+      {snap.seq, snap.state_digest, snap.checkpoint_digest, engine_state}, snapshot_part_bytes_);
+  log::info("sending the snapshot of seq " + std::to_string(snap.seq) + " (" +
+            std::to_string(engine_state.size()) + " bytes, " + std::to_string(parts.size()) +
+            " part" + (parts.size() == 1 ? "" : "s") + ")");
+  for (auto& m : parts) out->push_back(std::move(m));
 }
 
-void ReplicaNode::on_install(const wire::Snapshot& w, std::uint64_t now_us, Messages* out) {
+void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_us, Messages* out) {
+  wire::SnapshotAssembly::Progress progress{};
+  if (Status s = installing_.add(part, &progress); !s.is_ok()) {
+    return refuse_install(part.seq(), s.message(), out);
+  }
+  if (progress == wire::SnapshotAssembly::Progress::kPartial) return;
+  on_install(installing_.view(), now_us, out);
+  installing_.clear();
+}
+
+void ReplicaNode::on_install(const wire::SnapshotView& w, std::uint64_t now_us, Messages* out) {
   ReplicaCore::Snapshot snap;
-  snap.seq = w.seq();
-  const auto state = wire::as_bytes(w.state_digest());
-  const auto checkpoint = wire::as_bytes(w.checkpoint_digest());
-  const auto engine = wire::as_bytes(w.engine_state());
+  snap.seq = w.seq;
+  const auto state = w.state_digest;
+  const auto checkpoint = w.checkpoint_digest;
+  const auto engine = w.engine_state;
   if (state.size() != 32 || checkpoint.size() != 32) {
     return refuse_install(snap.seq, "a digest is not 32 bytes", out);
   }

@@ -18,10 +18,7 @@
 
 #include "replica/replica.h"
 #include "wire/codec.h"
-
-namespace triad::wire {
-struct Snapshot;
-}  // namespace triad::wire
+#include "wire/snapshot_parts.h"
 
 namespace triad::replica {
 
@@ -55,8 +52,10 @@ class ReplicaNode {
   static constexpr std::size_t kMaxVerdictsPerMessage = wire::kMaxVerdictsPerMessage;
 
   // `now_us` is the time the process started (a monotonic clock; the
-  // simulator's own clock in tests).
-  ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us);
+  // simulator's own clock in tests). Its snapshot goes in slices of at most
+  // `snapshot_part_bytes` (tests use small ones).
+  ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us,
+              std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes);
 
   // The first Hello, once connected.
   void start(std::uint64_t now_us, Messages* to_front_end);
@@ -124,7 +123,9 @@ class ReplicaNode {
   void send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t now_us, Messages* out);
   void send_snapshot(Messages* out);
   void on_inject(const std::string& text);
-  void on_install(const wire::Snapshot& snapshot, std::uint64_t now_us, Messages* out);
+  // A part of a snapshot to install; installs it once whole.
+  void on_install_part(const wire::Snapshot& part, std::uint64_t now_us, Messages* out);
+  void on_install(const wire::SnapshotView& snapshot, std::uint64_t now_us, Messages* out);
   // Keeps the state it has and tells the front end why (InstallRefused).
   void refuse_install(std::uint64_t seq, std::string reason, Messages* out);
   void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx, std::uint64_t now_us,
@@ -136,6 +137,8 @@ class ReplicaNode {
   void queue(ReplicaCore::Step step, Messages* out);
 
   std::unique_ptr<ReplicaCore> core_;
+  std::size_t snapshot_part_bytes_;
+  wire::SnapshotAssembly installing_;  // the parts of a snapshot to install
   std::map<std::uint64_t, PendingEntry> pending_;
   std::size_t pending_bytes_ = 0;  // held by pending_, text included
   // Verdicts to sign and send at the next flush, and for each whether the

@@ -28,9 +28,10 @@ namespace triad::wire {
 // Size limits per link. A transaction is a few hundred bytes; the limits leave
 // room for batches but bound what a hostile peer can make us hold.
 inline constexpr std::size_t kMaxClientMessageBytes = 64 * 1024;
-// Replica messages carry state snapshots, hence the larger limit; the link is
-// loopback between processes the front end started.
-inline constexpr std::size_t kMaxReplicaMessageBytes = 256 * 1024 * 1024;
+// Replica messages carry up to 512 sequenced transactions (each at most a
+// client message's text) or a part of a state snapshot
+// (wire/snapshot_parts.h), hence the larger limit.
+inline constexpr std::size_t kMaxReplicaMessageBytes = 48 * 1024 * 1024;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 // A replica's build fingerprint (about 100 bytes) goes into each of its
 // verdicts and the certificates it signs. A longer one is refused, so a
@@ -68,7 +69,7 @@ static_assert(kMaxReplyBatchBytes + kMaxReplyBatchBytes / 16 * kBatchPartOverhea
 // ZeroMQ drops a peer that sends more than this (ZMQ_MAXMSGSIZE), so memory
 // stays bounded; between the limits above and this one we answer an error.
 inline constexpr std::int64_t kMaxTransportMessageBytes = 16 * 1024 * 1024;
-inline constexpr std::int64_t kMaxReplicaTransportBytes = 256 * 1024 * 1024;
+inline constexpr std::int64_t kMaxReplicaTransportBytes = kMaxReplicaMessageBytes + 4096;
 
 // FlatBuffers reads scalars in place, so a buffer must start 8-byte aligned;
 // a frame received from ZeroMQ carries no such promise (it may point into a

@@ -40,6 +40,10 @@ Digest digest_of(const Transaction& tx) {
 
 class MiniCluster {
  public:
+  // Snapshots travel in parts of this many bytes of state, both ways: every
+  // snapshot here goes in several.
+  static constexpr std::size_t kSnapshotPartBytes = 512;
+
   // store_snapshot_every: Core::Config's (the replicas checkpoint every 100).
   explicit MiniCluster(const std::string& card_text,
                        std::uint64_t store_snapshot_every = Core::Config().store_snapshot_every) {
@@ -54,6 +58,7 @@ class MiniCluster {
     // Few in memory: a fresh replica's replay reads most of it back.
     config.keep_recent = 16;
     config.store_snapshot_every = store_snapshot_every;
+    config.snapshot_part_bytes = kSnapshotPartBytes;
     EXPECT_TRUE(Core::create(config, now_us_, &core_).is_ok());
   }
 
@@ -93,7 +98,7 @@ class MiniCluster {
         r, cards_, initial_, sim::replica_signing_key(r), sim::card_ref_key(), fault, 1,
         /*checkpoint_interval=*/100);
     nodes_[static_cast<std::size_t>(r)] =
-        std::make_unique<replica::ReplicaNode>(std::move(rc), now_us_);
+        std::make_unique<replica::ReplicaNode>(std::move(rc), now_us_, kSnapshotPartBytes);
     replica::ReplicaNode::Messages hello;
     nodes_[static_cast<std::size_t>(r)]->start(now_us_, &hello);
     for (const auto& m : hello) core_->on_replica_message(r, m, now_us_, &out_);
@@ -151,7 +156,11 @@ class MiniCluster {
         const wire::AlignedFrame frame(m.bytes.data(), m.bytes.size());
         const wire::ToReplica* to = nullptr;
         ASSERT_TRUE(wire::verify_to_replica(frame.bytes(), &to).is_ok());
-        if (to->install() != nullptr) ++installs[static_cast<std::size_t>(m.replica)];
+        if (to->install() != nullptr) {
+          ++install_parts[static_cast<std::size_t>(m.replica)];
+          if (to->install()->engine_state_offset() == 0)
+            ++installs[static_cast<std::size_t>(m.replica)];
+        }
         const bool loading =
             std::any_of(loading_.begin(), loading_.end(),
                         [&](const Outbox::ToReplica& l) { return l.replica == m.replica; });
@@ -177,8 +186,9 @@ class MiniCluster {
   std::map<std::uint64_t, Outbox::DecisionRecord> decisions;
   std::vector<journal::FailSafeAnswer> fail_safe;  // what the answer log would hold
   std::optional<journal::StoredSnapshot> stored;   // the newest snapshot handed over to store
-  // Installs of a snapshot each replica was sent.
+  // Installs of a snapshot each replica was sent, and their parts.
   std::array<int, kReplicaCount> installs{};
+  std::array<int, kReplicaCount> install_parts{};
   // A replica in this mask, once sent a snapshot to install, reads nothing
   // more (it is loading it) until release_installs() names it.
   std::uint8_t slow_installs = 0;
@@ -548,6 +558,7 @@ TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
   second.start_replica(2);
   EXPECT_FALSE(second.core().recovering());
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
+  EXPECT_GT(second.install_parts[2], 1) << "in several parts";
   EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided);
   EXPECT_EQ(second.core().start_state_bytes_held(), 0u);
   EXPECT_EQ(nlohmann::json::parse(
@@ -667,7 +678,8 @@ TEST(CoreRecover, AReplicaThatRefusesTheStoredSnapshotIsSentTheWholeJournal) {
   ASSERT_TRUE(first.restart(&second).is_ok());
   ASSERT_EQ(second.start_seq, 400u);
   for (int r = 0; r < kReplicaCount; ++r) second.start_replica(r);
-  EXPECT_EQ(altered, 1);
+  EXPECT_GT(altered, 1) << "each part of the install";
+  EXPECT_EQ(altered, second.install_parts[2]);
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
   EXPECT_FALSE(second.core().recovering());
   EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided)

@@ -64,18 +64,20 @@ class Rejoin : public CoreDriver {
   // Replica `source` answers a snapshot request with its checkpoint at
   // `seq`: the state of an engine with no card (its bytes and checkpoint
   // digest) and the verdicts' state digest (zero, as verdicts() signs it).
-  Outbox send_snapshot(int source, std::uint64_t seq, std::uint64_t now_us) {
-    flatbuffers::FlatBufferBuilder fbb;
+  Outbox send_snapshot(int source, std::uint64_t seq, std::uint64_t now_us,
+                       const std::string* engine_state = nullptr) {
+    const std::string& state = engine_state != nullptr ? *engine_state : engine_state_;
     const Digest state_digest{};
-    const auto snapshot = wire::CreateSnapshot(
-        fbb, seq, fbb.CreateVector(state_digest.data(), state_digest.size()),
-        fbb.CreateVector(engine_digest_.data(), engine_digest_.size()),
-        fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(engine_state_.data()),
-                         engine_state_.size()));
-    wire::FromReplicaBuilder m(fbb);
-    m.add_snapshot(snapshot);
-    fbb.Finish(m.Finish());
-    return deliver(source, fbb, now_us);
+    const auto parts = wire::encode_snapshot(
+        wire::SnapshotCarrier::kFromReplica,
+        {seq,
+         state_digest,
+         engine_digest_,
+         {reinterpret_cast<const std::uint8_t*>(state.data()), state.size()}});
+    EXPECT_EQ(parts.size(), 1u);
+    Outbox out;
+    core_->on_replica_message(source, parts[0], now_us, &out);
+    return out;
   }
 
   void SetUp() override {
@@ -299,22 +301,52 @@ TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
   std::uint64_t now = 0;
   const int source = c_restarted_after_decided(&now);
   ASSERT_FALSE(HasFailure());
-  flatbuffers::FlatBufferBuilder fbb;
-  const Digest state_digest{};
   const std::string tampered = engine_state_ + "x";
-  const auto snapshot = wire::CreateSnapshot(
-      fbb, 10, fbb.CreateVector(state_digest.data(), state_digest.size()),
-      fbb.CreateVector(engine_digest_.data(), engine_digest_.size()),
-      fbb.CreateVector(reinterpret_cast<const std::uint8_t*>(tampered.data()), tampered.size()));
-  wire::FromReplicaBuilder m(fbb);
-  m.add_snapshot(snapshot);
-  fbb.Finish(m.Finish());
-  const Outbox out = deliver(source, fbb, now);
+  const Outbox out = send_snapshot(source, 10, now, &tampered);
   EXPECT_FALSE(has_command(out, Outbox::ProcessCommand::Kind::kStop));
   EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
   EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source);
   send_snapshot(1 - source, 10, now);
   EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u) << "the other source's is installed";
+}
+
+// A snapshot in parts is gathered until its last part; then it is checked
+// and installed like one sent whole. A part that does not continue the ones
+// before it (one lost) passes the source over at once, not at the repair's
+// timeout, and nothing is held for a late part of an attempt given up on.
+TEST_F(Rejoin, ASnapshotInPartsIsGatheredAndABrokenRunPassesItsSourceOver) {
+  checkpoint_digests_[10] = engine_digest_;
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_decided(&now);
+  ASSERT_FALSE(HasFailure());
+  const Digest state_digest{};
+  const auto parts = wire::encode_snapshot(
+      wire::SnapshotCarrier::kFromReplica,
+      {10,
+       state_digest,
+       engine_digest_,
+       {reinterpret_cast<const std::uint8_t*>(engine_state_.data()), engine_state_.size()}},
+      engine_state_.size() / 4 + 1);
+  ASSERT_EQ(parts.size(), 4u);
+  const auto deliver_part = [&](int from, std::size_t i) {
+    Outbox out;
+    core_->on_replica_message(from, parts[i], now, &out);
+    return out;
+  };
+  const std::uint64_t malformed = core_->counters().malformed_replica_messages;
+  deliver_part(source, 0);
+  deliver_part(source, 2);  // part 1 lost
+  EXPECT_EQ(core_->counters().malformed_replica_messages, malformed + 1);
+  EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source) << "the source passed over";
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+  deliver_part(source, 3);  // the rest of the broken run, from a source not asked now
+  EXPECT_EQ(core_->counters().malformed_replica_messages, malformed + 1) << "not even read";
+
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    EXPECT_TRUE(deliver_part(1 - source, i).to_replicas.empty()) << "part " << i;
+  }
+  deliver_part(1 - source, 3);
+  EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u) << "the whole snapshot is installed";
 }
 
 // While c is in repair, what a replica already had checked is not checked

@@ -53,7 +53,8 @@ const World& world() {
 }
 
 std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const World& w = world(),
-                                       std::uint64_t checkpoint_interval = 10) {
+                                       std::uint64_t checkpoint_interval = 10,
+                                       std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes) {
   Fault f;
   EXPECT_TRUE(parse_fault(fault, &f).is_ok());
   crypto::Ed25519Seed seed;
@@ -63,7 +64,7 @@ std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const 
   auto core =
       std::make_unique<ReplicaCore>(1, w.cards, w.card_digest, std::move(key),
                                     crypto::SymmetricKey::generate(), f, 7, checkpoint_interval);
-  return std::make_unique<ReplicaNode>(std::move(core), kT0);
+  return std::make_unique<ReplicaNode>(std::move(core), kT0, snapshot_part_bytes);
 }
 
 // A ToReplica with the entries seq from..to (of the sample traffic).
@@ -120,7 +121,7 @@ Said read(const Bytes& bytes) {
   return s;
 }
 
-// The ToReplica that installs the snapshot a FromReplica message carries.
+// The ToReplica that installs the snapshot part a FromReplica message carries.
 Bytes install_of(const Bytes& from_replica) {
   const wire::AlignedFrame frame(from_replica.data(), from_replica.size());
   const wire::FromReplica* msg = nullptr;
@@ -132,7 +133,8 @@ Bytes install_of(const Bytes& from_replica) {
     return fbb.CreateVector(v->data(), v->size());
   };
   const auto copy = wire::CreateSnapshot(fbb, snap.seq(), vec(snap.state_digest()),
-                                         vec(snap.checkpoint_digest()), vec(snap.engine_state()));
+                                         vec(snap.checkpoint_digest()), vec(snap.engine_state()),
+                                         snap.engine_state_offset(), snap.engine_state_bytes());
   wire::ToReplicaBuilder b(fbb);
   b.add_install(copy);
   fbb.Finish(b.Finish());
@@ -369,6 +371,58 @@ TEST(ReplicaNode, RefusesASnapshotItCannotInstallAndSaysWhy) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(read(out[0]).hello_next_seq, 11u);
   EXPECT_FALSE(read(out[0]).refused_seq);
+}
+
+// A snapshot larger than a part goes in several, in order; the replica
+// installs it once the last has come. A part lost on the way is refused with
+// that reason (the repair then fails at once), and the state stays as it was.
+TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
+  constexpr std::size_t kPartBytes = 256;
+  auto source = make_node("none", world(), 10, kPartBytes);
+  ReplicaNode::Messages out;
+  source->on_message(entries(1, 12), kT0, &out);
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  ASSERT_GE(out.size(), 4u) << "the sample's state is larger than three parts";
+  const std::size_t state_bytes = source->core().latest_snapshot().engine_state.size();
+  EXPECT_EQ(out.size(), (state_bytes + kPartBytes - 1) / kPartBytes);
+  std::vector<Bytes> installs;
+  for (const Bytes& part : out) {
+    EXPECT_EQ(read(part).snapshot_seq, 10u);
+    installs.push_back(install_of(part));
+  }
+
+  auto whole = make_node();
+  ReplicaNode::Messages said;
+  for (std::size_t i = 0; i + 1 < installs.size(); ++i) {
+    whole->on_message(installs[i], kT0 + 2, &said);
+    EXPECT_TRUE(said.empty()) << "nothing is said before the last part, part " << i;
+  }
+  whole->on_message(installs.back(), kT0 + 3, &said);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_EQ(read(said[0]).hello_next_seq, 11u);
+  EXPECT_EQ(whole->core().next_seq(), 11u);
+
+  auto gap = make_node();
+  said.clear();
+  gap->on_message(installs[0], kT0 + 2, &said);
+  gap->on_message(installs[2], kT0 + 3, &said);
+  ASSERT_EQ(said.size(), 1u);
+  const Said refused = read(said[0]);
+  EXPECT_EQ(refused.refused_seq, 10u);
+  EXPECT_NE(refused.refused_reason.find("a part lost?"), std::string::npos)
+      << refused.refused_reason;
+  EXPECT_EQ(gap->core().next_seq(), 1u);
+  // The rest of that run is refused too (no part at offset 0 before it);
+  // sent again from the start, it installs.
+  said.clear();
+  gap->on_message(installs[3], kT0 + 4, &said);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_TRUE(read(said[0]).refused_seq);
+  said.clear();
+  for (const Bytes& part : installs) gap->on_message(part, kT0 + 5, &said);
+  ASSERT_EQ(said.size(), 1u);
+  EXPECT_EQ(read(said[0]).hello_next_seq, 11u);
 }
 
 // Found by fuzz_replica_node: an entry whose ts is earlier than the last

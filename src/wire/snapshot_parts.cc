@@ -1,0 +1,127 @@
+#include "wire/snapshot_parts.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/assert.h"
+#include "crypto/aead.h"
+#include "wire/codec.h"
+
+namespace triad::wire {
+namespace {
+
+// What a part's message holds besides its slice: the tables, two digests
+// (32 bytes each from a healthy peer) and alignment.
+constexpr std::size_t kPartOverheadBytes = 1024;
+
+static_assert(kSnapshotPartBytes + kPartOverheadBytes <= kMaxReplicaMessageBytes,
+              "a snapshot part fits in a replica message");
+static_assert(kMaxSnapshotStateBytes / kSnapshotPartBytes < 128,
+              "a whole snapshot stays within the front end's queue for one replica");
+
+std::vector<std::uint8_t> encode_part(SnapshotCarrier carrier, const SnapshotView& snapshot,
+                                      std::size_t offset, std::size_t size) {
+  flatbuffers::FlatBufferBuilder fbb(size + kPartOverheadBytes + snapshot.state_digest.size() +
+                                     snapshot.checkpoint_digest.size());
+  const auto slice = fbb.CreateVector(snapshot.engine_state.data() + offset, size);
+  const auto state_digest =
+      fbb.CreateVector(snapshot.state_digest.data(), snapshot.state_digest.size());
+  const auto checkpoint_digest =
+      fbb.CreateVector(snapshot.checkpoint_digest.data(), snapshot.checkpoint_digest.size());
+  const auto part = CreateSnapshot(fbb, snapshot.seq, state_digest, checkpoint_digest, slice,
+                                   offset, snapshot.engine_state.size());
+  if (carrier == SnapshotCarrier::kInstall) {
+    ToReplicaBuilder b(fbb);
+    b.add_install(part);
+    fbb.Finish(b.Finish());
+  } else {
+    FromReplicaBuilder b(fbb);
+    b.add_snapshot(part);
+    fbb.Finish(b.Finish());
+  }
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+bool same(std::span<const std::uint8_t> a, const std::vector<std::uint8_t>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
+}  // namespace
+
+std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
+                                                       const SnapshotView& snapshot,
+                                                       std::size_t part_bytes) {
+  TRIAD_ASSERT(part_bytes > 0);
+  std::vector<std::vector<std::uint8_t>> parts;
+  const std::size_t total = snapshot.engine_state.size();
+  std::size_t offset = 0;
+  do {
+    const std::size_t size = std::min(part_bytes, total - offset);
+    parts.push_back(encode_part(carrier, snapshot, offset, size));
+    offset += size;
+  } while (offset < total);
+  return parts;
+}
+
+Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
+  const std::span<const std::uint8_t> slice = as_bytes(part.engine_state());
+  const std::uint64_t offset = part.engine_state_offset();
+  const std::uint64_t total = part.engine_state_bytes();
+  std::string problem;
+  if (offset == 0) {
+    clear();
+    if (total > kMaxSnapshotStateBytes) {
+      return Status::corruption("snapshot of seq " + std::to_string(part.seq()) + ": a state of " +
+                                std::to_string(total) + " bytes is over the limit of " +
+                                std::to_string(kMaxSnapshotStateBytes));
+    }
+    under_way_ = true;
+    seq_ = part.seq();
+    total_bytes_ = total;
+    const auto state = as_bytes(part.state_digest());
+    const auto checkpoint = as_bytes(part.checkpoint_digest());
+    state_digest_.assign(state.begin(), state.end());
+    checkpoint_digest_.assign(checkpoint.begin(), checkpoint.end());
+    // Reserved, not touched: a peer claiming a large state and sending
+    // nothing more costs address space, not memory.
+    engine_state_.reserve(total);
+  } else if (!under_way_) {
+    problem = "a part at offset " + std::to_string(offset) + " with no part at offset 0 before it";
+  } else if (offset != engine_state_.size()) {
+    problem = "a part at offset " + std::to_string(offset) + " where " +
+              std::to_string(engine_state_.size()) + " was next (a part lost?)";
+  } else if (part.seq() != seq_ || total != total_bytes_ ||
+             !same(as_bytes(part.state_digest()), state_digest_) ||
+             !same(as_bytes(part.checkpoint_digest()), checkpoint_digest_)) {
+    problem = "a part of another snapshot (seq " + std::to_string(part.seq()) + ") in the middle";
+  }
+  if (problem.empty() &&
+      (slice.size() > total_bytes_ - engine_state_.size() || (slice.empty() && total_bytes_ > 0))) {
+    problem = "a part of " + std::to_string(slice.size()) + " bytes at offset " +
+              std::to_string(offset) + " of a state of " + std::to_string(total_bytes_);
+  }
+  if (!problem.empty()) {
+    const std::uint64_t seq = under_way_ ? seq_ : part.seq();
+    clear();
+    return Status::corruption("snapshot of seq " + std::to_string(seq) + ": " + problem);
+  }
+  engine_state_.insert(engine_state_.end(), slice.begin(), slice.end());
+  *progress = engine_state_.size() == total_bytes_ ? Progress::kComplete : Progress::kPartial;
+  return Status::ok();
+}
+
+SnapshotView SnapshotAssembly::view() const {
+  TRIAD_ASSERT(under_way_ && engine_state_.size() == total_bytes_);
+  return {seq_, state_digest_, checkpoint_digest_, engine_state_};
+}
+
+void SnapshotAssembly::clear() {
+  under_way_ = false;
+  seq_ = 0;
+  total_bytes_ = 0;
+  state_digest_.clear();
+  checkpoint_digest_.clear();
+  crypto::wipe_and_free(&engine_state_);
+}
+
+}  // namespace triad::wire

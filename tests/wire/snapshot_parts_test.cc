@@ -1,0 +1,154 @@
+// Tests of a snapshot's travel in parts (src/wire/snapshot_parts.h): the
+// parts put back together give the snapshot sent, for any part size and an
+// empty state, and a run of parts that does not hold together is refused
+// with its cause, dropping what was gathered.
+#include "wire/snapshot_parts.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wire/codec.h"
+
+namespace triad::wire {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using Progress = SnapshotAssembly::Progress;
+
+const Snapshot& part_of(const Bytes& message) {
+  const FromReplica* msg = nullptr;
+  // The builder's buffer starts 8-byte aligned, and so does a vector's.
+  EXPECT_TRUE(verify_from_replica(message, &msg).is_ok());
+  EXPECT_NE(msg->snapshot(), nullptr);
+  return *msg->snapshot();
+}
+
+Bytes state_of(std::size_t size) {
+  Bytes state(size);
+  for (std::size_t i = 0; i < size; ++i) state[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  return state;
+}
+
+const Bytes kStateDigest(32, 0x11);
+const Bytes kCheckpointDigest(32, 0x22);
+
+std::vector<Bytes> parts_of(const Bytes& state, std::size_t part_bytes, std::uint64_t seq = 700,
+                            const Bytes& checkpoint_digest = kCheckpointDigest) {
+  return encode_snapshot(SnapshotCarrier::kFromReplica,
+                         {seq, kStateDigest, checkpoint_digest, state}, part_bytes);
+}
+
+TEST(SnapshotParts, PutBackTogetherForAnyPartSize) {
+  for (const std::size_t size : {0UL, 1UL, 99UL, 100UL, 101UL, 1000UL}) {
+    const Bytes state = state_of(size);
+    for (const std::size_t part_bytes : {1UL, 7UL, 100UL, 4096UL}) {
+      const auto parts = parts_of(state, part_bytes);
+      ASSERT_EQ(parts.size(), size == 0 ? 1 : (size + part_bytes - 1) / part_bytes)
+          << size << " in parts of " << part_bytes;
+      SnapshotAssembly assembly;
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        Progress progress{};
+        ASSERT_TRUE(assembly.add(part_of(parts[i]), &progress).is_ok());
+        EXPECT_EQ(progress, i + 1 == parts.size() ? Progress::kComplete : Progress::kPartial);
+      }
+      const SnapshotView view = assembly.view();
+      EXPECT_EQ(view.seq, 700u);
+      EXPECT_EQ(Bytes(view.state_digest.begin(), view.state_digest.end()), kStateDigest);
+      EXPECT_EQ(Bytes(view.checkpoint_digest.begin(), view.checkpoint_digest.end()),
+                kCheckpointDigest);
+      EXPECT_EQ(Bytes(view.engine_state.begin(), view.engine_state.end()), state);
+    }
+  }
+}
+
+// A part at offset 0 starts again (the peer was asked again): the new
+// snapshot is what comes out, not a mix.
+TEST(SnapshotParts, APartAtOffsetZeroStartsAgain) {
+  const auto first = parts_of(state_of(300), 100, 700);
+  const Bytes other_state(250, 0x5a);
+  const auto second = parts_of(other_state, 100, 800);
+  SnapshotAssembly assembly;
+  Progress progress{};
+  ASSERT_TRUE(assembly.add(part_of(first[0]), &progress).is_ok());
+  ASSERT_TRUE(assembly.add(part_of(first[1]), &progress).is_ok());
+  for (const Bytes& p : second) ASSERT_TRUE(assembly.add(part_of(p), &progress).is_ok());
+  ASSERT_EQ(progress, Progress::kComplete);
+  EXPECT_EQ(assembly.view().seq, 800u);
+  EXPECT_EQ(Bytes(assembly.view().engine_state.begin(), assembly.view().engine_state.end()),
+            other_state);
+}
+
+std::string refusal(SnapshotAssembly* assembly, const Bytes& part) {
+  Progress progress{};
+  const Status s = assembly->add(part_of(part), &progress);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_EQ(assembly->gathered_bytes(), 0u) << "what was gathered is dropped";
+  return s.message();
+}
+
+TEST(SnapshotParts, ARunThatDoesNotHoldTogetherIsRefusedWithItsCause) {
+  const auto parts = parts_of(state_of(300), 100);
+  Progress progress{};
+  {
+    SnapshotAssembly assembly;
+    EXPECT_NE(refusal(&assembly, parts[1]).find("no part at offset 0 before it"),
+              std::string::npos);
+  }
+  {
+    SnapshotAssembly assembly;
+    ASSERT_TRUE(assembly.add(part_of(parts[0]), &progress).is_ok());
+    EXPECT_NE(refusal(&assembly, parts[2]).find("a part at offset 200 where 100 was next"),
+              std::string::npos);
+    // And what follows a refusal is refused until a part at offset 0.
+    EXPECT_NE(refusal(&assembly, parts[1]).find("no part at offset 0"), std::string::npos);
+  }
+  const auto check_other = [&](const std::vector<Bytes>& other) {
+    SnapshotAssembly assembly;
+    ASSERT_TRUE(assembly.add(part_of(parts[0]), &progress).is_ok());
+    EXPECT_NE(refusal(&assembly, other[1]).find("a part of another snapshot"), std::string::npos);
+  };
+  check_other(parts_of(state_of(300), 100, 701));                   // another seq
+  check_other(parts_of(state_of(300), 100, 700, Bytes(32, 0x23)));  // another digest
+  check_other(parts_of(state_of(301), 100));                        // another size
+}
+
+// A part claiming more than its run's size, or none while some is left
+// (which could go on for ever), and a size over the limit, are refused.
+TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
+  const auto build = [](std::uint64_t offset, std::uint64_t total, std::size_t slice) {
+    flatbuffers::FlatBufferBuilder fbb;
+    const Bytes bytes(slice, 1);
+    const auto part =
+        CreateSnapshot(fbb, 5, fbb.CreateVector(kStateDigest), fbb.CreateVector(kCheckpointDigest),
+                       fbb.CreateVector(bytes), offset, total);
+    FromReplicaBuilder b(fbb);
+    b.add_snapshot(part);
+    fbb.Finish(b.Finish());
+    return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  };
+  SnapshotAssembly assembly;
+  EXPECT_NE(refusal(&assembly, build(0, 10, 11))
+                .find("a part of 11 bytes at offset 0 of a state "
+                      "of 10"),
+            std::string::npos);
+  Progress progress{};
+  ASSERT_TRUE(assembly.add(part_of(build(0, 10, 4)), &progress).is_ok());
+  EXPECT_EQ(progress, Progress::kPartial);
+  EXPECT_NE(refusal(&assembly, build(4, 10, 0)).find("a part of 0 bytes"), std::string::npos);
+  EXPECT_NE(refusal(&assembly, build(0, kMaxSnapshotStateBytes + 1, 1)).find("over the limit"),
+            std::string::npos);
+}
+
+// The parts fit the replica link's message limit with room to spare.
+TEST(SnapshotParts, APartOfTheLargestSizeIsAMessageAReplicaTakes) {
+  const auto parts = parts_of(state_of(kSnapshotPartBytes + 10), kSnapshotPartBytes);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_LE(parts[0].size(), kMaxReplicaMessageBytes);
+  part_of(parts[0]);
+}
+
+}  // namespace
+}  // namespace triad::wire
