@@ -147,6 +147,10 @@ Core::Core(const Config& config, std::uint64_t now_us)
 Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<Core>* out) {
   if (config.archive == nullptr) return Status::invalid_argument("the core needs an archive");
   if (config.agreed_ring == 0) return Status::invalid_argument("agreed_ring must be at least 1");
+  if (config.snapshot_part_bytes == 0 || config.snapshot_part_bytes > wire::kSnapshotPartBytes) {
+    return Status::invalid_argument("snapshot_part_bytes must be 1.." +
+                                    std::to_string(wire::kSnapshotPartBytes));
+  }
   if (config.card_ref_key.bytes() == crypto::SymmetricKey().bytes()) {
     return Status::invalid_argument("the core needs the card reference key (it is all zeros)");
   }
@@ -936,6 +940,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   handle_repair_output(out);
   pump_replay(now_us, out);
   if (!start_install_.empty()) release_start_snapshot();
+  drop_unawaited_snapshot_parts();
 }
 
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
@@ -1074,6 +1079,7 @@ void Core::on_time(std::uint64_t now_us, Outbox* out) {
   supervisor_.on_time(now_us, &repair_out_);
   handle_repair_output(out);
   pump_replay(now_us, out);
+  drop_unawaited_snapshot_parts();
 }
 
 std::optional<std::uint64_t> Core::next_timer_us() const {
@@ -1187,9 +1193,7 @@ bool Core::awaits_snapshot(int r, int source) const {
 void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_t now_us,
                             Outbox* out) {
   wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
-  bool awaited = source == store_source_;
-  for (int r = 0; r < kReplicaCount; ++r) awaited = awaited || awaits_snapshot(r, source);
-  if (!awaited) {  // a late answer to an attempt given up on: nothing to hold it for
+  if (!snapshot_awaited_from(source)) {  // a late answer to an attempt given up on
     assembly.clear();
     return;
   }
@@ -1204,9 +1208,32 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
     if (source == store_source_) store_source_ = -1;  // asked again when due
     return;
   }
+  if (progress == wire::SnapshotAssembly::Progress::kIgnored) return;
+  if (part.engine_state_offset() == 0) {
+    // The source answers: from here the repair's own timeout bounds the
+    // transfer, not the wait for an answer (a large state takes a while).
+    for (int r = 0; r < kReplicaCount; ++r) {
+      if (awaits_snapshot(r, source)) supervisor_.on_snapshot_received(r, now_us, &repair_out_);
+    }
+  }
   if (progress == wire::SnapshotAssembly::Progress::kPartial) return;
   on_snapshot(source, assembly.view(), now_us, out);
   assembly.clear();
+}
+
+bool Core::snapshot_awaited_from(int source) const {
+  if (source == store_source_) return true;
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (awaits_snapshot(r, source)) return true;
+  }
+  return false;
+}
+
+void Core::drop_unawaited_snapshot_parts() {
+  for (int source = 0; source < kReplicaCount; ++source) {
+    wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
+    if (assembly.under_way() && !snapshot_awaited_from(source)) assembly.clear();
+  }
 }
 
 void Core::on_snapshot(int source, const wire::SnapshotView& snap, std::uint64_t now_us,
@@ -1300,6 +1327,12 @@ std::string Core::snapshot_problem(const wire::SnapshotView& snap,
 std::vector<std::vector<std::uint8_t>> Core::install_messages(
     const wire::SnapshotView& snap) const {
   return wire::encode_snapshot(wire::SnapshotCarrier::kInstall, snap, config_.snapshot_part_bytes);
+}
+
+std::size_t Core::snapshot_bytes_gathered() const {
+  std::size_t bytes = 0;
+  for (const auto& a : snapshot_parts_) bytes += a.gathered_bytes();
+  return bytes;
 }
 
 std::size_t Core::start_state_bytes_held() const {

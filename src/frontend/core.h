@@ -372,6 +372,8 @@ class Core : private sequencer::History {
   std::uint64_t start_seq() const { return start_seq_; }
   // Bytes of the stored snapshot's state held for replicas yet to load it.
   std::size_t start_state_bytes_held() const;
+  // Bytes of replicas' snapshots gathered so far, parts of runs not whole.
+  std::size_t snapshot_bytes_gathered() const;
   // The seq of the newest snapshot handed to the shell to store, or
   // recover()'s (0: none).
   std::uint64_t handed_over_snapshot_seq() const { return handed_over_seq_; }
@@ -477,6 +479,13 @@ class Core : private sequencer::History {
   void on_snapshot_part(int replica, const wire::Snapshot& part, std::uint64_t now_us, Outbox* out);
   // Whether a repair waits for replica `source`'s snapshot for replica `r`.
   bool awaits_snapshot(int r, int source) const;
+  // Whether anything (a repair, the store) waits for `source`'s snapshot.
+  bool snapshot_awaited_from(int source) const;
+  // Wipes what was gathered of a snapshot nothing waits for any longer (its
+  // repair ended or passed the source over, the store asked another): a
+  // source that stopped halfway would otherwise leave it held, card data
+  // and up to the state's size. After each message and tick.
+  void drop_unawaited_snapshot_parts();
   void on_snapshot(int replica, const wire::SnapshotView& snapshot, std::uint64_t now_us,
                    Outbox* out);
   // The replica in repair could not install the snapshot it was sent: its

@@ -175,6 +175,9 @@ class FrontEnd {
     // these runs; only a replica that stops reading reaches it. Beyond it a
     // message is dropped and counted: the replica fetches the gap when it
     // reads again (as after any loss), and the front end never blocks on it.
+    // A snapshot install's part dropped is not fetched: the replica refuses
+    // the install (a part missing), or waits, and the repair fails and is
+    // tried again.
     replicas_.set(zmq::sockopt::sndhwm, kReplicaSendHwm);
     // Verdicts in: unbounded here, but bounded at the source, since a replica
     // answers only entries that were admitted and sequenced.

@@ -118,15 +118,19 @@ void ReplicaNode::send_snapshot(Messages* out) {
   const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
   const std::span engine_state(reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()),
                                snap.engine_state.size());
+  const wire::SnapshotView view{snap.seq, snap.state_digest, snap.checkpoint_digest, engine_state};
   if (engine_state.size() > wire::kMaxSnapshotStateBytes) {
-    // Sent all the same: the front end refuses it with that reason.
+    // Its first part only, which says the size: the front end refuses it
+    // with that reason, at once, and nothing more is copied or sent.
     log::error("the snapshot of seq " + std::to_string(snap.seq) + " (" +
                std::to_string(engine_state.size()) + " bytes) is over the limit of " +
                std::to_string(wire::kMaxSnapshotStateBytes));
+    out->push_back(wire::encode_snapshot_part(wire::SnapshotCarrier::kFromReplica, view, 0,
+                                              std::min(snapshot_part_bytes_, engine_state.size())));
+    return;
   }
-  auto parts = wire::encode_snapshot(
-      wire::SnapshotCarrier::kFromReplica,
-      {snap.seq, snap.state_digest, snap.checkpoint_digest, engine_state}, snapshot_part_bytes_);
+  auto parts =
+      wire::encode_snapshot(wire::SnapshotCarrier::kFromReplica, view, snapshot_part_bytes_);
   log::info("sending the snapshot of seq " + std::to_string(snap.seq) + " (" +
             std::to_string(engine_state.size()) + " bytes, " + std::to_string(parts.size()) +
             " part" + (parts.size() == 1 ? "" : "s") + ")");
@@ -138,7 +142,9 @@ void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_
   if (Status s = installing_.add(part, &progress); !s.is_ok()) {
     return refuse_install(part.seq(), s.message(), out);
   }
-  if (progress == wire::SnapshotAssembly::Progress::kPartial) return;
+  // kIgnored: the rest of a run refused (said once) or begun before this
+  // process started.
+  if (progress != wire::SnapshotAssembly::Progress::kComplete) return;
   on_install(installing_.view(), now_us, out);
   installing_.clear();
 }

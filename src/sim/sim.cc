@@ -356,6 +356,7 @@ class Simulation {
     // Few in memory, so resends after a repair or a lost message are read
     // back from the archive, as in a long-running process.
     config.keep_recent = kKeepRecent;
+    config.snapshot_part_bytes = kSnapshotPartBytes;
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = replica_public_key(r);
     }
@@ -520,7 +521,7 @@ class Simulation {
         auto core = std::make_unique<replica::ReplicaCore>(
             e.who, cards_, initial_digest_, replica_signing_key(e.who), card_ref_key(), p.fault,
             derive_seed(sc_.fault_seeds[i], p.incarnation), sc_.checkpoint_interval);
-        p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_);
+        p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_, kSnapshotPartBytes);
         p.state = ProcState::kRunning;
         std::vector<Bytes> messages;
         p.node->start(now_, &messages);
@@ -862,6 +863,9 @@ class Simulation {
   rules::CardFile cards_;
   Digest initial_digest_{};
   static constexpr std::size_t kKeepRecent = 64;
+  // Small, so that every snapshot goes in several parts, which message loss
+  // and reordering then reach.
+  static constexpr std::size_t kSnapshotPartBytes = 1024;
   frontend::MemoryArchive archive_;  // before fe_, which uses it
   std::unique_ptr<frontend::Core> fe_;
   frontend::Outbox out_;

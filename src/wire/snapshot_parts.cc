@@ -19,8 +19,17 @@ static_assert(kSnapshotPartBytes + kPartOverheadBytes <= kMaxReplicaMessageBytes
 static_assert(kMaxSnapshotStateBytes / kSnapshotPartBytes < 128,
               "a whole snapshot stays within the front end's queue for one replica");
 
-std::vector<std::uint8_t> encode_part(SnapshotCarrier carrier, const SnapshotView& snapshot,
-                                      std::size_t offset, std::size_t size) {
+bool same(std::span<const std::uint8_t> a, const std::vector<std::uint8_t>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
+                                               const SnapshotView& snapshot, std::size_t offset,
+                                               std::size_t size) {
+  TRIAD_ASSERT(offset <= snapshot.engine_state.size() &&
+               size <= snapshot.engine_state.size() - offset);
   flatbuffers::FlatBufferBuilder fbb(size + kPartOverheadBytes + snapshot.state_digest.size() +
                                      snapshot.checkpoint_digest.size());
   const auto slice = fbb.CreateVector(snapshot.engine_state.data() + offset, size);
@@ -42,12 +51,6 @@ std::vector<std::uint8_t> encode_part(SnapshotCarrier carrier, const SnapshotVie
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
-bool same(std::span<const std::uint8_t> a, const std::vector<std::uint8_t>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
-
-}  // namespace
-
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
                                                        std::size_t part_bytes) {
@@ -57,7 +60,7 @@ std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
   std::size_t offset = 0;
   do {
     const std::size_t size = std::min(part_bytes, total - offset);
-    parts.push_back(encode_part(carrier, snapshot, offset, size));
+    parts.push_back(encode_snapshot_part(carrier, snapshot, offset, size));
     offset += size;
   } while (offset < total);
   return parts;
@@ -82,21 +85,19 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
     const auto checkpoint = as_bytes(part.checkpoint_digest());
     state_digest_.assign(state.begin(), state.end());
     checkpoint_digest_.assign(checkpoint.begin(), checkpoint.end());
-    // Reserved, not touched: a peer claiming a large state and sending
-    // nothing more costs address space, not memory.
-    engine_state_.reserve(total);
   } else if (!under_way_) {
-    problem = "a part at offset " + std::to_string(offset) + " with no part at offset 0 before it";
-  } else if (offset != engine_state_.size()) {
+    *progress = Progress::kIgnored;
+    return Status::ok();
+  } else if (offset != gathered_bytes_) {
     problem = "a part at offset " + std::to_string(offset) + " where " +
-              std::to_string(engine_state_.size()) + " was next (a part lost?)";
+              std::to_string(gathered_bytes_) + " was next (a part lost?)";
   } else if (part.seq() != seq_ || total != total_bytes_ ||
              !same(as_bytes(part.state_digest()), state_digest_) ||
              !same(as_bytes(part.checkpoint_digest()), checkpoint_digest_)) {
     problem = "a part of another snapshot (seq " + std::to_string(part.seq()) + ") in the middle";
   }
   if (problem.empty() &&
-      (slice.size() > total_bytes_ - engine_state_.size() || (slice.empty() && total_bytes_ > 0))) {
+      (slice.size() > total_bytes_ - gathered_bytes_ || (slice.empty() && total_bytes_ > 0))) {
     problem = "a part of " + std::to_string(slice.size()) + " bytes at offset " +
               std::to_string(offset) + " of a state of " + std::to_string(total_bytes_);
   }
@@ -105,13 +106,28 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
     clear();
     return Status::corruption("snapshot of seq " + std::to_string(seq) + ": " + problem);
   }
-  engine_state_.insert(engine_state_.end(), slice.begin(), slice.end());
-  *progress = engine_state_.size() == total_bytes_ ? Progress::kComplete : Progress::kPartial;
+  slices_.emplace_back(slice.begin(), slice.end());
+  gathered_bytes_ += slice.size();
+  if (gathered_bytes_ < total_bytes_) {
+    *progress = Progress::kPartial;
+    return Status::ok();
+  }
+  if (slices_.size() == 1) {
+    engine_state_ = std::move(slices_.front());
+  } else {
+    engine_state_.reserve(total_bytes_);
+    for (auto& s : slices_) {
+      engine_state_.insert(engine_state_.end(), s.begin(), s.end());
+      crypto::wipe_and_free(&s);
+    }
+  }
+  slices_.clear();
+  *progress = Progress::kComplete;
   return Status::ok();
 }
 
 SnapshotView SnapshotAssembly::view() const {
-  TRIAD_ASSERT(under_way_ && engine_state_.size() == total_bytes_);
+  TRIAD_ASSERT(under_way_ && slices_.empty() && engine_state_.size() == total_bytes_);
   return {seq_, state_digest_, checkpoint_digest_, engine_state_};
 }
 
@@ -121,6 +137,9 @@ void SnapshotAssembly::clear() {
   total_bytes_ = 0;
   state_digest_.clear();
   checkpoint_digest_.clear();
+  for (auto& s : slices_) crypto::wipe_and_free(&s);
+  slices_.clear();
+  gathered_bytes_ = 0;
   crypto::wipe_and_free(&engine_state_);
 }
 

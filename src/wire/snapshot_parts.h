@@ -15,9 +15,10 @@
 
 namespace triad::wire {
 
-// The largest slice of state in one message. A state at the limit below
-// goes in 120 messages, within the 256 the front end queues for one
-// replica; a slice costs the event loop a copy of a few ms.
+// The largest slice of state in one message; a slice costs the event loop a
+// copy of a few ms. A state at the limit below goes in 120 messages: with
+// the live entries queued beside them, the front end's queue for a replica
+// (256 messages) may drop one, and the replica then refuses the install.
 inline constexpr std::size_t kSnapshotPartBytes = 16 * 1024 * 1024;
 // The largest state a snapshot may hold: what one stored snapshot file holds
 // (one AES-GCM message, which OpenSSL counts in int), with room to spare for
@@ -45,12 +46,20 @@ enum class SnapshotCarrier : std::uint8_t {
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
                                                        std::size_t part_bytes = kSnapshotPartBytes);
+// One of them: the slice of `size` bytes at `offset`.
+std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
+                                               const SnapshotView& snapshot, std::size_t offset,
+                                               std::size_t size);
 
 // Puts one peer's snapshot together from its parts as they arrive. The
 // state is card data: what was gathered is wiped when dropped.
 class SnapshotAssembly {
  public:
-  enum class Progress : std::uint8_t { kPartial, kComplete };
+  enum class Progress : std::uint8_t {
+    kIgnored,  // a part of a run not under way: the rest of one dropped
+    kPartial,
+    kComplete,
+  };
 
   SnapshotAssembly() = default;
   SnapshotAssembly(const SnapshotAssembly&) = delete;
@@ -59,16 +68,19 @@ class SnapshotAssembly {
 
   // Adds a part (from a verified message). A part at offset 0 starts a new
   // snapshot, dropping what was gathered (the peer was asked again, or
-  // restarted); any other must continue the one under way: same seq,
-  // digests and size, at the offset reached. Otherwise, or for a size over
-  // kMaxSnapshotStateBytes, Corruption naming what does not hold, and what
-  // was gathered is dropped.
+  // restarted). Any other continues the one under way, and must: same seq,
+  // digests and size, at the offset reached; with none under way it is
+  // ignored (the rest of a run dropped, or refused, before). Corruption
+  // naming what does not hold otherwise, or for a size over
+  // kMaxSnapshotStateBytes, and what was gathered is dropped.
   Status add(const Snapshot& part, Progress* progress);
   // The whole snapshot once add() said kComplete, until the next add() or
   // clear().
   SnapshotView view() const;
+  // Whether a run is under way (or complete, until clear()).
+  bool under_way() const { return under_way_; }
   // The state's bytes gathered so far.
-  std::size_t gathered_bytes() const { return engine_state_.size(); }
+  std::size_t gathered_bytes() const { return gathered_bytes_; }
   // Wipes and frees what was gathered.
   void clear();
 
@@ -78,6 +90,11 @@ class SnapshotAssembly {
   std::uint64_t total_bytes_ = 0;
   std::vector<std::uint8_t> state_digest_;
   std::vector<std::uint8_t> checkpoint_digest_;
+  // The slices as they came, joined into engine_state_ once all are in: a
+  // buffer of the size the first part claims is not taken up front (a
+  // faulty peer's claim of 2 GB would cost that much, or fail, at once).
+  std::vector<std::vector<std::uint8_t>> slices_;
+  std::size_t gathered_bytes_ = 0;
   std::vector<std::uint8_t> engine_state_;
 };
 

@@ -66,18 +66,23 @@ class Rejoin : public CoreDriver {
   // digest) and the verdicts' state digest (zero, as verdicts() signs it).
   Outbox send_snapshot(int source, std::uint64_t seq, std::uint64_t now_us,
                        const std::string* engine_state = nullptr) {
-    const std::string& state = engine_state != nullptr ? *engine_state : engine_state_;
-    const Digest state_digest{};
-    const auto parts = wire::encode_snapshot(
-        wire::SnapshotCarrier::kFromReplica,
-        {seq,
-         state_digest,
-         engine_digest_,
-         {reinterpret_cast<const std::uint8_t*>(state.data()), state.size()}});
+    const auto parts = snapshot_messages(seq, wire::kSnapshotPartBytes, engine_state);
     EXPECT_EQ(parts.size(), 1u);
     Outbox out;
     core_->on_replica_message(source, parts[0], now_us, &out);
     return out;
+  }
+
+  // The FromReplica messages carrying that snapshot (of `engine_state`, or
+  // the no-card engine's), in parts of at most `part_bytes` of state.
+  std::vector<std::vector<std::uint8_t>> snapshot_messages(
+      std::uint64_t seq, std::size_t part_bytes, const std::string* engine_state = nullptr) const {
+    const std::string& state = engine_state != nullptr ? *engine_state : engine_state_;
+    const Digest state_digest{};
+    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(state.data()),
+                                              state.size());
+    return wire::encode_snapshot(wire::SnapshotCarrier::kFromReplica,
+                                 {seq, state_digest, engine_digest_, bytes}, part_bytes);
   }
 
   void SetUp() override {
@@ -319,14 +324,7 @@ TEST_F(Rejoin, ASnapshotInPartsIsGatheredAndABrokenRunPassesItsSourceOver) {
   std::uint64_t now = 0;
   const int source = c_restarted_after_decided(&now);
   ASSERT_FALSE(HasFailure());
-  const Digest state_digest{};
-  const auto parts = wire::encode_snapshot(
-      wire::SnapshotCarrier::kFromReplica,
-      {10,
-       state_digest,
-       engine_digest_,
-       {reinterpret_cast<const std::uint8_t*>(engine_state_.data()), engine_state_.size()}},
-      engine_state_.size() / 4 + 1);
+  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
   ASSERT_EQ(parts.size(), 4u);
   const auto deliver_part = [&](int from, std::size_t i) {
     Outbox out;
@@ -345,8 +343,40 @@ TEST_F(Rejoin, ASnapshotInPartsIsGatheredAndABrokenRunPassesItsSourceOver) {
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     EXPECT_TRUE(deliver_part(1 - source, i).to_replicas.empty()) << "part " << i;
   }
+  EXPECT_GT(core_->snapshot_bytes_gathered(), 0u);
   deliver_part(1 - source, 3);
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
   EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u) << "the whole snapshot is installed";
+}
+
+// A source that stops halfway leaves nothing held once nothing waits for
+// its snapshot (here: the repair attempt times out). Its first part ended
+// the wait for an answer: from there the repair's timeout bounds the
+// transfer, since a large state takes a while.
+TEST_F(Rejoin, AHalfSentSnapshotIsDroppedOnceNothingWaitsForIt) {
+  checkpoint_digests_[10] = engine_digest_;
+  std::uint64_t now = 0;
+  const int source = c_restarted_after_decided(&now);
+  ASSERT_FALSE(HasFailure());
+  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
+  Outbox out;
+  core_->on_replica_message(source, parts[0], now, &out);
+  core_->on_replica_message(source, parts[1], now, &out);
+  const std::size_t half = core_->snapshot_bytes_gathered();
+  EXPECT_EQ(half, 2 * (engine_state_.size() / 4 + 1));
+  const std::uint64_t wait_us = core_->supervisor().config().snapshot_wait_us;
+  core_->on_time(now + 2 * wait_us, &out);
+  EXPECT_EQ(stats_of_c(now + 2 * wait_us).snapshot_source, source) << "not passed over";
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), half);
+  const std::uint64_t timeout_us = core_->supervisor().config().repair_timeout_us;
+  std::uint64_t t = now + 2 * wait_us;
+  while (core_->supervisor().state(kC) == ReplicaState::kRepairing) {
+    ASSERT_LE(t, now + timeout_us + 1'000'000) << "the attempt never timed out";
+    t += 100'000;
+    core_->on_time(t, &out);
+  }
+  EXPECT_GE(t, now + timeout_us) << "only the repair's timeout ended it";
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
 }
 
 // While c is in repair, what a replica already had checked is not checked
