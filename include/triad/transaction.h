@@ -95,5 +95,13 @@ constexpr bool is_valid_transaction_id(std::string_view id) {
 // "411111******1111": first 6 and last 4 digits kept (PCI DSS 3.3). A PAN of
 // 10 digits or fewer is masked entirely. Use this for every PAN a person sees.
 std::string mask_pan(std::string_view pan);
+// `text` typed by someone (an id, a field's value), for a message: each run
+// of 12 or more digits masked as a PAN is (mask_pan), digits written with
+// spaces or dashes between them joined, as a card number is written. A card
+// number typed where it does not belong was echoed in clear (`triad audit`'s
+// "no decision for id '4760...'", `triad verify`'s "field seq is 4760..."),
+// into the terminal's scrollback and whatever logs the command's output. A
+// longer run is masked too: it may hold one.
+std::string mask_digit_runs(std::string_view text);
 
 }  // namespace triad

@@ -60,42 +60,6 @@ Json decision_json(const audit::DecisionRow& d) {
           {"decided_at", d.decided_at_ms}};
 }
 
-// `text`, an id as typed, for a message: each run of 12 or more digits
-// masked as a PAN is (first 6 and last 4 kept). A card number typed where an
-// id goes was echoed in clear ("no decision for id '4760...'"), into the
-// terminal's scrollback and whatever logs the command's output. A longer run
-// is masked too: it may hold one.
-std::string mask_digit_runs(std::string_view text) {
-  constexpr std::size_t kShortestPan = 12;
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  while (i < text.size()) {
-    if (!is_digit(text[i])) {
-      out += text[i++];
-      continue;
-    }
-    // Digits with the separators a card number is written with (spaces,
-    // dashes) between them, joined (the front end's PAN-in-id check joins an
-    // id's digits across any character; an echo masks no more than a card
-    // number can be written as); separators after the last digit are not
-    // part of it.
-    std::string digits;
-    std::size_t end = i;
-    for (std::size_t j = i;
-         j < text.size() && (is_digit(text[j]) || text[j] == ' ' || text[j] == '-'); ++j) {
-      if (is_digit(text[j])) {
-        digits += text[j];
-        end = j + 1;
-      }
-    }
-    out += digits.size() >= kShortestPan ? mask_pan(digits) : std::string(text.substr(i, end - i));
-    i = end;
-  }
-  return out;
-}
-
 int show_decisions(const std::string& dir, audit::AuditReader& reader, const std::string& id,
                    bool json) {
   std::vector<audit::DecisionRow> rows;

@@ -16,6 +16,7 @@
 #include "frontend/keys.h"
 #include "sample/sample.h"
 #include "triad/certificate.h"
+#include "triad/transaction.h"
 
 namespace triad::cli {
 
@@ -57,21 +58,22 @@ Status claims_without_certificate(const Json& object) {
     const std::string code = it->get<std::string>();
     if (!is_fail_safe_code(code)) {
       return Status::invalid_argument(
-          "code " + code +
+          "code " + mask_digit_runs(code) +
           " without a certificate (only the fail-safe declines 91 and 96 have none)");
     }
   }
   return Status::ok();
 }
 
-// A field's value, for a message: a scalar as its JSON text, an array or an
+// A field's value, for a message: a scalar as its JSON text, digit runs
+// masked (a card number typed into a field is not echoed), an array or an
 // object by its kind only. dump() recurses once per level of nesting, and a
 // line whose "seq" was 2,000,000 nested [ ] overflowed the stack (SIGSEGV);
 // what the certificate proves is never an array or an object anyway.
 std::string shown(const Json& value) {
   if (value.is_array()) return "an array";
   if (value.is_object()) return "an object";
-  return value.dump();
+  return mask_digit_runs(value.dump());
 }
 
 // The fields of a `triad submit` line must say what its certificate proves:

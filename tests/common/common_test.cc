@@ -115,6 +115,17 @@ TEST(Transaction, MaskPan) {
   EXPECT_EQ(mask_pan(""), "");
 }
 
+// Runs of 12 or more digits, spaces and dashes between them joined, are
+// masked as a PAN; shorter runs, and what is around them, are kept.
+TEST(Transaction, MaskDigitRuns) {
+  EXPECT_EQ(mask_digit_runs("4111111111111111"), "411111******1111");
+  EXPECT_EQ(mask_digit_runs("id-4111 1111-1111 1111."), "id-411111******1111.");
+  EXPECT_EQ(mask_digit_runs("\"4111111111111111\""), "\"411111******1111\"");
+  EXPECT_EQ(mask_digit_runs("12345678901 and 7"), "12345678901 and 7");
+  EXPECT_EQ(mask_digit_runs("seq 503, ts 1767225600000"), "seq 503, ts 176722***0000");
+  EXPECT_EQ(mask_digit_runs(""), "");
+}
+
 TEST(Hex, Encodes) {
   const std::uint8_t bytes[] = {0x00, 0xab, 0x10};
   EXPECT_EQ(to_hex(bytes), "00ab10");

@@ -115,11 +115,19 @@ TEST_F(VerifyCommand, ADeclineRewrittenAsAnApprovalIsInvalid) {
 
 TEST_F(VerifyCommand, EachFieldMustBeTheCertificates) {
   const std::int64_t ts = (*decline_)["ts"].get<std::int64_t>();
+  std::string masked_ts = std::to_string(ts + 1);  // 13 digits: first 6 and last 4 kept
+  ASSERT_EQ(masked_ts.size(), 13u);
+  masked_ts.replace(6, 3, "***");
   const std::vector<std::pair<Json, std::string>> cases = {
       {{{"code", "00"}}, R"(field code is "00", the certificate's is "51")"},
       {{{"approved", true}}, "field approved is true, the certificate's is false (code 51)"},
+      // A line's digits are masked as a PAN is from 12 on (a card number
+      // typed into a field is not echoed), a ts in ms too.
       {{{"ts", ts + 1}},
-       "field ts is " + std::to_string(ts + 1) + ", the certificate's is " + std::to_string(ts)},
+       "field ts is " + masked_ts + ", the certificate's is " + std::to_string(ts)},
+      {{{"seq", 4111111111111111}}, "field seq is 411111******1111, the certificate's is 2"},
+      {{{"code", "4111 1111 1111 1111"}},
+       R"(field code is "411111******1111", the certificate's is "51")"},
       {{{"seq", "2"}}, R"(field seq is "2", the certificate's is 2)"},
       {{{"seq", 2.0}}, "field seq is 2.0, the certificate's is 2"},
   };
@@ -183,6 +191,11 @@ TEST_F(VerifyCommand, AnApprovalWithoutACertificateIsInvalid) {
   EXPECT_NE(out.find("line 1: INVALID: code 00 without a certificate"), std::string::npos) << out;
   EXPECT_EQ(verify({decline_without.dump()}, &out), 1) << out;
   EXPECT_NE(out.find("line 1: INVALID: code 51 without a certificate"), std::string::npos) << out;
+  decline_without["code"] = "4111111111111111";
+  EXPECT_EQ(verify({decline_without.dump()}, &out), 1) << out;
+  EXPECT_NE(out.find("line 1: INVALID: code 411111******1111 without a certificate"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(VerifyCommand, FailSafeDeclinesAndClientErrorsHaveNoCertificateAndPass) {
