@@ -212,7 +212,7 @@ int run_status_command(int argc, char** argv) {
                 availability.c_str(), text(r, "fingerprint").c_str());
     if (!kinds.empty()) std::printf("         divergences:%s\n", kinds.c_str());
   }
-  std::printf("(+: a lower bound, no failure or repair completed yet)\n");
+  std::printf("(+: a lower bound: no failure yet, or out now)\n");
   if (const Json* a = field(s, "audit"); a != nullptr && a->is_object()) {
     std::printf(
         "audit store: %s records written, %s queued, %s dropped (queue full), %s failed, %s "

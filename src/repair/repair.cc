@@ -546,11 +546,12 @@ Supervisor::Stats Supervisor::stats(int replica, std::uint64_t now_us) const {
     s.mtbf_us = s.total_up_us;
     s.mtbf_lower_bound = true;
   }
-  if (rep.repairs > 0) {
-    s.mttr_us = rep.total_repair_us / rep.repairs;
-  } else if (!healthy) {
-    s.mttr_us = s.current_outage_us;
-    s.mttr_lower_bound = true;
+  // An ongoing outage counts as a repair of at least its length so far: a
+  // replica out for hours after one quick repair showed the availability
+  // of that quick repair.
+  if (const std::uint64_t outages = rep.repairs + (healthy ? 0 : 1); outages > 0) {
+    s.mttr_us = add_saturating(rep.total_repair_us, s.current_outage_us) / outages;
+    s.mttr_lower_bound = !healthy;
   }
   const std::uint64_t sum = add_saturating(s.mtbf_us, s.mttr_us);
   if (sum == 0) {

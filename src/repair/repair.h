@@ -205,9 +205,9 @@ class Supervisor {
   // MTBF = total_up_us / failures. Before the first failure it is the uptime
   // observed so far, flagged mtbf_lower_bound (the true MTBF is at least
   // that). MTTR = total_repair_us / repairs, the mean of the completed
-  // repairs. Before the first completed repair it is the current outage so
-  // far when the replica is out (flagged mttr_lower_bound), else 0; once a
-  // repair has completed, an ongoing outage shows only in current_outage_us.
+  // repairs; while the replica is out, the current outage so far counts as
+  // one more (flagged mttr_lower_bound: it lasts at least that long). With
+  // no outage yet it is 0.
   // availability_ppm = MTBF * 1,000,000 / (MTBF + MTTR), rounded down; when
   // both are 0 (no time observed) it is 1,000,000 for a healthy replica and
   // 0 for one that is out. No floating point anywhere.

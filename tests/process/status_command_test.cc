@@ -134,7 +134,7 @@ constexpr const char* kFullStatusText =
     "b        repairing            49         7       1     301 ms     1.3 h     301 ms+ "
     "94.0986%  clang; index=ordered\n"
     "         divergences: missing=1 wrong_verdict=6\n"
-    "(+: a lower bound, no failure or repair completed yet)\n"
+    "(+: a lower bound: no failure yet, or out now)\n"
     "audit store: 60 records written, 2 queued, 0 dropped (queue full), 0 failed, 4 expired\n";
 
 TEST(StatusCommand, TheTextFormatOfAFullStatus) {
@@ -160,7 +160,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
               "mode -; last seq -; - decisions, - fail-safe; - in flight\n"
               "replica  state          last seq  diverged repairs   last TTR       MTBF       "
               "MTTR    avail  fingerprint\n"
-              "(+: a lower bound, no failure or repair completed yet)\n");
+              "(+: a lower bound: no failure yet, or out now)\n");
     EXPECT_EQ(o.err, "");
   }
   {
@@ -195,7 +195,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
               "b        -                    -1         6       1     301 ms         -     301 ms "
               "        -  clang; index=ordered\n"
               "         divergences: wrong_verdict=6\n"
-              "(+: a lower bound, no failure or repair completed yet)\n"
+              "(+: a lower bound: no failure yet, or out now)\n"
               "audit store: - records written, 2 queued, 0 dropped (queue full), 0 failed, 4 "
               "expired\n");
     EXPECT_EQ(o.err, "");

@@ -801,16 +801,21 @@ TEST(RepairFigures, ScriptedScenario) {
   EXPECT_EQ(s.mttr_us, 0u);
   EXPECT_EQ(s.availability_ppm, 1'000'000u);
 
-  // Out again from 12,000; while out, MTTR stays the mean of completed repairs.
+  // Out again from 12,000; while out, the outage so far counts as a third
+  // repair (a lower bound): a long outage after quick repairs shows.
   sup.on_fault(kA, Fault::kHung, 12'000, &out);
   s = sup.stats(kA, 13'000);
   EXPECT_EQ(s.total_up_us, 9500u + 2000u);
   EXPECT_EQ(s.mtbf_us, 3833u);  // 11500 / 3
-  EXPECT_EQ(s.mttr_us, 250u);
+  EXPECT_EQ(s.mttr_us, 500u);   // (500 + 1000) / 3
+  EXPECT_TRUE(s.mttr_lower_bound);
   EXPECT_EQ(s.current_outage_us, 1000u);
-  EXPECT_EQ(s.availability_ppm, 938'770u);  // 3833 / 4083 = 0.93877051...
+  EXPECT_EQ(s.availability_ppm, 884'606u);  // 3833 / 4333 = 0.88460650...
   // Up + completed repairs + the current outage = all the time observed.
   EXPECT_EQ(s.total_up_us + s.total_repair_us + s.current_outage_us, 13'000u);
+  s = sup.stats(kA, 112'000);               // out for 100,000
+  EXPECT_EQ(s.mttr_us, 33'500u);            // (500 + 100,000) / 3
+  EXPECT_EQ(s.availability_ppm, 102'670u);  // 3833 / 37333 = 0.10267...
 }
 
 TEST(RepairFigures, FailedAtTheStartWithNoTimeObservedIsZeroAvailability) {
