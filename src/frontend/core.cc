@@ -106,6 +106,9 @@ constexpr std::uint64_t kAllSilentDeadlines = 10;
 // (a snapshot that did not fit, see store_snapshot, is asked for again).
 constexpr std::uint64_t kStoreSnapshotWaitUs = 10'000'000;
 constexpr std::uint64_t kStoreRetryUs = 1'000'000;
+// A replica's state over wire::kMaxSnapshotStateBytes: none is asked for to
+// store for this long.
+constexpr std::uint64_t kStoreOverLimitPauseUs = 600'000'000;
 
 std::vector<std::uint8_t> bytes_of(const flatbuffers::FlatBufferBuilder& fbb) {
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
@@ -360,6 +363,13 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
                      const journal::StoredSnapshot* stored, std::uint64_t* start_seq) {
   TRIAD_ASSERT(journal_.empty() && journal_base_ == 1 && flushed_seq_ == 0 && last_seq() == 0);
   std::vector<std::vector<std::uint8_t>> install;
+  // Card data: wiped however this returns (moved from, when used).
+  struct WipeAtExit {
+    std::vector<std::vector<std::uint8_t>>* messages;
+    ~WipeAtExit() {
+      for (auto& m : *messages) crypto::wipe_and_free(&m);
+    }
+  } wipe_install{&install};
   std::uint64_t base = 0;  // the stored snapshot's seq, while it holds
   voter::VerdictContent base_content;
   if (stored != nullptr) {
@@ -426,7 +436,6 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
                                   : "replaying seqs " + std::to_string(base + 1) + ".." +
                                         std::to_string(journalled)));
   }
-  for (auto& m : install) crypto::wipe_and_free(&m);  // not used (moved from when used)
   if (start_seq != nullptr) *start_seq = base;
   recovered_seq_ = sequencer_.last_seq();
   TRIAD_ASSERT(recovered_seq_ == journalled);
@@ -810,6 +819,9 @@ void Core::on_replica_gone(int r) {
   view.fetched_from = 0;
   view.range_answered_us = 0;  // a new process's first request is answered
   view.start_snapshot = ReplicaView::StartSnapshot::kNotSent;
+  // A new process never continues its predecessor's snapshot.
+  snapshot_parts_[static_cast<std::size_t>(r)].clear();
+  if (store_source_ == r) store_source_ = -1;  // another is asked when due
 }
 
 // The next part of a resend, at a message with verdicts while they show
@@ -1199,16 +1211,27 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
   }
   wire::SnapshotAssembly::Progress progress{};
   if (Status s = assembly.add(part, &progress); !s.is_ok()) {
-    ++counters_.malformed_replica_messages;
-    log::error(replica_label(source) + ": " + s.message() +
-               "; what waited for its snapshot does not wait any longer");
+    // A state over the limit is no fault of the replica's: not counted as
+    // malformed, and no snapshot is asked for to store for a while (each
+    // ask would cost a part and a log line, in vain).
+    const bool too_large = s.code() == Status::Code::kRejected;
+    if (!too_large) ++counters_.malformed_replica_messages;
+    malformed_log_[static_cast<std::size_t>(source)].warn(
+        now_us, replica_label(source) + ": " + s.message() +
+                    "; what waited for its snapshot does not wait any longer");
     for (int r = 0; r < kReplicaCount; ++r) {
       if (awaits_snapshot(r, source)) supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
     }
-    if (source == store_source_) store_source_ = -1;  // asked again when due
+    if (source == store_source_) {
+      store_source_ = -1;  // asked again when due
+      if (too_large) store_paused_until_us_ = now_us + kStoreOverLimitPauseUs;
+    }
     return;
   }
   if (progress == wire::SnapshotAssembly::Progress::kIgnored) return;
+  // The store's wait runs from the last part, not the ask: a large state
+  // takes a while.
+  if (source == store_source_) store_asked_us_ = now_us;
   if (part.engine_state_offset() == 0) {
     // The source answers: from here the repair's own timeout bounds the
     // transfer, not the wait for an answer (a large state takes a while).
@@ -1442,6 +1465,7 @@ void Core::ask_for_snapshot_to_store(std::uint64_t now_us, Outbox* out) {
     journal::wipe_state(&held);
   }
   if (config_.store_snapshot_every == 0 || config_.simplex || recovering() || held_store_ ||
+      now_us < store_paused_until_us_ ||
       decided_through_ < handed_over_seq_ + config_.store_snapshot_every) {
     return;
   }

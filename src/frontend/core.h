@@ -662,6 +662,8 @@ class Core : private sequencer::History {
   int store_source_ = -1;
   int store_last_asked_ = -1;
   std::uint64_t store_asked_us_ = 0;
+  // No store ask before this (a replica's state was over the limit).
+  std::uint64_t store_paused_until_us_ = 0;
   // A snapshot to store that came before every seq up to it was decided
   // (store_snapshot), and its source.
   std::optional<journal::StoredSnapshot> held_store_;

@@ -139,8 +139,11 @@ void ReplicaNode::send_snapshot(Messages* out) {
 
 void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_us, Messages* out) {
   wire::SnapshotAssembly::Progress progress{};
+  // A refusal names the run it ends (the front end checks it is the one it
+  // sent), not a part of another one found in its middle.
+  const std::uint64_t run_seq = installing_.under_way() ? installing_.seq() : part.seq();
   if (Status s = installing_.add(part, &progress); !s.is_ok()) {
-    return refuse_install(part.seq(), s.message(), out);
+    return refuse_install(run_seq, s.message(), out);
   }
   // kIgnored: the rest of a run refused (said once) or begun before this
   // process started.

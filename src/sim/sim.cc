@@ -864,7 +864,7 @@ class Simulation {
   Digest initial_digest_{};
   static constexpr std::size_t kKeepRecent = 64;
   // Small, so that every snapshot goes in several parts, which message loss
-  // and reordering then reach.
+  // then reaches.
   static constexpr std::size_t kSnapshotPartBytes = 1024;
   frontend::MemoryArchive archive_;  // before fe_, which uses it
   std::unique_ptr<frontend::Core> fe_;

@@ -16,7 +16,7 @@ constexpr std::size_t kPartOverheadBytes = 1024;
 
 static_assert(kSnapshotPartBytes + kPartOverheadBytes <= kMaxReplicaMessageBytes,
               "a snapshot part fits in a replica message");
-static_assert(kMaxSnapshotStateBytes / kSnapshotPartBytes < 128,
+static_assert((kMaxSnapshotStateBytes + kSnapshotPartBytes - 1) / kSnapshotPartBytes < 128,
               "a whole snapshot stays within the front end's queue for one replica");
 
 bool same(std::span<const std::uint8_t> a, const std::vector<std::uint8_t>& b) {
@@ -74,9 +74,9 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
   if (offset == 0) {
     clear();
     if (total > kMaxSnapshotStateBytes) {
-      return Status::corruption("snapshot of seq " + std::to_string(part.seq()) + ": a state of " +
-                                std::to_string(total) + " bytes is over the limit of " +
-                                std::to_string(kMaxSnapshotStateBytes));
+      return Status::rejected("snapshot of seq " + std::to_string(part.seq()) + ": a state of " +
+                              std::to_string(total) + " bytes is over the limit of " +
+                              std::to_string(kMaxSnapshotStateBytes));
     }
     under_way_ = true;
     seq_ = part.seq();
@@ -88,16 +88,16 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
   } else if (!under_way_) {
     *progress = Progress::kIgnored;
     return Status::ok();
-  } else if (offset != gathered_bytes_) {
+  } else if (offset != engine_state_.size()) {
     problem = "a part at offset " + std::to_string(offset) + " where " +
-              std::to_string(gathered_bytes_) + " was next (a part lost?)";
+              std::to_string(engine_state_.size()) + " was next (a part lost?)";
   } else if (part.seq() != seq_ || total != total_bytes_ ||
              !same(as_bytes(part.state_digest()), state_digest_) ||
              !same(as_bytes(part.checkpoint_digest()), checkpoint_digest_)) {
     problem = "a part of another snapshot (seq " + std::to_string(part.seq()) + ") in the middle";
   }
   if (problem.empty() &&
-      (slice.size() > total_bytes_ - gathered_bytes_ || (slice.empty() && total_bytes_ > 0))) {
+      (slice.size() > total_bytes_ - engine_state_.size() || (slice.empty() && total_bytes_ > 0))) {
     problem = "a part of " + std::to_string(slice.size()) + " bytes at offset " +
               std::to_string(offset) + " of a state of " + std::to_string(total_bytes_);
   }
@@ -106,28 +106,22 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
     clear();
     return Status::corruption("snapshot of seq " + std::to_string(seq) + ": " + problem);
   }
-  slices_.emplace_back(slice.begin(), slice.end());
-  gathered_bytes_ += slice.size();
-  if (gathered_bytes_ < total_bytes_) {
-    *progress = Progress::kPartial;
-    return Status::ok();
+  if (const std::size_t needed = engine_state_.size() + slice.size();
+      needed > engine_state_.capacity()) {
+    std::vector<std::uint8_t> bigger;
+    bigger.reserve(
+        std::min<std::uint64_t>(total_bytes_, std::max(needed, 2 * engine_state_.capacity())));
+    bigger.assign(engine_state_.begin(), engine_state_.end());
+    crypto::wipe_and_free(&engine_state_);
+    engine_state_ = std::move(bigger);
   }
-  if (slices_.size() == 1) {
-    engine_state_ = std::move(slices_.front());
-  } else {
-    engine_state_.reserve(total_bytes_);
-    for (auto& s : slices_) {
-      engine_state_.insert(engine_state_.end(), s.begin(), s.end());
-      crypto::wipe_and_free(&s);
-    }
-  }
-  slices_.clear();
-  *progress = Progress::kComplete;
+  engine_state_.insert(engine_state_.end(), slice.begin(), slice.end());
+  *progress = engine_state_.size() == total_bytes_ ? Progress::kComplete : Progress::kPartial;
   return Status::ok();
 }
 
 SnapshotView SnapshotAssembly::view() const {
-  TRIAD_ASSERT(under_way_ && slices_.empty() && engine_state_.size() == total_bytes_);
+  TRIAD_ASSERT(under_way_ && engine_state_.size() == total_bytes_);
   return {seq_, state_digest_, checkpoint_digest_, engine_state_};
 }
 
@@ -137,9 +131,6 @@ void SnapshotAssembly::clear() {
   total_bytes_ = 0;
   state_digest_.clear();
   checkpoint_digest_.clear();
-  for (auto& s : slices_) crypto::wipe_and_free(&s);
-  slices_.clear();
-  gathered_bytes_ = 0;
   crypto::wipe_and_free(&engine_state_);
 }
 

@@ -71,16 +71,18 @@ class SnapshotAssembly {
   // restarted). Any other continues the one under way, and must: same seq,
   // digests and size, at the offset reached; with none under way it is
   // ignored (the rest of a run dropped, or refused, before). Corruption
-  // naming what does not hold otherwise, or for a size over
-  // kMaxSnapshotStateBytes, and what was gathered is dropped.
+  // naming what does not hold otherwise, and what was gathered is dropped;
+  // for a size over kMaxSnapshotStateBytes (an honest replica's state may
+  // grow past it) Rejected, with the size and the limit.
   Status add(const Snapshot& part, Progress* progress);
   // The whole snapshot once add() said kComplete, until the next add() or
   // clear().
   SnapshotView view() const;
-  // Whether a run is under way (or complete, until clear()).
+  // Whether a run is under way (or complete, until clear()), and its seq.
   bool under_way() const { return under_way_; }
+  std::uint64_t seq() const { return seq_; }
   // The state's bytes gathered so far.
-  std::size_t gathered_bytes() const { return gathered_bytes_; }
+  std::size_t gathered_bytes() const { return engine_state_.size(); }
   // Wipes and frees what was gathered.
   void clear();
 
@@ -90,11 +92,12 @@ class SnapshotAssembly {
   std::uint64_t total_bytes_ = 0;
   std::vector<std::uint8_t> state_digest_;
   std::vector<std::uint8_t> checkpoint_digest_;
-  // The slices as they came, joined into engine_state_ once all are in: a
-  // buffer of the size the first part claims is not taken up front (a
-  // faulty peer's claim of 2 GB would cost that much, or fail, at once).
-  std::vector<std::vector<std::uint8_t>> slices_;
-  std::size_t gathered_bytes_ = 0;
+  // The state so far, in one buffer grown (doubling, up to the size the
+  // first part claims) as slices come: not taken at the claimed size up
+  // front (a faulty peer's claim of 2 GB would cost that much, or fail, at
+  // once), nor a block per slice (a faulty peer's 1-byte parts would cost
+  // far more than their bytes). A buffer outgrown is wiped, not left in the
+  // heap.
   std::vector<std::uint8_t> engine_state_;
 };
 

@@ -13,6 +13,7 @@ namespace triad::frontend {
 namespace {
 
 using repair::ReplicaState;
+constexpr int kA = 0;
 constexpr int kC = 2;
 
 class Rejoin : public CoreDriver {
@@ -377,6 +378,26 @@ TEST_F(Rejoin, AHalfSentSnapshotIsDroppedOnceNothingWaitsForIt) {
   }
   EXPECT_GE(t, now + timeout_us) << "only the repair's timeout ended it";
   EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
+}
+
+// A snapshot asked for to store whose source's process ends halfway: what
+// was gathered is wiped at once (a new process never continues it), and
+// the store asks another replica when due.
+TEST_F(Rejoin, AStoreSourceEndingHalfwayLeavesNothingHeld) {
+  config_.deadline_us = 1'000'000;
+  config_.store_snapshot_every = 10;
+  start(config_);
+  const std::uint64_t now = kStartUs;
+  for (int r = 0; r < kReplicaCount; ++r) hello(r, 1, now);  // a store asks a connected one
+  submit_decided_by_a_and_b(10, now);
+  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
+  Outbox out;
+  core_->on_replica_message(kA, parts[0], now, &out);
+  EXPECT_GT(core_->snapshot_bytes_gathered(), 0u) << "a, asked first, is gathered from";
+  core_->on_process_exited(kA, now, &out);
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
+  core_->on_replica_message(kA, parts[1], now, &out);
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for a's snapshot now";
 }
 
 // While c is in repair, what a replica already had checked is not checked
