@@ -39,6 +39,11 @@ void wipe_and_free(std::vector<std::uint8_t>* bytes) {
   std::vector<std::uint8_t>().swap(*bytes);
 }
 
+void wipe_and_free(std::vector<std::vector<std::uint8_t>>* messages) {
+  for (auto& m : *messages) wipe_and_free(&m);
+  std::vector<std::vector<std::uint8_t>>().swap(*messages);
+}
+
 SymmetricKey SymmetricKey::generate() {
   SymmetricKey key;
   random_bytes(key.bytes_);

@@ -40,6 +40,8 @@ class SymmetricKey {
 void wipe(void* data, std::size_t size);
 // Wipes `bytes` and gives their memory back (an empty vector keeps none).
 void wipe_and_free(std::vector<std::uint8_t>* bytes);
+// The same for each of `messages` (a snapshot's parts), then the list.
+void wipe_and_free(std::vector<std::vector<std::uint8_t>>* messages);
 
 // Fills `out` from OpenSSL's CSPRNG (seeded by the operating system). Aborts
 // when it cannot, like the hashes: there is no safe way on without it.

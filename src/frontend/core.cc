@@ -366,9 +366,7 @@ Status Core::recover(std::uint64_t journalled, std::vector<journal::FailSafeAnsw
   // Card data: wiped however this returns (moved from, when used).
   struct WipeAtExit {
     std::vector<std::vector<std::uint8_t>>* messages;
-    ~WipeAtExit() {
-      for (auto& m : *messages) crypto::wipe_and_free(&m);
-    }
+    ~WipeAtExit() { crypto::wipe_and_free(messages); }
   } wipe_install{&install};
   std::uint64_t base = 0;  // the stored snapshot's seq, while it holds
   voter::VerdictContent base_content;
@@ -1055,8 +1053,7 @@ void Core::release_start_snapshot() {
   for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
     if (replicas_[static_cast<std::size_t>(r)].answered_through() < start_seq_) return;
   }
-  for (auto& m : start_install_) crypto::wipe_and_free(&m);
-  start_install_.clear();
+  crypto::wipe_and_free(&start_install_);
   log::info("every replica holds the stored snapshot's state (seq " + std::to_string(start_seq_) +
             ") or a later one: the front end's copy is wiped and released");
 }
@@ -1204,11 +1201,10 @@ bool Core::awaits_snapshot(int r, int source) const {
 
 void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_t now_us,
                             Outbox* out) {
+  // A late answer to an attempt given up on: what was gathered of it is
+  // dropped after the message (drop_unawaited_snapshot_parts).
+  if (!snapshot_awaited_from(source)) return;
   wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
-  if (!snapshot_awaited_from(source)) {  // a late answer to an attempt given up on
-    assembly.clear();
-    return;
-  }
   wire::SnapshotAssembly::Progress progress{};
   if (Status s = assembly.add(part, &progress); !s.is_ok()) {
     // A state over the limit is no fault of the replica's: not counted as

@@ -191,10 +191,13 @@ class CoreDriver : public ::testing::Test {
   }
 
   // A finished FromReplica message from replica r; what the core sent back.
-  Outbox deliver(int r, const flatbuffers::FlatBufferBuilder& fbb, std::uint64_t now_us) {
+  Outbox deliver(int r, std::span<const std::uint8_t> message, std::uint64_t now_us) {
     Outbox out;
-    core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
+    core_->on_replica_message(r, message, now_us, &out);
     return out;
+  }
+  Outbox deliver(int r, const flatbuffers::FlatBufferBuilder& fbb, std::uint64_t now_us) {
+    return deliver(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us);
   }
 
   // Plays the shell: after each step the input journal is written up to here

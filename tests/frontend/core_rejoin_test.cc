@@ -69,9 +69,7 @@ class Rejoin : public CoreDriver {
                        const std::string* engine_state = nullptr) {
     const auto parts = snapshot_messages(seq, wire::kSnapshotPartBytes, engine_state);
     EXPECT_EQ(parts.size(), 1u);
-    Outbox out;
-    core_->on_replica_message(source, parts[0], now_us, &out);
-    return out;
+    return deliver(source, parts[0], now_us);
   }
 
   // The FromReplica messages carrying that snapshot (of `engine_state`, or
@@ -118,6 +116,18 @@ class Rejoin : public CoreDriver {
     return restart_c(now, kStartUs + 10'000'000);
   }
   Core::Config config_;
+
+  // c_restarted_after_decided, with a and b agreeing on the no-card
+  // engine's checkpoint at seq 10: c waits for that snapshot from the
+  // returned source.
+  int c_awaiting_the_snapshot_of_seq_10(std::uint64_t* now) {
+    checkpoint_digests_[10] = engine_digest_;
+    return c_restarted_after_decided(now);
+  }
+  // That snapshot in four parts.
+  std::vector<std::vector<std::uint8_t>> four_parts() const {
+    return snapshot_messages(10, engine_state_.size() / 4 + 1);
+  }
 
   // 10 seqs decided by a and b, then all three processes end (say all
   // silent for ten deadlines) and are restarted: each in repair with no
@@ -303,9 +313,8 @@ TEST_F(Rejoin, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
 // c's repair goes on rather than failing the attempt (which would ask the
 // same source again).
 TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
-  checkpoint_digests_[10] = engine_digest_;
   std::uint64_t now = 0;
-  const int source = c_restarted_after_decided(&now);
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
   ASSERT_FALSE(HasFailure());
   const std::string tampered = engine_state_ + "x";
   const Outbox out = send_snapshot(source, 10, now, &tampered);
@@ -318,20 +327,16 @@ TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
 
 // A snapshot in parts is gathered until its last part; then it is checked
 // and installed like one sent whole. A part that does not continue the ones
-// before it (one lost) passes the source over at once, not at the repair's
-// timeout, and nothing is held for a late part of an attempt given up on.
+// before it (one lost) passes the source over when it comes, not at the
+// repair's timeout, and nothing is held for a late part of an attempt given
+// up on.
 TEST_F(Rejoin, ASnapshotInPartsIsGatheredAndABrokenRunPassesItsSourceOver) {
-  checkpoint_digests_[10] = engine_digest_;
   std::uint64_t now = 0;
-  const int source = c_restarted_after_decided(&now);
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
   ASSERT_FALSE(HasFailure());
-  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
+  const auto parts = four_parts();
   ASSERT_EQ(parts.size(), 4u);
-  const auto deliver_part = [&](int from, std::size_t i) {
-    Outbox out;
-    core_->on_replica_message(from, parts[i], now, &out);
-    return out;
-  };
+  const auto deliver_part = [&](int from, std::size_t i) { return deliver(from, parts[i], now); };
   const std::uint64_t malformed = core_->counters().malformed_replica_messages;
   deliver_part(source, 0);
   deliver_part(source, 2);  // part 1 lost
@@ -355,14 +360,13 @@ TEST_F(Rejoin, ASnapshotInPartsIsGatheredAndABrokenRunPassesItsSourceOver) {
 // the wait for an answer: from there the repair's timeout bounds the
 // transfer, since a large state takes a while.
 TEST_F(Rejoin, AHalfSentSnapshotIsDroppedOnceNothingWaitsForIt) {
-  checkpoint_digests_[10] = engine_digest_;
   std::uint64_t now = 0;
-  const int source = c_restarted_after_decided(&now);
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
   ASSERT_FALSE(HasFailure());
-  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
+  const auto parts = four_parts();
+  deliver(source, parts[0], now);
+  deliver(source, parts[1], now);
   Outbox out;
-  core_->on_replica_message(source, parts[0], now, &out);
-  core_->on_replica_message(source, parts[1], now, &out);
   const std::size_t half = core_->snapshot_bytes_gathered();
   EXPECT_EQ(half, 2 * (engine_state_.size() / 4 + 1));
   const std::uint64_t wait_us = core_->supervisor().config().snapshot_wait_us;
@@ -390,13 +394,13 @@ TEST_F(Rejoin, AStoreSourceEndingHalfwayLeavesNothingHeld) {
   const std::uint64_t now = kStartUs;
   for (int r = 0; r < kReplicaCount; ++r) hello(r, 1, now);  // a store asks a connected one
   submit_decided_by_a_and_b(10, now);
-  const auto parts = snapshot_messages(10, engine_state_.size() / 4 + 1);
-  Outbox out;
-  core_->on_replica_message(kA, parts[0], now, &out);
+  const auto parts = four_parts();
+  deliver(kA, parts[0], now);
   EXPECT_GT(core_->snapshot_bytes_gathered(), 0u) << "a, asked first, is gathered from";
+  Outbox out;
   core_->on_process_exited(kA, now, &out);
   EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
-  core_->on_replica_message(kA, parts[1], now, &out);
+  deliver(kA, parts[1], now);
   EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for a's snapshot now";
 }
 
