@@ -946,6 +946,9 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (const wire::InstallRefused* refused = msg->install_refused(); refused != nullptr) {
     on_install_refused(r, *refused, now_us);
   }
+  if (const wire::SnapshotAck* ack = msg->install_ack(); ack != nullptr) {
+    on_install_ack(r, *ack, out);
+  }
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);
@@ -970,10 +973,10 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
   if (!start_state_held_ && next_seq > start_seq_) note_start_state(now_us);
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   if (t.active && !t.installed) {
-    if (!t.install.empty()) {
-      // A fresh process in repair: give it the snapshot before any replay.
-      for (auto& m : t.install) out->to_replicas.push_back({r, std::move(m)});
-      t.install.clear();
+    if (t.install.window().active() && !t.install.window().all_sent()) {
+      // A fresh process in repair: the snapshot before any replay (its
+      // first parts now, unless they went already).
+      if (t.install.window().sent() == 0) send_install_parts(r, out);
       return;
     }
     if (t.installed_seq > 0 && next_seq == t.installed_seq + 1) {
@@ -1001,7 +1004,9 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     if (!start_sent_us_) start_sent_us_ = now_us;
     log::info(replica_label(r) + ": sending the stored snapshot of seq " +
               std::to_string(start_seq_));
-    for (const auto& m : start_install_) out->to_replicas.push_back({r, m});
+    view.start_window =
+        wire::PartWindow(start_seq_, start_install_.size(), config_.snapshot_part_bytes);
+    send_start_parts(r, out);
     return;
   }
   // Whatever it has not seen yet, up to what everyone else has been sent.
@@ -1235,7 +1240,12 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
       if (awaits_snapshot(r, source)) supervisor_.on_snapshot_received(r, now_us, &repair_out_);
     }
   }
-  if (progress == wire::SnapshotAssembly::Progress::kPartial) return;
+  if (progress == wire::SnapshotAssembly::Progress::kPartial) {
+    out->to_replicas.push_back(
+        {source, wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, assembly.seq(),
+                                           assembly.gathered_bytes())});
+    return;
+  }
   on_snapshot(source, assembly.view(), now_us, out);
   assembly.clear();
 }
@@ -1311,11 +1321,9 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap, std::uint64_
   }
   t.installed_seq = seq;
   supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-  if (replicas_[static_cast<std::size_t>(r)].connected) {
-    for (auto& m : install_messages(snap)) out->to_replicas.push_back({r, std::move(m)});
-  } else {
-    t.install = install_messages(snap);  // sent when the new process says hello
-  }
+  t.install = wire::PartSender(seq, install_messages(snap), config_.snapshot_part_bytes);
+  // Else when the new process says hello.
+  if (replicas_[static_cast<std::size_t>(r)].connected) send_install_parts(r, out);
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
             std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
@@ -1503,7 +1511,7 @@ void Core::on_install_refused(int r, const wire::InstallRefused& refused, std::u
     return;
   }
   if (s.is_ok() && !(t.active && !t.installed && t.installed_seq == refused.seq() &&
-                     t.installed_seq > 0 && t.install.empty())) {
+                     t.installed_seq > 0 && t.install.window().sent() > 0)) {
     s = Status::corruption("refused a snapshot of seq " + std::to_string(refused.seq()) +
                            " it was not sent");
   }
@@ -1516,6 +1524,36 @@ void Core::on_install_refused(int r, const wire::InstallRefused& refused, std::u
                               ": " + std::string(reason);
   log::error(replica_label(r) + ": " + problem);
   supervisor_.on_repair_failed(r, now_us, problem, &repair_out_);
+}
+
+void Core::on_install_ack(int r, const wire::SnapshotAck& ack, Outbox* out) {
+  // An acknowledgement of a run given up (the repair failed, the process
+  // restarted) moves nothing.
+  Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  if (t.active && !t.installed && t.install.on_ack(ack.seq(), ack.gathered())) {
+    return send_install_parts(r, out);
+  }
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  if (view.start_snapshot == ReplicaView::StartSnapshot::kSent &&
+      view.start_window.on_ack(ack.seq(), ack.gathered())) {
+    send_start_parts(r, out);
+  }
+}
+
+void Core::send_install_parts(int r, Outbox* out) {
+  transfers_[static_cast<std::size_t>(r)].install.send_due([r, out](std::vector<std::uint8_t> m) {
+    out->to_replicas.push_back({r, std::move(m)});
+  });
+}
+
+void Core::send_start_parts(int r, Outbox* out) {
+  wire::PartWindow& window = replicas_[static_cast<std::size_t>(r)].start_window;
+  const std::size_t first = window.sent();
+  const std::size_t end = window.take_due();
+  // Released once every replica holds its state (release_start_snapshot),
+  // so no later part is due then.
+  if (start_install_.size() < end) return;
+  for (std::size_t i = first; i < end; ++i) out->to_replicas.push_back({r, start_install_[i]});
 }
 
 void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {

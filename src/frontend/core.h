@@ -281,6 +281,7 @@ class Core : private sequencer::History {
     // refused (it fetches the whole journal instead).
     enum class StartSnapshot : std::uint8_t { kNotSent, kSent, kRefused };
     StartSnapshot start_snapshot = StartSnapshot::kNotSent;
+    wire::PartWindow start_window;  // how far start_install_ went to it
     // The seqs it has applied, as far as the front end knows.
     std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }
     // Whether verdicts of it arrived within the last `window_us`.
@@ -491,6 +492,12 @@ class Core : private sequencer::History {
   // The replica in repair could not install the snapshot it was sent: its
   // repair attempt fails now, not at the repair's timeout.
   void on_install_refused(int replica, const wire::InstallRefused& refused, std::uint64_t now_us);
+  // The replica gathered this much of the install it is sent (a repair's,
+  // or the stored snapshot after a restart): the next parts go.
+  void on_install_ack(int replica, const wire::SnapshotAck& ack, Outbox* out);
+  // The parts of its install (a repair's, or start_install_) the window lets go.
+  void send_install_parts(int replica, Outbox* out);
+  void send_start_parts(int replica, Outbox* out);
   // Checks the snapshot for replica `r` against the majority's checkpoint at
   // its seq and installs it, or falls back to replaying the whole journal;
   // holds a copy while the vote at that seq is still open.
@@ -573,9 +580,11 @@ class Core : private sequencer::History {
   struct Transfer {
     bool active = false;
     int source = -1;
-    std::vector<std::vector<std::uint8_t>> install;  // ready ToReplica{install} parts, until sent
-    std::uint64_t installed_seq = 0;                 // the snapshot's seq, once sent
-    bool installed = false;                          // the replica said hello after it
+    // The ToReplica{install} parts, sent once it says hello, a few at a
+    // time as it acknowledges them.
+    wire::PartSender install;
+    std::uint64_t installed_seq = 0;  // the snapshot's seq, once sent
+    bool installed = false;           // the replica said hello after it
     // A snapshot that came before the vote at its seq ended (the source
     // applied a checkpoint seq the other replicas' verdicts had not decided
     // yet): checked when that seq is decided, rather than thrown away for a

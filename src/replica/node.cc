@@ -95,7 +95,8 @@ void ReplicaNode::receive(std::span<const std::uint8_t> bytes, std::uint64_t now
   if (batch->inject() != nullptr) on_inject(std::string(wire::as_view(batch->inject())));
   if (hung_) return;
   if (batch->install() != nullptr) on_install_part(*batch->install(), now_us, out);
-  if (batch->snapshot_request()) send_snapshot(out);
+  if (batch->snapshot_request()) send_snapshot(now_us, out);
+  if (batch->snapshot_ack() != nullptr) on_snapshot_ack(*batch->snapshot_ack(), now_us, out);
   if (batch->entries() == nullptr) return;
   for (const wire::Sequenced* e : *batch->entries()) {
     on_entry(e->seq(), e->ts(), wire::read_transaction(e->tx()), now_us, out);
@@ -114,7 +115,8 @@ void ReplicaNode::on_inject(const std::string& text) {
   log::warn("injected fault now " + to_string(fault));
 }
 
-void ReplicaNode::send_snapshot(Messages* out) {
+void ReplicaNode::send_snapshot(std::uint64_t now_us, Messages* out) {
+  outgoing_.clear();  // asked again: the front end gave the run under way up
   const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
   const std::span engine_state(reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()),
                                snap.engine_state.size());
@@ -129,12 +131,29 @@ void ReplicaNode::send_snapshot(Messages* out) {
                                               std::min(snapshot_part_bytes_, engine_state.size())));
     return;
   }
-  auto parts =
-      wire::encode_snapshot(wire::SnapshotCarrier::kFromReplica, view, snapshot_part_bytes_);
+  outgoing_ = wire::PartSender(
+      snap.seq,
+      wire::encode_snapshot(wire::SnapshotCarrier::kFromReplica, view, snapshot_part_bytes_),
+      snapshot_part_bytes_);
+  outgoing_acked_us_ = now_us;
+  const std::size_t parts = outgoing_.window().parts();
   log::info("sending the snapshot of seq " + std::to_string(snap.seq) + " (" +
-            std::to_string(engine_state.size()) + " bytes, " + std::to_string(parts.size()) +
-            " part" + (parts.size() == 1 ? "" : "s") + ")");
-  for (auto& m : parts) out->push_back(std::move(m));
+            std::to_string(engine_state.size()) + " bytes, " + std::to_string(parts) + " part" +
+            (parts == 1 ? "" : "s") + ")");
+  send_due_parts(out);
+}
+
+void ReplicaNode::on_snapshot_ack(const wire::SnapshotAck& ack, std::uint64_t now_us,
+                                  Messages* out) {
+  // One for a run dropped, or from before this process, is nothing to act on.
+  if (!outgoing_.on_ack(ack.seq(), ack.gathered())) return;
+  outgoing_acked_us_ = now_us;
+  send_due_parts(out);
+}
+
+void ReplicaNode::send_due_parts(Messages* out) {
+  outgoing_.send_due([out](std::vector<std::uint8_t> m) { out->push_back(std::move(m)); });
+  if (outgoing_.window().all_sent()) outgoing_.clear();
 }
 
 void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_us, Messages* out) {
@@ -143,10 +162,14 @@ void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_
   // sent), not a part of another one found in its middle.
   const std::uint64_t run_seq = installing_.under_way() ? installing_.seq() : part.seq();
   if (Status s = installing_.add(part, &progress); !s.is_ok()) {
-    return refuse_install(run_seq, s.message(), out);
+    return refuse_install(run_seq, s.message(), now_us, out);
   }
   // kIgnored: the rest of a run refused (said once) or begun before this
   // process started.
+  if (progress == wire::SnapshotAssembly::Progress::kPartial) {
+    out->push_back(wire::encode_snapshot_ack(wire::SnapshotCarrier::kInstall, installing_.seq(),
+                                             installing_.gathered_bytes()));
+  }
   if (progress != wire::SnapshotAssembly::Progress::kComplete) return;
   on_install(installing_.view(), now_us, out);
   installing_.clear();
@@ -159,20 +182,21 @@ void ReplicaNode::on_install(const wire::SnapshotView& w, std::uint64_t now_us, 
   const auto checkpoint = w.checkpoint_digest;
   const auto engine = w.engine_state;
   if (state.size() != 32 || checkpoint.size() != 32) {
-    return refuse_install(snap.seq, "a digest is not 32 bytes", out);
+    return refuse_install(snap.seq, "a digest is not 32 bytes", now_us, out);
   }
   std::copy(state.begin(), state.end(), snap.state_digest.begin());
   std::copy(checkpoint.begin(), checkpoint.end(), snap.checkpoint_digest.begin());
   snap.engine_state.assign(reinterpret_cast<const char*>(engine.data()), engine.size());
   if (Status s = core_->install(snap); !s.is_ok()) {
-    return refuse_install(snap.seq, s.to_string(), out);
+    return refuse_install(snap.seq, s.to_string(), now_us, out);
   }
   clear_pending();
   log::info("installed the snapshot of seq " + std::to_string(snap.seq));
   send_hello(now_us, out);  // the front end replays the journal from here
 }
 
-void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, Messages* out) {
+void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, std::uint64_t now_us,
+                                 Messages* out) {
   log::error("snapshot of seq " + std::to_string(seq) + " refused: " + reason);
   // The front end takes the reason as printable ASCII of bounded length.
   if (reason.size() > wire::kMaxFingerprintBytes) reason.resize(wire::kMaxFingerprintBytes);
@@ -185,6 +209,9 @@ void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, Messages
   b.add_install_refused(refused);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
+  // The live seqs held while the parts came wait for those before them,
+  // which the snapshot was to bring (no Fetch went meanwhile).
+  if (!pending_.empty()) send_fetch(core_->next_seq(), pending_.begin()->first - 1, now_us, out);
 }
 
 void ReplicaNode::clear_pending() {
@@ -202,7 +229,10 @@ void ReplicaNode::on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx
         pending_.emplace(seq, PendingEntry{ts_ms, std::move(tx), bytes}).second) {
       pending_bytes_ += bytes;
     }
-    if (!last_fetch_us_ || now_us > *last_fetch_us_ + kFetchIntervalUs) {
+    // Not while a snapshot is being installed: the live seqs come while its
+    // parts do, and the seqs before them are what the snapshot brings.
+    if (!installing_.under_way() &&
+        (!last_fetch_us_ || now_us > *last_fetch_us_ + kFetchIntervalUs)) {
       send_fetch(core_->next_seq(), seq - 1, now_us, out);
     }
     return;
@@ -302,6 +332,14 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
   if (crashed_) return;
   release_delayed(now_us, out);
   flush(out);
+  if (const wire::PartWindow& w = outgoing_.window();
+      w.active() && now_us >= outgoing_acked_us_ + kSnapshotAbandonUs) {
+    log::warn("dropped the snapshot of seq " + std::to_string(w.seq()) + " after " +
+              std::to_string(w.sent()) + " of its " + std::to_string(w.parts()) +
+              " parts: the front end acknowledged none for " +
+              std::to_string(kSnapshotAbandonUs / 1'000'000) + " s");
+    outgoing_.clear();
+  }
   if (!hung_ && now_us > last_received_us_ + kIdleHelloUs &&
       now_us > last_hello_us_ + kIdleHelloUs) {
     send_hello(now_us, out);  // idle: tell the front end where we are, so a lost tail is resent
@@ -326,6 +364,10 @@ std::optional<std::uint64_t> ReplicaNode::next_timer_us() const {
   if (!hung_) {
     const std::uint64_t idle = std::max(last_received_us_, last_hello_us_) + kIdleHelloUs + 1;
     t = t ? std::min(*t, idle) : idle;
+  }
+  if (outgoing_.window().active()) {
+    const std::uint64_t abandon = outgoing_acked_us_ + kSnapshotAbandonUs;
+    t = t ? std::min(*t, abandon) : abandon;
   }
   return t;
 }

@@ -50,6 +50,9 @@ class ReplicaNode {
   // three alternating pairs (2026-12-05): 8% more decided, client p99 282-294
   // against 306-327 ms, max 304-384 against 377-448 ms.
   static constexpr std::size_t kMaxVerdictsPerMessage = wire::kMaxVerdictsPerMessage;
+  // A snapshot's parts not yet sent are dropped (wiped) when the front end
+  // acknowledged none of them for this long: it gave the transfer up.
+  static constexpr std::uint64_t kSnapshotAbandonUs = 60'000'000;
 
   // `now_us` is the time the process started (a monotonic clock; the
   // simulator's own clock in tests). Its snapshot goes in slices of at most
@@ -121,13 +124,18 @@ class ReplicaNode {
 
   void send_hello(std::uint64_t now_us, Messages* out);
   void send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t now_us, Messages* out);
-  void send_snapshot(Messages* out);
+  void send_snapshot(std::uint64_t now_us, Messages* out);
+  // The front end gathered this much of the snapshot being sent.
+  void on_snapshot_ack(const wire::SnapshotAck& ack, std::uint64_t now_us, Messages* out);
+  // The parts the window lets go; the run is dropped once all went.
+  void send_due_parts(Messages* out);
   void on_inject(const std::string& text);
   // A part of a snapshot to install; installs it once whole.
   void on_install_part(const wire::Snapshot& part, std::uint64_t now_us, Messages* out);
   void on_install(const wire::SnapshotView& snapshot, std::uint64_t now_us, Messages* out);
-  // Keeps the state it has and tells the front end why (InstallRefused).
-  void refuse_install(std::uint64_t seq, std::string reason, Messages* out);
+  // Keeps the state it has and tells the front end why (InstallRefused);
+  // asks for the seqs missing before those it holds.
+  void refuse_install(std::uint64_t seq, std::string reason, std::uint64_t now_us, Messages* out);
   void on_entry(std::uint64_t seq, std::int64_t ts_ms, Transaction tx, std::uint64_t now_us,
                 Messages* out);
   void apply(std::uint64_t seq, std::int64_t ts_ms, const Transaction& tx, std::uint64_t now_us,
@@ -139,6 +147,10 @@ class ReplicaNode {
   std::unique_ptr<ReplicaCore> core_;
   std::size_t snapshot_part_bytes_;
   wire::SnapshotAssembly installing_;  // the parts of a snapshot to install
+  // The snapshot being sent, and when the front end last said it gathered
+  // a part of it.
+  wire::PartSender outgoing_;
+  std::uint64_t outgoing_acked_us_ = 0;
   std::map<std::uint64_t, PendingEntry> pending_;
   std::size_t pending_bytes_ = 0;  // held by pending_, text included
   // Verdicts to sign and send at the next flush, and for each whether the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "common/assert.h"
 #include "crypto/aead.h"
@@ -16,8 +17,8 @@ constexpr std::size_t kPartOverheadBytes = 1024;
 
 static_assert(kSnapshotPartBytes + kPartOverheadBytes <= kMaxReplicaMessageBytes,
               "a snapshot part fits in a replica message");
-static_assert((kMaxSnapshotStateBytes + kSnapshotPartBytes - 1) / kSnapshotPartBytes < 128,
-              "a whole snapshot stays within the front end's queue for one replica");
+static_assert(kSnapshotWindowParts > 0 && kSnapshotWindowParts < 256 / 4,
+              "the parts in flight leave room in the front end's queue for a replica");
 
 bool same(std::span<const std::uint8_t> a, const std::vector<std::uint8_t>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
@@ -64,6 +65,61 @@ std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
     offset += size;
   } while (offset < total);
   return parts;
+}
+
+std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint64_t seq,
+                                              std::uint64_t gathered) {
+  flatbuffers::FlatBufferBuilder fbb(128);
+  const auto ack = CreateSnapshotAck(fbb, seq, gathered);
+  if (carrier == SnapshotCarrier::kFromReplica) {
+    ToReplicaBuilder b(fbb);
+    b.add_snapshot_ack(ack);
+    fbb.Finish(b.Finish());
+  } else {
+    FromReplicaBuilder b(fbb);
+    b.add_install_ack(ack);
+    fbb.Finish(b.Finish());
+  }
+  return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+PartWindow::PartWindow(std::uint64_t seq, std::size_t parts, std::size_t part_bytes)
+    : seq_(seq), parts_(parts), part_bytes_(part_bytes) {
+  TRIAD_ASSERT(parts > 0 && part_bytes > 0);
+}
+
+std::size_t PartWindow::take_due() {
+  sent_ = std::max(sent_, std::min(parts_, acked_ + kSnapshotWindowParts));
+  return sent_;
+}
+
+bool PartWindow::on_ack(std::uint64_t seq, std::uint64_t gathered) {
+  if (!active() || seq != seq_ || gathered % part_bytes_ != 0) return false;
+  const std::uint64_t parts = gathered / part_bytes_;
+  if (parts > sent_) return false;
+  acked_ = std::max<std::size_t>(acked_, parts);
+  return true;
+}
+
+PartSender::PartSender(std::uint64_t seq, std::vector<std::vector<std::uint8_t>> parts,
+                       std::size_t part_bytes)
+    : parts_(std::move(parts)), window_(seq, parts_.size(), part_bytes) {}
+
+PartSender::PartSender(PartSender&& other) noexcept
+    : parts_(std::exchange(other.parts_, {})), window_(std::exchange(other.window_, {})) {}
+
+PartSender& PartSender::operator=(PartSender&& other) noexcept {
+  if (this != &other) {
+    clear();
+    parts_ = std::exchange(other.parts_, {});
+    window_ = std::exchange(other.window_, {});
+  }
+  return *this;
+}
+
+void PartSender::clear() {
+  crypto::wipe_and_free(&parts_);
+  window_ = {};
 }
 
 Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {

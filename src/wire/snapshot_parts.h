@@ -15,11 +15,17 @@
 
 namespace triad::wire {
 
-// The largest slice of state in one message; a slice costs the event loop a
-// copy of a few ms. A state at the limit below goes in 120 messages: with
-// the live entries queued beside them, the front end's queue for a replica
-// (256 messages) may drop one, and the replica then refuses the install.
-inline constexpr std::size_t kSnapshotPartBytes = 16 * 1024 * 1024;
+// The largest slice of state in one message, and how many a sender has in
+// flight beyond those the receiver said it gathered (PartWindow). Whatever
+// else goes on the same link waits behind what is in flight: a source's
+// verdicts behind its snapshot, and on each side ZeroMQ's I/O thread, which
+// encrypts and decrypts a whole message at once, behind each part. Sent all
+// at once, a state of 75 MB (a million cards) held a source's verdicts, and
+// so every decision while the repaired replica was out, for 0.6 s (bench/
+// README.md, "A repair under load"); in 1 MiB parts, two at a time, a
+// verdict waits behind about 2 MiB.
+inline constexpr std::size_t kSnapshotPartBytes = 1024 * 1024;
+inline constexpr std::size_t kSnapshotWindowParts = 2;
 // The largest state a snapshot may hold: what one stored snapshot file holds
 // (one AES-GCM message, which OpenSSL counts in int), with room to spare for
 // the file's other fields. Beyond it a snapshot is refused whole, with this
@@ -50,6 +56,74 @@ std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
 std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                const SnapshotView& snapshot, std::size_t offset,
                                                std::size_t size);
+
+// The receiver's word that it gathered `gathered` bytes of run `seq`, for
+// the sender of parts carried by `carrier`: ToReplica.snapshot_ack for a
+// replica's snapshot, FromReplica.install_ack for an install.
+std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint64_t seq,
+                                              std::uint64_t gathered);
+
+// The sender's side of a run of parts (encode_snapshot's messages, numbered
+// from 0): which may go now. At most kSnapshotWindowParts are in flight
+// beyond those the receiver acknowledged (SnapshotAck), so the run shares
+// the link with what else travels on it. An acknowledgement lost (the
+// receiver's queue full) stalls the run; the receiver's wait for it ends it.
+class PartWindow {
+ public:
+  PartWindow() = default;
+  // A run of `parts` (> 0) parts of `part_bytes` each (the last may be
+  // smaller) of the snapshot of `seq`.
+  PartWindow(std::uint64_t seq, std::size_t parts, std::size_t part_bytes);
+
+  // Whether a run was started (and not ended by the sender's owner).
+  bool active() const { return parts_ > 0; }
+  std::uint64_t seq() const { return seq_; }
+  std::size_t parts() const { return parts_; }
+  std::size_t sent() const { return sent_; }
+  bool all_sent() const { return active() && sent_ == parts_; }
+  // The parts to send now, [sent() before the call, the returned end), which
+  // count as sent from here.
+  std::size_t take_due();
+  // The receiver gathered `gathered` bytes of run `seq`: false when that is
+  // not this run, or not a count of whole parts sent (a peer's mistake).
+  bool on_ack(std::uint64_t seq, std::uint64_t gathered);
+
+ private:
+  std::uint64_t seq_ = 0;
+  std::size_t parts_ = 0;
+  std::size_t part_bytes_ = 0;
+  std::size_t sent_ = 0;
+  std::size_t acked_ = 0;
+};
+
+// A run of parts to send (encode_snapshot's messages) with its window. The
+// parts are card data: those not sent are wiped when the run is dropped.
+class PartSender {
+ public:
+  PartSender() = default;
+  PartSender(std::uint64_t seq, std::vector<std::vector<std::uint8_t>> parts,
+             std::size_t part_bytes);
+  PartSender(PartSender&& other) noexcept;
+  PartSender& operator=(PartSender&& other) noexcept;
+  ~PartSender() { clear(); }
+
+  const PartWindow& window() const { return window_; }
+  // Moves the parts due now to `send`, in order.
+  template <typename Send>
+  void send_due(Send&& send) {
+    const std::size_t first = window_.sent();
+    const std::size_t end = window_.take_due();
+    for (std::size_t i = first; i < end; ++i) send(std::move(parts_[i]));
+    if (window_.all_sent()) parts_.clear();
+  }
+  bool on_ack(std::uint64_t seq, std::uint64_t gathered) { return window_.on_ack(seq, gathered); }
+  // Wipes what was not sent; window() is then inactive.
+  void clear();
+
+ private:
+  std::vector<std::vector<std::uint8_t>> parts_;
+  PartWindow window_;
+};
 
 // Puts one peer's snapshot together from its parts as they arrive. The
 // state is card data: what was gathered is wiped when dropped.

@@ -98,6 +98,7 @@ struct Said {
   std::optional<std::uint64_t> snapshot_seq;
   std::optional<std::uint64_t> refused_seq;
   std::string refused_reason;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> install_ack;  // (seq, gathered)
 };
 
 Said read(const Bytes& bytes) {
@@ -117,6 +118,9 @@ Said read(const Bytes& bytes) {
   if (msg->install_refused() != nullptr) {
     s.refused_seq = msg->install_refused()->seq();
     s.refused_reason = std::string(wire::as_view(msg->install_refused()->reason()));
+  }
+  if (msg->install_ack() != nullptr) {
+    s.install_ack = {msg->install_ack()->seq(), msg->install_ack()->gathered()};
   }
   return s;
 }
@@ -383,9 +387,30 @@ TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   source->on_message(entries(1, 12), kT0, &out);
   out.clear();
   source->on_message(control(nullptr, true), kT0 + 1, &out);
-  ASSERT_GE(out.size(), 4u) << "the sample's state is larger than three parts";
+  // A few parts at a time: the next go as the front end says it has them.
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
   const std::size_t state_bytes = source->core().latest_snapshot().engine_state.size();
-  EXPECT_EQ(out.size(), (state_bytes + kPartBytes - 1) / kPartBytes);
+  const std::size_t parts = (state_bytes + kPartBytes - 1) / kPartBytes;
+  ASSERT_GE(parts, 4u) << "the sample's state is larger than three parts";
+  ReplicaNode::Messages more;
+  source->on_message(wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 9, kPartBytes),
+                     kT0 + 2, &more);
+  source->on_message(
+      wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, kPartBytes + 1), kT0 + 2,
+      &more);
+  EXPECT_TRUE(more.empty()) << "an acknowledgement of another run, or of part of a part";
+  for (std::size_t acked = 1; acked < parts; ++acked) {
+    const Bytes ack =
+        wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, acked * kPartBytes);
+    more.clear();
+    source->on_message(ack, kT0 + 2, &more);
+    EXPECT_EQ(more.size(), acked + wire::kSnapshotWindowParts <= parts ? 1u : 0u) << acked;
+    out.insert(out.end(), more.begin(), more.end());
+    more.clear();
+    source->on_message(ack, kT0 + 2, &more);
+    EXPECT_TRUE(more.empty()) << "the same acknowledgement again sends nothing more";
+  }
+  ASSERT_EQ(out.size(), parts);
   std::vector<Bytes> installs;
   for (const Bytes& part : out) {
     EXPECT_EQ(read(part).snapshot_seq, 10u);
@@ -395,9 +420,12 @@ TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   auto whole = make_node();
   ReplicaNode::Messages said;
   for (std::size_t i = 0; i + 1 < installs.size(); ++i) {
+    said.clear();
     whole->on_message(installs[i], kT0 + 2, &said);
-    EXPECT_TRUE(said.empty()) << "nothing is said before the last part, part " << i;
+    ASSERT_EQ(said.size(), 1u) << "each part but the last is acknowledged, part " << i;
+    EXPECT_EQ(read(said[0]).install_ack, std::make_pair(std::uint64_t{10}, (i + 1) * kPartBytes));
   }
+  said.clear();
   whole->on_message(installs.back(), kT0 + 3, &said);
   ASSERT_EQ(said.size(), 1u);
   EXPECT_EQ(read(said[0]).hello_next_seq, 11u);
@@ -406,6 +434,7 @@ TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   auto gap = make_node();
   said.clear();
   gap->on_message(installs[0], kT0 + 2, &said);
+  said.clear();
   gap->on_message(installs[2], kT0 + 3, &said);
   ASSERT_EQ(said.size(), 1u);
   const Said refused = read(said[0]);
@@ -413,15 +442,44 @@ TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   EXPECT_NE(refused.refused_reason.find("a part lost?"), std::string::npos)
       << refused.refused_reason;
   EXPECT_EQ(gap->core().next_seq(), 1u);
-  // The rest of that run is not refused again (it was, once); sent again
-  // from the start, it installs.
+  // The rest of that run is not refused again (it was, once), nor
+  // acknowledged; sent again from the start, it installs.
   said.clear();
   for (std::size_t i = 3; i < installs.size(); ++i) gap->on_message(installs[i], kT0 + 4, &said);
   EXPECT_TRUE(said.empty());
-  said.clear();
   for (const Bytes& part : installs) gap->on_message(part, kT0 + 5, &said);
-  ASSERT_EQ(said.size(), 1u);
-  EXPECT_EQ(read(said[0]).hello_next_seq, 11u);
+  ASSERT_FALSE(said.empty());
+  EXPECT_EQ(read(said.back()).hello_next_seq, 11u);
+}
+
+// A snapshot the front end stopped acknowledging is dropped after
+// kSnapshotAbandonUs (it is card data, as large as the state): a late
+// acknowledgement then sends nothing.
+TEST(ReplicaNode, ASnapshotNoLongerAcknowledgedIsDropped) {
+  constexpr std::size_t kPartBytes = 256;
+  auto source = make_node("none", world(), 10, kPartBytes);
+  ReplicaNode::Messages out;
+  source->on_message(entries(1, 12), kT0, &out);
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
+  ASSERT_LE(source->next_timer_us(), kT0 + 1 + ReplicaNode::kSnapshotAbandonUs);
+  const auto parts_in = [](const ReplicaNode::Messages& messages) {
+    return std::ranges::count_if(messages,
+                                 [](const Bytes& m) { return read(m).snapshot_seq.has_value(); });
+  };
+  out.clear();
+  source->on_time(kT0 + ReplicaNode::kSnapshotAbandonUs, &out);
+  source->on_message(wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, kPartBytes),
+                     kT0 + ReplicaNode::kSnapshotAbandonUs, &out);
+  EXPECT_EQ(parts_in(out), 1) << "acknowledged within the wait, the run goes on";
+  out.clear();
+  const std::uint64_t late = kT0 + 2 * ReplicaNode::kSnapshotAbandonUs + 1;
+  source->on_time(late, &out);
+  source->on_message(
+      wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, 2 * kPartBytes), late,
+      &out);
+  EXPECT_EQ(parts_in(out), 0) << "dropped, it sends nothing more";
 }
 
 // Found by fuzz_replica_node: an entry whose ts is earlier than the last

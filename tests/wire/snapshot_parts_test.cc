@@ -1,7 +1,8 @@
 // Tests of a snapshot's travel in parts (src/wire/snapshot_parts.h): the
 // parts put back together give the snapshot sent, for any part size and an
 // empty state; a run of parts that does not hold together is refused with
-// its cause, dropping what was gathered, and the rest of it is ignored.
+// its cause, dropping what was gathered, and the rest of it is ignored; a
+// sender has at most kSnapshotWindowParts parts in flight.
 #include "wire/snapshot_parts.h"
 
 #include <gtest/gtest.h>
@@ -163,6 +164,58 @@ TEST(SnapshotParts, APartOfTheLargestSizeIsAMessageAReplicaTakes) {
   ASSERT_EQ(parts.size(), 2u);
   EXPECT_LE(parts[0].size(), kMaxReplicaMessageBytes);
   part_of(parts[0]);
+}
+
+// A sender's window: at most kSnapshotWindowParts parts beyond those
+// acknowledged; an acknowledgement of another run, of part of a part, or of
+// more than was sent moves nothing; one again, or an older one, sends nothing.
+TEST(PartWindow, AtMostAFewPartsInFlight) {
+  constexpr std::size_t kPartBytes = 100;
+  constexpr std::size_t kParts = kSnapshotWindowParts + 3;
+  PartWindow window(7, kParts, kPartBytes);
+  ASSERT_TRUE(window.active());
+  EXPECT_EQ(window.take_due(), kSnapshotWindowParts);
+  EXPECT_EQ(window.take_due(), kSnapshotWindowParts) << "nothing more until acknowledged";
+  EXPECT_FALSE(window.on_ack(6, kPartBytes));
+  EXPECT_FALSE(window.on_ack(7, kPartBytes + 1));
+  EXPECT_FALSE(window.on_ack(7, (kSnapshotWindowParts + 1) * kPartBytes)) << "not sent yet";
+  EXPECT_EQ(window.take_due(), kSnapshotWindowParts);
+  EXPECT_TRUE(window.on_ack(7, 2 * kPartBytes));
+  EXPECT_EQ(window.take_due(), kSnapshotWindowParts + 2);
+  EXPECT_TRUE(window.on_ack(7, kPartBytes));
+  EXPECT_EQ(window.take_due(), kSnapshotWindowParts + 2) << "an older acknowledgement";
+  EXPECT_FALSE(window.all_sent());
+  EXPECT_TRUE(window.on_ack(7, (kSnapshotWindowParts + 2) * kPartBytes));
+  EXPECT_EQ(window.take_due(), kParts) << "never beyond the last part";
+  EXPECT_TRUE(window.all_sent());
+  EXPECT_FALSE(PartWindow().active());
+}
+
+// A PartSender hands its parts over in order as the window lets them go,
+// each once, and drops the rest when cleared or replaced.
+TEST(PartSender, HandsOverItsPartsAsTheWindowLetsThem) {
+  const Bytes state = state_of(1000);
+  constexpr std::size_t kPartBytes = 150;  // 7 parts
+  auto parts = encode_snapshot(SnapshotCarrier::kFromReplica,
+                               {3, kStateDigest, kCheckpointDigest, state}, kPartBytes);
+  ASSERT_EQ(parts.size(), 7u);
+  const std::vector<Bytes> expected = parts;
+  PartSender sender(3, std::move(parts), kPartBytes);
+  std::vector<Bytes> sent;
+  const auto send = [&sent](Bytes m) { sent.push_back(std::move(m)); };
+  sender.send_due(send);
+  EXPECT_EQ(sent.size(), kSnapshotWindowParts);
+  for (std::size_t acked = 1; acked <= 7; ++acked) {
+    sender.on_ack(3, acked * kPartBytes);
+    sender.send_due(send);
+  }
+  EXPECT_EQ(sent, expected);
+  EXPECT_TRUE(sender.window().all_sent());
+  PartSender moved = std::move(sender);
+  EXPECT_FALSE(sender.window().active());
+  EXPECT_TRUE(moved.window().all_sent());
+  moved.clear();
+  EXPECT_FALSE(moved.window().active());
 }
 
 }  // namespace
