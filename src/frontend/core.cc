@@ -1246,7 +1246,7 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
                                            assembly.gathered_bytes())});
     return;
   }
-  on_snapshot(source, assembly.view(), now_us, out);
+  on_snapshot(source, &assembly, now_us, out);
   assembly.clear();
 }
 
@@ -1265,18 +1265,32 @@ void Core::drop_unawaited_snapshot_parts() {
   }
 }
 
-void Core::on_snapshot(int source, const wire::SnapshotView& snap, std::uint64_t now_us,
+void Core::on_snapshot(int source, wire::SnapshotAssembly* assembly, std::uint64_t now_us,
                        Outbox* out) {
+  const wire::SnapshotView snap = assembly->view();
+  int repairs = 0;
+  for (int r = 0; r < kReplicaCount; ++r) repairs += awaits_snapshot(r, source) ? 1 : 0;
+  // One repair alone takes the state as it lies (a copy of tens of MB would
+  // hold the event loop); the view still points into it.
+  const bool take = repairs == 1 && source != store_source_;
+  std::vector<std::uint8_t> state;
+  if (take) state = assembly->release_state();
   for (int r = 0; r < kReplicaCount; ++r) {
     if (!awaits_snapshot(r, source)) continue;
     supervisor_.on_snapshot_received(r, now_us, &repair_out_);
-    consider_snapshot(r, snap, now_us, out);
+    consider_snapshot(r, snap, take ? &state : nullptr, now_us, out);
   }
   if (source == store_source_) store_snapshot(source, snap, out);
+  crypto::wipe_and_free(&state);  // when not taken
 }
 
-void Core::consider_snapshot(int r, const wire::SnapshotView& snap, std::uint64_t now_us,
+void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
+                             std::vector<std::uint8_t>* state_to_take, std::uint64_t now_us,
                              Outbox* out) {
+  const auto take_state = [&] {
+    if (state_to_take != nullptr) return std::exchange(*state_to_take, {});
+    return std::vector<std::uint8_t>(snap.engine_state.begin(), snap.engine_state.end());
+  };
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   // Check the snapshot against what the majority agreed at its seq.
   const std::uint64_t seq = snap.seq;
@@ -1293,8 +1307,8 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap, std::uint64_
     const auto copy = [](std::span<const std::uint8_t> b) {
       return std::vector<std::uint8_t>(b.begin(), b.end());
     };
-    t.held = Transfer::Held{seq, copy(snap.state_digest), copy(snap.checkpoint_digest),
-                            copy(snap.engine_state)};
+    t.held =
+        Transfer::Held{seq, copy(snap.state_digest), copy(snap.checkpoint_digest), take_state()};
     return;
   }
   if (seq == 0 || agreed == nullptr) {
@@ -1321,7 +1335,10 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap, std::uint64_
   }
   t.installed_seq = seq;
   supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-  t.install = wire::PartSender(seq, install_messages(snap), config_.snapshot_part_bytes);
+  // Its digests are the majority's (snapshot_problem).
+  t.install = wire::PartSender<std::vector<std::uint8_t>>(
+      wire::SnapshotCarrier::kInstall, seq, agreed->state_digest, agreed->checkpoint_digest,
+      take_state(), config_.snapshot_part_bytes);
   // Else when the new process says hello.
   if (replicas_[static_cast<std::size_t>(r)].connected) send_install_parts(r, out);
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
@@ -1560,10 +1577,11 @@ void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
   for (int r = 0; r < kReplicaCount; ++r) {
     Transfer& t = transfers_[static_cast<std::size_t>(r)];
     if (!t.held || !answers_[t.held->seq - 1].decided()) continue;
-    const Transfer::Held held = *std::move(t.held);
+    Transfer::Held held = *std::move(t.held);
     t.held.reset();
     consider_snapshot(r, {held.seq, held.state_digest, held.checkpoint_digest, held.engine_state},
-                      now_us, out);
+                      &held.engine_state, now_us, out);
+    crypto::wipe_and_free(&held.engine_state);  // when not taken
   }
 }
 

@@ -487,7 +487,8 @@ class Core : private sequencer::History {
   // source that stopped halfway would otherwise leave it held, card data
   // and up to the state's size. After each message and tick.
   void drop_unawaited_snapshot_parts();
-  void on_snapshot(int replica, const wire::SnapshotView& snapshot, std::uint64_t now_us,
+  // A snapshot gathered whole: to the repairs and the store waiting for it.
+  void on_snapshot(int replica, wire::SnapshotAssembly* assembly, std::uint64_t now_us,
                    Outbox* out);
   // The replica in repair could not install the snapshot it was sent: its
   // repair attempt fails now, not at the repair's timeout.
@@ -501,7 +502,10 @@ class Core : private sequencer::History {
   // Checks the snapshot for replica `r` against the majority's checkpoint at
   // its seq and installs it, or falls back to replaying the whole journal;
   // holds a copy while the vote at that seq is still open.
-  void consider_snapshot(int r, const wire::SnapshotView& snapshot, std::uint64_t now_us,
+  // `state_to_take`, when not null, holds the bytes snapshot.engine_state
+  // views, to move rather than copy (tens of MB).
+  void consider_snapshot(int r, const wire::SnapshotView& snapshot,
+                         std::vector<std::uint8_t>* state_to_take, std::uint64_t now_us,
                          Outbox* out);
   // What is wrong with a snapshot as against the agreed content at its seq;
   // empty when nothing is.
@@ -582,7 +586,7 @@ class Core : private sequencer::History {
     int source = -1;
     // The ToReplica{install} parts, sent once it says hello, a few at a
     // time as it acknowledges them.
-    wire::PartSender install;
+    wire::PartSender<std::vector<std::uint8_t>> install;
     std::uint64_t installed_seq = 0;  // the snapshot's seq, once sent
     bool installed = false;           // the replica said hello after it
     // A snapshot that came before the vote at its seq ended (the source

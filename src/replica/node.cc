@@ -117,29 +117,31 @@ void ReplicaNode::on_inject(const std::string& text) {
 
 void ReplicaNode::send_snapshot(std::uint64_t now_us, Messages* out) {
   outgoing_.clear();  // asked again: the front end gave the run under way up
-  const ReplicaCore::Snapshot& snap = core_->latest_snapshot();
-  const std::span engine_state(reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()),
-                               snap.engine_state.size());
-  const wire::SnapshotView view{snap.seq, snap.state_digest, snap.checkpoint_digest, engine_state};
-  if (engine_state.size() > wire::kMaxSnapshotStateBytes) {
+  ReplicaCore::Snapshot snap = core_->latest_snapshot();
+  const std::size_t state_bytes = snap.engine_state.size();
+  if (state_bytes > wire::kMaxSnapshotStateBytes) {
     // Its first part only, which says the size: the front end refuses it
     // with that reason, at once, and nothing more is copied or sent.
     log::error("the snapshot of seq " + std::to_string(snap.seq) + " (" +
-               std::to_string(engine_state.size()) + " bytes) is over the limit of " +
+               std::to_string(state_bytes) + " bytes) is over the limit of " +
                std::to_string(wire::kMaxSnapshotStateBytes));
+    const wire::SnapshotView view{
+        snap.seq,
+        snap.state_digest,
+        snap.checkpoint_digest,
+        {reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()), state_bytes}};
     out->push_back(wire::encode_snapshot_part(wire::SnapshotCarrier::kFromReplica, view, 0,
-                                              std::min(snapshot_part_bytes_, engine_state.size())));
+                                              std::min(snapshot_part_bytes_, state_bytes)));
     return;
   }
-  outgoing_ = wire::PartSender(
-      snap.seq,
-      wire::encode_snapshot(wire::SnapshotCarrier::kFromReplica, view, snapshot_part_bytes_),
-      snapshot_part_bytes_);
-  outgoing_acked_us_ = now_us;
-  const std::size_t parts = outgoing_.window().parts();
+  const std::size_t parts = wire::snapshot_part_count(state_bytes, snapshot_part_bytes_);
   log::info("sending the snapshot of seq " + std::to_string(snap.seq) + " (" +
-            std::to_string(engine_state.size()) + " bytes, " + std::to_string(parts) + " part" +
+            std::to_string(state_bytes) + " bytes, " + std::to_string(parts) + " part" +
             (parts == 1 ? "" : "s") + ")");
+  outgoing_ = wire::PartSender<std::string>(wire::SnapshotCarrier::kFromReplica, snap.seq,
+                                            snap.state_digest, snap.checkpoint_digest,
+                                            std::move(snap.engine_state), snapshot_part_bytes_);
+  outgoing_acked_us_ = now_us;
   send_due_parts(out);
 }
 

@@ -149,7 +149,7 @@ class ReplicaNode {
   wire::SnapshotAssembly installing_;  // the parts of a snapshot to install
   // The snapshot being sent, and when the front end last said it gathered
   // a part of it.
-  wire::PartSender outgoing_;
+  wire::PartSender<std::string> outgoing_;
   std::uint64_t outgoing_acked_us_ = 0;
   std::map<std::uint64_t, PendingEntry> pending_;
   std::size_t pending_bytes_ = 0;  // held by pending_, text included

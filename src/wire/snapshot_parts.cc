@@ -101,26 +101,12 @@ bool PartWindow::on_ack(std::uint64_t seq, std::uint64_t gathered) {
   return true;
 }
 
-PartSender::PartSender(std::uint64_t seq, std::vector<std::vector<std::uint8_t>> parts,
-                       std::size_t part_bytes)
-    : parts_(std::move(parts)), window_(seq, parts_.size(), part_bytes) {}
-
-PartSender::PartSender(PartSender&& other) noexcept
-    : parts_(std::exchange(other.parts_, {})), window_(std::exchange(other.window_, {})) {}
-
-PartSender& PartSender::operator=(PartSender&& other) noexcept {
-  if (this != &other) {
-    clear();
-    parts_ = std::exchange(other.parts_, {});
-    window_ = std::exchange(other.window_, {});
-  }
-  return *this;
+std::size_t snapshot_part_count(std::size_t state_bytes, std::size_t part_bytes) {
+  TRIAD_ASSERT(part_bytes > 0);
+  return state_bytes == 0 ? 1 : (state_bytes + part_bytes - 1) / part_bytes;
 }
 
-void PartSender::clear() {
-  crypto::wipe_and_free(&parts_);
-  window_ = {};
-}
+void detail::wipe_bytes(void* data, std::size_t size) { crypto::wipe(data, size); }
 
 Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
   const std::span<const std::uint8_t> slice = as_bytes(part.engine_state());

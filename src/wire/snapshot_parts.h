@@ -5,11 +5,14 @@
 // run of messages, each a slice of the state, and is put together here.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "common/types.h"
 #include "triad/status.h"
 #include "triad/wire/replica_generated.h"
 
@@ -96,32 +99,84 @@ class PartWindow {
   std::size_t acked_ = 0;
 };
 
-// A run of parts to send (encode_snapshot's messages) with its window. The
-// parts are card data: those not sent are wiped when the run is dropped.
+// How many parts encode_snapshot makes of a state of `state_bytes`: at
+// least one (an empty state too).
+std::size_t snapshot_part_count(std::size_t state_bytes, std::size_t part_bytes);
+
+namespace detail {
+void wipe_bytes(void* data, std::size_t size);
+}  // namespace detail
+
+// A snapshot to send in parts, each encoded as the window lets it go:
+// encoding them all at once cost the sender a second copy of the state, and
+// the page faults of that much fresh memory, in one go (a source's verdicts
+// waited behind it). `Bytes` (std::string or std::vector<std::uint8_t>)
+// holds the state, card data: wiped once every part went, or when the run
+// is dropped.
+template <typename Bytes>
 class PartSender {
  public:
   PartSender() = default;
-  PartSender(std::uint64_t seq, std::vector<std::vector<std::uint8_t>> parts,
-             std::size_t part_bytes);
-  PartSender(PartSender&& other) noexcept;
-  PartSender& operator=(PartSender&& other) noexcept;
+  PartSender(SnapshotCarrier carrier, std::uint64_t seq, const Digest& state_digest,
+             const Digest& checkpoint_digest, Bytes engine_state, std::size_t part_bytes)
+      : carrier_(carrier),
+        state_digest_(state_digest),
+        checkpoint_digest_(checkpoint_digest),
+        engine_state_(std::move(engine_state)),
+        part_bytes_(part_bytes),
+        window_(seq, snapshot_part_count(engine_state_.size(), part_bytes), part_bytes) {}
+  PartSender(PartSender&& other) noexcept { *this = std::move(other); }
+  PartSender& operator=(PartSender&& other) noexcept {
+    if (this != &other) {
+      clear();
+      carrier_ = other.carrier_;
+      state_digest_ = other.state_digest_;
+      checkpoint_digest_ = other.checkpoint_digest_;
+      engine_state_ = std::exchange(other.engine_state_, {});
+      part_bytes_ = other.part_bytes_;
+      window_ = std::exchange(other.window_, {});
+    }
+    return *this;
+  }
   ~PartSender() { clear(); }
 
+  // Stays as it ended once every part went (all_sent()), until clear().
   const PartWindow& window() const { return window_; }
-  // Moves the parts due now to `send`, in order.
+  bool on_ack(std::uint64_t seq, std::uint64_t gathered) { return window_.on_ack(seq, gathered); }
+  // Encodes the parts due now and hands each to `send`, in order.
   template <typename Send>
   void send_due(Send&& send) {
     const std::size_t first = window_.sent();
     const std::size_t end = window_.take_due();
-    for (std::size_t i = first; i < end; ++i) send(std::move(parts_[i]));
-    if (window_.all_sent()) parts_.clear();
+    const SnapshotView view{
+        window_.seq(),
+        state_digest_,
+        checkpoint_digest_,
+        {reinterpret_cast<const std::uint8_t*>(engine_state_.data()), engine_state_.size()}};
+    for (std::size_t i = first; i < end; ++i) {
+      const std::size_t offset = i * part_bytes_;
+      send(encode_snapshot_part(carrier_, view, offset,
+                                std::min(part_bytes_, engine_state_.size() - offset)));
+    }
+    if (window_.all_sent()) release_state();
   }
-  bool on_ack(std::uint64_t seq, std::uint64_t gathered) { return window_.on_ack(seq, gathered); }
-  // Wipes what was not sent; window() is then inactive.
-  void clear();
+  // Wipes the state; window() is then inactive.
+  void clear() {
+    release_state();
+    window_ = {};
+  }
 
  private:
-  std::vector<std::vector<std::uint8_t>> parts_;
+  void release_state() {
+    detail::wipe_bytes(engine_state_.data(), engine_state_.size());
+    Bytes().swap(engine_state_);
+  }
+
+  SnapshotCarrier carrier_ = SnapshotCarrier::kInstall;
+  Digest state_digest_{};
+  Digest checkpoint_digest_{};
+  Bytes engine_state_;
+  std::size_t part_bytes_ = 0;
   PartWindow window_;
 };
 
@@ -152,6 +207,9 @@ class SnapshotAssembly {
   // The whole snapshot once add() said kComplete, until the next add() or
   // clear().
   SnapshotView view() const;
+  // Moves the state out of a complete snapshot (the view's engine_state
+  // still points into it); view() is not to be called after.
+  std::vector<std::uint8_t> release_state() { return std::exchange(engine_state_, {}); }
   // Whether a run is under way (or complete, until clear()), and its seq.
   bool under_way() const { return under_way_; }
   std::uint64_t seq() const { return seq_; }

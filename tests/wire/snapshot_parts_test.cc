@@ -191,16 +191,19 @@ TEST(PartWindow, AtMostAFewPartsInFlight) {
   EXPECT_FALSE(PartWindow().active());
 }
 
-// A PartSender hands its parts over in order as the window lets them go,
-// each once, and drops the rest when cleared or replaced.
+// A PartSender encodes its parts as the window lets them go: the same
+// messages as encode_snapshot's, in order, each once; an empty state is one
+// part.
 TEST(PartSender, HandsOverItsPartsAsTheWindowLetsThem) {
   const Bytes state = state_of(1000);
   constexpr std::size_t kPartBytes = 150;  // 7 parts
-  auto parts = encode_snapshot(SnapshotCarrier::kFromReplica,
-                               {3, kStateDigest, kCheckpointDigest, state}, kPartBytes);
-  ASSERT_EQ(parts.size(), 7u);
-  const std::vector<Bytes> expected = parts;
-  PartSender sender(3, std::move(parts), kPartBytes);
+  const Digest state_digest{1, 2, 3};
+  const Digest checkpoint_digest{4, 5, 6};
+  const SnapshotView view{3, state_digest, checkpoint_digest, state};
+  const auto expected = encode_snapshot(SnapshotCarrier::kInstall, view, kPartBytes);
+  ASSERT_EQ(expected.size(), 7u);
+  PartSender<Bytes> sender(SnapshotCarrier::kInstall, 3, state_digest, checkpoint_digest, state,
+                           kPartBytes);
   std::vector<Bytes> sent;
   const auto send = [&sent](Bytes m) { sent.push_back(std::move(m)); };
   sender.send_due(send);
@@ -211,11 +214,19 @@ TEST(PartSender, HandsOverItsPartsAsTheWindowLetsThem) {
   }
   EXPECT_EQ(sent, expected);
   EXPECT_TRUE(sender.window().all_sent());
-  PartSender moved = std::move(sender);
+  PartSender<Bytes> moved = std::move(sender);
   EXPECT_FALSE(sender.window().active());
   EXPECT_TRUE(moved.window().all_sent());
   moved.clear();
   EXPECT_FALSE(moved.window().active());
+
+  PartSender<std::string> empty(SnapshotCarrier::kFromReplica, 4, state_digest, checkpoint_digest,
+                                "", kPartBytes);
+  sent.clear();
+  empty.send_due(send);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(part_of(sent[0]).engine_state_bytes(), 0u);
+  EXPECT_TRUE(empty.window().all_sent());
 }
 
 }  // namespace
