@@ -1094,13 +1094,21 @@ void Core::on_time(std::uint64_t now_us, Outbox* out) {
   handle_repair_output(out);
   pump_replay(now_us, out);
   drop_unawaited_snapshot_parts();
+  reack_stalled_snapshots(now_us, out);
 }
 
 std::optional<std::uint64_t> Core::next_timer_us() const {
-  const auto a = voter_.next_deadline_us();
-  const auto b = supervisor_.next_timer_us();
-  if (a && b) return std::min(*a, *b);
-  return a ? a : b;
+  std::optional<std::uint64_t> t = voter_.next_deadline_us();
+  const auto earliest = [&t](std::optional<std::uint64_t> u) {
+    if (u) t = t ? std::min(*t, *u) : u;
+  };
+  earliest(supervisor_.next_timer_us());
+  for (int source = 0; source < kReplicaCount; ++source) {
+    if (snapshot_parts_[static_cast<std::size_t>(source)].under_way()) {
+      earliest(snapshot_acked_us_[static_cast<std::size_t>(source)] + wire::kSnapshotReackUs);
+    }
+  }
+  return t;
 }
 
 void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
@@ -1241,10 +1249,7 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
     }
   }
   if (progress == wire::SnapshotAssembly::Progress::kPartial) {
-    out->to_replicas.push_back(
-        {source, wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, assembly.seq(),
-                                           assembly.gathered_bytes())});
-    return;
+    return ack_snapshot_part(source, now_us, out);
   }
   on_snapshot(source, &assembly, now_us, out);
   assembly.clear();
@@ -1256,6 +1261,24 @@ bool Core::snapshot_awaited_from(int source) const {
     if (awaits_snapshot(r, source)) return true;
   }
   return false;
+}
+
+void Core::ack_snapshot_part(int source, std::uint64_t now_us, Outbox* out) {
+  const wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
+  out->to_replicas.push_back(
+      {source, wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, assembly.seq(),
+                                         assembly.gathered_bytes())});
+  snapshot_acked_us_[static_cast<std::size_t>(source)] = now_us;
+}
+
+void Core::reack_stalled_snapshots(std::uint64_t now_us, Outbox* out) {
+  for (int source = 0; source < kReplicaCount; ++source) {
+    if (snapshot_parts_[static_cast<std::size_t>(source)].under_way() &&
+        snapshot_awaited_from(source) &&
+        now_us >= snapshot_acked_us_[static_cast<std::size_t>(source)] + wire::kSnapshotReackUs) {
+      ack_snapshot_part(source, now_us, out);
+    }
+  }
 }
 
 void Core::drop_unawaited_snapshot_parts() {

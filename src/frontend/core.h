@@ -487,6 +487,11 @@ class Core : private sequencer::History {
   // source that stopped halfway would otherwise leave it held, card data
   // and up to the state's size. After each message and tick.
   void drop_unawaited_snapshot_parts();
+  // Tells `source` what was gathered of its snapshot (SnapshotAck).
+  void ack_snapshot_part(int source, std::uint64_t now_us, Outbox* out);
+  // Says it again to a source whose parts stopped (wire::kSnapshotReackUs):
+  // an acknowledgement lost would stall the transfer.
+  void reack_stalled_snapshots(std::uint64_t now_us, Outbox* out);
   // A snapshot gathered whole: to the repairs and the store waiting for it.
   void on_snapshot(int replica, wire::SnapshotAssembly* assembly, std::uint64_t now_us,
                    Outbox* out);
@@ -686,6 +691,8 @@ class Core : private sequencer::History {
   // release_start_snapshot).
   std::uint64_t start_seq_ = 0;
   std::vector<std::vector<std::uint8_t>> start_install_;
+  // When each source was last told what was gathered of its snapshot.
+  std::array<std::uint64_t, kReplicaCount> snapshot_acked_us_{};
   // Each replica's snapshot parts gathered so far (on_snapshot_part).
   std::array<wire::SnapshotAssembly, kReplicaCount> snapshot_parts_;
   // Whether a quorum of the voting replicas held that state, none still

@@ -168,13 +168,16 @@ void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_
   }
   // kIgnored: the rest of a run refused (said once) or begun before this
   // process started.
-  if (progress == wire::SnapshotAssembly::Progress::kPartial) {
-    out->push_back(wire::encode_snapshot_ack(wire::SnapshotCarrier::kInstall, installing_.seq(),
-                                             installing_.gathered_bytes()));
-  }
+  if (progress == wire::SnapshotAssembly::Progress::kPartial) ack_install(now_us, out);
   if (progress != wire::SnapshotAssembly::Progress::kComplete) return;
   on_install(installing_.view(), now_us, out);
   installing_.clear();
+}
+
+void ReplicaNode::ack_install(std::uint64_t now_us, Messages* out) {
+  out->push_back(wire::encode_snapshot_ack(wire::SnapshotCarrier::kInstall, installing_.seq(),
+                                           installing_.gathered_bytes()));
+  install_acked_us_ = now_us;
 }
 
 void ReplicaNode::on_install(const wire::SnapshotView& w, std::uint64_t now_us, Messages* out) {
@@ -334,6 +337,9 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
   if (crashed_) return;
   release_delayed(now_us, out);
   flush(out);
+  if (!hung_ && installing_.under_way() && now_us >= install_acked_us_ + wire::kSnapshotReackUs) {
+    ack_install(now_us, out);  // the parts stopped: an acknowledgement lost?
+  }
   if (const wire::PartWindow& w = outgoing_.window();
       w.active() && now_us >= outgoing_acked_us_ + kSnapshotAbandonUs) {
     log::warn("dropped the snapshot of seq " + std::to_string(w.seq()) + " after " +
@@ -366,6 +372,10 @@ std::optional<std::uint64_t> ReplicaNode::next_timer_us() const {
   if (!hung_) {
     const std::uint64_t idle = std::max(last_received_us_, last_hello_us_) + kIdleHelloUs + 1;
     t = t ? std::min(*t, idle) : idle;
+  }
+  if (!hung_ && installing_.under_way()) {
+    const std::uint64_t reack = install_acked_us_ + wire::kSnapshotReackUs;
+    t = t ? std::min(*t, reack) : reack;
   }
   if (outgoing_.window().active()) {
     const std::uint64_t abandon = outgoing_acked_us_ + kSnapshotAbandonUs;

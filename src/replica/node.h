@@ -127,6 +127,8 @@ class ReplicaNode {
   void send_snapshot(std::uint64_t now_us, Messages* out);
   // The front end gathered this much of the snapshot being sent.
   void on_snapshot_ack(const wire::SnapshotAck& ack, std::uint64_t now_us, Messages* out);
+  // What it gathered of the install under way, to the front end.
+  void ack_install(std::uint64_t now_us, Messages* out);
   // The parts the window lets go; the run is dropped once all went.
   void send_due_parts(Messages* out);
   void on_inject(const std::string& text);
@@ -146,7 +148,8 @@ class ReplicaNode {
 
   std::unique_ptr<ReplicaCore> core_;
   std::size_t snapshot_part_bytes_;
-  wire::SnapshotAssembly installing_;  // the parts of a snapshot to install
+  wire::SnapshotAssembly installing_;   // the parts of a snapshot to install
+  std::uint64_t install_acked_us_ = 0;  // when it last said what it gathered
   // The snapshot being sent, and when the front end last said it gathered
   // a part of it.
   wire::PartSender<std::string> outgoing_;

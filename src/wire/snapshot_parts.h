@@ -29,6 +29,10 @@ namespace triad::wire {
 // verdict waits behind about 2 MiB.
 inline constexpr std::size_t kSnapshotPartBytes = 1024 * 1024;
 inline constexpr std::size_t kSnapshotWindowParts = 2;
+// A receiver that got no part for this long says again what it gathered:
+// an acknowledgement lost (a queue full) would otherwise stall the run
+// until the wait that bounds it ends.
+inline constexpr std::uint64_t kSnapshotReackUs = 1'000'000;
 // The largest state a snapshot may hold: what one stored snapshot file holds
 // (one AES-GCM message, which OpenSSL counts in int), with room to spare for
 // the file's other fields. Beyond it a snapshot is refused whole, with this
@@ -69,8 +73,10 @@ std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint
 // The sender's side of a run of parts (encode_snapshot's messages, numbered
 // from 0): which may go now. At most kSnapshotWindowParts are in flight
 // beyond those the receiver acknowledged (SnapshotAck), so the run shares
-// the link with what else travels on it. An acknowledgement lost (the
-// receiver's queue full) stalls the run; the receiver's wait for it ends it.
+// the link with what else travels on it. The receiver says again what it
+// gathered when parts stop coming (kSnapshotReackUs), which covers a lost
+// acknowledgement; parts lost are not sent again (the run is refused or
+// given up, as before).
 class PartWindow {
  public:
   PartWindow() = default;

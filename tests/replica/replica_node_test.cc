@@ -380,13 +380,21 @@ TEST(ReplicaNode, RefusesASnapshotItCannotInstallAndSaysWhy) {
 // A snapshot larger than a part goes in several, in order; the replica
 // installs it once the last has come. A part lost on the way is refused with
 // that reason (the repair then fails at once), and the state stays as it was.
+// A node with checkpoints every 10 seqs, 12 applied, asked at kT0 + 1 for
+// its snapshot in parts of `part_bytes`; what it sent then in *out.
+std::unique_ptr<ReplicaNode> asked_for_its_snapshot(std::size_t part_bytes,
+                                                    ReplicaNode::Messages* out) {
+  auto source = make_node("none", world(), 10, part_bytes);
+  source->on_message(entries(1, 12), kT0, out);
+  out->clear();
+  source->on_message(control(nullptr, true), kT0 + 1, out);
+  return source;
+}
+
 TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   constexpr std::size_t kPartBytes = 256;
-  auto source = make_node("none", world(), 10, kPartBytes);
   ReplicaNode::Messages out;
-  source->on_message(entries(1, 12), kT0, &out);
-  out.clear();
-  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  auto source = asked_for_its_snapshot(kPartBytes, &out);
   // A few parts at a time: the next go as the front end says it has them.
   ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
   const std::size_t state_bytes = source->core().latest_snapshot().engine_state.size();
@@ -457,11 +465,8 @@ TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
 // acknowledgement then sends nothing.
 TEST(ReplicaNode, ASnapshotNoLongerAcknowledgedIsDropped) {
   constexpr std::size_t kPartBytes = 256;
-  auto source = make_node("none", world(), 10, kPartBytes);
   ReplicaNode::Messages out;
-  source->on_message(entries(1, 12), kT0, &out);
-  out.clear();
-  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  auto source = asked_for_its_snapshot(kPartBytes, &out);
   ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
   ASSERT_LE(source->next_timer_us(), kT0 + 1 + ReplicaNode::kSnapshotAbandonUs);
   const auto parts_in = [](const ReplicaNode::Messages& messages) {
@@ -474,12 +479,77 @@ TEST(ReplicaNode, ASnapshotNoLongerAcknowledgedIsDropped) {
                      kT0 + ReplicaNode::kSnapshotAbandonUs, &out);
   EXPECT_EQ(parts_in(out), 1) << "acknowledged within the wait, the run goes on";
   out.clear();
-  const std::uint64_t late = kT0 + 2 * ReplicaNode::kSnapshotAbandonUs + 1;
+  // That acknowledgement started the wait again.
+  source->on_time(kT0 + 1 + ReplicaNode::kSnapshotAbandonUs + 1, &out);
+  source->on_message(
+      wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, 2 * kPartBytes),
+      kT0 + 1 + ReplicaNode::kSnapshotAbandonUs + 1, &out);
+  EXPECT_EQ(parts_in(out), 1) << "the wait runs from the last acknowledgement";
+  out.clear();
+  const std::uint64_t late = kT0 + 3 * ReplicaNode::kSnapshotAbandonUs;
   source->on_time(late, &out);
   source->on_message(
-      wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, 2 * kPartBytes), late,
+      wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, 3 * kPartBytes), late,
       &out);
   EXPECT_EQ(parts_in(out), 0) << "dropped, it sends nothing more";
+}
+
+// A replica installing a snapshot: the live seqs that come meanwhile are
+// held without a Fetch (the seqs before them are what the snapshot brings);
+// when parts stop coming it says again what it gathered, once per
+// kSnapshotReackUs (an acknowledgement lost would stall the transfer); and
+// when it refuses the install it asks for the seqs missing before those it
+// holds.
+TEST(ReplicaNode, WhileInstallingItHoldsLiveSeqsAndAcknowledgesAgain) {
+  constexpr std::size_t kPartBytes = 256;
+  ReplicaNode::Messages out;
+  asked_for_its_snapshot(kPartBytes, &out);
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
+  const auto said_in = [](const ReplicaNode::Messages& messages) {
+    std::vector<Said> all;
+    for (const Bytes& m : messages) all.push_back(read(m));
+    return all;
+  };
+  const auto acks_in = [&](const ReplicaNode::Messages& messages) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> acks;
+    for (const Said& s : said_in(messages)) {
+      if (s.install_ack) acks.push_back(*s.install_ack);
+      EXPECT_FALSE(s.fetch.has_value()) << "no Fetch while installing";
+    }
+    return acks;
+  };
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> first_part = {{10, kPartBytes}};
+  auto node = make_node();
+  ReplicaNode::Messages said;
+  node->on_message(install_of(out[0]), kT0 + 2, &said);
+  node->on_message(entries(11, 12), kT0 + 3, &said);
+  EXPECT_EQ(acks_in(said), first_part);
+  EXPECT_EQ(node->pending_count(), 2u);
+  said.clear();
+  ASSERT_LE(node->next_timer_us(), kT0 + 2 + wire::kSnapshotReackUs);
+  node->on_time(kT0 + 1 + wire::kSnapshotReackUs, &said);
+  EXPECT_TRUE(acks_in(said).empty()) << "not before kSnapshotReackUs without a part";
+  said.clear();
+  node->on_time(kT0 + 2 + wire::kSnapshotReackUs, &said);
+  EXPECT_EQ(acks_in(said), first_part) << "said again";
+  said.clear();
+  node->on_time(kT0 + 3 + wire::kSnapshotReackUs, &said);
+  EXPECT_TRUE(acks_in(said).empty()) << "once per kSnapshotReackUs";
+
+  // A part of another snapshot (seq 4) where part 1 was due: refused, and
+  // the seqs missing before the held ones are fetched.
+  ReplicaNode::Messages other;
+  auto other_source = make_node("none", world(), 4, kPartBytes);
+  other_source->on_message(entries(1, 5), kT0, &other);
+  other.clear();
+  other_source->on_message(control(nullptr, true), kT0 + 1, &other);
+  ASSERT_GE(other.size(), 2u);
+  said.clear();
+  node->on_message(install_of(other[1]), kT0 + 4, &said);
+  const std::vector<Said> answer = said_in(said);
+  ASSERT_EQ(answer.size(), 2u);
+  EXPECT_EQ(answer[0].refused_seq, 10u);
+  EXPECT_EQ(answer[1].fetch, std::make_pair(std::uint64_t{1}, std::uint64_t{10}));
 }
 
 // Found by fuzz_replica_node: an entry whose ts is earlier than the last
