@@ -154,6 +154,9 @@ Status Core::create(const Config& config, std::uint64_t now_us, std::unique_ptr<
     return Status::invalid_argument("snapshot_part_bytes must be 1.." +
                                     std::to_string(wire::kSnapshotPartBytes));
   }
+  if (config.snapshot_check_step_bytes == 0) {
+    return Status::invalid_argument("snapshot_check_step_bytes must be at least 1");
+  }
   if (config.card_ref_key.bytes() == crypto::SymmetricKey().bytes()) {
     return Status::invalid_argument("the core needs the card reference key (it is all zeros)");
   }
@@ -1095,6 +1098,8 @@ void Core::on_time(std::uint64_t now_us, Outbox* out) {
   pump_replay(now_us, out);
   drop_unawaited_snapshot_parts();
   reack_stalled_snapshots(now_us, out);
+  continue_snapshot_checks(now_us, out);
+  handle_repair_output(out);
 }
 
 std::optional<std::uint64_t> Core::next_timer_us() const {
@@ -1103,6 +1108,9 @@ std::optional<std::uint64_t> Core::next_timer_us() const {
     if (u) t = t ? std::min(*t, *u) : u;
   };
   earliest(supervisor_.next_timer_us());
+  for (const Transfer& transfer : transfers_) {
+    if (transfer.checking) earliest(0);  // the next share of a check, at once
+  }
   for (int source = 0; source < kReplicaCount; ++source) {
     if (snapshot_parts_[static_cast<std::size_t>(source)].under_way()) {
       earliest(snapshot_acked_us_[static_cast<std::size_t>(source)] + wire::kSnapshotReackUs);
@@ -1209,7 +1217,8 @@ void Core::handle_repair_output(Outbox* out) {
 
 bool Core::awaits_snapshot(int r, int source) const {
   const Transfer& t = transfers_[static_cast<std::size_t>(r)];
-  return t.active && t.source == source && t.installed_seq == 0 && !t.installed && !t.held;
+  return t.active && t.source == source && t.installed_seq == 0 && !t.installed && !t.held &&
+         !t.checking;
 }
 
 void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_t now_us,
@@ -1350,37 +1359,81 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
       send_range(r, 1, flushed_seq_, now_us, out);
     return;
   }
-  if (const std::string problem = snapshot_problem(snap, *agreed); !problem.empty()) {
+  const auto refuse = [&](const std::string& problem) {
     log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
                " refused: " + problem + "; that source is passed over for this attempt");
     supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
+  };
+  if (const std::string problem = digests_problem(snap, *agreed); !problem.empty()) {
+    return refuse(problem);
+  }
+  auto checking = std::make_unique<Transfer::Checking>();
+  checking->seq = seq;
+  checking->state_digest = agreed->state_digest;
+  checking->checkpoint_digest = agreed->checkpoint_digest;
+  checking->engine_state = take_state();
+  const std::vector<std::uint8_t>& state = checking->engine_state;
+  if (!checking->steps
+           .start(std::string_view(reinterpret_cast<const char*>(state.data()), state.size()))
+           .is_ok()) {
+    return refuse("state does not give the majority's checkpoint digest at seq " +
+                  std::to_string(seq));
+  }
+  t.checking = std::move(checking);
+  continue_snapshot_check(r, now_us, out);  // a small state is checked at once
+}
+
+void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
+  Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  if (!t.checking->steps.step(config_.snapshot_check_step_bytes)) return;  // more at the next turn
+  const std::unique_ptr<Transfer::Checking> checked = std::move(t.checking);
+  if (checked->steps.digest() != checked->checkpoint_digest) {
+    log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
+               " refused: state does not give the majority's checkpoint digest at seq " +
+               std::to_string(checked->seq) + "; that source is passed over for this attempt");
+    supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
     return;
   }
-  t.installed_seq = seq;
+  const std::size_t state_bytes = checked->engine_state.size();
+  t.installed_seq = checked->seq;
   supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
-  // Its digests are the majority's (snapshot_problem).
   t.install = wire::PartSender<std::vector<std::uint8_t>>(
-      wire::SnapshotCarrier::kInstall, seq, agreed->state_digest, agreed->checkpoint_digest,
-      take_state(), config_.snapshot_part_bytes);
+      wire::SnapshotCarrier::kInstall, checked->seq, checked->state_digest,
+      checked->checkpoint_digest, std::move(checked->engine_state), config_.snapshot_part_bytes);
   // Else when the new process says hello.
   if (replicas_[static_cast<std::size_t>(r)].connected) send_install_parts(r, out);
-  log::info(replica_label(r) + ": snapshot of seq " + std::to_string(seq) + " (" +
-            std::to_string(snap.engine_state.size()) + " bytes) from " + replica_label(t.source) +
+  log::info(replica_label(r) + ": snapshot of seq " + std::to_string(t.installed_seq) + " (" +
+            std::to_string(state_bytes) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
 }
 
-std::string Core::snapshot_problem(const wire::SnapshotView& snap,
-                                   const voter::VerdictContent& agreed) {
+void Core::continue_snapshot_checks(std::uint64_t now_us, Outbox* out) {
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (transfers_[static_cast<std::size_t>(r)].checking) continue_snapshot_check(r, now_us, out);
+  }
+}
+
+std::string Core::digests_problem(const wire::SnapshotView& snap,
+                                  const voter::VerdictContent& agreed) {
   const auto& state = snap.state_digest;
   const auto& checkpoint = snap.checkpoint_digest;
-  const auto& engine = snap.engine_state;
-  Digest engine_digest{};
   if (state.size() != 32 || !std::equal(state.begin(), state.end(), agreed.state_digest.begin())) {
     return "state digest differs from the majority's at seq " + std::to_string(snap.seq);
   }
   if (checkpoint.size() != 32 ||
-      !std::equal(checkpoint.begin(), checkpoint.end(), agreed.checkpoint_digest.begin()) ||
-      !replica::checkpoint_digest(
+      !std::equal(checkpoint.begin(), checkpoint.end(), agreed.checkpoint_digest.begin())) {
+    return "state does not give the majority's checkpoint digest at seq " +
+           std::to_string(snap.seq);
+  }
+  return {};
+}
+
+std::string Core::snapshot_problem(const wire::SnapshotView& snap,
+                                   const voter::VerdictContent& agreed) {
+  if (std::string problem = digests_problem(snap, agreed); !problem.empty()) return problem;
+  const auto& engine = snap.engine_state;
+  Digest engine_digest{};
+  if (!replica::checkpoint_digest(
            std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
            &engine_digest)
            .is_ok() ||

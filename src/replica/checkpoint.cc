@@ -1,6 +1,8 @@
 #include "replica/checkpoint.h"
 
 #include <algorithm>
+#include <array>
+#include <limits>
 
 #include "common/assert.h"
 #include "crypto/hash.h"
@@ -43,10 +45,7 @@ Digest list_digest(std::uint64_t count, const std::vector<Digest>& group_hashes)
   return h.finish();
 }
 
-Digest list_digest_of_pages(std::uint64_t count, const std::vector<std::string_view>& pages) {
-  std::vector<Digest> page_hashes;
-  page_hashes.reserve(pages.size());
-  for (const std::string_view page : pages) page_hashes.push_back(crypto::sha256(page));
+Digest list_digest_of_page_hashes(std::uint64_t count, const std::vector<Digest>& page_hashes) {
   std::vector<Digest> groups;
   for (std::size_t g = 0; g * kCheckpointGroupPages < page_hashes.size(); ++g) {
     groups.push_back(group_hash(page_hashes, g));
@@ -60,31 +59,6 @@ bool ends_piece(std::string_view entry) {
 
 bool ends_group(std::string_view entry) {
   return Checkpointer::boundary_hash(entry) % kFifoGroupModulus == 0;
-}
-
-Digest fifo_digest_of_entries(std::string_view entries) {
-  crypto::Sha256 fifo;
-  fifo.update(be64(entries.size() / kFifoEntryBytes));
-  crypto::Sha256 group;
-  bool group_empty = true;
-  std::size_t start = 0;
-  for (std::size_t at = 0; at < entries.size(); at += kFifoEntryBytes) {
-    const std::string_view entry = entries.substr(at, kFifoEntryBytes);
-    if (!ends_piece(entry)) continue;
-    group.update(crypto::sha256(entries.substr(start, at + kFifoEntryBytes - start)));
-    group_empty = false;
-    start = at + kFifoEntryBytes;
-    if (!ends_group(entry)) continue;
-    fifo.update(group.finish());
-    group = crypto::Sha256();
-    group_empty = true;
-  }
-  if (start < entries.size()) {
-    group.update(crypto::sha256(entries.substr(start)));
-    group_empty = false;
-  }
-  if (!group_empty) fifo.update(group.finish());
-  return fifo.finish();
 }
 
 Digest combine(const Digest& head, const Digest& cards, const Digest& approvals, const Digest& ids,
@@ -111,29 +85,88 @@ std::uint64_t Checkpointer::boundary_hash(std::string_view entry) {
 }
 
 Status checkpoint_digest(std::string_view engine_state, Digest* out) {
-  rules::Engine::SnapshotParts parts;
+  CheckpointDigestSteps steps;
+  TRIAD_RETURN_IF_ERROR(steps.start(engine_state));
+  while (!steps.step(std::numeric_limits<std::size_t>::max())) {
+  }
+  *out = steps.digest();
+  return Status::ok();
+}
+
+Status CheckpointDigestSteps::start(std::string_view engine_state) {
+  *this = CheckpointDigestSteps();
   TRIAD_RETURN_IF_ERROR(rules::Engine::split_snapshot(engine_state, kCheckpointCardPageEntries,
-                                                      kCheckpointPageEntries, &parts));
+                                                      kCheckpointPageEntries, &parts_));
   // What the digest leaves out must follow from what it holds, so that a
   // snapshot that passes here is one restore() takes.
   std::string derived;
-  rules::Engine::duplicate_table_from_fifo(parts.duplicate_fifo, &derived);
-  if (derived != parts.duplicate_table) {
+  rules::Engine::duplicate_table_from_fifo(parts_.duplicate_fifo, &derived);
+  if (derived != parts_.duplicate_table) {
     return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
   }
   derived.clear();
   TRIAD_RETURN_IF_ERROR(
-      rules::Engine::rest_from_approvals(parts.head, parts.approval_pages, &derived));
-  if (derived != parts.rest) {
+      rules::Engine::rest_from_approvals(parts_.head, parts_.approval_pages, &derived));
+  if (derived != parts_.rest) {
     return Status::corruption(
         "engine snapshot: rule 11 and 12 FIFOs do not hold the approvals of their windows");
   }
-  *out =
-      combine(crypto::sha256(parts.head), list_digest_of_pages(parts.card_count, parts.card_pages),
-              list_digest_of_pages(parts.approval_count, parts.approval_pages),
-              list_digest_of_pages(parts.id_count, parts.id_pages),
-              fifo_digest_of_entries(parts.duplicate_fifo));
+  fifo_.update(be64(parts_.duplicate_fifo.size() / kFifoEntryBytes));
+  started_ = true;
   return Status::ok();
+}
+
+bool CheckpointDigestSteps::step(std::size_t max_bytes) {
+  TRIAD_ASSERT(started_);
+  const std::array<const std::vector<std::string_view>*, 3> lists = {
+      &parts_.card_pages, &parts_.approval_pages, &parts_.id_pages};
+  std::size_t done_bytes = 0;
+  // At least one page or entry a step, so that every step gets on.
+  const auto budget_left = [&] { return done_bytes == 0 || done_bytes < max_bytes; };
+  for (; list_ < lists.size(); ++list_) {
+    std::vector<Digest>& hashes = page_hashes_[list_];
+    const std::vector<std::string_view>& pages = *lists[list_];
+    while (hashes.size() < pages.size()) {
+      if (!budget_left()) return false;
+      const std::string_view page = pages[hashes.size()];
+      hashes.push_back(crypto::sha256(page));
+      done_bytes += page.size() + 1;
+    }
+  }
+  const std::string_view entries = parts_.duplicate_fifo;
+  for (; fifo_at_ < entries.size(); fifo_at_ += kFifoEntryBytes) {
+    if (!budget_left()) return false;
+    done_bytes += kFifoEntryBytes;
+    const std::string_view entry = entries.substr(fifo_at_, kFifoEntryBytes);
+    if (!ends_piece(entry)) continue;
+    const std::string_view piece =
+        entries.substr(fifo_piece_start_, fifo_at_ + kFifoEntryBytes - fifo_piece_start_);
+    fifo_group_.update(crypto::sha256(piece));
+    done_bytes += piece.size();
+    fifo_group_empty_ = false;
+    fifo_piece_start_ = fifo_at_ + kFifoEntryBytes;
+    if (!ends_group(entry)) continue;
+    fifo_.update(fifo_group_.finish());
+    fifo_group_ = crypto::Sha256();
+    fifo_group_empty_ = true;
+  }
+  if (done_) return true;
+  if (fifo_piece_start_ < entries.size()) {
+    fifo_group_.update(crypto::sha256(entries.substr(fifo_piece_start_)));
+    fifo_group_empty_ = false;
+  }
+  if (!fifo_group_empty_) fifo_.update(fifo_group_.finish());
+  digest_ = combine(crypto::sha256(parts_.head),
+                    list_digest_of_page_hashes(parts_.card_count, page_hashes_[0]),
+                    list_digest_of_page_hashes(parts_.approval_count, page_hashes_[1]),
+                    list_digest_of_page_hashes(parts_.id_count, page_hashes_[2]), fifo_.finish());
+  done_ = true;
+  return true;
+}
+
+const Digest& CheckpointDigestSteps::digest() const {
+  TRIAD_ASSERT(done_);
+  return digest_;
 }
 
 // Where a page's new bytes go until update() commits them.

@@ -357,6 +357,7 @@ class Simulation {
     // back from the archive, as in a long-running process.
     config.keep_recent = kKeepRecent;
     config.snapshot_part_bytes = kSnapshotPartBytes;
+    config.snapshot_check_step_bytes = kSnapshotPartBytes;  // a check takes several turns
     for (int r = 0; r < kReplicaCount; ++r) {
       config.replica_keys[static_cast<std::size_t>(r)] = replica_public_key(r);
     }

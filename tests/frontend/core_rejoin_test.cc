@@ -8,6 +8,7 @@
 #include "core_driver.h"
 #include "replica/checkpoint.h"
 #include "rules/engine.h"
+#include "sample/sample.h"
 
 namespace triad::frontend {
 namespace {
@@ -338,6 +339,52 @@ TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
   EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source);
   send_snapshot(1 - source, 10, now);
   EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u) << "the other source's is installed";
+}
+
+// A snapshot is checked a share at a time (snapshot_check_step_bytes),
+// between messages, with the next share due at once (next_timer_us): it is
+// installed only once the whole state gave the majority's checkpoint
+// digest; one that does not is refused when its last share is done.
+TEST_F(Rejoin, ASnapshotIsCheckedAShareAtATime) {
+  // The sample's 1,000 cards and 300 transactions: tens of pages.
+  sample::Options o;
+  o.transaction_count = 300;
+  rules::CardFile cards;
+  ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &cards).is_ok());
+  rules::Engine engine(cards);
+  for (const std::string& line : sample::generate_traffic(o)) {
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
+    engine.apply(*tx.ts, tx);
+  }
+  engine.serialize(&engine_state_);
+  ASSERT_TRUE(replica::checkpoint_digest(engine_state_, &engine_digest_).is_ok());
+  config_.snapshot_check_step_bytes = 4096;
+  const std::size_t shares = engine_state_.size() / 4096;
+  ASSERT_GT(shares, 10u);
+  for (const bool tampered : {false, true}) {
+    SCOPED_TRACE(tampered ? "a state that does not check" : "the state");
+    std::uint64_t now = 0;
+    const int source = c_awaiting_the_snapshot_of_seq_10(&now);
+    ASSERT_FALSE(HasFailure());
+    std::string state = engine_state_;
+    if (tampered) state[state.size() / 2] ^= 1;  // in a card's or an entry's bytes
+    send_snapshot(source, 10, now, &state);
+    std::size_t turns = 0;
+    for (; core_->next_timer_us() <= now; ++turns) {  // the next share is due at once
+      ASSERT_LE(turns, 2 * shares) << "the check never ended";
+      EXPECT_EQ(stats_of_c(now).snapshot_source, source) << "not passed over before the end";
+      Outbox out;
+      core_->on_time(now, &out);
+    }
+    EXPECT_GE(turns, shares / 2) << "many turns, not one";
+    if (tampered) {
+      EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source) << "the source passed over";
+      EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 0u);
+    } else {
+      EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u);
+    }
+  }
 }
 
 // A snapshot in parts is gathered until its last part; then it is checked

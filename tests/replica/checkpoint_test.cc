@@ -505,6 +505,34 @@ TEST(CheckpointDigest, IsPinned) {
   EXPECT_EQ(Checkpointer::boundary_hash("0123456789abcdefghij"), 4753672238306954100u);
 }
 
+// The digest in steps (CheckpointDigestSteps, the front end's check of a
+// repair's snapshot between messages) is checkpoint_digest()'s whatever the
+// step's size, and a small step takes many: every page and FIFO entry is a
+// share of the work.
+TEST(CheckpointDigest, InStepsIsTheSameWhateverTheStepSize) {
+  const std::string bytes = state_after(3'000);
+  const rules::Engine::SnapshotParts parts = parts_of(bytes);
+  const std::size_t pages =
+      parts.card_pages.size() + parts.approval_pages.size() + parts.id_pages.size();
+  ASSERT_GT(parts.duplicate_fifo.size(), 0u);
+  for (const std::size_t step_bytes :
+       {std::size_t{1}, std::size_t{100}, std::size_t{4096}, std::size_t{1} << 20, bytes.size()}) {
+    CheckpointDigestSteps steps;
+    ASSERT_TRUE(steps.start(bytes).is_ok());
+    std::size_t count = 1;
+    while (!steps.step(step_bytes)) ++count;
+    EXPECT_EQ(steps.digest(), digest_of(bytes)) << step_bytes;
+    if (step_bytes == 1) {
+      EXPECT_EQ(count, pages + parts.duplicate_fifo.size() / 20) << "one page or entry a step";
+    }
+    if (step_bytes == bytes.size()) {
+      EXPECT_EQ(count, 1u);
+    }
+  }
+  CheckpointDigestSteps steps;
+  EXPECT_EQ(steps.start(bytes.substr(0, bytes.size() / 2)).code(), Status::Code::kCorruption);
+}
+
 // A byte changed in any part the digest covers (the head, a card, an
 // approval, an id, a rule 10 FIFO entry, the last with the rule 10 table
 // made again to follow) gives another digest, not a refusal. The bytes
