@@ -1359,13 +1359,8 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
       send_range(r, 1, flushed_seq_, now_us, out);
     return;
   }
-  const auto refuse = [&](const std::string& problem) {
-    log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
-               " refused: " + problem + "; that source is passed over for this attempt");
-    supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
-  };
   if (const std::string problem = digests_problem(snap, *agreed); !problem.empty()) {
-    return refuse(problem);
+    return refuse_snapshot(r, problem, now_us);
   }
   auto checking = std::make_unique<Transfer::Checking>();
   checking->seq = seq;
@@ -1376,8 +1371,9 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
   if (!checking->steps
            .start(std::string_view(reinterpret_cast<const char*>(state.data()), state.size()))
            .is_ok()) {
-    return refuse("state does not give the majority's checkpoint digest at seq " +
-                  std::to_string(seq));
+    return refuse_snapshot(
+        r, "state does not give the majority's checkpoint digest at seq " + std::to_string(seq),
+        now_us);
   }
   t.checking = std::move(checking);
   continue_snapshot_check(r, now_us, out);  // a small state is checked at once
@@ -1388,11 +1384,10 @@ void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
   if (!t.checking->steps.step(config_.snapshot_check_step_bytes)) return;  // more at the next turn
   const std::unique_ptr<Transfer::Checking> checked = std::move(t.checking);
   if (checked->steps.digest() != checked->checkpoint_digest) {
-    log::error(replica_label(r) + ": snapshot from " + replica_label(t.source) +
-               " refused: state does not give the majority's checkpoint digest at seq " +
-               std::to_string(checked->seq) + "; that source is passed over for this attempt");
-    supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
-    return;
+    return refuse_snapshot(r,
+                           "state does not give the majority's checkpoint digest at seq " +
+                               std::to_string(checked->seq),
+                           now_us);
   }
   const std::size_t state_bytes = checked->engine_state.size();
   t.installed_seq = checked->seq;
@@ -1405,6 +1400,13 @@ void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
   log::info(replica_label(r) + ": snapshot of seq " + std::to_string(t.installed_seq) + " (" +
             std::to_string(state_bytes) + " bytes) from " + replica_label(t.source) +
             " matches the majority's checkpoint");
+}
+
+void Core::refuse_snapshot(int r, const std::string& problem, std::uint64_t now_us) {
+  log::error(replica_label(r) + ": snapshot from " +
+             replica_label(transfers_[static_cast<std::size_t>(r)].source) +
+             " refused: " + problem + "; that source is passed over for this attempt");
+  supervisor_.on_snapshot_unusable(r, now_us, &repair_out_);
 }
 
 void Core::continue_snapshot_checks(std::uint64_t now_us, Outbox* out) {

@@ -530,6 +530,8 @@ class Core : private sequencer::History {
   // over. Then for every replica with a check under way.
   void continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out);
   void continue_snapshot_checks(std::uint64_t now_us, Outbox* out);
+  // Replica r's snapshot does not check: its source is passed over.
+  void refuse_snapshot(int r, const std::string& problem, std::uint64_t now_us);
   // Sets start_state_held_ once it holds: a quorum of the voting replicas
   // holds the stored snapshot's state and none is still loading it, or the
   // one still loading it has been waited for long enough
