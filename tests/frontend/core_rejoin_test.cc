@@ -369,20 +369,28 @@ TEST_F(Rejoin, ASnapshotIsCheckedAShareAtATime) {
     ASSERT_FALSE(HasFailure());
     std::string state = engine_state_;
     if (tampered) state[state.size() / 2] ^= 1;  // in a card's or an entry's bytes
-    send_snapshot(source, 10, now, &state);
+    hello(kC, 1, now);                           // c's new process waits for its snapshot
+    EXPECT_EQ(install_sent(send_snapshot(source, 10, now, &state), kC), 0u);
     std::size_t turns = 0;
-    for (; core_->next_timer_us() <= now; ++turns) {  // the next share is due at once
+    std::uint64_t installed = 0;
+    const auto share_due = [&] {
+      const auto next = core_->next_timer_us();
+      return next.has_value() && *next <= now;
+    };
+    for (; share_due(); ++turns) {  // the next share is due at once
       ASSERT_LE(turns, 2 * shares) << "the check never ended";
+      ASSERT_EQ(installed, 0u) << "installed before the last share";
       EXPECT_EQ(stats_of_c(now).snapshot_source, source) << "not passed over before the end";
       Outbox out;
       core_->on_time(now, &out);
+      installed = install_sent(out, kC);
     }
     EXPECT_GE(turns, shares / 2) << "many turns, not one";
     if (tampered) {
       EXPECT_EQ(stats_of_c(now).snapshot_source, 1 - source) << "the source passed over";
-      EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 0u);
+      EXPECT_EQ(installed, 0u);
     } else {
-      EXPECT_EQ(install_sent(hello(kC, 1, now), kC), 10u);
+      EXPECT_EQ(installed, 10u) << "installed after the last share";
     }
   }
 }

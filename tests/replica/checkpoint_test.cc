@@ -244,6 +244,16 @@ TEST(Checkpointer, KeepsTheDigestAsGroupsOfPiecesJoinAndLeave) {
   }
   const Digest good = checkpointer.update(engine);
   EXPECT_EQ(good, digest_of(serialized(engine)));
+  // In steps (the front end's check between messages), whatever ends a step:
+  // the same as the kept pages', groups of pieces closed and open included.
+  const std::string whole = serialized(engine);
+  for (const std::size_t step_bytes : {std::size_t{1}, std::size_t{4096}}) {
+    CheckpointDigestSteps steps;
+    ASSERT_TRUE(steps.start(whole).is_ok());
+    while (!steps.step(step_bytes)) {
+    }
+    EXPECT_EQ(steps.digest(), good) << "in steps of " << step_bytes << " bytes";
+  }
   // Pins the groups of pieces (kCheckpointFifoGroupPieces), which the
   // smaller states of CheckpointDigest.IsPinned do not reach.
   EXPECT_EQ(to_hex(good), "a6de6ba736459f358d52630cf024f572e1767387ab6dd5ff536a4dd9a9941b6f");
