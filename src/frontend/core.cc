@@ -1642,13 +1642,11 @@ void Core::send_install_parts(int r, Outbox* out) {
 }
 
 void Core::send_start_parts(int r, Outbox* out) {
-  wire::PartWindow& window = replicas_[static_cast<std::size_t>(r)].start_window;
-  const std::size_t first = window.sent();
-  const std::size_t end = window.take_due();
-  // Released once every replica holds its state (release_start_snapshot),
-  // so no later part is due then.
-  if (start_install_.size() < end) return;
-  for (std::size_t i = first; i < end; ++i) out->to_replicas.push_back({r, start_install_[i]});
+  // start_install_ is released once every replica holds its state
+  // (release_start_snapshot), so no later part is due then.
+  replicas_[static_cast<std::size_t>(r)].start_window.for_each_due([&](std::size_t i) {
+    if (i < start_install_.size()) out->to_replicas.push_back({r, start_install_[i]});
+  });
 }
 
 void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
