@@ -649,6 +649,47 @@ BENCHMARK(BM_SnapshotCheck)
     ->Args({1'000'000, 20'000})
     ->Unit(benchmark::kMillisecond);
 
+// What a repair's source does when asked for its snapshot: the state copied
+// out of its checkpoint's kept pages, after range(1) transactions over
+// range(0) cards. range(2): 0, the whole copy in one go (engine_state(), what
+// the source did before it copied in shares); 1, only the start of a copy in
+// shares (the parts derived, the buffer reserved); 2, the start and one
+// share of 2 MiB (ReplicaNode's), the longest the source stops for now.
+void BM_SnapshotCopy(benchmark::State& state) {
+  const Workload w = make_workload(static_cast<std::size_t>(state.range(1)),
+                                   static_cast<std::size_t>(state.range(0)));
+  rules::Engine engine(w.cards);
+  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
+  replica::Checkpointer checkpointer;
+  checkpointer.update(engine);
+  const auto how = state.range(2);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    if (how == 0) {
+      bytes = checkpointer.engine_state().size();
+      continue;
+    }
+    replica::Checkpointer::StateCopy copy(checkpointer);
+    if (how == 2)
+      copy.step(replica::ReplicaNode::kSnapshotCopyStepParts * wire::kSnapshotPartBytes);
+    bytes = copy.total_bytes();
+    benchmark::DoNotOptimize(copy.copied().data());
+  }
+  state.SetLabel(std::to_string(state.range(0)) + " cards after " + std::to_string(state.range(1)) +
+                 " transactions, " + std::to_string(bytes) + " bytes; " +
+                 (how == 0   ? "whole"
+                  : how == 1 ? "start of a copy in shares"
+                             : "start and one share"));
+}
+BENCHMARK(BM_SnapshotCopy)
+    ->Args({1000, 200'000, 0})
+    ->Args({1000, 200'000, 1})
+    ->Args({1000, 200'000, 2})
+    ->Args({1'000'000, 20'000, 0})
+    ->Args({1'000'000, 20'000, 1})
+    ->Args({1'000'000, 20'000, 2})
+    ->Unit(benchmark::kMillisecond);
+
 // A fresh journal in the temporary directory, removed when the benchmark ends.
 struct BenchJournal {
   BenchJournal(const char* name, journal::FsyncPolicy policy)

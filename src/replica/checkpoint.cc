@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <utility>
 
 #include "common/assert.h"
+#include "crypto/aead.h"
 #include "crypto/hash.h"
 
 namespace triad::replica {
@@ -382,6 +384,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
   // The cards are all written at the first update; their count stays.
   const bool first = !updated_;
   TRIAD_ASSERT(first || engine.card_count() == cards_.count);
+  ++generation_;
   grow(&cards_, engine.card_count());
   card_page_changed_.resize(cards_.pages.size());
   updated_ = true;
@@ -489,37 +492,64 @@ std::string Checkpointer::fifo_entries() const {
 }
 
 std::string Checkpointer::engine_state() const {
-  // Written into one buffer of the final size: grown as it is written, a
-  // large state was copied about twice over, with the page faults of each
-  // larger buffer, while the replica answered nothing (a repair's source).
-  const std::string entries = fifo_entries();
-  std::string duplicate_table;
-  rules::Engine::duplicate_table_from_fifo(entries, &duplicate_table);
-  const std::vector<std::string_view> approval_pages(approvals_.pages.begin(),
-                                                     approvals_.pages.end());
-  std::string rest;
-  const Status derived = rules::Engine::rest_from_approvals(head_, approval_pages, &rest);
+  StateCopy copy(*this);
+  copy.step(copy.total_bytes() + 1);
+  return copy.take();
+}
+
+Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
+    : kept_(kept), kept_generation_(kept.generation_) {
+  TRIAD_ASSERT(kept.updated_);
+  fifo_entries_ = kept.fifo_entries();
+  rules::Engine::duplicate_table_from_fifo(fifo_entries_, &duplicate_table_);
+  const std::vector<std::string_view> approval_pages(kept.approvals_.pages.begin(),
+                                                     kept.approvals_.pages.end());
+  const Status derived = rules::Engine::rest_from_approvals(kept.head_, approval_pages, &rest_);
   TRIAD_ASSERT(derived.is_ok());  // the head was written by the engine
+  approval_count_ = be64(kept.approvals_.count);
+  id_count_ = be64(kept.ids_.count);
+  fifo_count_ = be64(fifo_entries_.size() / kFifoEntryBytes);
   // The head, the cards, two counted lists, the rule 10 table, the counted
   // FIFO, the rest.
-  std::size_t size = head_.size() + 3 * 8 + duplicate_table.size() + entries.size() + rest.size();
-  for (const PagedList* list : {&cards_, &approvals_, &ids_}) {
-    for (const std::string& page : list->pages) size += page.size();
+  slices_.emplace_back(kept.head_);
+  slices_.insert(slices_.end(), kept.cards_.pages.begin(), kept.cards_.pages.end());
+  slices_.emplace_back(approval_count_);
+  slices_.insert(slices_.end(), kept.approvals_.pages.begin(), kept.approvals_.pages.end());
+  slices_.emplace_back(id_count_);
+  slices_.insert(slices_.end(), kept.ids_.pages.begin(), kept.ids_.pages.end());
+  for (const std::string* part : {&duplicate_table_, &fifo_count_, &fifo_entries_, &rest_}) {
+    slices_.emplace_back(*part);
   }
-  std::string out;
-  out.reserve(size);
-  out += head_;
-  for (const std::string& page : cards_.pages) out += page;
-  for (const PagedList* list : {&approvals_, &ids_}) {
-    out += be64(list->count);
-    for (const std::string& page : list->pages) out += page;
+  for (const std::string_view slice : slices_) total_bytes_ += slice.size();
+  // One buffer of the final size: grown as it was written, a large state was
+  // copied about twice over, with the page faults of each larger buffer.
+  out_.reserve(total_bytes_);
+}
+
+Checkpointer::StateCopy::~StateCopy() { crypto::wipe(out_.data(), out_.size()); }
+
+bool Checkpointer::StateCopy::step(std::size_t max_bytes) {
+  TRIAD_ASSERT(max_bytes > 0);
+  if (done()) return true;  // (a checkpoint finished it)
+  TRIAD_ASSERT(kept_.generation_ == kept_generation_);  // the pages viewed are as they were
+  std::size_t budget = max_bytes;
+  while (budget > 0 && next_ < slices_.size()) {
+    const std::string_view slice = slices_[next_];
+    const std::size_t n = std::min(budget, slice.size() - next_offset_);
+    out_.append(slice.substr(next_offset_, n));
+    budget -= n;
+    next_offset_ += n;
+    if (next_offset_ == slice.size()) {
+      ++next_;
+      next_offset_ = 0;
+    }
   }
-  out += duplicate_table;
-  out += be64(entries.size() / kFifoEntryBytes);
-  out += entries;
-  out += rest;
-  TRIAD_ASSERT(out.size() == size);
-  return out;
+  return done();
+}
+
+std::string Checkpointer::StateCopy::take() {
+  TRIAD_ASSERT(done() && out_.size() == total_bytes_);
+  return std::exchange(out_, {});
 }
 
 }  // namespace triad::replica

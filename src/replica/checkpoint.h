@@ -141,7 +141,11 @@ class Checkpointer {
   // restore() or with another engine, call reset() first.
   // Tells the engine to forget its changes (they are written).
   Digest update(rules::Engine& engine);
-  void reset() { *this = Checkpointer(); }
+  void reset() {
+    const std::uint64_t generation = generation_;
+    *this = Checkpointer();
+    generation_ = generation + 1;
+  }
 
   // Part of the next update()'s work can be done ahead, while the replica has
   // nothing else to do, so that less of it falls on the checkpoint seq,
@@ -164,6 +168,43 @@ class Checkpointer {
   // The engine state at the last update() (there must have been one since
   // the start or reset()), as serialize() wrote it then.
   std::string engine_state() const;
+
+  // engine_state() a share at a time, for a caller that must not stop for
+  // the whole state at once: a repair's source, one of the two replicas that
+  // must agree while the third is out, answered nothing for 27-35 ms while
+  // it copied 74 MB (a million cards; bench/README.md, "A repair under
+  // load"). The constructor derives what the kept pages leave out (the rule
+  // 10 table, the rule 11 and 12 windows: linear in the rule 10 window and
+  // the approvals) and reserves the whole size; each step() copies a share of
+  // the kept bytes. They must stay as they are until done(): no update() or
+  // reset() in between (asserted; ReplicaCore finishes a copy before its
+  // checkpoint). Not copyable or movable: it views its own strings.
+  class StateCopy {
+   public:
+    explicit StateCopy(const Checkpointer& kept);
+    StateCopy(const StateCopy&) = delete;
+    StateCopy& operator=(const StateCopy&) = delete;
+    ~StateCopy();
+    std::size_t total_bytes() const { return total_bytes_; }
+    // Copies about `max_bytes` (> 0) more; true once the state is whole.
+    bool step(std::size_t max_bytes);
+    bool done() const { return next_ == slices_.size(); }
+    // What is copied so far (the whole state once done()).
+    std::string_view copied() const { return out_; }
+    // The whole state, moved out (once done()).
+    std::string take();
+
+   private:
+    const Checkpointer& kept_;
+    std::uint64_t kept_generation_;
+    std::string approval_count_, id_count_, fifo_count_;
+    std::string duplicate_table_, fifo_entries_, rest_;
+    std::vector<std::string_view> slices_;  // the state, in order
+    std::size_t next_ = 0;                  // the slice being copied
+    std::size_t next_offset_ = 0;           // how much of it is copied
+    std::size_t total_bytes_ = 0;
+    std::string out_;
+  };
 
   // What the last update() did, with the prepare() calls before it, for
   // tests, logs and benchmarks.
@@ -263,6 +304,8 @@ class Checkpointer {
   std::uint64_t card_scrub_owed_ = 0;  // card pages to re-read for those rewritten
   std::uint64_t card_scrub_cursor_ = 0;
   bool updated_ = false;
+  // Counts update() and reset() calls: a StateCopy is of one generation.
+  std::uint64_t generation_ = 0;
   Work work_;  // since the last update()
   Work last_work_;
 };

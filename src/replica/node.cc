@@ -117,30 +117,41 @@ void ReplicaNode::on_inject(const std::string& text) {
 
 void ReplicaNode::send_snapshot(std::uint64_t now_us, Messages* out) {
   outgoing_.clear();  // asked again: the front end gave the run under way up
-  ReplicaCore::Snapshot snap = core_->latest_snapshot();
-  const std::size_t state_bytes = snap.engine_state.size();
+  core_->start_snapshot_copy();
+  const ReplicaCore::Checkpoint& of = core_->snapshot_copy_of();
+  const std::size_t state_bytes = core_->snapshot_copy_bytes();
   if (state_bytes > wire::kMaxSnapshotStateBytes) {
-    // Its first part only, which says the size: the front end refuses it
-    // with that reason, at once, and nothing more is copied or sent.
-    log::error("the snapshot of seq " + std::to_string(snap.seq) + " (" +
+    // A first part that says the size: the front end refuses it with that
+    // reason, at once, and nothing is copied or sent.
+    log::error("the snapshot of seq " + std::to_string(of.seq) + " (" +
                std::to_string(state_bytes) + " bytes) is over the limit of " +
                std::to_string(wire::kMaxSnapshotStateBytes));
-    const wire::SnapshotView view{
-        snap.seq,
-        snap.state_digest,
-        snap.checkpoint_digest,
-        {reinterpret_cast<const std::uint8_t*>(snap.engine_state.data()), state_bytes}};
-    out->push_back(wire::encode_snapshot_part(wire::SnapshotCarrier::kFromReplica, view, 0,
-                                              std::min(snapshot_part_bytes_, state_bytes)));
+    out->push_back(wire::encode_oversized_snapshot_part(wire::SnapshotCarrier::kFromReplica, of.seq,
+                                                        of.state_digest, of.checkpoint_digest,
+                                                        state_bytes));
+    core_->drop_snapshot_copy();
     return;
   }
+  snapshot_copy_started_us_ = now_us;
+  snapshot_copy_steps_ = 0;
+  copy_snapshot(now_us, out);  // its first share at once
+}
+
+void ReplicaNode::copy_snapshot(std::uint64_t now_us, Messages* out) {
+  ++snapshot_copy_steps_;
+  std::optional<ReplicaCore::Snapshot> snap =
+      core_->continue_snapshot_copy(kSnapshotCopyStepParts * snapshot_part_bytes_);
+  if (!snap) return;
+  const std::size_t state_bytes = snap->engine_state.size();
   const std::size_t parts = wire::snapshot_part_count(state_bytes, snapshot_part_bytes_);
-  log::info("sending the snapshot of seq " + std::to_string(snap.seq) + " (" +
+  log::info("sending the snapshot of seq " + std::to_string(snap->seq) + " (" +
             std::to_string(state_bytes) + " bytes, " + std::to_string(parts) + " part" +
-            (parts == 1 ? "" : "s") + ")");
-  outgoing_ = wire::PartSender<std::string>(wire::SnapshotCarrier::kFromReplica, snap.seq,
-                                            snap.state_digest, snap.checkpoint_digest,
-                                            std::move(snap.engine_state), snapshot_part_bytes_);
+            (parts == 1 ? "" : "s") + "; copied in " + std::to_string(snapshot_copy_steps_) +
+            " share" + (snapshot_copy_steps_ == 1 ? "" : "s") + " over " +
+            std::to_string((now_us - snapshot_copy_started_us_) / 1000) + " ms)");
+  outgoing_ = wire::PartSender<std::string>(wire::SnapshotCarrier::kFromReplica, snap->seq,
+                                            snap->state_digest, snap->checkpoint_digest,
+                                            std::move(snap->engine_state), snapshot_part_bytes_);
   outgoing_acked_us_ = now_us;
   send_due_parts(out);
 }
@@ -337,6 +348,7 @@ void ReplicaNode::on_time(std::uint64_t now_us, Messages* out) {
   if (crashed_) return;
   release_delayed(now_us, out);
   flush(out);
+  if (!hung_ && core_->copying_snapshot()) copy_snapshot(now_us, out);
   if (!hung_ && installing_.under_way() && now_us >= install_acked_us_ + wire::kSnapshotReackUs) {
     ack_install(now_us, out);  // the parts stopped: an acknowledgement lost?
   }
@@ -377,6 +389,7 @@ std::optional<std::uint64_t> ReplicaNode::next_timer_us() const {
     const std::uint64_t reack = install_acked_us_ + wire::kSnapshotReackUs;
     t = t ? std::min(*t, reack) : reack;
   }
+  if (!hung_ && core_->copying_snapshot()) t = 0;  // a share at each turn
   if (outgoing_.window().active()) {
     const std::uint64_t abandon = outgoing_acked_us_ + kSnapshotAbandonUs;
     t = t ? std::min(*t, abandon) : abandon;

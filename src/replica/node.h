@@ -50,6 +50,11 @@ class ReplicaNode {
   // three alternating pairs (2026-12-05): 8% more decided, client p99 282-294
   // against 306-327 ms, max 304-384 against 377-448 ms.
   static constexpr std::size_t kMaxVerdictsPerMessage = wire::kMaxVerdictsPerMessage;
+  // A snapshot asked for is copied out of the checkpoint's kept pages a
+  // share at a time, one at each turn (on_time; next_timer_us() is due at
+  // once while a copy is under way), so that its verdicts go on between
+  // shares: a share is what the window has in flight, 2 MiB.
+  static constexpr std::size_t kSnapshotCopyStepParts = wire::kSnapshotWindowParts;
   // A snapshot's parts not yet sent are dropped (wiped) when the front end
   // acknowledged none of them for this long: it gave the transfer up.
   static constexpr std::uint64_t kSnapshotAbandonUs = 60'000'000;
@@ -124,7 +129,10 @@ class ReplicaNode {
 
   void send_hello(std::uint64_t now_us, Messages* out);
   void send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t now_us, Messages* out);
+  // Starts copying the latest checkpoint's snapshot (its first share).
   void send_snapshot(std::uint64_t now_us, Messages* out);
+  // One more share of the copy; the first parts once it is whole.
+  void copy_snapshot(std::uint64_t now_us, Messages* out);
   // The front end gathered this much of the snapshot being sent.
   void on_snapshot_ack(const wire::SnapshotAck& ack, std::uint64_t now_us, Messages* out);
   // What it gathered of the install under way, to the front end.
@@ -154,6 +162,9 @@ class ReplicaNode {
   // a part of it.
   wire::PartSender<std::string> outgoing_;
   std::uint64_t outgoing_acked_us_ = 0;
+  // The copy under way (ReplicaCore::copying_snapshot), for the log.
+  std::uint64_t snapshot_copy_started_us_ = 0;
+  std::uint64_t snapshot_copy_steps_ = 0;
   std::map<std::uint64_t, PendingEntry> pending_;
   std::size_t pending_bytes_ = 0;  // held by pending_, text included
   // Verdicts to sign and send at the next flush, and for each whether the

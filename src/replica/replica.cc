@@ -88,6 +88,8 @@ void ReplicaCore::set_fault(const Fault& fault) {
 }
 
 void ReplicaCore::take_checkpoint(std::uint64_t seq) {
+  // The copy views the kept pages, which update() changes.
+  if (snapshot_copy_) snapshot_copy_->state.step(snapshot_copy_->state.total_bytes() + 1);
   checkpoint_.seq = seq;
   checkpoint_.state_digest = state_digest_;
   checkpoint_.checkpoint_digest = checkpointer_.update(engine_);
@@ -97,6 +99,36 @@ ReplicaCore::Snapshot ReplicaCore::latest_snapshot() const {
   Snapshot snapshot;
   static_cast<Checkpoint&>(snapshot) = checkpoint_;
   snapshot.engine_state = checkpointer_.engine_state();
+  return snapshot;
+}
+
+void ReplicaCore::start_snapshot_copy() {
+  snapshot_copy_.reset();
+  snapshot_copy_ = std::make_unique<SnapshotCopy>(checkpoint_, checkpointer_);
+}
+
+const ReplicaCore::Checkpoint& ReplicaCore::snapshot_copy_of() const {
+  TRIAD_ASSERT(snapshot_copy_ != nullptr);
+  return snapshot_copy_->of;
+}
+
+std::string_view ReplicaCore::snapshot_copied() const {
+  TRIAD_ASSERT(snapshot_copy_ != nullptr);
+  return snapshot_copy_->state.copied();
+}
+
+std::size_t ReplicaCore::snapshot_copy_bytes() const {
+  TRIAD_ASSERT(snapshot_copy_ != nullptr);
+  return snapshot_copy_->state.total_bytes();
+}
+
+std::optional<ReplicaCore::Snapshot> ReplicaCore::continue_snapshot_copy(std::size_t max_bytes) {
+  TRIAD_ASSERT(snapshot_copy_ != nullptr);
+  if (!snapshot_copy_->state.step(max_bytes)) return std::nullopt;
+  Snapshot snapshot;
+  static_cast<Checkpoint&>(snapshot) = snapshot_copy_->of;
+  snapshot.engine_state = snapshot_copy_->state.take();
+  snapshot_copy_.reset();
   return snapshot;
 }
 
@@ -111,6 +143,7 @@ Status ReplicaCore::install(const Snapshot& snapshot) {
   checkpoint_ = snapshot;
   state_digest_ = snapshot.state_digest;
   next_seq_ = snapshot.seq + 1;
+  snapshot_copy_.reset();  // of the state replaced
   // The kept pages start again from the restored engine, which serializes
   // to the same bytes (Engine::restore), so to the same digest.
   checkpointer_.reset();

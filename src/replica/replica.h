@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/types.h"
 #include "crypto/aead.h"
@@ -87,6 +89,21 @@ class ReplicaCore {
   // The state at the latest checkpoint seq. Copies the whole state: for a
   // repair, not for every checkpoint.
   Snapshot latest_snapshot() const;
+  // latest_snapshot() a share at a time (Checkpointer::StateCopy), for a
+  // replica that answers verdicts between shares: a repair's source. A copy
+  // started drops one under way; the next checkpoint finishes one under way
+  // (the kept pages change there), and an install drops it.
+  void start_snapshot_copy();
+  bool copying_snapshot() const { return snapshot_copy_ != nullptr; }
+  // Of the copy under way: the checkpoint copied, and its state as copied so
+  // far, of `state_bytes` in all.
+  const Checkpoint& snapshot_copy_of() const;
+  std::string_view snapshot_copied() const;
+  std::size_t snapshot_copy_bytes() const;
+  // Copies about `max_bytes` (> 0) more; the snapshot once whole, which ends
+  // the copy.
+  std::optional<Snapshot> continue_snapshot_copy(std::size_t max_bytes);
+  void drop_snapshot_copy() { snapshot_copy_.reset(); }
   // Replaces the whole state with `snapshot` (state transfer during repair):
   // next_seq() becomes snapshot.seq + 1. Corruption when the bytes do not
   // give the checkpoint digest or the engine refuses them; the state is
@@ -123,6 +140,13 @@ class ReplicaCore {
   Digest state_digest_{};
   Checkpoint checkpoint_;
   Checkpointer checkpointer_;
+  struct SnapshotCopy {
+    explicit SnapshotCopy(const Checkpoint& checkpoint, const Checkpointer& kept)
+        : of(checkpoint), state(kept) {}
+    Checkpoint of;
+    Checkpointer::StateCopy state;
+  };
+  std::unique_ptr<SnapshotCopy> snapshot_copy_;
 };
 
 struct Config {

@@ -64,6 +64,12 @@ std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                const SnapshotView& snapshot, std::size_t offset,
                                                std::size_t size);
 
+// A first part with none of the state, which says its size: what a sender
+// whose state is over kMaxSnapshotStateBytes sends, so that the receiver
+// refuses the run with that reason at once.
+std::vector<std::uint8_t> encode_oversized_snapshot_part(
+    SnapshotCarrier carrier, std::uint64_t seq, std::span<const std::uint8_t> state_digest,
+    std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes);
 // The receiver's word that it gathered `gathered` bytes of run `seq`, for
 // the sender of parts carried by `carrier`: ToReplica.snapshot_ack for a
 // replica's snapshot, FromReplica.install_ack for an install.
@@ -213,7 +219,8 @@ class SnapshotAssembly {
   // ignored (the rest of a run dropped, or refused, before). Corruption
   // naming what does not hold otherwise, and what was gathered is dropped;
   // for a size over kMaxSnapshotStateBytes (an honest replica's state may
-  // grow past it) Rejected, with the size and the limit.
+  // grow past it) Rejected, with the size and the limit, and so for a size
+  // this process cannot reserve.
   Status add(const Snapshot& part, Progress* progress);
   // The whole snapshot once add() said kComplete, until the next add() or
   // clear().
@@ -235,12 +242,10 @@ class SnapshotAssembly {
   std::uint64_t total_bytes_ = 0;
   std::vector<std::uint8_t> state_digest_;
   std::vector<std::uint8_t> checkpoint_digest_;
-  // The state so far, in one buffer grown (doubling, up to the size the
-  // first part claims) as slices come: not taken at the claimed size up
-  // front (a faulty peer's claim of 2 GB would cost that much, or fail, at
-  // once), nor a block per slice (a faulty peer's 1-byte parts would cost
-  // far more than their bytes). A buffer outgrown is wiped, not left in the
-  // heap.
+  // The state so far, in one buffer of the size the first part claims,
+  // reserved (not filled) at once: its pages are the kernel's until slices
+  // fill them. Not a block per slice (a faulty peer's 1-byte parts would
+  // cost far more than their bytes).
   std::vector<std::uint8_t> engine_state_;
 };
 

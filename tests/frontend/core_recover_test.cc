@@ -134,9 +134,11 @@ class MiniCluster {
     run();
   }
 
-  // Delivers every message until nothing moves.
+  // Delivers every message until nothing moves; a replica copying a
+  // snapshot goes on with it, as its shell does at each turn.
   void run() {
-    while (!out_.to_replicas.empty() || !out_.to_clients.empty() || !out_.decisions.empty()) {
+    while (!out_.to_replicas.empty() || !out_.to_clients.empty() || !out_.decisions.empty() ||
+           continue_snapshot_copies()) {
       max_in_flight_ = std::max(max_in_flight_, core_->in_flight());
       max_entries_in_memory_ = std::max(max_entries_in_memory_, core_->entries_in_memory());
       auto to_replicas = std::move(out_.to_replicas);
@@ -171,15 +173,33 @@ class MiniCluster {
         }
         replica::ReplicaNode::Messages back;
         node->on_message(m.bytes, now_us_, &back);
-        for (auto& b : back) {
-          if (hold_from[static_cast<std::size_t>(m.replica)]) {
-            held_from_[static_cast<std::size_t>(m.replica)].push_back(std::move(b));
-          } else {
-            core_->on_replica_message(m.replica, b, now_us_, &out_);
-          }
-        }
+        from_replica(m.replica, &back);
       }
     }
+  }
+
+  void from_replica(int r, replica::ReplicaNode::Messages* back) {
+    for (auto& b : *back) {
+      if (hold_from[static_cast<std::size_t>(r)]) {
+        held_from_[static_cast<std::size_t>(r)].push_back(std::move(b));
+      } else {
+        core_->on_replica_message(r, b, now_us_, &out_);
+      }
+    }
+  }
+
+  // One more share of each snapshot being copied; whether any was.
+  bool continue_snapshot_copies() {
+    bool any = false;
+    for (int r = 0; r < kReplicaCount; ++r) {
+      auto& node = nodes_[static_cast<std::size_t>(r)];
+      if (!node || !node->core().copying_snapshot()) continue;
+      any = true;
+      replica::ReplicaNode::Messages back;
+      node->on_time(now_us_, &back);
+      from_replica(r, &back);
+    }
+    return any;
   }
 
   std::map<std::uint64_t, Reply> replies;  // by tag; the last one

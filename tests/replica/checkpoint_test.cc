@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -335,9 +336,20 @@ TEST(Checkpointer, WorkDoneAheadChangesNoDigest) {
   std::mt19937_64 rng(13);
   std::uint64_t done_ahead = 0;
   std::uint64_t checkpoints = 0;
+  // A repair's copy in shares, as transactions and work ahead go on: the
+  // state at the last update, finished by itself or before the next one.
+  std::unique_ptr<Checkpointer::StateCopy> copy;
+  std::uint64_t copies_whole = 0;
+  std::uint64_t copies_finished_at_update = 0;
   for (std::size_t i = 0; i < stream.size(); ++i) {
     engine.apply(stream[i].ts_ms, stream[i].tx);
     twin.apply(stream[i].ts_ms, stream[i].tx);
+    if (!copy && rng() % 50 == 0) copy = std::make_unique<Checkpointer::StateCopy>(ahead);
+    if (copy && copy->step(1 + rng() % 16'384)) {
+      ASSERT_EQ(copy->take(), at_update) << "after " << i + 1;
+      copy.reset();
+      ++copies_whole;
+    }
     if (rng() % 5 == 0) {
       for (std::uint64_t steps = rng() % 4; steps > 0 && ahead.prepare(engine, 1 + rng() % 40);
            --steps) {
@@ -348,6 +360,12 @@ TEST(Checkpointer, WorkDoneAheadChangesNoDigest) {
       }
     }
     if (rng() % 400 == 0 || i + 1 == stream.size()) {
+      if (copy) {
+        ASSERT_TRUE(copy->step(copy->total_bytes() + 1));
+        ASSERT_EQ(copy->take(), at_update) << "after " << i + 1;
+        copy.reset();
+        ++copies_finished_at_update;
+      }
       const Digest d = ahead.update(engine);
       at_update = serialized(engine);
       ASSERT_EQ(d, plain.update(twin)) << "after " << i + 1 << " transactions";
@@ -360,6 +378,8 @@ TEST(Checkpointer, WorkDoneAheadChangesNoDigest) {
   EXPECT_EQ(ahead.engine_state(), serialized(engine));
   EXPECT_GT(checkpoints, 5u);
   EXPECT_GT(done_ahead, 1'000u);
+  EXPECT_GT(copies_whole, 2u);
+  EXPECT_GT(copies_finished_at_update, 2u);
 
   // All the work waiting, done ahead; then a card flips in memory; the
   // next checkpoint's digest is the flipped bytes', not the twin's.

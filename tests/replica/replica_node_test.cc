@@ -380,6 +380,16 @@ TEST(ReplicaNode, RefusesASnapshotItCannotInstallAndSaysWhy) {
 // A snapshot larger than a part goes in several, in order; the replica
 // installs it once the last has come. A part lost on the way is refused with
 // that reason (the repair then fails at once), and the state stays as it was.
+// Asks `source` for its snapshot at `now_us` and lets it copy it, a share
+// at each turn, as its shell would; what it sent in *out.
+void ask_for_snapshot(ReplicaNode* source, std::uint64_t now_us, ReplicaNode::Messages* out) {
+  source->on_message(control(nullptr, true), now_us, out);
+  while (source->core().copying_snapshot()) {
+    ASSERT_EQ(source->next_timer_us(), 0u) << "a share at each turn";
+    source->on_time(now_us, out);
+  }
+}
+
 // A node with checkpoints every 10 seqs, 12 applied, asked at kT0 + 1 for
 // its snapshot in parts of `part_bytes`; what it sent then in *out.
 std::unique_ptr<ReplicaNode> asked_for_its_snapshot(std::size_t part_bytes,
@@ -387,8 +397,86 @@ std::unique_ptr<ReplicaNode> asked_for_its_snapshot(std::size_t part_bytes,
   auto source = make_node("none", world(), 10, part_bytes);
   source->on_message(entries(1, 12), kT0, out);
   out->clear();
-  source->on_message(control(nullptr, true), kT0 + 1, out);
+  ask_for_snapshot(source.get(), kT0 + 1, out);
   return source;
+}
+
+// Parts' slices put together (all the parts of a run, in order).
+std::string state_in(const ReplicaNode::Messages& parts) {
+  std::string state;
+  for (const Bytes& m : parts) {
+    const wire::AlignedFrame frame(m.data(), m.size());
+    const wire::FromReplica* msg = nullptr;
+    EXPECT_TRUE(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
+    if (msg == nullptr || msg->snapshot() == nullptr) continue;
+    const auto slice = wire::as_bytes(msg->snapshot()->engine_state());
+    EXPECT_EQ(msg->snapshot()->engine_state_offset(), state.size());
+    state.append(slice.begin(), slice.end());
+  }
+  return state;
+}
+
+// A snapshot is copied out of the kept pages a share at each turn (a share
+// is what the window has in flight), the replica answering between shares,
+// and its first parts go once the copy is whole: the state of the
+// checkpoint it was asked at, whatever it applied meanwhile. A checkpoint
+// that comes first finishes the copy (it changes the kept pages).
+TEST(ReplicaNode, ASnapshotIsCopiedAShareAtATimeBetweenVerdicts) {
+  constexpr std::size_t kPartBytes = 64;
+  constexpr std::size_t kShareBytes = ReplicaNode::kSnapshotCopyStepParts * kPartBytes;
+  auto source = make_node("none", world(), 10, kPartBytes);
+  auto twin = make_node("none", world(), 10, kPartBytes);  // the state to expect
+  ReplicaNode::Messages out;
+  source->on_message(entries(1, 12), kT0, &out);
+  twin->on_message(entries(1, 12), kT0, &out);
+  const ReplicaCore::Snapshot at_10 = twin->core().latest_snapshot();
+  ASSERT_EQ(at_10.seq, 10u);
+  const std::size_t shares = (at_10.engine_state.size() + kShareBytes - 1) / kShareBytes;
+  ASSERT_GE(shares, 4u) << "a state of several shares";
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  EXPECT_TRUE(out.empty()) << "no part before the copy is whole";
+  ASSERT_TRUE(source->core().copying_snapshot());
+  EXPECT_EQ(source->next_timer_us(), 0u);
+  // Seqs 13 and 14 between shares: answered at once, and not in the copy.
+  source->on_message(entries(13, 14), kT0 + 2, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, (std::vector<std::uint64_t>{13, 14}));
+  out.clear();
+  std::size_t turns = 0;
+  while (source->core().copying_snapshot()) {
+    ASSERT_LT(turns, shares) << "each turn copies a share";
+    EXPECT_TRUE(out.empty()) << "no part before the copy is whole, turn " << turns;
+    source->on_time(kT0 + 3, &out);
+    ++turns;
+  }
+  EXPECT_EQ(turns, shares - 1) << "the first share went with the request";
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
+  EXPECT_EQ(read(out[0]).snapshot_seq, 10u);
+  for (std::size_t acked = 1; acked * kPartBytes < at_10.engine_state.size(); ++acked) {
+    source->on_message(
+        wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, acked * kPartBytes),
+        kT0 + 4, &out);
+  }
+  EXPECT_EQ(state_in(out), at_10.engine_state);
+
+  // Asked again, then seqs 15-20 before the next turn: checkpoint 20 finishes
+  // the copy of checkpoint 10's state first.
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 5, &out);
+  ASSERT_TRUE(source->core().copying_snapshot());
+  source->on_message(entries(15, 20), kT0 + 6, &out);
+  out.clear();
+  source->on_time(kT0 + 7, &out);
+  EXPECT_FALSE(source->core().copying_snapshot());
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
+  EXPECT_EQ(read(out[0]).snapshot_seq, 10u);
+  for (std::size_t acked = 1; acked * kPartBytes < at_10.engine_state.size(); ++acked) {
+    source->on_message(
+        wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, acked * kPartBytes),
+        kT0 + 8, &out);
+  }
+  EXPECT_EQ(state_in(out), at_10.engine_state);
 }
 
 TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
@@ -542,7 +630,7 @@ TEST(ReplicaNode, WhileInstallingItHoldsLiveSeqsAndAcknowledgesAgain) {
   auto other_source = make_node("none", world(), 4, kPartBytes);
   other_source->on_message(entries(1, 5), kT0, &other);
   other.clear();
-  other_source->on_message(control(nullptr, true), kT0 + 1, &other);
+  ask_for_snapshot(other_source.get(), kT0 + 1, &other);
   ASSERT_GE(other.size(), 2u);
   said.clear();
   node->on_message(install_of(other[1]), kT0 + 4, &said);

@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,10 @@
 
 namespace triad::wire {
 namespace {
+
+// Every operator new of this test program, so that a test can tell whether
+// the code it calls allocates (replaced below, outside the namespace).
+std::atomic<std::uint64_t> g_allocations{0};
 
 using Bytes = std::vector<std::uint8_t>;
 using Progress = SnapshotAssembly::Progress;
@@ -129,6 +135,26 @@ TEST(SnapshotParts, ARunThatDoesNotHoldTogetherIsRefusedWithItsCause) {
   check_other(parts_of(state_of(301), 100));                        // another size
 }
 
+// The state is gathered where it stays: one buffer of the size the first
+// part claims, taken then, so nothing gathered is copied again (grown by
+// doubling, a buffer of 64 MB took 19 ms in one turn of the front end).
+TEST(SnapshotParts, TheStateIsGatheredInOneBufferTakenAtTheFirstPart) {
+  const Bytes state = state_of(100'000);
+  const auto parts = parts_of(state, 1000);
+  SnapshotAssembly assembly;
+  Progress progress{};
+  ASSERT_TRUE(assembly.add(part_of(parts[0]), &progress).is_ok());
+  const std::uint64_t allocations = g_allocations.load();
+  bool all_ok = true;
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    all_ok = assembly.add(part_of(parts[i]), &progress).is_ok() && all_ok;
+  }
+  EXPECT_EQ(g_allocations.load() - allocations, 0u) << "after the first part";
+  ASSERT_TRUE(all_ok);
+  ASSERT_EQ(progress, Progress::kComplete);
+  EXPECT_EQ(Bytes(assembly.view().engine_state.begin(), assembly.view().engine_state.end()), state);
+}
+
 // A part claiming more than its run's size, or none while some is left
 // (which could go on for ever), and a size over the limit, are refused.
 TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
@@ -231,3 +257,16 @@ TEST(PartSender, HandsOverItsPartsAsTheWindowLetsThem) {
 
 }  // namespace
 }  // namespace triad::wire
+
+// GCC takes the free() below for one of memory from operator new, which
+// this operator new takes from malloc().
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t size) {
+  triad::wire::g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
