@@ -673,7 +673,7 @@ void BM_SnapshotCopy(benchmark::State& state) {
     if (how == 2)
       copy.step(replica::ReplicaNode::kSnapshotCopyStepParts * wire::kSnapshotPartBytes);
     bytes = copy.total_bytes();
-    benchmark::DoNotOptimize(copy.copied().data());
+    benchmark::DoNotOptimize(copy);
   }
   state.SetLabel(std::to_string(state.range(0)) + " cards after " + std::to_string(state.range(1)) +
                  " transactions, " + std::to_string(bytes) + " bytes; " +

@@ -521,17 +521,19 @@ Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
     slices_.emplace_back(*part);
   }
   for (const std::string_view slice : slices_) total_bytes_ += slice.size();
-  // One buffer of the final size: grown as it was written, a large state was
-  // copied about twice over, with the page faults of each larger buffer.
-  out_.reserve(total_bytes_);
 }
 
 Checkpointer::StateCopy::~StateCopy() { crypto::wipe(out_.data(), out_.size()); }
 
 bool Checkpointer::StateCopy::step(std::size_t max_bytes) {
   TRIAD_ASSERT(max_bytes > 0);
-  if (done()) return true;  // (a checkpoint finished it)
+  if (done()) return true;                              // (a checkpoint finished it)
   TRIAD_ASSERT(kept_.generation_ == kept_generation_);  // the pages viewed are as they were
+  // One buffer of the final size, taken at the first share (not when the
+  // copy starts: a state over the snapshot limit is only measured): grown as
+  // it was written, a large state was copied about twice over, with the page
+  // faults of each larger buffer.
+  if (out_.empty()) out_.reserve(total_bytes_);
   std::size_t budget = max_bytes;
   while (budget > 0 && next_ < slices_.size()) {
     const std::string_view slice = slices_[next_];

@@ -175,10 +175,10 @@ class Checkpointer {
   // it copied 74 MB (a million cards; bench/README.md, "A repair under
   // load"). The constructor derives what the kept pages leave out (the rule
   // 10 table, the rule 11 and 12 windows: linear in the rule 10 window and
-  // the approvals) and reserves the whole size; each step() copies a share of
-  // the kept bytes. They must stay as they are until done(): no update() or
-  // reset() in between (asserted; ReplicaCore finishes a copy before its
-  // checkpoint). Not copyable or movable: it views its own strings.
+  // the approvals) and measures the whole; each step() copies a share of the
+  // kept bytes into one buffer of that size. They must stay as they are until done(): no update()
+  // or reset() in between (asserted; ReplicaCore finishes a copy before its checkpoint). Not
+  // copyable or movable: it views its own strings.
   class StateCopy {
    public:
     explicit StateCopy(const Checkpointer& kept);
@@ -189,8 +189,6 @@ class Checkpointer {
     // Copies about `max_bytes` (> 0) more; true once the state is whole.
     bool step(std::size_t max_bytes);
     bool done() const { return next_ == slices_.size(); }
-    // What is copied so far (the whole state once done()).
-    std::string_view copied() const { return out_; }
     // The whole state, moved out (once done()).
     std::string take();
 

@@ -203,12 +203,16 @@ void ReplicaNode::on_install(const wire::SnapshotView& w, std::uint64_t now_us, 
   std::copy(state.begin(), state.end(), snap.state_digest.begin());
   std::copy(checkpoint.begin(), checkpoint.end(), snap.checkpoint_digest.begin());
   snap.engine_state.assign(reinterpret_cast<const char*>(engine.data()), engine.size());
+  const bool was_copying = core_->copying_snapshot();
   if (Status s = core_->install(snap); !s.is_ok()) {
     return refuse_install(snap.seq, s.to_string(), now_us, out);
   }
   clear_pending();
   log::info("installed the snapshot of seq " + std::to_string(snap.seq));
   send_hello(now_us, out);  // the front end replays the journal from here
+  // The install dropped the copy of the state it replaced: the one asked
+  // for gets this one's instead, rather than nothing.
+  if (was_copying) send_snapshot(now_us, out);
 }
 
 void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, std::uint64_t now_us,

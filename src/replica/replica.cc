@@ -96,10 +96,7 @@ void ReplicaCore::take_checkpoint(std::uint64_t seq) {
 }
 
 ReplicaCore::Snapshot ReplicaCore::latest_snapshot() const {
-  Snapshot snapshot;
-  static_cast<Checkpoint&>(snapshot) = checkpoint_;
-  snapshot.engine_state = checkpointer_.engine_state();
-  return snapshot;
+  return {checkpoint_, checkpointer_.engine_state()};
 }
 
 void ReplicaCore::start_snapshot_copy() {
@@ -112,11 +109,6 @@ const ReplicaCore::Checkpoint& ReplicaCore::snapshot_copy_of() const {
   return snapshot_copy_->of;
 }
 
-std::string_view ReplicaCore::snapshot_copied() const {
-  TRIAD_ASSERT(snapshot_copy_ != nullptr);
-  return snapshot_copy_->state.copied();
-}
-
 std::size_t ReplicaCore::snapshot_copy_bytes() const {
   TRIAD_ASSERT(snapshot_copy_ != nullptr);
   return snapshot_copy_->state.total_bytes();
@@ -125,9 +117,7 @@ std::size_t ReplicaCore::snapshot_copy_bytes() const {
 std::optional<ReplicaCore::Snapshot> ReplicaCore::continue_snapshot_copy(std::size_t max_bytes) {
   TRIAD_ASSERT(snapshot_copy_ != nullptr);
   if (!snapshot_copy_->state.step(max_bytes)) return std::nullopt;
-  Snapshot snapshot;
-  static_cast<Checkpoint&>(snapshot) = snapshot_copy_->of;
-  snapshot.engine_state = snapshot_copy_->state.take();
+  Snapshot snapshot{snapshot_copy_->of, snapshot_copy_->state.take()};
   snapshot_copy_.reset();
   return snapshot;
 }

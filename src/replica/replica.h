@@ -95,10 +95,8 @@ class ReplicaCore {
   // (the kept pages change there), and an install drops it.
   void start_snapshot_copy();
   bool copying_snapshot() const { return snapshot_copy_ != nullptr; }
-  // Of the copy under way: the checkpoint copied, and its state as copied so
-  // far, of `state_bytes` in all.
+  // Of the copy under way: the checkpoint copied, and its state's size.
   const Checkpoint& snapshot_copy_of() const;
-  std::string_view snapshot_copied() const;
   std::size_t snapshot_copy_bytes() const;
   // Copies about `max_bytes` (> 0) more; the snapshot once whole, which ends
   // the copy.

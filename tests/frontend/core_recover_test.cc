@@ -188,12 +188,13 @@ class MiniCluster {
     }
   }
 
-  // One more share of each snapshot being copied; whether any was.
+  // One more share of each snapshot being copied (its timer due at once);
+  // whether any was.
   bool continue_snapshot_copies() {
     bool any = false;
     for (int r = 0; r < kReplicaCount; ++r) {
       auto& node = nodes_[static_cast<std::size_t>(r)];
-      if (!node || !node->core().copying_snapshot()) continue;
+      if (!node || !node->core().copying_snapshot() || node->next_timer_us() != 0u) continue;
       any = true;
       replica::ReplicaNode::Messages back;
       node->on_time(now_us_, &back);

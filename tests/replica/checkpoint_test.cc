@@ -406,6 +406,21 @@ TEST(Checkpointer, WorkDoneAheadChangesNoDigest) {
   EXPECT_NE(d, healthy);
 }
 
+// A copy in shares views the kept pages: one that goes on after an update()
+// stops the process rather than send a state no checkpoint had.
+TEST(CheckpointerDeathTest, ACopyDoesNotGoOnAfterAnUpdate) {
+  const rules::CardFile file = cards();
+  const std::vector<Sequenced> stream = traffic(100, Variation::kNone, 10'000);
+  rules::Engine engine(file);
+  Checkpointer checkpointer;
+  checkpointer.update(engine);
+  Checkpointer::StateCopy copy(checkpointer);
+  ASSERT_FALSE(copy.step(1));
+  for (const Sequenced& s : stream) engine.apply(s.ts_ms, s.tx);
+  checkpointer.update(engine);
+  EXPECT_DEATH(copy.step(1), "generation");
+}
+
 // Memory that changes outside apply() (here: the checkpointer is shown an
 // engine whose history differs in one old approval, id or rule 10 entry,
 // as if those bytes had flipped) is found by the scrub, within one pass.

@@ -377,9 +377,6 @@ TEST(ReplicaNode, RefusesASnapshotItCannotInstallAndSaysWhy) {
   EXPECT_FALSE(read(out[0]).refused_seq);
 }
 
-// A snapshot larger than a part goes in several, in order; the replica
-// installs it once the last has come. A part lost on the way is refused with
-// that reason (the repair then fails at once), and the state stays as it was.
 // Asks `source` for its snapshot at `now_us` and lets it copy it, a share
 // at each turn, as its shell would; what it sent in *out.
 void ask_for_snapshot(ReplicaNode* source, std::uint64_t now_us, ReplicaNode::Messages* out) {
@@ -401,19 +398,54 @@ std::unique_ptr<ReplicaNode> asked_for_its_snapshot(std::size_t part_bytes,
   return source;
 }
 
-// Parts' slices put together (all the parts of a run, in order).
-std::string state_in(const ReplicaNode::Messages& parts) {
-  std::string state;
+// The snapshot that parts (all the parts of a run, in order) carry.
+ReplicaCore::Snapshot snapshot_in(const ReplicaNode::Messages& parts) {
+  ReplicaCore::Snapshot snapshot;
   for (const Bytes& m : parts) {
     const wire::AlignedFrame frame(m.data(), m.size());
     const wire::FromReplica* msg = nullptr;
     EXPECT_TRUE(wire::verify_from_replica(frame.bytes(), &msg).is_ok());
     if (msg == nullptr || msg->snapshot() == nullptr) continue;
-    const auto slice = wire::as_bytes(msg->snapshot()->engine_state());
-    EXPECT_EQ(msg->snapshot()->engine_state_offset(), state.size());
-    state.append(slice.begin(), slice.end());
+    const wire::Snapshot& part = *msg->snapshot();
+    const auto digest_of = [](const flatbuffers::Vector<std::uint8_t>* v) {
+      Digest d{};
+      EXPECT_EQ(v->size(), d.size());
+      std::copy_n(v->data(), std::min<std::size_t>(v->size(), d.size()), d.begin());
+      return d;
+    };
+    EXPECT_EQ(part.engine_state_offset(), snapshot.engine_state.size());
+    if (snapshot.engine_state.empty()) {
+      snapshot.seq = part.seq();
+      snapshot.state_digest = digest_of(part.state_digest());
+      snapshot.checkpoint_digest = digest_of(part.checkpoint_digest());
+    } else {
+      EXPECT_EQ(part.seq(), snapshot.seq);
+      EXPECT_EQ(digest_of(part.state_digest()), snapshot.state_digest);
+      EXPECT_EQ(digest_of(part.checkpoint_digest()), snapshot.checkpoint_digest);
+    }
+    const auto slice = wire::as_bytes(part.engine_state());
+    snapshot.engine_state.append(slice.begin(), slice.end());
   }
-  return state;
+  return snapshot;
+}
+
+// Acknowledges each part of `snapshot` in turn as the front end would, so
+// that `source` sends them all (into *out).
+void acknowledge_each_part(ReplicaNode* source, const ReplicaCore::Snapshot& snapshot,
+                           std::size_t part_bytes, std::uint64_t now_us,
+                           ReplicaNode::Messages* out) {
+  for (std::size_t acked = 1; acked * part_bytes < snapshot.engine_state.size(); ++acked) {
+    source->on_message(wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, snapshot.seq,
+                                                 acked * part_bytes),
+                       now_us, out);
+  }
+}
+
+void expect_same(const ReplicaCore::Snapshot& got, const ReplicaCore::Snapshot& want) {
+  EXPECT_EQ(got.seq, want.seq);
+  EXPECT_EQ(got.state_digest, want.state_digest);
+  EXPECT_EQ(got.checkpoint_digest, want.checkpoint_digest);
+  EXPECT_EQ(got.engine_state, want.engine_state);
 }
 
 // A snapshot is copied out of the kept pages a share at each turn (a share
@@ -425,11 +457,9 @@ TEST(ReplicaNode, ASnapshotIsCopiedAShareAtATimeBetweenVerdicts) {
   constexpr std::size_t kPartBytes = 64;
   constexpr std::size_t kShareBytes = ReplicaNode::kSnapshotCopyStepParts * kPartBytes;
   auto source = make_node("none", world(), 10, kPartBytes);
-  auto twin = make_node("none", world(), 10, kPartBytes);  // the state to expect
   ReplicaNode::Messages out;
   source->on_message(entries(1, 12), kT0, &out);
-  twin->on_message(entries(1, 12), kT0, &out);
-  const ReplicaCore::Snapshot at_10 = twin->core().latest_snapshot();
+  const ReplicaCore::Snapshot at_10 = source->core().latest_snapshot();
   ASSERT_EQ(at_10.seq, 10u);
   const std::size_t shares = (at_10.engine_state.size() + kShareBytes - 1) / kShareBytes;
   ASSERT_GE(shares, 4u) << "a state of several shares";
@@ -453,12 +483,8 @@ TEST(ReplicaNode, ASnapshotIsCopiedAShareAtATimeBetweenVerdicts) {
   EXPECT_EQ(turns, shares - 1) << "the first share went with the request";
   ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
   EXPECT_EQ(read(out[0]).snapshot_seq, 10u);
-  for (std::size_t acked = 1; acked * kPartBytes < at_10.engine_state.size(); ++acked) {
-    source->on_message(
-        wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, acked * kPartBytes),
-        kT0 + 4, &out);
-  }
-  EXPECT_EQ(state_in(out), at_10.engine_state);
+  acknowledge_each_part(source.get(), at_10, kPartBytes, kT0 + 4, &out);
+  expect_same(snapshot_in(out), at_10);
 
   // Asked again, then seqs 15-20 before the next turn: checkpoint 20 finishes
   // the copy of checkpoint 10's state first.
@@ -471,14 +497,46 @@ TEST(ReplicaNode, ASnapshotIsCopiedAShareAtATimeBetweenVerdicts) {
   EXPECT_FALSE(source->core().copying_snapshot());
   ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
   EXPECT_EQ(read(out[0]).snapshot_seq, 10u);
-  for (std::size_t acked = 1; acked * kPartBytes < at_10.engine_state.size(); ++acked) {
-    source->on_message(
-        wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, 10, acked * kPartBytes),
-        kT0 + 8, &out);
-  }
-  EXPECT_EQ(state_in(out), at_10.engine_state);
+  acknowledge_each_part(source.get(), at_10, kPartBytes, kT0 + 8, &out);
+  expect_same(snapshot_in(out), at_10);
 }
 
+// An install replaces the state a copy under way was taking: the snapshot
+// asked for is then the one installed, not nothing (the front end would
+// wait for it in vain).
+TEST(ReplicaNode, AnInstallDuringACopyIsWhatIsSentInstead) {
+  constexpr std::size_t kPartBytes = 64;
+  auto source = make_node("none", world(), 10, kPartBytes);
+  auto other = make_node("none", world(), 10, kPartBytes);
+  ReplicaNode::Messages out;
+  source->on_message(entries(1, 12), kT0, &out);
+  other->on_message(entries(1, 21), kT0, &out);
+  const ReplicaCore::Snapshot at_20 = other->core().latest_snapshot();
+  ASSERT_EQ(at_20.seq, 20u);
+  out.clear();
+  source->on_message(control(nullptr, true), kT0 + 1, &out);
+  ASSERT_TRUE(source->core().copying_snapshot());
+  const auto state = std::as_bytes(std::span(at_20.engine_state));
+  for (const Bytes& part :
+       wire::encode_snapshot(wire::SnapshotCarrier::kInstall,
+                             {at_20.seq,
+                              at_20.state_digest,
+                              at_20.checkpoint_digest,
+                              {reinterpret_cast<const std::uint8_t*>(state.data()), state.size()}},
+                             kPartBytes)) {
+    source->on_message(part, kT0 + 2, &out);
+  }
+  ASSERT_EQ(source->core().next_seq(), 21u);
+  out.clear();
+  while (source->core().copying_snapshot()) source->on_time(kT0 + 3, &out);
+  ASSERT_EQ(out.size(), wire::kSnapshotWindowParts);
+  acknowledge_each_part(source.get(), at_20, kPartBytes, kT0 + 4, &out);
+  expect_same(snapshot_in(out), at_20);
+}
+
+// A snapshot larger than a part goes in several, in order; the replica
+// installs it once the last has come. A part lost on the way is refused with
+// that reason (the repair then fails at once), and the state stays as it was.
 TEST(ReplicaNode, ASnapshotTravelsInPartsAndAPartLostIsRefused) {
   constexpr std::size_t kPartBytes = 256;
   ReplicaNode::Messages out;

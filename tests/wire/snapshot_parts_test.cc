@@ -182,6 +182,14 @@ TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
   EXPECT_EQ(over.code(), Status::Code::kRejected) << "no fault of the peer's";
   EXPECT_NE(over.message().find("over the limit"), std::string::npos) << over.message();
   EXPECT_FALSE(assembly.under_way());
+  // What a replica with such a state sends: a first part with only its size.
+  over = assembly.add(
+      part_of(encode_oversized_snapshot_part(SnapshotCarrier::kFromReplica, 5, kStateDigest,
+                                             kCheckpointDigest, kMaxSnapshotStateBytes + 1)),
+      &progress);
+  EXPECT_EQ(over.code(), Status::Code::kRejected);
+  EXPECT_NE(over.message().find("a state of 2000000001 bytes is over the limit"), std::string::npos)
+      << over.message();
 }
 
 // The parts fit the replica link's message limit with room to spare.
