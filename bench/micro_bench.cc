@@ -628,21 +628,31 @@ BENCHMARK(BM_Checkpoint)
 // What the front end does with a repair's snapshot before it is installed:
 // its checkpoint digest recomputed from the bytes alone (checkpoint_digest),
 // after range(1) transactions over range(0) cards. Linear in the state.
-void BM_SnapshotCheck(benchmark::State& state) {
+// The engine whose state those two benchmarks take: range(0) sample cards
+// after range(1) sample transactions.
+std::unique_ptr<rules::Engine> engine_of_a_snapshot(const benchmark::State& state) {
   const Workload w = make_workload(static_cast<std::size_t>(state.range(1)),
                                    static_cast<std::size_t>(state.range(0)));
-  rules::Engine engine(w.cards);
-  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
+  auto engine = std::make_unique<rules::Engine>(w.cards);
+  for (std::size_t i = 0; i < w.txs.size(); ++i) engine->apply(w.ts[i], w.txs[i]);
+  return engine;
+}
+
+std::string snapshot_label(const benchmark::State& state, std::size_t bytes) {
+  return std::to_string(state.range(0)) + " cards after " + std::to_string(state.range(1)) +
+         " transactions, " + std::to_string(bytes) + " bytes";
+}
+
+void BM_SnapshotCheck(benchmark::State& state) {
   std::string bytes;
-  engine.serialize(&bytes);
+  engine_of_a_snapshot(state)->serialize(&bytes);
   for (auto _ : state) {
     Digest digest;
     TRIAD_ASSERT(replica::checkpoint_digest(bytes, &digest).is_ok());
     benchmark::DoNotOptimize(digest);
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
-  state.SetLabel(std::to_string(state.range(0)) + " cards after " + std::to_string(state.range(1)) +
-                 " transactions, " + std::to_string(bytes.size()) + " bytes");
+  state.SetLabel(snapshot_label(state, bytes.size()));
 }
 BENCHMARK(BM_SnapshotCheck)
     ->Args({1000, 200'000})
@@ -653,15 +663,12 @@ BENCHMARK(BM_SnapshotCheck)
 // out of its checkpoint's kept pages, after range(1) transactions over
 // range(0) cards. range(2): 0, the whole copy in one go (engine_state(), what
 // the source did before it copied in shares); 1, only the start of a copy in
-// shares (the parts derived, the buffer reserved); 2, the start and one
-// share of 2 MiB (ReplicaNode's), the longest the source stops for now.
+// shares (the parts derived, the size measured); 2, the start and one
+// share of 2 MiB (ReplicaNode's; the buffer reserved), the longest the
+// source stops for now.
 void BM_SnapshotCopy(benchmark::State& state) {
-  const Workload w = make_workload(static_cast<std::size_t>(state.range(1)),
-                                   static_cast<std::size_t>(state.range(0)));
-  rules::Engine engine(w.cards);
-  for (std::size_t i = 0; i < w.txs.size(); ++i) engine.apply(w.ts[i], w.txs[i]);
   replica::Checkpointer checkpointer;
-  checkpointer.update(engine);
+  checkpointer.update(*engine_of_a_snapshot(state));
   const auto how = state.range(2);
   std::size_t bytes = 0;
   for (auto _ : state) {
@@ -675,8 +682,7 @@ void BM_SnapshotCopy(benchmark::State& state) {
     bytes = copy.total_bytes();
     benchmark::DoNotOptimize(copy);
   }
-  state.SetLabel(std::to_string(state.range(0)) + " cards after " + std::to_string(state.range(1)) +
-                 " transactions, " + std::to_string(bytes) + " bytes; " +
+  state.SetLabel(snapshot_label(state, bytes) + "; " +
                  (how == 0   ? "whole"
                   : how == 1 ? "start of a copy in shares"
                              : "start and one share"));
