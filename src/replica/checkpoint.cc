@@ -179,10 +179,13 @@ std::string& Checkpointer::PagedList::written(std::uint64_t page) {
   return ahead[page];
 }
 
-void Checkpointer::PagedList::commit() {
+void Checkpointer::PagedList::commit(std::vector<std::string>* retired) {
   for (const std::uint64_t page : ahead_pages) {
     TRIAD_ASSERT(!ahead[page].empty());
     pages[page].swap(ahead[page]);
+    if (retired != nullptr) {
+      retired->push_back(std::move(ahead[page]));
+    }
     std::string().swap(ahead[page]);  // the old bytes' memory too
   }
   ahead_pages.clear();
@@ -384,7 +387,6 @@ Digest Checkpointer::update(rules::Engine& engine) {
   // The cards are all written at the first update; their count stays.
   const bool first = !updated_;
   TRIAD_ASSERT(first || engine.card_count() == cards_.count);
-  ++generation_;
   grow(&cards_, engine.card_count());
   card_page_changed_.resize(cards_.pages.size());
   updated_ = true;
@@ -425,7 +427,9 @@ Digest Checkpointer::update(rules::Engine& engine) {
   };
   head_.clear();
   engine.append_head(&head_);
-  for (PagedList* list : {&cards_, &approvals_, &ids_}) list->commit();
+  for (PagedList* list : {&cards_, &approvals_, &ids_}) {
+    list->commit(copies_ > 0 ? &retired_pages_ : nullptr);
+  }
   const Digest out = combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_),
                              digest(&ids_), fifo_digest());
   last_work_ = work_;
@@ -498,8 +502,9 @@ std::string Checkpointer::engine_state() const {
 }
 
 Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
-    : kept_(kept), kept_generation_(kept.generation_) {
+    : kept_(kept), kept_resets_(kept.resets_), head_(kept.head_) {
   TRIAD_ASSERT(kept.updated_);
+  ++kept.copies_;
   fifo_entries_ = kept.fifo_entries();
   rules::Engine::duplicate_table_from_fifo(fifo_entries_, &duplicate_table_);
   const std::vector<std::string_view> approval_pages(kept.approvals_.pages.begin(),
@@ -511,24 +516,38 @@ Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
   fifo_count_ = be64(fifo_entries_.size() / kFifoEntryBytes);
   // The head, the cards, two counted lists, the rule 10 table, the counted
   // FIFO, the rest.
-  slices_.emplace_back(kept.head_);
-  slices_.insert(slices_.end(), kept.cards_.pages.begin(), kept.cards_.pages.end());
+  const auto pages_of = [this](const PagedList& list) {
+    for (const std::string& page : list.pages) {
+      if (page.size() > kOwnedSliceBytes) {
+        slices_.emplace_back(page);
+      } else {
+        slices_.emplace_back(small_pages_.emplace_back(page));
+      }
+    }
+  };
+  slices_.emplace_back(head_);
+  pages_of(kept.cards_);
   slices_.emplace_back(approval_count_);
-  slices_.insert(slices_.end(), kept.approvals_.pages.begin(), kept.approvals_.pages.end());
+  pages_of(kept.approvals_);
   slices_.emplace_back(id_count_);
-  slices_.insert(slices_.end(), kept.ids_.pages.begin(), kept.ids_.pages.end());
+  pages_of(kept.ids_);
   for (const std::string* part : {&duplicate_table_, &fifo_count_, &fifo_entries_, &rest_}) {
     slices_.emplace_back(*part);
   }
   for (const std::string_view slice : slices_) total_bytes_ += slice.size();
 }
 
-Checkpointer::StateCopy::~StateCopy() { crypto::wipe(out_.data(), out_.size()); }
+Checkpointer::StateCopy::~StateCopy() {
+  crypto::wipe(out_.data(), out_.size());
+  if (kept_.resets_ != kept_resets_) return;  // (a reset ended the copies)
+  TRIAD_ASSERT(kept_.copies_ > 0);
+  if (--kept_.copies_ == 0) std::vector<std::string>().swap(kept_.retired_pages_);
+}
 
 bool Checkpointer::StateCopy::step(std::size_t max_bytes) {
   TRIAD_ASSERT(max_bytes > 0);
-  if (done()) return true;                              // (a checkpoint finished it)
-  TRIAD_ASSERT(kept_.generation_ == kept_generation_);  // the pages viewed are as they were
+  if (done()) return true;
+  TRIAD_ASSERT(kept_.resets_ == kept_resets_);  // the pages viewed are still there
   // One buffer of the final size, taken at the first share (not when the
   // copy starts: a state over the snapshot limit is only measured): grown as
   // it was written, a large state was copied about twice over, with the page

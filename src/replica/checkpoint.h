@@ -142,9 +142,9 @@ class Checkpointer {
   // Tells the engine to forget its changes (they are written).
   Digest update(rules::Engine& engine);
   void reset() {
-    const std::uint64_t generation = generation_;
+    const std::uint64_t resets = resets_;
     *this = Checkpointer();
-    generation_ = generation + 1;
+    resets_ = resets + 1;
   }
 
   // Part of the next update()'s work can be done ahead, while the replica has
@@ -176,9 +176,13 @@ class Checkpointer {
   // load"). The constructor derives what the kept pages leave out (the rule
   // 10 table, the rule 11 and 12 windows: linear in the rule 10 window and
   // the approvals) and measures the whole; each step() copies a share of the
-  // kept bytes into one buffer of that size. They must stay as they are until done(): no update()
-  // or reset() in between (asserted; ReplicaCore finishes a copy before its checkpoint). Not
-  // copyable or movable: it views its own strings.
+  // kept bytes into one buffer of that size. It views the kept pages (it
+  // owns the small ones, which a move would not keep in place): an update()
+  // meanwhile keeps the pages it replaces until the last copy ends (a copy
+  // finished at the checkpoint instead put most of a large one on the
+  // checkpoint seq at high rates, where checkpoints come every few tens of
+  // ms). A reset() ends it (asserted). Not copyable or movable: it views its
+  // own strings.
   class StateCopy {
    public:
     explicit StateCopy(const Checkpointer& kept);
@@ -193,10 +197,15 @@ class Checkpointer {
     std::string take();
 
    private:
+    // Kept pages of at most this size are copied at the start, not viewed.
+    static constexpr std::size_t kOwnedSliceBytes = 64;
+
     const Checkpointer& kept_;
-    std::uint64_t kept_generation_;
+    std::uint64_t kept_resets_;
+    std::string head_;
     std::string approval_count_, id_count_, fifo_count_;
     std::string duplicate_table_, fifo_entries_, rest_;
+    std::deque<std::string> small_pages_;   // owned: they do not move
     std::vector<std::string_view> slices_;  // the state, in order
     std::size_t next_ = 0;                  // the slice being copied
     std::size_t next_offset_ = 0;           // how much of it is copied
@@ -251,7 +260,9 @@ class Checkpointer {
       return page < ahead.size() && !ahead[page].empty();
     }
     std::string& written(std::uint64_t page);
-    void commit();
+    // The pages written take the place of those kept; the replaced ones go
+    // to `retired` when it is not null, else they are freed.
+    void commit(std::vector<std::string>* retired);
   };
   // Entries are numbered as the engine pushed them (duplicate_fifo_pushed()
   // counts them): the oldest one kept is number pushed_seen - live.
@@ -302,8 +313,12 @@ class Checkpointer {
   std::uint64_t card_scrub_owed_ = 0;  // card pages to re-read for those rewritten
   std::uint64_t card_scrub_cursor_ = 0;
   bool updated_ = false;
-  // Counts update() and reset() calls: a StateCopy is of one generation.
-  std::uint64_t generation_ = 0;
+  // Counts reset() calls: a StateCopy views the pages between two.
+  std::uint64_t resets_ = 0;
+  // StateCopy objects under way, and the pages update() replaced while any
+  // was (they may view them), released when the last ends.
+  mutable std::size_t copies_ = 0;
+  mutable std::vector<std::string> retired_pages_;
   Work work_;  // since the last update()
   Work last_work_;
 };

@@ -88,8 +88,6 @@ void ReplicaCore::set_fault(const Fault& fault) {
 }
 
 void ReplicaCore::take_checkpoint(std::uint64_t seq) {
-  // The copy views the kept pages, which update() changes.
-  if (snapshot_copy_) snapshot_copy_->state.step(snapshot_copy_->state.total_bytes() + 1);
   checkpoint_.seq = seq;
   checkpoint_.state_digest = state_digest_;
   checkpoint_.checkpoint_digest = checkpointer_.update(engine_);

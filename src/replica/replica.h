@@ -91,8 +91,9 @@ class ReplicaCore {
   Snapshot latest_snapshot() const;
   // latest_snapshot() a share at a time (Checkpointer::StateCopy), for a
   // replica that answers verdicts between shares: a repair's source. A copy
-  // started drops one under way; the next checkpoint finishes one under way
-  // (the kept pages change there), and an install drops it.
+  // started drops one under way; one goes on across checkpoints (the
+  // snapshot is still the checkpoint it started from), and an install drops
+  // it.
   void start_snapshot_copy();
   bool copying_snapshot() const { return snapshot_copy_ != nullptr; }
   // Of the copy under way: the checkpoint copied, and its state's size.
