@@ -179,14 +179,18 @@ std::string& Checkpointer::PagedList::written(std::uint64_t page) {
   return ahead[page];
 }
 
-void Checkpointer::PagedList::commit(std::vector<std::string>* retired) {
+void Checkpointer::PagedList::commit(std::uint64_t update, std::vector<std::string>* retired,
+                                     std::uint64_t retire_through) {
   for (const std::uint64_t page : ahead_pages) {
     TRIAD_ASSERT(!ahead[page].empty());
     pages[page].swap(ahead[page]);
-    if (retired != nullptr) {
+    // A page new since the last update replaced nothing; one committed after
+    // the newest copy began is viewed by none.
+    if (retired != nullptr && !ahead[page].empty() && committed_at[page] <= retire_through) {
       retired->push_back(std::move(ahead[page]));
     }
     std::string().swap(ahead[page]);  // the old bytes' memory too
+    committed_at[page] = update;
   }
   ahead_pages.clear();
 }
@@ -378,6 +382,7 @@ Digest Checkpointer::update(rules::Engine& engine) {
     list->count = count;
     const std::uint64_t pages = (count + list->page_entries - 1) / list->page_entries;
     list->pages.resize(pages);
+    list->committed_at.resize(pages);
     list->page_hashes.resize(pages);
     list->group_stale.resize((pages + kCheckpointGroupPages - 1) / kCheckpointGroupPages, true);
     list->group_hashes.resize(list->group_stale.size());
@@ -427,8 +432,9 @@ Digest Checkpointer::update(rules::Engine& engine) {
   };
   head_.clear();
   engine.append_head(&head_);
+  ++updates_;
   for (PagedList* list : {&cards_, &approvals_, &ids_}) {
-    list->commit(copies_ > 0 ? &retired_pages_ : nullptr);
+    list->commit(updates_, copies_ > 0 ? &retired_pages_ : nullptr, copies_view_through_);
   }
   const Digest out = combine(crypto::sha256(head_), digest(&cards_), digest(&approvals_),
                              digest(&ids_), fifo_digest());
@@ -504,7 +510,6 @@ std::string Checkpointer::engine_state() const {
 Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
     : kept_(kept), kept_resets_(kept.resets_), head_(kept.head_) {
   TRIAD_ASSERT(kept.updated_);
-  ++kept.copies_;
   fifo_entries_ = kept.fifo_entries();
   rules::Engine::duplicate_table_from_fifo(fifo_entries_, &duplicate_table_);
   const std::vector<std::string_view> approval_pages(kept.approvals_.pages.begin(),
@@ -535,6 +540,15 @@ Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
     slices_.emplace_back(*part);
   }
   for (const std::string_view slice : slices_) total_bytes_ += slice.size();
+  // Last: nothing after it can throw, so a copy counted is one destroyed.
+  ++kept.copies_;
+  kept.copies_view_through_ = kept.updates_;
+}
+
+std::size_t Checkpointer::retained_page_bytes() const {
+  std::size_t bytes = 0;
+  for (const std::string& page : retired_pages_) bytes += page.size();
+  return bytes;
 }
 
 Checkpointer::StateCopy::~StateCopy() {

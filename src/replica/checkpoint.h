@@ -130,6 +130,13 @@ class CheckpointDigestSteps {
 // Keeps an engine's state serialized as of its last update(), in pages.
 class Checkpointer {
  public:
+  Checkpointer() = default;
+  // Not copyable: a StateCopy refers to the Checkpointer it copies from.
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  Checkpointer(Checkpointer&&) = default;
+  Checkpointer& operator=(Checkpointer&&) = default;
+
   // Brings the kept state up to `engine`'s and returns the checkpoint
   // digest: the same as checkpoint_digest() of engine.serialize(), unless
   // the scrub found kept bytes that differ from the engine's memory. Then
@@ -232,6 +239,8 @@ class Checkpointer {
   }
   std::uint64_t piece_count() const { return fifo_.pieces.size(); }
   std::uint64_t fifo_group_count() const { return fifo_.groups.size(); }
+  // Bytes of replaced pages kept for the copies under way (StateCopy).
+  std::size_t retained_page_bytes() const;
 
   // Where the rule 10 FIFO is cut: an entry (its 20 bytes as serialize()
   // writes them) ends a piece when this is 0 modulo kCheckpointPageEntries,
@@ -247,7 +256,8 @@ class Checkpointer {
     Append append;  // the engine call that writes entries first..end-1
     std::uint64_t page_entries;
     std::uint64_t count = 0;
-    std::vector<std::string> pages;  // full, except perhaps the last
+    std::vector<std::string> pages;           // full, except perhaps the last
+    std::vector<std::uint64_t> committed_at;  // the update that committed each
     std::vector<Digest> page_hashes;
     std::vector<Digest> group_hashes;
     std::vector<bool> group_stale;
@@ -260,9 +270,11 @@ class Checkpointer {
       return page < ahead.size() && !ahead[page].empty();
     }
     std::string& written(std::uint64_t page);
-    // The pages written take the place of those kept; the replaced ones go
-    // to `retired` when it is not null, else they are freed.
-    void commit(std::vector<std::string>* retired);
+    // The pages written take the place of those kept, as of update number
+    // `update`; a replaced one committed at or before `retire_through` goes
+    // to `retired` when that is not null, the others are freed.
+    void commit(std::uint64_t update, std::vector<std::string>* retired,
+                std::uint64_t retire_through);
   };
   // Entries are numbered as the engine pushed them (duplicate_fifo_pushed()
   // counts them): the oldest one kept is number pushed_seen - live.
@@ -315,9 +327,14 @@ class Checkpointer {
   bool updated_ = false;
   // Counts reset() calls: a StateCopy views the pages between two.
   std::uint64_t resets_ = 0;
-  // StateCopy objects under way, and the pages update() replaced while any
-  // was (they may view them), released when the last ends.
+  // update() calls; the one a page's kept bytes were committed at is in
+  // PagedList::committed_at.
+  std::uint64_t updates_ = 0;
+  // StateCopy objects under way, the updates_ the newest began after, and
+  // the pages update() replaced that one of them may view (committed by
+  // then), released when the last ends.
   mutable std::size_t copies_ = 0;
+  mutable std::uint64_t copies_view_through_ = 0;
   mutable std::vector<std::string> retired_pages_;
   Work work_;  // since the last update()
   Work last_work_;
