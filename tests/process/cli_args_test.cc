@@ -12,33 +12,8 @@
 namespace triad::testing {
 namespace {
 
-struct Outcome {
-  int status = -1;       // -1: still running after the time limit (then killed)
-  std::string err;       // its standard error
-  bool started = false;  // `triad up` printed its ready line
-};
-
-// `triad COMMAND args...` in `tmp`, with standard error in tmp/err.
-Outcome run_triad(const TempDir& tmp, const std::vector<std::string>& args,
-                  int timeout_ms = 20'000) {
-  std::vector<std::string> argv = {bin("triad")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Outcome o;
-  {
-    Child c(argv, "", tmp.file("err"));
-    const auto line = c.read_line(timeout_ms);
-    if (line && line->rfind("ready ", 0) == 0) {
-      o.started = true;
-      c.signal(SIGTERM);  // a missed refusal: end what it started
-    }
-    o.status = c.wait(timeout_ms);
-  }  // a child still running is killed here
-  o.err = read_file(tmp.file("err"));
-  return o;
-}
-
 // `triad up` on a valid card file and a fresh --dir, with `args` after them.
-Outcome run_up(const TempDir& tmp, const std::vector<std::string>& args) {
+TriadOutcome run_up(const TempDir& tmp, const std::vector<std::string>& args) {
   write_file(tmp.file("cards.csv"), kOneCardFile);
   std::vector<std::string> all = {"up", "--cards", tmp.file("cards.csv"), "--dir",
                                   tmp.file("data")};
@@ -50,7 +25,7 @@ Outcome run_up(const TempDir& tmp, const std::vector<std::string>& args) {
 // in --dir and nothing left running.
 void expect_up_refused(const std::vector<std::string>& args, const std::string& needle) {
   TempDir tmp;
-  const Outcome o = run_up(tmp, args);
+  const TriadOutcome o = run_up(tmp, args);
   EXPECT_FALSE(o.started) << "it started";
   EXPECT_EQ(o.status, 2) << o.err;
   EXPECT_NE(o.err.find(needle), std::string::npos) << o.err;
@@ -66,7 +41,7 @@ void expect_up_arguments_accepted(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"up", "--cards", tmp.file("missing.csv"), "--dir",
                                   tmp.file("data")};
   all.insert(all.end(), args.begin(), args.end());
-  const Outcome o = run_triad(tmp, all);
+  const TriadOutcome o = run_triad(tmp, all);
   EXPECT_EQ(o.status, 2) << o.err;
   EXPECT_NE(o.err.find("missing.csv"), std::string::npos) << o.err;
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
@@ -100,7 +75,7 @@ void expect_option_refused(const std::vector<std::string>& args, const std::stri
     all.insert(all.end(),
                {"--cards-out", tmp.file("cards.csv"), "--traffic-out", tmp.file("traffic.jsonl")});
   }
-  const Outcome o = run_triad(tmp, all, 5'000);
+  const TriadOutcome o = run_triad(tmp, all, 5'000);
   EXPECT_FALSE(o.started) << "it started";
   EXPECT_EQ(o.status, 2) << o.err;
   EXPECT_EQ(o.err.rfind(option + ": ", 0), 0u) << o.err;
@@ -156,7 +131,7 @@ TEST(NumericOptions, UpRefusesThemBeforeAnythingStarts) {
                                                         {"--metrics-port", "65536"}}) {
     SCOPED_TRACE(option + " " + value);
     TempDir tmp;
-    const Outcome o = run_up(tmp, {"--listen", "tcp://127.0.0.1:*", option, value});
+    const TriadOutcome o = run_up(tmp, {"--listen", "tcp://127.0.0.1:*", option, value});
     EXPECT_FALSE(o.started) << "it started";
     EXPECT_EQ(o.status, 2) << o.err;
     EXPECT_EQ(o.err.rfind(option + ": Value " + value, 0), 0u) << o.err;
@@ -170,7 +145,7 @@ TEST(NumericOptions, TheirBoundsAndDefaultsAreAccepted) {
                                 "--metrics-port", "0", "--audit-retention-days", "0"});
   expect_up_arguments_accepted({"--seed", "0", "--max-in-flight", "10000000"});
   TempDir tmp;
-  const Outcome o = run_triad(
+  const TriadOutcome o = run_triad(
       tmp, {"sample", "--cards", "100000", "--transactions", "0", "--seed", "18446744073709551615",
             "--cards-out", tmp.file("cards.csv"), "--traffic-out", tmp.file("traffic.jsonl")});
   EXPECT_EQ(o.status, 0) << o.err;

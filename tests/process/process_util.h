@@ -197,6 +197,39 @@ inline int run_with_stderr(const std::vector<std::string>& argv, const std::stri
   return c.wait(timeout_ms);
 }
 
+// What `triad args...` did, for tests of its command line.
+struct TriadOutcome {
+  int status = -1;       // -1: still running after the time limit (then killed)
+  std::string out;       // its standard output
+  std::string err;       // its standard error
+  bool started = false;  // it printed `triad up`'s ready line (and was then stopped)
+};
+
+// `triad args...`, with standard error in tmp/err (replaced). A command
+// that started a cluster where it should have been refused is sent SIGTERM
+// once ready, so that the test ends what it started.
+inline TriadOutcome run_triad(const TempDir& tmp, const std::vector<std::string>& args,
+                              int timeout_ms = 20'000) {
+  std::vector<std::string> argv = {bin("triad")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::filesystem::remove(tmp.file("err"));
+  TriadOutcome o;
+  {
+    Child c(argv, "", tmp.file("err"));
+    if (const auto first = c.read_line(timeout_ms)) {
+      if (first->rfind("ready ", 0) == 0) {
+        o.started = true;
+        c.signal(SIGTERM);
+      }
+      o.out = *first + "\n";
+    }
+    o.out += c.read_all(timeout_ms);
+    o.status = c.wait(timeout_ms);
+  }  // a child still running is killed here
+  o.err = read_file(tmp.file("err"));
+  return o;
+}
+
 // Pids of processes whose command line mentions `needle` (e.g. a test's
 // temporary directory), to check that nothing was left running.
 inline std::vector<pid_t> processes_mentioning(const std::string& needle) {

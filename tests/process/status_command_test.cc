@@ -54,25 +54,6 @@ class StubControl {
   std::thread thread_;
 };
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// `triad args...`, with standard error in tmp/err.
-Outcome run_triad(const TempDir& tmp, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {bin("triad")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::filesystem::remove(tmp.file("err"));
-  Child c(argv, "", tmp.file("err"));
-  Outcome o;
-  o.out = c.read_all(20'000);
-  o.status = c.wait(20'000);
-  o.err = read_file(tmp.file("err"));
-  return o;
-}
-
 std::size_t line_count(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -93,7 +74,7 @@ TEST(StatusCommand, GarbageInTheControlFileIsAOneLineErrorNamingIt) {
           std::vector<std::string>{"status", "--dir", dir, "--json"},
           std::vector<std::string>{"inject", "--dir", dir, "a", "none"}}) {
       SCOPED_TRACE(args[0]);
-      const Outcome o = run_triad(tmp, args);
+      const TriadOutcome o = run_triad(tmp, args);
       EXPECT_EQ(o.status, 1) << o.err;
       EXPECT_EQ(o.out, "");
       EXPECT_EQ(o.err.rfind("triad " + args[0] + ": " + dir + "/control ", 0), 0u) << o.err;
@@ -140,7 +121,7 @@ constexpr const char* kFullStatusText =
 TEST(StatusCommand, TheTextFormatOfAFullStatus) {
   TempDir tmp;
   StubControl control(tmp, Json::parse(kFullStatus).dump());
-  const Outcome o = run_triad(tmp, {"status", "--dir", control.dir()});
+  const TriadOutcome o = run_triad(tmp, {"status", "--dir", control.dir()});
   EXPECT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, kFullStatusText);
   EXPECT_EQ(o.err, "");
@@ -154,7 +135,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
   {
     TempDir tmp;
     StubControl control(tmp, "{}");
-    const Outcome o = run_triad(tmp, {"status", "--dir", control.dir()});
+    const TriadOutcome o = run_triad(tmp, {"status", "--dir", control.dir()});
     EXPECT_EQ(o.status, 0) << o.err;
     EXPECT_EQ(o.out,
               "mode -; last seq -; - decisions, - fail-safe; - in flight\n"
@@ -181,7 +162,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
     b["last_seq_applied"] = -1;
     status["replicas"].push_back(5);  // not a replica: skipped
     StubControl control(tmp, status.dump());
-    const Outcome o = run_triad(tmp, {"status", "--dir", control.dir()});
+    const TriadOutcome o = run_triad(tmp, {"status", "--dir", control.dir()});
     EXPECT_EQ(o.status, 0) << o.err;
     EXPECT_EQ(o.out,
               "mode -; last seq -; 50 decisions, 2 fail-safe; 3 in flight\n"
@@ -204,7 +185,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
     SCOPED_TRACE(answer);
     TempDir tmp;
     StubControl control(tmp, answer);
-    const Outcome o = run_triad(tmp, {"status", "--dir", control.dir()});
+    const TriadOutcome o = run_triad(tmp, {"status", "--dir", control.dir()});
     EXPECT_EQ(o.status, 1) << o.out;
     EXPECT_EQ(o.err, "triad status: the front end's answer is not a JSON object\n");
   }
@@ -215,7 +196,7 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
 TEST(StatusCommand, AnErrorAnswerOfAnotherTypeIsAnError) {
   TempDir tmp;
   StubControl control(tmp, R"({"error": 5})");
-  Outcome o = run_triad(tmp, {"status", "--dir", control.dir()});
+  TriadOutcome o = run_triad(tmp, {"status", "--dir", control.dir()});
   EXPECT_EQ(o.status, 1) << o.out;
   EXPECT_EQ(o.err, "triad status: the front end refused the request, without saying why\n");
   o = run_triad(tmp, {"inject", "--dir", control.dir(), "a", "none"});
