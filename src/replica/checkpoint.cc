@@ -560,7 +560,6 @@ Checkpointer::StateCopy::~StateCopy() {
 
 bool Checkpointer::StateCopy::step(std::size_t max_bytes) {
   TRIAD_ASSERT(max_bytes > 0);
-  if (done()) return true;
   TRIAD_ASSERT(kept_.resets_ == kept_resets_);  // the pages viewed are still there
   // One buffer of the final size, taken at the first share (not when the
   // copy starts: a state over the snapshot limit is only measured): grown as
