@@ -270,7 +270,7 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
                            " undecided (limit " + std::to_string(limit) + "), slowest replica " +
                            std::to_string(lag) + " behind (limit " + std::to_string(lag_limit) +
-                           "), a verdict owed for " + std::to_string(wait_us / 1000) +
+                           "), a seq unapplied for " + std::to_string(wait_us / 1000) +
                            " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) + " ms)" +
                            intake_note(now_us) + "; retry later",
                        out);
@@ -521,10 +521,19 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    healthy replica is reported missing and repaired merely for being the
 //    slowest build (c, -O1 with assertions, is). So the same rule with half
 //    the deadline bounds the lag of every voting replica (sequenced minus
-//    its last verdict): admission runs at the pace of the slowest healthy
+//    what it has applied): admission runs at the pace of the slowest healthy
 //    replica. One that stops altogether (hung) throttles admission above the
 //    floor only until its first missing verdict, a deadline later, takes it
 //    out of the vote.
+//  - The lag is of the replica's work, not of its answers: a replica whose
+//    verdicts are late by a fixed time d (the delay fault holds them back)
+//    but that applies each seq as it comes is behind by R * d answers
+//    whatever admission does, and counted by its answers it held admission
+//    to about kReplicaLagFloor / d (12,000/s offered with d = 0.9 s: 4,648/s
+//    admitted, 2026-12-07). Its verdict messages say what its state has
+//    applied (applied_through), so only a replica behind in its work holds
+//    admission; a late one is still reported missing when a verdict misses
+//    its deadline.
 //  - The lag in seqs is right only while R holds. When the replicas' pace
 //    drops (the machine busier, a repair's replay on the same cores), the
 //    same lag takes longer to answer: in a 50,000/s flood (1.3 to 1.5 times
@@ -532,8 +541,8 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    reached the front end 364-698 ms after their seq was sent, with a 1 s
 //    deadline, and one CI run of such a flood reported all three replicas
 //    missing. So admission also stops while a voting replica at least
-//    kReplicaLagFloor behind, and still answering, has owed a verdict for a
-//    quarter of the deadline: the time itself, whatever the pace. It does
+//    kReplicaLagFloor behind, and still answering, has had a seq to apply
+//    for a quarter of the deadline: the time itself, whatever the pace. It does
 //    not apply below the floor, nor to a replica silent for that long: one
 //    that stops altogether (hung) is left to the count limit and the
 //    deadline, as before, rather than stop admission from a quarter of the
@@ -580,7 +589,7 @@ std::uint64_t Core::slowest_voting_lag() const {
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
-    const std::uint64_t applied = v.answered_through();
+    const std::uint64_t applied = v.applied_through();
     lag = std::max(lag, sequencer_.last_seq() - std::min(applied, sequencer_.last_seq()));
   }
   return lag;
@@ -593,7 +602,7 @@ std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
-    const std::uint64_t applied = v.answered_through();
+    const std::uint64_t applied = v.applied_through();
     if (applied >= last || last - applied < kReplicaLagFloor) continue;
     // Silent (hung, or stopped): the count limit and the deadline deal with
     // it; refusing for it here would only stop admission sooner.
@@ -831,7 +840,7 @@ void Core::on_replica_gone(int r) {
 void Core::continue_resend(int r, std::uint64_t now_us, Outbox* out) {
   const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
   if (view.resend_from == 0 || !view.connected) return;
-  const std::uint64_t answered = view.answered_through();
+  const std::uint64_t answered = view.applied_through();
   if (answered + config_.resend_window_entries < view.resend_from) return;
   send_range(r, view.resend_from, view.resend_to, now_us, out);
 }
@@ -895,7 +904,8 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     on_fetch(r, f->from_seq(), f->to_seq(), now_us, out);
   }
   if (msg->batches() != nullptr) {
-    replicas_[static_cast<std::size_t>(r)].last_verdict_us = now_us;
+    ReplicaView& sender = replicas_[static_cast<std::size_t>(r)];
+    sender.last_verdict_us = now_us;
     all_silent_since_us_ = 0;
     std::size_t verdict_count = 0;
     for (const wire::VerdictBatch* batch : *msg->batches()) {
@@ -909,17 +919,22 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
                       " a replica sends; dropped unchecked");
       return;
     }
+    // Taken on the replica's word, as the seqs of a batch not checked
+    // (below) are: it tells where the replica is (admission and resends wait
+    // for it), never what it decided, so a replica that says it is further
+    // than it is escapes neither its deadline nor its blame.
+    sender.reported_applied_seq = std::max(
+        sender.reported_applied_seq, std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
         // Still where the replica says it is (its lag, what a resend waits
         // for), as a verdict that fails its check was before: only its own
         // admission and resends depend on it.
         ++counters_.unchecked_batches;
-        ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
         for (const wire::Verdict* v : *batch->verdicts()) {
           if (v->seq() > opened_seq_) continue;
           ++counters_.late_verdicts;
-          view.last_verdict_seq = std::max(view.last_verdict_seq, v->seq());
+          sender.last_verdict_seq = std::max(sender.last_verdict_seq, v->seq());
         }
         continue;
       }
@@ -932,11 +947,10 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
                                                          replica_label(r) + ": " + s.message());
         continue;
       }
-      ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
       for (voter::ReplicaVerdict& v : batch_) {
         // A seq never sent says nothing of where its replay is.
         if (v.content.seq <= opened_seq_) {
-          view.checked_through = std::max(view.checked_through, v.content.seq);
+          sender.checked_through = std::max(sender.checked_through, v.content.seq);
         }
         on_verdict(r, v, now_us);
       }
@@ -1034,7 +1048,7 @@ void Core::note_start_state(std::uint64_t now_us) {
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
     if (v.start_snapshot == ReplicaView::StartSnapshot::kSent && v.next_seq <= start_seq_) {
       loading += (loading.empty() ? "" : ", ") + replica_label(r);
-    } else if (v.connected && v.answered_through() >= start_seq_) {
+    } else if (v.connected && v.applied_through() >= start_seq_) {
       ++holding;
     }
   }
@@ -1059,7 +1073,7 @@ void Core::note_start_state(std::uint64_t now_us) {
 
 void Core::release_start_snapshot() {
   for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
-    if (replicas_[static_cast<std::size_t>(r)].answered_through() < start_seq_) return;
+    if (replicas_[static_cast<std::size_t>(r)].applied_through() < start_seq_) return;
   }
   crypto::wipe_and_free(&start_install_);
   log::info("every replica holds the stored snapshot's state (seq " + std::to_string(start_seq_) +
@@ -1124,6 +1138,7 @@ void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
   replicas_[static_cast<std::size_t>(r)].checked_through = 0;
   replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
+  replicas_[static_cast<std::size_t>(r)].reported_applied_seq = 0;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   // What it signed says nothing of its next process's state.
   for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();
@@ -2038,7 +2053,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
     rj["fingerprint"] = v.fingerprint;
     // Its last verdict, or where its hello said it stands (a replica that
     // rejoined from a snapshot at the live edge has given no verdict yet).
-    rj["last_seq_applied"] = v.answered_through();
+    rj["last_seq_applied"] = v.applied_through();
     // The first seq it voted on since it last rejoined after a repair (0: it
     // never left): a verdict of an earlier seq came from the process that was
     // repaired, or was not counted.

@@ -282,14 +282,21 @@ class Core : private sequencer::History {
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
-    std::uint64_t rejoined_at_seq = 0;   // first seq opened after its last rejoin
+    // What its last verdicts said its state had applied (their message's
+    // applied_through, at most the last seq sent): ahead of last_verdict_seq
+    // when it holds its verdicts back (the delay fault).
+    std::uint64_t reported_applied_seq = 0;
+    std::uint64_t rejoined_at_seq = 0;  // first seq opened after its last rejoin
     // recover()'s stored snapshot, since it connected: not sent, sent, or
     // refused (it fetches the whole journal instead).
     enum class StartSnapshot : std::uint8_t { kNotSent, kSent, kRefused };
     StartSnapshot start_snapshot = StartSnapshot::kNotSent;
     wire::PartWindow start_window;  // how far start_install_ went to it
-    // The seqs it has applied, as far as the front end knows.
-    std::uint64_t answered_through() const { return std::max(last_verdict_seq, next_seq - 1); }
+    // The seqs it has applied, as far as the front end knows: its verdicts,
+    // its hello, what its verdicts' message said.
+    std::uint64_t applied_through() const {
+      return std::max({last_verdict_seq, next_seq - 1, reported_applied_seq});
+    }
     // Whether verdicts of it arrived within the last `window_us`.
     bool answered_within(std::uint64_t window_us, std::uint64_t now_us) const {
       return last_verdict_us != 0 && now_us < last_verdict_us + window_us;
@@ -339,8 +346,8 @@ class Core : private sequencer::History {
   // Admission control (the rule is explained at the definition): a new
   // transaction is refused with Overloaded at `now_us` when the undecided
   // ones reach admission_limit(), or a voting replica's lag (seqs sequenced
-  // after its last verdict) reaches replica_lag_limit(), or one has owed a
-  // verdict for replica_wait_limit_us(), or the voter holds max_in_flight
+  // after its applied_through()) reaches replica_lag_limit(), or one has had
+  // a seq to apply for replica_wait_limit_us(), or the voter holds max_in_flight
   // seqs, or beyond the admission rate IntakeThrottle allows while the
   // client socket is backlogged. (While max_in_flight answers wait for the
   // journal's sync, the shell reads no request at all.)
@@ -354,9 +361,9 @@ class Core : private sequencer::History {
   std::uint64_t slowest_voting_lag() const;
   // The longest a voting replica that is at least kReplicaLagFloor seqs
   // behind, and still answering (a verdict within the last
-  // replica_wait_limit_us()), has owed a verdict at `now_us` (since its
-  // oldest unanswered seq was sent); 0 when there is none. Admission stops
-  // at replica_wait_limit_us().
+  // replica_wait_limit_us()), has had a seq to apply at `now_us` (since the
+  // oldest seq past its applied_through() was sent); 0 when there is none.
+  // Admission stops at replica_wait_limit_us().
   std::uint64_t slowest_voting_wait_us(std::uint64_t now_us) const;
   std::uint64_t replica_wait_limit_us() const { return config_.deadline_us / 4; }
   // A replica works through all it received and answers it in signed

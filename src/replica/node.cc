@@ -342,6 +342,7 @@ void ReplicaNode::flush(Messages* out) {
   const auto vec = fbb.CreateVector(batches);
   wire::FromReplicaBuilder b(fbb);
   b.add_batches(vec);
+  b.add_applied_through(core_->next_seq() - 1);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
   outbox_.clear();

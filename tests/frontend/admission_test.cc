@@ -125,7 +125,7 @@ TEST_F(Admission, ASilentReplicaThrottlesOnlyUntilItIsOutOfTheVote) {
 // kReplicaLagFloor seqs behind, the time alone stops nothing, and neither
 // does it for a replica that has gone silent (the deadline deals with that).
 TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
-  start(8'000'000, 100'000);  // a verdict owed for 2 s stops admission
+  start(8'000'000, 100'000);  // a seq unapplied for 2 s stops admission
   std::uint64_t now = kStartUs;
   // 1,000 decided every 0.1 s, all three answering.
   for (int step = 0; step < 8; ++step) {
@@ -156,7 +156,7 @@ TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
   EXPECT_EQ(core_->slowest_voting_lag(), 19'500u);
   EXPECT_GT(core_->replica_lag_limit(now), 30'000u);
   const std::string why = refusal(now);
-  EXPECT_NE(why.find("a verdict owed for 2000 ms (limit 2000 ms)"), std::string::npos) << why;
+  EXPECT_NE(why.find("a seq unapplied for 2000 ms (limit 2000 ms)"), std::string::npos) << why;
   // c answers a whole step's seqs: it now owes those sent 0.1 s later.
   verdicts(2, c_next, c_next + 999, now);
   EXPECT_EQ(core_->slowest_voting_wait_us(now), 1'900'000u);
@@ -164,6 +164,60 @@ TEST_F(Admission, AReplicaOwingAVerdictForAQuarterOfTheDeadlineStopsAdmission) {
   // Then c says nothing for 2 s: silent, it no longer counts here.
   EXPECT_EQ(core_->slowest_voting_wait_us(now + 1'999'999), 3'899'999u);
   EXPECT_EQ(core_->slowest_voting_wait_us(now + 2'000'000), 0u);
+}
+
+// A replica whose verdicts all come a fixed 3 s late (the delay fault holds
+// them back; the deadline is 8 s) is 30,000 seqs behind in its answers at
+// 10,000/s and owes a verdict for more than a quarter of the deadline. Holding admission would not
+// bring its answers sooner. When its messages say it applied each seq as it came, it holds nothing;
+// when they do not say, it holds admission as a replica behind in its work.
+class LateReplica : public Admission {
+ protected:
+  // 1,000 transactions every 0.1 s for `steps` steps, decided by a and b; c
+  // answers those of 30 steps before, its messages saying it applied
+  // through the last seq if `says_applied`. How many were refused.
+  std::size_t run(int steps, bool says_applied) {
+    start(8'000'000, 100'000);
+    std::uint64_t now = kStartUs;
+    std::size_t refused = 0;
+    std::uint64_t c_next = 1;
+    for (int step = 0; step < steps; ++step) {
+      const std::uint64_t first = core_->counters().sequenced + 1;
+      refused += submit(1000, now);
+      const std::uint64_t last = core_->counters().sequenced;
+      if (last >= first) {
+        verdicts(0, first, last, now);
+        verdicts(1, first, last, now);
+      }
+      // c's verdicts for what was sequenced 3 s ago.
+      const std::uint64_t due =
+          step >= 30 ? sequenced_at_step_[static_cast<std::size_t>(step - 30)] : 0;
+      if (due >= c_next) {
+        verdicts(2, c_next, due, now, says_applied ? last : 0);
+        c_next = due + 1;
+      }
+      sequenced_at_step_.push_back(last);
+      now += 100'000;
+    }
+    return refused;
+  }
+  std::vector<std::uint64_t> sequenced_at_step_;
+};
+
+TEST_F(LateReplica, ThatKeepsUpWithItsWorkHoldsNoAdmission) {
+  EXPECT_EQ(run(120, /*says_applied=*/true), 0u);
+  EXPECT_EQ(core_->counters().sequenced, 120'000u);
+  EXPECT_EQ(core_->counters().decisions, 120'000u);
+  // 30,000 seqs behind in its answers, none in its work.
+  EXPECT_EQ(core_->replica(2).last_verdict_seq, 90'000u);
+  EXPECT_EQ(core_->slowest_voting_lag(), 0u);
+  EXPECT_EQ(core_->supervisor().voting_mask(), 0b111);  // nothing missed its deadline
+}
+
+TEST_F(LateReplica, ThatDoesNotSayWhatItAppliedHoldsAdmission) {
+  // 56,808 of the 120,000 refused when this was written.
+  EXPECT_GT(run(120, /*says_applied=*/false), 40'000u);
+  EXPECT_EQ(core_->supervisor().voting_mask(), 0b111);
 }
 
 // A whole receive queue read from the client socket without finding it

@@ -307,9 +307,9 @@ TEST_F(Blame, BatchesNothingWouldUseAreNotChecked) {
   send(1, 2);
   // Unchecked, they still say where c is (its lag, what a resend to it waits
   // for), as before; a seq never sent does not.
-  EXPECT_EQ(core_->replica(2).answered_through(), 2u);
+  EXPECT_EQ(core_->replica(2).applied_through(), 2u);
   send(1'000, 1'000);
-  EXPECT_EQ(core_->replica(2).answered_through(), 2u);
+  EXPECT_EQ(core_->replica(2).applied_through(), 2u);
   EXPECT_EQ(core_->counters().unchecked_batches, 2u);
   EXPECT_EQ(core_->counters().late_verdicts, 2u);
   EXPECT_EQ(core_->counters().malformed_replica_messages, 0u);

@@ -76,13 +76,15 @@ class CoreDriver : public ::testing::Test {
   // Replica r's signed verdicts (code 00, equal content for equal seq; the
   // checkpoint digest of checkpoint_digests_ at its seq, if any) for seqs
   // from..to, as a replica sends them: one batch a message, of at most
-  // wire::kMaxVerdictsPerMessage; what the core sent back.
-  Outbox verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us) {
+  // wire::kMaxVerdictsPerMessage, each saying its state applied
+  // `applied_through` (0: not said); what the core sent back.
+  Outbox verdicts(int r, std::uint64_t from, std::uint64_t to, std::uint64_t now_us,
+                  std::uint64_t applied_through = 0) {
     Outbox out;
     for (std::uint64_t first = from; first <= to; first += wire::kMaxVerdictsPerMessage) {
       const std::uint64_t last =
           std::min<std::uint64_t>(to, first + wire::kMaxVerdictsPerMessage - 1);
-      const auto fbb = verdict_message(r, first, last);
+      const auto fbb = verdict_message(r, first, last, false, applied_through);
       core_->on_replica_message(r, {fbb.GetBufferPointer(), fbb.GetSize()}, now_us, &out);
       archive_.journal(core_.get(), journal_up_to_);
     }
@@ -92,7 +94,8 @@ class CoreDriver : public ::testing::Test {
   // Replica r's verdicts for seqs from..to as one signed batch in one
   // message, whatever their number.
   flatbuffers::FlatBufferBuilder verdict_message(int r, std::uint64_t from, std::uint64_t to,
-                                                 bool bad_signature = false) const {
+                                                 bool bad_signature = false,
+                                                 std::uint64_t applied_through = 0) const {
     static const std::array<crypto::SigningKey, kReplicaCount> keys = {
         sim::replica_signing_key(0), sim::replica_signing_key(1), sim::replica_signing_key(2)};
     std::vector<voter::ReplicaVerdict> batch;
@@ -116,6 +119,7 @@ class CoreDriver : public ::testing::Test {
     const auto batches = fbb.CreateVector(&b, 1);
     wire::FromReplicaBuilder m(fbb);
     m.add_batches(batches);
+    m.add_applied_through(applied_through);
     fbb.Finish(m.Finish());
     return fbb;
   }

@@ -570,7 +570,7 @@ TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
   EXPECT_GT(held, before.stored->engine_state.size());
   second.start_replica(0);
   second.start_replica(1);
-  EXPECT_EQ(second.core().replica(1).answered_through(), 400u);
+  EXPECT_EQ(second.core().replica(1).applied_through(), 400u);
   EXPECT_EQ(second.core().start_state_bytes_held(), held) << "c has not loaded it yet";
   EXPECT_EQ(nlohmann::json::parse(
                 second.core().status_json(second.now_us()))["snapshots"]["start_state_bytes_held"],
@@ -580,7 +580,7 @@ TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
   EXPECT_FALSE(second.core().recovering());
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
   EXPECT_GT(second.install_parts[2], 1) << "in several parts";
-  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided);
+  EXPECT_EQ(second.core().replica(2).applied_through(), FirstLife::kDecided);
   EXPECT_EQ(second.core().start_state_bytes_held(), 0u);
   EXPECT_EQ(nlohmann::json::parse(
                 second.core().status_json(second.now_us()))["snapshots"]["start_state_bytes_held"],
@@ -602,7 +602,7 @@ TEST(CoreRecover, TheStoredSnapshotIsReleasedOnceEveryReplicaHoldsItsState) {
   second.start_replica(2);
   EXPECT_EQ(second.installs[2], 2);
   EXPECT_EQ(second.core().supervisor().state(2), repair::ReplicaState::kHealthy);
-  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided);
+  EXPECT_EQ(second.core().replica(2).applied_through(), FirstLife::kDecided);
   for (std::size_t i = FirstLife::kDecided; i < traffic.txs.size(); ++i) {
     second.submit(traffic.txs[i], 3000 + i, kWallMs + static_cast<std::int64_t>(i));
     ASSERT_TRUE(second.replies[3000 + i].error.empty());
@@ -703,7 +703,7 @@ TEST(CoreRecover, AReplicaThatRefusesTheStoredSnapshotIsSentTheWholeJournal) {
   EXPECT_EQ(altered, second.install_parts[2]);
   EXPECT_EQ(second.installs, (std::array<int, kReplicaCount>{1, 1, 1}));
   EXPECT_FALSE(second.core().recovering());
-  EXPECT_EQ(second.core().replica(2).answered_through(), FirstLife::kDecided)
+  EXPECT_EQ(second.core().replica(2).applied_through(), FirstLife::kDecided)
       << "c applied the whole journal";
   for (std::size_t i = FirstLife::kDecided; i < traffic.txs.size(); ++i) {
     second.submit(traffic.txs[i], 3000 + i, kWallMs + static_cast<std::int64_t>(i));

@@ -95,6 +95,7 @@ struct Said {
   std::optional<std::uint64_t> hello_next_seq;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> fetch;
   std::vector<std::uint64_t> verdict_seqs;
+  std::uint64_t applied_through = 0;
   std::optional<std::uint64_t> snapshot_seq;
   std::optional<std::uint64_t> refused_seq;
   std::string refused_reason;
@@ -114,6 +115,7 @@ Said read(const Bytes& bytes) {
       for (const wire::Verdict* v : *b->verdicts()) s.verdict_seqs.push_back(v->seq());
     }
   }
+  s.applied_through = msg->applied_through();
   if (msg->snapshot() != nullptr) s.snapshot_seq = msg->snapshot()->seq();
   if (msg->install_refused() != nullptr) {
     s.refused_seq = msg->install_refused()->seq();
@@ -311,6 +313,10 @@ TEST(ReplicaNode, HangStopsAnsweringUntilANewFaultIsInjected) {
   EXPECT_EQ(read(out[0]).verdict_seqs, seqs(4, 5));
 }
 
+// The verdicts say what the state has applied when they leave: with none
+// held back, through their last seq; with the delay fault, through seqs
+// whose verdicts are still held (the front end's admission waits for a
+// replica's work, not for its late answers).
 TEST(ReplicaNode, DelayHoldsVerdictsUntilTheirTime) {
   auto node = make_node("delay:50");
   ReplicaNode::Messages out;
@@ -319,9 +325,19 @@ TEST(ReplicaNode, DelayHoldsVerdictsUntilTheirTime) {
   EXPECT_EQ(node->next_timer_us(), kT0 + 50'000);
   node->on_time(kT0 + 49'999, &out);
   EXPECT_TRUE(out.empty());
+  node->on_message(entries(3, 5), kT0 + 49'999, &out);
   node->on_time(kT0 + 50'000, &out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 2));
+  EXPECT_EQ(read(out[0]).applied_through, 5u);
+
+  auto prompt = make_node();
+  out.clear();
+  prompt->on_message(entries(1, 3), kT0, &out);
+  prompt->on_time(kT0, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(read(out[0]).verdict_seqs, seqs(1, 3));
+  EXPECT_EQ(read(out[0]).applied_through, 3u);
 }
 
 TEST(ReplicaNode, AnswersASnapshotRequestAndCountsMalformedMessages) {
