@@ -358,7 +358,9 @@ class Core : private sequencer::History {
     return intake_throttle_.cap_per_second(now_us);
   }
   std::size_t replica_lag_limit(std::uint64_t now_us);
-  std::uint64_t slowest_voting_lag() const;
+  // The lag of the voting replica furthest behind, of those that answered
+  // within replica_wait_limit_us() of `now_us` (a silent one holds nothing).
+  std::uint64_t slowest_voting_lag(std::uint64_t now_us) const;
   // The longest a voting replica that is at least kReplicaLagFloor seqs
   // behind, and still answering (a verdict within the last
   // replica_wait_limit_us()), has had a seq to apply at `now_us` (since the
