@@ -294,7 +294,8 @@ class Simulation {
         net_(derive_seed(scenario.seed, 1)),
         client_rng_(derive_seed(scenario.seed, 2)),
         proc_rng_(derive_seed(scenario.seed, 3)),
-        ahead_rng_(derive_seed(scenario.seed, 5)) {
+        ahead_rng_(derive_seed(scenario.seed, 5)),
+        turn_rng_(derive_seed(scenario.seed, 6)) {
     TRIAD_ASSERT(sc_.client_count >= 1 && sc_.client_count <= kMaxClients);
     TRIAD_ASSERT(sc_.window >= 1 && sc_.max_burst >= 1);
   }
@@ -419,15 +420,15 @@ class Simulation {
         at = queue_.front().at_us;
         source = 0;
       }
-      if (const auto t = fe_->next_timer_us(); t && std::max(*t, now_) < at) {
-        at = std::max(*t, now_);
+      if (const auto t = fe_->next_timer_us(); t && timer_at(0, *t) < at) {
+        at = timer_at(0, *t);
         source = 1;
       }
       for (int r = 0; r < kReplicaCount; ++r) {
         const Process& p = procs_[static_cast<std::size_t>(r)];
         if (p.state != ProcState::kRunning) continue;
-        if (const auto t = p.node->next_timer_us(); t && std::max(*t, now_) < at) {
-          at = std::max(*t, now_);
+        if (const auto t = p.node->next_timer_us(); t && timer_at(1 + r, *t) < at) {
+          at = timer_at(1 + r, *t);
           source = 2 + r;
         }
       }
@@ -445,6 +446,7 @@ class Simulation {
         trace(Kind::kFrontTimer, 0, 0, {});
         capture_->actor = "frontend";
         fe_->on_time(now_, &out_);
+        end_turn(0);
         send_out();
       } else {
         const int r = source - 2;
@@ -453,11 +455,22 @@ class Simulation {
         std::vector<Bytes> messages;
         capture_->actor = actor(r);
         p.node->on_time(now_, &messages);
+        end_turn(1 + r);
         from_replica(r, std::move(messages));
       }
       after_event();
       if (res_.settled) return;
     }
+  }
+
+  // When a timer of `actor` (0 the front end, 1 + r replica r) due at
+  // `due_us` runs: not before now, nor before the actor's last timer turn ends.
+  std::uint64_t timer_at(int actor, std::uint64_t due_us) const {
+    return std::max({due_us, now_, turn_ends_us_[static_cast<std::size_t>(actor)]});
+  }
+  void end_turn(int actor) {
+    if (sc_.max_turn_us == 0) return;
+    turn_ends_us_[static_cast<std::size_t>(actor)] = now_ + turn_rng_.between(1, sc_.max_turn_us);
   }
 
   static const char* actor(int r) {
@@ -853,6 +866,10 @@ class Simulation {
   Rng client_rng_;
   Rng proc_rng_;
   Rng ahead_rng_;  // when replicas do checkpoint work ahead
+  Rng turn_rng_;   // how long a timer's turn takes (Scenario::max_turn_us)
+  // When the front end's (0) and each replica's (1 + r) last timer turn
+  // ends: the next timer of that actor is not before.
+  std::array<std::uint64_t, 1 + kReplicaCount> turn_ends_us_{};
   Result res_;
   Capture* capture_ = nullptr;
   std::uint64_t now_ = 0;

@@ -110,6 +110,12 @@ struct Scenario {
   std::uint64_t min_boot_us = 2'000;
   std::uint64_t max_boot_us = 40'000;
   std::uint64_t max_reap_us = 50'000;
+  // A timer's turn takes 1..max_turn_us of simulated time (0: none): the
+  // same actor's next timer waits for it, messages do not. So what goes on
+  // in shares, a turn each (a repair's snapshot copied by its source and
+  // checked by the front end), has verdicts, checkpoints, exits and
+  // timeouts arrive between its shares, as in the real event loops.
+  std::uint64_t max_turn_us = 1'000;
 
   // The front end.
   std::uint64_t deadline_us = 1'000'000;

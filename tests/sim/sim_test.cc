@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -63,6 +64,33 @@ TEST(Sim, TheSeedMixCoversEveryFault) {
   for (const int n : faulty) EXPECT_GT(n, 100);
   EXPECT_GT(loss, 200);
   EXPECT_GT(retry, 500);
+}
+
+// A timer's turn takes simulated time, so what runs in shares, a turn each,
+// spans time in which messages arrive: a repair's source copies its
+// snapshot over several milliseconds, not all at one simulated instant.
+TEST(Sim, ATimersTurnTakesSimulatedTime) {
+  keyring();
+  Scenario s;
+  s.seed = 7;
+  s.faults[2].kind = replica::Fault::Kind::kCrash;
+  s.faults[2].after_count = 120;  // repaired from a snapshot of a checkpoint
+  s.capture_log = true;
+  // The longest a source took to copy a snapshot in more than one share.
+  const auto longest_copy_ms = [](const Result& r) {
+    const std::string marker = " shares over ";
+    long longest = -1;
+    for (std::size_t at = r.log.find(marker); at != std::string::npos;
+         at = r.log.find(marker, at + 1)) {
+      longest = std::max(longest, std::stol(r.log.substr(at + marker.size())));
+    }
+    return longest;
+  };
+  const Result with_turns = run(s);
+  EXPECT_TRUE(check(s, with_turns, keyring()).failures.empty());
+  EXPECT_GT(longest_copy_ms(with_turns), 0);
+  s.max_turn_us = 0;
+  EXPECT_EQ(longest_copy_ms(run(s)), 0);
 }
 
 // The checker is not vacuous: a tampered result of a clean run is caught.
