@@ -523,14 +523,22 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    the deadline bounds the lag of every voting replica (sequenced minus
 //    what it has applied): admission runs at the pace of the slowest healthy
 //    replica.
-//  - A replica silent for a quarter of the deadline (hung, or stalled) holds
-//    nothing: refusing does not bring the verdicts it owes any sooner, the
-//    oldest of which was sent before it fell silent, and once it answers
-//    again faster than R it is no later on any seq than on that one; if it
-//    is slower, it is answering, and counted again. Its deadline takes it
-//    out of the vote. Until 2026-12-07 a hung replica held admission from
-//    R x deadline/2 seqs behind to its deadline: 6,045 of 96,000 refused at
-//    12,000/s (b=hang:50000, 1 s deadline).
+//  - A replica that has sent nothing for 7/16 of the deadline (hung, or
+//    stalled) holds nothing by its lag: a hung one held admission from R *
+//    deadline/2 seqs behind until its deadline took it out of the vote
+//    (6,045 of 96,000 refused at 12,000/s with b=hang:50000 and a 1 s
+//    deadline, before 2026-12-07). Not sooner: what is admitted while a
+//    replica is silent it works through at its own pace, which may be
+//    slower than R (c's), so one stalled briefly is still held for. Nearly
+//    half: a replica paced at the lag limit (half a deadline of work
+//    behind) that stalls for longer than half a deadline owes a verdict it
+//    will give past its deadline whatever is admitted; in a stall of just
+//    half, what is admitted from 7/16 on at k times its pace makes the last
+//    seq admitted late by 1/2 + k/16 of a deadline, within it for k < 8.
+//    And just under
+//    half, so that a replica that falls silent while keeping up (a late one
+//    before its first late verdict) is let go before its lag, growing at R,
+//    reaches the limit at half a deadline.
 //  - The lag is of the replica's work, not of its answers: a replica whose
 //    verdicts are late by a fixed time d (the delay fault holds them back)
 //    but that applies each seq as it comes is behind by R * d answers
@@ -549,10 +557,10 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    missing. So admission also stops while a voting replica at least
 //    kReplicaLagFloor behind, and still answering, has had a seq to apply
 //    for a quarter of the deadline: the time itself, whatever the pace. It does
-//    not apply below the floor, nor to a replica silent for that long: one
-//    that stops altogether (hung) is left to the count limit and the
-//    deadline, as before, rather than stop admission from a quarter of the
-//    deadline on.
+//    not apply below the floor, nor to a replica that has given no verdict
+//    for that long: one that stops altogether (hung) is left to the lag
+//    limit (until half the deadline, above) and to its deadline, rather than
+//    stop admission from a quarter of the deadline on.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
   constexpr std::size_t kAdmissionFloor = 1024;
@@ -595,7 +603,9 @@ std::uint64_t Core::slowest_voting_lag(std::uint64_t now_us) const {
   for (int r = 0; r < kReplicaCount; ++r) {
     if ((voting & (1u << r)) == 0) continue;
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
-    if (!v.answered_within(replica_wait_limit_us(), now_us)) continue;  // silent: see above
+    if (!v.heard_within(kSilentFor16thsOfDeadline * config_.deadline_us / 16, now_us)) {
+      continue;  // silent: see above
+    }
     const std::uint64_t applied = v.applied_through();
     lag = std::max(lag, sequencer_.last_seq() - std::min(applied, sequencer_.last_seq()));
   }
@@ -611,7 +621,7 @@ std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
     const ReplicaView& v = replicas_[static_cast<std::size_t>(r)];
     const std::uint64_t applied = v.applied_through();
     if (applied >= last || last - applied < kReplicaLagFloor) continue;
-    // Silent (hung, or stopped): the count limit and the deadline deal with
+    // Silent (hung, or stopped): the lag limit and the deadline deal with
     // it; refusing for it here would only stop admission sooner.
     if (!v.answered_within(replica_wait_limit_us(), now_us)) continue;
     // The seq owed stays open in the voter until the replica answers it or
@@ -842,7 +852,7 @@ void Core::on_replica_gone(int r) {
 }
 
 // The next part of a resend, at a message with verdicts while they show
-// fewer than resend_window_entries sent and not answered: the replica never
+// fewer than resend_window_entries sent and not applied: the replica never
 // waits with nothing queued, and never has more than that and a part queued.
 void Core::continue_resend(int r, std::uint64_t now_us, Outbox* out) {
   const ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
@@ -897,6 +907,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
     return;
   }
+  replicas_[static_cast<std::size_t>(r)].last_message_us = now_us;
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
     if (Status s = wire::check_fingerprint(fingerprint); !s.is_ok()) {
@@ -930,8 +941,13 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     // (below) are: it tells where the replica is (admission and resends wait
     // for it), never what it decided, so a replica that says it is further
     // than it is escapes neither its deadline nor its blame.
-    sender.reported_applied_seq = std::max(
-        sender.reported_applied_seq, std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
+    // (A process reaped has not said hello since: what it sent last is not
+    // where its successor is.)
+    if (sender.connected) {
+      sender.reported_applied_seq =
+          std::max(sender.reported_applied_seq,
+                   std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
+    }
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
         // Still where the replica says it is (its lag, what a resend waits
@@ -1146,6 +1162,7 @@ void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   replicas_[static_cast<std::size_t>(r)].checked_through = 0;
   replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
   replicas_[static_cast<std::size_t>(r)].reported_applied_seq = 0;
+  replicas_[static_cast<std::size_t>(r)].last_message_us = 0;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   // What it signed says nothing of its next process's state.
   for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();
@@ -2058,8 +2075,10 @@ std::string Core::status_json(std::uint64_t now_us) const {
     rj["state"] = repair::to_string(st.state);
     rj["connected"] = v.connected;
     rj["fingerprint"] = v.fingerprint;
-    // Its last verdict, or where its hello said it stands (a replica that
-    // rejoined from a snapshot at the live edge has given no verdict yet).
+    // Its last verdict, where its hello said it stands (a replica that
+    // rejoined from a snapshot at the live edge has given no verdict yet),
+    // or what its verdict messages said it applied (ahead when it holds
+    // verdicts back).
     rj["last_seq_applied"] = v.applied_through();
     // The first seq it voted on since it last rejoined after a repair (0: it
     // never left): a verdict of an earlier seq came from the process that was

@@ -282,9 +282,10 @@ class Core : private sequencer::History {
     std::uint64_t last_verdict_seq = 0;  // highest seq it gave a verdict for
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
-    // What its last verdicts said its state had applied (their message's
-    // applied_through, at most the last seq sent): ahead of last_verdict_seq
-    // when it holds its verdicts back (the delay fault).
+    std::uint64_t last_message_us = 0;   // when its last well-formed message arrived (0: none)
+    // The highest applied_through its verdict messages said since it said
+    // hello (at most opened): ahead of last_verdict_seq when it holds its
+    // verdicts back (the delay fault).
     std::uint64_t reported_applied_seq = 0;
     std::uint64_t rejoined_at_seq = 0;  // first seq opened after its last rejoin
     // recover()'s stored snapshot, since it connected: not sent, sent, or
@@ -295,11 +296,15 @@ class Core : private sequencer::History {
     // The seqs it has applied, as far as the front end knows: its verdicts,
     // its hello, what its verdicts' message said.
     std::uint64_t applied_through() const {
-      return std::max({last_verdict_seq, next_seq - 1, reported_applied_seq});
+      return std::max({last_verdict_seq, next_seq > 0 ? next_seq - 1 : 0, reported_applied_seq});
     }
     // Whether verdicts of it arrived within the last `window_us`.
     bool answered_within(std::uint64_t window_us, std::uint64_t now_us) const {
       return last_verdict_us != 0 && now_us < last_verdict_us + window_us;
+    }
+    // Whether any well-formed message of it arrived within the last `window_us`.
+    bool heard_within(std::uint64_t window_us, std::uint64_t now_us) const {
+      return last_message_us != 0 && now_us < last_message_us + window_us;
     }
   };
   const ReplicaView& replica(int r) const { return replicas_[static_cast<std::size_t>(r)]; }
@@ -358,8 +363,9 @@ class Core : private sequencer::History {
     return intake_throttle_.cap_per_second(now_us);
   }
   std::size_t replica_lag_limit(std::uint64_t now_us);
-  // The lag of the voting replica furthest behind, of those that answered
-  // within replica_wait_limit_us() of `now_us` (a silent one holds nothing).
+  // The lag of the voting replica furthest behind, of those heard from
+  // within kSilentFor16thsOfDeadline / 16 of the deadline before `now_us`
+  // (a silent one holds nothing).
   std::uint64_t slowest_voting_lag(std::uint64_t now_us) const;
   // The longest a voting replica that is at least kReplicaLagFloor seqs
   // behind, and still answering (a verdict within the last
@@ -373,6 +379,7 @@ class Core : private sequencer::History {
   // one is a burst behind now and then: the lag below which no replica stops
   // admission is four times the undecided floor.
   static constexpr std::size_t kReplicaLagFloor = 4096;
+  static constexpr std::uint64_t kSilentFor16thsOfDeadline = 7;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
   // A sequenced transaction the core still holds (from the oldest one not
   // released, see release_journaled, to last_seq()): for the input journal
