@@ -234,6 +234,7 @@ nlohmann::json to_json(const Measurement& m) {
           {"answered", r.answered},
           {"unanswered", r.unanswered},
           {"errors", r.errors},
+          {"first_error", r.first_error},
           {"fail_safe", r.fail_safe},
           {"divergences", r.divergences},
           {"codes", codes},
@@ -537,6 +538,7 @@ Status measure(const ConfigSpec& spec, const std::string& cards_path, const std:
                loadgen::format_duration_us(us(r.latency.value_at_percentile(99))).c_str(),
                loadgen::format_duration_us(us(r.latency.max())).c_str(),
                saturation.empty() ? "held" : ("SATURATED (" + saturation + ")").c_str());
+  if (!r.first_error.empty()) std::fprintf(stderr, "  first refused: %s\n", r.first_error.c_str());
   return Status::ok();
 }
 

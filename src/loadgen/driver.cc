@@ -209,6 +209,9 @@ bool run_open_loop(const RunOptions& options, std::span<const Transaction> txs, 
         if (reply.error_kind() != wire::ClientErrorKind::None || reply.decision() == nullptr) {
           ++r.errors;
           r.error_latency.record(latency_ns);
+          if (r.first_error.empty() && reply.error() != nullptr) {
+            r.first_error = std::string(wire::as_view(reply.error()));
+          }
           return;
         }
         const std::string_view code = wire::as_view(reply.decision()->code());
@@ -234,6 +237,7 @@ void merge_run(const RunResult& from, RunResult* into) {
   r.fail_safe += from.fail_safe;
   r.divergences += from.divergences;
   r.errors += from.errors;
+  if (r.first_error.empty()) r.first_error = from.first_error;
   r.max_send_lag_ns = std::max(r.max_send_lag_ns, from.max_send_lag_ns);
   r.frames_sent += from.frames_sent;
   r.measured_window_s += from.measured_window_s;

@@ -49,6 +49,7 @@ struct RunResult {
   std::uint64_t fail_safe = 0;        // decisions 91 or 96
   std::uint64_t divergences = 0;      // decisions naming a divergent replica
   std::uint64_t errors = 0;           // refused by the front end (overloaded, id reused, ...)
+  std::string first_error;            // the first measured refusal's text (which limit, ...)
   std::uint64_t max_send_lag_ns = 0;  // worst actual-minus-scheduled send time
   std::uint64_t frames_sent = 0;      // messages the requests went in (batches count once)
   double measured_window_s = 0;       // measured start to last measured reply

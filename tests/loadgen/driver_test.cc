@@ -21,6 +21,7 @@ TEST(MergeRun, AddsCountsAndHistogramsAndRatesOverBothWindows) {
   RunResult into = run_of(100, 1.0, 1'000);
   RunResult from = run_of(300, 2.0, 9'000);
   from.errors = 2;
+  from.first_error = "front end overloaded: ...";
   from.fail_safe = 1;
   from.unanswered = 3;
   from.divergences = 4;
@@ -33,6 +34,7 @@ TEST(MergeRun, AddsCountsAndHistogramsAndRatesOverBothWindows) {
   EXPECT_EQ(into.measured, 400u);
   EXPECT_EQ(into.answered, 400u);
   EXPECT_EQ(into.errors, 2u);
+  EXPECT_EQ(into.first_error, "front end overloaded: ...");  // into had none
   EXPECT_EQ(into.fail_safe, 1u);
   EXPECT_EQ(into.unanswered, 3u);
   EXPECT_EQ(into.divergences, 4u);
@@ -50,8 +52,10 @@ TEST(MergeRun, AddsCountsAndHistogramsAndRatesOverBothWindows) {
   EXPECT_FALSE(into.interrupted);
   RunResult stopped;
   stopped.interrupted = true;
+  stopped.first_error = "a later one";
   merge_run(stopped, &into);
   EXPECT_TRUE(into.interrupted);
+  EXPECT_EQ(into.first_error, "front end overloaded: ...");  // the first stays
 }
 
 }  // namespace

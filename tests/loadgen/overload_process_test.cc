@@ -237,6 +237,7 @@ TEST(OverloadProcessTest, FloodBeyondCapacityIsRefusedPromptlyAndRecovers) {
   EXPECT_EQ(flood.unanswered, 0u);
   EXPECT_EQ(flood.answered, flood.sent);
   EXPECT_GT(flood.errors, 0u);
+  EXPECT_EQ(flood.first_error.rfind("front end overloaded: ", 0), 0u) << flood.first_error;
   if (flood_rate >= 4 * capacity) {
     EXPECT_GT(flood.errors, flood.sent / 2);
   }
