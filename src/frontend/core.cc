@@ -624,9 +624,16 @@ std::uint64_t Core::slowest_voting_wait_us(std::uint64_t now_us) const {
     // Silent (hung, or stopped): the lag limit and the deadline deal with
     // it; refusing for it here would only stop admission sooner.
     if (!v.answered_within(replica_wait_limit_us(), now_us)) continue;
+    // A repaired replica rejoins near the live edge, not at it: the seqs
+    // before its rejoin are not its to answer, and one of them closed (its
+    // majority in) was taken for a whole deadline owed (99 and 140 requests
+    // refused in two runs of b=hang:50000 at 12,000/s, after b rejoined
+    // 1,150 seqs behind).
+    const std::uint64_t owed = std::max(applied + 1, v.rejoined_at_seq);
+    if (owed > last) continue;
     // The seq owed stays open in the voter until the replica answers it or
     // its deadline passes; closed, it was owed for a whole deadline.
-    const std::optional<std::uint64_t> sent_us = voter_.opened_at_us(applied + 1);
+    const std::optional<std::uint64_t> sent_us = voter_.opened_at_us(owed);
     wait_us =
         std::max(wait_us, sent_us ? now_us - std::min(*sent_us, now_us) : config_.deadline_us);
   }

@@ -223,6 +223,32 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   EXPECT_EQ(stats_of_c(now + config.deadline_us).failures, 2u);
 }
 
+// A repaired replica rejoins near the live edge (within the seqs still
+// open), not at it: the seqs before its rejoin are not its to answer, so
+// they do not count as a verdict it owes (admission's time rule).
+TEST_F(Rejoin, SeqsBeforeItRejoinedAreNotOwedByIt) {
+  Core::Config config;
+  config.deadline_us = 1'000'000;
+  start(config);
+  std::uint64_t now = kStartUs;
+  // 1-10, and 11-5,010 nine tenths of a deadline later, decided by a and b;
+  // c is silent, so 11-5,010 stay open for it until their deadline.
+  submit_decided_by_a_and_b(10, now);
+  for (int burst = 0; burst < 5; ++burst) submit_decided_by_a_and_b(1000, kStartUs + 900'000);
+  now = kStartUs + 1'000'000;  // 1-10 expire
+  const int source = restart_c(&now, kStartUs + 1'500'000);
+  ASSERT_FALSE(HasFailure());
+  send_start_snapshot(source, now);
+  // The new c answers 1-10: near the live edge (5,000 seqs are open), it
+  // rejoins at once, 5,000 seqs behind.
+  verdicts(kC, 1, 10, now);
+  ASSERT_EQ(core_->supervisor().state(kC), ReplicaState::kHealthy);
+  EXPECT_EQ(core_->replica(kC).rejoined_at_seq, 5011u);
+  EXPECT_EQ(core_->slowest_voting_lag(now), 5000u);
+  // Seq 11, opened 0.3 s or more ago for c's old process, is not owed by it.
+  EXPECT_EQ(core_->slowest_voting_wait_us(now), 0u);
+}
+
 // A fresh process in repair gets the live seqs before its snapshot comes and
 // fetches the gap back to seq 1: the snapshot, then the replay after it,
 // will bring those, so the fetch is not answered. Once the snapshot is in
