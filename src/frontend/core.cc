@@ -261,8 +261,11 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
   // is refused too while overloaded; it gets its answer on a later retry.
   const std::size_t limit = admission_limit(now_us);
   const std::size_t lag_limit = replica_lag_limit(now_us);
-  const std::uint64_t lag = slowest_voting_lag(now_us);
-  const std::uint64_t wait_us = slowest_voting_wait_us(now_us);
+  // While recovering, a new id is refused below anyway, with what the
+  // recovery is doing, and a repeated one adds no work: the replicas'
+  // lag then is the replay's, paced by its own rules.
+  const std::uint64_t lag = recovering() ? 0 : slowest_voting_lag(now_us);
+  const std::uint64_t wait_us = recovering() ? 0 : slowest_voting_wait_us(now_us);
   if (voter_.undecided_count() >= limit || lag >= lag_limit || wait_us >= replica_wait_limit_us() ||
       voter_.open_count() >= config_.max_in_flight || !intake_throttle_.admit(now_us)) {
     ++counters_.overloaded;
@@ -538,7 +541,9 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    And just under
 //    half, so that a replica that falls silent while keeping up (a late one
 //    before its first late verdict) is let go before its lag, growing at R,
-//    reaches the limit at half a deadline.
+//    reaches the limit at half a deadline: if R is steady, and the replica
+//    was less than R x deadline/16 behind when it fell silent (while R
+//    ramps up, the limit is the floor, which it may reach sooner).
 //  - The lag is of the replica's work, not of its answers: a replica whose
 //    verdicts are late by a fixed time d (the delay fault holds them back)
 //    but that applies each seq as it comes is behind by R * d answers

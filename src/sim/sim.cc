@@ -537,6 +537,7 @@ class Simulation {
             derive_seed(sc_.fault_seeds[i], p.incarnation), sc_.checkpoint_interval);
         p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_, kSnapshotPartBytes);
         p.state = ProcState::kRunning;
+        turn_ends_us_[1 + i] = 0;  // a new process: no turn of the old one runs on
         std::vector<Bytes> messages;
         p.node->start(now_, &messages);
         return from_replica(e.who, std::move(messages));

@@ -907,6 +907,15 @@ TEST(CoreRecover, LongReplayIsPacedAndWaitsForTheReplicas) {
   EXPECT_EQ(cluster.core().counters().entries_read_back, 0u);
   EXPECT_EQ(cluster.core().entries_in_memory(), 0u);
 
+  // A new id is told what the recovery is doing, not that replica a, just
+  // heard from and 5,000 seqs behind (those to replay), overloads the front
+  // end.
+  Transaction fresh = traffic.txs[0];
+  fresh.id = "fresh-during-the-replay";
+  cluster.submit(fresh, 9001, kWallMs);
+  EXPECT_EQ(cluster.replies[9001].error.rfind("recovering: ", 0), 0u)
+      << cluster.replies[9001].error;
+
   cluster.start_replica(2);
   EXPECT_FALSE(cluster.core().recovering());
   EXPECT_EQ(cluster.decisions.size(), entries.size());
