@@ -919,7 +919,12 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
     return;
   }
-  replicas_[static_cast<std::size_t>(r)].last_message_us = now_us;
+  ReplicaView& sender = replicas_[static_cast<std::size_t>(r)];
+  // A process sends a hello first. Before its successor's, what arrives is
+  // the exited process's last words: where it was is not where the next
+  // one is (its position, its checks, its liveness), so none of it counts.
+  if (sender.reaped && msg->hello() == nullptr) return;
+  sender.last_message_us = now_us;
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
     if (Status s = wire::check_fingerprint(fingerprint); !s.is_ok()) {
@@ -934,7 +939,6 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     on_fetch(r, f->from_seq(), f->to_seq(), now_us, out);
   }
   if (msg->batches() != nullptr) {
-    ReplicaView& sender = replicas_[static_cast<std::size_t>(r)];
     sender.last_verdict_us = now_us;
     all_silent_since_us_ = 0;
     std::size_t verdict_count = 0;
@@ -953,13 +957,8 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     // (below) are: it tells where the replica is (admission and resends wait
     // for it), never what it decided, so a replica that says it is further
     // than it is escapes neither its deadline nor its blame.
-    // (A process reaped has not said hello since: what it sent last is not
-    // where its successor is.)
-    if (sender.connected) {
-      sender.reported_applied_seq =
-          std::max(sender.reported_applied_seq,
-                   std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
-    }
+    sender.reported_applied_seq = std::max(
+        sender.reported_applied_seq, std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
         // Still where the replica says it is (its lag, what a resend waits
@@ -1011,6 +1010,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
                     std::uint32_t rules_version, std::uint64_t now_us, Outbox* out) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  view.reaped = false;
   if (!view.connected) {
     log::info(replica_label(r) + " connected at seq " + std::to_string(next_seq) +
               ", fingerprint \"" + fingerprint + "\"");
@@ -1175,6 +1175,7 @@ void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
   replicas_[static_cast<std::size_t>(r)].reported_applied_seq = 0;
   replicas_[static_cast<std::size_t>(r)].last_message_us = 0;
+  replicas_[static_cast<std::size_t>(r)].reaped = true;
   replicas_[static_cast<std::size_t>(r)].next_seq = 1;
   // What it signed says nothing of its next process's state.
   for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();

@@ -283,9 +283,12 @@ class Core : private sequencer::History {
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
     std::uint64_t last_message_us = 0;   // when its last well-formed message arrived (0: none)
-    // The highest applied_through its verdict messages said since it said
-    // hello (at most opened): ahead of last_verdict_seq when it holds its
-    // verdicts back (the delay fault).
+    // Its process exited and no process of it has said hello since: what
+    // arrives meanwhile (a hello aside) the old process sent before it died.
+    bool reaped = false;
+    // The highest applied_through its verdict messages said (at most
+    // opened): ahead of last_verdict_seq when it holds its verdicts back
+    // (the delay fault).
     std::uint64_t reported_applied_seq = 0;
     std::uint64_t rejoined_at_seq = 0;  // first seq opened after its last rejoin
     // recover()'s stored snapshot, since it connected: not sent, sent, or

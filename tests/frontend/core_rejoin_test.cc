@@ -163,6 +163,7 @@ class Rejoin : public CoreDriver {
     core_->on_time(*now, &out);
     for (int r = 0; r < kReplicaCount; ++r) {
       core_->on_process_started(r, *now, &out);
+      hello(r, 1, *now);
       EXPECT_EQ(core_->supervisor().state(r), ReplicaState::kRepairing) << r;
       EXPECT_EQ(core_->supervisor().stats(r, *now).snapshot_source, -1) << r;
     }
@@ -200,6 +201,7 @@ TEST_F(Rejoin, MissingVerdictsOfTheOldProcessDoNotCountAgainstTheNewOne) {
   const int source = restart_c(&now, kStartUs + 1'500'000);
   ASSERT_FALSE(HasFailure());
   send_start_snapshot(source, now);
+  hello(kC, 1, now);  // the new process
 
   // 21-25 are sequenced while c is repairing, without it in the vote.
   submit_decided_by_a_and_b(5, now);
@@ -239,6 +241,7 @@ TEST_F(Rejoin, SeqsBeforeItRejoinedAreNotOwedByIt) {
   const int source = restart_c(&now, kStartUs + 1'500'000);
   ASSERT_FALSE(HasFailure());
   send_start_snapshot(source, now);
+  hello(kC, 1, now);  // the new process
   // The new c answers 1-10: near the live edge (5,000 seqs are open), it
   // rejoins at once, 5,000 seqs behind.
   verdicts(kC, 1, 10, now);
@@ -528,6 +531,7 @@ TEST_F(Rejoin, WhileAReplicaIsInRepairWhatWasCheckedIsNotCheckedAgain) {
   const int source = c_restarted_after_decided(&now, 100);  // 1-5 far from the live edge
   ASSERT_FALSE(HasFailure());
   send_start_snapshot(source, now);  // c replays from seq 1
+  hello(kC, 1, now);                 // the new process
   const auto unchecked = [&] { return core_->counters().unchecked_batches; };
   verdicts(kC, 1, 5, now);
   EXPECT_EQ(unchecked(), 0u) << "c's replay";
@@ -622,6 +626,7 @@ TEST_F(Rejoin, AVerdictOfAReplicasPreviousProcessDoesNotRejoinItsNewOne) {
   verdicts(2, 1, 110, now);
   EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kRepairing);
   EXPECT_EQ(core_->supervisor().state(2), ReplicaState::kRepairing);
+  hello(1, 1, now);
   verdicts(1, 1, 110, now);  // b's new process
   EXPECT_EQ(core_->supervisor().state(1), ReplicaState::kHealthy);
   EXPECT_EQ(core_->supervisor().state(2), ReplicaState::kHealthy);
