@@ -538,12 +538,12 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    will give past its deadline whatever is admitted; in a stall of just
 //    half, what is admitted from 7/16 on at k times its pace makes the last
 //    seq admitted late by 1/2 + k/16 of a deadline, within it for k < 8.
-//    And just under
-//    half, so that a replica that falls silent while keeping up (a late one
-//    before its first late verdict) is let go before its lag, growing at R,
-//    reaches the limit at half a deadline: if R is steady, and the replica
-//    was less than R x deadline/16 behind when it fell silent (while R
-//    ramps up, the limit is the floor, which it may reach sooner).
+//    And just under half, so that a replica that falls silent while keeping
+//    up (a late one before its first late verdict) is let go before its
+//    lag, growing at R, reaches the limit at half a deadline: if R is
+//    steady, and the replica was less than R x deadline/16 behind when it
+//    fell silent (while R ramps up, the limit is the floor, which it may
+//    reach sooner).
 //  - The lag is of the replica's work, not of its answers: a replica whose
 //    verdicts are late by a fixed time d (the delay fault holds them back)
 //    but that applies each seq as it comes is behind by R * d answers
@@ -564,7 +564,7 @@ void Core::pump_replay(std::uint64_t now_us, Outbox* out) {
 //    for a quarter of the deadline: the time itself, whatever the pace. It does
 //    not apply below the floor, nor to a replica that has given no verdict
 //    for that long: one that stops altogether (hung) is left to the lag
-//    limit (until half the deadline, above) and to its deadline, rather than
+//    limit (until 7/16 of the deadline, above) and to its deadline, rather than
 //    stop admission from a quarter of the deadline on.
 //  - max_in_flight caps the undecided limit; with a short deadline, lower it.
 std::size_t Core::admission_limit(std::uint64_t now_us) {
@@ -1170,13 +1170,14 @@ std::optional<std::uint64_t> Core::next_timer_us() const {
 
 void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   on_replica_gone(r);
-  replicas_[static_cast<std::size_t>(r)].last_verdict_seq = 0;
-  replicas_[static_cast<std::size_t>(r)].checked_through = 0;
-  replicas_[static_cast<std::size_t>(r)].last_verdict_us = 0;
-  replicas_[static_cast<std::size_t>(r)].reported_applied_seq = 0;
-  replicas_[static_cast<std::size_t>(r)].last_message_us = 0;
-  replicas_[static_cast<std::size_t>(r)].reaped = true;
-  replicas_[static_cast<std::size_t>(r)].next_seq = 1;
+  ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
+  view.last_verdict_seq = 0;
+  view.checked_through = 0;
+  view.last_verdict_us = 0;
+  view.reported_applied_seq = 0;
+  view.last_message_us = 0;
+  view.reaped = true;
+  view.next_seq = 1;
   // What it signed says nothing of its next process's state.
   for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();
   supervisor_.on_process_exited(r, now_us, &repair_out_);
