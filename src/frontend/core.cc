@@ -920,10 +920,6 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     return;
   }
   ReplicaView& sender = replicas_[static_cast<std::size_t>(r)];
-  // A process sends a hello first. Before its successor's, what arrives is
-  // the exited process's last words: where it was is not where the next
-  // one is (its position, its checks, its liveness), so none of it counts.
-  if (sender.reaped && msg->hello() == nullptr) return;
   sender.last_message_us = now_us;
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
@@ -957,8 +953,14 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     // (below) are: it tells where the replica is (admission and resends wait
     // for it), never what it decided, so a replica that says it is further
     // than it is escapes neither its deadline nor its blame.
-    sender.reported_applied_seq = std::max(
-        sender.reported_applied_seq, std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
+    // (Not from a process reaped since its last hello: the verdicts it
+    // signed before it died still count as votes, but where it was is not
+    // where its successor is.)
+    if (!sender.reaped) {
+      sender.reported_applied_seq =
+          std::max(sender.reported_applied_seq,
+                   std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
+    }
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
         // Still where the replica says it is (its lag, what a resend waits

@@ -218,22 +218,20 @@ class LateReplica : public Admission {
   std::uint64_t last_step_us_ = 0;
 };
 
-// A process says hello first: what arrives from a replica after its
-// process exited and before its successor's hello is the old process's last
-// words, and says nothing of where the new one is.
-TEST_F(LateReplica, AReapedProcessesLastMessagesCountForNothing) {
+// What a replica says it applied counts from its process's hello on: a
+// message its reaped process sent last says nothing of where its successor
+// is (its verdicts still count as votes).
+TEST_F(LateReplica, WhatAReapedProcessSaysItAppliedIsNotItsSuccessors) {
   run(40, 30, /*says_applied=*/true);
-  EXPECT_EQ(core_->replica(2).applied_through(), 40'000u);
+  EXPECT_EQ(core_->replica(2).reported_applied_seq, 40'000u);
   Outbox out;
   core_->on_process_exited(2, last_step_us_, &out);
-  EXPECT_EQ(core_->replica(2).applied_through(), 0u);
-  verdicts(2, 10'001, 10'500, last_step_us_, 40'000);  // read after the reap
-  EXPECT_EQ(core_->replica(2).applied_through(), 0u);
-  EXPECT_EQ(core_->replica(2).checked_through, 0u);
-  EXPECT_EQ(core_->replica(2).last_message_us, 0u);
+  EXPECT_EQ(core_->replica(2).reported_applied_seq, 0u);
+  verdicts(2, 10'001, 10'001, last_step_us_, 40'000);  // its last word, read after the reap
+  EXPECT_EQ(core_->replica(2).reported_applied_seq, 0u);
   hello(2, 1, last_step_us_);
   verdicts(2, 1, 1, last_step_us_, 1);  // the new process's
-  EXPECT_EQ(core_->replica(2).applied_through(), 1u);
+  EXPECT_EQ(core_->replica(2).reported_applied_seq, 1u);
 }
 
 // A hello names the next seq to apply; one naming seq 0 (no replica sends
