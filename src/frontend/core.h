@@ -382,6 +382,8 @@ class Core : private sequencer::History {
   // one is a burst behind now and then: the lag below which no replica stops
   // admission is four times the undecided floor.
   static constexpr std::size_t kReplicaLagFloor = 4096;
+  // A replica silent this many 16ths of the deadline is left out of the lag
+  // rule (why 7: the comment at Core::admission_limit).
   static constexpr std::uint64_t kSilentFor16thsOfDeadline = 7;
   std::uint64_t last_seq() const { return sequencer_.last_seq(); }
   // A sequenced transaction the core still holds (from the oldest one not
