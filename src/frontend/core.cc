@@ -919,7 +919,26 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
     malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
     return;
   }
+  std::size_t verdict_count = 0;
+  if (msg->batches() != nullptr) {
+    for (const wire::VerdictBatch* batch : *msg->batches()) {
+      verdict_count += batch->verdicts() != nullptr ? batch->verdicts()->size() : 0;
+    }
+  }
+  if (verdict_count > wire::kMaxVerdictsPerMessage) {
+    ++counters_.malformed_replica_messages;
+    malformed_log_[static_cast<std::size_t>(r)].warn(
+        now_us, replica_label(r) + ": a message of " + std::to_string(verdict_count) +
+                    " verdicts, more than the " + std::to_string(wire::kMaxVerdictsPerMessage) +
+                    " a replica sends; dropped unchecked");
+    return;
+  }
   ReplicaView& sender = replicas_[static_cast<std::size_t>(r)];
+  if (sent_by_reaped_process(sender, msg->launch())) {
+    ++counters_.reaped_process_messages;
+    count_votes_of_reaped_process(r, *msg, now_us);
+    return after_replica_message(now_us, out);
+  }
   sender.last_message_us = now_us;
   if (const wire::Hello* h = msg->hello(); h != nullptr) {
     const std::string_view fingerprint = wire::as_view(h->fingerprint());
@@ -937,30 +956,12 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (msg->batches() != nullptr) {
     sender.last_verdict_us = now_us;
     all_silent_since_us_ = 0;
-    std::size_t verdict_count = 0;
-    for (const wire::VerdictBatch* batch : *msg->batches()) {
-      verdict_count += batch->verdicts() != nullptr ? batch->verdicts()->size() : 0;
-    }
-    if (verdict_count > wire::kMaxVerdictsPerMessage) {
-      ++counters_.malformed_replica_messages;
-      malformed_log_[static_cast<std::size_t>(r)].warn(
-          now_us, replica_label(r) + ": a message of " + std::to_string(verdict_count) +
-                      " verdicts, more than the " + std::to_string(wire::kMaxVerdictsPerMessage) +
-                      " a replica sends; dropped unchecked");
-      return;
-    }
     // Taken on the replica's word, as the seqs of a batch not checked
     // (below) are: it tells where the replica is (admission and resends wait
     // for it), never what it decided, so a replica that says it is further
     // than it is escapes neither its deadline nor its blame.
-    // (Not from a process reaped since its last hello: the verdicts it
-    // signed before it died still count as votes, but where it was is not
-    // where its successor is.)
-    if (!sender.reaped) {
-      sender.reported_applied_seq =
-          std::max(sender.reported_applied_seq,
-                   std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
-    }
+    sender.reported_applied_seq = std::max(
+        sender.reported_applied_seq, std::min<std::uint64_t>(msg->applied_through(), opened_seq_));
     for (const wire::VerdictBatch* batch : *msg->batches()) {
       if (!worth_checking(r, *batch)) {
         // Still where the replica says it is (its lag, what a resend waits
@@ -1002,6 +1003,46 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
   if (const wire::SnapshotAck* ack = msg->install_ack(); ack != nullptr) {
     on_install_ack(r, *ack, out);
   }
+  after_replica_message(now_us, out);
+}
+
+// Its launch names a process started before the one now taken for r, or the
+// one taken, since reaped. A replica that does not say (launch 0: one started
+// by hand) is taken for the current process until that one is reaped.
+bool Core::sent_by_reaped_process(const ReplicaView& view, std::uint64_t launch) {
+  return view.reaped || (launch != 0 && launch != view.launch);
+}
+
+// A message read after its process exited (its connection's queue outlives
+// the process, and a restarted one's messages can come between): the
+// verdicts it signed count as votes, for the seqs the voter still waits on r
+// for (dropping them held seqs the other two disagreed on until their
+// deadline), and as nothing else. Where it was, what it asked for, what it
+// sent of a snapshot or an install: none of that is its successor's.
+void Core::count_votes_of_reaped_process(int r, const wire::FromReplica& msg,
+                                         std::uint64_t now_us) {
+  if (msg.batches() == nullptr) return;
+  for (const wire::VerdictBatch* batch : *msg.batches()) {
+    const auto& verdicts = *batch->verdicts();
+    if (std::none_of(verdicts.begin(), verdicts.end(),
+                     [&](const wire::Verdict* v) { return voter_.wants(v->seq(), r); })) {
+      continue;
+    }
+    batch_.clear();
+    if (Status s = wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
+        !s.is_ok()) {
+      ++counters_.malformed_replica_messages;
+      malformed_log_[static_cast<std::size_t>(r)].warn(now_us,
+                                                       replica_label(r) + ": " + s.message());
+      continue;
+    }
+    for (const voter::ReplicaVerdict& v : batch_) {
+      if (voter_.wants(v.content.seq, r)) voter_.on_verdict(v, now_us, &voter_out_);
+    }
+  }
+}
+
+void Core::after_replica_message(std::uint64_t now_us, Outbox* out) {
   handle_voter_output(now_us, out);
   handle_repair_output(out);
   pump_replay(now_us, out);
@@ -1012,7 +1053,6 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
 void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
                     std::uint32_t rules_version, std::uint64_t now_us, Outbox* out) {
   ReplicaView& view = replicas_[static_cast<std::size_t>(r)];
-  view.reaped = false;
   if (!view.connected) {
     log::info(replica_label(r) + " connected at seq " + std::to_string(next_seq) +
               ", fingerprint \"" + fingerprint + "\"");
@@ -1228,10 +1268,14 @@ void Core::handle_repair_output(Outbox* out) {
         t = Transfer{};
         out->processes.push_back({Outbox::ProcessCommand::Kind::kStop, a.replica});
         break;
-      case repair::Action::Kind::kStartProcess:
+      case repair::Action::Kind::kStartProcess: {
         t = Transfer{};
-        out->processes.push_back({Outbox::ProcessCommand::Kind::kStart, a.replica});
+        ReplicaView& view = replicas_[static_cast<std::size_t>(a.replica)];
+        ++view.launch;
+        view.reaped = false;
+        out->processes.push_back({Outbox::ProcessCommand::Kind::kStart, a.replica, view.launch});
         break;
+      }
       case repair::Action::Kind::kTransferSnapshot: {
         // A second transfer for the same attempt: its source left, or gave
         // no snapshot in time (Supervisor::Config::snapshot_wait_us).
@@ -2067,6 +2111,7 @@ std::string Core::status_json(std::uint64_t now_us) const {
   j["fetches_crossing_a_resend"] = counters_.fetches_crossing_a_resend;
   j["range_requests_too_soon"] = counters_.range_requests_too_soon;
   j["unchecked_batches"] = counters_.unchecked_batches;
+  j["reaped_process_messages"] = counters_.reaped_process_messages;
   j["digest_mismatches"] = counters_.digest_mismatches;
   j["earlier_answers"] = counters_.earlier_answers;
   // The seq of the newest snapshot handed over to be stored (the front end

@@ -63,6 +63,7 @@ struct Outbox {
   struct ProcessCommand {
     enum class Kind : std::uint8_t { kStop, kStart } kind;
     int replica;
+    std::uint64_t launch = 0;  // kStart: the new process's (ReplicaView::launch)
   };
   // What happened, for the shell's metrics and audit store: the core keeps
   // no history beyond what it needs to answer and to repair.
@@ -283,8 +284,10 @@ class Core : private sequencer::History {
     std::uint64_t checked_through = 0;   // highest seq (at most opened) of its checked batches
     std::uint64_t last_verdict_us = 0;   // when its last verdicts arrived (0: none yet)
     std::uint64_t last_message_us = 0;   // when its last well-formed message arrived (0: none)
-    // Its process exited and no process of it has said hello since: what
-    // arrives meanwhile (a hello aside) the old process sent before it died.
+    // Which process of it messages are taken from (FromReplica.launch): the
+    // one started last, 1 for the first. The shell starts each with it.
+    std::uint64_t launch = 1;
+    // That process exited, and no other has been started since.
     bool reaped = false;
     // The highest applied_through its verdict messages said (at most
     // opened): ahead of last_verdict_seq when it holds its verdicts back
@@ -340,6 +343,9 @@ class Core : private sequencer::History {
     // Verdict batches dropped before their signature check: nothing here
     // would use any of their verdicts (worth_checking).
     std::uint64_t unchecked_batches = 0;
+    // Messages read after the process that sent them was reaped: counted
+    // for their votes only (count_votes_of_reaped_process).
+    std::uint64_t reaped_process_messages = 0;
     // Agreed decisions on a transaction digest other than the front end's,
     // answered fail-safe (96) instead.
     std::uint64_t digest_mismatches = 0;
@@ -500,6 +506,12 @@ class Core : private sequencer::History {
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
   void on_verdict(int replica, const voter::ReplicaVerdict& verdict, std::uint64_t now_us);
+  static bool sent_by_reaped_process(const ReplicaView& view, std::uint64_t launch);
+  void count_votes_of_reaped_process(int replica, const wire::FromReplica& msg,
+                                     std::uint64_t now_us);
+  // What every replica message is followed by: the voter's and the repair
+  // supervisor's output, the replay, the snapshots waited for.
+  void after_replica_message(std::uint64_t now_us, Outbox* out);
   // A part of a replica's snapshot: gathered while something waits for a
   // snapshot from it (a repair's source, or one asked for to store), then
   // on_snapshot once whole. A part that does not continue the others fails

@@ -512,7 +512,9 @@ class FrontEnd {
                                      "--checkpoint-every",
                                      std::to_string(config_.checkpoint_interval),
                                      "--log",
-                                     layout::replica_log(config_.dir, r)};
+                                     layout::replica_log(config_.dir, r),
+                                     "--launch",
+                                     std::to_string(core_->replica(r).launch)};
     if (config_.curve) {
       argv.insert(
           argv.end(),

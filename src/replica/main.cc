@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
                  "the front end's CURVE public key: only its holder is talked to");
   app.add_option("--inject", fault, "fault to inject (interface.md)");
   app.add_option("--seed", config.seed, "seed of the injected fault");
+  app.add_option("--launch", config.launch,
+                 "which process of this replica this is (1, 2, ...), said in every message");
   app.add_option("--log", config.log_path, "also append logs to this file");
   app.add_option("--checkpoint-every", config.checkpoint_interval,
                  "vote a full-state checkpoint digest every K transactions (a fixed interval)")

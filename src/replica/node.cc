@@ -41,8 +41,11 @@ std::size_t held_bytes(const Transaction& tx) {
 }  // namespace
 
 ReplicaNode::ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us,
-                         std::size_t snapshot_part_bytes)
-    : core_(std::move(core)), snapshot_part_bytes_(snapshot_part_bytes), last_received_us_(now_us) {
+                         std::size_t snapshot_part_bytes, std::uint64_t launch)
+    : core_(std::move(core)),
+      snapshot_part_bytes_(snapshot_part_bytes),
+      launch_(launch),
+      last_received_us_(now_us) {
   TRIAD_ASSERT(core_ != nullptr && snapshot_part_bytes_ > 0);
 }
 
@@ -55,6 +58,7 @@ void ReplicaNode::send_hello(std::uint64_t now_us, Messages* out) {
                         fbb.CreateString(build_fingerprint()), rules::kRulesVersion);
   wire::FromReplicaBuilder b(fbb);
   b.add_hello(hello);
+  b.add_launch(launch_);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
   last_hello_us_ = now_us;
@@ -66,6 +70,7 @@ void ReplicaNode::send_fetch(std::uint64_t from, std::uint64_t to, std::uint64_t
   const auto fetch = wire::CreateFetch(fbb, from, to);
   wire::FromReplicaBuilder b(fbb);
   b.add_fetch(fetch);
+  b.add_launch(launch_);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
   last_fetch_us_ = now_us;
@@ -128,7 +133,7 @@ void ReplicaNode::send_snapshot(std::uint64_t now_us, Messages* out) {
                std::to_string(wire::kMaxSnapshotStateBytes));
     out->push_back(wire::encode_oversized_snapshot_part(wire::SnapshotCarrier::kFromReplica, of.seq,
                                                         of.state_digest, of.checkpoint_digest,
-                                                        state_bytes));
+                                                        state_bytes, launch_));
     core_->drop_snapshot_copy();
     return;
   }
@@ -149,9 +154,9 @@ void ReplicaNode::copy_snapshot(std::uint64_t now_us, Messages* out) {
             (parts == 1 ? "" : "s") + "; copied in " + std::to_string(snapshot_copy_steps_) +
             " share" + (snapshot_copy_steps_ == 1 ? "" : "s") + " over " +
             std::to_string((now_us - snapshot_copy_started_us_) / 1000) + " ms)");
-  outgoing_ = wire::PartSender<std::string>(wire::SnapshotCarrier::kFromReplica, snap->seq,
-                                            snap->state_digest, snap->checkpoint_digest,
-                                            std::move(snap->engine_state), snapshot_part_bytes_);
+  outgoing_ = wire::PartSender<std::string>(
+      wire::SnapshotCarrier::kFromReplica, snap->seq, snap->state_digest, snap->checkpoint_digest,
+      std::move(snap->engine_state), snapshot_part_bytes_, launch_);
   outgoing_acked_us_ = now_us;
   send_due_parts(out);
 }
@@ -187,7 +192,7 @@ void ReplicaNode::on_install_part(const wire::Snapshot& part, std::uint64_t now_
 
 void ReplicaNode::ack_install(std::uint64_t now_us, Messages* out) {
   out->push_back(wire::encode_snapshot_ack(wire::SnapshotCarrier::kInstall, installing_.seq(),
-                                           installing_.gathered_bytes()));
+                                           installing_.gathered_bytes(), launch_));
   install_acked_us_ = now_us;
 }
 
@@ -227,6 +232,7 @@ void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, std::uin
   const auto refused = wire::CreateInstallRefused(fbb, seq, fbb.CreateString(reason));
   wire::FromReplicaBuilder b(fbb);
   b.add_install_refused(refused);
+  b.add_launch(launch_);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
   // The live seqs held while the parts came wait for those before them,
@@ -343,6 +349,7 @@ void ReplicaNode::flush(Messages* out) {
   wire::FromReplicaBuilder b(fbb);
   b.add_batches(vec);
   b.add_applied_through(core_->next_seq() - 1);
+  b.add_launch(launch_);
   fbb.Finish(b.Finish());
   out->push_back(bytes_of(fbb));
   outbox_.clear();

@@ -61,9 +61,10 @@ class ReplicaNode {
 
   // `now_us` is the time the process started (a monotonic clock; the
   // simulator's own clock in tests). Its snapshot goes in slices of at most
-  // `snapshot_part_bytes` (tests use small ones).
+  // `snapshot_part_bytes` (tests use small ones). `launch` is which process
+  // of the replica this is (Config::launch), said in every message it sends.
   ReplicaNode(std::unique_ptr<ReplicaCore> core, std::uint64_t now_us,
-              std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes);
+              std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes, std::uint64_t launch = 0);
 
   // The first Hello, once connected.
   void start(std::uint64_t now_us, Messages* to_front_end);
@@ -156,6 +157,7 @@ class ReplicaNode {
 
   std::unique_ptr<ReplicaCore> core_;
   std::size_t snapshot_part_bytes_;
+  std::uint64_t launch_;
   wire::SnapshotAssembly installing_;   // the parts of a snapshot to install
   std::uint64_t install_acked_us_ = 0;  // when it last said what it gathered
   // The snapshot being sent, and when the front end last said it gathered

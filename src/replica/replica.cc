@@ -205,7 +205,7 @@ class Loop {
  public:
   Loop(const Config& config, std::unique_ptr<ReplicaCore> core, transport::CurveClient curve)
       : config_(config),
-        node_(std::move(core), monotonic_us()),
+        node_(std::move(core), monotonic_us(), wire::kSnapshotPartBytes, config.launch),
         socket_(context_, zmq::socket_type::dealer),
         curve_(std::move(curve)) {}
 

@@ -162,6 +162,9 @@ struct Config {
   std::uint64_t seed = 1;
   std::string log_path;  // empty: standard error only
   std::uint64_t checkpoint_interval = 1000;
+  // Which process of this replica it is (FromReplica.launch): the front end
+  // tells a message of a process it has reaped from its successor's by it.
+  std::uint64_t launch = 0;
 };
 
 // Offline differential mode: applies a file of sequenced transactions (JSON

@@ -535,7 +535,8 @@ class Simulation {
         auto core = std::make_unique<replica::ReplicaCore>(
             e.who, cards_, initial_digest_, replica_signing_key(e.who), card_ref_key(), p.fault,
             derive_seed(sc_.fault_seeds[i], p.incarnation), sc_.checkpoint_interval);
-        p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_, kSnapshotPartBytes);
+        p.node = std::make_unique<replica::ReplicaNode>(std::move(core), now_, kSnapshotPartBytes,
+                                                        p.incarnation);
         p.state = ProcState::kRunning;
         turn_ends_us_[1 + i] = 0;  // a new process: no turn of the old one runs on
         std::vector<Bytes> messages;
@@ -607,6 +608,9 @@ class Simulation {
             continue;
           }
           start_process(c.replica, replica::Fault{});
+          // The front end numbers the processes it starts as the simulator
+          // does, the first (started here, at boot) being 1.
+          TRIAD_ASSERT(c.launch == p.incarnation);
           fe_->on_process_started(c.replica, now_, &out_);
         }
       }

@@ -34,7 +34,7 @@ std::vector<std::uint8_t> encode_slice(SnapshotCarrier carrier, std::uint64_t se
                                        std::span<const std::uint8_t> state_digest,
                                        std::span<const std::uint8_t> checkpoint_digest,
                                        std::span<const std::uint8_t> slice, std::size_t offset,
-                                       std::uint64_t state_bytes) {
+                                       std::uint64_t state_bytes, std::uint64_t launch) {
   flatbuffers::FlatBufferBuilder fbb(slice.size() + kPartOverheadBytes + state_digest.size() +
                                      checkpoint_digest.size());
   const auto slice_offset = fbb.CreateVector(slice.data(), slice.size());
@@ -48,6 +48,7 @@ std::vector<std::uint8_t> encode_slice(SnapshotCarrier carrier, std::uint64_t se
   } else {
     FromReplicaBuilder b(fbb);
     b.add_snapshot(part);
+    b.add_launch(launch);
     fbb.Finish(b.Finish());
   }
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
@@ -57,38 +58,40 @@ std::vector<std::uint8_t> encode_slice(SnapshotCarrier carrier, std::uint64_t se
 
 std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                const SnapshotView& snapshot, std::size_t offset,
-                                               std::size_t size) {
+                                               std::size_t size, std::uint64_t launch) {
   TRIAD_ASSERT(offset <= snapshot.engine_state.size() &&
                size <= snapshot.engine_state.size() - offset);
   return encode_slice(carrier, snapshot.seq, snapshot.state_digest, snapshot.checkpoint_digest,
                       snapshot.engine_state.subspan(offset, size), offset,
-                      snapshot.engine_state.size());
+                      snapshot.engine_state.size(), launch);
 }
 
 std::vector<std::uint8_t> encode_oversized_snapshot_part(
     SnapshotCarrier carrier, std::uint64_t seq, std::span<const std::uint8_t> state_digest,
-    std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes) {
+    std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes,
+    std::uint64_t launch) {
   TRIAD_ASSERT(state_bytes > kMaxSnapshotStateBytes);
-  return encode_slice(carrier, seq, state_digest, checkpoint_digest, {}, 0, state_bytes);
+  return encode_slice(carrier, seq, state_digest, checkpoint_digest, {}, 0, state_bytes, launch);
 }
 
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
-                                                       std::size_t part_bytes) {
+                                                       std::size_t part_bytes,
+                                                       std::uint64_t launch) {
   TRIAD_ASSERT(part_bytes > 0);
   std::vector<std::vector<std::uint8_t>> parts;
   const std::size_t total = snapshot.engine_state.size();
   std::size_t offset = 0;
   do {
     const std::size_t size = std::min(part_bytes, total - offset);
-    parts.push_back(encode_snapshot_part(carrier, snapshot, offset, size));
+    parts.push_back(encode_snapshot_part(carrier, snapshot, offset, size, launch));
     offset += size;
   } while (offset < total);
   return parts;
 }
 
 std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint64_t seq,
-                                              std::uint64_t gathered) {
+                                              std::uint64_t gathered, std::uint64_t launch) {
   flatbuffers::FlatBufferBuilder fbb(128);
   const auto ack = CreateSnapshotAck(fbb, seq, gathered);
   if (carrier == SnapshotCarrier::kFromReplica) {
@@ -98,6 +101,7 @@ std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint
   } else {
     FromReplicaBuilder b(fbb);
     b.add_install_ack(ack);
+    b.add_launch(launch);
     fbb.Finish(b.Finish());
   }
   return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};

@@ -53,28 +53,33 @@ enum class SnapshotCarrier : std::uint8_t {
   kInstall,      // ToReplica.install: front end to a replica in repair
   kFromReplica,  // FromReplica.snapshot: a replica answering snapshot_request
 };
+// Where a replica sends the messages below (FromReplica: its parts, or its
+// acknowledgements of an install), `launch` is its FromReplica.launch; the
+// front end's messages carry none.
 
 // The messages carrying `snapshot`, in order: at least one (an empty state
 // too), each with a slice of at most `part_bytes` (> 0) of the state.
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
-                                                       std::size_t part_bytes = kSnapshotPartBytes);
+                                                       std::size_t part_bytes = kSnapshotPartBytes,
+                                                       std::uint64_t launch = 0);
 // One of them: the slice of `size` bytes at `offset`.
 std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                const SnapshotView& snapshot, std::size_t offset,
-                                               std::size_t size);
+                                               std::size_t size, std::uint64_t launch = 0);
 
 // A first part with none of the state, which says its size: what a sender
 // whose state is over kMaxSnapshotStateBytes sends, so that the receiver
 // refuses the run with that reason at once.
 std::vector<std::uint8_t> encode_oversized_snapshot_part(
     SnapshotCarrier carrier, std::uint64_t seq, std::span<const std::uint8_t> state_digest,
-    std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes);
+    std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes,
+    std::uint64_t launch = 0);
 // The receiver's word that it gathered `gathered` bytes of run `seq`, for
 // the sender of parts carried by `carrier`: ToReplica.snapshot_ack for a
 // replica's snapshot, FromReplica.install_ack for an install.
 std::vector<std::uint8_t> encode_snapshot_ack(SnapshotCarrier carrier, std::uint64_t seq,
-                                              std::uint64_t gathered);
+                                              std::uint64_t gathered, std::uint64_t launch = 0);
 
 // The sender's side of a run of parts (encode_snapshot's messages, numbered
 // from 0): which may go now. At most kSnapshotWindowParts are in flight
@@ -137,8 +142,10 @@ class PartSender {
  public:
   PartSender() = default;
   PartSender(SnapshotCarrier carrier, std::uint64_t seq, const Digest& state_digest,
-             const Digest& checkpoint_digest, Bytes engine_state, std::size_t part_bytes)
+             const Digest& checkpoint_digest, Bytes engine_state, std::size_t part_bytes,
+             std::uint64_t launch = 0)
       : carrier_(carrier),
+        launch_(launch),
         state_digest_(state_digest),
         checkpoint_digest_(checkpoint_digest),
         engine_state_(std::move(engine_state)),
@@ -149,6 +156,7 @@ class PartSender {
     if (this != &other) {
       clear();
       carrier_ = other.carrier_;
+      launch_ = other.launch_;
       state_digest_ = other.state_digest_;
       checkpoint_digest_ = other.checkpoint_digest_;
       engine_state_ = std::exchange(other.engine_state_, {});
@@ -173,7 +181,7 @@ class PartSender {
     window_.for_each_due([&](std::size_t i) {
       const std::size_t offset = i * part_bytes_;
       send(encode_snapshot_part(carrier_, view, offset,
-                                std::min(part_bytes_, engine_state_.size() - offset)));
+                                std::min(part_bytes_, engine_state_.size() - offset), launch_));
     });
     if (window_.all_sent()) release_state();
   }
@@ -190,6 +198,7 @@ class PartSender {
   }
 
   SnapshotCarrier carrier_ = SnapshotCarrier::kInstall;
+  std::uint64_t launch_ = 0;
   Digest state_digest_{};
   Digest checkpoint_digest_{};
   Bytes engine_state_;

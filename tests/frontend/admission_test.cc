@@ -218,20 +218,60 @@ class LateReplica : public Admission {
   std::uint64_t last_step_us_ = 0;
 };
 
-// What a replica says it applied counts from its process's hello on: a
-// message its reaped process sent last says nothing of where its successor
-// is (its verdicts still count as votes).
-TEST_F(LateReplica, WhatAReapedProcessSaysItAppliedIsNotItsSuccessors) {
-  run(40, 30, /*says_applied=*/true);
-  EXPECT_EQ(core_->replica(2).reported_applied_seq, 40'000u);
+// A message read after its process was reaped counts for its votes only:
+// where the replica is, and what it asks for, come from its current
+// process's own messages, which say which process sent them
+// (FromReplica.launch, one more at each start).
+TEST_F(Admission, AReapedProcessCountsForItsVotesOnly) {
+  start(8'000'000);
+  launch_ = {1, 1, 1};
+  std::uint64_t now = kStartUs;
+  for (int r = 0; r < kReplicaCount; ++r) hello(r, 1, now);
+  EXPECT_EQ(submit(20, now), 0u);
+  verdicts(0, 1, 20, now);
+  verdicts(1, 1, 10, now);
+  EXPECT_EQ(core_->counters().decisions, 10u);  // 11..20 wait for b or c
+  const auto last_word = verdict_message(2, 1, 20, false, /*applied_through=*/20);
   Outbox out;
-  core_->on_process_exited(2, last_step_us_, &out);
-  EXPECT_EQ(core_->replica(2).reported_applied_seq, 0u);
-  verdicts(2, 10'001, 10'001, last_step_us_, 40'000);  // its last word, read after the reap
-  EXPECT_EQ(core_->replica(2).reported_applied_seq, 0u);
-  hello(2, 1, last_step_us_);
-  verdicts(2, 1, 1, last_step_us_, 1);  // the new process's
+  core_->on_process_exited(2, now, &out);
+  now += 1'000;
+  deliver(2, last_word, now);
+  EXPECT_EQ(core_->counters().decisions, 20u);  // its votes count
+  const auto still_nowhere = [&] {
+    const Core::ReplicaView& c = core_->replica(2);
+    EXPECT_FALSE(c.connected);
+    EXPECT_EQ(c.last_verdict_seq, 0u);
+    EXPECT_EQ(c.checked_through, 0u);
+    EXPECT_EQ(c.last_verdict_us, 0u);
+    EXPECT_EQ(c.last_message_us, 0u);
+    EXPECT_EQ(c.reported_applied_seq, 0u);
+    EXPECT_EQ(c.applied_through(), 0u);
+  };
+  still_nowhere();
+  EXPECT_TRUE(hello(2, 21, now).to_replicas.empty());
+  EXPECT_TRUE(fetch(2, 1, 20, now).to_replicas.empty());
+  still_nowhere();
+
+  // Its successor: started with launch 2 once the restart's back-off passed.
+  now += 1'000'000;
+  core_->on_time(now, &out);
+  ASSERT_EQ(out.processes.size(), 1u);
+  EXPECT_EQ(out.processes.front().kind, Outbox::ProcessCommand::Kind::kStart);
+  EXPECT_EQ(out.processes.front().launch, 2u);
+  EXPECT_EQ(core_->replica(2).launch, 2u);
+  core_->on_process_started(2, now, &out);
+  deliver(2, last_word, now);  // the old process's, still
+  hello(2, 21, now);
+  still_nowhere();
+  EXPECT_EQ(core_->counters().reaped_process_messages, 5u);
+
+  launch_[2] = 2;
+  hello(2, 1, now);
+  EXPECT_TRUE(core_->replica(2).connected);
+  verdicts(2, 1, 1, now, /*applied_through=*/1);
   EXPECT_EQ(core_->replica(2).reported_applied_seq, 1u);
+  EXPECT_EQ(core_->replica(2).last_message_us, now);
+  EXPECT_EQ(core_->counters().reaped_process_messages, 5u);
 }
 
 // A hello names the next seq to apply; one naming seq 0 (no replica sends

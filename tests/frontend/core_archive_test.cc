@@ -243,9 +243,9 @@ TEST_F(CoreArchive, AHelloThatCrossedTheResendItAskedForIsNotAnsweredWithASecond
   EXPECT_EQ(core_->counters().hellos_crossing_a_resend, 2u);
   EXPECT_EQ(entries_sent(hello(2, 990, now + 2'000'000), 2).size(), 11u) << "lost: again";
 
-  // A new process starts over whatever the old one was sent.
-  Outbox out;
-  core_->on_process_exited(2, now, &out);
+  // Once its connection is gone (and its process with it, on_process_exited)
+  // a replica starts over whatever was sent before.
+  core_->on_replica_gone(2);
   EXPECT_EQ(entries_sent(hello(2, 1, now + 2'000'001), 2).size(), 1000u);
   EXPECT_EQ(core_->counters().hellos_crossing_a_resend, 2u);
 }

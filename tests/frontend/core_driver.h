@@ -120,6 +120,7 @@ class CoreDriver : public ::testing::Test {
     wire::FromReplicaBuilder m(fbb);
     m.add_batches(batches);
     m.add_applied_through(applied_through);
+    m.add_launch(launch_[static_cast<std::size_t>(r)]);
     fbb.Finish(m.Finish());
     return fbb;
   }
@@ -181,6 +182,7 @@ class CoreDriver : public ::testing::Test {
                                      rules::kRulesVersion);
     wire::FromReplicaBuilder m(fbb);
     m.add_hello(h);
+    m.add_launch(launch_[static_cast<std::size_t>(r)]);
     fbb.Finish(m.Finish());
     return deliver(r, fbb, now_us);
   }
@@ -190,6 +192,7 @@ class CoreDriver : public ::testing::Test {
     const auto f = wire::CreateFetch(fbb, from, to);
     wire::FromReplicaBuilder m(fbb);
     m.add_fetch(f);
+    m.add_launch(launch_[static_cast<std::size_t>(r)]);
     fbb.Finish(m.Finish());
     return deliver(r, fbb, now_us);
   }
@@ -212,6 +215,8 @@ class CoreDriver : public ::testing::Test {
   // The transaction digest every replica's verdict carries at these seqs, in
   // place of the sequenced transaction's.
   std::map<std::uint64_t, Digest> other_tx_digests_;
+  // The FromReplica.launch each replica's messages say (0: not said).
+  std::array<std::uint64_t, kReplicaCount> launch_{};
   // Seqs whose verdicts carry another ts, another rules version.
   std::set<std::uint64_t> other_ts_;
   std::set<std::uint64_t> other_rules_;

@@ -54,7 +54,8 @@ const World& world() {
 
 std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const World& w = world(),
                                        std::uint64_t checkpoint_interval = 10,
-                                       std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes) {
+                                       std::size_t snapshot_part_bytes = wire::kSnapshotPartBytes,
+                                       std::uint64_t launch = 0) {
   Fault f;
   EXPECT_TRUE(parse_fault(fault, &f).is_ok());
   crypto::Ed25519Seed seed;
@@ -64,7 +65,7 @@ std::unique_ptr<ReplicaNode> make_node(const std::string& fault = "none", const 
   auto core =
       std::make_unique<ReplicaCore>(1, w.cards, w.card_digest, std::move(key),
                                     crypto::SymmetricKey::generate(), f, 7, checkpoint_interval);
-  return std::make_unique<ReplicaNode>(std::move(core), kT0, snapshot_part_bytes);
+  return std::make_unique<ReplicaNode>(std::move(core), kT0, snapshot_part_bytes, launch);
 }
 
 // A ToReplica with the entries seq from..to (of the sample traffic).
@@ -100,6 +101,7 @@ struct Said {
   std::optional<std::uint64_t> refused_seq;
   std::string refused_reason;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> install_ack;  // (seq, gathered)
+  std::uint64_t launch = 0;
 };
 
 Said read(const Bytes& bytes) {
@@ -124,6 +126,7 @@ Said read(const Bytes& bytes) {
   if (msg->install_ack() != nullptr) {
     s.install_ack = {msg->install_ack()->seq(), msg->install_ack()->gathered()};
   }
+  s.launch = msg->launch();
   return s;
 }
 
@@ -455,6 +458,61 @@ void acknowledge_each_part(ReplicaNode* source, const ReplicaCore::Snapshot& sna
                                                  acked * part_bytes),
                        now_us, out);
   }
+}
+
+// Every message a process sends says which process of its replica it is
+// (the launch it was started with), so that the front end tells a reaped
+// process's last messages from its successor's: hello, verdicts, fetch,
+// snapshot parts, and the acknowledgements and refusal of an install.
+TEST(ReplicaNode, EveryMessageSaysWhichProcessOfTheReplicaSentIt) {
+  constexpr std::size_t kPartBytes = 64;
+  auto source = make_node("none", world(), 10, kPartBytes, /*launch=*/7);
+  ReplicaNode::Messages out;
+  source->start(kT0, &out);
+  source->on_message(entries(1, 12), kT0, &out);
+  source->on_message(entries(15, 15), kT0 + 1, &out);  // a gap: a fetch
+  ReplicaNode::Messages parts;
+  ask_for_snapshot(source.get(), kT0 + 2, &parts);
+  ASSERT_FALSE(parts.empty());
+  const std::uint64_t snapshot_seq = read(parts.front()).snapshot_seq.value_or(0);
+  for (std::size_t acked = 1; acked <= parts.size(); ++acked) {  // the rest, as acknowledged
+    source->on_message(wire::encode_snapshot_ack(wire::SnapshotCarrier::kFromReplica, snapshot_seq,
+                                                 acked * kPartBytes),
+                       kT0 + 3, &parts);
+  }
+  ASSERT_GT(parts.size(), 2u);
+  out.insert(out.end(), parts.begin(), parts.end());
+  std::size_t hellos = 0, verdicts = 0, fetches = 0, snapshot_parts = 0;
+  for (const Bytes& m : out) {
+    const Said said = read(m);
+    EXPECT_EQ(said.launch, 7u);
+    hellos += said.hello_next_seq ? 1u : 0u;
+    verdicts += said.verdict_seqs.empty() ? 0u : 1u;
+    fetches += said.fetch ? 1u : 0u;
+    snapshot_parts += said.snapshot_seq ? 1u : 0u;
+  }
+  EXPECT_EQ(hellos, 1u);
+  EXPECT_GE(verdicts, 1u);
+  EXPECT_EQ(fetches, 1u);
+  EXPECT_EQ(snapshot_parts, parts.size());
+
+  auto installed = make_node("none", world(), 10, kPartBytes, /*launch=*/9);
+  static const World other = make_world(31, 40);
+  auto refusing = make_node("none", other, 10, kPartBytes, /*launch=*/9);
+  std::size_t acks = 0, refusals = 0;
+  for (ReplicaNode* node : {installed.get(), refusing.get()}) {
+    ReplicaNode::Messages answers;
+    for (const Bytes& part : parts) node->on_message(install_of(part), kT0 + 4, &answers);
+    ASSERT_FALSE(answers.empty());
+    for (const Bytes& m : answers) {
+      const Said said = read(m);
+      EXPECT_EQ(said.launch, 9u);
+      acks += said.install_ack ? 1u : 0u;
+      refusals += said.refused_seq ? 1u : 0u;
+    }
+  }
+  EXPECT_GE(acks, 1u);
+  EXPECT_EQ(refusals, 1u);
 }
 
 void expect_same(const ReplicaCore::Snapshot& got, const ReplicaCore::Snapshot& want) {
