@@ -975,15 +975,7 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
         }
         continue;
       }
-      batch_.clear();
-      if (Status s =
-              wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
-          !s.is_ok()) {
-        ++counters_.malformed_replica_messages;
-        malformed_log_[static_cast<std::size_t>(r)].warn(now_us,
-                                                         replica_label(r) + ": " + s.message());
-        continue;
-      }
+      if (!read_batch(r, batch, now_us)) continue;
       for (voter::ReplicaVerdict& v : batch_) {
         // A seq never sent says nothing of where its replay is.
         if (v.content.seq <= opened_seq_) {
@@ -1007,8 +999,10 @@ void Core::on_replica_message(int r, std::span<const std::uint8_t> payload, std:
 }
 
 // Its launch names a process started before the one now taken for r, or the
-// one taken, since reaped. A replica that does not say (launch 0: one started
-// by hand) is taken for the current process until that one is reaped.
+// one taken, since reaped. A message that does not say (launch 0: from a
+// replica not started by a front end, or a test) is taken for the current
+// process's unless that one was reaped and no other started since: then
+// only the launch tells an old process's messages from a new one's.
 bool Core::sent_by_reaped_process(const ReplicaView& view, std::uint64_t launch) {
   return view.reaped || (launch != 0 && launch != view.launch);
 }
@@ -1023,23 +1017,29 @@ void Core::count_votes_of_reaped_process(int r, const wire::FromReplica& msg,
                                          std::uint64_t now_us) {
   if (msg.batches() == nullptr) return;
   for (const wire::VerdictBatch* batch : *msg.batches()) {
-    const auto& verdicts = *batch->verdicts();
-    if (std::none_of(verdicts.begin(), verdicts.end(),
+    // (A batch without verdicts is malformed: read_batch says so.)
+    if (const auto* verdicts = batch->verdicts();
+        verdicts != nullptr &&
+        std::none_of(verdicts->begin(), verdicts->end(),
                      [&](const wire::Verdict* v) { return voter_.wants(v->seq(), r); })) {
       continue;
     }
-    batch_.clear();
-    if (Status s = wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
-        !s.is_ok()) {
-      ++counters_.malformed_replica_messages;
-      malformed_log_[static_cast<std::size_t>(r)].warn(now_us,
-                                                       replica_label(r) + ": " + s.message());
-      continue;
-    }
+    if (!read_batch(r, batch, now_us)) continue;
     for (const voter::ReplicaVerdict& v : batch_) {
       if (voter_.wants(v.content.seq, r)) voter_.on_verdict(v, now_us, &voter_out_);
     }
   }
+}
+
+bool Core::read_batch(int r, const wire::VerdictBatch* batch, std::uint64_t now_us) {
+  batch_.clear();
+  if (Status s = wire::read_verdict_batch(batch, r, keys_[static_cast<std::size_t>(r)], &batch_);
+      !s.is_ok()) {
+    ++counters_.malformed_replica_messages;
+    malformed_log_[static_cast<std::size_t>(r)].warn(now_us, replica_label(r) + ": " + s.message());
+    return false;
+  }
+  return true;
 }
 
 void Core::after_replica_message(std::uint64_t now_us, Outbox* out) {

@@ -287,7 +287,8 @@ class Core : private sequencer::History {
     // Which process of it messages are taken from (FromReplica.launch): the
     // one started last, 1 for the first. The shell starts each with it.
     std::uint64_t launch = 1;
-    // That process exited, and no other has been started since.
+    // That process exited, and no other has been asked for since (the
+    // kStart command that gives the next launch clears it).
     bool reaped = false;
     // The highest applied_through its verdict messages said (at most
     // opened): ahead of last_verdict_seq when it holds its verdicts back
@@ -506,6 +507,10 @@ class Core : private sequencer::History {
                 std::uint32_t rules_version, std::uint64_t now_us, Outbox* out);
   // A verdict read from a batch, its signature already checked.
   void on_verdict(int replica, const voter::ReplicaVerdict& verdict, std::uint64_t now_us);
+  // Reads replica r's batch into batch_, its signature checked
+  // (wire::read_verdict_batch); false, counted and logged, when it is
+  // malformed.
+  bool read_batch(int r, const wire::VerdictBatch* batch, std::uint64_t now_us);
   static bool sent_by_reaped_process(const ReplicaView& view, std::uint64_t launch);
   void count_votes_of_reaped_process(int replica, const wire::FromReplica& msg,
                                      std::uint64_t now_us);

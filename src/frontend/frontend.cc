@@ -214,7 +214,8 @@ class FrontEnd {
 
   Status start_replicas() {
     for (int r = 0; r < (config_.simplex ? 1 : kReplicaCount); ++r) {
-      TRIAD_RETURN_IF_ERROR(start_replica(r, config_.faults[static_cast<std::size_t>(r)]));
+      TRIAD_RETURN_IF_ERROR(
+          start_replica(r, config_.faults[static_cast<std::size_t>(r)], core_->replica(r).launch));
     }
     return Status::ok();
   }
@@ -493,7 +494,8 @@ class FrontEnd {
                                     "--allow-identical-builds if this is intended");
   }
 
-  Status start_replica(int r, const replica::Fault& fault) {
+  // `launch`: which process of replica r this is (ReplicaView::launch).
+  Status start_replica(int r, const replica::Fault& fault, std::uint64_t launch) {
     std::vector<std::string> argv = {config_.replica_binaries[static_cast<std::size_t>(r)],
                                      "--id",
                                      std::string(1, replica_name(r)),
@@ -514,7 +516,7 @@ class FrontEnd {
                                      "--log",
                                      layout::replica_log(config_.dir, r),
                                      "--launch",
-                                     std::to_string(core_->replica(r).launch)};
+                                     std::to_string(launch)};
     if (config_.curve) {
       argv.insert(
           argv.end(),
@@ -548,7 +550,7 @@ class FrontEnd {
         if (c.kind == Outbox::ProcessCommand::Kind::kStop) {
           if (!processes_.kill(c.replica))
             core_->on_process_exited(c.replica, monotonic_us(), &out_);
-        } else if (Status s = start_replica(c.replica, replica::Fault{}); s.is_ok()) {
+        } else if (Status s = start_replica(c.replica, replica::Fault{}, c.launch); s.is_ok()) {
           log::info("restarted " + replica_label(c.replica) + " from scratch");
           core_->on_process_started(c.replica, monotonic_us(), &out_);
         } else {

@@ -204,7 +204,7 @@ CheckReport check(const Scenario& scenario, const Result& result, const Keyring&
   }
 
   // 4. Recovery.
-  // The two exceptions of rule 4.
+  // The exceptions of rule 4.
   std::vector<int> healthy;
   for (int r = 0; r < kReplicaCount; ++r) {
     if (result.replicas[static_cast<std::size_t>(r)].state == repair::ReplicaState::kHealthy) {
@@ -227,13 +227,22 @@ CheckReport check(const Scenario& scenario, const Result& result, const Keyring&
         scenario.faults[static_cast<std::size_t>(r)].kind == replica::Fault::Kind::kFlip &&
         result.replicas[static_cast<std::size_t>(r)].state == repair::ReplicaState::kHealthy;
   }
-  flip_pair_healthy = flip_pair_healthy && (faulty & (faulty - 1)) != 0;  // two faulty
+  const bool two_faulty = (faulty & (faulty - 1)) != 0;
+  flip_pair_healthy = flip_pair_healthy && two_faulty;
   const bool cannot_agree = healthy.size() == 1 || (healthy.size() == 2 && settle_fail_safe);
-  if (!result.settled && (cannot_agree || flip_pair_healthy) && !options.strict_recovery) {
+  // Two faulty replicas, each wrong in its own way (corrupt-state on
+  // different cards), and all three still healthy: every checkpoint has
+  // three digests, so nothing shows whose state is wrong.
+  const bool three_ways = two_faulty && healthy.size() == 3 && settle_fail_safe;
+  if (!result.settled && (cannot_agree || flip_pair_healthy || three_ways) &&
+      !options.strict_recovery) {
     report.stuck =
-        flip_pair_healthy
-            ? "TMR limit: two flipping replicas outvote the correct one, which cannot rejoin"
-            : "known issue: the healthy replicas cannot agree, so no repair can complete";
+        flip_pair_healthy ? "TMR limit: two flipping replicas outvote the correct one, which "
+                            "cannot rejoin"
+        : three_ways      ? "TMR limit: two faulty replicas and the correct one disagree three "
+                            "ways, so none is shown faulty"
+                          : "known issue: the healthy replicas cannot agree, so no repair can "
+                            "complete";
   } else if (!result.settled) {
     std::string state;
     for (int r = 0; r < kReplicaCount; ++r) {

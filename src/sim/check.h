@@ -36,7 +36,7 @@
 //     healthy in the repair supervisor, connected, at the last seq, with
 //     equal state digests and equal latest checkpoint snapshots (seq, state
 //     digest, checkpoint digest, engine state bytes).
-//     Two exceptions, counted in CheckReport::stuck and failures only with
+//     Three exceptions, counted in CheckReport::stuck and failures only with
 //     strict_recovery (TRIAD_SIM_STRICT=1 in the test):
 //     - KNOWN ISSUE of the product (reported, not fixed here: src/frontend
 //       is another engineer's). A repair checks the snapshot against a
@@ -56,6 +56,12 @@
 //       so it is repaired and can never rejoin. Matched as: the run did not
 //       settle, both faulty replicas have the flip fault and are healthy at
 //       the end.
+//     - TMR's own limit too: two faulty replicas wrong in different ways
+//       (corrupt-state on different cards before the same checkpoint) give
+//       three checkpoint digests, so no majority shows which is faulty and
+//       none is repaired; each checkpoint seq is declined fail-safe. Matched
+//       as: the run did not settle, two replicas are faulty, all three are
+//       healthy, and the settle trickle got a fail-safe decline.
 //     Safety is not affected in either case: rules 1-3 still hold for every
 //     answer of such a run.
 //  5. The harness's own checks (Result::errors) are empty.

@@ -610,7 +610,12 @@ class Simulation {
           start_process(c.replica, replica::Fault{});
           // The front end numbers the processes it starts as the simulator
           // does, the first (started here, at boot) being 1.
-          TRIAD_ASSERT(c.launch == p.incarnation);
+          if (c.launch != p.incarnation) {
+            res_.errors.push_back("at " + std::to_string(now_ - kStartUs) + " us: replica " +
+                                  replica_name(c.replica) + " started as launch " +
+                                  std::to_string(c.launch) + ", process " +
+                                  std::to_string(p.incarnation) + " of it");
+          }
           fe_->on_process_started(c.replica, now_, &out_);
         }
       }

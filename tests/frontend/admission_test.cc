@@ -274,6 +274,22 @@ TEST_F(Admission, AReapedProcessCountsForItsVotesOnly) {
   EXPECT_EQ(core_->counters().reaped_process_messages, 5u);
 }
 
+// A reaped process's batch is read as any other: one without verdicts is
+// malformed, counted, and not read past.
+TEST_F(Admission, AReapedProcesssBatchWithoutVerdictsIsMalformed) {
+  start(8'000'000);
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto batch = wire::VerdictBatchBuilder(fbb).Finish();
+  const auto batches = fbb.CreateVector(&batch, 1);
+  wire::FromReplicaBuilder m(fbb);
+  m.add_batches(batches);
+  m.add_launch(5);  // not the current process's (1)
+  fbb.Finish(m.Finish());
+  deliver(2, fbb, kStartUs);
+  EXPECT_EQ(core_->counters().reaped_process_messages, 1u);
+  EXPECT_EQ(core_->counters().malformed_replica_messages, 1u);
+}
+
 // A hello names the next seq to apply; one naming seq 0 (no replica sends
 // it) applied nothing, rather than every seq there is.
 TEST_F(Admission, AHelloOfSeqZeroSaysNothingApplied) {
