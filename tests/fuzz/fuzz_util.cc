@@ -165,12 +165,13 @@ Digest transaction_digest(const Transaction& tx) {
 
 // ---- a replica --------------------------------------------------------------------
 
-NodeHarness::NodeHarness(int replica) : now_us_(kStartUs) {
+NodeHarness::NodeHarness(int replica, std::uint64_t launch) : now_us_(kStartUs) {
   const World& w = world();
   auto core = std::make_unique<replica::ReplicaCore>(
       replica, w.cards, w.card_digest, sim::replica_signing_key(replica), sim::card_ref_key(),
       replica::Fault{}, /*seed=*/1, kCheckpointInterval);
-  node_ = std::make_unique<replica::ReplicaNode>(std::move(core), now_us_);
+  node_ = std::make_unique<replica::ReplicaNode>(std::move(core), now_us_, wire::kSnapshotPartBytes,
+                                                 launch);
 }
 
 void NodeHarness::start(replica::ReplicaNode::Messages* out) { node_->start(now_us_, out); }

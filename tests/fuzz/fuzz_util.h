@@ -87,7 +87,8 @@ class NodeHarness {
  public:
   enum Kind : std::uint8_t { kMessage = 0, kIdle };
   static constexpr std::uint64_t kCheckpointInterval = 4;
-  explicit NodeHarness(int replica);
+  // `launch`: which process of the replica it is (FromReplica.launch).
+  explicit NodeHarness(int replica, std::uint64_t launch = 0);
   void start(replica::ReplicaNode::Messages* out);
   void step(std::uint8_t kind, std::span<const std::uint8_t> payload,
             replica::ReplicaNode::Messages* out);

@@ -67,7 +67,7 @@ Bytes inject(const std::string& fault) {
 class Cluster {
  public:
   Cluster() {
-    for (int r = 0; r < kReplicaCount; ++r) boot(r);
+    for (int r = 0; r < kReplicaCount; ++r) boot(r, /*launch=*/1);
     pump();
   }
 
@@ -91,8 +91,11 @@ class Cluster {
   std::vector<Bytes> replies;
 
  private:
-  void boot(int r) {
-    nodes_[static_cast<std::size_t>(r)] = std::make_unique<NodeHarness>(r);
+  // Messages a stopped node sent before it stopped are still delivered: the
+  // core counts them for their votes only (their launch is not the next
+  // process's).
+  void boot(int r, std::uint64_t launch) {
+    nodes_[static_cast<std::size_t>(r)] = std::make_unique<NodeHarness>(r, launch);
     replica::ReplicaNode::Messages hello;
     nodes_[static_cast<std::size_t>(r)]->start(&hello);
     for (Bytes& m : hello) inbox_.push_back({r, std::move(m)});
@@ -110,7 +113,7 @@ class Cluster {
         nodes_[static_cast<std::size_t>(p.replica)].reset();
         core_step(CoreHarness::kExited, which);
       } else {
-        boot(p.replica);
+        boot(p.replica, p.launch);
         core_step(CoreHarness::kStarted, which);
       }
     }
