@@ -849,6 +849,7 @@ class Simulation {
     res_.end_us = now_;
     res_.last_seq = fe_->last_seq();
     res_.archive_reads = archive_.reads();
+    res_.reaped_process_messages = fe_->counters().reaped_process_messages;
     while (res_.seqs.size() < res_.last_seq) res_.seqs.emplace_back();
     for (int r = 0; r < kReplicaCount; ++r) {
       const auto i = static_cast<std::size_t>(r);

@@ -216,6 +216,9 @@ struct Result {
   // Resends the front end read back from its archive (past its few recent
   // entries in memory): repairs and refetches after loss.
   std::uint64_t archive_reads = 0;
+  // Messages of a replica's process read after it was reaped, counted for
+  // their votes only (Core::count_votes_of_reaped_process).
+  std::uint64_t reaped_process_messages = 0;
   Digest trace{};                   // hash of every event, in order
   std::vector<std::string> errors;  // the harness's own checks (e.g. a start while running)
   std::string log;                  // when Scenario::capture_log

@@ -49,7 +49,7 @@ const Keyring& keyring() { return test_keyring(); }
 struct Totals {
   std::uint64_t seeds = 0, failed = 0, decisions = 0, fail_safe = 0, by_loss = 0, flip_flip = 0,
                 replayed = 0, lost = 0, restarts = 0, events = 0, stuck = 0, max_settle_us = 0,
-                archive_reads = 0;
+                archive_reads = 0, reaped_process_messages = 0;
   std::uint64_t by_faulty[3] = {};
 };
 
@@ -75,6 +75,7 @@ bool run_seed(std::uint64_t seed, Totals* totals, bool verbose) {
     totals->replayed += report.replayed;
     totals->events += result.events;
     totals->archive_reads += result.archive_reads;
+    totals->reaped_process_messages += result.reaped_process_messages;
     for (const auto& l : result.lost_us) totals->lost += l.size();
     for (const auto& e : result.replicas) totals->restarts += e.processes - 1;
     const std::uint8_t f = faulty_mask(scenario);
@@ -143,7 +144,7 @@ TEST_P(SimSeeds, EveryInvariantHolds) {
       "shard %d: %llu seeds (%llu/%llu/%llu with 0/1/2 faulty replicas), %llu failed; "
       "%llu decisions, %llu fail-safe (%llu explained by loss), %llu flip-flip, "
       "%llu replayed answers, %llu messages lost, %llu restarts, %llu resends read back from "
-      "the archive, %llu events; "
+      "the archive, %llu messages of reaped processes, %llu events; "
       "%llu did not settle for a reason of check.h rule 4 (TRIAD_SIM_STRICT=1 fails them); "
       "longest settle %.1f s\n",
       shard, static_cast<unsigned long long>(t.seeds),
@@ -154,6 +155,7 @@ TEST_P(SimSeeds, EveryInvariantHolds) {
       static_cast<unsigned long long>(t.by_loss), static_cast<unsigned long long>(t.flip_flip),
       static_cast<unsigned long long>(t.replayed), static_cast<unsigned long long>(t.lost),
       static_cast<unsigned long long>(t.restarts), static_cast<unsigned long long>(t.archive_reads),
+      static_cast<unsigned long long>(t.reaped_process_messages),
       static_cast<unsigned long long>(t.events), static_cast<unsigned long long>(t.stuck),
       static_cast<double>(t.max_settle_us) / 1e6);
 }
@@ -165,6 +167,17 @@ TEST(SimSeedsArchive, RepairsAndLossAreResentFromTheArchive) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed)
     reads += run(scenario_for_seed(seed)).archive_reads;
   EXPECT_GT(reads, 0u);
+}
+
+// Not vacuous either: messages a crashed or killed process sent arrive after
+// its exit was reaped, and count for their votes only.
+TEST(SimSeedsReaped, MessagesOfReapedProcessesArrive) {
+  keyring();
+  std::uint64_t messages = 0;
+  for (std::uint64_t seed = 1; seed <= 100 && messages == 0; ++seed) {
+    messages += run(scenario_for_seed(seed)).reaped_process_messages;
+  }
+  EXPECT_GT(messages, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, SimSeeds, ::testing::Range(0, kShards));
