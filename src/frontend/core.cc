@@ -271,7 +271,9 @@ void Core::on_request(const wire::ClientRequest& request, const std::string& cli
     ++counters_.overloaded;
     return reply_error(to, static_cast<int>(ClientErrorKind::Overloaded),
                        "front end overloaded: " + std::to_string(voter_.undecided_count()) +
-                           " undecided (limit " + std::to_string(limit) + "), slowest replica " +
+                           " undecided (limit " + std::to_string(limit) + "), " +
+                           std::to_string(voter_.open_count()) + " open (limit " +
+                           std::to_string(config_.max_in_flight) + "), slowest replica " +
                            std::to_string(lag) + " behind (limit " + std::to_string(lag_limit) +
                            "), a seq unapplied for " + std::to_string(wait_us / 1000) +
                            " ms (limit " + std::to_string(replica_wait_limit_us() / 1000) + " ms)" +

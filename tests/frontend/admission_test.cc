@@ -354,5 +354,17 @@ TEST_F(Admission, MaxInFlightCapsTheLimit) {
   EXPECT_EQ(submit(101, kStartUs), 1u);
 }
 
+// It also caps the seqs held open, decided ones still awaiting their third
+// verdict included (a late replica's), and the refusal says which limit held.
+TEST_F(Admission, MaxInFlightCapsTheSeqsHeldOpenAndTheRefusalSaysSo) {
+  start(1'000'000, 100);
+  submit_decided_by_a_and_b(100, kStartUs);  // c's verdicts awaited
+  EXPECT_EQ(core_->in_flight(), 100u);
+  const std::string why = refusal(kStartUs);
+  EXPECT_NE(why.find("0 undecided (limit 100), 100 open (limit 100)"), std::string::npos) << why;
+  verdicts(2, 1, 100, kStartUs);  // closed
+  EXPECT_EQ(submit(1, kStartUs), 0u);
+}
+
 }  // namespace
 }  // namespace triad::frontend
