@@ -76,15 +76,14 @@ std::vector<std::uint8_t> encode_oversized_snapshot_part(
 
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
-                                                       std::size_t part_bytes,
-                                                       std::uint64_t launch) {
+                                                       std::size_t part_bytes) {
   TRIAD_ASSERT(part_bytes > 0);
   std::vector<std::vector<std::uint8_t>> parts;
   const std::size_t total = snapshot.engine_state.size();
   std::size_t offset = 0;
   do {
     const std::size_t size = std::min(part_bytes, total - offset);
-    parts.push_back(encode_snapshot_part(carrier, snapshot, offset, size, launch));
+    parts.push_back(encode_snapshot_part(carrier, snapshot, offset, size));
     offset += size;
   } while (offset < total);
   return parts;

@@ -53,16 +53,15 @@ enum class SnapshotCarrier : std::uint8_t {
   kInstall,      // ToReplica.install: front end to a replica in repair
   kFromReplica,  // FromReplica.snapshot: a replica answering snapshot_request
 };
-// Where a replica sends the messages below (FromReplica: its parts, or its
-// acknowledgements of an install), `launch` is its FromReplica.launch; the
+// `launch`, where an encoder below takes it, is the sending replica's
+// FromReplica.launch (its parts, its acknowledgements of an install); the
 // front end's messages carry none.
 
 // The messages carrying `snapshot`, in order: at least one (an empty state
 // too), each with a slice of at most `part_bytes` (> 0) of the state.
 std::vector<std::vector<std::uint8_t>> encode_snapshot(SnapshotCarrier carrier,
                                                        const SnapshotView& snapshot,
-                                                       std::size_t part_bytes = kSnapshotPartBytes,
-                                                       std::uint64_t launch = 0);
+                                                       std::size_t part_bytes = kSnapshotPartBytes);
 // One of them: the slice of `size` bytes at `offset`.
 std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                const SnapshotView& snapshot, std::size_t offset,
