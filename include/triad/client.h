@@ -115,7 +115,8 @@ struct Reply {
   // sequenced: InvalidArgument (id missing/malformed or holding the PAN, malformed request),
   // Rejected (id reused with different content), Overloaded (retry later);
   // Unavailable: sequenced and decided earlier, but the front end cannot read
-  // that answer back now (retry later).
+  // that answer back now (retry later); PermissionDenied: this client's key
+  // was taken off the front end's allow-list after it connected.
   Status status;
   Decision decision;
 };

@@ -27,6 +27,7 @@ int run_keygen_command(int argc, char** argv);
 int run_sample_command(int argc, char** argv);
 int run_status_command(int argc, char** argv);
 int run_inject_command(int argc, char** argv);
+int run_reload_clients_command(int argc, char** argv);
 int run_audit_command(int argc, char** argv);
 int run_bench_command(int argc, char** argv);
 int run_bench_echo_command(int argc, char** argv);

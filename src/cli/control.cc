@@ -1,4 +1,4 @@
-// triad status and triad inject: talk to a running `triad up` through the
+// triad status, triad inject and triad reload-clients: talk to a running `triad up` through the
 // control endpoint it wrote into its directory.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -245,6 +245,32 @@ int run_inject_command(int argc, char** argv) {
     return e.code() == Status::Code::kUnavailable ? 1 : 2;
   }
   std::printf("replica %s: fault %s\n", replica.c_str(), fault.c_str());
+  return 0;
+}
+
+int run_reload_clients_command(int argc, char** argv) {
+  CLI::App app{
+      "Read a running cluster's --client-allow directory again: keys added there may connect, "
+      "and requests on the connections of keys taken out are refused from now on."};
+  std::string dir = layout::kDefaultDir;
+  app.add_option("--dir", dir, "the directory given to `triad up --dir`")->capture_default_str();
+  if (const auto done = parse(app, argc, argv)) return *done;
+  Json answer;
+  if (Status e = ask(dir, Json{{"cmd", "reload-clients"}}, &answer); !e.is_ok()) {
+    std::fprintf(stderr, "triad reload-clients: %s\n", e.message().c_str());
+    return e.code() == Status::Code::kUnavailable ? 1 : 2;
+  }
+  const auto names = [&](const char* key) {
+    std::string list;
+    if (const Json* v = field(answer, key); v != nullptr && v->is_array()) {
+      for (const Json& name : *v) {
+        if (name.is_string()) list += (list.empty() ? "" : ", ") + name.get<std::string>();
+      }
+    }
+    return list.empty() ? std::string("none") : list;
+  };
+  std::printf("client allow-list reloaded: %s keys; added: %s; removed: %s\n",
+              integer(answer, "keys").c_str(), names("added").c_str(), names("removed").c_str());
   return 0;
 }
 

@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "  sample   write a sample card file and sample traffic\n"
     "  status   show a running cluster: replica states, repairs, MTBF/MTTR, mode\n"
     "  inject   inject a fault into one replica of a running cluster\n"
+    "  reload-clients  read a running cluster's --client-allow directory again\n"
     "  audit    a decision and its verified certificate by id; the decisions on a card;\n"
     "           divergences and repairs since T\n"
     "  bench    open-loop latency benchmark of a local cluster (--compare: vs. transport floor)\n"
@@ -88,6 +89,9 @@ int main(int argc, char** argv) {
   if (command == "sample") return triad::cli::run_sample_command(argc - 1, argv + 1);
   if (command == "status") return triad::cli::run_status_command(argc - 1, argv + 1);
   if (command == "inject") return triad::cli::run_inject_command(argc - 1, argv + 1);
+  if (command == "reload-clients") {
+    return triad::cli::run_reload_clients_command(argc - 1, argv + 1);
+  }
   if (command == "audit") return triad::cli::run_audit_command(argc - 1, argv + 1);
   if (command == "bench") return triad::cli::run_bench_command(argc - 1, argv + 1);
   if (command == "bench-echo") return triad::cli::run_bench_echo_command(argc - 1, argv + 1);

@@ -252,6 +252,9 @@ Reply read_reply(const wire::ClientReply& reply) {
       case wire::ClientErrorKind::Unavailable:
         r.status = Status::unavailable(message);
         break;
+      case wire::ClientErrorKind::NotAdmitted:
+        r.status = Status::permission_denied(message);
+        break;
       default:
         r.status = Status::invalid_argument(message.empty() ? "malformed reply" : message);
     }

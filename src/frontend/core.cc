@@ -195,8 +195,9 @@ std::string Core::identical_builds() const {
 
 // ---- clients ----------------------------------------------------------------
 
-void Core::on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
-                             std::uint64_t now_us, std::int64_t wall_ms, Outbox* out) {
+template <typename Handle>
+void Core::each_client_request(const std::string& client, std::span<const std::uint8_t> payload,
+                               Outbox* out, Handle&& handle) {
   using wire::ClientErrorKind;
   const ReplyTo frame_to{client, 0, false};
   if (payload.size() > wire::kMaxClientMessageBytes) {
@@ -212,7 +213,7 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
     return reply_error(frame_to, static_cast<int>(ClientErrorKind::Malformed), s.message(), out);
   }
   const auto* batch = request->batch();
-  if (batch == nullptr) return on_request(*request, client, false, now_us, wall_ms, out);
+  if (batch == nullptr) return handle(*request, false);
   // The whole frame is checked before any part is handled, so a bad one is
   // refused whole rather than half sequenced.
   std::string bad;
@@ -232,9 +233,29 @@ void Core::on_client_message(const std::string& client, std::span<const std::uin
     return reply_error(ReplyTo{client, 0, true}, static_cast<int>(ClientErrorKind::Malformed), bad,
                        out);
   }
-  for (const wire::ClientRequest* part : parts) {
-    on_request(*part, client, true, now_us, wall_ms, out);
-  }
+  for (const wire::ClientRequest* part : parts) handle(*part, true);
+}
+
+void Core::on_client_message(const std::string& client, std::span<const std::uint8_t> payload,
+                             std::uint64_t now_us, std::int64_t wall_ms, Outbox* out) {
+  each_client_request(client, payload, out,
+                      [&](const wire::ClientRequest& request, bool batchable) {
+                        on_request(request, client, batchable, now_us, wall_ms, out);
+                      });
+}
+
+void Core::refuse_unadmitted_client(const std::string& client,
+                                    std::span<const std::uint8_t> payload, const std::string& why,
+                                    Outbox* out) {
+  each_client_request(
+      client, payload, out, [&](const wire::ClientRequest& request, bool batchable) {
+        ++counters_.not_admitted;
+        const std::uint64_t tag = request.submit() != nullptr ? request.submit()->tag()
+                                  : request.ping() != nullptr ? request.ping()->tag()
+                                                              : 0;
+        reply_error(ReplyTo{client, tag, batchable},
+                    static_cast<int>(wire::ClientErrorKind::NotAdmitted), why, out);
+      });
 }
 
 void Core::on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -584,16 +585,12 @@ class FrontEnd {
       policy.admit_any(kClientDomain);
       security_summary_ = "CURVE, any client key";
     } else {
-      std::vector<std::pair<std::string, std::string>> allowed;
-      if (Status s = transport::load_curve_public_keys(config_.client_allow_dir, &allowed);
-          !s.is_ok()) {
+      std::map<std::string, std::string> allowed;
+      if (Status s = read_client_allow_list(&allowed); !s.is_ok()) {
         return Status::invalid_argument("client allow-list: " + s.message());
       }
-      for (const auto& [name, key] : allowed) policy.admit(kClientDomain, key, name);
-      allow_list_size_ = allowed.size();
-      security_summary_ = "CURVE, " + std::to_string(allowed.size()) +
-                          " allow-listed client keys from " + config_.client_allow_dir;
-      if (allowed.empty()) log::warn("the client allow-list is empty: no client can connect");
+      policy.replace_keys(kClientDomain, std::move(allowed));
+      on_client_allow_list(policy.keys(kClientDomain));
     }
     zap_ = std::make_unique<transport::ZapHandler>(context_, std::move(policy));
     TRIAD_RETURN_IF_ERROR(zap_->start());
@@ -604,6 +601,80 @@ class FrontEnd {
       TRIAD_RETURN_IF_ERROR(zap_->watch(*socket, domain));
     }
     return Status::ok();
+  }
+
+  // The keys of --client-allow's directory: Z85 public key -> name.
+  Status read_client_allow_list(std::map<std::string, std::string>* keys) const {
+    std::vector<std::pair<std::string, std::string>> named;
+    TRIAD_RETURN_IF_ERROR(transport::load_curve_public_keys(config_.client_allow_dir, &named));
+    keys->clear();
+    for (const auto& [name, key] : named) (*keys)[key] = name;
+    return Status::ok();
+  }
+
+  void on_client_allow_list(const std::map<std::string, std::string>& keys) {
+    allow_list_size_ = keys.size();
+    security_summary_ = "CURVE, " + std::to_string(keys.size()) +
+                        " allow-listed client keys from " + config_.client_allow_dir;
+    if (keys.empty()) log::warn("the client allow-list is empty: no client can connect");
+  }
+
+  // `triad reload-clients`: reads --client-allow's directory again. New
+  // handshakes are decided by the new list; requests on a connection whose
+  // key it no longer holds are refused (admitted_client_key). A directory
+  // that cannot be read whole leaves the old list in place.
+  nlohmann::json reload_client_allow_list() {
+    using Json = nlohmann::json;
+    if (!config_.curve || config_.client_allow_dir.empty()) {
+      return Json{{"error", std::string("no client allow-list to reload: this cluster was "
+                                        "started ") +
+                                (config_.curve ? "without --client-allow (any client key is "
+                                                 "admitted)"
+                                               : "with --no-curve (no client key is checked)")}};
+    }
+    std::map<std::string, std::string> keys;
+    if (Status s = read_client_allow_list(&keys); !s.is_ok()) {
+      log::warn("client allow-list not reloaded, the one in use stays: " + s.message());
+      return Json{
+          {"error", "client allow-list not reloaded, the one in use stays: " + s.message()}};
+    }
+    transport::ZapPolicy& policy = zap_->policy();
+    const std::map<std::string, std::string> old = policy.keys(kClientDomain);
+    Json added = Json::array();
+    Json removed = Json::array();
+    for (const auto& [key, name] : keys) {
+      if (!old.contains(key)) added.push_back(name);
+    }
+    for (const auto& [key, name] : old) {
+      if (!keys.contains(key)) removed.push_back(name);
+    }
+    policy.replace_keys(kClientDomain, std::move(keys));
+    on_client_allow_list(policy.keys(kClientDomain));
+    ++client_allow_reloads_;
+    log::info("client allow-list reloaded from " + config_.client_allow_dir + ": " +
+              std::to_string(allow_list_size_) + " keys, added " + added.dump() + ", removed " +
+              removed.dump() +
+              (removed.empty() ? "" : " (requests on their connections are refused from now on)"));
+    return Json{{"ok", true}, {"keys", allow_list_size_}, {"added", added}, {"removed", removed}};
+  }
+
+  // Whether a client message may be read: always, but with an allow-list,
+  // only when the key its connection was admitted with is still on it. ZAP
+  // decides once, at the handshake; a key taken off the list by a reload
+  // keeps its connection, and this is what refuses its requests.
+  bool admitted_client_key(zmq::message_t& payload, std::string* why) {
+    if (!config_.curve || config_.client_allow_dir.empty()) return true;
+    const char* key = zmq_msg_gets(payload.handle(), transport::kClientKeyProperty);
+    if (key != nullptr && zap_->policy().admits(kClientDomain, key)) return true;
+    const char* name = zmq_msg_gets(payload.handle(), "User-Id");
+    *why = std::string("client key ") + (name != nullptr ? name : "?") + " (" +
+           (key != nullptr ? key : "?") + ") is no longer on the allow-list " +
+           config_.client_allow_dir + "; not sequenced";
+    if (++unadmitted_client_frames_ <= 10 || unadmitted_client_frames_ % 1000 == 0) {
+      log::warn("refused a request: " + *why + " (" + std::to_string(unadmitted_client_frames_) +
+                " such frames so far)");
+    }
+    return false;
   }
 
   void poll_once(long timeout_ms) {
@@ -659,6 +730,10 @@ class FrontEnd {
         zmq::message_t extra;
         if (!clients_.recv(extra, zmq::recv_flags::none)) break;
         payload.swap(extra);
+      }
+      if (std::string why; !admitted_client_key(payload, &why)) {
+        core_->refuse_unadmitted_client(client.to_string(), bytes_of(payload), why, &out_);
+        continue;
       }
       core_->on_client_message(client.to_string(), bytes_of(payload), monotonic_us(), wall_ms(),
                                &out_);
@@ -759,8 +834,10 @@ class FrontEnd {
         core_->inject(r, replica::to_string(fault), &out_);
         answer = Json{{"ok", true}}.dump();
       }
+    } else if (cmd == "reload-clients") {
+      answer = reload_client_allow_list().dump();
     } else {
-      answer = Json{{"error", "unknown request; expected status or inject"}}.dump();
+      answer = Json{{"error", "unknown request; expected status, inject or reload-clients"}}.dump();
     }
     control_.send(zmq::buffer(answer), zmq::send_flags::dontwait);
     send_out();
@@ -910,6 +987,8 @@ class FrontEnd {
                       {"client_allow_list", config_.curve && !config_.client_allow_dir.empty()
                                                 ? nlohmann::json(allow_list_size_)
                                                 : nlohmann::json(nullptr)},
+                      {"client_allow_reloads", client_allow_reloads_},
+                      {"not_admitted_requests", core_->counters().not_admitted},
                       {"refused_by_reason", reasons},
                       {"replica_connections", replica_routes_changed_}};
     j["refused_connections"] = refused;
@@ -986,6 +1065,8 @@ class FrontEnd {
   std::unique_ptr<transport::ZapHandler> zap_;  // null with --no-curve
   std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
   std::size_t allow_list_size_ = 0;
+  std::uint64_t client_allow_reloads_ = 0;
+  std::uint64_t unadmitted_client_frames_ = 0;
   // Per replica, the ZeroMQ routing id its messages go to (replica_route).
   std::array<std::string, kReplicaCount> replica_routes_{std::string(1, replica_name(0)),
                                                          std::string(1, replica_name(1)),

@@ -32,6 +32,18 @@ std::string protocol_reason(std::uint32_t value) {
   }
 }
 
+// The metadata frame of a ZAP answer (RFC 27: ZMTP 3.0 properties, a name
+// of at most 255 bytes after its length byte, a value after its 4-byte
+// big-endian length) holding kClientKeyProperty.
+std::string key_property(const std::string& key_z85) {
+  const std::string name = kClientKeyProperty;
+  std::string out(1, static_cast<char>(name.size()));
+  out += name;
+  const auto size = static_cast<std::uint32_t>(key_z85.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((size >> shift) & 0xff);
+  return out + key_z85;
+}
+
 // Logs the first refusals of a domain, then one in a thousand: a client
 // retrying with a bad key reconnects several times a second.
 bool worth_logging(std::uint64_t count) { return count <= 10 || count % 1000 == 0; }
@@ -43,6 +55,21 @@ void ZapPolicy::admit_any(const std::string& domain) { domains_[domain].any = tr
 void ZapPolicy::admit(const std::string& domain, const std::string& public_key_z85,
                       const std::string& user_id) {
   domains_[domain].keys[public_key_z85] = user_id;
+}
+
+void ZapPolicy::replace_keys(const std::string& domain, std::map<std::string, std::string> keys) {
+  domains_[domain].keys = std::move(keys);
+}
+
+const std::map<std::string, std::string>& ZapPolicy::keys(const std::string& domain) const {
+  static const std::map<std::string, std::string> kNone;
+  const auto it = domains_.find(domain);
+  return it == domains_.end() ? kNone : it->second.keys;
+}
+
+bool ZapPolicy::admits(std::string_view domain, const std::string& public_key_z85) const {
+  const auto it = domains_.find(domain);
+  return it != domains_.end() && (it->second.any || it->second.keys.contains(public_key_z85));
 }
 
 ZapDecision ZapPolicy::decide(std::string_view domain, std::string_view mechanism,
@@ -176,7 +203,7 @@ void ZapHandler::answer_request() {
     zap_.send(zmq::buffer(code), zmq::send_flags::sndmore);
     zap_.send(zmq::buffer(d.allowed ? std::string("OK") : d.reason), zmq::send_flags::sndmore);
     zap_.send(zmq::buffer(d.user_id), zmq::send_flags::sndmore);
-    zap_.send(zmq::const_buffer(nullptr, 0), zmq::send_flags::none);
+    zap_.send(zmq::buffer(d.allowed ? key_property(key) : std::string()), zmq::send_flags::none);
     if (!d.allowed) {
       count(
           domain.empty() ? "unknown" : domain, d.reason,

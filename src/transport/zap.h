@@ -22,6 +22,12 @@ struct ZapDecision {
   std::string reason;   // when refused: why, for logs and counters (no secret in it)
 };
 
+// The property of every message of an admitted CURVE connection that holds
+// its client's public key in Z85 (zmq_msg_gets), so that a key taken off an
+// allow-list after the handshake can be told apart from its successor under
+// the same name.
+inline constexpr const char* kClientKeyProperty = "Client-Key";
+
 // Per ZAP domain (one per server socket: "client", "replica", "control"),
 // the client keys it admits. A domain nobody configured admits nothing.
 class ZapPolicy {
@@ -32,6 +38,14 @@ class ZapPolicy {
   // Admits `public_key_z85` on `domain`, as `user_id`.
   void admit(const std::string& domain, const std::string& public_key_z85,
              const std::string& user_id);
+  // Replaces the keys `domain` admits (Z85 public key -> user id); whether
+  // it admits any key is kept.
+  void replace_keys(const std::string& domain, std::map<std::string, std::string> keys);
+  // The keys `domain` admits by name (none for an unknown domain).
+  const std::map<std::string, std::string>& keys(const std::string& domain) const;
+  // Whether a connection made with `public_key_z85` on `domain` would be
+  // admitted now.
+  bool admits(std::string_view domain, const std::string& public_key_z85) const;
 
   // The decision for a client of `domain` using `mechanism` ("CURVE",
   // "NULL", "PLAIN") and, for CURVE, its 32-byte public key `credential`.
@@ -74,6 +88,10 @@ class ZapHandler {
     return refused_;
   }
   std::uint64_t refused_total(const std::string& domain) const;
+
+  // Decides the handshakes from now on; connections already made are the
+  // owner's to check (kClientKeyProperty).
+  ZapPolicy& policy() { return policy_; }
 
  private:
   void answer_request();

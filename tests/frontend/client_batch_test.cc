@@ -121,6 +121,47 @@ TEST_F(ClientBatch, ABadPartRefusesTheWholeFrameBeforeAnyIsSequenced) {
   EXPECT_EQ(core_->counters().sequenced, 0u);
 }
 
+// A client the shell no longer admits (its key was taken off the
+// allow-list after it connected): each request gets NotAdmitted under its
+// own tag, its transactions are not sequenced, and a malformed frame is
+// answered as it would be from anyone.
+TEST_F(ClientBatch, AClientNoLongerAdmittedGetsEachRequestRefusedAndNothingSequenced) {
+  const auto refuse = [&](const std::vector<std::uint8_t>& frame, bool batchable) {
+    Outbox out;
+    core_->refuse_unadmitted_client("client", frame, "client key switch-1 is no longer listed",
+                                    &out);
+    core_->flush_new_entries(&out);
+    std::vector<std::string> replies;
+    for (const auto& m : out.to_clients) {
+      EXPECT_EQ(m.batchable, batchable) << describe(m);
+      replies.push_back(describe(m));
+    }
+    for (const auto& m : out.to_clients) {  // each says why
+      const wire::AlignedFrame reply(m.bytes.data(), m.bytes.size());
+      const wire::ClientReply* r = nullptr;
+      if (wire::verify_client_reply(reply.bytes(), &r).is_ok() &&
+          r->error_kind() == wire::ClientErrorKind::NotAdmitted) {
+        EXPECT_EQ(wire::as_view(r->error()), "client key switch-1 is no longer listed");
+      }
+    }
+    return replies;
+  };
+  const auto not_admitted = std::to_string(int(wire::ClientErrorKind::NotAdmitted));
+  EXPECT_EQ(refuse(submit_of(4, "tx-1"), false),
+            (std::vector<std::string>{"4:error " + not_admitted}));
+  EXPECT_EQ(refuse(batch_of({submit_of(5, "tx-2"), ping(6), submit_of(7, "tx-3")}), true),
+            (std::vector<std::string>{"5:error " + not_admitted, "6:error " + not_admitted,
+                                      "7:error " + not_admitted}));
+  EXPECT_EQ(refuse(batch_of({}), true),
+            (std::vector<std::string>{"0:error " +
+                                      std::to_string(int(wire::ClientErrorKind::Malformed))}));
+  EXPECT_EQ(core_->counters().sequenced, 0u);
+  EXPECT_EQ(core_->counters().not_admitted, 4u);
+  // The same request from a client still admitted is sequenced.
+  EXPECT_EQ(send(submit_of(8, "tx-1"), false), std::vector<std::string>{});
+  EXPECT_EQ(core_->counters().sequenced, 1u);
+}
+
 // Every string field but the id points at one shared string of 6,000 bytes
 // (FlatBuffers' verifier allows it): a request of about 6 KB that reads as a
 // transaction of 66 KB, more than the front end lets in (journalled and fanned

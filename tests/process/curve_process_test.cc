@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -266,10 +267,92 @@ TEST_F(CurveCluster, AllowListAdmitsListedClientsAndRefusesAndCountsOthers) {
   EXPECT_EQ(log.find(pair.secret_key), std::string::npos);
 }
 
+// `triad reload-clients`: a key added to the directory may connect, a
+// connection whose key was taken out has its requests refused (it keeps its
+// connection: ZAP decides only at the handshake), and a directory that
+// cannot be read whole leaves the list in use as it was.
+TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
+  const std::string dir = tmp_.file("data");
+  const std::string allow = tmp_.file("allow");
+  std::string out;
+  for (const char* name : {"switch-1", "switch-2"}) {
+    ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir, "--client", name}, &out), 0) << out;
+  }
+  std::filesystem::create_directories(allow);
+  std::filesystem::copy_file(layout::curve_client_public_key(dir, "switch-1"),
+                             allow + "/switch-1.pub");
+  Cluster& cluster = start(tmp_, {"--client-allow", allow});
+  if (!cluster.ready()) return;
+
+  ClientOptions first;
+  ASSERT_TRUE(use_cluster_keys(dir, &first, "switch-1").is_ok());
+  ClientOptions second;
+  ASSERT_TRUE(use_cluster_keys(dir, &second, "switch-2").is_ok());
+  second.connect_timeout_ms = 1500;
+  std::unique_ptr<Client> connected;
+  ASSERT_TRUE(Client::connect(cluster.endpoint(), first, &connected).is_ok());
+  const auto submit = [&](std::uint64_t tag, const std::string& id) {
+    Reply reply;
+    EXPECT_TRUE(connected->submit(tag, tx_of(id)).is_ok());
+    EXPECT_TRUE(connected->next_reply(10'000, &reply).is_ok());
+    return reply;
+  };
+  Reply reply = submit(1, "listed-1");
+  EXPECT_TRUE(reply.status.is_ok()) << reply.status.to_string();
+  EXPECT_EQ(submit_one(cluster.endpoint(), second, "unlisted-1").code(),
+            Status::Code::kUnavailable);
+
+  // switch-1 out, switch-2 in.
+  std::filesystem::remove(allow + "/switch-1.pub");
+  std::filesystem::copy_file(layout::curve_client_public_key(dir, "switch-2"),
+                             allow + "/switch-2.pub");
+  TriadOutcome reload = run_triad(tmp_, {"reload-clients", "--dir", dir});
+  EXPECT_EQ(reload.status, 0) << reload.err;
+  EXPECT_EQ(reload.out, "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-1\n");
+
+  // switch-1's connection is still up; what it sends is refused, under its tag.
+  reply = submit(2, "delisted-1");
+  EXPECT_EQ(reply.status.code(), Status::Code::kPermissionDenied) << reply.status.to_string();
+  EXPECT_EQ(reply.tag, 2u);
+  EXPECT_NE(reply.status.message().find("client key switch-1"), std::string::npos)
+      << reply.status.message();
+  EXPECT_NE(reply.status.message().find("no longer on the allow-list"), std::string::npos);
+  // A new connection with switch-1's key is refused at its handshake.
+  ClientOptions first_again = first;
+  first_again.connect_timeout_ms = 1500;
+  EXPECT_EQ(submit_one(cluster.endpoint(), first_again, "delisted-2").code(),
+            Status::Code::kUnavailable);
+  EXPECT_TRUE(submit_one(cluster.endpoint(), second, "listed-2").is_ok());
+
+  // A malformed key file: nothing changes, and the error names the file.
+  write_file(allow + "/broken.pub", "not a key\n");
+  reload = run_triad(tmp_, {"reload-clients", "--dir", dir});
+  EXPECT_EQ(reload.status, 2) << reload.out;
+  EXPECT_NE(reload.err.find("not reloaded, the one in use stays"), std::string::npos) << reload.err;
+  EXPECT_NE(reload.err.find("broken.pub"), std::string::npos) << reload.err;
+  EXPECT_TRUE(submit_one(cluster.endpoint(), second, "listed-3").is_ok());
+  EXPECT_EQ(submit(3, "delisted-3").status.code(), Status::Code::kPermissionDenied);
+
+  const Json s = status_of(dir);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["decisions"], 3) << "listed-1, listed-2, listed-3 only";
+  EXPECT_EQ(s["transport"]["client_allow_list"], 1);
+  EXPECT_EQ(s["transport"]["client_allow_reloads"], 1);
+  EXPECT_EQ(s["transport"]["not_admitted_requests"], 2);
+  const std::string log = read_file(layout::frontend_log(dir));
+  EXPECT_NE(log.find("client allow-list reloaded"), std::string::npos);
+  EXPECT_NE(log.find("refused a request: client key switch-1"), std::string::npos);
+  EXPECT_EQ(log.find(first.curve_secret_key), std::string::npos);
+}
+
 TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
   Cluster& cluster = start(tmp_);
   if (!cluster.ready()) return;
   const std::string dir = cluster.dir();
+  // Without --client-allow there is no list to reload, and it says so.
+  const TriadOutcome reload = run_triad(tmp_, {"reload-clients", "--dir", dir});
+  EXPECT_EQ(reload.status, 2);
+  EXPECT_NE(reload.err.find("started without --client-allow"), std::string::npos) << reload.err;
   const Json before = status_of(dir);
   ASSERT_TRUE(before.is_object());
   const std::string replica_endpoint = before["endpoints"]["replica"];

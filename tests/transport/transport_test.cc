@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -178,6 +179,38 @@ TEST(ZapPolicyTest, Decisions) {
   EXPECT_FALSE(listed.decide("client", "CURVE", stranger_key).allowed);
 }
 
+// A reloaded allow-list: the keys replaced whole, what is admitted now
+// answered for handshakes (decide) and for connections made before (admits).
+TEST(ZapPolicyTest, ReplacedKeysDecideFromThenOn) {
+  CurveKeyPair first;
+  CurveKeyPair second;
+  ASSERT_TRUE(CurveKeyPair::generate(&first).is_ok());
+  ASSERT_TRUE(CurveKeyPair::generate(&second).is_ok());
+  ZapPolicy policy;
+  policy.admit("client", first.public_key, "switch-1");
+  policy.admit("replica", first.public_key, "replica-a");
+  EXPECT_TRUE(policy.admits("client", first.public_key));
+  EXPECT_FALSE(policy.admits("client", second.public_key));
+
+  // switch-1 now holds the second key: the first is out.
+  policy.replace_keys("client", {{second.public_key, "switch-1"}});
+  EXPECT_FALSE(policy.admits("client", first.public_key));
+  EXPECT_TRUE(policy.admits("client", second.public_key));
+  EXPECT_FALSE(policy.decide("client", "CURVE", binary_of(first.public_key)).allowed);
+  EXPECT_EQ(policy.decide("client", "CURVE", binary_of(second.public_key)).user_id, "switch-1");
+  EXPECT_EQ(policy.keys("client"),
+            (std::map<std::string, std::string>{{second.public_key, "switch-1"}}));
+  EXPECT_TRUE(policy.admits("replica", first.public_key)) << "another domain is untouched";
+  EXPECT_FALSE(policy.admits("control", first.public_key)) << "nobody configured it";
+  EXPECT_TRUE(policy.keys("control").empty());
+
+  // A domain admitting any key still does after its listed keys change.
+  ZapPolicy any;
+  any.admit_any("client");
+  any.replace_keys("client", {});
+  EXPECT_TRUE(any.admits("client", first.public_key));
+}
+
 // A CURVE server socket with a handler admitting one key, and three clients:
 // the admitted one, one with another key, one without CURVE.
 TEST(ZapHandlerTest, AdmitsOnlyThePolicysKeysAndCountsTheRest) {
@@ -243,6 +276,8 @@ TEST(ZapHandlerTest, AdmitsOnlyThePolicysKeysAndCountsTheRest) {
       zmq::message_t body;
       ASSERT_TRUE(server.recv(body, zmq::recv_flags::none));
       users.push_back(body.gets("User-Id"));
+      // The key the connection was admitted with, for a later check.
+      EXPECT_STREQ(body.gets(kClientKeyProperty), good.public_key.c_str());
     }
     if (!users.empty() && zap.refused_total("client") >= 2) break;
   }
