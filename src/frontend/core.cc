@@ -250,9 +250,10 @@ void Core::refuse_unadmitted_client(const std::string& client,
   each_client_request(
       client, payload, out, [&](const wire::ClientRequest& request, bool batchable) {
         ++counters_.not_admitted;
-        const std::uint64_t tag = request.submit() != nullptr ? request.submit()->tag()
-                                  : request.ping() != nullptr ? request.ping()->tag()
-                                                              : 0;
+        // As on_request reads it: a ping first.
+        const std::uint64_t tag = request.ping() != nullptr     ? request.ping()->tag()
+                                  : request.submit() != nullptr ? request.submit()->tag()
+                                                                : 0;
         reply_error(ReplyTo{client, tag, batchable},
                     static_cast<int>(wire::ClientErrorKind::NotAdmitted), why, out);
       });

@@ -334,7 +334,7 @@ class Core : private sequencer::History {
     std::uint64_t malformed_replica_messages = 0;
     std::uint64_t late_verdicts = 0;
     std::uint64_t overloaded = 0;  // refused with Overloaded, not sequenced (in client_errors too)
-    std::uint64_t not_admitted = 0;  // frames refused with NotAdmitted (in client_errors too)
+    std::uint64_t not_admitted = 0;  // requests refused with NotAdmitted (in client_errors too)
     // Transactions read back from the archive (DIR/journal) to resend to a
     // replica that needed seqs older than the newest keep_recent.
     std::uint64_t entries_read_back = 0;
@@ -476,13 +476,13 @@ class Core : private sequencer::History {
   // sequencer::History: seq's id, content digest and ts, from memory or the
   // archive.
   Status sequenced(std::uint64_t seq, sequencer::Sequenced* out) override;
-  // One request of a client frame (a batch's part or the frame itself).
   // Calls handle(request, batchable) for the frame's request or each part
   // of its batch, once the whole frame has been checked; a frame too large
   // or malformed is answered with the error instead.
   template <typename Handle>
   void each_client_request(const std::string& client, std::span<const std::uint8_t> payload,
                            Outbox* out, Handle&& handle);
+  // One request of a client frame (a batch's part or the frame itself).
   void on_request(const wire::ClientRequest& request, const std::string& client, bool batchable,
                   std::uint64_t now_us, std::int64_t wall_ms, Outbox* out);
   // `after_seq`: a seq the reply must not leave before (ToClient::seq).

@@ -585,7 +585,7 @@ class FrontEnd {
       policy.admit_any(kClientDomain);
       security_summary_ = "CURVE, any client key";
     } else {
-      std::map<std::string, std::string> allowed;
+      transport::ZapPolicy::KeyNames allowed;
       if (Status s = read_client_allow_list(&allowed); !s.is_ok()) {
         return Status::invalid_argument("client allow-list: " + s.message());
       }
@@ -604,7 +604,7 @@ class FrontEnd {
   }
 
   // The keys of --client-allow's directory: Z85 public key -> name.
-  Status read_client_allow_list(std::map<std::string, std::string>* keys) const {
+  Status read_client_allow_list(transport::ZapPolicy::KeyNames* keys) const {
     std::vector<std::pair<std::string, std::string>> named;
     TRIAD_RETURN_IF_ERROR(transport::load_curve_public_keys(config_.client_allow_dir, &named));
     keys->clear();
@@ -612,7 +612,7 @@ class FrontEnd {
     return Status::ok();
   }
 
-  void on_client_allow_list(const std::map<std::string, std::string>& keys) {
+  void on_client_allow_list(const transport::ZapPolicy::KeyNames& keys) {
     allow_list_size_ = keys.size();
     security_summary_ = "CURVE, " + std::to_string(keys.size()) +
                         " allow-listed client keys from " + config_.client_allow_dir;
@@ -632,14 +632,14 @@ class FrontEnd {
                                                  "admitted)"
                                                : "with --no-curve (no client key is checked)")}};
     }
-    std::map<std::string, std::string> keys;
+    transport::ZapPolicy::KeyNames keys;
     if (Status s = read_client_allow_list(&keys); !s.is_ok()) {
       log::warn("client allow-list not reloaded, the one in use stays: " + s.message());
       return Json{
           {"error", "client allow-list not reloaded, the one in use stays: " + s.message()}};
     }
     transport::ZapPolicy& policy = zap_->policy();
-    const std::map<std::string, std::string> old = policy.keys(kClientDomain);
+    const transport::ZapPolicy::KeyNames old = policy.keys(kClientDomain);
     Json added = Json::array();
     Json removed = Json::array();
     for (const auto& [key, name] : keys) {

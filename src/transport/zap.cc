@@ -57,17 +57,17 @@ void ZapPolicy::admit(const std::string& domain, const std::string& public_key_z
   domains_[domain].keys[public_key_z85] = user_id;
 }
 
-void ZapPolicy::replace_keys(const std::string& domain, std::map<std::string, std::string> keys) {
+void ZapPolicy::replace_keys(const std::string& domain, KeyNames keys) {
   domains_[domain].keys = std::move(keys);
 }
 
-const std::map<std::string, std::string>& ZapPolicy::keys(const std::string& domain) const {
-  static const std::map<std::string, std::string> kNone;
+const ZapPolicy::KeyNames& ZapPolicy::keys(const std::string& domain) const {
+  static const KeyNames kNone;
   const auto it = domains_.find(domain);
   return it == domains_.end() ? kNone : it->second.keys;
 }
 
-bool ZapPolicy::admits(std::string_view domain, const std::string& public_key_z85) const {
+bool ZapPolicy::admits(std::string_view domain, std::string_view public_key_z85) const {
   const auto it = domains_.find(domain);
   return it != domains_.end() && (it->second.any || it->second.keys.contains(public_key_z85));
 }

@@ -32,6 +32,8 @@ inline constexpr const char* kClientKeyProperty = "Client-Key";
 // the client keys it admits. A domain nobody configured admits nothing.
 class ZapPolicy {
  public:
+  using KeyNames = std::map<std::string, std::string, std::less<>>;  // Z85 public key -> name
+
   // Admits every CURVE client key on `domain` (encrypted, not authenticated:
   // the client socket without an allow-list). user_id is "any".
   void admit_any(const std::string& domain);
@@ -40,12 +42,12 @@ class ZapPolicy {
              const std::string& user_id);
   // Replaces the keys `domain` admits (Z85 public key -> user id); whether
   // it admits any key is kept.
-  void replace_keys(const std::string& domain, std::map<std::string, std::string> keys);
-  // The keys `domain` admits by name (none for an unknown domain).
-  const std::map<std::string, std::string>& keys(const std::string& domain) const;
+  void replace_keys(const std::string& domain, KeyNames keys);
+  // The keys `domain` admits, with their names (none for an unknown domain).
+  const KeyNames& keys(const std::string& domain) const;
   // Whether a connection made with `public_key_z85` on `domain` would be
-  // admitted now.
-  bool admits(std::string_view domain, const std::string& public_key_z85) const;
+  // admitted now (per client message: no allocation).
+  bool admits(std::string_view domain, std::string_view public_key_z85) const;
 
   // The decision for a client of `domain` using `mechanism` ("CURVE",
   // "NULL", "PLAIN") and, for CURVE, its 32-byte public key `credential`.
@@ -55,7 +57,7 @@ class ZapPolicy {
  private:
   struct Domain {
     bool any = false;
-    std::map<std::string, std::string> keys;  // Z85 public key -> user id
+    KeyNames keys;
   };
   std::map<std::string, Domain, std::less<>> domains_;
 };

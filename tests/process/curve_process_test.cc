@@ -278,26 +278,35 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
   for (const char* name : {"switch-1", "switch-2"}) {
     ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir, "--client", name}, &out), 0) << out;
   }
+  // switch-2's next key, made the same way elsewhere.
+  ASSERT_EQ(run({bin("triad"), "keygen", "--dir", tmp_.file("next"), "--client", "switch-2"}, &out),
+            0)
+      << out;
   std::filesystem::create_directories(allow);
   std::filesystem::copy_file(layout::curve_client_public_key(dir, "switch-1"),
                              allow + "/switch-1.pub");
   Cluster& cluster = start(tmp_, {"--client-allow", allow});
   if (!cluster.ready()) return;
+  const auto reload = [&] { return run_triad(tmp_, {"reload-clients", "--dir", dir}); };
 
   ClientOptions first;
   ASSERT_TRUE(use_cluster_keys(dir, &first, "switch-1").is_ok());
   ClientOptions second;
   ASSERT_TRUE(use_cluster_keys(dir, &second, "switch-2").is_ok());
   second.connect_timeout_ms = 1500;
-  std::unique_ptr<Client> connected;
-  ASSERT_TRUE(Client::connect(cluster.endpoint(), first, &connected).is_ok());
-  const auto submit = [&](std::uint64_t tag, const std::string& id) {
+  ClientOptions second_next;
+  ASSERT_TRUE(use_cluster_keys(tmp_.file("next"), &second_next, "switch-2").is_ok());
+  second_next.curve_server_public_key = second.curve_server_public_key;
+  // One transaction on a connection that stays open; its answer.
+  const auto submit = [](Client& client, std::uint64_t tag, const std::string& id) {
     Reply reply;
-    EXPECT_TRUE(connected->submit(tag, tx_of(id)).is_ok());
-    EXPECT_TRUE(connected->next_reply(10'000, &reply).is_ok());
+    EXPECT_TRUE(client.submit(tag, tx_of(id)).is_ok());
+    EXPECT_TRUE(client.next_reply(10'000, &reply).is_ok());
     return reply;
   };
-  Reply reply = submit(1, "listed-1");
+  std::unique_ptr<Client> first_client;
+  ASSERT_TRUE(Client::connect(cluster.endpoint(), first, &first_client).is_ok());
+  Reply reply = submit(*first_client, 1, "listed-1");
   EXPECT_TRUE(reply.status.is_ok()) << reply.status.to_string();
   EXPECT_EQ(submit_one(cluster.endpoint(), second, "unlisted-1").code(),
             Status::Code::kUnavailable);
@@ -306,12 +315,13 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
   std::filesystem::remove(allow + "/switch-1.pub");
   std::filesystem::copy_file(layout::curve_client_public_key(dir, "switch-2"),
                              allow + "/switch-2.pub");
-  TriadOutcome reload = run_triad(tmp_, {"reload-clients", "--dir", dir});
-  EXPECT_EQ(reload.status, 0) << reload.err;
-  EXPECT_EQ(reload.out, "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-1\n");
+  TriadOutcome outcome = reload();
+  EXPECT_EQ(outcome.status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out,
+            "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-1\n");
 
   // switch-1's connection is still up; what it sends is refused, under its tag.
-  reply = submit(2, "delisted-1");
+  reply = submit(*first_client, 2, "delisted-1");
   EXPECT_EQ(reply.status.code(), Status::Code::kPermissionDenied) << reply.status.to_string();
   EXPECT_EQ(reply.tag, 2u);
   EXPECT_NE(reply.status.message().find("client key switch-1"), std::string::npos)
@@ -322,23 +332,46 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
   first_again.connect_timeout_ms = 1500;
   EXPECT_EQ(submit_one(cluster.endpoint(), first_again, "delisted-2").code(),
             Status::Code::kUnavailable);
-  EXPECT_TRUE(submit_one(cluster.endpoint(), second, "listed-2").is_ok());
+  std::unique_ptr<Client> second_client;
+  ASSERT_TRUE(Client::connect(cluster.endpoint(), second, &second_client).is_ok());
+  EXPECT_TRUE(submit(*second_client, 1, "listed-2").status.is_ok());
 
-  // A malformed key file: nothing changes, and the error names the file.
+  // A malformed key file, then the directory gone: nothing changes, and
+  // the error says why.
   write_file(allow + "/broken.pub", "not a key\n");
-  reload = run_triad(tmp_, {"reload-clients", "--dir", dir});
-  EXPECT_EQ(reload.status, 2) << reload.out;
-  EXPECT_NE(reload.err.find("not reloaded, the one in use stays"), std::string::npos) << reload.err;
-  EXPECT_NE(reload.err.find("broken.pub"), std::string::npos) << reload.err;
-  EXPECT_TRUE(submit_one(cluster.endpoint(), second, "listed-3").is_ok());
-  EXPECT_EQ(submit(3, "delisted-3").status.code(), Status::Code::kPermissionDenied);
+  outcome = reload();
+  EXPECT_EQ(outcome.status, 2) << outcome.out;
+  EXPECT_NE(outcome.err.find("not reloaded, the one in use stays"), std::string::npos)
+      << outcome.err;
+  EXPECT_NE(outcome.err.find("broken.pub"), std::string::npos) << outcome.err;
+  std::filesystem::remove(allow + "/broken.pub");
+  std::filesystem::rename(allow, allow + ".gone");
+  outcome = reload();
+  EXPECT_EQ(outcome.status, 2) << outcome.out;
+  EXPECT_NE(outcome.err.find("not reloaded, the one in use stays"), std::string::npos)
+      << outcome.err;
+  std::filesystem::rename(allow + ".gone", allow);
+  EXPECT_TRUE(submit(*second_client, 2, "listed-3").status.is_ok());
+  EXPECT_EQ(submit(*first_client, 3, "delisted-3").status.code(), Status::Code::kPermissionDenied);
+
+  // switch-2's key replaced under the same name: its open connection, made
+  // with the old key, is refused; the new key connects.
+  std::filesystem::copy_file(layout::curve_client_public_key(tmp_.file("next"), "switch-2"),
+                             allow + "/switch-2.pub",
+                             std::filesystem::copy_options::overwrite_existing);
+  outcome = reload();
+  EXPECT_EQ(outcome.status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out,
+            "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-2\n");
+  EXPECT_EQ(submit(*second_client, 3, "replaced-1").status.code(), Status::Code::kPermissionDenied);
+  EXPECT_TRUE(submit_one(cluster.endpoint(), second_next, "listed-4").is_ok());
 
   const Json s = status_of(dir);
   ASSERT_TRUE(s.is_object());
-  EXPECT_EQ(s["decisions"], 3) << "listed-1, listed-2, listed-3 only";
+  EXPECT_EQ(s["decisions"], 4) << "listed-1 to listed-4 only";
   EXPECT_EQ(s["transport"]["client_allow_list"], 1);
-  EXPECT_EQ(s["transport"]["client_allow_reloads"], 1);
-  EXPECT_EQ(s["transport"]["not_admitted_requests"], 2);
+  EXPECT_EQ(s["transport"]["client_allow_reloads"], 2);
+  EXPECT_EQ(s["transport"]["not_admitted_requests"], 3);
   const std::string log = read_file(layout::frontend_log(dir));
   EXPECT_NE(log.find("client allow-list reloaded"), std::string::npos);
   EXPECT_NE(log.find("refused a request: client key switch-1"), std::string::npos);

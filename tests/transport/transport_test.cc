@@ -198,8 +198,7 @@ TEST(ZapPolicyTest, ReplacedKeysDecideFromThenOn) {
   EXPECT_TRUE(policy.admits("client", second.public_key));
   EXPECT_FALSE(policy.decide("client", "CURVE", binary_of(first.public_key)).allowed);
   EXPECT_EQ(policy.decide("client", "CURVE", binary_of(second.public_key)).user_id, "switch-1");
-  EXPECT_EQ(policy.keys("client"),
-            (std::map<std::string, std::string>{{second.public_key, "switch-1"}}));
+  EXPECT_EQ(policy.keys("client"), (ZapPolicy::KeyNames{{second.public_key, "switch-1"}}));
   EXPECT_TRUE(policy.admits("replica", first.public_key)) << "another domain is untouched";
   EXPECT_FALSE(policy.admits("control", first.public_key)) << "nobody configured it";
   EXPECT_TRUE(policy.keys("control").empty());
