@@ -29,9 +29,14 @@ struct ClientOptions {
   // How long a send may wait for a connection (none while the front end is
   // down: nothing is queued for it then) or for room in the send queue (a
   // front end not reading leaves none): then submit() returns Unavailable,
-  // not sent. -1: for good. A connection the front end broke off for good (it refused this
-  // client's handshake, or sent what ZeroMQ refuses, such as a message over
-  // the size limit) is not made again: every send then ends so; connect a
+  // not sent. -1: for good. After the front end refused this client's
+  // handshake (a front end restarted with an allow-list without this key,
+  // or with other keys), the library connects again by itself, 250 ms after
+  // the refusal, then twice as long after each refusal in a row, up to 8 s
+  // (while resubmit_within_ms is not 0: the connection's events are read
+  // then); sends wait for that as for any connection. A connection ended
+  // because the front end sent what ZeroMQ refuses, such as a message over
+  // the size limit, is not made again: every send then ends so; connect a
   // new Client.
   int send_timeout_ms = 10'000;
   // CURVE (ZeroMQ encryption and authentication), each key Z85 text (40
@@ -184,6 +189,8 @@ class Client {
   bool forget(std::uint64_t tag);
   // Requests sent again after a reconnect (resubmit_within_ms), in all.
   std::uint64_t resubmitted() const;
+  // Connections made again by the library after a refused handshake.
+  std::uint64_t reconnects() const;
 
  private:
   Client();

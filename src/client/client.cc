@@ -38,6 +38,16 @@ struct Client::Impl {
   int send_timeout_ms = 0;  // ClientOptions'
   // The connection dropped, and no new handshake has been read since.
   bool dropped = false;
+  // The front end refused a handshake (a key it no longer admits, another
+  // server key): libzmq does not connect again after that, so this client
+  // does, at `reconnect_at`, waiting twice as long after each refusal in a
+  // row (kFirstReconnectWait to kLongestReconnectWait).
+  bool refused = false;
+  Clock::time_point reconnect_at;
+  std::chrono::milliseconds reconnect_wait{0};
+  std::uint64_t reconnects = 0;
+  static constexpr std::chrono::milliseconds kFirstReconnectWait{250};
+  static constexpr std::chrono::milliseconds kLongestReconnectWait{8'000};
   // After a reconnect: the tags in flight then, in order, from `resend_next`
   // on still to send again (a send that found no room is tried again at the
   // next call).
@@ -114,7 +124,21 @@ struct Client::Impl {
         dropped = true;
         resend.clear();
         resend_next = 0;
-      } else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && dropped) {
+      } else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                 kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        dropped = true;
+        resend.clear();
+        resend_next = 0;
+        if (!refused) {
+          refused = true;
+          reconnect_wait =
+              std::clamp(reconnect_wait * 2, kFirstReconnectWait, kLongestReconnectWait);
+          reconnect_at = Clock::now() + reconnect_wait;
+        }
+      } else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        reconnect_wait = std::chrono::milliseconds(0);
+        if (!dropped) continue;
         dropped = false;
         resend.clear();
         resend_next = 0;
@@ -125,7 +149,36 @@ struct Client::Impl {
         std::sort(resend.begin(), resend.end());
       }
     }
+    reconnect_if_due();
     resend_pending();
+  }
+
+  // After a refused handshake, once reconnect_at has come: a new connection
+  // (the old one is gone for good), whose handshake the monitor reports.
+  void reconnect_if_due() {
+    if (!refused || Clock::now() < reconnect_at) return;
+    refused = false;
+    try {
+      socket.disconnect(endpoint);
+    } catch (const zmq::error_t&) {
+      // Already gone with its session: connect() below makes a new one.
+    }
+    try {
+      socket.connect(endpoint);
+      ++reconnects;
+    } catch (const zmq::error_t&) {
+      refused = true;  // tried again after the next wait
+      reconnect_at = Clock::now() + reconnect_wait;
+    }
+  }
+
+  // How long a wait for an event may last before a reconnect is due.
+  std::chrono::milliseconds until_reconnect(std::chrono::milliseconds left) const {
+    if (!refused) return left;
+    const auto due = std::max(std::chrono::milliseconds(1),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  reconnect_at - Clock::now() + std::chrono::milliseconds(1)));
+    return left.count() < 0 ? due : std::min(left, due);
   }
 
   // Sends what is left of `resend` (never waiting: the caller's call is not
@@ -185,7 +238,7 @@ struct Client::Impl {
         // event is here: wait for the event.
         zmq::pollitem_t items[] = {{monitor.handle(), 0, ZMQ_POLLIN, 0},
                                    {socket.handle(), 0, ZMQ_POLLOUT, 0}};
-        zmq::poll(items, dropped ? 1 : 2, left);
+        zmq::poll(items, dropped ? 1 : 2, until_reconnect(left));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) return false;
       }
@@ -349,7 +402,10 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       // no call), and each is a few bytes.
       const char* monitor_address = "inproc://triad-client-connection";
       if (zmq_socket_monitor(impl.socket.handle(), monitor_address,
-                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
         return Status::io_error(std::string("cannot watch the connection to ") + endpoint + ": " +
                                 zmq_strerror(zmq_errno()));
       }
@@ -482,8 +538,9 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
                   std::chrono::milliseconds(0),
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     // A resend that found no room is tried again at every call, and every
-    // 10 ms while this one waits.
-    if (impl.resend_waiting()) impl.watch_connection();
+    // 10 ms while this one waits; a reconnect after a refused handshake
+    // when it is due.
+    if (impl.resend_waiting() || impl.refused) impl.watch_connection();
     zmq::pollitem_t items[] = {{impl.socket.handle(), 0, ZMQ_POLLIN, 0},
                                {impl.monitor.handle(), 0, ZMQ_POLLIN, 0}};
     const std::size_t watched = impl.monitoring() ? 2 : 1;
@@ -491,11 +548,12 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     const bool retrying = impl.resend_waiting() && (left.count() < 0 || left > kResendRetry);
     zmq::message_t msg;
     try {
-      zmq::poll(items, watched, retrying ? kResendRetry : left);
+      zmq::poll(items, watched, impl.until_reconnect(retrying ? kResendRetry : left));
       const bool events = watched == 2 && (items[1].revents & ZMQ_POLLIN) != 0;
       if (events) impl.watch_connection();
       if (!(items[0].revents & ZMQ_POLLIN)) {
-        if (retrying || events) continue;  // the deadline is checked again above
+        // The deadline is checked again above.
+        if (retrying || events || (impl.refused && left.count() != 0)) continue;
         return Status::timeout("no answer within " + std::to_string(timeout_ms) + " ms");
       }
       if (!impl.socket.recv(msg, zmq::recv_flags::dontwait)) continue;
@@ -524,5 +582,7 @@ std::vector<std::uint64_t> Client::tags_in_flight() const {
 bool Client::forget(std::uint64_t tag) { return impl_->in_flight.erase(tag) == 1; }
 
 std::uint64_t Client::resubmitted() const { return impl_->resubmitted; }
+
+std::uint64_t Client::reconnects() const { return impl_->reconnects; }
 
 }  // namespace triad

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -84,6 +85,12 @@ class Relay {
     ::close(listen_fd_);
   }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // Ends every connection it relays (as a network fault would); later ones
+  // are relayed again.
+  void cut() {
+    cut_ = true;
+    while (cut_) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::string recorded() {
     std::lock_guard<std::mutex> lock(mutex_);
     return bytes_;
@@ -105,6 +112,14 @@ class Relay {
 
   void loop() {
     while (!stop_) {
+      if (cut_) {
+        for (const auto& [a, b] : pairs_) {
+          ::close(a);
+          ::close(b);
+        }
+        pairs_.clear();
+        cut_ = false;
+      }
       std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
       for (const auto& [a, b] : pairs_) {
         fds.push_back({a, POLLIN, 0});
@@ -149,6 +164,7 @@ class Relay {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> cut_{false};
   std::thread thread_;
   std::vector<std::pair<int, int>> pairs_;  // (client side, front-end side)
   std::mutex mutex_;
@@ -376,6 +392,63 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
   EXPECT_NE(log.find("client allow-list reloaded"), std::string::npos);
   EXPECT_NE(log.find("refused a request: client key switch-1"), std::string::npos);
   EXPECT_EQ(log.find(first.curve_secret_key), std::string::npos);
+}
+
+// A client whose handshake the front end refuses after a drop (its key
+// taken off the list meanwhile) connects again by itself, and once its key
+// is listed again its requests go through on the same Client: libzmq alone
+// makes no new connection after a refused handshake.
+TEST_F(CurveCluster, AClientRefusedAtAReconnectConnectsAgainOnceListed) {
+  const std::string dir = tmp_.file("data");
+  const std::string allow = tmp_.file("allow");
+  std::string out;
+  ASSERT_EQ(run({bin("triad"), "keygen", "--dir", dir, "--client", "switch-1"}, &out), 0) << out;
+  std::filesystem::create_directories(allow);
+  const std::string listed = allow + "/switch-1.pub";
+  std::filesystem::copy_file(layout::curve_client_public_key(dir, "switch-1"), listed);
+  Cluster& cluster = start(tmp_, {"--client-allow", allow});
+  if (!cluster.ready()) return;
+  const auto reload = [&] {
+    const TriadOutcome o = run_triad(tmp_, {"reload-clients", "--dir", dir});
+    EXPECT_EQ(o.status, 0) << o.err;
+  };
+
+  Relay relay(port_of(cluster.endpoint()));
+  ClientOptions options;
+  ASSERT_TRUE(use_cluster_keys(dir, &options, "switch-1").is_ok());
+  options.send_timeout_ms = 1'000;
+  std::unique_ptr<Client> client;
+  ASSERT_TRUE(Client::connect(relay.endpoint(), options, &client).is_ok());
+  Reply reply;
+  ASSERT_TRUE(client->submit(1, tx_of("before-1")).is_ok());
+  ASSERT_TRUE(client->next_reply(10'000, &reply).is_ok());
+  EXPECT_TRUE(reply.status.is_ok()) << reply.status.to_string();
+
+  // Off the list, then the connection cut: the new handshake is refused.
+  std::filesystem::rename(listed, tmp_.file("switch-1.pub"));
+  reload();
+  relay.cut();
+  const Json refused = wait_for_status(dir, 10'000, [](const Json& j) {
+    return j["refused_connections"]["client"].get<std::uint64_t>() >= 1;
+  });
+  ASSERT_TRUE(refused.is_object());
+  EXPECT_EQ(client->submit(2, tx_of("while-off-1")).code(), Status::Code::kUnavailable);
+
+  // Listed again: the same Client gets through within its reconnect waits.
+  std::filesystem::rename(tmp_.file("switch-1.pub"), listed);
+  reload();
+  Status sent;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if ((sent = client->submit(3, tx_of("after-1"))).is_ok()) break;
+  }
+  ASSERT_TRUE(sent.is_ok()) << sent.to_string();
+  ASSERT_TRUE(client->next_reply(10'000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 3u);
+  EXPECT_TRUE(reply.status.is_ok()) << reply.status.to_string();
+  EXPECT_GE(client->reconnects(), 1u);
+  const Json s = status_of(dir);
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["decisions"], 2) << "before-1 and after-1; nothing while refused";
 }
 
 TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
