@@ -31,8 +31,9 @@ struct ClientOptions {
   // front end not reading leaves none): then submit() returns Unavailable,
   // not sent. -1: for good. After the front end refused this client's
   // handshake (a front end restarted with an allow-list without this key,
-  // or with other keys), the library connects again by itself, 250 ms after
-  // the refusal, then twice as long after each refusal in a row, up to 8 s
+  // or with other keys), the library connects again by itself, in the first
+  // call (submit, submit_batch, next_reply) 250 ms or more after it read the
+  // refusal, then twice as long after each refusal in a row, up to 8 s
   // (while resubmit_within_ms is not 0: the connection's events are read
   // then); sends wait for that as for any connection. A connection ended
   // because the front end sent what ZeroMQ refuses, such as a message over

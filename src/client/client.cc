@@ -40,8 +40,9 @@ struct Client::Impl {
   bool dropped = false;
   // The front end refused a handshake (a key it no longer admits, another
   // server key): libzmq does not connect again after that, so this client
-  // does, at `reconnect_at`, waiting twice as long after each refusal in a
-  // row (kFirstReconnectWait to kLongestReconnectWait).
+  // does, in the first call at or after `reconnect_at`, waiting twice as
+  // long after each refusal in a row (kFirstReconnectWait to
+  // kLongestReconnectWait), counted from when the refusal is read.
   bool refused = false;
   Clock::time_point reconnect_at;
   std::chrono::milliseconds reconnect_wait{0};
@@ -124,9 +125,10 @@ struct Client::Impl {
         dropped = true;
         resend.clear();
         resend_next = 0;
-      } else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
-                 kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+      } else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
                  kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        // A refusal (a handshake failed for a connection or timeout error,
+        // NO_DETAIL, is one libzmq retries by itself).
         dropped = true;
         resend.clear();
         resend_next = 0;
@@ -137,6 +139,7 @@ struct Client::Impl {
           reconnect_at = Clock::now() + reconnect_wait;
         }
       } else if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        refused = false;
         reconnect_wait = std::chrono::milliseconds(0);
         if (!dropped) continue;
         dropped = false;
@@ -158,6 +161,12 @@ struct Client::Impl {
   void reconnect_if_due() {
     if (!refused || Clock::now() < reconnect_at) return;
     refused = false;
+    // Whatever connection the socket still has goes with the disconnect
+    // (libzmq reports no event for that): the next handshake's resends
+    // what is in flight.
+    dropped = true;
+    resend.clear();
+    resend_next = 0;
     try {
       socket.disconnect(endpoint);
     } catch (const zmq::error_t&) {
@@ -168,7 +177,7 @@ struct Client::Impl {
       ++reconnects;
     } catch (const zmq::error_t&) {
       refused = true;  // tried again after the next wait
-      reconnect_at = Clock::now() + reconnect_wait;
+      reconnect_at = Clock::now() + std::max(reconnect_wait, kFirstReconnectWait);
     }
   }
 
@@ -403,7 +412,6 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       const char* monitor_address = "inproc://triad-client-connection";
       if (zmq_socket_monitor(impl.socket.handle(), monitor_address,
                              ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
         return Status::io_error(std::string("cannot watch the connection to ") + endpoint + ": " +

@@ -85,6 +85,10 @@ class Relay {
     ::close(listen_fd_);
   }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // While set, a connection is accepted and closed at once, as a proxy
+  // whose target is down would: the client's handshake fails for a
+  // connection error, which libzmq retries by itself.
+  void set_closing(bool closing) { closing_ = closing; }
   // Ends every connection it relays (as a network fault would); later ones
   // are relayed again.
   void cut() {
@@ -128,7 +132,7 @@ class Relay {
       if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
       if (fds[0].revents & POLLIN) {
         const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        const int server = client >= 0 ? connect_target() : -1;
+        const int server = client >= 0 && !closing_ ? connect_target() : -1;
         if (server >= 0) {
           pairs_.emplace_back(client, server);
         } else if (client >= 0) {
@@ -165,6 +169,7 @@ class Relay {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> closing_{false};
   std::thread thread_;
   std::vector<std::pair<int, int>> pairs_;  // (client side, front-end side)
   std::mutex mutex_;
@@ -449,6 +454,35 @@ TEST_F(CurveCluster, AClientRefusedAtAReconnectConnectsAgainOnceListed) {
   const Json s = status_of(dir);
   ASSERT_TRUE(s.is_object());
   EXPECT_EQ(s["decisions"], 2) << "before-1 and after-1; nothing while refused";
+}
+
+// Handshakes that fail because the connection closes (no refusal: the
+// front end unreachable behind a proxy) are libzmq's to retry; the library
+// does not take them for refusals, whose reconnect would end the working
+// connection that follows and lose what is in flight on it.
+TEST_F(CurveCluster, HandshakesCutShortAreNotTakenForRefusals) {
+  Cluster& cluster = start(tmp_);
+  if (!cluster.ready()) return;
+  Relay relay(port_of(cluster.endpoint()));
+  ClientOptions options;
+  ASSERT_TRUE(use_cluster_keys(cluster.dir(), &options).is_ok());
+  std::unique_ptr<Client> client;
+  ASSERT_TRUE(Client::connect(relay.endpoint(), options, &client).is_ok());
+  relay.set_closing(true);
+  relay.cut();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // several failed handshakes
+  relay.set_closing(false);
+  // Each answered before the next is sent, over more than the library's
+  // first reconnect wait.
+  for (std::uint64_t tag = 1; tag <= 10; ++tag) {
+    ASSERT_TRUE(client->submit(tag, tx_of("cut-short-" + std::to_string(tag))).is_ok());
+    Reply reply;
+    ASSERT_TRUE(client->next_reply(5'000, &reply).is_ok()) << "tag " << tag;
+    EXPECT_EQ(reply.tag, tag);
+    EXPECT_TRUE(reply.status.is_ok()) << reply.status.to_string();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(client->reconnects(), 0u);
 }
 
 TEST_F(CurveCluster, FakeReplicaAndPlainSocketsAreRefusedAndCounted) {
