@@ -110,6 +110,11 @@ bool is_true(const Json& object, const char* key) {
   return v != nullptr && v->is_boolean() && v->get<bool>();
 }
 
+// "1 key", "2 keys", "- keys": a count as integer() gives it, and its noun.
+std::string count_of(const std::string& count, const char* noun) {
+  return count + " " + noun + (count == "1" ? "" : "s");
+}
+
 std::string seconds(double s) {
   char buf[32];
   if (s >= 3600) {
@@ -221,6 +226,20 @@ int run_status_command(int argc, char** argv) {
         integer(*a, "dropped").c_str(), integer(*a, "failed").c_str(),
         integer(*a, "expired").c_str());
   }
+  // Only with --client-allow (the field is null without one).
+  if (const Json* t = field(s, "transport")) {
+    if (const Json* keys = field(*t, "client_allow_list");
+        keys != nullptr && keys->is_number_integer()) {
+      const Json* refused = field(s, "refused_connections");
+      std::printf(
+          "client allow-list: %s, %s; %s refused on connections whose key was taken off it, %s "
+          "refused at the handshake\n",
+          count_of(keys->dump(), "key").c_str(),
+          count_of(integer(*t, "client_allow_reloads"), "reload").c_str(),
+          count_of(integer(*t, "not_admitted_requests"), "request").c_str(),
+          count_of(refused != nullptr ? integer(*refused, "client") : "-", "connection").c_str());
+    }
+  }
   return 0;
 }
 
@@ -269,8 +288,9 @@ int run_reload_clients_command(int argc, char** argv) {
     }
     return list.empty() ? std::string("none") : list;
   };
-  std::printf("client allow-list reloaded: %s keys; added: %s; removed: %s\n",
-              integer(answer, "keys").c_str(), names("added").c_str(), names("removed").c_str());
+  std::printf("client allow-list reloaded: %s; added: %s; removed: %s\n",
+              count_of(integer(answer, "keys"), "key").c_str(), names("added").c_str(),
+              names("removed").c_str());
   return 0;
 }
 

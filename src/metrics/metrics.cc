@@ -124,7 +124,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   replayed_ = total("triad_replayed_total",
                     "Repeated transaction ids answered from the idempotency record");
   client_errors_ = total("triad_client_errors_total",
-                         "Client requests refused: malformed, invalid or overloaded");
+                         "Client requests refused: malformed, invalid, overloaded or on a "
+                         "connection whose key is no longer admitted");
   overloaded_ = total("triad_overloaded_total",
                       "Client requests refused as overloaded (also in triad_client_errors_total)");
   late_verdicts_ =

@@ -338,8 +338,7 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
                              allow + "/switch-2.pub");
   TriadOutcome outcome = reload();
   EXPECT_EQ(outcome.status, 0) << outcome.err;
-  EXPECT_EQ(outcome.out,
-            "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-1\n");
+  EXPECT_EQ(outcome.out, "client allow-list reloaded: 1 key; added: switch-2; removed: switch-1\n");
 
   // switch-1's connection is still up; what it sends is refused, under its tag.
   reply = submit(*first_client, 2, "delisted-1");
@@ -382,8 +381,7 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
                              std::filesystem::copy_options::overwrite_existing);
   outcome = reload();
   EXPECT_EQ(outcome.status, 0) << outcome.err;
-  EXPECT_EQ(outcome.out,
-            "client allow-list reloaded: 1 keys; added: switch-2; removed: switch-2\n");
+  EXPECT_EQ(outcome.out, "client allow-list reloaded: 1 key; added: switch-2; removed: switch-2\n");
   EXPECT_EQ(submit(*second_client, 3, "replaced-1").status.code(), Status::Code::kPermissionDenied);
   EXPECT_TRUE(submit_one(cluster.endpoint(), second_next, "listed-4").is_ok());
 
@@ -393,6 +391,12 @@ TEST_F(CurveCluster, ReloadedAllowListAdmitsAddedKeysAndRefusesRemovedOnes) {
   EXPECT_EQ(s["transport"]["client_allow_list"], 1);
   EXPECT_EQ(s["transport"]["client_allow_reloads"], 2);
   EXPECT_EQ(s["transport"]["not_admitted_requests"], 3);
+  const TriadOutcome text = run_triad(tmp_, {"status", "--dir", dir});
+  EXPECT_NE(text.out.find("client allow-list: 1 key, 2 reloads; 3 requests refused on "
+                          "connections whose key was taken off it, 2 connections refused at the "
+                          "handshake\n"),
+            std::string::npos)
+      << text.out;
   const std::string log = read_file(layout::frontend_log(dir));
   EXPECT_NE(log.find("client allow-list reloaded"), std::string::npos);
   EXPECT_NE(log.find("refused a request: client key switch-1"), std::string::npos);

@@ -100,7 +100,9 @@ constexpr const char* kFullStatus = R"({
      "last_time_to_repair_ms": 300.585, "mtbf_lower_bound": false, "mtbf_s": 4792.925,
      "mttr_lower_bound": true, "mttr_s": 0.300585, "name": "b", "repairs": 1,
      "state": "repairing"}],
-  "audit": {"dropped": 0, "expired": 4, "failed": 0, "queued": 2, "written": 60}
+  "audit": {"dropped": 0, "expired": 4, "failed": 0, "queued": 2, "written": 60},
+  "transport": {"client_allow_list": 2, "client_allow_reloads": 1, "not_admitted_requests": 3},
+  "refused_connections": {"client": 5, "replica": 0, "control": 0}
 })";
 
 constexpr const char* kFullStatusText =
@@ -116,7 +118,9 @@ constexpr const char* kFullStatusText =
     "94.0986%  clang; index=ordered\n"
     "         divergences: missing=1 wrong_verdict=6\n"
     "(+: a lower bound: no failure yet, or out now)\n"
-    "audit store: 60 records written, 2 queued, 0 dropped (queue full), 0 failed, 4 expired\n";
+    "audit store: 60 records written, 2 queued, 0 dropped (queue full), 0 failed, 4 expired\n"
+    "client allow-list: 2 keys, 1 reload; 3 requests refused on connections whose key was taken "
+    "off it, 5 connections refused at the handshake\n";
 
 TEST(StatusCommand, TheTextFormatOfAFullStatus) {
   TempDir tmp;
@@ -153,6 +157,8 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
     status["snapshots"]["written_seq"] = "30";
     status["snapshots"]["last_write_error"] = 7;
     status["audit"].erase("written");
+    status["transport"].erase("client_allow_reloads");
+    status.erase("refused_connections");
     Json& b = status["replicas"][1];
     b.erase("state");
     b["divergences"]["missing"] = "one";
@@ -178,7 +184,9 @@ TEST(StatusCommand, MissingOrMistypedFieldsPrintADash) {
               "         divergences: wrong_verdict=6\n"
               "(+: a lower bound: no failure yet, or out now)\n"
               "audit store: - records written, 2 queued, 0 dropped (queue full), 0 failed, 4 "
-              "expired\n");
+              "expired\n"
+              "client allow-list: 2 keys, - reloads; 3 requests refused on connections whose key "
+              "was taken off it, - connections refused at the handshake\n");
     EXPECT_EQ(o.err, "");
   }
   for (const char* answer : {"[1,2]", "5", "\"status\""}) {
