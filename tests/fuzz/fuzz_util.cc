@@ -124,7 +124,14 @@ void CoreHarness::step(std::uint8_t kind, std::span<const std::uint8_t> payload,
       core_->on_replica_message(kind % 8, payload, now_us_, out);
       break;
     case kClient:
-      core_->on_client_message("client", payload, now_us_, wall_ms_, out);
+      if (kind & 0x80) {
+        const std::uint64_t sequenced = core_->counters().sequenced;
+        core_->refuse_unadmitted_client("client", payload, "no longer admitted", out);
+        check(core_->counters().sequenced == sequenced,
+              "a client no longer admitted sequences nothing");
+      } else {
+        core_->on_client_message("client", payload, now_us_, wall_ms_, out);
+      }
       core_->flush_new_entries(out);
       break;
     case kTime:

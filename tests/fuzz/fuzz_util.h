@@ -60,7 +60,8 @@ void append_step(std::uint8_t kind, std::span<const std::uint8_t> payload, Bytes
 // per step. Step kinds (kind % 8):
 //   0, 1, 2  a message from replica a, b, c
 //   3        a client message (then the new entries are flushed, as the
-//            front end does after a burst)
+//            front end does after a burst); with the kind's top bit set, one
+//            from a client no longer admitted, which must sequence nothing
 //   4        time passes beyond the vote deadline (on_time)
 //   5, 6, 7  replica payload[0] % 3 exited / started / disconnected
 // Every message the Core sends must pass the wire verifiers.
