@@ -1373,12 +1373,12 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
   // The store's wait runs from the last part, not the ask: a large state
   // takes a while.
   if (source == store_source_) store_asked_us_ = now_us;
-  if (part.engine_state_offset() == 0) {
-    // The source answers: from here the repair's own timeout bounds the
-    // transfer, not the wait for an answer (a large state takes a while).
-    for (int r = 0; r < kReplicaCount; ++r) {
-      if (awaits_snapshot(r, source)) supervisor_.on_snapshot_received(r, now_us, &repair_out_);
-    }
+  // Each part moves the wait for the next one on: a source that stops
+  // halfway is passed over after snapshot_wait_us, as one that never
+  // answered, rather than holding the repair until its timeout (and being
+  // asked first again by the next attempt).
+  for (int r = 0; r < kReplicaCount; ++r) {
+    if (awaits_snapshot(r, source)) supervisor_.on_snapshot_progress(r, now_us, &repair_out_);
   }
   if (progress == wire::SnapshotAssembly::Progress::kPartial) {
     return ack_snapshot_part(source, now_us, out);
@@ -1449,6 +1449,23 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
   Transfer& t = transfers_[static_cast<std::size_t>(r)];
   // Check the snapshot against what the majority agreed at its seq.
   const std::uint64_t seq = snap.seq;
+  // A replica snapshots its last checkpoint, which is a seq it was sent.
+  // One of a seq never sequenced, or of one the majority agreed on without
+  // a checkpoint, is a faulty source's: passed over, rather than taken for
+  // a checkpoint nobody agreed on (a replay of the whole journal).
+  const auto& agreed_at_seq = agreed_[seq % agreed_.size()];
+  if (seq > last_seq()) {
+    return refuse_snapshot(r,
+                           "it is of seq " + std::to_string(seq) + ", beyond the last sequenced (" +
+                               std::to_string(last_seq()) + ")",
+                           now_us);
+  }
+  if (seq != 0 && agreed_at_seq && agreed_at_seq->seq == seq &&
+      agreed_at_seq->checkpoint_digest == Digest{}) {
+    return refuse_snapshot(
+        r, "it is of seq " + std::to_string(seq) + ", where the majority made no checkpoint",
+        now_us);
+  }
   const voter::VerdictContent* agreed = nullptr;
   for (const auto& c : checkpoints_) {
     if (c.seq == seq) agreed = &c;

@@ -423,6 +423,17 @@ void Supervisor::handle_started(int replica, Output* out) {
   transfer(replica, out);
 }
 
+void Supervisor::on_snapshot_progress(int replica, std::uint64_t now_us, Output* out) {
+  set_time(now_us, out);
+  Replica& rep = at(replica);
+  if (awaits_snapshot(rep)) {
+    rep.snapshot_deadline_us = add_saturating(now_us_, config_.snapshot_wait_us);
+  } else {
+    ++ignored_events_;
+  }
+  fire_timers(out);
+}
+
 void Supervisor::on_snapshot_received(int replica, std::uint64_t now_us, Output* out) {
   set_time(now_us, out);
   Replica& rep = at(replica);

@@ -146,8 +146,9 @@ struct Output {
 //  - If the snapshot source leaves kHealthy before on_snapshot_installed(),
 //    a new kTransferSnapshot is issued at once from the next choice.
 //  - If it is still healthy but neither on_snapshot_received() nor
-//    on_snapshot_installed() has come snapshot_wait_us after the transfer,
-//    or on_snapshot_unusable() comes, it is passed over for the rest of the
+//    on_snapshot_installed() has come snapshot_wait_us after the transfer
+//    or after the last on_snapshot_progress() (a part of it), or
+//    on_snapshot_unusable() comes, it is passed over for the rest of the
 //    attempt and a new kTransferSnapshot is issued from the next healthy
 //    replica not passed over, or with source -1 when none is left.
 //
@@ -250,8 +251,13 @@ class Supervisor {
   void on_process_exited(int replica, std::uint64_t now_us, Output* out);
   // The process started after kStartProcess runs.
   void on_process_started(int replica, std::uint64_t now_us, Output* out);
-  // The snapshot of the last kTransferSnapshot came (it may wait, checked,
-  // for the vote at its seq): its source is no longer waited for.
+  // A part of the snapshot of the last kTransferSnapshot came: its source
+  // is waited for snapshot_wait_us more. (A large state comes in many
+  // parts; a source that stops sending them is passed over like one that
+  // sends none, rather than holding the repair until its timeout.)
+  void on_snapshot_progress(int replica, std::uint64_t now_us, Output* out);
+  // The snapshot of the last kTransferSnapshot came whole (it may wait,
+  // checked, for the vote at its seq): its source is no longer waited for.
   void on_snapshot_received(int replica, std::uint64_t now_us, Output* out);
   // That snapshot does not give the majority's digests: its source is
   // passed over for the attempt, as one that gave none in time.

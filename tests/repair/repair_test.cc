@@ -724,6 +724,29 @@ TEST_F(SnapshotWait, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
 }
 
+// Each part of a snapshot moves the wait on: a source sending a large state
+// is waited for as long as its parts keep coming, and one that stops
+// halfway is passed over snapshot_wait_us after its last part, as one that
+// never answered (before, its first part ended the wait for good, and the
+// repair waited for its timeout, then asked the same source first again).
+TEST_F(SnapshotWait, APartMovesTheWaitOnAndASourceThatStopsIsPassedOver) {
+  sup.on_snapshot_progress(kC, kT0 + 350, &out);
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 650);
+  sup.on_time(kT0 + 401, &out);
+  EXPECT_TRUE(actions().empty()) << "a part came at kT0 + 350";
+  sup.on_snapshot_progress(kC, kT0 + 600, &out);
+  sup.on_time(kT0 + 899, &out);
+  EXPECT_TRUE(actions().empty());
+  sup.on_time(kT0 + 900, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kB)}) << "a stopped: passed over";
+  sup.on_snapshot_received(kC, kT0 + 950, &out);  // b's came whole
+  const std::uint64_t ignored = sup.ignored_events();
+  sup.on_snapshot_progress(kC, kT0 + 960, &out);  // nothing awaits a part now
+  EXPECT_EQ(sup.ignored_events(), ignored + 1);
+  sup.on_time(kT0 + 1'500, &out);
+  EXPECT_TRUE(actions().empty()) << "b's came: not passed over";
+}
+
 // A snapshot that came is not waited for any more (it may wait for the vote
 // at its seq, which can take a deadline); one that does not check passes its
 // source over at once, like one that never came.
