@@ -1607,8 +1607,10 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
                           std::vector<std::vector<std::uint8_t>>* install,
                           voter::VerdictContent* content) {
   if (stored.seq == 0 || stored.seq > journalled) {
+    // The shell refuses to start so (the journal lost synced records);
+    // kept for any other caller.
     return Status::corruption("its seq is beyond the journal's last, " +
-                              std::to_string(journalled) + " (lost before the journal's sync)");
+                              std::to_string(journalled));
   }
   std::vector<journal::Entry> at;
   TRIAD_RETURN_IF_ERROR(config_.archive->read_entries(stored.seq, stored.seq, &at));

@@ -314,7 +314,7 @@ class FrontEnd {
     }
     std::vector<journal::FailSafeAnswer> fail_safe;
     TRIAD_RETURN_IF_ERROR(journal::AnswerLog::open(layout::answer_log(config_.dir), config_.fsync,
-                                                   &fail_safe, &answer_log_));
+                                                   count > 0, &fail_safe, &answer_log_));
     if (!fail_safe.empty()) {
       message += "; " + std::to_string(fail_safe.size()) + " fail-safe declines from " +
                  answer_log_->path();
@@ -327,6 +327,22 @@ class FrontEnd {
     const Status read = journal::read_snapshot_file(snapshot_path, key, &stored);
     if (!read.is_ok() && read.code() != Status::Code::kNotFound) {
       log::warn(snapshot_path + ": " + read.message() + "; the whole journal is replayed");
+    }
+    // The writer syncs the journal before it stores a snapshot, whatever
+    // the fsync policy: an authentic snapshot past the journal's end means
+    // the journal lost records it had synced (deleted, cut short, damaged),
+    // and going on would sequence new transactions under seqs, and ids,
+    // already answered.
+    if (read.is_ok() && stored.seq > count) {
+      const std::uint64_t stored_seq = stored.seq;
+      journal::wipe_state(&stored);
+      return Status::corruption(
+          snapshot_path + " holds the state after seq " + std::to_string(stored_seq) + ", but " +
+          path + " ends at seq " + std::to_string(count) +
+          ": the journal has lost transactions it had synced (a snapshot is stored only after "
+          "the journal's sync through its seq), and those answered would be sequenced again. "
+          "Restore " +
+          path + " from a backup of " + config_.dir + "; to start afresh, use another --dir");
     }
     TRIAD_RETURN_IF_ERROR(archive_->read_kept(read.is_ok() ? std::min(stored.seq, count) : 0));
     std::uint64_t start_seq = 0;

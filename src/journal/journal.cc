@@ -412,8 +412,8 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
         return Status::corruption(
             "journal " + path + ": damaged record at offset " + std::to_string(off) + " (" +
             problem + ") is followed by a valid record at offset " + std::to_string(*next) +
-            "; refusing to cut accepted transactions out of the middle (restore the file, or "
-            "move it aside to start with an empty journal)");
+            "; refusing to cut accepted transactions out of the middle (restore the file from a "
+            "backup, or start afresh in another directory)");
       }
       if (!looks_torn(bytes, off)) {
         return Status::corruption(
@@ -690,7 +690,10 @@ void append_records(std::span<const FailSafeAnswer> answers, std::vector<std::ui
   }
 }
 
-// The record at `p` (kAnswerRecordBytes), when its checksum holds.
+// The record at `p` (kAnswerRecordBytes), when its checksum holds and it
+// is a fail-safe decline (91 or 96) of a seq: any other code, read back,
+// would be taken for an answer given (an approval with no certificate, or
+// no answer at all, which holds every seq after it undecided).
 std::optional<FailSafeAnswer> decode_answer(const std::uint8_t* p) {
   const Digest sum = crypto::sha256(std::span<const std::uint8_t>(p, kAnswerSummedBytes));
   if (!std::equal(sum.begin(), sum.begin() + kChecksumBytes, p + kAnswerSummedBytes)) {
@@ -700,12 +703,13 @@ std::optional<FailSafeAnswer> decode_answer(const std::uint8_t* p) {
   a.seq = get_u64(p);
   std::copy_n(p + 8, a.tx_digest.size(), a.tx_digest.begin());
   a.code.assign(reinterpret_cast<const char*>(p + 40), 2);
+  if (a.seq == 0 || (a.code != "91" && a.code != "96")) return std::nullopt;
   return a;
 }
 
 }  // namespace
 
-Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
+Status AnswerLog::open(const std::string& path, FsyncPolicy policy, bool journal_has_transactions,
                        std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out) {
   recovered->clear();
   int fd = -1;
@@ -716,9 +720,16 @@ Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
   TRIAD_RETURN_IF_ERROR(read_all(fd, path, &file));
   const auto header = answer_header();
   if (file.size() < kAnswerHeaderBytes) {
-    // Only a creation that did not finish leaves a short header.
+    // Only a creation that did not finish leaves a short header, and the
+    // log is made before the journal's first transaction.
     if (!std::equal(file.begin(), file.end(), header.begin())) {
       return Status::corruption("answer log " + path + " is not a Triad answer log");
+    }
+    if (journal_has_transactions) {
+      return Status::corruption(
+          "answer log " + path + " is cut short (" + std::to_string(file.size()) +
+          " bytes) next to a journal that holds transactions: its fail-safe declines would be "
+          "answered anew. Restore it from a backup");
     }
     if (::ftruncate(fd, 0) != 0) {
       return Status::io_error("cannot truncate answer log " + path + ": " + reason(errno));
@@ -743,10 +754,16 @@ Status AnswerLog::open(const std::string& path, FsyncPolicy policy,
       recovered->push_back(*a);
       continue;
     }
-    // Zeros to the end are a torn tail (zeros_to_the_end); a whole record
-    // that is damaged otherwise may be a decline that was answered, and
-    // dropping it would let the replay answer that seq anew.
-    if (zeros_to_the_end(file, off)) break;
+    // Zeros to the end are a torn tail (zeros_to_the_end), unless a whole
+    // record comes after this one; a whole record that is damaged
+    // otherwise may be a decline that was answered, and dropping it would
+    // let the replay answer that seq anew.
+    bool valid_after = false;
+    for (std::size_t next = off + kAnswerRecordBytes;
+         next + kAnswerRecordBytes <= file.size() && !valid_after; next += kAnswerRecordBytes) {
+      valid_after = decode_answer(file.data() + next).has_value();
+    }
+    if (!valid_after && zeros_to_the_end(file, off)) break;
     return Status::corruption(
         "answer log " + path + ": damaged record at offset " + std::to_string(off) +
         (off + 2 * kAnswerRecordBytes <= file.size() ? " is not the last" : " is whole") +

@@ -234,9 +234,11 @@ class AnswerLog {
   // Opens `path`, creating it (mode 0600) when it does not exist, and reads
   // back every record into *recovered. A last record cut short, or zeros to
   // the end, is a torn tail: cut off and logged. Corruption when the header
-  // is not an answer log of version 1 or a whole record is damaged (it may
-  // be a decline that was answered); IoError when a system call fails.
-  static Status open(const std::string& path, FsyncPolicy policy,
+  // is not an answer log of version 1 (or is cut short while
+  // `journal_has_transactions`), or a whole record is damaged or is not a
+  // fail-safe decline (it may be a decline that was answered); IoError when
+  // a system call fails.
+  static Status open(const std::string& path, FsyncPolicy policy, bool journal_has_transactions,
                      std::vector<FailSafeAnswer>* recovered, std::unique_ptr<AnswerLog>* out);
   ~AnswerLog();
   AnswerLog(const AnswerLog&) = delete;

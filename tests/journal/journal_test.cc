@@ -495,16 +495,18 @@ class AnswerLogTest : public ::testing::Test {
   void write_answers(std::uint64_t n) {
     std::vector<FailSafeAnswer> recovered;
     std::unique_ptr<AnswerLog> log;
-    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    ASSERT_TRUE(
+        AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, false, &recovered, &log).is_ok());
     for (std::uint64_t seq = 1; seq <= n; ++seq) {
       const FailSafeAnswer a = answer(seq, seq % 2 == 1 ? "91" : "96");
       ASSERT_TRUE(log->append({&a, 1}).is_ok());
     }
   }
 
-  Status reopen(std::vector<FailSafeAnswer>* recovered) {
+  Status reopen(std::vector<FailSafeAnswer>* recovered, bool journal_has_transactions = false) {
     std::unique_ptr<AnswerLog> log;
-    return AnswerLog::open(path(), {FsyncPolicy::Kind::kNever, 0}, recovered, &log);
+    return AnswerLog::open(path(), {FsyncPolicy::Kind::kNever, 0}, journal_has_transactions,
+                           recovered, &log);
   }
 
   TempDir tmp_;
@@ -531,7 +533,8 @@ TEST_F(AnswerLogTest, AnswersAppendedTogetherComeBackInOrder) {
   {
     std::vector<FailSafeAnswer> recovered;
     std::unique_ptr<AnswerLog> log;
-    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    ASSERT_TRUE(
+        AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, false, &recovered, &log).is_ok());
     const std::vector<FailSafeAnswer> first = {answer(1, "91"), answer(2, "96"), answer(5, "91")};
     const std::vector<FailSafeAnswer> second = {answer(7, "96"), answer(8, "91")};
     ASSERT_TRUE(log->append(first).is_ok());
@@ -558,7 +561,8 @@ TEST_F(AnswerLogTest, ARewrittenLogHoldsWhatWasKeptAndTakesAppends) {
   {
     std::vector<FailSafeAnswer> recovered;
     std::unique_ptr<AnswerLog> log;
-    ASSERT_TRUE(AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, &recovered, &log).is_ok());
+    ASSERT_TRUE(
+        AnswerLog::open(path(), {FsyncPolicy::Kind::kBatch, 0}, false, &recovered, &log).is_ok());
     ASSERT_EQ(recovered.size(), 4u);
     const std::vector<FailSafeAnswer> kept = {recovered[0], recovered[2]};
     ASSERT_TRUE(log->rewrite(kept).is_ok());
@@ -617,6 +621,74 @@ TEST_F(AnswerLogTest, AWholeLastRecordThatIsDamagedIsRefused) {
   EXPECT_NE(s.message().find("damaged record at offset 72 is whole"), std::string::npos)
       << s.to_string();
   EXPECT_EQ(read_file(path()), flipped) << "left untouched";
+}
+
+// Record `index` (from 0) of the answer log in `bytes` with `code`, its
+// checksum made to hold again: what only a bug or a hand could write.
+void recode(std::string* bytes, std::size_t index, std::string_view code) {
+  const std::size_t at = 16 + index * 56;
+  bytes->replace(at + 40, 2, code);
+  const Digest sum = crypto::sha256(std::string_view(*bytes).substr(at, 48));
+  bytes->replace(at + 48, 8, reinterpret_cast<const char*>(sum.data()), 8);
+}
+
+// A record whose checksum holds but whose code is not a fail-safe
+// decline's: read back, "00" would be an approval with no certificate and
+// two zero bytes an answer never given (every seq after it held
+// undecided). Refused like a damaged record; a decline made so still reads.
+TEST_F(AnswerLogTest, ARecordThatIsNotAFailSafeDeclineIsRefused) {
+  write_answers(2);
+  const std::string whole = read_file(path());
+  for (const std::string_view code :
+       {std::string_view("00"), std::string_view("05"), std::string_view("\0\0", 2)}) {
+    SCOPED_TRACE(static_cast<int>(code[0]));
+    std::string bytes = whole;
+    recode(&bytes, 0, code);
+    write_file(path(), bytes);
+    std::vector<FailSafeAnswer> recovered;
+    const Status s = reopen(&recovered);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+    EXPECT_NE(s.message().find("damaged record at offset 16 is not the last"), std::string::npos)
+        << s.to_string();
+  }
+  std::string bytes = whole;
+  recode(&bytes, 0, "96");
+  write_file(path(), bytes);
+  std::vector<FailSafeAnswer> recovered;
+  ASSERT_TRUE(reopen(&recovered).is_ok());
+  ASSERT_EQ(recovered.size(), 2u);
+  EXPECT_EQ(recovered[0].code, "96");
+}
+
+// A damaged record with a whole one after it is not a torn tail, even when
+// the file then ends in zeros from a sector boundary (a torn append after
+// the damage): before, both records were cut off with the zeros.
+TEST_F(AnswerLogTest, ADamagedRecordFollowedByAWholeOneIsNotCutWithATornTail) {
+  write_answers(3);
+  std::string bytes = read_file(path());
+  bytes[16 + 56 + 3] ^= 1;   // seq 2's record
+  bytes.resize(1024, '\0');  // zeros from a sector boundary
+  write_file(path(), bytes);
+  std::vector<FailSafeAnswer> recovered;
+  const Status s = reopen(&recovered);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_EQ(read_file(path()), bytes) << "left untouched";
+}
+
+// An answer log cut short to part of its header is made again only when
+// the journal holds no transaction yet (a creation that did not finish);
+// beside a journal that does, its declines are lost: refused.
+TEST_F(AnswerLogTest, AHeaderCutShortBesideAJournalWithTransactionsIsRefused) {
+  write_answers(2);
+  write_file(path(), read_file(path()).substr(0, 10));
+  std::vector<FailSafeAnswer> recovered;
+  const Status s = reopen(&recovered, /*journal_has_transactions=*/true);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find("is cut short (10 bytes) next to a journal that holds"),
+            std::string::npos)
+      << s.to_string();
+  EXPECT_TRUE(reopen(&recovered, false).is_ok()) << "no transaction yet: made again";
+  EXPECT_TRUE(recovered.empty());
 }
 
 TEST_F(AnswerLogTest, DamageBeforeTheLastRecordAndAForeignFileAreRefused) {

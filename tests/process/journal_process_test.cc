@@ -325,6 +325,42 @@ TEST(Journal, ARestartFromTheStoredSnapshotDecidesOnlyTheSeqsAfterIt) {
   EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
 }
 
+// A stored snapshot is written only after the journal's sync through its
+// seq, so a journal that ends before it has lost synced, answered
+// transactions (here: deleted). The start is refused, naming both files;
+// before, it replayed from seq 1 and sequenced new transactions under seqs,
+// and ids, already answered (found by a review helper).
+TEST(Journal, AJournalEndingBeforeItsStoredSnapshotIsRefused) {
+  TempDir tmp;
+  write_inputs(tmp, 300, 0);
+  std::vector<std::string> args = kArgs;
+  args.insert(args.end(), {"--checkpoint-every", "100", "--snapshot-every", "200"});
+  std::string data_dir;
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"), args);
+    ASSERT_TRUE(cluster.ready()) << read_file(tmp.file("up.stderr"));
+    data_dir = cluster.dir();
+    ASSERT_EQ(submit(cluster, tmp.file("first.jsonl")).size(), 300u);
+    const Json status = wait_for_status(cluster.dir(), 10'000, [](const Json& s) {
+      return s.is_object() && s["snapshots"]["written_seq"].get<std::uint64_t>() >= 200;
+    });
+    ASSERT_TRUE(status.is_object());
+    ASSERT_EQ(cluster.stop(), 0);
+  }
+  std::filesystem::resize_file(data_dir + "/journal", 0);
+  {
+    Cluster cluster(tmp, tmp.file("cards.csv"), args);
+    EXPECT_FALSE(cluster.ready());
+    EXPECT_EQ(cluster.process().wait(20'000), 2);
+    const std::string log = read_file(tmp.file("up.stderr"));
+    EXPECT_NE(log.find("/snapshot holds the state after seq "), std::string::npos) << log;
+    EXPECT_NE(log.find("/journal ends at seq 0: the journal has lost transactions"),
+              std::string::npos)
+        << log;
+  }
+  EXPECT_TRUE(processes_mentioning(tmp.path()).empty());
+}
+
 // A stopped replica (SIGSTOP, a debugger) holds a SIGTERM until it is
 // continued: with SIGTERM as its parent-death signal it outlived a front end
 // killed meanwhile, for good. SIGKILL ends it stopped.
