@@ -162,7 +162,7 @@ struct Client::Impl {
     if (!refused || Clock::now() < reconnect_at) return;
     refused = false;
     // Whatever connection the socket still has goes with the disconnect
-    // (libzmq reports no event for that): the next handshake's resends
+    // (libzmq reports no event for that): the next handshake resends
     // what is in flight.
     dropped = true;
     resend.clear();
