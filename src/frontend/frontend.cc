@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -629,7 +628,6 @@ class FrontEnd {
   }
 
   void on_client_allow_list(const transport::ZapPolicy::KeyNames& keys) {
-    allow_list_size_ = keys.size();
     security_summary_ = "CURVE, " + std::to_string(keys.size()) +
                         " allow-listed client keys from " + config_.client_allow_dir;
     if (keys.empty()) log::warn("the client allow-list is empty: no client can connect");
@@ -665,13 +663,14 @@ class FrontEnd {
       if (!keys.contains(key)) removed.push_back(name);
     }
     policy.replace_keys(kClientDomain, std::move(keys));
+    const std::size_t listed = policy.keys(kClientDomain).size();
     on_client_allow_list(policy.keys(kClientDomain));
     ++client_allow_reloads_;
     log::info("client allow-list reloaded from " + config_.client_allow_dir + ": " +
-              std::to_string(allow_list_size_) + " keys, added " + added.dump() + ", removed " +
+              std::to_string(listed) + " keys, added " + added.dump() + ", removed " +
               removed.dump() +
               (removed.empty() ? "" : " (requests on their connections are refused from now on)"));
-    return Json{{"ok", true}, {"keys", allow_list_size_}, {"added", added}, {"removed", removed}};
+    return Json{{"ok", true}, {"keys", listed}, {"added", added}, {"removed", removed}};
   }
 
   // Whether a client message may be read: always, but with an allow-list,
@@ -686,10 +685,7 @@ class FrontEnd {
     *why = std::string("client key ") + (name != nullptr ? name : "?") + " (" +
            (key != nullptr ? key : "?") + ") is no longer on the allow-list " +
            config_.client_allow_dir + "; not sequenced";
-    if (++unadmitted_client_frames_ <= 10 || unadmitted_client_frames_ % 1000 == 0) {
-      log::warn("refused a request: " + *why + " (" + std::to_string(unadmitted_client_frames_) +
-                " such frames so far)");
-    }
+    unadmitted_log_.warn(monotonic_us(), "refused a request: " + *why);
     return false;
   }
 
@@ -999,14 +995,15 @@ class FrontEnd {
         for (const auto& [reason, n] : by_reason) reasons[domain][reason] = n;
       }
     }
-    j["transport"] = {{"curve", config_.curve},
-                      {"client_allow_list", config_.curve && !config_.client_allow_dir.empty()
-                                                ? nlohmann::json(allow_list_size_)
-                                                : nlohmann::json(nullptr)},
-                      {"client_allow_reloads", client_allow_reloads_},
-                      {"not_admitted_requests", core_->counters().not_admitted},
-                      {"refused_by_reason", reasons},
-                      {"replica_connections", replica_routes_changed_}};
+    j["transport"] = {
+        {"curve", config_.curve},
+        {"client_allow_list", config_.curve && !config_.client_allow_dir.empty()
+                                  ? nlohmann::json(zap_->policy().keys(kClientDomain).size())
+                                  : nlohmann::json(nullptr)},
+        {"client_allow_reloads", client_allow_reloads_},
+        {"not_admitted_requests", core_->counters().not_admitted},
+        {"refused_by_reason", reasons},
+        {"replica_connections", replica_routes_changed_}};
     j["refused_connections"] = refused;
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // as Core's
   }
@@ -1080,9 +1077,10 @@ class FrontEnd {
   transport::CurveKeyPair curve_keys_;          // empty with --no-curve
   std::unique_ptr<transport::ZapHandler> zap_;  // null with --no-curve
   std::string security_summary_ = "plain TCP (--no-curve): not encrypted, not authenticated";
-  std::size_t allow_list_size_ = 0;
   std::uint64_t client_allow_reloads_ = 0;
-  std::uint64_t unadmitted_client_frames_ = 0;
+  // Requests refused on connections whose key was taken off the list: a
+  // client may send them as fast as it can.
+  log::Limiter unadmitted_log_{10};
   // Per replica, the ZeroMQ routing id its messages go to (replica_route).
   std::array<std::string, kReplicaCount> replica_routes_{std::string(1, replica_name(0)),
                                                          std::string(1, replica_name(1)),
