@@ -64,8 +64,8 @@ std::array<std::uint8_t, kHeaderBytes> make_header(const crypto::SymmetricKey& k
   return h;
 }
 
-// Reads into `out` from `offset` until it is full or the file ends; how much
-// in *got.
+}  // namespace
+
 Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out,
                std::size_t* got) {
   *got = 0;
@@ -74,7 +74,7 @@ Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<
         ::pread(fd, out.data() + *got, out.size() - *got, static_cast<off_t>(offset + *got));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::io_error("cannot read journal " + path + " at offset " +
+      return Status::io_error("cannot read " + path + " at offset " +
                               std::to_string(offset + *got) + ": " + reason(errno));
     }
     if (n == 0) break;
@@ -83,18 +83,15 @@ Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<
   return Status::ok();
 }
 
-// The size of the regular file open at `fd`.
 Status regular_file_size(int fd, const std::string& path, std::size_t* size) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    return Status::io_error("cannot stat journal " + path + ": " + reason(errno));
+    return Status::io_error("cannot stat " + path + ": " + reason(errno));
   }
-  if (!S_ISREG(st.st_mode)) return Status::io_error("journal " + path + " is not a regular file");
+  if (!S_ISREG(st.st_mode)) return Status::io_error(path + " is not a regular file");
   *size = static_cast<std::size_t>(st.st_size);
   return Status::ok();
 }
-
-}  // namespace
 
 Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out) {
   std::size_t size = 0;
@@ -271,7 +268,7 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
     const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Status::io_error("cannot write journal " + path + " at offset " +
+      return Status::io_error("cannot write " + path + " at offset " +
                               std::to_string(offset + done) + ": " + reason(errno));
     }
     done += static_cast<std::size_t>(n);
@@ -280,10 +277,10 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
 }
 
 Status replace_file(const std::string& path, const std::string& next,
-                    std::span<const std::uint8_t> bytes, int* fd) {
+                    const std::function<Status(int fd)>& write_content, int* fd) {
   *fd = ::open(next.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (*fd < 0) return Status::io_error("cannot create " + next + ": " + reason(errno));
-  Status s = write_all(*fd, bytes.data(), bytes.size(), 0, next);
+  Status s = write_content(*fd);
   if (s.is_ok() && ::fdatasync(*fd) != 0) {
     s = Status::io_error("cannot sync " + next + ": " + reason(errno));
   }
@@ -296,6 +293,13 @@ Status replace_file(const std::string& path, const std::string& next,
     *fd = -1;
   }
   return s;
+}
+
+Status replace_file(const std::string& path, const std::string& next,
+                    std::span<const std::uint8_t> bytes, int* fd) {
+  return replace_file(
+      path, next,
+      [&](int new_fd) { return write_all(new_fd, bytes.data(), bytes.size(), 0, next); }, fd);
 }
 
 Status parse_fsync_policy(std::string_view text, FsyncPolicy* out) {

@@ -22,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -57,19 +58,30 @@ Status parse_fsync_policy(std::string_view text, FsyncPolicy* out);
 std::string to_string(const FsyncPolicy& policy);
 
 // Writes all of data at `offset` of fd (pwrite, again after EINTR). IoError
-// naming the journal `path` and the offset otherwise.
+// naming the file `path` and the offset otherwise.
 Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset,
                  const std::string& path);
 
+// Reads into `out` from `offset` of fd until it is full or the file ends;
+// how much in *got. IoError naming the file `path` and the offset otherwise.
+Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out,
+               std::size_t* got);
+// The size of the regular file open at fd. IoError naming `path` when it
+// cannot be had or the file is not a regular one.
+Status regular_file_size(int fd, const std::string& path, std::size_t* size);
 // Reads the whole of the regular file open at fd into *out. IoError naming
-// the journal `path` otherwise.
+// the file `path` otherwise.
 Status read_all(int fd, const std::string& path, std::vector<std::uint8_t>* out);
 
-// Replaces `path` with `bytes` so that a crash at any moment leaves the old
-// file or the new one whole: `next` created (mode 0600) with them, synced,
-// renamed over `path`, then its directory synced. The new file's descriptor
-// (read-write) in *fd. IoError naming the file and the reason otherwise;
-// `next` may then be left behind.
+// Replaces `path` with new content so that a crash at any moment leaves the
+// old file or the new one whole: `next` created (mode 0600), filled by
+// `write_content` (given its descriptor), synced, renamed over `path`, then
+// its directory synced. The new file's descriptor (read-write) in *fd. The
+// first error otherwise, IoError naming the file and the reason for a system
+// call's; `next` may then be left behind.
+Status replace_file(const std::string& path, const std::string& next,
+                    const std::function<Status(int fd)>& write_content, int* fd);
+// The same with `bytes` for content.
 Status replace_file(const std::string& path, const std::string& next,
                     std::span<const std::uint8_t> bytes, int* fd);
 

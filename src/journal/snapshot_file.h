@@ -4,20 +4,32 @@
 // majority's checkpoint, with that seq's certificate, and a restart replays
 // only the journal after its seq. Pure file I/O and crypto, like the journal.
 //
-// File layout (all integers little-endian):
+// File layout, version 2 (all integers little-endian):
 //
-//   header, 32 bytes: "TRIADSNP" | version u32 (1) | seq u64 | nonce, 12 bytes
-//   then:             ciphertext | GCM tag, 16 bytes
-//   plaintext:        state digest, 32 bytes | checkpoint digest, 32 bytes
+//   header, 36 bytes: "TRIADSNP" | version u32 (2) | seq u64 | nonce, 12 bytes
+//                     | segment size u32 (S, 1 ..= 64 MiB)
+//   then segments:    each the sealed form (ciphertext | GCM tag, 16 bytes)
+//                     of the next S bytes of the content, the last of 1..S
+//   content:          state digest, 32 bytes | checkpoint digest, 32 bytes
 //                     | engine state length u64 | engine state
 //                     | certificate length u32 | certificate
 //
 // The engine state holds card data, so everything after the header is
-// encrypted (AES-256-GCM, a random 96-bit nonce per write). The header is the
-// associated data: a seq changed in clear fails authentication instead of
-// making the restart skip or replay the wrong part of the journal.
+// encrypted (AES-256-GCM). Segment i's nonce is the header's (random per
+// write) with its last 8 bytes XORed with i; its associated data is the
+// header, i (u64) and a byte that is 1 for the last segment only. So a seq
+// changed in clear fails authentication instead of making the restart skip
+// or replay the wrong part of the journal, and so does a segment moved,
+// dropped, repeated, or cut off at the end. In segments, a state is written
+// and read without a second copy of it in memory, and its size has no bound
+// of the format's (one GCM message holds at most INT_MAX bytes here).
+//
+// Version 1, which earlier builds wrote, is still read: the same header
+// without the segment size (32 bytes), then the content sealed as one
+// message with the header as associated data.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,18 +55,20 @@ void wipe_state(StoredSnapshot* snapshot);
 // Writes `snapshot` to `path` so that a crash at any moment leaves either the
 // old file or the new one whole: `path + ".next"` written (mode 0600),
 // synced, renamed over `path`, then the directory synced. InvalidArgument for
-// seq 0, a certificate over 64 KiB or an engine state near 2 GiB (more than
-// one GCM message takes here); IoError naming the file and the reason when a
-// system call fails: the ".next" file is then removed, and `path` holds the
-// old snapshot or the new one.
+// seq 0 or a certificate over 64 KiB; IoError naming the file and the reason
+// when a system call fails: the ".next" file is then removed, and `path`
+// holds the old snapshot or the new one. `segment_bytes` (1 ..= 64 MiB) is S
+// above: what is in memory beside the state while it is written or read.
+inline constexpr std::size_t kSnapshotSegmentBytes = 4 * 1024 * 1024;
 Status write_snapshot_file(const std::string& path, const crypto::SymmetricKey& key,
-                           const StoredSnapshot& snapshot);
+                           const StoredSnapshot& snapshot,
+                           std::size_t segment_bytes = kSnapshotSegmentBytes);
 
 // Reads back what write_snapshot_file wrote. NotFound when `path` does not
 // exist; Corruption naming the cause (bad magic, unknown version, cut short,
-// sizes that do not add up, or "does not authenticate": written with another
-// key, or altered); IoError when it cannot be read. *out is unchanged on
-// failure.
+// a segment size out of range, sizes that do not add up, or "does not
+// authenticate": written with another key, or altered); IoError when it
+// cannot be read. Reads both versions. *out is unchanged on failure.
 Status read_snapshot_file(const std::string& path, const crypto::SymmetricKey& key,
                           StoredSnapshot* out);
 

@@ -144,7 +144,7 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
                               std::to_string(kMaxSnapshotStateBytes));
     }
     // The whole size at once, as address space: the kernel gives the pages
-    // as slices fill them, so a faulty peer's claim of 2 GB costs no memory,
+    // as slices fill them, so a faulty peer's claim of GBs costs no memory,
     // and nothing gathered is copied again (grown by doubling, a buffer of
     // 64 MB took 19 ms in one turn of the front end's loop).
     try {

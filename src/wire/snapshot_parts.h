@@ -33,11 +33,14 @@ inline constexpr std::size_t kSnapshotWindowParts = 2;
 // an acknowledgement lost (a queue full) would otherwise stall the run
 // until the wait that bounds it ends.
 inline constexpr std::uint64_t kSnapshotReackUs = 1'000'000;
-// The largest state a snapshot may hold: what one stored snapshot file holds
-// (one AES-GCM message, which OpenSSL counts in int), with room to spare for
-// the file's other fields. Beyond it a snapshot is refused whole, with this
-// reason, and repairs replay the journal.
-inline constexpr std::uint64_t kMaxSnapshotStateBytes = 2'000'000'000;
+// The largest state a snapshot may hold. The stored snapshot file has no
+// bound of its own (it is written in segments, journal/snapshot_file.h);
+// this is past what the machines Triad runs on hold in memory, where every
+// replica keeps its state and the front end a copy while it checks or stores
+// one. Beyond it a snapshot is refused whole, with this reason, and repairs
+// replay the journal; below it, a state the front end has no memory for is
+// refused when its first part comes (SnapshotAssembly::add).
+inline constexpr std::uint64_t kMaxSnapshotStateBytes = std::uint64_t{64} << 30;  // 64 GiB
 
 // A snapshot's fields, viewed where they lie (an assembly, a held copy, a
 // stored snapshot).

@@ -188,7 +188,9 @@ TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
                                              kCheckpointDigest, kMaxSnapshotStateBytes + 1)),
       &progress);
   EXPECT_EQ(over.code(), Status::Code::kRejected);
-  EXPECT_NE(over.message().find("a state of 2000000001 bytes is over the limit"), std::string::npos)
+  EXPECT_NE(over.message().find("a state of " + std::to_string(kMaxSnapshotStateBytes + 1) +
+                                " bytes is over the limit"),
+            std::string::npos)
       << over.message();
 }
 
