@@ -1493,7 +1493,7 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
     }
     t.installed_seq = 0;
     t.installed = true;
-    supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+    supervisor_.on_snapshot_installed(r, 0, now_us, &repair_out_);
     if (opened_seq_ == 0) return rejoin_with_the_start_state(r, now_us);
     if (replicas_[static_cast<std::size_t>(r)].connected)
       send_range(r, 1, flushed_seq_, now_us, out);
@@ -1531,7 +1531,7 @@ void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
   }
   const std::size_t state_bytes = checked->engine_state.size();
   t.installed_seq = checked->seq;
-  supervisor_.on_snapshot_installed(r, now_us, &repair_out_);
+  supervisor_.on_snapshot_installed(r, state_bytes, now_us, &repair_out_);
   t.install = wire::PartSender<std::vector<std::uint8_t>>(
       wire::SnapshotCarrier::kInstall, checked->seq, checked->state_digest,
       checked->checkpoint_digest, std::move(checked->engine_state), config_.snapshot_part_bytes);

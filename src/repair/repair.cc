@@ -16,6 +16,10 @@ std::uint64_t add_saturating(std::uint64_t a, std::uint64_t b) {
   return a > kMax - b ? kMax : a + b;
 }
 
+std::uint64_t multiply_saturating(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > kMax / b ? kMax : a * b;
+}
+
 std::size_t index_of(Fault fault) { return static_cast<std::size_t>(fault); }
 
 // floor(part * 1,000,000 / whole) for part <= whole, whole > 0, without
@@ -456,11 +460,17 @@ void Supervisor::on_snapshot_unusable(int replica, std::uint64_t now_us, Output*
   fire_timers(out);
 }
 
-void Supervisor::on_snapshot_installed(int replica, std::uint64_t now_us, Output* out) {
+void Supervisor::on_snapshot_installed(int replica, std::uint64_t state_bytes, std::uint64_t now_us,
+                                       Output* out) {
   set_time(now_us, out);
   Replica& rep = at(replica);
   if (snapshot_pending(rep)) {
     rep.snapshot_installed = true;
+    constexpr std::uint64_t kMiB = 1024 * 1024;
+    const std::uint64_t mib = state_bytes / kMiB + (state_bytes % kMiB != 0 ? 1 : 0);
+    rep.deadline_us =
+        std::max(rep.deadline_us,
+                 add_saturating(now_us_, multiply_saturating(mib, config_.install_us_per_mib)));
   } else {
     ++ignored_events_;
   }

@@ -86,7 +86,9 @@ class RepairTest : public ::testing::Test {
   void fault(int r, Fault f, std::uint64_t t) { sup_.on_fault(r, f, t, &out_); }
   void exited(int r, std::uint64_t t) { sup_.on_process_exited(r, t, &out_); }
   void started(int r, std::uint64_t t) { sup_.on_process_started(r, t, &out_); }
-  void installed(int r, std::uint64_t t) { sup_.on_snapshot_installed(r, t, &out_); }
+  void installed(int r, std::uint64_t t, std::uint64_t state_bytes = 0) {
+    sup_.on_snapshot_installed(r, state_bytes, t, &out_);
+  }
   void caught_up(int r, std::uint64_t t) { sup_.on_caught_up(r, t, &out_); }
   void tick(std::uint64_t t) { sup_.on_time(t, &out_); }
   Supervisor::Stats stats(int r, std::uint64_t t) { return sup_.stats(r, t); }
@@ -346,6 +348,45 @@ TEST_F(RepairTest, FullRepairCycleInOrder) {
   EXPECT_EQ(s.total_up_us, 100u);
   EXPECT_EQ(s.current_outage_us, 0u);
   EXPECT_EQ(s.backoff_us, 100u);
+}
+
+// A large state's install (sent, then restored by the replica: 41 s for
+// 1.47 GB on this VM) may outlast the attempt's deadline: the installed
+// snapshot moves it to allow install_us_per_mib per MiB, rounded up, so the
+// repair is not stopped halfway and begun again for good. A small state
+// leaves it where it was.
+TEST(RepairDeadline, AnInstalledStateMovesTheDeadlineByItsSize) {
+  constexpr std::uint64_t kT0 = 10'000;
+  Supervisor::Config config = kConfig;  // repair_timeout_us 2000
+  config.install_us_per_mib = 1000;
+  Output out;
+  const auto repairing = [&](Supervisor* sup) {
+    sup->on_fault(kB, Fault::kStateDigestMismatch, kT0, &out);
+    sup->on_process_exited(kB, kT0 + 10, &out);
+    sup->on_time(kT0 + 110, &out);  // the start; deadline kT0 + 2110
+    sup->on_process_started(kB, kT0 + 120, &out);
+    ASSERT_EQ(sup->state(kB), ReplicaState::kRepairing);
+    out.actions.clear();
+  };
+
+  Supervisor large(config, kT0);
+  repairing(&large);
+  large.on_snapshot_installed(kB, 3 * 1024 * 1024 + 1, kT0 + 200, &out);  // 4 MiB
+  EXPECT_EQ(large.next_timer_us(), kT0 + 4200);
+  large.on_time(kT0 + 2110, &out);
+  large.on_time(kT0 + 4199, &out);
+  EXPECT_TRUE(out.actions.empty()) << describe(out.actions);
+  EXPECT_EQ(large.state(kB), ReplicaState::kRepairing);
+  large.on_time(kT0 + 4200, &out);
+  EXPECT_EQ(out.actions, std::vector<Action>{stop(kB)}) << "the moved deadline holds";
+  out.actions.clear();
+
+  Supervisor small(config, kT0);
+  repairing(&small);
+  small.on_snapshot_installed(kB, 1024 * 1024, kT0 + 200, &out);  // 1 MiB: kT0 + 1200
+  EXPECT_EQ(small.next_timer_us(), kT0 + 2110) << "not moved earlier";
+  small.on_time(kT0 + 2110, &out);
+  EXPECT_EQ(out.actions, std::vector<Action>{stop(kB)});
 }
 
 TEST_F(RepairTest, CatchUpBeforeTheSnapshotIsInstalledIsIgnored) {
@@ -717,7 +758,7 @@ TEST_F(SnapshotWait, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   actions();
   sup.on_process_started(kC, restart_at, &out);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
-  sup.on_snapshot_installed(kC, restart_at + 299, &out);
+  sup.on_snapshot_installed(kC, 0, restart_at + 299, &out);
   sup.on_time(restart_at + 1000, &out);
   EXPECT_TRUE(actions().empty());
   sup.on_caught_up(kC, restart_at + 1001, &out);
@@ -790,7 +831,7 @@ TEST(RepairFigures, ScriptedScenario) {
   EXPECT_TRUE(s.mttr_lower_bound);
   EXPECT_EQ(s.current_outage_us, 150u);
   EXPECT_EQ(s.availability_ppm, 869'565u);  // 1000 / 1150
-  sup.on_snapshot_installed(kA, 1200, &out);
+  sup.on_snapshot_installed(kA, 0, 1200, &out);
   sup.on_caught_up(kA, 1300, &out);
   EXPECT_EQ(sup.stats(kA, 1300).last_time_to_repair_us, 300u);
 
@@ -800,7 +841,7 @@ TEST(RepairFigures, ScriptedScenario) {
   EXPECT_EQ(sup.stats(kA, 7000).backoff_us, 100u);
   sup.on_time(7100, &out);
   sup.on_process_started(kA, 7120, &out);
-  sup.on_snapshot_installed(kA, 7150, &out);
+  sup.on_snapshot_installed(kA, 0, 7150, &out);
   sup.on_caught_up(kA, 7200, &out);
 
   // Up 7200..10000 (2800).
@@ -1110,7 +1151,7 @@ TEST(RepairRandomized, HundredThousandEventsKeepTheInvariants) {
         sup.on_process_started(r, now, &out);
         break;
       case 4:
-        sup.on_snapshot_installed(r, now, &out);
+        sup.on_snapshot_installed(r, 0, now, &out);
         break;
       case 5:
         sup.on_caught_up(r, now, &out);
