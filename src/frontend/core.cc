@@ -1508,12 +1508,10 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
   checking->checkpoint_digest = agreed->checkpoint_digest;
   checking->engine_state = take_state();
   const std::vector<std::uint8_t>& state = checking->engine_state;
-  if (!checking->steps
-           .start(std::string_view(reinterpret_cast<const char*>(state.data()), state.size()))
-           .is_ok()) {
-    return refuse_snapshot(
-        r, "state does not give the majority's checkpoint digest at seq " + std::to_string(seq),
-        now_us);
+  if (const Status laid_out = checking->steps.start(
+          std::string_view(reinterpret_cast<const char*>(state.data()), state.size()));
+      !laid_out.is_ok()) {
+    return refuse_snapshot(r, laid_out.message(), now_us);
   }
   t.checking = std::move(checking);
   continue_snapshot_check(r, now_us, out);  // a small state is checked at once
@@ -1528,6 +1526,10 @@ void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
                            "state does not give the majority's checkpoint digest at seq " +
                                std::to_string(checked->seq),
                            now_us);
+  }
+  // Only now: what it derives from is the majority's (checkpoint.h).
+  if (const Status left_out = checked->steps.check_left_out(); !left_out.is_ok()) {
+    return refuse_snapshot(r, left_out.message(), now_us);
   }
   const std::size_t state_bytes = checked->engine_state.size();
   t.installed_seq = checked->seq;
@@ -1574,14 +1576,11 @@ std::string Core::snapshot_problem(const wire::SnapshotView& snap,
                                    const voter::VerdictContent& agreed) {
   if (std::string problem = digests_problem(snap, agreed); !problem.empty()) return problem;
   const auto& engine = snap.engine_state;
-  Digest engine_digest{};
-  if (!replica::checkpoint_digest(
-           std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
-           &engine_digest)
-           .is_ok() ||
-      engine_digest != agreed.checkpoint_digest) {
-    return "state does not give the majority's checkpoint digest at seq " +
-           std::to_string(snap.seq);
+  if (const Status checked = replica::check_checkpoint_digest(
+          std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
+          agreed.checkpoint_digest);
+      !checked.is_ok()) {
+    return checked.message() + " (the majority's at seq " + std::to_string(snap.seq) + ")";
   }
   return {};
 }

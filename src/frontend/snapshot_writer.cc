@@ -111,14 +111,10 @@ void SnapshotWriter::loop() {
 Status SnapshotWriter::store(const journal::StoredSnapshot& snapshot) const {
   // The core checked its digests against the majority's; this checks that
   // the state gives them.
-  Digest digest{};
-  TRIAD_RETURN_IF_ERROR(replica::checkpoint_digest(
+  TRIAD_RETURN_IF_ERROR(replica::check_checkpoint_digest(
       std::string_view(reinterpret_cast<const char*>(snapshot.engine_state.data()),
                        snapshot.engine_state.size()),
-      &digest));
-  if (digest != snapshot.checkpoint_digest) {
-    return Status::corruption("its state does not give the majority's checkpoint digest");
-  }
+      snapshot.checkpoint_digest));
   TRIAD_RETURN_IF_ERROR(sync_fd(journal_fd_, "input journal"));
   TRIAD_RETURN_IF_ERROR(sync_fd(certificates_fd_, "certificates file"));
   return journal::write_snapshot_file(path_, key_, snapshot);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "common/hex.h"
 #include "crypto/aead.h"
 #include "crypto/hash.h"
 
@@ -86,33 +87,39 @@ std::uint64_t Checkpointer::boundary_hash(std::string_view entry) {
   return x ^ (x >> 31);
 }
 
+namespace {
+
+Status hash_whole(std::string_view engine_state, CheckpointDigestSteps* steps) {
+  TRIAD_RETURN_IF_ERROR(steps->start(engine_state));
+  while (!steps->step(std::numeric_limits<std::size_t>::max())) {
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   CheckpointDigestSteps steps;
-  TRIAD_RETURN_IF_ERROR(steps.start(engine_state));
-  while (!steps.step(std::numeric_limits<std::size_t>::max())) {
-  }
+  TRIAD_RETURN_IF_ERROR(hash_whole(engine_state, &steps));
+  TRIAD_RETURN_IF_ERROR(steps.check_left_out());
   *out = steps.digest();
   return Status::ok();
+}
+
+Status check_checkpoint_digest(std::string_view engine_state, const Digest& expected) {
+  CheckpointDigestSteps steps;
+  TRIAD_RETURN_IF_ERROR(hash_whole(engine_state, &steps));
+  if (steps.digest() != expected) {
+    return Status::corruption("engine snapshot: its state does not give the checkpoint digest " +
+                              to_hex(expected));
+  }
+  return steps.check_left_out();
 }
 
 Status CheckpointDigestSteps::start(std::string_view engine_state) {
   *this = CheckpointDigestSteps();
   TRIAD_RETURN_IF_ERROR(rules::Engine::split_snapshot(engine_state, kCheckpointCardPageEntries,
                                                       kCheckpointPageEntries, &parts_));
-  // What the digest leaves out must follow from what it holds, so that a
-  // snapshot that passes here is one restore() takes.
-  std::string derived;
-  rules::Engine::duplicate_table_from_fifo(parts_.duplicate_fifo, &derived);
-  if (derived != parts_.duplicate_table) {
-    return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
-  }
-  derived.clear();
-  TRIAD_RETURN_IF_ERROR(
-      rules::Engine::rest_from_approvals(parts_.head, parts_.approval_pages, &derived));
-  if (derived != parts_.rest) {
-    return Status::corruption(
-        "engine snapshot: rule 11 and 12 FIFOs do not hold the approvals of their windows");
-  }
   fifo_.update(be64(parts_.duplicate_fifo.size() / kFifoEntryBytes));
   started_ = true;
   return Status::ok();
@@ -169,6 +176,25 @@ bool CheckpointDigestSteps::step(std::size_t max_bytes) {
 const Digest& CheckpointDigestSteps::digest() const {
   TRIAD_ASSERT(done_);
   return digest_;
+}
+
+Status CheckpointDigestSteps::check_left_out() const {
+  TRIAD_ASSERT(started_);
+  // What the digest leaves out must follow from what it holds, so that a
+  // snapshot that passes here is one restore() takes.
+  std::string derived;
+  rules::Engine::duplicate_table_from_fifo(parts_.duplicate_fifo, &derived);
+  if (derived != parts_.duplicate_table) {
+    return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
+  }
+  derived.clear();
+  TRIAD_RETURN_IF_ERROR(
+      rules::Engine::rest_from_approvals(parts_.head, parts_.approval_pages, &derived));
+  if (derived != parts_.rest) {
+    return Status::corruption(
+        "engine snapshot: rule 11 and 12 FIFOs do not hold the approvals of their windows");
+  }
+  return Status::ok();
 }
 
 // Where a page's new bytes go until update() commits them.

@@ -107,7 +107,9 @@ TEST_F(SnapshotWriterTest, ReportsWhatReachedTheFileAndWhatDidNot) {
   EXPECT_EQ(p.pending_seq, 0u);
   EXPECT_EQ(p.written_seq, 2000u) << "still the one on file";
   EXPECT_EQ(p.failed, 1u);
-  EXPECT_NE(p.last_error.find("seq 3000: its state does not give"), std::string::npos)
+  EXPECT_NE(p.last_error.find("seq 3000: engine snapshot: its state does not give the checkpoint "
+                              "digest"),
+            std::string::npos)
       << p.last_error;
 
   writer.count_failure("seq 4000: the certificates file cannot be written");
