@@ -402,6 +402,35 @@ TEST_F(SnapshotFileTest, ASegmentSizeOutOfRangeOrChangedIsCorruption) {
   }
 }
 
+// Whatever follows a version 2 header, at every size around the smallest
+// file and for segment sizes at and around the smallest: refused as
+// Corruption, never read past the end or taken for a snapshot.
+TEST_F(SnapshotFileTest, AnyBytesAfterAHeaderAreRefused) {
+  ASSERT_TRUE(write(make_snapshot(5, 1000, 10), 17).is_ok());
+  const std::string header = read_file(path()).substr(0, kHeaderBytes);
+  std::uint64_t x = 88172645463325252u;  // xorshift64
+  const auto next_byte = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return static_cast<char>(x);
+  };
+  for (const std::uint32_t segment_bytes : {1u, 2u, 16u, 17u, 100u}) {
+    for (std::size_t body = 0; body < 400; ++body) {
+      std::string file = header;
+      for (std::size_t i = 0; i < 4; ++i) {
+        file[kSegmentBytesAt + i] = static_cast<char>(segment_bytes >> (8 * i));
+      }
+      for (std::size_t i = 0; i < body; ++i) file += next_byte();
+      write_file(path(), file);
+      StoredSnapshot out;
+      const Status s = read(&out);
+      ASSERT_EQ(s.code(), Status::Code::kCorruption)
+          << body << " bytes in segments of " << segment_bytes << ": " << s.to_string();
+    }
+  }
+}
+
 TEST_F(SnapshotFileTest, ASecondWriteReplacesTheFirst) {
   ASSERT_TRUE(write(make_snapshot(5, 2000, 100)).is_ok());
   StoredSnapshot want = make_snapshot(9, 500, 30);
