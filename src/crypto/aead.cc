@@ -35,7 +35,9 @@ SymmetricKey::~SymmetricKey() { wipe(bytes_.data(), bytes_.size()); }
 void wipe(void* data, std::size_t size) { OPENSSL_cleanse(data, size); }
 
 void wipe_and_free(std::vector<std::uint8_t>* bytes) {
-  wipe(bytes->data(), bytes->size());
+  // All of its memory: what a shrink or a reuse left past the size (a
+  // decrypted buffer reused for a shorter message, say) is card data too.
+  wipe(bytes->data(), bytes->capacity());
   std::vector<std::uint8_t>().swap(*bytes);
 }
 

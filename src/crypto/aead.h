@@ -38,7 +38,8 @@ class SymmetricKey {
 // Overwrites `size` bytes at `data` with zeros in a way the compiler cannot
 // leave out as a dead store (OPENSSL_cleanse): for secrets and PANs.
 void wipe(void* data, std::size_t size);
-// Wipes `bytes` and gives their memory back (an empty vector keeps none).
+// Wipes all of `bytes`' memory, past its size too, and gives it back (an
+// empty vector keeps none).
 void wipe_and_free(std::vector<std::uint8_t>* bytes);
 // The same for each of `messages` (a snapshot's parts), then the list.
 void wipe_and_free(std::vector<std::vector<std::uint8_t>>* messages);

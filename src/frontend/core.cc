@@ -106,7 +106,7 @@ constexpr std::uint64_t kAllSilentDeadlines = 10;
 // (a snapshot that did not fit, see store_snapshot, is asked for again).
 constexpr std::uint64_t kStoreSnapshotWaitUs = 10'000'000;
 constexpr std::uint64_t kStoreRetryUs = 1'000'000;
-// A replica's state over wire::kMaxSnapshotStateBytes: none is asked for to
+// A replica's state over wire::max_snapshot_state_bytes(): none is asked for to
 // store for this long.
 constexpr std::uint64_t kStoreOverLimitPauseUs = 600'000'000;
 
@@ -1617,10 +1617,10 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
   std::uint8_t signed_by = 0;
   TRIAD_RETURN_IF_ERROR(check_certificate_of(stored.certificate, stored.seq, at[0].ts_ms,
                                              digest_of(at[0].tx), content, &signed_by));
-  if (stored.engine_state.size() > wire::kMaxSnapshotStateBytes) {
+  if (stored.engine_state.size() > wire::max_snapshot_state_bytes()) {
     return Status::corruption("its state of " + std::to_string(stored.engine_state.size()) +
                               " bytes is over the limit of " +
-                              std::to_string(wire::kMaxSnapshotStateBytes));
+                              std::to_string(wire::max_snapshot_state_bytes()));
   }
   const wire::SnapshotView view{stored.seq, stored.state_digest, stored.checkpoint_digest,
                                 stored.engine_state};

@@ -312,9 +312,11 @@ Status read_segments(const std::string& what, int fd, const std::string& path,
     std::copy(opened.begin(), opened.end(),
               plain.begin() + static_cast<std::ptrdiff_t>(i * segment_bytes));
   }
-  crypto::wipe(opened.data(), opened.size());
+  // Each segment opened into the same buffer: a shorter last one leaves
+  // the one before's tail past its size.
+  crypto::wipe_and_free(&opened);
   if (!status.is_ok()) {
-    crypto::wipe(plain.data(), plain.size());
+    crypto::wipe_and_free(&plain);
     return status;
   }
   return take_content(what, get_u64(header.data() + kSeqAt), std::move(plain), out);

@@ -125,12 +125,12 @@ void ReplicaNode::send_snapshot(std::uint64_t now_us, Messages* out) {
   core_->start_snapshot_copy();
   const ReplicaCore::Checkpoint& of = core_->snapshot_copy_of();
   const std::size_t state_bytes = core_->snapshot_copy_bytes();
-  if (state_bytes > wire::kMaxSnapshotStateBytes) {
+  if (state_bytes > wire::max_snapshot_state_bytes()) {
     // A first part that says the size: the front end refuses it with that
     // reason, at once, and nothing is copied or sent.
     log::error("the snapshot of seq " + std::to_string(of.seq) + " (" +
                std::to_string(state_bytes) + " bytes) is over the limit of " +
-               std::to_string(wire::kMaxSnapshotStateBytes));
+               std::to_string(wire::max_snapshot_state_bytes()));
     out->push_back(wire::encode_oversized_snapshot_part(wire::SnapshotCarrier::kFromReplica, of.seq,
                                                         of.state_digest, of.checkpoint_digest,
                                                         state_bytes, launch_));

@@ -1,5 +1,7 @@
 #include "wire/snapshot_parts.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <new>
 #include <string>
@@ -70,7 +72,7 @@ std::vector<std::uint8_t> encode_oversized_snapshot_part(
     SnapshotCarrier carrier, std::uint64_t seq, std::span<const std::uint8_t> state_digest,
     std::span<const std::uint8_t> checkpoint_digest, std::uint64_t state_bytes,
     std::uint64_t launch) {
-  TRIAD_ASSERT(state_bytes > kMaxSnapshotStateBytes);
+  TRIAD_ASSERT(state_bytes > max_snapshot_state_bytes());
   return encode_slice(carrier, seq, state_digest, checkpoint_digest, {}, 0, state_bytes, launch);
 }
 
@@ -124,6 +126,17 @@ bool PartWindow::on_ack(std::uint64_t seq, std::uint64_t gathered) {
   return true;
 }
 
+std::uint64_t max_snapshot_state_bytes() {
+  static const std::uint64_t bytes = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page_bytes = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_bytes <= 0) return kMaxSnapshotStateBytes;
+    return std::min(kMaxSnapshotStateBytes,
+                    static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_bytes) / 4);
+  }();
+  return bytes;
+}
+
 std::size_t snapshot_part_count(std::size_t state_bytes, std::size_t part_bytes) {
   TRIAD_ASSERT(part_bytes > 0);
   return state_bytes == 0 ? 1 : (state_bytes + part_bytes - 1) / part_bytes;
@@ -138,10 +151,10 @@ Status SnapshotAssembly::add(const Snapshot& part, Progress* progress) {
   std::string problem;
   if (offset == 0) {
     clear();
-    if (total > kMaxSnapshotStateBytes) {
+    if (total > max_snapshot_state_bytes()) {
       return Status::rejected("snapshot of seq " + std::to_string(part.seq()) + ": a state of " +
                               std::to_string(total) + " bytes is over the limit of " +
-                              std::to_string(kMaxSnapshotStateBytes));
+                              std::to_string(max_snapshot_state_bytes()));
     }
     // The whole size at once, as address space: the kernel gives the pages
     // as slices fill them, so a faulty peer's claim of GBs costs no memory,

@@ -33,14 +33,16 @@ inline constexpr std::size_t kSnapshotWindowParts = 2;
 // an acknowledgement lost (a queue full) would otherwise stall the run
 // until the wait that bounds it ends.
 inline constexpr std::uint64_t kSnapshotReackUs = 1'000'000;
-// The largest state a snapshot may hold. The stored snapshot file has no
-// bound of its own (it is written in segments, journal/snapshot_file.h);
-// this is past what the machines Triad runs on hold in memory, where every
-// replica keeps its state and the front end a copy while it checks or stores
-// one. Beyond it a snapshot is refused whole, with this reason, and repairs
-// replay the journal; below it, a state the front end has no memory for is
-// refused when its first part comes (SnapshotAssembly::add).
+// The largest state a snapshot may hold: a quarter of this machine's
+// memory, and never more than kMaxSnapshotStateBytes. The stored snapshot
+// file has no bound of its own (it is written in segments,
+// journal/snapshot_file.h); the bound is memory, where every replica keeps
+// its state and the front end one or two copies while it checks, stores or
+// installs one, and where a faulty source's claim is held as it is sent.
+// Beyond it a snapshot is refused whole, with this reason, and repairs
+// replay the journal. The same on every process of one machine.
 inline constexpr std::uint64_t kMaxSnapshotStateBytes = std::uint64_t{64} << 30;  // 64 GiB
+std::uint64_t max_snapshot_state_bytes();
 
 // A snapshot's fields, viewed where they lie (an assembly, a held copy, a
 // stored snapshot).
@@ -71,7 +73,7 @@ std::vector<std::uint8_t> encode_snapshot_part(SnapshotCarrier carrier,
                                                std::size_t size, std::uint64_t launch = 0);
 
 // A first part with none of the state, which says its size: what a sender
-// whose state is over kMaxSnapshotStateBytes sends, so that the receiver
+// whose state is over max_snapshot_state_bytes() sends, so that the receiver
 // refuses the run with that reason at once.
 std::vector<std::uint8_t> encode_oversized_snapshot_part(
     SnapshotCarrier carrier, std::uint64_t seq, std::span<const std::uint8_t> state_digest,
@@ -229,7 +231,7 @@ class SnapshotAssembly {
   // digests and size, at the offset reached; with none under way it is
   // ignored (the rest of a run dropped, or refused, before). Corruption
   // naming what does not hold otherwise, and what was gathered is dropped;
-  // for a size over kMaxSnapshotStateBytes (an honest replica's state may
+  // for a size over max_snapshot_state_bytes() (an honest replica's state may
   // grow past it) Rejected, with the size and the limit, and so for a size
   // this process cannot reserve.
   Status add(const Snapshot& part, Progress* progress);

@@ -178,17 +178,17 @@ TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
   ASSERT_TRUE(assembly.add(part_of(build(0, 10, 4)), &progress).is_ok());
   EXPECT_EQ(progress, Progress::kPartial);
   EXPECT_NE(refusal(&assembly, build(4, 10, 0)).find("a part of 0 bytes"), std::string::npos);
-  Status over = assembly.add(part_of(build(0, kMaxSnapshotStateBytes + 1, 1)), &progress);
+  Status over = assembly.add(part_of(build(0, max_snapshot_state_bytes() + 1, 1)), &progress);
   EXPECT_EQ(over.code(), Status::Code::kRejected) << "no fault of the peer's";
   EXPECT_NE(over.message().find("over the limit"), std::string::npos) << over.message();
   EXPECT_FALSE(assembly.under_way());
   // What a replica with such a state sends: a first part with only its size.
   over = assembly.add(
       part_of(encode_oversized_snapshot_part(SnapshotCarrier::kFromReplica, 5, kStateDigest,
-                                             kCheckpointDigest, kMaxSnapshotStateBytes + 1)),
+                                             kCheckpointDigest, max_snapshot_state_bytes() + 1)),
       &progress);
   EXPECT_EQ(over.code(), Status::Code::kRejected);
-  EXPECT_NE(over.message().find("a state of " + std::to_string(kMaxSnapshotStateBytes + 1) +
+  EXPECT_NE(over.message().find("a state of " + std::to_string(max_snapshot_state_bytes() + 1) +
                                 " bytes is over the limit"),
             std::string::npos)
       << over.message();
