@@ -85,6 +85,22 @@ class Rejoin : public CoreDriver {
                                  {seq, state_digest, engine_digest_, bytes}, part_bytes);
   }
 
+  // The snapshot's state: the sample's 1,000 cards after 300 transactions.
+  void use_sample_state() {
+    sample::Options o;
+    o.transaction_count = 300;
+    rules::CardFile cards;
+    ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &cards).is_ok());
+    rules::Engine engine(cards);
+    for (const std::string& line : sample::generate_traffic(o)) {
+      Transaction tx;
+      ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
+      engine.apply(*tx.ts, tx);
+    }
+    engine.serialize(&engine_state_);
+    ASSERT_TRUE(replica::checkpoint_digest(engine_state_, &engine_digest_).is_ok());
+  }
+
   void SetUp() override {
     const rules::Engine engine{rules::CardFile{}};
     engine.serialize(&engine_state_);
@@ -375,19 +391,7 @@ TEST_F(Rejoin, ASnapshotThatDoesNotCheckPassesItsSourceOver) {
 // installed only once the whole state gave the majority's checkpoint
 // digest; one that does not is refused when its last share is done.
 TEST_F(Rejoin, ASnapshotIsCheckedAShareAtATime) {
-  // The sample's 1,000 cards and 300 transactions: tens of pages.
-  sample::Options o;
-  o.transaction_count = 300;
-  rules::CardFile cards;
-  ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &cards).is_ok());
-  rules::Engine engine(cards);
-  for (const std::string& line : sample::generate_traffic(o)) {
-    Transaction tx;
-    ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
-    engine.apply(*tx.ts, tx);
-  }
-  engine.serialize(&engine_state_);
-  ASSERT_TRUE(replica::checkpoint_digest(engine_state_, &engine_digest_).is_ok());
+  ASSERT_NO_FATAL_FAILURE(use_sample_state());  // tens of pages
   config_.snapshot_check_step_bytes = 4096;
   const std::size_t shares = engine_state_.size() / 4096;
   ASSERT_GT(shares, 10u);
@@ -429,18 +433,7 @@ TEST_F(Rejoin, ASnapshotIsCheckedAShareAtATime) {
 // follow from its FIFO gives the majority's digest, yet is refused and its
 // source passed over, not installed.
 TEST_F(Rejoin, ASnapshotWhoseLeftOutPartsDoNotFollowPassesItsSourceOver) {
-  sample::Options o;
-  o.transaction_count = 300;
-  rules::CardFile cards;
-  ASSERT_TRUE(rules::parse_card_file(sample::generate_card_file(o), &cards).is_ok());
-  rules::Engine engine(cards);
-  for (const std::string& line : sample::generate_traffic(o)) {
-    Transaction tx;
-    ASSERT_TRUE(parse_transaction_json(line, &tx).is_ok());
-    engine.apply(*tx.ts, tx);
-  }
-  engine.serialize(&engine_state_);
-  ASSERT_TRUE(replica::checkpoint_digest(engine_state_, &engine_digest_).is_ok());
+  ASSERT_NO_FATAL_FAILURE(use_sample_state());
   rules::Engine::SnapshotParts parts;
   ASSERT_TRUE(rules::Engine::split_snapshot(engine_state_, replica::kCheckpointCardPageEntries,
                                             replica::kCheckpointPageEntries, &parts)
