@@ -668,27 +668,38 @@ struct DuplicateRef {
   std::uint32_t stan;
 };
 
+// A rule 10 FIFO entry's key and its place in the FIFO, which holds its ts:
+// what duplicate_table_from_fifo sorts, in two thirds of a DuplicateRef's
+// bytes (the sort's memory is most of what a derivation costs).
+struct FifoKeyRef {
+  std::uint64_t terminal;  // terminal_order(): the 8 bytes, big-endian
+  std::uint32_t stan;
+  std::uint32_t index;
+};
+static_assert(sizeof(FifoKeyRef) == 16);
+
 // Sorts by (terminal, stan), ascending, and stably: entries with the same
 // key keep their order (duplicate_table_from_fifo needs that). An LSD radix
 // sort over the 12 key bytes (several times faster than std::sort here),
 // skipping a byte that is the same in every entry.
-void sort_by_key(std::vector<DuplicateRef>* entries) {
+template <typename Ref>
+void sort_by_key(std::vector<Ref>* entries) {
   constexpr unsigned kKeyBytes = 12;  // stan: bytes 0-3, terminal: bytes 4-11
-  const auto byte_of = [](const DuplicateRef& d, unsigned b) -> std::size_t {
+  const auto byte_of = [](const Ref& d, unsigned b) -> std::size_t {
     const std::uint64_t v = b < 4 ? d.stan >> (8 * b) : d.terminal >> (8 * (b - 4));
     return static_cast<std::size_t>(v & 0xff);
   };
   std::vector<std::array<std::size_t, 256>> counts(kKeyBytes);
-  for (const DuplicateRef& d : *entries) {
+  for (const Ref& d : *entries) {
     for (unsigned b = 0; b < kKeyBytes; ++b) ++counts[b][byte_of(d, b)];
   }
-  std::vector<DuplicateRef> other(entries->size());
+  std::vector<Ref> other(entries->size());
   for (unsigned b = 0; b < kKeyBytes; ++b) {
     std::array<std::size_t, 256>& count = counts[b];
     if (entries->empty() || count[byte_of(entries->front(), b)] == entries->size()) continue;
     std::size_t start = 0;
     for (std::size_t& c : count) start += std::exchange(c, start);  // counts -> first positions
-    for (const DuplicateRef& d : *entries) other[count[byte_of(d, b)]++] = d;
+    for (const Ref& d : *entries) other[count[byte_of(d, b)]++] = d;
     entries->swap(other);
   }
 }
@@ -1327,26 +1338,49 @@ void Engine::append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::
 void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out) {
   static_assert(kDuplicateFifoEntryBytes == kDuplicateFifoBytes);
   TRIAD_ASSERT(fifo_entries.size() % kDuplicateFifoBytes == 0);
-  std::vector<DuplicateRef> entries(fifo_entries.size() / kDuplicateFifoBytes);
-  Reader r(fifo_entries);
-  for (DuplicateRef& e : entries) {
-    // The terminal's bytes read big-endian are its terminal_order().
-    const bool read = r.i64(&e.ts_ms, "a rule 10 ts") && r.u64(&e.terminal, "a rule 10 terminal") &&
-                      r.u32(&e.stan, "a rule 10 stan");
+  const std::size_t count = fifo_entries.size() / kDuplicateFifoBytes;
+  // A FIFO of 2^32 entries (80 GiB) is past any state a snapshot may hold
+  // (64 GiB, wire/snapshot_parts.h) or a replica could keep.
+  TRIAD_ASSERT(count <= std::numeric_limits<std::uint32_t>::max());
+  const auto ts_at = [&](std::size_t i) {
+    std::int64_t ts_ms = 0;
+    Reader r(fifo_entries.substr(i * kDuplicateFifoBytes, 8));
+    const bool read = r.i64(&ts_ms, "a rule 10 ts");
     TRIAD_ASSERT(read);
+    return ts_ms;
+  };
+  std::vector<FifoKeyRef> entries(count);
+  Reader r(fifo_entries);
+  std::string_view skipped;
+  for (std::size_t i = 0; i < count; ++i) {
+    FifoKeyRef& e = entries[i];
+    // The terminal's bytes read big-endian are its terminal_order().
+    const bool read = r.bytes(8, &skipped, "a rule 10 ts") &&
+                      r.u64(&e.terminal, "a rule 10 terminal") && r.u32(&e.stan, "a rule 10 stan");
+    TRIAD_ASSERT(read);
+    e.index = static_cast<std::uint32_t>(i);
   }
   // The radix sort is stable, so each key's entries stay oldest first and
   // the last of them holds the newest ts, which is what the table keeps.
   sort_by_key(&entries);
-  std::vector<DuplicateRef> table;
-  table.reserve(entries.size());
+  const auto last_of_key = [&](std::size_t i) {
+    return i + 1 == entries.size() || entries[i + 1].terminal != entries[i].terminal ||
+           entries[i + 1].stan != entries[i].stan;
+  };
+  std::uint64_t keys = 0;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    const bool last_of_key = i + 1 == entries.size() ||
-                             entries[i + 1].terminal != entries[i].terminal ||
-                             entries[i + 1].stan != entries[i].stan;
-    if (last_of_key) table.push_back(entries[i]);
+    if (last_of_key(i)) ++keys;
   }
-  write_duplicate_table(table, out);
+  // As write_duplicate_table writes a table.
+  Appender a(out, 8 + keys * kDuplicateTableBytes);
+  Writer& w = a.w();
+  w.u64(keys);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!last_of_key(i)) continue;
+    w.u64(entries[i].terminal);
+    w.u32(entries[i].stan);
+    w.i64(ts_at(entries[i].index));
+  }
 }
 Status Engine::rest_from_approvals(std::string_view head,
                                    std::span<const std::string_view> approval_pieces,
