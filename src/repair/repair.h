@@ -203,8 +203,9 @@ class Supervisor {
     // What installing each MiB of a snapshot's state may take, its sending
     // and the replica's restore: an installed snapshot of B bytes moves the
     // attempt's deadline to at least B / MiB * this after the install, so a
-    // large state is not stopped halfway (a replica restored 1.47 GB in 41 s
-    // on a 2-core VM, 2026-12-07: about 36 MB/s; this allows 10 MiB/s).
+    // large state is not stopped halfway (the engine's restore, which a
+    // replica installing a snapshot runs, took 41 s for 1.47 GB on a 2-core
+    // VM, 2026-12-07: about 36 MB/s; this allows 10 MiB/s).
     std::uint64_t install_us_per_mib = 100'000;
   };
   static constexpr std::uint32_t kMaxTransientLimit = 1024;

@@ -120,8 +120,8 @@ class CheckpointDigestSteps {
   const Digest& digest() const;
   // Corruption when the parts the digest leaves out do not follow from the
   // rest (the rule 10 table from the rule 10 FIFO, the rule 11 and 12 FIFOs
-  // from the approvals). It derives them in one go, at about four times the
-  // rule 10 FIFO's bytes in memory (linear in the rule 10 window and the
+  // from the approvals). It derives them in one go, at about two and a half
+  // times the rule 10 FIFO's bytes in memory (linear in the rule 10 window and the
   // approvals of the last day, not in the cards or ids): called once the
   // digest is known to be the one expected, what it derives from is the
   // majority's, so a faulty source's state cannot make it cost more than an

@@ -121,11 +121,11 @@ std::optional<ReplicaCore::Snapshot> ReplicaCore::continue_snapshot_copy(std::si
 }
 
 Status ReplicaCore::install(const Snapshot& snapshot) {
-  Digest digest{};
-  TRIAD_RETURN_IF_ERROR(checkpoint_digest(snapshot.engine_state, &digest));
-  if (digest != snapshot.checkpoint_digest) {
-    return Status::corruption("snapshot at seq " + std::to_string(snapshot.seq) +
-                              " does not give its checkpoint digest");
+  if (const Status checked =
+          check_checkpoint_digest(snapshot.engine_state, snapshot.checkpoint_digest);
+      !checked.is_ok()) {
+    return Status::corruption("snapshot at seq " + std::to_string(snapshot.seq) + ": " +
+                              checked.message());
   }
   TRIAD_RETURN_IF_ERROR(engine_.restore(snapshot.engine_state));
   checkpoint_ = snapshot;

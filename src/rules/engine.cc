@@ -934,15 +934,19 @@ void Engine::State::append_ids(std::uint64_t first, std::uint64_t end, std::stri
 
 namespace {
 
-void write_duplicate_table(const std::vector<DuplicateRef>& sorted, std::string* out) {
-  Appender a(out, 8 + sorted.size() * kDuplicateTableBytes);
+// Writes a rule 10 table of `keys` keys: each_key(put) calls put(terminal
+// order, stan, newest ts) for each, ascending by key (the Appender checks
+// that it wrote `keys`).
+template <typename EachKey>
+void write_duplicate_table(std::uint64_t keys, const EachKey& each_key, std::string* out) {
+  Appender a(out, 8 + keys * kDuplicateTableBytes);
   Writer& w = a.w();
-  w.u64(sorted.size());
-  for (const DuplicateRef& d : sorted) {
-    w.u64(d.terminal);  // big-endian: the terminal's bytes in order
-    w.u32(d.stan);
-    w.i64(d.ts_ms);
-  }
+  w.u64(keys);
+  each_key([&w](std::uint64_t terminal, std::uint32_t stan, std::int64_t ts_ms) {
+    w.u64(terminal);  // big-endian: the terminal's bytes in order
+    w.u32(stan);
+    w.i64(ts_ms);
+  });
 }
 
 }  // namespace
@@ -954,7 +958,12 @@ void Engine::State::append_duplicate_table(std::string* out) const {
     sorted.push_back({terminal_order(key.terminal), ts, key.stan});
   });
   sort_by_key(&sorted);
-  write_duplicate_table(sorted, out);
+  write_duplicate_table(
+      sorted.size(),
+      [&](const auto& put) {
+        for (const DuplicateRef& d : sorted) put(d.terminal, d.stan, d.ts_ms);
+      },
+      out);
 }
 
 void Engine::State::append_duplicate_fifo(std::uint64_t first, std::uint64_t end,
@@ -1371,16 +1380,14 @@ void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::strin
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (last_of_key(i)) ++keys;
   }
-  // As write_duplicate_table writes a table.
-  Appender a(out, 8 + keys * kDuplicateTableBytes);
-  Writer& w = a.w();
-  w.u64(keys);
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!last_of_key(i)) continue;
-    w.u64(entries[i].terminal);
-    w.u32(entries[i].stan);
-    w.i64(ts_at(entries[i].index));
-  }
+  write_duplicate_table(
+      keys,
+      [&](const auto& put) {
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          if (last_of_key(i)) put(entries[i].terminal, entries[i].stan, ts_at(entries[i].index));
+        }
+      },
+      out);
 }
 Status Engine::rest_from_approvals(std::string_view head,
                                    std::span<const std::string_view> approval_pieces,
