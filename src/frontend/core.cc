@@ -1527,10 +1527,6 @@ void Core::continue_snapshot_check(int r, std::uint64_t now_us, Outbox* out) {
                                std::to_string(checked->seq),
                            now_us);
   }
-  // Only now: what it derives from is the majority's (checkpoint.h).
-  if (const Status left_out = checked->steps.check_left_out(); !left_out.is_ok()) {
-    return refuse_snapshot(r, left_out.message(), now_us);
-  }
   const std::size_t state_bytes = checked->engine_state.size();
   t.installed_seq = checked->seq;
   supervisor_.on_snapshot_installed(r, state_bytes, now_us, &repair_out_);

@@ -101,7 +101,6 @@ Status hash_whole(std::string_view engine_state, CheckpointDigestSteps* steps) {
 Status checkpoint_digest(std::string_view engine_state, Digest* out) {
   CheckpointDigestSteps steps;
   TRIAD_RETURN_IF_ERROR(hash_whole(engine_state, &steps));
-  TRIAD_RETURN_IF_ERROR(steps.check_left_out());
   *out = steps.digest();
   return Status::ok();
 }
@@ -113,7 +112,7 @@ Status check_checkpoint_digest(std::string_view engine_state, const Digest& expe
     return Status::corruption("engine snapshot: its state does not give the checkpoint digest " +
                               to_hex(expected));
   }
-  return steps.check_left_out();
+  return Status::ok();
 }
 
 Status CheckpointDigestSteps::start(std::string_view engine_state) {
@@ -176,25 +175,6 @@ bool CheckpointDigestSteps::step(std::size_t max_bytes) {
 const Digest& CheckpointDigestSteps::digest() const {
   TRIAD_ASSERT(done_);
   return digest_;
-}
-
-Status CheckpointDigestSteps::check_left_out() const {
-  TRIAD_ASSERT(started_);
-  // What the digest leaves out must follow from what it holds, so that a
-  // snapshot that passes here is one restore() takes.
-  std::string derived;
-  rules::Engine::duplicate_table_from_fifo(parts_.duplicate_fifo, &derived);
-  if (derived != parts_.duplicate_table) {
-    return Status::corruption("engine snapshot: rule 10 table does not match its FIFO");
-  }
-  derived.clear();
-  TRIAD_RETURN_IF_ERROR(
-      rules::Engine::rest_from_approvals(parts_.head, parts_.approval_pages, &derived));
-  if (derived != parts_.rest) {
-    return Status::corruption(
-        "engine snapshot: rule 11 and 12 FIFOs do not hold the approvals of their windows");
-  }
-  return Status::ok();
 }
 
 // Where a page's new bytes go until update() commits them.
@@ -537,16 +517,10 @@ Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
     : kept_(kept), kept_resets_(kept.resets_), head_(kept.head_) {
   TRIAD_ASSERT(kept.updated_);
   fifo_entries_ = kept.fifo_entries();
-  rules::Engine::duplicate_table_from_fifo(fifo_entries_, &duplicate_table_);
-  const std::vector<std::string_view> approval_pages(kept.approvals_.pages.begin(),
-                                                     kept.approvals_.pages.end());
-  const Status derived = rules::Engine::rest_from_approvals(kept.head_, approval_pages, &rest_);
-  TRIAD_ASSERT(derived.is_ok());  // the head was written by the engine
   approval_count_ = be64(kept.approvals_.count);
   id_count_ = be64(kept.ids_.count);
   fifo_count_ = be64(fifo_entries_.size() / kFifoEntryBytes);
-  // The head, the cards, two counted lists, the rule 10 table, the counted
-  // FIFO, the rest.
+  // The head, the cards, two counted lists, the counted FIFO.
   const auto pages_of = [this](const PagedList& list) {
     for (const std::string& page : list.pages) {
       if (page.size() > kOwnedSliceBytes) {
@@ -562,9 +536,8 @@ Checkpointer::StateCopy::StateCopy(const Checkpointer& kept)
   pages_of(kept.approvals_);
   slices_.emplace_back(id_count_);
   pages_of(kept.ids_);
-  for (const std::string* part : {&duplicate_table_, &fifo_count_, &fifo_entries_, &rest_}) {
-    slices_.emplace_back(*part);
-  }
+  slices_.emplace_back(fifo_count_);
+  slices_.emplace_back(fifo_entries_);
   for (const std::string_view slice : slices_) total_bytes_ += slice.size();
   // Last: nothing after it can throw, so a copy counted is one destroyed.
   ++kept.copies_;

@@ -14,12 +14,10 @@
 // traffic spreads over the cards, so with a million of them nearly every page
 // of 1,024 cards would change between two checkpoints. The rule 10 FIFO (a day
 // of traffic) is kept the same way, cut into pieces where its entries say
-// (below), since entries leave at its front. What follows from the rest is
-// left out: the rule 10 table (from the rule 10 FIFO) and the rule 11 and 12
-// FIFOs (from the approvals and the last ts); restore() refuses a snapshot in
-// which they do not follow, and so does checkpoint_digest(). What a checkpoint
-// hashes whole is then the head and a list of group hashes per part, about one
-// per 256 pages and per 64 pieces.
+// (below), since entries leave at its front. What follows from the rest (the
+// rule 10 table, the rule 11 and 12 FIFOs) is not in the engine's snapshot
+// (rules/engine.h). What a checkpoint hashes whole is then the head and a
+// list of group hashes per part, about one per 256 pages and per 64 pieces.
 //
 // The digest (checkpoint digest version 2), over the bytes
 // rules::Engine::serialize() writes, cut by Engine::split_snapshot():
@@ -62,8 +60,8 @@
 // one pass takes about as many seqs as the history held when it began, a
 // time that grows with the history (a fixed share of a growing history per
 // checkpoint would make checkpoints grow again).
-// Not re-read: the parts left out of the digest. A bit that flips in
-// the rule 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
+// Not re-read: what the snapshot leaves out. A bit that flips in the rule
+// 10 table, or in the rule 11 or 12 FIFO, shows when it changes a
 // decision or a card's running sums (a FIFO entry leaves the window
 // against the wrong card or at the wrong time), which the vote and the card
 // pages catch.
@@ -90,16 +88,12 @@ inline constexpr std::uint64_t kCheckpointFifoGroupPieces = 64;
 
 // The checkpoint digest of an engine state as serialize() wrote it, from its
 // bytes alone (what a snapshot is checked against before it is installed).
-// Corruption naming the cause when the bytes are not laid out as an engine
-// snapshot, or the parts left out of the digest do not follow from the rest
-// (the rule 10 table from the rule 10 FIFO, the rule 11 and 12 FIFOs from the
-// approvals); other values are not checked (Engine::restore does that).
-// Linear in the state: for a repair.
+// Every byte of the state is in the digest. Corruption naming the cause when
+// the bytes are not laid out as an engine snapshot; the values are not
+// checked (Engine::restore does that). Linear in the state: for a repair.
 Status checkpoint_digest(std::string_view engine_state, Digest* out);
 
-// Whether `engine_state` gives `expected` as its checkpoint digest, and only
-// then whether the parts left out of the digest follow from the rest
-// (CheckpointDigestSteps::check_left_out, which says why that order).
+// Whether `engine_state` gives `expected` as its checkpoint digest;
 // Corruption naming the cause otherwise.
 Status check_checkpoint_digest(std::string_view engine_state, const Digest& expected);
 
@@ -107,9 +101,8 @@ Status check_checkpoint_digest(std::string_view engine_state, const Digest& expe
 // whole state at once: the front end checks a repair's snapshot on its event
 // loop, about 0.85 ms per MB on this VM (BM_SnapshotCheck), between the
 // messages it handles. start() cuts the state into its parts; each step()
-// hashes a share of the pages and of the rule 10 FIFO; check_left_out()
-// then checks what the digest leaves out. The bytes must stay where they
-// are until the last call.
+// hashes a share of the pages and of the rule 10 FIFO. The bytes must stay
+// where they are until the last call.
 class CheckpointDigestSteps {
  public:
   // Corruption when the bytes are not laid out as an engine snapshot.
@@ -118,15 +111,6 @@ class CheckpointDigestSteps {
   // the digest is ready.
   bool step(std::size_t max_bytes);
   const Digest& digest() const;
-  // Corruption when the parts the digest leaves out do not follow from the
-  // rest (the rule 10 table from the rule 10 FIFO, the rule 11 and 12 FIFOs
-  // from the approvals). It derives them in one go, at about two and a half
-  // times the rule 10 FIFO's bytes in memory (linear in the rule 10 window and the
-  // approvals of the last day, not in the cards or ids): called once the
-  // digest is known to be the one expected, what it derives from is the
-  // majority's, so a faulty source's state cannot make it cost more than an
-  // honest one's.
-  Status check_left_out() const;
 
  private:
   bool started_ = false;
@@ -195,10 +179,9 @@ class Checkpointer {
   // the whole state at once: a repair's source, one of the two replicas that
   // must agree while the third is out, answered nothing for 27-35 ms while
   // it copied 74 MB (a million cards; bench/README.md, "A repair under
-  // load"). The constructor derives what the kept pages leave out (the rule
-  // 10 table, the rule 11 and 12 windows: linear in the rule 10 window and
-  // the approvals) and measures the whole; each step() copies a share of the
-  // kept bytes into one buffer of that size. It views the kept pages (it
+  // load"). The constructor copies the rule 10 FIFO's pieces (a day's
+  // window) and measures the whole; each step() copies a share of the kept
+  // bytes into one buffer of that size. It views the kept pages (it
   // owns the small ones, which a move would not keep in place): an update()
   // meanwhile keeps the pages it replaces until the last copy ends (a copy
   // finished at the checkpoint instead put most of a large one on the
@@ -226,7 +209,7 @@ class Checkpointer {
     std::uint64_t kept_resets_;
     std::string head_;
     std::string approval_count_, id_count_, fifo_count_;
-    std::string duplicate_table_, fifo_entries_, rest_;
+    std::string fifo_entries_;
     std::deque<std::string> small_pages_;   // owned: they do not move
     std::vector<std::string_view> slices_;  // the state, in order
     std::size_t next_ = 0;                  // the slice being copied

@@ -257,9 +257,7 @@ struct Engine::State {
   void append_cards(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_approvals(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
-  void append_duplicate_table(std::string* out) const;
   void append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const;
-  void append_rest(std::string* out) const;
   // Loads a snapshot into this freshly built state (see Engine::restore).
   Status load(std::string_view bytes);
 };
@@ -576,12 +574,13 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // ---------------------------------------------------------------------------
 // Snapshots (design.md principles 3 and 7).
 //
-// Layout, format version 2 (1 wrote the ids in ascending order of their
-// bytes). Integers are fixed-width big-endian, i64 in two's complement;
+// Layout, format version 3 (2 also wrote the rule 10 table and the rule 11
+// and 12 FIFOs after the rule 10 FIFO; 1 wrote the ids in ascending order
+// of their bytes). Integers are fixed-width big-endian, i64 in two's complement;
 // "card" is a position in the card file (u32, from 0); "approval" an index
 // into the list of approvals (u64, from 0).
 //
-//   header      18 bytes "triad-engine-state", u32 format version (2),
+//   header      18 bytes "triad-engine-state", u32 format version (3),
 //               u32 rules version (kRulesVersion)
 //   counters    u64 applied_count, u8 1 if any transaction was applied else 0,
 //               i64 ts of the last one (0 when none)
@@ -598,111 +597,53 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 //   ids         u64 count, then per recorded transaction id, in the order
 //               they were first recorded (seq order): u8 n + n bytes id,
 //               u64 approval (2^64-1: the transaction was not approved)
-//   rule 10     u64 count, then per (terminal, stan) key, ascending by the
-//     table     terminal's bytes then stan: 8 bytes terminal, u32 stan,
-//               i64 newest ts
 //   rule 10     u64 count, then per entry, oldest first: i64 ts,
 //     FIFO      8 bytes terminal, u32 stan
-//   rule 11     u64 count, then per entry, oldest first: i64 ts, u32 card
-//     FIFO
-//   rule 12     u64 count, then per entry, oldest first: i64 ts,
-//     FIFO      u64 approval
 //   (nothing after)
 //
-// Everything the engine keeps is written, derived values included (running
-// sums, the expiry month, the rule 10 table), so a checkpoint digest also
-// catches memory that went wrong in them; only layout is left out (pointers
-// become card and approval numbers; hash-table capacities, probe order,
-// cached hashes and the id arena are not state). The rule 10 table is
-// written in sorted key order, never in slot order; the ids in the order
-// they were recorded, which every replica shares: it follows the seqs
-// applied, and a restored engine keeps the order of its snapshot. Cards with
-// a PAN of more than 19 digits are written like the others; they always keep
-// their initial state.
+// What the engine keeps is written, derived values included (running sums,
+// the expiry month), so a checkpoint digest also catches memory that went
+// wrong in them, except three tables that follow wholly from what is
+// written: the rule 10 table (each key's newest ts in the rule 10 FIFO) and
+// the rule 11 and 12 FIFOs (the approvals, rule 12's the cash ones, within
+// their window of the last ts). restore() rebuilds them. Written (format
+// 2), they had to be checked against what they follow from, which a
+// repair's source and the front end each did in one go, holding every
+// decision for up to a fifth of a second per million rule 10 entries
+// (bench/README.md). Layout is left out too (pointers become card and
+// approval numbers; hash-table capacities, probe order, cached hashes and
+// the id arena are not state). The ids are written
+// in the order they were recorded, which every replica shares: it follows
+// the seqs applied, and a restored engine keeps the order of its snapshot.
+// Cards with a PAN of more than 19 digits are written like the others; they
+// always keep their initial state.
 //
 // restore() reads a snapshot into a fresh State built from the engine's own
 // card file, checks every length against the bytes left before trusting it
 // and every value against the invariants apply() keeps (running sums equal
-// to what the approvals and windows give, windows holding exactly the
-// entries apply() would still hold at the last ts, ids unique and
-// well-formed, ...), and swaps the new state in only when all of it holds.
+// to what the approvals and windows give, the rule 10 FIFO in ts order and
+// within its window of the last ts, ids unique and well-formed, ...), and
+// swaps the new state in only when all of it holds.
 //
 // Cost: linear in the state, which grows with the history (ids and
 // approvals are kept for the engine's lifetime). No per-transaction work is
 // added to apply(). The ids, the largest part, are copied in the order they
-// are stored; the rule 10 table (one day of traffic at most) is radix-sorted
-// on each call (BM_EngineSerializeCheckpoint).
+// are stored (BM_EngineSerializeCheckpoint).
 
 namespace {
 
 constexpr std::string_view kSnapshotTag = "triad-engine-state";
-constexpr std::uint32_t kSnapshotFormatVersion = 2;
+constexpr std::uint32_t kSnapshotFormatVersion = 3;
 
 // Fixed part of each entry, for sizing the output and capping counts read.
 constexpr std::size_t kCardFixedBytes = 4 + 2 + 8 + 1 + 2 + 8 + 8 + 4 + 8 + 8 + 4;
 constexpr std::size_t kApprovalBytes = 4 + 1 + 8 + 8 + 8 + 1;
 constexpr std::size_t kIdFixedBytes = 1 + 8;
-constexpr std::size_t kDuplicateTableBytes = 8 + 4 + 8;
 constexpr std::size_t kDuplicateFifoBytes = 8 + 8 + 4;
-constexpr std::size_t kFrequencyFifoBytes = 8 + 4;
-constexpr std::size_t kCashFifoBytes = 8 + 8;
+static_assert(Engine::kDuplicateFifoEntryBytes == kDuplicateFifoBytes);
 
 constexpr std::uint8_t kFlagCash = 1;
 constexpr std::uint8_t kFlagReversed = 2;
-
-// The terminal's 8 bytes, as stored in DuplicateKey::terminal (memcpy), read
-// as a big-endian number: ordering by it is ordering by the bytes, on any
-// host.
-std::uint64_t terminal_order(std::uint64_t terminal) {
-  unsigned char b[8];
-  std::memcpy(b, &terminal, 8);
-  std::uint64_t v = 0;
-  for (const unsigned char c : b) v = v << 8 | c;
-  return v;
-}
-
-// A rule 10 table entry as serialize() writes it.
-struct DuplicateRef {
-  std::uint64_t terminal;  // terminal_order(): the 8 bytes, big-endian
-  std::int64_t ts_ms;
-  std::uint32_t stan;
-};
-
-// A rule 10 FIFO entry's key and its place in the FIFO, which holds its ts:
-// what duplicate_table_from_fifo sorts, in two thirds of a DuplicateRef's
-// bytes (the sort's memory is most of what a derivation costs).
-struct FifoKeyRef {
-  std::uint64_t terminal;  // terminal_order(): the 8 bytes, big-endian
-  std::uint32_t stan;
-  std::uint32_t index;
-};
-static_assert(sizeof(FifoKeyRef) == 16);
-
-// Sorts by (terminal, stan), ascending, and stably: entries with the same
-// key keep their order (duplicate_table_from_fifo needs that). An LSD radix
-// sort over the 12 key bytes (several times faster than std::sort here),
-// skipping a byte that is the same in every entry.
-template <typename Ref>
-void sort_by_key(std::vector<Ref>* entries) {
-  constexpr unsigned kKeyBytes = 12;  // stan: bytes 0-3, terminal: bytes 4-11
-  const auto byte_of = [](const Ref& d, unsigned b) -> std::size_t {
-    const std::uint64_t v = b < 4 ? d.stan >> (8 * b) : d.terminal >> (8 * (b - 4));
-    return static_cast<std::size_t>(v & 0xff);
-  };
-  std::vector<std::array<std::size_t, 256>> counts(kKeyBytes);
-  for (const Ref& d : *entries) {
-    for (unsigned b = 0; b < kKeyBytes; ++b) ++counts[b][byte_of(d, b)];
-  }
-  std::vector<Ref> other(entries->size());
-  for (unsigned b = 0; b < kKeyBytes; ++b) {
-    std::array<std::size_t, 256>& count = counts[b];
-    if (entries->empty() || count[byte_of(entries->front(), b)] == entries->size()) continue;
-    std::size_t start = 0;
-    for (std::size_t& c : count) start += std::exchange(c, start);  // counts -> first positions
-    for (const Ref& d : *entries) other[count[byte_of(d, b)]++] = d;
-    entries->swap(other);
-  }
-}
 
 // Writes into a buffer already sized to what will be written.
 class Writer {
@@ -847,8 +788,8 @@ void append_u64(std::uint64_t v, std::string* out) { Appender(out, 8).w().u64(v)
 
 void Engine::State::serialize(std::string* out) const {
   out->clear();
-  // Room for all but the windows (at most a day of traffic), so that the
-  // cards and lists, the bulk, are not copied again as the string grows.
+  // Room for all but the rule 10 FIFO (at most a day of traffic), so that
+  // the cards and lists, the bulk, are not copied again as the string grows.
   out->reserve(kSnapshotTag.size() + 64 + cards.size() * (kCardFixedBytes + 24) +
                approvals.size() * kApprovalBytes + ids.size() * kIdFixedBytes + ids.text_bytes());
   append_head(out);
@@ -857,10 +798,8 @@ void Engine::State::serialize(std::string* out) const {
   append_approvals(0, approvals.size(), out);
   append_u64(ids.size(), out);
   append_ids(0, ids.size(), out);
-  append_duplicate_table(out);
   append_u64(duplicate_fifo.size(), out);
   append_duplicate_fifo(0, duplicate_fifo.size(), out);
-  append_rest(out);
 }
 
 void Engine::State::append_head(std::string* out) const {
@@ -932,40 +871,6 @@ void Engine::State::append_ids(std::uint64_t first, std::uint64_t end, std::stri
   });
 }
 
-namespace {
-
-// Writes a rule 10 table of `keys` keys: each_key(put) calls put(terminal
-// order, stan, newest ts) for each, ascending by key (the Appender checks
-// that it wrote `keys`).
-template <typename EachKey>
-void write_duplicate_table(std::uint64_t keys, const EachKey& each_key, std::string* out) {
-  Appender a(out, 8 + keys * kDuplicateTableBytes);
-  Writer& w = a.w();
-  w.u64(keys);
-  each_key([&w](std::uint64_t terminal, std::uint32_t stan, std::int64_t ts_ms) {
-    w.u64(terminal);  // big-endian: the terminal's bytes in order
-    w.u32(stan);
-    w.i64(ts_ms);
-  });
-}
-
-}  // namespace
-
-void Engine::State::append_duplicate_table(std::string* out) const {
-  std::vector<DuplicateRef> sorted;
-  sorted.reserve(duplicate_last_ts.size());
-  duplicate_last_ts.for_each([&](const DuplicateKey& key, std::int64_t ts) {
-    sorted.push_back({terminal_order(key.terminal), ts, key.stan});
-  });
-  sort_by_key(&sorted);
-  write_duplicate_table(
-      sorted.size(),
-      [&](const auto& put) {
-        for (const DuplicateRef& d : sorted) put(d.terminal, d.stan, d.ts_ms);
-      },
-      out);
-}
-
 void Engine::State::append_duplicate_fifo(std::uint64_t first, std::uint64_t end,
                                           std::string* out) const {
   TRIAD_ASSERT(first <= end && end <= duplicate_fifo.size());
@@ -976,22 +881,6 @@ void Engine::State::append_duplicate_fifo(std::uint64_t first, std::uint64_t end
     w.i64(e.ts_ms);
     w.bytes(&e.key.terminal, 8);
     w.u32(e.key.stan);
-  }
-}
-
-void Engine::State::append_rest(std::string* out) const {
-  Appender a(
-      out, 8 + frequency_fifo.size() * kFrequencyFifoBytes + 8 + cash_fifo.size() * kCashFifoBytes);
-  Writer& w = a.w();
-  w.u64(frequency_fifo.size());
-  for (std::size_t i = 0; i < frequency_fifo.size(); ++i) {
-    w.i64(frequency_fifo[i].ts_ms);
-    w.u32(frequency_fifo[i].card->ordinal);
-  }
-  w.u64(cash_fifo.size());
-  for (std::size_t i = 0; i < cash_fifo.size(); ++i) {
-    w.i64(cash_fifo[i].ts_ms);
-    w.u64(cash_fifo[i].approval);
   }
 }
 
@@ -1189,34 +1078,7 @@ Status Engine::State::load(std::string_view bytes) {
     }
   }
 
-  // Rule 10: the table as written, then the FIFO, from which the table
-  // follows (the newest ts of each key in it).
-  std::uint64_t table_count = 0;
-  if (!r.count(&table_count, kDuplicateTableBytes, "the rule 10 table size")) return r.error();
-  struct TableEntry {
-    DuplicateKey key;
-    std::int64_t ts_ms;
-  };
-  std::vector<TableEntry> table;
-  table.reserve(table_count);
-  for (std::uint64_t k = 0; k < table_count; ++k) {
-    std::string_view terminal;
-    TableEntry e{};
-    if (!r.bytes(8, &terminal, "a rule 10 terminal") || !r.u32(&e.key.stan, "a rule 10 stan") ||
-        !r.i64(&e.ts_ms, "a rule 10 ts")) {
-      return r.error();
-    }
-    std::memcpy(&e.key.terminal, terminal.data(), 8);
-    if (!table.empty()) {
-      const DuplicateKey& p = table.back().key;
-      const std::uint64_t a = terminal_order(p.terminal);
-      const std::uint64_t b = terminal_order(e.key.terminal);
-      if (!(a < b || (a == b && p.stan < e.key.stan))) {
-        return corrupt("rule 10 table is not strictly ascending");
-      }
-    }
-    table.push_back(e);
-  }
+  // Rule 10: the FIFO; the table of each key's newest ts follows from it.
   std::uint64_t fifo_count = 0;
   if (!r.count(&fifo_count, kDuplicateFifoBytes, "the rule 10 FIFO size")) return r.error();
   if (fifo_count > applied) return corrupt("more rule 10 entries than transactions applied");
@@ -1239,66 +1101,31 @@ Status Engine::State::load(std::string_view bytes) {
     *duplicate_last_ts.try_emplace(key, ts).first = ts;
     duplicate_fifo.push_back({ts, key});
   }
-  if (table.size() != duplicate_last_ts.size()) {
-    return corrupt("rule 10 table does not match its FIFO");
-  }
-  for (const TableEntry& e : table) {
-    const std::int64_t* ts = duplicate_last_ts.find(e.key);
-    if (ts == nullptr || *ts != e.ts_ms) return corrupt("rule 10 table does not match its FIFO");
-  }
 
-  // Rule 11: exactly the approvals in (T-60000, T], T the last ts.
-  std::size_t first_recent = approvals.size();
-  while (first_recent > 0 &&
-         in_window(approvals[first_recent - 1].ts_ms, last_ts_ms, kFrequencyWindowMs)) {
-    --first_recent;
+  // Rules 11 and 12: their FIFOs hold exactly the approvals of the last
+  // minute, and the cash approvals of the last day, of the last ts (the
+  // approvals are in ts order, the minute the end of the day).
+  std::size_t first_in_day = approvals.size();
+  while (first_in_day > 0 &&
+         in_window(approvals[first_in_day - 1].ts_ms, last_ts_ms, kCashWindowMs)) {
+    --first_in_day;
   }
-  std::uint64_t frequency_count = 0;
-  if (!r.count(&frequency_count, kFrequencyFifoBytes, "the rule 11 FIFO size")) return r.error();
-  if (frequency_count != approvals.size() - first_recent) {
-    return corrupt("rule 11 FIFO does not hold the approvals of the last minute");
-  }
-  for (std::size_t k = first_recent; k < approvals.size(); ++k) {
-    std::int64_t ts = 0;
-    std::uint32_t card_number = 0;
-    if (!r.i64(&ts, "a rule 11 ts") || !r.u32(&card_number, "a rule 11 card")) return r.error();
+  for (std::size_t k = first_in_day; k < approvals.size(); ++k) {
     const Approval& a = approvals[k];
-    if (ts != a.ts_ms || card_number != a.card->ordinal) {
-      return corrupt("rule 11 FIFO does not hold the approvals of the last minute");
+    const std::uint32_t card_number = a.card->ordinal;
+    if (in_window(a.ts_ms, last_ts_ms, kFrequencyWindowMs)) {
+      ++recent_approvals[card_number];
+      frequency_fifo.push_back({a.ts_ms, a.card});
     }
-    ++recent_approvals[card_number];
-    frequency_fifo.push_back({ts, a.card});
-  }
-
-  // Rule 12: exactly the cash approvals in (T-86400000, T].
-  std::size_t first_cash = approvals.size();
-  while (first_cash > 0 && in_window(approvals[first_cash - 1].ts_ms, last_ts_ms, kCashWindowMs)) {
-    --first_cash;
-  }
-  std::uint64_t cash_count = 0;
-  if (!r.count(&cash_count, kCashFifoBytes, "the rule 12 FIFO size")) return r.error();
-  std::size_t next_cash = first_cash;
-  for (std::uint64_t k = 0; k < cash_count; ++k) {
-    std::int64_t ts = 0;
-    std::uint64_t approval = 0;
-    if (!r.i64(&ts, "a rule 12 ts") || !r.u64(&approval, "a rule 12 approval")) return r.error();
-    while (next_cash < approvals.size() && !approvals[next_cash].cash) ++next_cash;
-    if (next_cash == approvals.size() || approval != next_cash || ts != approvals[approval].ts_ms) {
-      return corrupt("rule 12 FIFO does not hold the cash approvals of the last day");
-    }
-    const Approval& a = approvals[next_cash];
+    if (!a.cash) continue;
     if (!a.reversed) {
-      open_cash[a.card->ordinal] += a.amount;
-      if (open_cash[a.card->ordinal] > a.card->cash_daily_limit) {
-        return corrupt("rule 12 FIFO exceeds a card's cash_daily_limit");
+      open_cash[card_number] += a.amount;
+      if (open_cash[card_number] > a.card->cash_daily_limit) {
+        return corrupt("card " + std::to_string(card_number) +
+                       ": its open cash approvals of the last day exceed its cash_daily_limit");
       }
     }
-    cash_fifo.push_back({ts, approval});
-    ++next_cash;
-  }
-  while (next_cash < approvals.size() && !approvals[next_cash].cash) ++next_cash;
-  if (next_cash != approvals.size()) {
-    return corrupt("rule 12 FIFO does not hold the cash approvals of the last day");
+    cash_fifo.push_back({a.ts_ms, k});
   }
 
   if (r.remaining() != 0) {
@@ -1342,116 +1169,6 @@ std::uint64_t Engine::duplicate_fifo_size() const { return state_->duplicate_fif
 std::uint64_t Engine::duplicate_fifo_pushed() const { return state_->duplicate_pushed; }
 void Engine::append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const {
   state_->append_duplicate_fifo(first, end, out);
-}
-
-void Engine::duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out) {
-  static_assert(kDuplicateFifoEntryBytes == kDuplicateFifoBytes);
-  TRIAD_ASSERT(fifo_entries.size() % kDuplicateFifoBytes == 0);
-  const std::size_t count = fifo_entries.size() / kDuplicateFifoBytes;
-  // A FIFO of 2^32 entries (80 GiB) is past any state a snapshot may hold
-  // (64 GiB, wire/snapshot_parts.h) or a replica could keep.
-  TRIAD_ASSERT(count <= std::numeric_limits<std::uint32_t>::max());
-  const auto ts_at = [&](std::size_t i) {
-    std::int64_t ts_ms = 0;
-    Reader r(fifo_entries.substr(i * kDuplicateFifoBytes, 8));
-    const bool read = r.i64(&ts_ms, "a rule 10 ts");
-    TRIAD_ASSERT(read);
-    return ts_ms;
-  };
-  std::vector<FifoKeyRef> entries(count);
-  Reader r(fifo_entries);
-  std::string_view skipped;
-  for (std::size_t i = 0; i < count; ++i) {
-    FifoKeyRef& e = entries[i];
-    // The terminal's bytes read big-endian are its terminal_order().
-    const bool read = r.bytes(8, &skipped, "a rule 10 ts") &&
-                      r.u64(&e.terminal, "a rule 10 terminal") && r.u32(&e.stan, "a rule 10 stan");
-    TRIAD_ASSERT(read);
-    e.index = static_cast<std::uint32_t>(i);
-  }
-  // The radix sort is stable, so each key's entries stay oldest first and
-  // the last of them holds the newest ts, which is what the table keeps.
-  sort_by_key(&entries);
-  const auto last_of_key = [&](std::size_t i) {
-    return i + 1 == entries.size() || entries[i + 1].terminal != entries[i].terminal ||
-           entries[i + 1].stan != entries[i].stan;
-  };
-  std::uint64_t keys = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (last_of_key(i)) ++keys;
-  }
-  write_duplicate_table(
-      keys,
-      [&](const auto& put) {
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-          if (last_of_key(i)) put(entries[i].terminal, entries[i].stan, ts_at(entries[i].index));
-        }
-      },
-      out);
-}
-Status Engine::rest_from_approvals(std::string_view head,
-                                   std::span<const std::string_view> approval_pieces,
-                                   std::string* out) {
-  Reader r(head);
-  std::string_view skipped;
-  std::int64_t last_ts_ms = 0;
-  if (!read_format(&r) || !r.bytes(4 + 8 + 1, &skipped, "the counters") ||
-      !r.i64(&last_ts_ms, "the last ts")) {
-    return r.error();
-  }
-  std::vector<std::uint64_t> ends;  // approvals in the pieces up to each one
-  for (const std::string_view piece : approval_pieces) {
-    TRIAD_ASSERT(piece.size() % kApprovalBytes == 0);
-    ends.push_back((ends.empty() ? 0 : ends.back()) + piece.size() / kApprovalBytes);
-  }
-  struct Approval {
-    std::int64_t ts_ms = 0;
-    std::uint32_t card = 0;
-    bool cash = false;
-  };
-  const auto approval = [&](std::uint64_t n) {
-    const auto k =
-        static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), n) - ends.begin());
-    Reader e(approval_pieces[k].substr((n - (k == 0 ? 0 : ends[k - 1])) * kApprovalBytes));
-    Approval a;
-    std::uint8_t flags = 0;
-    const bool read = e.u32(&a.card, "a card") && e.bytes(1 + 8, &skipped, "a PAN") &&
-                      e.i64(&a.ts_ms, "a ts") && e.bytes(8, &skipped, "an amount") &&
-                      e.u8(&flags, "flags");
-    TRIAD_ASSERT(read);
-    a.cash = (flags & kFlagCash) != 0;
-    return a;
-  };
-  // Approvals are in ts order: walk back from the newest while within a
-  // day (rule 12's window, of which rule 11's minute is the end).
-  const std::uint64_t count = ends.empty() ? 0 : ends.back();
-  std::uint64_t first_in_day = count;
-  std::uint64_t first_in_minute = count;
-  std::uint64_t cash_count = 0;
-  while (first_in_day > 0) {
-    const Approval a = approval(first_in_day - 1);
-    if (!in_window(a.ts_ms, last_ts_ms, kCashWindowMs)) break;
-    --first_in_day;
-    if (in_window(a.ts_ms, last_ts_ms, kFrequencyWindowMs)) first_in_minute = first_in_day;
-    if (a.cash) ++cash_count;
-  }
-  Appender appender(
-      out, 8 + (count - first_in_minute) * kFrequencyFifoBytes + 8 + cash_count * kCashFifoBytes);
-  Writer& w = appender.w();
-  w.u64(count - first_in_minute);
-  for (std::uint64_t n = first_in_minute; n < count; ++n) {
-    const Approval a = approval(n);
-    w.i64(a.ts_ms);
-    w.u32(a.card);
-  }
-  w.u64(cash_count);
-  for (std::uint64_t n = first_in_day; n < count; ++n) {
-    const Approval a = approval(n);
-    if (!a.cash) continue;
-    w.i64(a.ts_ms);
-    w.u64(n);
-  }
-  return Status::ok();
 }
 
 std::uint64_t Engine::approval_count() const { return state_->approvals.size(); }
@@ -1516,19 +1233,17 @@ Status Engine::split_snapshot(std::string_view bytes, std::uint64_t card_page_en
     done += n;
   }
 
-  const std::size_t table_start = r.offset();
-  std::uint64_t table_count = 0;
-  if (!r.count(&table_count, kDuplicateTableBytes, "the rule 10 table size") ||
-      !r.bytes(table_count * kDuplicateTableBytes, &skipped, "the rule 10 table")) {
-    return r.error();
-  }
-  out->duplicate_table = bytes.substr(table_start, r.offset() - table_start);
   std::uint64_t fifo_count = 0;
   if (!r.count(&fifo_count, kDuplicateFifoBytes, "the rule 10 FIFO size") ||
       !r.bytes(fifo_count * kDuplicateFifoBytes, &out->duplicate_fifo, "the rule 10 FIFO")) {
     return r.error();
   }
-  out->rest = bytes.substr(r.offset());
+  // Bytes the digest would not cover: restore() refuses them, so a state
+  // that gives the majority's digest must not have them either.
+  if (r.remaining() != 0) {
+    r.fail(std::to_string(r.remaining()) + " bytes after the rule 10 FIFO, the end of the state");
+    return r.error();
+  }
   return Status::ok();
 }
 

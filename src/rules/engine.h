@@ -75,12 +75,11 @@ class Engine {
   //
   // serialize() replaces *out with a canonical encoding of the whole state:
   // the cards (immutable fields and running sums) and every table apply()
-  // keeps. It is a function of the transactions applied, in order: the same
-  // on every build, card index, standard library and hash-table history, so
-  // a digest of it (replica/checkpoint.h) can be voted on. The layout is
-  // documented in engine.cc. It holds the PANs of the card file in clear:
-  // never log or store it where the card file itself may not go.
-  // Cost: linear in the state (which grows with the history: every id and
+  // keeps but three that follow from the others (below). It is a function of the transactions
+  // applied, in order: the same on every build, card index, standard library and hash-table
+  // history, so a digest of it (replica/checkpoint.h) can be voted on. The layout is documented in
+  // engine.cc. It holds the PANs of the card file in clear: never log or store it where the card
+  // file itself may not go. Cost: linear in the state (which grows with the history: every id and
   // approval is kept); nothing is added to apply(). Checkpoints use the
   // parts below instead, and write only what changed.
   void serialize(std::string* out) const;
@@ -88,17 +87,14 @@ class Engine {
   // The parts of serialize(), for checkpoints that rewrite only what changed
   // (replica/checkpoint.h). serialize() is, in this order: the head (header,
   // counters, u32 card count); the cards; the approvals (u64 count, then
-  // each); the ids (u64
-  // count, then each); the rule 10 table; the rule 10 FIFO (u64 count, then
-  // each entry, oldest first); the rest (the rule 11 and 12 FIFOs). The
-  // approvals and ids grow with the history, and an entry of either never
-  // changes once written, except an approval's reversed flag; the rule 10
-  // FIFO holds a day of traffic, entries join at its end and leave at its
-  // front unchanged. The rule 10 table follows from the FIFO (the newest ts
-  // of each key in it), and the rest from the approvals and the head
-  // (rest_from_approvals); restore() refuses a snapshot where they do not,
-  // so a checkpoint need not write them. Each call appends to *out the bytes
-  // serialize() writes for that part.
+  // each); the ids (u64 count, then each); the rule 10 FIFO (u64 count, then
+  // each entry, oldest first). The approvals and ids grow with the history,
+  // and an entry of either never changes once written, except an approval's
+  // reversed flag; the rule 10 FIFO holds a day of traffic, entries join at
+  // its end and leave at its front unchanged. What else apply() keeps (the
+  // rule 10 table, the rule 11 and 12 FIFOs) follows from these, and
+  // restore() rebuilds it. Each call appends to *out the bytes serialize()
+  // writes for that part.
   void append_head(std::string* out) const;
   std::uint64_t card_count() const;
   std::uint64_t approval_count() const;
@@ -112,19 +108,6 @@ class Engine {
   void append_ids(std::uint64_t first, std::uint64_t end, std::string* out) const;
   void append_duplicate_fifo(std::uint64_t first, std::uint64_t end, std::string* out) const;
   static constexpr std::size_t kDuplicateFifoEntryBytes = 20;
-  // The rule 10 table as serialize() writes it (count included), from the
-  // rule 10 FIFO's entries as written (without their count).
-  static void duplicate_table_from_fifo(std::string_view fifo_entries, std::string* out);
-  // The rest (the rule 11 and 12 FIFOs) as serialize() writes it, from the
-  // head and the approvals as written (the approvals' bytes in consecutive
-  // pieces, oldest first, each whole entries). Both FIFOs hold exactly the
-  // approvals (rule 12: the cash ones) within their window of the last
-  // applied ts (restore() refuses any other), so they follow from those.
-  // Corruption when the head cannot be read. Cost: one pass over the
-  // pieces, and a few reads of each approval of the last day.
-  static Status rest_from_approvals(std::string_view head,
-                                    std::span<const std::string_view> approval_pieces,
-                                    std::string* out);
   // Not state (restore() starts it again from 0): entries ever pushed onto
   // the rule 10 FIFO.
   std::uint64_t duplicate_fifo_pushed() const;
@@ -142,9 +125,9 @@ class Engine {
   // `card_page_entries` and the two lists in pages of `page_entries` entries
   // (the last page may hold fewer; none when there are no entries). Views
   // into `bytes`. Corruption naming the reason when a length or count in
-  // them runs past their end, or their header is not this format's; the
-  // values, the table's entries and the bytes after the rule 10 FIFO are
-  // not looked at (restore() checks them).
+  // them runs past their end, bytes follow the rule 10 FIFO, or their header
+  // is not this format's; the values are not looked at (restore() checks
+  // them).
   struct SnapshotParts {
     std::string_view head;
     std::uint64_t card_count = 0;
@@ -153,9 +136,7 @@ class Engine {
     std::vector<std::string_view> approval_pages;
     std::uint64_t id_count = 0;
     std::vector<std::string_view> id_pages;
-    std::string_view duplicate_table;
     std::string_view duplicate_fifo;  // the entries, without their count
-    std::string_view rest;
   };
   static Status split_snapshot(std::string_view bytes, std::uint64_t card_page_entries,
                                std::uint64_t page_entries, SnapshotParts* out);

@@ -258,7 +258,7 @@ TEST(Checkpointer, KeepsTheDigestAsGroupsOfPiecesJoinAndLeave) {
   }
   // Pins the groups of pieces (kCheckpointFifoGroupPieces), which the
   // smaller states of CheckpointDigest.IsPinned do not reach.
-  EXPECT_EQ(to_hex(good), "a6de6ba736459f358d52630cf024f572e1767387ab6dd5ff536a4dd9a9941b6f");
+  EXPECT_EQ(to_hex(good), "e1f4e1ff4523444a5c1d145be39f3d22b69e66e3e07f8ed92455a93c7332aee7");
   EXPECT_EQ(checkpointer.engine_state(), serialized(engine));
   EXPECT_GE(most_groups, 2u);
   EXPECT_LT(engine.duplicate_fifo_size() + 2 * kCheckpointPageEntries * kCheckpointFifoGroupPieces,
@@ -601,7 +601,7 @@ TEST(Checkpointer, ResetStartsAgainFromAnotherEngine) {
 // snapshot bytes of tests/rules/snapshot_test.cc.)
 TEST(CheckpointDigest, IsPinned) {
   EXPECT_EQ(to_hex(digest_of(state_after(3'000))),
-            "9582d116cd50ca969139b0d0222b65588f27b6df3ed5f955e38d08a3d6665f0c");
+            "f816da54f676b3e165e8da4acf9e2a4fb06bf87212cc9492fc6bf2ee3b205166");
   // 20,000 cards: 625 card pages, more than one group of them.
   sample::Options o;
   o.card_count = 20'000;
@@ -610,7 +610,7 @@ TEST(CheckpointDigest, IsPinned) {
   rules::Engine large(many);
   apply_sample_traffic(o, &large);
   EXPECT_EQ(to_hex(digest_of(serialized(large))),
-            "46515083e912a0828eafb8ec831d19c8b357c4a853bedc94fa5a0dad012b7bdf");
+            "7c6ab15a9c01a7ea2903c2a8e286deefa405707ec49638fd5f9cbad224d44e92");
   EXPECT_EQ(Checkpointer::boundary_hash(std::string(20, '\0')), 11765003476896756161u);
   EXPECT_EQ(Checkpointer::boundary_hash("0123456789abcdefghij"), 4753672238306954100u);
 }
@@ -625,8 +625,10 @@ TEST(CheckpointDigest, InStepsIsTheSameWhateverTheStepSize) {
   const std::size_t pages =
       parts.card_pages.size() + parts.approval_pages.size() + parts.id_pages.size();
   ASSERT_GT(parts.duplicate_fifo.size(), 0u);
-  for (const std::size_t step_bytes :
-       {std::size_t{1}, std::size_t{100}, std::size_t{4096}, std::size_t{1} << 20, bytes.size()}) {
+  // A step counts the FIFO's bytes twice (its entries, then its pieces):
+  // one of twice the state's size is a step that does it all.
+  for (const std::size_t step_bytes : {std::size_t{1}, std::size_t{100}, std::size_t{4096},
+                                       std::size_t{1} << 20, 2 * bytes.size()}) {
     CheckpointDigestSteps steps;
     ASSERT_TRUE(steps.start(bytes).is_ok());
     std::size_t count = 1;
@@ -635,7 +637,7 @@ TEST(CheckpointDigest, InStepsIsTheSameWhateverTheStepSize) {
     if (step_bytes == 1) {
       EXPECT_EQ(count, pages + parts.duplicate_fifo.size() / 20) << "one page or entry a step";
     }
-    if (step_bytes == bytes.size()) {
+    if (step_bytes == 2 * bytes.size()) {
       EXPECT_EQ(count, 1u);
     }
   }
@@ -643,11 +645,9 @@ TEST(CheckpointDigest, InStepsIsTheSameWhateverTheStepSize) {
   EXPECT_EQ(steps.start(bytes.substr(0, bytes.size() / 2)).code(), Status::Code::kCorruption);
 }
 
-// A byte changed in any part the digest covers (the head, a card, an
-// approval, an id, a rule 10 FIFO entry, the last with the rule 10 table
-// made again to follow) gives another digest, not a refusal. The bytes
-// changed are values the cut into parts does not read and the left-out
-// parts do not follow from.
+// A byte changed in any part of the state (the head, a card, an approval,
+// an id, a rule 10 FIFO entry) gives another digest, not a refusal. The
+// bytes changed are values the cut into parts does not read.
 TEST(CheckpointDigest, DependsOnEveryPart) {
   const std::string bytes = state_after(3'000);
   const rules::Engine::SnapshotParts parts = parts_of(bytes);
@@ -663,16 +663,6 @@ TEST(CheckpointDigest, DependsOnEveryPart) {
     changed[at] = static_cast<char>(changed[at] ^ 0x01);
     return changed;
   };
-  // The FIFO's first stan, and the table made from the changed FIFO.
-  std::string fifo(parts.duplicate_fifo);
-  char& stan_low = fifo[rules::Engine::kDuplicateFifoEntryBytes - 1];
-  stan_low = static_cast<char>(stan_low ^ 0x01);
-  std::string fifo_changed = bytes.substr(0, offset_of(parts.duplicate_table));
-  rules::Engine::duplicate_table_from_fifo(fifo, &fifo_changed);
-  fifo_changed.append(bytes, offset_of(parts.duplicate_fifo) - 8, 8);  // the FIFO's count
-  fifo_changed += fifo;
-  fifo_changed += parts.rest;
-
   const std::vector<std::pair<const char*, std::string>> variants = {
       // The low byte of the applied count (after the tag and two versions).
       {"head", flipped_at(18 + 4 + 4 + 7)},
@@ -682,7 +672,9 @@ TEST(CheckpointDigest, DependsOnEveryPart) {
       {"id", flipped_at(offset_of(parts.id_pages[1]) + parts.id_pages[1].size() - 1)},
       // An amount: the windows follow from the cards, ts and flags only.
       {"approval", flipped_at(offset_of(parts.approval_pages[1]) + 4 + 1 + 8 + 8 + 7)},
-      {"rule 10 FIFO", fifo_changed},
+      // The FIFO's first stan.
+      {"rule 10 FIFO",
+       flipped_at(offset_of(parts.duplicate_fifo) + rules::Engine::kDuplicateFifoEntryBytes - 1)},
   };
   const Digest d = digest_of(bytes);
   for (const auto& [part, changed] : variants) {
@@ -693,56 +685,23 @@ TEST(CheckpointDigest, DependsOnEveryPart) {
   }
 }
 
-// The rule 10 table and the rule 11 and 12 FIFOs are not in the digest:
-// bytes in which they do not follow from the rest are refused, not given
-// the digest of a state they do not hold.
-TEST(CheckpointDigest, RefusesPartsThatDoNotFollowFromTheRest) {
+// Every byte of a state is in its digest: bytes after the rule 10 FIFO,
+// which the digest would not cover (and restore() refuses), are refused,
+// not given the digest of the state before them, whole or in steps. So a
+// repair's source cannot pass the front end's check with a state the
+// replica given it would then refuse.
+TEST(CheckpointDigest, RefusesBytesAfterTheState) {
   const std::string bytes = state_after(3'000);
-  const rules::Engine::SnapshotParts parts = parts_of(bytes);
-  ASSERT_GT(parts.rest.size(), 16u);
-  const auto flipped_in = [&](std::string_view part, std::size_t offset) {
-    std::string changed = bytes;
-    const std::size_t at = static_cast<std::size_t>(part.data() - bytes.data()) + offset;
-    changed[at] = static_cast<char>(changed[at] ^ 0x01);
-    return changed;
-  };
+  const std::string longer = bytes + std::string(1, '\0');
   Digest d{};
-  // The first rule 11 entry's ts, and the last byte (a rule 12 approval).
-  for (const std::size_t offset : {std::size_t{15}, parts.rest.size() - 1}) {
-    const Status s = checkpoint_digest(flipped_in(parts.rest, offset), &d);
-    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
-    EXPECT_NE(s.message().find("rule 11 and 12 FIFOs"), std::string::npos) << s.message();
-  }
-  const Status s = checkpoint_digest(flipped_in(parts.duplicate_table, 8 + 3), &d);
-  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
-  EXPECT_NE(s.message().find("rule 10 table"), std::string::npos) << s.message();
-}
-
-// In steps, the left-out parts are checked last, on the caller's word: a
-// state whose rule 10 table does not follow from its FIFO hashes to the
-// digest of the state it should have been (the table is not in it), so a
-// caller that compares the digest first derives them only from the bytes the
-// majority vouches for (a faulty source's bytes cost no derivation).
-TEST(CheckpointDigest, InStepsTheLeftOutPartsAreCheckedLast) {
-  const std::string bytes = state_after(3'000);
-  const rules::Engine::SnapshotParts parts = parts_of(bytes);
-  std::string changed = bytes;
-  const std::size_t at = static_cast<std::size_t>(parts.duplicate_table.data() - bytes.data()) + 11;
-  changed[at] = static_cast<char>(changed[at] ^ 0x01);
-  for (const std::string* state : std::vector<const std::string*>{&bytes, &changed}) {
-    CheckpointDigestSteps steps;
-    ASSERT_TRUE(steps.start(*state).is_ok());
-    while (!steps.step(4096)) {
-    }
-    EXPECT_EQ(steps.digest(), digest_of(bytes));
-    const Status left_out = steps.check_left_out();
-    if (state == &bytes) {
-      EXPECT_TRUE(left_out.is_ok()) << left_out.to_string();
-    } else {
-      EXPECT_EQ(left_out.code(), Status::Code::kCorruption) << left_out.to_string();
-      EXPECT_NE(left_out.message().find("rule 10 table"), std::string::npos) << left_out.message();
-    }
-  }
+  const Status whole = checkpoint_digest(longer, &d);
+  EXPECT_EQ(whole.code(), Status::Code::kCorruption) << whole.to_string();
+  EXPECT_NE(whole.message().find("1 bytes after the rule 10 FIFO"), std::string::npos)
+      << whole.message();
+  EXPECT_EQ(check_checkpoint_digest(longer, digest_of(bytes)).code(), Status::Code::kCorruption);
+  EXPECT_TRUE(check_checkpoint_digest(bytes, digest_of(bytes)).is_ok());
+  CheckpointDigestSteps steps;
+  EXPECT_EQ(steps.start(longer).code(), Status::Code::kCorruption);
 }
 
 TEST(CheckpointDigest, RefusesBytesThatAreNotAnEngineState) {
@@ -754,6 +713,13 @@ TEST(CheckpointDigest, RefusesBytesThatAreNotAnEngineState) {
   s = checkpoint_digest("not a snapshot at all, but long enough to read a tag", &d);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
   EXPECT_NE(s.message().find("format tag"), std::string::npos) << s.message();
+  // Format version 2 (until 2026-12-07 late: it also held the rule 10 table and
+  // the rule 11 and 12 FIFOs, after the rule 10 FIFO).
+  std::string version_2 = bytes;
+  version_2[18 + 3] = 2;
+  s = checkpoint_digest(version_2, &d);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  EXPECT_NE(s.message().find("format version 2, expected 3"), std::string::npos) << s.message();
 }
 
 }  // namespace
