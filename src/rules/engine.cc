@@ -78,8 +78,9 @@
 // keys, rule 11 approvals, rule 12 cash), evicted from the front as T
 // advances, so each transaction costs O(1) amortised: a card lookup, one
 // rule 10 table probe and one id table insert, with no allocation except
-// when a container grows. Hash containers are only looked up by the rules;
-// serialize() iterates them into a vector and sorts it (see "Snapshots").
+// when a container grows. Hash containers are only looked up, never
+// iterated: serialize() writes the lists and FIFOs in the order they were
+// made, and restore() rebuilds the tables (see "Snapshots").
 //
 // Memory: the rule 10 table and the queues hold one day of traffic at most;
 // the id table (about 40 bytes + the id per transaction), the list of
@@ -89,7 +90,6 @@
 #include "rules/engine.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -609,9 +609,8 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // their window of the last ts). restore() rebuilds them. Written (format
 // 2), they had to be checked against what they follow from, which a
 // repair's source and the front end each did in one go, holding every
-// decision for up to a fifth of a second per million rule 10 entries
-// (bench/README.md). Layout is left out too (pointers become card and
-// approval numbers; hash-table capacities, probe order, cached hashes and
+// decision for 59-310 ms per million rule 10 entries (bench/README.md). Layout is left out too
+// (pointers become card and approval numbers; hash-table capacities, probe order, cached hashes and
 // the id arena are not state). The ids are written
 // in the order they were recorded, which every replica shares: it follows
 // the seqs applied, and a restored engine keeps the order of its snapshot.

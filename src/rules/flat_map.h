@@ -1,7 +1,7 @@
 // A small open-addressing hash map for the engine's hot path: linear
 // probing, power-of-two capacity, load at most 1/2, backward-shift deletion.
-// Looked up by the rules; iterated only by Engine::serialize, which sorts
-// what it collects, so its layout cannot reach a verdict or a snapshot.
+// Looked up by the rules, never iterated by them (for_each is for tests), so
+// its layout cannot reach a verdict or a snapshot.
 //
 // It grows without a pause. Rehashing everything at once took 4-15 ms at
 // 16,384 entries and up to 26 ms at 32,768 (rule 10's table in a `triad
@@ -75,8 +75,8 @@ class FlatMap {
   bool next_taken() const { return next_.held(); }
 
   // Calls f(key, value) for every member, in slot order: an order that
-  // depends on the capacity and the insertion history, so a caller must sort
-  // what it collects before anything reaches a verdict or a snapshot.
+  // depends on the capacity, the insertion history and the table key. For
+  // tests; nothing that reaches a verdict or a snapshot may depend on it.
   template <class F>
   void for_each(F f) const {
     table_.for_each(f);

@@ -9,8 +9,8 @@
 // fail-safe declines once replicas missed their deadlines). Under SipHash-2-4
 // with a secret key nobody outside can aim at a slot. Replicas draw their
 // keys independently: nothing that reaches a verdict, a digest or a snapshot
-// depends on where a key sits in a table (tables are looked up, and iterated
-// only to be sorted), so they still agree bit for bit.
+// depends on where a key sits in a table (tables are looked up, never
+// iterated), so they still agree bit for bit.
 #pragma once
 
 #include <array>

@@ -670,7 +670,7 @@ TEST(CheckpointDigest, DependsOnEveryPart) {
       // approvals_in_window, and of its last id's approval number.
       {"card", flipped_at(offset_of(parts.card_pages[1]) + parts.card_pages[1].size() - 1)},
       {"id", flipped_at(offset_of(parts.id_pages[1]) + parts.id_pages[1].size() - 1)},
-      // An amount: the windows follow from the cards, ts and flags only.
+      // An amount.
       {"approval", flipped_at(offset_of(parts.approval_pages[1]) + 4 + 1 + 8 + 8 + 7)},
       // The FIFO's first stan.
       {"rule 10 FIFO",

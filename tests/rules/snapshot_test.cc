@@ -279,6 +279,82 @@ TEST(SnapshotTest, RestoreContinuesLikeTheSourceOnSmallTraffic) {
   }
 }
 
+// The tables a snapshot leaves out (the rule 10 table, the rule 11 and 12
+// windows) are rebuilt at restore() as apply() keeps them, at the edges of
+// their windows too: approvals 60,000 and 59,999 ms before the last ts
+// (rule 11's minute), cash approvals 86,400,000 and 86,399,999 ms before
+// (rule 12's day), one of them reversed, and a rule 10 key whose older
+// entry has just left the day while its newer one is in it. Then both
+// engines answer the same as those entries leave, one ms later.
+TEST(SnapshotTest, RestoreRebuildsTheWindowsAtTheirEdges) {
+  const std::string pan = with_check_digit("411111000000001");
+  const CardFile cards =
+      parse_cards("pan,expiry,status,currency,credit_limit,cash_daily_limit,blocked_mccs\n" + pan +
+                  ",2812,A,840,1000000,10000,\n");
+  const auto tx = [&](const std::string& id, std::int64_t amount, bool cash,
+                      const std::string& stan) {
+    Transaction t;
+    t.id = id;
+    t.mti = "0100";
+    t.pan = pan;
+    t.proc = cash ? "010000" : "000000";
+    t.amount = amount;
+    t.currency = "840";
+    t.expiry = "2812";
+    t.mcc = cash ? "6011" : "5411";
+    t.merchant = "SHOP";
+    t.terminal = "TERM0001";
+    t.stan = stan;
+    return t;
+  };
+  Transaction reversal;
+  reversal.id = "r";
+  reversal.mti = "0400";
+  reversal.orig_id = "cash-reversed";
+  reversal.pan = pan;
+  reversal.terminal = "TERM0001";
+  reversal.stan = "100006";
+
+  const std::int64_t last = testing::utc_ms(2027, 3, 2, 12);
+  const std::vector<Sequenced> before = {
+      {last - 86'400'000, tx("cash-out", 1000, true, "100001")},
+      {last - 86'399'999, tx("cash-in", 2000, true, "100002")},
+      {last - 86'399'998, tx("cash-reversed", 500, true, "100003")},
+      {last - 60'000, tx("minute-out", 10, false, "100004")},
+      {last - 59'999, tx("minute-in", 10, false, "100005")},
+      {last - 100, reversal},
+      {last, tx("same-key", 10, false, "100001")},  // the key of cash-out, a day later
+  };
+  Engine source(cards);
+  for (const Sequenced& s : before) {
+    ASSERT_EQ(source.apply(s.ts_ms, s.tx), RC::kApproved) << *s.tx.id;
+  }
+  const std::string bytes = snapshot(source);
+  Engine restored(cards);
+  const Status st = restored.restore(bytes);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  ASSERT_EQ(snapshot(restored), bytes);
+
+  // One ms on, cash-in and minute-in have left their windows: the day's
+  // whole cash limit is free, and nine more approvals fit in the minute
+  // beside same-key and the cash one. same-key's entry makes its key a
+  // duplicate; cash-in's key is free again.
+  std::vector<std::pair<Transaction, RC>> after = {
+      {tx("cash-all", 10'000, true, "200001"), RC::kApproved},
+      {tx("again", 10, false, "100001"), RC::kDuplicate},
+      {tx("key-free", 10, false, "100002"), RC::kApproved},
+  };
+  for (int i = 0; i < 8; ++i) {
+    after.push_back({tx("more-" + std::to_string(i), 10, false, std::to_string(300'000 + i)),
+                     i < 7 ? RC::kApproved : RC::kExceedsFrequencyLimit});
+  }
+  for (const auto& [t, want] : after) {
+    EXPECT_EQ(source.apply(last + 1, t), want) << *t.id;
+    EXPECT_EQ(restored.apply(last + 1, t), want) << *t.id;
+  }
+  EXPECT_EQ(snapshot(restored), snapshot(source));
+}
+
 TEST(SnapshotTest, RestoreReplacesAStateThatHadGoneFurther) {
   const CardFile cards = parse_cards(small_card_file());
   const std::vector<Sequenced> traffic = small_traffic(2'000, 9);
