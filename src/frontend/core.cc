@@ -1576,7 +1576,7 @@ std::string Core::snapshot_problem(const wire::SnapshotView& snap,
           std::string_view(reinterpret_cast<const char*>(engine.data()), engine.size()),
           agreed.checkpoint_digest);
       !checked.is_ok()) {
-    return checked.message() + " (the majority's at seq " + std::to_string(snap.seq) + ")";
+    return checked.message();
   }
   return {};
 }
@@ -1621,7 +1621,7 @@ Status Core::check_stored(const journal::StoredSnapshot& stored, std::uint64_t j
   const wire::SnapshotView view{stored.seq, stored.state_digest, stored.checkpoint_digest,
                                 stored.engine_state};
   if (const std::string problem = snapshot_problem(view, *content); !problem.empty()) {
-    return Status::corruption(problem + " (as its certificate says)");
+    return Status::corruption(problem);
   }
   *install = install_messages(view);
   return Status::ok();

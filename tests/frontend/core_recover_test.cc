@@ -738,6 +738,8 @@ TEST(CoreRecover, AStoredSnapshotThatDoesNotHoldIsNotUsed) {
         Case{std::move(name), *before.stored, before.archive(), first.entries});
   };
   add("a byte of the state changed").stored.engine_state[100] ^= 1;
+  // Stored by a build before engine state format 3 (the version's low byte).
+  add("its state of format 2").stored.engine_state[18 + 3] = 2;
   add("another state digest").stored.state_digest[0] ^= 1;
   add("another checkpoint digest").stored.checkpoint_digest[0] ^= 1;
   add("a bit of its certificate changed").stored.certificate[60] ^= 1;
