@@ -205,8 +205,8 @@ class Supervisor {
     // attempt's deadline to at least B / MiB * this after the install, so a
     // large state is not stopped halfway (the engine's restore, which a
     // replica installing a snapshot runs, took 41 s for 1.47 GB on a 2-core
-    // VM in engine state format 2, about 36 MB/s, and 1.22 s for 40 MB in
-    // format 3, 33 MB/s, BM_SnapshotRestore, 2026-12-07; this allows
+    // VM in engine state format 2, about 36 MB/s, and 0.87-1.0 s for 40 MB
+    // in format 3, 40-46 MB/s, BM_SnapshotRestore, 2026-12-08; this allows
     // 10 MiB/s).
     std::uint64_t install_us_per_mib = 100'000;
   };

@@ -1055,6 +1055,7 @@ Status Engine::State::load(std::string_view bytes) {
   std::uint64_t id_count = 0;
   if (!r.count(&id_count, kIdFixedBytes + 1, "the id count")) return r.error();
   if (id_count > applied) return corrupt("more ids than transactions applied");
+  ids.reserve_empty(id_count);  // a fresh state: built once, not grown step by step
   std::vector<bool> referenced(approvals.size(), false);
   for (std::uint64_t k = 0; k < id_count; ++k) {
     const auto bad = [&](const char* what) {
@@ -1081,6 +1082,7 @@ Status Engine::State::load(std::string_view bytes) {
   std::uint64_t fifo_count = 0;
   if (!r.count(&fifo_count, kDuplicateFifoBytes, "the rule 10 FIFO size")) return r.error();
   if (fifo_count > applied) return corrupt("more rule 10 entries than transactions applied");
+  duplicate_last_ts.reserve_empty(fifo_count);  // at most one key per entry
   for (std::uint64_t k = 0; k < fifo_count; ++k) {
     std::int64_t ts = 0;
     std::string_view terminal;

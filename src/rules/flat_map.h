@@ -68,7 +68,20 @@ class FlatMap {
     }
   }
 
+  // Makes room for `count` members in a map that has none yet, so that
+  // inserting them grows nothing: a bulk load (Engine::restore) would
+  // otherwise build and fault in every smaller table on the way. The table
+  // stays under 7/16 full with `count`, where no next one is taken ahead.
+  void reserve_empty(std::size_t count) {
+    TRIAD_ASSERT(size() == 0 && !growing() && !next_.held());
+    std::size_t capacity = table_.capacity();
+    while (capacity * 7 < count * 16) capacity *= 2;
+    if (capacity != table_.capacity()) table_ = Table(capacity);
+  }
+
   std::size_t size() const { return table_.size + draining_.size; }
+  // The slots of the table that takes new keys (for tests).
+  std::size_t capacity() const { return table_.capacity(); }
   // Whether a table is being drained into a larger one (for tests).
   bool growing() const { return draining_.capacity() != 0; }
   // Whether the next, larger table is taken ahead of growing (for tests).

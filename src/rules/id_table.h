@@ -76,7 +76,20 @@ class IdTable {
     return insert_if_absent(id, hash(id), value);
   }
 
+  // Makes room for `count` ids in a table that has none yet, so that
+  // recording them grows nothing (as FlatMap::reserve_empty).
+  void reserve_empty(std::size_t count) {
+    TRIAD_ASSERT(entries_.size() == 0 && !reindexing() && !next_index_.held());
+    std::size_t capacity = index_.capacity();
+    while (capacity * 7 < count * 16) capacity *= 2;
+    if (capacity != index_.capacity()) index_ = Index(capacity);
+  }
+
   std::size_t size() const { return entries_.size(); }
+  // The slots of the index that takes new ids (for tests).
+  std::size_t capacity() const { return index_.capacity(); }
+  // Whether the next, larger index is taken ahead (for tests).
+  bool next_taken() const { return next_index_.held(); }
   // The bytes of all ids together.
   std::size_t text_bytes() const { return text_bytes_; }
 

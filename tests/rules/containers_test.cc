@@ -303,5 +303,48 @@ TEST(FlatMapTest, GivesBackTheNextTableWhenItShrinks) {
   EXPECT_NE(map.find(100'000), nullptr);
 }
 
+// reserve_empty(n): n members go in with no growth and no next table taken
+// ahead (the table stays under 7/16 full), the smallest such table, and
+// the map grows as before past them.
+TEST(FlatMapTest, ReserveEmptyTakesTheTableForCountMembersAtOnce) {
+  for (const std::uint32_t count : {0u, 1u, 447u, 448u, 5'000u, 100'000u}) {
+    SCOPED_TRACE(count);
+    FlatMap<std::uint32_t, std::int64_t, IdentityHash> map(1024);
+    map.reserve_empty(count);
+    const std::size_t capacity = map.capacity();
+    EXPECT_GE(capacity * 7, std::size_t{count} * 16);
+    EXPECT_TRUE(capacity == 1024 || (capacity / 2) * 7 < std::size_t{count} * 16) << "smallest";
+    for (std::uint32_t k = 0; k < count; ++k) {
+      map.try_emplace(k, k);
+      ASSERT_FALSE(map.growing() || map.next_taken()) << "at " << k;
+    }
+    EXPECT_EQ(map.capacity(), capacity);
+    for (std::uint32_t k = count; map.capacity() == capacity; ++k) map.try_emplace(k, k);
+    for (std::uint32_t k = 0; k < count; ++k) ASSERT_NE(map.find(k), nullptr) << k;
+  }
+}
+
+TEST(IdTableTest, ReserveEmptyTakesTheIndexForCountIdsAtOnce) {
+  for (const std::size_t count :
+       {std::size_t{0}, std::size_t{1'792}, std::size_t{1'793}, std::size_t{60'000}}) {
+    SCOPED_TRACE(count);
+    IdTable table{TableHashKey{}};
+    table.reserve_empty(count);
+    const std::size_t capacity = table.capacity();
+    EXPECT_GE(capacity * 7, count * 16);
+    EXPECT_TRUE(capacity == 4096 || (capacity / 2) * 7 < count * 16) << "smallest";
+    for (std::size_t i = 0; i < count; ++i) {
+      ASSERT_TRUE(table.insert_if_absent("id-" + std::to_string(i), i));
+      ASSERT_FALSE(table.next_taken()) << "at " << i;
+    }
+    EXPECT_EQ(table.capacity(), capacity);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint64_t* found = table.find("id-" + std::to_string(i));
+      ASSERT_NE(found, nullptr) << i;
+      ASSERT_EQ(*found, i);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace triad::rules
