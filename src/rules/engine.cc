@@ -576,9 +576,9 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 //
 // Layout, format version 3 (2 also wrote the rule 10 table and the rule 11
 // and 12 FIFOs after the rule 10 FIFO; 1 wrote the ids in ascending order
-// of their bytes). Integers are fixed-width big-endian, i64 in two's complement;
-// "card" is a position in the card file (u32, from 0); "approval" an index
-// into the list of approvals (u64, from 0).
+// of their bytes). Integers are fixed-width big-endian, i64 in two's
+// complement; "card" is a position in the card file (u32, from 0);
+// "approval" an index into the list of approvals (u64, from 0).
 //
 //   header      18 bytes "triad-engine-state", u32 format version (3),
 //               u32 rules version (kRulesVersion)
@@ -609,13 +609,13 @@ bool Engine::accepts_ts(std::int64_t ts_ms) const {
 // their window of the last ts). restore() rebuilds them. Written (format
 // 2), they had to be checked against what they follow from, which a
 // repair's source and the front end each did in one go, holding every
-// decision for 59-310 ms per million rule 10 entries (bench/README.md). Layout is left out too
-// (pointers become card and approval numbers; hash-table capacities, probe order, cached hashes and
-// the id arena are not state). The ids are written
-// in the order they were recorded, which every replica shares: it follows
-// the seqs applied, and a restored engine keeps the order of its snapshot.
-// Cards with a PAN of more than 19 digits are written like the others; they
-// always keep their initial state.
+// decision for 59-310 ms per million rule 10 entries (bench/README.md).
+// Layout is left out too (pointers become card and approval numbers;
+// hash-table capacities, probe order, cached hashes and the id arena are
+// not state). The ids are written in the order they were recorded, which
+// every replica shares: it follows the seqs applied, and a restored engine
+// keeps the order of its snapshot. Cards with a PAN of more than 19 digits
+// are written like the others; they always keep their initial state.
 //
 // restore() reads a snapshot into a fresh State built from the engine's own
 // card file, checks every length against the bytes left before trusting it
