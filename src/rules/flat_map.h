@@ -69,13 +69,12 @@ class FlatMap {
   }
 
   // Makes room for `count` members in a map that has none yet, so that
-  // inserting them grows nothing: a bulk load (Engine::restore) would
-  // otherwise build and fault in every smaller table on the way. The table
-  // stays under 7/16 full with `count`, where no next one is taken ahead.
+  // inserting them grows nothing and takes no next table ahead: a bulk load
+  // (Engine::restore) would otherwise build and fault in every smaller
+  // table on the way.
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(size() == 0 && !growing() && !next_.held());
-    std::size_t capacity = table_.capacity();
-    while (capacity * 7 < count * 16) capacity *= 2;
+    const std::size_t capacity = NextBlock::capacity_for(count, table_.capacity());
     if (capacity != table_.capacity()) table_ = Table(capacity);
   }
 

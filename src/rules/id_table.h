@@ -80,8 +80,7 @@ class IdTable {
   // recording them grows nothing (as FlatMap::reserve_empty).
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(entries_.size() == 0 && !reindexing() && !next_index_.held());
-    std::size_t capacity = index_.capacity();
-    while (capacity * 7 < count * 16) capacity *= 2;
+    const std::size_t capacity = NextBlock::capacity_for(count, index_.capacity());
     if (capacity != index_.capacity()) index_ = Index(capacity);
   }
 

@@ -155,7 +155,7 @@ class NextBlock {
   bool prepare(std::size_t size, std::size_t capacity, std::size_t slot_bytes,
                ZeroedBlock* retired) {
     if (!block_.held()) {
-      if ((size + 1) * 16 > capacity * 7) block_ = ZeroedBlock(2 * capacity * slot_bytes);
+      if (takes_next(size + 1, capacity)) block_ = ZeroedBlock(2 * capacity * slot_bytes);
     } else if (size * 4 < capacity) {
       if (!retired->held()) *retired = std::move(block_);
     } else {
@@ -173,7 +173,20 @@ class NextBlock {
   }
   bool held() const { return block_.held(); }
 
+  // The capacity, `capacity` doubled as often as it takes, of a table that
+  // holds `count` members with no next block taken: for one filled in bulk
+  // (a restore), which then grows through no smaller table.
+  static std::size_t capacity_for(std::size_t count, std::size_t capacity) {
+    while (takes_next(count, capacity)) capacity *= 2;
+    return capacity;
+  }
+
  private:
+  // Past 7/16 full.
+  static bool takes_next(std::size_t size, std::size_t capacity) {
+    return size * 16 > capacity * 7;
+  }
+
   ZeroedBlock block_;
 };
 

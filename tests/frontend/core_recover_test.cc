@@ -738,7 +738,9 @@ TEST(CoreRecover, AStoredSnapshotThatDoesNotHoldIsNotUsed) {
         Case{std::move(name), *before.stored, before.archive(), first.entries});
   };
   add("a byte of the state changed").stored.engine_state[100] ^= 1;
-  // Stored by a build before engine state format 3 (the version's low byte).
+  // The format version's low byte made 2 (a build before format 3's): refused
+  // by the format check, and by the digest if that were gone (the check
+  // itself: CheckpointDigest.RefusesBytesThatAreNotAnEngineState).
   add("its state of format 2").stored.engine_state[18 + 3] = 2;
   add("another state digest").stored.state_digest[0] ^= 1;
   add("another checkpoint digest").stored.checkpoint_digest[0] ^= 1;

@@ -80,19 +80,8 @@ class EngineTest : public ::testing::Test {
 
   // A valid 0100 on kUsd with a fresh id and stan.
   Transaction auth(std::int64_t amount = 1000, const std::string& pan = kUsd) {
-    Transaction tx;
-    tx.id = "tx-" + std::to_string(++serial_);
-    tx.mti = "0100";
-    tx.pan = pan;
-    tx.proc = "000000";
-    tx.amount = amount;
-    tx.currency = "840";
-    tx.expiry = "2812";
-    tx.mcc = "5411";
-    tx.stan = stan(serial_);
-    tx.terminal = "TERM0001";
-    tx.merchant = "SHOP";
-    return tx;
+    ++serial_;
+    return testing::authorization("tx-" + std::to_string(serial_), pan, amount, stan(serial_));
   }
   Transaction cash(std::int64_t amount, const std::string& pan = kUsd) {
     Transaction tx = auth(amount, pan);
@@ -101,14 +90,8 @@ class EngineTest : public ::testing::Test {
     return tx;
   }
   Transaction reversal(const std::string& orig_id, const std::string& pan = kUsd) {
-    Transaction tx;
-    tx.id = "rv-" + std::to_string(++serial_);
-    tx.mti = "0400";
-    tx.pan = pan;
-    tx.stan = stan(serial_);
-    tx.terminal = "TERM0001";
-    tx.orig_id = orig_id;
-    return tx;
+    ++serial_;
+    return testing::reversal("rv-" + std::to_string(serial_), orig_id, pan, stan(serial_));
   }
   static std::string stan(int n) {
     std::string s = std::to_string(n % 1'000'000);

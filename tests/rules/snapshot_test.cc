@@ -293,27 +293,11 @@ TEST(SnapshotTest, RestoreRebuildsTheWindowsAtTheirEdges) {
                   ",2812,A,840,1000000,10000,\n");
   const auto tx = [&](const std::string& id, std::int64_t amount, bool cash,
                       const std::string& stan) {
-    Transaction t;
-    t.id = id;
-    t.mti = "0100";
-    t.pan = pan;
-    t.proc = cash ? "010000" : "000000";
-    t.amount = amount;
-    t.currency = "840";
-    t.expiry = "2812";
-    t.mcc = cash ? "6011" : "5411";
-    t.merchant = "SHOP";
-    t.terminal = "TERM0001";
-    t.stan = stan;
+    Transaction t = testing::authorization(id, pan, amount, stan);
+    if (cash) t.proc = "010000";
     return t;
   };
-  Transaction reversal;
-  reversal.id = "r";
-  reversal.mti = "0400";
-  reversal.orig_id = "cash-reversed";
-  reversal.pan = pan;
-  reversal.terminal = "TERM0001";
-  reversal.stan = "100006";
+  const Transaction reversal = testing::reversal("r", "cash-reversed", pan, "100006");
 
   const std::int64_t last = testing::utc_ms(2027, 3, 2, 12);
   const std::vector<Sequenced> before = {
