@@ -211,7 +211,13 @@ void SnapshotAssembly::clear() {
   total_bytes_ = 0;
   state_digest_.clear();
   checkpoint_digest_.clear();
-  crypto::wipe_and_free(&engine_state_);
+  // The bytes gathered, not the whole reservation: past them nothing was
+  // written, and wiping the rest would fault in every page of a size a
+  // faulty peer claimed (up to a quarter of memory), on the front end's
+  // event loop, each time it starts a run again or sends a part that does
+  // not fit.
+  crypto::wipe(engine_state_.data(), engine_state_.size());
+  std::vector<std::uint8_t>().swap(engine_state_);
 }
 
 }  // namespace triad::wire

@@ -6,7 +6,9 @@
 #include "wire/snapshot_parts.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -192,6 +194,45 @@ TEST(SnapshotParts, APartOfTheWrongSizeOrAStateOverTheLimitIsRefused) {
                                 " bytes is over the limit"),
             std::string::npos)
       << over.message();
+}
+
+// A run dropped (a part that does not fit, or a new start) costs no more
+// memory than what it gathered, whatever size its first part claimed: the
+// reservation's untouched pages are not written on the way out (a faulty
+// replica could otherwise make the front end fault in and wipe up to a
+// quarter of memory on its event loop, as often as it liked).
+TEST(SnapshotParts, ADroppedRunTouchesOnlyWhatItGathered) {
+  const std::uint64_t claimed =
+      std::min<std::uint64_t>(std::uint64_t{1} << 30, max_snapshot_state_bytes() / 2);
+  ASSERT_GE(claimed, std::uint64_t{256} << 20) << "a machine this small cannot tell";
+  const auto peak_rss_bytes = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // reported in KiB
+  };
+  const auto first_part = [&] {
+    flatbuffers::FlatBufferBuilder fbb;
+    const Bytes slice(1, 9);
+    const auto part =
+        CreateSnapshot(fbb, 5, fbb.CreateVector(kStateDigest), fbb.CreateVector(kCheckpointDigest),
+                       fbb.CreateVector(slice), 0, claimed);
+    FromReplicaBuilder b(fbb);
+    b.add_snapshot(part);
+    fbb.Finish(b.Finish());
+    return Bytes(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+  }();
+  const auto misplaced = parts_of(state_of(100), 10)[3];  // offset 30 where 1 is next
+  SnapshotAssembly assembly;
+  Progress progress{};
+  const std::uint64_t before = peak_rss_bytes();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(assembly.add(part_of(first_part), &progress).is_ok());
+    ASSERT_EQ(progress, Progress::kPartial);
+    EXPECT_NE(refusal(&assembly, misplaced).find("a part at offset 30 where 1 was next"),
+              std::string::npos);
+  }
+  EXPECT_LT(peak_rss_bytes() - before, claimed / 4)
+      << "of " << claimed << " bytes claimed, 1 gathered";
 }
 
 // The parts fit the replica link's message limit with room to spare.
