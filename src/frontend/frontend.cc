@@ -357,14 +357,15 @@ class FrontEnd {
     TRIAD_RETURN_IF_ERROR(archive_->keep_through(start_seq));
     if (fail_safe.size() != logged) TRIAD_RETURN_IF_ERROR(answer_log_->rewrite(fail_safe));
     if (config_.snapshot_every > 0) {
-      const int journal_fd = ::dup(journal_->fd());
-      const int certificates_fd = ::dup(archive_->fd());
-      if (journal_fd < 0 || certificates_fd < 0) {
-        const int err = errno;
-        if (journal_fd >= 0) ::close(journal_fd);
-        if (certificates_fd >= 0) ::close(certificates_fd);
-        return Status::io_error(std::string("cannot dup a descriptor for the snapshot writer: ") +
-                                std::strerror(err));
+      // Not dups: the writer's syncs must not take a write-back error away
+      // from the journal's own (journal::open_for_sync says why).
+      int journal_fd = -1;
+      int certificates_fd = -1;
+      TRIAD_RETURN_IF_ERROR(journal::open_for_sync(path, &journal_fd));
+      if (Status s = journal::open_for_sync(layout::certificates(config_.dir), &certificates_fd);
+          !s.is_ok()) {
+        ::close(journal_fd);
+        return s;
       }
       snapshot_writer_ = std::make_unique<SnapshotWriter>(snapshot_path, key, journal_fd,
                                                           certificates_fd, start_seq);

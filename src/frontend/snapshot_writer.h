@@ -37,8 +37,8 @@ class SnapshotWriter {
     std::string last_error;         // empty when none failed
   };
 
-  // Takes ownership of the descriptors (dups of the journal's and the
-  // certificates file's) and starts the thread. `written_seq`: the stored
+  // Takes ownership of the descriptors (the journal and the certificates
+  // file, each opened by journal::open_for_sync) and starts the thread. `written_seq`: the stored
   // snapshot this run started from (0: none).
   SnapshotWriter(std::string path, const crypto::SymmetricKey& key, int journal_fd,
                  int certificates_fd, std::uint64_t written_seq);

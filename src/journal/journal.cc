@@ -83,6 +83,12 @@ Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<
   return Status::ok();
 }
 
+Status open_for_sync(const std::string& path, int* fd) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd < 0) return Status::io_error("cannot open " + path + " to sync it: " + reason(errno));
+  return Status::ok();
+}
+
 Status regular_file_size(int fd, const std::string& path, std::size_t* size) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -472,6 +478,9 @@ Status Journal::open(const std::string& path, const crypto::SymmetricKey& key, F
   j->last_seq_ = last_seq;
   j->written_seq_ = last_seq;
   j->size_bytes_ = recovered->truncated_at.value_or(bytes.size());
+  // What was found may be in the page cache only (a kill does not sync), so
+  // the policy's next sync, and a clean stop, cover it like a new write.
+  j->unsynced_ = last_seq > 0;
   *out = std::move(j);
   return Status::ok();
 }

@@ -66,6 +66,14 @@ Status write_all(int fd, const std::uint8_t* data, std::size_t size, std::uint64
 // how much in *got. IoError naming the file `path` and the offset otherwise.
 Status read_at(int fd, const std::string& path, std::uint64_t offset, std::span<std::uint8_t> out,
                std::size_t* got);
+// Opens `path` (read-only) for another thread to fdatasync it: a
+// descriptor with its own open file description, not a dup of one in use.
+// Linux reports a failed write-back once per open file description, to the
+// first fsync or fdatasync through it; a second syncer sharing the
+// description would take the error away from the first, which would then
+// report the lost pages durable. IoError naming the file otherwise.
+Status open_for_sync(const std::string& path, int* fd);
+
 // The size of the regular file open at fd. IoError naming `path` when it
 // cannot be had or the file is not a regular one.
 Status regular_file_size(int fd, const std::string& path, std::size_t* size);

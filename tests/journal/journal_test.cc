@@ -1,7 +1,9 @@
 #include "journal/journal.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -471,6 +473,56 @@ TEST_F(JournalTest, FsyncPolicies) {
     EXPECT_EQ(j->syncs(), 1u);
     EXPECT_FALSE(j->next_sync_us());
     ASSERT_TRUE(j->commit(20'000).is_ok());  // nothing unsynced
+    EXPECT_EQ(j->syncs(), 1u);
+  }
+}
+
+// A syncer's own descriptor has its own open file description (a dup would
+// share the file offset with the descriptor it was made from), and can
+// sync the file although it only reads.
+TEST_F(JournalTest, ADescriptorOpenedToSyncIsNotShared) {
+  write_records(1);
+  const int writer = ::open(path().c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(writer, 0);
+  int syncer = -1;
+  ASSERT_TRUE(open_for_sync(path(), &syncer).is_ok());
+  ASSERT_EQ(::lseek(writer, 10, SEEK_SET), 10);
+  EXPECT_EQ(::lseek(syncer, 0, SEEK_CUR), 0) << "one description for both";
+  EXPECT_EQ(::fdatasync(syncer), 0);
+  ::close(syncer);
+  ::close(writer);
+  const Status missing = open_for_sync(tmp_.file("none"), &syncer);
+  EXPECT_EQ(missing.code(), Status::Code::kIoError);
+  EXPECT_NE(missing.message().find("cannot open " + tmp_.file("none") + " to sync it"),
+            std::string::npos)
+      << missing.message();
+}
+
+// The records found at open may be in the page cache only (the run before
+// was killed, and a kill does not sync): the first sync the policy makes,
+// or a clean stop, covers them even when nothing new was written.
+TEST_F(JournalTest, RecordsFoundAtOpenAreSyncedAsIfJustWritten) {
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kNever, 0}).is_ok());
+    ASSERT_TRUE(j->close().is_ok());
+    EXPECT_EQ(j->syncs(), 0u) << "no record: nothing to make durable";
+  }
+  write_records(3);
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kNever, 0}).is_ok());
+    ASSERT_TRUE(j->close().is_ok());
+    EXPECT_EQ(j->syncs(), 1u) << "a clean stop leaves what was found durable too";
+  }
+  {
+    Recovery r;
+    std::unique_ptr<Journal> j;
+    ASSERT_TRUE(open(&r, &j, {FsyncPolicy::Kind::kInterval, 5}).is_ok());  // opened at t=0
+    ASSERT_EQ(j->next_sync_us(), 5'000u);
+    ASSERT_TRUE(j->commit(5'000).is_ok());
     EXPECT_EQ(j->syncs(), 1u);
   }
 }
