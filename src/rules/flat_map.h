@@ -75,7 +75,9 @@ class FlatMap {
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(size() == 0 && !growing() && !next_.held());
     const std::size_t capacity = NextBlock::capacity_for(count, table_.capacity());
-    if (capacity != table_.capacity()) table_ = Table(capacity);
+    if (capacity != table_.capacity()) {
+      table_ = Table(ZeroedBlock(capacity * sizeof(Slot), ZeroedBlock::Pages::kNow), capacity);
+    }
   }
 
   std::size_t size() const { return table_.size + draining_.size; }

@@ -81,7 +81,10 @@ class IdTable {
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(entries_.size() == 0 && !reindexing() && !next_index_.held());
     const std::size_t capacity = NextBlock::capacity_for(count, index_.capacity());
-    if (capacity != index_.capacity()) index_ = Index(capacity);
+    if (capacity != index_.capacity()) {
+      index_ =
+          Index(ZeroedBlock(capacity * sizeof(std::uint64_t), ZeroedBlock::Pages::kNow), capacity);
+    }
   }
 
   std::size_t size() const { return entries_.size(); }

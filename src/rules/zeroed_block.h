@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 
@@ -41,10 +42,17 @@ class ZeroedBlock {
   // What release_some gives back at most per call: a few pages.
   static constexpr std::size_t kReleaseSliceBytes = std::size_t{16} << 10;
 
+  // When a block's pages are faulted in: as they are first written, or all
+  // at once as it is made (MAP_POPULATE, one pass in the kernel rather than
+  // a fault per page: for a table about to be filled whole, as a restore's).
+  enum class Pages : std::uint8_t { kOnFirstWrite, kNow };
+
   ZeroedBlock() = default;
-  explicit ZeroedBlock(std::size_t bytes) : bytes_(bytes) {
+  explicit ZeroedBlock(std::size_t bytes, Pages pages = Pages::kOnFirstWrite) : bytes_(bytes) {
     if (bytes >= kOwnMappingBytes) {
-      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      const int populate = pages == Pages::kNow ? MAP_POPULATE : 0;
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | populate, -1, 0);
       TRIAD_ASSERT(p != MAP_FAILED);  // out of memory: no safe way to go on deciding
       TRIAD_ASSERT(bytes % kReleaseSliceBytes == 0);  // slices start on a page
       data_ = p;
