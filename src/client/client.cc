@@ -290,6 +290,9 @@ struct Client::Impl {
 
 namespace {
 
+// ZeroMQ sends a heartbeat's TTL in tenths of a second, in 16 bits.
+constexpr int kLongestHeartbeatTimeoutMs = 6'553'500;
+
 void build_submit(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t tag, const Transaction& tx) {
   fbb.Clear();
   const auto wtx = wire::build_transaction(fbb, tx);
@@ -398,6 +401,20 @@ Status Client::connect(const std::string& endpoint, const ClientOptions& options
       TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.public_key, "the client public key"));
       TRIAD_RETURN_IF_ERROR(transport::check_z85_key(keys.own.secret_key, "the client secret key"));
       keys.apply(impl.socket);
+    }
+    if (options.heartbeat_interval_ms < 0 ||
+        (options.heartbeat_interval_ms > 0 &&
+         (options.heartbeat_timeout_ms < options.heartbeat_interval_ms ||
+          options.heartbeat_timeout_ms > kLongestHeartbeatTimeoutMs))) {
+      return Status::invalid_argument(
+          "heartbeat_interval_ms must be 0 (off) or more, and heartbeat_timeout_ms at least it "
+          "and at most " +
+          std::to_string(kLongestHeartbeatTimeoutMs) + " ms");
+    }
+    if (options.heartbeat_interval_ms > 0) {
+      impl.socket.set(zmq::sockopt::heartbeat_ivl, options.heartbeat_interval_ms);
+      impl.socket.set(zmq::sockopt::heartbeat_timeout, options.heartbeat_timeout_ms);
+      impl.socket.set(zmq::sockopt::heartbeat_ttl, options.heartbeat_timeout_ms);
     }
     if (options.resubmit_within_ms < 0) {
       return Status::invalid_argument("resubmit_within_ms must be 0 (off) or more");

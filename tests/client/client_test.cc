@@ -5,9 +5,15 @@
 // client can grow the client's queues without bound.
 #include "triad/client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <span>
@@ -69,8 +75,9 @@ class FakeFrontEnd {
 
   const std::string& endpoint() const { return endpoint_; }
 
-  // Connects a client with `options` (plain TCP), answering its ping.
-  std::unique_ptr<Client> connect(ClientOptions options = {}) {
+  // Connects a client with `options` (plain TCP), answering its ping; to
+  // `via` when given (a proxy in between), else to this socket.
+  std::unique_ptr<Client> connect(ClientOptions options = {}, const std::string& via = "") {
     options.plain_tcp = true;
     std::thread answer([this] {
       zmq::message_t peer, ping;
@@ -80,7 +87,7 @@ class FakeFrontEnd {
       send(pong());
     });
     std::unique_ptr<Client> client;
-    const Status s = Client::connect(endpoint_, options, &client);
+    const Status s = Client::connect(via.empty() ? endpoint_ : via, options, &client);
     answer.join();
     EXPECT_TRUE(s.is_ok()) << s.to_string();
     return client;
@@ -147,6 +154,82 @@ class FakeFrontEnd {
   zmq::socket_t socket_{context_, zmq::socket_type::router};
   std::string endpoint_;
   std::string peer_;
+};
+
+// A TCP proxy on loopback between a client and a front end, which can go
+// silent: it stops passing bytes either way but keeps every connection
+// open, as a network cut or a vanished host without a reset does (the
+// kernel's TCP then retransmits for minutes before it reports anything).
+class SilentableProxy {
+ public:
+  explicit SilentableProxy(const std::string& upstream_endpoint) {
+    upstream_port_ = static_cast<std::uint16_t>(
+        std::stoi(upstream_endpoint.substr(upstream_endpoint.rfind(':') + 1)));
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = loopback(0);
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(listener_, 16), 0);
+    socklen_t length = sizeof address;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SilentableProxy() {
+    stop_ = true;
+    thread_.join();
+    for (const int fd : fds_) ::close(fd);
+    ::close(listener_);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  void go_silent() { silent_ = true; }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return address;
+  }
+  // fds_ holds pairs: client side at 2i, front end side at 2i + 1.
+  void run() {
+    while (!stop_) {
+      if (silent_) {  // nothing read, accepted or passed on
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      std::vector<pollfd> polled{{listener_, POLLIN, 0}};
+      for (const int fd : fds_) polled.push_back({fd, POLLIN, 0});
+      if (::poll(polled.data(), polled.size(), 10) <= 0) continue;
+      if (polled[0].revents & POLLIN) {
+        const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+        const int front_end = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address = loopback(upstream_port_);
+        if (::connect(front_end, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+          fds_.push_back(client);
+          fds_.push_back(front_end);
+        } else {
+          ::close(client);
+          ::close(front_end);
+        }
+      }
+      for (std::size_t i = 1; i < polled.size(); ++i) {
+        if (!(polled[i].revents & (POLLIN | POLLHUP))) continue;
+        char bytes[65536];
+        const ssize_t n = ::read(polled[i].fd, bytes, sizeof bytes);
+        const std::size_t other = (i - 1) ^ 1;  // the pair's other side
+        if (n > 0) (void)!::write(fds_[other], bytes, static_cast<std::size_t>(n));
+      }
+    }
+  }
+
+  std::uint16_t upstream_port_ = 0;
+  int listener_ = -1;
+  std::string endpoint_;
+  std::vector<int> fds_;
+  std::atomic<bool> silent_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 TEST(ClientConnect, PlainTcpMustBeAskedForAndKeysCannotComeWithIt) {
@@ -351,6 +434,54 @@ TEST(ClientLimits, NothingIsQueuedForAFrontEndThatIsGone) {
   const Status s = client->submit(1, transaction());
   EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.to_string();
   EXPECT_EQ(client->in_flight(), 0u);
+}
+
+// The front end goes silent without closing anything (its host vanished,
+// the network is cut): the heartbeat ends the connection within its
+// timeout, so a request is refused rather than sent into a connection that
+// could deliver it minutes later. Without a heartbeat the same request
+// goes out (and would be sequenced whenever the network came back).
+TEST(ClientLimits, AConnectionThatWentSilentIsEndedByTheHeartbeat) {
+  for (const int heartbeat_ms : {100, 0}) {
+    SCOPED_TRACE(heartbeat_ms);
+    FakeFrontEnd front_end;
+    SilentableProxy proxy(front_end.endpoint());
+    ClientOptions options;
+    options.heartbeat_interval_ms = heartbeat_ms;
+    options.heartbeat_timeout_ms = 300;
+    options.send_timeout_ms = 300;
+    std::unique_ptr<Client> client = front_end.connect(options, proxy.endpoint());
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->submit(1, transaction()).is_ok());
+    EXPECT_TRUE(front_end.receive());
+    proxy.go_silent();
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    const Status s = client->submit(2, transaction());
+    if (heartbeat_ms > 0) {
+      EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.to_string();
+      EXPECT_EQ(client->tags_in_flight(), std::vector<std::uint64_t>{1});
+    } else {
+      EXPECT_TRUE(s.is_ok()) << "sent into the silent connection";
+    }
+  }
+}
+
+TEST(ClientConnect, AHeartbeatTimeoutShorterThanItsIntervalIsRefused) {
+  std::unique_ptr<Client> client;
+  ClientOptions options;
+  options.plain_tcp = true;
+  options.heartbeat_interval_ms = 1000;
+  options.heartbeat_timeout_ms = 999;
+  Status s = Client::connect("tcp://127.0.0.1:1", options, &client);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("heartbeat_timeout_ms"), std::string::npos) << s.message();
+  options.heartbeat_timeout_ms = 6'553'501;
+  EXPECT_EQ(Client::connect("tcp://127.0.0.1:1", options, &client).code(),
+            Status::Code::kInvalidArgument);
+  options.heartbeat_interval_ms = -1;
+  EXPECT_EQ(Client::connect("tcp://127.0.0.1:1", options, &client).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(client, nullptr);
 }
 
 // The front end restarts with requests in flight: its answers to them had
