@@ -129,7 +129,9 @@ struct Reply {
   std::uint64_t tag = 0;  // the tag given to submit()
   // False for an answer whose tag was not in flight: the second answer to a
   // tag submitted again before its first answer came, or a faulty front
-  // end's. It is not counted off in_flight().
+  // end's; and for a decision on another transaction than the one in
+  // flight under its tag (by id: the late answer to a tag given up on and
+  // then used for a new transaction). It is not counted off in_flight().
   bool tag_in_flight = true;
   // ok: `decision` holds the answer. Otherwise the transaction was not
   // sequenced: InvalidArgument (id missing/malformed or holding the PAN, malformed request),
@@ -199,8 +201,10 @@ class Client {
   std::vector<std::uint64_t> tags_in_flight() const;
   // Stops counting `tag` as in flight, and never sends it again (see
   // resubmit_within_ms): for a tag the caller has given up on. Its answer,
-  // if one still comes, has Reply::tag_in_flight false. False when the tag
-  // was not in flight.
+  // if one still comes, has Reply::tag_in_flight false, also once the tag
+  // is used again for another transaction (an error answer carries no id:
+  // to tell those apart too, use a tag once). False when the tag was not in
+  // flight.
   bool forget(std::uint64_t tag);
   // Requests sent again after a reconnect (resubmit_within_ms), in all.
   std::uint64_t resubmitted() const;

@@ -26,9 +26,11 @@ struct Client::Impl {
   zmq::socket_t monitor{context, zmq::socket_type::pair};
   bool monitor_started = false;  // zmq_socket_monitor on `socket`
   std::string endpoint;
-  // A tag submitted and not answered: the request it was last sent in (to
-  // send again after a reconnect; empty when not kept) and when.
+  // A tag submitted and not answered: the transaction's id, the request it
+  // was last sent in (to send again after a reconnect; empty when not kept)
+  // and when.
   struct InFlight {
+    std::string id;
     std::vector<std::uint8_t> request;
     Clock::time_point sent_at;
   };
@@ -68,13 +70,23 @@ struct Client::Impl {
   // Whether the connection's events are read and requests kept to resend.
   bool monitoring() const { return resubmit_within.count() > 0; }
 
-  void sent(std::uint64_t tag, std::span<const std::uint8_t> request) {
+  void sent(std::uint64_t tag, const Transaction& tx, std::span<const std::uint8_t> request) {
     InFlight& f = in_flight[tag];
+    f.id = tx.id.value_or("");
     f.sent_at = Clock::now();
     if (monitoring()) f.request.assign(request.begin(), request.end());
   }
-  // Counts an answer to `tag` off; false when the tag was not in flight.
-  bool answered(std::uint64_t tag) { return in_flight.erase(tag) == 1; }
+  // Counts an answer off; false when its tag was not in flight, or was but
+  // for another transaction (a decision carries its id): the late answer to
+  // a tag the caller gave up on and used again must not pass for the new
+  // transaction's.
+  bool answered(const Reply& reply) {
+    const auto it = in_flight.find(reply.tag);
+    if (it == in_flight.end()) return false;
+    if (reply.status.is_ok() && reply.decision.id != it->second.id) return false;
+    in_flight.erase(it);
+    return true;
+  }
 
   // Sends `requests` (whole encoded requests) in as few frames as the front
   // end's limit allows, calling went(first, count) for each frame that went
@@ -256,7 +268,7 @@ struct Client::Impl {
 
   // Answers `tag` here, without sending: the front end would refuse the
   // frame as a whole, with no tag to tell the caller which it was.
-  void refuse_too_large(std::uint64_t tag, std::size_t bytes) {
+  void refuse_too_large(std::uint64_t tag, const Transaction& tx, std::size_t bytes) {
     Reply r;
     r.tag = tag;
     r.status = Status::invalid_argument("the transaction encodes to " + std::to_string(bytes) +
@@ -264,7 +276,7 @@ struct Client::Impl {
                                         std::to_string(wire::kMaxClientMessageBytes) +
                                         " bytes a message; not sent");
     ready.push_back(std::move(r));
-    sent(tag, {});
+    sent(tag, tx, {});
   }
 
   Status not_sent() const {
@@ -498,14 +510,14 @@ Status Client::submit(std::uint64_t tag, const Transaction& tx) {
   Impl& impl = *impl_;
   build_submit(impl.fbb, tag, tx);
   if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
-    impl.refuse_too_large(tag, impl.fbb.GetSize());
+    impl.refuse_too_large(tag, tx, impl.fbb.GetSize());
     return Status::ok();
   }
   if (!impl.send(std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()),
                  /*dontwait=*/false)) {
     return impl.not_sent();
   }
-  impl.sent(tag, std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()));
+  impl.sent(tag, tx, std::span(impl.fbb.GetBufferPointer(), impl.fbb.GetSize()));
   return Status::ok();
 }
 
@@ -518,23 +530,25 @@ Status Client::submit_batch(std::span<const Submission> batch) {
     }
   }
   std::vector<std::vector<std::uint8_t>> encoded;
-  std::vector<std::uint64_t> tags;
+  std::vector<const Submission*> sent;  // encoded[i]'s
   encoded.reserve(batch.size());
-  tags.reserve(batch.size());
+  sent.reserve(batch.size());
   for (const Submission& s : batch) {
     build_submit(impl.fbb, s.tag, *s.tx);
     if (impl.fbb.GetSize() > wire::kMaxClientMessageBytes) {
-      impl.refuse_too_large(s.tag, impl.fbb.GetSize());
+      impl.refuse_too_large(s.tag, *s.tx, impl.fbb.GetSize());
       continue;
     }
     encoded.emplace_back(impl.fbb.GetBufferPointer(),
                          impl.fbb.GetBufferPointer() + impl.fbb.GetSize());
-    tags.push_back(s.tag);
+    sent.push_back(&s);
   }
   const std::vector<std::span<const std::uint8_t>> parts(encoded.begin(), encoded.end());
   const std::size_t went =
       impl.send_grouped(parts, /*dontwait=*/false, [&](std::size_t first, std::size_t count) {
-        for (std::size_t i = first; i < first + count; ++i) impl.sent(tags[i], parts[i]);
+        for (std::size_t i = first; i < first + count; ++i) {
+          impl.sent(sent[i]->tag, *sent[i]->tx, parts[i]);
+        }
       });
   return went == parts.size() ? Status::ok() : impl.not_sent();
 }
@@ -547,7 +561,7 @@ Status Client::next_reply(int timeout_ms, Reply* out) {
     if (!impl.ready.empty()) {
       *out = std::move(impl.ready.front());
       impl.ready.pop_front();
-      out->tag_in_flight = impl.answered(out->tag);
+      out->tag_in_flight = impl.answered(*out);
       return Status::ok();
     }
     if (impl.unusable_parts > 0) {

@@ -41,19 +41,27 @@ Bytes pong() {
   return finished(fbb);
 }
 
-// A fail-safe decline (no certificate) for `tag`.
-Bytes decision(std::uint64_t tag, std::uint64_t seq) {
-  flatbuffers::FlatBufferBuilder fbb;
-  const auto d = wire::CreateDecisionDirect(fbb, ("tx-" + std::to_string(tag)).c_str(), seq,
-                                            1'798'761'600'000, "96", "", "", false, nullptr);
-  fbb.Finish(wire::CreateClientReply(fbb, tag, d));
-  return finished(fbb);
-}
-
+// A transaction with an id of `id_bytes` bytes (or `id`); nothing else is
+// read by the scripted front ends.
 Transaction transaction(std::size_t id_bytes = 8) {
   Transaction tx;
   tx.id = std::string(id_bytes, 'x');
   return tx;
+}
+Transaction transaction(const std::string& id) {
+  Transaction tx;
+  tx.id = id;
+  return tx;
+}
+
+// A fail-safe decline (no certificate) for `tag`, on the transaction with
+// id `id` (by default transaction()'s).
+Bytes decision(std::uint64_t tag, std::uint64_t seq, const std::string& id = *transaction().id) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto d = wire::CreateDecisionDirect(fbb, id.c_str(), seq, 1'798'761'600'000, "96", "", "",
+                                            false, nullptr);
+  fbb.Finish(wire::CreateClientReply(fbb, tag, d));
+  return finished(fbb);
 }
 
 // The front end's side: a ROUTER bound on a free loopback port. connect()
@@ -288,6 +296,29 @@ TEST(ClientTags, AnAnswerToATagNotInFlightIsMarkedAndNotCountedOff) {
   }
   EXPECT_EQ(client->in_flight(), 1u);
   EXPECT_EQ(client->tags_in_flight(), (std::vector<std::uint64_t>{6}));
+}
+
+// A tag given up on (forgotten) and used again for another transaction:
+// the late answer to the first is not taken for the second's, which stays
+// in flight until its own answer comes.
+TEST(ClientTags, ALateAnswerToATagUsedAgainIsNotTheNewTransactions) {
+  FakeFrontEnd front_end;
+  std::unique_ptr<Client> client = front_end.connect();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->submit(17, transaction("tx-a")).is_ok());
+  ASSERT_TRUE(client->forget(17));
+  ASSERT_TRUE(client->submit(17, transaction("tx-b")).is_ok());
+  ASSERT_TRUE(front_end.send(decision(17, 1, "tx-a")));
+  ASSERT_TRUE(front_end.send(decision(17, 2, "tx-b")));
+  Reply reply;
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.decision.id, "tx-a");
+  EXPECT_FALSE(reply.tag_in_flight);
+  EXPECT_EQ(client->tags_in_flight(), std::vector<std::uint64_t>{17});
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.decision.id, "tx-b");
+  EXPECT_TRUE(reply.tag_in_flight);
+  EXPECT_EQ(client->in_flight(), 0u);
 }
 
 TEST(ClientBatchedReplies, ABadPartLosesOnlyItsOwnAnswer) {
