@@ -138,7 +138,10 @@ struct Reply {
   // Rejected (id reused with different content), Overloaded (retry later);
   // Unavailable: sequenced and decided earlier, but the front end cannot read
   // that answer back now (retry later); PermissionDenied: this client's key
-  // was taken off the front end's allow-list after it connected.
+  // was taken off the front end's allow-list after it connected;
+  // Corruption: a decision whose id, code or replica letters are not what a
+  // front end sends (a faulty one's), its answer lost. Bytes outside
+  // printable ASCII in a front end's error text come as '?'.
   Status status;
   Decision decision;
 };

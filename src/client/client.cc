@@ -1,6 +1,7 @@
 #include "triad/client.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -157,9 +158,9 @@ struct Client::Impl {
         dropped = false;
         resend.clear();
         resend_next = 0;
-        const auto since = Clock::now() - resubmit_within;
+        const auto now = Clock::now();
         for (const auto& [tag, f] : in_flight) {
-          if (!f.request.empty() && f.sent_at >= since) resend.push_back(tag);
+          if (to_send_again(f, now)) resend.push_back(tag);
         }
         std::sort(resend.begin(), resend.end());
       }
@@ -204,13 +205,22 @@ struct Client::Impl {
 
   // Sends what is left of `resend` (never waiting: the caller's call is not
   // held up by a connection that dropped again or a full queue).
+  // Whether a request in flight is sent again: one kept, sent within
+  // resubmit_within (older ones the caller has likely given up on). Asked
+  // again when a resend that found no room goes later.
+  bool to_send_again(const InFlight& f, Clock::time_point now) const {
+    return !f.request.empty() && f.sent_at >= now - resubmit_within;
+  }
+
   void resend_pending() {
     if (!resend_waiting()) return;
     std::vector<std::span<const std::uint8_t>> requests;
     std::vector<std::size_t> at;  // each request's index in `resend`
+    const auto now = Clock::now();
     for (std::size_t i = resend_next; i < resend.size(); ++i) {
       const auto it = in_flight.find(resend[i]);
-      if (it == in_flight.end() || it->second.request.empty()) continue;  // answered, forgotten
+      // Answered, forgotten, or too old by now.
+      if (it == in_flight.end() || !to_send_again(it->second, now)) continue;
       requests.emplace_back(it->second.request);
       at.push_back(i);
     }
@@ -314,11 +324,36 @@ void build_submit(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t tag, const 
   fbb.Finish(b.Finish());
 }
 
+// `text` with every byte outside printable ASCII as '?': a faulty front
+// end's error text goes into a Status, and from there into logs and JSON
+// lines, which must not be broken by it.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
+// Whether a decision's fields are what a front end sends: its id as the
+// front end admits ids, a code of two digits, agree and divergent replica
+// letters. A faulty front end's others would reach the caller's records.
+bool well_formed(const Decision& d) {
+  const auto letters = [](const std::string& text) {
+    return text.size() <= 3 &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'c'; });
+  };
+  return is_valid_transaction_id(d.id) && d.code.size() == 2 &&
+         std::isdigit(static_cast<unsigned char>(d.code[0])) != 0 &&
+         std::isdigit(static_cast<unsigned char>(d.code[1])) != 0 && letters(d.agree) &&
+         letters(d.divergent);
+}
+
 Reply read_reply(const wire::ClientReply& reply) {
   Reply r;
   r.tag = reply.tag();
   if (reply.error_kind() != wire::ClientErrorKind::None || reply.decision() == nullptr) {
-    const std::string message(wire::as_view(reply.error()));
+    const std::string message = printable(wire::as_view(reply.error()));
     switch (reply.error_kind()) {
       case wire::ClientErrorKind::IdReused:
         r.status = Status::rejected(message);
@@ -349,6 +384,12 @@ Reply read_reply(const wire::ClientReply& reply) {
   const auto cert = wire::as_bytes(d.certificate());
   r.decision.certificate.assign(cert.begin(), cert.end());
   r.decision.card_ref = to_hex(wire::as_bytes(d.card_ref()));
+  if (!well_formed(r.decision)) {
+    r.status = Status::corruption("a decision from the front end with a malformed field (id '" +
+                                  printable(r.decision.id) + "', code '" +
+                                  printable(r.decision.code) + "'); its answer is lost");
+    r.decision = Decision{};
+  }
   return r;
 }
 

@@ -321,6 +321,45 @@ TEST(ClientTags, ALateAnswerToATagUsedAgainIsNotTheNewTransactions) {
   EXPECT_EQ(client->in_flight(), 0u);
 }
 
+// A faulty front end's text does not reach the caller as it is: a decision
+// whose fields are not what a front end sends is an error for its tag (the
+// caller prints its JSON lines and keeps records of those fields), and an
+// error text's bytes outside printable ASCII come as '?'.
+TEST(ClientTags, AMalformedDecisionOrErrorTextFromTheFrontEndIsNotPassedOn) {
+  FakeFrontEnd front_end;
+  std::unique_ptr<Client> client = front_end.connect();
+  ASSERT_NE(client, nullptr);
+  for (std::uint64_t tag = 1; tag <= 4; ++tag) {
+    ASSERT_TRUE(client->submit(tag, transaction()).is_ok());
+  }
+  ASSERT_TRUE(front_end.send(decision(1, 1, "xx\xffxx")));
+  ASSERT_TRUE(front_end.send(decision(2, 2)));
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(wire::CreateClientReplyDirect(fbb, 3, 0, wire::ClientErrorKind::Overloaded,
+                                           "busy \xc3\x28 \n"));
+  ASSERT_TRUE(front_end.send(finished(fbb)));
+  fbb.Clear();
+  const auto d = wire::CreateDecisionDirect(fbb, "xxxxxxxx", 4, 1'798'761'600'000, "0\xff", "ab",
+                                            "", false, nullptr);
+  fbb.Finish(wire::CreateClientReply(fbb, 4, d));
+  ASSERT_TRUE(front_end.send(finished(fbb)));
+  Reply reply;
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 1u);
+  EXPECT_EQ(reply.status.code(), Status::Code::kCorruption);
+  EXPECT_NE(reply.status.message().find("id 'xx?xx'"), std::string::npos) << reply.status.message();
+  EXPECT_TRUE(reply.decision.id.empty());
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.tag, 2u);
+  EXPECT_TRUE(reply.status.is_ok()) << "a well-formed one passes";
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.status.code(), Status::Code::kOverloaded);
+  EXPECT_EQ(reply.status.message(), "busy ?( ?");
+  ASSERT_TRUE(client->next_reply(5000, &reply).is_ok());
+  EXPECT_EQ(reply.status.code(), Status::Code::kCorruption);
+  EXPECT_EQ(client->in_flight(), 0u) << "each tag answered, with an error where malformed";
+}
+
 TEST(ClientBatchedReplies, ABadPartLosesOnlyItsOwnAnswer) {
   FakeFrontEnd front_end;
   std::unique_ptr<Client> client = front_end.connect();
