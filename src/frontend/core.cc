@@ -1246,6 +1246,11 @@ void Core::on_process_exited(int r, std::uint64_t now_us, Outbox* out) {
   view.next_seq = 1;
   // What it signed says nothing of its next process's state.
   for (RecentVerdicts& recent : recent_) recent.by_replica[static_cast<std::size_t>(r)].reset();
+  // A transfer to it ends with its process (the next one is asked for
+  // again once started): nothing more of its source's snapshot is gathered,
+  // checked or held for it.
+  transfers_[static_cast<std::size_t>(r)] = Transfer{};
+  drop_unawaited_snapshot_parts();
   supervisor_.on_process_exited(r, now_us, &repair_out_);
   handle_repair_output(out);
 }
@@ -1350,6 +1355,8 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
   // dropped after the message (drop_unawaited_snapshot_parts).
   if (!snapshot_awaited_from(source)) return;
   wire::SnapshotAssembly& assembly = snapshot_parts_[static_cast<std::size_t>(source)];
+  // A run begun again from its start gathers nothing new: not progress.
+  const bool begun_again = part.engine_state_offset() == 0 && assembly.under_way();
   wire::SnapshotAssembly::Progress progress{};
   if (Status s = assembly.add(part, &progress); !s.is_ok()) {
     // A state over the limit is no fault of the replica's: not counted as
@@ -1375,9 +1382,9 @@ void Core::on_snapshot_part(int source, const wire::Snapshot& part, std::uint64_
   if (source == store_source_) store_asked_us_ = now_us;
   // Each part moves the wait for the next one on: a source that stops
   // halfway is passed over after snapshot_wait_us, as one that never
-  // answered, rather than holding the repair until its timeout (and being
-  // asked first again by the next attempt).
-  for (int r = 0; r < kReplicaCount; ++r) {
+  // answered. (One that keeps sending parts too slowly to finish holds
+  // the attempt until its timeout, and is asked last by the next one.)
+  for (int r = 0; r < kReplicaCount && !begun_again; ++r) {
     if (awaits_snapshot(r, source)) supervisor_.on_snapshot_progress(r, now_us, &repair_out_);
   }
   if (progress == wire::SnapshotAssembly::Progress::kPartial) {
@@ -1479,8 +1486,8 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
     const auto copy = [](std::span<const std::uint8_t> b) {
       return std::vector<std::uint8_t>(b.begin(), b.end());
     };
-    t.held =
-        Transfer::Held{seq, copy(snap.state_digest), copy(snap.checkpoint_digest), take_state()};
+    t.held = std::make_unique<Transfer::Held>(seq, copy(snap.state_digest),
+                                              copy(snap.checkpoint_digest), take_state());
     return;
   }
   if (seq == 0 || agreed == nullptr) {
@@ -1790,12 +1797,11 @@ void Core::release_held_snapshots(std::uint64_t now_us, Outbox* out) {
   for (int r = 0; r < kReplicaCount; ++r) {
     Transfer& t = transfers_[static_cast<std::size_t>(r)];
     if (!t.held || !answers_[t.held->seq - 1].decided()) continue;
-    Transfer::Held held = *std::move(t.held);
-    t.held.reset();
-    consider_snapshot(r, {held.seq, held.state_digest, held.checkpoint_digest, held.engine_state},
-                      &held.engine_state, now_us, out);
-    crypto::wipe_and_free(&held.engine_state);  // when not taken
-  }
+    const std::unique_ptr<Transfer::Held> held = std::move(t.held);
+    consider_snapshot(r,
+                      {held->seq, held->state_digest, held->checkpoint_digest, held->engine_state},
+                      &held->engine_state, now_us, out);
+  }  // wiped when not taken
 }
 
 bool Core::near_live_edge(std::uint64_t seq) const {

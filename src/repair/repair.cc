@@ -322,6 +322,7 @@ void Supervisor::fail_attempt(int replica, std::string reason, bool process_gone
                (rep.state == ReplicaState::kDown && rep.start_issued));
   ++rep.failed_attempts;
   rep.backoff_us = doubled(rep.backoff_us);
+  rep.held_last_attempt = snapshot_pending(rep) ? rep.source : -1;
   rep.snapshot_installed = false;
   rep.source = -1;
   if (process_gone) {
@@ -338,12 +339,15 @@ void Supervisor::transfer(int replica, Output* out) {
   Replica& rep = at(replica);
   TRIAD_ASSERT(rep.state == ReplicaState::kRepairing);
   rep.source = -1;
-  for (int h = 0; h < kReplicaCount; ++h) {
-    if (h != replica && at(h).state == ReplicaState::kHealthy &&
-        (rep.sources_passed_over & (1U << h)) == 0) {
-      rep.source = h;
-      break;
-    }
+  const auto may_ask = [&](int h) {
+    return h != replica && at(h).state == ReplicaState::kHealthy &&
+           (rep.sources_passed_over & (1U << h)) == 0;
+  };
+  for (int h = 0; h < kReplicaCount && rep.source < 0; ++h) {
+    if (may_ask(h) && h != rep.held_last_attempt) rep.source = h;
+  }
+  if (rep.source < 0 && rep.held_last_attempt >= 0 && may_ask(rep.held_last_attempt)) {
+    rep.source = rep.held_last_attempt;
   }
   rep.snapshot_installed = false;
   rep.snapshot_received = false;
@@ -496,6 +500,7 @@ void Supervisor::handle_caught_up(int replica, Output* out) {
   rep.healthy_since_us = now_us_;
   rep.last_rejoin_us = now_us_;
   rep.rejoined = true;
+  rep.held_last_attempt = -1;
   rep.deadline_us = 0;
   rep.source = -1;
   rep.snapshot_installed = false;
@@ -553,6 +558,7 @@ Supervisor::Stats Supervisor::stats(int replica, std::uint64_t now_us) const {
   s.backoff_us = rep.backoff_us;
   s.restart_at_us = rep.state == ReplicaState::kDown && !rep.start_issued ? rep.restart_at_us : 0;
   s.snapshot_source = rep.state == ReplicaState::kRepairing ? rep.source : -1;
+  s.asked_last = rep.held_last_attempt;
   if (healthy) {
     // As of `now`, which may be later than the last call.
     for (std::size_t i = 0; i < rep.transient_count; ++i) {

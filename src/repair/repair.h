@@ -70,7 +70,8 @@ struct Action {
     // Give the replica a state snapshot taken from `source` (a healthy
     // replica), checked against the majority's checkpoint digest at its seq,
     // then let it replay the journal after that seq; call
-    // on_snapshot_installed() once it is installed. source == -1: no replica
+    // on_snapshot_installed() once the check has passed and the install is
+    // under way (its allowance counts from then). source == -1: no replica
     // is healthy, the replica starts from the card file and replays the whole
     // journal (no on_snapshot_installed() is expected). A second transfer
     // action for a replica replaces the first (its source left kHealthy).
@@ -137,7 +138,8 @@ struct Output {
 //    kStartProcess; the attempt's deadline is now + repair_timeout_us.
 //  - kDown after kStartProcess + on_process_started() -> kRepairing, action
 //    kTransferSnapshot from the lowest-index kHealthy replica, or source -1
-//    when none is healthy.
+//    when none is healthy. A source the last failed attempt was still
+//    waiting on (not installed) is asked last.
 //  - kRepairing + on_snapshot_installed(): noted, state unchanged; the
 //    deadline is now + the install's allowance for its state's size when
 //    that is later.
@@ -233,9 +235,10 @@ class Supervisor {
     std::uint64_t total_up_us = 0;             // time in kHealthy, the current interval included
     std::uint64_t total_repair_us = 0;         // time out of kHealthy, completed repairs only
     std::uint64_t current_outage_us = 0;       // since it left kHealthy; 0 when healthy
-    std::uint64_t backoff_us = 0;           // back-off of the current or last repair; 0 before one
-    std::uint64_t restart_at_us = 0;        // kDown with a restart pending; else 0
-    int snapshot_source = -1;               // kRepairing: the source of its snapshot, -1 none
+    std::uint64_t backoff_us = 0;     // back-off of the current or last repair; 0 before one
+    std::uint64_t restart_at_us = 0;  // kDown with a restart pending; else 0
+    int snapshot_source = -1;         // kRepairing: the source of its snapshot, -1 none
+    int asked_last = -1;  // the source the last failed attempt waited on (asked last), -1 none
     std::uint32_t transient_in_window = 0;  // kHealthy: transient faults in the window now
     std::uint32_t consecutive_missing = 0;  // kHealthy: the current run of kMissing
     std::uint64_t mtbf_us = 0;
@@ -310,7 +313,12 @@ class Supervisor {
     bool snapshot_installed = false;       // kRepairing
     int source = -1;                       // kRepairing: snapshot source
     std::uint8_t sources_passed_over = 0;  // kRepairing: bit r, source r gave none or a bad one
-    bool snapshot_received = false;        // kRepairing: the current source's came
+    // The source the last failed attempt still waited on (its snapshot not
+    // installed), -1 if none: the next attempt asks it last. A source that
+    // trickles parts, each moving the wait on, would otherwise hold every
+    // attempt until its timeout, being asked first each time.
+    int held_last_attempt = -1;
+    bool snapshot_received = false;          // kRepairing: the current source's came
     std::uint64_t snapshot_deadline_us = 0;  // kRepairing, source >= 0, not installed
     std::uint64_t restart_at_us = 0;         // kDown && !start_issued
     std::uint64_t deadline_us = 0;           // kQuarantined, kDown && start_issued, kRepairing

@@ -522,6 +522,42 @@ TEST_F(Rejoin, ASourceThatStopsHalfwayIsPassedOverAndWhatItSentDropped) {
       << "the other source's is installed";
 }
 
+// The replica in repair ends halfway through its snapshot's transfer: the
+// transfer goes with it (its next process is asked for again once
+// started), and what its source sent is dropped at once rather than
+// gathered, checked and held until then (up to the restart back-off).
+TEST_F(Rejoin, AReplicaEndingDuringItsTransferDropsTheTransfer) {
+  std::uint64_t now = 0;
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
+  ASSERT_FALSE(HasFailure());
+  const auto parts = four_parts();
+  deliver(source, parts[0], now);
+  EXPECT_GT(core_->snapshot_bytes_gathered(), 0u);
+  Outbox out;
+  core_->on_process_exited(kC, now, &out);
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
+  deliver(source, parts[1], now);
+  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for the source's snapshot";
+}
+
+// A source that begins its run again from the start gathers nothing new:
+// that part does not move the wait on, so one doing so over and over is
+// passed over as one that stopped.
+TEST_F(Rejoin, ARunBegunAgainIsNotProgress) {
+  std::uint64_t now = 0;
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
+  ASSERT_FALSE(HasFailure());
+  const auto parts = four_parts();
+  const std::uint64_t wait_us = core_->supervisor().config().snapshot_wait_us;
+  deliver(source, parts[0], now);
+  deliver(source, parts[1], now + wait_us - 1);  // the wait starts again
+  deliver(source, parts[0], now + 2 * wait_us - 2);
+  Outbox out;
+  core_->on_time(now + 2 * wait_us - 1, &out);
+  EXPECT_EQ(stats_of_c(now + 2 * wait_us - 1).snapshot_source, 1 - source)
+      << "its first part again did not move the wait on";
+}
+
 // A snapshot of a seq never sequenced, or of one where the majority made no
 // checkpoint, is a faulty source's: passed over. Before, either was taken
 // for a checkpoint nobody agreed on, and c replayed the whole journal

@@ -765,6 +765,31 @@ TEST_F(SnapshotWait, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
 }
 
+// A source whose parts keep coming, too slowly to finish, holds the attempt
+// until its timeout; the next attempt asks the other healthy replica first,
+// and the first one only when that one gives none either. Before, each
+// attempt asked the lowest healthy replica first again, and a faulty one
+// trickling parts held every attempt (found by a review helper).
+TEST_F(SnapshotWait, ASourceThatHeldTheLastAttemptIsAskedLast) {
+  const std::uint64_t deadline = kT0 + 100 + config().repair_timeout_us;
+  for (std::uint64_t t = kT0 + 200; t < deadline; t += 200) {
+    sup.on_snapshot_progress(kC, t, &out);
+  }
+  sup.on_time(deadline, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
+  sup.on_process_exited(kC, deadline + 1, &out);
+  const std::uint64_t restart_at = sup.stats(kC, deadline + 1).restart_at_us;
+  sup.on_time(restart_at, &out);
+  actions();
+  sup.on_process_started(kC, restart_at, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kB)}) << "a held the last attempt";
+  sup.on_time(restart_at + 300, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)}) << "b gave none: a after all";
+  sup.on_snapshot_installed(kC, 0, restart_at + 400, &out);
+  sup.on_caught_up(kC, restart_at + 500, &out);
+  EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
+}
+
 // Each part of a snapshot moves the wait on: a source sending a large state
 // is waited for as long as its parts keep coming, and one that stops
 // halfway is passed over snapshot_wait_us after its last part, as one that
@@ -1060,6 +1085,10 @@ TEST(RepairRandomized, HundredThousandEventsKeepTheInvariants) {
     Model& m = model[static_cast<std::size_t>(r)];
     const ReplicaState before = sup.state(r);
     const Supervisor::Stats before_stats = sup.stats(r, 0);
+    std::array<int, kReplicaCount> asked_last_before{};  // as the call's transfers saw it
+    for (int h = 0; h < kReplicaCount; ++h) {
+      asked_last_before[static_cast<std::size_t>(h)] = sup.stats(h, 0).asked_last;
+    }
     out.clear();
     const bool trace = std::getenv("TRIAD_REPAIR_TRACE") != nullptr;
 
@@ -1203,9 +1232,16 @@ TEST(RepairRandomized, HundredThousandEventsKeepTheInvariants) {
                                            tr.from == ReplicaState::kRepairing;
                                   }));
           if (a.source >= 0) {
+            // The lowest healthy replica, but the one the last failed
+            // attempt waited on only when no other is healthy.
             ASSERT_EQ(sup.state(a.source), ReplicaState::kHealthy);
-            for (int h = 0; h < a.source; ++h) {
-              ASSERT_TRUE(h == a.replica || sup.state(h) != ReplicaState::kHealthy);
+            const int asked_last = asked_last_before[static_cast<std::size_t>(a.replica)];
+            for (int h = 0; h < kReplicaCount; ++h) {
+              if (h == a.replica || h == a.source || sup.state(h) != ReplicaState::kHealthy) {
+                continue;
+              }
+              ASSERT_TRUE(h > a.source ? a.source != asked_last : h == asked_last)
+                  << replica_name(h) << " passed for " << replica_name(a.source);
             }
           } else {
             ASSERT_EQ(sup.voting_mask(), 0) << "transfer from none while one is healthy";
