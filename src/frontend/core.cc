@@ -1137,6 +1137,16 @@ void Core::on_hello(int r, std::uint64_t next_seq, std::string fingerprint,
     if (range_asked_too_soon(view, now_us)) return;
     view.range_answered_us = now_us;
   }
+  if (t.active) return send_repair_replay(r, from, now_us, out);
+  send_range(r, from, flushed_seq_, now_us, out);
+}
+
+void Core::send_repair_replay(int r, std::uint64_t from, std::uint64_t now_us, Outbox* out) {
+  Transfer& t = transfers_[static_cast<std::size_t>(r)];
+  if (!t.replay_allowed_for && from <= flushed_seq_) {
+    t.replay_allowed_for = true;
+    supervisor_.on_replay(r, flushed_seq_ - from + 1, now_us, &repair_out_);
+  }
   send_range(r, from, flushed_seq_, now_us, out);
 }
 
@@ -1289,7 +1299,10 @@ void Core::handle_repair_output(Outbox* out) {
       replicas_[static_cast<std::size_t>(t.replica)].rejoined_at_seq = opened_seq_ + 1;
     }
   }
-  std::vector<int> at_the_start;  // rejoin once repair_out_ is no longer being read
+  // Rejoin, or be sent the whole journal, once repair_out_ is no longer
+  // being read (each tells the supervisor).
+  std::vector<int> at_the_start;
+  std::vector<int> replay_all;
   for (const repair::Action& a : repair_out_.actions) {
     Transfer& t = transfers_[static_cast<std::size_t>(a.replica)];
     switch (a.kind) {
@@ -1330,7 +1343,7 @@ void Core::handle_repair_output(Outbox* out) {
             at_the_start.push_back(a.replica);
           } else if (waited_for >= 0 && replicas_[static_cast<std::size_t>(a.replica)].connected) {
             // It said hello already, and waits for the snapshot.
-            send_range(a.replica, 1, flushed_seq_, supervisor_.latest_us(), out);
+            replay_all.push_back(a.replica);
           }
         }
         break;
@@ -1338,8 +1351,9 @@ void Core::handle_repair_output(Outbox* out) {
     }
   }
   repair_out_.clear();
-  if (at_the_start.empty()) return;
+  if (at_the_start.empty() && replay_all.empty()) return;
   for (const int r : at_the_start) rejoin_with_the_start_state(r, supervisor_.latest_us());
+  for (const int r : replay_all) send_repair_replay(r, 1, supervisor_.latest_us(), out);
   handle_repair_output(out);
 }
 
@@ -1502,8 +1516,7 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
     t.installed = true;
     supervisor_.on_snapshot_installed(r, 0, now_us, &repair_out_);
     if (opened_seq_ == 0) return rejoin_with_the_start_state(r, now_us);
-    if (replicas_[static_cast<std::size_t>(r)].connected)
-      send_range(r, 1, flushed_seq_, now_us, out);
+    if (replicas_[static_cast<std::size_t>(r)].connected) send_repair_replay(r, 1, now_us, out);
     return;
   }
   if (const std::string problem = digests_problem(snap, *agreed); !problem.empty()) {

@@ -650,6 +650,11 @@ class Core : private sequencer::History {
   // kReplayWindow undecided at a time, and sends them. Each one's deadline
   // counts from when it is sent, not from the restart.
   void pump_replay(std::uint64_t now_us, Outbox* out);
+  // Sends replica r, in repair, the journal from `from` to replay; the
+  // first time in its attempt, the attempt's deadline is moved to allow for
+  // the replay's length (Supervisor::on_replay), once only, so that a
+  // replica saying hello again and again cannot put it off.
+  void send_repair_replay(int r, std::uint64_t from, std::uint64_t now_us, Outbox* out);
 
   // A repair in progress: where the snapshot comes from and how far it got.
   struct Transfer {
@@ -660,6 +665,7 @@ class Core : private sequencer::History {
     wire::PartSender<std::vector<std::uint8_t>> install;
     std::uint64_t installed_seq = 0;  // the snapshot's seq, once sent
     bool installed = false;           // the replica said hello after it
+    bool replay_allowed_for = false;  // the attempt's deadline allows for its replay
     // A snapshot that came before the vote at its seq ended (the source
     // applied a checkpoint seq the other replicas' verdicts had not decided
     // yet): checked when that seq is decided, rather than thrown away for a

@@ -481,6 +481,19 @@ void Supervisor::on_snapshot_installed(int replica, std::uint64_t state_bytes, s
   fire_timers(out);
 }
 
+void Supervisor::on_replay(int replica, std::uint64_t seqs, std::uint64_t now_us, Output* out) {
+  set_time(now_us, out);
+  Replica& rep = at(replica);
+  if (rep.state == ReplicaState::kRepairing) {
+    rep.deadline_us =
+        std::max(rep.deadline_us,
+                 add_saturating(now_us_, multiply_saturating(seqs, config_.replay_us_per_seq)));
+  } else {
+    ++ignored_events_;
+  }
+  fire_timers(out);
+}
+
 void Supervisor::on_caught_up(int replica, std::uint64_t now_us, Output* out) {
   set_time(now_us, out);
   handle_caught_up(replica, out);

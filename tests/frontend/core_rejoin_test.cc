@@ -540,6 +540,31 @@ TEST_F(Rejoin, AReplicaEndingDuringItsTransferDropsTheTransfer) {
   EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for the source's snapshot";
 }
 
+// A replica in repair replaying the whole journal (no snapshot could be
+// used) has its attempt's deadline moved by the replay's length, once: a
+// journal longer than the attempt's timeout allows is not stopped halfway
+// at every attempt, and hellos during the replay do not put it off again.
+TEST_F(Rejoin, AReplayOfTheWholeJournalMovesTheAttemptsDeadline) {
+  config_.repair.repair_timeout_us = 5'000'000;
+  config_.repair.replay_us_per_seq = 2'000'000;  // 10 seqs: 20 s
+  std::uint64_t now = 0;
+  const int source = c_awaiting_the_snapshot_of_seq_10(&now);
+  ASSERT_FALSE(HasFailure());
+  hello(kC, 1, now);
+  // Both sources' snapshots are of seq 5, where the majority made no
+  // checkpoint: passed over, and c is sent the whole journal.
+  send_snapshot(source, 5, now);
+  EXPECT_EQ(entries_sent(send_snapshot(1 - source, 5, now), kC).size(), 10u);
+  ASSERT_EQ(stats_of_c(now).snapshot_source, -1);
+  const std::uint64_t deadline = now + 20'000'000;
+  hello(kC, 5, now + 10'000'000);  // halfway: not moved again
+  Outbox out;
+  core_->on_time(deadline - 1, &out);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kRepairing);
+  core_->on_time(deadline, &out);
+  EXPECT_EQ(core_->supervisor().state(kC), ReplicaState::kQuarantined);
+}
+
 // A source that begins its run again from the start gathers nothing new:
 // that part does not move the wait on, so one doing so over and over is
 // passed over as one that stopped.

@@ -389,6 +389,36 @@ TEST(RepairDeadline, AnInstalledStateMovesTheDeadlineByItsSize) {
   EXPECT_EQ(out.actions, std::vector<Action>{stop(kB)});
 }
 
+// A replay of N seqs (the whole journal, when no snapshot could be used)
+// moves the attempt's deadline to N * replay_us_per_seq after it starts,
+// never earlier; a replica not in repair is not affected. Before, a
+// journal longer than the attempt's timeout could replay was stopped
+// halfway at every attempt (found by a review helper).
+TEST(RepairDeadline, AReplayMovesTheDeadlineByItsLength) {
+  constexpr std::uint64_t kT0 = 10'000;
+  Supervisor::Config config = kConfig;  // repair_timeout_us 2000
+  config.replay_us_per_seq = 10;
+  Output out;
+  Supervisor sup(config, kT0);
+  sup.on_fault(kB, Fault::kStateDigestMismatch, kT0, &out);
+  sup.on_process_exited(kB, kT0 + 10, &out);
+  sup.on_time(kT0 + 110, &out);  // the start; deadline kT0 + 2110
+  sup.on_process_started(kB, kT0 + 120, &out);
+  ASSERT_EQ(sup.state(kB), ReplicaState::kRepairing);
+  out.actions.clear();
+  sup.on_replay(kB, 100, kT0 + 200, &out);  // kT0 + 1200: earlier
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 2110) << "not moved earlier";
+  sup.on_replay(kB, 500, kT0 + 300, &out);
+  EXPECT_EQ(sup.next_timer_us(), kT0 + 5300);
+  const std::uint64_t ignored = sup.ignored_events();
+  sup.on_replay(kA, 1'000, kT0 + 300, &out);
+  EXPECT_EQ(sup.ignored_events(), ignored + 1) << "a is healthy";
+  sup.on_time(kT0 + 5299, &out);
+  EXPECT_TRUE(out.actions.empty()) << describe(out.actions);
+  sup.on_time(kT0 + 5300, &out);
+  EXPECT_EQ(out.actions, std::vector<Action>{stop(kB)}) << "the moved deadline holds";
+}
+
 TEST_F(RepairTest, CatchUpBeforeTheSnapshotIsInstalledIsIgnored) {
   fault(kA, Fault::kHung, kT0);
   exited(kA, kT0 + 1);
