@@ -48,7 +48,6 @@ struct Summary {
   std::uint64_t errors = 0;
   std::uint64_t replayed = 0;
   std::uint64_t overload_resends = 0;
-  std::uint64_t unanswered_resends = 0;
   std::uint64_t with_divergence = 0;
   std::uint64_t certs_checked = 0;
   std::uint64_t certs_valid = 0;
@@ -74,14 +73,6 @@ int run_submit_command(int argc, char** argv) {
   // streamed): a shorter limit would act as 100 ms.
   app.add_option("--timeout-ms", timeout_ms,
                  "give up when the front end is silent this long (100 ms to a day)")
-      ->check(decimal_range(100, 86'400'000))
-      ->capture_default_str();
-  int resend_after_ms = 3'000;
-  app.add_option("--resend-after-ms", resend_after_ms,
-                 "send a line again (same id: it is sequenced once) when it has had no answer "
-                 "this long while the front end answers others (an answer it dropped, or a "
-                 "part of a batched reply that was lost); a line still unanswered --timeout-ms "
-                 "after it was first sent gets an error line (100 ms to a day)")
       ->check(decimal_range(100, 86'400'000))
       ->capture_default_str();
   app.add_flag("--summary", summary, "print a summary on standard error at the end");
@@ -167,9 +158,7 @@ int run_submit_command(int argc, char** argv) {
   struct Line {
     Transaction tx;
     Clock::time_point first_sent;
-    Clock::time_point last_sent;
     int overloaded = 0;  // times the front end refused it as overloaded
-    int resent = 0;      // times sent again for want of an answer
   };
   // The lines sent and not answered yet, by tag (their line number).
   std::unordered_map<std::uint64_t, Line> unanswered;
@@ -253,10 +242,6 @@ int run_submit_command(int argc, char** argv) {
       std::fprintf(stderr, "  sent again after an overload refusal: %llu times\n",
                    static_cast<unsigned long long>(sum.overload_resends));
     }
-    if (sum.unanswered_resends > 0) {
-      std::fprintf(stderr, "  sent again for want of an answer: %llu times\n",
-                   static_cast<unsigned long long>(sum.unanswered_resends));
-    }
     if (client->resubmitted() > 0) {
       std::fprintf(stderr, "  sent again by the client library after a reconnect: %llu\n",
                    static_cast<unsigned long long>(client->resubmitted()));
@@ -305,8 +290,6 @@ int run_submit_command(int argc, char** argv) {
     return 1;
   };
   auto silent_since = Clock::now();
-  auto next_unanswered_check = Clock::now();
-  std::uint64_t given_up = 0;  // lines with no answer --timeout-ms after they were first sent
   std::vector<std::uint64_t> tags;
   std::vector<Line> lines;
   std::vector<Client::Submission> batch;
@@ -352,45 +335,8 @@ int run_submit_command(int argc, char** argv) {
       tags.push_back(n);
       lines.push_back(std::move(line));
     }
-    // Lines whose answer has not come while others' do: the front end
-    // dropped it (over its reply queue's limit) or it was in a part of a
-    // batched reply that failed verification. Sent again, the same id gets
-    // its first answer; given up, with an error line, --timeout-ms after
-    // it was first sent, so that no line holds the output back for good.
-    if (const auto now_check = Clock::now(); now_check >= next_unanswered_check) {
-      next_unanswered_check = now_check + std::chrono::milliseconds(100);
-      for (auto it = unanswered.begin(); it != unanswered.end();) {
-        Line& line = it->second;
-        if (now_check - line.first_sent > std::chrono::milliseconds(timeout_ms)) {
-          ++sum.errors;
-          ++given_up;
-          ready[it->first] =
-              error_line(it->first,
-                         Status::timeout("no answer within " + std::to_string(timeout_ms) +
-                                         " ms (sent " + std::to_string(line.resent + 1) +
-                                         " times); it may have been sequenced: submit it again "
-                                         "to get its answer (an id is sequenced once)"))
-                  .dump();
-          client->forget(it->first);
-          it = unanswered.erase(it);
-          continue;
-        }
-        if (now_check - line.last_sent > std::chrono::milliseconds(resend_after_ms)) {
-          ++line.resent;
-          ++sum.unanswered_resends;
-          tags.push_back(it->first);
-          lines.push_back(std::move(line));
-          it = unanswered.erase(it);
-          continue;
-        }
-        ++it;
-      }
-    }
     batch.clear();
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      lines[i].last_sent = Clock::now();
-      batch.push_back({tags[i], &lines[i].tx});
-    }
+    for (std::size_t i = 0; i < lines.size(); ++i) batch.push_back({tags[i], &lines[i].tx});
     // Silence counts from the first request nobody has answered yet (input
     // may have paused for longer than the timeout before it).
     if (unanswered.empty()) silent_since = Clock::now();
@@ -436,10 +382,6 @@ int run_submit_command(int argc, char** argv) {
   }
   flush();
   std::fflush(stdout);
-  if (given_up > 0) {
-    std::fprintf(stderr, "triad submit: %llu transactions unanswered within %d ms\n",
-                 static_cast<unsigned long long>(given_up), timeout_ms);
-  }
   print_summary();
   // The lines read before the error were answered; the rest never came.
   if (!in.error().is_ok()) {
@@ -447,7 +389,7 @@ int run_submit_command(int argc, char** argv) {
                  static_cast<unsigned long long>(next_line - 1));
     return 2;
   }
-  return given_up > 0 ? 1 : 0;
+  return 0;
 }
 
 }  // namespace triad::cli

@@ -495,27 +495,6 @@ TEST(Submit, LinesAFrontEndNeverAnswersGetAnErrorLineAndTheRestIsPrinted) {
       << read_file(tmp.file("err"));
 }
 
-// An answer that does not come while others do (the front end dropped it,
-// or it was in a part of a batched reply that failed verification) does not
-// hold the output back: the line is sent again under the same id after
-// --resend-after-ms, and its answer printed in its place.
-TEST(Submit, ALineWhoseAnswerIsLostIsSentAgain) {
-  TempDir tmp;
-  write_file(tmp.file("in.jsonl"), tx("t1") + "\n" + tx("t2") + "\n" + tx("t3") + "\n");
-  ScriptedFrontEnd front_end([](std::uint64_t tag, int seen) {
-    return tag == 2 && seen == 1 ? Answer::kNothing : Answer::kDecision;
-  });
-  Child submit({bin("triad"), "submit", "--endpoint", front_end.endpoint(), "--resend-after-ms",
-                "200", "--summary", tmp.file("in.jsonl")},
-               "", tmp.file("err"));
-  const auto lines = lines_of(submit.read_all(30'000));
-  EXPECT_EQ(submit.wait(30'000), 0);
-  ASSERT_EQ(lines.size(), 3u);
-  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(Json::parse(lines[i])["seq"], i + 1) << lines[i];
-  const std::string err = read_file(tmp.file("err"));
-  EXPECT_NE(err.find("sent again for want of an answer: 1 times"), std::string::npos) << err;
-}
-
 // Refused as overloaded, a line was not sequenced: submit sends it again
 // after a pause until it is decided, unless --no-resend, when the refusal is
 // its line (retry: true).
