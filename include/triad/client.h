@@ -82,18 +82,19 @@ struct ClientOptions {
   // The connection's events are read when the caller calls submit(),
   // submit_batch() or next_reply().
   int resubmit_within_ms = 10'000;
-  // A connection that carries nothing for heartbeat_timeout_ms, not even
-  // an answer to the ping (a ZeroMQ heartbeat) sent after each
-  // heartbeat_interval_ms of quiet, is ended (and then made again, as after
-  // any drop). Without it a front end whose host vanished or whose network
+  // The library sends a ping (a ZeroMQ heartbeat) every
+  // heartbeat_interval_ms, and a connection from which nothing comes within
+  // heartbeat_timeout_ms of a ping is ended (and then made again, as after
+  // any drop): a silent one is found within about the two together, 4 s by
+  // default. Without it a front end whose host vanished or whose network
   // is cut, with no reset, leaves the connection up for as long as TCP
   // retransmits (about 15 minutes on Linux): sends go out into it, and
   // could be sequenced when the network comes back, long after the switch
   // gave up on them. The front end is told the same timeout (ZeroMQ's
   // heartbeat TTL) and ends its side as well, so bytes the network
   // delivers late find no connection. 0: no heartbeat. The timeout must
-  // be at least the interval and at most 6,553,500 ms (ZeroMQ's limit for
-  // the TTL).
+  // be at least the interval and at most 65,500 ms (libzmq 4.3 reads the
+  // TTL it is told into 16 bits of milliseconds: a longer one wraps).
   int heartbeat_interval_ms = 1'000;
   int heartbeat_timeout_ms = 3'000;
 };

@@ -203,8 +203,6 @@ struct Client::Impl {
     return left.count() < 0 ? due : std::min(left, due);
   }
 
-  // Sends what is left of `resend` (never waiting: the caller's call is not
-  // held up by a connection that dropped again or a full queue).
   // Whether a request in flight is sent again: one kept, sent within
   // resubmit_within (older ones the caller has likely given up on). Asked
   // again when a resend that found no room goes later.
@@ -212,6 +210,8 @@ struct Client::Impl {
     return !f.request.empty() && f.sent_at >= now - resubmit_within;
   }
 
+  // Sends what is left of `resend` (never waiting: the caller's call is not
+  // held up by a connection that dropped again or a full queue).
   void resend_pending() {
     if (!resend_waiting()) return;
     std::vector<std::span<const std::uint8_t>> requests;
@@ -312,8 +312,10 @@ struct Client::Impl {
 
 namespace {
 
-// ZeroMQ sends a heartbeat's TTL in tenths of a second, in 16 bits.
-constexpr int kLongestHeartbeatTimeoutMs = 6'553'500;
+// The heartbeat TTL the front end is told: libzmq 4.3 sends it in tenths
+// of a second and reads it back into 16 bits of milliseconds, so a longer
+// one wraps to a few ms there.
+constexpr int kLongestHeartbeatTimeoutMs = 65'500;
 
 void build_submit(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t tag, const Transaction& tx) {
   fbb.Clear();

@@ -322,7 +322,10 @@ void Supervisor::fail_attempt(int replica, std::string reason, bool process_gone
                (rep.state == ReplicaState::kDown && rep.start_issued));
   ++rep.failed_attempts;
   rep.backoff_us = doubled(rep.backoff_us);
-  rep.held_last_attempt = snapshot_pending(rep) ? rep.source : -1;
+  // Only a source still awaited when the attempt ran out of time: not one
+  // whose snapshot came (the front end may hold it for a vote, or be
+  // checking it), nor any when the replica's own process ended.
+  rep.held_last_attempt = !process_gone && awaits_snapshot(rep) ? rep.source : -1;
   rep.snapshot_installed = false;
   rep.source = -1;
   if (process_gone) {

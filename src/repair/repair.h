@@ -138,8 +138,8 @@ struct Output {
 //    kStartProcess; the attempt's deadline is now + repair_timeout_us.
 //  - kDown after kStartProcess + on_process_started() -> kRepairing, action
 //    kTransferSnapshot from the lowest-index kHealthy replica, or source -1
-//    when none is healthy. A source the last failed attempt was still
-//    waiting on (not installed) is asked last.
+//    when none is healthy. A source still awaited when the last attempt
+//    timed out is asked last.
 //  - kRepairing + on_snapshot_installed(): noted, state unchanged; the
 //    deadline is now + the install's allowance for its state's size when
 //    that is later.
@@ -247,7 +247,7 @@ class Supervisor {
     std::uint64_t backoff_us = 0;     // back-off of the current or last repair; 0 before one
     std::uint64_t restart_at_us = 0;  // kDown with a restart pending; else 0
     int snapshot_source = -1;         // kRepairing: the source of its snapshot, -1 none
-    int asked_last = -1;  // the source the last failed attempt waited on (asked last), -1 none
+    int asked_last = -1;              // the source awaited when the last attempt timed out, -1 none
     std::uint32_t transient_in_window = 0;  // kHealthy: transient faults in the window now
     std::uint32_t consecutive_missing = 0;  // kHealthy: the current run of kMissing
     std::uint64_t mtbf_us = 0;
@@ -325,8 +325,8 @@ class Supervisor {
     bool snapshot_installed = false;       // kRepairing
     int source = -1;                       // kRepairing: snapshot source
     std::uint8_t sources_passed_over = 0;  // kRepairing: bit r, source r gave none or a bad one
-    // The source the last failed attempt still waited on (its snapshot not
-    // installed), -1 if none: the next attempt asks it last. A source that
+    // The source still awaited (no snapshot from it yet) when the last
+    // attempt timed out, -1 if none: the next attempt asks it last. A source that
     // trickles parts, each moving the wait on, would otherwise hold every
     // attempt until its timeout, being asked first each time.
     int held_last_attempt = -1;

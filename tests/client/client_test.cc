@@ -545,7 +545,7 @@ TEST(ClientConnect, AHeartbeatTimeoutShorterThanItsIntervalIsRefused) {
   Status s = Client::connect("tcp://127.0.0.1:1", options, &client);
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.to_string();
   EXPECT_NE(s.message().find("heartbeat_timeout_ms"), std::string::npos) << s.message();
-  options.heartbeat_timeout_ms = 6'553'501;
+  options.heartbeat_timeout_ms = 65'501;  // would wrap in the front end's libzmq
   EXPECT_EQ(Client::connect("tcp://127.0.0.1:1", options, &client).code(),
             Status::Code::kInvalidArgument);
   options.heartbeat_interval_ms = -1;

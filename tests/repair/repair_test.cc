@@ -820,6 +820,30 @@ TEST_F(SnapshotWait, ASourceThatHeldTheLastAttemptIsAskedLast) {
   EXPECT_EQ(sup.state(kC), ReplicaState::kHealthy);
 }
 
+// A source is not asked last for what was not its doing: the replica's
+// own process ending, or an attempt that timed out after the source's
+// snapshot came (the front end held it for a vote, or was checking it).
+TEST_F(SnapshotWait, ASourceIsNotAskedLastForAFailureNotItsOwn) {
+  sup.on_process_exited(kC, kT0 + 200, &out);  // c's own process ends
+  std::uint64_t restart_at = sup.stats(kC, kT0 + 200).restart_at_us;
+  sup.on_time(restart_at, &out);
+  actions();
+  sup.on_process_started(kC, restart_at, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+  EXPECT_EQ(sup.stats(kC, restart_at).asked_last, -1);
+  sup.on_snapshot_received(kC, restart_at + 100, &out);  // then held past the deadline
+  const std::uint64_t deadline = restart_at + config().repair_timeout_us;
+  sup.on_time(deadline, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
+  EXPECT_EQ(sup.stats(kC, deadline).asked_last, -1);
+  sup.on_process_exited(kC, deadline + 1, &out);
+  restart_at = sup.stats(kC, deadline + 1).restart_at_us;
+  sup.on_time(restart_at, &out);
+  actions();
+  sup.on_process_started(kC, restart_at, &out);
+  EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
+}
+
 // Each part of a snapshot moves the wait on: a source sending a large state
 // is waited for as long as its parts keep coming, and one that stops
 // halfway is passed over snapshot_wait_us after its last part, as one that
