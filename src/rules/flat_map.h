@@ -75,9 +75,7 @@ class FlatMap {
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(size() == 0 && !growing() && !next_.held());
     const std::size_t capacity = NextBlock::capacity_for(count, table_.capacity());
-    if (capacity != table_.capacity()) {
-      table_ = Table(ZeroedBlock(capacity * sizeof(Slot), ZeroedBlock::Pages::kNow), capacity);
-    }
+    if (capacity != table_.capacity()) table_ = Table(capacity, ZeroedBlock::Pages::kNow);
   }
 
   std::size_t size() const { return table_.size + draining_.size; }
@@ -116,7 +114,9 @@ class FlatMap {
   };
   struct Table {
     Table() = default;
-    explicit Table(std::size_t capacity) : Table(ZeroedBlock(capacity * sizeof(Slot)), capacity) {}
+    explicit Table(std::size_t capacity,
+                   ZeroedBlock::Pages pages = ZeroedBlock::Pages::kOnFirstWrite)
+        : Table(ZeroedBlock(capacity * sizeof(Slot), pages), capacity) {}
     Table(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {
       TRIAD_ASSERT(capacity <= (std::size_t{1} << 32));
     }

@@ -81,10 +81,7 @@ class IdTable {
   void reserve_empty(std::size_t count) {
     TRIAD_ASSERT(entries_.size() == 0 && !reindexing() && !next_index_.held());
     const std::size_t capacity = NextBlock::capacity_for(count, index_.capacity());
-    if (capacity != index_.capacity()) {
-      index_ =
-          Index(ZeroedBlock(capacity * sizeof(std::uint64_t), ZeroedBlock::Pages::kNow), capacity);
-    }
+    if (capacity != index_.capacity()) index_ = Index(capacity, ZeroedBlock::Pages::kNow);
   }
 
   std::size_t size() const { return entries_.size(); }
@@ -131,8 +128,9 @@ class IdTable {
 
   struct Index {
     Index() = default;
-    explicit Index(std::size_t capacity)
-        : Index(ZeroedBlock(capacity * sizeof(std::uint64_t)), capacity) {}
+    explicit Index(std::size_t capacity,
+                   ZeroedBlock::Pages pages = ZeroedBlock::Pages::kOnFirstWrite)
+        : Index(ZeroedBlock(capacity * sizeof(std::uint64_t), pages), capacity) {}
     Index(ZeroedBlock b, std::size_t capacity) : block(std::move(b)), mask(capacity - 1) {}
     // Derived, not stored: a moved-from index then has none.
     std::uint64_t* slots() const { return static_cast<std::uint64_t*>(block.data()); }
