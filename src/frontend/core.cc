@@ -1500,8 +1500,10 @@ void Core::consider_snapshot(int r, const wire::SnapshotView& snap,
     const auto copy = [](std::span<const std::uint8_t> b) {
       return std::vector<std::uint8_t>(b.begin(), b.end());
     };
-    t.held = std::make_unique<Transfer::Held>(seq, copy(snap.state_digest),
-                                              copy(snap.checkpoint_digest), take_state());
+    // Braces, not make_unique: clang before 16 has no aggregate
+    // initialization from parentheses (the fuzz build).
+    t.held = std::unique_ptr<Transfer::Held>(new Transfer::Held{
+        seq, copy(snap.state_digest), copy(snap.checkpoint_digest), take_state()});
     return;
   }
   if (seq == 0 || agreed == nullptr) {
