@@ -12,6 +12,7 @@
 
 #include "common/hex.h"
 #include "common/layout.h"
+#include "common/types.h"
 #include "transport/curve.h"
 #include "wire/codec.h"
 
@@ -326,24 +327,13 @@ void build_submit(flatbuffers::FlatBufferBuilder& fbb, std::uint64_t tag, const 
   fbb.Finish(b.Finish());
 }
 
-// `text` with every byte outside printable ASCII as '?': a faulty front
-// end's error text goes into a Status, and from there into logs and JSON
-// lines, which must not be broken by it.
-std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
-  return out;
-}
-
 // Whether a decision's fields are what a front end sends: its id as the
 // front end admits ids, a code of two digits, agree and divergent replica
 // letters. A faulty front end's others would reach the caller's records.
 bool well_formed(const Decision& d) {
   const auto letters = [](const std::string& text) {
-    return text.size() <= 3 &&
-           std::all_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'c'; });
+    return text.size() <= kReplicaCount &&
+           std::all_of(text.begin(), text.end(), [](char c) { return replica_index(c) >= 0; });
   };
   return is_valid_transaction_id(d.id) && d.code.size() == 2 &&
          std::isdigit(static_cast<unsigned char>(d.code[0])) != 0 &&
@@ -355,7 +345,9 @@ Reply read_reply(const wire::ClientReply& reply) {
   Reply r;
   r.tag = reply.tag();
   if (reply.error_kind() != wire::ClientErrorKind::None || reply.decision() == nullptr) {
-    const std::string message = printable(wire::as_view(reply.error()));
+    // A faulty front end's text goes into a Status, and from there into
+    // logs and JSON lines, which it must not break.
+    const std::string message = wire::printable_ascii(wire::as_view(reply.error()));
     switch (reply.error_kind()) {
       case wire::ClientErrorKind::IdReused:
         r.status = Status::rejected(message);
@@ -387,9 +379,10 @@ Reply read_reply(const wire::ClientReply& reply) {
   r.decision.certificate.assign(cert.begin(), cert.end());
   r.decision.card_ref = to_hex(wire::as_bytes(d.card_ref()));
   if (!well_formed(r.decision)) {
-    r.status = Status::corruption("a decision from the front end with a malformed field (id '" +
-                                  printable(r.decision.id) + "', code '" +
-                                  printable(r.decision.code) + "'); its answer is lost");
+    r.status =
+        Status::corruption("a decision from the front end with a malformed field (id '" +
+                           wire::printable_ascii(r.decision.id) + "', code '" +
+                           wire::printable_ascii(r.decision.code) + "'); its answer is lost");
     r.decision = Decision{};
   }
   return r;

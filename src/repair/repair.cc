@@ -467,6 +467,10 @@ void Supervisor::on_snapshot_unusable(int replica, std::uint64_t now_us, Output*
   fire_timers(out);
 }
 
+void Supervisor::allow_from_now(Replica* rep, std::uint64_t allowance_us) {
+  rep->deadline_us = std::max(rep->deadline_us, add_saturating(now_us_, allowance_us));
+}
+
 void Supervisor::on_snapshot_installed(int replica, std::uint64_t state_bytes, std::uint64_t now_us,
                                        Output* out) {
   set_time(now_us, out);
@@ -475,9 +479,7 @@ void Supervisor::on_snapshot_installed(int replica, std::uint64_t state_bytes, s
     rep.snapshot_installed = true;
     constexpr std::uint64_t kMiB = 1024 * 1024;
     const std::uint64_t mib = state_bytes / kMiB + (state_bytes % kMiB != 0 ? 1 : 0);
-    rep.deadline_us =
-        std::max(rep.deadline_us,
-                 add_saturating(now_us_, multiply_saturating(mib, config_.install_us_per_mib)));
+    allow_from_now(&rep, multiply_saturating(mib, config_.install_us_per_mib));
   } else {
     ++ignored_events_;
   }
@@ -488,9 +490,7 @@ void Supervisor::on_replay(int replica, std::uint64_t seqs, std::uint64_t now_us
   set_time(now_us, out);
   Replica& rep = at(replica);
   if (rep.state == ReplicaState::kRepairing) {
-    rep.deadline_us =
-        std::max(rep.deadline_us,
-                 add_saturating(now_us_, multiply_saturating(seqs, config_.replay_us_per_seq)));
+    allow_from_now(&rep, multiply_saturating(seqs, config_.replay_us_per_seq));
   } else {
     ++ignored_events_;
   }

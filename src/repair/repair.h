@@ -372,6 +372,9 @@ class Supervisor {
   static bool snapshot_pending(const Replica& rep);
   // ... and not received either: the source is still waited for.
   static bool awaits_snapshot(const Replica& rep);
+  // Moves the attempt's deadline to at least now + allowance_us (an
+  // install's or a replay's), never earlier.
+  void allow_from_now(Replica* rep, std::uint64_t allowance_us);
   void pass_over_source(int replica, Output* out);
   void reassign_sources(int left, Output* out);
   void set_state(int replica, ReplicaState to, std::string reason, Output* out);

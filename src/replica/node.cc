@@ -225,9 +225,7 @@ void ReplicaNode::refuse_install(std::uint64_t seq, std::string reason, std::uin
   log::error("snapshot of seq " + std::to_string(seq) + " refused: " + reason);
   // The front end takes the reason as printable ASCII of bounded length.
   if (reason.size() > wire::kMaxFingerprintBytes) reason.resize(wire::kMaxFingerprintBytes);
-  for (char& c : reason) {
-    if (c < 0x20 || c > 0x7e) c = '?';
-  }
+  reason = wire::printable_ascii(reason);
   flatbuffers::FlatBufferBuilder fbb(256 + reason.size());
   const auto refused = wire::CreateInstallRefused(fbb, seq, fbb.CreateString(reason));
   wire::FromReplicaBuilder b(fbb);

@@ -335,6 +335,14 @@ Status check_short_text(std::string_view what, std::string_view text) {
   return Status::ok();
 }
 
+std::string printable_ascii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
 Status read_verdict(const Verdict* v, voter::ReplicaVerdict* out) {
   if (v->replica() >= kReplicaCount) {
     return Status::corruption("verdict names replica index " + std::to_string(v->replica()));

@@ -45,6 +45,9 @@ static_assert(3 * (kMaxFingerprintBytes + 64 + 32 * 32 + 64) + 1024 <= kMaxCerti
 // status): a newline would forge log lines, and a byte that is not UTF-8
 // made the status answer's JSON encoder throw, which stopped the front end.
 Status check_short_text(std::string_view what, std::string_view text);
+// `text` with each byte outside printable ASCII as '?': for text from a peer
+// passed on where check_short_text would refuse it whole.
+std::string printable_ascii(std::string_view text);
 inline Status check_fingerprint(std::string_view fingerprint) {
   return check_short_text("fingerprint", fingerprint);
 }

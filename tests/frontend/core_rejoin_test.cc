@@ -160,6 +160,19 @@ class Rejoin : public CoreDriver {
   std::vector<std::vector<std::uint8_t>> four_parts() const {
     return snapshot_messages(10, engine_state_.size() / 4 + 1);
   }
+  // `source` sends the first of those parts, then the process of `ending`
+  // ends: what was gathered is wiped at once, and the next part is not
+  // gathered (nothing waits for that snapshot any more).
+  void expect_an_exit_to_drop_what_was_gathered(int source, int ending, std::uint64_t now) {
+    const auto parts = four_parts();
+    deliver(source, parts[0], now);
+    EXPECT_GT(core_->snapshot_bytes_gathered(), 0u) << "gathered from the source asked";
+    Outbox out;
+    core_->on_process_exited(ending, now, &out);
+    EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
+    deliver(source, parts[1], now);
+    EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for its snapshot now";
+  }
 
   // 10 seqs decided by a and b, then all three processes end (say all
   // silent for ten deadlines) and are restarted: each in repair with no
@@ -530,14 +543,7 @@ TEST_F(Rejoin, AReplicaEndingDuringItsTransferDropsTheTransfer) {
   std::uint64_t now = 0;
   const int source = c_awaiting_the_snapshot_of_seq_10(&now);
   ASSERT_FALSE(HasFailure());
-  const auto parts = four_parts();
-  deliver(source, parts[0], now);
-  EXPECT_GT(core_->snapshot_bytes_gathered(), 0u);
-  Outbox out;
-  core_->on_process_exited(kC, now, &out);
-  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
-  deliver(source, parts[1], now);
-  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for the source's snapshot";
+  expect_an_exit_to_drop_what_was_gathered(source, kC, now);
 }
 
 // A replica in repair replaying the whole journal (no snapshot could be
@@ -612,14 +618,7 @@ TEST_F(Rejoin, AStoreSourceEndingHalfwayLeavesNothingHeld) {
   const std::uint64_t now = kStartUs;
   for (int r = 0; r < kReplicaCount; ++r) hello(r, 1, now);  // a store asks a connected one
   submit_decided_by_a_and_b(10, now);
-  const auto parts = four_parts();
-  deliver(kA, parts[0], now);
-  EXPECT_GT(core_->snapshot_bytes_gathered(), 0u) << "a, asked first, is gathered from";
-  Outbox out;
-  core_->on_process_exited(kA, now, &out);
-  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u);
-  deliver(kA, parts[1], now);
-  EXPECT_EQ(core_->snapshot_bytes_gathered(), 0u) << "nothing waits for a's snapshot now";
+  expect_an_exit_to_drop_what_was_gathered(kA, kA, now);  // a is asked first
 }
 
 // While c is in repair, what a replica already had checked is not checked

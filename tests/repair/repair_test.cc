@@ -756,6 +756,16 @@ class SnapshotWait : public ::testing::Test {
     ASSERT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
   }
   std::vector<Action> actions() { return std::exchange(out.actions, {}); }
+  // c's process exits at `exited_us`; its restart is let happen and the new
+  // process started. Returns when; the new attempt's actions are left.
+  std::uint64_t restart_c(std::uint64_t exited_us) {
+    sup.on_process_exited(kC, exited_us, &out);
+    const std::uint64_t restart_at = sup.stats(kC, exited_us).restart_at_us;
+    sup.on_time(restart_at, &out);
+    actions();
+    sup.on_process_started(kC, restart_at, &out);
+    return restart_at;
+  }
   Supervisor sup{config(), kT0};
   Output out;
 };
@@ -782,11 +792,7 @@ TEST_F(SnapshotWait, ASourceThatGivesNoSnapshotInTimeIsPassedOver) {
   // again, goes on with it.
   sup.on_time(kT0 + 100 + config().repair_timeout_us, &out);
   EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
-  sup.on_process_exited(kC, kT0 + 3000, &out);
-  const std::uint64_t restart_at = sup.stats(kC, kT0 + 3000).restart_at_us;
-  sup.on_time(restart_at, &out);
-  actions();
-  sup.on_process_started(kC, restart_at, &out);
+  const std::uint64_t restart_at = restart_c(kT0 + 3000);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
   sup.on_snapshot_installed(kC, 0, restart_at + 299, &out);
   sup.on_time(restart_at + 1000, &out);
@@ -807,11 +813,7 @@ TEST_F(SnapshotWait, ASourceThatHeldTheLastAttemptIsAskedLast) {
   }
   sup.on_time(deadline, &out);
   EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
-  sup.on_process_exited(kC, deadline + 1, &out);
-  const std::uint64_t restart_at = sup.stats(kC, deadline + 1).restart_at_us;
-  sup.on_time(restart_at, &out);
-  actions();
-  sup.on_process_started(kC, restart_at, &out);
+  const std::uint64_t restart_at = restart_c(deadline + 1);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kB)}) << "a held the last attempt";
   sup.on_time(restart_at + 300, &out);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)}) << "b gave none: a after all";
@@ -824,11 +826,7 @@ TEST_F(SnapshotWait, ASourceThatHeldTheLastAttemptIsAskedLast) {
 // own process ending, or an attempt that timed out after the source's
 // snapshot came (the front end held it for a vote, or was checking it).
 TEST_F(SnapshotWait, ASourceIsNotAskedLastForAFailureNotItsOwn) {
-  sup.on_process_exited(kC, kT0 + 200, &out);  // c's own process ends
-  std::uint64_t restart_at = sup.stats(kC, kT0 + 200).restart_at_us;
-  sup.on_time(restart_at, &out);
-  actions();
-  sup.on_process_started(kC, restart_at, &out);
+  const std::uint64_t restart_at = restart_c(kT0 + 200);  // c's own process ends
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
   EXPECT_EQ(sup.stats(kC, restart_at).asked_last, -1);
   sup.on_snapshot_received(kC, restart_at + 100, &out);  // then held past the deadline
@@ -836,11 +834,7 @@ TEST_F(SnapshotWait, ASourceIsNotAskedLastForAFailureNotItsOwn) {
   sup.on_time(deadline, &out);
   EXPECT_EQ(actions(), std::vector<Action>{stop(kC)});
   EXPECT_EQ(sup.stats(kC, deadline).asked_last, -1);
-  sup.on_process_exited(kC, deadline + 1, &out);
-  restart_at = sup.stats(kC, deadline + 1).restart_at_us;
-  sup.on_time(restart_at, &out);
-  actions();
-  sup.on_process_started(kC, restart_at, &out);
+  restart_c(deadline + 1);
   EXPECT_EQ(actions(), std::vector<Action>{transfer(kC, kA)});
 }
 
